@@ -1,0 +1,157 @@
+"""Matching REST requests against the ``requestUri`` templates of a service's operations.
+
+A template such as ``/{Bucket}/{Key+}?uploadId`` has a path part (labels match one segment,
+greedy labels ``{X+}`` match the rest, slashes included) and a query part naming keys that must
+be present (``?uploads``) or keys with a required value (``?list-type=2``). Each service's table is
+compiled once; a request picks the most specific operation that matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
+
+from botocore.model import ServiceModel
+
+_LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
+
+
+@dataclass(frozen=True)
+class CompiledUri:
+    template: str
+    pattern: re.Pattern[str]
+    labels: tuple[str, ...]
+    required_query: tuple[tuple[str, str | None], ...]
+    literal_chars: int
+    """How much of the path is literal text: more literal means more specific."""
+    greedy: bool
+
+
+@lru_cache(maxsize=4096)
+def compile_uri(template: str) -> CompiledUri:
+    path, _, query = template.partition("?")
+    regex = ["^"]
+    labels: list[str] = []
+    pos = 0
+    literal = 0
+    greedy = False
+    for m in _LABEL.finditer(path):
+        text = path[pos : m.start()]
+        regex.append(re.escape(text))
+        literal += len(text)
+        labels.append(m.group(1))
+        if m.group(2):
+            greedy = True
+            regex.append("(.+)")
+        else:
+            regex.append("([^/]+)")
+        pos = m.end()
+    tail = path[pos:]
+    literal += len(tail)
+    regex.append(re.escape(tail))
+    if not tail.endswith("/"):
+        # Clients sometimes add a trailing slash; no template requires its absence.
+        regex.append("/?")
+    regex.append("$")
+    required: list[tuple[str, str | None]] = []
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        required.append((key, value if eq else None))
+    return CompiledUri(
+        template=template,
+        pattern=re.compile("".join(regex), re.DOTALL),
+        labels=tuple(labels),
+        required_query=tuple(required),
+        literal_chars=literal,
+        greedy=greedy,
+    )
+
+
+def match_request_uri(template: str, path: str) -> dict[str, str] | None:
+    """The percent-decoded label values if ``path`` (as sent, still encoded) fits ``template``."""
+    compiled = compile_uri(template)
+    m = compiled.pattern.match(path)
+    if m is None:
+        return None
+    return {name: unquote(value) for name, value in zip(compiled.labels, m.groups(), strict=True)}
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: str
+    method: str
+    uri: CompiledUri
+    required_headers: tuple[str, ...]
+
+
+class RestRouter:
+    """All REST operations of one service, most specific first."""
+
+    def __init__(self, service: ServiceModel) -> None:
+        routes: list[Route] = []
+        for name in service.operation_names:
+            op = service.operation_model(name)
+            http = op.http
+            routes.append(
+                Route(
+                    operation=name,
+                    method=http.get("method", "POST").upper(),
+                    uri=compile_uri(http.get("requestUri", "/")),
+                    required_headers=_distinguishing_headers(service, name),
+                )
+            )
+        routes.sort(
+            key=lambda r: (
+                -len(r.required_headers),
+                -len(r.uri.required_query),
+                r.uri.greedy,
+                -r.uri.literal_chars,
+                -len(r.uri.labels),
+            )
+        )
+        self._by_method: dict[str, list[Route]] = {}
+        for route in routes:
+            self._by_method.setdefault(route.method, []).append(route)
+
+    def match(
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]
+    ) -> tuple[str, dict[str, str]] | None:
+        for route in self._by_method.get(method, ()):
+            if any(h not in headers for h in route.required_headers):
+                continue
+            if not all(
+                key in query and (value is None or value in query[key])
+                for key, value in route.uri.required_query
+            ):
+                continue
+            m = route.uri.pattern.match(path)
+            if m is None:
+                continue
+            values = m.groups()
+            if any(v == "" for v in values):
+                continue
+            return route.operation, {
+                name: unquote(v) for name, v in zip(route.uri.labels, values, strict=True)
+            }
+        return None
+
+    def methods_for_path(self, path: str) -> set[str]:
+        return {
+            method
+            for method, routes in self._by_method.items()
+            for route in routes
+            if route.uri.pattern.match(path)
+        }
+
+
+# Operations that share a method and URI template with another and differ only by a header.
+_HEADER_DISAMBIGUATION: dict[str, dict[str, tuple[str, ...]]] = {
+    "s3": {"CopyObject": ("x-amz-copy-source",), "UploadPartCopy": ("x-amz-copy-source",)},
+}
+
+
+def _distinguishing_headers(service: ServiceModel, operation: str) -> tuple[str, ...]:
+    return _HEADER_DISAMBIGUATION.get(service.service_name, {}).get(operation, ())

@@ -1,0 +1,113 @@
+"""Every protocol vector, in reverse: parse what clients send, serialize what clients read."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import pytest
+
+from nubes.protocol import get_protocol
+from nubes.protocol.base import ResponseContext, ServiceError
+from tests.protocol.vectors import Case, botocore_parse, http_request, load, normalize
+
+INPUT = list(load("input"))
+OUTPUT = list(load("output"))
+COUNTS: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["protocol vectors (passed / skipped by botocore's ignore list / failed):"]
+    for key in sorted(COUNTS):
+        c = COUNTS[key]
+        lines.append(f"  {key:55s} {c['passed']:4d} / {c['ignored']:3d} / {c['failed']:3d}")
+    text = "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(text)
+    else:
+        print(text)
+
+
+def _tally(case: Case, outcome: str) -> None:
+    COUNTS[f"{case.direction}:{case.file}"][outcome] += 1
+
+
+def _run(case: Case, check) -> None:  # type: ignore[no-untyped-def]
+    if case.ignored:
+        _tally(case, "ignored")
+        pytest.skip("in botocore's protocol-tests ignore list")
+    try:
+        check(case)
+    except BaseException:
+        _tally(case, "failed")
+        raise
+    _tally(case, "passed")
+
+
+def _check_input(case: Case) -> None:
+    c = case.case
+    serialized = dict(c["serialized"], protocol=case.protocol)
+    request = http_request(serialized)
+    proto = get_protocol(case.protocol)
+    uri_params = _uri_params(case, request.path)
+    parsed = proto.parse(case.operation, request, uri_params)
+    shape = case.operation.input_shape
+    assert normalize(parsed, shape) == normalize(c.get("params", {}), shape)
+
+
+def _uri_params(case: Case, path: str) -> dict[str, str]:
+    from nubes.gateway.rest_routes import match_request_uri
+
+    if case.protocol not in ("rest-json", "rest-xml"):
+        return {}
+    found = match_request_uri(case.operation.http["requestUri"], path)
+    assert found is not None, "request path does not match the operation's requestUri"
+    return found
+
+
+def _check_output(case: Case) -> None:
+    c = case.case
+    proto = get_protocol(case.protocol)
+    ctx = ResponseContext(request_id="req-1", service=case.service, operation=case.operation)
+    if "error" in c or "errorCode" in c:
+        shape = next(
+            s
+            for s in case.operation.error_shapes
+            if s.name == c["errorCode"] or s.metadata.get("error", {}).get("code") == c["errorCode"]
+        )
+        fields = {k: v for k, v in c.get("error", {}).items() if k.lower() != "message"}
+        err = ServiceError.from_shape(shape, c.get("errorMessage", ""), **fields)
+        resp = proto.serialize_error(err, ctx)
+    else:
+        resp = proto.serialize(c.get("result", {}), ctx)
+    body = resp.body if isinstance(resp.body, bytes) else b"".join(resp.body)  # type: ignore[arg-type]
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    parsed = botocore_parse(case.protocol, case.operation, resp.status, headers, body)
+    parsed.pop("ResponseMetadata", None)
+    if "error" in c or "errorCode" in c:
+        error = parsed.get("Error", {})
+        assert error.get("Code") == c["errorCode"]
+        if c.get("errorMessage"):
+            assert error.get("Message") == c["errorMessage"]
+        for key, value in c.get("error", {}).items():
+            if key.lower() == "message":
+                continue
+            assert parsed.get(key) == value or error.get(key) == value, key
+        return
+    shape = case.operation.output_shape
+    assert normalize(parsed, shape) == normalize(c.get("result", {}), shape)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in INPUT])
+def test_input(case: Case) -> None:
+    _run(case, _check_input)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in OUTPUT])
+def test_output(case: Case) -> None:
+    _run(case, _check_output)
