@@ -1,0 +1,206 @@
+"""The AWS query protocol: form-encoded input, XML output (IAM, STS, SNS, RDS, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+
+from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.xml import escape_text, parse_scalar, write_element, write_members
+
+XML_CONTENT_TYPE = "text/xml"
+
+
+def form_params(req: HttpRequest) -> dict[str, str]:
+    """The request's parameters: the query string plus a form-encoded body, last value wins."""
+    params: dict[str, str] = {}
+    if req.query_string:
+        params.update(parse_qsl(req.query_string, keep_blank_values=True))
+    if req.method != "GET":
+        body = req.read_body()
+        if body:
+            try:
+                params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ServiceError("MalformedQueryString", "The request body is not a valid form") from exc
+    return params
+
+
+class QueryReader:
+    """Rebuilds nested input from flat ``A.B.member.1`` keys, by the rules of one protocol.
+
+    The query and ec2 protocols differ only in how a member is named and how lists are laid out.
+    """
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        self.params = params
+        prefixes: set[str] = set()
+        for key in params:
+            # Every dotted prefix of a key: lets "is anything under A.B?" be one set lookup.
+            pos = key.find(".")
+            while pos != -1:
+                prefixes.add(key[:pos])
+                pos = key.find(".", pos + 1)
+        self.prefixes = prefixes
+
+    def present(self, key: str) -> bool:
+        return key in self.params or key in self.prefixes
+
+    def read(self, shape: Shape, key: str) -> Any:
+        kind = shape.type_name
+        if kind == "structure":
+            return self.read_structure(shape, key + ".")  # type: ignore[arg-type]
+        if kind == "list":
+            return self.read_list(shape, key)
+        if kind == "map":
+            return self.read_map(shape, key)
+        return parse_scalar(shape, self.params[key])
+
+    def read_structure(self, shape: StructureShape, prefix: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, wire, member in self.member_names(shape):
+            key = prefix + wire
+            if self.present(key):
+                result[name] = self.read(member, key)
+        return result
+
+    def member_names(self, shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
+        return _query_member_names(shape)
+
+    def read_list(self, shape: Shape, key: str) -> list[Any]:
+        member = shape.member  # type: ignore[attr-defined]
+        if shape.serialization.get("flattened"):
+            item_name = member.serialization.get("name")
+            if item_name:
+                key = key.rpartition(".")[0] + "." + item_name if "." in key else item_name
+            item_prefix = key + "."
+        else:
+            item_prefix = f"{key}.{member.serialization.get('name', 'member')}."
+        return self.read_items(member, item_prefix)
+
+    def read_items(self, member: Shape, item_prefix: str) -> list[Any]:
+        items = []
+        index = 1
+        while self.present(f"{item_prefix}{index}"):
+            items.append(self.read(member, f"{item_prefix}{index}"))
+            index += 1
+        return items
+
+    def read_map(self, shape: Shape, key: str) -> dict[str, Any]:
+        prefix = key + "." if shape.serialization.get("flattened") else key + ".entry."
+        key_name = shape.key.serialization.get("name", "key")  # type: ignore[attr-defined]
+        value_name = shape.value.serialization.get("name", "value")  # type: ignore[attr-defined]
+        result: dict[str, Any] = {}
+        index = 1
+        while self.present(f"{prefix}{index}"):
+            entry = f"{prefix}{index}."
+            if entry + key_name in self.params:
+                value_key = entry + value_name
+                value = self.read(shape.value, value_key) if self.present(value_key) else None  # type: ignore[attr-defined]
+                result[self.params[entry + key_name]] = value
+            index += 1
+        return result
+
+
+@lru_cache(maxsize=None)
+def _query_member_names(shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
+    return tuple(
+        (name, member.serialization.get("name", name), member)
+        for name, member in shape.members.items()
+    )
+
+
+def default_namespace(service: ServiceModel) -> str:
+    meta = service.metadata
+    ns = meta.get("xmlNamespace")
+    if ns:
+        return str(ns["uri"] if isinstance(ns, dict) else ns)
+    return f"https://{meta.get('endpointPrefix', service.service_name)}.amazonaws.com/doc/{meta.get('apiVersion', '')}/"
+
+
+class QueryProtocol:
+    name = "query"
+    reader = QueryReader
+
+    def parse(
+        self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        shape = op.input_shape
+        if shape is None:
+            return {}
+        return self.reader(form_params(req)).read_structure(shape, "")
+
+    def serialize(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
+        op = ctx.operation
+        assert op is not None
+        out: list[str] = []
+        ns = escape_text(default_namespace(ctx.service))
+        out.append(f'<{op.name}Response xmlns="{ns}">')
+        shape = op.output_shape
+        if shape is not None:
+            wrapper = shape.serialization.get("resultWrapper")
+            if wrapper:
+                start = len(out)
+                out.append("")
+                attrs = write_members(out, shape, result)
+                out[start] = f"<{wrapper}{attrs}>"
+                out.append(f"</{wrapper}>")
+            else:
+                attrs = write_members(out, shape, result)
+                if attrs:
+                    out[0] = out[0][:-1] + attrs + ">"
+        out.append(
+            f"<ResponseMetadata><RequestId>{escape_text(ctx.request_id)}</RequestId>"
+            f"</ResponseMetadata></{op.name}Response>"
+        )
+        return HttpResponse(200, {"Content-Type": XML_CONTENT_TYPE}, "".join(out).encode("utf-8"))
+
+    def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
+        ns = escape_text(default_namespace(ctx.service))
+        fault = "Sender" if error.sender_fault else "Receiver"
+        out = [
+            f'<ErrorResponse xmlns="{ns}"><Error><Type>{fault}</Type>'
+            f"<Code>{escape_text(error.wire_code)}</Code>"
+            f"<Message>{escape_text(error.message)}</Message>"
+        ]
+        write_error_fields(out, error, ctx)
+        out.append(
+            f"</Error><RequestId>{escape_text(ctx.request_id)}</RequestId></ErrorResponse>"
+        )
+        headers = {"Content-Type": XML_CONTENT_TYPE, **error.headers}
+        return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
+
+
+def error_shape(error: ServiceError, ctx: ResponseContext) -> StructureShape | None:
+    if ctx.operation is None:
+        return None
+    for shape in ctx.operation.error_shapes:
+        if shape.name == error.code:
+            return shape
+    return None
+
+
+def write_error_fields(out: list[str], error: ServiceError, ctx: ResponseContext) -> None:
+    """The error's own fields, typed by its shape when the operation declares it."""
+    if not error.fields:
+        return
+    shape = error_shape(error, ctx)
+    members = shape.members if shape is not None else {}
+    for key, value in error.fields.items():
+        if value is None or key in ("Code", "Message", "message", "Type", "RequestId"):
+            continue
+        member = members.get(key)
+        if member is not None:
+            write_element(out, member.serialization.get("name", key), member, value)
+        else:
+            out.append(f"<{key}>{escape_text(_plain(value))}</{key}>")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

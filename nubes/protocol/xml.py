@@ -1,0 +1,326 @@
+"""Shapes to XML and back, shared by the query, ec2 and rest-xml protocols.
+
+Writing builds a list of string fragments (much faster than building an ElementTree and
+serializing it). What a shape needs on the wire (element names, attributes, flattening) is
+worked out once per shape and cached, so a request only walks its values.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from xml.etree import ElementTree
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from nubes.protocol import timestamps
+from nubes.protocol.base import ServiceError
+
+_TEXT_SPECIAL = re.compile(r"[&<>\r]")
+_ATTR_SPECIAL = re.compile(r"[&<>\"\r\n\t]")
+
+
+def escape_text(text: str) -> str:
+    if not _TEXT_SPECIAL.search(text):
+        return text
+    # A raw \r would be normalised away by the reader's XML parser, so it travels as a reference.
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
+    )
+
+
+def escape_attr(text: str) -> str:
+    if not _ATTR_SPECIAL.search(text):
+        return text
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#xD;")
+        .replace("\n", "&#xA;")
+        .replace("\t", "&#x9;")
+    )
+
+
+def namespace_attr(shape: Shape) -> str:
+    """The ``xmlns`` declaration a shape's ``xmlNamespace`` asks for (with a leading space)."""
+    ns = shape.serialization.get("xmlNamespace")
+    if not ns:
+        return ""
+    if isinstance(ns, str):
+        return f' xmlns="{escape_attr(ns)}"'
+    prefix = ns.get("prefix")
+    name = f"xmlns:{prefix}" if prefix else "xmlns"
+    return f' {name}="{escape_attr(ns.get("uri", ""))}"'
+
+
+def format_scalar(value: Any, shape: Shape, timestamp_format: str = "iso8601") -> str:
+    """A scalar as XML text (unescaped); also the text form query strings and headers use."""
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        fmt = shape.serialization.get("timestampFormat") or timestamp_format
+        return str(timestamps.format(value, fmt))
+    if kind == "blob":
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        return base64.b64encode(value).decode("ascii")
+    if kind in ("float", "double"):
+        return format_float(value)
+    if kind in ("integer", "long", "byte", "short"):
+        return str(int(value))
+    return str(value)
+
+
+def format_float(value: Any) -> str:
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return repr(number)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Member:
+    key: str
+    """The member's name in the output dict."""
+    tag: str
+    """The element (or attribute) name on the wire."""
+    shape: Shape
+    attribute: bool
+
+
+@lru_cache(maxsize=None)
+def _struct_members(shape: StructureShape) -> tuple[_Member, ...]:
+    return tuple(
+        _Member(
+            key=name,
+            tag=member.serialization.get("name", name),
+            shape=member,
+            attribute=bool(member.serialization.get("xmlAttribute")),
+        )
+        for name, member in shape.members.items()
+    )
+
+
+def write_element(out: list[str], tag: str, shape: Shape, value: Any, ns: str = "") -> None:
+    """Append ``<tag>value</tag>`` for a value of ``shape``; ``ns`` adds namespace attributes."""
+    kind = shape.type_name
+    if kind == "structure":
+        _write_structure(out, tag, shape, value, ns)  # type: ignore[arg-type]
+    elif kind == "list":
+        _write_list(out, tag, shape, value, ns)  # type: ignore[arg-type]
+    elif kind == "map":
+        _write_map(out, tag, shape, value, ns)  # type: ignore[arg-type]
+    else:
+        text = escape_text(format_scalar(value, shape))
+        out.append(f"<{tag}{ns or namespace_attr(shape)}>{text}</{tag}>")
+
+
+def write_members(out: list[str], shape: StructureShape, value: Mapping[str, Any]) -> str:
+    """Append the child elements of a structure; returns its attributes (for the open tag)."""
+    attrs = ""
+    for member in _struct_members(shape):
+        item = value.get(member.key)
+        if item is None:
+            continue
+        if member.attribute:
+            text = escape_attr(format_scalar(item, member.shape))
+            attrs += f' {member.tag}="{text}"'
+        else:
+            write_element(out, member.tag, member.shape, item)
+    return attrs
+
+
+def _write_structure(
+    out: list[str], tag: str, shape: StructureShape, value: Mapping[str, Any], ns: str
+) -> None:
+    start = len(out)
+    out.append("")
+    attrs = write_members(out, shape, value)
+    out[start] = f"<{tag}{ns or namespace_attr(shape)}{attrs}>"
+    out.append(f"</{tag}>")
+
+
+def _write_list(out: list[str], tag: str, shape: ListShape, value: Any, ns: str) -> None:
+    member = shape.member
+    if shape.serialization.get("flattened"):
+        item_tag = member.serialization.get("name", tag)
+        for item in value:
+            write_element(out, item_tag, member, item)
+        return
+    item_tag = member.serialization.get("name", "member")
+    out.append(f"<{tag}{ns or namespace_attr(shape)}>")
+    for item in value:
+        write_element(out, item_tag, member, item)
+    out.append(f"</{tag}>")
+
+
+def _write_map(out: list[str], tag: str, shape: MapShape, value: Mapping[str, Any], ns: str) -> None:
+    key_tag = shape.key.serialization.get("name", "key")
+    value_tag = shape.value.serialization.get("name", "value")
+    flattened = shape.serialization.get("flattened")
+    if not flattened:
+        out.append(f"<{tag}{ns or namespace_attr(shape)}>")
+    entry_tag = tag if flattened else "entry"
+    for key, item in value.items():
+        out.append(f"<{entry_tag}>")
+        write_element(out, key_tag, shape.key, key)
+        write_element(out, value_tag, shape.value, item)
+        out.append(f"</{entry_tag}>")
+    if not flattened:
+        out.append(f"</{tag}>")
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def parse_document(body: bytes, error_code: str = "MalformedXML") -> ElementTree.Element:
+    try:
+        return ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise ServiceError(
+            error_code,
+            "The XML you provided was not well-formed or did not validate against our "
+            "published schema",
+        ) from exc
+
+
+def read_element(shape: Shape, elem: ElementTree.Element) -> Any:
+    """The value of ``shape`` that an element holds."""
+    return _READERS.get(shape.type_name, _read_scalar)(shape, elem)
+
+
+@lru_cache(maxsize=None)
+def _member_tags(shape: StructureShape) -> tuple[tuple[str, str, Shape, bool, bool], ...]:
+    """(key, tag, shape, is attribute, is flattened list) for each member, as read from XML."""
+    found = []
+    for name, member in shape.members.items():
+        flattened_list = member.type_name == "list" and bool(
+            member.serialization.get("flattened")
+        )
+        tag = member.serialization.get("name", name)
+        if flattened_list:
+            tag = member.member.serialization.get("name", tag)  # type: ignore[attr-defined]
+        attribute = bool(member.serialization.get("xmlAttribute"))
+        found.append((name, tag.rpartition(":")[2] if attribute else tag, member, attribute,
+                      flattened_list))
+    return tuple(found)
+
+
+def _read_structure(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
+    children: dict[str, list[ElementTree.Element]] = {}
+    for child in elem:
+        children.setdefault(local_name(child.tag), []).append(child)
+    result: dict[str, Any] = {}
+    for key, tag, member, attribute, flattened_list in _member_tags(shape):  # type: ignore[arg-type]
+        if attribute:
+            for name, text in elem.attrib.items():
+                if local_name(name) == tag:
+                    result[key] = parse_scalar(member, text)
+            continue
+        nodes = children.get(tag)
+        if not nodes:
+            continue
+        if flattened_list:
+            item = member.member  # type: ignore[attr-defined]
+            result[key] = [read_element(item, node) for node in nodes]
+        elif member.type_name == "map" and member.serialization.get("flattened"):
+            result[key] = _read_entries(member, nodes)  # type: ignore[arg-type]
+        else:
+            result[key] = read_element(member, nodes[0])
+    return result
+
+
+def _read_list(shape: Shape, elem: ElementTree.Element) -> list[Any]:
+    member = shape.member  # type: ignore[attr-defined]
+    return [read_element(member, child) for child in elem]
+
+
+def _read_map(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
+    return _read_entries(shape, list(elem))  # type: ignore[arg-type]
+
+
+def _read_entries(shape: MapShape, entries: list[ElementTree.Element]) -> dict[str, Any]:
+    key_tag = shape.key.serialization.get("name", "key")
+    value_tag = shape.value.serialization.get("name", "value")
+    result: dict[str, Any] = {}
+    for entry in entries:
+        key: Any = None
+        value: Any = None
+        for child in entry:
+            name = local_name(child.tag)
+            if name == key_tag:
+                key = read_element(shape.key, child)
+            elif name == value_tag:
+                value = read_element(shape.value, child)
+        if key is not None:
+            result[key] = value
+    return result
+
+
+def _read_scalar(shape: Shape, elem: ElementTree.Element) -> Any:
+    return parse_scalar(shape, elem.text or "")
+
+
+_READERS: dict[str, Callable[[Shape, ElementTree.Element], Any]] = {
+    "structure": _read_structure,
+    "list": _read_list,
+    "map": _read_map,
+}
+
+
+def parse_scalar(shape: Shape, text: str) -> Any:
+    """A scalar from its text form (XML text, query string value or header value)."""
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long", "byte", "short"):
+            return int(text)
+        if kind in ("float", "double"):
+            return _parse_float(text)
+        if kind == "boolean":
+            if text not in ("true", "false"):
+                raise ValueError(text)
+            return text == "true"
+        if kind == "timestamp":
+            return _parse_timestamp(text)
+        if kind == "blob":
+            return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ServiceError(
+            "InvalidParameterValue", f"Invalid value {text!r} for a {kind} parameter"
+        ) from exc
+    return text
+
+
+def _parse_float(text: str) -> float:
+    if text == "Infinity":
+        return math.inf
+    if text == "-Infinity":
+        return -math.inf
+    return float(text)
+
+
+def _parse_timestamp(text: str) -> datetime:
+    try:
+        return timestamps.parse(text)
+    except (TypeError, OverflowError) as exc:
+        raise ValueError(text) from exc
