@@ -74,9 +74,6 @@ class QueryReader:
     def read_list(self, shape: Shape, key: str) -> list[Any]:
         member = shape.member  # type: ignore[attr-defined]
         if shape.serialization.get("flattened"):
-            item_name = member.serialization.get("name")
-            if item_name:
-                key = key.rpartition(".")[0] + "." + item_name if "." in key else item_name
             item_prefix = key + "."
         else:
             item_prefix = f"{key}.{member.serialization.get('name', 'member')}."
@@ -109,9 +106,17 @@ class QueryReader:
 @lru_cache(maxsize=None)
 def _query_member_names(shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
     return tuple(
-        (name, member.serialization.get("name", name), member)
-        for name, member in shape.members.items()
+        (name, _query_name(name, member), member) for name, member in shape.members.items()
     )
+
+
+def _query_name(name: str, member: Shape) -> str:
+    # A flattened list whose items are named puts that name in place of its own.
+    if member.type_name == "list" and member.serialization.get("flattened"):
+        item_name = member.member.serialization.get("name")  # type: ignore[attr-defined]
+        if item_name:
+            return str(item_name)
+    return str(member.serialization.get("name", name))
 
 
 def default_namespace(service: ServiceModel) -> str:

@@ -76,12 +76,19 @@ def _check_output(case: Case) -> None:
     ctx = ResponseContext(request_id="req-1", service=case.service, operation=case.operation)
     if "error" in c or "errorCode" in c:
         shape = next(
-            s
-            for s in case.operation.error_shapes
-            if s.name == c["errorCode"] or s.metadata.get("error", {}).get("code") == c["errorCode"]
+            (
+                s
+                for s in case.operation.error_shapes
+                if s.name == c["errorCode"]
+                or s.metadata.get("error", {}).get("code") == c["errorCode"]
+            ),
+            None,
         )
         fields = {k: v for k, v in c.get("error", {}).items() if k.lower() != "message"}
-        err = ServiceError.from_shape(shape, c.get("errorMessage", ""), **fields)
+        if shape is None:  # an error the operation does not declare (legacy vectors have some)
+            err = ServiceError(c["errorCode"], c.get("errorMessage", ""), fields=fields)
+        else:
+            err = ServiceError.from_shape(shape, c.get("errorMessage", ""), **fields)
         resp = proto.serialize_error(err, ctx)
     else:
         resp = proto.serialize(c.get("result", {}), ctx)
