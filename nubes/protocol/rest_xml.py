@@ -1,0 +1,112 @@
+"""The rest-xml protocol (S3, CloudFront, Route 53): REST bindings with XML bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import Shape, StructureShape
+
+from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.rest import RestProtocol
+from nubes.protocol.xml import (
+    escape_text,
+    format_scalar,
+    namespace_attr,
+    parse_document,
+    read_element,
+    write_element,
+    write_members,
+)
+
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+class RestXmlProtocol(RestProtocol):
+    name = "rest-xml"
+    content_type = "application/xml"
+
+    def decode_body(self, shape: Shape, raw: bytes) -> dict[str, Any]:
+        root = parse_document(raw)
+        value = read_element(shape, root)
+        return value if isinstance(value, dict) else {}
+
+    def encode_body(self, shape: Shape, value: Mapping[str, Any]) -> bytes:
+        out = [_XML_DECLARATION]
+        root = shape.serialization.get("name") or shape.name
+        write_element(out, root, shape, value)
+        return "".join(out).encode("utf-8")
+
+    def base_headers(self, ctx: ResponseContext) -> dict[str, str]:
+        if _is_s3(ctx):
+            return {"x-amz-request-id": ctx.request_id, "x-amz-id-2": _host_id(ctx.request_id)}
+        return {"x-amzn-RequestId": ctx.request_id}
+
+    def serialize(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
+        op = ctx.operation
+        assert op is not None
+        if op.name == "GetBucketLocation" and _is_s3(ctx):
+            return self._bucket_location(result, ctx)
+        response = super().serialize(result, ctx)
+        if op.http.get("method") == "HEAD":
+            response.body = b""
+        return response
+
+    def _bucket_location(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
+        # S3 answers with the bare constraint as the document's root text (empty for
+        # us-east-1), not the usual output document; botocore reads it back that way.
+        ns = f"http://s3.amazonaws.com/doc/{ctx.service.api_version}/"
+        text = escape_text(str(result.get("LocationConstraint") or ""))
+        body = f'{_XML_DECLARATION}<LocationConstraint xmlns="{ns}">{text}</LocationConstraint>'
+        headers = {**self.base_headers(ctx), "Content-Type": self.content_type}
+        return HttpResponse(200, headers, body.encode("utf-8"))
+
+    def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
+        shape, headers, fields = self.error_parts(error, ctx)
+        headers = {**self.base_headers(ctx), **headers}
+        if ctx.operation is not None and ctx.operation.http.get("method") == "HEAD":
+            return HttpResponse(error.status, headers, b"")
+        headers["Content-Type"] = self.content_type
+        code = escape_text(error.wire_code)
+        message = escape_text(error.message)
+        request_id = escape_text(ctx.request_id)
+        out = [_XML_DECLARATION]
+        if _is_s3(ctx):
+            out.append(f"<Error><Code>{code}</Code><Message>{message}</Message>")
+            _write_fields(out, shape, fields)
+            out.append(
+                f"<RequestId>{request_id}</RequestId>"
+                f"<HostId>{escape_text(_host_id(ctx.request_id))}</HostId></Error>"
+            )
+        else:
+            fault = "Sender" if error.sender_fault else "Receiver"
+            out.append(
+                f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>"
+                f"<Message>{message}</Message>"
+            )
+            _write_fields(out, shape, fields)
+            out.append(f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+        return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
+
+
+def _write_fields(out: list[str], shape: Shape | None, fields: Mapping[str, Any]) -> None:
+    members = shape.members if isinstance(shape, StructureShape) else {}
+    for key, value in fields.items():
+        if value is None or key in ("Code", "Message", "message", "RequestId", "HostId"):
+            continue
+        member = members.get(key)
+        if member is not None:
+            write_element(out, member.serialization.get("name", key), member, value)
+        else:
+            out.append(f"<{key}>{escape_text(str(value))}</{key}>")
+
+
+def _is_s3(ctx: ResponseContext) -> bool:
+    return ctx.service.service_name == "s3"
+
+
+def _host_id(request_id: str) -> str:
+    return request_id
+
+
+__all__ = ["RestXmlProtocol", "format_scalar", "namespace_attr", "write_members"]
