@@ -1,0 +1,245 @@
+"""Conversion between a shape's Python values and the plain values of a JSON-like body.
+
+JSON and CBOR bodies are trees of dicts, lists and scalars; they differ only in how they carry
+timestamps, blobs and special floats, and in whether members go by their serialized name. A
+:class:`ValueCodec` compiles one converter function per shape, once, so a request walks its
+value and not the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.model import Shape
+
+from nubes.protocol import timestamps
+from nubes.protocol.base import ServiceError
+
+Convert = Callable[[Any], Any]
+
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, binascii.Error, OverflowError)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def float_to_json(value: Any) -> Any:
+    """JSON has no NaN or infinities; AWS sends them as these strings."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def float_from_wire(value: Any) -> float:
+    if isinstance(value, str):
+        return _SPECIAL_FLOATS[value]
+    if isinstance(value, bool):
+        raise TypeError("boolean where a number was expected")
+    return float(value)
+
+
+def _int_from_wire(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not an integer: {value!r}")
+    return value
+
+
+def _bool_from_wire(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"not a boolean: {value!r}")
+    return value
+
+
+def _str_from_wire(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {value!r}")
+    return value
+
+
+def _blob_to_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if hasattr(value, "read"):
+        return bytes(value.read())
+    return bytes(value)
+
+
+class ValueCodec:
+    """Encoders (Python value -> body value) and decoders (body value -> Python value) per shape.
+
+    ``binary`` bodies (CBOR) carry blobs as byte strings, timestamps as datetimes (the encoder
+    library tags them) and floats natively; text bodies (JSON) use base64, epoch numbers (or the
+    member's ``timestampFormat``) and strings for NaN and the infinities.
+    """
+
+    def __init__(self, *, binary: bool, wire_names: bool) -> None:
+        self.binary = binary
+        self.wire_names = wire_names
+        self._encoders: dict[Shape, Convert] = {}
+        self._decoders: dict[Shape, Convert] = {}
+
+    def encode(self, shape: Shape, value: Any) -> Any:
+        return self.encoder(shape)(value)
+
+    def decode(self, shape: Shape, value: Any) -> Any:
+        """The Python value for a body value; malformed input raises SerializationException."""
+        try:
+            return self.decoder(shape)(value)
+        except ServiceError:
+            raise
+        except _MALFORMED as exc:
+            raise ServiceError("SerializationException", f"malformed request body: {exc}") from exc
+
+    def encoder(self, shape: Shape) -> Convert:
+        return self._compiled(shape, self._encoders, self._build_encoder)
+
+    def decoder(self, shape: Shape) -> Convert:
+        return self._compiled(shape, self._decoders, self._build_decoder)
+
+    @staticmethod
+    def _compiled(
+        shape: Shape, cache: dict[Shape, Convert], build: Callable[[Shape], Convert]
+    ) -> Convert:
+        fn = cache.get(shape)
+        if fn is None:
+            # Recursive shapes reach themselves while being built: point them at the finished
+            # converter through a forwarding call.
+            cell: list[Convert] = []
+            cache[shape] = lambda v: cell[0](v)
+            fn = build(shape)
+            cell.append(fn)
+            cache[shape] = fn
+        return fn
+
+    def _member_name(self, name: str, member: Shape) -> str:
+        return member.serialization.get("name", name) if self.wire_names else name
+
+    def _build_encoder(self, shape: Shape) -> Convert:
+        kind = shape.type_name
+        if kind == "structure":
+            if shape.is_document_type:
+                return _identity
+            table = {
+                name: (self._member_name(name, member), self.encoder(member))
+                for name, member in shape.members.items()  # type: ignore[attr-defined]
+            }
+
+            def encode_structure(value: Any) -> dict[str, Any]:
+                out = {}
+                for key, item in value.items():
+                    entry = table.get(key)
+                    if entry is not None and item is not None:
+                        out[entry[0]] = entry[1](item)
+                return out
+
+            return encode_structure
+        if kind == "list":
+            item_enc = self.encoder(shape.member)  # type: ignore[attr-defined]
+            return lambda value: [None if v is None else item_enc(v) for v in value]
+        if kind == "map":
+            value_enc = self.encoder(shape.value)  # type: ignore[attr-defined]
+            if shape.serialization.get("sparse") or shape.metadata.get("sparse"):
+                return lambda value: {
+                    k: None if v is None else value_enc(v) for k, v in value.items()
+                }
+            return lambda value: {k: value_enc(v) for k, v in value.items() if v is not None}
+        if kind == "timestamp":
+            if self.binary:
+                return timestamps.to_datetime
+            fmt = shape.serialization.get("timestampFormat", "unixTimestamp")
+            return lambda value: timestamps.format(value, fmt)
+        if kind == "blob":
+            if self.binary:
+                return _blob_to_bytes
+            return lambda value: base64.b64encode(_blob_to_bytes(value)).decode("ascii")
+        if kind in ("float", "double"):
+            return float if self.binary else float_to_json
+        if kind in ("integer", "long", "byte", "short"):
+            return int
+        if kind == "boolean":
+            return bool
+        return _identity
+
+    def _build_decoder(self, shape: Shape) -> Convert:
+        kind = shape.type_name
+        if kind == "structure":
+            if shape.is_document_type:
+                return _identity
+            table = {
+                self._member_name(name, member): (name, self.decoder(member))
+                for name, member in shape.members.items()  # type: ignore[attr-defined]
+            }
+
+            def decode_structure(value: Any) -> dict[str, Any]:
+                if not isinstance(value, dict):
+                    raise TypeError(f"{shape.name} must be an object")
+                out = {}
+                for key, item in value.items():
+                    entry = table.get(key)
+                    # Unknown keys (``__type`` in unions included) are ignored, as clients do.
+                    if entry is not None and item is not None:
+                        out[entry[0]] = entry[1](item)
+                return out
+
+            return decode_structure
+        if kind == "list":
+            item_dec = self.decoder(shape.member)  # type: ignore[attr-defined]
+
+            def decode_list(value: Any) -> list[Any]:
+                if not isinstance(value, list):
+                    raise TypeError(f"{shape.name} must be a list")
+                return [None if v is None else item_dec(v) for v in value]
+
+            return decode_list
+        if kind == "map":
+            value_dec = self.decoder(shape.value)  # type: ignore[attr-defined]
+            sparse = bool(shape.serialization.get("sparse") or shape.metadata.get("sparse"))
+
+            def decode_map(value: Any) -> dict[str, Any]:
+                if not isinstance(value, dict):
+                    raise TypeError(f"{shape.name} must be an object")
+                return {
+                    k: None if v is None else value_dec(v)
+                    for k, v in value.items()
+                    if sparse or v is not None
+                }
+
+            return decode_map
+        if kind == "timestamp":
+            return self._decode_timestamp
+        if kind == "blob":
+            return self._decode_blob
+        if kind in ("float", "double"):
+            return float_from_wire
+        if kind in ("integer", "long", "byte", "short"):
+            return _int_from_wire
+        if kind == "boolean":
+            return _bool_from_wire
+        if kind == "string":
+            return _str_from_wire
+        return _identity
+
+    @staticmethod
+    def _decode_timestamp(value: Any) -> datetime:
+        if isinstance(value, bool):
+            raise TypeError("boolean where a timestamp was expected")
+        return timestamps.to_datetime(value)
+
+    def _decode_blob(self, value: Any) -> bytes:
+        if self.binary:
+            if not isinstance(value, bytes | bytearray):
+                raise TypeError("blob must be a byte string")
+            return bytes(value)
+        if not isinstance(value, str):
+            raise TypeError("blob must be a base64 string")
+        return base64.b64decode(value, validate=True)
