@@ -209,20 +209,31 @@ def read_element(shape: Shape, elem: ElementTree.Element) -> Any:
     return _READERS.get(shape.type_name, _read_scalar)(shape, elem)
 
 
+@dataclass(frozen=True)
+class _ReadMember:
+    key: str
+    tags: tuple[str, ...]
+    """Element names that hold the member (or the attribute's local name)."""
+    shape: Shape
+    attribute: bool
+    flattened_list: bool
+
+
 @lru_cache(maxsize=None)
-def _member_tags(shape: StructureShape) -> tuple[tuple[str, str, Shape, bool, bool], ...]:
-    """(key, tag, shape, is attribute, is flattened list) for each member, as read from XML."""
+def _read_members(shape: StructureShape) -> tuple[_ReadMember, ...]:
     found = []
     for name, member in shape.members.items():
-        flattened_list = member.type_name == "list" and bool(
-            member.serialization.get("flattened")
-        )
-        tag = member.serialization.get("name", name)
-        if flattened_list:
-            tag = member.member.serialization.get("name", tag)  # type: ignore[attr-defined]
+        flattened_list = member.type_name == "list" and bool(member.serialization.get("flattened"))
         attribute = bool(member.serialization.get("xmlAttribute"))
-        found.append((name, tag.rpartition(":")[2] if attribute else tag, member, attribute,
-                      flattened_list))
+        tag = member.serialization.get("name", name)
+        tags = (tag.rpartition(":")[2] if attribute else tag,)
+        if flattened_list:
+            # Smithy names flattened items after the structure member, botocore after the list's
+            # member: accept both.
+            item_tag = member.member.serialization.get("name")  # type: ignore[attr-defined]
+            if item_tag and item_tag != tag:
+                tags += (item_tag,)
+        found.append(_ReadMember(name, tags, member, attribute, flattened_list))
     return tuple(found)
 
 
@@ -231,22 +242,22 @@ def _read_structure(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
     for child in elem:
         children.setdefault(local_name(child.tag), []).append(child)
     result: dict[str, Any] = {}
-    for key, tag, member, attribute, flattened_list in _member_tags(shape):  # type: ignore[arg-type]
-        if attribute:
+    for m in _read_members(shape):  # type: ignore[arg-type]
+        if m.attribute:
             for name, text in elem.attrib.items():
-                if local_name(name) == tag:
-                    result[key] = parse_scalar(member, text)
+                if local_name(name) == m.tags[0]:
+                    result[m.key] = parse_scalar(m.shape, text)
             continue
-        nodes = children.get(tag)
+        nodes = [node for tag in m.tags for node in children.get(tag, ())]
         if not nodes:
             continue
-        if flattened_list:
-            item = member.member  # type: ignore[attr-defined]
-            result[key] = [read_element(item, node) for node in nodes]
-        elif member.type_name == "map" and member.serialization.get("flattened"):
-            result[key] = _read_entries(member, nodes)  # type: ignore[arg-type]
+        if m.flattened_list:
+            item = m.shape.member  # type: ignore[attr-defined]
+            result[m.key] = [read_element(item, node) for node in nodes]
+        elif m.shape.type_name == "map" and m.shape.serialization.get("flattened"):
+            result[m.key] = _read_entries(m.shape, nodes)  # type: ignore[arg-type]
         else:
-            result[key] = read_element(member, nodes[0])
+            result[m.key] = read_element(m.shape, nodes[0])
     return result
 
 

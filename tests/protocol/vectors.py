@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore import parsers
+from botocore.awsrequest import HeadersDict
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from nubes.protocol.base import HttpRequest
@@ -132,9 +133,16 @@ def http_request(serialized: dict[str, Any]) -> HttpRequest:
 def botocore_parse(protocol: str, op: OperationModel, status: int, headers: dict[str, str],
                    body: bytes) -> dict[str, Any]:
     parser = parsers.create_parser(protocol)
-    response = {"status_code": status, "headers": headers, "body": body}
+    # botocore reads headers from a case-insensitive dict, as urllib3 hands them over.
+    response = {"status_code": status, "headers": HeadersDict(headers), "body": body}
     if status >= 300:
-        return parser.parse(response, None)
+        parsed = parser.parse(response, None)
+        # As botocore's client does: the modeled error's own fields (headers included) on top.
+        code = parsed.get("Error", {}).get("Code")
+        error_shape = op.service_model.shape_for_error_code(code) if code else None
+        if error_shape is not None:
+            parsed.update(parser.parse(response, error_shape))
+        return parsed
     return parser.parse(response, op.output_shape)
 
 
