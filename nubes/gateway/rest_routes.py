@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
 
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
 
@@ -84,7 +84,27 @@ class Route:
     operation: str
     method: str
     uri: CompiledUri
+    required_query: tuple[tuple[str, str | None], ...]
     required_headers: tuple[str, ...]
+
+
+def _required_bindings(op: OperationModel) -> tuple[list[str], list[str]]:
+    """Query keys and headers the operation's input requires: they tell apart operations that
+    share a method and path (S3's UploadPart needs ``partNumber`` and ``uploadId``)."""
+    shape = op.input_shape
+    if shape is None:
+        return [], []
+    query: list[str] = []
+    headers: list[str] = []
+    for name in shape.required_members:
+        member = shape.members[name]
+        where = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if where == "querystring":
+            query.append(wire)
+        elif where == "header":
+            headers.append(wire.lower())
+    return query, headers
 
 
 class RestRouter:
@@ -95,21 +115,26 @@ class RestRouter:
         for name in service.operation_names:
             op = service.operation_model(name)
             http = op.http
+            uri = compile_uri(http.get("requestUri", "/"))
+            query, headers = _required_bindings(op)
+            required_query = list(uri.required_query)
+            required_query += [(k, None) for k in query if k not in dict(uri.required_query)]
             routes.append(
                 Route(
                     operation=name,
                     method=http.get("method", "POST").upper(),
-                    uri=compile_uri(http.get("requestUri", "/")),
-                    required_headers=_distinguishing_headers(service, name),
+                    uri=uri,
+                    required_query=tuple(required_query),
+                    required_headers=tuple(headers),
                 )
             )
         routes.sort(
             key=lambda r: (
-                -len(r.required_headers),
-                -len(r.uri.required_query),
+                -(len(r.required_headers) + len(r.required_query)),
                 r.uri.greedy,
                 -r.uri.literal_chars,
                 -len(r.uri.labels),
+                r.operation,
             )
         )
         self._by_method: dict[str, list[Route]] = {}
@@ -124,17 +149,14 @@ class RestRouter:
                 continue
             if not all(
                 key in query and (value is None or value in query[key])
-                for key, value in route.uri.required_query
+                for key, value in route.required_query
             ):
                 continue
             m = route.uri.pattern.match(path)
             if m is None:
                 continue
-            values = m.groups()
-            if any(v == "" for v in values):
-                continue
             return route.operation, {
-                name: unquote(v) for name, v in zip(route.uri.labels, values, strict=True)
+                name: unquote(v) for name, v in zip(route.uri.labels, m.groups(), strict=True)
             }
         return None
 
@@ -145,13 +167,3 @@ class RestRouter:
             for route in routes
             if route.uri.pattern.match(path)
         }
-
-
-# Operations that share a method and URI template with another and differ only by a header.
-_HEADER_DISAMBIGUATION: dict[str, dict[str, tuple[str, ...]]] = {
-    "s3": {"CopyObject": ("x-amz-copy-source",), "UploadPartCopy": ("x-amz-copy-source",)},
-}
-
-
-def _distinguishing_headers(service: ServiceModel, operation: str) -> tuple[str, ...]:
-    return _HEADER_DISAMBIGUATION.get(service.service_name, {}).get(operation, ())

@@ -1,0 +1,8 @@
+"""The services nubes implements: botocore service name -> provider class (module:Class).
+
+Each service lives in its own package; providers are imported when the server starts.
+"""
+
+PROVIDERS: dict[str, str] = {
+    "sts": "nubes.services.sts.provider:StsProvider",
+}

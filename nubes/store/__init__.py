@@ -1,0 +1,38 @@
+"""Durable state: the SQLite store (memory when ephemeral) and the blob area for large bodies."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from nubes.store.blobs import BlobStore
+from nubes.store.sqlite import Row, Store
+
+__all__ = ["BlobStore", "Row", "State", "Store"]
+
+
+class State:
+    """The store and the blob area of one nubes process."""
+
+    def __init__(self, data_dir: Path | None, fsync: bool = False) -> None:
+        self._scratch: str | None = None
+        if data_dir is None:
+            self._scratch = tempfile.mkdtemp(prefix="nubes-")
+            blob_root = Path(self._scratch)
+            db_path = None
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            blob_root = data_dir / "blobs"
+            db_path = data_dir / "nubes.db"
+        self.store = Store(db_path, fsync=fsync)
+        self.blobs = BlobStore(blob_root, fsync=fsync)
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.blobs.clear()
+
+    def close(self) -> None:
+        self.store.close()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)

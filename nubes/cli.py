@@ -1,0 +1,121 @@
+"""``nubes start | status | reset``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from nubes.config import Settings, from_environment
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from nubes.app import App
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.log_level.lower() != "debug":
+        # One line per request is useful when asked for, noise otherwise.
+        logging.getLogger("nubes.request").setLevel(logging.WARNING)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+            await super().startup(sockets)
+            if not self.should_exit:
+                print("Ready.", flush=True)
+
+    config = uvicorn.Config(
+        App(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning" if settings.log_level.lower() != "debug" else "debug",
+        server_header=False,
+        date_header=True,
+        timeout_keep_alive=30,
+    )
+    server = Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def _endpoint(args: argparse.Namespace) -> str:
+    if args.endpoint:
+        return str(args.endpoint).rstrip("/")
+    settings = from_environment()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _status(args: argparse.Namespace) -> int:
+    url = _endpoint(args) + "/_nubes/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            data = json.load(resp)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"nubes is not answering at {url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    url = _endpoint(args) + "/_nubes/reset"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"nubes is not answering at {url}: {exc}", file=sys.stderr)
+        return 1
+    print("State cleared.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nubes", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="serve AWS APIs")
+    start.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    start.add_argument("--port", type=int, help="port to listen on (default 4566)")
+    start.add_argument("--data-dir", type=Path, help="where state lives (default ./.nubes-data)")
+    start.add_argument(
+        "--ephemeral", action="store_true", default=None, help="keep all state in memory"
+    )
+    start.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    start.add_argument(
+        "--fsync", action="store_true", default=None, help="fsync every commit (power-loss safe)"
+    )
+    for name, helptext in (("status", "health of a running nubes"), ("reset", "clear all state")):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("--endpoint", help="default: http://127.0.0.1:4566 or NUBES_HOST/PORT")
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        settings = from_environment(
+            os.environ,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            ephemeral=args.ephemeral,
+            log_level=args.log_level,
+            fsync=args.fsync,
+        )
+        return _serve(settings)
+    if args.command == "status":
+        return _status(args)
+    return _reset(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

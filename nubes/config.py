@@ -1,0 +1,71 @@
+"""Settings, from command-line flags over environment variables over defaults.
+
+Every setting has a ``NUBES_*`` variable; a few LocalStack names are accepted too so that
+existing set-ups keep working (``GATEWAY_LISTEN``, ``ENFORCE_IAM``, ``DEFAULT_REGION``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = Path(".nubes-data")
+    ephemeral: bool = False
+    log_level: str = "info"
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    enforce_iam: bool = False
+    fsync: bool = False
+    """fsync on every commit and blob rename: survives power loss, not just a crash."""
+
+
+# (setting, NUBES variable, other accepted names, what it is) — also the README's table.
+ENVIRONMENT: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("host", "NUBES_HOST", (), "address to listen on"),
+    ("port", "NUBES_PORT", (), "port to listen on"),
+    ("data_dir", "NUBES_DATA_DIR", ("DATA_DIR",), "where state lives (SQLite + blobs)"),
+    ("ephemeral", "NUBES_EPHEMERAL", (), "keep all state in memory (1/true)"),
+    ("log_level", "NUBES_LOG_LEVEL", ("LS_LOG",), "debug, info, warning, error"),
+    ("account_id", "NUBES_ACCOUNT_ID", (), "account for keys that are not account ids"),
+    ("region", "NUBES_DEFAULT_REGION", ("DEFAULT_REGION",), "region when a request names none"),
+    ("enforce_iam", "NUBES_ENFORCE_IAM", ("ENFORCE_IAM",), "verify signatures, apply IAM"),
+    ("fsync", "NUBES_FSYNC", (), "fsync commits and blobs (power-loss safety)"),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _convert(name: str, raw: str) -> object:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("bool", bool):
+        return raw.strip().lower() in _TRUE
+    if kind in ("int", int):
+        return int(raw)
+    if kind in ("Path", Path):
+        return Path(raw).expanduser()
+    return raw
+
+
+def from_environment(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from ``env`` (default: os.environ), then ``overrides`` that are not None."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    listen = env.get("GATEWAY_LISTEN")
+    if listen:
+        host, _, port = listen.split(",")[0].rpartition(":")
+        values["host"] = host or "0.0.0.0"
+        values["port"] = int(port)
+    for name, var, aliases, _ in ENVIRONMENT:
+        for key in (var, *aliases):
+            if env.get(key):
+                values[name] = _convert(name, env[key])
+                break
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,40 @@
+"""What every operation knows about the request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nubes.protocol.base import HttpRequest
+
+
+@dataclass
+class Principal:
+    """Who signed the request, as far as the gateway knows before IAM looks closer."""
+
+    access_key_id: str
+    account_id: str
+    arn: str
+    user_id: str
+    kind: str = "root"
+    """root, user, assumed-role, federated-user."""
+    session_token: str | None = None
+
+
+@dataclass
+class RequestContext:
+    account_id: str
+    region: str
+    request_id: str
+    service: str
+    operation: str
+    principal: Principal
+    request: HttpRequest
+    protocol: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """Scheme and host the client used, for URLs we hand back (queue URLs and the like)."""
+        return f"{self.request.scheme}://{self.request.host or 'localhost:4566'}"

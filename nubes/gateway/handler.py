@@ -1,0 +1,131 @@
+"""The request path: identify, authenticate, parse, validate, authorize, dispatch, serialize.
+
+Each step is one small function; the chain stays short so a request costs little more than the
+work its operation does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from nubes.core import accounts, ids
+from nubes.core.context import RequestContext
+from nubes.gateway.auth import read_credentials
+from nubes.gateway.router import Router, Target, unknown_operation
+from nubes.protocol import get_protocol
+from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
+    from nubes.app import Environment
+
+log = logging.getLogger("nubes.request")
+
+Interceptor = Callable[[HttpRequest], Awaitable[HttpResponse | None]]
+Check = Callable[[RequestContext, "OperationModel", dict[str, Any]], None]
+
+
+class Gateway:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.router = Router(env.catalog)
+        self.interceptors: list[Interceptor] = []
+        """Tried in order before routing (CORS preflight, website hosting, inspection)."""
+        self.checks: list[Check] = []
+        """Run after parsing and before dispatch (IAM enforcement); raise to refuse."""
+        self._validate: Callable[[OperationModel, dict[str, Any]], None] | None = None
+        try:
+            from nubes.protocol.validate import validate
+
+            self._validate = validate
+        except ImportError:
+            self._validate = None
+
+    async def handle(self, req: HttpRequest) -> HttpResponse:
+        for intercept in self.interceptors:
+            resp = await intercept(req)
+            if resp is not None:
+                return resp
+        started = time.perf_counter()
+        creds = read_credentials(req)
+        target = self.router.identify(req, creds)
+        if target is None:
+            return _unroutable(req)
+        s3 = target.service.name == "s3"
+        request_id = ids.s3_request_id() if s3 else ids.request_id()
+        access_key = creds.access_key_id if creds else ""
+        principal = accounts.resolve(access_key, self.env.settings.account_id)
+        ctx = RequestContext(
+            account_id=principal.account_id,
+            region=(creds.region if creds and creds.region else None) or self.env.settings.region,
+            request_id=request_id,
+            service=target.service.name,
+            operation=target.operation or "",
+            principal=principal,
+            request=req,
+            protocol=target.protocol,
+        )
+        resp = await self._answer(ctx, target)
+        headers = resp.headers
+        if s3:
+            headers["x-amz-request-id"] = request_id
+            headers["x-amz-id-2"] = ids.s3_host_id()
+        else:
+            headers["x-amzn-RequestId"] = request_id
+        headers.update(ctx.extras.get("response_headers", {}))
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s.%s %s %.1fms",
+                target.service.name,
+                target.operation or target.action,
+                resp.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return resp
+
+    async def _answer(self, ctx: RequestContext, target: Target) -> HttpResponse:
+        proto = get_protocol(target.protocol)
+        op = target.service.operation(target.operation) if target.operation else None
+        rctx = ResponseContext(ctx.request_id, target.service.model, op)
+        try:
+            if op is None:
+                raise unknown_operation(target)
+            params = proto.parse(op, ctx.request, target.uri_params)
+            if self._validate is not None:
+                self._validate(op, params)
+            for check in self.checks:
+                check(ctx, op, params)
+            result = await self.env.providers.dispatch(ctx, op.name, params)
+            return proto.serialize(result, rctx)
+        except ServiceError as err:
+            return proto.serialize_error(err, rctx)
+        except Exception:
+            log.exception("%s.%s failed", ctx.service, ctx.operation)
+            err = ServiceError(
+                "InternalFailure" if target.protocol != "rest-xml" else "InternalError",
+                "We encountered an internal error. Please try again.",
+                500,
+                sender_fault=False,
+            )
+            return proto.serialize_error(err, rctx)
+
+
+def _unroutable(req: HttpRequest) -> HttpResponse:
+    import json
+
+    body = json.dumps(
+        {
+            "__type": "UnknownServiceException",
+            "message": f"nubes cannot tell which AWS service {req.method} {req.path} is for; "
+            "sign the request with SigV4 so its credential scope names the service.",
+        }
+    ).encode()
+    return HttpResponse(
+        400,
+        {"content-type": "application/json", "x-amzn-errortype": "UnknownServiceException"},
+        body,
+    )

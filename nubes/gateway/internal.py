@@ -1,0 +1,51 @@
+"""nubes' own endpoints, and the LocalStack and moto ones users' scripts already call."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from nubes import __version__
+from nubes.core import clock
+from nubes.protocol.base import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
+
+def _json(data: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(data).encode())
+
+
+def health(env: Environment) -> dict[str, Any]:
+    services = {name: "running" for name in env.providers.instances}
+    return {"services": services, "edition": "community", "version": __version__}
+
+
+async def internal_endpoint(env: Environment, req: HttpRequest) -> HttpResponse | None:
+    path = req.path
+    if not path.startswith(("/_nubes/", "/_localstack/", "/moto-api/")):
+        return None
+    method = req.method
+    if path in ("/_nubes/health", "/_localstack/health") and method in ("GET", "HEAD"):
+        return _json(health(env))
+    if path in ("/_nubes/reset", "/moto-api/reset", "/_localstack/state/reset") and (
+        method == "POST"
+    ):
+        env.reset()
+        return _json({"reset": True})
+    if path == "/_nubes/clock":
+        if method == "POST":
+            try:
+                body = json.loads(req.read_body() or b"{}")
+                seconds = float(body.get("advance", 0))
+                clock.advance(seconds)
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _json({"error": f"expected {{'advance': seconds >= 0}}: {exc}"}, 400)
+            env.scheduler.advanced()
+        return _json({"now": clock.now(), "offset": clock.offset()})
+    if path == "/_nubes/implemented" and method == "GET":
+        return _json(env.providers.implemented_operations())
+    if path.startswith(("/_localstack/", "/moto-api/")):
+        return None
+    return _json({"error": f"no internal endpoint {method} {path}"}, 404)

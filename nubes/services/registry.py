@@ -1,0 +1,69 @@
+"""The providers of one running nubes, and dispatch of an operation to its method."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from nubes.protocol.base import ServiceError
+from nubes.services import PROVIDERS
+from nubes.services.base import ServiceProvider
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+    from nubes.core.context import RequestContext
+
+
+def load_provider_class(spec: str) -> type[ServiceProvider]:
+    module, _, cls = spec.partition(":")
+    provider: type[ServiceProvider] = getattr(import_module(module), cls)
+    return provider
+
+
+def not_implemented(service: str, operation: str) -> ServiceError:
+    return ServiceError(
+        "NotImplemented",
+        f"The operation {operation} of service {service} is not implemented in nubes yet.",
+        501,
+        sender_fault=False,
+    )
+
+
+class Providers:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.instances: dict[str, ServiceProvider] = {}
+        self._methods: dict[str, dict[str, tuple[str, bool]]] = {}
+        for service, spec in PROVIDERS.items():
+            cls = load_provider_class(spec)
+            env.state.store.migrate(service, cls.migrations)
+            self.instances[service] = cls(env)
+            info = env.catalog.services[service]
+            self._methods[service] = cls.implemented(sorted(info.operation_names))
+
+    def implemented_operations(self) -> dict[str, list[str]]:
+        return {service: sorted(ops) for service, ops in self._methods.items()}
+
+    async def dispatch(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> Any:
+        found = self._methods.get(ctx.service, {}).get(operation)
+        if found is None:
+            raise not_implemented(ctx.service, operation)
+        name, is_async = found
+        method = getattr(self.instances[ctx.service], name)
+        if is_async:
+            return await method(ctx, params)
+        # One transaction per request: an operation that fails changes nothing.
+        with self.env.state.store.transaction():
+            return method(ctx, params)
+
+    async def start(self) -> None:
+        for provider in self.instances.values():
+            await provider.start()
+
+    async def stop(self) -> None:
+        for provider in reversed(list(self.instances.values())):
+            await provider.stop()
+
+    def reset(self) -> None:
+        for provider in self.instances.values():
+            provider.reset()
