@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -19,10 +19,10 @@ class Ec2Reader(QueryReader):
 
     def read_list(self, shape: Shape, key: str) -> list[Any]:
         # EC2 lists are always flat: Name.1, Name.2, ... whatever the item's locationName.
-        return self.read_items(shape.member, key + ".")  # type: ignore[attr-defined]
+        return self.read_items(shape.member, key + ".")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ec2_member_names(shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
     return tuple((name, _ec2_name(name, member), member) for name, member in shape.members.items())
 

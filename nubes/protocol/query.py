@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,9 +24,13 @@ def form_params(req: HttpRequest) -> dict[str, str]:
         body = req.read_body()
         if body:
             try:
-                params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+                params.update(
+                    parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+                )
             except (UnicodeDecodeError, ValueError) as exc:
-                raise ServiceError("MalformedQueryString", "The request body is not a valid form") from exc
+                raise ServiceError(
+                    "MalformedQueryString", "The request body is not a valid form"
+                ) from exc
     return params
 
 
@@ -53,7 +57,7 @@ class QueryReader:
     def read(self, shape: Shape, key: str) -> Any:
         kind = shape.type_name
         if kind == "structure":
-            return self.read_structure(shape, key + ".")  # type: ignore[arg-type]
+            return self.read_structure(shape, key + ".")
         if kind == "list":
             return self.read_list(shape, key)
         if kind == "map":
@@ -72,7 +76,7 @@ class QueryReader:
         return _query_member_names(shape)
 
     def read_list(self, shape: Shape, key: str) -> list[Any]:
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         if shape.serialization.get("flattened"):
             item_prefix = key + "."
         else:
@@ -89,21 +93,21 @@ class QueryReader:
 
     def read_map(self, shape: Shape, key: str) -> dict[str, Any]:
         prefix = key + "." if shape.serialization.get("flattened") else key + ".entry."
-        key_name = shape.key.serialization.get("name", "key")  # type: ignore[attr-defined]
-        value_name = shape.value.serialization.get("name", "value")  # type: ignore[attr-defined]
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
         result: dict[str, Any] = {}
         index = 1
         while self.present(f"{prefix}{index}"):
             entry = f"{prefix}{index}."
             if entry + key_name in self.params:
                 value_key = entry + value_name
-                value = self.read(shape.value, value_key) if self.present(value_key) else None  # type: ignore[attr-defined]
+                value = self.read(shape.value, value_key) if self.present(value_key) else None
                 result[self.params[entry + key_name]] = value
             index += 1
         return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def _query_member_names(shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
     return tuple(
         (name, _query_name(name, member), member) for name, member in shape.members.items()
@@ -113,7 +117,7 @@ def _query_member_names(shape: StructureShape) -> tuple[tuple[str, str, Shape], 
 def _query_name(name: str, member: Shape) -> str:
     # A flattened list whose items are named puts that name in place of its own.
     if member.type_name == "list" and member.serialization.get("flattened"):
-        item_name = member.member.serialization.get("name")  # type: ignore[attr-defined]
+        item_name = member.member.serialization.get("name")
         if item_name:
             return str(item_name)
     return str(member.serialization.get("name", name))
@@ -124,7 +128,8 @@ def default_namespace(service: ServiceModel) -> str:
     ns = meta.get("xmlNamespace")
     if ns:
         return str(ns["uri"] if isinstance(ns, dict) else ns)
-    return f"https://{meta.get('endpointPrefix', service.service_name)}.amazonaws.com/doc/{meta.get('apiVersion', '')}/"
+    prefix = meta.get("endpointPrefix", service.service_name)
+    return f"https://{prefix}.amazonaws.com/doc/{meta.get('apiVersion', '')}/"
 
 
 class QueryProtocol:
@@ -173,9 +178,7 @@ class QueryProtocol:
             f"<Message>{escape_text(error.message)}</Message>"
         ]
         write_error_fields(out, error, ctx)
-        out.append(
-            f"</Error><RequestId>{escape_text(ctx.request_id)}</RequestId></ErrorResponse>"
-        )
+        out.append(f"</Error><RequestId>{escape_text(ctx.request_id)}</RequestId></ErrorResponse>")
         headers = {"Content-Type": XML_CONTENT_TYPE, **error.headers}
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
 

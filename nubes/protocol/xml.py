@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from xml.etree import ElementTree
 
@@ -104,7 +104,7 @@ class _Member:
     attribute: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def _struct_members(shape: StructureShape) -> tuple[_Member, ...]:
     return tuple(
         _Member(
@@ -121,11 +121,11 @@ def write_element(out: list[str], tag: str, shape: Shape, value: Any, ns: str = 
     """Append ``<tag>value</tag>`` for a value of ``shape``; ``ns`` adds namespace attributes."""
     kind = shape.type_name
     if kind == "structure":
-        _write_structure(out, tag, shape, value, ns)  # type: ignore[arg-type]
+        _write_structure(out, tag, shape, value, ns)
     elif kind == "list":
-        _write_list(out, tag, shape, value, ns)  # type: ignore[arg-type]
+        _write_list(out, tag, shape, value, ns)
     elif kind == "map":
-        _write_map(out, tag, shape, value, ns)  # type: ignore[arg-type]
+        _write_map(out, tag, shape, value, ns)
     else:
         text = escape_text(format_scalar(value, shape))
         out.append(f"<{tag}{ns or namespace_attr(shape)}>{text}</{tag}>")
@@ -170,7 +170,9 @@ def _write_list(out: list[str], tag: str, shape: ListShape, value: Any, ns: str)
     out.append(f"</{tag}>")
 
 
-def _write_map(out: list[str], tag: str, shape: MapShape, value: Mapping[str, Any], ns: str) -> None:
+def _write_map(
+    out: list[str], tag: str, shape: MapShape, value: Mapping[str, Any], ns: str
+) -> None:
     key_tag = shape.key.serialization.get("name", "key")
     value_tag = shape.value.serialization.get("name", "value")
     flattened = shape.serialization.get("flattened")
@@ -219,18 +221,18 @@ class _ReadMember:
     flattened_list: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_members(shape: StructureShape) -> tuple[_ReadMember, ...]:
     found = []
     for name, member in shape.members.items():
         flattened_list = member.type_name == "list" and bool(member.serialization.get("flattened"))
         attribute = bool(member.serialization.get("xmlAttribute"))
         tag = member.serialization.get("name", name)
-        tags = (tag.rpartition(":")[2] if attribute else tag,)
+        tags: tuple[str, ...] = (tag.rpartition(":")[2] if attribute else tag,)
         if flattened_list:
             # Smithy names flattened items after the structure member, botocore after the list's
             # member: accept both.
-            item_tag = member.member.serialization.get("name")  # type: ignore[attr-defined]
+            item_tag = member.member.serialization.get("name")
             if item_tag and item_tag != tag:
                 tags += (item_tag,)
         found.append(_ReadMember(name, tags, member, attribute, flattened_list))
@@ -242,7 +244,7 @@ def _read_structure(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
     for child in elem:
         children.setdefault(local_name(child.tag), []).append(child)
     result: dict[str, Any] = {}
-    for m in _read_members(shape):  # type: ignore[arg-type]
+    for m in _read_members(shape):
         if m.attribute:
             for name, text in elem.attrib.items():
                 if local_name(name) == m.tags[0]:
@@ -252,22 +254,22 @@ def _read_structure(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
         if not nodes:
             continue
         if m.flattened_list:
-            item = m.shape.member  # type: ignore[attr-defined]
+            item = m.shape.member
             result[m.key] = [read_element(item, node) for node in nodes]
         elif m.shape.type_name == "map" and m.shape.serialization.get("flattened"):
-            result[m.key] = _read_entries(m.shape, nodes)  # type: ignore[arg-type]
+            result[m.key] = _read_entries(m.shape, nodes)
         else:
             result[m.key] = read_element(m.shape, nodes[0])
     return result
 
 
 def _read_list(shape: Shape, elem: ElementTree.Element) -> list[Any]:
-    member = shape.member  # type: ignore[attr-defined]
+    member = shape.member
     return [read_element(member, child) for child in elem]
 
 
 def _read_map(shape: Shape, elem: ElementTree.Element) -> dict[str, Any]:
-    return _read_entries(shape, list(elem))  # type: ignore[arg-type]
+    return _read_entries(shape, list(elem))
 
 
 def _read_entries(shape: MapShape, entries: list[ElementTree.Element]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,6 @@ from tests.protocol.vectors import Case, botocore_parse, http_request, load, nor
 INPUT = list(load("input"))
 OUTPUT = list(load("output"))
 COUNTS: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,4 +1,4 @@
-"""AWS's protocol test vectors (../shared/protocol-tests), run in reverse against our protocol layer.
+"""AWS's protocol test vectors (../shared/protocol-tests), run in reverse against our protocol.
 
 Input vectors: our parser must read the client's HTTP request back into the case's params.
 Output vectors: our serializer must write a response that botocore's own parser reads back into
@@ -103,8 +103,9 @@ def load(direction: str) -> Iterator[Case]:
                     case=case,
                     service=service,
                     operation=service.operation_model(name),
-                    ignored=_ignored(ignore, _ignore_key(protocol_key), direction,
-                                     suite["description"], case),
+                    ignored=_ignored(
+                        ignore, _ignore_key(protocol_key), direction, suite["description"], case
+                    ),
                 )
 
 
@@ -112,9 +113,10 @@ def http_request(serialized: dict[str, Any]) -> HttpRequest:
     parts = urlsplit(serialized["uri"])
     headers = {k.lower(): str(v) for k, v in serialized.get("headers", {}).items()}
     body = serialized.get("body", "") or ""
-    if serialized.get("protocol") == "smithy-rpc-v2-cbor" or headers.get(
-        "content-type"
-    ) == "application/cbor":
+    if (
+        serialized.get("protocol") == "smithy-rpc-v2-cbor"
+        or headers.get("content-type") == "application/cbor"
+    ):
         raw = base64.b64decode(body)
     else:
         raw = body.encode("utf-8")
@@ -130,8 +132,9 @@ def http_request(serialized: dict[str, Any]) -> HttpRequest:
     )
 
 
-def botocore_parse(protocol: str, op: OperationModel, status: int, headers: dict[str, str],
-                   body: bytes) -> dict[str, Any]:
+def botocore_parse(
+    protocol: str, op: OperationModel, status: int, headers: dict[str, str], body: bytes
+) -> dict[str, Any]:
     parser = parsers.create_parser(protocol)
     # botocore reads headers from a case-insensitive dict, as urllib3 hands them over.
     response = {"status_code": status, "headers": HeadersDict(headers), "body": body}
@@ -156,10 +159,10 @@ def normalize(value: Any, shape: Shape | None) -> Any:
         return value
     kind = shape.type_name
     if kind == "structure":
+        if shape.is_document_type:
+            return value
         members = shape.members  # type: ignore[attr-defined]
-        return {
-            k: normalize(v, members.get(k)) for k, v in value.items() if v is not None
-        }
+        return {k: normalize(v, members.get(k)) for k, v in value.items() if v is not None}
     if kind == "list":
         return [normalize(v, shape.member) for v in value]  # type: ignore[attr-defined]
     if kind == "map":
