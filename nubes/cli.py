@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from nubes.config import Settings, from_environment
 
@@ -28,7 +29,7 @@ def _serve(settings: Settings) -> int:
         logging.getLogger("nubes.request").setLevel(logging.WARNING)
 
     class Server(uvicorn.Server):
-        async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        async def startup(self, sockets: list[Any] | None = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
                 print("Ready.", flush=True)

@@ -105,13 +105,13 @@ class Gateway:
             return proto.serialize_error(err, rctx)
         except Exception:
             log.exception("%s.%s failed", ctx.service, ctx.operation)
-            err = ServiceError(
+            internal = ServiceError(
                 "InternalFailure" if target.protocol != "rest-xml" else "InternalError",
                 "We encountered an internal error. Please try again.",
                 500,
                 sender_fault=False,
             )
-            return proto.serialize_error(err, rctx)
+            return proto.serialize_error(internal, rctx)
 
 
 def _unroutable(req: HttpRequest) -> HttpResponse:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 CHUNK = 1024 * 1024
 
@@ -43,7 +43,7 @@ class BlobStore:
 
     def temp_file(self) -> BinaryIO:
         """A named temporary file on the blob filesystem (the gateway spools bodies here)."""
-        return tempfile.NamedTemporaryFile(dir=self.tmp, delete=True)
+        return cast(BinaryIO, tempfile.NamedTemporaryFile(dir=self.tmp, delete=True))
 
     def write(self, chunks: Iterable[bytes], hashers: Iterable[hashlib._Hash] = ()) -> BlobInfo:
         """Store the bytes of ``chunks``; ``hashers`` (besides MD5) are updated along the way."""
