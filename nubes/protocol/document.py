@@ -85,8 +85,8 @@ class ValueCodec:
     def __init__(self, *, binary: bool, wire_names: bool) -> None:
         self.binary = binary
         self.wire_names = wire_names
-        self._encoders: dict[Shape, Convert] = {}
-        self._decoders: dict[Shape, Convert] = {}
+        self._encoders: dict[tuple[int, str, str], Any] = {}
+        self._decoders: dict[tuple[int, str, str], Any] = {}
 
     def encode(self, shape: Shape, value: Any) -> Any:
         return self.encoder(shape)(value)
@@ -108,18 +108,24 @@ class ValueCodec:
 
     @staticmethod
     def _compiled(
-        shape: Shape, cache: dict[Shape, Convert], build: Callable[[Shape], Convert]
+        shape: Shape, cache: dict[tuple[int, str, str], Any], build: Callable[[Shape], Convert]
     ) -> Convert:
-        fn = cache.get(shape)
-        if fn is None:
+        # botocore makes a new Shape object each time a recursive shape is reached, so shapes are
+        # told apart by model, name and member traits rather than identity. The cached entry holds
+        # the shape, which keeps its resolver (and so the id in the key) alive.
+        key = (id(shape._shape_resolver), shape.name, repr(shape.serialization))
+        entry = cache.get(key)
+        if entry is None:
             # Recursive shapes reach themselves while being built: point them at the finished
             # converter through a forwarding call.
             cell: list[Convert] = []
-            cache[shape] = lambda v: cell[0](v)
+            cache[key] = (shape, lambda v: cell[0](v))
             fn = build(shape)
             cell.append(fn)
-            cache[shape] = fn
-        return fn
+            cache[key] = (shape, fn)
+            return fn
+        result: Convert = entry[1]
+        return result
 
     def _member_name(self, name: str, member: Shape) -> str:
         return member.serialization.get("name", name) if self.wire_names else name
@@ -131,7 +137,7 @@ class ValueCodec:
                 return _identity
             table = {
                 name: (self._member_name(name, member), self.encoder(member))
-                for name, member in shape.members.items()  # type: ignore[attr-defined]
+                for name, member in shape.members.items()
             }
 
             def encode_structure(value: Any) -> dict[str, Any]:
@@ -144,10 +150,10 @@ class ValueCodec:
 
             return encode_structure
         if kind == "list":
-            item_enc = self.encoder(shape.member)  # type: ignore[attr-defined]
+            item_enc = self.encoder(shape.member)
             return lambda value: [None if v is None else item_enc(v) for v in value]
         if kind == "map":
-            value_enc = self.encoder(shape.value)  # type: ignore[attr-defined]
+            value_enc = self.encoder(shape.value)
             if shape.serialization.get("sparse") or shape.metadata.get("sparse"):
                 return lambda value: {
                     k: None if v is None else value_enc(v) for k, v in value.items()
@@ -177,7 +183,7 @@ class ValueCodec:
                 return _identity
             table = {
                 self._member_name(name, member): (name, self.decoder(member))
-                for name, member in shape.members.items()  # type: ignore[attr-defined]
+                for name, member in shape.members.items()
             }
 
             def decode_structure(value: Any) -> dict[str, Any]:
@@ -193,7 +199,7 @@ class ValueCodec:
 
             return decode_structure
         if kind == "list":
-            item_dec = self.decoder(shape.member)  # type: ignore[attr-defined]
+            item_dec = self.decoder(shape.member)
 
             def decode_list(value: Any) -> list[Any]:
                 if not isinstance(value, list):
@@ -202,7 +208,7 @@ class ValueCodec:
 
             return decode_list
         if kind == "map":
-            value_dec = self.decoder(shape.value)  # type: ignore[attr-defined]
+            value_dec = self.decoder(shape.value)
             sparse = bool(shape.serialization.get("sparse") or shape.metadata.get("sparse"))
 
             def decode_map(value: Any) -> dict[str, Any]:

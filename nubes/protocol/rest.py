@@ -46,7 +46,7 @@ class Bindings:
 def bindings(shape: Shape) -> Bindings:
     uri, headers, header_maps, query, body = [], [], [], [], set()
     query_map = status = None
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
+    for name, member in shape.members.items():
         location = member.serialization.get("location")
         wire = member.serialization.get("name", name)
         if location == "uri":
@@ -67,7 +67,7 @@ def bindings(shape: Shape) -> Bindings:
     payload_name = shape.serialization.get("payload")
     payload = None
     if payload_name is not None:
-        payload = (payload_name, shape.members[payload_name])  # type: ignore[attr-defined]
+        payload = (payload_name, shape.members[payload_name])
         body.discard(payload_name)
     return Bindings(
         uri=tuple(uri),
@@ -159,7 +159,7 @@ def split_header_list(text: str) -> list[str]:
 
 
 def _header_list(member: Shape, text: str) -> list[Any]:
-    item = member.member  # type: ignore[attr-defined]
+    item = member.member
     if item.type_name == "timestamp":
         fmt = item.serialization.get("timestampFormat", "rfc822")
         if fmt == "rfc822":
@@ -254,24 +254,21 @@ class RestProtocol:
 
     @staticmethod
     def _parse_query(b: Bindings, query: dict[str, list[str]], out: dict[str, Any]) -> None:
-        bound = set()
         for name, wire, member in b.query:
             values = query.get(wire)
             if values is None:
                 continue
-            bound.add(wire)
             if member.type_name == "list":
-                item = member.member  # type: ignore[attr-defined]
+                item = member.member
                 out[name] = [_from_text(item, v, "iso8601") for v in values]
             else:
                 out[name] = _from_text(member, values[0], "iso8601")
         if b.query_map is not None:
             name, member = b.query_map
-            value_shape = member.value  # type: ignore[attr-defined]
+            value_shape = member.value
             found: dict[str, Any] = {}
+            # Keys bound to their own members are repeated in the map, as clients expect.
             for key, values in query.items():
-                if key in bound:
-                    continue
                 if value_shape.type_name == "list":
                     item = value_shape.member
                     found[key] = [_from_text(item, v, "iso8601") for v in values]
@@ -294,7 +291,10 @@ class RestProtocol:
         elif kind == "string":
             out[name] = raw.decode("utf-8")
         else:
-            out[name] = self.decode_body(member, raw)
+            value = self.decode_body(member, raw)
+            # Clients send an absent structure payload as an empty one.
+            if value or member.is_document_type:
+                out[name] = value
 
     # -- responses --------------------------------------------------------------------------
 
@@ -306,6 +306,9 @@ class RestProtocol:
         if shape is None:
             return HttpResponse(status, self.base_headers(ctx), b"")
         status, headers, body = self.render(shape, result, status)
+        if any(not prefix for _, prefix in bindings(shape).header_maps):
+            # The output claims every header as its own: add none it didn't set.
+            return HttpResponse(status, headers, body)
         return HttpResponse(status, {**self.base_headers(ctx), **headers}, body)
 
     def base_headers(self, ctx: ResponseContext) -> dict[str, str]:
@@ -324,7 +327,7 @@ class RestProtocol:
             if item is None:
                 continue
             if member.type_name == "list":
-                item_shape = member.member  # type: ignore[attr-defined]
+                item_shape = member.member
                 texts = [_to_text(item_shape, v, "rfc822") for v in item]
                 headers[wire] = ", ".join(
                     t if item_shape.type_name == "timestamp" else _quote_header_item(t)

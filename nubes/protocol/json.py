@@ -1,0 +1,81 @@
+"""awsJson 1.0 and 1.1: every operation is a POST of a JSON document; X-Amz-Target names it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.document import ValueCodec
+
+CODEC = ValueCodec(binary=False, wire_names=True)
+
+
+def loads(raw: bytes) -> Any:
+    """A JSON body; anything unreadable is the client's SerializationException."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError("SerializationException", f"malformed JSON body: {exc}") from exc
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def error_body(error: ServiceError, shape: Shape | None, fields: Mapping[str, Any]) -> dict:
+    """``__type``, ``message`` and the error shape's other members, encoded like any output."""
+    body: dict[str, Any] = {"__type": error.code}
+    if shape is not None and fields:
+        body.update(CODEC.encode(shape, fields))
+    if error.message:
+        body["message"] = error.message
+    return body
+
+
+def query_error_header(error: ServiceError, service: ServiceModel) -> dict[str, str]:
+    """Services that moved from the query protocol keep telling old clients the old code."""
+    if "awsQueryCompatible" not in service.metadata:
+        return {}
+    fault = "Sender" if error.sender_fault else "Receiver"
+    return {"x-amzn-query-error": f"{error.wire_code};{fault}"}
+
+
+class JsonProtocol:
+    name = "json"
+
+    def parse(
+        self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        shape = op.input_shape
+        raw = req.read_body()
+        if shape is None or not raw.strip():
+            return {}
+        value = loads(raw)
+        if not isinstance(value, dict):
+            raise ServiceError("SerializationException", "the request body must be a JSON object")
+        result: dict[str, Any] = CODEC.decode(shape, value)
+        return result
+
+    def serialize(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
+        shape = ctx.operation.output_shape if ctx.operation is not None else None
+        body = CODEC.encode(shape, result) if shape is not None else {}
+        return HttpResponse(200, self._headers(ctx), dumps(body))
+
+    def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
+        from nubes.protocol.rest import error_shape
+
+        shape = error_shape(ctx, error.code)
+        headers = {**self._headers(ctx), **query_error_header(error, ctx.service), **error.headers}
+        return HttpResponse(error.status, headers, dumps(error_body(error, shape, error.fields)))
+
+    @staticmethod
+    def _headers(ctx: ResponseContext) -> dict[str, str]:
+        version = ctx.service.metadata.get("jsonVersion", "1.0")
+        return {
+            "Content-Type": f"application/x-amz-json-{version}",
+            "x-amzn-RequestId": ctx.request_id,
+        }
