@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.model import Shape, StructureShape
 
-from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.rest import RestProtocol
+from nubes.protocol.base import Body, HttpRequest, HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.rest import Bindings, RestProtocol, bindings
 from nubes.protocol.xml import (
     escape_text,
     format_scalar,
@@ -37,6 +37,38 @@ class RestXmlProtocol(RestProtocol):
         write_element(out, root, shape, value)
         return "".join(out).encode("utf-8")
 
+    @staticmethod
+    def _parse_query(b: Bindings, query: dict[str, list[str]], out: dict[str, Any]) -> None:
+        RestProtocol._parse_query(b, query, out)
+        if b.query_map is None or b.query_map[0] not in out:
+            return
+        # Unlike rest-json's, rest-xml's query map leaves out keys bound to their own members.
+        found = out[b.query_map[0]]
+        for _, wire, _ in b.query:
+            found.pop(wire, None)
+        if not found:
+            del out[b.query_map[0]]
+
+    def _parse_payload(self, payload: tuple[str, Shape], req: HttpRequest, out: dict) -> None:
+        super()._parse_payload(payload, req, out)
+        name, member = payload
+        # An empty element (<foo />) is an empty structure, not an absent one.
+        if name not in out and member.type_name == "structure" and req.read_body():
+            out[name] = {}
+
+    def render(
+        self, shape: Shape, value: Mapping[str, Any], status: int
+    ) -> tuple[int, dict[str, str], Body]:
+        status, headers, body = super().render(shape, value, status)
+        b = bindings(shape)
+        # A response has no uri or query string: members bound there travel in the body.
+        stray = [name for name, _, _ in (*b.uri, *b.query) if value.get(name) is not None]
+        if stray and b.payload is None:
+            members = b.body_members.union(stray)
+            body = self.encode_body(shape, {k: v for k, v in value.items() if k in members})
+            headers.setdefault("Content-Type", self.content_type)
+        return status, headers, body
+
     def base_headers(self, ctx: ResponseContext) -> dict[str, str]:
         if _is_s3(ctx):
             return {"x-amz-request-id": ctx.request_id, "x-amz-id-2": _host_id(ctx.request_id)}
@@ -63,6 +95,9 @@ class RestXmlProtocol(RestProtocol):
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
         shape, headers, fields = self.error_parts(error, ctx)
+        if isinstance(shape, StructureShape):
+            # S3 reports fields its models leave out (NoSuchBucket's BucketName): keep them.
+            fields.update((k, v) for k, v in error.fields.items() if k not in shape.members)
         headers = {**self.base_headers(ctx), **headers}
         if ctx.operation is not None and ctx.operation.http.get("method") == "HEAD":
             return HttpResponse(error.status, headers, b"")
