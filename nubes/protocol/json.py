@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from nubes.protocol import eventstream
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.document import ValueCodec
 
@@ -24,6 +25,10 @@ def loads(raw: bytes) -> Any:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def encode_json(shape: Shape, value: Mapping[str, Any]) -> bytes:
+    return dumps(CODEC.encode(shape, value))
 
 
 def error_body(error: ServiceError, shape: Shape | None, fields: Mapping[str, Any]) -> dict:
@@ -62,8 +67,27 @@ class JsonProtocol:
 
     def serialize(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
         shape = ctx.operation.output_shape if ctx.operation is not None else None
-        body = CODEC.encode(shape, result) if shape is not None else {}
-        return HttpResponse(200, self._headers(ctx), dumps(body))
+        if shape is None:
+            return HttpResponse(200, self._headers(ctx), b"{}")
+        stream = shape.event_stream_name
+        if stream:
+            return self._event_stream(shape, stream, result, ctx)
+        return HttpResponse(200, self._headers(ctx), encode_json(shape, result))
+
+    def _event_stream(
+        self, shape: Shape, stream: str, result: Mapping[str, Any], ctx: ResponseContext
+    ) -> HttpResponse:
+        """The other output members go first, as the stream's ``initial-response`` event."""
+        headers = self._headers(ctx)
+        initial = encode_json(shape, {k: v for k, v in result.items() if k != stream})
+        body = eventstream.encode_stream(
+            shape.members[stream],
+            result.get(stream) or (),
+            encode_json,
+            headers["Content-Type"],
+            initial=initial,
+        )
+        return HttpResponse(200, {**headers, "Content-Type": eventstream.CONTENT_TYPE}, body)
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
         from nubes.protocol.rest import error_shape

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.model import NoShapeFoundError, OperationModel, Shape
 
-from nubes.protocol import timestamps
+from nubes.protocol import eventstream, timestamps
 from nubes.protocol.base import (
     Body,
     HttpRequest,
@@ -352,6 +352,9 @@ class RestProtocol:
 
     def _payload_body(self, member: Shape, item: Any, headers: dict[str, str]) -> Body:
         kind = member.type_name
+        if member.serialization.get("eventstream"):
+            headers["Content-Type"] = eventstream.CONTENT_TYPE
+            return eventstream.encode_stream(member, item, self.encode_body, self.content_type)
         if kind == "blob":
             has_type = any(k.lower() == "content-type" for k in headers)
             if not has_type:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.model import Shape
 
 from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.json import CODEC, dumps, error_body, loads, query_error_header
+from nubes.protocol.json import CODEC, dumps, encode_json, error_body, loads, query_error_header
 from nubes.protocol.rest import RestProtocol
 
 
@@ -24,7 +24,7 @@ class RestJsonProtocol(RestProtocol):
         return result
 
     def encode_body(self, shape: Shape, value: Mapping[str, Any]) -> bytes:
-        return dumps(CODEC.encode(shape, value))
+        return encode_json(shape, value)
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
         shape, headers, fields = self.error_parts(error, ctx)

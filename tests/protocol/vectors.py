@@ -132,12 +132,29 @@ def http_request(serialized: dict[str, Any]) -> HttpRequest:
     )
 
 
+class _RawStream:
+    """What botocore's EventStream reads an event stream body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self) -> Iterator[bytes]:
+        yield self.body
+
+
 def botocore_parse(
     protocol: str, op: OperationModel, status: int, headers: dict[str, str], body: bytes
 ) -> dict[str, Any]:
     parser = parsers.create_parser(protocol)
     # botocore reads headers from a case-insensitive dict, as urllib3 hands them over.
-    response = {"status_code": status, "headers": HeadersDict(headers), "body": body}
+    response: dict[str, Any] = {
+        "status_code": status,
+        "headers": HeadersDict(headers),
+        "body": body,
+        "context": {"operation_name": op.name},
+    }
+    if status < 300 and op.has_event_stream_output:
+        response["body"] = _RawStream(body)
     if status >= 300:
         parsed = parser.parse(response, None)
         # As botocore's client does: the modeled error's own fields (headers included) on top.
@@ -159,6 +176,8 @@ def normalize(value: Any, shape: Shape | None) -> Any:
         return value
     kind = shape.type_name
     if kind == "structure":
+        if shape.serialization.get("eventstream") and not isinstance(value, dict):
+            return [normalize(event, shape) for event in value]
         if shape.is_document_type:
             return value
         members = shape.members  # type: ignore[attr-defined]
