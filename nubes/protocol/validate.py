@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
@@ -36,7 +36,7 @@ MAX_REPORTED = 10
 
 @dataclass(frozen=True)
 class Style:
-    kind: str
+    kind: Literal["coral", "parameter"]
     """``coral`` or ``parameter`` (see the module docstring)."""
     code: str
     """Code for constraint violations (and, in the coral style, for missing members too)."""
@@ -270,11 +270,11 @@ class _Node:
         "types",
     )
 
-    def __init__(self, shape: Shape, kind: int, types: frozenset[type] | None) -> None:
-        self.kind = kind
+    def __init__(self, shape: Shape) -> None:
+        self.kind = _SCALAR
         self.shape_name = shape.name
         self.type_name = shape.type_name
-        self.types = types
+        self.types: frozenset[type] | None = None
         self.active = True
         self.own = False
         self.min_len: int | None = None
@@ -307,33 +307,45 @@ class _Compiler:
 
     def _build(self, shape: Shape) -> _Node:
         type_name = shape.type_name
-        kind = {"list": _LIST, "map": _MAP, "structure": _STRUCT}.get(type_name, _SCALAR)
-        streaming = shape.serialization.get("streaming") or shape.metadata.get("requiresLength")
-        types = _TYPES.get(type_name) if self.check_types and not streaming else None
-        node = _Node(shape, kind, types)
+        node = _Node(shape)
         # Registered before the children so recursive shapes (DynamoDB's AttributeValue) end.
         self.nodes[shape.name] = node
+        ser, meta = shape.serialization, shape.metadata
+        if meta.get("document") or ser.get("eventstream"):
+            # Free-form JSON, or a stream of events the protocol hands over as it arrives.
+            node.active = False
+            return node
+        node.kind = {"list": _LIST, "map": _MAP, "structure": _STRUCT}.get(type_name, _SCALAR)
+        streaming = ser.get("streaming") or meta.get("requiresLength")
+        if self.check_types and not streaming:
+            node.types = _TYPES.get(type_name)
+        kind = node.kind
         if self.style.constraints:
             self._constraints(node, shape, streaming=bool(streaming))
         if kind == _LIST:
             node.item = self.node(shape.member)
         elif kind == _MAP:
-            node.key = self.node(shape.key)
+            key = self.node(shape.key)
+            # Keys arrive as strings whatever the protocol: only their constraints matter.
+            node.key = key if key is not None and key.own else None
             node.item = self.node(shape.value)
         elif kind == _STRUCT:
             required = set(shape.required_members)
             all_members = []
             for name, member_shape in shape.members.items():
-                ser = member_shape.serialization
-                wire = ser.get(self.wire_key) or ser.get("name") or name
-                if self.wire_key == "queryName" and "queryName" not in ser and "name" in ser:
+                member_ser = member_shape.serialization
+                wire = member_ser.get(self.wire_key) or member_ser.get("name") or name
+                if self.wire_key == "queryName" and "queryName" not in member_ser:
                     wire = wire[:1].upper() + wire[1:]
-                all_members.append(_Member(name, wire, self.node(member_shape), name in required))
+                # A jsonvalue header is decoded into any JSON value by the protocol.
+                jsonvalue = member_ser.get("jsonvalue")
+                member_node = None if jsonvalue else self.node(member_shape)
+                all_members.append(_Member(name, wire, member_node, name in required))
             node.all_members = tuple(all_members)
             node.members = tuple(m for m in all_members if m.required or m.node is not None)
             node.by_name = {m.name: m for m in node.members}
             node.required = any(m.required for m in node.members)
-        node.active = bool(types or node.own or node.item or node.key or node.members)
+        node.active = bool(node.types or node.own or node.item or node.key or node.members)
         return node
 
     def _constraints(self, node: _Node, shape: Shape, streaming: bool) -> None:
@@ -592,7 +604,7 @@ _NOT_NULL = "Member must not be null"
 def validate(operation_model: OperationModel, params: Mapping[str, Any]) -> None:
     """Raise the service's own error if ``params`` breaks the operation's input shape."""
     plan = _plans.get(id(operation_model))
-    if plan is None or plan.operation is not operation_model:
+    if plan is None:
         plan = _plan(operation_model)
     root = plan.root
     if root is None:

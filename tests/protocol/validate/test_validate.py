@@ -453,3 +453,14 @@ def test_describe_violation_renders_null_unquoted() -> None:
     assert describe_violation(None, "a", "Member must not be null") == (
         "Value null at 'a' failed to satisfy constraint: Member must not be null"
     )
+
+
+def test_document_members_take_any_json_value() -> None:
+    params = {
+        "modelId": "m",
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "additionalModelRequestFields": {"top_k": 5, "stop": ["a"], "nested": {"x": None}},
+    }
+    assert validate(op("bedrock-runtime", "Converse"), params) is None
+    err = rejected("bedrock-runtime", "Converse", {**params, "modelId": ""})
+    assert "at 'modelId'" in err.message
