@@ -55,7 +55,13 @@ def _check_input(case: Case) -> None:
     uri_params = _uri_params(case, request.path)
     parsed = proto.parse(case.operation, request, uri_params)
     shape = case.operation.input_shape
-    assert normalize(parsed, shape) == normalize(c.get("params", {}), shape)
+    got = normalize(parsed, shape)
+    expected = normalize(c.get("params", {}), shape)
+    # Clients leave empty lists and maps off the wire (the case then sends nothing for them):
+    # a server can only read those back as absent.
+    for key in [k for k, v in expected.items() if v in ([], {}) and k not in got]:
+        del expected[key]
+    assert got == expected
 
 
 def _uri_params(case: Case, path: str) -> dict[str, str]:
@@ -91,7 +97,7 @@ def _check_output(case: Case) -> None:
     else:
         resp = proto.serialize(c.get("result", {}), ctx)
     body = resp.body if isinstance(resp.body, bytes) else b"".join(resp.body)  # type: ignore[arg-type]
-    headers = {k.lower(): v for k, v in resp.headers.items()}
+    headers = dict(resp.headers)
     parsed = botocore_parse(case.protocol, case.operation, resp.status, headers, body)
     parsed.pop("ResponseMetadata", None)
     if "error" in c or "errorCode" in c:
