@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import collections
-
 import pytest
 
 from nubes.protocol import get_protocol
@@ -12,39 +10,14 @@ from tests.protocol.vectors import Case, botocore_parse, http_request, load, nor
 
 INPUT = list(load("input"))
 OUTPUT = list(load("output"))
-COUNTS: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report_counts(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    lines = ["protocol vectors (passed / skipped by botocore's ignore list / failed):"]
-    for key in sorted(COUNTS):
-        c = COUNTS[key]
-        lines.append(f"  {key:55s} {c['passed']:4d} / {c['ignored']:3d} / {c['failed']:3d}")
-    text = "\n".join(lines)
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(text)
-    else:
-        print(text)
-
-
-def _tally(case: Case, outcome: str) -> None:
-    COUNTS[f"{case.direction}:{case.file}"][outcome] += 1
-
-
-def _run(case: Case, check) -> None:  # type: ignore[no-untyped-def]
+def _run(case: Case, check, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
+    # The tally is printed by tests/conftest.py from these properties (works under xdist too).
+    request.node.user_properties.append(("protocol_vector", f"{case.direction}:{case.file}"))
     if case.ignored:
-        _tally(case, "ignored")
         pytest.skip("in botocore's protocol-tests ignore list")
-    try:
-        check(case)
-    except BaseException:
-        _tally(case, "failed")
-        raise
-    _tally(case, "passed")
+    check(case)
 
 
 def _check_input(case: Case) -> None:
@@ -115,10 +88,10 @@ def _check_output(case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in INPUT])
-def test_input(case: Case) -> None:
-    _run(case, _check_input)
+def test_input(case: Case, request: pytest.FixtureRequest) -> None:
+    _run(case, _check_input, request)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in OUTPUT])
-def test_output(case: Case) -> None:
-    _run(case, _check_output)
+def test_output(case: Case, request: pytest.FixtureRequest) -> None:
+    _run(case, _check_output, request)

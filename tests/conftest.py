@@ -1,0 +1,91 @@
+"""Fixtures: a real nubes server on a free port, and boto3 clients pointed at it.
+
+One ephemeral server per test process (pytest-xdist workers each get their own); tests use
+unique resource names instead of resetting. ``nubes_factory`` starts further servers (with a
+data directory, other settings) that the test owns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server import NubesProcess, make_client
+
+
+@pytest.fixture(scope="session")
+def nubes() -> Iterator[NubesProcess]:
+    server = NubesProcess().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(nubes: NubesProcess) -> str:
+    return nubes.endpoint
+
+
+@pytest.fixture(scope="session")
+def client(endpoint: str) -> Callable[..., Any]:
+    """``client("s3")``: a boto3 client for the shared server (test/test credentials)."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def make(service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
+        key = (service, region, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = make_client(endpoint, service, region, **kwargs)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def nubes_factory(tmp_path: Path) -> Iterator[Callable[..., NubesProcess]]:
+    started: list[NubesProcess] = []
+
+    def start(persistent: bool = True, env: dict[str, str] | None = None) -> NubesProcess:
+        server = NubesProcess(tmp_path / "data" if persistent else None, env=env)
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        if server.proc is not None and server.proc.poll() is None:
+            server.kill()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """``unique("queue")`` -> ``queue-1a2b3c4d``: names that never collide between tests."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Counts of AWS protocol vectors per file: passed, skipped (botocore's ignore list), failed."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            key = dict(getattr(report, "user_properties", ())).get("protocol_vector")
+            if key is None or (report.when != "call" and outcome != "skipped"):
+                continue
+            tally = counts.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0})
+            tally[outcome] += 1
+    if not counts:
+        return
+    terminalreporter.section("AWS protocol test vectors")
+    terminalreporter.write_line(f"{'file':48s} {'passed':>6s} {'ignored':>8s} {'failed':>6s}")
+    total = {"passed": 0, "failed": 0, "skipped": 0}
+    for key in sorted(counts):
+        c = counts[key]
+        for k in total:
+            total[k] += c[k]
+        terminalreporter.write_line(
+            f"{key:48s} {c['passed']:6d} {c['skipped']:8d} {c['failed']:6d}"
+        )
+    terminalreporter.write_line(
+        f"{'total':48s} {total['passed']:6d} {total['skipped']:8d} {total['failed']:6d}"
+    )
