@@ -9,8 +9,8 @@ from typing import Any
 from botocore.model import Shape, StructureShape
 
 from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.query import XML_CONTENT_TYPE, QueryProtocol, QueryReader, write_error_fields
-from nubes.protocol.xml import escape_text, write_members
+from nubes.protocol.query import XML_CONTENT_TYPE, QueryProtocol, QueryReader, error_shape
+from nubes.protocol.xml import escape_text, write_error_fields, write_members
 
 
 class Ec2Reader(QueryReader):
@@ -61,7 +61,7 @@ class Ec2Protocol(QueryProtocol):
             f"<Response><Errors><Error><Code>{escape_text(error.wire_code)}</Code>"
             f"<Message>{escape_text(error.message)}</Message>"
         ]
-        write_error_fields(out, error, ctx)
+        write_error_fields(out, error_shape(error, ctx), error.fields)
         out.append(
             f"</Error></Errors><RequestID>{escape_text(ctx.request_id)}</RequestID></Response>"
         )

@@ -10,7 +10,12 @@ from urllib.parse import parse_qsl
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.xml import escape_text, parse_scalar, write_element, write_members
+from nubes.protocol.xml import (
+    escape_text,
+    parse_scalar,
+    write_error_fields,
+    write_members,
+)
 
 XML_CONTENT_TYPE = "text/xml"
 
@@ -24,10 +29,8 @@ def form_params(req: HttpRequest) -> dict[str, str]:
         body = req.read_body()
         if body:
             try:
-                params.update(
-                    parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-                )
-            except (UnicodeDecodeError, ValueError) as exc:
+                params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError as exc:
                 raise ServiceError(
                     "MalformedQueryString", "The request body is not a valid form"
                 ) from exc
@@ -177,7 +180,7 @@ class QueryProtocol:
             f"<Code>{escape_text(error.wire_code)}</Code>"
             f"<Message>{escape_text(error.message)}</Message>"
         ]
-        write_error_fields(out, error, ctx)
+        write_error_fields(out, error_shape(error, ctx), error.fields)
         out.append(f"</Error><RequestId>{escape_text(ctx.request_id)}</RequestId></ErrorResponse>")
         headers = {"Content-Type": XML_CONTENT_TYPE, **error.headers}
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
@@ -190,25 +193,3 @@ def error_shape(error: ServiceError, ctx: ResponseContext) -> StructureShape | N
         if shape.name == error.code:
             return shape
     return None
-
-
-def write_error_fields(out: list[str], error: ServiceError, ctx: ResponseContext) -> None:
-    """The error's own fields, typed by its shape when the operation declares it."""
-    if not error.fields:
-        return
-    shape = error_shape(error, ctx)
-    members = shape.members if shape is not None else {}
-    for key, value in error.fields.items():
-        if value is None or key in ("Code", "Message", "message", "Type", "RequestId"):
-            continue
-        member = members.get(key)
-        if member is not None:
-            write_element(out, member.serialization.get("name", key), member, value)
-        else:
-            out.append(f"<{key}>{escape_text(_plain(value))}</{key}>")
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

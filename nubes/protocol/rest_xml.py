@@ -11,12 +11,10 @@ from nubes.protocol.base import Body, HttpRequest, HttpResponse, ResponseContext
 from nubes.protocol.rest import Bindings, RestProtocol, bindings
 from nubes.protocol.xml import (
     escape_text,
-    format_scalar,
-    namespace_attr,
     parse_document,
     read_element,
     write_element,
-    write_members,
+    write_error_fields,
 )
 
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -71,7 +69,8 @@ class RestXmlProtocol(RestProtocol):
 
     def base_headers(self, ctx: ResponseContext) -> dict[str, str]:
         if _is_s3(ctx):
-            return {"x-amz-request-id": ctx.request_id, "x-amz-id-2": _host_id(ctx.request_id)}
+            # S3 pairs each request id with a host id; ours need not differ.
+            return {"x-amz-request-id": ctx.request_id, "x-amz-id-2": ctx.request_id}
         return {"x-amzn-RequestId": ctx.request_id}
 
     def serialize(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
@@ -99,7 +98,8 @@ class RestXmlProtocol(RestProtocol):
             # S3 reports fields its models leave out (NoSuchBucket's BucketName): keep them.
             fields.update((k, v) for k, v in error.fields.items() if k not in shape.members)
         headers = {**self.base_headers(ctx), **headers}
-        if ctx.operation is not None and ctx.operation.http.get("method") == "HEAD":
+        head = ctx.operation is not None and ctx.operation.http.get("method") == "HEAD"
+        if head or error.status == 304:
             return HttpResponse(error.status, headers, b"")
         headers["Content-Type"] = self.content_type
         code = escape_text(error.wire_code)
@@ -108,40 +108,18 @@ class RestXmlProtocol(RestProtocol):
         out = [_XML_DECLARATION]
         if _is_s3(ctx):
             out.append(f"<Error><Code>{code}</Code><Message>{message}</Message>")
-            _write_fields(out, shape, fields)
-            out.append(
-                f"<RequestId>{request_id}</RequestId>"
-                f"<HostId>{escape_text(_host_id(ctx.request_id))}</HostId></Error>"
-            )
+            write_error_fields(out, shape, fields)
+            out.append(f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>")
         else:
             fault = "Sender" if error.sender_fault else "Receiver"
             out.append(
                 f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>"
                 f"<Message>{message}</Message>"
             )
-            _write_fields(out, shape, fields)
+            write_error_fields(out, shape, fields)
             out.append(f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
 
 
-def _write_fields(out: list[str], shape: Shape | None, fields: Mapping[str, Any]) -> None:
-    members = shape.members if isinstance(shape, StructureShape) else {}
-    for key, value in fields.items():
-        if value is None or key in ("Code", "Message", "message", "RequestId", "HostId"):
-            continue
-        member = members.get(key)
-        if member is not None:
-            write_element(out, member.serialization.get("name", key), member, value)
-        else:
-            out.append(f"<{key}>{escape_text(str(value))}</{key}>")
-
-
 def _is_s3(ctx: ResponseContext) -> bool:
     return ctx.service.service_name == "s3"
-
-
-def _host_id(request_id: str) -> str:
-    return request_id
-
-
-__all__ = ["RestXmlProtocol", "format_scalar", "namespace_attr", "write_members"]

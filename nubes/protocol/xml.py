@@ -188,6 +188,25 @@ def _write_map(
         out.append(f"</{tag}>")
 
 
+_ENVELOPE_FIELDS = frozenset(("Code", "Message", "message", "Type", "RequestId", "HostId"))
+
+
+def write_error_fields(out: list[str], shape: Shape | None, fields: Mapping[str, Any]) -> None:
+    """An error's own fields inside ``<Error>``: typed by its shape where it declares them,
+    as plain text otherwise (services report some fields their models leave out)."""
+    members = shape.members if isinstance(shape, StructureShape) else {}
+    for key, value in fields.items():
+        if value is None or key in _ENVELOPE_FIELDS:
+            continue
+        member = members.get(key)
+        if member is not None:
+            write_element(out, member.serialization.get("name", key), member, value)
+        elif isinstance(value, bool):
+            out.append(f"<{key}>{'true' if value else 'false'}</{key}>")
+        else:
+            out.append(f"<{key}>{escape_text(str(value))}</{key}>")
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
