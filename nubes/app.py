@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from nubes.config import Settings
+from nubes.core.tags import Tags
 from nubes.gateway.catalog import Catalog, catalog
 from nubes.gateway.handler import Gateway
 from nubes.gateway.internal import internal_endpoint
@@ -30,6 +31,7 @@ class Environment:
         self.state = State(None if settings.ephemeral else settings.data_dir, fsync=settings.fsync)
         self.catalog: Catalog = catalog()
         self.scheduler = Scheduler(self._in_transaction)
+        self.tags = Tags(self.state.store)
         self.providers = Providers(self)
         self.gateway = Gateway(self)
 

@@ -56,6 +56,40 @@ class Providers:
         with self.env.state.store.transaction():
             return method(ctx, params)
 
+    def invoke(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        account_id: str,
+        region: str,
+        host: str = "",
+    ) -> Any:
+        """Call another service in-process, as that account's root, inside the caller's
+        transaction (SNS delivering to SQS, S3 notifying, Lambda polling a queue)."""
+        from nubes.core import accounts, ids
+        from nubes.core.context import RequestContext
+        from nubes.protocol.base import HttpRequest
+
+        found = self._methods.get(service, {}).get(operation)
+        if found is None or found[1]:
+            raise not_implemented(service, operation)
+        settings = self.env.settings
+        ctx = RequestContext(
+            account_id=account_id,
+            region=region,
+            request_id=ids.request_id(),
+            service=service,
+            operation=operation,
+            principal=accounts.root_principal(account_id, account_id),
+            request=HttpRequest(
+                "POST", "/", headers={"host": host or f"localhost:{settings.port}"}
+            ),
+            protocol="internal",
+        )
+        with self.env.state.store.transaction():
+            return getattr(self.instances[service], found[0])(ctx, params)
+
     async def start(self) -> None:
         for provider in self.instances.values():
             await provider.start()

@@ -1,0 +1,70 @@
+"""Tags of any resource, kept by ARN, with AWS's common limits.
+
+Services differ in the error they report for a broken limit, so :func:`tag_problems` only says
+what is wrong and the service raises its own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from nubes.store import Store
+
+MIGRATIONS = (
+    """
+    CREATE TABLE resource_tags (
+        arn TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (arn, key)
+    ) WITHOUT ROWID;
+    """,
+)
+
+MAX_TAGS = 50
+MAX_KEY = 128
+MAX_VALUE = 256
+
+
+def tag_problems(existing: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    problems = []
+    for key, value in new.items():
+        if not key or len(key) > MAX_KEY:
+            problems.append(f"Tag key '{key}' must be between 1 and {MAX_KEY} characters long.")
+        if len(value) > MAX_VALUE:
+            problems.append(f"Tag value for key '{key}' must be at most {MAX_VALUE} characters.")
+        if key.lower().startswith("aws:") and key not in existing:
+            problems.append(f"Tag key '{key}' uses the reserved prefix 'aws:'.")
+    if len({**existing, **new}) > MAX_TAGS:
+        problems.append(f"A resource can have at most {MAX_TAGS} tags.")
+    return problems
+
+
+class Tags:
+    """The tag table every service shares; callers run inside the request's transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.migrate("tags", MIGRATIONS)
+
+    def get(self, arn: str) -> dict[str, str]:
+        rows = self.store.query(
+            "SELECT key, value FROM resource_tags WHERE arn = ? ORDER BY key", (arn,)
+        )
+        return {r["key"]: r["value"] for r in rows}
+
+    def set(self, arn: str, tags: Mapping[str, str]) -> None:
+        self.store.executemany(
+            "INSERT INTO resource_tags (arn, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(arn, key) DO UPDATE SET value = excluded.value",
+            [(arn, k, v) for k, v in tags.items()],
+        )
+
+    def remove(self, arn: str, keys: Iterable[str]) -> None:
+        self.store.executemany(
+            "DELETE FROM resource_tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys]
+        )
+
+    def drop(self, arn: str) -> None:
+        """Forget all tags of a deleted resource."""
+        self.store.execute("DELETE FROM resource_tags WHERE arn = ?", (arn,))
