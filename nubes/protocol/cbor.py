@@ -46,12 +46,7 @@ class CborProtocol:
         return HttpResponse(200, self._headers(ctx), _dumps(body))
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
-        body: dict[str, Any] = {"__type": error.code}
-        shape = error_shape(ctx, error.code)
-        if shape is not None and error.fields:
-            body.update(CODEC.encode(shape, error.fields))
-        if error.message:
-            body["message"] = error.message
+        body = CODEC.error_body(error, error_shape(ctx, error.code), error.fields)
         headers = {**self._headers(ctx), **query_error_header(error, ctx.service), **error.headers}
         return HttpResponse(error.status, headers, _dumps(body))
 

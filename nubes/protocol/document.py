@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,25 @@ class ValueCodec:
             raise
         except _MALFORMED as exc:
             raise ServiceError("SerializationException", f"malformed request body: {exc}") from exc
+
+    def error_body(
+        self, error: ServiceError, shape: Shape | None, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``__type``, the message and the error shape's other members."""
+        body: dict[str, Any] = {"__type": error.code}
+        if shape is not None and fields:
+            body.update(self.encode(shape, fields))
+        if error.message:
+            body[self._message_key(shape)] = error.message
+        return body
+
+    def _message_key(self, shape: Shape | None) -> str:
+        """Where the shape models its message (Lambda's is ``Message``); clients read either."""
+        if shape is not None:
+            for name, member in shape.members.items():
+                if name.lower() == "message":
+                    return self._member_name(name, member)
+        return "message"
 
     def encoder(self, shape: Shape) -> Convert:
         return self._compiled(shape, self._encoders, self._build_encoder)

@@ -11,6 +11,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from nubes.protocol import eventstream
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.document import ValueCodec
+from nubes.protocol.rest import error_shape
 
 CODEC = ValueCodec(binary=False, wire_names=True)
 
@@ -29,16 +30,6 @@ def dumps(value: Any) -> bytes:
 
 def encode_json(shape: Shape, value: Mapping[str, Any]) -> bytes:
     return dumps(CODEC.encode(shape, value))
-
-
-def error_body(error: ServiceError, shape: Shape | None, fields: Mapping[str, Any]) -> dict:
-    """``__type``, ``message`` and the error shape's other members, encoded like any output."""
-    body: dict[str, Any] = {"__type": error.code}
-    if shape is not None and fields:
-        body.update(CODEC.encode(shape, fields))
-    if error.message:
-        body["message"] = error.message
-    return body
 
 
 def query_error_header(error: ServiceError, service: ServiceModel) -> dict[str, str]:
@@ -90,11 +81,11 @@ class JsonProtocol:
         return HttpResponse(200, {**headers, "Content-Type": eventstream.CONTENT_TYPE}, body)
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
-        from nubes.protocol.rest import error_shape
-
         shape = error_shape(ctx, error.code)
         headers = {**self._headers(ctx), **query_error_header(error, ctx.service), **error.headers}
-        return HttpResponse(error.status, headers, dumps(error_body(error, shape, error.fields)))
+        return HttpResponse(
+            error.status, headers, dumps(CODEC.error_body(error, shape, error.fields))
+        )
 
     @staticmethod
     def _headers(ctx: ResponseContext) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.model import Shape
 
 from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.json import CODEC, dumps, encode_json, error_body, loads, query_error_header
+from nubes.protocol.json import CODEC, dumps, encode_json, loads, query_error_header
 from nubes.protocol.rest import RestProtocol
 
 
@@ -35,4 +35,4 @@ class RestJsonProtocol(RestProtocol):
             **query_error_header(error, ctx.service),
             **headers,
         }
-        return HttpResponse(error.status, headers, dumps(error_body(error, shape, fields)))
+        return HttpResponse(error.status, headers, dumps(CODEC.error_body(error, shape, fields)))

@@ -309,6 +309,7 @@ def test_lambda_error_type_header_and_fields() -> None:
         lam.get_function(FunctionName="nope")
     assert exc.value.response["Error"]["Message"] == "Function not found"
     assert exc.value.response["Type"] == "User"
+    assert exc.value.response["Message"] == "Function not found"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
