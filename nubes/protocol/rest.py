@@ -188,6 +188,7 @@ class RestProtocol:
     Hooks:
 
     - ``content_type``: media type of structured bodies.
+    - ``malformed_code``: the error code for input that doesn't fit the model.
     - ``decode_body(shape, raw)``: the members of ``shape`` found in a non-empty body. Raise
       ServiceError (the protocol's serialization error) when it is malformed.
     - ``encode_body(shape, value)``: the body for ``value``, a dict holding only ``shape``'s
@@ -198,6 +199,7 @@ class RestProtocol:
 
     name: str
     content_type: str
+    malformed_code = "SerializationException"
 
     def decode_body(self, shape: Shape, raw: bytes) -> dict[str, Any]:
         raise NotImplementedError
@@ -221,7 +223,7 @@ class RestProtocol:
         except ServiceError:
             raise
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise ServiceError("SerializationException", f"malformed request: {exc}") from exc
+            raise ServiceError(self.malformed_code, f"malformed request: {exc}") from exc
 
     def _parse(
         self, shape: Shape, req: HttpRequest, uri_params: Mapping[str, str]
