@@ -61,23 +61,9 @@ def namespace_attr(shape: Shape) -> str:
     return f' {name}="{escape_attr(ns.get("uri", ""))}"'
 
 
-def format_scalar(value: Any, shape: Shape, timestamp_format: str = "iso8601") -> str:
-    """A scalar as XML text (unescaped); also the text form query strings and headers use."""
-    kind = shape.type_name
-    if kind == "boolean":
-        return "true" if value else "false"
-    if kind == "timestamp":
-        fmt = shape.serialization.get("timestampFormat") or timestamp_format
-        return str(timestamps.format(value, fmt))
-    if kind == "blob":
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        return base64.b64encode(value).decode("ascii")
-    if kind in ("float", "double"):
-        return format_float(value)
-    if kind in ("integer", "long", "byte", "short"):
-        return str(int(value))
-    return str(value)
+def format_scalar(value: Any, shape: Shape) -> str:
+    """A scalar as XML text (unescaped)."""
+    return _formatter(shape)(value)
 
 
 def format_float(value: Any) -> str:
@@ -91,101 +77,156 @@ def format_float(value: Any) -> str:
     return repr(number)
 
 
+def _format_bool(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _format_int(value: Any) -> str:
+    return str(int(value))
+
+
+def _format_blob(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return base64.b64encode(value).decode("ascii")
+
+
+def _formatter(shape: Shape) -> Callable[[Any], str]:
+    kind = shape.type_name
+    if kind == "boolean":
+        return _format_bool
+    if kind == "timestamp":
+        fmt = shape.serialization.get("timestampFormat") or "iso8601"
+        return lambda value: str(timestamps.format(value, fmt))
+    if kind == "blob":
+        return _format_blob
+    if kind in ("float", "double"):
+        return format_float
+    if kind in ("integer", "long", "byte", "short"):
+        return _format_int
+    return str
+
+
 # --- writing -----------------------------------------------------------------------------------
+#
+# Each (shape, element name) gets a writer once: open and close tags, namespace declarations and
+# value formatters are worked out then, so writing a response only walks its values.
 
-
-@dataclass(frozen=True)
-class _Member:
-    key: str
-    """The member's name in the output dict."""
-    tag: str
-    """The element (or attribute) name on the wire."""
-    shape: Shape
-    attribute: bool
+Writer = Callable[[list[str], Any], None]
+_MemberPlan = tuple[str, Writer | None, str, Callable[[Any], str]]
+"""(key, element writer or None for an attribute, wire name, attribute formatter)"""
 
 
 @cache
-def _struct_members(shape: StructureShape) -> tuple[_Member, ...]:
-    return tuple(
-        _Member(
-            key=name,
-            tag=member.serialization.get("name", name),
-            shape=member,
-            attribute=bool(member.serialization.get("xmlAttribute")),
-        )
-        for name, member in shape.members.items()
-    )
-
-
-def write_element(out: list[str], tag: str, shape: Shape, value: Any, ns: str = "") -> None:
-    """Append ``<tag>value</tag>`` for a value of ``shape``; ``ns`` adds namespace attributes."""
+def element_writer(shape: Shape, tag: str) -> Writer:
+    """A function appending ``<tag>...</tag>`` for a value of ``shape`` to a list of fragments."""
     kind = shape.type_name
     if kind == "structure":
-        _write_structure(out, tag, shape, value, ns)
-    elif kind == "list":
-        _write_list(out, tag, shape, value, ns)
-    elif kind == "map":
-        _write_map(out, tag, shape, value, ns)
-    else:
-        text = escape_text(format_scalar(value, shape))
-        out.append(f"<{tag}{ns or namespace_attr(shape)}>{text}</{tag}>")
+        return _StructureWriter(shape, tag)
+    if kind == "list":
+        return _ListWriter(shape, tag)
+    if kind == "map":
+        return _MapWriter(shape, tag)
+    fmt = _formatter(shape)
+    open_tag, close_tag = f"<{tag}{namespace_attr(shape)}>", f"</{tag}>"
+    if kind != "string":
+        # Numbers, booleans, timestamps and base64 never hold characters XML must escape.
+        return lambda out, value: out.append(open_tag + fmt(value) + close_tag)
+    return lambda out, value: out.append(open_tag + escape_text(str(value)) + close_tag)
+
+
+def write_element(out: list[str], tag: str, shape: Shape, value: Any) -> None:
+    """Append ``<tag>value</tag>`` for a value of ``shape``."""
+    element_writer(shape, tag)(out, value)
 
 
 def write_members(out: list[str], shape: StructureShape, value: Mapping[str, Any]) -> str:
     """Append the child elements of a structure; returns its attributes (for the open tag)."""
-    attrs = ""
-    for member in _struct_members(shape):
-        item = value.get(member.key)
-        if item is None:
-            continue
-        if member.attribute:
-            text = escape_attr(format_scalar(item, member.shape))
-            attrs += f' {member.tag}="{text}"'
-        else:
-            write_element(out, member.tag, member.shape, item)
-    return attrs
+    writer = element_writer(shape, shape.name)
+    assert isinstance(writer, _StructureWriter)
+    return writer.write_members(out, value)
 
 
-def _write_structure(
-    out: list[str], tag: str, shape: StructureShape, value: Mapping[str, Any], ns: str
-) -> None:
-    start = len(out)
-    out.append("")
-    attrs = write_members(out, shape, value)
-    out[start] = f"<{tag}{ns or namespace_attr(shape)}{attrs}>"
-    out.append(f"</{tag}>")
+class _StructureWriter:
+    def __init__(self, shape: StructureShape, tag: str) -> None:
+        self.shape = shape
+        self.open_tag = f"<{tag}{namespace_attr(shape)}"
+        self.close_tag = f"</{tag}>"
+        # Built on first use: a recursive shape would otherwise never finish building.
+        self._members: list[_MemberPlan] | None = None
+
+    def members(self) -> list[_MemberPlan]:
+        if self._members is None:
+            members: list[_MemberPlan] = []
+            for name, member in self.shape.members.items():
+                tag = member.serialization.get("name", name)
+                if member.serialization.get("xmlAttribute"):
+                    members.append((name, None, tag, _formatter(member)))
+                else:
+                    members.append((name, element_writer(member, tag), tag, str))
+            self._members = members
+        return self._members
+
+    def write_members(self, out: list[str], value: Mapping[str, Any]) -> str:
+        attrs = ""
+        for key, write, tag, fmt in self.members():
+            item = value.get(key)
+            if item is None:
+                continue
+            if write is None:
+                attrs += f' {tag}="{escape_attr(fmt(item))}"'
+            else:
+                write(out, item)
+        return attrs
+
+    def __call__(self, out: list[str], value: Mapping[str, Any]) -> None:
+        start = len(out)
+        out.append("")
+        attrs = self.write_members(out, value)
+        out[start] = self.open_tag + attrs + ">"
+        out.append(self.close_tag)
 
 
-def _write_list(out: list[str], tag: str, shape: ListShape, value: Any, ns: str) -> None:
-    member = shape.member
-    if shape.serialization.get("flattened"):
-        item_tag = member.serialization.get("name", tag)
+class _ListWriter:
+    def __init__(self, shape: ListShape, tag: str) -> None:
+        self.flattened = bool(shape.serialization.get("flattened"))
+        item_tag = shape.member.serialization.get("name", tag if self.flattened else "member")
+        self.item = element_writer(shape.member, item_tag)
+        self.open_tag = f"<{tag}{namespace_attr(shape)}>"
+        self.close_tag = f"</{tag}>"
+
+    def __call__(self, out: list[str], value: Any) -> None:
+        write = self.item
+        if self.flattened:
+            for item in value:
+                write(out, item)
+            return
+        out.append(self.open_tag)
         for item in value:
-            write_element(out, item_tag, member, item)
-        return
-    item_tag = member.serialization.get("name", "member")
-    out.append(f"<{tag}{ns or namespace_attr(shape)}>")
-    for item in value:
-        write_element(out, item_tag, member, item)
-    out.append(f"</{tag}>")
+            write(out, item)
+        out.append(self.close_tag)
 
 
-def _write_map(
-    out: list[str], tag: str, shape: MapShape, value: Mapping[str, Any], ns: str
-) -> None:
-    key_tag = shape.key.serialization.get("name", "key")
-    value_tag = shape.value.serialization.get("name", "value")
-    flattened = shape.serialization.get("flattened")
-    if not flattened:
-        out.append(f"<{tag}{ns or namespace_attr(shape)}>")
-    entry_tag = tag if flattened else "entry"
-    for key, item in value.items():
-        out.append(f"<{entry_tag}>")
-        write_element(out, key_tag, shape.key, key)
-        write_element(out, value_tag, shape.value, item)
-        out.append(f"</{entry_tag}>")
-    if not flattened:
-        out.append(f"</{tag}>")
+class _MapWriter:
+    def __init__(self, shape: MapShape, tag: str) -> None:
+        self.flattened = bool(shape.serialization.get("flattened"))
+        self.key = element_writer(shape.key, shape.key.serialization.get("name", "key"))
+        self.value = element_writer(shape.value, shape.value.serialization.get("name", "value"))
+        entry_tag = tag if self.flattened else "entry"
+        self.open_entry, self.close_entry = f"<{entry_tag}>", f"</{entry_tag}>"
+        self.open_tag = f"<{tag}{namespace_attr(shape)}>"
+        self.close_tag = f"</{tag}>"
+
+    def __call__(self, out: list[str], value: Mapping[str, Any]) -> None:
+        if not self.flattened:
+            out.append(self.open_tag)
+        for key, item in value.items():
+            out.append(self.open_entry)
+            self.key(out, key)
+            self.value(out, item)
+            out.append(self.close_entry)
+        if not self.flattened:
+            out.append(self.close_tag)
 
 
 _ENVELOPE_FIELDS = frozenset(("Code", "Message", "message", "Type", "RequestId", "HostId"))

@@ -358,3 +358,24 @@ def test_ec2_error() -> None:
         _client("ec2", handler).describe_vpcs(VpcIds=["vpc-9"])
     assert info.value.response["Error"]["Code"] == "InvalidVpcID.NotFound"
     assert info.value.response["ResponseMetadata"]["RequestId"] == "req-1"
+
+
+def test_s3_acl_grantee_xsi_type_attribute_both_ways() -> None:
+    grants = [
+        {
+            "Grantee": {"Type": "CanonicalUser", "ID": "abc", "DisplayName": "me"},
+            "Permission": "FULL_CONTROL",
+        },
+        {
+            "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ",
+        },
+    ]
+    owner = {"ID": "abc", "DisplayName": "me"}
+    seen: list[dict[str, Any]] = []
+    s3 = _client("s3", lambda op, params: {"Owner": owner, "Grants": grants}, seen)
+    s3.put_bucket_acl(Bucket="bkt", AccessControlPolicy={"Grants": grants, "Owner": owner})
+    assert seen[0]["AccessControlPolicy"] == {"Grants": grants, "Owner": owner}
+    out = s3.get_bucket_acl(Bucket="bkt")
+    assert out["Grants"] == grants
+    assert out["Owner"] == owner
