@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument(
         "--fsync", action="store_true", default=None, help="fsync every commit (power-loss safe)"
     )
+    sub.add_parser("implemented", help="print the table of implemented operations (markdown)")
     for name, helptext in (("status", "health of a running nubes"), ("reset", "clear all state")):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("--endpoint", help="default: http://127.0.0.1:4566 or NUBES_HOST/PORT")
@@ -113,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             fsync=args.fsync,
         )
         return _serve(settings)
+    if args.command == "implemented":
+        from nubes.services.registry import implemented_markdown
+
+        print(implemented_markdown())
+        return 0
     if args.command == "status":
         return _status(args)
     return _reset(args)

@@ -29,6 +29,28 @@ def not_implemented(service: str, operation: str) -> ServiceError:
     )
 
 
+def implemented_operations() -> dict[str, list[str]]:
+    """Service -> the operations its provider implements, without starting anything."""
+    from nubes.gateway.catalog import catalog
+
+    found: dict[str, list[str]] = {}
+    for service, spec in PROVIDERS.items():
+        names = sorted(catalog().services[service].operation_names)
+        found[service] = sorted(load_provider_class(spec).implemented(names))
+    return found
+
+
+def implemented_markdown() -> str:
+    """The README's table of what is implemented."""
+    from nubes.gateway.catalog import catalog
+
+    lines = ["| service | operations | implemented |", "| --- | --- | --- |"]
+    for service, ops in sorted(implemented_operations().items()):
+        total = len(catalog().services[service].operation_names)
+        lines.append(f"| {service} | {len(ops)} of {total} | {', '.join(ops)} |")
+    return "\n".join(lines)
+
+
 class Providers:
     def __init__(self, env: Environment) -> None:
         self.env = env

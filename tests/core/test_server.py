@@ -21,7 +21,6 @@ from botocore.exceptions import (
 
 from tests.server import NubesProcess, make_client
 
-
 CLIENT_SIDE = (EndpointResolutionError, NoAuthTokenError)
 
 
@@ -35,8 +34,9 @@ def test_get_caller_identity_default_account(client: Any) -> None:
     ident = client("sts").get_caller_identity()
     assert ident["Account"] == "000000000000"
     assert ident["Arn"] == "arn:aws:iam::000000000000:root"
-    assert ident["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == (
-        ident["ResponseMetadata"]["RequestId"]
+    assert (
+        ident["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+        == (ident["ResponseMetadata"]["RequestId"])
     )
 
 
@@ -165,7 +165,9 @@ def test_health_endpoints(endpoint: str) -> None:
 def test_clock_advances(nubes_factory: Any) -> None:
     server: NubesProcess = nubes_factory(persistent=False)
     _, before = _get(server.endpoint + "/_nubes/clock")
-    _, after = _get(server.endpoint + "/_nubes/clock", "POST", json.dumps({"advance": 3600}).encode())
+    _, after = _get(
+        server.endpoint + "/_nubes/clock", "POST", json.dumps({"advance": 3600}).encode()
+    )
     assert after["offset"] == pytest.approx(3600)
     assert after["now"] - before["now"] >= 3600
     status, _ = _get(server.endpoint + "/_nubes/reset", "POST", b"")
