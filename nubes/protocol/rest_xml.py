@@ -15,9 +15,44 @@ from nubes.protocol.xml import (
     read_element,
     write_element,
     write_error_fields,
+    write_members,
 )
 
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+_S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+_S3_DOCUMENTS = {
+    # S3's output documents are named by its Smithy model's @xmlName, which botocore's models
+    # leave out; strict clients (the AWS SDK for Java v1, behind Hadoop's s3a) look for them.
+    "CompleteMultipartUploadOutput": "CompleteMultipartUploadResult",
+    "CreateMultipartUploadOutput": "InitiateMultipartUploadResult",
+    "CreateSessionOutput": "CreateSessionResult",
+    "DeleteObjectsOutput": "DeleteResult",
+    "GetBucketAccelerateConfigurationOutput": "AccelerateConfiguration",
+    "GetBucketAclOutput": "AccessControlPolicy",
+    "GetBucketCorsOutput": "CORSConfiguration",
+    "GetBucketLifecycleConfigurationOutput": "LifecycleConfiguration",
+    "GetBucketLifecycleOutput": "LifecycleConfiguration",
+    "GetBucketLoggingOutput": "BucketLoggingStatus",
+    "GetBucketRequestPaymentOutput": "RequestPaymentConfiguration",
+    "GetBucketTaggingOutput": "Tagging",
+    "GetBucketVersioningOutput": "VersioningConfiguration",
+    "GetBucketWebsiteOutput": "WebsiteConfiguration",
+    "GetObjectAclOutput": "AccessControlPolicy",
+    "GetObjectAttributesOutput": "GetObjectAttributesResponse",
+    "GetObjectTaggingOutput": "Tagging",
+    "ListBucketAnalyticsConfigurationsOutput": "ListBucketAnalyticsConfigurationResult",
+    "ListBucketInventoryConfigurationsOutput": "ListInventoryConfigurationsResult",
+    "ListBucketMetricsConfigurationsOutput": "ListMetricsConfigurationsResult",
+    "ListBucketsOutput": "ListAllMyBucketsResult",
+    "ListDirectoryBucketsOutput": "ListAllMyDirectoryBucketsResult",
+    "ListMultipartUploadsOutput": "ListMultipartUploadsResult",
+    "ListObjectVersionsOutput": "ListVersionsResult",
+    "ListObjectsOutput": "ListBucketResult",
+    "ListObjectsV2Output": "ListBucketResult",
+    "ListPartsOutput": "ListPartsResult",
+    "NotificationConfigurationDeprecated": "NotificationConfiguration",
+}
 
 
 class RestXmlProtocol(RestProtocol):
@@ -31,8 +66,14 @@ class RestXmlProtocol(RestProtocol):
 
     def encode_body(self, shape: Shape, value: Mapping[str, Any]) -> bytes:
         out = [_XML_DECLARATION]
-        root = shape.serialization.get("name") or shape.name
-        write_element(out, root, shape, value)
+        s3_root = _S3_DOCUMENTS.get(shape.name)
+        if s3_root is None:
+            write_element(out, shape.serialization.get("name") or shape.name, shape, value)
+        else:
+            out.append("")
+            attrs = write_members(out, shape, value)
+            out[1] = f'<{s3_root} xmlns="{_S3_NAMESPACE}"{attrs}>'
+            out.append(f"</{s3_root}>")
         return "".join(out).encode("utf-8")
 
     @staticmethod
@@ -86,9 +127,11 @@ class RestXmlProtocol(RestProtocol):
     def _bucket_location(self, result: Mapping[str, Any], ctx: ResponseContext) -> HttpResponse:
         # S3 answers with the bare constraint as the document's root text (empty for
         # us-east-1), not the usual output document; botocore reads it back that way.
-        ns = f"http://s3.amazonaws.com/doc/{ctx.service.api_version}/"
         text = escape_text(str(result.get("LocationConstraint") or ""))
-        body = f'{_XML_DECLARATION}<LocationConstraint xmlns="{ns}">{text}</LocationConstraint>'
+        body = (
+            f'{_XML_DECLARATION}<LocationConstraint xmlns="{_S3_NAMESPACE}">'
+            f"{text}</LocationConstraint>"
+        )
         headers = {**self.base_headers(ctx), "Content-Type": self.content_type}
         return HttpResponse(200, headers, body.encode("utf-8"))
 

@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import boto3
 import botocore.session
@@ -379,3 +380,21 @@ def test_s3_acl_grantee_xsi_type_attribute_both_ways() -> None:
     out = s3.get_bucket_acl(Bucket="bkt")
     assert out["Grants"] == grants
     assert out["Owner"] == owner
+
+
+@pytest.mark.parametrize(
+    ("operation", "result", "root"),
+    [
+        ("ListObjectsV2", {"Name": "bkt", "KeyCount": 0}, "ListBucketResult"),
+        ("ListBuckets", {"Buckets": [{"Name": "bkt"}]}, "ListAllMyBucketsResult"),
+        ("CreateMultipartUpload", {"UploadId": "u"}, "InitiateMultipartUploadResult"),
+    ],
+)
+def test_s3_documents_carry_s3s_own_root_names(
+    operation: str, result: dict[str, Any], root: str
+) -> None:
+    model = botocore.session.get_session().get_service_model("s3")
+    ctx = ResponseContext("req-1", model, model.operation_model(operation))
+    body = get_protocol("rest-xml").serialize(result, ctx).body
+    assert isinstance(body, bytes)
+    assert ElementTree.fromstring(body).tag == "{http://s3.amazonaws.com/doc/2006-03-01/}" + root
