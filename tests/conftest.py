@@ -65,27 +65,31 @@ def unique() -> Callable[[str], str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Counts of AWS protocol vectors per file: passed, skipped (botocore's ignore list), failed."""
+    """Counts of AWS protocol vectors per file: passed, skipped by botocore's ignore list,
+    client-only (strict xfail, see CLIENT_ONLY in tests/protocol/test_vectors.py), failed."""
     counts: dict[str, dict[str, int]] = {}
-    for outcome in ("passed", "failed", "skipped"):
+    for outcome in ("passed", "failed", "skipped", "xfailed"):
         for report in terminalreporter.stats.get(outcome, []):
             key = dict(getattr(report, "user_properties", ())).get("protocol_vector")
-            if key is None or (report.when != "call" and outcome != "skipped"):
+            if key is None or (report.when != "call" and outcome not in ("skipped", "xfailed")):
                 continue
-            tally = counts.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0})
+            tally = counts.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0})
             tally[outcome] += 1
     if not counts:
         return
     terminalreporter.section("AWS protocol test vectors")
-    terminalreporter.write_line(f"{'file':48s} {'passed':>6s} {'ignored':>8s} {'failed':>6s}")
-    total = {"passed": 0, "failed": 0, "skipped": 0}
+    terminalreporter.write_line(
+        f"{'file':48s} {'passed':>6s} {'ignored':>8s} {'client-only':>12s} {'failed':>6s}"
+    )
+    total = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
     for key in sorted(counts):
         c = counts[key]
         for k in total:
             total[k] += c[k]
         terminalreporter.write_line(
-            f"{key:48s} {c['passed']:6d} {c['skipped']:8d} {c['failed']:6d}"
+            f"{key:48s} {c['passed']:6d} {c['skipped']:8d} {c['xfailed']:12d} {c['failed']:6d}"
         )
     terminalreporter.write_line(
-        f"{'total':48s} {total['passed']:6d} {total['skipped']:8d} {total['failed']:6d}"
+        f"{'total':48s} {total['passed']:6d} {total['skipped']:8d} {total['xfailed']:12d} "
+        f"{total['failed']:6d}"
     )
