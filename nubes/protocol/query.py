@@ -11,6 +11,7 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.xml import (
+    escape_attr,
     escape_text,
     parse_scalar,
     write_error_fields,
@@ -65,14 +66,18 @@ class QueryReader:
             return self.read_list(shape, key)
         if kind == "map":
             return self.read_map(shape, key)
-        return parse_scalar(shape, self.params[key])
+        text = self.params.get(key)
+        # Only nested keys ("Name.x") for a scalar member: nothing the member can hold.
+        return None if text is None else parse_scalar(shape, text)
 
     def read_structure(self, shape: StructureShape, prefix: str) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, wire, member in self.member_names(shape):
             key = prefix + wire
             if self.present(key):
-                result[name] = self.read(member, key)
+                value = self.read(member, key)
+                if value is not None:
+                    result[name] = value
         return result
 
     def member_names(self, shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
@@ -126,6 +131,7 @@ def _query_name(name: str, member: Shape) -> str:
     return str(member.serialization.get("name", name))
 
 
+@cache
 def default_namespace(service: ServiceModel) -> str:
     meta = service.metadata
     ns = meta.get("xmlNamespace")
@@ -151,7 +157,7 @@ class QueryProtocol:
         op = ctx.operation
         assert op is not None
         out: list[str] = []
-        ns = escape_text(default_namespace(ctx.service))
+        ns = escape_attr(default_namespace(ctx.service))
         out.append(f'<{op.name}Response xmlns="{ns}">')
         shape = op.output_shape
         if shape is not None:
@@ -173,7 +179,7 @@ class QueryProtocol:
         return HttpResponse(200, {"Content-Type": XML_CONTENT_TYPE}, "".join(out).encode("utf-8"))
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
-        ns = escape_text(default_namespace(ctx.service))
+        ns = escape_attr(default_namespace(ctx.service))
         fault = "Sender" if error.sender_fault else "Receiver"
         out = [
             f'<ErrorResponse xmlns="{ns}"><Error><Type>{fault}</Type>'

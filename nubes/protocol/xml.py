@@ -1,8 +1,8 @@
 """Shapes to XML and back, shared by the query, ec2 and rest-xml protocols.
 
 Writing builds a list of string fragments (much faster than building an ElementTree and
-serializing it). What a shape needs on the wire (element names, attributes, flattening) is
-worked out once per shape and cached, so a request only walks its values.
+serializing it). What a shape needs on the wire (element names, attributes, flattening,
+formatters) is worked out once per shape and cached, so a request only walks its values.
 """
 
 from __future__ import annotations
@@ -255,12 +255,12 @@ def local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def parse_document(body: bytes, error_code: str = "MalformedXML") -> ElementTree.Element:
+def parse_document(body: bytes) -> ElementTree.Element:
     try:
         return ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
         raise ServiceError(
-            error_code,
+            "MalformedXML",
             "The XML you provided was not well-formed or did not validate against our "
             "published schema",
         ) from exc
@@ -368,28 +368,21 @@ def parse_scalar(shape: Shape, text: str) -> Any:
         if kind in ("integer", "long", "byte", "short"):
             return int(text)
         if kind in ("float", "double"):
-            return _parse_float(text)
+            return float(text)  # also reads the wire's NaN, Infinity and -Infinity
         if kind == "boolean":
-            if text not in ("true", "false"):
+            flag = text.strip().lower()
+            if flag not in ("true", "false"):
                 raise ValueError(text)
-            return text == "true"
+            return flag == "true"
         if kind == "timestamp":
             return _parse_timestamp(text)
         if kind == "blob":
-            return base64.b64decode(text, validate=True)
+            return base64.b64decode("".join(text.split()), validate=True)
     except ValueError as exc:
         raise ServiceError(
             "InvalidParameterValue", f"Invalid value {text!r} for a {kind} parameter"
         ) from exc
     return text
-
-
-def _parse_float(text: str) -> float:
-    if text == "Infinity":
-        return math.inf
-    if text == "-Infinity":
-        return -math.inf
-    return float(text)
 
 
 def _parse_timestamp(text: str) -> datetime:

@@ -398,3 +398,14 @@ def test_s3_documents_carry_s3s_own_root_names(
     body = get_protocol("rest-xml").serialize(result, ctx).body
     assert isinstance(body, bytes)
     assert ElementTree.fromstring(body).tag == "{http://s3.amazonaws.com/doc/2006-03-01/}" + root
+
+
+def test_query_ignores_nested_keys_under_a_scalar_and_rejects_bad_values() -> None:
+    model = botocore.session.get_session().get_service_model("iam")
+    op = model.operation_model("ListUsers")
+    proto = get_protocol("query")
+    body = b"Action=ListUsers&Version=2010-05-08&PathPrefix.x=1&MaxItems=5"
+    assert proto.parse(op, HttpRequest("POST", "/", "", {}, body), {}) == {"MaxItems": 5}
+    with pytest.raises(ServiceError) as info:
+        proto.parse(op, HttpRequest("POST", "/", "", {}, b"Action=ListUsers&MaxItems=five"), {})
+    assert info.value.status == 400
