@@ -409,3 +409,41 @@ def test_query_ignores_nested_keys_under_a_scalar_and_rejects_bad_values() -> No
     with pytest.raises(ServiceError) as info:
         proto.parse(op, HttpRequest("POST", "/", "", {}, b"Action=ListUsers&MaxItems=five"), {})
     assert info.value.status == 400
+
+
+def test_s3_xml_inputs_with_flattened_lists() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(op: str, params: dict[str, Any]) -> dict[str, Any]:
+        if op == "DeleteObjects":
+            return {
+                "Deleted": [{"Key": o["Key"]} for o in params["Delete"]["Objects"]],
+                "Errors": [{"Key": "locked", "Code": "AccessDenied", "Message": "no"}],
+            }
+        return {}
+
+    s3 = _client("s3", handler, seen)
+    s3.create_bucket(Bucket="bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert seen[-1]["CreateBucketConfiguration"] == {"LocationConstraint": "eu-west-1"}
+    out = s3.delete_objects(
+        Bucket="bkt",
+        Delete={"Objects": [{"Key": "a"}, {"Key": "b", "VersionId": "v"}], "Quiet": False},
+    )
+    assert seen[-1]["Delete"] == {
+        "Objects": [{"Key": "a"}, {"Key": "b", "VersionId": "v"}],
+        "Quiet": False,
+    }
+    assert out["Deleted"] == [{"Key": "a"}, {"Key": "b"}]
+    assert out["Errors"] == [{"Key": "locked", "Code": "AccessDenied", "Message": "no"}]
+    s3.complete_multipart_upload(
+        Bucket="bkt",
+        Key="k",
+        UploadId="u",
+        MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": '"e1"'}, {"PartNumber": 2, "ETag": '"e2"'}]
+        },
+    )
+    assert seen[-1]["MultipartUpload"] == {
+        "Parts": [{"PartNumber": 1, "ETag": '"e1"'}, {"PartNumber": 2, "ETag": '"e2"'}]
+    }
+    assert seen[-1]["UploadId"] == "u"
