@@ -141,15 +141,14 @@ class Store:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (``sqlite3.complete_statement`` knows where)."""
+    """Split a migration script into statements: at each ';' that ends a complete statement
+    (``executescript`` would commit the surrounding transaction, so it is not an option)."""
     out: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
+    start = 0
+    for i, ch in enumerate(script):
+        if ch == ";" and sqlite3.complete_statement(script[start : i + 1]):
+            out.append(script[start : i + 1].strip())
+            start = i + 1
+    if script[start:].strip():
+        out.append(script[start:].strip())
     return out
