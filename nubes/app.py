@@ -3,6 +3,7 @@ writes responses; starts and stops the background runtimes with the server's lif
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -99,7 +100,9 @@ class App:
             await _write(resp, send, head=req.method == "HEAD")
         finally:
             if req.body_file is not None:
-                req.body_file.close()
+                # A provider may have renamed the spooled file into the blob store.
+                with contextlib.suppress(FileNotFoundError):
+                    req.body_file.close()
 
     async def _read(self, scope: dict[str, Any], receive: Any, env: Environment) -> HttpRequest:
         headers: dict[str, str] = {}
