@@ -9,7 +9,7 @@ from typing import Any
 from botocore.model import Shape, StructureShape
 
 from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
-from nubes.protocol.query import XML_CONTENT_TYPE, QueryProtocol, QueryReader, error_shape
+from nubes.protocol.query import QueryProtocol, QueryReader, error_shape, xml_headers
 from nubes.protocol.xml import escape_text, write_error_fields, write_members
 
 
@@ -54,7 +54,7 @@ class Ec2Protocol(QueryProtocol):
             attrs = write_members(out, op.output_shape, result)
         out[0] = f'<{op.name}Response xmlns="http://ec2.amazonaws.com/doc/{api_version}/"{attrs}>'
         out.append(f"</{op.name}Response>")
-        return HttpResponse(200, {"Content-Type": XML_CONTENT_TYPE}, "".join(out).encode("utf-8"))
+        return HttpResponse(200, xml_headers(ctx), "".join(out).encode("utf-8"))
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
         out = [
@@ -65,5 +65,5 @@ class Ec2Protocol(QueryProtocol):
         out.append(
             f"</Error></Errors><RequestID>{escape_text(ctx.request_id)}</RequestID></Response>"
         )
-        headers = {"Content-Type": XML_CONTENT_TYPE, **error.headers}
+        headers = {**xml_headers(ctx), **error.headers}
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))

@@ -21,6 +21,10 @@ from nubes.protocol.xml import (
 XML_CONTENT_TYPE = "text/xml"
 
 
+def xml_headers(ctx: ResponseContext) -> dict[str, str]:
+    return {"Content-Type": XML_CONTENT_TYPE, "x-amzn-RequestId": ctx.request_id}
+
+
 def form_params(req: HttpRequest) -> dict[str, str]:
     """The request's parameters: the query string plus a form-encoded body, last value wins."""
     params: dict[str, str] = {}
@@ -176,7 +180,7 @@ class QueryProtocol:
             f"<ResponseMetadata><RequestId>{escape_text(ctx.request_id)}</RequestId>"
             f"</ResponseMetadata></{op.name}Response>"
         )
-        return HttpResponse(200, {"Content-Type": XML_CONTENT_TYPE}, "".join(out).encode("utf-8"))
+        return HttpResponse(200, xml_headers(ctx), "".join(out).encode("utf-8"))
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:
         ns = escape_attr(default_namespace(ctx.service))
@@ -188,7 +192,7 @@ class QueryProtocol:
         ]
         write_error_fields(out, error_shape(error, ctx), error.fields)
         out.append(f"</Error><RequestId>{escape_text(ctx.request_id)}</RequestId></ErrorResponse>")
-        headers = {"Content-Type": XML_CONTENT_TYPE, **error.headers}
+        headers = {**xml_headers(ctx), **error.headers}
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
 
 
