@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 from botocore.model import Shape, StructureShape
 
@@ -19,7 +18,6 @@ from nubes.protocol.xml import (
     write_members,
 )
 
-_CHUNK = 64 * 1024
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -96,25 +94,6 @@ class RestXmlProtocol(RestProtocol):
         # An empty element (<foo />) is an empty structure, not an absent one.
         if name not in out and member.type_name == "structure" and req.read_body():
             out[name] = {}
-        elif name in out and member.serialization.get("streaming") and _aws_chunked(req):
-            out[name] = io.BufferedReader(AwsChunkedReader(out[name]), _CHUNK)
-
-    def _parse(
-        self, shape: Shape, req: HttpRequest, uri_params: Mapping[str, str]
-    ) -> dict[str, Any]:
-        out = super()._parse(shape, req, uri_params)
-        if _aws_chunked(req):
-            # The framing is ours to undo: the stored object keeps neither it nor its length.
-            for name, wire, _ in bindings(shape).headers:
-                if wire == "content-encoding" and name in out:
-                    codings = [c for c in out[name].split(",") if c.strip() != "aws-chunked"]
-                    if codings:
-                        out[name] = ",".join(codings).strip()
-                    else:
-                        del out[name]
-                elif wire == "content-length" and "x-amz-decoded-content-length" in req.headers:
-                    out[name] = int(req.headers["x-amz-decoded-content-length"])
-        return out
 
     def render(
         self, shape: Shape, value: Mapping[str, Any], status: int
@@ -183,52 +162,6 @@ class RestXmlProtocol(RestProtocol):
             write_error_fields(out, shape, fields)
             out.append(f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         return HttpResponse(error.status, headers, "".join(out).encode("utf-8"))
-
-
-def _aws_chunked(req: HttpRequest) -> bool:
-    return "aws-chunked" in req.headers.get("content-encoding", "") or req.headers.get(
-        "x-amz-content-sha256", ""
-    ).startswith("STREAMING-")
-
-
-class AwsChunkedReader(io.RawIOBase):
-    """The payload of an ``aws-chunked`` body (SigV4 streaming uploads), read as it is needed.
-
-    Each chunk is ``<hex size>[;chunk-signature=<sig>]\\r\\n<bytes>\\r\\n``; a zero-size chunk
-    ends the payload (trailing checksum headers may follow it and are left unread).
-    """
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self._left = 0
-        self._started = False
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._done:
-            return 0
-        if self._left == 0:
-            if self._started:
-                self._raw.readline()  # the CRLF after the previous chunk's bytes
-            self._started = True
-            header = self._raw.readline()
-            try:
-                size = int(header.split(b";", 1)[0], 16)
-            except ValueError as exc:
-                raise ServiceError("IncompleteBody", "The chunked body is malformed") from exc
-            if size == 0:
-                self._done = True
-                return 0
-            self._left = size
-        data = self._raw.read(min(len(buffer), self._left))
-        if not data:
-            raise ServiceError("IncompleteBody", "The request body terminated unexpectedly")
-        buffer[: len(data)] = data
-        self._left -= len(data)
-        return len(data)
 
 
 def _is_s3(ctx: ResponseContext) -> bool:
