@@ -33,6 +33,9 @@ class RequestContext:
     request: HttpRequest
     protocol: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    """What an operation tells the gateway beyond its output: ``response_headers`` (a dict
+    merged into the response) and ``status`` (replaces a success status the model does not
+    bind, as S3's 206 for ranged reads)."""
 
     @property
     def base_url(self) -> str:

@@ -77,6 +77,8 @@ class Gateway:
         else:
             headers["x-amzn-RequestId"] = request_id
         headers.update(ctx.extras.get("response_headers", {}))
+        if "status" in ctx.extras and resp.status < 300:
+            resp.status = ctx.extras["status"]
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "%s.%s %s %.1fms",
