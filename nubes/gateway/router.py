@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from nubes.gateway.auth import Credentials
 from nubes.gateway.catalog import Catalog, ServiceInfo
@@ -24,6 +24,7 @@ _S3_VHOST = re.compile(
     r"^(?P<bucket>.+?)\.(?:s3[.-](?:[a-z0-9-]+\.)?(?:localhost\.localstack\.cloud|amazonaws\.com)"
     r"|s3\.localhost\.localstack\.cloud|localhost(?:\.localstack\.cloud)?)$"
 )
+_FORM_ACTION = re.compile(rb"(?:^|&)Action=([^&]*)")
 _NOT_BUCKETS = {"s3", "sqs", "sns", "www", "s3-website"}
 
 
@@ -95,9 +96,9 @@ class Router:
             return req.query.get("Action", [None])[0]
         content_type = req.headers.get("content-type", "")
         if req.method == "POST" and content_type.startswith(FORM):
-            form = parse_qs(req.read_body().decode("utf-8", "replace"), keep_blank_values=True)
-            action = form.get("Action", [None])[0]
-            return action
+            # Only the action is needed here; the protocol parses the whole form once.
+            m = _FORM_ACTION.search(req.read_body())
+            return unquote_plus(m.group(1).decode("utf-8", "replace")) if m else None
         return None
 
     def _query(self, action: str, req: HttpRequest, creds: Credentials | None) -> Target | None:
