@@ -5,4 +5,5 @@ Each service lives in its own package; providers are imported when the server st
 
 PROVIDERS: dict[str, str] = {
     "sts": "nubes.services.sts.provider:StsProvider",
+    "logs": "nubes.services.logs.provider:LogsProvider",
 }

@@ -1,0 +1,5 @@
+"""CloudWatch Logs errors (all modelled)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("logs")
