@@ -666,14 +666,13 @@ class SqsProvider(ServiceProvider):
         _check_batch(entries, "ChangeMessageVisibilityBatchRequestEntry")
         done, failed = _each(
             entries,
-            lambda e: (
-                self._change_visibility(queue, e["ReceiptHandle"], e.get("VisibilityTimeout", 0))
-                or {}
+            lambda e: self._change_visibility(
+                queue, e["ReceiptHandle"], e.get("VisibilityTimeout", 0)
             ),
         )
         return {"Successful": done, "Failed": failed}
 
-    def _change_visibility(self, queue: Queue, handle: str, timeout: int) -> None:
+    def _change_visibility(self, queue: Queue, handle: str, timeout: int) -> Json:
         if not 0 <= timeout <= 43_200:
             raise invalid_value(
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
@@ -688,6 +687,7 @@ class SqsProvider(ServiceProvider):
             )
         self.messages.set_visible_at(row_id, now + timeout)
         self._wake(queue.id)
+        return {}
 
     # -- message move tasks (redrive from a dead-letter queue) --------------------------------
 
