@@ -1,0 +1,122 @@
+"""The checksums S3 verifies and stores: CRC32, CRC32C, CRC64NVME, SHA1, SHA256 (and the newer
+SHA512, MD5), each with ``update(bytes)`` and ``digest()`` like hashlib's objects.
+
+CRC32 comes from zlib; CRC32C and CRC64NVME are table-driven here (reflected, initial value and
+final xor all ones) because neither awscrt nor a C extension can be assumed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+def _table(poly: int) -> tuple[int, ...]:
+    out = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        out.append(crc)
+    return tuple(out)
+
+
+_CRC32C_TABLE = _table(0x82F63B78)
+_CRC64NVME_TABLE = _table(0x9A6C9329AC4BC9B5)
+
+
+class Crc32:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+class _ReflectedCrc:
+    table: tuple[int, ...]
+    mask: int
+    width: int
+
+    def __init__(self) -> None:
+        self.value = self.mask
+
+    def update(self, data: bytes) -> None:
+        crc, table = self.value, self.table
+        for byte in data:
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        self.value = crc
+
+    def digest(self) -> bytes:
+        return (self.value ^ self.mask).to_bytes(self.width, "big")
+
+
+class Crc32c(_ReflectedCrc):
+    table = _CRC32C_TABLE
+    mask = 0xFFFFFFFF
+    width = 4
+
+
+class Crc64Nvme(_ReflectedCrc):
+    table = _CRC64NVME_TABLE
+    mask = 0xFFFFFFFFFFFFFFFF
+    width = 8
+
+
+ALGORITHMS: dict[str, Callable[[], Hasher]] = {
+    "CRC32": Crc32,
+    "CRC32C": Crc32c,
+    "CRC64NVME": Crc64Nvme,
+    "SHA1": hashlib.sha1,
+    "SHA256": hashlib.sha256,
+    "SHA512": hashlib.sha512,
+    "MD5": hashlib.md5,
+}
+"""Algorithm name (as in ``ChecksumAlgorithm``) -> hasher factory."""
+
+DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32, "SHA512": 64}
+
+FULL_OBJECT_ONLY = {"CRC64NVME"}
+"""Algorithms whose multipart checksum is always of the whole object, never composite."""
+
+
+def encode(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def decode(value: str, algorithm: str) -> bytes | None:
+    """The raw digest of a base64 header value, or None when it is not one of that size."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    size = DIGEST_SIZES.get(algorithm)
+    return raw if size is None or len(raw) == size else None
+
+
+def compute(algorithm: str, data: bytes) -> str:
+    hasher = ALGORITHMS[algorithm]()
+    hasher.update(data)
+    return encode(hasher.digest())
+
+
+def composite(algorithm: str, part_values: list[str]) -> str:
+    """A multipart upload's composite checksum: the checksum of the parts' raw checksums,
+    followed by ``-<number of parts>``."""
+    hasher = ALGORITHMS[algorithm]()
+    for value in part_values:
+        hasher.update(base64.b64decode(value))
+    return f"{encode(hasher.digest())}-{len(part_values)}"

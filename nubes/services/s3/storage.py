@@ -1,0 +1,184 @@
+"""Object bodies: reading them off the request (plain or aws-chunked), storing them (inline in
+the row when small, a blob file otherwise, a list of part blobs for multipart objects) and
+reading ranges of them back a chunk at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from nubes.services.s3.checksums import Hasher
+from nubes.services.s3.errors import errors
+from nubes.store.blobs import BlobStore
+
+CHUNK = 1024 * 1024
+INLINE_LIMIT = 64 * 1024
+"""Bodies up to this size live in the object's row: one SQLite write instead of a file."""
+
+
+@dataclass
+class StoredBody:
+    size: int
+    md5: str
+    data: bytes | None = None
+    blob_id: str | None = None
+    digests: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class Location:
+    """Where an object's bytes are: inline, one blob, or part blobs ``[[blob_id, size], ...]``."""
+
+    data: bytes | None
+    blob_id: str | None
+    parts: list[list[Any]] | None
+
+    @classmethod
+    def of(cls, row: Any) -> Location:
+        parts = row["parts"]
+        return cls(row["data"], row["blob_id"], json.loads(parts) if parts else None)
+
+    def blob_ids(self) -> list[str]:
+        if self.parts:
+            return [p[0] for p in self.parts]
+        return [self.blob_id] if self.blob_id else []
+
+
+def aws_chunked(stream: BinaryIO, trailers: dict[str, str]) -> Iterator[bytes]:
+    """The payload of an ``aws-chunked`` body (``<hex size>[;chunk-signature=..]\\r\\n<data>\\r\\n``
+    ... ``0\\r\\n`` then trailing headers); the trailers are filled in once it is consumed."""
+    while True:
+        line = stream.readline(4096)
+        if not line.endswith(b"\n"):
+            raise errors.IncompleteBody("The request body terminated unexpectedly")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise errors.InvalidArgument("Invalid chunk size in aws-chunked body") from None
+        if size == 0:
+            break
+        remaining = size
+        while remaining:
+            chunk = stream.read(min(remaining, CHUNK))
+            if not chunk:
+                raise errors.IncompleteBody("The request body terminated unexpectedly")
+            remaining -= len(chunk)
+            yield chunk
+        stream.readline(16)
+    while True:
+        line = stream.readline(8192)
+        if not line.strip():
+            return
+        name, _, value = line.decode("utf-8", "replace").partition(":")
+        trailers[name.strip().lower()] = value.strip()
+
+
+def read_plain(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def store_body(
+    blobs: BlobStore,
+    chunks: Iterable[bytes],
+    algorithms: Iterable[str],
+    factories: Any,
+    inline: bool = True,
+) -> StoredBody:
+    """Write ``chunks`` (inline when small and ``inline``) computing MD5 and the named
+    checksums on the way."""
+    hashers: dict[str, Hasher] = {name: factories[name]() for name in algorithms}
+    it = iter(chunks)
+    held: list[bytes] = []
+    size = 0
+    for chunk in it:
+        held.append(chunk)
+        size += len(chunk)
+        if size > INLINE_LIMIT or not inline:
+            break
+    else:
+        if inline:
+            data = b"".join(held)
+            for h in hashers.values():
+                h.update(data)
+            return StoredBody(
+                size=size,
+                md5=hashlib.md5(data).hexdigest(),
+                data=data,
+                digests={k: h.digest() for k, h in hashers.items()},
+            )
+
+    def rest() -> Iterator[bytes]:
+        yield from held
+        yield from it
+
+    info = blobs.write(rest(), hashers.values())  # type: ignore[arg-type]
+    return StoredBody(
+        size=info.size,
+        md5=info.md5,
+        blob_id=info.blob_id,
+        digests={k: h.digest() for k, h in hashers.items()},
+    )
+
+
+def read_range(blobs: BlobStore, where: Location, start: int, end: int) -> Iterator[bytes] | bytes:
+    """The bytes ``[start, end)`` of an object: bytes when inline, else an iterator whose first
+    file is already open (so a concurrent delete cannot pull it away)."""
+    if where.data is not None:
+        return where.data[start:end]
+    if where.blob_id is not None:
+        return _file_range(blobs.open(where.blob_id), start, end)
+    return _parts_range(blobs, where.parts or [], start, end)
+
+
+def _file_range(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    with f:
+        f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = f.read(min(CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _parts_range(blobs: BlobStore, parts: list[list[Any]], start: int, end: int) -> Iterator[bytes]:
+    offset = 0
+    spans: list[tuple[str, int, int]] = []
+    for blob_id, size in parts:
+        lo, hi = max(start, offset), min(end, offset + size)
+        if lo < hi:
+            spans.append((blob_id, lo - offset, hi - offset))
+        offset += size
+    if not spans:
+        return iter(())
+    # The first part is opened now; later ones as the response reaches them.
+    first = blobs.open(spans[0][0])
+    return _chain(blobs, first, spans)
+
+
+def _chain(blobs: BlobStore, first: BinaryIO, spans: list[tuple[str, int, int]]) -> Iterator[bytes]:
+    yield from _file_range(first, spans[0][1], spans[0][2])
+    for blob_id, lo, hi in spans[1:]:
+        yield from _file_range(blobs.open(blob_id), lo, hi)
+
+
+def iter_all(blobs: BlobStore, where: Location, size: int) -> Iterator[bytes]:
+    body = read_range(blobs, where, 0, size)
+    if isinstance(body, bytes):
+        return iter((body,))
+    return body
+
+
+def body_source(stream: Any) -> BinaryIO:
+    """A readable binary stream for a parsed ``Body`` (file object, bytes or absent)."""
+    if stream is None:
+        return io.BytesIO(b"")
+    if isinstance(stream, bytes | bytearray):
+        return io.BytesIO(bytes(stream))
+    return stream  # type: ignore[no-any-return]
