@@ -26,6 +26,7 @@ from nubes.services.sqs import attributes as qattrs
 from nubes.services.sqs import messages as msgs
 from nubes.services.sqs.errors import errors, invalid_value
 from nubes.services.sqs.models import MIGRATIONS, Dedup, Messages, MoveTasks, Queue, Queues
+from nubes.services.sqs.query_names import query_model
 from nubes.store import Row
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -52,12 +53,15 @@ class SqsProvider(ServiceProvider):
         self.messages = Messages(self.store)
         self.dedup = Dedup(self.store)
         self.tasks = MoveTasks(self.store)
+        info = env.catalog.services[self.service]
+        if info.query_model is None:
+            info.query_model = query_model(info.model)
         self._arrivals: dict[int, asyncio.Event] = {}
         # FIFO receive attempts: (queue id, attempt id) -> (row ids, receipts, when).
         self._attempts: dict[tuple[int, str], tuple[list[int], float]] = {}
 
     async def start(self) -> None:
-        from nubes.services.sqs.inspect import inspection_endpoint
+        from nubes.services.sqs.peek import inspection_endpoint
 
         self.env.scheduler.every("sqs-retention", 60.0, self._sweep)
         self.env.scheduler.every("sqs-move-tasks", MOVE_TICK, self._run_move_tasks)

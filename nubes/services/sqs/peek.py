@@ -35,9 +35,11 @@ def answer(provider: SqsProvider, req: HttpRequest) -> HttpResponse:
     params = dict(parse_qsl(req.query_string, keep_blank_values=True))
     wants_json = "json" in req.headers.get("accept", "")
     info = env.catalog.services["sqs"]
-    op = info.model.operation_model("ReceiveMessage" if req.method == "GET" else "PurgeQueue")
-    proto = get_protocol("json" if wants_json else "query")
-    rctx = ResponseContext(ids.request_id(), info.model, op)
+    protocol = "json" if wants_json else "query"
+    op = info.operation("ReceiveMessage" if req.method == "GET" else "PurgeQueue", protocol)
+    assert op is not None
+    proto = get_protocol(protocol)
+    rctx = ResponseContext(ids.request_id(), op.service_model, op)
     account = params.get("AccountId") or env.settings.account_id
     ctx = RequestContext(
         account_id=account,
