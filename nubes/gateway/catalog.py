@@ -32,6 +32,9 @@ class ServiceInfo:
     """botocore's name for the service (``cloudwatch``, ``lambda``, ``s3``)."""
     metadata: dict[str, Any]
     _model: ServiceModel | None = field(default=None, repr=False)
+    query_model: ServiceModel | None = field(default=None, repr=False)
+    """For query-compatible services whose JSON model lost the query wire names (SQS): the
+    model query requests are read and answered with, set by the service's provider."""
 
     @property
     def signing_name(self) -> str:
@@ -56,9 +59,11 @@ class ServiceInfo:
             self._model = ServiceModel(data, service_name=self.name)
         return self._model
 
-    def operation(self, name: str) -> OperationModel | None:
+    def operation(self, name: str, protocol: str = "") -> OperationModel | None:
         if name not in self.operation_names:
             return None
+        if protocol == "query" and self.query_model is not None:
+            return self.query_model.operation_model(name)
         return self.model.operation_model(name)
 
     @cached_property

@@ -91,8 +91,12 @@ class Gateway:
 
     async def _answer(self, ctx: RequestContext, target: Target) -> HttpResponse:
         proto = get_protocol(target.protocol)
-        op = target.service.operation(target.operation) if target.operation else None
-        rctx = ResponseContext(ctx.request_id, target.service.model, op)
+        op = (
+            target.service.operation(target.operation, target.protocol)
+            if target.operation
+            else None
+        )
+        rctx = ResponseContext(ctx.request_id, op.service_model if op else target.service.model, op)
         try:
             if op is None:
                 raise unknown_operation(target)
