@@ -207,7 +207,9 @@ class SqsProvider(ServiceProvider):
                 raise invalid_value("Invalid NextToken value.") from None
         page = limit or 1000
         names = self.queues.names(ctx.account_id, ctx.region, prefix, after, page + 1)
-        out: Json = {"QueueUrls": [f"{ctx.base_url}/{ctx.account_id}/{n}" for n in names[:page]]}
+        out: Json = {}
+        if names:
+            out["QueueUrls"] = [f"{ctx.base_url}/{ctx.account_id}/{n}" for n in names[:page]]
         if limit is not None and len(names) > page:
             out["NextToken"] = encode_token(names[page - 1])
         return out
@@ -227,7 +229,8 @@ class SqsProvider(ServiceProvider):
         every = self._all_attributes(queue)
         if wanted is None:
             return {"Attributes": every}
-        return {"Attributes": {n: every[n] for n in wanted if n in every}}
+        chosen = {n: every[n] for n in wanted if n in every}
+        return {"Attributes": chosen} if chosen else {}
 
     def _all_attributes(self, queue: Queue) -> dict[str, str]:
         visible, in_flight, delayed = self.messages.counts(queue.id, clock.now())
