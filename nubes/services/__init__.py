@@ -6,6 +6,8 @@ Each service lives in its own package; providers are imported when the server st
 PROVIDERS: dict[str, str] = {
     "sqs": "nubes.services.sqs.provider:SqsProvider",
     "s3": "nubes.services.s3.provider:S3Provider",
+    "dynamodb": "nubes.services.dynamodb.provider:DynamoDBProvider",
+    "dynamodbstreams": "nubes.services.dynamodbstreams.provider:DynamoDBStreamsProvider",
     "sts": "nubes.services.sts.provider:StsProvider",
     "logs": "nubes.services.logs.provider:LogsProvider",
 }

@@ -1,0 +1,13 @@
+"""DynamoDB's error catalogue (from the model) and the ValidationException helper."""
+
+from __future__ import annotations
+
+from nubes.core.errors import ErrorCatalogue
+from nubes.protocol.base import ServiceError
+
+errors = ErrorCatalogue("dynamodb", extra={"SerializationException": 400})
+
+
+def ValidationException(message: str) -> ServiceError:  # noqa: N802 - reads like the error
+    """DynamoDB's semantic validation errors carry the message as is (no Coral prefix)."""
+    return errors.ValidationException(message)

@@ -1,0 +1,108 @@
+"""DynamoDB's expression language: tokenizer -> parser (AST) -> validator -> evaluator.
+
+:class:`Expressions` holds one request's ExpressionAttributeNames/Values; each ``*_expression``
+method parses and validates one expression of the request, and :meth:`Expressions.finish`
+rejects names or values no expression used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nubes.services.dynamodb.errors import ValidationException
+from nubes.services.dynamodb.expressions import ast
+from nubes.services.dynamodb.expressions.evaluator import (
+    apply_update,
+    get_path,
+    matches,
+    project,
+    updated_paths,
+)
+from nubes.services.dynamodb.expressions.parser import (
+    parse_condition,
+    parse_projection,
+    parse_update,
+)
+from nubes.services.dynamodb.expressions.tokenizer import SyntaxFailure, syntax_error
+from nubes.services.dynamodb.expressions.validator import (
+    KeyCondition,
+    Resolver,
+    Validator,
+    check_overlaps,
+    key_condition,
+)
+
+__all__ = [
+    "Expressions",
+    "KeyCondition",
+    "apply_update",
+    "get_path",
+    "matches",
+    "project",
+    "updated_paths",
+]
+
+Element = str | int
+
+
+def _empty(kind: str) -> Exception:
+    return ValidationException(f"Invalid {kind}: The expression can not be empty;")
+
+
+class Expressions:
+    def __init__(
+        self,
+        names: dict[str, str] | None,
+        values: dict[str, Any] | None,
+        any_expression: bool = True,
+    ) -> None:
+        self.resolver = Resolver(names, values, any_expression)
+
+    def condition(self, source: str, kind: str = "ConditionExpression") -> ast.Condition:
+        if not source.strip():
+            raise _empty(kind)
+        try:
+            tree = parse_condition(source)
+        except SyntaxFailure as failure:
+            raise syntax_error(kind, failure) from None
+        Validator(self.resolver, kind).condition(tree)
+        return tree
+
+    def update(self, source: str) -> ast.Update:
+        kind = "UpdateExpression"
+        if not source.strip():
+            raise _empty(kind)
+        try:
+            tree = parse_update(source)
+        except SyntaxFailure as failure:
+            raise syntax_error(kind, failure) from None
+        Validator(self.resolver, kind).update(tree)
+        return tree
+
+    def projection(self, source: str) -> list[tuple[Element, ...]]:
+        kind = "ProjectionExpression"
+        if not source.strip():
+            raise _empty(kind)
+        try:
+            paths = parse_projection(source)
+        except SyntaxFailure as failure:
+            raise syntax_error(kind, failure) from None
+        validator = Validator(self.resolver, kind)
+        elements = [validator.path(p).elements() for p in paths]
+        check_overlaps(elements, validator.error)
+        return elements
+
+    def key_condition(
+        self, source: str, hash_key: tuple[str, str], range_key: tuple[str, str] | None
+    ) -> KeyCondition:
+        kind = "KeyConditionExpression"
+        if not source.strip():
+            raise _empty(kind)
+        try:
+            tree = parse_condition(source)
+        except SyntaxFailure as failure:
+            raise syntax_error(kind, failure) from None
+        return key_condition(Validator(self.resolver, kind), tree, hash_key, range_key)
+
+    def finish(self) -> None:
+        self.resolver.finish()

@@ -1,0 +1,432 @@
+"""Semantic checks of a parsed expression: names and values resolved (and their use recorded),
+reserved words, functions allowed where they are used, key conditions, overlapping update paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from nubes.services.dynamodb import values as av
+from nubes.services.dynamodb.errors import ValidationException
+from nubes.services.dynamodb.expressions import ast
+from nubes.services.dynamodb.expressions.reserved import RESERVED_WORDS
+
+# name -> (operands, yields a condition, allowed in: condition / update)
+FUNCTIONS: dict[str, tuple[int, bool, str]] = {
+    "attribute_exists": (1, True, "condition"),
+    "attribute_not_exists": (1, True, "condition"),
+    "attribute_type": (2, True, "condition"),
+    "begins_with": (2, True, "condition"),
+    "contains": (2, True, "condition"),
+    "size": (1, False, "condition"),
+    "if_not_exists": (2, False, "update"),
+    "list_append": (2, False, "update"),
+}
+TYPE_NAMES = ("B", "NULL", "SS", "BOOL", "L", "BS", "N", "NS", "S", "M")
+
+
+class Resolver:
+    """The ExpressionAttributeNames / Values of one request, and which of them got used."""
+
+    def __init__(
+        self, names: dict[str, str] | None, values: dict[str, Any] | None, expressions: bool
+    ) -> None:
+        if names is not None and not expressions:
+            raise ValidationException(
+                "ExpressionAttributeNames can only be specified when using expressions"
+            )
+        if values is not None and not expressions:
+            raise ValidationException(
+                "ExpressionAttributeValues can only be specified when using expressions"
+            )
+        if names is not None and not names:
+            raise ValidationException("ExpressionAttributeNames must not be empty")
+        if values is not None and not values:
+            raise ValidationException("ExpressionAttributeValues must not be empty")
+        for key in names or {}:
+            if not key.startswith("#") or len(key) < 2:
+                raise ValidationException(
+                    f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
+                )
+        for key in values or {}:
+            if not key.startswith(":") or len(key) < 2:
+                raise ValidationException(
+                    f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"'
+                )
+        self.names = names or {}
+        self.values = {k: _checked_value(k, v) for k, v in (values or {}).items()}
+        self.used_names: set[str] = set()
+        self.used_values: set[str] = set()
+
+    def finish(self) -> None:
+        """After every expression of the request: nothing given may go unused."""
+        unused = [k for k in self.names if k not in self.used_names]
+        if unused:
+            raise ValidationException(
+                "Value provided in ExpressionAttributeNames unused in expressions: "
+                f"keys: {{{', '.join(unused)}}}"
+            )
+        unused = [k for k in self.values if k not in self.used_values]
+        if unused:
+            raise ValidationException(
+                "Value provided in ExpressionAttributeValues unused in expressions: "
+                f"keys: {{{', '.join(unused)}}}"
+            )
+
+
+def _checked_value(key: str, value: Any) -> dict[str, Any]:
+    try:
+        return av.check_value(value)
+    except Exception as exc:
+        message = getattr(exc, "message", str(exc))
+        prefix = "One or more parameter values were invalid: "
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+        raise ValidationException(
+            f"ExpressionAttributeValues contains invalid value: {message} for key {key}"
+        ) from None
+
+
+class Validator:
+    def __init__(self, resolver: Resolver, kind: str) -> None:
+        self.resolver = resolver
+        self.kind = kind
+
+    def error(self, message: str) -> Exception:
+        return ValidationException(f"Invalid {self.kind}: {message}")
+
+    # -- names, values, paths ---------------------------------------------------------------
+
+    def path(self, path: ast.Path) -> ast.Path:
+        for part in path.parts:
+            if isinstance(part, ast.Name):
+                part.resolved = self.name(part)
+        return path
+
+    def name(self, name: ast.Name) -> str:
+        if name.ref:
+            resolved = self.resolver.names.get(name.text)
+            if resolved is None:
+                raise self.error(
+                    "An expression attribute name used in the document path is not defined; "
+                    f"attribute name: {name.text}"
+                )
+            self.resolver.used_names.add(name.text)
+            return resolved
+        if name.text.upper() in RESERVED_WORDS:
+            raise self.error(f"Attribute name is a reserved keyword; reserved keyword: {name.text}")
+        return name.text
+
+    def value(self, ref: ast.ValueRef) -> ast.ValueRef:
+        found = self.resolver.values.get(ref.name)
+        if found is None:
+            raise self.error(
+                "An expression attribute value used in expression is not defined; "
+                f"attribute value: {ref.name}"
+            )
+        self.resolver.used_values.add(ref.name)
+        ref.value = found
+        return ref
+
+    # -- conditions -------------------------------------------------------------------------
+
+    def condition(self, node: ast.Condition) -> None:
+        if isinstance(node, ast.And | ast.Or):
+            self.condition(node.left)
+            self.condition(node.right)
+        elif isinstance(node, ast.Not):
+            self.condition(node.operand)
+        elif isinstance(node, ast.Compare):
+            self.operand(node.left)
+            self.operand(node.right)
+        elif isinstance(node, ast.Between):
+            for operand in (node.operand, node.low, node.high):
+                self.operand(operand)
+            self._between_bounds(node)
+        elif isinstance(node, ast.In):
+            self.operand(node.operand)
+            for option in node.options:
+                self.operand(option)
+        else:
+            self.call(node.call, want_condition=True)
+
+    def _between_bounds(self, node: ast.Between) -> None:
+        low, high = node.low, node.high
+        if isinstance(low, ast.ValueRef) and isinstance(high, ast.ValueRef):
+            order = av.compare(low.value, high.value)
+            if order is not None and order > 0:
+                raise self.error(
+                    "The BETWEEN operator requires upper bound to be greater than or equal to "
+                    f"lower bound; lower operand: AttributeValue: {_show(low.value)}, "
+                    f"upper operand: AttributeValue: {_show(high.value)}"
+                )
+
+    def operand(self, node: ast.Operand, context: str = "condition") -> None:
+        if isinstance(node, ast.Path):
+            self.path(node)
+        elif isinstance(node, ast.ValueRef):
+            self.value(node)
+        elif isinstance(node, ast.Call):
+            self.call(node, want_condition=False, context=context)
+        else:
+            self.operand(node.left, context)
+            self.operand(node.right, context)
+
+    def call(self, call: ast.Call, want_condition: bool, context: str = "condition") -> None:
+        spec = FUNCTIONS.get(call.name)
+        if spec is None:
+            raise self.error(f"Invalid function name; function: {call.name}")
+        arity, is_condition, allowed = spec
+        if allowed != context:
+            where = "an update expression" if context == "update" else "a condition expression"
+            raise self.error(f"The function is not allowed in {where}; function: {call.name}")
+        if is_condition != want_condition:
+            raise self.error(
+                "The function is not allowed to be used this way in an expression; "
+                f"function: {call.name}"
+            )
+        if len(call.args) != arity:
+            raise self.error(
+                "Incorrect number of operands for operator or function; operator or function: "
+                f"{call.name}, number of operands: {len(call.args)}"
+            )
+        for arg in call.args:
+            self.operand(arg, context)
+        needs_path = call.name in (
+            "attribute_exists",
+            "attribute_not_exists",
+            "attribute_type",
+            "size",
+            "if_not_exists",
+        )
+        if needs_path and not isinstance(call.args[0], ast.Path):
+            raise self.error(
+                f"Operator or function requires a document path; operator or function: {call.name}"
+            )
+        self._operand_types(call)
+
+    def _operand_types(self, call: ast.Call) -> None:
+        literal = [a.value for a in call.args if isinstance(a, ast.ValueRef)]
+        if call.name == "attribute_type":
+            kind = av.value_type(literal[0]) if literal else ""
+            if kind != "S":
+                raise self.error(
+                    "Incorrect operand type for operator or function; operator or function: "
+                    f"attribute_type, operand type: {kind}"
+                )
+            if literal[0]["S"] not in TYPE_NAMES:
+                raise self.error(
+                    f"Invalid attribute type name found; type: {literal[0]['S']}, "
+                    "valid types: { B,NULL,SS,BOOL,L,BS,N,NS,S,M }"
+                )
+        elif call.name == "begins_with":
+            for value in literal:
+                kind = av.value_type(value)
+                if kind not in ("S", "B"):
+                    raise self.error(
+                        "Incorrect operand type for operator or function; operator or "
+                        f"function: begins_with, operand type: {kind}"
+                    )
+        elif call.name == "list_append":
+            for value in literal:
+                kind = av.value_type(value)
+                if kind != "L":
+                    raise self.error(
+                        "Incorrect operand type for operator or function; operator or "
+                        f"function: list_append, operand type: {kind}"
+                    )
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def update(self, update: ast.Update) -> None:
+        seen: set[str] = set()
+        previous = ""
+        for action in update.actions:
+            if action.clause != previous:
+                if action.clause in seen:
+                    raise self.error(
+                        f'The "{action.clause}" section can only be used once in an update '
+                        "expression;"
+                    )
+                seen.add(action.clause)
+                previous = action.clause
+            self.path(action.path)
+            if action.value is not None:
+                self.operand(action.value, "update")
+            if action.clause in ("ADD", "DELETE") and isinstance(action.value, ast.ValueRef):
+                self._add_delete_operand(action.clause, action.value.value)
+        check_overlaps([a.path.elements() for a in update.actions], self.error)
+
+    def _add_delete_operand(self, clause: str, value: dict[str, Any]) -> None:
+        kind = av.value_type(value)
+        allowed = ("N", "SS", "NS", "BS") if clause == "ADD" else ("SS", "NS", "BS")
+        if kind not in allowed:
+            raise self.error(
+                "Incorrect operand type for operator or function; operator: "
+                f"{clause}, operand type: {_type_word(kind)}"
+            )
+
+
+def _type_word(kind: str) -> str:
+    return {
+        "S": "STRING",
+        "N": "NUMBER",
+        "B": "BINARY",
+        "BOOL": "BOOLEAN",
+        "NULL": "NULL",
+        "M": "MAP",
+        "L": "LIST",
+        "SS": "STRING_SET",
+        "NS": "NUMBER_SET",
+        "BS": "BINARY_SET",
+    }[kind]
+
+
+def _show(value: dict[str, Any]) -> str:
+    kind = av.value_type(value)
+    return f"{{{kind}:{value[kind]}}}"
+
+
+def render_path(elements: Iterable[str | int]) -> str:
+    return "[" + ", ".join(f"[{e}]" if isinstance(e, int) else e for e in elements) + "]"
+
+
+def check_overlaps(paths: list[tuple[str | int, ...]], error: Any) -> None:
+    """No path may be a prefix of another (overlap) or differ only in map-vs-list access at
+    the same position (conflict)."""
+    for i, one in enumerate(paths):
+        for two in paths[i + 1 :]:
+            for a, b in _zip_common(one, two):
+                if a == b:
+                    continue
+                if isinstance(a, int) != isinstance(b, int):
+                    raise error(
+                        "Two document paths conflict with each other; must remove or rewrite "
+                        f"one of these paths; path one: {render_path(one)}, path two: "
+                        f"{render_path(two)}"
+                    )
+                break
+            else:
+                raise error(
+                    "Two document paths overlap with each other; must remove or rewrite one of "
+                    f"these paths; path one: {render_path(one)}, path two: {render_path(two)}"
+                )
+
+
+def _zip_common(
+    one: tuple[str | int, ...], two: tuple[str | int, ...]
+) -> Iterator[tuple[str | int, str | int]]:
+    return zip(one, two, strict=False)
+
+
+# --- key conditions --------------------------------------------------------------------------
+
+
+@dataclass
+class KeyCondition:
+    hash_name: str
+    hash_value: dict[str, Any]
+    range_name: str | None = None
+    op: str | None = None
+    """=, <, <=, >, >=, BETWEEN or begins_with."""
+    operands: tuple[dict[str, Any], ...] = ()
+
+
+def key_condition(
+    validator: Validator,
+    tree: ast.Condition,
+    hash_key: tuple[str, str],
+    range_key: tuple[str, str] | None,
+) -> KeyCondition:
+    """Check a KeyConditionExpression against the key schema (names and types)."""
+    validator.condition(tree)
+    parts: list[ast.Condition] = []
+    _flatten_and(tree, parts)
+    found: dict[str, tuple[str, tuple[dict[str, Any], ...]]] = {}
+    for part in parts:
+        name, op, operands = _key_part(part)
+        if name in found:
+            raise ValidationException(
+                "KeyConditionExpressions must only contain one condition per key"
+            )
+        found[name] = (op, operands)
+    hash_name, hash_type = hash_key
+    if hash_name not in found:
+        raise ValidationException(f"Query condition missed key schema element: {hash_name}")
+    op, operands = found.pop(hash_name)
+    if op != "=":
+        raise ValidationException("Query key condition not supported")
+    _check_type(operands, hash_type)
+    result = KeyCondition(hash_name, operands[0])
+    if found:
+        name = next(iter(found))
+        if range_key is None or name != range_key[0]:
+            raise ValidationException(f"Query condition missed key schema element: {name}")
+        op, operands = found[name]
+        if op == "begins_with" and range_key[1] == "N":
+            raise ValidationException(
+                "Invalid KeyConditionExpression: Incorrect operand type for operator or "
+                "function; operator or function: begins_with, operand type: N"
+            )
+        _check_type(operands, range_key[1])
+        result.range_name, result.op, result.operands = name, op, operands
+    return result
+
+
+def _flatten_and(node: ast.Condition, out: list[ast.Condition]) -> None:
+    if isinstance(node, ast.And):
+        _flatten_and(node.left, out)
+        _flatten_and(node.right, out)
+    else:
+        out.append(node)
+
+
+def _key_part(node: ast.Condition) -> tuple[str, str, tuple[dict[str, Any], ...]]:
+    def bad(op: str) -> Exception:
+        return ValidationException(f"Invalid operator used in KeyConditionExpression: {op}")
+
+    if isinstance(node, ast.Or):
+        raise bad("OR")
+    if isinstance(node, ast.Not):
+        raise bad("NOT")
+    if isinstance(node, ast.In):
+        raise bad("IN")
+    if isinstance(node, ast.FunctionCondition):
+        if node.call.name != "begins_with":
+            raise bad(node.call.name)
+        path, value = node.call.args
+        return _key_name(path), "begins_with", (_key_value(value),)
+    if isinstance(node, ast.Between):
+        return _key_name(node.operand), "BETWEEN", (_key_value(node.low), _key_value(node.high))
+    if isinstance(node, ast.Compare):
+        if node.op == "<>":
+            raise bad("<>")
+        left, right, op = node.left, node.right, node.op
+        if isinstance(left, ast.ValueRef) and isinstance(right, ast.Path):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        return _key_name(left), op, (_key_value(right),)
+    raise ValidationException("Query key condition not supported")
+
+
+def _key_name(node: ast.Operand) -> str:
+    if not isinstance(node, ast.Path) or len(node.parts) != 1:
+        raise ValidationException("Query key condition not supported")
+    return str(node.elements()[0])
+
+
+def _key_value(node: ast.Operand) -> dict[str, Any]:
+    if not isinstance(node, ast.ValueRef):
+        raise ValidationException("Query key condition not supported")
+    return node.value
+
+
+def _check_type(operands: tuple[dict[str, Any], ...], expected: str) -> None:
+    for value in operands:
+        if av.value_type(value) != expected:
+            raise ValidationException(
+                "One or more parameter values were invalid: Condition parameter type does not "
+                "match schema type"
+            )

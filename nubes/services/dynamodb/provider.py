@@ -1,0 +1,999 @@
+"""Amazon DynamoDB: tables, items, queries and scans, batches, transactions, TTL, streams."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nubes.core import clock
+from nubes.core.arns import parse_arn
+from nubes.core.context import RequestContext
+from nubes.services.base import ServiceProvider
+from nubes.services.dynamodb import legacy, tables
+from nubes.services.dynamodb import values as av
+from nubes.services.dynamodb.capacity import Capacity, read_units, write_units
+from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.expressions import (
+    Expressions,
+    KeyCondition,
+    apply_update,
+    ast,
+    matches,
+    project,
+)
+from nubes.services.dynamodb.models import (
+    MIGRATIONS,
+    Index,
+    Items,
+    Page,
+    Table,
+    Tables,
+    Tokens,
+    range_condition,
+)
+from nubes.services.dynamodb.streams import TTL_IDENTITY, Streams
+
+Item = dict[str, Any]
+Paths = list[tuple[str | int, ...]]
+TTL_SWEEP_SECONDS = 30.0
+BATCH_GET_LIMIT = 100
+BATCH_GET_BYTES = 16 * 1024 * 1024
+TRANSACT_LIMIT = 100
+TRANSACT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Write:
+    """One item change prepared (checked, not yet applied)."""
+
+    table: Table
+    key: Item
+    old: Item | None
+    new: Item | None
+    paths: Paths = field(default_factory=list)
+
+
+class DynamoDBProvider(ServiceProvider):
+    service = "dynamodb"
+    migrations = MIGRATIONS
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.tables = Tables(self.store)
+        self.items = Items(self.store)
+        self.streams = Streams(self.store)
+        self.tokens = Tokens(self.store)
+
+    async def start(self) -> None:
+        self.env.scheduler.every("dynamodb-ttl", TTL_SWEEP_SECONDS, self.sweep)
+
+    def reset(self) -> None:
+        self.tables.reset()
+
+    # == tables ===================================================================================
+
+    def create_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        tables.check_create(req)
+        name = req["TableName"]
+        if self.tables.find(ctx.account_id, ctx.region, name) is not None:
+            raise errors.ResourceInUseException(f"Table already exists: {name}")
+        spec = tables.new_spec(req, ctx.account_id, ctx.region)
+        table = self.tables.create(ctx.account_id, ctx.region, name, spec)
+        if req.get("Tags"):
+            self.env.tags.set(table.arn, {t["Key"]: t["Value"] for t in req["Tags"]})
+        if table.stream_view:
+            self._enable_stream(table, table.stream_view)
+            table = self.tables.get(ctx.account_id, ctx.region, name)
+        creating = {i: "CREATING" for i in table.indexes if table.indexes[i].is_global}
+        return {"TableDescription": tables.describe(table, None, "CREATING", creating)}
+
+    def describe_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        return {"Table": tables.describe(table, self.tables.stats(table))}
+
+    def list_tables(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        limit = req.get("Limit", 100)
+        names = self.tables.names(
+            ctx.account_id, ctx.region, req.get("ExclusiveStartTableName"), limit + 1
+        )
+        out: dict[str, Any] = {"TableNames": names[:limit]}
+        if len(names) > limit:
+            out["LastEvaluatedTableName"] = names[limit - 1]
+        return out
+
+    def delete_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        if table.spec.get("DeletionProtectionEnabled"):
+            raise errors.ResourceInUseException(
+                "Resource cannot be deleted as it is currently protected against manual "
+                "deletion. Disable deletion protection first."
+            )
+        description = tables.describe(table, self.tables.stats(table), "DELETING")
+        if table.stream_view:
+            self.streams.disable(table.spec["LatestStreamArn"])
+        self.env.tags.drop(table.arn)
+        self.tables.delete(table)
+        return {"TableDescription": description}
+
+    def update_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        spec = table.spec
+        definitions = {d["AttributeName"]: d for d in spec["AttributeDefinitions"]}
+        for definition in req.get("AttributeDefinitions", []):
+            definitions[definition["AttributeName"]] = definition
+        billing = req.get("BillingMode") or spec["BillingModeSummary"]["BillingMode"]
+        if "BillingMode" in req:
+            spec["BillingModeSummary"] = {
+                "BillingMode": billing,
+                "LastUpdateToPayPerRequestDateTime": clock.now(),
+            }
+            if billing == "PAY_PER_REQUEST":
+                spec["ProvisionedThroughput"] = tables.throughput(None)
+        if "ProvisionedThroughput" in req:
+            tables.check_throughput(billing, req["ProvisionedThroughput"])
+            spec["ProvisionedThroughput"] = tables.throughput(req["ProvisionedThroughput"])
+        statuses = self._index_updates(
+            table, req.get("GlobalSecondaryIndexUpdates", []), definitions
+        )
+        spec["AttributeDefinitions"] = self._used_definitions(spec, definitions)
+        if "StreamSpecification" in req:
+            self._update_stream(table, req["StreamSpecification"])
+        if "SSESpecification" in req:
+            sse = req["SSESpecification"]
+            if sse.get("Enabled", True):
+                spec["SSEDescription"] = tables.sse_description(sse, ctx.account_id, ctx.region)
+            else:
+                spec.pop("SSEDescription", None)
+        if "TableClass" in req:
+            spec["TableClassSummary"] = {"TableClass": req["TableClass"]}
+        if "DeletionProtectionEnabled" in req:
+            spec["DeletionProtectionEnabled"] = req["DeletionProtectionEnabled"]
+        saved = self.tables.save(table)
+        description = tables.describe(saved, self.tables.stats(saved), "UPDATING", statuses)
+        for name, status in statuses.items():
+            if status == "DELETING":
+                description.setdefault("GlobalSecondaryIndexes", []).append(
+                    {"IndexName": name, "IndexStatus": "DELETING"}
+                )
+        return {"TableDescription": description}
+
+    def _index_updates(
+        self, table: Table, updates: list[dict[str, Any]], definitions: dict[str, Any]
+    ) -> dict[str, str]:
+        creates = [u for u in updates if "Create" in u or "Delete" in u]
+        if len(creates) > 1:
+            raise errors.LimitExceededException(
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+                "simultaneously per table"
+            )
+        statuses: dict[str, str] = {}
+        gsis: list[dict[str, Any]] = table.spec.setdefault("GlobalSecondaryIndexes", [])
+        billing = table.spec["BillingModeSummary"]["BillingMode"]
+        for update in updates:
+            if "Create" in update:
+                create = update["Create"]
+                name = create["IndexName"]
+                if name in table.indexes:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: Index with name: {name} "
+                        "already exists on table"
+                    )
+                tables.check_key_schema(create["KeySchema"])
+                tables.check_projection(create["Projection"])
+                tables.check_throughput(billing, create.get("ProvisionedThroughput"), name)
+                for element in create["KeySchema"]:
+                    if element["AttributeName"] not in definitions:
+                        raise ValidationException(
+                            "One or more parameter values were invalid: Some index key attributes "
+                            "are not defined in AttributeDefinitions. Keys: "
+                            f"[{element['AttributeName']}], AttributeDefinitions: "
+                            f"[{', '.join(definitions)}]"
+                        )
+                gsis.append(tables.gsi_spec(create, table.arn))
+                table.spec["AttributeDefinitions"] = list(definitions.values())
+                rebuilt = Table(table.id, table.account, table.region, table.name, table.spec)
+                self.items.backfill(rebuilt, rebuilt.indexes[name])
+                statuses[name] = "CREATING"
+            elif "Delete" in update:
+                name = update["Delete"]["IndexName"]
+                if not any(g["IndexName"] == name for g in gsis):
+                    raise errors.ResourceNotFoundException(
+                        f"Requested resource not found: Index: {name} not found"
+                    )
+                gsis[:] = [g for g in gsis if g["IndexName"] != name]
+                self.items.drop_index(table, name)
+                statuses[name] = "DELETING"
+            elif "Update" in update:
+                name = update["Update"]["IndexName"]
+                found = next((g for g in gsis if g["IndexName"] == name), None)
+                if found is None:
+                    raise errors.ResourceNotFoundException(
+                        f"Requested resource not found: Index: {name} not found"
+                    )
+                if "ProvisionedThroughput" in update["Update"]:
+                    found["ProvisionedThroughput"] = tables.throughput(
+                        update["Update"]["ProvisionedThroughput"]
+                    )
+        if not gsis:
+            table.spec.pop("GlobalSecondaryIndexes")
+        return statuses
+
+    @staticmethod
+    def _used_definitions(spec: dict[str, Any], definitions: dict[str, Any]) -> list[Any]:
+        used = {e["AttributeName"] for e in spec["KeySchema"]}
+        for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
+            for index in spec.get(kind, []):
+                used.update(e["AttributeName"] for e in index["KeySchema"])
+        return [d for n, d in definitions.items() if n in used]
+
+    def _enable_stream(self, table: Table, view: str) -> None:
+        stream = self.streams.enable(
+            table.account, table.region, table.name, table.arn, view, table.spec["KeySchema"]
+        )
+        table.spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+        table.spec["LatestStreamLabel"] = stream.label
+        table.spec["LatestStreamArn"] = stream.arn
+        self.tables.save(table)
+
+    def _update_stream(self, table: Table, spec: dict[str, Any]) -> None:
+        tables.check_stream(spec)
+        if spec.get("StreamEnabled"):
+            if table.stream_view:
+                raise ValidationException(
+                    f"Table already has an enabled stream: {table.spec['LatestStreamArn']}"
+                )
+            self._enable_stream(table, spec["StreamViewType"])
+        else:
+            if not table.stream_view:
+                raise ValidationException(
+                    "Table already has stream disabled"
+                    if "LatestStreamArn" in table.spec
+                    else "Stream is already disabled"
+                )
+            self.streams.disable(table.spec["LatestStreamArn"])
+            table.spec["StreamSpecification"] = {"StreamEnabled": False}
+
+    # -- tags, TTL, backups, limits ---------------------------------------------------------
+
+    def _table_by_arn(self, ctx: RequestContext, resource_arn: str) -> Table:
+        try:
+            parsed = parse_arn(resource_arn)
+            kind, _, name = parsed.resource.partition("/")
+        except ValueError:
+            kind, name = "", ""
+        table = None
+        if kind == "table" and "/" not in name:
+            table = self.tables.find(ctx.account_id, ctx.region, name)
+        if table is None:
+            raise errors.ResourceNotFoundException(
+                f"Requested resource not found: ResourcearN: {resource_arn} not found"
+            )
+        return table
+
+    def tag_resource(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table_by_arn(ctx, req["ResourceArn"])
+        self.env.tags.set(table.arn, {t["Key"]: t["Value"] for t in req["Tags"]})
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table_by_arn(ctx, req["ResourceArn"])
+        self.env.tags.remove(table.arn, req["TagKeys"])
+        return {}
+
+    def list_tags_of_resource(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table_by_arn(ctx, req["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self.env.tags.get(table.arn).items()]}
+
+    def update_time_to_live(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        spec = req["TimeToLiveSpecification"]
+        current = table.spec.get("_ttl") or {}
+        if spec["Enabled"] and current.get("Enabled"):
+            raise ValidationException("TimeToLive is already enabled")
+        if not spec["Enabled"] and not current.get("Enabled"):
+            raise ValidationException("TimeToLive is already disabled")
+        if not spec["Enabled"] and current.get("AttributeName") != spec["AttributeName"]:
+            raise ValidationException(
+                f"TimeToLive is enabled on a different attribute: {current.get('AttributeName')}"
+            )
+        table.spec["_ttl"] = {"Enabled": spec["Enabled"], "AttributeName": spec["AttributeName"]}
+        saved = self.tables.save(table)
+        self.items.set_ttl_attribute(saved, saved.ttl_attribute)
+        return {"TimeToLiveSpecification": spec}
+
+    def describe_time_to_live(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        ttl = table.spec.get("_ttl") or {}
+        if not ttl.get("Enabled"):
+            return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
+        return {
+            "TimeToLiveDescription": {
+                "TimeToLiveStatus": "ENABLED",
+                "AttributeName": ttl["AttributeName"],
+            }
+        }
+
+    def describe_continuous_backups(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        return {"ContinuousBackupsDescription": self._backups(table)}
+
+    def update_continuous_backups(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        pitr = req["PointInTimeRecoverySpecification"]
+        table.spec["_pitr"] = {
+            "Enabled": pitr["PointInTimeRecoveryEnabled"],
+            "Days": pitr.get("RecoveryPeriodInDays", 35),
+            "Since": clock.now(),
+        }
+        saved = self.tables.save(table)
+        return {"ContinuousBackupsDescription": self._backups(saved)}
+
+    @staticmethod
+    def _backups(table: Table) -> dict[str, Any]:
+        pitr = table.spec.get("_pitr") or {}
+        description: dict[str, Any] = {"PointInTimeRecoveryStatus": "DISABLED"}
+        if pitr.get("Enabled"):
+            now = clock.now()
+            description = {
+                "PointInTimeRecoveryStatus": "ENABLED",
+                "RecoveryPeriodInDays": pitr["Days"],
+                "EarliestRestorableDateTime": max(pitr["Since"], now - pitr["Days"] * 86400),
+                "LatestRestorableDateTime": now,
+            }
+        return {
+            "ContinuousBackupsStatus": "ENABLED",
+            "PointInTimeRecoveryDescription": description,
+        }
+
+    def describe_limits(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "AccountMaxReadCapacityUnits": 80000,
+            "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000,
+            "TableMaxWriteCapacityUnits": 40000,
+        }
+
+    def describe_endpoints(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        host = ctx.request.headers.get("host") or f"dynamodb.{ctx.region}.amazonaws.com"
+        return {"Endpoints": [{"Address": host, "CachePeriodInMinutes": 1440}]}
+
+    # -- the TTL sweep --------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Delete expired items of tables with TTL on (each a REMOVE stream record by the
+        service), and stream records past retention."""
+        now = clock.now()
+        for table in self.tables.all():
+            if table.ttl_attribute is None:
+                continue
+            for item in self.items.expired(table, now, 1000):
+                key = table.key_of(item)
+                self.items.delete(table, key, item)
+                self._record(table, key, item, None, identity=TTL_IDENTITY)
+        self.streams.trim()
+
+    # == items ====================================================================================
+
+    def _table(self, ctx: RequestContext, name: str) -> Table:
+        return self.tables.get(ctx.account_id, ctx.region, name)
+
+    def _apply(self, write: Write) -> None:
+        if write.new is None:
+            if write.old is not None:
+                self.items.delete(write.table, write.key, write.old)
+        else:
+            self.items.put(write.table, write.new, write.old, av.item_size(write.new))
+        self._record(write.table, write.key, write.old, write.new)
+
+    def _record(
+        self,
+        table: Table,
+        key: Item,
+        old: Item | None,
+        new: Item | None,
+        identity: dict[str, str] | None = None,
+    ) -> None:
+        view = table.stream_view
+        if view is None or (old is None and new is None):
+            return
+        if old is not None and new is not None and av.dumps(old) == av.dumps(new):
+            return  # an unchanged item writes no stream record
+        event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        self.streams.append(
+            table.spec["LatestStreamArn"], view, event, key, old, new, table.region, identity
+        )
+
+    @staticmethod
+    def _condition(exprs: Expressions | None, req: dict[str, Any]) -> ast.Condition | None:
+        if "ConditionExpression" in req:
+            assert exprs is not None
+            return exprs.condition(req["ConditionExpression"])
+        if "Expected" in req:
+            return legacy.condition(req["Expected"], req.get("ConditionalOperator"))
+        return None
+
+    @staticmethod
+    def _expressions(req: dict[str, Any], *fields: str) -> Expressions:
+        legacy.check_mixing(req)
+        return Expressions(
+            req.get("ExpressionAttributeNames"),
+            req.get("ExpressionAttributeValues"),
+            any(f in req for f in fields),
+        )
+
+    def _check(
+        self, condition: ast.Condition | None, old: Item | None, on_fail: str | None
+    ) -> None:
+        if condition is not None and not matches(condition, old or {}):
+            fields = {"Item": old} if on_fail == "ALL_OLD" and old is not None else {}
+            raise errors.ConditionalCheckFailedException("The conditional request failed", **fields)
+
+    @staticmethod
+    def _check_size(item: Item, update: bool = False) -> None:
+        if av.item_size(item) > av.MAX_ITEM_SIZE:
+            raise ValidationException(
+                "Item size to update has exceeded the maximum allowed size"
+                if update
+                else "Item size has exceeded the maximum allowed size"
+            )
+
+    # -- prepared writes (shared by single calls, batches and transactions) -------------------
+
+    def _prepare_put(
+        self, table: Table, req: dict[str, Any], exprs: Expressions
+    ) -> tuple[Write, ast.Condition | None]:
+        item = av.check_item(req["Item"])
+        table.check_item_keys(item)
+        self._check_size(item)
+        key = table.key_of(item)
+        condition = self._condition(exprs, req)
+        return Write(table, key, self.items.get(table, key), item), condition
+
+    def _prepare_delete(
+        self, table: Table, req: dict[str, Any], exprs: Expressions
+    ) -> tuple[Write, ast.Condition | None]:
+        key = table.check_key(req["Key"])
+        condition = self._condition(exprs, req)
+        return Write(table, key, self.items.get(table, key), None), condition
+
+    def _prepare_update(
+        self, table: Table, req: dict[str, Any], exprs: Expressions
+    ) -> tuple[Write, ast.Condition | None, ast.Update | None]:
+        key = table.check_key(req["Key"])
+        update: ast.Update | None = None
+        if "UpdateExpression" in req:
+            update = exprs.update(req["UpdateExpression"])
+        elif "AttributeUpdates" in req:
+            update = legacy.update(req["AttributeUpdates"])
+        condition = self._condition(exprs, req)
+        old = self.items.get(table, key)
+        paths: Paths = []
+        if update is not None:
+            paths = [a.path.elements() for a in update.actions]
+            for elements in paths:
+                if elements[0] in table.key_names:
+                    raise ValidationException(
+                        "One or more parameter values were invalid: Cannot update attribute "
+                        f"{elements[0]}. This attribute is part of the key"
+                    )
+        return Write(table, key, old, None, paths), condition, update
+
+    def _finish_update(self, write: Write, update: ast.Update | None) -> None:
+        base = write.old if write.old is not None else dict(write.key)
+        new = apply_update(update, base) if update is not None else dict(base)
+        write.table.check_item_keys(new)
+        self._check_size(new, update=True)
+        write.new = new
+
+    # -- single-item operations ------------------------------------------------------------
+
+    def put_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        exprs = self._expressions(req, "ConditionExpression")
+        write, condition = self._prepare_put(table, req, exprs)
+        exprs.finish()
+        _return_values(req, ("NONE", "ALL_OLD"))
+        self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
+        self._apply(write)
+        out: dict[str, Any] = {}
+        if req.get("ReturnValues") == "ALL_OLD" and write.old is not None:
+            out["Attributes"] = write.old
+        return self._write_result(req, out, write)
+
+    def delete_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        exprs = self._expressions(req, "ConditionExpression")
+        write, condition = self._prepare_delete(table, req, exprs)
+        exprs.finish()
+        _return_values(req, ("NONE", "ALL_OLD"))
+        self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
+        self._apply(write)
+        out: dict[str, Any] = {}
+        if req.get("ReturnValues") == "ALL_OLD" and write.old is not None:
+            out["Attributes"] = write.old
+        return self._write_result(req, out, write)
+
+    def update_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        exprs = self._expressions(req, "ConditionExpression", "UpdateExpression")
+        write, condition, update = self._prepare_update(table, req, exprs)
+        exprs.finish()
+        self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
+        self._finish_update(write, update)
+        self._apply(write)
+        out: dict[str, Any] = {}
+        attributes = _updated_values(req.get("ReturnValues"), write)
+        if attributes:
+            out["Attributes"] = attributes
+        return self._write_result(req, out, write)
+
+    def _write_result(
+        self, req: dict[str, Any], out: dict[str, Any], write: Write
+    ) -> dict[str, Any]:
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        if capacity.wanted:
+            self._write_capacity(capacity, write)
+            out["ConsumedCapacity"] = capacity.single(write.table)
+        if req.get("ReturnItemCollectionMetrics") == "SIZE":
+            metrics = _collection_metrics(write)
+            if metrics:
+                out["ItemCollectionMetrics"] = metrics
+        return out
+
+    @staticmethod
+    def _write_capacity(capacity: Capacity, write: Write, factor: float = 1.0) -> None:
+        sizes = [av.item_size(i) for i in (write.old, write.new) if i is not None]
+        capacity.add(write.table, write=write_units(max(sizes, default=0)) * factor)
+        for index in write.table.indexes.values():
+            touched = any(
+                item is not None and all(n in item for n in index.key_names)
+                for item in (write.old, write.new)
+            )
+            if touched:
+                capacity.add(write.table, write=1.0 * factor, index=index.name)
+
+    def get_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        exprs = self._expressions(req, "ProjectionExpression")
+        projection = self._projection(exprs, req)
+        exprs.finish()
+        key = table.check_key(req["Key"])
+        item = self.items.get(table, key)
+        out: dict[str, Any] = {}
+        if item is not None:
+            out["Item"] = project(item, projection) if projection is not None else item
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        if capacity.wanted:
+            size = av.item_size(item) if item else 0
+            capacity.add(table, read=read_units(size, bool(req.get("ConsistentRead"))))
+            out["ConsumedCapacity"] = capacity.single(table)
+        return out
+
+    @staticmethod
+    def _projection(exprs: Expressions, req: dict[str, Any]) -> Paths | None:
+        if "ProjectionExpression" in req:
+            return exprs.projection(req["ProjectionExpression"])
+        if "AttributesToGet" in req:
+            return [(name,) for name in req["AttributesToGet"]]
+        return None
+
+    # -- query and scan -----------------------------------------------------------------------
+
+    def query(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        index = self._index(table, req)
+        exprs = self._expressions(
+            req, "KeyConditionExpression", "FilterExpression", "ProjectionExpression"
+        )
+        schema = index or table
+        if "KeyConditionExpression" in req:
+            key = exprs.key_condition(
+                req["KeyConditionExpression"], schema.hash_key, schema.range_key
+            )
+        elif "KeyConditions" in req:
+            key = legacy.key_condition(req["KeyConditions"], schema.hash_key, schema.range_key)
+        else:
+            raise ValidationException(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+                "in the request."
+            )
+        filters = self._filter(exprs, req, "QueryFilter")
+        projection, select = self._select(exprs, req, table, index)
+        exprs.finish()
+        start = self._start_key(table, index, req.get("ExclusiveStartKey"), key)
+        page = self.items.query(
+            table,
+            index,
+            key.hash_value,
+            range_condition(key.op, key.operands),
+            req.get("ScanIndexForward", True),
+            start,
+            req.get("Limit"),
+        )
+        return self._page_result(req, table, index, page, filters, projection, select)
+
+    def scan(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(ctx, req["TableName"])
+        index = self._index(table, req)
+        exprs = self._expressions(req, "FilterExpression", "ProjectionExpression")
+        filters = self._filter(exprs, req, "ScanFilter")
+        projection, select = self._select(exprs, req, table, index)
+        exprs.finish()
+        segment = _segment(req)
+        start = self._start_key(table, index, req.get("ExclusiveStartKey"), None)
+        page = self.items.scan(table, index, segment, start, req.get("Limit"))
+        return self._page_result(req, table, index, page, filters, projection, select)
+
+    @staticmethod
+    def _index(table: Table, req: dict[str, Any]) -> Index | None:
+        name = req.get("IndexName")
+        if name is None:
+            return None
+        index = table.indexes.get(name)
+        if index is None:
+            raise ValidationException(f"The table does not have the specified index: {name}")
+        if index.is_global and req.get("ConsistentRead"):
+            raise ValidationException(
+                "Consistent reads are not supported on global secondary indexes"
+            )
+        return index
+
+    @staticmethod
+    def _filter(exprs: Expressions, req: dict[str, Any], legacy_name: str) -> ast.Condition | None:
+        if "FilterExpression" in req:
+            return exprs.condition(req["FilterExpression"], "FilterExpression")
+        if legacy_name in req:
+            return legacy.condition(req[legacy_name], req.get("ConditionalOperator"))
+        return None
+
+    def _select(
+        self, exprs: Expressions, req: dict[str, Any], table: Table, index: Index | None
+    ) -> tuple[Paths | None, str]:
+        projection = self._projection(exprs, req)
+        select = req.get("Select")
+        if select is None:
+            select = (
+                "SPECIFIC_ATTRIBUTES"
+                if projection is not None
+                else ("ALL_PROJECTED_ATTRIBUTES" if index is not None else "ALL_ATTRIBUTES")
+            )
+        elif projection is not None and select != "SPECIFIC_ATTRIBUTES":
+            raise ValidationException(
+                "Cannot specify the AttributesToGet when choosing to get only the Count"
+                if select == "COUNT"
+                else "One or more parameter values were invalid: Select type "
+                f"{select} is not supported with ProjectionExpression"
+            )
+        if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+            raise ValidationException(
+                "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES "
+                "is not supported for a table query or scan without an index"
+            )
+        if (
+            select == "ALL_ATTRIBUTES"
+            and index is not None
+            and index.is_global
+            and index.projection.get("ProjectionType") != "ALL"
+        ):
+            raise ValidationException(
+                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+                f"supported for global secondary index {index.name} because its projection type "
+                "is not ALL"
+            )
+        return projection, select
+
+    @staticmethod
+    def _start_key(
+        table: Table, index: Index | None, start: Item | None, key: KeyCondition | None
+    ) -> Item | None:
+        if start is None:
+            return None
+        start = av.check_item(start)
+        names = set(table.key_names) | (set(index.key_names) if index else set())
+        if set(start) != names:
+            raise ValidationException(
+                "The provided starting key is invalid: The provided key element does not match the schema"
+            )
+        if key is not None and not av.equal(start[key.hash_name], key.hash_value):
+            raise ValidationException(
+                "The provided starting key is invalid: Query hash key does not match"
+            )
+        return start
+
+    def _page_result(
+        self,
+        req: dict[str, Any],
+        table: Table,
+        index: Index | None,
+        page: Page,
+        filters: ast.Condition | None,
+        projection: Paths | None,
+        select: str,
+    ) -> dict[str, Any]:
+        items = page.items
+        if index is not None and not index.is_global and select == "ALL_ATTRIBUTES":
+            fetched = [self.items.get(table, table.key_of(i)) for i in items]
+            items = [i for i in fetched if i is not None]
+        if filters is not None:
+            items = [i for i in items if matches(filters, i)]
+        out: dict[str, Any] = {"Count": len(items), "ScannedCount": page.scanned}
+        if select != "COUNT":
+            if projection is not None:
+                items = [project(i, projection) for i in items]
+            out["Items"] = items
+        if page.last_key is not None:
+            out["LastEvaluatedKey"] = page.last_key
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        if capacity.wanted:
+            units = read_units(page.bytes_read, bool(req.get("ConsistentRead")))
+            capacity.add(table, read=units, index=index.name if index else None)
+            out["ConsumedCapacity"] = capacity.single(table)
+        return out
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def batch_get_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        requests = req["RequestItems"]
+        total = sum(len(r["Keys"]) for r in requests.values())
+        if total > BATCH_GET_LIMIT:
+            raise ValidationException("Too many items requested for the BatchGetItem call")
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        responses: dict[str, list[Item]] = {}
+        unprocessed: dict[str, Any] = {}
+        read = 0
+        for name, spec in requests.items():
+            table = self._table(ctx, name)
+            exprs = self._expressions(spec, "ProjectionExpression")
+            projection = self._projection(exprs, spec)
+            exprs.finish()
+            keys = [table.check_key(k) for k in spec["Keys"]]
+            _no_duplicates(table, keys)
+            found = responses.setdefault(name, [])
+            for position, key in enumerate(keys):
+                if read >= BATCH_GET_BYTES:
+                    rest = {k: v for k, v in spec.items() if k != "Keys"}
+                    unprocessed[name] = {**rest, "Keys": keys[position:]}
+                    break
+                item = self.items.get(table, key)
+                size = av.item_size(item) if item else 0
+                read += size
+                capacity.add(table, read=read_units(size, bool(spec.get("ConsistentRead"))))
+                if item is not None:
+                    found.append(project(item, projection) if projection is not None else item)
+        out: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
+        if capacity.wanted:
+            out["ConsumedCapacity"] = capacity.report()
+        return out
+
+    def batch_write_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        requests = req["RequestItems"]
+        if sum(len(r) for r in requests.values()) > 25:
+            raise ValidationException("Too many items requested for the BatchWriteItem call")
+        writes: list[Write] = []
+        for name, entries in requests.items():
+            table = self._table(ctx, name)
+            keys = []
+            for entry in entries:
+                if len(entry) != 1:
+                    raise ValidationException(
+                        "Supplied AttributeValue has more than one datatypes set, must contain "
+                        "exactly one of the supported datatypes"
+                    )
+                exprs = Expressions(None, None)
+                if "PutRequest" in entry:
+                    write, _ = self._prepare_put(table, entry["PutRequest"], exprs)
+                else:
+                    write, _ = self._prepare_delete(table, entry["DeleteRequest"], exprs)
+                keys.append(write.key)
+                writes.append(write)
+            _no_duplicates(table, keys)
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        for write in writes:
+            self._apply(write)
+            self._write_capacity(capacity, write)
+        out: dict[str, Any] = {"UnprocessedItems": {}}
+        if capacity.wanted:
+            out["ConsumedCapacity"] = capacity.report()
+        return out
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def transact_write_items(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        actions = req["TransactItems"]
+        if len(actions) > TRANSACT_LIMIT:
+            raise ValidationException("Member must have length less than or equal to 100")
+        token = req.get("ClientRequestToken")
+        digest = hashlib.sha256(
+            json.dumps(actions, sort_keys=True, default=repr).encode()
+        ).hexdigest()
+        if token:
+            seen = self.tokens.seen(ctx.account_id, ctx.region, token)
+            if seen is not None:
+                if seen != digest:
+                    raise errors.IdempotentParameterMismatchException(
+                        "Request with the same client token was used with different parameters"
+                    )
+                return {}
+        prepared = self._prepare_transaction(ctx, actions)
+        reasons: list[dict[str, Any]] = []
+        failed = False
+        for action, (kind, write, condition, update, spec) in zip(actions, prepared, strict=True):
+            reason: dict[str, Any] = {"Code": "None"}
+            if condition is not None and not matches(condition, write.old or {}):
+                failed = True
+                reason = {
+                    "Code": "ConditionalCheckFailed",
+                    "Message": "The conditional request failed",
+                }
+                if spec.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and write.old:
+                    reason["Item"] = write.old
+            elif kind == "Update":
+                try:
+                    self._finish_update(write, update)
+                except Exception as exc:
+                    failed = True
+                    reason = {
+                        "Code": "ValidationError",
+                        "Message": getattr(exc, "message", str(exc)),
+                    }
+            reasons.append(reason)
+            del action
+        if failed:
+            codes = ", ".join(r["Code"] for r in reasons)
+            raise errors.TransactionCanceledException(
+                f"Transaction cancelled, please refer cancellation reasons for specific reasons "
+                f"[{codes}]",
+                CancellationReasons=reasons,
+            )
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        for kind, write, _, _, _ in prepared:
+            if kind == "ConditionCheck":
+                capacity.add(write.table, read=2.0)
+                continue
+            self._apply(write)
+            self._write_capacity(capacity, write, factor=2.0)
+        if token:
+            self.tokens.remember(ctx.account_id, ctx.region, token, digest)
+        out: dict[str, Any] = {}
+        if capacity.wanted:
+            out["ConsumedCapacity"] = capacity.report()
+        return out
+
+    def _prepare_transaction(
+        self, ctx: RequestContext, actions: list[dict[str, Any]]
+    ) -> list[tuple[str, Write, ast.Condition | None, ast.Update | None, dict[str, Any]]]:
+        prepared = []
+        seen: set[tuple[str, str]] = set()
+        total = 0
+        for action in actions:
+            if len(action) != 1:
+                raise ValidationException(
+                    "TransactItems can only contain one of Check, Put, Update or Delete"
+                )
+            ((kind, spec),) = action.items()
+            table = self._table(ctx, spec["TableName"])
+            fields = ("ConditionExpression", "UpdateExpression")
+            exprs = self._expressions(spec, *fields)
+            update = None
+            if kind == "Put":
+                write, condition = self._prepare_put(table, spec, exprs)
+                total += av.item_size(write.new or {})
+            elif kind == "Update":
+                write, condition, update = self._prepare_update(table, spec, exprs)
+            elif kind == "Delete":
+                write, condition = self._prepare_delete(table, spec, exprs)
+            else:
+                key = table.check_key(spec["Key"])
+                condition = exprs.condition(spec["ConditionExpression"])
+                write = Write(table, key, self.items.get(table, key), None)
+            exprs.finish()
+            identity = (table.name, av.dumps(_sorted(write.key)))
+            if identity in seen:
+                raise ValidationException(
+                    "Transaction request cannot include multiple operations on one item"
+                )
+            seen.add(identity)
+            prepared.append((kind, write, condition, update, spec))
+        if total > TRANSACT_BYTES:
+            raise ValidationException(
+                "Transaction request has exceeded the maximum aggregated size of 4 MB"
+            )
+        return prepared
+
+    def transact_get_items(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        responses = []
+        seen: set[tuple[str, str]] = set()
+        for action in req["TransactItems"]:
+            spec = action["Get"]
+            table = self._table(ctx, spec["TableName"])
+            exprs = self._expressions(spec, "ProjectionExpression")
+            projection = self._projection(exprs, spec)
+            exprs.finish()
+            key = table.check_key(spec["Key"])
+            identity = (table.name, av.dumps(_sorted(key)))
+            if identity in seen:
+                raise ValidationException(
+                    "Transaction request cannot include multiple operations on one item"
+                )
+            seen.add(identity)
+            item = self.items.get(table, key)
+            capacity.add(table, read=2 * read_units(av.item_size(item) if item else 0, True))
+            if item is None:
+                responses.append({})
+            else:
+                responses.append({"Item": project(item, projection) if projection else item})
+        out: dict[str, Any] = {"Responses": responses}
+        if capacity.wanted:
+            out["ConsumedCapacity"] = capacity.report()
+        return out
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _sorted(key: Item) -> Item:
+    return dict(sorted(key.items()))
+
+
+def _no_duplicates(table: Table, keys: list[Item]) -> None:
+    seen = {av.dumps(_sorted(k)) for k in keys}
+    if len(seen) != len(keys):
+        raise ValidationException("Provided list of item keys contains duplicates")
+
+
+def _return_values(req: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    value = req.get("ReturnValues", "NONE")
+    if value not in allowed:
+        raise ValidationException("Return values set to invalid value")
+
+
+def _updated_values(mode: str | None, write: Write) -> Item | None:
+    mode = mode or "NONE"
+    if mode == "NONE":
+        return None
+    if mode == "ALL_OLD":
+        return write.old
+    if mode == "ALL_NEW":
+        return write.new
+    source = write.old if mode == "UPDATED_OLD" else write.new
+    if source is None:
+        return None
+    return project(source, write.paths) or None
+
+
+def _collection_metrics(write: Write) -> dict[str, Any] | None:
+    table = write.table
+    if not any(not i.is_global for i in table.indexes.values()):
+        return None
+    hash_name = table.hash_key[0]
+    return {
+        "ItemCollectionKey": {hash_name: write.key[hash_name]},
+        "SizeEstimateRangeGB": [0.0, 1.0],
+    }
+
+
+def _segment(req: dict[str, Any]) -> tuple[int, int] | None:
+    segment, total = req.get("Segment"), req.get("TotalSegments")
+    if segment is None and total is None:
+        return None
+    if segment is None:
+        raise ValidationException(
+            "The Segment parameter is required but was not present in the request when "
+            "parameter TotalSegments is present"
+        )
+    if total is None:
+        raise ValidationException(
+            "The TotalSegments parameter is required but was not present in the request when "
+            "parameter Segment is present"
+        )
+    if segment >= total:
+        raise ValidationException(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+            f"Segment: {segment} is not less than TotalSegments: {total}"
+        )
+    return segment, total

@@ -1,0 +1,241 @@
+"""CreateTable / UpdateTable input checked as DynamoDB checks it, and table descriptions.
+
+Tables and new global indexes are reported CREATING in the response of the call that creates
+them and ACTIVE from the next read on (nubes builds them at once); deleted ones DELETING in
+that response and gone afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from nubes.core import clock
+from nubes.core.arns import arn
+from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.models import Table
+
+MAX_LSI = 5
+MAX_GSI = 20
+
+
+def invalid(message: str) -> Exception:
+    return ValidationException(f"One or more parameter values were invalid: {message}")
+
+
+def check_key_schema(schema: list[dict[str, str]], what: str = "KeySchema") -> None:
+    if schema[0]["KeyType"] != "HASH":
+        raise ValidationException(
+            f"Invalid {what}: The first KeySchemaElement is not a HASH key type"
+        )
+    if len(schema) > 1:
+        if schema[1]["KeyType"] != "RANGE":
+            raise ValidationException(
+                f"Invalid {what}: The second KeySchemaElement is not a RANGE key type"
+            )
+        if schema[0]["AttributeName"] == schema[1]["AttributeName"]:
+            raise ValidationException(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+            )
+
+
+def check_throughput(billing: str, throughput: dict[str, Any] | None, index: str = "") -> None:
+    if billing == "PROVISIONED" and throughput is None:
+        if index:
+            raise invalid(f"ProvisionedThroughput must be specified for index: {index}")
+        raise invalid(
+            "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode "
+            "is PROVISIONED"
+        )
+    if billing == "PAY_PER_REQUEST" and throughput is not None:
+        raise invalid(
+            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode "
+            "is PAY_PER_REQUEST"
+        )
+
+
+def check_projection(projection: dict[str, Any]) -> None:
+    kind = projection.get("ProjectionType", "ALL")
+    if kind == "INCLUDE" and not projection.get("NonKeyAttributes"):
+        raise invalid("ProjectionType is INCLUDE, but NonKeyAttributes is not specified")
+    if kind != "INCLUDE" and projection.get("NonKeyAttributes"):
+        raise invalid(f"ProjectionType is {kind}, but NonKeyAttributes is specified")
+
+
+def check_create(req: dict[str, Any]) -> None:
+    schema = req["KeySchema"]
+    check_key_schema(schema)
+    definitions = {d["AttributeName"]: d["AttributeType"] for d in req["AttributeDefinitions"]}
+    if len(definitions) != len(req["AttributeDefinitions"]):
+        raise invalid("Cannot have two attributes with the same name")
+    billing = req.get("BillingMode", "PROVISIONED")
+    check_throughput(billing, req.get("ProvisionedThroughput"))
+    key_names = [e["AttributeName"] for e in schema]
+    used = set(key_names)
+    lsis = req.get("LocalSecondaryIndexes", [])
+    gsis = req.get("GlobalSecondaryIndexes", [])
+    if len(lsis) > MAX_LSI:
+        raise invalid(f"Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSI}")
+    if len(gsis) > MAX_GSI:
+        raise errors.LimitExceededException(
+            f"One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the "
+            f"per-table limit of {MAX_GSI}"
+        )
+    names: set[str] = set()
+    for lsi in lsis:
+        index_schema = lsi["KeySchema"]
+        check_key_schema(index_schema)
+        if len(schema) < 2:
+            raise invalid(
+                "Table KeySchema does not have a range key, which is required when specifying a "
+                "LocalSecondaryIndex"
+            )
+        if len(index_schema) < 2:
+            raise invalid(
+                f"Index KeySchema does not have a range key for index: {lsi['IndexName']}"
+            )
+        if index_schema[0]["AttributeName"] != schema[0]["AttributeName"]:
+            raise invalid(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for "
+                f"index: {lsi['IndexName']}. index hash key: {index_schema[0]['AttributeName']}, "
+                f"table hash key: {schema[0]['AttributeName']}"
+            )
+        _index_common(lsi, names, used)
+    for gsi in gsis:
+        check_key_schema(gsi["KeySchema"])
+        check_throughput(billing, gsi.get("ProvisionedThroughput"), gsi["IndexName"])
+        _index_common(gsi, names, used)
+    missing = [n for n in sorted(used) if n not in definitions]
+    if missing:
+        raise invalid(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: "
+            f"[{', '.join(missing)}], AttributeDefinitions: [{', '.join(definitions)}]"
+        )
+    if len(used) != len(definitions):
+        if not lsis and not gsis:
+            raise invalid(
+                "Number of attributes in KeySchema does not exactly match number of attributes "
+                "defined in AttributeDefinitions"
+            )
+        raise invalid(
+            "Some AttributeDefinitions are not used. AttributeDefinitions: "
+            f"[{', '.join(definitions)}], keys used: [{', '.join(sorted(used))}]"
+        )
+    check_stream(req.get("StreamSpecification"))
+
+
+def _index_common(index: dict[str, Any], names: set[str], used: set[str]) -> None:
+    if index["IndexName"] in names:
+        raise invalid(f"Duplicate index name: {index['IndexName']}")
+    names.add(index["IndexName"])
+    check_projection(index["Projection"])
+    used.update(e["AttributeName"] for e in index["KeySchema"])
+
+
+def check_stream(spec: dict[str, Any] | None) -> None:
+    if spec and spec.get("StreamEnabled") and not spec.get("StreamViewType"):
+        raise ValidationException(
+            "StreamSpecification: StreamViewType must be specified when StreamEnabled is true"
+        )
+    if spec and not spec.get("StreamEnabled") and spec.get("StreamViewType"):
+        raise ValidationException(
+            "One or more parameter values were invalid: StreamViewType can only be specified "
+            "when StreamEnabled is true"
+        )
+
+
+def throughput(spec: dict[str, Any] | None) -> dict[str, Any]:
+    spec = spec or {}
+    return {
+        "NumberOfDecreasesToday": 0,
+        "ReadCapacityUnits": spec.get("ReadCapacityUnits", 0),
+        "WriteCapacityUnits": spec.get("WriteCapacityUnits", 0),
+    }
+
+
+def new_spec(req: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    name = req["TableName"]
+    table_arn = arn("dynamodb", region, account, f"table/{name}")
+    billing = req.get("BillingMode", "PROVISIONED")
+    now = clock.now()
+    spec: dict[str, Any] = {
+        "AttributeDefinitions": req["AttributeDefinitions"],
+        "TableName": name,
+        "KeySchema": req["KeySchema"],
+        "TableStatus": "ACTIVE",
+        "CreationDateTime": now,
+        "ProvisionedThroughput": throughput(req.get("ProvisionedThroughput")),
+        "TableArn": table_arn,
+        "TableId": str(uuid.uuid4()),
+        "BillingModeSummary": {"BillingMode": billing, "LastUpdateToPayPerRequestDateTime": now},
+        "DeletionProtectionEnabled": bool(req.get("DeletionProtectionEnabled", False)),
+    }
+    if req.get("LocalSecondaryIndexes"):
+        spec["LocalSecondaryIndexes"] = [
+            {
+                "IndexName": i["IndexName"],
+                "KeySchema": i["KeySchema"],
+                "Projection": i["Projection"],
+                "IndexArn": f"{table_arn}/index/{i['IndexName']}",
+            }
+            for i in req["LocalSecondaryIndexes"]
+        ]
+    if req.get("GlobalSecondaryIndexes"):
+        spec["GlobalSecondaryIndexes"] = [
+            gsi_spec(i, table_arn) for i in req["GlobalSecondaryIndexes"]
+        ]
+    stream = req.get("StreamSpecification")
+    if stream and stream.get("StreamEnabled"):
+        spec["StreamSpecification"] = stream
+    sse = req.get("SSESpecification")
+    if sse and sse.get("Enabled"):
+        spec["SSEDescription"] = sse_description(sse, account, region)
+    if req.get("TableClass"):
+        spec["TableClassSummary"] = {"TableClass": req["TableClass"]}
+    if req.get("OnDemandThroughput"):
+        spec["OnDemandThroughput"] = req["OnDemandThroughput"]
+    return spec
+
+
+def gsi_spec(index: dict[str, Any], table_arn: str) -> dict[str, Any]:
+    return {
+        "IndexName": index["IndexName"],
+        "KeySchema": index["KeySchema"],
+        "Projection": index["Projection"],
+        "IndexStatus": "ACTIVE",
+        "ProvisionedThroughput": throughput(index.get("ProvisionedThroughput")),
+        "IndexArn": f"{table_arn}/index/{index['IndexName']}",
+    }
+
+
+def sse_description(sse: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    key = sse.get("KMSMasterKeyId") or "alias/aws/dynamodb"
+    if not key.startswith("arn:"):
+        key = arn("kms", region, account, key if key.startswith("alias/") else f"key/{key}")
+    return {"Status": "ENABLED", "SSEType": sse.get("SSEType", "KMS"), "KMSMasterKeyArn": key}
+
+
+def describe(
+    table: Table,
+    stats: tuple[int, int, dict[str, tuple[int, int]]] | None = None,
+    status: str | None = None,
+    index_status: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """DescribeTable's TableDescription (private settings left out)."""
+    out = {k: copy.deepcopy(v) for k, v in table.spec.items() if not k.startswith("_")}
+    count, size, per_index = stats or (0, 0, {})
+    out["ItemCount"] = count
+    out["TableSizeBytes"] = size
+    if status:
+        out["TableStatus"] = status
+    for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
+        for index in out.get(kind, []):
+            index_count, index_size = per_index.get(index["IndexName"], (0, 0))
+            index["ItemCount"] = index_count
+            index["IndexSizeBytes"] = index_size
+            if index_status and index["IndexName"] in index_status:
+                index["IndexStatus"] = index_status[index["IndexName"]]
+                if index["IndexStatus"] == "CREATING":
+                    index["Backfilling"] = False
+    return out
