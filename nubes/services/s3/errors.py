@@ -8,6 +8,7 @@ from nubes.core.errors import ErrorCatalogue
 errors = ErrorCatalogue(
     "s3",
     extra={
+        "AccessControlListNotSupported": 400,
         "BadDigest": 400,
         "BadRequest": 400,
         "BucketNotEmpty": 409,
@@ -27,6 +28,7 @@ errors = ErrorCatalogue(
         "InvalidRange": 416,
         "InvalidStorageClass": 400,
         "InvalidTag": 400,
+        "InvalidTargetBucketForLogging": 400,
         "KeyTooLongError": 400,
         "MalformedACLError": 400,
         "MalformedPolicy": 400,

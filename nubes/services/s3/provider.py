@@ -1,4 +1,5 @@
-"""Amazon S3: buckets, objects, listings, multipart uploads, versioning, bucket configurations.
+"""Amazon S3: buckets, objects, listings, versioning; multipart uploads, bucket configurations
+and object sub-resources live in their own modules and join here.
 
 Operations that create or drop object bodies run in their own transaction (``@owns_bodies``):
 a body is written before its row commits and an old body is deleted only after the row that
@@ -7,203 +8,37 @@ replaced it committed, so a crash at any point leaves every acknowledged object 
 
 from __future__ import annotations
 
-import functools
-import json
-import re
-import secrets
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
-from nubes.services.base import ServiceProvider
-from nubes.services.s3 import acl, checksums, conditions
+from nubes.services.s3 import acl, checksums, conditions, cors
+from nubes.services.s3.base import (
+    CONTENT_HEADERS,
+    OVERRIDES,
+    checksum_fields,
+    owner,
+    parse_range,
+    parse_tagging,
+    sse_fields,
+    url_encode,
+    valid_bucket_name,
+)
+from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import SCHEMA, Bucket, Entry, S3Store, dump, load
-from nubes.services.s3.storage import (
-    Location,
-    StoredBody,
-    aws_chunked,
-    body_source,
-    iter_all,
-    read_plain,
-    read_range,
-    store_body,
-)
-from nubes.store import Row
-
-Op = Callable[["S3Provider", RequestContext, dict[str, Any]], dict[str, Any]]
-
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_KEY_BYTES = 1024
-DEFAULT_CONTENT_TYPE = "binary/octet-stream"
-CONTENT_HEADERS = (
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-    "Expires",
-    "WebsiteRedirectLocation",
-)
-OVERRIDES = {
-    "ResponseCacheControl": "CacheControl",
-    "ResponseContentDisposition": "ContentDisposition",
-    "ResponseContentEncoding": "ContentEncoding",
-    "ResponseContentLanguage": "ContentLanguage",
-    "ResponseContentType": "ContentType",
-    "ResponseExpires": "Expires",
-}
-STORAGE_CLASSES = {
-    "STANDARD",
-    "REDUCED_REDUNDANCY",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "OUTPOSTS",
-    "GLACIER_IR",
-    "SNOW",
-    "EXPRESS_ONEZONE",
-    "FSX_OPENZFS",
-}
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "MD5")
+from nubes.services.s3.models import SCHEMA, Bucket, Entry, load
+from nubes.services.s3.multipart import MultipartOps
+from nubes.services.s3.object_meta import ObjectMetaOps
+from nubes.services.s3.storage import Location, iter_all, owns_bodies, read_range, store_body
 
 
-def owns_bodies(fn: Op) -> Callable[[S3Provider, RequestContext, dict[str, Any]], Awaitable[Any]]:
-    """Run an operation in its own transaction: bodies it wrote are removed if it fails, bodies
-    it let go are removed only once it committed."""
-
-    @functools.wraps(fn)
-    async def run(self: S3Provider, ctx: RequestContext, req: dict[str, Any]) -> Any:
-        self.written, self.dropped = [], []
-        try:
-            with self.store.transaction():
-                result = fn(self, ctx, req)
-        except BaseException:
-            for blob_id in self.written:
-                self.blobs.delete(blob_id)
-            raise
-        for blob_id in self.dropped:
-            self.blobs.delete(blob_id)
-        return result
-
-    return run
-
-
-def valid_bucket_name(name: str) -> bool:
-    return (
-        bool(_BUCKET_NAME.match(name))
-        and ".." not in name
-        and ".-" not in name
-        and "-." not in name
-        and not _IP_ADDRESS.match(name)
-        and not name.startswith(_BAD_PREFIXES)
-        and not name.endswith(_BAD_SUFFIXES)
-    )
-
-
-def owner(account_id: str) -> dict[str, str]:
-    return {"ID": acl.canonical_id(account_id)}
-
-
-def url_encode(value: str | None, encoding: str | None) -> str | None:
-    if value is None or encoding != "url":
-        return value
-    return quote(value, safe="/")
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``[start, end)`` of a ``Range: bytes=..`` header; None when it is to be ignored (S3
-    serves the whole object for a range it cannot parse)."""
-    m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
-    if m is None or m.group(1) == m.group(2) == "":
-        return None
-    first, last = m.group(1), m.group(2)
-    if first == "":
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise errors.InvalidRange(
-                "The requested range is not satisfiable",
-                RangeRequested=header,
-                ActualObjectSize=size,
-            )
-        return max(0, size - suffix), size
-    start = int(first)
-    end = int(last) + 1 if last else size
-    if last and end <= start:
-        return None
-    if start >= size:
-        raise errors.InvalidRange(
-            "The requested range is not satisfiable", RangeRequested=header, ActualObjectSize=size
-        )
-    return start, min(end, size)
-
-
-def parse_copy_source(source: str) -> tuple[str, str, str | None]:
-    path, _, query = source.partition("?")
-    version = None
-    if query.startswith("versionId="):
-        version = unquote(query[len("versionId=") :])
-    bucket, _, key = unquote(path).lstrip("/").partition("/")
-    if not bucket or not key:
-        raise errors.InvalidArgument(
-            "Invalid copy source object key", ArgumentName="x-amz-copy-source", ArgumentValue=source
-        )
-    return bucket, key, version
-
-
-def parse_tagging(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    from urllib.parse import parse_qsl
-
-    tags = dict(parse_qsl(text, keep_blank_values=True))
-    validate_tags(tags, len(parse_qsl(text, keep_blank_values=True)))
-    return tags
-
-
-def validate_tags(tags: dict[str, str], count: int, limit: int = 10) -> None:
-    if count != len(tags):
-        raise errors.InvalidTag("Cannot provide multiple Tags with the same key")
-    if len(tags) > limit:
-        raise errors.BadRequest("Object tags cannot be greater than 10")
-    for k, v in tags.items():
-        if not k or len(k) > 128:
-            raise errors.InvalidTag("The TagKey you have provided is invalid")
-        if len(v) > 256:
-            raise errors.InvalidTag("The TagValue you have provided is invalid")
-
-
-def tag_set(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def checksum_fields(checksum: dict[str, str] | None) -> dict[str, str]:
-    if not checksum:
-        return {}
-    return {f"Checksum{checksum['Algorithm']}": checksum["Value"], "ChecksumType": checksum["Type"]}
-
-
-class S3Provider(ServiceProvider):
+class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     service = "s3"
     migrations = (SCHEMA,)
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        self.db = S3Store(self.store)
-        self.written: list[str] = []
-        self.dropped: list[str] = []
-        from nubes.services.s3 import cors
-
         self.cors = cors.Cors(self)
 
     async def start(self) -> None:
@@ -213,63 +48,6 @@ class S3Provider(ServiceProvider):
     async def stop(self) -> None:
         self.env.gateway.interceptors.remove(self.cors.preflight)
         self.env.gateway.checks.remove(self.cors.annotate)
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def bucket(self, name: str) -> Bucket:
-        found = self.db.bucket(name)
-        if found is None:
-            raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=name)
-        return found
-
-    def object(self, bucket: Bucket, key: str, version_id: str | None = None) -> Row:
-        """The object (a version of it when asked) that GET and HEAD serve; raises the errors S3
-        gives for a missing key, a missing version or a delete marker."""
-        if version_id is None:
-            row = self.db.latest(bucket.name, key)
-            if row is None:
-                raise errors.NoSuchKey("The specified key does not exist.", Key=key)
-            if row["delete_marker"]:
-                err = errors.NoSuchKey("The specified key does not exist.", Key=key)
-                err.headers = {"x-amz-delete-marker": "true"}
-                if row["version_id"] != "null" or bucket.versioning:
-                    err.headers["x-amz-version-id"] = row["version_id"]
-                raise err
-            return row
-        row = self.db.version(bucket.name, key, version_id)
-        if row is None:
-            if version_id != "null" and len(version_id) != 32:
-                raise errors.InvalidArgument(
-                    "Invalid version id specified",
-                    ArgumentName="versionId",
-                    ArgumentValue=version_id,
-                )
-            raise errors.NoSuchVersion(
-                "The specified version does not exist.", Key=key, VersionId=version_id
-            )
-        if row["delete_marker"]:
-            err = errors.MethodNotAllowed(
-                "The specified method is not allowed against this resource.",
-                Method="GET",
-                ResourceType="DeleteMarker",
-            )
-            err.headers = {
-                "x-amz-delete-marker": "true",
-                "x-amz-version-id": version_id,
-                "Last-Modified": _http_date(row["last_modified"]),
-            }
-            raise err
-        return row
-
-    def drop(self, rows: Iterable[Row]) -> None:
-        for row in rows:
-            self.dropped.extend(Location.of(row).blob_ids())
-
-    def new_version_id(self, bucket: Bucket) -> str:
-        return secrets.token_urlsafe(24) if bucket.versioning == "Enabled" else "null"
-
-    def version_header(self, bucket: Bucket, version_id: str) -> dict[str, str]:
-        return {"VersionId": version_id} if bucket.versioning else {}
 
     # -- buckets ----------------------------------------------------------------------------
 
@@ -402,225 +180,10 @@ class S3Provider(ServiceProvider):
                 "The bucket you tried to delete is not empty", BucketName=bucket.name
             )
         self.db.delete_bucket(bucket.name)
+        self.env.tags.drop(f"arn:aws:s3:::{bucket.name}")
         return {}
 
     # -- objects: write ---------------------------------------------------------------------
-
-    def receive(
-        self, ctx: RequestContext, req: dict[str, Any], inline: bool = True
-    ) -> tuple[StoredBody, dict[str, str] | None]:
-        """Read the request body into storage, verifying Content-MD5, x-amz-content-sha256 and
-        the flexible checksum (header or aws-chunked trailer); returns the body and the
-        checksum to keep."""
-        headers = ctx.request.headers
-        declared = [a for a in _CHECKSUM_ALGORITHMS if req.get(f"Checksum{a}")]
-        trailer = headers.get("x-amz-trailer", "").strip().lower()
-        if trailer.startswith("x-amz-checksum-"):
-            declared.append(trailer[len("x-amz-checksum-") :].upper())
-        if len(declared) > 1:
-            raise errors.InvalidRequest(
-                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
-                "allowed."
-            )
-        algorithm = declared[0] if declared else (req.get("ChecksumAlgorithm") or None)
-        if algorithm is not None and algorithm not in checksums.ALGORITHMS:
-            raise errors.InvalidRequest(f"Checksum algorithm {algorithm} is not supported.")
-        expected = req.get(f"Checksum{algorithm}") if algorithm else None
-        if expected is not None and checksums.decode(expected, algorithm or "") is None:
-            raise errors.InvalidRequest(
-                f"Value for x-amz-checksum-{(algorithm or '').lower()} header is invalid."
-            )
-        md5 = req.get("ContentMD5")
-        if md5 is not None and checksums.decode(md5, "MD5") is None:
-            raise errors.InvalidDigest("The Content-MD5 you specified is not valid.")
-        content_sha = headers.get("x-amz-content-sha256", "")
-        wanted = [algorithm] if algorithm else []
-        hex_payload = len(content_sha) == 64
-        if hex_payload and "SHA256" not in wanted:
-            wanted.append("SHA256")
-        stream = body_source(req.get("Body"))
-        trailers: dict[str, str] = {}
-        chunked = content_sha.startswith("STREAMING-") or "aws-chunked" in (
-            req.get("ContentEncoding") or ""
-        )
-        chunks = aws_chunked(stream, trailers) if chunked else read_plain(stream)
-        body = store_body(self.blobs, chunks, wanted, checksums.ALGORITHMS, inline=inline)
-        if body.blob_id:
-            self.written.append(body.blob_id)
-        decoded = headers.get("x-amz-decoded-content-length")
-        if chunked and decoded is not None and decoded.isdigit() and int(decoded) != body.size:
-            raise errors.IncompleteBody("The request body terminated unexpectedly")
-        if hex_payload and body.digests["SHA256"].hex() != content_sha.lower():
-            raise errors.XAmzContentSHA256Mismatch(
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                ClientComputedContentSHA256=content_sha,
-                S3ComputedContentSHA256=body.digests["SHA256"].hex(),
-            )
-        if md5 is not None and checksums.decode(md5, "MD5") != bytes.fromhex(body.md5):
-            raise errors.BadDigest(
-                "The Content-MD5 you specified did not match what we received.",
-                ExpectedDigest=md5,
-                CalculatedDigest=checksums.encode(bytes.fromhex(body.md5)),
-            )
-        if algorithm is None:
-            return body, None
-        if expected is None and trailer:
-            expected = trailers.get(trailer)
-            if expected is not None and checksums.decode(expected, algorithm) is None:
-                raise errors.InvalidRequest(f"Value for {trailer} trailing header is invalid.")
-        actual = checksums.encode(body.digests[algorithm])
-        if expected is not None and expected != actual:
-            raise errors.BadDigest(
-                f"The {algorithm} you specified did not match the calculated checksum."
-            )
-        return body, {"Algorithm": algorithm, "Value": actual, "Type": "FULL_OBJECT"}
-
-    def check_key(self, key: str) -> None:
-        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-            raise errors.KeyTooLongError(
-                "Your key is too long", MaxSizeAllowed=MAX_KEY_BYTES, Size=len(key.encode())
-            )
-
-    def object_attrs(
-        self, ctx: RequestContext, req: dict[str, Any], bucket: Bucket
-    ) -> dict[str, Any]:
-        """What PutObject, CopyObject (REPLACE) and CreateMultipartUpload record beside the body."""
-        attrs: dict[str, Any] = {}
-        for name in CONTENT_HEADERS:
-            value = req.get(name)
-            if value is not None:
-                attrs[name] = value.timestamp() if isinstance(value, datetime) else value
-        encoding = attrs.get("ContentEncoding")
-        if encoding is not None:
-            kept = [e for e in (p.strip() for p in encoding.split(",")) if e and e != "aws-chunked"]
-            if kept:
-                attrs["ContentEncoding"] = ",".join(kept)
-            else:
-                del attrs["ContentEncoding"]
-        if req.get("Metadata"):
-            attrs["Metadata"] = {k.lower(): v for k, v in req["Metadata"].items()}
-        storage_class = req.get("StorageClass")
-        if storage_class is not None:
-            if storage_class not in STORAGE_CLASSES:
-                raise errors.InvalidStorageClass(
-                    "The storage class you specified is not valid",
-                    StorageClassRequested=storage_class,
-                )
-            if storage_class != "STANDARD":
-                attrs["StorageClass"] = storage_class
-        attrs.update(self.encryption(bucket, req))
-        if req.get("Tagging"):
-            attrs["Tags"] = parse_tagging(req["Tagging"])
-        if any(req.get(k) for k in acl.REQUEST_FIELDS):
-            attrs["ACL"] = acl.from_request(req, ctx.account_id)
-        attrs.update(self.lock_attrs(bucket, req))
-        attrs["Owner"] = ctx.account_id
-        return attrs
-
-    def encryption(self, bucket: Bucket, req: dict[str, Any]) -> dict[str, Any]:
-        sse = req.get("ServerSideEncryption")
-        if sse is None:
-            config = self.db.config(bucket.name, "encryption")
-            if config:
-                default = config["Rules"][0].get("ApplyServerSideEncryptionByDefault", {})
-                sse = default.get("SSEAlgorithm", "AES256")
-                out: dict[str, Any] = {"ServerSideEncryption": sse}
-                if default.get("KMSMasterKeyID"):
-                    out["SSEKMSKeyId"] = default["KMSMasterKeyID"]
-                if config["Rules"][0].get("BucketKeyEnabled"):
-                    out["BucketKeyEnabled"] = True
-                return out
-            return {"ServerSideEncryption": "AES256"}
-        out = {"ServerSideEncryption": sse}
-        if sse.startswith("aws:kms"):
-            key = req.get("SSEKMSKeyId") or "aws/s3"
-            if not key.startswith("arn:"):
-                key = f"arn:aws:kms:{bucket.region}:{bucket.account_id}:key/{key}"
-            out["SSEKMSKeyId"] = key
-            if req.get("BucketKeyEnabled"):
-                out["BucketKeyEnabled"] = True
-        return out
-
-    def lock_attrs(self, bucket: Bucket, req: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        mode, until = req.get("ObjectLockMode"), req.get("ObjectLockRetainUntilDate")
-        hold = req.get("ObjectLockLegalHoldStatus")
-        if (mode or until or hold) and not bucket.object_lock:
-            raise errors.InvalidRequest("Bucket is missing Object Lock Configuration")
-        if bool(mode) != bool(until):
-            raise errors.InvalidArgument(
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be "
-                "supplied"
-            )
-        if mode:
-            out["Retention"] = {"Mode": mode, "RetainUntilDate": until.timestamp()}
-        elif bucket.object_lock:
-            default = (self.db.config(bucket.name, "object_lock") or {}).get("Rule", {})
-            retention = default.get("DefaultRetention")
-            if retention:
-                days = retention.get("Days") or 365 * retention.get("Years", 0)
-                out["Retention"] = {
-                    "Mode": retention["Mode"],
-                    "RetainUntilDate": clock.now() + days * 86400,
-                }
-        if hold:
-            out["LegalHold"] = hold
-        return out
-
-    def check_write_conditions(self, bucket: Bucket, key: str, req: dict[str, Any]) -> None:
-        if_none, if_match = req.get("IfNoneMatch"), req.get("IfMatch")
-        if if_none is None and if_match is None:
-            return
-        current = self.db.latest(bucket.name, key)
-        exists = current is not None and not current["delete_marker"]
-        if if_none is not None:
-            if if_none.strip() != "*":
-                raise errors.NotImplemented(
-                    "A header you provided implies functionality that is not implemented",
-                    Header="If-None-Match",
-                )
-            if exists:
-                raise errors.PreconditionFailed(
-                    "At least one of the pre-conditions you specified did not hold",
-                    Condition="If-None-Match",
-                )
-        if if_match is not None:
-            if not exists:
-                raise errors.NoSuchKey("The specified key does not exist.", Key=key)
-            assert current is not None
-            if not conditions.etag_matches(if_match, current["etag"]):
-                raise errors.PreconditionFailed(
-                    "At least one of the pre-conditions you specified did not hold",
-                    Condition="If-Match",
-                )
-
-    def commit_object(
-        self,
-        bucket: Bucket,
-        key: str,
-        where: StoredBody | Location,
-        size: int,
-        etag: str,
-        attrs: dict[str, Any],
-    ) -> str:
-        """Make a new version of ``key`` current; returns its version id."""
-        version_id = self.new_version_id(bucket)
-        values: dict[str, Any] = {
-            "bucket": bucket.name,
-            "key": key,
-            "version_id": version_id,
-            "last_modified": clock.now(),
-            "size": size,
-            "etag": etag,
-            "attrs": dump(attrs),
-        }
-        if isinstance(where, StoredBody):
-            values["data"] = where.data
-            values["blob_id"] = where.blob_id
-        else:
-            values["parts"] = json.dumps(where.parts)
-        self.drop(self.db.add_version(values, replace_null=bucket.versioning != "Enabled"))
-        return version_id
 
     @owns_bodies
     def put_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -638,7 +201,7 @@ class S3Provider(ServiceProvider):
             "ETag": etag,
             **checksum_fields(checksum),
             **self.version_header(bucket, version_id),
-            **_sse_fields(attrs),
+            **sse_fields(attrs),
         }
 
     # -- objects: read ----------------------------------------------------------------------
@@ -696,37 +259,6 @@ class S3Provider(ServiceProvider):
         start = sum(p[1] for p in parts[: number - 1])
         return start, start + parts[number - 1][1]
 
-    def object_fields(self, bucket: Bucket, row: Row, attrs: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "LastModified": row["last_modified"],
-            "ETag": row["etag"],
-            "AcceptRanges": "bytes",
-            "ContentType": attrs.get("ContentType", DEFAULT_CONTENT_TYPE),
-        }
-        for name in CONTENT_HEADERS[1:]:
-            if name in attrs:
-                out[name] = attrs[name]
-        if attrs.get("Metadata"):
-            out["Metadata"] = attrs["Metadata"]
-        if attrs.get("StorageClass"):
-            out["StorageClass"] = attrs["StorageClass"]
-        out.update(_sse_fields(attrs))
-        if bucket.versioning or row["version_id"] != "null":
-            out["VersionId"] = row["version_id"]
-        if attrs.get("Tags"):
-            out["TagCount"] = len(attrs["Tags"])
-        if row["parts"]:
-            out["PartsCount"] = len(json.loads(row["parts"]))
-        retention = attrs.get("Retention")
-        if retention:
-            out["ObjectLockMode"] = retention["Mode"]
-            out["ObjectLockRetainUntilDate"] = retention["RetainUntilDate"]
-        if attrs.get("LegalHold"):
-            out["ObjectLockLegalHoldStatus"] = attrs["LegalHold"]
-        return out
-
-    # -- objects: delete --------------------------------------------------------------------
-
     @owns_bodies
     def delete_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
@@ -770,15 +302,6 @@ class S3Provider(ServiceProvider):
         )
         return {"DeleteMarker": True, "VersionId": marker_id}
 
-    def check_retention(self, row: Row, bypass: bool) -> None:
-        attrs = load(row["attrs"])
-        retention = attrs.get("Retention")
-        locked = attrs.get("LegalHold") == "ON"
-        if retention and retention["RetainUntilDate"] > clock.now():
-            locked = locked or retention["Mode"] == "COMPLIANCE" or not bypass
-        if locked:
-            raise errors.AccessDenied("Access Denied because object protected by object lock.")
-
     @owns_bodies
     def delete_objects(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
@@ -817,13 +340,6 @@ class S3Provider(ServiceProvider):
         return out
 
     # -- objects: copy ----------------------------------------------------------------------
-
-    def copy_source(self, req: dict[str, Any]) -> tuple[Bucket, Row]:
-        name, key, version = parse_copy_source(req["CopySource"])
-        source_bucket = self.bucket(name)
-        row = self.object(source_bucket, key, version)
-        conditions.check_copy_source(req, row["etag"], row["last_modified"])
-        return source_bucket, row
 
     @owns_bodies
     def copy_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -887,7 +403,7 @@ class S3Provider(ServiceProvider):
             **checksum_fields(attrs.get("Checksum")),
         }
         result.pop("ChecksumType", None)
-        out: dict[str, Any] = {"CopyObjectResult": result, **_sse_fields(attrs)}
+        out: dict[str, Any] = {"CopyObjectResult": result, **sse_fields(attrs)}
         out.update(self.version_header(bucket, version_id))
         if source_bucket.versioning:
             out["CopySourceVersionId"] = row["version_id"]
@@ -1088,20 +604,6 @@ class S3Provider(ServiceProvider):
 _PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-def _http_date(epoch: float) -> str:
-    from email.utils import formatdate
-
-    return formatdate(epoch, usegmt=True)
-
-
-def _sse_fields(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: attrs[k]
-        for k in ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")
-        if k in attrs
-    }
-
-
 def _opt(name: str, value: Any) -> dict[str, Any]:
     return {} if value is None else {name: value}
 
@@ -1122,4 +624,4 @@ def _only_placement(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entry_name(entry: Entry) -> str:
-    return entry.prefix if entry.row is None else entry.row["key"]
+    return str(entry.prefix if entry.row is None else entry.row["key"])

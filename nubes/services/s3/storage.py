@@ -4,10 +4,11 @@ reading ranges of them back a chunk at a time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -181,4 +182,25 @@ def body_source(stream: Any) -> BinaryIO:
         return io.BytesIO(b"")
     if isinstance(stream, bytes | bytearray):
         return io.BytesIO(bytes(stream))
-    return stream  # type: ignore[no-any-return]
+    return stream
+
+
+def owns_bodies(fn: Callable[[Any, Any, dict[str, Any]], Any]) -> Any:
+    """Run an operation in its own transaction: bodies it wrote are removed if it fails, bodies
+    it let go are removed only once it committed."""
+
+    @functools.wraps(fn)
+    async def run(self: Any, ctx: Any, req: dict[str, Any]) -> Any:
+        self.written, self.dropped = [], []
+        try:
+            with self.store.transaction():
+                result = fn(self, ctx, req)
+        except BaseException:
+            for blob_id in self.written:
+                self.blobs.delete(blob_id)
+            raise
+        for blob_id in self.dropped:
+            self.blobs.delete(blob_id)
+        return result
+
+    return run

@@ -1,0 +1,322 @@
+"""A bucket's sub-resources: each stored as one document per bucket and kind, put, got and
+deleted as S3 does, with the ``NoSuch...`` error S3 gives when one was never set."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nubes.core.context import RequestContext
+from nubes.services.s3 import acl
+from nubes.services.s3.base import S3Base
+from nubes.services.s3.errors import errors
+
+_CORS_METHODS = {"GET", "PUT", "HEAD", "POST", "DELETE"}
+_DEFAULT_ENCRYPTION = {
+    "Rules": [
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
+    ]
+}
+_MISSING: dict[str, tuple[str, str]] = {
+    "cors": ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+    "policy": ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+    "lifecycle": ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+    "website": (
+        "NoSuchWebsiteConfiguration",
+        "The specified bucket does not have a website configuration",
+    ),
+    "ownership": ("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
+    "public_access_block": (
+        "NoSuchPublicAccessBlockConfiguration",
+        "The public access block configuration was not found",
+    ),
+    "object_lock": (
+        "ObjectLockConfigurationNotFoundError",
+        "Object Lock configuration does not exist for this bucket",
+    ),
+    "replication": (
+        "ReplicationConfigurationNotFoundError",
+        "The replication configuration was not found",
+    ),
+}
+
+
+class BucketConfigOps(S3Base):
+    def required_config(self, req: dict[str, Any], kind: str) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        found = self.db.config(bucket.name, kind)
+        if found is None:
+            code, message = _MISSING[kind]
+            raise errors(code, message, BucketName=bucket.name)
+        return found
+
+    def put_config(self, req: dict[str, Any], kind: str, document: Any) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        self.db.put_config(bucket.name, kind, document)
+        return {}
+
+    def delete_config(self, req: dict[str, Any], kind: str) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        self.db.delete_config(bucket.name, kind)
+        return {}
+
+    def optional_config(self, req: dict[str, Any], kind: str, default: Any) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        found = self.db.config(bucket.name, kind)
+        return default if found is None else found
+
+    # -- CORS --------------------------------------------------------------------------------
+
+    def put_bucket_cors(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        config = req.get("CORSConfiguration") or {}
+        rules = config.get("CORSRules") or []
+        if not rules or len(rules) > 100:
+            raise errors.MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema"
+            )
+        for rule in rules:
+            for method in rule.get("AllowedMethods") or []:
+                if method not in _CORS_METHODS:
+                    raise errors.InvalidRequest(
+                        "Found unsupported HTTP method in CORS config. Unsupported method is "
+                        f"{method}"
+                    )
+        return self.put_config(req, "cors", {"CORSRules": rules})
+
+    def get_bucket_cors(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return dict(self.required_config(req, "cors"))
+
+    def delete_bucket_cors(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "cors")
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def put_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        text = req.get("Policy") or ""
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not text.lstrip().startswith("{"):
+            raise errors.MalformedPolicy(
+                "Policies must be valid JSON and the first byte must be '{'"
+            )
+        if "Statement" not in document:
+            raise errors.MalformedPolicy("Missing required field Statement")
+        return self.put_config(req, "policy", {"Policy": text})
+
+    def get_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return {"Policy": self.required_config(req, "policy")["Policy"]}
+
+    def delete_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "policy")
+
+    def get_bucket_policy_status(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        statements = json.loads(self.required_config(req, "policy")["Policy"]).get("Statement")
+        if isinstance(statements, dict):
+            statements = [statements]
+        public = any(
+            s.get("Effect") == "Allow"
+            and s.get("Principal") in ("*", {"AWS": "*"})
+            and not s.get("Condition")
+            for s in statements or []
+            if isinstance(s, dict)
+        )
+        return {"PolicyStatus": {"IsPublic": public}}
+
+    # -- tagging (kept in the shared tag table, by bucket ARN) --------------------------------
+
+    def put_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        tag_set = (req.get("Tagging") or {}).get("TagSet") or []
+        tags = {t["Key"]: t["Value"] for t in tag_set}
+        if len(tags) != len(tag_set):
+            raise errors.InvalidTag("Cannot provide multiple Tags with the same key")
+        if len(tags) > 50:
+            raise errors.BadRequest("Bucket tag count cannot be greater than 50")
+        for key in tags:
+            if key.startswith("aws:"):
+                raise errors.InvalidTag("System tags cannot be added/updated by requester")
+        arn = f"arn:aws:s3:::{bucket.name}"
+        self.env.tags.drop(arn)
+        self.env.tags.set(arn, tags)
+        return {}
+
+    def get_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        tags = self.env.tags.get(f"arn:aws:s3:::{bucket.name}")
+        if not tags:
+            raise errors.NoSuchTagSet("The TagSet does not exist", BucketName=bucket.name)
+        return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+    def delete_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        self.env.tags.drop(f"arn:aws:s3:::{bucket.name}")
+        return {}
+
+    # -- ACL and ownership -------------------------------------------------------------------
+
+    def put_bucket_acl(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        self.bucket(req["Bucket"])
+        return self.put_config(req, "acl", self.requested_acl(ctx, req))
+
+    def get_bucket_acl(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        return self.db.config(bucket.name, "acl") or acl.canned("private", bucket.account_id)
+
+    def put_bucket_ownership_controls(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.put_config(req, "ownership", req.get("OwnershipControls") or {})
+
+    def get_bucket_ownership_controls(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return {"OwnershipControls": self.required_config(req, "ownership")}
+
+    def delete_bucket_ownership_controls(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "ownership")
+
+    def put_public_access_block(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.put_config(
+            req, "public_access_block", req.get("PublicAccessBlockConfiguration") or {}
+        )
+
+    def get_public_access_block(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return {"PublicAccessBlockConfiguration": self.required_config(req, "public_access_block")}
+
+    def delete_public_access_block(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "public_access_block")
+
+    # -- encryption, lifecycle, website, logging, notifications ------------------------------
+
+    def put_bucket_encryption(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        config = req.get("ServerSideEncryptionConfiguration") or {}
+        for rule in config.get("Rules") or []:
+            algorithm = (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")
+            if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
+                raise errors.MalformedXML(
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema"
+                )
+        return self.put_config(req, "encryption", config)
+
+    def get_bucket_encryption(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        config = self.optional_config(req, "encryption", _DEFAULT_ENCRYPTION)
+        return {"ServerSideEncryptionConfiguration": config}
+
+    def delete_bucket_encryption(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "encryption")
+
+    def put_bucket_lifecycle_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        config = req.get("LifecycleConfiguration") or {}
+        rules = config.get("Rules") or []
+        ids = [r.get("ID") for r in rules if r.get("ID")]
+        if len(ids) != len(set(ids)):
+            raise errors.InvalidArgument(
+                "Rule ID must be unique. Found same ID for more than one rule",
+                ArgumentName="ID",
+            )
+        for rule in rules:
+            if rule.get("Status") not in ("Enabled", "Disabled"):
+                raise errors.MalformedXML(
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema"
+                )
+        self.put_config(req, "lifecycle", {"Rules": rules})
+        return {"TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+
+    def get_bucket_lifecycle_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        config = self.required_config(req, "lifecycle")
+        return {**config, "TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+
+    def delete_bucket_lifecycle(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "lifecycle")
+
+    def put_bucket_website(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.put_config(req, "website", req.get("WebsiteConfiguration") or {})
+
+    def get_bucket_website(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return dict(self.required_config(req, "website"))
+
+    def delete_bucket_website(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "website")
+
+    def put_bucket_logging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        status = req.get("BucketLoggingStatus") or {}
+        target = (status.get("LoggingEnabled") or {}).get("TargetBucket")
+        if target and self.db.bucket(target) is None:
+            raise errors.InvalidTargetBucketForLogging(
+                "The target bucket for logging does not exist", TargetBucket=target
+            )
+        return self.put_config(req, "logging", status)
+
+    def get_bucket_logging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return dict(self.optional_config(req, "logging", {}))
+
+    def put_bucket_notification_configuration(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict:
+        return self.put_config(req, "notification", req.get("NotificationConfiguration") or {})
+
+    def get_bucket_notification_configuration(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict:
+        return dict(self.optional_config(req, "notification", {}))
+
+    def put_bucket_request_payment(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.put_config(req, "request_payment", req.get("RequestPaymentConfiguration") or {})
+
+    def get_bucket_request_payment(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return dict(self.optional_config(req, "request_payment", {"Payer": "BucketOwner"}))
+
+    def put_bucket_accelerate_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        if "." in req["Bucket"]:
+            raise errors.InvalidRequest(
+                "S3 Transfer Acceleration is not supported for buckets with periods (.) in "
+                "their names"
+            )
+        return self.put_config(req, "accelerate", req.get("AccelerateConfiguration") or {})
+
+    def get_bucket_accelerate_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return dict(self.optional_config(req, "accelerate", {}))
+
+    def put_bucket_replication(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        if bucket.versioning != "Enabled":
+            raise errors.InvalidRequest(
+                "Versioning must be 'Enabled' on the bucket to apply a replication configuration"
+            )
+        return self.put_config(req, "replication", req.get("ReplicationConfiguration") or {})
+
+    def get_bucket_replication(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return {"ReplicationConfiguration": self.required_config(req, "replication")}
+
+    def delete_bucket_replication(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return self.delete_config(req, "replication")
+
+    # -- object lock -------------------------------------------------------------------------
+
+    def put_object_lock_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        if bucket.versioning != "Enabled":
+            raise errors.InvalidBucketState(
+                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+            )
+        config = req.get("ObjectLockConfiguration") or {}
+        if config.get("ObjectLockEnabled") != "Enabled":
+            raise errors.MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema"
+            )
+        retention = (config.get("Rule") or {}).get("DefaultRetention")
+        if retention is not None and bool(retention.get("Days")) == bool(retention.get("Years")):
+            raise errors.MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema"
+            )
+        self.db.set_object_lock(bucket.name)
+        return self.put_config(req, "object_lock", config)
+
+    def get_object_lock_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        return {"ObjectLockConfiguration": self.required_config(req, "object_lock")}

@@ -1,0 +1,375 @@
+"""Multipart uploads: parts are blobs of their own; completing an upload makes the object a list
+of those blobs (no copy), so a 5 GiB upload completes in one small transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import secrets
+from typing import Any
+
+from nubes.core import clock
+from nubes.core.context import RequestContext
+from nubes.services.s3 import checksums
+from nubes.services.s3.base import S3Base
+from nubes.services.s3.errors import errors
+from nubes.services.s3.models import dump, load
+from nubes.services.s3.storage import Location, iter_all, owns_bodies, read_range, store_body
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 10000
+_MALFORMED = (
+    "The XML you provided was not well-formed or did not validate against our published schema"
+)
+_INVALID_PART = (
+    "One or more of the specified parts could not be found.  The part may not have been "
+    "uploaded, or the specified entity tag may not match the part's entity tag."
+)
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"')
+
+
+class MultipartOps(S3Base):
+    def upload_row(self, bucket: str, key: str, upload_id: str) -> Any:
+        row = self.db.upload(bucket, key, upload_id)
+        if row is None:
+            raise errors.NoSuchUpload(
+                "The specified upload does not exist. The upload ID may be invalid, or the "
+                "upload may have been aborted or completed.",
+                UploadId=upload_id,
+            )
+        return row
+
+    def create_multipart_upload(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        key = req["Key"]
+        self.check_key(key)
+        attrs = self.object_attrs(ctx, req, bucket)
+        algorithm, kind = req.get("ChecksumAlgorithm"), req.get("ChecksumType")
+        if kind and not algorithm:
+            raise errors.InvalidRequest(
+                "The x-amz-checksum-type header can only be used with the "
+                "x-amz-checksum-algorithm header."
+            )
+        if algorithm:
+            kind = kind or (
+                "FULL_OBJECT" if algorithm in checksums.FULL_OBJECT_ONLY else "COMPOSITE"
+            )
+            if kind == "COMPOSITE" and algorithm in checksums.FULL_OBJECT_ONLY:
+                raise errors.InvalidRequest(
+                    f"The COMPOSITE checksum type cannot be used with the {algorithm.lower()} "
+                    "checksum algorithm."
+                )
+            if kind == "FULL_OBJECT" and algorithm.startswith("SHA"):
+                raise errors.InvalidRequest(
+                    f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} "
+                    "checksum algorithm."
+                )
+            attrs["UploadChecksum"] = {"Algorithm": algorithm, "Type": kind}
+        upload_id = secrets.token_urlsafe(48)
+        self.db.create_upload(upload_id, bucket.name, key, clock.now(), attrs)
+        out: dict[str, Any] = {"Bucket": bucket.name, "Key": key, "UploadId": upload_id}
+        if algorithm:
+            out.update(ChecksumAlgorithm=algorithm, ChecksumType=kind)
+        return out
+
+    def _part_number(self, number: int) -> None:
+        if not 1 <= number <= MAX_PARTS:
+            raise errors.InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+                ArgumentName="partNumber",
+                ArgumentValue=str(number),
+            )
+
+    @owns_bodies
+    def upload_part(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+        self._part_number(req["PartNumber"])
+        wanted = load(upload["attrs"]).get("UploadChecksum")
+        body, checksum = self.receive(
+            ctx, req, inline=False, default_algorithm=wanted["Algorithm"] if wanted else None
+        )
+        etag = f'"{body.md5}"'
+        assert body.blob_id is not None
+        old = self.db.put_part(
+            upload["upload_id"],
+            req["PartNumber"],
+            {
+                "blob_id": body.blob_id,
+                "size": body.size,
+                "etag": etag,
+                "last_modified": clock.now(),
+                "checksum": dump(checksum) if checksum else None,
+            },
+        )
+        if old is not None:
+            self.dropped.append(old["blob_id"])
+        out: dict[str, Any] = {"ETag": etag}
+        if checksum:
+            out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
+        return out
+
+    @owns_bodies
+    def upload_part_copy(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+        self._part_number(req["PartNumber"])
+        source_bucket, row = self.copy_source(req)
+        start, end = 0, row["size"]
+        if req.get("CopySourceRange"):
+            start, end = _copy_range(req["CopySourceRange"], row["size"])
+        wanted = load(upload["attrs"]).get("UploadChecksum")
+        algorithms = [wanted["Algorithm"]] if wanted else []
+        chunks = read_range(self.blobs, Location.of(row), start, end)
+        body = store_body(
+            self.blobs,
+            [chunks] if isinstance(chunks, bytes) else chunks,
+            algorithms,
+            checksums.ALGORITHMS,
+            inline=False,
+        )
+        assert body.blob_id is not None
+        self.written.append(body.blob_id)
+        checksum = None
+        if wanted:
+            value = checksums.encode(body.digests[wanted["Algorithm"]])
+            checksum = {"Algorithm": wanted["Algorithm"], "Value": value, "Type": "FULL_OBJECT"}
+        etag = f'"{body.md5}"'
+        now = clock.now()
+        old = self.db.put_part(
+            upload["upload_id"],
+            req["PartNumber"],
+            {
+                "blob_id": body.blob_id,
+                "size": body.size,
+                "etag": etag,
+                "last_modified": now,
+                "checksum": dump(checksum) if checksum else None,
+            },
+        )
+        if old is not None:
+            self.dropped.append(old["blob_id"])
+        result: dict[str, Any] = {"ETag": etag, "LastModified": now}
+        if checksum:
+            result[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
+        out: dict[str, Any] = {"CopyPartResult": result}
+        if source_bucket.versioning:
+            out["CopySourceVersionId"] = row["version_id"]
+        return out
+
+    @owns_bodies
+    def complete_multipart_upload(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        key = req["Key"]
+        upload = self.upload_row(bucket.name, key, req["UploadId"])
+        asked = (req.get("MultipartUpload") or {}).get("Parts") or []
+        if not asked:
+            raise errors.MalformedXML(_MALFORMED)
+        numbers = [p.get("PartNumber", 0) for p in asked]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise errors.InvalidPartOrder(
+                "The list of parts was not in ascending order. Parts must be ordered by part "
+                "number.",
+                UploadId=req["UploadId"],
+            )
+        stored = {p["part_number"]: p for p in self.db.parts(upload["upload_id"])}
+        chosen = []
+        for item in asked:
+            part = stored.get(item.get("PartNumber", 0))
+            if part is None or _bare(item.get("ETag", "")) != _bare(part["etag"]):
+                raise errors.InvalidPart(
+                    _INVALID_PART,
+                    UploadId=req["UploadId"],
+                    PartNumber=item.get("PartNumber"),
+                    ETag=item.get("ETag"),
+                )
+            part_checksum = load(part["checksum"]) if part["checksum"] else None
+            for name in checksums.DIGEST_SIZES:
+                given = item.get(f"Checksum{name}")
+                if given and (part_checksum is None or part_checksum["Value"] != given):
+                    raise errors.InvalidPart(
+                        _INVALID_PART, UploadId=req["UploadId"], PartNumber=item["PartNumber"]
+                    )
+            chosen.append(part)
+        for part in chosen[:-1]:
+            if part["size"] < MIN_PART_SIZE:
+                raise errors.EntityTooSmall(
+                    "Your proposed upload is smaller than the minimum allowed size",
+                    ProposedSize=part["size"],
+                    MinSizeAllowed=MIN_PART_SIZE,
+                    PartNumber=part["part_number"],
+                    ETag=_bare(part["etag"]),
+                )
+        total = sum(p["size"] for p in chosen)
+        if req.get("MpuObjectSize") is not None and int(req["MpuObjectSize"]) != total:
+            raise errors.InvalidRequest(
+                f"The provided 'x-amz-mp-object-size' header value {req['MpuObjectSize']} does "
+                f"not match what was computed: {total}"
+            )
+        self.check_write_conditions(bucket, key, req)
+        digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p["etag"])) for p in chosen))
+        etag = f'"{digest.hexdigest()}-{len(chosen)}"'
+        attrs = load(upload["attrs"])
+        wanted = attrs.pop("UploadChecksum", None)
+        where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
+        if wanted:
+            attrs["Checksum"] = self._upload_checksum(wanted, chosen, where, total, req)
+        version_id = self.commit_object(bucket, key, where, total, etag, attrs)
+        used = {p["blob_id"] for p in chosen}
+        self.dropped.extend(p["blob_id"] for p in stored.values() if p["blob_id"] not in used)
+        self.db.delete_upload(upload["upload_id"])
+        out: dict[str, Any] = {
+            "Location": f"{ctx.base_url}/{bucket.name}/{key}",
+            "Bucket": bucket.name,
+            "Key": key,
+            "ETag": etag,
+        }
+        if attrs.get("Checksum"):
+            checksum = attrs["Checksum"]
+            out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
+            out["ChecksumType"] = checksum["Type"]
+        out.update(self.version_header(bucket, version_id))
+        return out
+
+    def _upload_checksum(
+        self,
+        wanted: dict[str, str],
+        chosen: list[Any],
+        where: Location,
+        total: int,
+        req: dict[str, Any],
+    ) -> dict[str, str]:
+        algorithm = wanted["Algorithm"]
+        if wanted["Type"] == "COMPOSITE":
+            values = []
+            for part in chosen:
+                found = load(part["checksum"]) if part["checksum"] else None
+                if found is None:
+                    raise errors.InvalidRequest(
+                        f"The upload was created using a {algorithm.lower()} checksum. The "
+                        f"complete request must include the checksum for each part. It was "
+                        f"missing for part {part['part_number']} in the request."
+                    )
+                values.append(found["Value"])
+            value = checksums.composite(algorithm, values)
+        else:
+            hasher = checksums.ALGORITHMS[algorithm]()
+            for chunk in iter_all(self.blobs, where, total):
+                hasher.update(chunk)
+            value = checksums.encode(hasher.digest())
+        given = req.get(f"Checksum{algorithm}")
+        if given is not None and given.split("-")[0] != value.split("-")[0]:
+            raise errors.BadDigest(
+                f"The {algorithm} you specified did not match the calculated checksum."
+            )
+        return {"Algorithm": algorithm, "Value": value, "Type": wanted["Type"]}
+
+    @owns_bodies
+    def abort_multipart_upload(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+        self.dropped.extend(p["blob_id"] for p in self.db.delete_upload(upload["upload_id"]))
+        return {}
+
+    def list_parts(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+        limit = min(req.get("MaxParts") or 1000, 1000)
+        marker = req.get("PartNumberMarker") or 0
+        rows = self.db.parts(upload["upload_id"], after=int(marker), limit=limit + 1)
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        attrs = load(upload["attrs"])
+        parts = []
+        for row in rows:
+            item: dict[str, Any] = {
+                "PartNumber": row["part_number"],
+                "LastModified": row["last_modified"],
+                "ETag": row["etag"],
+                "Size": row["size"],
+            }
+            if row["checksum"]:
+                checksum = load(row["checksum"])
+                item[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
+            parts.append(item)
+        who = self.owner_of(attrs)
+        out: dict[str, Any] = {
+            "Bucket": bucket.name,
+            "Key": upload["key"],
+            "UploadId": upload["upload_id"],
+            "PartNumberMarker": int(marker),
+            "MaxParts": limit,
+            "IsTruncated": truncated,
+            "Parts": parts,
+            "Initiator": {"ID": who["ID"], "DisplayName": who["ID"]},
+            "Owner": who,
+            "StorageClass": attrs.get("StorageClass", "STANDARD"),
+        }
+        if rows:
+            out["NextPartNumberMarker"] = rows[-1]["part_number"]
+        wanted = attrs.get("UploadChecksum")
+        if wanted:
+            out.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
+        return out
+
+    def list_multipart_uploads(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        bucket = self.bucket(req["Bucket"])
+        limit = min(req.get("MaxUploads") or 1000, 1000)
+        key_marker = req.get("KeyMarker") or ""
+        id_marker = req.get("UploadIdMarker") or ("" if not key_marker else "\U0010ffff")
+        rows = self.db.uploads(
+            bucket.name, req.get("Prefix") or "", key_marker, id_marker, limit + 1
+        )
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        uploads = []
+        for row in rows:
+            attrs = load(row["attrs"])
+            who = self.owner_of(attrs)
+            item: dict[str, Any] = {
+                "UploadId": row["upload_id"],
+                "Key": row["key"],
+                "Initiated": row["initiated"],
+                "StorageClass": attrs.get("StorageClass", "STANDARD"),
+                "Owner": who,
+                "Initiator": {"ID": who["ID"], "DisplayName": who["ID"]},
+            }
+            wanted = attrs.get("UploadChecksum")
+            if wanted:
+                item.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
+            uploads.append(item)
+        out: dict[str, Any] = {
+            "Bucket": bucket.name,
+            "KeyMarker": key_marker,
+            "UploadIdMarker": req.get("UploadIdMarker") or "",
+            "MaxUploads": limit,
+            "IsTruncated": truncated,
+            "Prefix": req.get("Prefix") or "",
+        }
+        if uploads:
+            out["Uploads"] = uploads
+        if rows:
+            out["NextKeyMarker"] = rows[-1]["key"]
+            out["NextUploadIdMarker"] = rows[-1]["upload_id"]
+        return out
+
+
+def _copy_range(header: str, size: int) -> tuple[int, int]:
+    m = re.fullmatch(r"bytes=(\d+)-(\d+)", header.strip())
+    if m is None or int(m.group(2)) < int(m.group(1)):
+        raise errors.InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy",
+            ArgumentName="x-amz-copy-source-range",
+            ArgumentValue=header,
+        )
+    start, last = int(m.group(1)), int(m.group(2))
+    if last >= size:
+        raise errors.InvalidRange(
+            "The requested range is not satisfiable", RangeRequested=header, ActualObjectSize=size
+        )
+    return start, last + 1
