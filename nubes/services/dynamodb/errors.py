@@ -8,6 +8,6 @@ from nubes.protocol.base import ServiceError
 errors = ErrorCatalogue("dynamodb", extra={"SerializationException": 400})
 
 
-def ValidationException(message: str) -> ServiceError:  # noqa: N802 - reads like the error
+def ValidationException(message: str) -> ServiceError:
     """DynamoDB's semantic validation errors carry the message as is (no Coral prefix)."""
     return errors.ValidationException(message)

@@ -133,8 +133,9 @@ class Table:
     def __post_init__(self) -> None:
         types = {d["AttributeName"]: d["AttributeType"] for d in self.spec["AttributeDefinitions"]}
         schema = self.spec["KeySchema"]
-        self.hash_key = _key(schema, "HASH", types)
-        assert self.hash_key is not None
+        hash_key = _key(schema, "HASH", types)
+        assert hash_key is not None
+        self.hash_key: tuple[str, str] = hash_key
         self.range_key = _key(schema, "RANGE", types)
         self.indexes = {}
         for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
@@ -657,7 +658,7 @@ class Tokens:
 
     def seen(self, account: str, region: str, token: str) -> str | None:
         self.store.execute("DELETE FROM ddb_tx_tokens WHERE created < ?", (clock.now() - self.TTL,))
-        return self.store.scalar(  # type: ignore[no-any-return]
+        return self.store.scalar(
             "SELECT digest FROM ddb_tx_tokens WHERE account = ? AND region = ? AND token = ?",
             (account, region, token),
         )

@@ -696,7 +696,8 @@ class DynamoDBProvider(ServiceProvider):
         names = set(table.key_names) | (set(index.key_names) if index else set())
         if set(start) != names:
             raise ValidationException(
-                "The provided starting key is invalid: The provided key element does not match the schema"
+                "The provided starting key is invalid: The provided key element does not match "
+                "the schema"
             )
         if key is not None and not av.equal(start[key.hash_name], key.hash_value):
             raise ValidationException(
@@ -906,7 +907,7 @@ class DynamoDBProvider(ServiceProvider):
 
     def transact_get_items(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
-        responses = []
+        responses: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
         for action in req["TransactItems"]:
             spec = action["Get"]

@@ -73,7 +73,7 @@ _NUMBER_CHARS = frozenset("0123456789.eE+-")
 
 
 def format_number(value: Decimal) -> str:
-    """Decimal text without exponent or trailing zeros (``1E+2`` -> ``100``, ``1.50`` -> ``1.5``)."""
+    """Text without exponent or trailing zeros (``1E+2`` -> ``100``, ``1.50`` -> ``1.5``)."""
     if value.is_zero():
         return "0"
     text = format(value.normalize(CONTEXT), "f")

@@ -102,3 +102,5 @@ class Action:
 @dataclass(slots=True)
 class Update:
     actions: list[Action]
+    sections: list[str] = field(default_factory=list)
+    """The clause keywords in the order written (a clause may appear only once)."""

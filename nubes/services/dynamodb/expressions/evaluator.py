@@ -36,7 +36,7 @@ def get_path(item: Item, elements: Sequence[Element]) -> dict[str, Any] | None:
             if members is None:
                 return None
             current = members.get(element)
-    return current  # type: ignore[no-any-return]
+    return current
 
 
 # --- conditions ------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ class Parser:
 
     def update(self) -> ast.Update:
         actions: list[ast.Action] = []
+        sections: list[str] = []
         if self.token.kind == "EOF":
             raise self.fail()
         while self.token.kind != "EOF":
@@ -165,10 +166,11 @@ class Parser:
             if clause not in CLAUSES:
                 raise self.fail()
             self.pos += 1
+            sections.append(clause)
             actions.append(self.action(clause))
             while self.accept(","):
                 actions.append(self.action(clause))
-        return ast.Update(actions)
+        return ast.Update(actions, sections)
 
     def action(self, clause: str) -> ast.Action:
         path = self.path()

@@ -1,7 +1,7 @@
 """DynamoDB's reserved words (case-insensitive): unescaped in an expression they are an error."""
 
-RESERVED_WORDS: frozenset[str] = frozenset(
-    """
+# One string as the AWS documentation lists them, easier to check against it than a literal.
+_LISTED = """
     ABORT ABSOLUTE ACTION ADD AFTER AGENT AGGREGATE ALL ALLOCATE ALTER ANALYZE AND ANY ARCHIVE
     ARE ARRAY AS ASC ASCII ASENSITIVE ASSERTION ASYMMETRIC AT ATOMIC ATTACH ATTRIBUTE AUTH
     AUTHORIZATION AUTHORIZE AUTO AVG BACK BACKUP BASE BATCH BEFORE BEGIN BETWEEN BIGINT BINARY
@@ -49,5 +49,5 @@ RESERVED_WORDS: frozenset[str] = frozenset(
     USING UUID VACUUM VALUE VALUED VALUES VARCHAR VARIABLE VARIANCE VARINT VARYING VIEW VIEWS
     VIRTUAL VOID WAIT WHEN WHENEVER WHERE WHILE WINDOW WITH WITHIN WITHOUT WORK WRAPPED WRITE
     YEAR ZONE
-    """.split()
-)
+    """
+RESERVED_WORDS: frozenset[str] = frozenset(_LISTED.split())

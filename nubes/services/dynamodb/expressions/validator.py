@@ -242,16 +242,13 @@ class Validator:
 
     def update(self, update: ast.Update) -> None:
         seen: set[str] = set()
-        previous = ""
+        for section in update.sections:
+            if section in seen:
+                raise self.error(
+                    f'The "{section}" section can only be used once in an update expression;'
+                )
+            seen.add(section)
         for action in update.actions:
-            if action.clause != previous:
-                if action.clause in seen:
-                    raise self.error(
-                        f'The "{action.clause}" section can only be used once in an update '
-                        "expression;"
-                    )
-                seen.add(action.clause)
-                previous = action.clause
             self.path(action.path)
             if action.value is not None:
                 self.operand(action.value, "update")
