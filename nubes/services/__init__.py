@@ -10,4 +10,5 @@ PROVIDERS: dict[str, str] = {
     "dynamodbstreams": "nubes.services.dynamodbstreams.provider:DynamoDBStreamsProvider",
     "sts": "nubes.services.sts.provider:StsProvider",
     "logs": "nubes.services.logs.provider:LogsProvider",
+    "lambda": "nubes.services.lambda_.provider:LambdaProvider",
 }

@@ -1,0 +1,285 @@
+"""Warm worker processes for Lambda functions.
+
+A worker is a child process of the function's interpreter running the bootstrap of its language
+(``bootstrap.py`` / ``bootstrap.js``). It imports the handler once, then serves invocations one
+at a time: requests and replies are length-prefixed JSON frames on a socket pair, and whatever
+the function prints (stdout and stderr, one pipe) is its log. After each invocation the
+bootstrap writes an end mark to that pipe, so the log lines of one invocation are known exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("nubes.lambda.workers")
+
+END_MARK = "\x00nubes-end "
+INIT_TIMEOUT = 10.0
+"""AWS gives the init phase 10 seconds."""
+HERE = Path(__file__).parent
+BOOTSTRAPS = {"python": HERE / "bootstrap.py", "node": HERE / "bootstrap.js"}
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How to start a worker: a version of a function with its code, configuration and layers."""
+
+    key: str
+    """Workers with the same key are interchangeable (function ARN, version, revision)."""
+    function_key: str
+    """Workers of one function (any version) share this: recycled together on delete."""
+    language: str
+    interpreter: str
+    task_root: str
+    env: dict[str, str]
+    tmp_dir: str
+
+
+@dataclass
+class Outcome:
+    """What one invocation produced."""
+
+    payload: str | None = None
+    error: dict[str, Any] | None = None
+    timed_out: bool = False
+    logs: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+    max_memory_mb: int = 0
+    init_ms: float | None = None
+    """Set on the first invocation of a fresh worker (the cold start)."""
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, stream_name: str) -> None:
+        self.spec = spec
+        self.stream_name = stream_name
+        self.proc: asyncio.subprocess.Process | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.init_ms = 0.0
+        self.init_error: dict[str, Any] | None = None
+        self.init_logs: list[str] = []
+        self.fresh = True
+        self._lines: list[str] = []
+        self._marks: asyncio.Queue[str] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> None:
+        parent, child = socket.socketpair()
+        started = time.perf_counter()
+        try:
+            env = {
+                **self.spec.env,
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
+                "NUBES_LAMBDA_FD": str(child.fileno()),
+            }
+            self.proc = await asyncio.create_subprocess_exec(
+                *self._command(),
+                cwd=self.spec.task_root,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(child.fileno(),),
+                start_new_session=True,
+                limit=1 << 20,
+            )
+        finally:
+            child.close()
+        self.reader, self.writer = await asyncio.open_connection(sock=parent)
+        self._pump = asyncio.create_task(self._read_output())
+        try:
+            ready = await asyncio.wait_for(self._receive(), INIT_TIMEOUT)
+            await asyncio.wait_for(self._marks.get(), INIT_TIMEOUT)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            self.init_logs = self._take_lines()
+            self.kill()
+            self.init_error = {
+                "errorMessage": "The function's runtime exited or timed out during init.",
+                "errorType": "Runtime.ExitError",
+                "stackTrace": [],
+            }
+            self.init_ms = (time.perf_counter() - started) * 1000
+            return
+        self.init_ms = (time.perf_counter() - started) * 1000
+        self.init_error = ready.get("error")
+        self.init_logs = self._take_lines()
+
+    def _command(self) -> list[str]:
+        bootstrap = str(BOOTSTRAPS[self.spec.language])
+        if self.spec.language == "python":
+            return [self.spec.interpreter, "-u", "-X", "utf8", bootstrap]
+        return [self.spec.interpreter, bootstrap]
+
+    async def invoke(self, request: dict[str, Any], timeout: float) -> Outcome:
+        """Run one invocation; on timeout the worker is killed (AWS ends the sandbox too)."""
+        assert self.writer is not None
+        request_id = request["context"]["aws_request_id"]
+        outcome = Outcome()
+        if self.fresh:
+            outcome.init_ms = self.init_ms
+            self.fresh = False
+        started = time.perf_counter()
+        try:
+            self._send(request)
+            reply = await asyncio.wait_for(self._finish(request_id), timeout)
+        except TimeoutError:
+            outcome.timed_out = True
+            outcome.duration_ms = timeout * 1000
+            outcome.max_memory_mb = self._peak_memory_mb()
+            outcome.logs = self._take_lines()
+            self.kill()
+            return outcome
+        except (asyncio.IncompleteReadError, ConnectionError):
+            outcome.duration_ms = (time.perf_counter() - started) * 1000
+            outcome.logs = self._take_lines()
+            outcome.error = {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited unexpectedly",
+                "errorType": "Runtime.ExitError",
+            }
+            self.kill()
+            return outcome
+        outcome.duration_ms = (time.perf_counter() - started) * 1000
+        outcome.max_memory_mb = self._peak_memory_mb()
+        outcome.logs = self._take_lines()
+        outcome.payload = reply.get("payload")
+        outcome.error = reply.get("error")
+        return outcome
+
+    async def _finish(self, request_id: str) -> dict[str, Any]:
+        reply = await self._receive()
+        # The end mark follows the reply on the log pipe: wait for it so no line is missed.
+        while await self._marks.get() != request_id:
+            pass
+        return reply
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.writer is not None
+        data = json.dumps(message).encode()
+        self.writer.write(struct.pack(">I", len(data)) + data)
+
+    async def _receive(self) -> dict[str, Any]:
+        assert self.reader is not None
+        head = await self.reader.readexactly(4)
+        (size,) = struct.unpack(">I", head)
+        message: dict[str, Any] = json.loads(await self.reader.readexactly(size))
+        return message
+
+    async def _read_output(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        stdout = self.proc.stdout
+        while True:
+            try:
+                raw = await stdout.readline()
+            except ValueError:  # a line longer than the stream limit: take it in pieces
+                raw = await stdout.read(64 * 1024)
+            if not raw:
+                break
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith(END_MARK):
+                self._marks.put_nowait(line[len(END_MARK) :])
+            else:
+                self._lines.append(line)
+        self._marks.put_nowait("")
+
+    def _take_lines(self) -> list[str]:
+        lines, self._lines = self._lines, []
+        return lines
+
+    def _peak_memory_mb(self) -> int:
+        if self.proc is None:
+            return 0
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return max(1, int(line.split()[1]) // 1024)
+        return 0
+
+    def kill(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.alive:
+            assert self.proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+
+    async def wait_closed(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                await self.proc.wait()
+        if self._pump is not None:
+            with contextlib.suppress(Exception):
+                await self._pump
+
+
+class WorkerPool:
+    """Idle workers by spec key; a busy worker is out of the pool until released."""
+
+    def __init__(self, stream_name: Callable[[WorkerSpec], str]) -> None:
+        self._stream_name = stream_name
+        self._idle: dict[str, list[Worker]] = {}
+        self._all: set[Worker] = set()
+
+    async def acquire(self, spec: WorkerSpec) -> Worker:
+        idle = self._idle.get(spec.key)
+        while idle:
+            worker = idle.pop()
+            if worker.alive:
+                return worker
+            self._all.discard(worker)
+        worker = Worker(spec, self._stream_name(spec))
+        self._all.add(worker)
+        await worker.start()
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        if worker.alive and worker.init_error is None and worker in self._all:
+            self._idle.setdefault(worker.spec.key, []).append(worker)
+        else:
+            self.discard(worker)
+
+    def discard(self, worker: Worker) -> None:
+        worker.kill()
+        self._all.discard(worker)
+        asyncio.get_running_loop().create_task(worker.wait_closed())
+
+    def recycle(self, function_key: str, keep: str | None = None) -> None:
+        """Retire the workers of a function (all of them, or all but spec key ``keep``): idle
+        ones now, busy ones when they are released."""
+        for worker in list(self._all):
+            if worker.spec.function_key == function_key and worker.spec.key != keep:
+                self._all.discard(worker)
+                idle = self._idle.get(worker.spec.key, [])
+                if worker in idle:
+                    idle.remove(worker)
+                    self.discard(worker)
+
+    def count(self) -> int:
+        return len(self._all)
+
+    async def shutdown(self) -> None:
+        workers = list(self._all)
+        self._all.clear()
+        self._idle.clear()
+        for worker in workers:
+            worker.kill()
+        for worker in workers:
+            await worker.wait_closed()

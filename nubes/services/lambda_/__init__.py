@@ -1,0 +1,1 @@
+"""AWS Lambda: functions run in local worker processes, no containers."""

@@ -1,0 +1,325 @@
+"""Running an invocation: concurrency accounting, a warm worker for the function version, the
+function's log stream (START/END/REPORT), and the result in the shape Invoke returns."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nubes.core import clock
+from nubes.runtime.lambda_ import runtimes
+from nubes.runtime.lambda_.workers import Outcome, WorkerPool, WorkerSpec
+from nubes.services.lambda_.code import CodeTrees
+from nubes.services.lambda_.errors import errors
+from nubes.services.lambda_.models import Scope
+
+ACCOUNT_CONCURRENCY = 1000
+UNRESERVED_MINIMUM = 100
+LOG_TAIL_BYTES = 4096
+
+
+@dataclass
+class Target:
+    """A resolved function version to run."""
+
+    scope: Scope
+    name: str
+    version: str
+    """What runs: ``$LATEST`` or a published version number."""
+    config: dict[str, Any]
+    code_blob: str
+    invoked_arn: str
+    reserved: int | None
+    layer_blobs: list[str] = field(default_factory=list)
+
+    @property
+    def function_key(self) -> str:
+        return f"{self.scope.account}:{self.scope.region}:{self.name}"
+
+
+@dataclass
+class Result:
+    status: int
+    payload: bytes
+    function_error: str | None
+    log_tail: str
+    executed_version: str
+    outcome: Outcome
+
+
+def log_group(name: str) -> str:
+    return f"/aws/lambda/{name}"
+
+
+class Invoker:
+    def __init__(
+        self,
+        trees: CodeTrees,
+        blob_path: Callable[[str], Path],
+        deliver_logs: Callable[[Scope, str, str, list[tuple[int, str]]], None],
+        endpoint: Callable[[], str],
+    ) -> None:
+        self.trees = trees
+        self.blob_path = blob_path
+        self.deliver_logs = deliver_logs
+        self.endpoint = endpoint
+        self.pool = WorkerPool(_stream_name)
+        self.inflight: Counter[str] = Counter()
+        self.account_inflight: Counter[str] = Counter()
+
+    # -- concurrency ------------------------------------------------------------------------
+
+    def admit(self, target: Target) -> None:
+        """Count the invocation in, or refuse it the way AWS throttles (429)."""
+        if target.reserved is not None and self.inflight[target.function_key] >= target.reserved:
+            raise errors.TooManyRequestsException(
+                "Rate Exceeded.",
+                Type="User",
+                Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+            )
+        if self.account_inflight[target.scope.account] >= ACCOUNT_CONCURRENCY:
+            raise errors.TooManyRequestsException(
+                "Rate Exceeded.", Type="User", Reason="ConcurrentInvocationLimitExceeded"
+            )
+        self.inflight[target.function_key] += 1
+        self.account_inflight[target.scope.account] += 1
+
+    def leave(self, target: Target) -> None:
+        self.inflight[target.function_key] -= 1
+        self.account_inflight[target.scope.account] -= 1
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        target: Target,
+        payload: bytes,
+        request_id: str,
+        client_context: str | None = None,
+    ) -> Result:
+        """Run one invocation that ``admit`` let in; ``leave`` is the caller's."""
+        interpreter = runtimes.resolve(target.config.get("Runtime", ""))
+        if interpreter is None:
+            raise errors.InvalidRuntimeException(
+                f"nubes cannot run the runtime {target.config.get('Runtime')!r} on this machine "
+                "(Python and Node.js functions run locally; container images and other "
+                "runtimes are not supported)."
+            )
+        spec = self._spec(target, interpreter)
+        worker = await self.pool.acquire(spec)
+        started_ms = int(clock.now() * 1000)
+        timeout = float(target.config.get("Timeout", 3))
+        if worker.init_error is not None:
+            outcome = Outcome(error=worker.init_error, init_ms=worker.init_ms)
+            outcome.logs = worker.init_logs
+            worker.init_logs = []
+            self.pool.discard(worker)
+        else:
+            request = {
+                "payload": payload.decode("utf-8") if payload else "",
+                "deadline_ms": time.time() * 1000 + timeout * 1000,
+                "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                "context": {
+                    "aws_request_id": request_id,
+                    "function_name": target.name,
+                    "function_version": target.version,
+                    "invoked_function_arn": target.invoked_arn,
+                    "memory_limit_in_mb": target.config.get("MemorySize", 128),
+                    "log_group_name": log_group(target.name),
+                    "log_stream_name": worker.stream_name,
+                    "client_context": _client_context(client_context),
+                },
+            }
+            init_logs, worker.init_logs = worker.init_logs, []
+            outcome = await worker.invoke(request, timeout)
+            outcome.logs = init_logs + outcome.logs
+            self.pool.release(worker)
+        lines = self._log_lines(target, interpreter, request_id, outcome, timeout)
+        ended_ms = int(clock.now() * 1000)
+        self.deliver_logs(
+            target.scope,
+            log_group(target.name),
+            worker.stream_name,
+            [
+                (started_ms if i < len(lines) - 2 else ended_ms, line)
+                for i, line in enumerate(lines)
+            ],
+        )
+        return self._result(target, request_id, outcome, timeout, lines)
+
+    def _spec(self, target: Target, interpreter: runtimes.Interpreter) -> WorkerSpec:
+        config = target.config
+        task_root = self.trees.task_root(target.code_blob, self.blob_path(target.code_blob))
+        opt = ""
+        if target.layer_blobs:
+            opt = str(
+                self.trees.opt_dir(
+                    target.layer_blobs, [self.blob_path(b) for b in target.layer_blobs]
+                )
+            )
+        tmp = self.trees.tmp_dir(target.function_key)
+        env = self._environment(target, interpreter, str(task_root), opt, str(tmp))
+        return WorkerSpec(
+            key=f"{target.function_key}:{target.version}:{config.get('RevisionId')}",
+            function_key=target.function_key,
+            language=interpreter.language,
+            interpreter=interpreter.path,
+            task_root=str(task_root),
+            env=env,
+            tmp_dir=str(tmp),
+        )
+
+    def _environment(
+        self,
+        target: Target,
+        interpreter: runtimes.Interpreter,
+        task_root: str,
+        opt: str,
+        tmp: str,
+    ) -> dict[str, str]:
+        config = target.config
+        region = target.scope.region
+        runtime = config.get("Runtime", "")
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": tmp,
+            "TMPDIR": tmp,
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
+            "_HANDLER": config.get("Handler", ""),
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": target.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": target.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group(target.name),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_ENDPOINT_URL": self.endpoint(),
+            # A 12-digit access key is that account's root: the function calls nubes as the
+            # account it belongs to.
+            "AWS_ACCESS_KEY_ID": target.scope.account,
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "test",
+            "NUBES_LAMBDA": "1",
+        }
+        if interpreter.language == "python":
+            paths = [f"{opt}/python", f"{opt}/python/lib/python{interpreter.version}/site-packages"]
+            paths = [p for p in paths if opt] + [str(self.trees.sdk)]
+            env["NUBES_LAMBDA_PYTHONPATH"] = os.pathsep.join(paths)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            node_paths = [
+                f"{opt}/nodejs/node_modules",
+                f"{opt}/nodejs/node{interpreter.version}/node_modules",
+            ]
+            env["NODE_PATH"] = os.pathsep.join(p for p in node_paths if opt)
+        variables = (config.get("Environment") or {}).get("Variables") or {}
+        env.update(variables)
+        return env
+
+    # -- logs and results -------------------------------------------------------------------
+
+    def _log_lines(
+        self,
+        target: Target,
+        interpreter: runtimes.Interpreter,
+        request_id: str,
+        outcome: Outcome,
+        timeout: float,
+    ) -> list[str]:
+        lines: list[str] = []
+        if outcome.init_ms is not None:
+            lines.append(
+                f"INIT_START Runtime Version: {interpreter.language}:{interpreter.version}"
+                f"\tnubes local runtime ({interpreter.path})"
+            )
+            if interpreter.note:
+                lines.append(f"nubes: {interpreter.note}")
+        body = list(outcome.logs)
+        lines.append(f"START RequestId: {request_id} Version: {target.version}")
+        lines.extend(body)
+        if outcome.timed_out:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            lines.append(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")
+        lines.append(f"END RequestId: {request_id}")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms"
+            f"\tBilled Duration: {math.ceil(outcome.duration_ms)} ms"
+            f"\tMemory Size: {target.config.get('MemorySize', 128)} MB"
+            f"\tMax Memory Used: {outcome.max_memory_mb} MB"
+        )
+        if outcome.init_ms is not None:
+            report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
+        if outcome.timed_out:
+            report += "\tStatus: timeout"
+        lines.append(report)
+        return lines
+
+    def _result(
+        self,
+        target: Target,
+        request_id: str,
+        outcome: Outcome,
+        timeout: float,
+        lines: list[str],
+    ) -> Result:
+        error = outcome.error
+        if outcome.timed_out:
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": (
+                    f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+                ),
+            }
+        tail = "\n".join(lines).encode()[-LOG_TAIL_BYTES:]
+        if error is not None:
+            document = dict(error)
+            if "stackTrace" in document:
+                # Python runtimes put the request id between the type and the trace.
+                trace = document.pop("stackTrace")
+                document["requestId"] = request_id
+                document["stackTrace"] = trace
+            payload = json.dumps(document).encode()
+            function_error: str | None = "Unhandled"
+        else:
+            payload = (outcome.payload or "null").encode()
+            function_error = None
+        return Result(
+            status=200,
+            payload=payload,
+            function_error=function_error,
+            log_tail=base64.b64encode(tail).decode(),
+            executed_version=target.version,
+            outcome=outcome,
+        )
+
+    async def shutdown(self) -> None:
+        await self.pool.shutdown()
+
+
+def _client_context(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(base64.b64decode(raw))
+    except ValueError:
+        return None
+
+
+def _stream_name(spec: WorkerSpec) -> str:
+    version = spec.key.rsplit(":", 2)[-2]
+    day = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y/%m/%d")
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
