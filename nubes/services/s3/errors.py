@@ -9,6 +9,7 @@ errors = ErrorCatalogue(
     "s3",
     extra={
         "AccessControlListNotSupported": 400,
+        "AuthorizationQueryParametersError": 400,
         "BadDigest": 400,
         "BadRequest": 400,
         "BucketNotEmpty": 409,
