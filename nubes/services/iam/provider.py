@@ -1,0 +1,45 @@
+"""AWS Identity and Access Management.
+
+The operations live in groups (principals, policies, keys, account); this class combines them,
+owns the schema, and keeps the in-memory identity caches that the gateway's key resolver and
+IAM enforcement read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nubes.core import accounts
+from nubes.services.iam.account import AccountOperations
+from nubes.services.iam.identity import Identities
+from nubes.services.iam.keys import KeyOperations
+from nubes.services.iam.models import MIGRATIONS
+from nubes.services.iam.policies import PolicyOperations
+from nubes.services.iam.principals import PrincipalOperations
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
+
+class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountOperations):
+    service = "iam"
+    migrations = MIGRATIONS
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.identities = Identities(
+            self.iam, self.identity_sources, self.managed_source, env.tags.get
+        )
+        accounts.register_resolver(self.identities.resolve)
+
+    async def start(self) -> None:
+        if self.env.settings.enforce_iam:
+            from nubes.gateway.enforce import Enforcer
+
+            self.env.gateway.checks.append(Enforcer(self.env, self.identities))
+
+    def changed(self) -> None:
+        self.identities.clear()
+
+    def reset(self) -> None:
+        self.identities.clear()
