@@ -8,6 +8,7 @@ PROVIDERS: dict[str, str] = {
     "s3": "nubes.services.s3.provider:S3Provider",
     "dynamodb": "nubes.services.dynamodb.provider:DynamoDBProvider",
     "dynamodbstreams": "nubes.services.dynamodbstreams.provider:DynamoDBStreamsProvider",
+    "iam": "nubes.services.iam.provider:IamProvider",
     "sts": "nubes.services.sts.provider:StsProvider",
     "logs": "nubes.services.logs.provider:LogsProvider",
     "lambda": "nubes.services.lambda_.provider:LambdaProvider",
