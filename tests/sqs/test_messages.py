@@ -29,7 +29,7 @@ def md5_of_attributes(attrs: dict[str, dict[str, Any]]) -> str:
     return hashlib.md5(out).hexdigest()
 
 
-ATTRS = {
+ATTRS: dict[str, dict[str, Any]] = {
     "color": {"DataType": "String", "StringValue": "blue"},
     "count": {"DataType": "Number", "StringValue": "42"},
     "blob": {"DataType": "Binary", "BinaryValue": b"\x00\xffdata"},
