@@ -1,0 +1,184 @@
+"""Integrity: Content-MD5, x-amz-content-sha256, flexible checksums in headers and in aws-chunked
+trailers, and the checksum algorithms themselves."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from typing import Any
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from nubes.services.s3 import checksums
+from tests.s3.conftest import error_of
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def crc32(data: bytes) -> str:
+    return b64(zlib.crc32(data).to_bytes(4, "big"))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "check"),
+    [("CRC32", "cbf43926"), ("CRC32C", "e3069283"), ("CRC64NVME", "ae8b14860a799888")],
+)
+def test_crc_check_values(algorithm: str, check: str) -> None:
+    hasher = checksums.ALGORITHMS[algorithm]()
+    hasher.update(b"1234")
+    hasher.update(b"56789")
+    assert hasher.digest().hex() == check
+
+
+def test_boto3_default_crc32_is_stored_and_returned(s3: Any, bucket: str) -> None:
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    assert put["ChecksumCRC32"] == crc32(b"hello")
+    assert put["ChecksumType"] == "FULL_OBJECT"
+    got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32"] == crc32(b"hello")
+    assert got["Body"].read() == b"hello"
+    assert "ChecksumCRC32" not in s3.head_object(Bucket=bucket, Key="k")
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_header_checksums_verified(s3: Any, bucket: str, algorithm: str) -> None:
+    value = checksums.compute(algorithm, b"payload")
+    out = s3.put_object(Bucket=bucket, Key="k", Body=b"payload", **{f"Checksum{algorithm}": value})
+    assert out[f"Checksum{algorithm}"] == value
+    head = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == value
+    wrong = checksums.compute(algorithm, b"other")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k2", Body=b"payload", **{f"Checksum{algorithm}": wrong})
+    assert error_of(exc) == ("BadDigest", 400)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="k2")
+
+
+def test_invalid_checksum_value(bucket: str, endpoint: str) -> None:
+    resp = requests.put(
+        f"{endpoint}/{bucket}/k",
+        data=b"x",
+        headers={"x-amz-checksum-crc32": "not base64!"},
+        timeout=10,
+    )
+    assert resp.status_code == 400
+    assert b"<Code>InvalidRequest</Code>" in resp.content
+
+
+def test_content_md5(s3: Any, bucket: str) -> None:
+    good = b64(hashlib.md5(b"data").digest())
+    s3.put_object(Bucket=bucket, Key="k", Body=b"data", ContentMD5=good)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data!", ContentMD5=good)
+    assert error_of(exc) == ("BadDigest", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data", ContentMD5="abc")
+    assert error_of(exc) == ("InvalidDigest", 400)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
+
+
+def test_content_sha256_mismatch(bucket: str, endpoint: str) -> None:
+    resp = requests.put(
+        f"{endpoint}/{bucket}/k",
+        data=b"abc",
+        headers={"x-amz-content-sha256": hashlib.sha256(b"xyz").hexdigest()},
+        timeout=10,
+    )
+    assert resp.status_code == 400
+    assert b"<Code>XAmzContentSHA256Mismatch</Code>" in resp.content
+
+
+def chunked(payload: bytes, size: int, trailer: str = "", signed: bool = False) -> bytes:
+    out = b""
+    sig = ";chunk-signature=" + "0" * 64 if signed else ""
+    for i in range(0, len(payload), size):
+        piece = payload[i : i + size]
+        out += f"{len(piece):x}{sig}\r\n".encode() + piece + b"\r\n"
+    out += f"0{sig}\r\n".encode()
+    if trailer:
+        out += trailer.encode() + b"\r\n"
+    return out + b"\r\n"
+
+
+def test_aws_chunked_with_trailing_checksum(s3: Any, bucket: str, endpoint: str) -> None:
+    payload = b"streamed body " * 1000
+    body = chunked(payload, 4096, f"x-amz-checksum-crc32:{crc32(payload)}")
+    headers = {
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(payload)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+        "content-type": "text/plain",
+    }
+    resp = requests.put(f"{endpoint}/{bucket}/chunked", data=body, headers=headers, timeout=10)
+    assert resp.status_code == 200, resp.content
+    assert resp.headers["x-amz-checksum-crc32"] == crc32(payload)
+    got = s3.get_object(Bucket=bucket, Key="chunked", ChecksumMode="ENABLED")
+    assert got["Body"].read() == payload
+    assert got["ChecksumCRC32"] == crc32(payload)
+    assert "ContentEncoding" not in got
+    bad = chunked(payload, 4096, f"x-amz-checksum-crc32:{crc32(b'nope')}")
+    resp = requests.put(f"{endpoint}/{bucket}/bad", data=bad, headers=headers, timeout=10)
+    assert resp.status_code == 400
+    assert b"<Code>BadDigest</Code>" in resp.content
+
+
+def test_aws_chunked_signed_chunks(s3: Any, bucket: str, endpoint: str) -> None:
+    payload = bytes(range(256)) * 300
+    headers = {
+        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "content-encoding": "aws-chunked,gzip",
+        "x-amz-decoded-content-length": str(len(payload)),
+    }
+    resp = requests.put(
+        f"{endpoint}/{bucket}/signed",
+        data=chunked(payload, 10000, signed=True),
+        headers=headers,
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.content
+    got = s3.get_object(Bucket=bucket, Key="signed")
+    assert got["Body"].read() == payload
+    assert got["ContentEncoding"] == "gzip"
+    short = {**headers, "x-amz-decoded-content-length": str(len(payload) + 1)}
+    resp = requests.put(
+        f"{endpoint}/{bucket}/short",
+        data=chunked(payload, 10000, signed=True),
+        headers=short,
+        timeout=10,
+    )
+    assert resp.status_code == 400
+
+
+def test_large_aws_chunked_upload(s3: Any, bucket: str, endpoint: str) -> None:
+    payload = bytes(range(251)) * (40 * 1024)  # ~10 MiB: spooled to disk, decoded while streaming
+    body = chunked(payload, 64 * 1024, f"x-amz-checksum-crc32:{crc32(payload)}")
+    headers = {
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(payload)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    resp = requests.put(f"{endpoint}/{bucket}/large", data=body, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.content
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == payload
+
+
+def test_multiple_checksums_rejected(bucket: str, endpoint: str) -> None:
+    resp = requests.put(
+        f"{endpoint}/{bucket}/k",
+        data=b"x",
+        headers={
+            "x-amz-checksum-crc32": crc32(b"x"),
+            "x-amz-checksum-sha1": b64(hashlib.sha1(b"x").digest()),
+        },
+        timeout=10,
+    )
+    assert resp.status_code == 400
+    assert b"<Code>InvalidRequest</Code>" in resp.content
