@@ -57,7 +57,7 @@ def test_create_existing(ddb: Any, make_table: Callable[..., str]) -> None:
     [
         (
             KEY,
-            DEF + [{"AttributeName": "x", "AttributeType": "S"}],
+            [*DEF, {"AttributeName": "x", "AttributeType": "S"}],
             {},
             "One or more parameter values were invalid: Number of attributes in KeySchema does "
             "not exactly match number of attributes defined in AttributeDefinitions",
@@ -76,7 +76,7 @@ def test_create_existing(ddb: Any, make_table: Callable[..., str]) -> None:
             "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
         ),
         (
-            KEY + [{"AttributeName": "pk", "KeyType": "RANGE"}],
+            [*KEY, {"AttributeName": "pk", "KeyType": "RANGE"}],
             DEF,
             {},
             "Both the Hash Key and the Range Key element in the KeySchema have the same name",
@@ -118,16 +118,16 @@ def test_create_validation(
 
 
 def test_lsi_requires_table_range_key(ddb: Any, unique: Callable[[str], str]) -> None:
-    code, msg = error_of(
+    _code, msg = error_of(
         lambda: ddb.create_table(
             TableName=unique("t"),
             KeySchema=KEY,
-            AttributeDefinitions=DEF + [{"AttributeName": "x", "AttributeType": "S"}],
+            AttributeDefinitions=[*DEF, {"AttributeName": "x", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             LocalSecondaryIndexes=[
                 {
                     "IndexName": "lsi",
-                    "KeySchema": KEY + [{"AttributeName": "x", "KeyType": "RANGE"}],
+                    "KeySchema": [*KEY, {"AttributeName": "x", "KeyType": "RANGE"}],
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ],

@@ -19,7 +19,8 @@ from nubes.store import Row, Store
 
 RETENTION = 24 * 3600.0
 SEQUENCE_BASE = 10**20
-TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+# GetRecords spells the members as the model does (Lambda events lower-case the first letter).
+TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 
 
 @dataclass
