@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nubes.core import accounts
+from nubes.gateway import sigv4
 from nubes.services.iam.account import AccountOperations
 from nubes.services.iam.identity import Identities
 from nubes.services.iam.keys import KeyOperations
@@ -31,6 +32,11 @@ class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountO
             self.iam, self.identity_sources, self.managed_source, env.tags.get
         )
         accounts.register_resolver(self.identities.resolve)
+        sigv4.register_secret_resolver(self._secret)
+
+    def _secret(self, access_key_id: str) -> str | None:
+        record = self.identities.record(access_key_id)
+        return record.secret if record else None
 
     async def start(self) -> None:
         if self.env.settings.enforce_iam:

@@ -1,0 +1,269 @@
+"""What an operation asks IAM for: the action(s), the resource ARN(s) and the request's
+condition keys, per service. Services not listed ask for ``<prefix>:<Operation>`` on ``*``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from nubes.core.context import RequestContext
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    resource: str
+    context: dict[str, list[str]] = field(default_factory=dict)
+
+
+Builder = Callable[[RequestContext, str, dict[str, Any]], list[Need]]
+
+# -- S3 ---------------------------------------------------------------------------------------
+
+_S3_ACTIONS = {
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "HeadBucket": "ListBucket",
+    "HeadObject": "GetObject",
+    "ListBuckets": "ListAllMyBuckets",
+    "ListObjectVersions": "ListBucketVersions",
+    "ListMultipartUploads": "ListBucketMultipartUploads",
+    "ListParts": "ListMultipartUploadParts",
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "UploadPartCopy": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+    "DeleteObjects": "DeleteObject",
+    "GetBucketCors": "GetBucketCORS",
+    "PutBucketCors": "PutBucketCORS",
+    "DeleteBucketCors": "PutBucketCORS",
+    "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+    "DeleteBucketLifecycle": "PutLifecycleConfiguration",
+    "GetBucketNotificationConfiguration": "GetBucketNotification",
+    "PutBucketNotificationConfiguration": "PutBucketNotification",
+    "GetBucketEncryption": "GetEncryptionConfiguration",
+    "PutBucketEncryption": "PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "PutEncryptionConfiguration",
+    "DeleteBucketTagging": "PutBucketTagging",
+    "DeleteBucketWebsite": "DeleteBucketWebsite",
+    "GetObjectAttributes": "GetObject",
+}
+
+
+def _s3(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    bucket, key = params.get("Bucket"), params.get("Key")
+    action = "s3:" + _S3_ACTIONS.get(op, op)
+    context: dict[str, list[str]] = {}
+    for param, name in (("Prefix", "s3:prefix"), ("Delimiter", "s3:delimiter")):
+        if params.get(param) is not None:
+            context[name] = [str(params[param])]
+    if params.get("MaxKeys") is not None:
+        context["s3:max-keys"] = [str(params["MaxKeys"])]
+    if op == "DeleteObjects" and bucket:
+        objects = params.get("Delete", {}).get("Objects", [])
+        return [Need(action, f"arn:aws:s3:::{bucket}/{o['Key']}") for o in objects]
+    resource = (
+        f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}" if bucket else "*"
+    )
+    needs = [Need(action, resource, context)]
+    if op in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
+        source = str(params["CopySource"]).lstrip("/").split("?", 1)[0]
+        needs.append(Need("s3:GetObject", f"arn:aws:s3:::{source}"))
+    return needs
+
+
+# -- SQS --------------------------------------------------------------------------------------
+
+_SQS_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
+def queue_arn(url: str, region: str, account: str) -> str:
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if len(parts) >= 2:
+        account, name = parts[-2], parts[-1]
+    else:
+        name = parts[-1] if parts else url
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
+def _sqs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    action = "sqs:" + _SQS_ACTIONS.get(op, op)
+    if params.get("QueueUrl"):
+        resource = queue_arn(params["QueueUrl"], ctx.region, ctx.account_id)
+    elif params.get("QueueName"):
+        account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
+        resource = f"arn:aws:sqs:{ctx.region}:{account}:{params['QueueName']}"
+    else:
+        resource = "*"
+    return [Need(action, resource)]
+
+
+# -- SNS --------------------------------------------------------------------------------------
+
+
+def _sns(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    action = "sns:" + ("Publish" if op == "PublishBatch" else op)
+    arn = params.get("TopicArn") or params.get("TargetArn") or params.get("ResourceArn")
+    if not arn and params.get("SubscriptionArn"):
+        arn = str(params["SubscriptionArn"]).rsplit(":", 1)[0]
+    if not arn and op == "CreateTopic" and params.get("Name"):
+        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
+    return [Need(action, arn or "*")]
+
+
+# -- DynamoDB ---------------------------------------------------------------------------------
+
+_TRANSACT = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+def _table(ctx: RequestContext, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}"
+
+
+def _dynamodb(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    if op in ("BatchGetItem", "BatchWriteItem"):
+        return [Need(f"dynamodb:{op}", _table(ctx, t)) for t in params.get("RequestItems", {})]
+    if op in ("TransactWriteItems", "TransactGetItems"):
+        needs = []
+        for item in params.get("TransactItems", []):
+            for kind, body in item.items():
+                needs.append(Need(f"dynamodb:{_TRANSACT[kind]}", _table(ctx, body["TableName"])))
+        return needs
+    name = params.get("TableName") or params.get("ResourceArn")
+    if not name:
+        return [Need(f"dynamodb:{op}", "*")]
+    resource = _table(ctx, str(name))
+    if params.get("IndexName"):
+        resource += f"/index/{params['IndexName']}"
+    return [Need(f"dynamodb:{op}", resource)]
+
+
+# -- Lambda -----------------------------------------------------------------------------------
+
+_LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
+
+
+def _lambda(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    action = "lambda:" + _LAMBDA_ACTIONS.get(op, op)
+    name = params.get("FunctionName")
+    if not name:
+        return [Need(action, "*")]
+    name = str(name)
+    resource = (
+        name
+        if name.startswith("arn:")
+        else f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
+    )
+    needs = [Need(action, resource)]
+    if op in ("CreateFunction", "UpdateFunctionConfiguration") and params.get("Role"):
+        needs.append(
+            Need(
+                "iam:PassRole",
+                str(params["Role"]),
+                {"iam:passedtoservice": ["lambda.amazonaws.com"]},
+            )
+        )
+    return needs
+
+
+# -- CloudWatch Logs --------------------------------------------------------------------------
+
+
+def _logs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    group = params.get("logGroupName")
+    if not group:
+        return [Need(f"logs:{op}", "*")]
+    resource = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}"
+    if params.get("logStreamName"):
+        resource += f":log-stream:{params['logStreamName']}"
+    return [Need(f"logs:{op}", resource)]
+
+
+# -- IAM and STS ------------------------------------------------------------------------------
+
+_IAM_NAMES = (("UserName", "user"), ("RoleName", "role"), ("GroupName", "group"))
+
+
+def _iam(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    resource = "*"
+    if params.get("PolicyArn"):
+        resource = str(params["PolicyArn"])
+    else:
+        for param, kind in _IAM_NAMES:
+            if params.get(param):
+                resource = f"arn:aws:iam::{ctx.account_id}:{kind}/{params[param]}"
+                break
+        if params.get("InstanceProfileName") and resource == "*":
+            resource = (
+                f"arn:aws:iam::{ctx.account_id}:instance-profile/{params['InstanceProfileName']}"
+            )
+    return [Need(f"iam:{op}", resource)]
+
+
+def _sts(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    if op == "GetCallerIdentity":
+        return []
+    resource = str(params.get("RoleArn") or "*")
+    context: dict[str, list[str]] = {}
+    if params.get("ExternalId") is not None:
+        context["sts:externalid"] = [str(params["ExternalId"])]
+    if params.get("RoleSessionName"):
+        context["sts:rolesessionname"] = [str(params["RoleSessionName"])]
+    if params.get("SourceIdentity"):
+        context["sts:sourceidentity"] = [str(params["SourceIdentity"])]
+    tags = params.get("Tags") or []
+    if tags:
+        context["aws:tagkeys"] = [t["Key"] for t in tags]
+        for tag in tags:
+            context[f"aws:requesttag/{tag['Key'].lower()}"] = [tag["Value"]]
+    needs = [Need(f"sts:{op}", resource, context)]
+    if tags and op == "AssumeRole":
+        needs.append(Need("sts:TagSession", resource, context))
+    if params.get("SourceIdentity") and op == "AssumeRole":
+        needs.append(Need("sts:SetSourceIdentity", resource, context))
+    return needs
+
+
+BUILDERS: dict[str, Builder] = {
+    "s3": _s3,
+    "sqs": _sqs,
+    "sns": _sns,
+    "dynamodb": _dynamodb,
+    "lambda": _lambda,
+    "logs": _logs,
+    "iam": _iam,
+    "sts": _sts,
+}
+
+
+def needs(ctx: RequestContext, prefix: str, op: str, params: dict[str, Any]) -> list[Need]:
+    builder = BUILDERS.get(ctx.service)
+    if builder is None:
+        return [Need(f"{prefix}:{op}", "*")]
+    found = builder(ctx, op, params)
+    tags = params.get("Tags")
+    if isinstance(tags, list) and tags and ctx.service != "sts":
+        keys = [t.get("Key", "") for t in tags if isinstance(t, dict)]
+        extra = {"aws:tagkeys": keys}
+        for tag in tags:
+            if isinstance(tag, dict):
+                extra[f"aws:requesttag/{str(tag.get('Key', '')).lower()}"] = [
+                    str(tag.get("Value", ""))
+                ]
+        found = [Need(n.action, n.resource, {**n.context, **extra}) for n in found]
+    return found
