@@ -22,6 +22,9 @@ class Settings:
     account_id: str = "000000000000"
     region: str = "us-east-1"
     enforce_iam: bool = False
+    iam_explain: bool = False
+    root_access_key: str = "test"
+    root_secret_key: str = "test"
     fsync: bool = False
     """fsync on every commit and blob rename: survives power loss, not just a crash."""
 
@@ -36,6 +39,9 @@ ENVIRONMENT: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("account_id", "NUBES_ACCOUNT_ID", (), "account for keys that are not account ids"),
     ("region", "NUBES_DEFAULT_REGION", ("DEFAULT_REGION",), "region when a request names none"),
     ("enforce_iam", "NUBES_ENFORCE_IAM", ("ENFORCE_IAM",), "verify signatures, apply IAM"),
+    ("iam_explain", "NUBES_IAM_EXPLAIN", (), "log every IAM decision and why"),
+    ("root_access_key", "NUBES_ROOT_ACCESS_KEY_ID", (), "access key of the account root"),
+    ("root_secret_key", "NUBES_ROOT_SECRET_ACCESS_KEY", (), "secret key of the account root"),
     ("fsync", "NUBES_FSYNC", (), "fsync commits and blobs (power-loss safety)"),
 )
 
