@@ -94,7 +94,7 @@ class Providers:
         from nubes.protocol.base import HttpRequest
 
         found = self._methods.get(service, {}).get(operation)
-        if found is None or found[1]:
+        if found is None:
             raise not_implemented(service, operation)
         settings = self.env.settings
         ctx = RequestContext(
@@ -110,7 +110,8 @@ class Providers:
             protocol="internal",
         )
         with self.env.state.store.transaction():
-            return getattr(self.instances[service], found[0])(ctx, params)
+            result = getattr(self.instances[service], found[0])(ctx, params)
+            return _without_waiting(result, service, operation) if found[1] else result
 
     async def start(self) -> None:
         for provider in self.instances.values():
@@ -123,3 +124,18 @@ class Providers:
     def reset(self) -> None:
         for provider in self.instances.values():
             provider.reset()
+
+
+def _without_waiting(coroutine: Any, service: str, operation: str) -> Any:
+    """Run an async operation called from synchronous code, which works as long as it finishes
+    without waiting (Lambda's Invoke with InvocationType=Event queues and returns)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise ServiceError(
+        "InvalidParameterValue",
+        f"{service}.{operation} would have to wait, which an in-process call cannot do.",
+        400,
+    )

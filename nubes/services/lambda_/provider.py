@@ -616,6 +616,10 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             with self.store.transaction():
                 self.async_invocations.enqueue(scope, name, qualifier or LATEST, payload)
             return {"StatusCode": 202}
+        if ctx.protocol == "internal":
+            raise errors.InvalidParameterValueException(
+                "An in-process Invoke cannot wait for the function: use InvocationType Event."
+            )
         result = await self.run(target, payload, ctx.request_id, req.get("ClientContext"))
         out: dict[str, Any] = {
             "StatusCode": result.status,
