@@ -108,6 +108,14 @@ def sign(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def sign_v2(secret: str, text: str) -> str:
+    """A signature version 2 signature (S3's legacy query authentication still uses it)."""
+    import base64
+
+    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
 @dataclass(frozen=True)
 class Scope:
     access_key_id: str
