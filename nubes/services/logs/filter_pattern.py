@@ -138,13 +138,16 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
             ">": number > expected,
             ">=": number >= expected,
         }[op]
-    if op not in ("=", "!="):
-        raise PatternError(f"Operator {op} needs a numeric value")
     if actual is None or isinstance(actual, dict | list):
         return op == "!=" and actual is not None
     text = actual if isinstance(actual, str) else json.dumps(actual)
     same = fnmatch.fnmatchcase(text, expected) if "*" in expected else text == expected
     return same if op == "=" else not same
+
+
+def _check_operator(op: str, expected: Any) -> None:
+    if op not in ("=", "!=") and not isinstance(expected, float):
+        raise PatternError(f"Operator {op} needs a numeric value")
 
 
 def _literal(token: str) -> Any:
@@ -242,6 +245,7 @@ class _JsonParser:
         _, raw = self._take()
         expected = _literal(raw)
         op = word
+        _check_operator(op, expected)
         return lambda d: any(_compare(v, op, expected) for v in _select(d, path))
 
     def _predicate(self, path: list[Any], first: str) -> Callable[[Any], bool]:
@@ -371,4 +375,5 @@ def _condition(text: str) -> Callable[[str], bool]:
         raise PatternError(f"Invalid condition in space-delimited pattern: {text.strip()!r}")
     _, op, raw = found.groups()
     expected = _literal(raw)
+    _check_operator(op, expected)
     return lambda v: _compare(v, op, expected)
