@@ -86,6 +86,9 @@ class Route:
     uri: CompiledUri
     required_query: tuple[tuple[str, str | None], ...]
     required_headers: tuple[str, ...]
+    deprecated: bool = False
+    """A deprecated operation yields to its successor on the same route (S3's
+    GetBucketLifecycle to GetBucketLifecycleConfiguration)."""
 
 
 def _required_bindings(op: OperationModel) -> tuple[list[str], list[str]]:
@@ -126,11 +129,13 @@ class RestRouter:
                     uri=uri,
                     required_query=tuple(required_query),
                     required_headers=tuple(headers),
+                    deprecated=bool(op.deprecated),
                 )
             )
         routes.sort(
             key=lambda r: (
                 -(len(r.required_headers) + len(r.required_query)),
+                r.deprecated,
                 r.uri.greedy,
                 -r.uri.literal_chars,
                 -len(r.uri.labels),
