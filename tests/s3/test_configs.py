@@ -1,0 +1,235 @@
+"""Bucket and object sub-resources: put, get, delete, and the errors for absent ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.s3.conftest import error_of
+
+
+def missing(call: Any, code: str, **kwargs: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    assert exc.value.response["Error"]["Code"] == code
+
+
+def test_bucket_tagging(s3: Any, bucket: str) -> None:
+    missing(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "env", "Value": "dev"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "env", "Value": "dev"}]
+    s3.delete_bucket_tagging(Bucket=bucket)
+    missing(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
+
+
+def test_bucket_policy_and_status(s3: Any, bucket: str) -> None:
+    missing(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    missing(s3.put_bucket_policy, "MalformedPolicy", Bucket=bucket, Policy="not json")
+    s3.delete_bucket_policy(Bucket=bucket)
+    missing(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
+
+
+def test_ownership_acl_and_public_access_block(s3: Any, bucket: str) -> None:
+    controls = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    assert controls["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(pab.values()) and len(pab) == 4
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
+    assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    missing(s3.put_bucket_acl, "AccessControlListNotSupported", Bucket=bucket, ACL="public-read")
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="authenticated-read")
+    object_grants = s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("AuthenticatedUsers") for g in object_grants)
+    s3.delete_public_access_block(Bucket=bucket)
+    missing(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=bucket)
+    s3.delete_bucket_ownership_controls(Bucket=bucket)
+    missing(s3.get_bucket_ownership_controls, "OwnershipControlsNotFoundError", Bucket=bucket)
+
+
+def test_create_bucket_acl_with_enforced_ownership(s3: Any, unique: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket=unique("bkt"), ACL="public-read")
+    assert error_of(exc) == ("InvalidBucketAclWithObjectOwnership", 400)
+    name = unique("bkt")
+    s3.create_bucket(Bucket=name, ACL="public-read", ObjectOwnership="ObjectWriter")
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
+
+
+def test_encryption_defaults_and_kms(s3: Any, bucket: str) -> None:
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": "alias/k",
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert put["ServerSideEncryption"] == "aws:kms"
+    assert put["SSEKMSKeyId"] == "alias/k"
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["BucketKeyEnabled"] is True
+    explicit = s3.put_object(Bucket=bucket, Key="k2", Body=b"x", ServerSideEncryption="AES256")
+    assert explicit["ServerSideEncryption"] == "AES256"
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert s3.put_object(Bucket=bucket, Key="k3", Body=b"x")["ServerSideEncryption"] == "AES256"
+
+
+def test_lifecycle_website_logging_notifications(s3: Any, bucket: str, unique: Any) -> None:
+    missing(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", Bucket=bucket)
+    rules = [
+        {
+            "ID": "expire",
+            "Filter": {"Prefix": "logs/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 7},
+        }
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rules
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    missing(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", Bucket=bucket)
+
+    missing(s3.get_bucket_website, "NoSuchWebsiteConfiguration", Bucket=bucket)
+    site = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"}}
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=site)
+    got = s3.get_bucket_website(Bucket=bucket)
+    assert (
+        got["IndexDocument"] == site["IndexDocument"]
+        and got["ErrorDocument"] == site["ErrorDocument"]
+    )
+    s3.delete_bucket_website(Bucket=bucket)
+
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    target = unique("bkt")
+    s3.create_bucket(Bucket=target)
+    s3.put_bucket_logging(
+        Bucket=bucket,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "l/"}},
+    )
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]["TargetBucket"] == target
+
+    config = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "QueueConfigurations" not in config
+    queue = {"QueueArn": "arn:aws:sqs:us-east-1:000000000000:q", "Events": ["s3:ObjectCreated:*"]}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue]}
+    )
+    stored = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert stored[0]["QueueArn"] == queue["QueueArn"]
+
+
+def test_request_payment_and_accelerate(s3: Any, bucket: str) -> None:
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    s3.put_bucket_accelerate_configuration(
+        Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"}
+    )
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_object_tagging(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=1&b=2")
+    assert (
+        s3.head_object(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPHeaders"][
+            "x-amz-tagging-count"
+        ]
+        == "2"
+    )
+    tags = s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("a", "1"), ("b", "2")]
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [{"Key": "c", "Value": "3"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == [{"Key": "c", "Value": "3"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="k")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    missing(
+        s3.put_object_tagging,
+        "InvalidTag",
+        Bucket=bucket,
+        Key="k",
+        Tagging={"TagSet": [{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}]},
+    )
+
+
+def test_object_attributes(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"12345")
+    out = s3.get_object_attributes(
+        Bucket=bucket, Key="k", ObjectAttributes=["ETag", "ObjectSize", "StorageClass", "Checksum"]
+    )
+    assert out["ObjectSize"] == 5
+    assert not out["ETag"].startswith('"')
+    assert out["StorageClass"] == "STANDARD"
+    assert out["Checksum"]["ChecksumCRC32"]
+
+
+def test_object_lock(s3: Any, unique: Any) -> None:
+    name = unique("bkt")
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    config = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled"
+    until = datetime.now(UTC) + timedelta(days=1)
+    v = s3.put_object(
+        Bucket=name,
+        Key="k",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+    )["VersionId"]
+    retention = s3.get_object_retention(Bucket=name, Key="k")["Retention"]
+    assert retention["Mode"] == "GOVERNANCE"
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=name, Key="k", VersionId=v)
+    assert error_of(exc) == ("AccessDenied", 403)
+    s3.delete_object(Bucket=name, Key="k", VersionId=v, BypassGovernanceRetention=True)
+    v2 = s3.put_object(Bucket=name, Key="h", Body=b"x")["VersionId"]
+    missing(s3.get_object_legal_hold, "NoSuchObjectLockConfiguration", Bucket=name, Key="h")
+    s3.put_object_legal_hold(Bucket=name, Key="h", LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket=name, Key="h")["LegalHold"]["Status"] == "ON"
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=name, Key="h", VersionId=v2, BypassGovernanceRetention=True)
+    assert error_of(exc) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+    assert error_of(exc) == ("InvalidBucketState", 409)
+
+
+def test_object_lock_needs_lock_enabled_bucket(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    missing(s3.get_object_retention, "InvalidRequest", Bucket=bucket, Key="k")
+    missing(s3.get_object_lock_configuration, "ObjectLockConfigurationNotFoundError", Bucket=bucket)
