@@ -546,7 +546,8 @@ def test_certificates_and_ssh_keys(iam: Any, unique: Unique) -> None:
     iam.delete_signing_certificate(UserName=user, CertificateId=signing["CertificateId"])
     key = iam.upload_ssh_public_key(
         UserName=user,
-        SSHPublicKeyBody="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHBhc3N3b3JkMTIzNDU2Nzg5MDEyMzQ1Njc4OTA= me",
+        SSHPublicKeyBody="ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIHBhc3N3b3JkMTIzNDU2Nzg5MDEyMzQ1Njc4OTA= me",
     )["SSHPublicKey"]
     assert key["SSHPublicKeyId"].startswith("APKA") and key["Status"] == "Active"
     iam.update_ssh_public_key(
