@@ -5,6 +5,7 @@ Each service lives in its own package; providers are imported when the server st
 
 PROVIDERS: dict[str, str] = {
     "sqs": "nubes.services.sqs.provider:SqsProvider",
+    "sns": "nubes.services.sns.provider:SnsProvider",
     "s3": "nubes.services.s3.provider:S3Provider",
     "dynamodb": "nubes.services.dynamodb.provider:DynamoDBProvider",
     "dynamodbstreams": "nubes.services.dynamodbstreams.provider:DynamoDBStreamsProvider",
