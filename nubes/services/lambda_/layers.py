@@ -46,7 +46,7 @@ class Layers:
         doc = dict(json.loads(row["doc"]))
         doc["Content"] = {
             **doc["Content"],
-            "Location": f"{ctx.base_url}/_nubes/lambda/code/{row['code_blob']}",
+            "Location": f"{ctx.base_url}/_aws/lambda/code/{row['code_blob']}",
         }
         return doc
 

@@ -257,7 +257,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             "Configuration": self._configuration(version),
             "Code": {
                 "RepositoryType": "S3",
-                "Location": f"{ctx.base_url}/_nubes/lambda/code/{version.code_blob}",
+                "Location": f"{ctx.base_url}/_aws/lambda/code/{version.code_blob}",
             },
             "Tags": self.env.tags.get(scope.function_arn(name)),
         }
