@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, "/work/shared/bench")
-import cloudbench  # noqa: E402
+import cloudbench
 
 HOT = 1000  # items in the queried partition, in both tables
 
