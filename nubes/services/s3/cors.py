@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import ids
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.protocol.base import HttpRequest, HttpResponse
-from nubes.protocol.xml import escape_text
+from nubes.services.s3.responses import xml_error
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -81,14 +81,18 @@ class Cors:
         origin = req.headers.get("origin")
         method = req.headers.get("access-control-request-method")
         if not origin or not method:
-            return _error(
+            return xml_error(
                 400, "BadRequest", "Insufficient information. Origin request header needed."
             )
         if self.provider.db.bucket(bucket) is None:
-            return _error(404, "NoSuchBucket", "The specified bucket does not exist")
+            return xml_error(
+                404, "NoSuchBucket", "The specified bucket does not exist", BucketName=bucket
+            )
         config = self.provider.db.config(bucket, "cors")
         if not config:
-            return _error(403, "AccessForbidden", _DISABLED, method)
+            return xml_error(
+                403, "AccessForbidden", _DISABLED, Method=method, ResourceType="OBJECT"
+            )
         asked = [
             h.strip()
             for h in req.headers.get("access-control-request-headers", "").split(",")
@@ -96,7 +100,9 @@ class Cors:
         ]
         rule = match_rule(config.get("CORSRules", []), origin, method, asked)
         if rule is None:
-            return _error(403, "AccessForbidden", _NOT_ALLOWED, method)
+            return xml_error(
+                403, "AccessForbidden", _NOT_ALLOWED, Method=method, ResourceType="OBJECT"
+            )
         headers = response_headers(rule, origin, method)
         if asked:
             headers["Access-Control-Allow-Headers"] = ", ".join(h.lower() for h in asked)
@@ -120,20 +126,3 @@ class Cors:
         if rule is not None:
             extra = ctx.extras.setdefault("response_headers", {})
             extra.update(response_headers(rule, origin, ctx.request.method))
-
-
-def _error(status: int, code: str, message: str, method: str | None = None) -> HttpResponse:
-    request_id = ids.s3_request_id()
-    extra = ""
-    if method:
-        extra = f"<Method>{escape_text(method)}</Method><ResourceType>OBJECT</ResourceType>"
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape_text(message)}</Message>{extra}"
-        f"<RequestId>{request_id}</RequestId><HostId>{ids.s3_host_id()}</HostId></Error>"
-    )
-    return HttpResponse(
-        status,
-        {"Content-Type": "application/xml", "x-amz-request-id": request_id},
-        body.encode(),
-    )

@@ -13,7 +13,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
-from nubes.services.s3 import acl, checksums, conditions, cors, presign
+from nubes.services.s3 import acl, checksums, conditions, cors, post, presign
 from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
@@ -40,14 +40,17 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         self.cors = cors.Cors(self)
+        self.uploads = post.BrowserUploads(self)
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self.cors.preflight)
+        self.env.gateway.interceptors.append(self.uploads.intercept)
         self.env.gateway.checks.append(self.cors.annotate)
         self.env.gateway.checks.append(presign.check)
 
     async def stop(self) -> None:
         self.env.gateway.interceptors.remove(self.cors.preflight)
+        self.env.gateway.interceptors.remove(self.uploads.intercept)
         self.env.gateway.checks.remove(self.cors.annotate)
         self.env.gateway.checks.remove(presign.check)
 

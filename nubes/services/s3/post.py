@@ -1,0 +1,212 @@
+"""Browser uploads: ``POST /<bucket>`` with a multipart/form-data body (presigned POST). The
+policy document's signature (SigV4 or SigV2), its expiry on the nubes clock and each of its
+conditions are checked before the file is stored like a PutObject."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from datetime import datetime
+from email import policy as email_policy
+from email.parser import BytesParser
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from nubes.core import accounts, clock, ids
+from nubes.core.context import RequestContext
+from nubes.gateway import sigv4
+from nubes.gateway.router import s3_virtual_host_bucket
+from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
+from nubes.protocol.xml import escape_text
+from nubes.services.s3.responses import xml_error
+
+if TYPE_CHECKING:
+    from nubes.services.s3.provider import S3Provider
+
+# Fields the policy need not mention.
+_EXEMPT = {"file", "policy", "x-amz-signature", "signature", "awsaccesskeyid"}
+
+
+class PolicyError(Exception):
+    pass
+
+
+def parse_form(req: HttpRequest) -> list[tuple[str, bytes, str | None, str]]:
+    """(name, value, filename, content type) of each form part, in order."""
+    head = f"Content-Type: {req.headers['content-type']}\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(head + req.read_body())
+    parts = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts.append((name, payload, part.get_filename(), part.get_content_type()))
+    return parts
+
+
+def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int) -> None:
+    expiration = document.get("expiration", "")
+    try:
+        expires = datetime.fromisoformat(expiration.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        raise PolicyError("Invalid Policy: Invalid 'expiration' value.") from None
+    if clock.now() > expires:
+        raise PolicyError("Invalid according to Policy: Policy expired.")
+    covered = set()
+    for condition in document.get("conditions", []):
+        if isinstance(condition, dict):
+            for name, value in condition.items():
+                covered.add(name.lower())
+                if fields.get(name.lower()) != value:
+                    raise PolicyError(
+                        f'Invalid according to Policy: Policy Condition failed: ["eq", "${name}", '
+                        f'"{value}"]'
+                    )
+            continue
+        op = str(condition[0]).lower()
+        if op == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if not low <= size <= high:
+                code = "EntityTooSmall" if size < low else "EntityTooLarge"
+                raise ServiceError(code, f"Your proposed upload {size} is outside {low}-{high}")
+            continue
+        name, value = str(condition[1]).lstrip("$").lower(), str(condition[2])
+        covered.add(name)
+        actual = fields.get(name, "")
+        ok = actual == value if op == "eq" else actual.startswith(value)
+        if not ok:
+            raise PolicyError(
+                f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
+            )
+    extra = [
+        k for k in fields if k not in covered and k not in _EXEMPT and not k.startswith("x-ignore-")
+    ]
+    if extra:
+        raise PolicyError(
+            "Invalid according to Policy: Extra input fields: " + ", ".join(sorted(extra))
+        )
+
+
+def check_signature(fields: dict[str, str], policy_b64: str) -> str:
+    """The access key of a correctly signed policy."""
+    if "x-amz-signature" in fields:
+        scope = sigv4.Scope.parse(fields.get("x-amz-credential", ""))
+        if scope is None:
+            raise PolicyError("Invalid Policy: Invalid credential.")
+        key = sigv4.signing_key(
+            sigv4.secret_for(scope.access_key_id), scope.date, scope.region, scope.service
+        )
+        expected = sigv4.sign(key, policy_b64)
+        given, access_key = fields["x-amz-signature"], scope.access_key_id
+    else:
+        access_key = fields.get("awsaccesskeyid", "")
+        expected = sigv4.sign_v2(sigv4.secret_for(access_key), policy_b64)
+        given = fields.get("signature", "")
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        raise ServiceError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
+        )
+    return access_key
+
+
+class BrowserUploads:
+    def __init__(self, provider: S3Provider) -> None:
+        self.provider = provider
+
+    async def intercept(self, req: HttpRequest) -> HttpResponse | None:
+        if req.method != "POST" or not req.headers.get("content-type", "").startswith(
+            "multipart/form-data"
+        ):
+            return None
+        bucket = s3_virtual_host_bucket(req.host)
+        path = req.path.strip("/")
+        if bucket is None:
+            if not path or "/" in path:
+                return None
+            bucket = path
+        elif path:
+            return None
+        try:
+            return await self.upload(req, bucket)
+        except PolicyError as exc:
+            return xml_error(403, "AccessDenied", str(exc))
+        except ServiceError as exc:
+            return xml_error(exc.status, exc.wire_code, exc.message)
+
+    async def upload(self, req: HttpRequest, bucket: str) -> HttpResponse:
+        parts = parse_form(req)
+        fields: dict[str, str] = {}
+        file: tuple[bytes, str | None, str] | None = None
+        for name, value, filename, content_type in parts:
+            if name.lower() == "file":
+                file = (value, filename, content_type)
+                break  # S3 ignores fields after the file
+            fields[name.lower()] = value.decode("utf-8")
+        if file is None:
+            raise ServiceError(
+                "InvalidArgument", "POST requires exactly one file upload per request.", 400
+            )
+        data, filename, _ = file
+        if "key" not in fields:
+            raise ServiceError(
+                "InvalidArgument", "Bucket POST must contain a field named 'key'.", 400
+            )
+        key = fields["key"].replace("${filename}", filename or "")
+        fields["bucket"] = bucket
+        account = self.provider.env.settings.account_id
+        if "policy" in fields:
+            document = json.loads(base64.b64decode(fields["policy"]))
+            access_key = check_signature(fields, fields["policy"])
+            check_conditions(document, {**fields, "key": key}, len(data))
+            account = accounts.resolve(access_key, account).account_id
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": data}
+        for field, param in (
+            ("content-type", "ContentType"),
+            ("cache-control", "CacheControl"),
+            ("content-disposition", "ContentDisposition"),
+            ("content-encoding", "ContentEncoding"),
+            ("acl", "ACL"),
+            ("x-amz-storage-class", "StorageClass"),
+            ("x-amz-server-side-encryption", "ServerSideEncryption"),
+        ):
+            if field in fields:
+                params[param] = fields[field]
+        meta = {
+            k[len("x-amz-meta-") :]: v for k, v in fields.items() if k.startswith("x-amz-meta-")
+        }
+        if meta:
+            params["Metadata"] = meta
+        ctx = RequestContext(
+            account_id=account,
+            region=self.provider.env.settings.region,
+            request_id=ids.s3_request_id(),
+            service="s3",
+            operation="PutObject",
+            principal=accounts.root_principal(account, account),
+            request=HttpRequest("PUT", f"/{bucket}/{quote(key)}", headers={"host": req.host}),
+            protocol="rest-xml",
+        )
+        out = await self.provider.put_object(ctx, params)
+        location = f"{req.scheme}://{req.host}/{bucket}/{quote(key)}"
+        headers = {"ETag": out["ETag"], "Location": location, "x-amz-request-id": ctx.request_id}
+        redirect = fields.get("success_action_redirect")
+        if redirect:
+            sep = "&" if "?" in redirect else "?"
+            target = (
+                f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(out['ETag'])}"
+            )
+            return HttpResponse(303, {**headers, "Location": target}, b"")
+        status = fields.get("success_action_status", "204")
+        if status == "201":
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
+                f"<Location>{escape_text(location)}</Location><Bucket>{bucket}</Bucket>"
+                f"<Key>{escape_text(key)}</Key><ETag>{escape_text(out['ETag'])}</ETag>"
+                "</PostResponse>"
+            ).encode()
+            return HttpResponse(201, {**headers, "Content-Type": "application/xml"}, body)
+        return HttpResponse(200 if status == "200" else 204, headers, b"")
