@@ -286,7 +286,7 @@ class StsProvider(ServiceProvider):
 
     def get_session_token(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         principal = ctx.principal
-        if principal.kind not in ("user", "root"):
+        if principal.kind not in ("user", "root") or principal.session_token is not None:
             raise errors.AccessDenied("Cannot call GetSessionToken with session credentials")
         duration = req.get("DurationSeconds", 43200)
         if principal.kind == "root":
@@ -302,7 +302,7 @@ class StsProvider(ServiceProvider):
 
     def get_federation_token(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         principal = ctx.principal
-        if principal.kind not in ("user", "root"):
+        if principal.kind not in ("user", "root") or principal.session_token is not None:
             raise errors.AccessDenied("Cannot call GetFederationToken with session credentials")
         duration = req.get("DurationSeconds", 43200)
         docs, arns, packed = self._session_policies(req)
