@@ -45,12 +45,28 @@ def sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+SCRATCH_PREFIX = "nubes-lambda-"
+
+
 class CodeTrees:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.sdk = root / "sdk"
+    def __init__(self, root: Path | None) -> None:
+        """``root`` None: a scratch directory in the system's temporary area (ephemeral mode),
+        made when the server starts."""
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        assert self._root is not None, "CodeTrees.prepare() runs at server start"
+        return self._root
+
+    @property
+    def sdk(self) -> Path:
+        return self.root / "sdk"
 
     def prepare(self) -> None:
+        if self._root is None:
+            _remove_orphans()
+            self._root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self._link_sdk()
 
@@ -109,7 +125,18 @@ class CodeTrees:
         shutil.rmtree(self.root / "tmp" / digest, ignore_errors=True)
 
     def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _remove_orphans() -> None:
+    """Scratch directories of nubes processes that were killed before they could clean up."""
+    if not Path("/proc/self").exists():
+        return  # no cheap way to tell a live process here: leave them
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = path.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _extract(archive: zipfile.ZipFile, into: Path) -> None:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +60,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
         super().__init__(env)
         self.model = LambdaModel(self.store)
         settings = env.settings
-        if settings.ephemeral:
-            root = Path(tempfile.mkdtemp(prefix="nubes-lambda-"))
-        else:
-            root = Path(settings.data_dir) / "lambda"
-        self.trees = CodeTrees(root)
+        self.trees = CodeTrees(None if settings.ephemeral else Path(settings.data_dir) / "lambda")
         self.invoker = Invoker(self.trees, self.blobs.path, self._deliver_logs, self._endpoint)
         self.async_invocations = AsyncInvocations(self)
 
