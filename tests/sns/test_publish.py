@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.sns.conftest import drain, queue_arn
 
@@ -33,9 +33,9 @@ def _verify(envelope: dict[str, Any]) -> None:
         requests.get(envelope["SigningCertURL"], timeout=10).content
     )
     digest = hashes.SHA256() if envelope["SignatureVersion"] == "2" else hashes.SHA1()
-    cert.public_key().verify(  # type: ignore[call-arg, union-attr]
-        base64.b64decode(envelope["Signature"]), text.encode(), padding.PKCS1v15(), digest
-    )
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(base64.b64decode(envelope["Signature"]), text.encode(), padding.PKCS1v15(), digest)
 
 
 def test_envelope(sns: Any, sqs: Any, subscribed: Callable[..., tuple[str, str, str]]) -> None:
