@@ -16,11 +16,14 @@ import requests
 from botocore.exceptions import ClientError
 
 CONTEXT = """
+import logging
 import os
 print("init ran")
+logging.getLogger().setLevel(logging.INFO)
 
 def handler(event, context):
     print("got", event)
+    logging.info("logged %s", 42)
     return {
         "event": event,
         "request_id": context.aws_request_id,
@@ -194,6 +197,9 @@ def test_logs_have_start_end_report(lam: Any, logs: Any, make_function: Callable
     assert "init ran" in messages
     start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
     assert "got {'k': 'v'}" in messages[start:]
+    logged = [m for m in messages if m.endswith("logged 42")]
+    assert len(logged) == 1 and logged[0].startswith("[INFO]\t")
+    assert f"\t{request_id}\tlogged 42" in logged[0]
     assert f"END RequestId: {request_id}" in messages
     report = messages[-1]
     assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
@@ -230,7 +236,9 @@ def test_node_function(lam: Any, make_function: Callable[..., str]) -> None:
     name = make_function({"index.js": source}, handler="index.handler", runtime="nodejs20.x")
     out, body = invoke_json(lam, name, {"a": 2, "b": 3}, LogType="Tail")
     assert body == {"sum": 5, "name": name, "remaining": True}
-    assert 'node got {"a":2,"b":3}' in base64.b64decode(out["LogResult"]).decode()
+    tail = base64.b64decode(out["LogResult"]).decode()
+    request_id = out["ResponseMetadata"]["RequestId"]
+    assert f'\t{request_id}\tINFO\tnode got {{"a":2,"b":3}}' in tail
     out, body = invoke_json(lam, name, {"fail": True})
     assert out["FunctionError"] == "Unhandled"
     assert body["errorType"] == "TypeError"

@@ -9,7 +9,18 @@ const net = require("net");
 const path = require("path");
 const { pathToFileURL } = require("url");
 
+const util = require("util");
+
 const END_MARK = "\u0000nubes-end ";
+let currentRequestId = "";
+
+// As the AWS runtime does: console lines carry the time, request id and level.
+for (const [method, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"], ["debug", "DEBUG"], ["trace", "TRACE"]]) {
+  console[method] = (...args) => {
+    const text = util.format(...args).replace(/\n/g, "\r");
+    fs.writeSync(1, `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
+  };
+}
 
 function errorDocument(err, type) {
   if (!(err instanceof Error)) {
@@ -137,6 +148,7 @@ async function main() {
 
 async function serve(request, handler, send) {
   const info = request.context;
+  currentRequestId = info.aws_request_id;
   process.env._X_AMZN_TRACE_ID = request.trace_id || "";
   let event;
   try {
@@ -148,7 +160,7 @@ async function serve(request, handler, send) {
   let reply;
   if (outcome.err !== undefined) {
     const doc = errorDocument(outcome.err);
-    console.error(`${new Date().toISOString()}\t${info.aws_request_id}\tERROR\tInvoke Error \t${JSON.stringify(doc)}`);
+    console.error(`Invoke Error \t${JSON.stringify(doc)}`);
     reply = { type: "result", error: doc };
   } else {
     const text = outcome.value === undefined ? "null" : JSON.stringify(outcome.value);

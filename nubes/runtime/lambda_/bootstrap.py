@@ -8,6 +8,7 @@ standard library here. Frames are a 4-byte big-endian length and a UTF-8 JSON do
 
 import importlib
 import json
+import logging
 import os
 import socket
 import struct
@@ -118,6 +119,28 @@ def marshal(result):
         }
 
 
+class RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def install_logging():
+    """The root logger handler AWS's Python runtime installs: level, time, request id."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
 def end_invocation(request_id):
     sys.stdout.flush()
     sys.stderr.flush()
@@ -130,6 +153,7 @@ def main():
     for extra in reversed(os.environ.get("NUBES_LAMBDA_PYTHONPATH", "").split(os.pathsep)):
         if extra:
             sys.path.insert(1, extra)
+    install_logging()
     started = time.time()
     handler, init_error = load_handler(os.environ["_HANDLER"])
     end_invocation("init")
@@ -139,6 +163,7 @@ def main():
         if request is None:
             return
         request_id = request["context"]["aws_request_id"]
+        RequestIdFilter.request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = request.get("trace_id", "")
         context = Context(request["context"], request["deadline_ms"])
         try:
