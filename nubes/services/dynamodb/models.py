@@ -330,6 +330,17 @@ class Tables:
         return row[0], row[1], per_index
 
 
+@dataclass
+class Write:
+    """One item change prepared (checked, not yet applied)."""
+
+    table: Table
+    key: Item
+    old: Item | None
+    new: Item | None
+    paths: list[tuple[str | int, ...]] = field(default_factory=list)
+
+
 # --- items -----------------------------------------------------------------------------------
 
 

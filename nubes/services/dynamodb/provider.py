@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
-from nubes.services.dynamodb import legacy, tables
+from nubes.services.dynamodb import legacy, partiql, tables
 from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.capacity import Capacity, read_units, write_units
 from nubes.services.dynamodb.errors import ValidationException, errors
@@ -31,6 +30,7 @@ from nubes.services.dynamodb.models import (
     Table,
     Tables,
     Tokens,
+    Write,
     range_condition,
 )
 from nubes.services.dynamodb.streams import TTL_IDENTITY, Streams
@@ -42,17 +42,6 @@ BATCH_GET_LIMIT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TRANSACT_LIMIT = 100
 TRANSACT_BYTES = 4 * 1024 * 1024
-
-
-@dataclass
-class Write:
-    """One item change prepared (checked, not yet applied)."""
-
-    table: Table
-    key: Item
-    old: Item | None
-    new: Item | None
-    paths: Paths = field(default_factory=list)
 
 
 class DynamoDBProvider(ServiceProvider):
@@ -381,7 +370,7 @@ class DynamoDBProvider(ServiceProvider):
     def _table(self, ctx: RequestContext, name: str) -> Table:
         return self.tables.get(ctx.account_id, ctx.region, name)
 
-    def _apply(self, write: Write) -> None:
+    def apply_write(self, write: Write) -> None:
         if write.new is None:
             if write.old is not None:
                 self.items.delete(write.table, write.key, write.old)
@@ -498,7 +487,7 @@ class DynamoDBProvider(ServiceProvider):
         exprs.finish()
         _return_values(req, ("NONE", "ALL_OLD"))
         self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
-        self._apply(write)
+        self.apply_write(write)
         out: dict[str, Any] = {}
         if req.get("ReturnValues") == "ALL_OLD" and write.old is not None:
             out["Attributes"] = write.old
@@ -511,7 +500,7 @@ class DynamoDBProvider(ServiceProvider):
         exprs.finish()
         _return_values(req, ("NONE", "ALL_OLD"))
         self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
-        self._apply(write)
+        self.apply_write(write)
         out: dict[str, Any] = {}
         if req.get("ReturnValues") == "ALL_OLD" and write.old is not None:
             out["Attributes"] = write.old
@@ -524,7 +513,7 @@ class DynamoDBProvider(ServiceProvider):
         exprs.finish()
         self._check(condition, write.old, req.get("ReturnValuesOnConditionCheckFailure"))
         self._finish_update(write, update)
-        self._apply(write)
+        self.apply_write(write)
         out: dict[str, Any] = {}
         attributes = _updated_values(req.get("ReturnValues"), write)
         if attributes:
@@ -794,7 +783,7 @@ class DynamoDBProvider(ServiceProvider):
             _no_duplicates(table, keys)
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
         for write in writes:
-            self._apply(write)
+            self.apply_write(write)
             self._write_capacity(capacity, write)
         out: dict[str, Any] = {"UnprocessedItems": {}}
         if capacity.wanted:
@@ -855,7 +844,7 @@ class DynamoDBProvider(ServiceProvider):
             if kind == "ConditionCheck":
                 capacity.add(write.table, read=2.0)
                 continue
-            self._apply(write)
+            self.apply_write(write)
             self._write_capacity(capacity, write, factor=2.0)
         if token:
             self.tokens.remember(ctx.account_id, ctx.region, token, digest)
@@ -932,6 +921,17 @@ class DynamoDBProvider(ServiceProvider):
         if capacity.wanted:
             out["ConsumedCapacity"] = capacity.report()
         return out
+
+    # == PartiQL ===================================================================================
+
+    def execute_statement(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        return partiql.execute(self, ctx, req)
+
+    def batch_execute_statement(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        return partiql.batch(self, ctx, req)
+
+    def execute_transaction(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        return partiql.transaction(self, ctx, req)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -1,0 +1,531 @@
+"""PartiQL for DynamoDB, the common forms: SELECT (with a partition key equality a Query, else a
+Scan), INSERT ... VALUE {...}, UPDATE ... SET/REMOVE ... WHERE <key>, DELETE FROM ... WHERE <key>,
+with ``?`` parameters. Statements become the same expression trees the API's expressions do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nubes.core.context import RequestContext
+from nubes.core.pagination import InvalidToken, decode_token, encode_token
+from nubes.protocol.base import ServiceError
+from nubes.services.dynamodb import values as av
+from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.expressions import apply_update, ast, matches, project
+from nubes.services.dynamodb.models import Table, Write, range_condition
+
+if TYPE_CHECKING:
+    from nubes.services.dynamodb.provider import DynamoDBProvider
+
+Item = dict[str, Any]
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<STR>'(?:[^']|'')*')|(?P<QID>\"(?:[^\"]|\"\")*\")"
+    r"|(?P<NUM>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<OP><<|>>|<>|!=|<=|>=|[=<>,.\[\]{}():?*+\-])"
+    r"|(?P<ID>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+@dataclass
+class Tok:
+    kind: str
+    text: str
+
+
+def _malformed(detail: str) -> Exception:
+    return ValidationException(f"Statement wasn't well formed, can't be processed: {detail}")
+
+
+def tokenize(text: str) -> list[Tok]:
+    out: list[Tok] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise _malformed(f"Unexpected character at {text[pos:].strip()[:20]}")
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "STR":
+            value = value[1:-1].replace("''", "'")
+        elif kind == "QID":
+            value = value[1:-1].replace('""', '"')
+        out.append(Tok(kind, value))
+        pos = match.end()
+    out.append(Tok("EOF", ""))
+    return out
+
+
+@dataclass
+class Statement:
+    kind: str
+    table: str
+    index: str | None = None
+    projection: list[tuple[str | int, ...]] | None = None
+    where: ast.Condition | None = None
+    item: Item | None = None
+    actions: list[ast.Action] = field(default_factory=list)
+    returning: str | None = None
+
+
+class Parser:
+    def __init__(self, text: str, parameters: list[Any]) -> None:
+        self.toks = tokenize(text)
+        self.pos = 0
+        self.parameters = [av.check_value(p) for p in parameters]
+        self.used = 0
+
+    @property
+    def tok(self) -> Tok:
+        return self.toks[self.pos]
+
+    def word(self, *words: str) -> bool:
+        return self.tok.kind == "ID" and self.tok.text.upper() in words
+
+    def take_word(self, word: str) -> None:
+        if not self.word(word):
+            raise _malformed(f"expected {word} near {self.tok.text or 'end of statement'}")
+        self.pos += 1
+
+    def accept(self, op: str) -> bool:
+        if self.tok.kind == "OP" and self.tok.text == op:
+            self.pos += 1
+            return True
+        return False
+
+    def expect(self, op: str) -> None:
+        if not self.accept(op):
+            raise _malformed(f"expected {op} near {self.tok.text or 'end of statement'}")
+
+    def statement(self) -> Statement:
+        if self.word("SELECT"):
+            self.pos += 1
+            statement = self.select()
+        elif self.word("INSERT"):
+            self.pos += 1
+            self.take_word("INTO")
+            statement = Statement("INSERT", self.name())
+            self.take_word("VALUE")
+            value = self.value()
+            if "M" not in value:
+                raise _malformed("INSERT needs a map (tuple) value")
+            statement.item = value["M"]
+        elif self.word("UPDATE"):
+            self.pos += 1
+            statement = self.update()
+        elif self.word("DELETE"):
+            self.pos += 1
+            self.take_word("FROM")
+            statement = Statement("DELETE", self.name())
+            self.take_word("WHERE")
+            statement.where = self.condition()
+            statement.returning = self.returning()
+        else:
+            raise _malformed("unsupported statement")
+        if self.tok.kind != "EOF":
+            raise _malformed(f"unexpected {self.tok.text}")
+        if self.used != len(self.parameters):
+            raise ValidationException("Number of parameters in request and statement don't match.")
+        return statement
+
+    def select(self) -> Statement:
+        projection: list[tuple[str | int, ...]] | None = None
+        if not self.accept("*"):
+            projection = [self.path().elements()]
+            while self.accept(","):
+                projection.append(self.path().elements())
+        self.take_word("FROM")
+        statement = Statement("SELECT", self.name(), projection=projection)
+        if self.accept("."):
+            statement.index = self.name()
+        if self.word("WHERE"):
+            self.pos += 1
+            statement.where = self.condition()
+        return statement
+
+    def update(self) -> Statement:
+        statement = Statement("UPDATE", self.name())
+        while self.word("SET", "REMOVE"):
+            clause = self.tok.text.upper()
+            self.pos += 1
+            while True:
+                path = self.path()
+                if clause == "SET":
+                    self.expect("=")
+                    statement.actions.append(ast.Action("SET", path, self.set_value()))
+                else:
+                    statement.actions.append(ast.Action("REMOVE", path))
+                if not self.accept(","):
+                    break
+        if not statement.actions:
+            raise _malformed("UPDATE needs SET or REMOVE")
+        self.take_word("WHERE")
+        statement.where = self.condition()
+        statement.returning = self.returning()
+        return statement
+
+    def returning(self) -> str | None:
+        if not self.word("RETURNING"):
+            return None
+        self.pos += 1
+        mode = self.tok.text.upper()
+        self.pos += 1
+        self.expect("*")
+        return mode
+
+    def name(self) -> str:
+        tok = self.tok
+        if tok.kind not in ("ID", "QID"):
+            raise _malformed(f"expected a name near {tok.text or 'end of statement'}")
+        self.pos += 1
+        return tok.text
+
+    def path(self) -> ast.Path:
+        first = self.name()
+        parts: list[ast.Name | int] = [ast.Name(first, resolved=first)]
+        while True:
+            if self.accept("."):
+                name = self.name()
+                parts.append(ast.Name(name, resolved=name))
+            elif self.accept("["):
+                if self.tok.kind != "NUM":
+                    raise _malformed("expected a list index")
+                parts.append(int(self.tok.text))
+                self.pos += 1
+                self.expect("]")
+            else:
+                return ast.Path(parts)
+
+    # -- values -------------------------------------------------------------------------------
+
+    def value(self) -> Item:
+        tok = self.tok
+        if tok.kind == "STR":
+            self.pos += 1
+            return {"S": tok.text}
+        if tok.kind == "NUM":
+            self.pos += 1
+            return {"N": av.normal_number(tok.text)}
+        if tok.kind == "OP" and tok.text == "?":
+            self.pos += 1
+            if self.used >= len(self.parameters):
+                raise ValidationException(
+                    "Number of parameters in request and statement don't match."
+                )
+            self.used += 1
+            return self.parameters[self.used - 1]
+        if self.word("TRUE", "FALSE"):
+            self.pos += 1
+            return {"BOOL": tok.text.upper() == "TRUE"}
+        if self.word("NULL"):
+            self.pos += 1
+            return {"NULL": True}
+        if self.accept("{"):
+            members: dict[str, Any] = {}
+            while not self.accept("}"):
+                if self.tok.kind not in ("STR", "QID"):
+                    raise _malformed("map keys are quoted strings")
+                key = self.tok.text
+                self.pos += 1
+                self.expect(":")
+                members[key] = self.value()
+                if not self.accept(","):
+                    self.expect("}")
+                    break
+            return {"M": members}
+        if self.accept("["):
+            elements = self._sequence("]")
+            return {"L": elements}
+        if self.accept("<<"):
+            elements = self._sequence(">>")
+            kinds = {av.value_type(e) for e in elements}
+            if len(kinds) != 1 or not kinds <= {"S", "N", "B"}:
+                raise _malformed("a set holds strings, numbers or binaries of one type")
+            kind = kinds.pop()
+            return av.check_value({kind + "S": [e[kind] for e in elements]})
+        raise _malformed(f"unexpected {tok.text or 'end of statement'}")
+
+    def _sequence(self, close: str) -> list[Item]:
+        elements: list[Item] = []
+        while not self.accept(close):
+            elements.append(self.value())
+            if not self.accept(","):
+                self.expect(close)
+                break
+        return elements
+
+    def operand(self) -> ast.Operand:
+        if self.tok.kind in ("ID", "QID") and not self.word("TRUE", "FALSE", "NULL"):
+            if self.toks[self.pos + 1].text == "(" and self.tok.kind == "ID":
+                return self.call()
+            return self.path()
+        return ast.ValueRef("?", self.value())
+
+    def call(self) -> ast.Call:
+        name = self.name().lower()
+        self.expect("(")
+        args = [self.operand()]
+        while self.accept(","):
+            args.append(self.operand())
+        self.expect(")")
+        return ast.Call(name, args)
+
+    def set_value(self) -> ast.Operand:
+        left = self.operand()
+        if self.tok.kind == "OP" and self.tok.text in ("+", "-"):
+            op = self.tok.text
+            self.pos += 1
+            return ast.Arith(op, left, self.operand())
+        return left
+
+    # -- conditions ---------------------------------------------------------------------------
+
+    def condition(self) -> ast.Condition:
+        left = self.conjunction()
+        while self.word("OR"):
+            self.pos += 1
+            left = ast.Or(left, self.conjunction())
+        return left
+
+    def conjunction(self) -> ast.Condition:
+        left = self.negation()
+        while self.word("AND"):
+            self.pos += 1
+            left = ast.And(left, self.negation())
+        return left
+
+    def negation(self) -> ast.Condition:
+        if self.word("NOT"):
+            self.pos += 1
+            return ast.Not(self.negation())
+        if self.accept("("):
+            inner = self.condition()
+            self.expect(")")
+            return inner
+        return self.predicate()
+
+    def predicate(self) -> ast.Condition:
+        left = self.operand()
+        if isinstance(left, ast.Call) and left.name != "size":
+            return ast.FunctionCondition(left)
+        tok = self.tok
+        if tok.kind == "OP" and tok.text in ("=", "<>", "!=", "<", "<=", ">", ">="):
+            self.pos += 1
+            op = "<>" if tok.text == "!=" else tok.text
+            return ast.Compare(op, left, self.operand())
+        if self.word("BETWEEN"):
+            self.pos += 1
+            low = self.operand()
+            self.take_word("AND")
+            return ast.Between(left, low, self.operand())
+        if self.word("IN"):
+            self.pos += 1
+            close = "]" if self.accept("[") else ")"
+            if close == ")":
+                self.expect("(")
+            options = [self.operand()]
+            while self.accept(","):
+                options.append(self.operand())
+            self.expect(close)
+            return ast.In(left, options)
+        if self.word("IS"):
+            self.pos += 1
+            negate = self.word("NOT")
+            if negate:
+                self.pos += 1
+            self.take_word("MISSING")
+            name = "attribute_exists" if negate else "attribute_not_exists"
+            return ast.FunctionCondition(ast.Call(name, [left]))
+        raise _malformed(f"unexpected {tok.text or 'end of statement'}")
+
+
+def parse(text: str, parameters: list[Any] | None) -> Statement:
+    return Parser(text, parameters or []).statement()
+
+
+# --- execution -------------------------------------------------------------------------------
+
+
+def _key_terms(table: Table, where: ast.Condition | None) -> dict[str, Item]:
+    """``attr = value`` terms joined by AND at the top of the WHERE clause."""
+    terms: dict[str, Item] = {}
+    stack = [where] if where is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.And):
+            stack += [node.left, node.right]
+        elif (
+            isinstance(node, ast.Compare)
+            and node.op == "="
+            and isinstance(node.left, ast.Path)
+            and isinstance(node.right, ast.ValueRef)
+            and len(node.left.parts) == 1
+        ):
+            terms[str(node.left.elements()[0])] = node.right.value
+    return terms
+
+
+def _full_key(table: Table, where: ast.Condition | None) -> Item:
+    terms = _key_terms(table, where)
+    key = {name: terms[name] for name in table.key_names if name in terms}
+    if len(key) != len(table.key_names):
+        raise ValidationException(
+            "Where clause does not contain a mandatory equality on all key attributes"
+        )
+    return table.check_key(key)
+
+
+def _select(
+    provider: DynamoDBProvider, table: Table, statement: Statement, req: dict[str, Any]
+) -> dict[str, Any]:
+    index = table.indexes.get(statement.index) if statement.index else None
+    if statement.index and index is None:
+        raise ValidationException(f"The table does not have the specified index: {statement.index}")
+    schema = index or table
+    start = None
+    if req.get("NextToken"):
+        try:
+            start = av.loads(av.dumps(decode_token(req["NextToken"])))
+        except (InvalidToken, TypeError, ValueError):
+            raise ValidationException("Invalid NextToken") from None
+    terms = _key_terms(table, statement.where)
+    hash_name, hash_type = schema.hash_key
+    limit = req.get("Limit")
+    hash_value = terms.get(hash_name)
+    if hash_value is not None and av.value_type(hash_value) == hash_type:
+        page = provider.items.query(
+            table, index, hash_value, range_condition(None, ()), True, start, limit
+        )
+    else:
+        page = provider.items.scan(table, index, None, start, limit)
+    items = [i for i in page.items if statement.where is None or matches(statement.where, i)]
+    if statement.projection is not None:
+        items = [project(i, statement.projection) for i in items]
+    out: dict[str, Any] = {"Items": items}
+    if page.last_key is not None:
+        out["NextToken"] = encode_token(_plain(page.last_key))
+    return out
+
+
+def _plain(key: Item) -> Any:
+    return json.loads(av.dumps(key))
+
+
+def _write(
+    provider: DynamoDBProvider, table: Table, statement: Statement, on_fail: str | None
+) -> dict[str, Any]:
+    if statement.kind == "INSERT":
+        assert statement.item is not None
+        item = av.check_item(statement.item)
+        table.check_item_keys(item)
+        key = table.key_of(item)
+        if provider.items.get(table, key) is not None:
+            raise errors.DuplicateItemException("Duplicate primary key exists in table")
+        provider.apply_write(Write(table, key, None, item))
+        return {}
+    key = _full_key(table, statement.where)
+    old = provider.items.get(table, key)
+    assert statement.where is not None
+    if old is None or not matches(statement.where, old):
+        if statement.kind == "DELETE" and old is None:
+            return {}
+        fields = {"Item": old} if on_fail == "ALL_OLD" and old is not None else {}
+        raise errors.ConditionalCheckFailedException("The conditional request failed", **fields)
+    if statement.kind == "DELETE":
+        provider.apply_write(Write(table, key, old, None))
+        return {"Items": [old]} if statement.returning == "ALL_OLD" else {}
+    for action in statement.actions:
+        if action.path.elements()[0] in table.key_names:
+            raise ValidationException(
+                "One or more parameter values were invalid: Cannot update attribute "
+                f"{action.path.elements()[0]}. This attribute is part of the key"
+            )
+    new = apply_update(ast.Update(statement.actions), old)
+    table.check_item_keys(new)
+    provider.apply_write(Write(table, key, old, new))
+    if statement.returning in ("ALL_NEW", "ALL_OLD"):
+        return {"Items": [new if statement.returning == "ALL_NEW" else old]}
+    return {}
+
+
+def _run(
+    provider: DynamoDBProvider,
+    ctx: RequestContext,
+    spec: dict[str, Any],
+    statement: Statement | None = None,
+) -> dict[str, Any]:
+    statement = statement or parse(spec["Statement"], spec.get("Parameters"))
+    table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+    if statement.kind == "SELECT":
+        return _select(provider, table, statement, spec)
+    return _write(provider, table, statement, spec.get("ReturnValuesOnConditionCheckFailure"))
+
+
+def execute(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+    return _run(provider, ctx, req)
+
+
+def batch(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+    responses: list[dict[str, Any]] = []
+    for spec in req["Statements"]:
+        try:
+            statement = parse(spec["Statement"], spec.get("Parameters"))
+            table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+            if statement.kind == "SELECT":
+                item = provider.items.get(table, _full_key(table, statement.where))
+                response: dict[str, Any] = {"TableName": table.name}
+                where = statement.where
+                if item is not None and (where is None or matches(where, item)):
+                    response["Item"] = (
+                        project(item, statement.projection) if statement.projection else item
+                    )
+            else:
+                _write(provider, table, statement, spec.get("ReturnValuesOnConditionCheckFailure"))
+                response = {"TableName": table.name}
+        except ServiceError as exc:
+            code = exc.code.removesuffix("Exception")
+            error: dict[str, Any] = {"Code": code, "Message": exc.message}
+            if "Item" in exc.fields:
+                error["Item"] = exc.fields["Item"]
+            response = {"Error": error}
+        responses.append(response)
+    return {"Responses": responses}
+
+
+def transaction(
+    provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]
+) -> dict[str, Any]:
+    """All statements or none: a failure cancels the request, whose store transaction then
+    rolls back what earlier statements wrote."""
+    reasons: list[dict[str, Any]] = []
+    responses: list[dict[str, Any]] = []
+    failed = False
+    statements = [parse(s["Statement"], s.get("Parameters")) for s in req["TransactStatements"]]
+    for spec, statement in zip(req["TransactStatements"], statements, strict=True):
+        try:
+            result = _run(provider, ctx, spec, statement)
+            reasons.append({"Code": "None"})
+            items = result.get("Items")
+            responses.append({"Item": items[0]} if items else {})
+        except ServiceError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            failed = True
+            reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": exc.message}
+            if "Item" in exc.fields:
+                reason["Item"] = exc.fields["Item"]
+            reasons.append(reason)
+    if failed:
+        codes = ", ".join(r["Code"] for r in reasons)
+        raise errors.TransactionCanceledException(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{codes}]",
+            CancellationReasons=reasons,
+        )
+    reads = all(s.kind == "SELECT" for s in statements)
+    return {"Responses": responses} if reads else {}
