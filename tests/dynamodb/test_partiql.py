@@ -29,7 +29,8 @@ def test_insert_select_update_delete(ddb: Any, make_table: Callable[..., str]) -
     )
     assert got["Items"] == [{"sk": {"N": "3"}}, {"sk": {"N": "4"}}]
     ddb.execute_statement(
-        Statement=f"UPDATE \"{name}\" SET n = 10 SET note = 'x' REMOVE tags WHERE pk = 'p' AND sk = 1"
+        Statement=f"UPDATE \"{name}\" SET n = 10 SET note = 'x' REMOVE tags "
+        "WHERE pk = 'p' AND sk = 1"
     )
     item = ddb.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"N": "1"}})["Item"]
     assert item == {"pk": {"S": "p"}, "sk": {"N": "1"}, "n": {"N": "10"}, "note": {"S": "x"}}
