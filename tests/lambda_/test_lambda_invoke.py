@@ -308,3 +308,38 @@ def receive_one(sqs: Any, url: str, seconds: float = 20) -> dict[str, Any]:
         if got.get("Messages"):
             return dict(got["Messages"][0])
     raise AssertionError(f"no message arrived in {url}")
+
+
+def test_event_invoke_dead_letter_queue_and_event_age(
+    lam: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+    endpoint: str,
+) -> None:
+    sqs = client("sqs")
+    dlq = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    name = make_function({"app.py": FAILING}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"why": "dlq"}')
+    got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ][0]
+    assert json.loads(got["Body"]) == {"why": "dlq"}
+    attributes = got["MessageAttributes"]
+    assert attributes["ErrorMessage"]["StringValue"] == "something broke: dlq"
+    assert attributes["RequestID"]["StringValue"]
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=got["ReceiptHandle"])
+    # An event older than MaximumEventAgeInSeconds is dropped to the failure path unrun.
+    lam.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=60)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"why": "old"}')
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 120}, timeout=5)
+    lam.delete_function_concurrency(FunctionName=name)
+    got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=10, MessageAttributeNames=["All"])
+    message = got["Messages"][0]
+    assert json.loads(message["Body"]) == {"why": "old"}
+    assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "EventAgeExceeded"
