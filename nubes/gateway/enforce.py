@@ -130,6 +130,8 @@ def _error(ctx: RequestContext, kind: str, message: str | None = None) -> Servic
 
 
 def access_denied(ctx: RequestContext, message: str) -> ServiceError:
+    if ctx.service == "sns":
+        return ServiceError("AuthorizationError", message, 403, query_code="AuthorizationError")
     family = _family(ctx)
     if family == "json":
         status = 403 if ctx.protocol == "rest-json" else 400
@@ -332,6 +334,7 @@ class Enforcer:
                 [("resource", resource[1])] if resource else (),
                 policies.boundary,
                 policies.session,
+                resource_must_allow=need.action.startswith("sts:AssumeRole"),
             )
             if self.explain:
                 log.info(

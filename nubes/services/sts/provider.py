@@ -19,7 +19,7 @@ from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
 from nubes.services.iam.keys import new_access_key_id, new_secret
-from nubes.services.iam.policy import PolicyError, parse_policy
+from nubes.services.iam.policy import Caller, PolicyError, Request, evaluate, parse_policy
 from nubes.services.iam.policy.document import policy_size
 from nubes.services.sts import federation
 from nubes.services.sts.errors import errors
@@ -212,6 +212,21 @@ class StsProvider(ServiceProvider):
             ctx, req, req["RoleSessionName"], {"mfa": mfa}, chained=chained, inherited=caller
         )
 
+    def _check_federated_trust(
+        self, role_arn: str, action: str, federated: str, context: dict[str, list[str]]
+    ) -> None:
+        """Callers of the federation operations sign nothing: their token is checked here, and
+        the role's trust policy must name their identity provider (when IAM is enforced)."""
+        if not self.env.settings.enforce_iam:
+            return
+        account, name = _role_parts(role_arn)
+        role = self._role(account, name)
+        trust = parse_policy(role.data["trust"], "trust", validate=False) if role else None
+        caller = Caller(federated, account, "federated", federated=federated)
+        request = Request(action, role_arn, caller, context, account)
+        if trust is None or not evaluate(request, [], [("trust", trust)]).allowed:
+            raise errors.AccessDenied(f"Not authorized to perform {action}")
+
     def assume_role_with_web_identity(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
@@ -242,6 +257,16 @@ class StsProvider(ServiceProvider):
                 "Token expired: current date/time must be before the expiration date/time"
             )
         audience = (federation.audiences(claims) or [""])[0]
+        self._check_federated_trust(
+            req["RoleArn"],
+            "sts:AssumeRoleWithWebIdentity",
+            provider_arn,
+            {
+                f"{host}:aud": [audience],
+                f"{host}:sub": [str(claims.get("sub", ""))],
+                "aws:federatedprovider": [provider_arn],
+            },
+        )
         out = self._assume(
             ctx,
             req,
@@ -267,6 +292,16 @@ class StsProvider(ServiceProvider):
             assertion = federation.decode_saml(req["SAMLAssertion"])
         except federation.InvalidAssertion:
             raise errors.InvalidIdentityTokenException("Invalid SAML assertion.") from None
+        self._check_federated_trust(
+            req["RoleArn"],
+            "sts:AssumeRoleWithSAML",
+            req["PrincipalArn"],
+            {
+                "saml:aud": [assertion.audience],
+                "saml:sub": [assertion.subject],
+                "saml:iss": [assertion.issuer],
+            },
+        )
         if req.get("DurationSeconds") is None and assertion.duration:
             req = {**req, "DurationSeconds": assertion.duration}
         session = assertion.session_name or assertion.subject or "saml-session"

@@ -196,9 +196,11 @@ def evaluate(
     resource: Sequence[PolicyRef] = (),
     boundary: Sequence[PolicyRef] | None = None,
     session: Sequence[PolicyRef] | None = None,
+    resource_must_allow: bool = False,
 ) -> Decision:
     """The decision for one action on one resource. ``boundary``/``session`` None: there is
-    none (no limit); an empty sequence limits to nothing."""
+    none (no limit); an empty sequence limits to nothing. ``resource_must_allow``: the resource
+    policy has the last word even within the account (a role's trust policy)."""
     caller = request.caller
     ctx: Context = {**caller.context, **request.context} if request.context else caller.context
     scan = _Scan(request, ctx)
@@ -225,14 +227,14 @@ def evaluate(
 
     if root and same_account:
         return Decision("allowed", scan.matched)
-    if not same_account:
+    if not same_account or resource_must_allow:
         if res_allow is None:
             return deny("resource")
-        if not root and id_allow is None:
+        if not root and id_allow is None and not (same_account and res_allow in ("exact", "role")):
             return deny("identity")
-    elif res_allow == "exact":
+    if same_account and res_allow == "exact":
         return Decision("allowed", scan.matched)
-    elif res_allow != "role" and id_allow is None:
+    if same_account and res_allow not in ("exact", "role") and id_allow is None:
         return deny("identity")
     if bound_allow is None:
         return deny("boundary")

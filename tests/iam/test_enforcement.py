@@ -1,0 +1,515 @@
+"""IAM enforcement end to end (``NUBES_ENFORCE_IAM=1``): signatures, keys, temporary
+credentials and policies decide, and refusals come in each service's own words."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from nubes.gateway import sigv4
+from tests.server import NubesProcess, make_client
+
+Unique = Callable[[str], str]
+ACCOUNT = "000000000000"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[NubesProcess]:
+    process = NubesProcess(env={"NUBES_ENFORCE_IAM": "1"}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(server: NubesProcess) -> Callable[[str], Any]:
+    """Clients of the account root (the configured root key pair test/test)."""
+    return lambda service: server.client(service)
+
+
+def statement(
+    action: Any, resource: Any = "*", effect: str = "Allow", **extra: Any
+) -> dict[str, Any]:
+    return {"Effect": effect, "Action": action, "Resource": resource, **extra}
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def creds_client(server: NubesProcess, service: str, creds: dict[str, Any]) -> Any:
+    return make_client(
+        server.endpoint,
+        service,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+    )
+
+
+def new_user(
+    admin: Callable[[str], Any], unique: Unique, *statements: dict[str, Any]
+) -> dict[str, Any]:
+    iam = admin("iam")
+    name = unique("user")
+    iam.create_user(UserName=name)
+    if statements:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=document(*statements))
+    key: dict[str, Any] = iam.create_access_key(UserName=name)["AccessKey"]
+    key["Arn"] = f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    return key
+
+
+def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    response = exc.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+
+
+def advance(server: NubesProcess, seconds: float) -> None:
+    body = json.dumps({"advance": seconds}).encode()
+    request = urllib.request.Request(f"{server.endpoint}/_nubes/clock", data=body, method="POST")
+    urllib.request.urlopen(request).read()
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+
+def test_root_key_pair_may_do_anything(admin: Callable[[str], Any], unique: Unique) -> None:
+    assert admin("sts").get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    admin("iam").create_user(UserName=unique("anything"))
+
+
+def test_unknown_key_is_refused(server: NubesProcess) -> None:
+    stranger = make_client(
+        server.endpoint, "iam", aws_access_key_id="AKIAUNKNOWNKEY000000", aws_secret_access_key="x"
+    )
+    with pytest.raises(ClientError) as exc:
+        stranger.list_users()
+    assert error(exc) == (
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+        403,
+    )
+
+
+def test_wrong_secret_is_refused(server: NubesProcess) -> None:
+    wrong = make_client(server.endpoint, "sts", aws_secret_access_key="not-test")
+    with pytest.raises(ClientError) as exc:
+        wrong.get_caller_identity()
+    code, message, status = error(exc)
+    assert (code, status) == ("SignatureDoesNotMatch", 403)
+    assert message.startswith("The request signature we calculated does not match")
+
+
+def test_tampered_signature_and_body_are_refused(server: NubesProcess) -> None:
+    sts = make_client(server.endpoint, "sts")
+
+    def tamper_signature(request: Any, **_: Any) -> None:
+        auth = request.headers["Authorization"]
+        auth = auth.decode() if isinstance(auth, bytes) else auth
+        request.headers["Authorization"] = auth[:-4] + ("1111" if auth.endswith("0000") else "0000")
+
+    sts.meta.events.register("before-send.sts.GetCallerIdentity", tamper_signature)
+    with pytest.raises(ClientError) as exc:
+        sts.get_caller_identity()
+    assert error(exc)[0] == "SignatureDoesNotMatch"
+    iam = make_client(server.endpoint, "iam")
+
+    def tamper_body(request: Any, **_: Any) -> None:
+        body = request.body if isinstance(request.body, bytes) else request.body.encode()
+        request.body = body.replace(b"MaxItems=5", b"MaxItems=6")
+
+    iam.meta.events.register("before-send.iam.ListUsers", tamper_body)
+    with pytest.raises(ClientError) as exc:
+        iam.list_users(MaxItems=5)
+    assert error(exc)[0] == "SignatureDoesNotMatch"
+
+
+def test_skewed_clock_is_refused(server: NubesProcess) -> None:
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    signed_at = datetime.now(UTC) - timedelta(minutes=20)
+    amz_date = signed_at.strftime("%Y%m%dT%H%M%SZ")
+    host = server.endpoint.removeprefix("http://")
+    headers = {
+        "host": host,
+        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "x-amz-date": amz_date,
+    }
+    scope = sigv4.Scope("test", amz_date[:8], "us-east-1", "sts")
+    signed = sorted(headers)
+    signature = sigv4.expected_signature(
+        "test",
+        scope,
+        amz_date,
+        "POST",
+        "/",
+        "",
+        headers,
+        signed,
+        hashlib.sha256(body).hexdigest(),
+        True,
+    )
+    headers["authorization"] = (
+        f"{sigv4.ALGORITHM} Credential=test/{scope}, SignedHeaders={';'.join(signed)}, "
+        f"Signature={signature}"
+    )
+    request = urllib.request.Request(
+        server.endpoint + "/", data=body, headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request)
+    text = exc.value.read().decode()
+    assert exc.value.code == 403 and "<Code>SignatureDoesNotMatch</Code>" in text
+    assert f"Signature expired: {amz_date} is now earlier than" in text
+
+
+def test_inactive_key_is_refused(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique)
+    admin("iam").update_access_key(
+        UserName=key["UserName"], AccessKeyId=key["AccessKeyId"], Status="Inactive"
+    )
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "sts", key).get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
+
+
+# -- identity-based policies ------------------------------------------------------------------
+
+
+def test_user_allowed_and_denied(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique, statement(["iam:GetUser", "iam:ListUsers"]))
+    iam = creds_client(server, "iam", key)
+    assert iam.get_user(UserName=key["UserName"])["User"]["UserName"] == key["UserName"]
+    iam.list_users(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        iam.create_user(UserName=unique("nope"))
+    code, message, status = error(exc)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message == (
+        f"User: {key['Arn']} is not authorized to perform: iam:CreateUser on resource: "
+        f"arn:aws:iam::{ACCOUNT}:user/{message.rsplit('user/', 1)[-1].split(' ')[0]} "
+        "because no identity-based policy allows the iam:CreateUser action"
+    )
+    # GetCallerIdentity needs no permission
+    assert creds_client(server, "sts", key).get_caller_identity()["Arn"] == key["Arn"]
+
+
+def test_explicit_deny_and_group_policies(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique, statement("iam:List*"), statement("iam:ListRoles", effect="Deny"))
+    group = unique("group")
+    admin("iam").create_group(GroupName=group)
+    admin("iam").attach_group_policy(
+        GroupName=group, PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+    )
+    iam = creds_client(server, "iam", key)
+    iam.list_groups(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        iam.list_roles()
+    assert "with an explicit deny in an identity-based policy" in error(exc)[1]
+    with pytest.raises(ClientError) as exc:
+        iam.get_group(GroupName=group)
+    admin("iam").add_user_to_group(GroupName=group, UserName=key["UserName"])
+    assert iam.get_group(GroupName=group)["Group"]["GroupName"] == group
+
+
+def test_permissions_boundary_caps_the_user(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique, statement("iam:*"))
+    boundary = admin("iam").create_policy(
+        PolicyName=unique("boundary"), PolicyDocument=document(statement("iam:List*"))
+    )["Policy"]["Arn"]
+    admin("iam").put_user_permissions_boundary(
+        UserName=key["UserName"], PermissionsBoundary=boundary
+    )
+    iam = creds_client(server, "iam", key)
+    iam.list_users(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        iam.create_group(GroupName=unique("g"))
+    assert "because no permissions boundary allows the iam:CreateGroup action" in error(exc)[1]
+
+
+def test_policy_variables_in_effect(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(
+        admin, unique, statement("iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}")
+    )
+    other = unique("other")
+    admin("iam").create_user(UserName=other)
+    iam = creds_client(server, "iam", key)
+    iam.get_user(UserName=key["UserName"])
+    with pytest.raises(ClientError):
+        iam.get_user(UserName=other)
+
+
+# -- roles and temporary credentials ------------------------------------------------------------
+
+
+def new_role(
+    admin: Callable[[str], Any],
+    unique: Unique,
+    principal: Any,
+    *statements: dict[str, Any],
+    **extra: Any,
+) -> str:
+    trust = document(
+        {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra}
+    )
+    iam = admin("iam")
+    name = unique("role")
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=document(*statements))
+    return arn
+
+
+def test_trust_policy_decides_who_may_assume(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    trusted = new_user(admin, unique)
+    untrusted = new_user(admin, unique, statement("sts:AssumeRole"))
+    role = new_role(admin, unique, {"AWS": trusted["Arn"]}, statement("iam:ListUsers"))
+    creds = creds_client(server, "sts", trusted).assume_role(RoleArn=role, RoleSessionName="ok")[
+        "Credentials"
+    ]
+    creds_client(server, "iam", creds).list_users(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "sts", untrusted).assume_role(RoleArn=role, RoleSessionName="no")
+    code, message, _ = error(exc)
+    assert code == "AccessDenied"
+    assert message.startswith(
+        f"User: {untrusted['Arn']} is not authorized to perform: sts:AssumeRole on resource: {role}"
+    )
+
+
+def test_trust_naming_the_account_needs_an_identity_policy(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    role = new_role(admin, unique, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+    without = new_user(admin, unique)
+    with pytest.raises(ClientError):
+        creds_client(server, "sts", without).assume_role(RoleArn=role, RoleSessionName="s1")
+    allowed = new_user(admin, unique, statement("sts:AssumeRole", role))
+    creds_client(server, "sts", allowed).assume_role(RoleArn=role, RoleSessionName="s1")
+
+
+def test_external_id_condition(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    role = new_role(
+        admin,
+        unique,
+        {"AWS": user["Arn"]},
+        Condition={"StringEquals": {"sts:ExternalId": "secret-1"}},
+    )
+    sts = creds_client(server, "sts", user)
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=role, RoleSessionName="s1")
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=role, RoleSessionName="s1", ExternalId="wrong-1")
+    sts.assume_role(RoleArn=role, RoleSessionName="s1", ExternalId="secret-1")
+
+
+def test_role_chain_with_session_policies(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    first = new_role(
+        admin, unique, {"AWS": user["Arn"]}, statement(["sts:AssumeRole", "iam:List*"])
+    )
+    second = new_role(admin, unique, {"AWS": first}, statement("iam:*"))
+    hop1 = creds_client(server, "sts", user).assume_role(
+        RoleArn=first,
+        RoleSessionName="hop1",
+        Policy=document(statement(["sts:AssumeRole", "iam:ListUsers"])),
+    )["Credentials"]
+    creds_client(server, "iam", hop1).list_users(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "iam", hop1).list_roles()
+    assert "because no session policy allows the iam:ListRoles action" in error(exc)[1]
+    hop2 = creds_client(server, "sts", hop1).assume_role(
+        RoleArn=second,
+        RoleSessionName="hop2",
+        PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}],
+    )["Credentials"]
+    assert creds_client(server, "sts", hop2).get_caller_identity()["Arn"].endswith("/hop2")
+    creds_client(server, "iam", hop2).list_roles(MaxItems=1)
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "iam", hop2).create_user(UserName=unique("u"))
+    assert "because no session policy allows the iam:CreateUser action" in error(exc)[1]
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "sts", hop1).assume_role(
+            RoleArn=second, RoleSessionName="hop3", DurationSeconds=7200
+        )
+    assert error(exc)[0] == "ValidationError"
+
+
+def test_session_token_is_required(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    role = new_role(admin, unique, {"AWS": user["Arn"]})
+    creds = creds_client(server, "sts", user).assume_role(RoleArn=role, RoleSessionName="s1")[
+        "Credentials"
+    ]
+    without_token = {k: v for k, v in creds.items() if k != "SessionToken"}
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "sts", without_token).get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
+
+
+def test_temporary_credentials_expire(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    role = new_role(admin, unique, {"AWS": user["Arn"]})
+    creds = creds_client(server, "sts", user).assume_role(
+        RoleArn=role, RoleSessionName="s1", DurationSeconds=900
+    )["Credentials"]
+    sts = creds_client(server, "sts", creds)
+    sts.get_caller_identity()
+    advance(server, 901)
+    with pytest.raises(ClientError) as exc:
+        sts.get_caller_identity()
+    assert error(exc) == (
+        "ExpiredToken",
+        "The security token included in the request is expired",
+        400,
+    )
+
+
+def test_federation_token_without_policy_has_no_permissions(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique, statement(["sts:GetFederationToken", "iam:*"]))
+    sts = creds_client(server, "sts", user)
+    bare = sts.get_federation_token(Name="bare")["Credentials"]
+    with pytest.raises(ClientError):
+        creds_client(server, "iam", bare).list_users()
+    scoped = sts.get_federation_token(Name="scoped", Policy=document(statement("iam:ListUsers")))
+    creds_client(server, "iam", scoped["Credentials"]).list_users(MaxItems=1)
+
+
+# -- other services -----------------------------------------------------------------------------
+
+
+def test_sqs(server: NubesProcess, admin: Callable[[str], Any], unique: Unique) -> None:
+    sqs = admin("sqs")
+    allowed = sqs.create_queue(QueueName=unique("allowed"))["QueueUrl"]
+    other = sqs.create_queue(QueueName=unique("other"))["QueueUrl"]
+    allowed_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{allowed.rsplit('/', 1)[-1]}"
+    key = new_user(admin, unique, statement(["sqs:SendMessage", "sqs:ReceiveMessage"], allowed_arn))
+    user_sqs = creds_client(server, "sqs", key)
+    user_sqs.send_message(QueueUrl=allowed, MessageBody="hi")
+    with pytest.raises(ClientError) as exc:
+        user_sqs.send_message(QueueUrl=other, MessageBody="hi")
+    assert (
+        "is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:" in error(exc)[1]
+    )
+    # a queue policy naming the user is enough on its own
+    stranger = new_user(admin, unique)
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": stranger["Arn"]},
+                    "Action": "sqs:SendMessage",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    sqs.set_queue_attributes(QueueUrl=other, Attributes={"Policy": policy})
+    creds_client(server, "sqs", stranger).send_message(QueueUrl=other, MessageBody="hi")
+
+
+def test_s3(server: NubesProcess, admin: Callable[[str], Any], unique: Unique) -> None:
+    s3 = admin("s3")
+    bucket = unique("bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="public/a", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="private/b", Body=b"b")
+    key = new_user(admin, unique, statement("s3:GetObject", f"arn:aws:s3:::{bucket}/public/*"))
+    user_s3 = creds_client(server, "s3", key)
+    assert user_s3.get_object(Bucket=bucket, Key="public/a")["Body"].read() == b"a"
+    with pytest.raises(ClientError) as exc:
+        user_s3.get_object(Bucket=bucket, Key="private/b")
+    code, message, status = error(exc)
+    assert (code, status) == ("AccessDenied", 403)
+    assert f"on resource: arn:aws:s3:::{bucket}/private/b" in message
+    reader = new_user(admin, unique)
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": reader["Arn"]},
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/private/*",
+                    }
+                ],
+            }
+        ),
+    )
+    assert (
+        creds_client(server, "s3", reader).get_object(Bucket=bucket, Key="private/b")["Body"].read()
+        == b"b"
+    )
+
+
+def test_sns(server: NubesProcess, admin: Callable[[str], Any], unique: Unique) -> None:
+    sns = admin("sns")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    other = sns.create_topic(Name=unique("other"))["TopicArn"]
+    key = new_user(admin, unique, statement("sns:Publish", topic))
+    user_sns = creds_client(server, "sns", key)
+    user_sns.publish(TopicArn=topic, Message="hi")
+    with pytest.raises(ClientError) as exc:
+        user_sns.publish(TopicArn=other, Message="hi")
+    code, message, status = error(exc)
+    assert (code, status) == ("AuthorizationError", 403)
+    assert message.startswith(f"User: {key['Arn']} is not authorized to perform: sns:Publish")
+
+
+def test_dynamodb(server: NubesProcess, admin: Callable[[str], Any], unique: Unique) -> None:
+    ddb = admin("dynamodb")
+    table = unique("table")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"
+    key = new_user(admin, unique, statement("dynamodb:GetItem", arn))
+    user_ddb = creds_client(server, "dynamodb", key)
+    assert user_ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}}
+    with pytest.raises(ClientError) as exc:
+        user_ddb.put_item(TableName=table, Item={"pk": {"S": "b"}})
+    code, message, status = error(exc)
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert message.endswith("because no identity-based policy allows the dynamodb:PutItem action")
