@@ -324,3 +324,20 @@ def test_one_megabyte_pages(ddb: Any, make_table: Callable[..., str]) -> None:
     )
     assert page["Count"] == 4  # the page closes once it passed 1 MB
     assert page["LastEvaluatedKey"]["sk"] == {"N": "3"}
+
+
+def test_page_ending_at_limit_names_its_last_key(ddb: Any, numbers: str) -> None:
+    page = ddb.query(
+        TableName=numbers,
+        KeyConditionExpression="pk = :q",
+        ExpressionAttributeValues={":q": {"S": "q"}},
+        Limit=1,
+    )
+    assert page["LastEvaluatedKey"] == {"pk": {"S": "q"}, "sk": {"N": "0"}}
+    after = ddb.query(
+        TableName=numbers,
+        KeyConditionExpression="pk = :q",
+        ExpressionAttributeValues={":q": {"S": "q"}},
+        ExclusiveStartKey=page["LastEvaluatedKey"],
+    )
+    assert after["Items"] == [] and "LastEvaluatedKey" not in after

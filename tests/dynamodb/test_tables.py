@@ -255,3 +255,22 @@ def test_describe_counts_items(ddb: Any, make_table: Callable[..., str]) -> None
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["ItemCount"] == 1
     assert table["TableSizeBytes"] == len("pk") + 1 + len("v") + 3
+
+
+def test_failed_update_changes_nothing(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    code, _ = error_of(
+        lambda: ddb.update_table(
+            TableName=name,
+            TableClass="STANDARD_INFREQUENT_ACCESS",
+            GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "absent"}}],
+        )
+    )
+    assert code == "ResourceNotFoundException"
+    assert "TableClassSummary" not in ddb.describe_table(TableName=name)["Table"]
+
+
+def test_backups_of_missing_table(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = unique("t")
+    code, msg = error_of(lambda: ddb.describe_continuous_backups(TableName=name))
+    assert (code, msg) == ("TableNotFoundException", f"Table not found: {name}")

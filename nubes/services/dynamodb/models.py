@@ -278,6 +278,14 @@ class Tables:
             )
         return table
 
+    def editable(self, account: str, region: str, name: str) -> Table:
+        """The table read afresh and out of the cache, so changes a failing request made to
+        its spec never outlive the request's rolled-back transaction."""
+        self._cache.pop((account, region, name), None)
+        table = self.get(account, region, name, describe=True)
+        self._cache.pop((account, region, name), None)
+        return table
+
     def create(self, account: str, region: str, name: str, spec: dict[str, Any]) -> Table:
         tid = self.store.insert(
             "INSERT INTO ddb_tables (account, region, name, spec) VALUES (?, ?, ?, ?)",
@@ -557,33 +565,14 @@ class Items:
                 items.append(av.loads(row[1]))
                 read += row[0]
                 cursor = list(row[2:])
-                full = read >= PAGE_BYTES or (limit is not None and len(items) >= limit)
-                if full:
-                    more = _has_more(self.store, source, where, params, columns, forward, cursor)
-                    last = _last_key(table, index, items[-1]) if more else None
-                    return Page(items, len(items), read, last)
+                # Like DynamoDB, a page that stopped at its limit names its last key even
+                # when nothing follows it.
+                if read >= PAGE_BYTES or (limit is not None and len(items) >= limit):
+                    return Page(items, len(items), read, _last_key(table, index, items[-1]))
             if len(rows) < chunk:
                 return Page(items, len(items), read, None)
             if limit is not None:
                 chunk = min(limit - len(items), 1000)
-
-
-def _has_more(
-    store: Store,
-    source: str,
-    where: str,
-    params: list[Any],
-    columns: str,
-    forward: bool,
-    cursor: list[Any],
-) -> bool:
-    marks = ", ".join("?" for _ in cursor)
-    row = store.query_one(
-        f"SELECT 1 FROM {source} WHERE {where} AND ({columns}) {'>' if forward else '<'} "
-        f"({marks}) LIMIT 1",
-        (*params, *cursor),
-    )
-    return row is not None
 
 
 def _source(table: Table, index: Index | None) -> tuple[tuple[str, str, list[Any]], list[str]]:

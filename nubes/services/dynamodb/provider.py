@@ -107,7 +107,7 @@ class DynamoDBProvider(ServiceProvider):
         return {"TableDescription": description}
 
     def update_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        table = self.tables.editable(ctx.account_id, ctx.region, req["TableName"])
         spec = table.spec
         definitions = {d["AttributeName"]: d for d in spec["AttributeDefinitions"]}
         for definition in req.get("AttributeDefinitions", []):
@@ -276,7 +276,7 @@ class DynamoDBProvider(ServiceProvider):
         return {"Tags": [{"Key": k, "Value": v} for k, v in self.env.tags.get(table.arn).items()]}
 
     def update_time_to_live(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"], describe=True)
+        table = self.tables.editable(ctx.account_id, ctx.region, req["TableName"])
         spec = req["TimeToLiveSpecification"]
         current = table.spec.get("_ttl") or {}
         if spec["Enabled"] and current.get("Enabled"):
@@ -304,14 +304,19 @@ class DynamoDBProvider(ServiceProvider):
             }
         }
 
+    def _backup_table(self, ctx: RequestContext, name: str) -> Table:
+        if self.tables.find(ctx.account_id, ctx.region, name) is None:
+            raise errors.TableNotFoundException(f"Table not found: {name}")
+        return self.tables.editable(ctx.account_id, ctx.region, name)
+
     def describe_continuous_backups(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
-        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        table = self._backup_table(ctx, req["TableName"])
         return {"ContinuousBackupsDescription": self._backups(table)}
 
     def update_continuous_backups(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        table = self.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        table = self._backup_table(ctx, req["TableName"])
         pitr = req["PointInTimeRecoverySpecification"]
         table.spec["_pitr"] = {
             "Enabled": pitr["PointInTimeRecoveryEnabled"],
