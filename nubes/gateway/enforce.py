@@ -231,6 +231,25 @@ def _account_of(arn: str) -> str | None:
     return None
 
 
+def chunk_signature(
+    secret: str, scope: sigv4.Scope, amz_date: str, previous: str, chunk: bytes
+) -> str:
+    """The signature of one chunk of an S3 ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` upload:
+    chained from the previous chunk's (the seed is the request's own signature), for S3 to
+    check each ``;chunk-signature=`` against."""
+    text = "\n".join(
+        (
+            "AWS4-HMAC-SHA256-PAYLOAD",
+            amz_date,
+            str(scope),
+            previous,
+            hashlib.sha256(b"").hexdigest(),
+            hashlib.sha256(chunk).hexdigest(),
+        )
+    )
+    return sigv4.sign(_signing_key(secret, scope.date, scope.region, scope.service), text)
+
+
 # -- the check ------------------------------------------------------------------------------------
 
 

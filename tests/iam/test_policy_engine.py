@@ -308,3 +308,36 @@ def test_variables_need_version_2012() -> None:
 def test_userid_variable_in_condition() -> None:
     identity = [policy(allow(Condition={"StringEquals": {"aws:userid": "${aws:userid}"}}))]
     assert decide("s3:GetObject", identity=identity) == "allowed"
+
+
+def test_trust_policy_must_allow_even_within_the_account() -> None:
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
+            "Action": "sts:AssumeRole",
+        },
+        kind="trust",
+    )
+    identity = [policy(allow("sts:AssumeRole"))]
+
+    def assume(caller: Caller, ids: list[Policy]) -> str:
+        request = Request("sts:AssumeRole", ROLE_ARN, caller, {}, ACCOUNT)
+        refs = [("p", p) for p in ids]
+        return evaluate(request, refs, [("trust", trust)], resource_must_allow=True).decision
+
+    assert assume(ALICE, identity) == "implicitDeny"
+    bob = Caller("arn:aws:iam::111122223333:user/bob", ACCOUNT, "user", "AIDABOB", "bob")
+    assert assume(bob, []) == "allowed"
+
+
+def test_chunk_signature_matches_the_aws_example() -> None:
+    from nubes.gateway import sigv4
+    from nubes.gateway.enforce import chunk_signature
+
+    scope = sigv4.Scope("AKIAIOSFODNN7EXAMPLE", "20130524", "us-east-1", "s3")
+    seed = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert chunk_signature(secret, scope, "20130524T000000Z", seed, b"a" * 65536) == (
+        "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+    )
