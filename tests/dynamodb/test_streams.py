@@ -88,8 +88,14 @@ def test_disable_stream(ddb: Any, streams: Any, make_table: Callable[..., str]) 
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
         )
     )
-    assert msg == f"Table already has an enabled stream: {arn}"
+    assert msg == f"Table already has an enabled stream: TableName: {name}"
     ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert "StreamSpecification" not in table and table["LatestStreamArn"] == arn
+    _, msg = error_of(
+        lambda: ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    )
+    assert msg == f"Table has no stream to disable: TableName: {name}"
     described = streams.describe_stream(StreamArn=arn)["StreamDescription"]
     assert described["StreamStatus"] == "DISABLED"
     ddb.put_item(TableName=name, Item={"pk": {"S": "after"}})

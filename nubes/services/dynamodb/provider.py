@@ -231,18 +231,17 @@ class DynamoDBProvider(ServiceProvider):
         if spec.get("StreamEnabled"):
             if table.stream_view:
                 raise ValidationException(
-                    f"Table already has an enabled stream: {table.spec['LatestStreamArn']}"
+                    f"Table already has an enabled stream: TableName: {table.name}"
                 )
             self._enable_stream(table, spec["StreamViewType"])
         else:
             if not table.stream_view:
                 raise ValidationException(
-                    "Table already has stream disabled"
-                    if "LatestStreamArn" in table.spec
-                    else "Stream is already disabled"
+                    f"Table has no stream to disable: TableName: {table.name}"
                 )
+            # The specification goes; LatestStreamArn/Label stay, as DynamoDB keeps them.
             self.streams.disable(table.spec["LatestStreamArn"])
-            table.spec["StreamSpecification"] = {"StreamEnabled": False}
+            table.spec.pop("StreamSpecification")
 
     # -- tags, TTL, backups, limits ---------------------------------------------------------
 
@@ -689,9 +688,12 @@ class DynamoDBProvider(ServiceProvider):
         start = av.check_item(start)
         names = set(table.key_names) | (set(index.key_names) if index else set())
         if set(start) != names:
+            # Query and Scan word this one differently.
             raise ValidationException(
-                "The provided starting key is invalid: The provided key element does not match "
-                "the schema"
+                "The provided starting key is invalid"
+                if key is not None
+                else "The provided starting key is invalid: The provided key element does not "
+                "match the schema"
             )
         if key is not None and not av.equal(start[key.hash_name], key.hash_value):
             raise ValidationException(

@@ -409,8 +409,12 @@ def _key_part(node: ast.Condition) -> tuple[str, str, tuple[dict[str, Any], ...]
 
 
 def _key_name(node: ast.Operand) -> str:
-    if not isinstance(node, ast.Path) or len(node.parts) != 1:
+    if not isinstance(node, ast.Path):
         raise ValidationException("Query key condition not supported")
+    if len(node.parts) != 1:
+        raise ValidationException(
+            "KeyConditionExpressions cannot have conditions on nested attributes"
+        )
     return str(node.elements()[0])
 
 
