@@ -343,3 +343,18 @@ def test_event_invoke_dead_letter_queue_and_event_age(
     message = got["Messages"][0]
     assert json.loads(message["Body"]) == {"why": "old"}
     assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "EventAgeExceeded"
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_each_python_runtime_runs_on_its_interpreter(
+    lam: Any, make_function: Callable[..., str], minor: int
+) -> None:
+    from nubes.runtime.lambda_ import runtimes
+
+    if minor not in runtimes.python_versions():
+        pytest.skip(f"python3.{minor} is not installed here")
+    source = "import sys\ndef handler(e, c):\n    return list(sys.version_info[:2])\n"
+    name = make_function({"app.py": source}, runtime=f"python3.{minor}")
+    assert "StateReason" not in lam.get_function_configuration(FunctionName=name)
+    _, body = invoke_json(lam, name)
+    assert body == [3, minor]

@@ -129,14 +129,13 @@ class RequestIdFilter(logging.Filter):
 
 def install_logging():
     """The root logger handler AWS's Python runtime installs: level, time, request id."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-            "%Y-%m-%dT%H:%M:%S",
-        )
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
     )
-    handler.formatter.converter = time.gmtime
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
     logging.getLogger().addHandler(handler)
 

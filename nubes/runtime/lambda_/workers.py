@@ -71,6 +71,7 @@ class Worker:
         self.init_error: dict[str, Any] | None = None
         self.init_logs: list[str] = []
         self.fresh = True
+        self.idle_since = time.monotonic()
         self._lines: list[str] = []
         self._marks: asyncio.Queue[str] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
@@ -252,6 +253,7 @@ class WorkerPool:
 
     def release(self, worker: Worker) -> None:
         if worker.alive and worker.init_error is None and worker in self._all:
+            worker.idle_since = time.monotonic()
             self._idle.setdefault(worker.spec.key, []).append(worker)
         else:
             self.discard(worker)
@@ -274,6 +276,20 @@ class WorkerPool:
 
     def count(self) -> int:
         return len(self._all)
+
+    def reap(self, idle_seconds: float) -> int:
+        """Stop workers idle for longer than ``idle_seconds`` (AWS retires idle sandboxes too);
+        returns how many were stopped."""
+        cutoff = time.monotonic() - idle_seconds
+        stopped = 0
+        for key, idle in list(self._idle.items()):
+            for worker in [w for w in idle if w.idle_since < cutoff]:
+                idle.remove(worker)
+                self.discard(worker)
+                stopped += 1
+            if not idle:
+                del self._idle[key]
+        return stopped
 
     async def shutdown(self) -> None:
         workers = list(self._all)

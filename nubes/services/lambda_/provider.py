@@ -42,6 +42,9 @@ FUNCTION_REF = re.compile(
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 TOTAL_CODE_SIZE = 80_530_636_800
+WORKER_IDLE_SECONDS = 600.0
+"""Warm workers idle this long (real time) are stopped; the next invocation starts cold."""
+REAP_INTERVAL = 30.0
 
 
 def scope_of(ctx: RequestContext) -> Scope:
@@ -84,10 +87,19 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             for scope, version in self.model.pending_versions():
                 self._settle(scope, version.name, version.version, version.config["RevisionId"])
         self.async_invocations.start()
+        self._reaper = asyncio.create_task(self._reap_idle_workers(), name="nubes-lambda-reaper")
         self.start_pollers()
         self.install_url_gateway()
 
+    async def _reap_idle_workers(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL)
+            self.invoker.pool.reap(WORKER_IDLE_SECONDS)
+
     async def stop(self) -> None:
+        self._reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reaper
         await self.stop_pollers()
         await self.async_invocations.stop()
         await self.invoker.shutdown()
