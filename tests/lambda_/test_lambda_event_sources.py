@@ -237,3 +237,50 @@ def _group_exists(env: Any) -> bool:
         "us-east-1",
     )["logGroups"]
     return bool(groups)
+
+
+def test_sqs_filter_criteria(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName=unique("filtered"))["QueueUrl"]
+    name = make_function(
+        {
+            "app.py": "def handler(event, context):\n    for r in event['Records']:\n"
+            "        print('saw', r['body'])\n"
+        }
+    )
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=queue_arn(sqs, queue),
+        FunctionName=name,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"type": ["order"]}})}]},
+    )
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"type": "other"}))
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"type": "order"}))
+    deadline = time.monotonic() + 20
+    seen: list[str] = []
+    remaining = "2"
+    while time.monotonic() < deadline and (not seen or remaining != "0"):
+        time.sleep(0.3)
+        remaining = sqs.get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        try:
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}", filterPattern="saw"
+            )["events"]
+        except ClientError:
+            continue
+        seen = [e["message"] for e in events]
+    assert seen == ['saw {"type": "order"}']
+    assert remaining == "0"
+    with pytest.raises(ClientError) as exc:
+        lam.update_event_source_mapping(
+            UUID=mapping["UUID"], FilterCriteria={"Filters": [{"Pattern": "{bad"}]}
+        )
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

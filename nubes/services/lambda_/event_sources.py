@@ -26,6 +26,7 @@ from nubes.core.arns import arn as make_arn
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
+from nubes.services.lambda_ import event_filter
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.models import LATEST, Scope
 
@@ -119,6 +120,7 @@ class EventSourceMappings:
             "StateTransitionReason": "USER_INITIATED",
         }
         _apply_settings(doc, req, kind, creating=True)
+        _check_filters(doc)
         doc["State"] = "Enabled" if req.get("Enabled", True) else "Disabled"
         doc["LastModified"] = clock.now()
         self.model.put_event_source(scope, uuid, function_arn, doc)
@@ -146,6 +148,7 @@ class EventSourceMappings:
             self.version_of(scope, name, qualifier)
             doc["FunctionArn"] = scope.function_arn(name, qualifier)
         _apply_settings(doc, req, source_kind(doc["EventSourceArn"]), creating=False)
+        _check_filters(doc)
         if "Enabled" in req:
             doc["State"] = "Enabled" if req["Enabled"] else "Disabled"
         doc["LastModified"] = clock.now()
@@ -310,27 +313,39 @@ class EventSourceMappings:
         target = self._function_target(scope, doc)
         if target is None:
             return False
-        records = [_sqs_record(m, doc["EventSourceArn"], source.region) for m in messages]
+        patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
+        records, kept, dropped = [], [], []
+        for message in messages:
+            record = _sqs_record(message, doc["EventSourceArn"], source.region)
+            if event_filter.passes(patterns, event_filter.sqs_view(record)):
+                records.append(record)
+                kept.append(message)
+            else:
+                dropped.append(message)  # Lambda deletes what its filters leave out
+        self._delete_messages(url, source.account, source.region, dropped)
+        if not records:
+            return True
         try:
             result = await self.run(
                 target, json.dumps({"Records": records}).encode(), ids.request_id()
             )
         except ServiceError:
             return False  # throttled: the messages come back after their visibility timeout
-        done = _sqs_succeeded(result, messages, doc.get("FunctionResponseTypes") or [])
-        for start in range(0, len(done), SQS_RECEIVE_MAX):
+        done = _sqs_succeeded(result, kept, doc.get("FunctionResponseTypes") or [])
+        self._delete_messages(url, source.account, source.region, done)
+        return True
+
+    def _delete_messages(
+        self, url: str, account: str, region: str, messages: list[dict[str, Any]]
+    ) -> None:
+        for start in range(0, len(messages), SQS_RECEIVE_MAX):
             entries = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
+                for i, m in enumerate(messages[start : start + SQS_RECEIVE_MAX])
             ]
-            invoke(
-                "sqs",
-                "DeleteMessageBatch",
-                {"QueueUrl": url, "Entries": entries},
-                source.account,
-                source.region,
+            self.env.providers.invoke(
+                "sqs", "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries}, account, region
             )
-        return True
 
     # -- DynamoDB streams ---------------------------------------------------------------------
 
@@ -371,8 +386,11 @@ class EventSourceMappings:
             records = got.get("Records", [])
             if records:
                 busy = True
+                patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
                 events = [_stream_record(r, source, region) for r in records]
-                await self._deliver_stream_batch(scope, doc, events, shard_id)
+                events = [e for e in events if event_filter.passes(patterns, e)]
+                if events:
+                    await self._deliver_stream_batch(scope, doc, events, shard_id)
                 position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 self._save_position(scope, doc, position)
             if got.get("NextShardIterator"):
@@ -544,6 +562,13 @@ def _apply_settings(doc: dict[str, Any], req: dict[str, Any], kind: str, creatin
             raise errors.InvalidParameterValueException(
                 "BatchSize must be less than or equal to 10000 for SQS event sources."
             )
+
+
+def _check_filters(doc: dict[str, Any]) -> None:
+    try:
+        event_filter.parse_filters(doc.get("FilterCriteria"))
+    except event_filter.FilterError as exc:
+        raise errors.InvalidParameterValueException(str(exc)) from None
 
 
 def _sqs_record(message: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
