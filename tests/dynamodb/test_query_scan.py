@@ -341,3 +341,40 @@ def test_page_ending_at_limit_names_its_last_key(ddb: Any, numbers: str) -> None
         ExclusiveStartKey=page["LastEvaluatedKey"],
     )
     assert after["Items"] == [] and "LastEvaluatedKey" not in after
+
+
+def test_specific_attributes_needs_a_projection(ddb: Any, numbers: str) -> None:
+    _, msg = error_of(
+        lambda: ddb.query(
+            TableName=numbers,
+            KeyConditionExpression="pk = :q",
+            ExpressionAttributeValues={":q": {"S": "q"}},
+            Select="SPECIFIC_ATTRIBUTES",
+        )
+    )
+    expected = (
+        "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+        "SPECIFIC_ATTRIBUTES"
+    )
+    assert msg == "1 validation error detected: " + expected
+    _, msg = error_of(lambda: ddb.scan(TableName=numbers, Select="SPECIFIC_ATTRIBUTES"))
+    assert msg == expected
+
+
+def test_index_capacity_breakdown(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = indexed_table(ddb, make_table)
+    item = {"pk": {"S": "p"}, "sk": {"S": "a"}, "g": {"S": "x"}, "rank": {"N": "1"}}
+    put = ddb.put_item(TableName=name, Item=item, ReturnConsumedCapacity="INDEXES")
+    consumed = put["ConsumedCapacity"]
+    assert consumed["Table"] == {"CapacityUnits": 1.0, "WriteCapacityUnits": 1.0}
+    assert consumed["GlobalSecondaryIndexes"]["by-g"]["CapacityUnits"] == 1.0
+    assert consumed["LocalSecondaryIndexes"]["by-rank"]["CapacityUnits"] == 1.0
+    assert consumed["CapacityUnits"] == 3.0
+    page = ddb.query(
+        TableName=name,
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "x"}},
+        ReturnConsumedCapacity="INDEXES",
+    )
+    assert page["ConsumedCapacity"]["GlobalSecondaryIndexes"]["by-g"]["CapacityUnits"] == 0.5

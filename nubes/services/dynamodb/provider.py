@@ -9,6 +9,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
+from nubes.protocol.validate import validation_error
 from nubes.services.base import ServiceProvider
 from nubes.services.dynamodb import legacy, partiql, tables
 from nubes.services.dynamodb import values as av
@@ -595,7 +596,7 @@ class DynamoDBProvider(ServiceProvider):
                 "in the request."
             )
         filters = self._filter(exprs, req, "QueryFilter")
-        projection, select = self._select(exprs, req, table, index)
+        projection, select = self._select(exprs, req, table, index, query=True)
         exprs.finish()
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), key)
         page = self.items.query(
@@ -614,7 +615,7 @@ class DynamoDBProvider(ServiceProvider):
         index = self._index(table, req)
         exprs = self._expressions(req, "FilterExpression", "ProjectionExpression")
         filters = self._filter(exprs, req, "ScanFilter")
-        projection, select = self._select(exprs, req, table, index)
+        projection, select = self._select(exprs, req, table, index, query=False)
         exprs.finish()
         segment = _segment(req)
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), None)
@@ -644,7 +645,12 @@ class DynamoDBProvider(ServiceProvider):
         return None
 
     def _select(
-        self, exprs: Expressions, req: dict[str, Any], table: Table, index: Index | None
+        self,
+        exprs: Expressions,
+        req: dict[str, Any],
+        table: Table,
+        index: Index | None,
+        query: bool,
     ) -> tuple[Paths | None, str]:
         projection = self._projection(exprs, req)
         select = req.get("Select")
@@ -661,6 +667,15 @@ class DynamoDBProvider(ServiceProvider):
                 else "One or more parameter values were invalid: Select type "
                 f"{select} is not supported with ProjectionExpression"
             )
+        if select == "SPECIFIC_ATTRIBUTES" and projection is None:
+            message = (
+                "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+                "SPECIFIC_ATTRIBUTES"
+            )
+            # Query reports it in the Coral envelope, Scan bare, as DynamoDB does.
+            if query:
+                raise validation_error(self.env.catalog.services["dynamodb"].model, message)
+            raise ValidationException(message)
         if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
             raise ValidationException(
                 "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES "
