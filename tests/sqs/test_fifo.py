@@ -23,8 +23,9 @@ def test_order_and_group_blocking(sqs: Any, fifo: str) -> None:
                 MessageGroupId=group,
                 MessageDeduplicationId=f"{group}{i}",
             )
+    # As many messages of one group as possible, in order, then the next group.
     first = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
-    assert [m["Body"] for m in first] == ["a0", "b0", "a1", "b1", "a2", "b2"]
+    assert [m["Body"] for m in first] == ["a0", "a1", "a2", "b0", "b1", "b2"]
     # Everything is in flight: nothing more until something is deleted or becomes visible.
     assert "Messages" not in sqs.receive_message(QueueUrl=fifo)
 

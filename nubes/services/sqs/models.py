@@ -80,6 +80,8 @@ MIGRATIONS = (
         failure TEXT
     ) WITHOUT ROWID;
     """,
+    # Rows of one queue in arrival order, for FIFO receives.
+    "CREATE INDEX sqs_messages_queue ON sqs_messages (queue_id);",
 )
 
 MESSAGE_COLUMNS = (
@@ -274,13 +276,34 @@ class Messages:
                 "AND expires_at > ? ORDER BY visible_at, id LIMIT ?",
                 (queue.id, now, now, limit),
             )
-        # FIFO: a group with a message in flight gives nothing until that one is done.
-        return self.store.query(
-            "SELECT * FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? AND expires_at > ? "
-            "AND group_id NOT IN (SELECT group_id FROM sqs_messages WHERE queue_id = ? "
-            "AND visible_at > ? AND receive_count > 0) ORDER BY id LIMIT ?",
-            (queue.id, now, now, queue.id, now, limit),
-        )
+        # FIFO: a group with a message in flight gives nothing until that one is done. As many
+        # messages of one group as possible go together, leaving the other groups to the other
+        # consumers: the group of the oldest waiting message first, then the next.
+        taken = [
+            r[0]
+            for r in self.store.query(
+                "SELECT DISTINCT group_id FROM sqs_messages WHERE queue_id = ? "
+                "AND visible_at > ? AND receive_count > 0",
+                (queue.id, now),
+            )
+        ]
+        out: list[Row] = []
+        while len(out) < limit:
+            group = self.store.scalar(
+                "SELECT group_id FROM sqs_messages INDEXED BY sqs_messages_queue "
+                "WHERE queue_id = ? AND visible_at <= ? AND expires_at > ? "
+                "AND group_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
+                (queue.id, now, now, json.dumps(taken)),
+            )
+            if group is None:
+                break
+            taken.append(group)
+            out += self.store.query(
+                "SELECT * FROM sqs_messages WHERE queue_id = ? AND group_id = ? "
+                "AND visible_at <= ? AND expires_at > ? ORDER BY id LIMIT ?",
+                (queue.id, group, now, now, limit - len(out)),
+            )
+        return out
 
     def mark_received(self, row_id: int, visible_at: float, receipt: str, now: float) -> None:
         self.store.execute(
