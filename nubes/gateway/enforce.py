@@ -171,6 +171,19 @@ def _signed_path(ctx: RequestContext) -> str:
     return req.path
 
 
+@lru_cache(maxsize=64)
+def _amz_time(text: str) -> float | None:
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def _time_keys(second: int) -> tuple[str, str]:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
+
+
 def _parse_authorization(header: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for part in header[len(sigv4.ALGORITHM) :].split(","):
@@ -188,13 +201,12 @@ def verify_header_signature(ctx: RequestContext, secret: str) -> None:
     amz_date = req.headers.get("x-amz-date", "")
     if scope is None or not amz_date:
         raise _error(ctx, "signature")
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise _error(ctx, "signature") from None
+    signed_at = _amz_time(amz_date)
+    if signed_at is None:
+        raise _error(ctx, "signature")
     # Clients sign with the real wall clock, not the emulated one tests move forward.
     real_now = clock.now() - clock.offset()
-    if abs(real_now - signed_at.timestamp()) > MAX_SKEW:
+    if abs(real_now - signed_at) > MAX_SKEW:
         if ctx.service == "s3":
             raise ServiceError(
                 "RequestTimeTooSkewed",
@@ -377,11 +389,11 @@ class Enforcer:
                 )
 
     def _request_context(self, ctx: RequestContext, record: KeyRecord) -> dict[str, list[str]]:
-        now = clock.now()
+        current, epoch = _time_keys(int(clock.now()))
         client = ctx.request.headers.get("x-forwarded-for", "").split(",")[0].strip()
         context = {
-            "aws:currenttime": [datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")],
-            "aws:epochtime": [str(int(now))],
+            "aws:currenttime": [current],
+            "aws:epochtime": [epoch],
             "aws:securetransport": ["true" if ctx.request.scheme == "https" else "false"],
             "aws:requestedregion": [ctx.region],
             "aws:sourceip": [client or str(ctx.extras.get("client_ip", "127.0.0.1"))],
