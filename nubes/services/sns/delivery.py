@@ -11,7 +11,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,8 @@ class Notification:
     group_id: str | None = None
     dedup_id: str | None = None
     sequence: str | None = None
+    signatures: dict[str, str] = field(default_factory=dict)
+    """Signatures by signed text: subscribers that get the same message share one."""
 
     def text_for(self, protocol: str) -> str:
         if self.structure is None:
@@ -87,7 +89,10 @@ class Notification:
         doc["Message"] = self.text_for(protocol)
         doc["Timestamp"] = timestamp(self.at)
         doc["SignatureVersion"] = self.signature_version
-        doc["Signature"] = signer.sign(doc, self.signature_version)
+        text = doc["Message"]
+        if text not in self.signatures:
+            self.signatures[text] = signer.sign(doc, self.signature_version)
+        doc["Signature"] = self.signatures[text]
         doc["SigningCertURL"] = self.base_url + CERT_PATH
         doc["UnsubscribeURL"] = (
             f"{self.base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
