@@ -276,7 +276,10 @@ class Enforcer:
         self._roots: dict[str, KeyRecord] = {}
         sigv4.register_secret_resolver(self.secret_for)
         register_resource_policy_lookup("sts", self._trust_policy)
+        self._hash_keys: dict[tuple[str, str, str], str | None] = {}
+        self._key_used: dict[str, float] = {}
         for service, fn in (
+            ("lambda", self._lambda_policy),
             ("sqs", self._sqs_policy),
             ("sns", self._sns_policy),
             ("s3", self._s3_policy),
@@ -334,6 +337,8 @@ class Enforcer:
                 raise _error(ctx, "expired")
         if header.startswith(sigv4.ALGORITHM):
             verify_header_signature(ctx, record.secret)
+        if key_id.startswith("AKIA"):
+            self._note_use(ctx, key_id)
         elif not (presigned and ctx.service == "s3"):
             # SigV2 and non-S3 presigned requests are not verified; S3 checks its own URLs.
             pass
@@ -352,6 +357,10 @@ class Enforcer:
         policies = self.identities.policies(record.principal.access_key_id, record)
         resource_policy = self._resource_policy(ctx, params)
         base = self._request_context(ctx, record)
+        if ctx.service == "iam":
+            wanted = [self._iam_path(n) for n in wanted]
+        elif ctx.service == "dynamodb":
+            base = {**base, **self._leading_keys(ctx, operation, params)}
         for need in wanted:
             context = {**base, **need.context} if need.context else base
             owner = _account_of(need.resource)
@@ -469,3 +478,62 @@ class Enforcer:
         arn = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
         out = self._invoke("s3", "GetBucketPolicy", {"Bucket": bucket}, ctx, ctx.account_id)
         return arn, (out or {}).get("Policy")
+
+    def _lambda_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
+        name = params.get("FunctionName")
+        if not name:
+            return "", None
+        needs = actions.needs(ctx, "lambda", "GetPolicy", params)
+        out = self._invoke("lambda", "GetPolicy", {"FunctionName": name}, ctx, ctx.account_id)
+        return needs[0].resource, (out or {}).get("Policy")
+
+    # -- request details only other services know ------------------------------------------------
+
+    def _iam_path(self, need: actions.Need) -> actions.Need:
+        """IAM ARNs carry the entity's path, which the request does not: look it up."""
+        parts = need.resource.split(":", 5)
+        if len(parts) != 6 or "/" not in parts[5]:
+            return need
+        kind, _, name = parts[5].partition("/")
+        if kind not in ("user", "role", "group", "instance-profile"):
+            return need
+        entity = self.identities.iam.get(parts[4], kind, name)
+        if entity is None or entity.arn == need.resource:
+            return need
+        return actions.Need(need.action, entity.arn, need.context)
+
+    def _leading_keys(
+        self, ctx: RequestContext, operation: str, params: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """``dynamodb:LeadingKeys``: the partition key values an item operation touches."""
+        item = params.get("Key") or params.get("Item")
+        table = params.get("TableName")
+        cache_key = (ctx.account_id, ctx.region, str(table))
+        if operation in ("CreateTable", "DeleteTable"):
+            self._hash_keys.pop(cache_key, None)
+        if not isinstance(item, dict) or not table:
+            return {}
+        if cache_key not in self._hash_keys:
+            try:
+                out = self._invoke(
+                    "dynamodb", "DescribeTable", {"TableName": table}, ctx, ctx.account_id
+                )
+            except ServiceError:
+                return {}
+            schema = (out or {}).get("Table", {}).get("KeySchema", [])
+            self._hash_keys[cache_key] = next(
+                (k["AttributeName"] for k in schema if k["KeyType"] == "HASH"), None
+            )
+        attribute = self._hash_keys[cache_key]
+        value = item.get(attribute) if attribute else None
+        if not isinstance(value, dict) or not value:
+            return {}
+        return {"dynamodb:leadingkeys": [str(next(iter(value.values())))]}
+
+    def _note_use(self, ctx: RequestContext, key_id: str) -> None:
+        """GetAccessKeyLastUsed: written at most once a minute per key."""
+        now = clock.now()
+        if now - self._key_used.get(key_id, 0.0) < 60:
+            return
+        self._key_used[key_id] = now
+        self.identities.iam.note_key_use(key_id, now, ctx.service, ctx.region)

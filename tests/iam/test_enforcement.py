@@ -513,3 +513,87 @@ def test_dynamodb(server: NubesProcess, admin: Callable[[str], Any], unique: Uni
     code, message, status = error(exc)
     assert (code, status) == ("AccessDeniedException", 400)
     assert message.endswith("because no identity-based policy allows the dynamodb:PutItem action")
+
+
+def test_dynamodb_leading_keys(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    table = unique("table")
+    admin("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    key = new_user(
+        admin,
+        unique,
+        statement(
+            ["dynamodb:GetItem", "dynamodb:PutItem"],
+            f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}",
+            Condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:username}"]}},
+        ),
+    )
+    ddb = creds_client(server, "dynamodb", key)
+    ddb.put_item(TableName=table, Item={"owner": {"S": key["UserName"]}, "v": {"N": "1"}})
+    with pytest.raises(ClientError) as exc:
+        ddb.put_item(TableName=table, Item={"owner": {"S": "someone-else"}})
+    assert error(exc)[0] == "AccessDeniedException"
+
+
+def test_iam_resources_carry_their_path(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    name = unique("pathed")
+    admin("iam").create_user(UserName=name, Path="/team/")
+    key = new_user(admin, unique, statement("iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/team/*"))
+    assert creds_client(server, "iam", key).get_user(UserName=name)["User"]["Path"] == "/team/"
+
+
+def test_access_key_last_used_is_recorded(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique)
+    creds_client(server, "sts", key).get_caller_identity()
+    used = admin("iam").get_access_key_last_used(AccessKeyId=key["AccessKeyId"])[
+        "AccessKeyLastUsed"
+    ]
+    assert used["ServiceName"] == "sts" and used["Region"] == "us-east-1" and "LastUsedDate" in used
+
+
+def test_web_identity_needs_a_trusting_role(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    import base64
+
+    host = f"{unique('idp')}.example.com"
+    provider = admin("iam").create_open_id_connect_provider(
+        Url=f"https://{host}", ClientIDList=["app"], ThumbprintList=["a" * 40]
+    )["OpenIDConnectProviderArn"]
+    trust = document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {f"{host}:sub": "good-subject"}},
+        }
+    )
+    role = admin("iam").create_role(RoleName=unique("web"), AssumeRolePolicyDocument=trust)["Role"]
+
+    def token(sub: str) -> str:
+        def part(value: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+        claims = {"iss": f"https://{host}", "aud": "app", "sub": sub}
+        return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+    sts = make_client(server.endpoint, "sts")
+    out = sts.assume_role_with_web_identity(
+        RoleArn=role["Arn"], RoleSessionName="web1", WebIdentityToken=token("good-subject")
+    )
+    assert out["AssumedRoleUser"]["Arn"].endswith("/web1")
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role_with_web_identity(
+            RoleArn=role["Arn"], RoleSessionName="web2", WebIdentityToken=token("intruder")
+        )
+    assert error(exc)[0] == "AccessDenied"
