@@ -73,7 +73,14 @@ def test_all_types_round_trip_and_number_normal_form(
             "One or more parameter values were invalid: Input collection [a, a] contains "
             "duplicates.",
         ),
+        (
+            {"BS": [b"b", b"b"]},
+            "One or more parameter values were invalid: Input collection [Yg==, Yg==]of type BS "
+            "contains duplicates.",
+        ),
+        ({"NS": ["1", "1.0"]}, "Input collection contains duplicates"),
         ({"N": "abc"}, "The parameter cannot be converted to a numeric value: abc"),
+        ({"N": ""}, "The parameter cannot be converted to a numeric value"),
         ({"N": "1" * 39}, "Attempting to store more than 38 significant digits in a Number"),
         (
             {"N": "1e126"},
@@ -343,3 +350,31 @@ def test_resource_api(resource: Any, make_table: Callable[..., str]) -> None:
         ExpressionAttributeValues={":d": Decimal("0.75")},
     )
     assert table.get_item(Key={"pk": "r", "sk": 3})["Item"]["price"] == Decimal("3")
+
+
+def test_invalid_expression_value_and_legacy_operand_type(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    name = make_table()
+    _, msg = error_of(
+        lambda: ddb.put_item(
+            TableName=name,
+            Item={"pk": {"S": "a"}},
+            ConditionExpression="a = :v",
+            ExpressionAttributeValues={":v": {"SS": []}},
+        )
+    )
+    assert msg == (
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were "
+        "invalid: An string set  may not be empty for key :v"
+    )
+    _, msg = error_of(
+        lambda: ddb.scan(
+            TableName=name,
+            ScanFilter={"a": {"ComparisonOperator": "LT", "AttributeValueList": [{"SS": ["x"]}]}},
+        )
+    )
+    assert msg == (
+        "One or more parameter values were invalid: ComparisonOperator LT is not valid for SS "
+        "AttributeValue type"
+    )

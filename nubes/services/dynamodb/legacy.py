@@ -97,6 +97,8 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
     values = [_value(v) for v in spec.get("AttributeValueList", [])]
     if "Value" in spec and not values:
         values = [_value(spec["Value"])]
+    for value in values:
+        _check_operand_type(operator, av.value_type(value.value))
     expected = _OPERANDS.get(operator)
     if operator == "IN":
         if not values:
@@ -117,6 +119,29 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
     if operator == "BEGINS_WITH":
         return ast.FunctionCondition(ast.Call("begins_with", [path, values[0]]))
     return ast.Between(path, values[0], values[1])
+
+
+_SCALARS = ("S", "N", "B")
+_ALLOWED_TYPES = {
+    "LT": _SCALARS,
+    "LE": _SCALARS,
+    "GT": _SCALARS,
+    "GE": _SCALARS,
+    "IN": _SCALARS,
+    "BETWEEN": _SCALARS,
+    "BEGINS_WITH": ("S", "B"),
+    "CONTAINS": ("S", "N", "B", "BOOL", "NULL"),
+    "NOT_CONTAINS": ("S", "N", "B", "BOOL", "NULL"),
+}
+
+
+def _check_operand_type(operator: str, kind: str) -> None:
+    allowed = _ALLOWED_TYPES.get(operator)
+    if allowed is not None and kind not in allowed:
+        raise ValidationException(
+            f"One or more parameter values were invalid: ComparisonOperator {operator} is not "
+            f"valid for {kind} AttributeValue type"
+        )
 
 
 def _operand_count(operator: str) -> Exception:

@@ -9,6 +9,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
+from nubes.protocol.base import ServiceError
 from nubes.protocol.validate import validation_error
 from nubes.services.base import ServiceProvider
 from nubes.services.dynamodb import legacy, partiql, tables
@@ -700,7 +701,12 @@ class DynamoDBProvider(ServiceProvider):
     ) -> Item | None:
         if start is None:
             return None
-        start = av.check_item(start)
+        try:
+            start = av.check_item(start)
+        except ServiceError as exc:
+            raise ValidationException(
+                f"The provided starting key is invalid: {exc.message}"
+            ) from None
         names = set(table.key_names) | (set(index.key_names) if index else set())
         if set(start) != names:
             # Query and Scan word this one differently.
@@ -1012,7 +1018,7 @@ def _segment(req: dict[str, Any]) -> tuple[int, int] | None:
     if total is None:
         raise ValidationException(
             "The TotalSegments parameter is required but was not present in the request when "
-            "parameter Segment is present"
+            "Segment parameter is present"
         )
     if segment >= total:
         raise ValidationException(

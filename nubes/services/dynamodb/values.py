@@ -39,6 +39,8 @@ def invalid(message: str) -> Exception:
 
 def parse_number(text: str) -> Decimal:
     """The decimal of a Number's text, within DynamoDB's 38 digits and exponent range."""
+    if not text:
+        raise ValidationException("The parameter cannot be converted to a numeric value")
     stripped = text.strip()
     try:
         if not stripped or stripped != text or not _NUMBER_CHARS.issuperset(stripped):
@@ -140,14 +142,15 @@ def check_set(kind: str, members: list[Any]) -> list[Any]:
         raise invalid(_EMPTY_SET[kind])
     if kind == "NS":
         members = [normal_number(m) for m in members]
-        distinct = {Decimal(m) for m in members}
-    else:
-        distinct = set(members)
-    if len(distinct) != len(members):
-        shown = ", ".join(
-            base64.b64encode(m).decode() if isinstance(m, bytes) else str(m) for m in members
-        )
-        raise invalid(f"Input collection [{shown}] contains duplicates.")
+        if len({Decimal(m) for m in members}) != len(members):
+            raise ValidationException("Input collection contains duplicates")
+        return members
+    if len(set(members)) != len(members):
+        # DynamoDB's own wording, missing space included for binary sets.
+        if kind == "BS":
+            shown = ", ".join(base64.b64encode(m).decode() for m in members)
+            raise invalid(f"Input collection [{shown}]of type BS contains duplicates.")
+        raise invalid(f"Input collection [{', '.join(members)}] contains duplicates.")
     return members
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from nubes.protocol.base import ServiceError
 from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.errors import ValidationException
 from nubes.services.dynamodb.expressions import ast
@@ -79,13 +80,9 @@ class Resolver:
 def _checked_value(key: str, value: Any) -> dict[str, Any]:
     try:
         return av.check_value(value)
-    except Exception as exc:
-        message = getattr(exc, "message", str(exc))
-        prefix = "One or more parameter values were invalid: "
-        if message.startswith(prefix):
-            message = message[len(prefix) :]
+    except ServiceError as exc:
         raise ValidationException(
-            f"ExpressionAttributeValues contains invalid value: {message} for key {key}"
+            f"ExpressionAttributeValues contains invalid value: {exc.message} for key {key}"
         ) from None
 
 
