@@ -358,3 +358,38 @@ def test_each_python_runtime_runs_on_its_interpreter(
     assert "StateReason" not in lam.get_function_configuration(FunctionName=name)
     _, body = invoke_json(lam, name)
     assert body == [3, minor]
+
+
+def test_custom_log_group(
+    lam: Any, logs: Any, make_function: Callable[..., str], unique: Callable[[str], str]
+) -> None:
+    group = "/custom/" + unique("grp")
+    name = make_function({"app.py": CONTEXT}, LoggingConfig={"LogGroup": group})
+    _, body = invoke_json(lam, name)
+    assert body["group"] == group and body["env"]["AWS_LAMBDA_LOG_GROUP_NAME"] == group
+    found = logs.filter_log_events(logGroupName=group, filterPattern='"START RequestId"')["events"]
+    assert len(found) == 1
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_layer_modules(
+    lam: Any, make_function: Callable[..., str], unique: Callable[[str], str]
+) -> None:
+    from tests.lambda_.conftest import zipped
+
+    layer = lam.publish_layer_version(
+        LayerName=unique("nodelayer"),
+        Content={
+            "ZipFile": zipped(
+                {"nodejs/node_modules/greeter/index.js": "exports.hi = (n) => `hi ${n}`;\n"}
+            )
+        },
+    )
+    name = make_function(
+        {"index.js": "const g = require('greeter');\nexports.handler = async (e) => g.hi(e.n);\n"},
+        handler="index.handler",
+        runtime="nodejs20.x",
+        Layers=[layer["LayerVersionArn"]],
+    )
+    _, body = invoke_json(lam, name, {"n": "there"})
+    assert body == "hi there"

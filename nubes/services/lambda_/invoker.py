@@ -43,6 +43,13 @@ class Target:
     layer_blobs: list[str] = field(default_factory=list)
 
     @property
+    def log_group(self) -> str:
+        """Where the function's output goes: its LoggingConfig's group, /aws/lambda/<name>
+        by default."""
+        configured = (self.config.get("LoggingConfig") or {}).get("LogGroup")
+        return str(configured or f"/aws/lambda/{self.name}")
+
+    @property
     def function_key(self) -> str:
         return f"{self.scope.account}:{self.scope.region}:{self.name}"
 
@@ -55,10 +62,6 @@ class Result:
     log_tail: str
     executed_version: str
     outcome: Outcome
-
-
-def log_group(name: str) -> str:
-    return f"/aws/lambda/{name}"
 
 
 class Invoker:
@@ -135,7 +138,7 @@ class Invoker:
                     "function_version": target.version,
                     "invoked_function_arn": target.invoked_arn,
                     "memory_limit_in_mb": target.config.get("MemorySize", 128),
-                    "log_group_name": log_group(target.name),
+                    "log_group_name": target.log_group,
                     "log_stream_name": worker.stream_name,
                     "client_context": _client_context(client_context),
                 },
@@ -148,7 +151,7 @@ class Invoker:
         ended_ms = int(clock.now() * 1000)
         self.deliver_logs(
             target.scope,
-            log_group(target.name),
+            target.log_group,
             worker.stream_name,
             [
                 (started_ms if i < len(lines) - 2 else ended_ms, line)
@@ -205,7 +208,7 @@ class Invoker:
             "AWS_LAMBDA_FUNCTION_NAME": target.name,
             "AWS_LAMBDA_FUNCTION_VERSION": target.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group(target.name),
+            "AWS_LAMBDA_LOG_GROUP_NAME": target.log_group,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_ENDPOINT_URL": self.endpoint(),
             # A 12-digit access key is that account's root: the function calls nubes as the
