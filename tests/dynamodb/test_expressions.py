@@ -402,6 +402,21 @@ def test_update_type_errors() -> None:
     )
 
 
+def test_overlaps_reported_before_conflicts() -> None:
+    values = {":v": {"N": "1"}}
+    assert message(lambda: update("SET d[1] = :v, d.b = :v, c[1].a = :v, c = :v", {}, values)) == (
+        "Invalid UpdateExpression: Two document paths overlap with each other; must remove or "
+        "rewrite one of these paths; path one: [c, [1], a], path two: [c]"
+    )
+
+
+def test_arithmetic_on_literal_of_wrong_type() -> None:
+    assert message(lambda: update("SET a = a + :s", {}, {":s": {"S": "x"}})) == (
+        "Invalid UpdateExpression: Incorrect operand type for operator or function; "
+        "operator or function: +, operand type: S"
+    )
+
+
 def test_update_missing_operand_and_bad_path() -> None:
     assert message(lambda: update("SET a = b + :one", {}, {":one": {"N": "1"}})) == (
         "The provided expression refers to an attribute that does not exist in the item"

@@ -170,6 +170,12 @@ class Validator:
         else:
             self.operand(node.left, context)
             self.operand(node.right, context)
+            for side in (node.left, node.right):
+                if isinstance(side, ast.ValueRef) and "N" not in side.value:
+                    raise self.error(
+                        "Incorrect operand type for operator or function; operator or function: "
+                        f"{node.op}, operand type: {av.value_type(side.value)}"
+                    )
 
     def call(self, call: ast.Call, want_condition: bool, context: str = "condition") -> None:
         spec = FUNCTIONS.get(call.name)
@@ -288,25 +294,28 @@ def render_path(elements: Iterable[str | int]) -> str:
 
 
 def check_overlaps(paths: list[tuple[str | int, ...]], error: Any) -> None:
-    """No path may be a prefix of another (overlap) or differ only in map-vs-list access at
-    the same position (conflict)."""
+    """No path may be a prefix of another (overlap), nor differ from another only in map-vs-list
+    access at one position (conflict). Overlaps are reported before conflicts, each pair in
+    the order written."""
+    conflict = None
     for i, one in enumerate(paths):
         for two in paths[i + 1 :]:
             for a, b in _zip_common(one, two):
                 if a == b:
                     continue
-                if isinstance(a, int) != isinstance(b, int):
-                    raise error(
-                        "Two document paths conflict with each other; must remove or rewrite "
-                        f"one of these paths; path one: {render_path(one)}, path two: "
-                        f"{render_path(two)}"
-                    )
+                if isinstance(a, int) != isinstance(b, int) and conflict is None:
+                    conflict = (one, two)
                 break
             else:
                 raise error(
                     "Two document paths overlap with each other; must remove or rewrite one of "
                     f"these paths; path one: {render_path(one)}, path two: {render_path(two)}"
                 )
+    if conflict is not None:
+        raise error(
+            "Two document paths conflict with each other; must remove or rewrite one of these "
+            f"paths; path one: {render_path(conflict[0])}, path two: {render_path(conflict[1])}"
+        )
 
 
 def _zip_common(
