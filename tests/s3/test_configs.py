@@ -144,12 +144,55 @@ def test_lifecycle_website_logging_notifications(s3: Any, bucket: str, unique: A
 
     config = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert "QueueConfigurations" not in config
-    queue = {"QueueArn": "arn:aws:sqs:us-east-1:000000000000:q", "Events": ["s3:ObjectCreated:*"]}
+    queue = {
+        "QueueArn": "arn:aws:sqs:us-east-1:000000000000:absent",
+        "Events": ["s3:ObjectCreated:*"],
+    }
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue]}
+        )
+    assert error_of(exc) == ("InvalidArgument", 400)
+
+
+def test_notifications_to_sqs(s3: Any, bucket: str, client: Any, unique: Any) -> None:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue]}
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "created",
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}},
+                }
+            ]
+        },
     )
     stored = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
-    assert stored[0]["QueueArn"] == queue["QueueArn"]
+    assert stored[0]["QueueArn"] == arn
+    s3.put_object(Bucket=bucket, Key="in/a b.txt", Body=b"12345")
+    s3.put_object(Bucket=bucket, Key="out/ignored", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="in/a b.txt")
+    bodies = []
+    for _ in range(5):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        bodies += [json.loads(m["Body"]) for m in got.get("Messages", [])]
+        if len(bodies) >= 3:
+            break
+    assert bodies[0]["Event"] == "s3:TestEvent"
+    records = [b["Records"][0] for b in bodies[1:]]
+    assert [r["eventName"] for r in records] == ["ObjectCreated:Put", "ObjectRemoved:Delete"]
+    created = records[0]["s3"]
+    assert created["bucket"]["name"] == bucket
+    assert created["object"]["key"] == "in/a+b.txt"
+    assert created["object"]["size"] == 5
+    assert created["configurationId"] == "created"
 
 
 def test_request_payment_and_accelerate(s3: Any, bucket: str) -> None:

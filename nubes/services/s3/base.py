@@ -18,6 +18,7 @@ from nubes.services.base import ServiceProvider
 from nubes.services.s3 import acl, checksums, conditions
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import Bucket, S3Store, dump, load
+from nubes.services.s3.notifications import Notifier
 from nubes.services.s3.storage import (
     Location,
     StoredBody,
@@ -181,6 +182,7 @@ class S3Base(ServiceProvider):
         """Blobs the running operation wrote (removed again if it fails)."""
         self.dropped: list[str] = []
         """Blobs the running operation let go (removed once it committed)."""
+        self.notifier = Notifier(self)
 
     def bucket(self, name: str) -> Bucket:
         found = self.db.bucket(name)
@@ -441,6 +443,8 @@ class S3Base(ServiceProvider):
 
     def commit_object(
         self,
+        ctx: RequestContext,
+        event: str,
         bucket: Bucket,
         key: str,
         where: StoredBody | Location,
@@ -465,6 +469,7 @@ class S3Base(ServiceProvider):
         else:
             values["parts"] = json.dumps(where.parts)
         self.drop(self.db.add_version(values, replace_null=bucket.versioning != "Enabled"))
+        self.notifier.emit(ctx, bucket, event, key, size, etag, version_id)
         return version_id
 
     def object_fields(self, bucket: Bucket, row: Row, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -257,7 +257,11 @@ class BucketConfigOps(S3Base):
     def put_bucket_notification_configuration(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict:
-        return self.put_config(req, "notification", req.get("NotificationConfiguration") or {})
+        bucket = self.bucket(req["Bucket"])
+        config = req.get("NotificationConfiguration") or {}
+        if not req.get("SkipDestinationValidation"):
+            self.notifier.validate(ctx, bucket, config)
+        return self.put_config(req, "notification", config)
 
     def get_bucket_notification_configuration(
         self, ctx: RequestContext, req: dict[str, Any]

@@ -218,7 +218,9 @@ class MultipartOps(S3Base):
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
             attrs["Checksum"] = self._upload_checksum(wanted, chosen, where, total, req)
-        version_id = self.commit_object(bucket, key, where, total, etag, attrs)
+        version_id = self.commit_object(
+            ctx, "ObjectCreated:CompleteMultipartUpload", bucket, key, where, total, etag, attrs
+        )
         used = {p["blob_id"] for p in chosen}
         self.dropped.extend(p["blob_id"] for p in stored.values() if p["blob_id"] not in used)
         self.db.delete_upload(upload["upload_id"])

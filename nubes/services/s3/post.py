@@ -185,7 +185,7 @@ class BrowserUploads:
             region=self.provider.env.settings.region,
             request_id=ids.s3_request_id(),
             service="s3",
-            operation="PutObject",
+            operation="PostObject",
             principal=accounts.root_principal(account, account),
             request=HttpRequest("PUT", f"/{bucket}/{quote(key)}", headers={"host": req.host}),
             protocol="rest-xml",

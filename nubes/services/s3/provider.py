@@ -201,7 +201,8 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         if checksum:
             attrs["Checksum"] = checksum
         etag = f'"{body.md5}"'
-        version_id = self.commit_object(bucket, key, body, body.size, etag, attrs)
+        event = "ObjectCreated:Post" if ctx.operation == "PostObject" else "ObjectCreated:Put"
+        version_id = self.commit_object(ctx, event, bucket, key, body, body.size, etag, attrs)
         return {
             "ETag": etag,
             **checksum_fields(checksum),
@@ -268,44 +269,57 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     def delete_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
         return self._delete(
-            bucket, req["Key"], req.get("VersionId"), bool(req.get("BypassGovernanceRetention"))
+            ctx,
+            bucket,
+            req["Key"],
+            req.get("VersionId"),
+            bool(req.get("BypassGovernanceRetention")),
         )
 
     def _delete(
-        self, bucket: Bucket, key: str, version_id: str | None, bypass: bool
+        self,
+        ctx: RequestContext | None,
+        bucket: Bucket,
+        key: str,
+        version_id: str | None,
+        bypass: bool,
     ) -> dict[str, Any]:
+        """DeleteObject's effect on one key (lifecycle expiry calls it without a request)."""
+        out: dict[str, Any] = {}
         if version_id is not None:
             row = self.db.version(bucket.name, key, version_id)
+            out["VersionId"] = version_id
             if row is None:
-                return {"VersionId": version_id}
+                return out
             self.check_retention(row, bypass)
             self.db.remove_version(row)
             self.drop([row])
-            out: dict[str, Any] = {"VersionId": version_id}
             if row["delete_marker"]:
                 out["DeleteMarker"] = True
-            return out
-        if bucket.versioning is None:
+        elif bucket.versioning is None:
             row = self.db.latest(bucket.name, key)
             if row is not None:
                 self.db.remove_version(row)
                 self.drop([row])
-            return {}
-        marker_id = self.new_version_id(bucket)
-        self.drop(
-            self.db.add_version(
-                {
-                    "bucket": bucket.name,
-                    "key": key,
-                    "version_id": marker_id,
-                    "last_modified": clock.now(),
-                    "delete_marker": 1,
-                    "attrs": "{}",
-                },
-                replace_null=bucket.versioning == "Suspended",
-            )
-        )
-        return {"DeleteMarker": True, "VersionId": marker_id}
+        else:
+            marker_id = self.new_version_id(bucket)
+            marker = {
+                "bucket": bucket.name,
+                "key": key,
+                "version_id": marker_id,
+                "last_modified": clock.now(),
+                "delete_marker": 1,
+                "attrs": "{}",
+            }
+            replace = bucket.versioning == "Suspended"
+            self.drop(self.db.add_version(marker, replace_null=replace))
+            out.update(DeleteMarker=True, VersionId=marker_id)
+        if ctx is not None:
+            event = "ObjectRemoved:Delete"
+            if out.get("DeleteMarker") and version_id is None:
+                event = "ObjectRemoved:DeleteMarkerCreated"
+            self.notifier.emit(ctx, bucket, event, key, version_id=out.get("VersionId"))
+        return out
 
     @owns_bodies
     def delete_objects(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -323,7 +337,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         for item in objects:
             key, version_id = item["Key"], item.get("VersionId")
             try:
-                result = self._delete(bucket, key, version_id, bypass)
+                result = self._delete(ctx, bucket, key, version_id, bypass)
             except Exception as exc:  # a per-key failure is reported, the others go on
                 code = getattr(exc, "code", "InternalError")
                 failed.append(
@@ -401,7 +415,9 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "Type": "FULL_OBJECT",
             }
         etag = f'"{body.md5}"'
-        version_id = self.commit_object(bucket, key, body, body.size, etag, attrs)
+        version_id = self.commit_object(
+            ctx, "ObjectCreated:Copy", bucket, key, body, body.size, etag, attrs
+        )
         result = {
             "ETag": etag,
             "LastModified": clock.now(),

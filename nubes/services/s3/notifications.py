@@ -1,0 +1,183 @@
+"""Event notifications: S3 event records sent to the SQS queues, SNS topics and Lambda functions
+of a bucket's notification configuration, in-process and inside the request's transaction (an
+event is delivered exactly when the change it describes commits)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
+
+from nubes.core import clock, ids
+from nubes.protocol.base import ServiceError
+from nubes.services.s3.errors import errors
+
+if TYPE_CHECKING:
+    from nubes.core.context import RequestContext
+    from nubes.services.s3.base import S3Base
+    from nubes.services.s3.models import Bucket
+
+log = logging.getLogger("nubes.s3")
+
+_DESTINATIONS = (
+    ("QueueConfigurations", "QueueArn"),
+    ("TopicConfigurations", "TopicArn"),
+    ("LambdaFunctionConfigurations", "LambdaFunctionArn"),
+)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str]:
+    """(region, account, resource name) of an SQS/SNS/Lambda ARN."""
+    parts = arn.split(":")
+    return parts[3], parts[4], parts[-1] if parts[2] != "lambda" else parts[6]
+
+
+def matches(config: dict[str, Any], event: str, key: str) -> bool:
+    wanted = config.get("Events") or []
+    family = event.split(":")[0]
+    if f"s3:{event}" not in wanted and f"s3:{family}:*" not in wanted:
+        return False
+    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []
+    for rule in rules:
+        name, value = rule.get("Name", "").lower(), rule.get("Value", "")
+        if name == "prefix" and not key.startswith(value):
+            return False
+        if name == "suffix" and not key.endswith(value):
+            return False
+    return True
+
+
+class Notifier:
+    def __init__(self, provider: S3Base) -> None:
+        self.provider = provider
+
+    def validate(self, ctx: RequestContext, bucket: Bucket, config: dict[str, Any]) -> None:
+        """S3 checks each destination exists (and sends it a test event) when the
+        configuration is put."""
+        for group, arn_field in _DESTINATIONS[:2]:
+            for item in config.get(group) or []:
+                arn = item.get(arn_field, "")
+                try:
+                    self._send(arn, self._test_event(ctx, bucket))
+                except (ServiceError, IndexError):
+                    raise errors.InvalidArgument(
+                        "Unable to validate the following destination configurations",
+                        ArgumentName=arn,
+                        ArgumentValue="The destination does not exist or is not reachable",
+                    ) from None
+
+    def _test_event(self, ctx: RequestContext, bucket: Bucket) -> str:
+        return json.dumps(
+            {
+                "Service": "Amazon S3",
+                "Event": "s3:TestEvent",
+                "Time": _iso(clock.now()),
+                "Bucket": bucket.name,
+                "RequestId": ctx.request_id,
+                "HostId": ids.s3_host_id(),
+            }
+        )
+
+    def emit(
+        self,
+        ctx: RequestContext,
+        bucket: Bucket,
+        event: str,
+        key: str,
+        size: int | None = None,
+        etag: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        config = self.provider.db.config(bucket.name, "notification")
+        if not config:
+            return
+        for group, arn_field in _DESTINATIONS:
+            for item in config.get(group) or []:
+                if not matches(item, event, key):
+                    continue
+                record = self._record(ctx, bucket, event, key, size, etag, version_id)
+                record["s3"]["configurationId"] = item.get("Id", "")
+                try:
+                    self._send(item[arn_field], json.dumps({"Records": [record]}))
+                except Exception:  # a lost notification never fails the request
+                    log.warning("S3 notification to %s failed", item[arn_field], exc_info=True)
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        bucket: Bucket,
+        event: str,
+        key: str,
+        size: int | None,
+        etag: str | None,
+        version_id: str | None,
+    ) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "key": quote_plus(key, safe="/"),
+            "sequencer": f"{int(clock.now() * 1e6):016X}",
+        }
+        if size is not None:
+            obj["size"] = size
+        if etag is not None:
+            obj["eTag"] = etag.strip('"')
+        if version_id and version_id != "null":
+            obj["versionId"] = version_id
+        principal = f"AWS:{ctx.principal.user_id}"
+        return {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": bucket.region,
+            "eventTime": _iso(clock.now()),
+            "eventName": event,
+            "userIdentity": {"principalId": principal},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {
+                "x-amz-request-id": ctx.request_id,
+                "x-amz-id-2": ids.s3_host_id(),
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "",
+                "bucket": {
+                    "name": bucket.name,
+                    "ownerIdentity": {"principalId": bucket.account_id},
+                    "arn": f"arn:aws:s3:::{bucket.name}",
+                },
+                "object": obj,
+            },
+        }
+
+    def _send(self, arn: str, message: str) -> None:
+        region, account, name = _arn_parts(arn)
+        invoke = self.provider.env.providers.invoke
+        if arn.startswith("arn:aws:sqs:"):
+            url = invoke(
+                "sqs",
+                "GetQueueUrl",
+                {"QueueName": name, "QueueOwnerAWSAccountId": account},
+                account,
+                region,
+            )["QueueUrl"]
+            invoke("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": message}, account, region)
+        elif arn.startswith("arn:aws:sns:"):
+            invoke(
+                "sns",
+                "Publish",
+                {"TopicArn": arn, "Message": message, "Subject": "Amazon S3 Notification"},
+                account,
+                region,
+            )
+        elif arn.startswith("arn:aws:lambda:"):
+            invoke(
+                "lambda",
+                "Invoke",
+                {"FunctionName": arn, "InvocationType": "Event", "Payload": message.encode()},
+                account,
+                region,
+            )
