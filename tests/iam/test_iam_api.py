@@ -607,3 +607,37 @@ def test_simulators(iam: Any, unique: Unique) -> None:
     )["EvaluationResults"]
     assert [r["EvalDecision"] for r in custom] == ["allowed", "implicitDeny"]
     assert custom[0]["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+
+
+def test_account_authorization_details_paginate(nubes_factory: Callable[..., Any]) -> None:
+    iam = nubes_factory(persistent=False).client("iam")
+    for i in range(3):
+        iam.create_user(UserName=f"u{i}")
+        iam.create_role(RoleName=f"r{i}", AssumeRolePolicyDocument=TRUST)
+    users: list[str] = []
+    roles: list[str] = []
+    for page in iam.get_paginator("get_account_authorization_details").paginate(
+        PaginationConfig={"PageSize": 2}
+    ):
+        assert len(page["UserDetailList"]) + len(page["RoleDetailList"]) <= 2
+        users += [u["UserName"] for u in page["UserDetailList"]]
+        roles += [r["RoleName"] for r in page["RoleDetailList"]]
+    assert users == ["u0", "u1", "u2"] and roles == ["r0", "r1", "r2"]
+
+
+def test_iam_state_survives_a_restart(nubes_factory: Callable[..., Any]) -> None:
+    server = nubes_factory(persistent=True)
+    iam = server.client("iam")
+    iam.create_user(UserName="durable")
+    iam.put_user_policy(UserName="durable", PolicyName="p", PolicyDocument=DOC)
+    key = iam.create_access_key(UserName="durable")["AccessKey"]
+    server.kill()
+    server.start()
+    again = server.client("iam")
+    assert again.get_user_policy(UserName="durable", PolicyName="p")[
+        "PolicyDocument"
+    ] == json.loads(DOC)
+    sts = server.client(
+        "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    assert sts.get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:user/durable"
