@@ -393,3 +393,11 @@ def test_node_layer_modules(
     )
     _, body = invoke_json(lam, name, {"n": "there"})
     assert body == "hi there"
+
+
+def test_runtime_exit_is_reported(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function({"app.py": "import sys\ndef handler(e, c):\n    sys.exit(3)\n"})
+    out, body = invoke_json(lam, name)
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Runtime exited with error: exit status 3")

@@ -148,7 +148,8 @@ def end_invocation(request_id):
 
 def main():
     channel = Channel(int(os.environ.pop("NUBES_LAMBDA_FD")))
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
+    # The task root takes the place of this script's directory, which functions must not see.
+    sys.path[0] = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     for extra in reversed(os.environ.get("NUBES_LAMBDA_PYTHONPATH", "").split(os.pathsep)):
         if extra:
             sys.path.insert(1, extra)

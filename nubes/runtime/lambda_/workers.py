@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import struct
 import time
@@ -148,9 +149,11 @@ class Worker:
             return outcome
         except (asyncio.IncompleteReadError, ConnectionError):
             outcome.duration_ms = (time.perf_counter() - started) * 1000
+            status = await self._exit_status()
             outcome.logs = self._take_lines()
             outcome.error = {
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited unexpectedly",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                f"{status}",
                 "errorType": "Runtime.ExitError",
             }
             self.kill()
@@ -161,6 +164,17 @@ class Worker:
         outcome.payload = reply.get("payload")
         outcome.error = reply.get("error")
         return outcome
+
+    async def _exit_status(self) -> str:
+        """How the process ended, in the words the AWS runtime uses."""
+        assert self.proc is not None
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), 2.0)
+        except TimeoutError:
+            return "runtime stopped answering"
+        if code < 0:
+            return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
+        return f"exit status {code}"
 
     async def _finish(self, request_id: str) -> dict[str, Any]:
         reply = await self._receive()
