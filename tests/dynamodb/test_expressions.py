@@ -417,6 +417,33 @@ def test_arithmetic_on_literal_of_wrong_type() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "REMOVE s.a",  # s is a string
+        "REMOVE absent.a",
+        "REMOVE m[1]",  # m is a map
+        "REMOVE l.a",  # l is a list
+        "DELETE absent.a :ss",
+        "ADD absent.a :ss",
+        "SET absent[1] = :ss",
+    ],
+)
+def test_nested_paths_need_their_container(text: str) -> None:
+    item = {"s": {"S": "x"}, "m": {"M": {}}, "l": {"L": []}}
+    values = {":ss": {"SS": ["a"]}} if ":ss" in text else None
+    assert message(lambda: update(text, item, values)) == (
+        "The document path provided in the update expression is invalid for update"
+    )
+
+
+def test_list_append_on_stored_non_list() -> None:
+    item = {"ns": {"NS": ["1"]}}
+    assert message(lambda: update("SET e = list_append(ns, :l)", item, {":l": {"L": []}})) == (
+        "An operand in the update expression has an incorrect data type"
+    )
+
+
 def test_update_missing_operand_and_bad_path() -> None:
     assert message(lambda: update("SET a = b + :one", {}, {":one": {"N": "1"}})) == (
         "The provided expression refers to an attribute that does not exist in the item"

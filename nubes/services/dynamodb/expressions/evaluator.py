@@ -223,14 +223,10 @@ def _update_value(node: ast.Operand, item: Item) -> dict[str, Any]:
         assert isinstance(path, ast.Path)
         existing = get_path(item, path.elements())
         return existing if existing is not None else _update_value(node.args[1], item)
-    # list_append
+    # list_append (literal operands were type-checked by the validator)
     first, second = (_update_value(a, item) for a in node.args)
-    for value in (first, second):
-        if "L" not in value:
-            raise ValidationException(
-                "Invalid UpdateExpression: Incorrect operand type for operator or function; "
-                f"operator or function: list_append, operand type: {av.value_type(value)}"
-            )
+    if "L" not in first or "L" not in second:
+        raise ValidationException("An operand in the update expression has an incorrect data type")
     return {"L": first["L"] + second["L"]}
 
 
@@ -267,16 +263,24 @@ def _set(item: Item, elements: Sequence[Element], value: dict[str, Any]) -> None
         parent["M"][last] = value
 
 
-def _remove(item: Item, elements: Sequence[Element]) -> None:
+def _container(item: Item, elements: Sequence[Element]) -> dict[str, Any]:
+    """The map or list a nested path's last element lives in; it must exist and be of the
+    kind the element asks for (a missing top-level attribute is fine)."""
     parent = _parent(item, elements)
+    wanted = "L" if isinstance(elements[-1], int) else "M"
+    if parent is None or wanted not in parent:
+        raise _invalid_path()
+    return parent
+
+
+def _remove(item: Item, elements: Sequence[Element]) -> None:
+    parent = _container(item, elements)
     last = elements[-1]
-    if parent is None:
-        return
     if isinstance(last, int):
-        members = parent.get("L")
-        if members is not None and last < len(members):
+        members = parent["L"]
+        if last < len(members):
             del members[last]
-    elif "M" in parent:
+    else:
         parent["M"].pop(last, None)
 
 
@@ -306,6 +310,7 @@ def _union(kind: str, left: list[Any], right: list[Any]) -> list[Any]:
 
 
 def _delete(item: Item, elements: Sequence[Element], value: dict[str, Any]) -> None:
+    _container(item, elements)
     existing = get_path(item, elements)
     if existing is None:
         return
