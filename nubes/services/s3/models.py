@@ -218,6 +218,12 @@ class S3Store:
             "DELETE FROM s3_bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind)
         )
 
+    def configs(self, kind: str) -> list[tuple[str, Any]]:
+        rows = self.store.query(
+            "SELECT bucket, document FROM s3_bucket_configs WHERE kind = ?", (kind,)
+        )
+        return [(r["bucket"], load(r["document"])) for r in rows]
+
     # -- objects ----------------------------------------------------------------------------
 
     def latest(self, bucket: str, key: str) -> Row | None:
@@ -270,6 +276,35 @@ class S3Store:
                 "WHERE bucket = ? AND key = ? ORDER BY id DESC LIMIT 1)",
                 (row["bucket"], row["key"]),
             )
+
+    def under_prefix(self, bucket: str, prefix: str, latest: bool) -> list[Row]:
+        """Current objects (or noncurrent versions and delete markers) below ``prefix``, each
+        with ``superseded``: when the next newer version of its key was made."""
+        upper = successor(prefix) if prefix else None
+        sql = (
+            f"SELECT {OBJECT_COLUMNS}, (SELECT MIN(n.last_modified) FROM s3_objects n "
+            "WHERE n.bucket = o.bucket AND n.key = o.key AND n.id > o.id) AS superseded "
+            "FROM s3_objects o WHERE bucket = ? AND latest = ? AND key >= ?"
+        )
+        params: list[Any] = [bucket, int(latest), prefix]
+        if upper is not None:
+            sql += " AND key < ?"
+            params.append(upper)
+        return self.store.query(sql, params)
+
+    def version_count(self, bucket: str, key: str) -> int:
+        return int(
+            self.store.scalar(
+                "SELECT COUNT(*) FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key)
+            )
+        )
+
+    def stale_uploads(self, bucket: str, prefix: str, before: float) -> list[Row]:
+        upper = successor(prefix) if prefix else "\U0010ffff"
+        return self.store.query(
+            "SELECT * FROM s3_uploads WHERE bucket = ? AND key >= ? AND key < ? AND initiated < ?",
+            (bucket, prefix, upper, before),
+        )
 
     def update_attrs(self, row_id: int, attrs: dict[str, Any]) -> None:
         self.store.execute("UPDATE s3_objects SET attrs = ? WHERE id = ?", (dump(attrs), row_id))

@@ -13,7 +13,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
-from nubes.services.s3 import acl, checksums, conditions, cors, post, presign
+from nubes.services.s3 import acl, checksums, conditions, cors, lifecycle, post, presign
 from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
@@ -41,12 +41,14 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         super().__init__(env)
         self.cors = cors.Cors(self)
         self.uploads = post.BrowserUploads(self)
+        self.lifecycle = lifecycle.Lifecycle(self)
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self.cors.preflight)
         self.env.gateway.interceptors.append(self.uploads.intercept)
         self.env.gateway.checks.append(self.cors.annotate)
         self.env.gateway.checks.append(presign.check)
+        self.lifecycle.start()
 
     async def stop(self) -> None:
         self.env.gateway.interceptors.remove(self.cors.preflight)
@@ -268,7 +270,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     @owns_bodies
     def delete_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
-        return self._delete(
+        return self.delete_key(
             ctx,
             bucket,
             req["Key"],
@@ -276,7 +278,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             bool(req.get("BypassGovernanceRetention")),
         )
 
-    def _delete(
+    def delete_key(
         self,
         ctx: RequestContext | None,
         bucket: Bucket,
@@ -337,7 +339,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         for item in objects:
             key, version_id = item["Key"], item.get("VersionId")
             try:
-                result = self._delete(ctx, bucket, key, version_id, bypass)
+                result = self.delete_key(ctx, bucket, key, version_id, bypass)
             except Exception as exc:  # a per-key failure is reported, the others go on
                 code = getattr(exc, "code", "InternalError")
                 failed.append(
