@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -597,3 +598,45 @@ def test_web_identity_needs_a_trusting_role(
             RoleArn=role["Arn"], RoleSessionName="web2", WebIdentityToken=token("intruder")
         )
     assert error(exc)[0] == "AccessDenied"
+
+
+def test_presigned_s3_urls_use_the_key_and_its_policies(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    bucket = unique("presign")
+    admin("s3").create_bucket(Bucket=bucket)
+    admin("s3").put_object(Bucket=bucket, Key="ok/a", Body=b"a")
+    admin("s3").put_object(Bucket=bucket, Key="no/b", Body=b"b")
+    key = new_user(admin, unique, statement("s3:GetObject", f"arn:aws:s3:::{bucket}/ok/*"))
+    s3 = creds_client(server, "s3", key)
+    allowed = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "ok/a"})
+    assert urllib.request.urlopen(allowed).read() == b"a"
+    denied = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "no/b"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(denied)
+    assert exc.value.code == 403 and b"<Code>AccessDenied</Code>" in exc.value.read()
+
+
+def test_explain_mode_logs_decisions(nubes_factory: Callable[..., Any]) -> None:
+    server = nubes_factory(
+        persistent=False,
+        env={"NUBES_ENFORCE_IAM": "1", "NUBES_IAM_EXPLAIN": "1", "NUBES_LOG_LEVEL": "info"},
+    )
+    iam = server.client("iam")
+    iam.create_user(UserName="explained")
+    key = iam.create_access_key(UserName="explained")["AccessKey"]
+    with pytest.raises(ClientError):
+        creds_client(server, "iam", key).list_users()
+    deadline = time.monotonic() + 10
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [line for line in server.output if "iam:ListUsers" in line]
+        time.sleep(0.05)
+    assert lines and "implicitDeny because no identity-based policy allows" in lines[-1]
+
+
+def test_enforcement_is_off_by_default(endpoint: str) -> None:
+    anyone = make_client(
+        endpoint, "iam", aws_access_key_id="AKIAANYONE0000000000", aws_secret_access_key="?"
+    )
+    assert "Users" in anyone.list_users(MaxItems=1)
