@@ -284,3 +284,60 @@ def test_sqs_filter_criteria(
         )
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValueException"
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_dynamodb_stream_bisects_retries_and_reports_failures(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    ddb, sqs = client("dynamodb"), client("sqs")
+    table = unique("tbl")
+    try:
+        created = ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )
+    except ClientError as err:
+        pytest.xfail(f"DynamoDB streams not available yet: {err}")
+    failures = sqs.create_queue(QueueName=unique("ddbfail"))["QueueUrl"]
+    source = (
+        "def handler(event, context):\n"
+        "    keys = [r['dynamodb']['Keys']['pk']['S'] for r in event['Records']]\n"
+        "    if 'poison' in keys:\n"
+        "        raise ValueError('poison in ' + ','.join(keys))\n"
+        "    for key in keys:\n"
+        "        print('ok', key)\n"
+    )
+    name = make_function({"app.py": source})
+    for key in ("a", "poison", "b"):
+        ddb.put_item(TableName=table, Item={"pk": {"S": key}})
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=created["TableDescription"]["LatestStreamArn"],
+        FunctionName=name,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn(sqs, failures)}},
+    )
+    got = sqs.receive_message(QueueUrl=failures, WaitTimeSeconds=20).get("Messages")
+    assert got, "the poison record reaches the on-failure destination"
+    record = json.loads(got[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert record["DDBStreamBatchInfo"]["streamArn"] == mapping["EventSourceArn"]
+    # The last half of the batch runs after the poison record was given up on.
+    deadline = time.monotonic() + 10
+    seen: list[str] = []
+    while time.monotonic() < deadline and len(seen) < 2:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="ok")
+        seen = sorted(e["message"] for e in events["events"])
+        time.sleep(0.2)
+    assert seen == ["ok a", "ok b"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
