@@ -293,11 +293,7 @@ def test_consumed_capacity_rounding(ddb: Any, make_table: Callable[..., str]) ->
         Item={"pk": {"S": "c"}, "v": {"S": "x" * 2000}},
         ReturnConsumedCapacity="TOTAL",
     )
-    assert put["ConsumedCapacity"] == {
-        "TableName": name,
-        "CapacityUnits": 2.0,
-        "WriteCapacityUnits": 2.0,
-    }
+    assert put["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 2.0}
     strong = ddb.get_item(
         TableName=name, Key={"pk": {"S": "c"}}, ConsistentRead=True, ReturnConsumedCapacity="TOTAL"
     )
@@ -378,3 +374,20 @@ def test_invalid_expression_value_and_legacy_operand_type(
         "One or more parameter values were invalid: ComparisonOperator LT is not valid for SS "
         "AttributeValue type"
     )
+
+
+def test_capacity_at_the_kilobyte_boundary(ddb: Any, make_table: Callable[..., str]) -> None:
+    """Item size as AWS counts it: names + values, numbers by significant digits, binary by
+    bytes; 1,024 bytes is one write unit, 1,025 two."""
+    name = make_table()
+    base = {
+        "pk": {"S": "k"},
+        "c": {"N": "12.3456"},  # 1 + 4
+        "d": {"B": b"\x01\x02"},  # 1 + 2
+        "e": {"BS": [b"\x01\x02", b"\x02"]},  # 1 + 3
+    }
+    fixed = 3 + 5 + 3 + 4 + 1  # pk + k, c, d, e, and the name "b"
+    for size, units in ((1024, 1.0), (1025, 2.0)):
+        item = {**base, "b": {"S": "b" * (size - fixed)}}
+        put = ddb.put_item(TableName=name, Item=item, ReturnConsumedCapacity="TOTAL")
+        assert put["ConsumedCapacity"]["CapacityUnits"] == units

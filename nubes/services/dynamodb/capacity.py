@@ -71,9 +71,5 @@ class Capacity:
 
 
 def _units(read: float, write: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"CapacityUnits": read + write}
-    if read:
-        out["ReadCapacityUnits"] = read
-    if write:
-        out["WriteCapacityUnits"] = write
-    return out
+    # DynamoDB reports the combined figure only (no Read/WriteCapacityUnits split).
+    return {"CapacityUnits": read + write}

@@ -295,6 +295,9 @@ def _add(item: Item, elements: Sequence[Element], value: dict[str, Any]) -> None
     if kind == "N":
         _set(item, elements, {"N": av.number_arith(existing["N"], value["N"], False)})
         return
+    if kind == "L":  # only the legacy AttributeUpdates ADD takes lists: it appends
+        _set(item, elements, {"L": existing["L"] + value["L"]})
+        return
     _set(item, elements, {kind: _union(kind, existing[kind], value[kind])})
 
 
