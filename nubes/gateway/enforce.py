@@ -363,6 +363,12 @@ class Enforcer:
             base = {**base, **self._leading_keys(ctx, operation, params)}
         for need in wanted:
             context = {**base, **need.context} if need.context else base
+            tags = self.env.tags.get(need.resource) if need.resource != "*" else {}
+            if tags:
+                context = {
+                    **context,
+                    **{f"aws:resourcetag/{k.lower()}": [v] for k, v in tags.items()},
+                }
             owner = _account_of(need.resource)
             request = Request(need.action, need.resource, caller, context, owner)
             resource = (

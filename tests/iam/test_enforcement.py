@@ -640,3 +640,57 @@ def test_enforcement_is_off_by_default(endpoint: str) -> None:
         endpoint, "iam", aws_access_key_id="AKIAANYONE0000000000", aws_secret_access_key="?"
     )
     assert "Users" in anyone.list_users(MaxItems=1)
+
+
+def test_resource_tags_in_conditions(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    mine, theirs = unique("mine"), unique("theirs")
+    admin("iam").create_role(
+        RoleName=mine,
+        AssumeRolePolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+        Tags=[{"Key": "team", "Value": "red"}],
+    )
+    admin("iam").create_role(
+        RoleName=theirs,
+        AssumeRolePolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+        Tags=[{"Key": "team", "Value": "blue"}],
+    )
+    key = new_user(
+        admin,
+        unique,
+        statement("iam:GetRole", Condition={"StringEquals": {"aws:ResourceTag/team": "red"}}),
+    )
+    iam = creds_client(server, "iam", key)
+    iam.get_role(RoleName=mine)
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=theirs)
+
+
+def test_mfa_condition_through_get_session_token(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(
+        admin,
+        unique,
+        statement("sts:GetSessionToken"),
+        statement("iam:ListUsers", Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+    )
+    with pytest.raises(ClientError):
+        creds_client(server, "iam", key).list_users()
+    session = creds_client(server, "sts", key).get_session_token(
+        SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/{key['UserName']}", TokenCode="123456"
+    )["Credentials"]
+    creds_client(server, "iam", session).list_users(MaxItems=1)
