@@ -284,6 +284,9 @@ class EventSourceMappings:
             source.account,
             source.region,
         )["QueueUrl"]
+        target = self._function_target(scope, doc)
+        if target is None:
+            return False  # the function is gone: leave the queue alone
         batch_size = doc.get("BatchSize", 10)
         window = doc.get("MaximumBatchingWindowInSeconds", 0)
         messages: list[dict[str, Any]] = []
@@ -309,9 +312,6 @@ class EventSourceMappings:
             if not got:
                 await asyncio.sleep(min(POLL_INTERVAL, max(window_ends - clock.now(), 0.01)))
         if not messages:
-            return False
-        target = self._function_target(scope, doc)
-        if target is None:
             return False
         patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
         records, kept, dropped = [], [], []
