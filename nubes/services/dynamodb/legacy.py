@@ -181,6 +181,15 @@ def update(updates: dict[str, Any]) -> ast.Update:
 def key_condition(
     conditions: dict[str, Any], hash_key: tuple[str, str], range_key: tuple[str, str] | None
 ) -> KeyCondition:
+    if not 1 <= len(conditions) <= 2:
+        raise ValidationException("Conditions can be of length 1 or 2 only")
+    for spec in conditions.values():
+        count = len(spec.get("AttributeValueList", []))
+        if count != _OPERANDS.get(spec.get("ComparisonOperator", ""), count):
+            raise ValidationException(
+                "The attempted filter operation is not supported for the provided filter "
+                "argument count"
+            )
     hash_name = hash_key[0]
     if hash_name not in conditions:
         raise ValidationException(f"Query condition missed key schema element: {hash_name}")
@@ -201,8 +210,6 @@ def key_condition(
         ops = {**_COMPARATORS, "BETWEEN": "BETWEEN", "BEGINS_WITH": "begins_with"}
         if operator not in ops or operator == "NE":
             raise ValidationException(f"Unsupported operator on KeyConditions: {operator}")
-        if len(values) != _OPERANDS[operator]:
-            raise _operand_count(operator)
         _check_types(values, range_key[1])
         result.range_name, result.op, result.operands = range_key[0], ops[operator], tuple(values)
     return result
