@@ -341,3 +341,40 @@ def test_dynamodb_stream_bisects_retries_and_reports_failures(
         time.sleep(0.2)
     assert seen == ["ok a", "ok b"]
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_sns_subscription_invokes_function_and_sns_destination(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    results = sns.create_topic(Name=unique("results"))["TopicArn"]
+    inbox = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    sns.subscribe(
+        TopicArn=results,
+        Protocol="sqs",
+        Endpoint=queue_arn(sqs, inbox),
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    source = (
+        "def handler(event, context):\n"
+        "    message = event['Records'][0]['Sns']['Message']\n"
+        "    print('sns said', message)\n"
+        "    return {'echo': message}\n"
+    )
+    name = make_function({"app.py": source})
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": results}}
+    )
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    sns.publish(TopicArn=topic, Message="hello lambda")
+    got = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=20).get("Messages")
+    assert got, "the invocation record reaches the SNS destination"
+    record = json.loads(got[0]["Body"])
+    assert record["responsePayload"] == {"echo": "hello lambda"}
+    assert record["requestContext"]["condition"] == "Success"
