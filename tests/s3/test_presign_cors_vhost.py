@@ -181,6 +181,23 @@ def test_virtual_host_addressing(s3: Any, bucket: str, endpoint: str) -> None:
         assert b"<Key>dir/v.txt</Key>" in listing.content
 
 
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_presigned_virtual_host_url(s3: Any, bucket: str, endpoint: str, version: str) -> None:
+    port = endpoint.rsplit(":", 1)[1]
+    s3.put_object(Bucket=bucket, Key="dir/p.txt", Body=b"presigned vhost")
+    vs3 = make_client(
+        f"http://s3.localhost.localstack.cloud:{port}",
+        "s3",
+        config=Config(s3={"addressing_style": "virtual"}, signature_version=version),
+    )
+    url = vs3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/p.txt"})
+    host, _, rest = url.removeprefix("http://").partition("/")
+    assert host == f"{bucket}.s3.localhost.localstack.cloud:{port}"
+    resp = requests.get(f"{endpoint}/{rest}", headers={"Host": host}, timeout=10)
+    assert resp.status_code == 200, resp.content
+    assert resp.content == b"presigned vhost"
+
+
 def test_virtual_host_with_boto3(s3: Any, bucket: str, endpoint: str) -> None:
     import socket
 
