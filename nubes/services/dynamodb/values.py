@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import decimal
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ MAX_RANGE_KEY = 1024
 MAX_DEPTH = 32
 
 CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN, Emax=125, Emin=-130)
+_WIDE = decimal.Context(prec=1000)  # exact: for counting digits, never rounding
 _MAX = Decimal("9.9999999999999999999999999999999999999E+125")
 _MIN = Decimal("1E-130")
 
@@ -54,7 +56,7 @@ def parse_number(text: str) -> Decimal:
         ) from None
     if value.is_zero():
         return Decimal(0)
-    digits = value.normalize(decimal.Context(prec=1000)).as_tuple().digits
+    digits = value.normalize(_WIDE).as_tuple().digits
     if len(digits) > 38:
         raise ValidationException("Attempting to store more than 38 significant digits in a Number")
     magnitude = abs(value)
@@ -82,7 +84,12 @@ def format_number(value: Decimal) -> str:
     return text
 
 
+_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
+
+
 def normal_number(text: str) -> str:
+    if _PLAIN_INTEGER.fullmatch(text):
+        return text  # already in normal form: most numbers on the wire are
     return format_number(parse_number(text))
 
 
@@ -223,7 +230,7 @@ def number_key(value: Decimal) -> str:
     (and a terminator above every digit), so text order is numeric order."""
     if value.is_zero():
         return "1"
-    sign, digits, _ = value.normalize(decimal.Context(prec=1000)).as_tuple()
+    sign, digits, _ = value.normalize(_WIDE).as_tuple()
     exponent = value.adjusted() + 200
     text = "".join(map(str, digits))
     if not sign:
