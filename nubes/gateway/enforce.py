@@ -24,12 +24,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.context import RequestContext
+from nubes.core.context import Principal, RequestContext
 from nubes.gateway import sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.protocol.base import ServiceError
 from nubes.services.iam import actions
-from nubes.services.iam.identity import Identities, KeyRecord
+from nubes.services.iam.identity import Identities, KeyRecord, PolicySet
 from nubes.services.iam.policy import Caller, Request, evaluate, parse_policy
 
 if TYPE_CHECKING:
@@ -274,6 +274,9 @@ class Enforcer:
         self.root_secret = settings.root_secret_key
         self.explain = settings.iam_explain
         self._roots: dict[str, KeyRecord] = {}
+        self.anonymous = KeyRecord(
+            Principal("", "", "*", "", "anonymous"), Caller("*", "", "anonymous"), ""
+        )
         sigv4.register_secret_resolver(self.secret_for)
         register_resource_policy_lookup("sts", self._trust_policy)
         self._hash_keys: dict[tuple[str, str, str], str | None] = {}
@@ -313,8 +316,16 @@ class Enforcer:
     def __call__(self, ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
         if ctx.protocol == "internal" or (ctx.service, op.name) in UNSIGNED_OPERATIONS:
             return
+        if ctx.service == "s3" and not ctx.principal.access_key_id:
+            # Anonymous S3 requests get what bucket policies grant to everyone.
+            self.authorize(ctx, op.name, params, self.anonymous)
+            return
         record = self.authenticate(ctx)
         self.authorize(ctx, op.name, params, record)
+
+    def reset(self) -> None:
+        self._hash_keys.clear()
+        self._key_used.clear()
 
     def authenticate(self, ctx: RequestContext) -> KeyRecord:
         req = ctx.request
@@ -354,7 +365,11 @@ class Enforcer:
             return
         if caller.kind == "root" and caller.account == ctx.account_id:
             return
-        policies = self.identities.policies(record.principal.access_key_id, record)
+        policies = (
+            self.identities.policies(record.principal.access_key_id, record)
+            if caller.kind != "anonymous"
+            else PolicySet([], None, None)
+        )
         resource_policy = self._resource_policy(ctx, params)
         base = self._request_context(ctx, record)
         if ctx.service == "iam":
@@ -397,6 +412,8 @@ class Enforcer:
                     ],
                 )
             if not decision.allowed:
+                if caller.kind == "anonymous":
+                    raise access_denied(ctx, "Access Denied")
                 raise access_denied(
                     ctx,
                     f"User: {caller.arn} is not authorized to perform: {need.action} on "

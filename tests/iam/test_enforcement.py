@@ -694,3 +694,44 @@ def test_mfa_condition_through_get_session_token(
         SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/{key['UserName']}", TokenCode="123456"
     )["Credentials"]
     creds_client(server, "iam", session).list_users(MaxItems=1)
+
+
+def test_anonymous_s3_gets_what_the_bucket_policy_grants_everyone(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    public, private = unique("public"), unique("private")
+    s3 = admin("s3")
+    for bucket in (public, private):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    s3.put_bucket_policy(
+        Bucket=public,
+        Policy=document(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{public}/*",
+            }
+        ),
+    )
+    assert urllib.request.urlopen(f"{server.endpoint}/{public}/k").read() == b"data"
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(f"{server.endpoint}/{private}/k")
+    assert exc.value.code == 403 and b"<Code>AccessDenied</Code>" in exc.value.read()
+
+
+def test_self_service_operations_act_on_the_caller(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(
+        admin,
+        unique,
+        statement(
+            ["iam:GetUser", "iam:ListAccessKeys"], f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}"
+        ),
+    )
+    iam = creds_client(server, "iam", key)
+    assert iam.get_user()["User"]["UserName"] == key["UserName"]
+    listed = iam.list_access_keys()["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]

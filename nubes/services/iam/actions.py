@@ -199,8 +199,27 @@ def _logs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
 _IAM_NAMES = (("UserName", "user"), ("RoleName", "role"), ("GroupName", "group"))
 
 
+# Operations that act on the calling user when they name none.
+_SELF_OPERATIONS = {
+    "GetUser",
+    "ChangePassword",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "ListSigningCertificates",
+    "UploadSigningCertificate",
+    "ListSSHPublicKeys",
+    "ListMFADevices",
+    "GetLoginProfile",
+    "ListServiceSpecificCredentials",
+}
+
+
 def _iam(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     resource = "*"
+    if op in _SELF_OPERATIONS and not params.get("UserName") and ctx.principal.kind == "user":
+        return [Need(f"iam:{op}", ctx.principal.arn)]
     if params.get("PolicyArn"):
         resource = str(params["PolicyArn"])
     else:

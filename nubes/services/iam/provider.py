@@ -20,6 +20,7 @@ from nubes.services.iam.principals import PrincipalOperations
 
 if TYPE_CHECKING:
     from nubes.app import Environment
+    from nubes.gateway.enforce import Enforcer
 
 
 class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountOperations):
@@ -32,6 +33,7 @@ class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountO
             self.iam, self.identity_sources, self.managed_source, env.tags.get
         )
         accounts.register_resolver(self.identities.resolve)
+        self.enforcer: Enforcer | None = None
         sigv4.register_secret_resolver(self._secret)
 
     def _secret(self, access_key_id: str) -> str | None:
@@ -42,10 +44,13 @@ class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountO
         if self.env.settings.enforce_iam:
             from nubes.gateway.enforce import Enforcer
 
-            self.env.gateway.checks.append(Enforcer(self.env, self.identities))
+            self.enforcer = Enforcer(self.env, self.identities)
+            self.env.gateway.checks.append(self.enforcer)
 
     def changed(self) -> None:
         self.identities.clear()
 
     def reset(self) -> None:
         self.identities.clear()
+        if self.enforcer is not None:
+            self.enforcer.reset()
