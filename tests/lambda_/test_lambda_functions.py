@@ -293,3 +293,24 @@ def test_layers_are_applied(
     with pytest.raises(ClientError) as exc:
         lam.get_layer_version(LayerName=layer_name, VersionNumber=1)
     assert error_code(exc) == "ResourceNotFoundException"
+
+
+def test_recorded_settings(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function(ECHO)
+    assert lam.get_function_code_signing_config(FunctionName=name)["CodeSigningConfigArn"] == ""
+    assert lam.get_runtime_management_config(FunctionName=name)["UpdateRuntimeOn"] == "Auto"
+    lam.put_runtime_management_config(FunctionName=name, UpdateRuntimeOn="FunctionUpdate")
+    got = lam.get_runtime_management_config(FunctionName=name)
+    assert got["UpdateRuntimeOn"] == "FunctionUpdate"
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Terminate"
+    lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Allow"
+
+
+def test_invoke_with_response_stream(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function(ECHO)
+    out = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"streamed": true}')
+    assert out["StatusCode"] == 200
+    events = list(out["EventStream"])
+    assert events[0] == {"PayloadChunk": {"Payload": b'{"streamed": true}'}}
+    assert "InvokeComplete" in events[-1]

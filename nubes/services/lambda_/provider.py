@@ -639,6 +639,31 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             out["LogResult"] = result.log_tail
         return out
 
+    async def invoke_with_response_stream(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The buffered result sent as one payload chunk: handlers that stream their response
+        (Node's ``awslambda.streamifyResponse``) are not supported."""
+        if (req.get("InvocationType") or "RequestResponse") != "RequestResponse":
+            return await self.invoke(ctx, req)
+        out = await self.invoke(ctx, req)
+        complete: dict[str, Any] = {}
+        if out.get("FunctionError"):
+            complete["ErrorCode"] = out["FunctionError"]
+            complete["ErrorDetails"] = out["Payload"].decode()
+        if "LogResult" in out:
+            complete["LogResult"] = out["LogResult"]
+        events: list[dict[str, Any]] = []
+        if not out.get("FunctionError"):
+            events.append({"PayloadChunk": {"Payload": out["Payload"]}})
+        events.append({"InvokeComplete": complete})
+        return {
+            "StatusCode": out["StatusCode"],
+            "ExecutedVersion": out["ExecutedVersion"],
+            "ResponseStreamContentType": "application/octet-stream",
+            "EventStream": events,
+        }
+
     async def run(
         self, target: Target, payload: bytes, request_id: str, client_context: str | None = None
     ) -> Result:
@@ -820,6 +845,79 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         self.function_row(scope, name)
         return {"FunctionEventInvokeConfigs": self.model.settings(scope, name, "invoke")}
+
+    # -- settings nubes records without acting on them ----------------------------------------
+
+    def get_function_code_signing_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, _ = self.locate(ctx, req["FunctionName"])
+        self.function_row(scope, name)
+        found = self.model.setting(scope, name, "code-signing", "") or {}
+        return {"FunctionName": name, "CodeSigningConfigArn": found.get("arn", "")}
+
+    def put_function_code_signing_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, _ = self.locate(ctx, req["FunctionName"])
+        self.function_row(scope, name)
+        self.model.put_setting(
+            scope, name, "code-signing", "", {"arn": req["CodeSigningConfigArn"]}
+        )
+        return {"FunctionName": name, "CodeSigningConfigArn": req["CodeSigningConfigArn"]}
+
+    def delete_function_code_signing_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, _ = self.locate(ctx, req["FunctionName"])
+        self.function_row(scope, name)
+        self.model.delete_setting(scope, name, "code-signing", "")
+        return {}
+
+    def get_runtime_management_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, qualifier = self.locate(ctx, req["FunctionName"], req.get("Qualifier"))
+        version = self.version_of(scope, name, qualifier)
+        found = self.model.setting(scope, name, "runtime-management", version.version) or {}
+        out = {
+            "UpdateRuntimeOn": found.get("UpdateRuntimeOn", "Auto"),
+            "FunctionArn": version.config["FunctionArn"],
+        }
+        if found.get("RuntimeVersionArn"):
+            out["RuntimeVersionArn"] = found["RuntimeVersionArn"]
+        return out
+
+    def put_runtime_management_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, qualifier = self.locate(ctx, req["FunctionName"], req.get("Qualifier"))
+        version = self.version_of(scope, name, qualifier)
+        if req["UpdateRuntimeOn"] == "Manual" and not req.get("RuntimeVersionArn"):
+            raise errors.InvalidParameterValueException(
+                "RuntimeVersionArn is required when UpdateRuntimeOn is Manual."
+            )
+        doc = {k: req[k] for k in ("UpdateRuntimeOn", "RuntimeVersionArn") if req.get(k)}
+        self.model.put_setting(scope, name, "runtime-management", version.version, doc)
+        return {**doc, "FunctionArn": version.config["FunctionArn"]}
+
+    def get_function_recursion_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, _ = self.locate(ctx, req["FunctionName"])
+        self.function_row(scope, name)
+        found = self.model.setting(scope, name, "recursion", "") or {}
+        return {"RecursiveLoop": found.get("RecursiveLoop", "Terminate")}
+
+    def put_function_recursion_config(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope, name, _ = self.locate(ctx, req["FunctionName"])
+        self.function_row(scope, name)
+        self.model.put_setting(
+            scope, name, "recursion", "", {"RecursiveLoop": req["RecursiveLoop"]}
+        )
+        return {"RecursiveLoop": req["RecursiveLoop"]}
 
     # -- resource policy ---------------------------------------------------------------------
 
