@@ -56,6 +56,14 @@ def test_ownership_acl_and_public_access_block(s3: Any, bucket: str) -> None:
     assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
     assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
     missing(s3.put_bucket_acl, "AccessControlListNotSupported", Bucket=bucket, ACL="public-read")
+    missing(
+        s3.put_object,
+        "AccessControlListNotSupported",
+        Bucket=bucket,
+        Key="k",
+        Body=b"x",
+        ACL="public-read",
+    )
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
     )

@@ -179,3 +179,44 @@ def test_transfer_manager_round_trip(s3: Any, bucket: str, tmp_path: Any) -> Non
     dst = tmp_path / "dst.bin"
     s3.download_file(bucket, "tm", str(dst), Config=config)
     assert dst.read_bytes() == data
+
+
+def test_full_object_crc32(s3: Any, bucket: str) -> None:
+    import base64
+    import zlib
+
+    parts = [b"f" * (5 * MiB), b"g" * 300]
+    uid = s3.create_multipart_upload(
+        Bucket=bucket, Key="full", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )["UploadId"]
+    done_parts = []
+    for i, body in enumerate(parts, start=1):
+        out = s3.upload_part(
+            Bucket=bucket,
+            Key="full",
+            UploadId=uid,
+            PartNumber=i,
+            Body=body,
+            ChecksumAlgorithm="CRC32",
+        )
+        done_parts.append(
+            {"ETag": out["ETag"], "PartNumber": i, "ChecksumCRC32": out["ChecksumCRC32"]}
+        )
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="full", UploadId=uid, MultipartUpload={"Parts": done_parts}
+    )
+    whole = base64.b64encode(zlib.crc32(b"".join(parts)).to_bytes(4, "big")).decode()
+    assert done["ChecksumCRC32"] == whole
+    assert done["ChecksumType"] == "FULL_OBJECT"
+    got = s3.get_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["ChecksumCRC32"] == whole
+
+
+def test_delete_bucket_with_pending_upload(s3: Any, unique: Any) -> None:
+    name = unique("bkt")
+    s3.create_bucket(Bucket=name)
+    uid = s3.create_multipart_upload(Bucket=name, Key="k")["UploadId"]
+    s3.upload_part(Bucket=name, Key="k", UploadId=uid, PartNumber=1, Body=b"x")
+    s3.delete_bucket(Bucket=name)
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -359,7 +359,7 @@ class S3Base(ServiceProvider):
         if req.get("Tagging"):
             attrs["Tags"] = parse_tagging(req["Tagging"])
         if any(req.get(k) for k in acl.REQUEST_FIELDS):
-            attrs["ACL"] = acl.from_request(req, ctx.account_id)
+            attrs["ACL"] = self.requested_acl(ctx, {**req, "Bucket": bucket.name})
         attrs.update(self.lock_attrs(bucket, req))
         attrs["Owner"] = ctx.account_id
         return attrs

@@ -113,6 +113,61 @@ def compute(algorithm: str, data: bytes) -> str:
     return encode(hasher.digest())
 
 
+_POLYS = {
+    "CRC32": (0xEDB88320, 32),
+    "CRC32C": (0x82F63B78, 32),
+    "CRC64NVME": (0x9A6C9329AC4BC9B5, 64),
+}
+
+
+def _times(matrix: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _square(matrix: list[int]) -> list[int]:
+    return [_times(matrix, row) for row in matrix]
+
+
+def _combine(crc1: int, crc2: int, length2: int, poly: int, width: int) -> int:
+    """The CRC of A+B from crc(A), crc(B) and len(B), by applying len(B) zero bytes to crc(A)
+    as powers of the one-zero-bit operator over GF(2) (as zlib's crc32_combine does)."""
+    if length2 == 0:
+        return crc1
+    odd = [poly] + [1 << n for n in range(width - 1)]
+    even = _square(odd)
+    odd = _square(even)
+    while True:
+        even = _square(odd)
+        if length2 & 1:
+            crc1 = _times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = _square(even)
+        if length2 & 1:
+            crc1 = _times(odd, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+    return crc1 ^ crc2
+
+
+def combine(algorithm: str, parts: list[tuple[str, int]]) -> str:
+    """The whole-object CRC of concatenated parts from each part's CRC (base64) and size."""
+    poly, width = _POLYS[algorithm]
+    total = 0
+    for index, (value, size) in enumerate(parts):
+        crc = int.from_bytes(base64.b64decode(value), "big")
+        total = crc if index == 0 else _combine(total, crc, size, poly, width)
+    return encode(total.to_bytes(width // 8, "big"))
+
+
 def composite(algorithm: str, part_values: list[str]) -> str:
     """A multipart upload's composite checksum: the checksum of the parts' raw checksums,
     followed by ``-<number of parts>``."""

@@ -194,9 +194,9 @@ class S3Store:
         return [Bucket.of(r) for r in self.store.query(sql, params)]
 
     def is_empty(self, name: str) -> bool:
+        """No object versions or delete markers (in-progress uploads do not count)."""
         found = self.store.scalar("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1", (name,))
-        uploads = self.store.scalar("SELECT 1 FROM s3_uploads WHERE bucket = ? LIMIT 1", (name,))
-        return found is None and uploads is None
+        return found is None
 
     # -- bucket configurations (CORS, policy, tagging, ...) ---------------------------------
 

@@ -15,7 +15,7 @@ from nubes.services.s3 import checksums
 from nubes.services.s3.base import S3Base
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import dump, load
-from nubes.services.s3.storage import Location, iter_all, owns_bodies, read_range, store_body
+from nubes.services.s3.storage import Location, owns_bodies, read_range, store_body
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10000
@@ -217,7 +217,7 @@ class MultipartOps(S3Base):
         wanted = attrs.pop("UploadChecksum", None)
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
-            attrs["Checksum"] = self._upload_checksum(wanted, chosen, where, total, req)
+            attrs["Checksum"] = self._upload_checksum(wanted, chosen, req)
         version_id = self.commit_object(
             ctx, "ObjectCreated:CompleteMultipartUpload", bucket, key, where, total, etag, attrs
         )
@@ -241,28 +241,23 @@ class MultipartOps(S3Base):
         self,
         wanted: dict[str, str],
         chosen: list[Any],
-        where: Location,
-        total: int,
         req: dict[str, Any],
     ) -> dict[str, str]:
         algorithm = wanted["Algorithm"]
+        values = []
+        for part in chosen:
+            found = load(part["checksum"]) if part["checksum"] else None
+            if found is None:
+                raise errors.InvalidRequest(
+                    f"The upload was created using a {algorithm.lower()} checksum. The "
+                    f"complete request must include the checksum for each part. It was "
+                    f"missing for part {part['part_number']} in the request."
+                )
+            values.append((found["Value"], part["size"]))
         if wanted["Type"] == "COMPOSITE":
-            values = []
-            for part in chosen:
-                found = load(part["checksum"]) if part["checksum"] else None
-                if found is None:
-                    raise errors.InvalidRequest(
-                        f"The upload was created using a {algorithm.lower()} checksum. The "
-                        f"complete request must include the checksum for each part. It was "
-                        f"missing for part {part['part_number']} in the request."
-                    )
-                values.append(found["Value"])
-            value = checksums.composite(algorithm, values)
+            value = checksums.composite(algorithm, [v for v, _ in values])
         else:
-            hasher = checksums.ALGORITHMS[algorithm]()
-            for chunk in iter_all(self.blobs, where, total):
-                hasher.update(chunk)
-            value = checksums.encode(hasher.digest())
+            value = checksums.combine(algorithm, values)
         given = req.get(f"Checksum{algorithm}")
         if given is not None and given.split("-")[0] != value.split("-")[0]:
             raise errors.BadDigest(

@@ -180,12 +180,15 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             )
         return position
 
+    @owns_bodies
     def delete_bucket(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
         if not self.db.is_empty(bucket.name):
             raise errors.BucketNotEmpty(
                 "The bucket you tried to delete is not empty", BucketName=bucket.name
             )
+        for upload in self.db.uploads(bucket.name, "", "", "", 10000):
+            self.dropped.extend(p["blob_id"] for p in self.db.delete_upload(upload["upload_id"]))
         self.db.delete_bucket(bucket.name)
         self.env.tags.drop(f"arn:aws:s3:::{bucket.name}")
         return {}
