@@ -641,3 +641,44 @@ def test_iam_state_survives_a_restart(nubes_factory: Callable[..., Any]) -> None
         "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
     )
     assert sts.get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:user/durable"
+
+
+def test_context_keys_of_policies(iam: Any, unique: Unique) -> None:
+    conditioned = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:*",
+                    "Resource": "*",
+                    "Condition": {
+                        "IpAddress": {"aws:SourceIp": "10.0.0.0/8"},
+                        "StringLike": {"s3:prefix": "home/*"},
+                    },
+                }
+            ],
+        }
+    )
+    keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[conditioned])["ContextKeyNames"]
+    assert keys == ["aws:SourceIp", "s3:prefix"]
+    user = unique("u")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="c", PolicyDocument=conditioned)
+    found = iam.get_context_keys_for_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::000000000000:user/{user}"
+    )["ContextKeyNames"]
+    assert found == ["aws:SourceIp", "s3:prefix"]
+
+
+def test_renamed_user_keeps_login_profile_and_boundary(iam: Any, unique: Unique) -> None:
+    boundary = iam.create_policy(PolicyName=unique("b"), PolicyDocument=DOC)["Policy"]["Arn"]
+    old, new = unique("old"), unique("new")
+    iam.create_user(UserName=old, PermissionsBoundary=boundary)
+    iam.create_login_profile(UserName=old, Password="Secret-123")
+    iam.update_user(UserName=old, NewUserName=new)
+    assert iam.get_login_profile(UserName=new)["LoginProfile"]["UserName"] == new
+    entities = iam.list_entities_for_policy(
+        PolicyArn=boundary, PolicyUsageFilter="PermissionsBoundary"
+    )
+    assert [u["UserName"] for u in entities["PolicyUsers"]] == [new]

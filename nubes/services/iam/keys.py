@@ -157,7 +157,8 @@ class KeyOperations(IamBase):
         return {"LoginProfile": _login_out(profile)}
 
     def get_login_profile(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        return {"LoginProfile": _login_out(self._login(ctx, self.caller_user(ctx, req)))}
+        user = self.caller_user(ctx, req)
+        return {"LoginProfile": _login_out({**self._login(ctx, user), "UserName": user})}
 
     def update_login_profile(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         user = self.caller_user(ctx, req)

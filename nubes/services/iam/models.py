@@ -346,6 +346,14 @@ class IamStore:
             "AND source = ?",
         ):
             self._write(sql, (new, account, old))
+        self._write(
+            "UPDATE iam_links SET source = ? WHERE account = ? AND rel = 'boundary' AND source = ?",
+            (f"user:{new}", account, f"user:{old}"),
+        )
+        self._write(
+            "UPDATE iam_user_items SET id = ? WHERE account = ? AND kind = 'login' AND id = ?",
+            (new.lower(), account, old.lower()),
+        )
 
     def note_key_use(self, key_id: str, when: float, service: str, region: str) -> None:
         self.store.execute(

@@ -516,6 +516,38 @@ class PolicyOperations(IamBase):
         row = self.iam.version(arn, entity.data["default"])
         return [(arn, "user-managed", row["document"])] if row else []
 
+    # -- context keys -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _context_keys(documents: list[str]) -> list[str]:
+        keys: dict[str, str] = {}
+        for document in documents:
+            try:
+                policy = parse_policy(document, "identity", validate=False)
+            except ValueError:
+                raise errors.InvalidInputException("Invalid policy document.") from None
+            for st in policy.statements:
+                for name in st.source.get("Condition", {}).values():
+                    for key in name:
+                        keys.setdefault(key.lower(), key)
+        return sorted(keys.values(), key=str.lower)
+
+    def get_context_keys_for_custom_policy(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"ContextKeyNames": self._context_keys(req["PolicyInputList"])}
+
+    def get_context_keys_for_principal_policy(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        entity = self.iam.by_arn(req["PolicySourceArn"])
+        if entity is None or entity.kind not in ("user", "group", "role"):
+            raise errors.NoSuchEntityException(f"Entity {req['PolicySourceArn']} does not exist.")
+        documents = [
+            d for _, _, d in self.identity_sources(entity.account, entity.kind, entity.name)
+        ]
+        return {"ContextKeyNames": self._context_keys(documents + req.get("PolicyInputList", []))}
+
     # -- the policy simulator -----------------------------------------------------------------
 
     def simulate_principal_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
