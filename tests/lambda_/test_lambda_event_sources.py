@@ -378,3 +378,47 @@ def test_sns_subscription_invokes_function_and_sns_destination(
     record = json.loads(got[0]["Body"])
     assert record["responsePayload"] == {"echo": "hello lambda"}
     assert record["requestContext"]["condition"] == "Success"
+
+
+def test_logs_subscription_filter_feeds_a_function(
+    lam: Any,
+    logs: Any,
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    source = (
+        "import base64, gzip, json\n"
+        "def handler(event, context):\n"
+        "    data = json.loads(gzip.decompress(base64.b64decode(event['awslogs']['data'])))\n"
+        "    for e in data['logEvents']:\n"
+        "        print('forwarded', data['logGroup'], e['message'])\n"
+    )
+    sink = make_function({"app.py": source})
+    arn = lam.get_function_configuration(FunctionName=sink)["FunctionArn"]
+    group = "/" + unique("watched")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_subscription_filter(
+        logGroupName=group, filterName="errors", filterPattern="ERROR", destinationArn=arn
+    )
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now, "message": "INFO fine"},
+            {"timestamp": now + 1, "message": "ERROR broken"},
+        ],
+    )
+    deadline = time.monotonic() + 20
+    seen: list[str] = []
+    while time.monotonic() < deadline and not seen:
+        time.sleep(0.2)
+        try:
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{sink}", filterPattern="forwarded"
+            )["events"]
+        except ClientError:
+            continue
+        seen = [e["message"] for e in events]
+    assert seen == [f"forwarded {group} ERROR broken"]

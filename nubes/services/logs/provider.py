@@ -3,13 +3,19 @@ metric filters (recorded)."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import itertools
+import json
+import logging
+import secrets
 from typing import Any
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
+from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.logs.errors import errors
 from nubes.services.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
@@ -28,6 +34,8 @@ MAX_BATCH_SPAN_MS = DAY_MS
 MAX_BATCH_BYTES = 1_048_576
 DEFAULT_EVENTS_LIMIT = 10_000
 RETENTION_SWEEP_SECONDS = 3600.0
+
+log = logging.getLogger("nubes.logs")
 
 
 def now_ms() -> int:
@@ -63,6 +71,64 @@ class LogsProvider(ServiceProvider):
         self.model.create_group(scope, group, now)
         self.model.create_stream(scope, group, stream, now)
         self.model.append(scope, group, stream, messages, now)
+        self._forward(scope, group, stream, messages)
+
+    def _forward(
+        self, scope: Scope, group: str, stream: str, events: list[tuple[int, str]]
+    ) -> None:
+        """Send new events to the group's subscription filters with a Lambda destination, in
+        the ``awslogs`` envelope (gzip, base64). Other destinations are only recorded."""
+        if not events:
+            return
+        for subscription in self.model.filters(scope, group, "sub"):
+            destination = subscription["destinationArn"]
+            if ":lambda:" not in destination or ":function:" not in destination:
+                continue
+            function = destination.split(":function:", 1)[1].split(":")[0]
+            if group == f"/aws/lambda/{function}":
+                continue  # a function fed its own output would never stop
+            pattern = _pattern(subscription.get("filterPattern"))
+            matched = [(ts, m) for ts, m in events if pattern.matches(m)]
+            if matched:
+                self._to_lambda(scope, group, stream, subscription, matched)
+
+    def _to_lambda(
+        self,
+        scope: Scope,
+        group: str,
+        stream: str,
+        subscription: dict[str, Any],
+        events: list[tuple[int, str]],
+    ) -> None:
+        document = {
+            "messageType": "DATA_MESSAGE",
+            "owner": scope.account,
+            "logGroup": group,
+            "logStream": stream,
+            "subscriptionFilters": [subscription["filterName"]],
+            "logEvents": [
+                {"id": f"{ts:020d}{secrets.randbelow(10**36):036d}", "timestamp": ts, "message": m}
+                for ts, m in events
+            ],
+        }
+        data = base64.b64encode(gzip.compress(json.dumps(document).encode())).decode()
+        destination = subscription["destinationArn"]
+        region = destination.split(":")[3]
+        account = destination.split(":")[4]
+        try:
+            self.env.providers.invoke(
+                "lambda",
+                "Invoke",
+                {
+                    "FunctionName": destination,
+                    "InvocationType": "Event",
+                    "Payload": json.dumps({"awslogs": {"data": data}}).encode(),
+                },
+                account,
+                region,
+            )
+        except ServiceError as err:
+            log.warning("subscription %s: delivery failed: %s", subscription["filterName"], err)
 
     # -- log groups -------------------------------------------------------------------------
 
@@ -305,6 +371,7 @@ class LogsProvider(ServiceProvider):
         now = now_ms()
         accepted, rejected = _admissible(events, now, group["retention"])
         self.model.append(scope, group["name"], req["logStreamName"], accepted, now)
+        self._forward(scope, group["name"], req["logStreamName"], accepted)
         out: dict[str, Any] = {"nextSequenceToken": _sequence_token(now)}
         if rejected:
             out["rejectedLogEventsInfo"] = rejected
