@@ -106,9 +106,8 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
         self.trees.clear()
 
     def reset(self) -> None:
-        asyncio.get_event_loop().create_task(self.invoker.pool.shutdown())
-        self.invoker.inflight.clear()
-        self.invoker.account_inflight.clear()
+        # The functions are gone: so are their workers (invocations under way fail).
+        asyncio.get_running_loop().create_task(self.invoker.pool.shutdown())
 
     # -- locating functions ------------------------------------------------------------------
 
