@@ -99,3 +99,14 @@ def test_valid_documents() -> None:
 
 def test_size_ignores_whitespace() -> None:
     assert policy_size('{ "a" :\n  1 }') == len('{"a":1}')
+
+
+def test_aws_managed_policies_are_valid_identity_policies() -> None:
+    from nubes.services.iam.common import aws_managed
+
+    managed = aws_managed()
+    assert "arn:aws:iam::aws:policy/AdministratorAccess" in managed
+    assert "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" in managed
+    for info in managed.values():
+        parse_policy(info["text"])
+        assert info["id"].startswith("ANPA") and len(info["id"]) == 21
