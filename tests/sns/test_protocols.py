@@ -160,3 +160,45 @@ def test_sms_attributes(sns: Any) -> None:
     got = sns.get_sms_attributes(attributes=["DefaultSMSType"])["attributes"]
     assert got == {"DefaultSMSType": "Transactional"}
     assert sns.check_if_phone_number_is_opted_out(phoneNumber="+15550000000")["isOptedOut"] is False
+
+
+def test_lambda_subscription_invokes_the_function(
+    sns: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    import io
+    import time
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr(
+            "h.py",
+            "import json\ndef handler(event, context):\n    print('GOT', json.dumps(event))\n",
+        )
+    name = unique("fn")
+    function = client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/r",
+        Handler="h.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    topic = sns.create_topic(Name=unique("lambda"))["TopicArn"]
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)["SubscriptionArn"]
+    sns.publish(TopicArn=topic, Message="to lambda", Subject="hi")
+    logs = client("logs")
+    found: list[str] = []
+    deadline = time.monotonic() + 30
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+        found = [e["message"] for e in events if e["message"].startswith("GOT")]
+    event = json.loads(found[0][4:])
+    record = event["Records"][0]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventSubscriptionArn"] == sub
+    assert record["Sns"]["Message"] == "to lambda"
+    assert record["Sns"]["Subject"] == "hi"

@@ -4,6 +4,7 @@ retries), Lambda, and recorded deliveries for SMS, mobile push and mail."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -13,12 +14,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from nubes.core import clock
+from nubes.core import accounts, clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
-from nubes.protocol.base import ServiceError
+from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.sns import filter_policy
 from nubes.services.sns.delivery import (
@@ -104,6 +105,7 @@ class SnsProvider(ServiceProvider):
         self.sms = SmsSettings(self.store)
         self.signer = Signer(self.blobs.root / "sns")
         self.http: HttpDeliverer | None = None
+        self._lambda_calls: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         from nubes.services.sns.inspect_endpoints import endpoints
@@ -625,32 +627,46 @@ class SnsProvider(ServiceProvider):
             self._dead_letter(sub, note)
 
     def _to_lambda(self, sub: Subscription, note: Notification) -> None:
+        envelope = json.loads(note.envelope(self.signer, "lambda", sub.arn))
+        envelope["Type"] = "Notification"
         event = {
             "Records": [
                 {
                     "EventSource": "aws:sns",
                     "EventVersion": "1.0",
                     "EventSubscriptionArn": sub.arn,
-                    "Sns": json.loads(note.envelope(self.signer, "lambda", sub.arn)),
+                    "Sns": envelope,
                 }
             ]
         }
+        # Lambda's Invoke is asynchronous: it runs once Publish has answered (and committed).
+        task = asyncio.get_running_loop().create_task(self._invoke_lambda(sub, event))
+        self._lambda_calls.add(task)
+        task.add_done_callback(self._lambda_calls.discard)
+
+    async def _invoke_lambda(self, sub: Subscription, event: Json) -> None:
         function = parse_arn(sub.endpoint)
+        ctx = RequestContext(
+            account_id=function.account,
+            region=function.region,
+            request_id=str(uuid.uuid4()),
+            service="lambda",
+            operation="Invoke",
+            principal=accounts.root_principal(function.account, function.account),
+            request=HttpRequest("POST", "/", headers={"host": "localhost"}),
+            protocol="internal",
+        )
+        params = {
+            "FunctionName": sub.endpoint,
+            "InvocationType": "Event",
+            "Payload": json.dumps(event).encode(),
+        }
         try:
-            self.env.providers.invoke(
-                "lambda",
-                "Invoke",
-                {
-                    "FunctionName": sub.endpoint,
-                    "InvocationType": "Event",
-                    "Payload": json.dumps(event).encode(),
-                },
-                function.account,
-                function.region,
-            )
+            await self.env.providers.dispatch(ctx, "Invoke", params)
         except ServiceError:
-            # No Lambda provider (or it refused): keep the event for inspection.
-            self.sent.record("lambda", sub.account, sub.region, sub.endpoint, event)
+            # No Lambda provider, or the function is gone: keep the event for inspection.
+            with self.store.transaction():
+                self.sent.record("lambda", sub.account, sub.region, sub.endpoint, event)
 
     def _post(self, sub: Subscription, body: str, kind: str, message_id: str) -> None:
         headers = {
