@@ -40,6 +40,7 @@ class Target:
     code_blob: str
     invoked_arn: str
     reserved: int | None
+    unreserved_limit: int = ACCOUNT_CONCURRENCY
     layer_blobs: list[str] = field(default_factory=list)
 
     @property
@@ -78,7 +79,7 @@ class Invoker:
         self.endpoint = endpoint
         self.pool = WorkerPool(_stream_name)
         self.inflight: Counter[str] = Counter()
-        self.account_inflight: Counter[str] = Counter()
+        self.unreserved_inflight: Counter[Scope] = Counter()
 
     # -- concurrency ------------------------------------------------------------------------
 
@@ -90,16 +91,23 @@ class Invoker:
                 Type="User",
                 Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
             )
-        if self.account_inflight[target.scope.account] >= ACCOUNT_CONCURRENCY:
+        # Functions without a reservation share what the reservations leave of the region's
+        # concurrency.
+        if (
+            target.reserved is None
+            and self.unreserved_inflight[target.scope] >= target.unreserved_limit
+        ):
             raise errors.TooManyRequestsException(
                 "Rate Exceeded.", Type="User", Reason="ConcurrentInvocationLimitExceeded"
             )
         self.inflight[target.function_key] += 1
-        self.account_inflight[target.scope.account] += 1
+        if target.reserved is None:
+            self.unreserved_inflight[target.scope] += 1
 
     def leave(self, target: Target) -> None:
         self.inflight[target.function_key] -= 1
-        self.account_inflight[target.scope.account] -= 1
+        if target.reserved is None:
+            self.unreserved_inflight[target.scope] -= 1
 
     # -- running ----------------------------------------------------------------------------
 

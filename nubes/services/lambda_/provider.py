@@ -606,6 +606,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             code_blob=version.code_blob,
             invoked_arn=scope.function_arn(name, qualifier),
             reserved=row["reserved"],
+            unreserved_limit=ACCOUNT_CONCURRENCY - self.model.reserved_total(scope),
             layer_blobs=self.layer_blobs(version.config.get("Layers") or []),
         )
 
