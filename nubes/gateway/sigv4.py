@@ -161,5 +161,58 @@ def expected_signature(
     return sign(key, string_to_sign(amz_date, str(scope), request))
 
 
+@dataclass(frozen=True)
+class Authorization:
+    """The parts of an ``Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+    Signature=...`` header."""
+
+    scope: Scope
+    signed_headers: tuple[str, ...]
+    signature: str
+
+    @classmethod
+    def parse(cls, header: str) -> Authorization | None:
+        if not header.startswith(ALGORITHM + " "):
+            return None
+        fields = {}
+        for item in header[len(ALGORITHM) + 1 :].split(","):
+            name, _, value = item.strip().partition("=")
+            fields[name] = value
+        scope = Scope.parse(fields.get("Credential", ""))
+        if scope is None or "SignedHeaders" not in fields or "Signature" not in fields:
+            return None
+        return cls(scope, tuple(fields["SignedHeaders"].split(";")), fields["Signature"])
+
+
+def header_signature_matches(
+    method: str,
+    path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    body: bytes = b"",
+    double_encode: bool = True,
+) -> bool | None:
+    """Whether a request's ``Authorization`` header signature is right (None: not SigV4).
+    ``headers`` are lower-cased; S3 signs the path as sent (``double_encode=False``) and
+    names its payload hash in ``x-amz-content-sha256``."""
+    auth = Authorization.parse(headers.get("authorization", ""))
+    if auth is None:
+        return None
+    payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    expected = expected_signature(
+        secret_for(auth.scope.access_key_id),
+        auth.scope,
+        headers.get("x-amz-date", ""),
+        method,
+        path,
+        query_string,
+        headers,
+        auth.signed_headers,
+        payload,
+        double_encode,
+    )
+    return matches(expected, auth.signature)
+
+
 def matches(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.lower().encode())
