@@ -735,3 +735,19 @@ def test_self_service_operations_act_on_the_caller(
     assert iam.get_user()["User"]["UserName"] == key["UserName"]
     listed = iam.list_access_keys()["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
+
+
+def test_authentication_errors_in_each_protocol(server: NubesProcess) -> None:
+    unknown = {"aws_access_key_id": "AKIAUNKNOWNKEY000000", "aws_secret_access_key": "x"}
+    wrong = {"aws_secret_access_key": "not-test"}
+    cases = (
+        ("s3", lambda c: c.list_buckets(), unknown, ("InvalidAccessKeyId", 403)),
+        ("s3", lambda c: c.list_buckets(), wrong, ("SignatureDoesNotMatch", 403)),
+        ("dynamodb", lambda c: c.list_tables(), unknown, ("UnrecognizedClientException", 400)),
+        ("dynamodb", lambda c: c.list_tables(), wrong, ("InvalidSignatureException", 400)),
+        ("sns", lambda c: c.list_topics(), unknown, ("InvalidClientTokenId", 403)),
+    )
+    for service, call, creds, expected in cases:
+        with pytest.raises(ClientError) as exc:
+            call(make_client(server.endpoint, service, **creds))
+        assert error(exc)[0::2] == expected, service
