@@ -272,3 +272,22 @@ def test_invalid_storage_class(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", StorageClass="FAST")
     assert error_of(exc) == ("InvalidStorageClass", 400)
+
+
+def test_archived_objects_need_restore(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"frozen", StorageClass="GLACIER")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="cold")
+    assert error_of(exc) == ("InvalidObjectState", 403)
+    assert exc.value.response["Error"]["StorageClass"] == "GLACIER"
+    assert s3.head_object(Bucket=bucket, Key="cold")["StorageClass"] == "GLACIER"
+    out = s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={"Days": 2})
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key="cold")["Restore"]
+    assert s3.get_object(Bucket=bucket, Key="cold")["Body"].read() == b"frozen"
+    again = s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={"Days": 2})
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    s3.put_object(Bucket=bucket, Key="warm", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.restore_object(Bucket=bucket, Key="warm", RestoreRequest={"Days": 1})
+    assert error_of(exc) == ("InvalidObjectState", 403)

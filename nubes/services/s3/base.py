@@ -63,6 +63,8 @@ STORAGE_CLASSES = {
     "EXPRESS_ONEZONE",
     "FSX_OPENZFS",
 }
+ARCHIVED = {"GLACIER", "DEEP_ARCHIVE"}
+"""Storage classes whose objects must be restored before they can be read."""
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -499,7 +501,19 @@ class S3Base(ServiceProvider):
             out["ObjectLockRetainUntilDate"] = retention["RetainUntilDate"]
         if attrs.get("LegalHold"):
             out["ObjectLockLegalHoldStatus"] = attrs["LegalHold"]
+        if attrs.get("RestoreUntil"):
+            until = http_date(attrs["RestoreUntil"])
+            out["Restore"] = f'ongoing-request="false", expiry-date="{until}"'
         return out
+
+    def check_readable(self, attrs: dict[str, Any]) -> None:
+        """An archived object's bytes are out of reach until it is restored."""
+        storage_class = attrs.get("StorageClass")
+        if storage_class in ARCHIVED and attrs.get("RestoreUntil", 0) <= clock.now():
+            raise errors.InvalidObjectState(
+                "The operation is not valid for the object's storage class",
+                StorageClass=storage_class,
+            )
 
     # -- objects: delete --------------------------------------------------------------------
 

@@ -4,12 +4,13 @@ GetObjectAttributes."""
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl
-from nubes.services.s3.base import S3Base, validate_tags
+from nubes.services.s3.base import ARCHIVED, S3Base, validate_tags
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import load
 
@@ -124,6 +125,25 @@ class ObjectMetaOps(S3Base):
                 "The specified object does not have a ObjectLock configuration"
             )
         return {"LegalHold": {"Status": attrs["LegalHold"]}}
+
+    # -- archived objects -------------------------------------------------------------------
+
+    def restore_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
+        """Archived objects are restored at once (no retrieval delay is emulated); the copy
+        stays readable for the requested days."""
+        row, attrs = self.target(req)
+        if attrs.get("StorageClass") not in ARCHIVED:
+            raise errors.InvalidObjectState(
+                "Restore is not allowed for the object's current storage class",
+                StorageClass=attrs.get("StorageClass", "STANDARD"),
+            )
+        days = (req.get("RestoreRequest") or {}).get("Days") or 1
+        already = attrs.get("RestoreUntil", 0) > clock.now()
+        attrs["RestoreUntil"] = math.ceil((clock.now() + days * 86400) / 86400) * 86400
+        self.db.update_attrs(row["id"], attrs)
+        if not already:
+            ctx.extras["status"] = 202
+        return {}
 
     # -- attributes --------------------------------------------------------------------------
 

@@ -230,6 +230,8 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         row = self.object(bucket, req["Key"], req.get("VersionId"))
         conditions.check_read(req, row["etag"], row["last_modified"])
         attrs = load(row["attrs"])
+        if with_body:
+            self.check_readable(attrs)
         where = Location.of(row)
         size = row["size"]
         out = self.object_fields(bucket, row, attrs)
@@ -372,6 +374,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.check_key(key)
         source_bucket, row = self.copy_source(req)
         source_attrs = load(row["attrs"])
+        self.check_readable(source_attrs)
         replace = req.get("MetadataDirective") == "REPLACE"
         same = source_bucket.name == bucket.name and row["key"] == key
         changes = replace or any(
