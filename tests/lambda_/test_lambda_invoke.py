@@ -401,3 +401,21 @@ def test_runtime_exit_is_reported(lam: Any, make_function: Callable[..., str]) -
     assert out["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.ExitError"
     assert body["errorMessage"].endswith("Runtime exited with error: exit status 3")
+
+
+def test_handlers_in_subdirectories(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function(
+        {"src/pkg/__init__.py": "", "src/pkg/main.py": "def run(e, c):\n    return 'nested'\n"},
+        handler="src/pkg/main.run",
+    )
+    assert invoke_json(lam, name)[1] == "nested"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_es_module_handler(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function(
+        {"lib/index.mjs": "export const handler = async (event) => ({ esm: event.x * 2 });\n"},
+        handler="lib/index.handler",
+        runtime="nodejs20.x",
+    )
+    assert invoke_json(lam, name, {"x": 21})[1] == {"esm": 42}
