@@ -419,3 +419,22 @@ def test_node_es_module_handler(lam: Any, make_function: Callable[..., str]) -> 
         runtime="nodejs20.x",
     )
     assert invoke_json(lam, name, {"x": 21})[1] == {"esm": 42}
+
+
+def test_memory_limit_is_enforced(lam: Any, make_function: Callable[..., str]) -> None:
+    source = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    hog = b'x' * (event['mb'] * 1024 * 1024)\n"
+        "    time.sleep(0.5)\n"
+        "    return len(hog)\n"
+    )
+    name = make_function({"app.py": source}, MemorySize=128, Timeout=10)
+    assert invoke_json(lam, name, {"mb": 8})[1] == 8 * 1024 * 1024
+    out, body = invoke_json(lam, name, {"mb": 300}, LogType="Tail")
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert body["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    report = base64.b64decode(out["LogResult"]).decode().strip().splitlines()[-1]
+    used = int(report.split("Max Memory Used: ")[1].split(" ")[0])
+    assert used > 128

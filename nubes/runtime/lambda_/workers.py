@@ -28,6 +28,7 @@ log = logging.getLogger("nubes.lambda.workers")
 END_MARK = "\x00nubes-end "
 INIT_TIMEOUT = 10.0
 """AWS gives the init phase 10 seconds."""
+MEMORY_SAMPLE_SECONDS = 0.05
 HERE = Path(__file__).parent
 BOOTSTRAPS = {"python": HERE / "bootstrap.py", "node": HERE / "bootstrap.js"}
 
@@ -72,6 +73,8 @@ class Worker:
         self.init_error: dict[str, Any] | None = None
         self.init_logs: list[str] = []
         self.fresh = True
+        self.out_of_memory = False
+        self.peak_mb = 0
         self.idle_since = time.monotonic()
         self._lines: list[str] = []
         self._marks: asyncio.Queue[str] = asyncio.Queue()
@@ -137,6 +140,8 @@ class Worker:
             outcome.init_ms = self.init_ms
             self.fresh = False
         started = time.perf_counter()
+        self.out_of_memory = False
+        watchdog = asyncio.create_task(self._watch_memory(request["context"]["memory_limit_in_mb"]))
         try:
             self._send(request)
             reply = await asyncio.wait_for(self._finish(request_id), timeout)
@@ -151,19 +156,34 @@ class Worker:
             outcome.duration_ms = (time.perf_counter() - started) * 1000
             status = await self._exit_status()
             outcome.logs = self._take_lines()
+            outcome.max_memory_mb = self.peak_mb
             outcome.error = {
                 "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                 f"{status}",
-                "errorType": "Runtime.ExitError",
+                "errorType": "Runtime.OutOfMemory" if self.out_of_memory else "Runtime.ExitError",
             }
             self.kill()
             return outcome
+        finally:
+            watchdog.cancel()
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         outcome.max_memory_mb = self._peak_memory_mb()
         outcome.logs = self._take_lines()
         outcome.payload = reply.get("payload")
         outcome.error = reply.get("error")
         return outcome
+
+    async def _watch_memory(self, limit_mb: int) -> None:
+        """Kill the worker when its resident memory passes the function's memory size, as
+        AWS does (sampled, so a short spike may pass)."""
+        while True:
+            await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+            used = self._memory_mb("VmRSS:")
+            if used > limit_mb:
+                self.out_of_memory = True
+                self.peak_mb = used
+                self.kill_process()
+                return
 
     async def _exit_status(self) -> str:
         """How the process ended, in the words the AWS runtime uses."""
@@ -173,7 +193,8 @@ class Worker:
         except TimeoutError:
             return "runtime stopped answering"
         if code < 0:
-            return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
+            described = signal.strsignal(-code) or signal.Signals(-code).name
+            return f"signal: {described.lower()}"
         return f"exit status {code}"
 
     async def _finish(self, request_id: str) -> dict[str, Any]:
@@ -217,6 +238,10 @@ class Worker:
         return lines
 
     def _peak_memory_mb(self) -> int:
+        return self._memory_mb("VmHWM:")
+
+    def _memory_mb(self, field: str) -> int:
+        """A memory figure of the worker from /proc (0 where there is no /proc)."""
         if self.proc is None:
             return 0
         try:
@@ -224,13 +249,16 @@ class Worker:
         except OSError:
             return 0
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return max(1, int(line.split()[1]) // 1024)
         return 0
 
     def kill(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        self.kill_process()
+
+    def kill_process(self) -> None:
         if self.alive:
             assert self.proc is not None
             with contextlib.suppress(ProcessLookupError):
