@@ -4,9 +4,10 @@ accepts JSON."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from nubes.core import accounts, clock, ids
 from nubes.core.context import RequestContext
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from nubes.services.sqs.provider import SqsProvider
 
 PATH = "/_aws/sqs/messages"
+QUEUE_PATH = re.compile(r"^/(\d{12})/([A-Za-z0-9_.-]{1,80})$")
 
 
 def inspection_endpoint(
@@ -82,3 +84,17 @@ def _path_url(path: str, ctx: RequestContext) -> str:
         return ""
     ctx.region = parts[0]
     return f"http://sqs.{parts[0]}.localhost/{parts[1]}/{parts[2]}"
+
+
+async def queue_url_in_path(req: HttpRequest) -> None:
+    """Query clients may address a queue by posting to its URL instead of passing QueueUrl
+    (``curl 'http://localhost:4566/000000000000/q?Action=SendMessage&MessageBody=hi'``): the
+    path then stands for the parameter."""
+    if QUEUE_PATH.match(req.path) is None:
+        return
+    given = req.query_string + "&" + req.read_body().decode("utf-8", "replace")
+    if "Action=" not in given or "QueueUrl=" in given:
+        return
+    url = f"{req.scheme}://{req.host or 'localhost:4566'}{req.path}"
+    joiner = "&" if req.query_string else ""
+    req.query_string = f"{req.query_string}{joiner}QueueUrl={quote(url, safe='')}"

@@ -61,12 +61,13 @@ class SqsProvider(ServiceProvider):
         self._attempts: dict[tuple[int, str], tuple[list[int], float]] = {}
 
     async def start(self) -> None:
-        from nubes.services.sqs.peek import inspection_endpoint
+        from nubes.services.sqs.peek import inspection_endpoint, queue_url_in_path
 
         self.env.scheduler.every("sqs-retention", 60.0, self._sweep)
         self.env.scheduler.every("sqs-move-tasks", MOVE_TICK, self._run_move_tasks)
         self.env.scheduler.on_advance(self._wake_all)
         self.env.gateway.interceptors.append(inspection_endpoint(self))
+        self.env.gateway.interceptors.append(queue_url_in_path)
 
     def reset(self) -> None:
         self.queues.forget()
