@@ -42,7 +42,6 @@ Paths = list[tuple[str | int, ...]]
 TTL_SWEEP_SECONDS = 30.0
 BATCH_GET_LIMIT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
-TRANSACT_LIMIT = 100
 TRANSACT_BYTES = 4 * 1024 * 1024
 
 
@@ -821,9 +820,7 @@ class DynamoDBProvider(ServiceProvider):
     # -- transactions -------------------------------------------------------------------------
 
     def transact_write_items(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        actions = req["TransactItems"]
-        if len(actions) > TRANSACT_LIMIT:
-            raise ValidationException("Member must have length less than or equal to 100")
+        actions = req["TransactItems"]  # at most 100: the model's own limit
         token = req.get("ClientRequestToken")
         digest = hashlib.sha256(
             json.dumps(actions, sort_keys=True, default=repr).encode()
@@ -837,29 +834,8 @@ class DynamoDBProvider(ServiceProvider):
                     )
                 return {}
         prepared = self._prepare_transaction(ctx, actions)
-        reasons: list[dict[str, Any]] = []
-        failed = False
-        for action, (kind, write, condition, update, spec) in zip(actions, prepared, strict=True):
-            reason: dict[str, Any] = {"Code": "None"}
-            if condition is not None and not matches(condition, write.old or {}):
-                failed = True
-                reason = {
-                    "Code": "ConditionalCheckFailed",
-                    "Message": "The conditional request failed",
-                }
-                if spec.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and write.old:
-                    reason["Item"] = write.old
-            elif kind == "Update":
-                try:
-                    self._finish_update(write, update)
-                except Exception as exc:
-                    failed = True
-                    reason = {
-                        "Code": "ValidationError",
-                        "Message": getattr(exc, "message", str(exc)),
-                    }
-            reasons.append(reason)
-            del action
+        reasons = [self._cancellation_reason(*entry) for entry in prepared]
+        failed = any(r["Code"] != "None" for r in reasons)
         if failed:
             codes = ", ".join(r["Code"] for r in reasons)
             raise errors.TransactionCanceledException(
@@ -880,6 +856,30 @@ class DynamoDBProvider(ServiceProvider):
         if capacity.wanted:
             out["ConsumedCapacity"] = capacity.report()
         return out
+
+    def _cancellation_reason(
+        self,
+        kind: str,
+        write: Write,
+        condition: ast.Condition | None,
+        update: ast.Update | None,
+        spec: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Why this action would cancel the transaction (Code "None" when it would not)."""
+        if condition is not None and not matches(condition, write.old or {}):
+            reason: dict[str, Any] = {
+                "Code": "ConditionalCheckFailed",
+                "Message": "The conditional request failed",
+            }
+            if spec.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and write.old:
+                reason["Item"] = write.old
+            return reason
+        if kind == "Update":
+            try:
+                self._finish_update(write, update)
+            except ServiceError as exc:
+                return {"Code": "ValidationError", "Message": exc.message}
+        return {"Code": "None"}
 
     def _prepare_transaction(
         self, ctx: RequestContext, actions: list[dict[str, Any]]
