@@ -232,3 +232,24 @@ def test_subscription_and_metric_filters(logs: Any, unique: Callable[[str], str]
             "extractedValues": {"$ip": "1.2.3.4", "$status": "404"},
         }
     ]
+
+
+def test_retention_expires_events(nubes_factory: Callable[..., Any]) -> None:
+    import requests
+
+    server = nubes_factory(persistent=False)
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName="/kept")
+    logs.create_log_stream(logGroupName="/kept", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="/kept", logStreamName="s", logEvents=[{"timestamp": now_ms(), "message": "x"}]
+    )
+    logs.put_retention_policy(logGroupName="/kept", retentionInDays=1)
+    assert len(logs.get_log_events(logGroupName="/kept", logStreamName="s")["events"]) == 1
+    requests.post(f"{server.endpoint}/_nubes/clock", json={"advance": 2 * 86_400}, timeout=5)
+    deadline = time.monotonic() + 10
+    events = ["x"]
+    while events and time.monotonic() < deadline:
+        events = logs.get_log_events(logGroupName="/kept", logStreamName="s")["events"]
+        time.sleep(0.1)
+    assert events == []
