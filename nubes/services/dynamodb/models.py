@@ -490,7 +490,7 @@ class Items:
         start: Item | None,
         limit: int | None,
     ) -> Page:
-        source, tail = _source(table, index)
+        source, tail = _source(index)
         where = f"tid = ?{source[1]} AND hk = ?"
         params: list[Any] = [table.id, *source[2], av.sort_key(hash_value)]
         cond, cond_params = range_sql
@@ -513,7 +513,7 @@ class Items:
         start: Item | None,
         limit: int | None,
     ) -> Page:
-        source, tail = _source(table, index)
+        source, tail = _source(index)
         where = f"tid = ?{source[1]}"
         params: list[Any] = [table.id, *source[2]]
         if segment is not None:
@@ -575,7 +575,7 @@ class Items:
                 chunk = min(limit - len(items), 1000)
 
 
-def _source(table: Table, index: Index | None) -> tuple[tuple[str, str, list[Any]], list[str]]:
+def _source(index: Index | None) -> tuple[tuple[str, str, list[Any]], list[str]]:
     if index is None:
         return ("ddb_items", "", []), []
     return ("ddb_index_items", " AND idx = ?", [index.name]), ["thk", "trk"]

@@ -351,7 +351,7 @@ def parse(text: str, parameters: list[Any] | None) -> Statement:
 # --- execution -------------------------------------------------------------------------------
 
 
-def _key_terms(table: Table, where: ast.Condition | None) -> dict[str, Item]:
+def _key_terms(where: ast.Condition | None) -> dict[str, Item]:
     """``attr = value`` terms joined by AND at the top of the WHERE clause."""
     terms: dict[str, Item] = {}
     stack = [where] if where is not None else []
@@ -371,7 +371,7 @@ def _key_terms(table: Table, where: ast.Condition | None) -> dict[str, Item]:
 
 
 def _full_key(table: Table, where: ast.Condition | None) -> Item:
-    terms = _key_terms(table, where)
+    terms = _key_terms(where)
     key = {name: terms[name] for name in table.key_names if name in terms}
     if len(key) != len(table.key_names):
         raise ValidationException(
@@ -393,7 +393,7 @@ def _select(
             start = av.loads(av.dumps(decode_token(req["NextToken"])))
         except (InvalidToken, TypeError, ValueError):
             raise ValidationException("Invalid NextToken") from None
-    terms = _key_terms(table, statement.where)
+    terms = _key_terms(statement.where)
     hash_name, hash_type = schema.hash_key
     limit = req.get("Limit")
     hash_value = terms.get(hash_name)

@@ -596,7 +596,7 @@ class DynamoDBProvider(ServiceProvider):
                 "in the request."
             )
         filters = self._filter(exprs, req, "QueryFilter")
-        projection, select = self._select(exprs, req, table, index, query=True)
+        projection, select = self._select(exprs, req, index, query=True)
         exprs.finish()
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), key)
         page = self.items.query(
@@ -615,7 +615,7 @@ class DynamoDBProvider(ServiceProvider):
         index = self._index(table, req)
         exprs = self._expressions(req, "FilterExpression", "ProjectionExpression")
         filters = self._filter(exprs, req, "ScanFilter")
-        projection, select = self._select(exprs, req, table, index, query=False)
+        projection, select = self._select(exprs, req, index, query=False)
         exprs.finish()
         segment = _segment(req)
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), None)
@@ -648,7 +648,6 @@ class DynamoDBProvider(ServiceProvider):
         self,
         exprs: Expressions,
         req: dict[str, Any],
-        table: Table,
         index: Index | None,
         query: bool,
     ) -> tuple[Paths | None, str]:
@@ -768,7 +767,7 @@ class DynamoDBProvider(ServiceProvider):
             projection = self._projection(exprs, spec)
             exprs.finish()
             keys = [table.check_key(k) for k in spec["Keys"]]
-            _no_duplicates(table, keys)
+            _no_duplicates(keys)
             found = responses.setdefault(name, [])
             for position, key in enumerate(keys):
                 if read >= BATCH_GET_BYTES:
@@ -807,7 +806,7 @@ class DynamoDBProvider(ServiceProvider):
                     write, _ = self._prepare_delete(table, entry["DeleteRequest"], exprs)
                 keys.append(write.key)
                 writes.append(write)
-            _no_duplicates(table, keys)
+            _no_duplicates(keys)
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
         for write in writes:
             self.apply_write(write)
@@ -969,7 +968,7 @@ def _sorted(key: Item) -> Item:
     return dict(sorted(key.items()))
 
 
-def _no_duplicates(table: Table, keys: list[Item]) -> None:
+def _no_duplicates(keys: list[Item]) -> None:
     seen = {av.dumps(_sorted(k)) for k in keys}
     if len(seen) != len(keys):
         raise ValidationException("Provided list of item keys contains duplicates")
