@@ -150,11 +150,14 @@ class RestRouter:
         self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]
     ) -> tuple[str, dict[str, str]] | None:
         for route in self._by_method.get(method, ()):
-            if any(h not in headers for h in route.required_headers):
+            required = route.required_query
+            # Most object requests carry no query: skip every route that needs one at once.
+            if required and (not query or required[0][0] not in query):
+                continue
+            if route.required_headers and any(h not in headers for h in route.required_headers):
                 continue
             if not all(
-                key in query and (value is None or value in query[key])
-                for key, value in route.required_query
+                key in query and (value is None or value in query[key]) for key, value in required
             ):
                 continue
             m = route.uri.pattern.match(path)
