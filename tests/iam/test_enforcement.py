@@ -751,3 +751,64 @@ def test_authentication_errors_in_each_protocol(server: NubesProcess) -> None:
         with pytest.raises(ClientError) as exc:
             call(make_client(server.endpoint, service, **creds))
         assert error(exc)[0::2] == expected, service
+
+
+OTHER = "111111111111"
+
+
+def other_account(server: NubesProcess, service: str) -> Any:
+    """The root of a second account: a 12-digit access key is that account's root."""
+    return make_client(server.endpoint, service, aws_access_key_id=OTHER)
+
+
+def test_cross_account_role(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    name = unique("xacct")
+    role_arn = other_account(server, "iam").create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=document(
+            {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}
+        ),
+    )["Role"]["Arn"]
+    assert role_arn == f"arn:aws:iam::{OTHER}:role/{name}"
+    sts = creds_client(server, "sts", user)
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="x1")
+    assert "because no identity-based policy allows the sts:AssumeRole action" in error(exc)[1]
+    admin("iam").put_user_policy(
+        UserName=user["UserName"],
+        PolicyName="assume",
+        PolicyDocument=document(statement("sts:AssumeRole", role_arn)),
+    )
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="x1")["Credentials"]
+    found = creds_client(server, "sts", creds).get_caller_identity()
+    assert found["Account"] == OTHER
+    assert found["Arn"] == f"arn:aws:sts::{OTHER}:assumed-role/{name}/x1"
+
+
+def test_cross_account_queue_needs_both_sides(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    queue = other_account(server, "sqs").create_queue(QueueName=unique("shared"))["QueueUrl"]
+    arn = f"arn:aws:sqs:us-east-1:{OTHER}:{queue.rsplit('/', 1)[-1]}"
+    user = new_user(admin, unique, statement("sqs:SendMessage", arn))
+    sqs = creds_client(server, "sqs", user)
+    with pytest.raises(ClientError) as exc:
+        sqs.send_message(QueueUrl=queue, MessageBody="hi")
+    assert "because no resource-based policy allows the sqs:SendMessage action" in error(exc)[1]
+    other_account(server, "sqs").set_queue_attributes(
+        QueueUrl=queue,
+        Attributes={
+            "Policy": document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                }
+            )
+        },
+    )
+    sqs.send_message(QueueUrl=queue, MessageBody="hi")
