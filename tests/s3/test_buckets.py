@@ -113,3 +113,10 @@ def test_delete_bucket_not_empty_and_missing(s3: Any, bucket: str) -> None:
         s3.delete_bucket(Bucket=bucket)
     assert error_of(exc) == ("NoSuchBucket", 404)
     assert exc.value.response["Error"]["BucketName"] == bucket
+
+
+def test_expected_bucket_owner(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner="000000000000")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111122223333")
+    assert error_of(exc) == ("AccessDenied", 403)

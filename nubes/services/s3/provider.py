@@ -48,6 +48,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.env.gateway.interceptors.append(self.uploads.intercept)
         self.env.gateway.checks.append(self.cors.annotate)
         self.env.gateway.checks.append(presign.check)
+        self.env.gateway.checks.append(self.check_expected_owner)
         self.lifecycle.start()
 
     async def stop(self) -> None:
@@ -55,6 +56,15 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.env.gateway.interceptors.remove(self.uploads.intercept)
         self.env.gateway.checks.remove(self.cors.annotate)
         self.env.gateway.checks.remove(presign.check)
+        self.env.gateway.checks.remove(self.check_expected_owner)
+
+    def check_expected_owner(self, ctx: RequestContext, op: Any, params: dict[str, Any]) -> None:
+        """Gateway check: ``x-amz-expected-bucket-owner`` naming another account is refused."""
+        if ctx.service != "s3" or not params.get("ExpectedBucketOwner"):
+            return
+        found = self.db.bucket(params.get("Bucket") or "")
+        if found is not None and found.account_id != params["ExpectedBucketOwner"]:
+            raise errors.AccessDenied("Access Denied")
 
     # -- buckets ----------------------------------------------------------------------------
 
