@@ -363,7 +363,9 @@ class Enforcer:
         wanted = actions.needs(ctx, prefix, operation, params)
         if not wanted:
             return
-        if caller.kind == "root" and caller.account == ctx.account_id:
+        if caller.kind == "root" and all(
+            _account_of(n.resource) in (None, caller.account) for n in wanted
+        ):
             return
         policies = (
             self.identities.policies(record.principal.access_key_id, record)

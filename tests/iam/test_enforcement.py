@@ -797,6 +797,10 @@ def test_cross_account_queue_needs_both_sides(
     sqs = creds_client(server, "sqs", user)
     with pytest.raises(ClientError) as exc:
         sqs.send_message(QueueUrl=queue, MessageBody="hi")
+    # and an account's root is no one in another account
+    mine = admin("sqs").create_queue(QueueName=unique("mine"))["QueueUrl"]
+    with pytest.raises(ClientError):
+        other_account(server, "sqs").send_message(QueueUrl=mine, MessageBody="hi")
     assert "because no resource-based policy allows the sqs:SendMessage action" in error(exc)[1]
     other_account(server, "sqs").set_queue_attributes(
         QueueUrl=queue,
@@ -812,3 +816,7 @@ def test_cross_account_queue_needs_both_sides(
         },
     )
     sqs.send_message(QueueUrl=queue, MessageBody="hi")
+    # and an account's root is no one in another account
+    mine = admin("sqs").create_queue(QueueName=unique("mine"))["QueueUrl"]
+    with pytest.raises(ClientError):
+        other_account(server, "sqs").send_message(QueueUrl=mine, MessageBody="hi")
