@@ -438,3 +438,38 @@ def test_memory_limit_is_enforced(lam: Any, make_function: Callable[..., str]) -
     report = base64.b64decode(out["LogResult"]).decode().strip().splitlines()[-1]
     used = int(report.split("Max Memory Used: ")[1].split(" ")[0])
     assert used > 128
+
+
+def test_json_log_format(lam: Any, logs: Any, make_function: Callable[..., str]) -> None:
+    source = (
+        "import logging\n"
+        "logger = logging.getLogger('app')\n"
+        "def handler(event, context):\n"
+        "    logger.debug('hidden')\n"
+        "    logger.warning('careful %s', 1)\n"
+        "    return 'ok'\n"
+    )
+    name = make_function(
+        {"app.py": source},
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO"},
+    )
+    out, _ = invoke_json(lam, name)
+    request_id = out["ResponseMetadata"]["RequestId"]
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    records = [json.loads(e["message"]) for e in events]
+    kinds = [r.get("type") for r in records]
+    assert kinds[-2:] == ["platform.runtimeDone", "platform.report"]
+    assert "platform.start" in kinds and "platform.initStart" in kinds
+    report = records[-1]["record"]
+    assert report["requestId"] == request_id and report["status"] == "success"
+    assert report["metrics"]["memorySizeMB"] == 128
+    app = [r for r in records if "level" in r]
+    assert app == [
+        {
+            "timestamp": app[0]["timestamp"],
+            "level": "WARNING",
+            "message": "careful 1",
+            "logger": "app",
+            "requestId": request_id,
+        }
+    ]

@@ -14,11 +14,23 @@ const util = require("util");
 const END_MARK = "\u0000nubes-end ";
 let currentRequestId = "";
 
-// As the AWS runtime does: console lines carry the time, request id and level.
+const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const minimumLevel = LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "TRACE").toUpperCase());
+
+// As the AWS runtime does: console lines carry the time, request id and level (or are JSON
+// objects in the JSON log format, dropped below the application log level).
 for (const [method, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"], ["debug", "DEBUG"], ["trace", "TRACE"]]) {
   console[method] = (...args) => {
-    const text = util.format(...args).replace(/\n/g, "\r");
-    fs.writeSync(1, `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
+    const text = util.format(...args);
+    const timestamp = new Date().toISOString();
+    if (jsonLogs) {
+      if (LEVELS.indexOf(level) < minimumLevel) return;
+      const line = { timestamp, level, requestId: currentRequestId, message: text };
+      fs.writeSync(1, JSON.stringify(line) + "\n");
+      return;
+    }
+    fs.writeSync(1, `${timestamp}\t${currentRequestId || "undefined"}\t${level}\t${text.replace(/\n/g, "\r")}\n`);
   };
 }
 

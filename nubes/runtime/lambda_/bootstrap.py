@@ -104,6 +104,23 @@ def load_handler(spec):
     return handler, None
 
 
+def report_error(document, request_id):
+    """The log line of an unhandled error, as the runtime writes it."""
+    if JSON_LOGS:
+        line = dict(document, level="ERROR", requestId=request_id)
+        line["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        print(json.dumps(line), file=sys.stderr)
+        return
+    print(
+        "[ERROR] {}: {}".format(document["errorType"], document["errorMessage"]),
+        file=sys.stderr,
+    )
+    if document["stackTrace"]:
+        print("Traceback (most recent call last):", file=sys.stderr)
+    for frame in document["stackTrace"]:
+        print(frame.rstrip("\n"), file=sys.stderr)
+
+
 def marshal(result):
     try:
         return {"type": "result", "payload": json.dumps(result)}
@@ -127,13 +144,38 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+
+
+class JsonFormatter(logging.Formatter):
+    """The JSON log format: one object per record."""
+
+    def format(self, record):
+        document = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", ""),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            document.update(error_document(record.exc_info[1], skip=0))
+        return json.dumps(document, default=str)
+
+
 def install_logging():
-    """The root logger handler AWS's Python runtime installs: level, time, request id."""
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
+    """The root logger handler AWS's Python runtime installs: level, time, request id (or
+    JSON objects in the JSON log format, at the application log level)."""
+    if JSON_LOGS:
+        formatter: logging.Formatter = JsonFormatter()
+        logging.getLogger().setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
@@ -172,11 +214,7 @@ def main():
             reply = marshal(result)
         except Exception as exc:
             document = error_document(exc)
-            print(
-                "[ERROR] {}: {}".format(document["errorType"], document["errorMessage"]),
-                file=sys.stderr,
-            )
-            traceback.print_exc()
+            report_error(document, request_id)
             reply = {"type": "result", "error": document}
         end_invocation(request_id)
         channel.send(reply)

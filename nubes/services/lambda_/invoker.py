@@ -51,6 +51,10 @@ class Target:
         return str(configured or f"/aws/lambda/{self.name}")
 
     @property
+    def json_logs(self) -> bool:
+        return (self.config.get("LoggingConfig") or {}).get("LogFormat") == "JSON"
+
+    @property
     def function_key(self) -> str:
         return f"{self.scope.account}:{self.scope.region}:{self.name}"
 
@@ -223,7 +227,6 @@ class Invoker:
             # account it belongs to.
             "AWS_ACCESS_KEY_ID": target.scope.account,
             "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_SESSION_TOKEN": "test",
             "NUBES_LAMBDA": "1",
         }
         if interpreter.language == "python":
@@ -237,6 +240,10 @@ class Invoker:
                 f"{opt}/nodejs/node{interpreter.version}/node_modules",
             ]
             env["NODE_PATH"] = os.pathsep.join(p for p in node_paths if opt)
+        logging_config = config.get("LoggingConfig") or {}
+        if target.json_logs:
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = logging_config.get("ApplicationLogLevel") or "INFO"
         variables = (config.get("Environment") or {}).get("Variables") or {}
         env.update(variables)
         return env
@@ -251,6 +258,11 @@ class Invoker:
         outcome: Outcome,
         timeout: float,
     ) -> list[str]:
+        """The invocation's log events: the function's output between the platform's lines
+        (START/END/REPORT as text, or ``platform.*`` records in the JSON log format). The
+        last two lines are always the closing ones."""
+        if target.json_logs:
+            return self._json_lines(target, interpreter, request_id, outcome)
         lines: list[str] = []
         if outcome.init_ms is not None:
             lines.append(
@@ -259,12 +271,10 @@ class Invoker:
             )
             if interpreter.note:
                 lines.append(f"nubes: {interpreter.note}")
-        body = list(outcome.logs)
         lines.append(f"START RequestId: {request_id} Version: {target.version}")
-        lines.extend(body)
+        lines.extend(outcome.logs)
         if outcome.timed_out:
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            lines.append(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")
+            lines.append(f"{_now_iso()} {request_id} Task timed out after {timeout:.2f} seconds")
         lines.append(f"END RequestId: {request_id}")
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms"
@@ -277,6 +287,42 @@ class Invoker:
         if outcome.timed_out:
             report += "\tStatus: timeout"
         lines.append(report)
+        return lines
+
+    def _json_lines(
+        self,
+        target: Target,
+        interpreter: runtimes.Interpreter,
+        request_id: str,
+        outcome: Outcome,
+    ) -> list[str]:
+        def platform(kind: str, record: dict[str, Any]) -> str:
+            return json.dumps({"time": _now_iso(), "type": f"platform.{kind}", "record": record})
+
+        status = "timeout" if outcome.timed_out else "error" if outcome.error else "success"
+        lines: list[str] = []
+        if outcome.init_ms is not None:
+            init = {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "runtimeVersion": f"{interpreter.language}:{interpreter.version}",
+            }
+            if interpreter.note:
+                init["nubes"] = interpreter.note
+            lines.append(platform("initStart", init))
+        lines.append(platform("start", {"requestId": request_id, "version": target.version}))
+        lines.extend(outcome.logs)
+        metrics: dict[str, Any] = {
+            "durationMs": round(outcome.duration_ms, 3),
+            "billedDurationMs": math.ceil(outcome.duration_ms),
+            "memorySizeMB": target.config.get("MemorySize", 128),
+            "maxMemoryUsedMB": outcome.max_memory_mb,
+        }
+        if outcome.init_ms is not None:
+            metrics["initDurationMs"] = round(outcome.init_ms, 3)
+        done = {"requestId": request_id, "status": status}
+        lines.append(platform("runtimeDone", done))
+        lines.append(platform("report", {**done, "metrics": metrics}))
         return lines
 
     def _result(
@@ -319,6 +365,10 @@ class Invoker:
 
     async def shutdown(self) -> None:
         await self.pool.shutdown()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _client_context(raw: str | None) -> Any:
