@@ -579,6 +579,7 @@ def test_simulators(iam: Any, unique: Unique) -> None:
     assert [r["EvalDecision"] for r in results] == ["allowed", "explicitDeny", "implicitDeny"]
     assert results[0]["MatchedStatements"][0]["SourcePolicyId"] == "s3"
     assert results[0]["MatchedStatements"][0]["SourcePolicyType"] == "user"
+    assert results[0]["MatchedStatements"][0]["StartPosition"] == {"Line": 1, "Column": 41}
     custom = iam.simulate_custom_policy(
         PolicyInputList=[
             json.dumps(

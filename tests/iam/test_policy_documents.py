@@ -110,3 +110,17 @@ def test_aws_managed_policies_are_valid_identity_policies() -> None:
     for info in managed.values():
         parse_policy(info["text"])
         assert info["id"].startswith("ANPA") and len(info["id"]) == 21
+
+
+def test_statement_positions() -> None:
+    from nubes.services.iam.policy.document import statement_positions
+
+    text = (
+        '{"Version": "2012-10-17", "Statement": [\n'
+        '  {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},\n'
+        '  {"Effect": "Deny", "Action": "s3:Delete*", "Resource": "*"}\n'
+        "]}"
+    )
+    assert statement_positions(text) == [((2, 3), (2, 57)), ((3, 3), (3, 62))]
+    single = '{"Statement": {"Effect": "Allow"}, "Version": "2012-10-17"}'
+    assert statement_positions(single) == [((1, 15), (1, 34))]

@@ -11,7 +11,6 @@ from nubes.services.iam.common import (
     IamBase,
     aws_managed,
     encoded,
-    iam_arn,
     iso,
     now,
     paginate_list,
@@ -20,7 +19,7 @@ from nubes.services.iam.common import (
 )
 from nubes.services.iam.errors import errors
 from nubes.services.iam.policy import Caller, Policy, Request, evaluate, parse_policy
-from nubes.services.iam.policy.document import Kind
+from nubes.services.iam.policy.document import Kind, statement_positions
 
 MANAGED_POLICY_LIMIT = 6144
 MAX_VERSIONS = 5
@@ -619,6 +618,12 @@ class PolicyOperations(IamBase):
         boundary_sources: list[PolicySource] | None,
     ) -> dict[str, Any]:
         types = {pid: ptype for pid, ptype, _ in sources}
+        texts = {pid: text for pid, _, text in sources}
+        if boundary_sources:
+            texts.update({pid: text for pid, _, text in boundary_sources})
+        if req.get("ResourcePolicy"):
+            texts["ResourcePolicy"] = req["ResourcePolicy"]
+        positions = {pid: statement_positions(text) for pid, text in texts.items()}
         identity = self._compile(sources, "identity")
         boundary = (
             self._compile(boundary_sources, "identity") if boundary_sources is not None else None
@@ -643,12 +648,12 @@ class PolicyOperations(IamBase):
                     "EvalResourceName": resource,
                     "EvalDecision": decision.decision,
                     "MatchedStatements": [
-                        {
-                            "SourcePolicyId": m.policy_id,
-                            "SourcePolicyType": types.get(m.policy_id, m.policy_type),
-                            "StartPosition": {"Line": 1, "Column": m.statement.index + 1},
-                            "EndPosition": {"Line": 1, "Column": m.statement.index + 2},
-                        }
+                        _matched(
+                            m.policy_id,
+                            types.get(m.policy_id, m.policy_type),
+                            m.statement.index,
+                            positions,
+                        )
                         for m in decision.matched
                     ],
                     "MissingContextValues": [],
@@ -663,4 +668,19 @@ class PolicyOperations(IamBase):
         return {"EvaluationResults": page, **more}
 
 
-__all__ = ["PolicyOperations", "iam_arn"]
+def _matched(
+    policy_id: str,
+    policy_type: str,
+    index: int,
+    positions: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]],
+) -> dict[str, Any]:
+    found = positions.get(policy_id, [])
+    (start_line, start_col), (end_line, end_col) = (
+        found[index] if index < len(found) else ((1, 1), (1, 1))
+    )
+    return {
+        "SourcePolicyId": policy_id,
+        "SourcePolicyType": policy_type,
+        "StartPosition": {"Line": start_line, "Column": start_col},
+        "EndPosition": {"Line": end_line, "Column": end_col},
+    }

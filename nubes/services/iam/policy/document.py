@@ -56,6 +56,49 @@ class Policy:
     text: str
 
 
+Position = tuple[int, int]
+"""(line, column), both counted from 1, as the policy simulator reports them."""
+
+
+def statement_positions(text: str) -> list[tuple[Position, Position]]:
+    """Where each statement starts and ends in the document's text."""
+    decoder = json.JSONDecoder()
+    spans: list[tuple[int, int]] = []
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n,:":
+            i += 1
+        return i
+
+    try:
+        i = skip(text.index("{") + 1)
+        while i < len(text) and text[i] != "}":
+            key, i = decoder.raw_decode(text, i)
+            i = skip(i)
+            if key != "Statement":
+                _, i = decoder.raw_decode(text, i)
+                i = skip(i)
+                continue
+            if text[i] == "[":
+                i = skip(i + 1)
+                while text[i] != "]":
+                    _, end = decoder.raw_decode(text, i)
+                    spans.append((i, end))
+                    i = skip(end)
+            else:
+                _, end = decoder.raw_decode(text, i)
+                spans.append((i, end))
+            break
+    except (ValueError, IndexError):
+        return []
+    return [(_position(text, a), _position(text, b)) for a, b in spans]
+
+
+def _position(text: str, offset: int) -> Position:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
 def policy_size(text: str) -> int:
     """Characters IAM counts against a policy quota: whitespace does not count."""
     return sum(1 for ch in text if not ch.isspace())
