@@ -820,3 +820,25 @@ def test_cross_account_queue_needs_both_sides(
     mine = admin("sqs").create_queue(QueueName=unique("mine"))["QueueUrl"]
     with pytest.raises(ClientError):
         other_account(server, "sqs").send_message(QueueUrl=mine, MessageBody="hi")
+
+
+def test_lambda_and_logs(server: NubesProcess, admin: Callable[[str], Any], unique: Unique) -> None:
+    group = f"/app/{unique('group')}"
+    admin("logs").create_log_group(logGroupName=group)
+    key = new_user(
+        admin,
+        unique,
+        statement(["lambda:ListFunctions", "logs:DescribeLogGroups"]),
+        statement("logs:CreateLogStream", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/*"),
+    )
+    assert "Functions" in creds_client(server, "lambda", key).list_functions(MaxItems=5)
+    logs = creds_client(server, "logs", key)
+    logs.describe_log_groups(logGroupNamePrefix="/app/")
+    logs.create_log_stream(logGroupName=group, logStreamName="s1")
+    with pytest.raises(ClientError) as exc:
+        logs.delete_log_group(logGroupName=group)
+    assert error(exc)[0] == "AccessDeniedException"
+    with pytest.raises(ClientError) as exc:
+        creds_client(server, "lambda", key).get_function(FunctionName="nope:1")
+    code, _, status = error(exc)
+    assert (code, status) == ("AccessDeniedException", 403)
