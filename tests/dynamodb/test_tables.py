@@ -274,3 +274,45 @@ def test_backups_of_missing_table(ddb: Any, unique: Callable[[str], str]) -> Non
     name = unique("t")
     code, msg = error_of(lambda: ddb.describe_continuous_backups(TableName=name))
     assert (code, msg) == ("TableNotFoundException", f"Table not found: {name}")
+
+
+def test_counts_follow_writes(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "g": {"S": "x"}, "v": {"S": "abc"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "b"}, "v": {"S": "abc"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "b"}, "v": {"S": "abcdef"}})  # overwrite
+    code, _ = error_of(
+        lambda: ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {"pk": {"S": "c"}, "g": {"S": "y"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": {"pk": {"S": "a"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    )
+    assert code == "TransactionCanceledException"  # and counts nothing
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["ItemCount"] == 2
+    # a: pk+"a" 3, g+"x" 2, v+"abc" 4; b: pk+"b" 3, v+"abcdef" 7
+    assert table["TableSizeBytes"] == 9 + 10
+    index = table["GlobalSecondaryIndexes"][0]
+    assert (index["ItemCount"], index["IndexSizeBytes"]) == (1, 3 + 2)
+    ddb.update_item(TableName=name, Key={"pk": {"S": "a"}}, UpdateExpression="REMOVE g")
+    ddb.delete_item(TableName=name, Key={"pk": {"S": "b"}})
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert (table["ItemCount"], table["TableSizeBytes"]) == (1, 3 + 4)
+    assert table["GlobalSecondaryIndexes"][0]["ItemCount"] == 0

@@ -90,6 +90,20 @@ MIGRATIONS = (
         PRIMARY KEY (account, region, token)
     ) WITHOUT ROWID;
     """,
+    # Item counts and sizes kept per table ('') and index as items are written.
+    """
+    CREATE TABLE ddb_stats (
+        tid INTEGER NOT NULL,
+        idx TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        PRIMARY KEY (tid, idx)
+    ) WITHOUT ROWID;
+    INSERT INTO ddb_stats (tid, idx, items, bytes)
+        SELECT tid, '', count(*), sum(size) FROM ddb_items GROUP BY tid;
+    INSERT INTO ddb_stats (tid, idx, items, bytes)
+        SELECT tid, idx, count(*), sum(size) FROM ddb_index_items GROUP BY tid, idx;
+    """,
 )
 
 
@@ -304,6 +318,7 @@ class Tables:
         self._cache.pop((table.account, table.region, table.name), None)
         self.store.execute("DELETE FROM ddb_items WHERE tid = ?", (table.id,))
         self.store.execute("DELETE FROM ddb_index_items WHERE tid = ?", (table.id,))
+        self.store.execute("DELETE FROM ddb_stats WHERE tid = ?", (table.id,))
         self.store.execute("DELETE FROM ddb_tables WHERE id = ?", (table.id,))
 
     def names(self, account: str, region: str, after: str | None, limit: int) -> list[str]:
@@ -322,20 +337,13 @@ class Tables:
         ]
 
     def stats(self, table: Table) -> tuple[int, int, dict[str, tuple[int, int]]]:
-        """Item count and bytes of the table and each index (counted, so always current)."""
-        row = self.store.query_one(
-            "SELECT count(*), coalesce(sum(size), 0) FROM ddb_items WHERE tid = ?", (table.id,)
+        """Item count and bytes of the table and of each index."""
+        rows = self.store.query(
+            "SELECT idx, items, bytes FROM ddb_stats WHERE tid = ?", (table.id,)
         )
-        assert row is not None
-        per_index = {
-            r[0]: (r[1], r[2])
-            for r in self.store.query(
-                "SELECT idx, count(*), coalesce(sum(size), 0) FROM ddb_index_items "
-                "WHERE tid = ? GROUP BY idx",
-                (table.id,),
-            )
-        }
-        return row[0], row[1], per_index
+        per = {r[0]: (r[1], r[2]) for r in rows}
+        count, size = per.pop("", (0, 0))
+        return count, size, per
 
 
 @dataclass
@@ -383,6 +391,8 @@ class Items:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (table.id, hk, rk, _hash32(hk), size, ttl, av.dumps(item)),
         )
+        old_size = av.item_size(old) if old is not None else 0
+        self._count(table.id, "", 0 if old is not None else 1, size - old_size)
         if table.indexes:
             self._index(table, hk, rk, item, old)
 
@@ -391,8 +401,20 @@ class Items:
         self.store.execute(
             "DELETE FROM ddb_items WHERE tid = ? AND hk = ? AND rk = ?", (table.id, hk, rk)
         )
+        self._count(table.id, "", -1, -av.item_size(old))
         if table.indexes:
             self._index(table, hk, rk, None, old)
+
+    def _count(self, tid: int, index: str, items: int, size: int) -> None:
+        """Keep the item count and bytes of a table ('') or index current, in the write's own
+        transaction, so DescribeTable reads them without counting."""
+        if items or size:
+            self.store.execute(
+                "INSERT INTO ddb_stats (tid, idx, items, bytes) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(tid, idx) DO UPDATE SET items = items + excluded.items, "
+                "bytes = bytes + excluded.bytes",
+                (tid, index, items, size),
+            )
 
     def _index(self, table: Table, hk: Any, rk: Any, item: Item | None, old: Item | None) -> None:
         if old is not None:
@@ -400,44 +422,46 @@ class Items:
                 "DELETE FROM ddb_index_items WHERE tid = ? AND thk = ? AND trk = ?",
                 (table.id, hk, rk),
             )
-        if item is None:
-            return
         for index in table.indexes.values():
-            if index.spec.get("IndexStatus", "ACTIVE") == "DELETING":
-                continue
-            self._index_row(table, index, hk, rk, item)
+            before = _indexed_size(table, index, old)
+            after = self._index_row(table, index, hk, rk, item) if item is not None else None
+            self._count(
+                table.id,
+                index.name,
+                (after is not None) - (before is not None),
+                (after or 0) - (before or 0),
+            )
 
-    def _index_row(self, table: Table, index: Index, hk: Any, rk: Any, item: Item) -> None:
+    def _index_row(self, table: Table, index: Index, hk: Any, rk: Any, item: Item) -> int | None:
+        """Write the item's row in the index; its projected size (None: not in the index)."""
         if any(name not in item for name in index.key_names):
-            return  # sparse: items without the index's keys are not in it
+            return None  # sparse: items without the index's keys are not in it
         ihk = av.sort_key(item[index.hash_key[0]])
         irk = av.sort_key(item[index.range_key[0]]) if index.range_key else ""
         projected = index.project(item, table)
+        size = av.item_size(projected)
         self.store.execute(
             "INSERT OR REPLACE INTO ddb_index_items "
             "(tid, idx, hk, rk, thk, trk, hh, size, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                table.id,
-                index.name,
-                ihk,
-                irk,
-                hk,
-                rk,
-                _hash32(ihk),
-                av.item_size(projected),
-                av.dumps(projected),
-            ),
+            (table.id, index.name, ihk, irk, hk, rk, _hash32(ihk), size, av.dumps(projected)),
         )
+        return size
 
     def backfill(self, table: Table, index: Index) -> None:
         """Build a new global index from the items already in the table."""
+        count = total = 0
         for hk, rk, doc in self._all_rows(table):
-            self._index_row(table, index, hk, rk, av.loads(doc))
+            size = self._index_row(table, index, hk, rk, av.loads(doc))
+            if size is not None:
+                count += 1
+                total += size
+        self._count(table.id, index.name, count, total)
 
     def drop_index(self, table: Table, name: str) -> None:
         self.store.execute(
             "DELETE FROM ddb_index_items WHERE tid = ? AND idx = ?", (table.id, name)
         )
+        self.store.execute("DELETE FROM ddb_stats WHERE tid = ? AND idx = ?", (table.id, name))
 
     def _all_rows(self, table: Table) -> Iterator[tuple[Any, Any, str]]:
         after: tuple[Any, Any] | None = None
@@ -599,6 +623,12 @@ def _last_key(table: Table, index: Index | None, item: Item) -> Item:
     if index is not None:
         names += [n for n in index.key_names if n not in names]
     return {n: item[n] for n in names if n in item}
+
+
+def _indexed_size(table: Table, index: Index, item: Item | None) -> int | None:
+    if item is None or any(name not in item for name in index.key_names):
+        return None
+    return av.item_size(index.project(item, table))
 
 
 def _ttl_of(item: Item, attribute: str | None) -> float | None:
