@@ -67,7 +67,8 @@ class DynamoDBStreamsProvider(ServiceProvider):
                 "CreationRequestDateTime": stream.created,
                 "TableName": stream.table_name,
                 "KeySchema": stream.key_schema,
-                "Shards": [shard],
+                # One shard per stream: paging past it leaves nothing.
+                "Shards": [] if req.get("ExclusiveStartShardId") == stream.shard_id else [shard],
             }
         }
 
