@@ -683,3 +683,16 @@ def test_renamed_user_keeps_login_profile_and_boundary(iam: Any, unique: Unique)
         PolicyArn=boundary, PolicyUsageFilter="PermissionsBoundary"
     )
     assert [u["UserName"] for u in entities["PolicyUsers"]] == [new]
+
+
+def test_entities_for_policy_paginate(iam: Any, unique: Unique) -> None:
+    arn = iam.create_policy(PolicyName=unique("shared"), PolicyDocument=DOC)["Policy"]["Arn"]
+    users = sorted(unique("u") for _ in range(3))
+    for user in users:
+        iam.create_user(UserName=user)
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    first = iam.list_entities_for_policy(PolicyArn=arn, MaxItems=2)
+    assert len(first["PolicyUsers"]) == 2 and first["IsTruncated"]
+    rest = iam.list_entities_for_policy(PolicyArn=arn, MaxItems=2, Marker=first["Marker"])
+    assert [u["UserName"] for u in first["PolicyUsers"] + rest["PolicyUsers"]] == users
+    assert not rest["IsTruncated"]

@@ -8,13 +8,12 @@ import io
 from typing import Any
 
 from nubes.core.context import RequestContext
-from nubes.core.pagination import encode_token
 from nubes.services.iam.common import (
     IamBase,
     aws_managed,
     encoded,
     now,
-    page_args,
+    page_across,
     paginate_list,
     timestamp,
 )
@@ -265,7 +264,6 @@ class AccountOperations(IamBase):
             "GroupDetailList": [],
             "RoleDetailList": [],
             "Policies": [],
-            "IsTruncated": False,
         }
         if "User" in wanted:
             for user in self.iam.all(acct, "user"):
@@ -329,22 +327,7 @@ class AccountOperations(IamBase):
                 for v, doc, created in versions
             ]
             out["Policies"].append(detail)
-        return self._page_details(out, req)
-
-    @staticmethod
-    def _page_details(out: dict[str, Any], req: dict[str, Any]) -> dict[str, Any]:
-        """One page across the four lists, in their order (the Marker is a position)."""
-        lists = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
-        items = [(name, i, item) for name in lists for i, item in enumerate(out[name])]
-        after, limit = page_args(req)
-        start = int(after) + 1 if after is not None else 0
-        page = items[start : start + limit]
-        result: dict[str, Any] = {name: [] for name in lists}
-        for name, _, item in page:
-            result[name].append(item)
-        if start + limit < len(items):
-            return {**result, "IsTruncated": True, "Marker": encode_token(str(start + limit - 1))}
-        return {**result, "IsTruncated": False}
+        return page_across(out, req)
 
     # -- SAML providers -------------------------------------------------------------------------
 

@@ -116,6 +116,19 @@ def paginate_list(
     return rest[:limit], paged(rest[: limit + 1], limit, key)
 
 
+def page_across(lists: dict[str, list[Any]], req: dict[str, Any]) -> dict[str, Any]:
+    """One page over several result lists taken in order (the Marker is a position)."""
+    items = [(name, item) for name, found in lists.items() for item in found]
+    after, limit = page_args(req)
+    start = int(after) + 1 if after is not None else 0
+    result: dict[str, Any] = {name: [] for name in lists}
+    for name, item in items[start : start + limit]:
+        result[name].append(item)
+    if start + limit < len(items):
+        return {**result, "IsTruncated": True, "Marker": encode_token(str(start + limit - 1))}
+    return {**result, "IsTruncated": False}
+
+
 class IamBase(ServiceProvider):
     service = "iam"
 

@@ -13,6 +13,7 @@ from nubes.services.iam.common import (
     encoded,
     iso,
     now,
+    page_across,
     paginate_list,
     timestamp,
     validate_document,
@@ -394,12 +395,12 @@ class PolicyOperations(IamBase):
                 if entity and entity.path.startswith(prefix):
                     word = kind.title()
                     out[word].append({f"{word}Name": entity.name, f"{word}Id": entity.id})
-        return {
+        lists = {
             "PolicyUsers": out["User"],
             "PolicyGroups": out["Group"],
             "PolicyRoles": out["Role"],
-            "IsTruncated": False,
         }
+        return page_across(lists, req)
 
     # -- inline policies --------------------------------------------------------------------
 
