@@ -696,3 +696,30 @@ def test_entities_for_policy_paginate(iam: Any, unique: Unique) -> None:
     rest = iam.list_entities_for_policy(PolicyArn=arn, MaxItems=2, Marker=first["Marker"])
     assert [u["UserName"] for u in first["PolicyUsers"] + rest["PolicyUsers"]] == users
     assert not rest["IsTruncated"]
+
+
+def test_policies_granting_service_access(iam: Any, unique: Unique) -> None:
+    user, group = unique("u"), unique("g")
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="s3-inline", PolicyDocument=DOC)
+    iam.attach_group_policy(
+        GroupName=group, PolicyArn="arn:aws:iam::aws:policy/AmazonSQSFullAccess"
+    )
+    found = iam.list_policies_granting_service_access(
+        Arn=f"arn:aws:iam::000000000000:user/{user}", ServiceNamespaces=["s3", "sqs", "iam"]
+    )["PoliciesGrantingServiceAccess"]
+    by_service = {f["ServiceNamespace"]: f["Policies"] for f in found}
+    assert by_service["s3"] == [
+        {
+            "PolicyName": "s3-inline",
+            "PolicyType": "INLINE",
+            "EntityType": "USER",
+            "EntityName": user,
+        }
+    ]
+    assert [p["PolicyArn"] for p in by_service["sqs"]] == [
+        "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
+    ]
+    assert by_service["iam"] == []

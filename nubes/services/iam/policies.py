@@ -516,6 +516,43 @@ class PolicyOperations(IamBase):
         row = self.iam.version(arn, entity.data["default"])
         return [(arn, "user-managed", row["document"])] if row else []
 
+    # -- which policies grant a service ------------------------------------------------------
+
+    def list_policies_granting_service_access(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        entity = self.iam.by_arn(req["Arn"])
+        if entity is None or entity.kind not in ("user", "group", "role"):
+            raise errors.NoSuchEntityException(f"Entity {req['Arn']} does not exist.")
+        owners = [(entity.kind, entity.name)]
+        if entity.kind == "user":
+            owners += [
+                ("group", g) for g in self.iam.sources(entity.account, "member", entity.name)
+            ]
+        found: list[tuple[dict[str, str], str]] = []
+        for kind, owner in owners:
+            for name, document in self.iam.inline(entity.account, kind, owner).items():
+                entry = {
+                    "PolicyName": name,
+                    "PolicyType": "INLINE",
+                    "EntityType": kind.upper(),
+                    "EntityName": owner,
+                }
+                found.append((entry, document))
+            for arn in self.iam.targets(entity.account, f"attached:{kind}", owner):
+                for _, _, document in self.managed_source(entity.account, arn):
+                    entry = {
+                        "PolicyName": arn.rsplit("/", 1)[-1],
+                        "PolicyType": "MANAGED",
+                        "PolicyArn": arn,
+                    }
+                    found.append((entry, document))
+        out = []
+        for namespace in req["ServiceNamespaces"]:
+            policies = [entry for entry, doc in found if _grants(doc, namespace.lower())]
+            out.append({"ServiceNamespace": namespace, "Policies": policies})
+        return {"PoliciesGrantingServiceAccess": out, "IsTruncated": False}
+
     # -- context keys -----------------------------------------------------------------------------
 
     @staticmethod
@@ -667,6 +704,28 @@ class PolicyOperations(IamBase):
                 results.append(result)
         page, more = paginate_list(results, req, lambda r: f"{results.index(r):08d}")
         return {"EvaluationResults": page, **more}
+
+
+def _grants(document: str, namespace: str) -> bool:
+    """Whether a policy allows any action of a service (``s3``) at all."""
+    try:
+        policy = parse_policy(document, "identity", validate=False)
+    except ValueError:
+        return False
+    for st in policy.statements:
+        if not st.allow:
+            continue
+        source = st.source
+        if "Action" in source:
+            actions = source["Action"] if isinstance(source["Action"], list) else [source["Action"]]
+            if any(a == "*" or a.lower().split(":", 1)[0] == namespace for a in actions):
+                return True
+        elif "NotAction" in source:
+            excluded = source["NotAction"]
+            excluded = excluded if isinstance(excluded, list) else [excluded]
+            if not any(a == "*" or a.lower() == f"{namespace}:*" for a in excluded):
+                return True
+    return False
 
 
 def _matched(
