@@ -20,6 +20,7 @@ from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
+from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.sqs import attributes as qattrs
@@ -168,10 +169,13 @@ class SqsProvider(ServiceProvider):
         stored = {**defaults, **attrs}
         queue_arn = f"arn:aws:sqs:{ctx.region}:{ctx.account_id}:{name}"
         self._check_redrive(queue_arn, fifo, stored)
-        queue = self.queues.create(ctx.account_id, ctx.region, name, fifo, stored, now)
         tags = req.get("tags") or {}
+        problems = tag_problems({}, tags)
+        if problems:
+            raise invalid_value(problems[0])
+        # Last: the queue record is cached as soon as it exists.
+        queue = self.queues.create(ctx.account_id, ctx.region, name, fifo, stored, now)
         if tags:
-            self._check_tags(queue, tags)
             self.env.tags.set(queue.arn, tags)
         return {"QueueUrl": self._url(ctx, queue)}
 
@@ -317,8 +321,6 @@ class SqsProvider(ServiceProvider):
     # -- tags and permissions ----------------------------------------------------------------
 
     def _check_tags(self, queue: Queue, tags: dict[str, str]) -> None:
-        from nubes.core.tags import tag_problems
-
         problems = tag_problems(self.env.tags.get(queue.arn), tags)
         if problems:
             raise invalid_value(problems[0])
