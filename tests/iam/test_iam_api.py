@@ -723,3 +723,17 @@ def test_policies_granting_service_access(iam: Any, unique: Unique) -> None:
         "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
     ]
     assert by_service["iam"] == []
+
+
+def test_service_last_accessed_details(iam: Any, unique: Unique) -> None:
+    user = unique("u")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=DOC)
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/AmazonSQSFullAccess")
+    job = iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam::000000000000:user/{user}")
+    details = iam.get_service_last_accessed_details(JobId=job["JobId"])
+    assert details["JobStatus"] == "COMPLETED"
+    assert [s["ServiceNamespace"] for s in details["ServicesLastAccessed"]] == ["s3", "sqs"]
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")

@@ -124,6 +124,14 @@ class AccountOperations(IamBase):
         self.iam.set_setting(ctx.account_id, "password_policy", None)
         return {}
 
+    def set_security_token_service_preferences(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.iam.set_setting(
+            ctx.account_id, "global_endpoint_token_version", req["GlobalEndpointTokenVersion"]
+        )
+        return {}
+
     # -- credential report --------------------------------------------------------------------
 
     def generate_credential_report(
@@ -236,7 +244,9 @@ class AccountOperations(IamBase):
             "GroupPolicySizeQuota": 5120,
             "RolePolicySizeQuota": 10240,
             "AssumeRolePolicySizeQuota": 2048,
-            "GlobalEndpointTokenVersion": 1,
+            "GlobalEndpointTokenVersion": 2
+            if self.iam.setting(acct, "global_endpoint_token_version") == "v2Token"
+            else 1,
         }
         return {"SummaryMap": summary}
 

@@ -3,6 +3,7 @@ policies of users, groups and roles, and the policy simulator."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from nubes.core.context import RequestContext
@@ -552,6 +553,59 @@ class PolicyOperations(IamBase):
             policies = [entry for entry, doc in found if _grants(doc, namespace.lower())]
             out.append({"ServiceNamespace": namespace, "Policies": policies})
         return {"PoliciesGrantingServiceAccess": out, "IsTruncated": False}
+
+    # -- service last accessed --------------------------------------------------------------
+
+    def generate_service_last_accessed_details(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        entity = self.iam.by_arn(req["Arn"])
+        if entity is None or entity.kind not in ("user", "group", "role", "policy"):
+            raise errors.NoSuchEntityException(f"Entity {req['Arn']} does not exist.")
+        if entity.kind == "policy":
+            documents = [d for _, _, d in self.managed_source(entity.account, entity.arn)]
+        else:
+            documents = [
+                d for _, _, d in self.identity_sources(entity.account, entity.kind, entity.name)
+            ]
+        namespaces: set[str] = set()
+        for document in documents:
+            for st in parse_policy(document, "identity", validate=False).statements:
+                actions = st.source.get("Action", [])
+                for action in actions if isinstance(actions, list) else [actions]:
+                    if ":" in action and st.allow:
+                        namespaces.add(action.split(":", 1)[0].lower())
+        job = str(uuid.uuid4())
+        self.iam.set_setting(
+            ctx.account_id,
+            f"last-accessed:{job}",
+            {
+                "created": now(),
+                "type": req.get("Granularity", "SERVICE_LEVEL"),
+                "namespaces": sorted(namespaces),
+            },
+        )
+        return {"JobId": job}
+
+    def get_service_last_accessed_details(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        job = self.iam.setting(ctx.account_id, f"last-accessed:{req['JobId']}")
+        if job is None:
+            raise errors.NoSuchEntityException(f"No job found for JobId {req['JobId']}.")
+        services = [
+            {"ServiceName": ns, "ServiceNamespace": ns, "TotalAuthenticatedEntities": 0}
+            for ns in job["namespaces"]
+        ]
+        page, more = paginate_list(services, req, lambda s: s["ServiceNamespace"])
+        return {
+            "JobStatus": "COMPLETED",
+            "JobType": job["type"],
+            "JobCreationDate": timestamp(job["created"]),
+            "JobCompletionDate": timestamp(job["created"]),
+            "ServicesLastAccessed": page,
+            **more,
+        }
 
     # -- context keys -----------------------------------------------------------------------------
 
