@@ -553,3 +553,13 @@ def test_key_condition_errors() -> None:
     assert message(lambda: key("pk = :p AND pk = :p", p)) == (
         "KeyConditionExpressions must only contain one condition per key"
     )
+
+
+def test_expression_size_limit() -> None:
+    text = "attribute_exists(a)" + " OR attribute_exists(a)" * 200
+    size = len(text)
+    assert size > 4096
+    assert message(lambda: Expressions(None, None).condition(text, "FilterExpression")) == (
+        "Invalid FilterExpression: Expression size has exceeded the maximum allowed size; "
+        f"expression size: {size}"
+    )

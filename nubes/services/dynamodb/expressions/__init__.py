@@ -45,8 +45,18 @@ __all__ = [
 Element = str | int
 
 
-def _empty(kind: str) -> Exception:
-    return ValidationException(f"Invalid {kind}: The expression can not be empty;")
+MAX_EXPRESSION_BYTES = 4096
+
+
+def _check_source(kind: str, source: str) -> None:
+    if not source.strip():
+        raise ValidationException(f"Invalid {kind}: The expression can not be empty;")
+    size = len(source.encode())
+    if size > MAX_EXPRESSION_BYTES:
+        raise ValidationException(
+            f"Invalid {kind}: Expression size has exceeded the maximum allowed size; "
+            f"expression size: {size}"
+        )
 
 
 class Expressions:
@@ -59,8 +69,7 @@ class Expressions:
         self.resolver = Resolver(names, values, any_expression)
 
     def condition(self, source: str, kind: str = "ConditionExpression") -> ast.Condition:
-        if not source.strip():
-            raise _empty(kind)
+        _check_source(kind, source)
         try:
             tree = parse_condition(source)
         except SyntaxFailure as failure:
@@ -70,8 +79,7 @@ class Expressions:
 
     def update(self, source: str) -> ast.Update:
         kind = "UpdateExpression"
-        if not source.strip():
-            raise _empty(kind)
+        _check_source(kind, source)
         try:
             tree = parse_update(source)
         except SyntaxFailure as failure:
@@ -81,8 +89,7 @@ class Expressions:
 
     def projection(self, source: str) -> list[tuple[Element, ...]]:
         kind = "ProjectionExpression"
-        if not source.strip():
-            raise _empty(kind)
+        _check_source(kind, source)
         try:
             paths = parse_projection(source)
         except SyntaxFailure as failure:
@@ -96,8 +103,7 @@ class Expressions:
         self, source: str, hash_key: tuple[str, str], range_key: tuple[str, str] | None
     ) -> KeyCondition:
         kind = "KeyConditionExpression"
-        if not source.strip():
-            raise _empty(kind)
+        _check_source(kind, source)
         try:
             tree = parse_condition(source)
         except SyntaxFailure as failure:
