@@ -842,3 +842,27 @@ def test_lambda_and_logs(server: NubesProcess, admin: Callable[[str], Any], uniq
         creds_client(server, "lambda", key).get_function(FunctionName="nope:1")
     code, _, status = error(exc)
     assert (code, status) == ("AccessDeniedException", 403)
+
+
+def test_localstack_setting_name_is_accepted(nubes_factory: Callable[..., Any]) -> None:
+    server = nubes_factory(persistent=False, env={"ENFORCE_IAM": "1"})
+    assert server.client("sts").get_caller_identity()["Account"] == ACCOUNT
+    with pytest.raises(ClientError) as exc:
+        server.client("sts", aws_secret_access_key="wrong").get_caller_identity()
+    assert error(exc)[0] == "SignatureDoesNotMatch"
+
+
+def test_root_key_pair_is_configurable(nubes_factory: Callable[..., Any]) -> None:
+    server = nubes_factory(
+        persistent=False,
+        env={
+            "NUBES_ENFORCE_IAM": "1",
+            "NUBES_ROOT_ACCESS_KEY_ID": "AKIDROOT",
+            "NUBES_ROOT_SECRET_ACCESS_KEY": "s3cret",
+        },
+    )
+    root = server.client("sts", aws_access_key_id="AKIDROOT", aws_secret_access_key="s3cret")
+    assert root.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    with pytest.raises(ClientError) as exc:
+        server.client("sts").get_caller_identity()
+    assert error(exc)[0] == "InvalidClientTokenId"
