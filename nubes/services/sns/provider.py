@@ -760,9 +760,10 @@ class SnsProvider(ServiceProvider):
         attrs = json.loads(row["attributes"])
         if attrs.get("Enabled", "true") != "true":
             raise errors.EndpointDisabledException("Endpoint is disabled")
-        message = req.get("Message") or ""
+        if not req.get("Message"):
+            raise invalid("Empty message")
         if req.get("MessageStructure") == "json":
-            message = _structure(message).get("default", message)
+            _structure(req["Message"])
         message_id = str(uuid.uuid4())
         self.sent.record(
             "application",
