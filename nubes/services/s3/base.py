@@ -3,6 +3,7 @@ verifying a request body, the attributes an object records, committing a new ver
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -24,6 +25,7 @@ from nubes.services.s3.storage import (
     StoredBody,
     aws_chunked,
     body_source,
+    ledger,
     read_plain,
     store_body,
 )
@@ -63,6 +65,8 @@ STORAGE_CLASSES = {
     "EXPRESS_ONEZONE",
     "FSX_OPENZFS",
 }
+OFF_LOOP_SIZE = 1024 * 1024
+"""Bodies larger than this are read, hashed and written on a worker thread."""
 ARCHIVED = {"GLACIER", "DEEP_ARCHIVE"}
 """Storage classes whose objects must be restored before they can be read."""
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -180,10 +184,6 @@ class S3Base(ServiceProvider):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         self.db = S3Store(self.store)
-        self.written: list[str] = []
-        """Blobs the running operation wrote (removed again if it fails)."""
-        self.dropped: list[str] = []
-        """Blobs the running operation let go (removed once it committed)."""
         self.notifier = Notifier(self)
 
     def bucket(self, name: str) -> Bucket:
@@ -230,6 +230,30 @@ class S3Base(ServiceProvider):
             }
             raise err
         return row
+
+    @property
+    def written(self) -> list[str]:
+        """Blobs the running operation wrote (removed again if it fails)."""
+        return ledger().written
+
+    @property
+    def dropped(self) -> list[str]:
+        """Blobs the running operation let go (removed once it committed)."""
+        return ledger().dropped
+
+    async def receive_off_loop(
+        self,
+        ctx: RequestContext,
+        req: dict[str, Any],
+        inline: bool = True,
+        default_algorithm: str | None = None,
+    ) -> tuple[StoredBody, dict[str, str] | None]:
+        """``receive`` on a worker thread for large bodies: hashing and writing release the
+        GIL, so other requests go on meanwhile and a second core does the work."""
+        request = ctx.request
+        if request.body_file is None and len(request.body) <= OFF_LOOP_SIZE:
+            return self.receive(ctx, req, inline, default_algorithm)
+        return await asyncio.to_thread(self.receive, ctx, req, inline, default_algorithm)
 
     def owner_of(self, attrs: dict[str, Any]) -> dict[str, str]:
         return owner(attrs.get("Owner", self.env.settings.account_id))

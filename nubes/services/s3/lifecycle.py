@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.protocol.base import ServiceError
 from nubes.services.s3.models import load
+from nubes.services.s3.storage import body_ledger
 
 if TYPE_CHECKING:
     from nubes.services.s3.provider import S3Provider
@@ -67,18 +68,18 @@ class Lifecycle:
     def sweep(self) -> None:
         """Runs in the scheduler's transaction; bodies are deleted once it has committed."""
         provider = self.provider
-        provider.written, provider.dropped = [], []
         now = clock.now()
-        for name, document in provider.db.configs("lifecycle"):
-            bucket = provider.db.bucket(name)
-            if bucket is None:
-                continue
-            for rule in document.get("Rules") or []:
-                if rule.get("Status") == "Enabled":
-                    self.apply(bucket, rule, now)
-        dropped = list(provider.dropped)
-        if dropped:
-            asyncio.get_running_loop().call_soon(self._delete_blobs, dropped)
+        # The scheduler commits after this returns: bodies go once the loop runs again.
+        with body_ledger(provider.blobs, settle=False) as bodies:
+            for name, document in provider.db.configs("lifecycle"):
+                bucket = provider.db.bucket(name)
+                if bucket is None:
+                    continue
+                for rule in document.get("Rules") or []:
+                    if rule.get("Status") == "Enabled":
+                        self.apply(bucket, rule, now)
+        if bodies.dropped:
+            asyncio.get_running_loop().call_soon(self._delete_blobs, bodies.dropped)
 
     def _delete_blobs(self, blob_ids: list[str]) -> None:
         for blob_id in blob_ids:

@@ -15,7 +15,13 @@ from nubes.services.s3 import checksums
 from nubes.services.s3.base import S3Base
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import dump, load
-from nubes.services.s3.storage import Location, owns_bodies, read_range, store_body
+from nubes.services.s3.storage import (
+    Location,
+    body_ledger,
+    owns_bodies,
+    read_range,
+    store_body,
+)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10000
@@ -84,30 +90,33 @@ class MultipartOps(S3Base):
                 ArgumentValue=str(number),
             )
 
-    @owns_bodies
-    def upload_part(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
-        bucket = self.bucket(req["Bucket"])
-        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
-        self._part_number(req["PartNumber"])
-        wanted = load(upload["attrs"]).get("UploadChecksum")
-        body, checksum = self.receive(
-            ctx, req, inline=False, default_algorithm=wanted["Algorithm"] if wanted else None
-        )
-        etag = f'"{body.md5}"'
-        assert body.blob_id is not None
-        old = self.db.put_part(
-            upload["upload_id"],
-            req["PartNumber"],
-            {
-                "blob_id": body.blob_id,
-                "size": body.size,
-                "etag": etag,
-                "last_modified": clock.now(),
-                "checksum": dump(checksum) if checksum else None,
-            },
-        )
-        if old is not None:
-            self.dropped.append(old["blob_id"])
+    async def upload_part(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        with body_ledger(self.blobs):
+            bucket = self.bucket(req["Bucket"])
+            upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+            self._part_number(req["PartNumber"])
+            wanted = load(upload["attrs"]).get("UploadChecksum")
+            body, checksum = await self.receive_off_loop(
+                ctx, req, inline=False, default_algorithm=wanted["Algorithm"] if wanted else None
+            )
+            etag = f'"{body.md5}"'
+            assert body.blob_id is not None
+            with self.store.transaction():
+                # The upload may have been completed or aborted while the part arrived.
+                upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+                old = self.db.put_part(
+                    upload["upload_id"],
+                    req["PartNumber"],
+                    {
+                        "blob_id": body.blob_id,
+                        "size": body.size,
+                        "etag": etag,
+                        "last_modified": clock.now(),
+                        "checksum": dump(checksum) if checksum else None,
+                    },
+                )
+                if old is not None:
+                    self.dropped.append(old["blob_id"])
         out: dict[str, Any] = {"ETag": etag}
         if checksum:
             out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]

@@ -30,7 +30,14 @@ from nubes.services.s3.errors import errors
 from nubes.services.s3.models import SCHEMA, Bucket, Entry, load
 from nubes.services.s3.multipart import MultipartOps
 from nubes.services.s3.object_meta import ObjectMetaOps
-from nubes.services.s3.storage import Location, iter_all, owns_bodies, read_range, store_body
+from nubes.services.s3.storage import (
+    Location,
+    body_ledger,
+    iter_all,
+    owns_bodies,
+    read_range,
+    store_body,
+)
 
 
 class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
@@ -205,19 +212,25 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     # -- objects: write ---------------------------------------------------------------------
 
-    @owns_bodies
-    def put_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.bucket(req["Bucket"])
-        key = req["Key"]
-        self.check_key(key)
-        attrs = self.object_attrs(ctx, req, bucket)
-        self.check_write_conditions(bucket, key, req)
-        body, checksum = self.receive(ctx, req)
-        if checksum:
-            attrs["Checksum"] = checksum
-        etag = f'"{body.md5}"'
-        event = "ObjectCreated:Post" if ctx.operation == "PostObject" else "ObjectCreated:Put"
-        version_id = self.commit_object(ctx, event, bucket, key, body, body.size, etag, attrs)
+    async def put_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        with body_ledger(self.blobs):
+            bucket = self.bucket(req["Bucket"])
+            key = req["Key"]
+            self.check_key(key)
+            attrs = self.object_attrs(ctx, req, bucket)
+            self.check_write_conditions(bucket, key, req)
+            body, checksum = await self.receive_off_loop(ctx, req)
+            if checksum:
+                attrs["Checksum"] = checksum
+            etag = f'"{body.md5}"'
+            event = "ObjectCreated:Post" if ctx.operation == "PostObject" else "ObjectCreated:Put"
+            with self.store.transaction():
+                # Other requests ran while the body arrived: look again before committing.
+                bucket = self.bucket(req["Bucket"])
+                self.check_write_conditions(bucket, key, req)
+                version_id = self.commit_object(
+                    ctx, event, bucket, key, body, body.size, etag, attrs
+                )
         return {
             "ETag": etag,
             **checksum_fields(checksum),

@@ -9,6 +9,8 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -185,22 +187,48 @@ def body_source(stream: Any) -> BinaryIO:
     return stream
 
 
+@dataclass
+class BodyLedger:
+    """The blobs one operation wrote (removed again if it fails) and let go (removed once it
+    committed). Kept in a context variable: each request runs in its own task, and a body
+    received on a worker thread still reaches its request's ledger."""
+
+    written: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+_ledger: ContextVar[BodyLedger] = ContextVar("s3_body_ledger")
+
+
+def ledger() -> BodyLedger:
+    return _ledger.get()
+
+
+@contextmanager
+def body_ledger(blobs: BlobStore, settle: bool = True) -> Iterator[BodyLedger]:
+    """Open a ledger; on failure delete what was written; on success (when ``settle``)
+    delete what was let go. The caller commits its transaction inside."""
+    current = BodyLedger()
+    token = _ledger.set(current)
+    try:
+        yield current
+    except BaseException:
+        for blob_id in current.written:
+            blobs.delete(blob_id)
+        raise
+    finally:
+        _ledger.reset(token)
+    if settle:
+        for blob_id in current.dropped:
+            blobs.delete(blob_id)
+
+
 def owns_bodies(fn: Callable[[Any, Any, dict[str, Any]], Any]) -> Any:
-    """Run an operation in its own transaction: bodies it wrote are removed if it fails, bodies
-    it let go are removed only once it committed."""
+    """Run a synchronous operation in its own transaction inside a body ledger."""
 
     @functools.wraps(fn)
     async def run(self: Any, ctx: Any, req: dict[str, Any]) -> Any:
-        self.written, self.dropped = [], []
-        try:
-            with self.store.transaction():
-                result = fn(self, ctx, req)
-        except BaseException:
-            for blob_id in self.written:
-                self.blobs.delete(blob_id)
-            raise
-        for blob_id in self.dropped:
-            self.blobs.delete(blob_id)
-        return result
+        with body_ledger(self.blobs), self.store.transaction():
+            return fn(self, ctx, req)
 
     return run
