@@ -18,6 +18,14 @@ from tests.lambda_.conftest import ROLE, zipped
 SLOW_INIT = "import time\n\ndef handler(event, context):\n    print('ran', event)\n    return 1\n"
 
 
+def parent_of(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def worker_pids() -> set[int]:
     pids = set()
     for entry in Path("/proc").iterdir():
@@ -46,18 +54,22 @@ def test_shutdown_stops_workers_and_removes_code_trees(
     )
     lam.get_waiter("function_active_v2").wait(FunctionName="f")
     assert lam.invoke(FunctionName="f")["Payload"].read() == b"1"
-    started = worker_pids() - before
+    assert server.proc is not None
+    # Servers of other test processes start workers too: only this server's children count.
+    started = {pid for pid in worker_pids() - before if parent_of(pid) == server.proc.pid}
     assert started, "a warm worker runs after the invocation"
     # The worker runs in its task root, <root>/code/<blob>, under nubes' Lambda directory.
     task_root = Path(os.readlink(f"/proc/{min(started)}/cwd"))
     root = task_root.parents[1]
     assert (task_root / "app.py").is_file()
-    server.stop()
+    stopping = time.monotonic()
+    code = server.stop()
+    took = time.monotonic() - stopping
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and started & worker_pids():
         time.sleep(0.05)
     assert not started & worker_pids()
-    assert not root.exists()
+    assert not root.exists(), f"exit {code} after {took:.1f}s: {''.join(server.output)}"
 
 
 def test_queued_event_invocations_survive_a_crash(nubes_factory: Callable[..., Any]) -> None:

@@ -97,13 +97,18 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
             self.invoker.pool.reap(WORKER_IDLE_SECONDS)
 
     async def stop(self) -> None:
-        self._reaper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reaper
-        await self.stop_pollers()
-        await self.async_invocations.stop()
-        await self.invoker.shutdown()
-        self.trees.clear()
+        try:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            await self.stop_pollers()
+            await self.async_invocations.stop()
+        finally:
+            # Whatever went wrong above, no worker or unpacked code outlives the server.
+            try:
+                await self.invoker.shutdown()
+            finally:
+                self.trees.clear()
 
     def reset(self) -> None:
         # The functions are gone: so are their workers (invocations under way fail).
