@@ -391,3 +391,33 @@ def test_capacity_at_the_kilobyte_boundary(ddb: Any, make_table: Callable[..., s
         item = {**base, "b": {"S": "b" * (size - fixed)}}
         put = ddb.put_item(TableName=name, Item=item, ReturnConsumedCapacity="TOTAL")
         assert put["ConsumedCapacity"]["CapacityUnits"] == units
+
+
+def test_item_collection_metrics_for_tables_with_local_indexes(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    name = make_table(
+        range_type="S",
+        ExtraDefinitions=[{"AttributeName": "r", "AttributeType": "N"}],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by-r",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "r", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    out = ddb.put_item(
+        TableName=name,
+        Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "r": {"N": "1"}},
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    metrics = out["ItemCollectionMetrics"]
+    assert metrics["ItemCollectionKey"] == {"pk": {"S": "p"}}
+    assert len(metrics["SizeEstimateRangeGB"]) == 2
+    plain = make_table()
+    out = ddb.put_item(TableName=plain, Item={"pk": {"S": "p"}}, ReturnItemCollectionMetrics="SIZE")
+    assert "ItemCollectionMetrics" not in out

@@ -106,3 +106,46 @@ def test_execute_transaction(ddb: Any, make_table: Callable[..., str]) -> None:
         ]
     )
     assert ddb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "2"}
+
+
+def test_statement_errors(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    code, msg = error_of(
+        lambda: ddb.execute_statement(
+            Statement=f'SELECT * FROM "{name}" WHERE pk = ?',
+            Parameters=[{"S": "a"}, {"S": "b"}],
+        )
+    )
+    assert (code, msg) == (
+        "ValidationException",
+        "Number of parameters in request and statement don't match.",
+    )
+    code, msg = error_of(lambda: ddb.execute_statement(Statement=f'SELEKT * FROM "{name}"'))
+    assert code == "ValidationException"
+    assert msg.startswith("Statement wasn't well formed, can't be processed")
+    code, _ = error_of(lambda: ddb.execute_statement(Statement='SELECT * FROM "absent-table"'))
+    assert code == "ResourceNotFoundException"
+
+
+def test_select_on_index_with_in_and_missing(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for key, group in (("a", "x"), ("b", "x"), ("c", "y")):
+        ddb.put_item(TableName=name, Item={"pk": {"S": key}, "g": {"S": group}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "d"}, "g": {"S": "x"}, "flag": {"BOOL": True}})
+    found = ddb.execute_statement(
+        Statement=f'SELECT pk FROM "{name}"."by-g" WHERE g = \'x\' AND flag IS MISSING'
+    )["Items"]
+    assert sorted(i["pk"]["S"] for i in found) == ["a", "b"]
+    found = ddb.execute_statement(Statement=f"SELECT pk FROM \"{name}\" WHERE pk IN ['a', 'c']")[
+        "Items"
+    ]
+    assert sorted(i["pk"]["S"] for i in found) == ["a", "c"]
