@@ -464,19 +464,15 @@ class Items:
         self.store.execute("DELETE FROM ddb_stats WHERE tid = ? AND idx = ?", (table.id, name))
 
     def _all_rows(self, table: Table) -> Iterator[tuple[Any, Any, str]]:
-        after: tuple[Any, Any] | None = None
+        """Every item of the table, read 500 at a time (hash keys are never empty, so
+        ('', '') is below them all)."""
+        after: tuple[Any, Any] = ("", "")
         while True:
-            if after is None:
-                rows = self.store.query(
-                    "SELECT hk, rk, doc FROM ddb_items WHERE tid = ? ORDER BY hk, rk LIMIT 500",
-                    (table.id,),
-                )
-            else:
-                rows = self.store.query(
-                    "SELECT hk, rk, doc FROM ddb_items WHERE tid = ? AND (hk, rk) > (?, ?) "
-                    "ORDER BY hk, rk LIMIT 500",
-                    (table.id, *after),
-                )
+            rows = self.store.query(
+                "SELECT hk, rk, doc FROM ddb_items WHERE tid = ? AND (hk, rk) > (?, ?) "
+                "ORDER BY hk, rk LIMIT 500",
+                (table.id, *after),
+            )
             for row in rows:
                 yield row[0], row[1], row[2]
             if len(rows) < 500:
