@@ -421,3 +421,20 @@ def test_item_collection_metrics_for_tables_with_local_indexes(
     plain = make_table()
     out = ddb.put_item(TableName=plain, Item={"pk": {"S": "p"}}, ReturnItemCollectionMetrics="SIZE")
     assert "ItemCollectionMetrics" not in out
+
+
+def test_number_and_binary_hash_keys(ddb: Any, make_table: Callable[..., str]) -> None:
+    numbers = make_table(hash_type="N")
+    ddb.put_item(TableName=numbers, Item={"pk": {"N": "1.50"}, "v": {"S": "x"}})
+    got = ddb.get_item(TableName=numbers, Key={"pk": {"N": "1.5"}})["Item"]
+    assert got == {"pk": {"N": "1.5"}, "v": {"S": "x"}}
+    page = ddb.query(
+        TableName=numbers,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"N": "15E-1"}},
+    )
+    assert page["Count"] == 1
+    binary = make_table(hash_type="B")
+    ddb.put_item(TableName=binary, Item={"pk": {"B": b"\x00\x01"}})
+    assert "Item" in ddb.get_item(TableName=binary, Key={"pk": {"B": b"\x00\x01"}})
+    assert "Item" not in ddb.get_item(TableName=binary, Key={"pk": {"B": b"\x00"}})
