@@ -422,3 +422,57 @@ def test_logs_subscription_filter_feeds_a_function(
             continue
         seen = [e["message"] for e in events]
     assert seen == [f"forwarded {group} ERROR broken"]
+
+
+def test_dynamodb_stream_partial_batch_response(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    ddb = client("dynamodb")
+    table = unique("tbl")
+    try:
+        created = ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )
+    except ClientError as err:
+        pytest.xfail(f"DynamoDB streams not available yet: {err}")
+    source = (
+        "calls = []\n"
+        "def handler(event, context):\n"
+        "    keys = [r['dynamodb']['Keys']['pk']['S'] for r in event['Records']]\n"
+        "    calls.append(keys)\n"
+        "    print('got', ','.join(keys))\n"
+        "    if len(calls) == 1:\n"
+        "        failed = event['Records'][keys.index('b')]['dynamodb']['SequenceNumber']\n"
+        "        return {'batchItemFailures': [{'itemIdentifier': failed}]}\n"
+        "    return {'batchItemFailures': []}\n"
+    )
+    name = make_function({"app.py": source})
+    for key in ("a", "b", "c"):
+        ddb.put_item(TableName=table, Item={"pk": {"S": key}})
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=created["TableDescription"]["LatestStreamArn"],
+        FunctionName=name,
+        StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    deadline = time.monotonic() + 20
+    seen: list[str] = []
+    while time.monotonic() < deadline and len(seen) < 2:
+        time.sleep(0.2)
+        try:
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}", filterPattern="got"
+            )["events"]
+        except ClientError:
+            continue
+        seen = [e["message"] for e in events]
+    assert seen == ["got a,b,c", "got b,c"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -412,15 +412,17 @@ class EventSourceMappings:
     async def _deliver_stream_batch(
         self, scope: Scope, doc: dict[str, Any], events: list[dict[str, Any]], shard_id: str
     ) -> None:
-        """Invoke with the batch; on error retry, bisecting when configured, and give up on a
-        part after MaximumRetryAttempts (-1: retry until it works, capped here at 10000)."""
+        """Invoke with the batch; on error retry (from the reported checkpoint with
+        ReportBatchItemFailures), bisecting when configured, and give up on a part after
+        MaximumRetryAttempts (-1: retry until it works, capped here at 10000)."""
         retries = doc.get("MaximumRetryAttempts", -1)
         limit = 10_000 if retries is None or retries < 0 else retries
+        report_failures = "ReportBatchItemFailures" in (doc.get("FunctionResponseTypes") or [])
         pending = [events]
         while pending:
             batch = pending.pop(0)
             attempts = 0
-            while True:
+            while batch:
                 target = self._function_target(scope, doc)
                 if target is None:
                     return
@@ -428,13 +430,14 @@ class EventSourceMappings:
                     result = await self.run(
                         target, json.dumps({"Records": batch}).encode(), ids.request_id()
                     )
-                    failed = result.function_error is not None
+                    failed_at = _stream_checkpoint(result, batch, report_failures)
                 except ServiceError:
-                    failed = True
-                if not failed:
+                    failed_at = 0
+                if failed_at is None:
                     doc["LastProcessingResult"] = "OK"
                     break
                 doc["LastProcessingResult"] = "PROBLEM: Function call failed"
+                batch = batch[failed_at:]
                 if doc.get("BisectBatchOnFunctionError") and len(batch) > 1:
                     middle = len(batch) // 2
                     pending[:0] = [batch[:middle], batch[middle:]]
@@ -623,6 +626,32 @@ def _sqs_succeeded(
             return []  # an unusable report fails the whole batch, as on AWS
         failed.add(identifier)
     return [m for m in messages if m["MessageId"] not in failed]
+
+
+def _stream_checkpoint(
+    result: Result, batch: list[dict[str, Any]], report_failures: bool
+) -> int | None:
+    """Where processing of a stream batch has to resume: None when all of it succeeded, else
+    the index of the first record to retry (the lowest reported failure's sequence number)."""
+    if result.function_error is not None:
+        return 0
+    if not report_failures:
+        return None
+    try:
+        response = json.loads(result.payload)
+    except ValueError:
+        return None
+    failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+    if not failures:
+        return None
+    numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+    found = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if identifier not in numbers:
+            return 0  # an unusable report fails the whole batch
+        found.append(numbers.index(identifier))
+    return min(found)
 
 
 def _plain(value: Any) -> Any:
