@@ -220,3 +220,17 @@ def test_delete_bucket_with_pending_upload(s3: Any, unique: Any) -> None:
     s3.upload_part(Bucket=name, Key="k", UploadId=uid, PartNumber=1, Body=b"x")
     s3.delete_bucket(Bucket=name)
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_large_copies(s3: Any, bucket: str) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    data = bytes(range(256)) * (11 * 4096)  # 11 MiB: copied off the event loop
+    s3.put_object(Bucket=bucket, Key="src", Body=data)
+    s3.copy_object(Bucket=bucket, Key="plain-copy", CopySource={"Bucket": bucket, "Key": "src"})
+    assert s3.get_object(Bucket=bucket, Key="plain-copy")["Body"].read() == data
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "managed-copy", Config=config)
+    got = s3.get_object(Bucket=bucket, Key="managed-copy")
+    assert got["Body"].read() == data
+    assert got["ETag"].endswith('-3"')

@@ -27,6 +27,7 @@ from nubes.services.s3.storage import (
     body_source,
     ledger,
     read_plain,
+    read_range,
     store_body,
 )
 from nubes.store import Row
@@ -254,6 +255,23 @@ class S3Base(ServiceProvider):
         if request.body_file is None and len(request.body) <= OFF_LOOP_SIZE:
             return self.receive(ctx, req, inline, default_algorithm)
         return await asyncio.to_thread(self.receive, ctx, req, inline, default_algorithm)
+
+    async def copy_bytes(
+        self, row: Row, start: int, end: int, algorithms: list[str], inline: bool = True
+    ) -> StoredBody:
+        """A new body holding bytes ``[start, end)`` of an existing object, on a worker thread
+        when large. The source's first file is opened before the loop lets go, so an overwrite
+        meanwhile cannot pull it away."""
+        source = read_range(self.blobs, Location.of(row), start, end)
+        chunks = [source] if isinstance(source, bytes) else source
+
+        def copy() -> StoredBody:
+            return store_body(self.blobs, chunks, algorithms, checksums.ALGORITHMS, inline)
+
+        body = copy() if end - start <= OFF_LOOP_SIZE else await asyncio.to_thread(copy)
+        if body.blob_id:
+            self.written.append(body.blob_id)
+        return body
 
     def owner_of(self, attrs: dict[str, Any]) -> dict[str, str]:
         return owner(attrs.get("Owner", self.env.settings.account_id))

@@ -19,8 +19,6 @@ from nubes.services.s3.storage import (
     Location,
     body_ledger,
     owns_bodies,
-    read_range,
-    store_body,
 )
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -122,46 +120,41 @@ class MultipartOps(S3Base):
             out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
         return out
 
-    @owns_bodies
-    def upload_part_copy(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
-        bucket = self.bucket(req["Bucket"])
-        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
-        self._part_number(req["PartNumber"])
-        source_bucket, row = self.copy_source(req)
-        start, end = 0, row["size"]
-        if req.get("CopySourceRange"):
-            start, end = _copy_range(req["CopySourceRange"], row["size"])
-        wanted = load(upload["attrs"]).get("UploadChecksum")
-        algorithms = [wanted["Algorithm"]] if wanted else []
-        chunks = read_range(self.blobs, Location.of(row), start, end)
-        body = store_body(
-            self.blobs,
-            [chunks] if isinstance(chunks, bytes) else chunks,
-            algorithms,
-            checksums.ALGORITHMS,
-            inline=False,
-        )
-        assert body.blob_id is not None
-        self.written.append(body.blob_id)
-        checksum = None
-        if wanted:
-            value = checksums.encode(body.digests[wanted["Algorithm"]])
-            checksum = {"Algorithm": wanted["Algorithm"], "Value": value, "Type": "FULL_OBJECT"}
-        etag = f'"{body.md5}"'
-        now = clock.now()
-        old = self.db.put_part(
-            upload["upload_id"],
-            req["PartNumber"],
-            {
-                "blob_id": body.blob_id,
-                "size": body.size,
-                "etag": etag,
-                "last_modified": now,
-                "checksum": dump(checksum) if checksum else None,
-            },
-        )
-        if old is not None:
-            self.dropped.append(old["blob_id"])
+    async def upload_part_copy(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
+        with body_ledger(self.blobs):
+            bucket = self.bucket(req["Bucket"])
+            upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+            self._part_number(req["PartNumber"])
+            source_bucket, row = self.copy_source(req)
+            self.check_readable(load(row["attrs"]))
+            start, end = 0, row["size"]
+            if req.get("CopySourceRange"):
+                start, end = _copy_range(req["CopySourceRange"], row["size"])
+            wanted = load(upload["attrs"]).get("UploadChecksum")
+            algorithms = [wanted["Algorithm"]] if wanted else []
+            body = await self.copy_bytes(row, start, end, algorithms, inline=False)
+            assert body.blob_id is not None
+            checksum = None
+            if wanted:
+                value = checksums.encode(body.digests[wanted["Algorithm"]])
+                checksum = {"Algorithm": wanted["Algorithm"], "Value": value, "Type": "FULL_OBJECT"}
+            etag = f'"{body.md5}"'
+            now = clock.now()
+            with self.store.transaction():
+                upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+                old = self.db.put_part(
+                    upload["upload_id"],
+                    req["PartNumber"],
+                    {
+                        "blob_id": body.blob_id,
+                        "size": body.size,
+                        "etag": etag,
+                        "last_modified": now,
+                        "checksum": dump(checksum) if checksum else None,
+                    },
+                )
+                if old is not None:
+                    self.dropped.append(old["blob_id"])
         result: dict[str, Any] = {"ETag": etag, "LastModified": now}
         if checksum:
             result[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]

@@ -33,10 +33,8 @@ from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
     Location,
     body_ledger,
-    iter_all,
     owns_bodies,
     read_range,
-    store_body,
 )
 
 
@@ -390,16 +388,52 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     # -- objects: copy ----------------------------------------------------------------------
 
-    @owns_bodies
-    def copy_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.bucket(req["Bucket"])
-        key = req["Key"]
-        self.check_key(key)
-        source_bucket, row = self.copy_source(req)
+    async def copy_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        with body_ledger(self.blobs):
+            bucket = self.bucket(req["Bucket"])
+            key = req["Key"]
+            self.check_key(key)
+            source_bucket, row = self.copy_source(req)
+            attrs = self._copy_attrs(ctx, req, bucket, row)
+            algorithm = req.get("ChecksumAlgorithm")
+            source_checksum = load(row["attrs"]).get("Checksum")
+            if algorithm is None and source_checksum and source_checksum["Type"] == "FULL_OBJECT":
+                algorithm = source_checksum["Algorithm"]
+            body = await self.copy_bytes(row, 0, row["size"], [algorithm] if algorithm else [])
+            if algorithm:
+                attrs["Checksum"] = {
+                    "Algorithm": algorithm,
+                    "Value": checksums.encode(body.digests[algorithm]),
+                    "Type": "FULL_OBJECT",
+                }
+            etag = f'"{body.md5}"'
+            with self.store.transaction():
+                bucket = self.bucket(req["Bucket"])
+                self.check_write_conditions(bucket, key, req)
+                version_id = self.commit_object(
+                    ctx, "ObjectCreated:Copy", bucket, key, body, body.size, etag, attrs
+                )
+        result = {
+            "ETag": etag,
+            "LastModified": clock.now(),
+            **checksum_fields(attrs.get("Checksum")),
+        }
+        result.pop("ChecksumType", None)
+        out: dict[str, Any] = {"CopyObjectResult": result, **sse_fields(attrs)}
+        out.update(self.version_header(bucket, version_id))
+        if source_bucket.versioning:
+            out["CopySourceVersionId"] = row["version_id"]
+        return out
+
+    def _copy_attrs(
+        self, ctx: RequestContext, req: dict[str, Any], bucket: Bucket, row: Any
+    ) -> dict[str, Any]:
+        """What the copy records: the source's metadata (COPY) or the request's (REPLACE),
+        and the source's tags unless the tagging directive replaces them."""
         source_attrs = load(row["attrs"])
         self.check_readable(source_attrs)
         replace = req.get("MetadataDirective") == "REPLACE"
-        same = source_bucket.name == bucket.name and row["key"] == key
+        same = row["bucket"] == bucket.name and row["key"] == req["Key"]
         changes = replace or any(
             req.get(k)
             for k in (
@@ -415,7 +449,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "without changing the object's metadata, storage class, website redirect "
                 "location or encryption attributes."
             )
-        self.check_write_conditions(bucket, key, req)
+        self.check_write_conditions(bucket, req["Key"], req)
         if replace:
             attrs = self.object_attrs(ctx, {**req, "Tagging": None}, bucket)
         else:
@@ -427,39 +461,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 del attrs["Tags"]
         elif source_attrs.get("Tags"):
             attrs["Tags"] = source_attrs["Tags"]
-        algorithm = req.get("ChecksumAlgorithm")
-        source_checksum = source_attrs.get("Checksum")
-        if algorithm is None and source_checksum and source_checksum["Type"] == "FULL_OBJECT":
-            algorithm = source_checksum["Algorithm"]
-        body = store_body(
-            self.blobs,
-            iter_all(self.blobs, Location.of(row), row["size"]),
-            [algorithm] if algorithm else [],
-            checksums.ALGORITHMS,
-        )
-        if body.blob_id:
-            self.written.append(body.blob_id)
-        if algorithm:
-            attrs["Checksum"] = {
-                "Algorithm": algorithm,
-                "Value": checksums.encode(body.digests[algorithm]),
-                "Type": "FULL_OBJECT",
-            }
-        etag = f'"{body.md5}"'
-        version_id = self.commit_object(
-            ctx, "ObjectCreated:Copy", bucket, key, body, body.size, etag, attrs
-        )
-        result = {
-            "ETag": etag,
-            "LastModified": clock.now(),
-            **checksum_fields(attrs.get("Checksum")),
-        }
-        result.pop("ChecksumType", None)
-        out: dict[str, Any] = {"CopyObjectResult": result, **sse_fields(attrs)}
-        out.update(self.version_header(bucket, version_id))
-        if source_bucket.versioning:
-            out["CopySourceVersionId"] = row["version_id"]
-        return out
+        return attrs
 
     # -- listings ---------------------------------------------------------------------------
 
