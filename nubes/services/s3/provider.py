@@ -1,9 +1,11 @@
 """Amazon S3: buckets, objects, listings, versioning; multipart uploads, bucket configurations
 and object sub-resources live in their own modules and join here.
 
-Operations that create or drop object bodies run in their own transaction (``@owns_bodies``):
-a body is written before its row commits and an old body is deleted only after the row that
-replaced it committed, so a crash at any point leaves every acknowledged object readable.
+Bodies and rows: a body is written (inline or as a blob) before the row naming it commits, and
+a body that a commit replaced or deleted is removed only after that commit (the body ledger in
+``storage``), so a crash at any point leaves every acknowledged object readable. Operations
+that handle bodies run their own transactions: large bodies are received, hashed and copied
+on a worker thread, and the row is committed afterwards in one short transaction.
 """
 
 from __future__ import annotations
