@@ -18,7 +18,7 @@ from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
 from nubes.services.s3 import acl, checksums, conditions
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import Bucket, S3Store, dump, load
+from nubes.services.s3.models import Bucket, S3Store, dump, load_attrs
 from nubes.services.s3.notifications import Notifier
 from nubes.services.s3.storage import (
     Location,
@@ -560,7 +560,7 @@ class S3Base(ServiceProvider):
     # -- objects: delete --------------------------------------------------------------------
 
     def check_retention(self, row: Row, bypass: bool) -> None:
-        attrs = load(row["attrs"])
+        attrs = load_attrs(row["attrs"])
         retention = attrs.get("Retention")
         locked = attrs.get("LegalHold") == "ON"
         if retention and retention["RetainUntilDate"] > clock.now():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.protocol.base import ServiceError
-from nubes.services.s3.models import load
+from nubes.services.s3.models import load_attrs
 from nubes.services.s3.storage import body_ledger
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def applies(row: Row, rule: dict[str, Any]) -> bool:
     if less is not None and row["size"] >= less:
         return False
     if tags:
-        have = load(row["attrs"]).get("Tags") or {}
+        have = load_attrs(row["attrs"]).get("Tags") or {}
         return all(have.get(k) == v for k, v in tags.items())
     return True
 

@@ -133,6 +133,12 @@ def load(text: str) -> Any:
     return json.loads(text, object_hook=hook)
 
 
+def load_attrs(text: str) -> Any:
+    """An object's (or upload's, or part's) own JSON: it holds no timestamps as documents, so
+    the plain decoder does (listings decode one per key)."""
+    return json.loads(text)
+
+
 @dataclass
 class Entry:
     """One item of a listing: an object version row, or a common prefix."""

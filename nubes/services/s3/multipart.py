@@ -14,7 +14,7 @@ from nubes.core.context import RequestContext
 from nubes.services.s3 import checksums
 from nubes.services.s3.base import S3Base
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import dump, load
+from nubes.services.s3.models import dump, load_attrs
 from nubes.services.s3.storage import (
     Location,
     body_ledger,
@@ -93,7 +93,7 @@ class MultipartOps(S3Base):
             bucket = self.bucket(req["Bucket"])
             upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
             self._part_number(req["PartNumber"])
-            wanted = load(upload["attrs"]).get("UploadChecksum")
+            wanted = load_attrs(upload["attrs"]).get("UploadChecksum")
             body, checksum = await self.receive_off_loop(
                 ctx, req, inline=False, default_algorithm=wanted["Algorithm"] if wanted else None
             )
@@ -126,11 +126,11 @@ class MultipartOps(S3Base):
             upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
             self._part_number(req["PartNumber"])
             source_bucket, row = self.copy_source(req)
-            self.check_readable(load(row["attrs"]))
+            self.check_readable(load_attrs(row["attrs"]))
             start, end = 0, row["size"]
             if req.get("CopySourceRange"):
                 start, end = _copy_range(req["CopySourceRange"], row["size"])
-            wanted = load(upload["attrs"]).get("UploadChecksum")
+            wanted = load_attrs(upload["attrs"]).get("UploadChecksum")
             algorithms = [wanted["Algorithm"]] if wanted else []
             body = await self.copy_bytes(row, start, end, algorithms, inline=False)
             assert body.blob_id is not None
@@ -189,7 +189,7 @@ class MultipartOps(S3Base):
                     PartNumber=item.get("PartNumber"),
                     ETag=item.get("ETag"),
                 )
-            part_checksum = load(part["checksum"]) if part["checksum"] else None
+            part_checksum = load_attrs(part["checksum"]) if part["checksum"] else None
             for name in checksums.DIGEST_SIZES:
                 given = item.get(f"Checksum{name}")
                 if given and (part_checksum is None or part_checksum["Value"] != given):
@@ -215,7 +215,7 @@ class MultipartOps(S3Base):
         self.check_write_conditions(bucket, key, req)
         digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p["etag"])) for p in chosen))
         etag = f'"{digest.hexdigest()}-{len(chosen)}"'
-        attrs = load(upload["attrs"])
+        attrs = load_attrs(upload["attrs"])
         wanted = attrs.pop("UploadChecksum", None)
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
@@ -248,7 +248,7 @@ class MultipartOps(S3Base):
         algorithm = wanted["Algorithm"]
         values = []
         for part in chosen:
-            found = load(part["checksum"]) if part["checksum"] else None
+            found = load_attrs(part["checksum"]) if part["checksum"] else None
             if found is None:
                 raise errors.InvalidRequest(
                     f"The upload was created using a {algorithm.lower()} checksum. The "
@@ -282,7 +282,7 @@ class MultipartOps(S3Base):
         rows = self.db.parts(upload["upload_id"], after=int(marker), limit=limit + 1)
         truncated = len(rows) > limit
         rows = rows[:limit]
-        attrs = load(upload["attrs"])
+        attrs = load_attrs(upload["attrs"])
         parts = []
         for row in rows:
             item: dict[str, Any] = {
@@ -292,7 +292,7 @@ class MultipartOps(S3Base):
                 "Size": row["size"],
             }
             if row["checksum"]:
-                checksum = load(row["checksum"])
+                checksum = load_attrs(row["checksum"])
                 item[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
             parts.append(item)
         who = self.owner_of(attrs)
@@ -327,7 +327,7 @@ class MultipartOps(S3Base):
         rows = rows[:limit]
         uploads = []
         for row in rows:
-            attrs = load(row["attrs"])
+            attrs = load_attrs(row["attrs"])
             who = self.owner_of(attrs)
             item: dict[str, Any] = {
                 "UploadId": row["upload_id"],

@@ -12,7 +12,7 @@ from nubes.core.context import RequestContext
 from nubes.services.s3 import acl
 from nubes.services.s3.base import ARCHIVED, S3Base, validate_tags
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import load
+from nubes.services.s3.models import load_attrs
 
 if TYPE_CHECKING:
     from nubes.store import Row
@@ -22,7 +22,7 @@ class ObjectMetaOps(S3Base):
     def target(self, req: dict[str, Any]) -> tuple[Row, dict[str, Any]]:
         bucket = self.bucket(req["Bucket"])
         row = self.object(bucket, req["Key"], req.get("VersionId"))
-        return row, load(row["attrs"])
+        return row, load_attrs(row["attrs"])
 
     def versioned(self, req: dict[str, Any], row: Row) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])

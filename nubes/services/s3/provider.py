@@ -29,7 +29,7 @@ from nubes.services.s3.base import (
 )
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import SCHEMA, Bucket, Entry, load
+from nubes.services.s3.models import SCHEMA, Bucket, Entry, load_attrs
 from nubes.services.s3.multipart import MultipartOps
 from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
@@ -252,7 +252,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         bucket = self.bucket(req["Bucket"])
         row = self.object(bucket, req["Key"], req.get("VersionId"))
         conditions.check_read(req, row["etag"], row["last_modified"])
-        attrs = load(row["attrs"])
+        attrs = load_attrs(row["attrs"])
         if with_body:
             self.check_readable(attrs)
         where = Location.of(row)
@@ -398,7 +398,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             source_bucket, row = self.copy_source(req)
             attrs = self._copy_attrs(ctx, req, bucket, row)
             algorithm = req.get("ChecksumAlgorithm")
-            source_checksum = load(row["attrs"]).get("Checksum")
+            source_checksum = load_attrs(row["attrs"]).get("Checksum")
             if algorithm is None and source_checksum and source_checksum["Type"] == "FULL_OBJECT":
                 algorithm = source_checksum["Algorithm"]
             body = await self.copy_bytes(row, 0, row["size"], [algorithm] if algorithm else [])
@@ -432,7 +432,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     ) -> dict[str, Any]:
         """What the copy records: the source's metadata (COPY) or the request's (REPLACE),
         and the source's tags unless the tagging directive replaces them."""
-        source_attrs = load(row["attrs"])
+        source_attrs = load_attrs(row["attrs"])
         self.check_readable(source_attrs)
         replace = req.get("MetadataDirective") == "REPLACE"
         same = row["bucket"] == bucket.name and row["key"] == req["Key"]
@@ -530,7 +530,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 prefixes.append({"Prefix": url_encode(entry.prefix, encoding)})
                 continue
             row = entry.row
-            attrs = load(row["attrs"])
+            attrs = load_attrs(row["attrs"])
             item: dict[str, Any] = {
                 "Key": url_encode(row["key"], encoding),
                 "LastModified": row["last_modified"],
@@ -590,7 +590,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 prefixes.append({"Prefix": url_encode(entry.prefix, encoding)})
                 continue
             row = entry.row
-            attrs = load(row["attrs"])
+            attrs = load_attrs(row["attrs"])
             item: dict[str, Any] = {
                 "Key": url_encode(row["key"], encoding),
                 "VersionId": row["version_id"],
