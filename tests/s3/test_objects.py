@@ -291,3 +291,24 @@ def test_archived_objects_need_restore(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.restore_object(Bucket=bucket, Key="warm", RestoreRequest={"Days": 1})
     assert error_of(exc) == ("InvalidObjectState", 403)
+
+
+def test_metadata_too_large(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"big": "v" * 2100})
+    assert error_of(exc) == ("MetadataTooLarge", 400)
+
+
+def test_entity_too_large_is_refused_before_reading(bucket: str, endpoint: str) -> None:
+    resp = requests.put(
+        f"{endpoint}/{bucket}/huge",
+        data=b"x",
+        headers={
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "content-encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(6 * 1024**3),
+        },
+        timeout=10,
+    )
+    assert resp.status_code == 400
+    assert b"<Code>EntityTooLarge</Code>" in resp.content

@@ -66,6 +66,9 @@ STORAGE_CLASSES = {
     "EXPRESS_ONEZONE",
     "FSX_OPENZFS",
 }
+MAX_METADATA_BYTES = 2048
+MAX_UPLOAD_BYTES = 5 * 1024**3
+"""The largest single PUT or part."""
 OFF_LOOP_SIZE = 1024 * 1024
 """Bodies larger than this are read, hashed and written on a worker thread."""
 ARCHIVED = {"GLACIER", "DEEP_ARCHIVE"}
@@ -299,6 +302,13 @@ class S3Base(ServiceProvider):
         the flexible checksum (header or aws-chunked trailer); returns the body and the
         checksum to keep."""
         headers = ctx.request.headers
+        length = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
+            raise errors.EntityTooLarge(
+                "Your proposed upload exceeds the maximum allowed size",
+                ProposedSize=int(length),
+                MaxSizeAllowed=MAX_UPLOAD_BYTES,
+            )
         declared = [a for a in _CHECKSUM_ALGORITHMS if req.get(f"Checksum{a}")]
         trailer = headers.get("x-amz-trailer", "").strip().lower()
         if trailer.startswith("x-amz-checksum-"):
@@ -389,7 +399,15 @@ class S3Base(ServiceProvider):
             else:
                 del attrs["ContentEncoding"]
         if req.get("Metadata"):
-            attrs["Metadata"] = {k.lower(): v for k, v in req["Metadata"].items()}
+            metadata = {k.lower(): v for k, v in req["Metadata"].items()}
+            size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
+            if size > MAX_METADATA_BYTES:
+                raise errors.MetadataTooLarge(
+                    "Your metadata headers exceed the maximum allowed metadata size",
+                    Size=size,
+                    MaxSizeAllowed=MAX_METADATA_BYTES,
+                )
+            attrs["Metadata"] = metadata
         storage_class = req.get("StorageClass")
         if storage_class is not None:
             if storage_class not in STORAGE_CLASSES:

@@ -34,6 +34,7 @@ errors = ErrorCatalogue(
         "MalformedACLError": 400,
         "MalformedPolicy": 400,
         "MalformedXML": 400,
+        "MetadataTooLarge": 400,
         "MethodNotAllowed": 405,
         "NoSuchBucketPolicy": 404,
         "NoSuchCORSConfiguration": 404,
