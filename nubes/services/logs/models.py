@@ -63,6 +63,16 @@ MIGRATIONS = (
         PRIMARY KEY (account, region, grp, kind, name)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE logs_queries (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX logs_queries_by_scope ON logs_queries (account, region, created);
+    """,
 )
 
 EVENT_OVERHEAD = 26
@@ -341,6 +351,34 @@ class LogsModel:
                 (scope.account, scope.region, group, kind, name),
             )
         )
+
+
+class QueriesModel:
+    """Logs Insights queries and their results (they run at once when started)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, scope: Scope, query_id: str, created: int, doc: dict[str, Any]) -> None:
+        self.store.execute(
+            "INSERT INTO logs_queries (id, account, region, created, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            (query_id, scope.account, scope.region, created, json.dumps(doc)),
+        )
+
+    def get(self, scope: Scope, query_id: str) -> dict[str, Any] | None:
+        row = self.store.query_one(
+            "SELECT doc FROM logs_queries WHERE id = ? AND account = ? AND region = ?",
+            (query_id, scope.account, scope.region),
+        )
+        return None if row is None else dict(json.loads(row["doc"]))
+
+    def listing(self, scope: Scope) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT doc FROM logs_queries WHERE account = ? AND region = ? ORDER BY created DESC",
+            (scope.account, scope.region),
+        )
+        return [json.loads(r["doc"]) for r in rows]
 
 
 def _bounds(

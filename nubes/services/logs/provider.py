@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import secrets
+import uuid
 from typing import Any
 
 from nubes.core import clock
@@ -17,9 +18,17 @@ from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
+from nubes.services.logs import insights
 from nubes.services.logs.errors import errors
 from nubes.services.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
-from nubes.services.logs.models import EVENT_OVERHEAD, MIGRATIONS, Event, LogsModel, Scope
+from nubes.services.logs.models import (
+    EVENT_OVERHEAD,
+    MIGRATIONS,
+    Event,
+    LogsModel,
+    QueriesModel,
+    Scope,
+)
 
 RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -53,6 +62,7 @@ class LogsProvider(ServiceProvider):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         self.model = LogsModel(self.store)
+        self.queries = QueriesModel(self.store)
 
     async def start(self) -> None:
         self.env.scheduler.every(
@@ -573,6 +583,110 @@ class LogsProvider(ServiceProvider):
             if pattern.matches(message)
         ]
         return {"matches": matches}
+
+    # -- Logs Insights ------------------------------------------------------------------------
+
+    def start_query(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(ctx)
+        names = [
+            *([req["logGroupName"]] if req.get("logGroupName") else []),
+            *(req.get("logGroupNames") or []),
+            *(self._group_name(i) for i in req.get("logGroupIdentifiers") or []),
+        ]
+        if not names:
+            raise errors.InvalidParameterException("Query must contain at least one log group.")
+        if req["endTime"] < req["startTime"]:
+            raise errors.InvalidParameterException("endTime must be greater than startTime")
+        try:
+            query = insights.parse_query(req["queryString"])
+        except insights.QueryError as exc:
+            raise errors.MalformedQueryException(
+                f"Query is malformed: {exc}",
+                queryCompileError={"message": str(exc)},
+            ) from None
+        if req.get("limit"):
+            query.limit = req["limit"]
+        groups = [self._group(scope, name)["name"] for name in names]
+        records: list[dict[str, Any]] = []
+        for group in groups:
+            for event in self.model.group_events(
+                scope, group, req["startTime"] * 1000, (req["endTime"] + 1) * 1000, None
+            ):
+                records.append(
+                    insights.record(
+                        event.timestamp,
+                        event.message,
+                        event.stream,
+                        f"{scope.account}:{group}",
+                        event.ingested,
+                        encode_token([group, event.id]),
+                    )
+                )
+        results = insights.run(query, records)
+        query_id = str(uuid.uuid4())
+        now = now_ms()
+        self.queries.put(
+            scope,
+            query_id,
+            now,
+            {
+                "queryId": query_id,
+                "queryString": req["queryString"],
+                "status": "Complete",
+                "createTime": now,
+                "logGroupName": groups[0],
+                "queryDuration": 0,
+                "results": results,
+                "statistics": {
+                    "recordsMatched": float(len(results)),
+                    "recordsScanned": float(len(records)),
+                    "bytesScanned": float(sum(len(r["@message"]) for r in records)),
+                },
+            },
+        )
+        return {"queryId": query_id}
+
+    def _query(self, ctx: RequestContext, query_id: str) -> dict[str, Any]:
+        doc = self.queries.get(scope_of(ctx), query_id)
+        if doc is None:
+            raise errors.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        return doc
+
+    def get_query_results(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        doc = self._query(ctx, req["queryId"])
+        return {
+            "queryLanguage": "CWLI",
+            "results": doc["results"],
+            "statistics": doc["statistics"],
+            "status": doc["status"],
+        }
+
+    def stop_query(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        doc = self._query(ctx, req["queryId"])
+        # Queries finish when they start: there is never a running one to stop.
+        return {"success": doc["status"] == "Running"}
+
+    def describe_queries(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        found = []
+        for doc in self.queries.listing(scope_of(ctx)):
+            if req.get("logGroupName") and doc["logGroupName"] != req["logGroupName"]:
+                continue
+            if req.get("status") and doc["status"] != req["status"]:
+                continue
+            found.append(
+                {
+                    key: doc[key]
+                    for key in (
+                        "queryId",
+                        "queryString",
+                        "status",
+                        "createTime",
+                        "logGroupName",
+                    )
+                }
+                | {"queryLanguage": "CWLI"}
+            )
+        return {"queries": found[: req.get("maxResults") or 1000]}
 
     # -- helpers ----------------------------------------------------------------------------
 
