@@ -284,3 +284,27 @@ def test_object_lock_needs_lock_enabled_bucket(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     missing(s3.get_object_retention, "InvalidRequest", Bucket=bucket, Key="k")
     missing(s3.get_object_lock_configuration, "ObjectLockConfigurationNotFoundError", Bucket=bucket)
+
+
+def test_id_keyed_configurations(s3: Any, bucket: str) -> None:
+    missing(s3.get_bucket_metrics_configuration, "NoSuchConfiguration", Bucket=bucket, Id="all")
+    s3.put_bucket_metrics_configuration(Bucket=bucket, Id="all", MetricsConfiguration={"Id": "all"})
+    s3.put_bucket_metrics_configuration(
+        Bucket=bucket, Id="docs", MetricsConfiguration={"Id": "docs", "Filter": {"Prefix": "docs/"}}
+    )
+    got = s3.get_bucket_metrics_configuration(Bucket=bucket, Id="docs")["MetricsConfiguration"]
+    assert got["Filter"] == {"Prefix": "docs/"}
+    listed = s3.list_bucket_metrics_configurations(Bucket=bucket)["MetricsConfigurationList"]
+    assert [c["Id"] for c in listed] == ["all", "docs"]
+    s3.delete_bucket_metrics_configuration(Bucket=bucket, Id="all")
+    missing(s3.delete_bucket_metrics_configuration, "NoSuchConfiguration", Bucket=bucket, Id="all")
+    tiering = {
+        "Id": "archive",
+        "Status": "Enabled",
+        "Tierings": [{"Days": 90, "AccessTier": "ARCHIVE_ACCESS"}],
+    }
+    s3.put_bucket_intelligent_tiering_configuration(
+        Bucket=bucket, Id="archive", IntelligentTieringConfiguration=tiering
+    )
+    out = s3.get_bucket_intelligent_tiering_configuration(Bucket=bucket, Id="archive")
+    assert out["IntelligentTieringConfiguration"] == tiering

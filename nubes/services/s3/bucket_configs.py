@@ -324,3 +324,88 @@ class BucketConfigOps(S3Base):
 
     def get_object_lock_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         return {"ObjectLockConfiguration": self.required_config(req, "object_lock")}
+
+    # -- Id-keyed configurations: analytics, inventory, metrics, intelligent tiering --------
+
+    def put_named(self, req: dict[str, Any], family: str, member: str) -> dict:
+        config = req.get(member) or {}
+        if config.get("Id") != req["Id"]:
+            raise errors.InvalidArgument(
+                "Configuration id in the body does not match the one in the query",
+                ArgumentName="id",
+                ArgumentValue=req["Id"],
+            )
+        return self.put_config(req, f"{family}:{req['Id']}", config)
+
+    def get_named(self, req: dict[str, Any], family: str, member: str) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        found = self.db.config(bucket.name, f"{family}:{req['Id']}")
+        if found is None:
+            raise errors.NoSuchConfiguration("The specified configuration does not exist.")
+        return {member: found}
+
+    def delete_named(self, req: dict[str, Any], family: str) -> dict:
+        self.get_named(req, family, "")
+        return self.delete_config(req, f"{family}:{req['Id']}")
+
+    def list_named(self, req: dict[str, Any], family: str, member: str) -> dict:
+        bucket = self.bucket(req["Bucket"])
+        found = self.db.named_configs(bucket.name, family)
+        out: dict[str, Any] = {"IsTruncated": False}
+        if found:
+            out[member] = found
+        if req.get("ContinuationToken"):
+            out["ContinuationToken"] = req["ContinuationToken"]
+        return out
+
+    def put_bucket_analytics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.put_named(req, "analytics", "AnalyticsConfiguration")
+
+    def get_bucket_analytics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.get_named(req, "analytics", "AnalyticsConfiguration")
+
+    def delete_bucket_analytics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.delete_named(req, "analytics")
+
+    def list_bucket_analytics_configurations(self, ctx: RequestContext, req: dict) -> dict:
+        return self.list_named(req, "analytics", "AnalyticsConfigurationList")
+
+    def put_bucket_inventory_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.put_named(req, "inventory", "InventoryConfiguration")
+
+    def get_bucket_inventory_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.get_named(req, "inventory", "InventoryConfiguration")
+
+    def delete_bucket_inventory_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.delete_named(req, "inventory")
+
+    def list_bucket_inventory_configurations(self, ctx: RequestContext, req: dict) -> dict:
+        return self.list_named(req, "inventory", "InventoryConfigurationList")
+
+    def put_bucket_metrics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.put_named(req, "metrics", "MetricsConfiguration")
+
+    def get_bucket_metrics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.get_named(req, "metrics", "MetricsConfiguration")
+
+    def delete_bucket_metrics_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.delete_named(req, "metrics")
+
+    def list_bucket_metrics_configurations(self, ctx: RequestContext, req: dict) -> dict:
+        return self.list_named(req, "metrics", "MetricsConfigurationList")
+
+    def put_bucket_intelligent_tiering_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.put_named(req, "tiering", "IntelligentTieringConfiguration")
+
+    def get_bucket_intelligent_tiering_configuration(self, ctx: RequestContext, req: dict) -> dict:
+        return self.get_named(req, "tiering", "IntelligentTieringConfiguration")
+
+    def delete_bucket_intelligent_tiering_configuration(
+        self, ctx: RequestContext, req: dict
+    ) -> dict:
+        return self.delete_named(req, "tiering")
+
+    def list_bucket_intelligent_tiering_configurations(
+        self, ctx: RequestContext, req: dict
+    ) -> dict:
+        return self.list_named(req, "tiering", "IntelligentTieringConfigurationList")

@@ -38,6 +38,7 @@ errors = ErrorCatalogue(
         "MethodNotAllowed": 405,
         "NoSuchBucketPolicy": 404,
         "NoSuchCORSConfiguration": 404,
+        "NoSuchConfiguration": 404,
         "NoSuchLifecycleConfiguration": 404,
         "NoSuchObjectLockConfiguration": 404,
         "NoSuchPublicAccessBlockConfiguration": 404,

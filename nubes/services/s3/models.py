@@ -224,6 +224,15 @@ class S3Store:
             "DELETE FROM s3_bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind)
         )
 
+    def named_configs(self, bucket: str, family: str) -> list[Any]:
+        """The documents of one family of Id-keyed configurations (``analytics:<Id>``...)."""
+        rows = self.store.query(
+            "SELECT document FROM s3_bucket_configs WHERE bucket = ? AND kind >= ? AND kind < ? "
+            "ORDER BY kind",
+            (bucket, f"{family}:", f"{family};"),
+        )
+        return [load(r["document"]) for r in rows]
+
     def configs(self, kind: str) -> list[tuple[str, Any]]:
         rows = self.store.query(
             "SELECT bucket, document FROM s3_bucket_configs WHERE kind = ?", (kind,)
