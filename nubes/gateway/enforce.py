@@ -47,6 +47,21 @@ UNSIGNED_OPERATIONS = {
 }
 """Called with a token from an identity provider instead of a signature."""
 
+CACHE_SECONDS = 2.0
+"""How long a resource policy or tag set read from its service is reused. Writes that come
+through the API drop it at once; this only bounds what in-process writes can leave stale."""
+_WRITES: dict[str, frozenset[str]] = {
+    "sqs": frozenset(
+        ("SetQueueAttributes", "CreateQueue", "DeleteQueue", "AddPermission", "RemovePermission")
+    ),
+    "sns": frozenset(
+        ("SetTopicAttributes", "CreateTopic", "DeleteTopic", "AddPermission", "RemovePermission")
+    ),
+    "s3": frozenset(("PutBucketPolicy", "DeleteBucketPolicy", "CreateBucket", "DeleteBucket")),
+    "lambda": frozenset(("AddPermission", "RemovePermission", "CreateFunction", "DeleteFunction")),
+}
+_POLICY_PARAMS = ("QueueUrl", "TopicArn", "TargetArn", "Bucket", "Key", "FunctionName", "Qualifier")
+
 ResourcePolicyLookup = Callable[[RequestContext, dict[str, Any]], tuple[str, str | None]]
 _lookups: dict[str, ResourcePolicyLookup] = {}
 
@@ -185,22 +200,13 @@ def _time_keys(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-def _parse_authorization(header: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for part in header[len(sigv4.ALGORITHM) :].split(","):
-        name, _, value = part.strip().partition("=")
-        fields[name] = value
-    return fields
-
-
 def verify_header_signature(ctx: RequestContext, secret: str) -> None:
     """The ``Authorization`` header's SigV4 signature against ``secret``; raises the service's
     error for a skewed clock or a wrong signature."""
     req = ctx.request
-    fields = _parse_authorization(req.headers.get("authorization", ""))
-    scope = sigv4.Scope.parse(fields.get("Credential", ""))
+    auth = sigv4.Authorization.parse(req.headers.get("authorization", ""))
     amz_date = req.headers.get("x-amz-date", "")
-    if scope is None or not amz_date:
+    if auth is None or not amz_date:
         raise _error(ctx, "signature")
     signed_at = _amz_time(amz_date)
     if signed_at is None:
@@ -221,19 +227,19 @@ def verify_header_signature(ctx: RequestContext, secret: str) -> None:
             "signature",
             f"Signature expired: {amz_date} is now earlier than {earliest} ({now_text} - 15 min.)",
         )
-    signed_headers = fields.get("SignedHeaders", "").split(";")
+    scope = auth.scope
     request = sigv4.canonical_request(
         req.method,
         _signed_path(ctx),
         req.query_string,
         req.headers,
-        signed_headers,
+        auth.signed_headers,
         _payload_hash(ctx),
         double_encode=ctx.service != "s3",
     )
     key = _signing_key(secret, scope.date, scope.region, scope.service)
     expected = sigv4.sign(key, sigv4.string_to_sign(amz_date, str(scope), request))
-    if not sigv4.matches(expected, fields.get("Signature", "")):
+    if not sigv4.matches(expected, auth.signature):
         raise _error(ctx, "signature")
 
 
@@ -281,6 +287,8 @@ class Enforcer:
         sigv4.register_secret_resolver(self.secret_for)
         register_resource_policy_lookup("sts", self._trust_policy)
         self._hash_keys: dict[tuple[str, str, str], str | None] = {}
+        self._policies: dict[tuple[Any, ...], tuple[float, tuple[str, Any] | None]] = {}
+        self._tags: dict[str, tuple[float, dict[str, str]]] = {}
         self._key_used: dict[str, float] = {}
         for service, fn in (
             ("lambda", self._lambda_policy),
@@ -315,6 +323,9 @@ class Enforcer:
     def __call__(self, ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
         if ctx.protocol == "internal" or (ctx.service, op.name) in UNSIGNED_OPERATIONS:
             return
+        if op.name in _WRITES.get(ctx.service, ()) or op.name.startswith(("Tag", "Untag")):
+            self._policies.clear()
+            self._tags.clear()
         if ctx.service == "s3" and not ctx.principal.access_key_id:
             # Anonymous S3 requests get what bucket policies grant to everyone.
             self.authorize(ctx, op.name, params, self.anonymous)
@@ -324,6 +335,8 @@ class Enforcer:
 
     def reset(self) -> None:
         self._hash_keys.clear()
+        self._policies.clear()
+        self._tags.clear()
         self._key_used.clear()
 
     def authenticate(self, ctx: RequestContext) -> KeyRecord:
@@ -378,7 +391,7 @@ class Enforcer:
             base = {**base, **self._leading_keys(ctx, operation, params)}
         for need in wanted:
             context = {**base, **need.context} if need.context else base
-            tags = self.env.tags.get(need.resource) if need.resource != "*" else {}
+            tags = self._resource_tags(need.resource) if need.resource != "*" else {}
             if tags:
                 context = {
                     **context,
@@ -435,7 +448,34 @@ class Enforcer:
             context["aws:sourceidentity"] = [session["source_identity"]]
         return context
 
+    def _resource_tags(self, arn: str) -> dict[str, str]:
+        now = clock.now()
+        cached = self._tags.get(arn)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        tags = self.env.tags.get(arn)
+        if len(self._tags) > 10_000:
+            self._tags.clear()
+        self._tags[arn] = (now, tags)
+        return tags
+
     def _resource_policy(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> tuple[str, Any] | None:
+        if ctx.service not in _WRITES:
+            return self._read_resource_policy(ctx, params)
+        key = (ctx.service, ctx.account_id, ctx.region, *(params.get(p) for p in _POLICY_PARAMS))
+        now = clock.now()
+        cached = self._policies.get(key)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        found = self._read_resource_policy(ctx, params)
+        if len(self._policies) > 10_000:
+            self._policies.clear()
+        self._policies[key] = (now, found)
+        return found
+
+    def _read_resource_policy(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> tuple[str, Any] | None:
         lookup = _lookups.get(ctx.service)
