@@ -52,6 +52,11 @@ def test_expiration_noncurrent_and_uploads(nubes_factory: Any) -> None:
             ]
         },
     )
+    head = s3.head_object(Bucket="life", Key="logs/old.txt")
+    assert head["Expiration"].startswith('expiry-date="') and 'rule-id="logs"' in head["Expiration"]
+    assert "Expiration" not in s3.head_object(Bucket="life", Key="keep/me.txt")
+    put = s3.put_object(Bucket="life", Key="logs/new.txt", Body=b"x")
+    assert 'rule-id="logs"' in put["Expiration"]
     advance(server.endpoint, 2 * DAY)
     assert eventually(lambda: keys(s3, "life") == ["keep/me.txt"])
     assert eventually(lambda: "Uploads" not in s3.list_multipart_uploads(Bucket="life"))

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
-from nubes.services.s3 import acl, checksums, conditions
+from nubes.services.s3 import acl, checksums, conditions, lifecycle
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import Bucket, S3Store, dump, load_attrs
 from nubes.services.s3.notifications import Notifier
@@ -561,10 +561,25 @@ class S3Base(ServiceProvider):
             out["ObjectLockRetainUntilDate"] = retention["RetainUntilDate"]
         if attrs.get("LegalHold"):
             out["ObjectLockLegalHoldStatus"] = attrs["LegalHold"]
+        expires = self.expiration(bucket, row["key"], row["last_modified"], row["size"], attrs)
+        if expires:
+            out["Expiration"] = expires
         if attrs.get("RestoreUntil"):
             until = http_date(attrs["RestoreUntil"])
             out["Restore"] = f'ongoing-request="false", expiry-date="{until}"'
         return out
+
+    def expiration(
+        self, bucket: Bucket, key: str, made: float, size: int, attrs: dict[str, Any]
+    ) -> str | None:
+        """The ``x-amz-expiration`` value when a lifecycle rule will expire the object."""
+        document = self.db.config(bucket.name, "lifecycle")
+        if document is None:
+            return None
+        found = lifecycle.expiration(document, key, made, size, attrs.get("Tags") or {})
+        if found is None:
+            return None
+        return f'expiry-date="{http_date(found[0])}", rule-id="{found[1]}"'
 
     def check_readable(self, attrs: dict[str, Any]) -> None:
         """An archived object's bytes are out of reach until it is restored."""

@@ -46,16 +46,39 @@ def rule_filter(rule: dict[str, Any]) -> tuple[str, dict[str, str], int | None, 
     return prefix, tags, greater, less
 
 
-def applies(row: Row, rule: dict[str, Any]) -> bool:
-    _, tags, greater, less = rule_filter(rule)
-    if greater is not None and row["size"] <= greater:
+def applies(rule: dict[str, Any], key: str, size: int, tags: dict[str, str]) -> bool:
+    prefix, wanted, greater, less = rule_filter(rule)
+    if not key.startswith(prefix):
         return False
-    if less is not None and row["size"] >= less:
+    if greater is not None and size <= greater:
         return False
-    if tags:
-        have = load_attrs(row["attrs"]).get("Tags") or {}
-        return all(have.get(k) == v for k, v in tags.items())
-    return True
+    if less is not None and size >= less:
+        return False
+    return all(tags.get(k) == v for k, v in wanted.items())
+
+
+def _row_applies(rule: dict[str, Any], row: Row) -> bool:
+    tags: dict[str, str] = {}
+    if rule_filter(rule)[1]:
+        tags = load_attrs(row["attrs"]).get("Tags") or {}
+    return applies(rule, row["key"], row["size"], tags)
+
+
+def expiration(
+    document: dict[str, Any] | None, key: str, made: float, size: int, tags: dict[str, str]
+) -> tuple[float, str] | None:
+    """When the first enabled expiration rule matching an object expires it, and the rule's
+    id (what ``x-amz-expiration`` reports)."""
+    for rule in (document or {}).get("Rules") or []:
+        days = (rule.get("Expiration") or {}).get("Days")
+        date = (rule.get("Expiration") or {}).get("Date")
+        if rule.get("Status") != "Enabled" or not applies(rule, key, size, tags):
+            continue
+        if days is not None:
+            return due_at(made, days), rule.get("ID", "")
+        if isinstance(date, datetime):
+            return date.timestamp(), rule.get("ID", "")
+    return None
 
 
 class Lifecycle:
@@ -92,7 +115,7 @@ class Lifecycle:
         days, date = expiration.get("Days"), expiration.get("Date")
         if days is not None or date is not None:
             for row in provider.db.under_prefix(bucket.name, prefix, latest=True):
-                if row["delete_marker"] or not applies(row, rule):
+                if row["delete_marker"] or not _row_applies(rule, row):
                     continue
                 expired = (
                     now >= due_at(row["last_modified"], days)
@@ -105,7 +128,7 @@ class Lifecycle:
         if noncurrent.get("NoncurrentDays") is not None:
             for row in provider.db.under_prefix(bucket.name, prefix, latest=False):
                 since = row["superseded"] or row["last_modified"]
-                if applies(row, rule) and now >= due_at(since, noncurrent["NoncurrentDays"]):
+                if _row_applies(rule, row) and now >= due_at(since, noncurrent["NoncurrentDays"]):
                     self._expire(bucket, row["key"], row["version_id"])
         if expiration.get("ExpiredObjectDeleteMarker"):
             for row in provider.db.under_prefix(bucket.name, prefix, latest=True):

@@ -231,12 +231,16 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 version_id = self.commit_object(
                     ctx, event, bucket, key, body, body.size, etag, attrs
                 )
-        return {
+        out = {
             "ETag": etag,
             **checksum_fields(checksum),
             **self.version_header(bucket, version_id),
             **sse_fields(attrs),
         }
+        expires = self.expiration(bucket, key, clock.now(), body.size, attrs)
+        if expires:
+            out["Expiration"] = expires
+        return out
 
     # -- objects: read ----------------------------------------------------------------------
 
