@@ -553,9 +553,20 @@ class SqsProvider(ServiceProvider):
         redrive = queue.redrive()
         out: list[Json] = []
         taken: list[int] = []
-        for row in self.messages.candidates(queue, now, limit):
+        rows = self.messages.candidates(queue, now, limit)
+        refilled = False
+        while rows:
+            row = rows.pop(0)
             over = redrive is not None and row["receive_count"] >= redrive[1]
             if over and self._dead_letter(queue, row, redrive[0], now):  # type: ignore[index]
+                if not rows and not refilled:
+                    # Dead-lettered messages leave room for others in this receive (once).
+                    refilled = True
+                    rows = [
+                        r
+                        for r in self.messages.candidates(queue, now, limit)
+                        if r["id"] not in taken
+                    ][: limit - len(out)]
                 continue
             receipt = secrets.token_urlsafe(24)
             self.messages.mark_received(row["id"], hide_until, receipt, now)
