@@ -15,7 +15,16 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
-from nubes.services.s3 import acl, checksums, conditions, cors, lifecycle, post, presign
+from nubes.services.s3 import (
+    acl,
+    checksums,
+    conditions,
+    cors,
+    lifecycle,
+    post,
+    presign,
+    website,
+)
 from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
@@ -49,10 +58,12 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.cors = cors.Cors(self)
         self.uploads = post.BrowserUploads(self)
         self.lifecycle = lifecycle.Lifecycle(self)
+        self.website = website.Website(self)
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self.cors.preflight)
         self.env.gateway.interceptors.append(self.uploads.intercept)
+        self.env.gateway.interceptors.append(self.website.intercept)
         self.env.gateway.checks.append(self.cors.annotate)
         self.env.gateway.checks.append(presign.check)
         self.env.gateway.checks.append(self.check_expected_owner)
@@ -61,6 +72,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     async def stop(self) -> None:
         self.env.gateway.interceptors.remove(self.cors.preflight)
         self.env.gateway.interceptors.remove(self.uploads.intercept)
+        self.env.gateway.interceptors.remove(self.website.intercept)
         self.env.gateway.checks.remove(self.cors.annotate)
         self.env.gateway.checks.remove(presign.check)
         self.env.gateway.checks.remove(self.check_expected_owner)
