@@ -1,9 +1,10 @@
 """Which interpreter runs a Lambda runtime on this machine.
 
 ``python3.X`` runs on a ``python3.X`` executable (PATH, then pyenv's versions), ``nodejsN.x`` on
-``node`` when its major version is N. When the exact one is missing the nearest available
-version runs the function instead, and the choice says so (the function's state reason and its
-logs repeat it): never silently.
+``node`` when its major version is N; ``provided*`` runs the function's own ``bootstrap``
+executable, which must run on this machine (a Linux binary of its architecture, or a script).
+When the exact interpreter is missing the nearest available version runs the function instead,
+and the choice says so (the function's state reason and its logs repeat it): never silently.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,8 @@ def language_of(runtime: str) -> str | None:
         return "python"
     if runtime.startswith("nodejs"):
         return "node"
+    if runtime.startswith("provided"):
+        return "provided"
     return None
 
 
@@ -94,6 +98,9 @@ def resolve(runtime: str) -> Interpreter | None:
         minor = wanted if wanted in versions else _nearest(wanted, sorted(versions))
         note = "" if minor == wanted else _note(runtime, f"python3.{minor}")
         return Interpreter("python", versions[minor], f"3.{minor}", note)
+    if language == "provided":
+        # The function brings its own executable; nubes' interpreter serves it the Runtime API.
+        return Interpreter("provided", sys.executable, runtime.partition(".")[2] or "al")
     if language == "node":
         found = node_version()
         if found is None:

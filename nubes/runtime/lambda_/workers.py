@@ -30,7 +30,11 @@ INIT_TIMEOUT = 10.0
 """AWS gives the init phase 10 seconds."""
 MEMORY_SAMPLE_SECONDS = 0.05
 HERE = Path(__file__).parent
-BOOTSTRAPS = {"python": HERE / "bootstrap.py", "node": HERE / "bootstrap.js"}
+BOOTSTRAPS = {
+    "python": HERE / "bootstrap.py",
+    "node": HERE / "bootstrap.js",
+    "provided": HERE / "runtime_api.py",
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class Worker:
         bootstrap = str(BOOTSTRAPS[self.spec.language])
         if self.spec.language == "python":
             return [self.spec.interpreter, "-u", "-X", "utf8", bootstrap]
+        if self.spec.language == "provided":
+            return [self.spec.interpreter, "-u", bootstrap]
         return [self.spec.interpreter, bootstrap]
 
     async def invoke(self, request: dict[str, Any], timeout: float) -> Outcome:

@@ -234,6 +234,10 @@ class Invoker:
             paths = [p for p in paths if opt] + [str(self.trees.sdk)]
             env["NUBES_LAMBDA_PYTHONPATH"] = os.pathsep.join(paths)
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+        elif interpreter.language == "provided":
+            if opt:
+                env["PATH"] = f"{opt}/bin:{env['PATH']}"
+                env["LD_LIBRARY_PATH"] = f"{opt}/lib"
         else:
             node_paths = [
                 f"{opt}/nodejs/node_modules",
