@@ -207,3 +207,26 @@ def test_lambda_subscription_invokes_the_function(
     assert record["EventSubscriptionArn"] == sub
     assert record["Sns"]["Message"] == "to lambda"
     assert record["Sns"]["Subject"] == "hi"
+
+
+def test_http_client_error_fails_without_retries(
+    sns: Any, sqs: Any, unique: Callable[[str], str], http_endpoint: Recorder
+) -> None:
+    topic = sns.create_topic(Name=unique("refused"))["TopicArn"]
+    dlq = sqs.create_queue(QueueName=unique("refused-dlq"))["QueueUrl"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="http",
+        Endpoint=http_endpoint.url,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn(sqs, dlq)})},
+    )
+    _confirm(sns, topic, http_endpoint)
+    http_endpoint.statuses = [404]
+    sns.publish(TopicArn=topic, Message="refused")
+    deadline = time.monotonic() + 10
+    got = drain(sqs, dlq)
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.1)
+        got = drain(sqs, dlq)
+    assert json.loads(got[0]["Body"])["Message"] == "refused"
+    assert len(http_endpoint.posts) == 2

@@ -180,10 +180,12 @@ class HttpDeliverer:
         for delay in [0.0, *retry_delays(delivery.policy)]:
             await self._sleep(delay)
             status = await asyncio.to_thread(_post, delivery.url, delivery.body, delivery.headers)
-            if status is not None and (
-                200 <= status < 300 or (400 <= status < 500 and status != 429)
-            ):
+            if status is not None and 200 <= status < 300:
                 return
+            # Only server errors, throttling and unreachable endpoints are worth retrying; an
+            # endpoint that refuses the message (other 4xx) fails it at once.
+            if status is not None and status < 500 and status != 429:
+                break
         log.info("delivery to %s failed after retries", delivery.url)
         if delivery.on_failure is not None:
             delivery.on_failure()
