@@ -215,3 +215,15 @@ def test_virtual_host_with_boto3(s3: Any, bucket: str, endpoint: str) -> None:
     assert vs3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
     url = vs3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
     assert requests.get(url, timeout=10).content == b"v"
+
+
+@pytest.mark.parametrize("key", ["a b.txt", "ü/ñ+x", "x%2Fy", "~tilde"])
+def test_presigned_keys_needing_encoding(signer: Any, bucket: str, key: str) -> None:
+    signer.put_object(Bucket=bucket, Key=key, Body=b"encoded")
+    url = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key, "ResponseContentType": "text/a b"}
+    )
+    resp = requests.get(url, timeout=10)
+    assert resp.status_code == 200, resp.content
+    assert resp.content == b"encoded"
+    assert resp.headers["Content-Type"] == "text/a b"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from nubes.core import clock
 from nubes.gateway import sigv4
@@ -71,6 +70,7 @@ def _check_v2(ctx: RequestContext) -> None:
     access_key = _first(query, "AWSAccessKeyId")
     given = _first(query, "Signature")
     bucket = s3_virtual_host_bucket(req.host)
+    # The path as sent (still percent-encoded); subresource values decoded, as botocore signs.
     resource = (f"/{bucket}" if bucket else "") + signed_path(ctx)
     subresources = sorted((k, v[0]) for k, v in query.items() if k in _V2_SUBRESOURCES)
     if subresources:
@@ -83,7 +83,7 @@ def _check_v2(ctx: RequestContext) -> None:
             req.headers.get("content-type", ""),
             expires,
             *(f"{k}:{v}" for k, v in amz),
-            unquote(resource),
+            resource,
         )
     )
     expected = sigv4.sign_v2(sigv4.secret_for(access_key), text)
