@@ -102,18 +102,34 @@ class Notification:
         return render(doc)
 
 
+CONFIRMATION_TEXT = {
+    "SubscriptionConfirmation": (
+        "You have chosen to subscribe to the topic {arn}.\n"
+        "To confirm the subscription, visit the SubscribeURL included in this message."
+    ),
+    "UnsubscribeConfirmation": (
+        "You have chosen to deactivate subscription {arn}.\n"
+        "To cancel this operation and restore the subscription, visit the SubscribeURL "
+        "included in this message."
+    ),
+}
+
+
 def confirmation(
-    signer: Signer, kind: str, topic_arn: str, token: str, base_url: str, message_id: str
+    signer: Signer,
+    kind: str,
+    topic_arn: str,
+    token: str,
+    base_url: str,
+    message_id: str,
+    about: str | None = None,
 ) -> str:
     doc: dict[str, Any] = {
         "Type": kind,
         "MessageId": message_id,
         "Token": token,
         "TopicArn": topic_arn,
-        "Message": (
-            f"You have chosen to subscribe to the topic {topic_arn}.\n"
-            "To confirm the subscription, visit the SubscribeURL included in this message."
-        ),
+        "Message": CONFIRMATION_TEXT[kind].format(arn=about or topic_arn),
         "SubscribeURL": (
             f"{base_url}/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={token}"
         ),

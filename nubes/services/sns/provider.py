@@ -383,6 +383,18 @@ class SnsProvider(ServiceProvider):
         if sub is None:
             raise errors.NotFoundException("Subscription does not exist")
         self.topics.delete_subscription(sub)
+        if sub.confirmed and sub.protocol in ("http", "https"):
+            message_id = str(uuid.uuid4())
+            body = confirmation(
+                self.signer,
+                "UnsubscribeConfirmation",
+                sub.topic_arn,
+                sub.token,
+                ctx.base_url,
+                message_id,
+                about=sub.arn,
+            )
+            self._post(sub, body, "UnsubscribeConfirmation", message_id)
         return {}
 
     def _subscription(self, arn: str) -> Subscription:
