@@ -182,3 +182,45 @@ def test_multiple_checksums_rejected(bucket: str, endpoint: str) -> None:
     )
     assert resp.status_code == 400
     assert b"<Code>InvalidRequest</Code>" in resp.content
+
+
+def test_boto3_trailer_checksums(endpoint: str, bucket: str) -> None:
+    """What boto3 sends over HTTPS (aws-chunked body, CRC32 in a trailer), forced over HTTP."""
+    from tests.server import make_client
+
+    client = make_client(endpoint, "s3")
+    seen: list[str] = []
+
+    def use_trailer(params: dict[str, Any], **_: Any) -> None:
+        algorithm = params["context"].get("checksum", {}).get("request_algorithm")
+        if algorithm:
+            algorithm["in"] = "trailer"
+
+    def record(request: Any, **_: Any) -> None:
+        seen.append(request.headers.get("Content-Encoding", b"").decode())
+
+    client.meta.events.register("before-call.s3.PutObject", use_trailer)
+    client.meta.events.register("before-call.s3.UploadPart", use_trailer)
+    client.meta.events.register("before-send.s3.PutObject", record)
+    payload = b"trailing checksum " * 5000
+    out = client.put_object(Bucket=bucket, Key="trailer", Body=payload)
+    assert seen == ["aws-chunked"]
+    assert out["ChecksumCRC32"] == crc32(payload)
+    got = client.get_object(Bucket=bucket, Key="trailer", ChecksumMode="ENABLED")
+    assert got["Body"].read() == payload and got["ChecksumCRC32"] == crc32(payload)
+    uid = client.create_multipart_upload(Bucket=bucket, Key="mp-trailer")["UploadId"]
+    part = client.upload_part(
+        Bucket=bucket, Key="mp-trailer", UploadId=uid, PartNumber=1, Body=payload
+    )
+    assert part["ChecksumCRC32"] == crc32(payload)
+    client.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp-trailer",
+        UploadId=uid,
+        MultipartUpload={
+            "Parts": [
+                {"ETag": part["ETag"], "PartNumber": 1, "ChecksumCRC32": part["ChecksumCRC32"]}
+            ]
+        },
+    )
+    assert client.get_object(Bucket=bucket, Key="mp-trailer")["Body"].read() == payload
