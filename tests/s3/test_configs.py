@@ -275,6 +275,19 @@ def test_object_lock(s3: Any, unique: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.delete_object(Bucket=name, Key="h", VersionId=v2, BypassGovernanceRetention=True)
     assert error_of(exc) == ("AccessDenied", 403)
+    out = s3.delete_objects(
+        Bucket=name,
+        Delete={"Objects": [{"Key": "h", "VersionId": v2}, {"Key": "other"}], "Quiet": True},
+    )
+    assert out["Errors"] == [
+        {
+            "Key": "h",
+            "VersionId": v2,
+            "Code": "AccessDenied",
+            "Message": "Access Denied because object protected by object lock.",
+        }
+    ]
+    assert "Deleted" not in out
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
     assert error_of(exc) == ("InvalidBucketState", 409)
