@@ -28,6 +28,11 @@ UNRESERVED_MINIMUM = 100
 LOG_TAIL_BYTES = 4096
 
 
+def function_key(scope: Scope, name: str) -> str:
+    """What the workers of one function (any version) have in common."""
+    return f"{scope.account}:{scope.region}:{name}"
+
+
 @dataclass
 class Target:
     """A resolved function version to run."""
@@ -56,7 +61,7 @@ class Target:
 
     @property
     def function_key(self) -> str:
-        return f"{self.scope.account}:{self.scope.region}:{self.name}"
+        return function_key(self.scope, self.name)
 
 
 @dataclass

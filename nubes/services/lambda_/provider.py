@@ -30,6 +30,7 @@ from nubes.services.lambda_.invoker import (
     Invoker,
     Result,
     Target,
+    function_key,
 )
 from nubes.services.lambda_.layers import Layers
 from nubes.services.lambda_.models import LATEST, MIGRATIONS, LambdaModel, Scope, Version
@@ -332,7 +333,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
         self._begin_update(config)
         self.model.put_version(scope, latest)
         self._release_blob(old_blob)
-        self.invoker.pool.recycle(f"{scope.account}:{scope.region}:{name}")
+        self.invoker.pool.recycle(function_key(scope, name))
         self._settle(scope, name, LATEST, config["RevisionId"])
         if req.get("Publish"):
             self._publish(scope, name, None)
@@ -350,7 +351,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
         cfg.apply_request(latest.config, req, layers)
         self._begin_update(latest.config)
         self.model.put_version(scope, latest)
-        self.invoker.pool.recycle(f"{scope.account}:{scope.region}:{name}")
+        self.invoker.pool.recycle(function_key(scope, name))
         self._settle(scope, name, LATEST, latest.config["RevisionId"])
         return latest.config
 
@@ -386,15 +387,14 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
     def delete_function(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope, name, qualifier = self.locate(ctx, req["FunctionName"], req.get("Qualifier"))
         self.function_row(scope, name)
-        function_key = f"{scope.account}:{scope.region}:{name}"
         if qualifier:
             return self._delete_version(scope, name, qualifier)
         blobs = self.model.delete_function(scope, name)
         self.env.tags.drop(scope.function_arn(name))
         for blob in blobs:
             self._release_blob(blob)
-        self.invoker.pool.recycle(function_key)
-        self.trees.forget_tmp(function_key)
+        self.invoker.pool.recycle(function_key(scope, name))
+        self.trees.forget_tmp(function_key(scope, name))
         return {"StatusCode": 204}
 
     def _delete_version(self, scope: Scope, name: str, qualifier: str) -> dict[str, Any]:
@@ -419,7 +419,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
                 )
         self.model.delete_version(scope, name, qualifier)
         self._release_blob(version.code_blob)
-        self.invoker.pool.recycle(f"{scope.account}:{scope.region}:{name}", keep=None)
+        self.invoker.pool.recycle(function_key(scope, name))
         return {"StatusCode": 204}
 
     # -- versions ----------------------------------------------------------------------------
