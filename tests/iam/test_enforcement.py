@@ -866,3 +866,18 @@ def test_root_key_pair_is_configurable(nubes_factory: Callable[..., Any]) -> Non
     with pytest.raises(ClientError) as exc:
         server.client("sts").get_caller_identity()
     assert error(exc)[0] == "InvalidClientTokenId"
+
+
+def test_presigned_sts_get_caller_identity(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    key = new_user(admin, unique)
+    sts = creds_client(server, "sts", key)
+    # expiry runs on the nubes clock, which other tests here move forward
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=86400)
+    body = urllib.request.urlopen(url).read().decode()
+    assert f"<Arn>{key['Arn']}</Arn>" in body
+    tampered = url.replace("X-Amz-Expires=86400", "X-Amz-Expires=86401")
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(tampered)
+    assert exc.value.code == 403 and b"SignatureDoesNotMatch" in exc.value.read()
