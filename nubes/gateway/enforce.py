@@ -447,7 +447,8 @@ class Enforcer:
                 [("resource", resource[1])] if resource else (),
                 policies.boundary,
                 policies.session,
-                resource_must_allow=need.action.startswith("sts:AssumeRole"),
+                # A role's trust policy has the last word on who assumes it, with what tags.
+                resource_must_allow=ctx.service == "sts" and need.resource != "*",
             )
             if self.explain:
                 log.info(

@@ -881,3 +881,25 @@ def test_presigned_sts_get_caller_identity(
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(tampered)
     assert exc.value.code == 403 and b"SignatureDoesNotMatch" in exc.value.read()
+
+
+def test_session_tags_need_tag_session_in_the_trust_policy(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    user = new_user(admin, unique)
+    plain = new_role(admin, unique, {"AWS": user["Arn"]})
+    tags = [{"Key": "project", "Value": "x"}]
+    sts = creds_client(server, "sts", user)
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=plain, RoleSessionName="t1", Tags=tags)
+    assert "sts:TagSession" in error(exc)[1]
+    trust = document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": user["Arn"]},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    )
+    tagging = admin("iam").create_role(RoleName=unique("tagging"), AssumeRolePolicyDocument=trust)
+    out = sts.assume_role(RoleArn=tagging["Role"]["Arn"], RoleSessionName="t1", Tags=tags)
+    assert out["AssumedRoleUser"]["Arn"].endswith("/t1")
