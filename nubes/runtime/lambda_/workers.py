@@ -108,6 +108,14 @@ class Worker:
                 start_new_session=True,
                 limit=1 << 20,
             )
+        except OSError as exc:
+            parent.close()
+            self.init_error = {
+                "errorMessage": f"nubes could not start {self.spec.interpreter}: {exc}",
+                "errorType": "Runtime.InvalidEntrypoint",
+                "stackTrace": [],
+            }
+            return
         finally:
             child.close()
         self.reader, self.writer = await asyncio.open_connection(sock=parent)
