@@ -903,3 +903,36 @@ def test_session_tags_need_tag_session_in_the_trust_policy(
     tagging = admin("iam").create_role(RoleName=unique("tagging"), AssumeRolePolicyDocument=trust)
     out = sts.assume_role(RoleArn=tagging["Role"]["Arn"], RoleSessionName="t1", Tags=tags)
     assert out["AssumedRoleUser"]["Arn"].endswith("/t1")
+
+
+def test_service_condition_keys(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    bucket = unique("keys")
+    admin("s3").create_bucket(Bucket=bucket)
+    admin("s3").put_object(Bucket=bucket, Key="home/a", Body=b"a")
+    admin("s3").put_object(Bucket=bucket, Key="etc/b", Body=b"b")
+    topic = admin("sns").create_topic(Name=unique("topic"))["TopicArn"]
+    key = new_user(
+        admin,
+        unique,
+        statement(
+            "s3:ListBucket",
+            f"arn:aws:s3:::{bucket}",
+            Condition={"StringLike": {"s3:prefix": "home/*"}},
+        ),
+        statement("sns:Subscribe", topic, Condition={"StringEquals": {"sns:Protocol": "sqs"}}),
+    )
+    s3 = creds_client(server, "s3", key)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="home/")["Contents"]] == [
+        "home/a"
+    ]
+    with pytest.raises(ClientError):
+        s3.list_objects_v2(Bucket=bucket, Prefix="etc/")
+    sns = creds_client(server, "sns", key)
+    queue = admin("sqs").create_queue(QueueName=unique("sub"))["QueueUrl"]
+    queue_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue.rsplit('/', 1)[-1]}"
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    with pytest.raises(ClientError) as exc:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint="http://example.com/hook")
+    assert error(exc)[0] == "AuthorizationError"

@@ -60,8 +60,17 @@ def _s3(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     for param, name in (("Prefix", "s3:prefix"), ("Delimiter", "s3:delimiter")):
         if params.get(param) is not None:
             context[name] = [str(params[param])]
-    if params.get("MaxKeys") is not None:
-        context["s3:max-keys"] = [str(params["MaxKeys"])]
+    for param, name in (
+        ("MaxKeys", "s3:max-keys"),
+        ("ACL", "s3:x-amz-acl"),
+        ("ServerSideEncryption", "s3:x-amz-server-side-encryption"),
+        ("SSEKMSKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id"),
+        ("StorageClass", "s3:x-amz-storage-class"),
+        ("VersionId", "s3:versionid"),
+        ("ContentType", "s3:content-type"),
+    ):
+        if params.get(param) is not None:
+            context[name] = [str(params[param])]
     if op == "DeleteObjects" and bucket:
         objects = params.get("Delete", {}).get("Objects", [])
         return [Need(action, f"arn:aws:s3:::{bucket}/{o['Key']}") for o in objects]
@@ -115,7 +124,11 @@ def _sns(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
         arn = str(params["SubscriptionArn"]).rsplit(":", 1)[0]
     if not arn and op == "CreateTopic" and params.get("Name"):
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
-    return [Need(action, arn or "*")]
+    context: dict[str, list[str]] = {}
+    if op == "Subscribe":
+        context["sns:protocol"] = [str(params.get("Protocol", ""))]
+        context["sns:endpoint"] = [str(params.get("Endpoint", ""))]
+    return [Need(action, arn or "*", context)]
 
 
 # -- DynamoDB ---------------------------------------------------------------------------------
@@ -150,7 +163,14 @@ def _dynamodb(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need
     resource = _table(ctx, str(name))
     if params.get("IndexName"):
         resource += f"/index/{params['IndexName']}"
-    return [Need(f"dynamodb:{op}", resource)]
+    context: dict[str, list[str]] = {}
+    for param, key in (("Select", "dynamodb:select"), ("ReturnValues", "dynamodb:returnvalues")):
+        if params.get(param):
+            context[key] = [str(params[param])]
+    attributes = list(params.get("AttributesToGet") or params.get("Item") or [])
+    if attributes:
+        context["dynamodb:attributes"] = [str(a) for a in attributes]
+    return [Need(f"dynamodb:{op}", resource, context)]
 
 
 # -- Lambda -----------------------------------------------------------------------------------
