@@ -253,3 +253,37 @@ def test_retention_expires_events(nubes_factory: Callable[..., Any]) -> None:
         events = logs.get_log_events(logGroupName="/kept", logStreamName="s")["events"]
         time.sleep(0.1)
     assert events == []
+
+
+def test_saved_documents(logs: Any, unique: Callable[[str], str]) -> None:
+    name = unique("query")
+    definition = logs.put_query_definition(
+        name=name, queryString="fields @message | limit 5", logGroupNames=["/a"]
+    )["queryDefinitionId"]
+    found = logs.describe_query_definitions(queryDefinitionNamePrefix=name)["queryDefinitions"]
+    assert [(d["queryDefinitionId"], d["queryString"]) for d in found] == [
+        (definition, "fields @message | limit 5")
+    ]
+    assert logs.delete_query_definition(queryDefinitionId=definition)["success"] is True
+    policy_name = unique("policy")
+    document = '{"Version": "2012-10-17", "Statement": []}'
+    put = logs.put_resource_policy(policyName=policy_name, policyDocument=document)
+    assert put["resourcePolicy"]["policyName"] == policy_name
+    names = [p["policyName"] for p in logs.describe_resource_policies()["resourcePolicies"]]
+    assert policy_name in names
+    logs.delete_resource_policy(policyName=policy_name)
+    with pytest.raises(ClientError) as exc:
+        logs.delete_resource_policy(policyName=policy_name)
+    assert code_of(exc) == "ResourceNotFoundException"
+    destination = unique("dest")
+    created = logs.put_destination(
+        destinationName=destination,
+        targetArn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        roleArn="arn:aws:iam::000000000000:role/r",
+    )["destination"]
+    assert created["arn"].endswith(f":destination:{destination}")
+    logs.put_destination_policy(destinationName=destination, accessPolicy=document)
+    described = logs.describe_destinations(DestinationNamePrefix=destination)["destinations"]
+    assert described[0]["accessPolicy"] == document
+    logs.delete_destination(destinationName=destination)
+    assert logs.describe_destinations(DestinationNamePrefix=destination)["destinations"] == []

@@ -73,6 +73,16 @@ MIGRATIONS = (
     );
     CREATE INDEX logs_queries_by_scope ON logs_queries (account, region, created);
     """,
+    """
+    CREATE TABLE logs_documents (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, kind, name)
+    ) WITHOUT ROWID;
+    """,
 )
 
 EVENT_OVERHEAD = 26
@@ -377,6 +387,46 @@ class QueriesModel:
         rows = self.store.query(
             "SELECT doc FROM logs_queries WHERE account = ? AND region = ? ORDER BY created DESC",
             (scope.account, scope.region),
+        )
+        return [json.loads(r["doc"]) for r in rows]
+
+
+class DocumentsModel:
+    """Small named documents of an account: query definitions, resource policies,
+    destinations."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, scope: Scope, kind: str, name: str, doc: dict[str, Any]) -> None:
+        self.store.execute(
+            "INSERT INTO logs_documents (account, region, kind, name, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, region, kind, name) DO UPDATE SET doc = excluded.doc",
+            (scope.account, scope.region, kind, name, json.dumps(doc)),
+        )
+
+    def get(self, scope: Scope, kind: str, name: str) -> dict[str, Any] | None:
+        row = self.store.query_one(
+            "SELECT doc FROM logs_documents WHERE account = ? AND region = ? AND kind = ? "
+            "AND name = ?",
+            (scope.account, scope.region, kind, name),
+        )
+        return None if row is None else dict(json.loads(row["doc"]))
+
+    def delete(self, scope: Scope, kind: str, name: str) -> bool:
+        return bool(
+            self.store.execute(
+                "DELETE FROM logs_documents WHERE account = ? AND region = ? AND kind = ? "
+                "AND name = ?",
+                (scope.account, scope.region, kind, name),
+            )
+        )
+
+    def listing(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT doc FROM logs_documents WHERE account = ? AND region = ? AND kind = ? "
+            "ORDER BY name",
+            (scope.account, scope.region, kind),
         )
         return [json.loads(r["doc"]) for r in rows]
 

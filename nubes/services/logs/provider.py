@@ -24,11 +24,13 @@ from nubes.services.logs.filter_pattern import FilterPattern, PatternError, comp
 from nubes.services.logs.models import (
     EVENT_OVERHEAD,
     MIGRATIONS,
+    DocumentsModel,
     Event,
     LogsModel,
     QueriesModel,
     Scope,
 )
+from nubes.services.logs.saved import SavedDocuments
 
 RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -55,7 +57,7 @@ def scope_of(ctx: RequestContext) -> Scope:
     return Scope(ctx.account_id, ctx.region)
 
 
-class LogsProvider(ServiceProvider):
+class LogsProvider(SavedDocuments, ServiceProvider):
     service = "logs"
     migrations = MIGRATIONS
 
@@ -63,6 +65,7 @@ class LogsProvider(ServiceProvider):
         super().__init__(env)
         self.model = LogsModel(self.store)
         self.queries = QueriesModel(self.store)
+        self.documents = DocumentsModel(self.store)
 
     async def start(self) -> None:
         self.env.scheduler.every(
