@@ -132,3 +132,32 @@ def test_list_object_versions_pagination(s3: Any, bucket: str) -> None:
     assert [latest for _, _, latest in k1] == [True, False, False]
     k2 = [s for s in seen if s[0] == "k2"]
     assert len(k2) == 4 and k2[0][2] is True and k2[0][1] not in ids["k2"]
+
+
+def test_delimiter_pages_over_many_prefixes(s3: Any, bucket: str) -> None:
+    keys = [f"p{i:02d}/{j}" for i in range(40) for j in range(3)] + ["z-top"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Delimiter": "/", "MaxKeys": 7}
+    while True:
+        out = s3.list_objects_v2(**kwargs)
+        seen += [p["Prefix"] for p in out.get("CommonPrefixes", [])]
+        seen += [o["Key"] for o in out.get("Contents", [])]
+        if not out["IsTruncated"]:
+            break
+        kwargs["ContinuationToken"] = out["NextContinuationToken"]
+    assert seen == [f"p{i:02d}/" for i in range(40)] + ["z-top"]
+
+
+def test_versions_of_one_key_across_pages(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    made = [s3.put_object(Bucket=bucket, Key="a", Body=b"x")["VersionId"] for _ in range(12)]
+    made_b = [s3.put_object(Bucket=bucket, Key="b", Body=b"x")["VersionId"] for _ in range(2)]
+    out = s3.list_object_versions(Bucket=bucket, MaxKeys=100)
+    assert [v["VersionId"] for v in out["Versions"]] == made[::-1] + made_b[::-1]
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": 5}
+    )
+    listed = [v["VersionId"] for page in pages for v in page.get("Versions", [])]
+    assert listed == made[::-1] + made_b[::-1]

@@ -43,10 +43,10 @@ CREATE TABLE s3_objects (
     last_modified REAL NOT NULL,
     size INTEGER NOT NULL DEFAULT 0,
     etag TEXT NOT NULL DEFAULT '',
-    data BLOB,
     blob_id TEXT,
     parts TEXT,
-    attrs TEXT NOT NULL DEFAULT '{}'
+    attrs TEXT NOT NULL DEFAULT '{}',
+    data BLOB
 );
 CREATE UNIQUE INDEX s3_objects_latest ON s3_objects (bucket, key) WHERE latest = 1;
 CREATE INDEX s3_objects_versions ON s3_objects (bucket, key, id DESC);
@@ -72,10 +72,13 @@ CREATE TABLE s3_parts (
 );
 """
 
-OBJECT_COLUMNS = (
-    "id, bucket, key, version_id, latest, delete_marker, last_modified, size, etag, data, "
-    "blob_id, parts, attrs"
+LISTED_COLUMNS = (
+    "id, bucket, key, version_id, latest, delete_marker, last_modified, size, etag, blob_id, "
+    "parts, attrs"
 )
+"""What listings read: everything but an inline body (kept last in the row, so reading the
+other columns never walks its overflow pages)."""
+OBJECT_COLUMNS = LISTED_COLUMNS + ", data"
 
 
 @dataclass
@@ -297,7 +300,7 @@ class S3Store:
         with ``superseded``: when the next newer version of its key was made."""
         upper = successor(prefix) if prefix else None
         sql = (
-            f"SELECT {OBJECT_COLUMNS}, (SELECT MIN(n.last_modified) FROM s3_objects n "
+            f"SELECT {LISTED_COLUMNS}, (SELECT MIN(n.last_modified) FROM s3_objects n "
             "WHERE n.bucket = o.bucket AND n.key = o.key AND n.id > o.id) AS superseded "
             "FROM s3_objects o WHERE bucket = ? AND latest = ? AND key >= ?"
         )
@@ -365,7 +368,7 @@ class S3Store:
         if versions and after and after_id is not None:
             # The rest of the versions of the key the previous page stopped in.
             rows = self.store.query(
-                f"SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND key = ? AND id < ? "
+                f"SELECT {LISTED_COLUMNS} FROM s3_objects WHERE bucket = ? AND key = ? AND id < ? "
                 "ORDER BY id DESC",
                 (bucket, after, after_id),
             )
@@ -373,14 +376,18 @@ class S3Store:
                 for row in rows:
                     yield Entry(row=row)
         lower, inclusive = (after, False) if after and after >= prefix else (prefix, True)
+        # With a delimiter a batch may end at the first common prefix: start small and grow
+        # while no prefix cuts it short, so rows read stay close to entries returned.
+        first = min(batch, 16) if delimiter else batch
+        size = first
         while True:
             compare = ">=" if inclusive else ">"
-            sql = f"SELECT {OBJECT_COLUMNS} FROM {table} WHERE {where} AND key {compare} ?"
+            sql = f"SELECT {LISTED_COLUMNS} FROM {table} WHERE {where} AND key {compare} ?"
             params: list[Any] = [bucket, lower]
             if upper is not None:
                 sql += " AND key < ?"
                 params.append(upper)
-            rows = self.store.query(f"{sql} ORDER BY {order} LIMIT ?", [*params, batch])
+            rows = self.store.query(f"{sql} ORDER BY {order} LIMIT ?", [*params, size])
             jumped = False
             for row in rows:
                 key = row["key"]
@@ -395,22 +402,25 @@ class S3Store:
                         lower, inclusive, jumped = following, True, True
                         break
                 yield Entry(row=row)
-            if not jumped:
-                if len(rows) < batch:
-                    return
-                # Versions of one key may straddle batches: resume after the last row's key
-                # only once all of that key's versions were seen.
-                last = rows[-1]
-                if versions:
-                    yield from (
-                        Entry(row=r)
-                        for r in self.store.query(
-                            f"SELECT {OBJECT_COLUMNS} FROM s3_objects "
-                            "WHERE bucket = ? AND key = ? AND id < ? ORDER BY id DESC",
-                            (bucket, last["key"], last["id"]),
-                        )
+            if jumped:
+                size = first
+                continue
+            if len(rows) < size:
+                return
+            # Versions of one key may straddle batches: resume after the last row's key only
+            # once all of that key's versions were seen.
+            last = rows[-1]
+            if versions:
+                yield from (
+                    Entry(row=r)
+                    for r in self.store.query(
+                        f"SELECT {LISTED_COLUMNS} FROM s3_objects "
+                        "WHERE bucket = ? AND key = ? AND id < ? ORDER BY id DESC",
+                        (bucket, last["key"], last["id"]),
                     )
-                lower, inclusive = last["key"], False
+                )
+            lower, inclusive = last["key"], False
+            size = min(size * 2, batch)
 
     # -- multipart uploads ------------------------------------------------------------------
 
