@@ -57,7 +57,16 @@ _WRITES: dict[str, frozenset[str]] = {
     "sns": frozenset(
         ("SetTopicAttributes", "CreateTopic", "DeleteTopic", "AddPermission", "RemovePermission")
     ),
-    "s3": frozenset(("PutBucketPolicy", "DeleteBucketPolicy", "CreateBucket", "DeleteBucket")),
+    "s3": frozenset(
+        (
+            "PutBucketPolicy",
+            "DeleteBucketPolicy",
+            "CreateBucket",
+            "DeleteBucket",
+            "PutBucketTagging",
+            "DeleteBucketTagging",
+        )
+    ),
     "lambda": frozenset(("AddPermission", "RemovePermission", "CreateFunction", "DeleteFunction")),
 }
 _POLICY_PARAMS = ("QueueUrl", "TopicArn", "TargetArn", "Bucket", "Key", "FunctionName", "Qualifier")
@@ -327,6 +336,7 @@ class Enforcer:
         self._hash_keys: dict[tuple[str, str, str], str | None] = {}
         self._policies: dict[tuple[Any, ...], tuple[float, tuple[str, Any] | None]] = {}
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}
+        self._fresh = False
         self._key_used: dict[str, float] = {}
         for service, fn in (
             ("lambda", self._lambda_policy),
@@ -361,7 +371,12 @@ class Enforcer:
     def __call__(self, ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
         if ctx.protocol == "internal" or (ctx.service, op.name) in UNSIGNED_OPERATIONS:
             return
-        if op.name in _WRITES.get(ctx.service, ()) or op.name.startswith(("Tag", "Untag")):
+        # A write that changes policies or tags: forget what was read, and read afresh without
+        # keeping it (what this request reads is the state before its own write).
+        self._fresh = op.name in _WRITES.get(ctx.service, ()) or op.name.startswith(
+            ("Tag", "Untag")
+        )
+        if self._fresh:
             self._policies.clear()
             self._tags.clear()
         if ctx.service == "s3" and not ctx.principal.access_key_id:
@@ -413,16 +428,21 @@ class Enforcer:
         wanted = actions.needs(ctx, prefix, operation, params)
         if not wanted:
             return
-        if caller.kind == "root" and all(
-            _account_of(n.resource) in (None, caller.account) for n in wanted
+        resource_policy = self._resource_policy(ctx, params) if ctx.service in _WRITES else None
+        if (
+            caller.kind == "root"
+            and resource_policy is None
+            and all(_account_of(n.resource) in (None, caller.account) for n in wanted)
         ):
+            # Nothing but a resource policy's explicit deny stops an account's root at home.
             return
         policies = (
             self.identities.policies(record.principal.access_key_id, record)
-            if caller.kind != "anonymous"
+            if caller.kind not in ("anonymous", "root")
             else PolicySet([], None, None)
         )
-        resource_policy = self._resource_policy(ctx, params)
+        if resource_policy is None and ctx.service not in _WRITES:
+            resource_policy = self._resource_policy(ctx, params)
         base = self._request_context(ctx, record)
         if ctx.service == "iam":
             wanted = [self._iam_path(n) for n in wanted]
@@ -494,6 +514,8 @@ class Enforcer:
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         tags = self.env.tags.get(arn)
+        if self._fresh:
+            return tags
         if len(self._tags) > 10_000:
             self._tags.clear()
         self._tags[arn] = (now, tags)
@@ -510,6 +532,8 @@ class Enforcer:
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         found = self._read_resource_policy(ctx, params)
+        if self._fresh:
+            return found
         if len(self._policies) > 10_000:
             self._policies.clear()
         self._policies[key] = (now, found)

@@ -936,3 +936,29 @@ def test_service_condition_keys(
     with pytest.raises(ClientError) as exc:
         sns.subscribe(TopicArn=topic, Protocol="http", Endpoint="http://example.com/hook")
     assert error(exc)[0] == "AuthorizationError"
+
+
+def test_bucket_policy_deny_stops_even_the_root(
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+) -> None:
+    bucket = unique("locked")
+    s3 = admin("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=document(
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:DeleteObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ),
+    )
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="k")
+    assert "with an explicit deny in a resource-based policy" in error(exc)[1]
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="k")
