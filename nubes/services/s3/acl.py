@@ -100,10 +100,3 @@ def from_policy(policy: dict[str, Any], account_id: str) -> dict[str, Any]:
             )
     owner = (policy.get("Owner") or {}).get("ID") or canonical_id(account_id)
     return {"Owner": {"ID": owner}, "Grants": grants}
-
-
-def is_public(document: dict[str, Any]) -> bool:
-    return any(
-        (g.get("Grantee") or {}).get("URI") in (ALL_USERS, AUTHENTICATED_USERS)
-        for g in document.get("Grants", [])
-    )

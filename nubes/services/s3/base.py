@@ -32,7 +32,6 @@ from nubes.services.s3.storage import (
 )
 from nubes.store import Row
 
-MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_KEY_BYTES = 1024
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 CONTENT_HEADERS = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl
-from nubes.services.s3.base import S3Base
+from nubes.services.s3.base import S3Base, tag_set
 from nubes.services.s3.errors import errors
 
 _CORS_METHODS = {"GET", "PUT", "HEAD", "POST", "DELETE"}
@@ -132,9 +132,9 @@ class BucketConfigOps(S3Base):
 
     def put_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         bucket = self.bucket(req["Bucket"])
-        tag_set = (req.get("Tagging") or {}).get("TagSet") or []
-        tags = {t["Key"]: t["Value"] for t in tag_set}
-        if len(tags) != len(tag_set):
+        given = (req.get("Tagging") or {}).get("TagSet") or []
+        tags = {t["Key"]: t["Value"] for t in given}
+        if len(tags) != len(given):
             raise errors.InvalidTag("Cannot provide multiple Tags with the same key")
         if len(tags) > 50:
             raise errors.BadRequest("Bucket tag count cannot be greater than 50")
@@ -151,7 +151,7 @@ class BucketConfigOps(S3Base):
         tags = self.env.tags.get(f"arn:aws:s3:::{bucket.name}")
         if not tags:
             raise errors.NoSuchTagSet("The TagSet does not exist", BucketName=bucket.name)
-        return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        return {"TagSet": tag_set(tags)}
 
     def delete_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         bucket = self.bucket(req["Bucket"])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl
-from nubes.services.s3.base import ARCHIVED, S3Base, validate_tags
+from nubes.services.s3.base import ARCHIVED, S3Base, tag_set, validate_tags
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import load_attrs
 
@@ -32,9 +32,9 @@ class ObjectMetaOps(S3Base):
 
     def put_object_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         row, attrs = self.target(req)
-        tag_set = (req.get("Tagging") or {}).get("TagSet") or []
-        tags = {t["Key"]: t["Value"] for t in tag_set}
-        validate_tags(tags, len(tag_set))
+        given = (req.get("Tagging") or {}).get("TagSet") or []
+        tags = {t["Key"]: t["Value"] for t in given}
+        validate_tags(tags, len(given))
         attrs["Tags"] = tags
         if not tags:
             del attrs["Tags"]
@@ -45,7 +45,7 @@ class ObjectMetaOps(S3Base):
         row, attrs = self.target(req)
         tags = attrs.get("Tags") or {}
         return {
-            "TagSet": [{"Key": k, "Value": v} for k, v in tags.items()],
+            "TagSet": tag_set(tags),
             **self.versioned(req, row),
         }
 

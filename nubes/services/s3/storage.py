@@ -171,13 +171,6 @@ def _chain(blobs: BlobStore, first: BinaryIO, spans: list[tuple[str, int, int]])
         yield from _file_range(blobs.open(blob_id), lo, hi)
 
 
-def iter_all(blobs: BlobStore, where: Location, size: int) -> Iterator[bytes]:
-    body = read_range(blobs, where, 0, size)
-    if isinstance(body, bytes):
-        return iter((body,))
-    return body
-
-
 def body_source(stream: Any) -> BinaryIO:
     """A readable binary stream for a parsed ``Body`` (file object, bytes or absent)."""
     if stream is None:
