@@ -1,9 +1,10 @@
-"""The in-worker side of an OS-only runtime (``provided``, ``provided.al2``, ``provided.al2023``):
-the function's own ``bootstrap`` executable (Go, Rust, a shell script...) talks to the Lambda
-Runtime API over HTTP; this adapter serves that API on a local port and turns it into the framed
-protocol nubes speaks with every worker (the socket named by NUBES_LAMBDA_FD).
+"""The in-worker side of an OS-only runtime (``provided``, ``provided.al2``, ``provided.al2023``)
+and of Java runtimes: the function's own ``bootstrap`` executable (Go, Rust, a shell script...)
+or nubes' Java client (``NubesJavaRuntime.java``) talks to the Lambda Runtime API over HTTP;
+this adapter serves that API on a local port and turns it into the framed protocol nubes speaks
+with every worker (the socket named by NUBES_LAMBDA_FD).
 
-Run by nubes' own interpreter. The bootstrap inherits stdout/stderr, so its output is the log.
+Run by nubes' own interpreter. The runtime process inherits stdout/stderr: its output is the log.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import struct
@@ -126,6 +128,36 @@ class Channel:
         self.sock.sendall(struct.pack(">I", len(data)) + data)
 
 
+JAVA_CLIENT = "NubesJavaRuntime"
+
+
+def _command(bootstrap: str) -> list[str]:
+    """The function's own bootstrap, or for Java functions nubes' Java runtime client
+    (compiled once into NUBES_JAVA_CACHE)."""
+    cache = os.environ.get("NUBES_JAVA_CACHE")
+    if not cache:
+        return [bootstrap]
+    if not os.path.exists(os.path.join(cache, f"{JAVA_CLIENT}.class")):
+        _compile_java_client(cache)
+    return [os.environ["NUBES_JAVA"], "-cp", cache, JAVA_CLIENT]
+
+
+def _compile_java_client(cache: str) -> None:
+    # Compiled aside and renamed into place: concurrent first starts never see half a build.
+    staging = f"{cache}.{os.getpid()}"
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{JAVA_CLIENT}.java")
+    javac = os.path.join(os.path.dirname(os.path.realpath(os.environ["NUBES_JAVA"])), "javac")
+    subprocess.run(
+        [javac if os.path.exists(javac) else "javac", "-d", staging, source],
+        check=True,
+        stdout=sys.stderr,
+    )
+    try:
+        os.rename(staging, cache)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another worker got there first
+
+
 def end_invocation(request_id: str) -> None:
     sys.stdout.flush()
     os.write(2, (END_MARK + request_id + "\n").encode())
@@ -142,8 +174,8 @@ def main() -> None:
     started = time.time()
     executable = os.path.join(task_root, "bootstrap")
     try:
-        child = subprocess.Popen([executable], cwd=task_root, env=env)
-    except OSError as exc:
+        child = subprocess.Popen(_command(executable), cwd=task_root, env=env)
+    except (OSError, subprocess.CalledProcessError) as exc:
         end_invocation("init")
         channel.send(
             {

@@ -1,8 +1,9 @@
 """Which interpreter runs a Lambda runtime on this machine.
 
 ``python3.X`` runs on a ``python3.X`` executable (PATH, then pyenv's versions), ``nodejsN.x`` on
-``node`` when its major version is N; ``provided*`` runs the function's own ``bootstrap``
-executable, which must run on this machine (a Linux binary of its architecture, or a script).
+``node`` when its major version is N, ``javaN`` on ``java`` (a JDK); ``provided*`` runs the
+function's own ``bootstrap`` executable, which must run on this machine (a Linux binary of its
+architecture, or a script).
 When the exact interpreter is missing the nearest available version runs the function instead,
 and the choice says so (the function's state reason and its logs repeat it): never silently.
 """
@@ -40,6 +41,8 @@ def language_of(runtime: str) -> str | None:
         return "node"
     if runtime.startswith("provided"):
         return "provided"
+    if runtime.startswith("java"):
+        return "java"
     return None
 
 
@@ -82,6 +85,24 @@ def node_version() -> tuple[str, int] | None:
     return (node, int(match.group(1))) if match else None
 
 
+@functools.cache
+def java_version() -> tuple[str, int] | None:
+    """``java`` and its major version, when a JDK (with ``javac``) is installed: nubes compiles
+    its Java runtime client on first use."""
+    java, javac = shutil.which("java"), shutil.which("javac")
+    if java is None or javac is None:
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return java, int(match.group(2)) if major == 1 and match.group(2) else major
+
+
 def _nearest(wanted: int, available: list[int]) -> int:
     # Prefer the closest version, and a newer one over an older one at the same distance.
     return min(available, key=lambda v: (abs(v - wanted), -v))
@@ -101,6 +122,14 @@ def resolve(runtime: str) -> Interpreter | None:
     if language == "provided":
         # The function brings its own executable; nubes' interpreter serves it the Runtime API.
         return Interpreter("provided", sys.executable, runtime.partition(".")[2] or "al")
+    if language == "java":
+        found_java = java_version()
+        if found_java is None:
+            return None
+        path, major = found_java
+        wanted_major = int(re.sub(r"\D", "", runtime.split(".")[0]) or 0)
+        note = "" if major == wanted_major else _note(runtime, f"Java {major}")
+        return Interpreter("java", path, str(major), note)
     if language == "node":
         found = node_version()
         if found is None:

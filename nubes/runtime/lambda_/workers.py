@@ -34,6 +34,7 @@ BOOTSTRAPS = {
     "python": HERE / "bootstrap.py",
     "node": HERE / "bootstrap.js",
     "provided": HERE / "runtime_api.py",
+    "java": HERE / "runtime_api.py",
 }
 
 
@@ -141,7 +142,7 @@ class Worker:
         bootstrap = str(BOOTSTRAPS[self.spec.language])
         if self.spec.language == "python":
             return [self.spec.interpreter, "-u", "-X", "utf8", bootstrap]
-        if self.spec.language == "provided":
+        if self.spec.language in ("provided", "java"):
             return [self.spec.interpreter, "-u", bootstrap]
         return [self.spec.interpreter, bootstrap]
 

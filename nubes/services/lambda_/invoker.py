@@ -7,6 +7,7 @@ import base64
 import json
 import math
 import os
+import sys
 import time
 import uuid
 from collections import Counter
@@ -193,7 +194,8 @@ class Invoker:
             key=f"{target.function_key}:{target.version}:{config.get('RevisionId')}",
             function_key=target.function_key,
             language=interpreter.language,
-            interpreter=interpreter.path,
+            # Java runs behind nubes' Runtime API adapter, itself a Python program.
+            interpreter=sys.executable if interpreter.language == "java" else interpreter.path,
             task_root=str(task_root),
             env=env,
             tmp_dir=str(tmp),
@@ -239,6 +241,14 @@ class Invoker:
             paths = [p for p in paths if opt] + [str(self.trees.sdk)]
             env["NUBES_LAMBDA_PYTHONPATH"] = os.pathsep.join(paths)
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+        elif interpreter.language == "java":
+            memory = int(config.get("MemorySize", 128))
+            env["NUBES_JAVA"] = interpreter.path
+            env["NUBES_JAVA_CACHE"] = str(self.trees.root / "java-runtime")
+            # AWS's settings for fast start-up, and a heap that fits the memory size.
+            env["JAVA_TOOL_OPTIONS"] = (
+                f"-XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xmx{memory * 85 // 100}m"
+            )
         elif interpreter.language == "provided":
             if opt:
                 env["PATH"] = f"{opt}/bin:{env['PATH']}"
