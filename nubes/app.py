@@ -118,6 +118,7 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             scheme=scope.get("scheme", "http"),
+            client_ip=(scope.get("client") or ("",))[0],
         )
         declared = headers.get("content-length")
         spool = declared is not None and declared.isdigit() and int(declared) > SPOOL_LIMIT

@@ -501,7 +501,7 @@ class Enforcer:
             "aws:epochtime": [epoch],
             "aws:securetransport": ["true" if ctx.request.scheme == "https" else "false"],
             "aws:requestedregion": [ctx.region],
-            "aws:sourceip": [client or str(ctx.extras.get("client_ip", "127.0.0.1"))],
+            "aws:sourceip": [client or ctx.request.client_ip or "127.0.0.1"],
         }
         session = record.session or {}
         if session.get("source_identity"):

@@ -30,6 +30,8 @@ class HttpRequest:
     body_file: BinaryIO | None = None
     """Set instead of ``body`` when a large body was spooled to disk rather than kept in memory."""
     scheme: str = "http"
+    client_ip: str = ""
+    """The peer's address (aws:SourceIp when no proxy names another)."""
 
     @cached_property
     def query(self) -> dict[str, list[str]]:
