@@ -321,3 +321,31 @@ def test_id_keyed_configurations(s3: Any, bucket: str) -> None:
     )
     out = s3.get_bucket_intelligent_tiering_configuration(Bucket=bucket, Id="archive")
     assert out["IntelligentTieringConfiguration"] == tiering
+
+
+def test_sse_customer_keys(s3: Any, bucket: str) -> None:
+    key = b"k" * 32
+    put = s3.put_object(
+        Bucket=bucket, Key="c", Body=b"secret", SSECustomerAlgorithm="AES256", SSECustomerKey=key
+    )
+    assert put["SSECustomerAlgorithm"] == "AES256"
+    assert "ServerSideEncryption" not in put
+    got = s3.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == b"secret"
+    assert got["SSECustomerKeyMD5"] == put["SSECustomerKeyMD5"]
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c")
+    assert error_of(exc) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(
+            Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=b"x" * 32
+        )
+    assert error_of(exc) == ("AccessDenied", 403)
+    s3.copy_object(
+        Bucket=bucket,
+        Key="plain",
+        CopySource={"Bucket": bucket, "Key": "c"},
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=key,
+    )
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"secret"

@@ -4,6 +4,8 @@ verifying a request body, the attributes an object records, committing a new ver
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -176,11 +178,60 @@ def http_date(epoch: float) -> str:
 
 
 def sse_fields(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         k: attrs[k]
         for k in ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")
         if k in attrs
     }
+    customer = attrs.get("SSECustomer")
+    if customer:
+        out["SSECustomerAlgorithm"] = customer["Algorithm"]
+        out["SSECustomerKeyMD5"] = customer["KeyMD5"]
+    return out
+
+
+def customer_key(req: dict[str, Any], prefix: str = "") -> dict[str, str] | None:
+    """The SSE-C key a request names (``prefix`` ``CopySource`` for a copy's source), checked
+    against its MD5, as ``{"Algorithm", "KeyMD5"}``: S3 keeps only the key's MD5."""
+    algorithm = req.get(f"{prefix}SSECustomerAlgorithm")
+    key = req.get(f"{prefix}SSECustomerKey")
+    if algorithm is None and key is None:
+        return None
+    if algorithm != "AES256":
+        raise errors.InvalidArgument(
+            "The requested encryption algorithm is not valid, must be AES256.",
+            ArgumentName="x-amz-server-side-encryption-customer-algorithm",
+            ArgumentValue=str(algorithm),
+        )
+    raw = base64.b64decode(key or "")
+    if len(raw) != 32:
+        raise errors.InvalidArgument(
+            "The secret key was invalid for the specified algorithm.",
+            ArgumentName="x-amz-server-side-encryption-customer-key",
+        )
+    digest = base64.b64encode(hashlib.md5(raw).digest()).decode()
+    given = req.get(f"{prefix}SSECustomerKeyMD5")
+    if given is not None and given != digest:
+        raise errors.InvalidArgument(
+            "The calculated MD5 hash of the key did not match the hash that was provided.",
+            ArgumentName="x-amz-server-side-encryption-customer-key-MD5",
+        )
+    return {"Algorithm": algorithm, "KeyMD5": digest}
+
+
+def check_customer_key(attrs: dict[str, Any], req: dict[str, Any], prefix: str = "") -> None:
+    """Reading an SSE-C object takes its key; other objects take none."""
+    stored = attrs.get("SSECustomer")
+    given = customer_key(req, prefix)
+    if stored is None and given is not None:
+        raise errors.InvalidRequest("The encryption parameters are not applicable to this object.")
+    if stored is not None and given is None:
+        raise errors.InvalidRequest(
+            "The object was stored using a form of Server Side Encryption. The correct "
+            "parameters must be provided to retrieve the object."
+        )
+    if stored is not None and given is not None and stored["KeyMD5"] != given["KeyMD5"]:
+        raise errors.AccessDenied("Access Denied")
 
 
 class S3Base(ServiceProvider):
@@ -416,7 +467,11 @@ class S3Base(ServiceProvider):
                 )
             if storage_class != "STANDARD":
                 attrs["StorageClass"] = storage_class
-        attrs.update(self.encryption(bucket, req))
+        customer = customer_key(req)
+        if customer is not None:
+            attrs["SSECustomer"] = customer
+        else:
+            attrs.update(self.encryption(bucket, req))
         if req.get("Tagging"):
             attrs["Tags"] = parse_tagging(req["Tagging"])
         if any(req.get(k) for k in acl.REQUEST_FIELDS):

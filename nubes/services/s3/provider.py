@@ -28,6 +28,7 @@ from nubes.services.s3 import (
 from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
+    check_customer_key,
     checksum_fields,
     owner,
     parse_range,
@@ -269,6 +270,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         row = self.object(bucket, req["Key"], req.get("VersionId"))
         conditions.check_read(req, row["etag"], row["last_modified"])
         attrs = load_attrs(row["attrs"])
+        check_customer_key(attrs, req)
         if with_body:
             self.check_readable(attrs)
         where = Location.of(row)
@@ -450,6 +452,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         and the source's tags unless the tagging directive replaces them."""
         source_attrs = load_attrs(row["attrs"])
         self.check_readable(source_attrs)
+        check_customer_key(source_attrs, req, "CopySource")
         replace = req.get("MetadataDirective") == "REPLACE"
         same = row["bucket"] == bucket.name and row["key"] == req["Key"]
         changes = replace or any(
