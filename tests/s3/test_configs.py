@@ -349,3 +349,31 @@ def test_sse_customer_keys(s3: Any, bucket: str) -> None:
         CopySourceSSECustomerKey=key,
     )
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"secret"
+
+
+def test_notifications_to_sns(s3: Any, bucket: str, client: Any, unique: Any) -> None:
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("fanout"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:Put"]}]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="via-sns", Body=b"x")
+    bodies: list[Any] = []
+    for _ in range(5):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        bodies += [json.loads(m["Body"]) for m in got.get("Messages", [])]
+        if any("Records" in b for b in bodies):
+            break
+    records = [b["Records"][0] for b in bodies if "Records" in b]
+    assert records[0]["eventName"] == "ObjectCreated:Put"
+    assert records[0]["s3"]["object"]["key"] == "via-sns"
