@@ -40,6 +40,9 @@ class Bridge:
 def handler_class(bridge: Bridge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY each response
+        # waits for the client's delayed ACK (tens of milliseconds).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the function's log is its own output."""
@@ -139,7 +142,8 @@ def _command(bootstrap: str) -> list[str]:
         return [bootstrap]
     if not os.path.exists(os.path.join(cache, f"{JAVA_CLIENT}.class")):
         _compile_java_client(cache)
-    return [os.environ["NUBES_JAVA"], "-cp", cache, JAVA_CLIENT]
+    options = os.environ.get("NUBES_JAVA_OPTIONS", "").split()
+    return [os.environ["NUBES_JAVA"], *options, "-cp", cache, JAVA_CLIENT]
 
 
 def _compile_java_client(cache: str) -> None:

@@ -246,7 +246,7 @@ class Invoker:
             env["NUBES_JAVA"] = interpreter.path
             env["NUBES_JAVA_CACHE"] = str(self.trees.root / "java-runtime")
             # AWS's settings for fast start-up, and a heap that fits the memory size.
-            env["JAVA_TOOL_OPTIONS"] = (
+            env["NUBES_JAVA_OPTIONS"] = (
                 f"-XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xmx{memory * 85 // 100}m"
             )
         elif interpreter.language == "provided":
