@@ -179,8 +179,8 @@ def runtime_note(runtime: str) -> str:
     """What to say about where a runtime runs (empty when it runs as asked)."""
     if runtimes.language_of(runtime) is None:
         return (
-            f"nubes cannot run {runtime} functions (only Python and Node.js run locally): "
-            "invocations fail."
+            f"nubes cannot run {runtime} functions (Python, Node.js, Java and OS-only runtimes "
+            "run locally): invocations fail."
         )
     interpreter = runtimes.resolve(runtime)
     if interpreter is None:

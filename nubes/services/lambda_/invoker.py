@@ -133,8 +133,8 @@ class Invoker:
         if interpreter is None:
             raise errors.InvalidRuntimeException(
                 f"nubes cannot run the runtime {target.config.get('Runtime')!r} on this machine "
-                "(Python and Node.js functions run locally; container images and other "
-                "runtimes are not supported)."
+                "(Python, Node.js, Java and OS-only runtimes run locally when their interpreter "
+                "is installed; container images and other runtimes are not supported)."
             )
         spec = self._spec(target, interpreter)
         worker = await self.pool.acquire(spec)
