@@ -314,3 +314,14 @@ def test_invoke_with_response_stream(lam: Any, make_function: Callable[..., str]
     events = list(out["EventStream"])
     assert events[0] == {"PayloadChunk": {"Payload": b'{"streamed": true}'}}
     assert "InvokeComplete" in events[-1]
+
+
+def test_runtime_nubes_cannot_run(lam: Any, make_function: Callable[..., str]) -> None:
+    name = make_function({"app.rb": "def handler(event:, context:) = 1\n"}, runtime="ruby3.3")
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["State"] == "Active"
+    assert "cannot run ruby3.3" in config["StateReason"]
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName=name)
+    assert error_code(exc) == "InvalidRuntimeException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
