@@ -234,3 +234,20 @@ def test_large_copies(s3: Any, bucket: str) -> None:
     got = s3.get_object(Bucket=bucket, Key="managed-copy")
     assert got["Body"].read() == data
     assert got["ETag"].endswith('-3"')
+
+
+def test_list_uploads_with_delimiter_and_markers(s3: Any, bucket: str) -> None:
+    ids = {}
+    for key in ["a/1", "a/2", "b", "c/1", "d"]:
+        ids[key] = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    out = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["a/", "c/"]
+    assert [u["Key"] for u in out["Uploads"]] == ["b", "d"]
+    page = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=2)
+    assert [u["Key"] for u in page["Uploads"]] == ["a/1", "a/2"] and page["IsTruncated"]
+    rest = s3.list_multipart_uploads(
+        Bucket=bucket, KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"]
+    )
+    assert [u["Key"] for u in rest["Uploads"]] == ["b", "c/1", "d"]
+    assert rest["IsTruncated"] is False
+    assert [u["UploadId"] for u in rest["Uploads"]] == [ids["b"], ids["c/1"], ids["d"]]

@@ -318,43 +318,66 @@ class MultipartOps(S3Base):
     def list_multipart_uploads(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
         bucket = self.bucket(req["Bucket"])
         limit = min(req.get("MaxUploads") or 1000, 1000)
+        prefix, delimiter = req.get("Prefix") or "", req.get("Delimiter") or ""
         key_marker = req.get("KeyMarker") or ""
         id_marker = req.get("UploadIdMarker") or ("" if not key_marker else "\U0010ffff")
-        rows = self.db.uploads(
-            bucket.name, req.get("Prefix") or "", key_marker, id_marker, limit + 1
-        )
-        truncated = len(rows) > limit
-        rows = rows[:limit]
-        uploads = []
-        for row in rows:
-            attrs = load_attrs(row["attrs"])
-            who = self.owner_of(attrs)
-            item: dict[str, Any] = {
-                "UploadId": row["upload_id"],
-                "Key": row["key"],
-                "Initiated": row["initiated"],
-                "StorageClass": attrs.get("StorageClass", "STANDARD"),
-                "Owner": who,
-                "Initiator": {"ID": who["ID"], "DisplayName": who["ID"]},
-            }
-            wanted = attrs.get("UploadChecksum")
-            if wanted:
-                item.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
-            uploads.append(item)
+        uploads: list[dict[str, Any]] = []
+        prefixes: list[str] = []
+        truncated = False
+        last: tuple[str, str] | None = None
+        after_key, after_id = key_marker, id_marker
+        while not truncated:
+            rows = self.db.uploads(bucket.name, prefix, after_key, after_id, limit + 1)
+            for row in rows:
+                if len(uploads) + len(prefixes) == limit:
+                    truncated = True
+                    break
+                key = row["key"]
+                cut = key.find(delimiter, len(prefix)) if delimiter else -1
+                if cut >= 0:
+                    common = key[: cut + len(delimiter)]
+                    if common not in prefixes and common > key_marker:
+                        prefixes.append(common)
+                        last = (common, "")
+                    continue
+                uploads.append(self._upload_item(row))
+                last = (key, row["upload_id"])
+            if len(rows) <= limit or truncated:
+                break
+            after_key, after_id = rows[-1]["key"], rows[-1]["upload_id"]
         out: dict[str, Any] = {
             "Bucket": bucket.name,
             "KeyMarker": key_marker,
             "UploadIdMarker": req.get("UploadIdMarker") or "",
             "MaxUploads": limit,
             "IsTruncated": truncated,
-            "Prefix": req.get("Prefix") or "",
+            "Prefix": prefix,
         }
+        if delimiter:
+            out["Delimiter"] = delimiter
         if uploads:
             out["Uploads"] = uploads
-        if rows:
-            out["NextKeyMarker"] = rows[-1]["key"]
-            out["NextUploadIdMarker"] = rows[-1]["upload_id"]
+        if prefixes:
+            out["CommonPrefixes"] = [{"Prefix": p} for p in prefixes]
+        if last is not None:
+            out["NextKeyMarker"], out["NextUploadIdMarker"] = last
         return out
+
+    def _upload_item(self, row: Any) -> dict[str, Any]:
+        attrs = load_attrs(row["attrs"])
+        who = self.owner_of(attrs)
+        item: dict[str, Any] = {
+            "UploadId": row["upload_id"],
+            "Key": row["key"],
+            "Initiated": row["initiated"],
+            "StorageClass": attrs.get("StorageClass", "STANDARD"),
+            "Owner": who,
+            "Initiator": {"ID": who["ID"], "DisplayName": who["ID"]},
+        }
+        wanted = attrs.get("UploadChecksum")
+        if wanted:
+            item.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
+        return item
 
 
 def _copy_range(header: str, size: int) -> tuple[int, int]:
