@@ -325,3 +325,37 @@ def test_runtime_nubes_cannot_run(lam: Any, make_function: Callable[..., str]) -
         lam.invoke(FunctionName=name)
     assert error_code(exc) == "InvalidRuntimeException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+
+
+def test_code_signing_configs(lam: Any, make_function: Callable[..., str]) -> None:
+    created = lam.create_code_signing_config(
+        Description="signed",
+        AllowedPublishers={
+            "SigningProfileVersionArns": [
+                "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abc"
+            ]
+        },
+    )["CodeSigningConfig"]
+    arn = created["CodeSigningConfigArn"]
+    assert created["CodeSigningConfigId"].startswith("csc-")
+    assert created["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Warn"}
+    name = make_function(ECHO)
+    lam.put_function_code_signing_config(FunctionName=name, CodeSigningConfigArn=arn)
+    assert lam.get_function_code_signing_config(FunctionName=name)["CodeSigningConfigArn"] == arn
+    function_arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    assert lam.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == [
+        function_arn
+    ]
+    with pytest.raises(ClientError) as exc:
+        lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    assert error_code(exc) == "ResourceConflictException"
+    lam.delete_function_code_signing_config(FunctionName=name)
+    lam.update_code_signing_config(CodeSigningConfigArn=arn, Description="changed")
+    assert (
+        lam.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]["Description"]
+        == "changed"
+    )
+    lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    with pytest.raises(ClientError) as exc:
+        lam.get_code_signing_config(CodeSigningConfigArn=arn)
+    assert error_code(exc) == "CodeSigningConfigNotFoundException"

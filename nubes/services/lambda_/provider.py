@@ -22,6 +22,7 @@ from nubes.services.base import ServiceProvider
 from nubes.services.lambda_ import configuration as cfg
 from nubes.services.lambda_.async_invoke import AsyncInvocations
 from nubes.services.lambda_.code import MAX_DIRECT_ZIP, BadZip, CodeTrees, check_zip, sha256_b64
+from nubes.services.lambda_.code_signing import CodeSigningConfigs
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.event_sources import EventSourceMappings
 from nubes.services.lambda_.invoker import (
@@ -56,7 +57,9 @@ def not_found(arn: str) -> ServiceError:
     return errors.ResourceNotFoundException(f"Function not found: {arn}", Type="User")
 
 
-class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider):
+class LambdaProvider(
+    FunctionUrls, EventSourceMappings, Layers, CodeSigningConfigs, ServiceProvider
+):
     service = "lambda"
     migrations = MIGRATIONS
 
@@ -866,6 +869,7 @@ class LambdaProvider(FunctionUrls, EventSourceMappings, Layers, ServiceProvider)
     ) -> dict[str, Any]:
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         self.function_row(scope, name)
+        self.code_signing_config(scope, req["CodeSigningConfigArn"])
         self.model.put_setting(
             scope, name, "code-signing", "", {"arn": req["CodeSigningConfigArn"]}
         )
