@@ -377,3 +377,49 @@ def test_notifications_to_sns(s3: Any, bucket: str, client: Any, unique: Any) ->
     records = [b["Records"][0] for b in bodies if "Records" in b]
     assert records[0]["eventName"] == "ObjectCreated:Put"
     assert records[0]["s3"]["object"]["key"] == "via-sns"
+
+
+def test_notifications_to_lambda(s3: Any, bucket: str, client: Any, unique: Any) -> None:
+    import io
+    import zipfile
+
+    lam, sqs = client("lambda"), client("sqs")
+    url = sqs.create_queue(QueueName=unique("done"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr(
+            "app.py", "def handler(event, context):\n    return len(event['Records'])\n"
+        )
+    name = unique("fn")
+    function_arn = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="to-lambda", Body=b"x")
+    got: list[Any] = []
+    for _ in range(10):
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
+        if got:
+            break
+    record = json.loads(got[0]["Body"])
+    assert record["requestPayload"]["Records"][0]["s3"]["object"]["key"] == "to-lambda"
+    assert record["responsePayload"] == 1
+    lam.delete_function(FunctionName=name)

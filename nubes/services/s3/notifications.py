@@ -4,6 +4,8 @@ event is delivered exactly when the change it describes commits)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
@@ -56,15 +58,22 @@ def matches(config: dict[str, Any], event: str, key: str) -> bool:
 class Notifier:
     def __init__(self, provider: S3Base) -> None:
         self.provider = provider
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def validate(self, ctx: RequestContext, bucket: Bucket, config: dict[str, Any]) -> None:
-        """S3 checks each destination exists (and sends it a test event) when the
-        configuration is put."""
-        for group, arn_field in _DESTINATIONS[:2]:
+        """S3 checks each destination exists when the configuration is put (and sends queues
+        and topics a test event)."""
+        for group, arn_field in _DESTINATIONS:
             for item in config.get(group) or []:
                 arn = item.get(arn_field, "")
                 try:
-                    self._send(arn, self._test_event(ctx, bucket))
+                    if group == "LambdaFunctionConfigurations":
+                        region, account, _ = _arn_parts(arn)
+                        self.provider.env.providers.invoke(
+                            "lambda", "GetFunction", {"FunctionName": arn}, account, region
+                        )
+                    else:
+                        self._send(ctx, arn, self._test_event(ctx, bucket))
                 except (ServiceError, IndexError):
                     raise errors.InvalidArgument(
                         "Unable to validate the following destination configurations",
@@ -104,7 +113,7 @@ class Notifier:
                 record = self._record(ctx, bucket, event, key, size, etag, version_id)
                 record["s3"]["configurationId"] = item.get("Id", "")
                 try:
-                    self._send(item[arn_field], json.dumps({"Records": [record]}))
+                    self._send(ctx, item[arn_field], json.dumps({"Records": [record]}))
                 except Exception:  # a lost notification never fails the request
                     log.warning("S3 notification to %s failed", item[arn_field], exc_info=True)
 
@@ -153,7 +162,7 @@ class Notifier:
             },
         }
 
-    def _send(self, arn: str, message: str) -> None:
+    def _send(self, ctx: RequestContext, arn: str, message: str) -> None:
         region, account, name = _arn_parts(arn)
         invoke = self.provider.env.providers.invoke
         if arn.startswith("arn:aws:sqs:"):
@@ -174,10 +183,30 @@ class Notifier:
                 region,
             )
         elif arn.startswith("arn:aws:lambda:"):
-            invoke(
-                "lambda",
-                "Invoke",
-                {"FunctionName": arn, "InvocationType": "Event", "Payload": message.encode()},
-                account,
-                region,
-            )
+            self._invoke_lambda(ctx, arn, message, account, region)
+
+    def _invoke_lambda(
+        self, ctx: RequestContext, arn: str, message: str, account: str, region: str
+    ) -> None:
+        """Lambda's Invoke is a coroutine: it runs as a task of its own, after this request's
+        transaction has committed, as an asynchronous (Event) invocation."""
+        target = dataclasses.replace(
+            ctx,
+            service="lambda",
+            operation="Invoke",
+            account_id=account,
+            region=region,
+            protocol="internal",
+            extras={},
+        )
+        params = {"FunctionName": arn, "InvocationType": "Event", "Payload": message.encode()}
+        task = asyncio.get_running_loop().create_task(
+            self.provider.env.providers.dispatch(target, "Invoke", params)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("S3 notification to Lambda failed: %s", task.exception())
