@@ -59,8 +59,11 @@ def test_create_get_and_list(lam: Any, unique: Callable[[str], str]) -> None:
         assert got["Code"]["RepositoryType"] == "S3"
         by_arn = lam.get_function_configuration(FunctionName=config["FunctionArn"])
         assert by_arn["FunctionName"] == name
-        names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
-        assert name in names
+        pages = lam.get_paginator("list_functions").paginate()
+        listed = {f["FunctionName"]: f for page in pages for f in page["Functions"]}
+        assert listed[name]["CodeSha256"] == config["CodeSha256"]
+        # ListFunctions leaves out the state fields.
+        assert "State" not in listed[name] and "LastUpdateStatus" not in listed[name]
     finally:
         lam.delete_function(FunctionName=name)
     with pytest.raises(ClientError) as exc:

@@ -44,6 +44,19 @@ FUNCTION_REF = re.compile(
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 TOTAL_CODE_SIZE = 80_530_636_800
+LIST_FUNCTIONS_PAGE = 50
+"""ListFunctions returns at most 50 functions a call, whatever MaxItems says."""
+NOT_LISTED = frozenset(
+    (
+        "State",
+        "StateReason",
+        "StateReasonCode",
+        "LastUpdateStatus",
+        "LastUpdateStatusReason",
+        "LastUpdateStatusReasonCode",
+        "RuntimeVersionConfig",
+    )
+)
 WORKER_IDLE_SECONDS = 600.0
 """Warm workers idle this long (real time) are stopped; the next invocation starts cold."""
 REAP_INTERVAL = 30.0
@@ -291,7 +304,7 @@ class LambdaProvider(
 
     def list_functions(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope = scope_of(ctx)
-        limit = min(req.get("MaxItems") or 50, 10_000)
+        limit = min(req.get("MaxItems") or LIST_FUNCTIONS_PAGE, LIST_FUNCTIONS_PAGE)
         after = self._marker(req.get("Marker"), "")
         every_version = req.get("FunctionVersion") == "ALL"
         page = self.model.functions_page(scope, after, limit + 1)
@@ -299,10 +312,10 @@ class LambdaProvider(
         page = page[:limit]
         functions: list[dict[str, Any]] = []
         for latest in page:
-            functions.append(self._configuration(latest))
+            functions.append(_listed(latest.config))
             if every_version:
                 functions.extend(
-                    self._configuration(v)
+                    _listed(v.config)
                     for v in self.model.versions(scope, latest.name)
                     if v.version != LATEST
                 )
@@ -1014,6 +1027,11 @@ class LambdaProvider(
 
     def list_tags(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         return {"Tags": self.env.tags.get(self._tagged(ctx, req["Resource"]))}
+
+
+def _listed(config: dict[str, Any]) -> dict[str, Any]:
+    """ListFunctions leaves out the state fields (GetFunction has them)."""
+    return {k: v for k, v in config.items() if k not in NOT_LISTED}
 
 
 def _check_payload(payload: bytes, limit: int) -> None:
