@@ -607,8 +607,6 @@ class S3Base(ServiceProvider):
             out["VersionId"] = row["version_id"]
         if attrs.get("Tags"):
             out["TagCount"] = len(attrs["Tags"])
-        if row["parts"]:
-            out["PartsCount"] = len(json.loads(row["parts"]))
         retention = attrs.get("Retention")
         if retention:
             out["ObjectLockMode"] = retention["Mode"]

@@ -282,9 +282,10 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         start, end = 0, size
         part_number = req.get("PartNumber")
         if part_number is not None:
+            # Only a part request reports the part count (of a multipart object).
             start, end = self._part_span(where, size, part_number)
-            out["PartsCount"] = len(where.parts) if where.parts else 1
             if where.parts:
+                out["PartsCount"] = len(where.parts)
                 out["ContentRange"] = f"bytes {start}-{end - 1}/{size}"
         elif req.get("Range"):
             span = parse_range(req["Range"], size)
