@@ -362,3 +362,33 @@ def test_code_signing_configs(lam: Any, make_function: Callable[..., str]) -> No
     with pytest.raises(ClientError) as exc:
         lam.get_code_signing_config(CodeSigningConfigArn=arn)
     assert error_code(exc) == "CodeSigningConfigNotFoundException"
+
+
+def test_provisioned_concurrency_prewarms_workers(
+    lam: Any, make_function: Callable[..., str]
+) -> None:
+    import base64
+    import time
+
+    source = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+    )
+    name = make_function({"app.py": source})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "on-demand"
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    kind, out = None, None
+    for _ in range(50):
+        out = lam.invoke(FunctionName=name, Qualifier=version, LogType="Tail")
+        kind = json.loads(out["Payload"].read())
+        if kind == "provisioned-concurrency":
+            break
+        time.sleep(0.1)
+    assert kind == "provisioned-concurrency"
+    assert out is not None
+    report = base64.b64decode(out["LogResult"]).decode().strip().splitlines()[-1]
+    assert "Init Duration" not in report

@@ -78,6 +78,8 @@ class Worker:
         self.init_error: dict[str, Any] | None = None
         self.init_logs: list[str] = []
         self.fresh = True
+        self.pinned = False
+        """Provisioned: kept however long it idles."""
         self.out_of_memory = False
         self.peak_mb = 0
         self.idle_since = time.monotonic()
@@ -298,6 +300,9 @@ class WorkerPool:
 
     async def acquire(self, spec: WorkerSpec) -> Worker:
         idle = self._idle.get(spec.key)
+        if idle:
+            # Provisioned workers first: on-demand ones only take the spill-over.
+            idle.sort(key=lambda w: w.pinned)
         while idle:
             worker = idle.pop()
             if worker.alive:
@@ -334,13 +339,26 @@ class WorkerPool:
     def count(self) -> int:
         return len(self._all)
 
+    async def prewarm(self, spec: WorkerSpec, count: int) -> None:
+        """Start workers until ``count`` provisioned ones wait for ``spec``'s invocations; their
+        first invocation is not a cold start."""
+        have = sum(1 for w in self._all if w.spec.key == spec.key and w.pinned)
+        workers = [Worker(spec, self._stream_name(spec)) for _ in range(count - have)]
+        for worker in workers:
+            worker.pinned = True
+            self._all.add(worker)
+        await asyncio.gather(*(w.start() for w in workers))
+        for worker in workers:
+            worker.fresh = False
+            self.release(worker)
+
     def reap(self, idle_seconds: float) -> int:
         """Stop workers idle for longer than ``idle_seconds`` (AWS retires idle sandboxes too);
         returns how many were stopped."""
         cutoff = time.monotonic() - idle_seconds
         stopped = 0
         for key, idle in list(self._idle.items()):
-            for worker in [w for w in idle if w.idle_since < cutoff]:
+            for worker in [w for w in idle if w.idle_since < cutoff and not w.pinned]:
                 idle.remove(worker)
                 self.discard(worker)
                 stopped += 1

@@ -4,6 +4,7 @@ function's log stream (START/END/REPORT), and the result in the shape Invoke ret
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -381,6 +382,17 @@ class Invoker:
             executed_version=target.version,
             outcome=outcome,
         )
+
+    async def prewarm(self, target: Target, count: int) -> None:
+        """Initialise ``count`` workers for a version now (provisioned concurrency)."""
+        interpreter = runtimes.resolve(target.config.get("Runtime", ""))
+        if interpreter is None:
+            return
+        spec = self._spec(target, interpreter)
+        provisioned = dataclasses.replace(
+            spec, env={**spec.env, "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}
+        )
+        await self.pool.prewarm(provisioned, count)
 
     async def shutdown(self) -> None:
         await self.pool.shutdown()

@@ -83,6 +83,7 @@ class LambdaProvider(
         self.trees = CodeTrees(None if settings.ephemeral else Path(settings.data_dir) / "lambda")
         self.invoker = Invoker(self.trees, self.blobs.path, self._deliver_logs, self._endpoint)
         self.async_invocations = AsyncInvocations(self)
+        self._prewarms: set[asyncio.Task[None]] = set()
 
     def _endpoint(self) -> str:
         settings = self.env.settings
@@ -115,6 +116,8 @@ class LambdaProvider(
 
     async def stop(self) -> None:
         try:
+            for task in list(self._prewarms):
+                task.cancel()
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
@@ -605,8 +608,9 @@ class LambdaProvider(
 
     # -- invoking ----------------------------------------------------------------------------
 
-    def target(self, scope: Scope, name: str, qualifier: str | None) -> Target:
-        """What an invocation of ``name[:qualifier]`` runs (weighted alias routing applied)."""
+    def target(self, scope: Scope, name: str, qualifier: str | None, routed: bool = True) -> Target:
+        """What an invocation of ``name[:qualifier]`` runs (weighted alias routing applied,
+        unless ``routed`` is False: then an alias means its primary version)."""
         row = self.function_row(scope, name)
         version_name = qualifier or LATEST
         if qualifier and qualifier != LATEST and not qualifier.isdigit():
@@ -614,7 +618,7 @@ class LambdaProvider(
             version_name = alias["FunctionVersion"]
             weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
             for other, weight in weights.items():
-                if random.random() < weight:
+                if routed and random.random() < weight:
                     version_name = other
         version = self.model.version(scope, name, version_name)
         if version is None or version.code_blob is None:
@@ -770,12 +774,33 @@ class LambdaProvider(
             "LastModified": cfg.timestamp(),
         }
         self.model.put_setting(scope, name, "provisioned", qualifier or LATEST, doc)
+        self._prewarm_later(scope, name, qualifier or LATEST, count)
         return {
             **{k: v for k, v in doc.items() if k != "FunctionArn"},
             "Status": "IN_PROGRESS",
             "AvailableProvisionedConcurrentExecutions": 0,
             "AllocatedProvisionedConcurrentExecutions": 0,
         }
+
+    def _prewarm_later(self, scope: Scope, name: str, qualifier: str, count: int) -> None:
+        """Start the provisioned workers once the request has committed: initialised ahead,
+        they serve invocations of that version without a cold start."""
+
+        async def prewarm() -> None:
+            try:
+                with self.store.transaction():
+                    target = self.target(scope, name, qualifier, routed=False)
+                await self.invoker.prewarm(target, count)
+            except ServiceError:
+                return  # the version went away or cannot run: nothing to warm
+
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._track, loop.create_task(prewarm()))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._prewarms.add(task)
+        task.add_done_callback(self._prewarms.discard)
 
     def get_provisioned_concurrency_config(
         self, ctx: RequestContext, req: dict[str, Any]
@@ -796,6 +821,7 @@ class LambdaProvider(
         scope, name, qualifier = self.locate(ctx, req["FunctionName"], req["Qualifier"])
         self.function_row(scope, name)
         self.model.delete_setting(scope, name, "provisioned", qualifier or LATEST)
+        self.invoker.pool.recycle(function_key(scope, name))
         return {}
 
     def list_provisioned_concurrency_configs(
