@@ -345,6 +345,14 @@ class LambdaModel:
         )
         return [json.loads(r["doc"]) for r in rows]
 
+    def every_setting(self, kind: str) -> list[tuple[Scope, str, str, dict[str, Any]]]:
+        """(scope, function, qualifier, document) of one kind of setting, all accounts."""
+        rows = self.store.query("SELECT * FROM lambda_settings WHERE kind = ?", (kind,))
+        return [
+            (Scope(r["account"], r["region"]), r["name"], r["qualifier"], json.loads(r["doc"]))
+            for r in rows
+        ]
+
     # -- layers -----------------------------------------------------------------------------
 
     def next_layer_version(self, scope: Scope, name: str) -> int:

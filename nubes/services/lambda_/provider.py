@@ -104,6 +104,9 @@ class LambdaProvider(
         with self.store.transaction():
             for scope, version in self.model.pending_versions():
                 self._settle(scope, version.name, version.version, version.config["RevisionId"])
+            for scope, name, qualifier, doc in self.model.every_setting("provisioned"):
+                count = doc["RequestedProvisionedConcurrentExecutions"]
+                self._prewarm_later(scope, name, qualifier, count)
         self.async_invocations.start()
         self._reaper = asyncio.create_task(self._reap_idle_workers(), name="nubes-lambda-reaper")
         self.start_pollers()
