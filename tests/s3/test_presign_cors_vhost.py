@@ -57,6 +57,22 @@ def test_presigned_tampered_signature(signer: Any, bucket: str) -> None:
     assert requests.get(bad, timeout=10).status_code == 403
 
 
+def test_presigned_with_credentials_nubes_does_not_know(signer: Any, bucket: str) -> None:
+    """With IAM enforcement off any credentials work: a key whose secret nubes cannot know
+    is not refused for its signature (expiry still counts)."""
+    signer.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    stranger = make_client(
+        signer.meta.endpoint_url,
+        "s3",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        config=signer.meta.config,
+    )
+    url = stranger.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
+    resp = requests.get(url, timeout=10)
+    assert resp.status_code == 200 and resp.content == b"hello"
+
+
 def test_presigned_expiry_follows_nubes_clock(nubes_factory: Any) -> None:
     server = nubes_factory(persistent=False)
     s3 = server.client("s3", config=Config(signature_version="s3v4"))

@@ -13,10 +13,15 @@ from nubes.gateway import sigv4
 
 
 def signed(
-    auth_class: type[SigV4Auth], service: str, url: str, body: bytes, secret: str
+    auth_class: type[SigV4Auth],
+    service: str,
+    url: str,
+    body: bytes,
+    secret: str,
+    key: str = "test",
 ) -> AWSRequest:
     request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "text/plain"})
-    auth_class(Credentials("AKIDEXAMPLE", secret), service, "eu-west-1").add_auth(request)
+    auth_class(Credentials(key, secret), service, "eu-west-1").add_auth(request)
     return request
 
 
@@ -49,6 +54,13 @@ def test_header_signatures(auth_class: type[SigV4Auth], service: str, double_enc
     forged_headers["host"] = parts.netloc
     assert sigv4.header_signature_matches(**{**check, "headers": forged_headers}) is False
     assert sigv4.header_signature_matches(**{**check, "headers": {"host": "x"}}) is None
+    # A key whose secret nubes does not know: any signature stands (enforcement is off).
+    unknown = signed(auth_class, service, url, b"payload", "whatever", key="AKIDEXAMPLE")
+    unknown_headers = {
+        k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in unknown.headers.items()
+    }
+    unknown_headers["host"] = parts.netloc
+    assert sigv4.header_signature_matches(**{**check, "headers": unknown_headers}) is None
 
 
 def test_signing_key_known_vector() -> None:

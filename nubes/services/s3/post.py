@@ -94,16 +94,16 @@ def check_signature(fields: dict[str, str], policy_b64: str) -> str:
         scope = sigv4.Scope.parse(fields.get("x-amz-credential", ""))
         if scope is None:
             raise PolicyError("Invalid Policy: Invalid credential.")
-        key = sigv4.signing_key(
-            sigv4.secret_for(scope.access_key_id), scope.date, scope.region, scope.service
+        access_key, given = scope.access_key_id, fields["x-amz-signature"]
+        secret = sigv4.secret_for(access_key)
+        expected = secret and sigv4.sign(
+            sigv4.signing_key(secret, scope.date, scope.region, scope.service), policy_b64
         )
-        expected = sigv4.sign(key, policy_b64)
-        given, access_key = fields["x-amz-signature"], scope.access_key_id
     else:
-        access_key = fields.get("awsaccesskeyid", "")
-        expected = sigv4.sign_v2(sigv4.secret_for(access_key), policy_b64)
-        given = fields.get("signature", "")
-    if not hmac.compare_digest(expected.encode(), given.encode()):
+        access_key, given = fields.get("awsaccesskeyid", ""), fields.get("signature", "")
+        secret = sigv4.secret_for(access_key)
+        expected = secret and sigv4.sign_v2(secret, policy_b64)
+    if expected is not None and not hmac.compare_digest(expected.encode(), given.encode()):
         raise ServiceError(
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided. "
