@@ -476,3 +476,44 @@ def test_dynamodb_stream_partial_batch_response(
         seen = [e["message"] for e in events]
     assert seen == ["got a,b,c", "got b,c"]
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_sqs_batches_run_concurrently(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName=unique("wide"))["QueueUrl"]
+    source = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    print('batch', event['Records'][0]['body'])\n"
+        "    time.sleep(1)\n"
+    )
+    name = make_function({"app.py": source}, Timeout=10)
+    for i in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=f"m{i}")
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=queue_arn(sqs, queue),
+        FunctionName=name,
+        BatchSize=1,
+        ScalingConfig={"MaximumConcurrency": 3},
+    )
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 3}
+    deadline = time.monotonic() + 20
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(events) < 3:
+        time.sleep(0.2)
+        try:
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}", filterPattern="batch"
+            )["events"]
+        except ClientError:
+            continue
+    assert sorted(e["message"] for e in events) == ["batch m0", "batch m1", "batch m2"]
+    # Batches in flight together ran on separate workers (one log stream each).
+    assert len({e["logStreamName"] for e in events}) >= 2
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -193,6 +193,7 @@ class EventSourceMappings:
     def start_pollers(self) -> None:
         self._pollers: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._iterators: dict[tuple[str, str], str] = {}
+        self._batches: set[asyncio.Task[None]] = set()
         self._poll_wake = asyncio.Event()
         self._poll_supervisor = asyncio.create_task(self._supervise(), name="nubes-lambda-esm")
 
@@ -205,6 +206,7 @@ class EventSourceMappings:
     async def stop_pollers(self) -> None:
         supervisor = getattr(self, "_poll_supervisor", None)
         tasks = [t for _, t in getattr(self, "_pollers", {}).values()]
+        tasks.extend(getattr(self, "_batches", ()))
         if supervisor is not None:
             tasks.append(supervisor)
         for task in tasks:
@@ -242,6 +244,7 @@ class EventSourceMappings:
                 await asyncio.wait_for(self._poll_wake.wait(), timeout=SYNC_INTERVAL)
 
     async def _poll(self, uuid: str) -> None:
+        slots: asyncio.Semaphore | None = None
         while True:
             try:
                 with self.store.transaction():
@@ -250,10 +253,11 @@ class EventSourceMappings:
                     return
                 doc = json.loads(row["doc"])
                 scope = Scope(row["account"], row["region"])
-                kind = source_kind(doc["EventSourceArn"])
-                busy = await (
-                    self._poll_sqs(scope, doc) if kind == "sqs" else self._poll_stream(scope, doc)
-                )
+                if source_kind(doc["EventSourceArn"]) == "sqs":
+                    slots = slots or asyncio.Semaphore(_sqs_concurrency(doc))
+                    busy = await self._poll_sqs(scope, doc, slots)
+                else:
+                    busy = await self._poll_stream(scope, doc)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -273,11 +277,11 @@ class EventSourceMappings:
 
     # -- SQS ---------------------------------------------------------------------------------
 
-    async def _poll_sqs(self, scope: Scope, doc: dict[str, Any]) -> bool:
-        """One batch from the queue to the function; True when there was one."""
+    async def _poll_sqs(self, scope: Scope, doc: dict[str, Any], slots: asyncio.Semaphore) -> bool:
+        """Receive one batch and hand it to the function in the background (up to
+        ScalingConfig.MaximumConcurrency batches at once); True when there was one."""
         source = parse_arn(doc["EventSourceArn"])
-        invoke = self.env.providers.invoke
-        url = invoke(
+        url = self.env.providers.invoke(
             "sqs",
             "GetQueueUrl",
             {"QueueName": source.resource, "QueueOwnerAWSAccountId": source.account},
@@ -287,12 +291,30 @@ class EventSourceMappings:
         target = self._function_target(scope, doc)
         if target is None:
             return False  # the function is gone: leave the queue alone
+        await slots.acquire()
+        try:
+            messages = await self._receive_batch(url, source.account, source.region, doc)
+        except BaseException:
+            slots.release()
+            raise
+        if not messages:
+            slots.release()
+            return False
+        task = asyncio.create_task(self._process_sqs_batch(target, doc, url, messages))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        task.add_done_callback(lambda _task: slots.release())
+        return True
+
+    async def _receive_batch(
+        self, url: str, account: str, region: str, doc: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Up to BatchSize messages, collected for at most MaximumBatchingWindowInSeconds."""
         batch_size = doc.get("BatchSize", 10)
-        window = doc.get("MaximumBatchingWindowInSeconds", 0)
+        window_ends = clock.now() + doc.get("MaximumBatchingWindowInSeconds", 0)
         messages: list[dict[str, Any]] = []
-        window_ends = clock.now() + window
         while len(messages) < batch_size:
-            got = invoke(
+            got = self.env.providers.invoke(
                 "sqs",
                 "ReceiveMessage",
                 {
@@ -303,16 +325,20 @@ class EventSourceMappings:
                     "MessageSystemAttributeNames": ["All"],
                     "MessageAttributeNames": ["All"],
                 },
-                source.account,
-                source.region,
+                account,
+                region,
             ).get("Messages", [])
             messages.extend(got)
             if len(messages) >= batch_size or clock.now() >= window_ends:
                 break
             if not got:
                 await asyncio.sleep(min(POLL_INTERVAL, max(window_ends - clock.now(), 0.01)))
-        if not messages:
-            return False
+        return messages
+
+    async def _process_sqs_batch(
+        self, target: Target, doc: dict[str, Any], url: str, messages: list[dict[str, Any]]
+    ) -> None:
+        source = parse_arn(doc["EventSourceArn"])
         patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
         records, kept, dropped = [], [], []
         for message in messages:
@@ -324,16 +350,15 @@ class EventSourceMappings:
                 dropped.append(message)  # Lambda deletes what its filters leave out
         self._delete_messages(url, source.account, source.region, dropped)
         if not records:
-            return True
+            return
         try:
             result = await self.run(
                 target, json.dumps({"Records": records}).encode(), ids.request_id()
             )
         except ServiceError:
-            return False  # throttled: the messages come back after their visibility timeout
+            return  # throttled: the messages come back after their visibility timeout
         done = _sqs_succeeded(result, kept, doc.get("FunctionResponseTypes") or [])
         self._delete_messages(url, source.account, source.region, done)
-        return True
 
     def _delete_messages(
         self, url: str, account: str, region: str, messages: list[dict[str, Any]]
@@ -565,6 +590,16 @@ def _apply_settings(doc: dict[str, Any], req: dict[str, Any], kind: str, creatin
             raise errors.InvalidParameterValueException(
                 "BatchSize must be less than or equal to 10000 for SQS event sources."
             )
+
+
+DEFAULT_SQS_CONCURRENCY = 5
+"""Batches of one SQS mapping in flight at once when ScalingConfig does not say."""
+
+
+def _sqs_concurrency(doc: dict[str, Any]) -> int:
+    return int(
+        (doc.get("ScalingConfig") or {}).get("MaximumConcurrency") or DEFAULT_SQS_CONCURRENCY
+    )
 
 
 def _check_filters(doc: dict[str, Any]) -> None:
