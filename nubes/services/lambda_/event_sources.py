@@ -1,13 +1,15 @@
 """Event source mappings: Lambda polling SQS queues and DynamoDB streams for a function.
 
 One poller task per enabled mapping, reading through the other services' operations
-(``env.providers.invoke``). SQS: batches up to BatchSize (collected for at most
-MaximumBatchingWindowInSeconds), messages deleted when the function succeeds, only the failed
-ones kept with ``ReportBatchItemFailures``; kept messages come back after their visibility
-timeout and reach the queue's dead-letter queue through its redrive policy. DynamoDB streams:
-records from the starting position, retried (bisecting on error when asked) up to
-MaximumRetryAttempts, then sent to the on-failure destination and skipped; the position is
-kept in the mapping so a restart resumes where it was.
+(``env.providers.invoke``); FilterCriteria drop what does not match. SQS: batches up to
+BatchSize (collected for at most MaximumBatchingWindowInSeconds), up to
+ScalingConfig.MaximumConcurrency in flight, messages deleted when the function succeeds, only
+the failed ones kept with ``ReportBatchItemFailures``; kept messages come back after their
+visibility timeout and reach the queue's dead-letter queue through its redrive policy.
+DynamoDB streams: records from the starting position, one batch at a time, retried (from the
+reported checkpoint, bisecting on error when asked) up to MaximumRetryAttempts, then sent to
+the on-failure destination and skipped; the position is kept in the mapping so a restart
+resumes where it was.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """AWS Lambda: functions, versions, aliases, invocation (workers are local processes of the
 function's interpreter, no containers), concurrency, asynchronous invocation with retries and
-destinations, permissions, tags. Layers, event source mappings and function URLs are mixed in
-from their own modules."""
+destinations, permissions, tags. Layers, event source mappings, function URLs and code signing
+configurations are mixed in from their own modules."""
 
 from __future__ import annotations
 
