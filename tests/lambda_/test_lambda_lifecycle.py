@@ -154,3 +154,31 @@ def test_runtime_substitution_is_reported(
     assert lam.invoke(FunctionName=name)["Payload"].read() == b'"ok"'
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="nubes")
     assert any(runtime in e["message"] for e in events["events"])
+
+
+def test_reset_forgets_functions_and_stops_workers(nubes_factory: Callable[..., Any]) -> None:
+    import requests
+
+    server = nubes_factory(persistent=False)
+    lam = server.client("lambda")
+    code = {"ZipFile": zipped({"app.py": "def handler(e, c):\n    return 'v1'\n"})}
+    lam.create_function(
+        FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="app.handler", Code=code
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="f")
+    assert lam.invoke(FunctionName="f")["Payload"].read() == b'"v1"'
+    assert server.proc is not None
+    workers = {p for p in worker_pids() if parent_of(p) == server.proc.pid}
+    assert workers
+    requests.post(f"{server.endpoint}/_nubes/reset", timeout=10)
+    assert lam.list_functions()["Functions"] == []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and workers & worker_pids():
+        time.sleep(0.05)
+    assert not workers & worker_pids()
+    code = {"ZipFile": zipped({"app.py": "def handler(e, c):\n    return 'v2'\n"})}
+    lam.create_function(
+        FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="app.handler", Code=code
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="f")
+    assert lam.invoke(FunctionName="f")["Payload"].read() == b'"v2"'
