@@ -1,8 +1,9 @@
 """Fixtures: a real nubes server on a free port, and boto3 clients pointed at it.
 
-One ephemeral server per test process (pytest-xdist workers each get their own); tests use
-unique resource names instead of resetting. ``nubes_factory`` starts further servers (with a
-data directory, other settings) that the test owns.
+One ephemeral server per test process (pytest-xdist workers each get their own), plus one for
+the tests that move the server clock; tests use unique resource names instead of resetting.
+``nubes_factory`` starts further servers (with a data directory, other settings) that the test
+owns.
 """
 
 from __future__ import annotations
@@ -17,28 +18,53 @@ import pytest
 from tests.server import NubesProcess, make_client
 
 
-@pytest.fixture(scope="session")
-def nubes() -> Iterator[NubesProcess]:
-    server = NubesProcess().start()
-    yield server
-    server.stop()
+class _Servers:
+    """The shared servers of one test process, started when first needed."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, NubesProcess] = {}
+        self.clients: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, name: str) -> NubesProcess:
+        if name not in self.started:
+            self.started[name] = NubesProcess().start()
+        return self.started[name]
 
 
 @pytest.fixture(scope="session")
-def endpoint(nubes: NubesProcess) -> str:
-    return nubes.endpoint
+def servers() -> Iterator[_Servers]:
+    found = _Servers()
+    yield found
+    for server in found.started.values():
+        server.stop()
 
 
 @pytest.fixture(scope="session")
-def client(endpoint: str) -> Callable[..., Any]:
-    """``client("s3")``: a boto3 client for the shared server (test/test credentials)."""
-    cache: dict[tuple[Any, ...], Any] = {}
+def nubes(servers: _Servers) -> NubesProcess:
+    return servers.get("shared")
+
+
+def _moves_clock(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("clock") is not None or "advance" in request.fixturenames
+
+
+@pytest.fixture
+def endpoint(request: pytest.FixtureRequest, servers: _Servers) -> str:
+    """The shared server, or for tests that move its clock (marked ``clock`` or using an
+    ``advance`` fixture) a second one: a clock ahead of the client's real one would make
+    presigned URLs, conditional requests and timestamps of other tests go wrong."""
+    return servers.get("clock" if _moves_clock(request) else "shared").endpoint
+
+
+@pytest.fixture
+def client(endpoint: str, servers: _Servers) -> Callable[..., Any]:
+    """``client("s3")``: a boto3 client for this test's server (test/test credentials)."""
 
     def make(service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
-        key = (service, region, tuple(sorted(kwargs.items())))
-        if key not in cache:
-            cache[key] = make_client(endpoint, service, region, **kwargs)
-        return cache[key]
+        key = (endpoint, service, region, tuple(sorted(kwargs.items())))
+        if key not in servers.clients:
+            servers.clients[key] = make_client(endpoint, service, region, **kwargs)
+        return servers.clients[key]
 
     return make
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.dynamodb.conftest import error_of
 
+pytestmark = pytest.mark.clock  # these tests move the server clock
+
 KEY = [{"AttributeName": "pk", "KeyType": "HASH"}]
 DEF = [{"AttributeName": "pk", "AttributeType": "S"}]
 

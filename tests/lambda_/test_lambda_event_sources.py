@@ -31,6 +31,7 @@ def queue_arn(sqs: Any, url: str) -> str:
     return str(attrs["Attributes"]["QueueArn"])
 
 
+@pytest.mark.clock
 def test_sqs_partial_batch_failure_ends_in_dlq(
     lam: Any,
     logs: Any,

@@ -251,6 +251,7 @@ def test_node_function(lam: Any, make_function: Callable[..., str]) -> None:
     assert body["errorMessage"] == "bad input"
 
 
+@pytest.mark.clock
 def test_event_invoke_with_destinations(
     lam: Any,
     client: Callable[..., Any],
@@ -316,6 +317,7 @@ def receive_one(sqs: Any, url: str, seconds: float = 20) -> dict[str, Any]:
     raise AssertionError(f"no message arrived in {url}")
 
 
+@pytest.mark.clock
 def test_event_invoke_dead_letter_queue_and_event_age(
     lam: Any,
     client: Callable[..., Any],

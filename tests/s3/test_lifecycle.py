@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.clock  # these tests move the server clock
 
 DAY = 86400
 

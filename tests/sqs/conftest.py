@@ -34,11 +34,16 @@ def _query_client(endpoint: str, root: Path, region: str = "us-east-1") -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+_query_clients: dict[str, Any] = {}
+
+
+@pytest.fixture
 def query_sqs(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    client = _query_client(endpoint, tmp_path_factory.mktemp("sqs-query-model"))
-    assert client.meta.service_model.protocol == "query"
-    return client
+    if endpoint not in _query_clients:
+        client = _query_client(endpoint, tmp_path_factory.mktemp("sqs-query-model"))
+        assert client.meta.service_model.protocol == "query"
+        _query_clients[endpoint] = client
+    return _query_clients[endpoint]
 
 
 @pytest.fixture(params=["json", "query"])
