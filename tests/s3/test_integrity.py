@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nubes.services.s3 import checksums
 from tests.s3.conftest import error_of
+from tests.server import make_client
 
 
 def b64(raw: bytes) -> str:
@@ -224,3 +226,56 @@ def test_boto3_trailer_checksums(endpoint: str, bucket: str) -> None:
         },
     )
     assert client.get_object(Bucket=bucket, Key="mp-trailer")["Body"].read() == payload
+
+
+def test_pure_python_crcs_match_the_fast_ones() -> None:
+    data = bytes(range(256)) * 37 + b"tail"
+    for algorithm, pure in (("CRC32C", checksums.Crc32c), ("CRC64NVME", checksums.Crc64Nvme)):
+        hasher, slow = checksums.ALGORITHMS[algorithm](), pure()
+        hasher.update(data[:1001])
+        hasher.update(data[1001:])
+        slow.update(data)
+        assert hasher.digest() == slow.digest()
+        parts = [(checksums.compute(algorithm, data[:5000]), 5000)]
+        parts.append((checksums.compute(algorithm, data[5000:]), len(data) - 5000))
+        assert checksums.combine(algorithm, parts) == checksums.compute(algorithm, data)
+
+
+@pytest.mark.skipif(not checksums.FAST_CRCS, reason="S3's default CRC64NVME needs awscrt")
+def test_default_crc64nvme_without_client_checksum(endpoint: str, bucket: str) -> None:
+    s3 = make_client(
+        endpoint,
+        "s3",
+        config=Config(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+    expected = checksums.compute("CRC64NVME", b"no checksum sent")
+    put = s3.put_object(Bucket=bucket, Key="plain", Body=b"no checksum sent")
+    assert "ChecksumCRC32" not in put
+    assert put["ChecksumCRC64NVME"] == expected
+    got = s3.get_object(Bucket=bucket, Key="plain", ChecksumMode="ENABLED")
+    assert (got["ChecksumCRC64NVME"], got["ChecksumType"]) == (expected, "FULL_OBJECT")
+    assert "ChecksumCRC64NVME" not in s3.head_object(Bucket=bucket, Key="plain")
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"][0]
+    assert listed["ChecksumAlgorithm"] == ["CRC64NVME"]
+    assert listed["ChecksumType"] == "FULL_OBJECT"
+    # A multipart upload without checksums gets the CRC64NVME of the whole object too.
+    first, second = b"a" * (5 * 1024 * 1024), b"tail end"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu")["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload, PartNumber=n, Body=body)["ETag"]
+        for n, body in ((1, first), (2, second))
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mpu",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]},
+    )
+    head = s3.head_object(Bucket=bucket, Key="mpu", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == checksums.compute("CRC64NVME", first + second)
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/plain")
+    assert copied["CopyObjectResult"]["ChecksumCRC64NVME"] == expected

@@ -369,6 +369,9 @@ class S3Base(ServiceProvider):
                 "allowed."
             )
         algorithm = declared[0] if declared else (req.get("ChecksumAlgorithm") or default_algorithm)
+        if algorithm is None and checksums.FAST_CRCS:
+            # S3 keeps a CRC64NVME of every body uploaded without a checksum.
+            algorithm = checksums.DEFAULT
         if default_algorithm and algorithm != default_algorithm:
             raise errors.InvalidRequest(
                 "Checksum Type mismatch occurred, expected checksum Type: "

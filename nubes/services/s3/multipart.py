@@ -131,13 +131,14 @@ class MultipartOps(S3Base):
             if req.get("CopySourceRange"):
                 start, end = _copy_range(req["CopySourceRange"], row["size"])
             wanted = load_attrs(upload["attrs"]).get("UploadChecksum")
-            algorithms = [wanted["Algorithm"]] if wanted else []
+            algorithm = wanted["Algorithm"] if wanted else _default_algorithm()
+            algorithms = [algorithm] if algorithm else []
             body = await self.copy_bytes(row, start, end, algorithms, inline=False)
             assert body.blob_id is not None
             checksum = None
-            if wanted:
-                value = checksums.encode(body.digests[wanted["Algorithm"]])
-                checksum = {"Algorithm": wanted["Algorithm"], "Value": value, "Type": "FULL_OBJECT"}
+            if algorithm:
+                value = checksums.encode(body.digests[algorithm])
+                checksum = {"Algorithm": algorithm, "Value": value, "Type": "FULL_OBJECT"}
             etag = f'"{body.md5}"'
             now = clock.now()
             with self.store.transaction():
@@ -220,6 +221,8 @@ class MultipartOps(S3Base):
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
             attrs["Checksum"] = self._upload_checksum(wanted, chosen, req)
+        elif checksums.FAST_CRCS:
+            attrs.update(_default_checksum(chosen))
         version_id = self.commit_object(
             ctx, "ObjectCreated:CompleteMultipartUpload", bucket, key, where, total, etag, attrs
         )
@@ -378,6 +381,23 @@ class MultipartOps(S3Base):
         if wanted:
             item.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
         return item
+
+
+def _default_algorithm() -> str | None:
+    return checksums.DEFAULT if checksums.FAST_CRCS else None
+
+
+def _default_checksum(chosen: list[Any]) -> dict[str, Any]:
+    """The CRC64NVME of an upload created without a checksum, from its parts' (S3 computed
+    one for each part sent without a checksum of its own)."""
+    values = []
+    for part in chosen:
+        found = load_attrs(part["checksum"]) if part["checksum"] else None
+        if found is None or found["Algorithm"] != checksums.DEFAULT:
+            return {}
+        values.append((found["Value"], part["size"]))
+    value = checksums.combine(checksums.DEFAULT, values)
+    return {"Checksum": {"Algorithm": checksums.DEFAULT, "Value": value, "Type": "FULL_OBJECT"}}
 
 
 def _copy_range(header: str, size: int) -> tuple[int, int]:

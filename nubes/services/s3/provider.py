@@ -420,6 +420,8 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             source_checksum = load_attrs(row["attrs"]).get("Checksum")
             if algorithm is None and source_checksum and source_checksum["Type"] == "FULL_OBJECT":
                 algorithm = source_checksum["Algorithm"]
+            if algorithm is None and checksums.FAST_CRCS:
+                algorithm = checksums.DEFAULT
             body = await self.copy_bytes(row, 0, row["size"], [algorithm] if algorithm else [])
             if algorithm:
                 attrs["Checksum"] = {
