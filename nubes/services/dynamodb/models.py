@@ -11,6 +11,7 @@ projected item.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -195,7 +196,7 @@ class Table:
         """A Key parameter: exactly the key attributes, of the schema's types."""
         if len(key) != len(self.key_names) or any(n not in key for n in self.key_names):
             raise ValidationException("The provided key element does not match the schema")
-        for name, kind in self._key_types():
+        for name, kind in self.key_types():
             if av.value_type(key[name]) != kind:
                 raise ValidationException("The provided key element does not match the schema")
         checked = av.check_item(key)
@@ -204,7 +205,7 @@ class Table:
 
     def check_item_keys(self, item: Item) -> None:
         """An item written whole (PutItem): key attributes present, of the schema's types."""
-        for name, kind in self._key_types():
+        for name, kind in self.key_types():
             if name not in item:
                 raise av.invalid(f"Missing the key {name} in the item")
             actual = av.value_type(item[name])
@@ -226,11 +227,11 @@ class Table:
                         f"{index.name}, IndexKey: {name}"
                     )
 
-    def _key_types(self) -> list[tuple[str, str]]:
+    def key_types(self) -> list[tuple[str, str]]:
         return [self.hash_key] + ([self.range_key] if self.range_key else [])
 
     def _check_key_values(self, item: Item) -> None:
-        for name, _ in self._key_types():
+        for name, _ in self.key_types():
             if _empty_scalar(item[name]):
                 raise ValidationException(
                     "One or more parameter values are not valid. The AttributeValue for a key "
@@ -261,6 +262,27 @@ def _key(schema: list[dict[str, str]], kind: str, types: dict[str, str]) -> tupl
     return None
 
 
+_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+
+
+def table_name(name: str) -> str:
+    """A TableName parameter checked: a table's name, or its ARN (accepted in its place)."""
+    if name.startswith("arn:"):
+        kind, _, rest = name.split(":", 5)[-1].partition("/")
+        if kind == "table" and rest and "/" not in rest:
+            name = rest
+    if _TABLE_NAME.fullmatch(name):
+        return name
+    if not 3 <= len(name) <= 255:
+        raise ValidationException(
+            "TableName must be at least 3 characters long and at most 255 characters long"
+        )
+    raise ValidationException(
+        f"1 validation error detected: Value '{name}' at 'tableName' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    )
+
+
 class Tables:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -270,7 +292,7 @@ class Tables:
         self._cache.clear()
 
     def find(self, account: str, region: str, name: str) -> Table | None:
-        key = (account, region, name)
+        key = (account, region, table_name(name))
         table = self._cache.get(key)
         if table is not None:
             return table
@@ -279,11 +301,12 @@ class Tables:
         )
         if row is None:
             return None
-        table = Table(row["id"], account, region, name, json.loads(row["spec"]))
+        table = Table(row["id"], account, region, key[2], json.loads(row["spec"]))
         self._cache[key] = table
         return table
 
     def get(self, account: str, region: str, name: str, describe: bool = False) -> Table:
+        name = table_name(name)
         table = self.find(account, region, name)
         if table is None:
             message = f"Requested resource not found: Table: {name} not found"
@@ -295,6 +318,7 @@ class Tables:
     def editable(self, account: str, region: str, name: str) -> Table:
         """The table read afresh and out of the cache, so changes a failing request made to
         its spec never outlive the request's rolled-back transaction."""
+        name = table_name(name)
         self._cache.pop((account, region, name), None)
         table = self.get(account, region, name, describe=True)
         self._cache.pop((account, region, name), None)

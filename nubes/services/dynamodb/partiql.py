@@ -71,6 +71,8 @@ class Statement:
     item: Item | None = None
     actions: list[ast.Action] = field(default_factory=list)
     returning: str | None = None
+    descending: bool = False
+    ordered: bool = False
 
 
 class Parser:
@@ -146,6 +148,18 @@ class Parser:
         if self.word("WHERE"):
             self.pos += 1
             statement.where = self.condition()
+        if self.word("ORDER"):
+            self.pos += 1
+            self.take_word("BY")
+            statement.ordered = True
+            while True:
+                self.path()
+                if self.word("ASC", "DESC"):
+                    # One partition is ordered by its sort key alone: a DESC reverses it.
+                    statement.descending |= self.tok.text.upper() == "DESC"
+                    self.pos += 1
+                if not self.accept(","):
+                    break
         return statement
 
     def update(self) -> Statement:
@@ -398,8 +412,13 @@ def _select(
     limit = req.get("Limit")
     hash_value = terms.get(hash_name)
     if hash_value is not None and av.value_type(hash_value) == hash_type:
+        forward = not statement.descending
         page = provider.items.query(
-            table, index, hash_value, range_condition(None, ()), True, start, limit
+            table, index, hash_value, range_condition(None, ()), forward, start, limit
+        )
+    elif statement.ordered:
+        raise ValidationException(
+            "Must have WHERE clause in the statement when using ORDER BY clause."
         )
     else:
         page = provider.items.scan(table, index, None, start, limit)

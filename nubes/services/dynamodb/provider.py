@@ -34,6 +34,7 @@ from nubes.services.dynamodb.models import (
     Tokens,
     Write,
     range_condition,
+    table_name,
 )
 from nubes.services.dynamodb.streams import TTL_IDENTITY, Streams
 
@@ -71,8 +72,8 @@ class DynamoDBProvider(ServiceProvider):
     # == tables ===================================================================================
 
     def create_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        name = req["TableName"] = table_name(req["TableName"])
         tables.check_create(req)
-        name = req["TableName"]
         if self.tables.find(ctx.account_id, ctx.region, name) is not None:
             raise errors.ResourceInUseException(f"Table already exists: {name}")
         spec = tables.new_spec(req, ctx.account_id, ctx.region)
@@ -711,14 +712,21 @@ class DynamoDBProvider(ServiceProvider):
             raise ValidationException(
                 f"The provided starting key is invalid: {exc.message}"
             ) from None
-        names = set(table.key_names) | (set(index.key_names) if index else set())
-        if set(start) != names:
+        schema = dict(table.key_types())
+        if index is not None:
+            schema.update([index.hash_key, *([index.range_key] if index.range_key else [])])
+        if set(start) != set(schema):
             # Query and Scan word this one differently.
             raise ValidationException(
                 "The provided starting key is invalid"
                 if key is not None
                 else "The provided starting key is invalid: The provided key element does not "
                 "match the schema"
+            )
+        if any(av.value_type(start[name]) != kind for name, kind in schema.items()):
+            raise ValidationException(
+                "The provided starting key is invalid: The provided key element does not match "
+                "the schema"
             )
         if key is not None and not av.equal(start[key.hash_name], key.hash_value):
             raise ValidationException(

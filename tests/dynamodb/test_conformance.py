@@ -1,0 +1,155 @@
+"""Behaviours DynamoDB documents (or is known to show) at the edges: table names and ARNs,
+start keys, PartiQL ordering and deletes of missing items, size(), Count vs ScannedCount."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.dynamodb.conftest import error_of
+
+
+@pytest.fixture
+def numbers(ddb: Any, make_table: Callable[..., str]) -> str:
+    name = make_table(range_type="N")
+    for i in range(4):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": str(i)}})
+    return name
+
+
+def test_table_name_rules(ddb: Any) -> None:
+    key = {"pk": {"S": "a"}}
+    assert error_of(lambda: ddb.get_item(TableName="ab", Key=key)) == (
+        "ValidationException",
+        "TableName must be at least 3 characters long and at most 255 characters long",
+    )
+    code, msg = error_of(lambda: ddb.describe_table(TableName="n" * 256))
+    assert code == "ValidationException" and "at most 255 characters long" in msg
+    assert error_of(lambda: ddb.delete_table(TableName="bad@name")) == (
+        "ValidationException",
+        "1 validation error detected: Value 'bad@name' at 'tableName' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+    )
+    code, _ = error_of(
+        lambda: ddb.create_table(
+            TableName="x!",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    )
+    assert code == "ValidationException"
+
+
+def test_table_arn_in_place_of_name(ddb: Any, numbers: str) -> None:
+    arn = ddb.describe_table(TableName=numbers)["Table"]["TableArn"]
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    assert ddb.get_item(TableName=arn, Key=key)["Item"] == key
+    assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == numbers
+    got = ddb.query(
+        TableName=arn,
+        KeyConditionExpression="pk = :a",
+        ExpressionAttributeValues={":a": {"S": "a"}},
+    )
+    assert got["Count"] == 4
+
+
+def test_start_key_of_the_wrong_type(ddb: Any, numbers: str) -> None:
+    wrong = {"pk": {"N": "1"}, "sk": {"N": "1"}}
+    message = (
+        "The provided starting key is invalid: The provided key element does not match the schema"
+    )
+    assert error_of(lambda: ddb.scan(TableName=numbers, ExclusiveStartKey=wrong)) == (
+        "ValidationException",
+        message,
+    )
+
+
+def test_partiql_order_by(ddb: Any, numbers: str) -> None:
+    got = ddb.execute_statement(
+        Statement=f"SELECT sk FROM \"{numbers}\" WHERE pk = 'a' ORDER BY sk DESC"
+    )
+    assert [i["sk"]["N"] for i in got["Items"]] == ["3", "2", "1", "0"]
+    got = ddb.execute_statement(
+        Statement=f"SELECT sk FROM \"{numbers}\" WHERE pk = 'a' ORDER BY sk ASC"
+    )
+    assert [i["sk"]["N"] for i in got["Items"]] == ["0", "1", "2", "3"]
+    assert error_of(
+        lambda: ddb.execute_statement(Statement=f'SELECT * FROM "{numbers}" ORDER BY sk')
+    ) == (
+        "ValidationException",
+        "Must have WHERE clause in the statement when using ORDER BY clause.",
+    )
+
+
+def test_partiql_writes_of_missing_items(ddb: Any, numbers: str) -> None:
+    # DELETE of an absent item succeeds (nothing deleted); UPDATE of one fails its condition.
+    got = ddb.execute_statement(Statement=f"DELETE FROM \"{numbers}\" WHERE pk = 'z' AND sk = 1")
+    assert got.get("Items", []) == []
+    assert error_of(
+        lambda: ddb.execute_statement(
+            Statement=f"UPDATE \"{numbers}\" SET v = 1 WHERE pk = 'z' AND sk = 1"
+        )
+    ) == ("ConditionalCheckFailedException", "The conditional request failed")
+    # A present item whose WHERE condition is false fails DELETE too.
+    assert error_of(
+        lambda: ddb.execute_statement(
+            Statement=f"DELETE FROM \"{numbers}\" WHERE pk = 'a' AND sk = 1 AND v = 5"
+        )
+    ) == ("ConditionalCheckFailedException", "The conditional request failed")
+
+
+def test_size_of_each_type(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    ddb.put_item(
+        TableName=name,
+        Item={
+            "pk": {"S": "a"},
+            "s": {"S": "hello"},
+            "b": {"B": b"\x00\x01\x02"},
+            "ss": {"SS": ["x", "y"]},
+            "l": {"L": [{"N": "1"}, {"S": "2"}, {"NULL": True}, {"M": {}}]},
+            "m": {"M": {"k": {"S": "v"}}},
+            "n": {"N": "12345"},
+            "t": {"BOOL": True},
+        },
+    )
+    # Strings and binaries count their length, sets and lists elements, maps entries.
+    for attribute, size in (("s", 5), ("b", 3), ("ss", 2), ("l", 4), ("m", 1)):
+        got = ddb.scan(
+            TableName=name,
+            FilterExpression=f"size({attribute}) = :n",
+            ExpressionAttributeValues={":n": {"N": str(size)}},
+        )
+        assert got["Count"] == 1, attribute
+    # Numbers and booleans have no size: the condition is simply false.
+    for attribute in ("n", "t", "absent"):
+        got = ddb.scan(
+            TableName=name,
+            FilterExpression=f"size({attribute}) >= :z",
+            ExpressionAttributeValues={":z": {"N": "0"}},
+        )
+        assert (got["Count"], got["ScannedCount"]) == (0, 1), attribute
+
+
+def test_count_and_scanned_count_with_filter_and_limit(ddb: Any, numbers: str) -> None:
+    got = ddb.query(
+        TableName=numbers,
+        KeyConditionExpression="pk = :a",
+        FilterExpression="sk > :one",
+        ExpressionAttributeValues={":a": {"S": "a"}, ":one": {"N": "1"}},
+        Limit=3,
+    )
+    # Limit caps the items read; the filter then drops some of them.
+    assert (got["Count"], got["ScannedCount"]) == (1, 3)
+    assert got["LastEvaluatedKey"] == {"pk": {"S": "a"}, "sk": {"N": "2"}}
+    got = ddb.scan(
+        TableName=numbers,
+        FilterExpression="sk > :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        Select="COUNT",
+    )
+    assert (got["Count"], got["ScannedCount"]) == (2, 4)
+    assert "Items" not in got
