@@ -43,10 +43,10 @@ def make_function(lam: Any, unique: Callable[[str], str]) -> Iterator[Callable[.
         **kwargs: Any,
     ) -> str:
         name = kwargs.pop("FunctionName", None) or unique("fn")
+        kwargs.setdefault("Role", ROLE)
         lam.create_function(
             FunctionName=name,
             Runtime=runtime,
-            Role=ROLE,
             Handler=handler,
             Code={"ZipFile": zipped(files)},
             **kwargs,

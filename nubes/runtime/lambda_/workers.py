@@ -23,12 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nubes.core import clock
+
 log = logging.getLogger("nubes.lambda.workers")
 
 END_MARK = "\x00nubes-end "
 INIT_TIMEOUT = 10.0
 """AWS gives the init phase 10 seconds."""
 MEMORY_SAMPLE_SECONDS = 0.05
+CREDENTIALS_MARGIN = 960.0
+"""A worker whose credentials expire sooner than this (the longest Timeout and a minute) takes
+no further invocation: a fresh worker with a fresh session does."""
 HERE = Path(__file__).parent
 BOOTSTRAPS = {
     "python": HERE / "bootstrap.py",
@@ -36,6 +41,16 @@ BOOTSTRAPS = {
     "provided": HERE / "runtime_api.py",
     "java": HERE / "runtime_api.py",
 }
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a worker gets to call AWS with: environment variables, when they expire (nubes
+    clock; None: never), and a line for the function's log about them."""
+
+    env: dict[str, str]
+    expires: float | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,8 @@ class WorkerSpec:
     task_root: str
     env: dict[str, str]
     tmp_dir: str
+    credentials: Callable[[], Credentials] | None = field(default=None, compare=False)
+    """Called as each worker starts (its own session of the execution role)."""
 
 
 @dataclass
@@ -65,6 +82,8 @@ class Outcome:
     max_memory_mb: int = 0
     init_ms: float | None = None
     """Set on the first invocation of a fresh worker (the cold start)."""
+    notice: str | None = None
+    """nubes' word about the worker (its credentials), logged by the platform."""
 
 
 class Worker:
@@ -83,6 +102,9 @@ class Worker:
         self.out_of_memory = False
         self.peak_mb = 0
         self.idle_since = time.monotonic()
+        self.credentials_expire: float | None = None
+        self.notice: str | None = None
+        """For the log of the worker's first invocation."""
         self._lines: list[str] = []
         self._marks: asyncio.Queue[str] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
@@ -91,12 +113,21 @@ class Worker:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
+    @property
+    def credentials_expiring(self) -> bool:
+        expires = self.credentials_expire
+        return expires is not None and expires - clock.now() < CREDENTIALS_MARGIN
+
     async def start(self) -> None:
+        credentials = self.spec.credentials() if self.spec.credentials else Credentials({})
+        self.credentials_expire = credentials.expires
+        self.notice = credentials.note
         parent, child = socket.socketpair()
         started = time.perf_counter()
         try:
             env = {
                 **self.spec.env,
+                **credentials.env,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
                 "NUBES_LAMBDA_FD": str(child.fileno()),
             }
@@ -303,12 +334,16 @@ class WorkerPool:
         if idle:
             # Provisioned workers first: on-demand ones only take the spill-over.
             idle.sort(key=lambda w: w.pinned)
+        pinned = False
         while idle:
             worker = idle.pop()
-            if worker.alive:
+            if worker.alive and not worker.credentials_expiring:
                 return worker
-            self._all.discard(worker)
+            # A provisioned worker with a stale session is replaced by a provisioned one.
+            pinned = pinned or worker.pinned
+            self.discard(worker)
         worker = Worker(spec, self._stream_name(spec))
+        worker.pinned = pinned
         self._all.add(worker)
         await worker.start()
         return worker

@@ -20,7 +20,7 @@ from typing import Any
 
 from nubes.core import clock
 from nubes.runtime.lambda_ import runtimes
-from nubes.runtime.lambda_.workers import Outcome, WorkerPool, WorkerSpec
+from nubes.runtime.lambda_.workers import Credentials, Outcome, WorkerPool, WorkerSpec
 from nubes.services.lambda_.code import CodeTrees
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.models import Scope
@@ -83,11 +83,13 @@ class Invoker:
         blob_path: Callable[[str], Path],
         deliver_logs: Callable[[Scope, str, str, list[tuple[int, str]]], None],
         endpoint: Callable[[], str],
+        credentials: Callable[[Target], Credentials],
     ) -> None:
         self.trees = trees
         self.blob_path = blob_path
         self.deliver_logs = deliver_logs
         self.endpoint = endpoint
+        self.credentials = credentials
         self.pool = WorkerPool(_stream_name)
         self.inflight: Counter[str] = Counter()
         self.unreserved_inflight: Counter[Scope] = Counter()
@@ -166,6 +168,7 @@ class Invoker:
             outcome = await worker.invoke(request, timeout)
             outcome.logs = init_logs + outcome.logs
             self.pool.release(worker)
+        outcome.notice, worker.notice = worker.notice, None
         lines = self._log_lines(target, interpreter, request_id, outcome, timeout)
         ended_ms = int(clock.now() * 1000)
         self.deliver_logs(
@@ -200,6 +203,7 @@ class Invoker:
             task_root=str(task_root),
             env=env,
             tmp_dir=str(tmp),
+            credentials=lambda: self.credentials(target),
         )
 
     def _environment(
@@ -231,10 +235,6 @@ class Invoker:
             "AWS_LAMBDA_LOG_GROUP_NAME": target.log_group,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_ENDPOINT_URL": self.endpoint(),
-            # A 12-digit access key is that account's root: the function calls nubes as the
-            # account it belongs to.
-            "AWS_ACCESS_KEY_ID": target.scope.account,
-            "AWS_SECRET_ACCESS_KEY": "test",
             "NUBES_LAMBDA": "1",
         }
         if interpreter.language == "python":
@@ -291,6 +291,8 @@ class Invoker:
             )
             if interpreter.note:
                 lines.append(f"nubes: {interpreter.note}")
+        if outcome.notice:
+            lines.append(f"nubes: {outcome.notice}")
         lines.append(f"START RequestId: {request_id} Version: {target.version}")
         lines.extend(outcome.logs)
         if outcome.timed_out:
@@ -330,7 +332,10 @@ class Invoker:
             if interpreter.note:
                 init["nubes"] = interpreter.note
             lines.append(platform("initStart", init))
-        lines.append(platform("start", {"requestId": request_id, "version": target.version}))
+        start = {"requestId": request_id, "version": target.version}
+        if outcome.notice:
+            start["nubes"] = outcome.notice
+        lines.append(platform("start", start))
         lines.extend(outcome.logs)
         metrics: dict[str, Any] = {
             "durationMs": round(outcome.duration_ms, 3),

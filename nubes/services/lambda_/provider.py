@@ -18,6 +18,7 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
+from nubes.runtime.lambda_.workers import Credentials
 from nubes.services.base import ServiceProvider
 from nubes.services.lambda_ import configuration as cfg
 from nubes.services.lambda_.async_invoke import AsyncInvocations
@@ -25,6 +26,7 @@ from nubes.services.lambda_.code import MAX_DIRECT_ZIP, BadZip, CodeTrees, check
 from nubes.services.lambda_.code_signing import CodeSigningConfigs
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.event_sources import EventSourceMappings
+from nubes.services.lambda_.execution_role import ExecutionRoles
 from nubes.services.lambda_.invoker import (
     ACCOUNT_CONCURRENCY,
     UNRESERVED_MINIMUM,
@@ -81,7 +83,10 @@ class LambdaProvider(
         self.model = LambdaModel(self.store)
         settings = env.settings
         self.trees = CodeTrees(None if settings.ephemeral else Path(settings.data_dir) / "lambda")
-        self.invoker = Invoker(self.trees, self.blobs.path, self._deliver_logs, self._endpoint)
+        self.roles = ExecutionRoles(env)
+        self.invoker = Invoker(
+            self.trees, self.blobs.path, self._deliver_logs, self._endpoint, self._credentials
+        )
         self.async_invocations = AsyncInvocations(self)
         self._prewarms: set[asyncio.Task[None]] = set()
 
@@ -89,6 +94,11 @@ class LambdaProvider(
         settings = self.env.settings
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         return f"http://{host}:{settings.port}"
+
+    def _credentials(self, target: Target) -> Credentials:
+        return self.roles.credentials(
+            target.function_key, target.name, target.config["Role"], target.scope.region
+        )
 
     def _deliver_logs(
         self, scope: Scope, group: str, stream: str, events: list[tuple[int, str]]
@@ -134,6 +144,7 @@ class LambdaProvider(
                 self.trees.clear()
 
     def reset(self) -> None:
+        self.roles.reset()
         # The functions are gone: so are their workers (invocations under way fail).
         asyncio.get_running_loop().create_task(self.invoker.pool.shutdown())
 
@@ -182,6 +193,7 @@ class LambdaProvider(
     def create_function(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         cfg.check_package(req)
         cfg.check_settings(req)
+        self.roles.check_assumable(req["Role"], ctx.region)
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         tags = req.get("Tags") or {}
         if tag_problems({}, tags):
@@ -367,6 +379,8 @@ class LambdaProvider(
         check = {k: v for k, v in req.items() if k != "FunctionName"}
         cfg.check_package(check)
         cfg.check_settings(req)
+        if "Role" in req:
+            self.roles.check_assumable(req["Role"], ctx.region)
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         latest = self._latest_for_update(scope, name, req.get("RevisionId"))
         layers = self.layer_references(ctx, req["Layers"]) if "Layers" in req else None
