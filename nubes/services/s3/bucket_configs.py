@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from nubes.core.context import RequestContext
-from nubes.services.s3 import acl
+from nubes.services.s3 import acl, lifecycle
 from nubes.services.s3.base import S3Base, tag_set
 from nubes.services.s3.errors import errors
 
@@ -223,12 +223,16 @@ class BucketConfigOps(S3Base):
                     "The XML you provided was not well-formed or did not validate against our "
                     "published schema"
                 )
-        self.put_config(req, "lifecycle", {"Rules": rules})
-        return {"TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+        lifecycle.validate(rules)
+        minimum = req.get("TransitionDefaultMinimumObjectSize") or lifecycle.DEFAULT_MINIMUM_SIZE
+        self.put_config(
+            req, "lifecycle", {"Rules": rules, "TransitionDefaultMinimumObjectSize": minimum}
+        )
+        return {"TransitionDefaultMinimumObjectSize": minimum}
 
     def get_bucket_lifecycle_configuration(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         config = self.required_config(req, "lifecycle")
-        return {**config, "TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+        return {"TransitionDefaultMinimumObjectSize": lifecycle.DEFAULT_MINIMUM_SIZE, **config}
 
     def delete_bucket_lifecycle(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         return self.delete_config(req, "lifecycle")
