@@ -9,7 +9,6 @@ rounds=${2:-3}
 python ../shared/bench/cloudbench.py \
   --endpoint nubes=http://127.0.0.1:4599 \
   --server-cmd nubes="nubes start --port 4599 --ephemeral --log-level warning" \
-  --ready-url nubes=http://127.0.0.1:4599/_nubes/health \
   --endpoint moto=http://127.0.0.1:5002 \
   --server-cmd moto="moto_server -H 127.0.0.1 -p 5002" \
   --workloads "$workloads" --rounds "$rounds" --json "bench/out-$(date +%Y%m%d-%H%M%S).json"
