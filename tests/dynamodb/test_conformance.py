@@ -15,7 +15,9 @@ from tests.dynamodb.conftest import error_of
 def numbers(ddb: Any, make_table: Callable[..., str]) -> str:
     name = make_table(range_type="N")
     for i in range(4):
-        ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": str(i)}})
+        ddb.put_item(
+            TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": str(i)}, "v": {"N": str(i)}}
+        )
     return name
 
 
@@ -46,7 +48,7 @@ def test_table_name_rules(ddb: Any) -> None:
 def test_table_arn_in_place_of_name(ddb: Any, numbers: str) -> None:
     arn = ddb.describe_table(TableName=numbers)["Table"]["TableArn"]
     key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
-    assert ddb.get_item(TableName=arn, Key=key)["Item"] == key
+    assert ddb.get_item(TableName=arn, Key=key)["Item"] == {**key, "v": {"N": "1"}}
     assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == numbers
     got = ddb.query(
         TableName=arn,
@@ -138,7 +140,7 @@ def test_count_and_scanned_count_with_filter_and_limit(ddb: Any, numbers: str) -
     got = ddb.query(
         TableName=numbers,
         KeyConditionExpression="pk = :a",
-        FilterExpression="sk > :one",
+        FilterExpression="v > :one",
         ExpressionAttributeValues={":a": {"S": "a"}, ":one": {"N": "1"}},
         Limit=3,
     )
@@ -147,9 +149,69 @@ def test_count_and_scanned_count_with_filter_and_limit(ddb: Any, numbers: str) -
     assert got["LastEvaluatedKey"] == {"pk": {"S": "a"}, "sk": {"N": "2"}}
     got = ddb.scan(
         TableName=numbers,
-        FilterExpression="sk > :one",
+        FilterExpression="v > :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
         Select="COUNT",
     )
     assert (got["Count"], got["ScannedCount"]) == (2, 4)
     assert "Items" not in got
+
+
+def test_query_filters_cannot_use_key_attributes(ddb: Any, numbers: str) -> None:
+    values = {":a": {"S": "a"}, ":n": {"N": "1"}}
+    assert error_of(
+        lambda: ddb.query(
+            TableName=numbers,
+            KeyConditionExpression="pk = :a",
+            FilterExpression="sk = :n",
+            ExpressionAttributeValues=values,
+        )
+    ) == (
+        "ValidationException",
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk",
+    )
+    eq = [{"AttributeValueList": [v], "ComparisonOperator": "EQ"} for v in values.values()]
+    assert error_of(
+        lambda: ddb.query(TableName=numbers, KeyConditions={"pk": eq[0]}, QueryFilter={"pk": eq[0]})
+    ) == (
+        "ValidationException",
+        "QueryFilter can only contain non-primary key attributes: Primary key attribute: pk",
+    )
+    # A Scan may filter on keys.
+    got = ddb.scan(
+        TableName=numbers,
+        FilterExpression="sk = :n",
+        ExpressionAttributeValues={":n": values[":n"]},
+    )
+    assert got["Count"] == 1
+
+
+def test_legacy_key_conditions_name_the_sort_key(ddb: Any, numbers: str) -> None:
+    def eq(value: dict[str, str], op: str = "EQ") -> dict[str, Any]:
+        return {"AttributeValueList": [value], "ComparisonOperator": op}
+
+    a, one = {"S": "a"}, {"N": "1"}
+    assert error_of(
+        lambda: ddb.query(TableName=numbers, KeyConditions={"pk": eq(a), "z": eq(one)})
+    ) == ("ValidationException", "Query condition missed key schema element: sk")
+    assert error_of(
+        lambda: ddb.query(
+            TableName=numbers, KeyConditions={"pk": eq(a), "sk": eq(one), "z": eq(one)}
+        )
+    ) == ("ValidationException", "Conditions can be of length 1 or 2 only")
+    assert error_of(
+        lambda: ddb.query(
+            TableName=numbers, KeyConditions={"pk": eq(a), "sk": eq(one, "BEGINS_WITH")}
+        )
+    ) == (
+        "ValidationException",
+        "One or more parameter values were invalid: ComparisonOperator BEGINS_WITH is not "
+        "valid for N AttributeValue type",
+    )
+    assert error_of(
+        lambda: ddb.query(
+            TableName=numbers,
+            KeyConditionExpression="pk = :a AND v = :n",
+            ExpressionAttributeValues={":a": a, ":n": one},
+        )
+    ) == ("ValidationException", "Query condition missed key schema element: sk")

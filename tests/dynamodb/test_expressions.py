@@ -544,7 +544,10 @@ def test_key_condition_errors() -> None:
         "Invalid operator used in KeyConditionExpression: OR"
     )
     assert message(lambda: key("pk = :p AND extra = :p", p)) == (
-        "Query condition missed key schema element: extra"
+        "Query condition missed key schema element: sk"
+    )
+    assert message(lambda: key("pk = :p AND sk = :a AND extra = :a", {**p, ":a": {"N": "1"}})) == (
+        "Conditions can be of length 1 or 2 only"
     )
     assert message(lambda: key("pk = :n", {":n": {"N": "1"}})) == (
         "One or more parameter values were invalid: Condition parameter type does not match "

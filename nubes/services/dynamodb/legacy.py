@@ -193,9 +193,10 @@ def key_condition(
     hash_name = hash_key[0]
     if hash_name not in conditions:
         raise ValidationException(f"Query condition missed key schema element: {hash_name}")
-    if len(conditions) > (2 if range_key else 1) or any(
-        n not in (hash_name, range_key[0] if range_key else None) for n in conditions
-    ):
+    if range_key and any(n not in (hash_name, range_key[0]) for n in conditions):
+        # The second condition is taken to be the sort key's: its name is the one missed.
+        raise ValidationException(f"Query condition missed key schema element: {range_key[0]}")
+    if len(conditions) > (2 if range_key else 1):
         raise ValidationException("Query key condition not supported")
     hash_spec = conditions[hash_name]
     values = [av.check_value(v) for v in hash_spec.get("AttributeValueList", [])]
@@ -211,6 +212,11 @@ def key_condition(
         if operator not in ops or operator == "NE":
             raise ValidationException(f"Unsupported operator on KeyConditions: {operator}")
         _check_types(values, range_key[1])
+        if operator == "BEGINS_WITH" and range_key[1] == "N":
+            raise ValidationException(
+                "One or more parameter values were invalid: ComparisonOperator BEGINS_WITH is "
+                "not valid for N AttributeValue type"
+            )
         result.range_name, result.op, result.operands = range_key[0], ops[operator], tuple(values)
     return result
 

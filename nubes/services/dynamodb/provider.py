@@ -603,6 +603,14 @@ class DynamoDBProvider(ServiceProvider):
                 "in the request."
             )
         filters = self._filter(exprs, req, "QueryFilter")
+        if filters is not None:
+            keys = [n for n in schema.key_names if n in ast.attributes(filters)]
+            if keys:
+                which = "Filter Expression" if "FilterExpression" in req else "QueryFilter"
+                raise ValidationException(
+                    f"{which} can only contain non-primary key attributes: Primary key "
+                    f"attribute: {keys[0]}"
+                )
         projection, select = self._select(exprs, req, index, query=True)
         exprs.finish()
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), key)

@@ -104,3 +104,15 @@ class Update:
     actions: list[Action]
     sections: list[str] = field(default_factory=list)
     """The clause keywords in the order written (a clause may appear only once)."""
+
+
+def attributes(node: Any) -> set[str]:
+    """The top-level attribute names a tree reads (the first element of each document path)."""
+    if isinstance(node, Path):
+        first = node.elements()[0]
+        return {first} if isinstance(first, str) else set()
+    if isinstance(node, list):
+        return set().union(*(attributes(n) for n in node))
+    if not hasattr(node, "__dataclass_fields__"):
+        return set()
+    return set().union(*(attributes(getattr(node, f)) for f in node.__dataclass_fields__))

@@ -355,6 +355,8 @@ def key_condition(
                 "KeyConditionExpressions must only contain one condition per key"
             )
         found[name] = (op, operands)
+    if len(found) > 2:
+        raise ValidationException("Conditions can be of length 1 or 2 only")
     hash_name, hash_type = hash_key
     if hash_name not in found:
         raise ValidationException(f"Query condition missed key schema element: {hash_name}")
@@ -366,7 +368,9 @@ def key_condition(
     if found:
         name = next(iter(found))
         if range_key is None or name != range_key[0]:
-            raise ValidationException(f"Query condition missed key schema element: {name}")
+            # The second condition is taken to be the sort key's: its name is the one missed.
+            missed = range_key[0] if range_key else name
+            raise ValidationException(f"Query condition missed key schema element: {missed}")
         op, operands = found[name]
         if op == "begins_with" and range_key[1] == "N":
             raise ValidationException(
