@@ -17,6 +17,7 @@ from nubes.gateway.auth import read_credentials
 from nubes.gateway.router import Router, Target, unknown_operation
 from nubes.protocol import get_protocol
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.validate import validate
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -37,13 +38,6 @@ class Gateway:
         """Tried in order before routing (CORS preflight, website hosting, inspection)."""
         self.checks: list[Check] = []
         """Run after parsing and before dispatch (IAM enforcement); raise to refuse."""
-        self._validate: Callable[[OperationModel, dict[str, Any]], None] | None = None
-        try:
-            from nubes.protocol.validate import validate
-
-            self._validate = validate
-        except ImportError:
-            self._validate = None
 
     async def handle(self, req: HttpRequest) -> HttpResponse:
         for intercept in self.interceptors:
@@ -101,8 +95,7 @@ class Gateway:
             if op is None:
                 raise unknown_operation(target)
             params = proto.parse(op, ctx.request, target.uri_params)
-            if self._validate is not None:
-                self._validate(op, params)
+            validate(op, params)
             for check in self.checks:
                 check(ctx, op, params)
             result = await self.env.providers.dispatch(ctx, op.name, params)
