@@ -28,6 +28,7 @@ from nubes.services.s3.storage import (
     aws_chunked,
     body_source,
     ledger,
+    own_blobs,
     read_plain,
     read_range,
     store_body,
@@ -237,6 +238,8 @@ def check_customer_key(attrs: dict[str, Any], req: dict[str, Any], prefix: str =
 class S3Base(ServiceProvider):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        self.shared_blobs = self.blobs
+        self.blobs = own_blobs(self.shared_blobs)
         self.db = S3Store(self.store)
         self.notifier = Notifier(self)
 

@@ -422,6 +422,16 @@ class S3Store:
             lower, inclusive = last["key"], False
             size = min(size * 2, batch)
 
+    def referenced_blobs(self) -> set[str]:
+        """Every blob an object version or an uploaded part names."""
+        rows = self.store.query(
+            "SELECT blob_id FROM s3_objects WHERE blob_id IS NOT NULL "
+            "UNION SELECT json_extract(p.value, '$[0]') FROM s3_objects o, json_each(o.parts) p "
+            "WHERE o.parts IS NOT NULL "
+            "UNION SELECT blob_id FROM s3_parts"
+        )
+        return {r[0] for r in rows}
+
     # -- multipart uploads ------------------------------------------------------------------
 
     def create_upload(

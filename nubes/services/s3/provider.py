@@ -3,13 +3,15 @@ and object sub-resources live in their own modules and join here.
 
 Bodies and rows: a body is written (inline or as a blob) before the row naming it commits, and
 a body that a commit replaced or deleted is removed only after that commit (the body ledger in
-``storage``), so a crash at any point leaves every acknowledged object readable. Operations
+``storage``), so a crash at any point leaves every acknowledged object readable; the blobs such a crash
+leaves unnamed are deleted at the next start (``storage.settle_blobs``). Operations
 that handle bodies run their own transactions: large bodies are received, hashed and copied
 on a worker thread, and the row is committed afterwards in one short transaction.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from nubes.core import clock
@@ -47,7 +49,10 @@ from nubes.services.s3.storage import (
     body_ledger,
     owns_bodies,
     read_range,
+    settle_blobs,
 )
+
+log = logging.getLogger("nubes.s3")
 
 
 class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
@@ -62,6 +67,9 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.website = website.Website(self)
 
     async def start(self) -> None:
+        deleted, moved = settle_blobs(self.blobs, self.shared_blobs, self.db.referenced_blobs())
+        if deleted or moved:
+            log.info("s3: deleted %d orphaned blobs, moved %d into S3's area", deleted, moved)
         self.env.gateway.interceptors.append(self.cors.preflight)
         self.env.gateway.interceptors.append(self.uploads.intercept)
         self.env.gateway.interceptors.append(self.website.intercept)
@@ -69,6 +77,10 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.env.gateway.checks.append(presign.check)
         self.env.gateway.checks.append(self.check_expected_owner)
         self.lifecycle.start()
+
+    def reset(self) -> None:
+        # Clearing the shared blob area took S3's with it.
+        self.blobs.tmp.mkdir(parents=True, exist_ok=True)
 
     async def stop(self) -> None:
         self.env.gateway.interceptors.remove(self.cors.preflight)

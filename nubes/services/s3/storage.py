@@ -4,10 +4,12 @@ reading ranges of them back a chunk at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,6 +19,10 @@ from typing import Any, BinaryIO
 from nubes.services.s3.checksums import Hasher
 from nubes.services.s3.errors import errors
 from nubes.store.blobs import BlobStore
+
+BLOB_AREA = "s3"
+"""S3's own directory in the shared blob area: what is in it and no row of S3's names is an
+orphan. (Its name is no blob id's first two hex digits.)"""
 
 CHUNK = 1024 * 1024
 INLINE_LIMIT = 64 * 1024
@@ -225,3 +231,36 @@ def owns_bodies(fn: Callable[[Any, Any, dict[str, Any]], Any]) -> Any:
             return fn(self, ctx, req)
 
     return run
+
+
+def own_blobs(shared: BlobStore) -> BlobStore:
+    return BlobStore(shared.root / BLOB_AREA, fsync=shared.fsync)
+
+
+def stored_ids(blobs: BlobStore) -> set[str]:
+    """The ids of the blobs in ``blobs`` (files ``<root>/<id[:2]>/<id>``)."""
+    found: set[str] = set()
+    for folder in blobs.root.iterdir():
+        if folder.is_dir() and folder != blobs.tmp:
+            found.update(f.name for f in folder.iterdir())
+    return found
+
+
+def settle_blobs(blobs: BlobStore, shared: BlobStore, referenced: set[str]) -> tuple[int, int]:
+    """At start-up, before any request: delete the blobs of S3's area no row names (written
+    by a request that died before its commit, or let go by one that died before deleting
+    them), and move into the area the blobs rows name that are still in the shared area
+    (where S3 kept them before it had one). Returns (deleted, moved)."""
+    present = stored_ids(blobs)
+    deleted = 0
+    for blob_id in present - referenced:
+        blobs.delete(blob_id)
+        deleted += 1
+    moved = 0
+    for blob_id in referenced - present:
+        target = blobs.path(blob_id)
+        target.parent.mkdir(exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(shared.path(blob_id), target)
+            moved += 1
+    return deleted, moved
