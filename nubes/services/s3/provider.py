@@ -3,10 +3,10 @@ and object sub-resources live in their own modules and join here.
 
 Bodies and rows: a body is written (inline or as a blob) before the row naming it commits, and
 a body that a commit replaced or deleted is removed only after that commit (the body ledger in
-``storage``), so a crash at any point leaves every acknowledged object readable; the blobs such a crash
-leaves unnamed are deleted at the next start (``storage.settle_blobs``). Operations
-that handle bodies run their own transactions: large bodies are received, hashed and copied
-on a worker thread, and the row is committed afterwards in one short transaction.
+``storage``), so a crash at any point leaves every acknowledged object readable; the blobs
+such a crash leaves unnamed are deleted at the next start (``storage.settle_blobs``).
+Operations that handle bodies run their own transactions: large bodies are received, hashed
+and copied on a worker thread, and the row is committed afterwards in one short transaction.
 """
 
 from __future__ import annotations
