@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -206,6 +207,7 @@ class IamBase(ServiceProvider):
     def apply_tags(self, arn: str, tags: list[dict[str, str]] | None) -> None:
         if not tags:
             return
+        _check_tag_keys([t["Key"] for t in tags])
         new = {t["Key"]: t.get("Value", "") for t in tags}
         problems = tag_problems(self.env.tags.get(arn), new)
         if problems:
@@ -286,3 +288,22 @@ class IamBase(ServiceProvider):
                 {"LastUsedDate": timestamp(used["date"]), "Region": used["region"]} if used else {}
             )
         return out
+
+
+TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
+
+
+def _check_tag_keys(keys: list[str]) -> None:
+    """IAM's tag key pattern (Unicode letters, separators, digits and ``_.:/=+-@``), which the
+    model states in Java regex syntax, and its case-insensitive uniqueness."""
+    for index, key in enumerate(keys, 1):
+        if key and not all(ch in "_.:/=+-@" or unicodedata.category(ch)[0] in "LZN" for ch in key):
+            raise errors.ValidationError(
+                f"1 validation error detected: Value '{key}' at 'tags.{index}.member.key' failed "
+                f"to satisfy constraint: Member must satisfy regular expression pattern: "
+                f"{TAG_KEY_PATTERN}"
+            )
+    if len({k.lower() for k in keys}) != len(keys):
+        raise errors.InvalidInputException(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -260,12 +261,7 @@ class PrincipalOperations(IamBase):
     # -- roles ------------------------------------------------------------------------------
 
     def create_role(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        trust = validate_document(
-            req["AssumeRolePolicyDocument"],
-            "trust",
-            TRUST_POLICY_LIMIT,
-            f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}",
-        )
+        trust = self._trust_policy(ctx, req["AssumeRolePolicyDocument"])
         data: dict[str, Any] = {
             "trust": trust,
             "max_session": req.get("MaxSessionDuration", 3600),
@@ -309,14 +305,40 @@ class PrincipalOperations(IamBase):
 
     def update_assume_role_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         role = self.modifiable_role(ctx, req["RoleName"])
-        role.data["trust"] = validate_document(
-            req["PolicyDocument"],
+        role.data["trust"] = self._trust_policy(ctx, req["PolicyDocument"])
+        self.iam.put(role)
+        return {}
+
+    def _trust_policy(self, ctx: RequestContext, document: str) -> str:
+        """A valid trust policy whose users and roles of this account exist (IAM resolves them
+        to their unique ids, so it refuses names it cannot find)."""
+        validate_document(
+            document,
             "trust",
             TRUST_POLICY_LIMIT,
             f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}",
         )
-        self.iam.put(role)
-        return {}
+        statements = json.loads(document)["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            for field in ("Principal", "NotPrincipal"):
+                principal = statement.get(field)
+                names = principal.get("AWS", []) if isinstance(principal, dict) else []
+                for name in [names] if isinstance(names, str) else names:
+                    self._check_principal_exists(ctx, name)
+        return document
+
+    def _check_principal_exists(self, ctx: RequestContext, arn: str) -> None:
+        prefix = f"arn:aws:iam::{ctx.account_id}:"
+        if not arn.startswith(prefix):
+            return
+        kind, _, rest = arn[len(prefix) :].partition("/")
+        if (
+            kind in ("user", "role")
+            and self.iam.get(ctx.account_id, kind, rest.rsplit("/", 1)[-1]) is None
+        ):
+            raise errors.MalformedPolicyDocumentException(
+                f'Invalid principal in policy: "AWS":"{arn}"'
+            )
 
     def modifiable_role(self, ctx: RequestContext, name: str) -> Entity:
         role = self.entity(ctx, "role", name)

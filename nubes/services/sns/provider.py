@@ -124,8 +124,9 @@ class SnsProvider(ServiceProvider):
 
     # -- topics ---------------------------------------------------------------------------------
 
-    def _topic(self, ctx: RequestContext, arn: str) -> Topic:
-        topic = self.topics.get(arn) if arn else None
+    def _topic(self, ctx: RequestContext, arn: str, param: str = "TopicArn") -> Topic:
+        _check_arn(arn, param)
+        topic = self.topics.get(arn)
         if topic is None:
             raise errors.NotFoundException("Topic does not exist")
         return topic
@@ -232,7 +233,7 @@ class SnsProvider(ServiceProvider):
         return {}
 
     def put_data_protection_policy(self, ctx: RequestContext, req: Json) -> Json:
-        topic = self._topic(ctx, req["ResourceArn"])
+        topic = self._topic(ctx, req["ResourceArn"], "ResourceArn")
         try:
             json.loads(req["DataProtectionPolicy"])
         except ValueError:
@@ -242,7 +243,7 @@ class SnsProvider(ServiceProvider):
         return {}
 
     def get_data_protection_policy(self, ctx: RequestContext, req: Json) -> Json:
-        topic = self._topic(ctx, req["ResourceArn"])
+        topic = self._topic(ctx, req["ResourceArn"], "ResourceArn")
         return {"DataProtectionPolicy": topic.data_protection} if topic.data_protection else {}
 
     def add_permission(self, ctx: RequestContext, req: Json) -> Json:
@@ -379,9 +380,7 @@ class SnsProvider(ServiceProvider):
         return {"SubscriptionArn": sub.arn}
 
     def unsubscribe(self, ctx: RequestContext, req: Json) -> Json:
-        sub = self.topics.subscription(req["SubscriptionArn"])
-        if sub is None:
-            raise errors.NotFoundException("Subscription does not exist")
+        sub = self._subscription(req["SubscriptionArn"])
         self.topics.delete_subscription(sub)
         if sub.confirmed and sub.protocol in ("http", "https"):
             message_id = str(uuid.uuid4())
@@ -398,6 +397,7 @@ class SnsProvider(ServiceProvider):
         return {}
 
     def _subscription(self, arn: str) -> Subscription:
+        _check_arn(arn, "SubscriptionArn")
         sub = self.topics.subscription(arn)
         if sub is None:
             raise errors.NotFoundException("Subscription does not exist")
@@ -477,7 +477,7 @@ class SnsProvider(ServiceProvider):
         assert target is not None
         if ":endpoint/" in target:
             return self._publish_to_endpoint(ctx, target, req)
-        topic = self._topic(ctx, target)
+        topic = self._topic(ctx, target, "TopicArn" if req.get("TopicArn") else "TargetArn")
         return self._publish(ctx, topic, req, clock.now())
 
     def publish_batch(self, ctx: RequestContext, req: Json) -> Json:
@@ -955,6 +955,13 @@ def _default_policy(topic: Topic) -> Json:
     }
 
 
+def _check_arn(arn: str, param: str) -> None:
+    """SNS parses an ARN parameter before looking it up, and says what is wrong with it."""
+    elements = len(arn.split(":"))
+    if elements < 6:
+        raise invalid(f"{param} Reason: An ARN must have at least 6 elements, not {elements}")
+
+
 def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
     ok = {
         "http": endpoint.startswith("http://"),
@@ -968,9 +975,14 @@ def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
         "firehose": endpoint.startswith("arn:aws:firehose:"),
     }[protocol]
     if not ok:
-        label = {"sqs": "SQS endpoint ARN", "lambda": "Lambda endpoint ARN"}.get(
-            protocol, "Endpoint"
-        )
+        if protocol == "sms":
+            raise errors.InvalidParameterException(f"Invalid SMS endpoint: {endpoint}")
+        label = {
+            "sqs": "SQS endpoint ARN",
+            "lambda": "Lambda endpoint ARN",
+            "http": "Endpoint must match the specified protocol",
+            "https": "Endpoint must match the specified protocol",
+        }.get(protocol, "Endpoint")
         raise invalid(label)
     if protocol == "sqs" and endpoint.endswith(".fifo") and not topic.fifo:
         raise invalid(

@@ -43,13 +43,17 @@ def md5_of_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> str:
         data_type = attr["DataType"]
         _put(out, name.encode())
         _put(out, data_type.encode())
-        if data_type.split(".", 1)[0] == "Binary":
+        if _is_binary(data_type):
             out.append(2)
             _put(out, _binary(attr["BinaryValue"]))
         else:
             out.append(1)
             _put(out, attr["StringValue"].encode())
     return md5_hex(bytes(out))
+
+
+def _is_binary(data_type: str) -> bool:
+    return data_type.split(".", 1)[0] == "Binary"
 
 
 def _put(out: bytearray, data: bytes) -> None:
@@ -84,6 +88,10 @@ def check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> int:
     for name, attr in attributes.items():
         _check_name(name)
         data_type = attr.get("DataType", "")
+        if not data_type:
+            raise invalid_value(
+                f"The message attribute '{name}' must contain non-empty message attribute type."
+            )
         base = data_type.split(".", 1)[0]
         if base not in _TRANSPORT:
             raise invalid_value(
@@ -136,7 +144,8 @@ def to_storable(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
     out: dict[str, dict[str, str]] = {}
     for name, attr in attributes.items():
         item = {"DataType": attr["DataType"]}
-        if "BinaryValue" in attr and attr["BinaryValue"] is not None:
+        # The data type decides which value field counts; the other is ignored, as in the MD5.
+        if _is_binary(attr["DataType"]):
             item["BinaryValue"] = base64.b64encode(_binary(attr["BinaryValue"])).decode()
         else:
             item["StringValue"] = attr["StringValue"]

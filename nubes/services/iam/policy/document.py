@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -27,6 +28,8 @@ _STATEMENT = {
     "Condition",
 }
 SYNTAX = "Syntax errors in policy."
+# What an "AWS" principal may name: everyone, an account, or an IAM/STS identity by ARN.
+_AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::(\d{12}|aws)?:.+)$")
 
 
 class PolicyError(ValueError):
@@ -247,4 +250,8 @@ def _principal(value: Any, validate: bool) -> dict[str, tuple[str, ...]]:
         if validate and kind not in ("AWS", "Service", "Federated", "CanonicalUser"):
             raise PolicyError(SYNTAX)
         out[kind] = tuple(_strings(ids, validate))
+        if validate and kind == "AWS":
+            for name in out[kind]:
+                if not _AWS_PRINCIPAL.match(name):
+                    raise PolicyError(f'Invalid principal in policy: "AWS":"{name}"')
     return out
