@@ -215,3 +215,98 @@ def test_legacy_key_conditions_name_the_sort_key(ddb: Any, numbers: str) -> None
             ExpressionAttributeValues={":a": a, ":n": one},
         )
     ) == ("ValidationException", "Query condition missed key schema element: sk")
+
+
+def test_number_arithmetic_limits(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    key = {"pk": {"S": "a"}}
+    overflow = (
+        "ValidationException",
+        "Number overflow. Attempting to store a number with magnitude larger than supported range",
+    )
+    for left, right in (("9e125", "9e125"), ("1e50", "1")):
+        # Too large, or too precise for 38 digits: DynamoDB calls both an overflow.
+        assert (
+            error_of(
+                lambda left=left, right=right: ddb.update_item(
+                    TableName=name,
+                    Key=key,
+                    UpdateExpression="SET b = :l + :r",
+                    ExpressionAttributeValues={":l": {"N": left}, ":r": {"N": right}},
+                )
+            )
+            == overflow
+        )
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET b = :l - :r",
+        ExpressionAttributeValues={":l": {"N": "10000000000000000000000"}, ":r": {"N": "1"}},
+    )
+    item = ddb.get_item(TableName=name, Key=key)["Item"]
+    assert item["b"] == {"N": "9999999999999999999999"}
+
+
+def test_removals_do_not_create_items(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    for n, update in enumerate(
+        (
+            {"UpdateExpression": "REMOVE a"},
+            {"AttributeUpdates": {"a": {"Action": "DELETE"}}},
+            {"AttributeUpdates": {"a": {"Action": "DELETE", "Value": {"NS": ["1"]}}}},
+        )
+    ):
+        key = {"pk": {"S": f"r{n}"}}
+        got = ddb.update_item(TableName=name, Key=key, ReturnValues="ALL_NEW", **update)
+        assert "Attributes" not in got
+        assert "Item" not in ddb.get_item(TableName=name, Key=key)
+    # An update with no actions at all does create the (empty) item.
+    ddb.update_item(TableName=name, Key={"pk": {"S": "empty"}})
+    assert ddb.get_item(TableName=name, Key={"pk": {"S": "empty"}})["Item"] == {
+        "pk": {"S": "empty"}
+    }
+
+
+def test_legacy_attribute_updates_types(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    key = {"pk": {"S": "a"}}
+    ddb.put_item(TableName=name, Item={**key, "s": {"S": "x"}, "ns": {"NS": ["1", "2"]}})
+
+    def update(attribute: str, action: str, value: dict[str, Any]) -> tuple[str, str]:
+        return error_of(
+            lambda: ddb.update_item(
+                TableName=name,
+                Key=key,
+                AttributeUpdates={attribute: {"Action": action, "Value": value}},
+            )
+        )
+
+    invalid = "One or more parameter values were invalid: "
+    assert update("s", "DELETE", {"S": "x"}) == (
+        "ValidationException",
+        invalid + "DELETE action with value is not supported for the type S",
+    )
+    assert update("s", "ADD", {"S": "x"}) == (
+        "ValidationException",
+        invalid + "ADD action is not supported for the type S",
+    )
+    mismatch = ("ValidationException", "Type mismatch for attribute to update")
+    assert update("s", "DELETE", {"SS": ["x"]}) == mismatch
+    assert update("ns", "DELETE", {"SS": ["x"]}) == mismatch
+    assert update("ns", "ADD", {"SS": ["x"]}) == mismatch
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        AttributeUpdates={"ns": {"Action": "DELETE", "Value": {"NS": ["1", "2"]}}},
+    )
+    assert "ns" not in ddb.get_item(TableName=name, Key=key)["Item"]
+
+
+def test_attributes_to_get_duplicates(ddb: Any, numbers: str) -> None:
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    assert error_of(
+        lambda: ddb.get_item(TableName=numbers, Key=key, AttributesToGet=["v", "v"])
+    ) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Duplicate value in attribute name: v",
+    )

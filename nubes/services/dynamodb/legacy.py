@@ -167,6 +167,7 @@ def update(updates: dict[str, Any]) -> ast.Update:
             if value is None:
                 actions.append(ast.Action("REMOVE", _path(name)))
             else:
+                _check_action_type("DELETE action with value", value, ("SS", "NS", "BS"))
                 actions.append(ast.Action("DELETE", _path(name), _value(value)))
         else:
             if value is None:
@@ -174,8 +175,18 @@ def update(updates: dict[str, Any]) -> ast.Update:
                     "One or more parameter values were invalid: Only DELETE action is allowed "
                     "when no attribute value is specified"
                 )
+            _check_action_type("ADD action", value, ("N", "SS", "NS", "BS", "L"))
             actions.append(ast.Action("ADD", _path(name), _value(value)))
-    return ast.Update(actions)
+    return ast.Update(actions, legacy=True)
+
+
+def _check_action_type(what: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    kind = av.value_type(av.check_value(value))
+    if kind not in allowed:
+        raise ValidationException(
+            f"One or more parameter values were invalid: {what} is not supported for the type "
+            f"{kind}"
+        )
 
 
 def key_condition(

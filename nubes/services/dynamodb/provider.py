@@ -488,6 +488,9 @@ class DynamoDBProvider(ServiceProvider):
         new = apply_update(update, base) if update is not None else dict(base)
         write.table.check_item_keys(new)
         self._check_size(new, update=True)
+        actions = update.actions if update is not None else []
+        if write.old is None and actions and all(a.clause in ("REMOVE", "DELETE") for a in actions):
+            return  # removing from an item that does not exist does not create it
         write.new = new
 
     # -- single-item operations ------------------------------------------------------------
@@ -579,7 +582,14 @@ class DynamoDBProvider(ServiceProvider):
         if "ProjectionExpression" in req:
             return exprs.projection(req["ProjectionExpression"])
         if "AttributesToGet" in req:
-            return [(name,) for name in req["AttributesToGet"]]
+            names = req["AttributesToGet"]
+            for position, name in enumerate(names):
+                if name in names[:position]:
+                    raise ValidationException(
+                        "One or more parameter values were invalid: Duplicate value in attribute "
+                        f"name: {name}"
+                    )
+            return [(name,) for name in names]
         return None
 
     # -- query and scan -----------------------------------------------------------------------

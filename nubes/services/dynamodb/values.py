@@ -96,9 +96,13 @@ def normal_number(text: str) -> str:
 
 def number_arith(left: str, right: str, subtract: bool) -> str:
     a, b = Decimal(left), Decimal(right)
-    with decimal.localcontext(CONTEXT) as ctx:
-        ctx.traps[decimal.Inexact] = False
-        result = a - b if subtract else a + b
+    result = _WIDE.subtract(a, b) if subtract else _WIDE.add(a, b)
+    if not result.is_zero() and len(result.normalize(_WIDE).as_tuple().digits) > 38:
+        # DynamoDB words a result too precise to store as an overflow.
+        raise ValidationException(
+            "Number overflow. Attempting to store a number with magnitude larger than supported "
+            "range"
+        )
     return format_number(parse_number(format(result, "f")))
 
 

@@ -104,6 +104,8 @@ class Update:
     actions: list[Action]
     sections: list[str] = field(default_factory=list)
     """The clause keywords in the order written (a clause may appear only once)."""
+    legacy: bool = False
+    """Built from AttributeUpdates, whose type errors DynamoDB words differently."""
 
 
 def attributes(node: Any) -> set[str]:

@@ -176,6 +176,7 @@ def apply_update(update: ast.Update, item: Item) -> Item:
     """The item after the update; every operand reads the item as it was before it."""
     before = item
     after = copy.deepcopy(item)
+    mismatch = _LEGACY_MISMATCH if update.legacy else _MISMATCH
     removals: list[tuple[Element, ...]] = []
     for action in update.actions:
         elements = action.path.elements()
@@ -186,10 +187,10 @@ def apply_update(update: ast.Update, item: Item) -> Item:
             removals.append(elements)
         elif action.clause == "ADD":
             assert isinstance(action.value, ast.ValueRef)
-            _add(after, elements, action.value.value)
+            _add(after, elements, action.value.value, mismatch)
         else:
             assert isinstance(action.value, ast.ValueRef)
-            _delete(after, elements, action.value.value)
+            _delete(after, elements, action.value.value, mismatch)
     # Later list indexes first, so earlier removals do not shift them.
     for elements in sorted(removals, key=_removal_order, reverse=True):
         _remove(after, elements)
@@ -284,14 +285,18 @@ def _remove(item: Item, elements: Sequence[Element]) -> None:
         parent["M"].pop(last, None)
 
 
-def _add(item: Item, elements: Sequence[Element], value: dict[str, Any]) -> None:
+_MISMATCH = "An operand in the update expression has an incorrect data type"
+_LEGACY_MISMATCH = "Type mismatch for attribute to update"
+
+
+def _add(item: Item, elements: Sequence[Element], value: dict[str, Any], mismatch: str) -> None:
     existing = get_path(item, elements)
     kind = av.value_type(value)
     if existing is None:
         _set(item, elements, value)
         return
     if av.value_type(existing) != kind:
-        raise ValidationException("An operand in the update expression has an incorrect data type")
+        raise ValidationException(mismatch)
     if kind == "N":
         _set(item, elements, {"N": av.number_arith(existing["N"], value["N"], False)})
         return
@@ -312,14 +317,14 @@ def _union(kind: str, left: list[Any], right: list[Any]) -> list[Any]:
     return out
 
 
-def _delete(item: Item, elements: Sequence[Element], value: dict[str, Any]) -> None:
+def _delete(item: Item, elements: Sequence[Element], value: dict[str, Any], mismatch: str) -> None:
     _container(item, elements)
     existing = get_path(item, elements)
     if existing is None:
         return
     kind = av.value_type(value)
     if av.value_type(existing) != kind:
-        raise ValidationException("An operand in the update expression has an incorrect data type")
+        raise ValidationException(mismatch)
     if kind == "NS":
         drop = {Decimal(n) for n in value["NS"]}
         remaining = [n for n in existing["NS"] if Decimal(n) not in drop]
