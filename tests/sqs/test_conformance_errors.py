@@ -412,3 +412,26 @@ def test_batch_request_errors(raw: Any, url: str) -> None:
         with pytest.raises(ClientError) as exc:
             raw.send_message_batch(QueueUrl=url, Entries=entries)
         assert failure(exc) == (code, message, 400)
+
+
+def test_visibility_extends_to_twelve_hours_from_the_receive(
+    client: Callable[..., Any], unique: Unique, advance: Callable[[float], None]
+) -> None:
+    raw = client("sqs", config=UNCHECKED)
+    url = raw.create_queue(QueueName=unique("vis"))["QueueUrl"]
+    raw.send_message(QueueUrl=url, MessageBody="x")
+    got = raw.receive_message(QueueUrl=url, VisibilityTimeout=43_200)["Messages"][0]
+    advance(100)
+    with pytest.raises(ClientError) as exc:
+        raw.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=got["ReceiptHandle"], VisibilityTimeout=43_200
+        )
+    assert failure(exc) == (
+        "InvalidParameterValue",
+        "Value 43200 for parameter VisibilityTimeout is invalid. Reason: Total "
+        "VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+        400,
+    )
+    raw.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=got["ReceiptHandle"], VisibilityTimeout=43_000
+    )

@@ -82,6 +82,8 @@ MIGRATIONS = (
     """,
     # Rows of one queue in arrival order, for FIFO receives.
     "CREATE INDEX sqs_messages_queue ON sqs_messages (queue_id);",
+    # When the current receipt was handed out: visibility can be extended to 12 hours from it.
+    "ALTER TABLE sqs_messages ADD COLUMN received REAL;",
 )
 
 MESSAGE_COLUMNS = (
@@ -308,8 +310,8 @@ class Messages:
     def mark_received(self, row_id: int, visible_at: float, receipt: str, now: float) -> None:
         self.store.execute(
             "UPDATE sqs_messages SET receive_count = receive_count + 1, visible_at = ?, "
-            "receipt = ?, first_receive = COALESCE(first_receive, ?) WHERE id = ?",
-            (visible_at, receipt, now, row_id),
+            "receipt = ?, received = ?, first_receive = COALESCE(first_receive, ?) WHERE id = ?",
+            (visible_at, receipt, now, now, row_id),
         )
 
     def get(self, row_id: int, queue_id: int) -> Row | None:

@@ -35,6 +35,7 @@ FIFO_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}\.fifo$")
 BATCH_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 REGION_HOST = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 MAX_BATCH = 10
+MAX_VISIBILITY = 43_200
 DEDUP_WINDOW = 300.0
 RECREATE_WAIT = 60.0
 PURGE_WAIT = 60.0
@@ -694,7 +695,7 @@ class SqsProvider(ServiceProvider):
         return {"Successful": done, "Failed": failed}
 
     def _change_visibility(self, queue: Queue, handle: str, timeout: int) -> Json:
-        if not 0 <= timeout <= 43_200:
+        if not 0 <= timeout <= MAX_VISIBILITY:
             raise invalid_value(
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
                 "between 0 and 43200, if provided."
@@ -705,6 +706,12 @@ class SqsProvider(ServiceProvider):
         if row is None or row["receipt"] != receipt or row["visible_at"] <= now:
             raise errors.MessageNotInflight(
                 "Message does not exist or is not available for visibility timeout change."
+            )
+        if row["received"] is not None and now - row["received"] + timeout > MAX_VISIBILITY:
+            raise invalid_value(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                f"VisibilityTimeout for the message is beyond the limit [{MAX_VISIBILITY} "
+                "seconds]"
             )
         self.messages.set_visible_at(row_id, now + timeout)
         self._wake(queue.id)
