@@ -435,3 +435,23 @@ def test_visibility_extends_to_twelve_hours_from_the_receive(
     raw.change_message_visibility(
         QueueUrl=url, ReceiptHandle=got["ReceiptHandle"], VisibilityTimeout=43_000
     )
+
+
+def test_kms_encryption_replaces_sqs_managed_encryption(raw: Any, unique: Unique) -> None:
+    url = raw.create_queue(QueueName=unique("kms"), Attributes={"KmsMasterKeyId": "alias/aws/sqs"})[
+        "QueueUrl"
+    ]
+    got = raw.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert got["KmsMasterKeyId"] == "alias/aws/sqs"
+    assert got["KmsDataKeyReusePeriodSeconds"] == "300"
+    assert got["SqsManagedSseEnabled"] == "false"
+    plain = raw.create_queue(QueueName=unique("sse"))["QueueUrl"]
+    raw.set_queue_attributes(QueueUrl=plain, Attributes={"KmsMasterKeyId": "alias/aws/sqs"})
+    got = raw.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert got["SqsManagedSseEnabled"] == "false"
+    assert (
+        "KmsDataKeyReusePeriodSeconds"
+        not in raw.get_queue_attributes(
+            QueueUrl=raw.create_queue(QueueName=unique("none"))["QueueUrl"], AttributeNames=["All"]
+        )["Attributes"]
+    )

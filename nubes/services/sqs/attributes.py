@@ -22,6 +22,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "KmsDataKeyReusePeriodSeconds": (60, 86_400),
 }
 
+KMS_REUSE_DEFAULT = "300"
 DEFAULTS: dict[str, str] = {
     "DelaySeconds": "0",
     "MaximumMessageSize": str(MAX_MESSAGE_SIZE),
@@ -173,6 +174,15 @@ def _check_redrive_allow(doc: dict[str, Any], raw: str) -> None:
             "queue ARNs, you must set redrivePermission to byQueue.",
             raw,
         )
+
+
+def settle_encryption(attrs: dict[str, str], given: Mapping[str, str]) -> None:
+    """SSE-KMS and SSE-SQS are one or the other: a KMS key turns SQS-managed encryption off
+    (unless the same request asks for it) and brings the data key reuse period's default."""
+    if attrs.get("KmsMasterKeyId"):
+        if "SqsManagedSseEnabled" not in given:
+            attrs["SqsManagedSseEnabled"] = "false"
+        attrs.setdefault("KmsDataKeyReusePeriodSeconds", KMS_REUSE_DEFAULT)
 
 
 def differs(name: str, old: str | None, new: str) -> bool:

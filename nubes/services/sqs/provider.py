@@ -168,6 +168,7 @@ class SqsProvider(ServiceProvider):
         defaults = {**qattrs.DEFAULTS, **(qattrs.FIFO_DEFAULTS if fifo else {})}
         defaults.pop("FifoQueue", None)
         stored = {**defaults, **attrs}
+        qattrs.settle_encryption(stored, attrs)
         queue_arn = f"arn:aws:sqs:{ctx.region}:{ctx.account_id}:{name}"
         self._check_redrive(queue_arn, fifo, stored)
         tags = req.get("tags") or {}
@@ -260,6 +261,7 @@ class SqsProvider(ServiceProvider):
         for name, value in attrs.items():
             if value == "" and name in qattrs.JSON_VALUED | {"KmsMasterKeyId"}:
                 merged.pop(name, None)
+        qattrs.settle_encryption(merged, attrs)
         self._check_redrive(queue.arn, queue.fifo, merged)
         self.queues.update(queue, merged, clock.now())
         self._wake(queue.id)
