@@ -334,7 +334,7 @@ def test_dynamodb_stream_bisects_retries_and_reports_failures(
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1
     assert record["DDBStreamBatchInfo"]["streamArn"] == mapping["EventSourceArn"]
     # The last half of the batch runs after the poison record was given up on.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     seen: list[str] = []
     while time.monotonic() < deadline and len(seen) < 2:
         events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="ok")
