@@ -3,8 +3,9 @@
 Starts an ephemeral nubes, then measures with boto3: a control-plane call for reference
 (GetFunctionConfiguration), warm Invoke round trips of a trivial Python function (p50/p99, and
 the nubes process's own CPU per call, workers excluded), cold starts (each configuration update
-retires the warm worker: round trip of the next Invoke and the Init Duration its REPORT gives),
-and the same for Node.js when ``node`` is installed.
+retires the warm worker: round trip of the next Invoke and the Init Duration its REPORT gives;
+the function's execution role exists in IAM, so each cold start assumes it), and the same for
+Node.js when ``node`` is installed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ import boto3
 from botocore.config import Config
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 WARM_CALLS = 500
 COLD_STARTS = 10
 
@@ -81,15 +94,20 @@ def main(port: int) -> None:
     for line in server.stdout:
         if line.strip() == "Ready.":
             break
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
+    lam, iam = (
+        boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        for service in ("lambda", "iam")
     )
     try:
+        # A role IAM knows: each cold start assumes it, as Lambda does.
+        iam.create_role(RoleName="bench", AssumeRolePolicyDocument=TRUST)
         lam.create_function(
             FunctionName="bench",
             Runtime="python3.12",
