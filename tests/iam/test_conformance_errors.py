@@ -350,3 +350,29 @@ def test_list_defaults_to_a_hundred_items(iam: Any, unique: Unique) -> None:
     with pytest.raises(ClientError) as exc:
         iam.list_groups(MaxItems=0)
     assert failure(exc)[0] == "ValidationError"
+
+
+def test_service_linked_roles_are_only_modifiable_by_their_service(iam: Any) -> None:
+    role = iam.create_service_linked_role(AWSServiceName="elasticbeanstalk.amazonaws.com")["Role"]
+    name = role["RoleName"]
+    message = (
+        f"Cannot perform the operation on the protected role '{name}' - this role is only "
+        "modifiable by AWS"
+    )
+    calls = [
+        lambda: iam.delete_role(RoleName=name),
+        lambda: iam.put_role_policy(RoleName=name, PolicyName="extra", PolicyDocument=DOC),
+        lambda: iam.delete_role_policy(RoleName=name, PolicyName="extra"),
+        lambda: iam.attach_role_policy(
+            RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ),
+        lambda: iam.detach_role_policy(
+            RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ),
+        lambda: iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust()),
+    ]
+    for call in calls:
+        with pytest.raises(iam.exceptions.UnmodifiableEntityException) as exc:
+            call()
+        assert failure(exc) == ("UnmodifiableEntity", message, 400)
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []

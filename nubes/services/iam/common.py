@@ -148,6 +148,16 @@ class IamBase(ServiceProvider):
             raise self.no_such(kind, name)
         return found
 
+    def modifiable(self, ctx: RequestContext, kind: str, name: str) -> Entity:
+        """The entity, unless it is a service-linked role: only its service may change those."""
+        found = self.entity(ctx, kind, name)
+        if found.kind == "role" and found.data.get("service_linked"):
+            raise errors.UnmodifiableEntityException(
+                f"Cannot perform the operation on the protected role '{found.name}' - "
+                "this role is only modifiable by AWS"
+            )
+        return found
+
     @staticmethod
     def no_such(kind: str, name: str) -> ServiceError:
         if kind == "instance-profile":

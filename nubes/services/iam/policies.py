@@ -305,12 +305,7 @@ class PolicyOperations(IamBase):
     # -- attachments ------------------------------------------------------------------------
 
     def _attach(self, ctx: RequestContext, kind: str, name: str, arn: str) -> dict[str, Any]:
-        entity = self.entity(ctx, kind, name)
-        if kind == "role" and entity.data.get("service_linked"):
-            raise errors.UnmodifiableEntityException(
-                f"Cannot perform the operation on the protected role '{entity.name}' - "
-                "this role is only modifiable by AWS"
-            )
+        entity = self.modifiable(ctx, kind, name)
         info = self.require_policy(ctx, arn)
         attached = self.iam.targets(ctx.account_id, f"attached:{kind}", entity.name)
         if info["arn"] not in attached and len(attached) >= ATTACHED_PER_ENTITY:
@@ -321,7 +316,7 @@ class PolicyOperations(IamBase):
         return {}
 
     def _detach(self, ctx: RequestContext, kind: str, name: str, arn: str) -> dict[str, Any]:
-        entity = self.entity(ctx, kind, name)
+        entity = self.modifiable(ctx, kind, name)
         if not self.iam.unlink(ctx.account_id, f"attached:{kind}", entity.name, arn):
             raise errors.NoSuchEntityException(f"Policy {arn} was not found.")
         return {}
@@ -408,7 +403,7 @@ class PolicyOperations(IamBase):
     def _put_inline(
         self, ctx: RequestContext, kind: str, owner: str, name: str, document: str
     ) -> dict[str, Any]:
-        entity = self.entity(ctx, kind, owner)
+        entity = self.modifiable(ctx, kind, owner)
         limit = INLINE_LIMITS[kind]
         validate_document(
             document,
@@ -435,7 +430,7 @@ class PolicyOperations(IamBase):
     def _delete_inline(
         self, ctx: RequestContext, kind: str, owner: str, name: str
     ) -> dict[str, Any]:
-        entity = self.entity(ctx, kind, owner)
+        entity = self.modifiable(ctx, kind, owner)
         if not self.iam.delete_inline(ctx.account_id, kind, entity.name, name):
             raise errors.NoSuchEntityException(
                 f"The {_OWNER_WORD[kind]} policy with name {name} cannot be found."

@@ -341,13 +341,7 @@ class PrincipalOperations(IamBase):
             )
 
     def modifiable_role(self, ctx: RequestContext, name: str) -> Entity:
-        role = self.entity(ctx, "role", name)
-        if role.data.get("service_linked"):
-            raise errors.UnmodifiableEntityException(
-                f"Cannot perform the operation on the protected role '{role.name}' - "
-                "this role is only modifiable by AWS"
-            )
-        return role
+        return self.modifiable(ctx, "role", name)
 
     def delete_role(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         role = self.modifiable_role(ctx, req["RoleName"])
