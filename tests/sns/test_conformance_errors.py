@@ -150,3 +150,43 @@ def test_tag_quota(sns: Any, topic: str) -> None:
         "TagLimitExceeded",
         "Could not complete request: tag quota of per resource exceeded",
     )
+
+
+def test_message_attribute_values_must_not_be_empty(sns: Any, topic: str) -> None:
+    for kind, value in (("String", {"StringValue": ""}), ("Binary", {"BinaryValue": b""})):
+        with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+            sns.publish(
+                TopicArn=topic, Message="x", MessageAttributes={"a": {"DataType": kind, **value}}
+            )
+        assert failure(exc) == (
+            "InvalidParameter",
+            f"Invalid parameter: The message attribute 'a' must contain non-empty message "
+            f"attribute value for message attribute type '{kind}'.",
+            400,
+        )
+
+
+def test_subscription_redrive_policy_needs_an_arn(sns: Any, topic: str, unique: Unique) -> None:
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{unique('q')}"
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue)["SubscriptionArn"]
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.set_subscription_attributes(
+            SubscriptionArn=sub,
+            AttributeName="RedrivePolicy",
+            AttributeValue='{"deadLetterTargetArn": "not-an-arn"}',
+        )
+    assert failure(exc) == (
+        "InvalidParameter",
+        "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn",
+        400,
+    )
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="RawMessageDelivery", AttributeValue="maybe"
+        )
+    assert failure(exc)[0] == "InvalidParameter"
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="Colour", AttributeValue="x"
+        )
+    assert failure(exc) == ("InvalidParameter", "Invalid parameter: AttributeName", 400)

@@ -1014,9 +1014,11 @@ def _subscription_attributes(
                 raise invalid("Attributes Reason: FilterPolicyScope: Invalid value [" + value + "]")
         elif name in ("DeliveryPolicy", "RedrivePolicy") and value:
             try:
-                json.loads(value)
+                document = json.loads(value)
             except ValueError:
                 raise invalid(f"{name}: failed to parse JSON") from None
+            if name == "RedrivePolicy":
+                _check_redrive(document)
         out[name] = value
     if merged.get("FilterPolicy"):
         scope = merged.get("FilterPolicyScope", filter_policy.ATTRIBUTES)
@@ -1025,6 +1027,17 @@ def _subscription_attributes(
         except filter_policy.FilterPolicyError as err:
             raise invalid(f"FilterPolicy: {err}") from None
     return out
+
+
+def _check_redrive(document: Any) -> None:
+    target = document.get("deadLetterTargetArn") if isinstance(document, dict) else None
+    if not isinstance(target, str):
+        raise invalid(
+            "RedrivePolicy: Redrive policy does not contain mandatory attribute: "
+            "deadLetterTargetArn"
+        )
+    if len(target.split(":")) < 6 or not target.startswith("arn:"):
+        raise invalid("RedrivePolicy: deadLetterTargetArn is an invalid arn")
 
 
 def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
@@ -1037,11 +1050,11 @@ def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
                 "of supported type prefixes is Binary, Number, and String."
             )
         if base == "Binary":
-            if attr.get("BinaryValue") is None:
+            if not attr.get("BinaryValue"):
                 raise _empty_attribute(name, "Binary")
             continue
         value = attr.get("StringValue")
-        if value is None:
+        if not value:
             raise _empty_attribute(name, base)
         if base == "Number":
             try:
