@@ -14,6 +14,7 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.protocol.base import ServiceError
 from nubes.services.dynamodb import values as av
+from nubes.services.dynamodb.capacity import Capacity, read_units
 from nubes.services.dynamodb.errors import ValidationException, errors
 from nubes.services.dynamodb.expressions import apply_update, ast, matches, project
 from nubes.services.dynamodb.models import Table, Write, range_condition
@@ -24,10 +25,27 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<STR>'(?:[^']|'')*')|(?P<QID>\"(?:[^\"]|\"\")*\")"
-    r"|(?P<NUM>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<OP><<|>>|<>|!=|<=|>=|[=<>,.\[\]{}():?*+\-])"
-    r"|(?P<ID>[A-Za-z_][A-Za-z0-9_]*))"
+    r"(?P<STR>'(?:[^']|'')*')|(?P<QID>\"(?:[^\"]|\"\")*\")"
+    r"|(?P<NUM>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<OP><<|>>|<>|!=|<=|>=|[=<>,.\[\]{}():?*+\-])"
+    r"|(?P<ID>[A-Za-z_][A-Za-z0-9_]*)"
 )
+# Whitespace, -- line comments and /* block */ comments separate tokens.
+_GAP = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.S)
+_INT32 = 2**31
+_TYPE_NAMES = {
+    "STRING": "S",
+    "NUMBER": "N",
+    "BINARY": "B",
+    "BLOB": "B",
+    "BOOL": "BOOL",
+    "BOOLEAN": "BOOL",
+    "LIST": "L",
+    "MAP": "M",
+    "STRUCT": "M",
+    "TUPLE": "M",
+}
+_ORDERED = ("S", "N", "B")
 
 
 @dataclass
@@ -36,19 +54,21 @@ class Tok:
     text: str
 
 
-def _malformed(detail: str) -> Exception:
+def _malformed(detail: str = "") -> Exception:
     return ValidationException(f"Statement wasn't well formed, can't be processed: {detail}")
+
+
+def _leftover() -> Exception:
+    return _malformed("Unexpected token after expression")
 
 
 def tokenize(text: str) -> list[Tok]:
     out: list[Tok] = []
-    pos = 0
+    pos = _GAP.match(text, 0).end()  # type: ignore[union-attr]
     while pos < len(text):
-        if text[pos:].strip() == "":
-            break
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise _malformed(f"Unexpected character at {text[pos:].strip()[:20]}")
+            raise _malformed()  # DynamoDB says no more about a character it cannot read
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "STR":
@@ -56,7 +76,7 @@ def tokenize(text: str) -> list[Tok]:
         elif kind == "QID":
             value = value[1:-1].replace('""', '"')
         out.append(Tok(kind, value))
-        pos = match.end()
+        pos = _GAP.match(text, match.end()).end()  # type: ignore[union-attr]
     out.append(Tok("EOF", ""))
     return out
 
@@ -112,8 +132,10 @@ class Parser:
             self.pos += 1
             self.take_word("INTO")
             statement = Statement("INSERT", self.name())
-            self.take_word("VALUE")
-            value = self.value()
+            if not self.word("VALUE"):
+                raise _leftover()
+            self.pos += 1
+            value = self.value(None)
             if "M" not in value:
                 raise _malformed("INSERT needs a map (tuple) value")
             statement.item = value["M"]
@@ -124,13 +146,14 @@ class Parser:
             self.pos += 1
             self.take_word("FROM")
             statement = Statement("DELETE", self.name())
+            self.no_alias()
             self.take_word("WHERE")
             statement.where = self.condition()
             statement.returning = self.returning()
         else:
             raise _malformed("unsupported statement")
         if self.tok.kind != "EOF":
-            raise _malformed(f"unexpected {self.tok.text}")
+            raise _leftover()
         if self.used != len(self.parameters):
             raise ValidationException("Number of parameters in request and statement don't match.")
         return statement
@@ -145,6 +168,7 @@ class Parser:
         statement = Statement("SELECT", self.name(), projection=projection)
         if self.accept("."):
             statement.index = self.name()
+        self.no_alias()
         if self.word("WHERE"):
             self.pos += 1
             statement.where = self.condition()
@@ -164,6 +188,7 @@ class Parser:
 
     def update(self) -> Statement:
         statement = Statement("UPDATE", self.name())
+        self.no_alias()
         while self.word("SET", "REMOVE"):
             clause = self.tok.text.upper()
             self.pos += 1
@@ -182,6 +207,12 @@ class Parser:
         statement.where = self.condition()
         statement.returning = self.returning()
         return statement
+
+    def no_alias(self) -> None:
+        if self.tok.kind in ("ID", "QID") and not self.word(
+            "WHERE", "SET", "REMOVE", "ORDER", "RETURNING"
+        ):
+            raise ValidationException("Aliasing is not supported")
 
     def returning(self) -> str | None:
         if not self.word("RETURNING"):
@@ -217,14 +248,17 @@ class Parser:
 
     # -- values -------------------------------------------------------------------------------
 
-    def value(self) -> Item:
+    def value(self, path: str | None = "root") -> Item:
+        """A literal; ``path`` names where it sits for number errors (None: the members of
+        an INSERT's item, each its own root)."""
         tok = self.tok
         if tok.kind == "STR":
             self.pos += 1
             return {"S": tok.text}
-        if tok.kind == "NUM":
-            self.pos += 1
-            return {"N": av.normal_number(tok.text)}
+        negative = tok.kind == "OP" and tok.text == "-" and self.toks[self.pos + 1].kind == "NUM"
+        if tok.kind == "NUM" or negative:
+            self.pos += 1 + negative
+            return {"N": _number(("-" if negative else "") + self.toks[self.pos - 1].text, path)}
         if tok.kind == "OP" and tok.text == "?":
             self.pos += 1
             if self.used >= len(self.parameters):
@@ -247,16 +281,16 @@ class Parser:
                 key = self.tok.text
                 self.pos += 1
                 self.expect(":")
-                members[key] = self.value()
+                members[key] = self.value("root" if path is None else f"{path}.{key}")
                 if not self.accept(","):
                     self.expect("}")
                     break
             return {"M": members}
         if self.accept("["):
-            elements = self._sequence("]")
+            elements = self._sequence("]", path or "root")
             return {"L": elements}
         if self.accept("<<"):
-            elements = self._sequence(">>")
+            elements = self._sequence(">>", path or "root")
             kinds = {av.value_type(e) for e in elements}
             if len(kinds) != 1 or not kinds <= {"S", "N", "B"}:
                 raise _malformed("a set holds strings, numbers or binaries of one type")
@@ -264,10 +298,10 @@ class Parser:
             return av.check_value({kind + "S": [e[kind] for e in elements]})
         raise _malformed(f"unexpected {tok.text or 'end of statement'}")
 
-    def _sequence(self, close: str) -> list[Item]:
+    def _sequence(self, close: str, path: str) -> list[Item]:
         elements: list[Item] = []
         while not self.accept(close):
-            elements.append(self.value())
+            elements.append(self.value(f"{path}[{len(elements)}]"))
             if not self.accept(","):
                 self.expect(close)
                 break
@@ -283,10 +317,12 @@ class Parser:
     def call(self) -> ast.Call:
         name = self.name().lower()
         self.expect("(")
-        args = [self.operand()]
-        while self.accept(","):
+        args: list[ast.Operand] = []
+        while not self.accept(")"):
             args.append(self.operand())
-        self.expect(")")
+            if not self.accept(","):
+                self.expect(")")
+                break
         return ast.Call(name, args)
 
     def set_value(self) -> ast.Operand:
@@ -326,17 +362,22 @@ class Parser:
     def predicate(self) -> ast.Condition:
         left = self.operand()
         if isinstance(left, ast.Call) and left.name != "size":
-            return ast.FunctionCondition(left)
+            return self.function_condition(left)
         tok = self.tok
         if tok.kind == "OP" and tok.text in ("=", "<>", "!=", "<", "<=", ">", ">="):
             self.pos += 1
             op = "<>" if tok.text == "!=" else tok.text
-            return ast.Compare(op, left, self.operand())
+            right = self.operand()
+            if op not in ("=", "<>"):
+                _check_ordered(op, left, right)
+            return ast.Compare(op, left, right)
         if self.word("BETWEEN"):
             self.pos += 1
             low = self.operand()
             self.take_word("AND")
-            return ast.Between(left, low, self.operand())
+            high = self.operand()
+            _check_ordered("BETWEEN", left, low, high)
+            return ast.Between(left, low, high)
         if self.word("IN"):
             self.pos += 1
             close = "]" if self.accept("[") else ")"
@@ -352,10 +393,71 @@ class Parser:
             negate = self.word("NOT")
             if negate:
                 self.pos += 1
-            self.take_word("MISSING")
-            name = "attribute_exists" if negate else "attribute_not_exists"
-            return ast.FunctionCondition(ast.Call(name, [left]))
+            if self.word("MISSING"):
+                self.pos += 1
+                name = "attribute_exists" if negate else "attribute_not_exists"
+                return ast.FunctionCondition(ast.Call(name, [left]))
+            kind = "NULL" if self.word("NULL") else _TYPE_NAMES.get(self.tok.text.upper())
+            if kind is None:
+                raise _malformed(f"unexpected {self.tok.text or 'end of statement'}")
+            self.pos += 1
+            typed: ast.Condition = ast.FunctionCondition(
+                ast.Call("attribute_type", [left, ast.ValueRef("?", {"S": kind})])
+            )
+            if kind == "NULL":  # as in PartiQL, an absent attribute IS NULL too
+                absent = ast.FunctionCondition(ast.Call("attribute_not_exists", [left]))
+                typed = ast.Or(typed, absent)
+            return ast.Not(typed) if negate else typed
         raise _malformed(f"unexpected {tok.text or 'end of statement'}")
+
+    def function_condition(self, call: ast.Call) -> ast.Condition:
+        if call.name in ("attribute_exists", "attribute_not_exists"):
+            if len(call.args) != 1:
+                raise ValidationException(
+                    "Incorrect number of operands for operator or function; operator or "
+                    f"function: {call.name}, number of operands: {len(call.args)}"
+                )
+            if not isinstance(call.args[0], ast.Path):
+                raise ValidationException(
+                    "Operator or function requires a document path; operator or function: "
+                    f"{call.name}"
+                )
+        condition: ast.Condition = ast.FunctionCondition(call)
+        # A function may be compared with a boolean: f(x) = true, f(x) <> false...
+        if (
+            self.tok.kind == "OP"
+            and self.tok.text in ("=", "<>", "!=")
+            and self.toks[self.pos + 1].text.upper() in ("TRUE", "FALSE")
+        ):
+            equal = self.tok.text == "="
+            wanted = self.toks[self.pos + 1].text.upper() == "TRUE"
+            self.pos += 2
+            if equal != wanted:
+                condition = ast.Not(condition)
+        return condition
+
+
+def _number(text: str, path: str | None) -> str:
+    mantissa, _, exponent = text.lower().partition("e")
+    scale = len(mantissa.partition(".")[2]) - int(exponent or 0)
+    if not (-_INT32 <= int(exponent or 0) < _INT32 and -_INT32 <= scale < _INT32):
+        raise _malformed()  # beyond what DynamoDB's parser reads: it says nothing more
+    try:
+        return av.normal_number(text)
+    except ServiceError as exc:
+        raise ValidationException(f"{exc.message} under {path or 'root'}") from None
+
+
+def _check_ordered(op: str, *operands: ast.Operand) -> None:
+    """<, <=, >, >= and BETWEEN take strings, numbers and binaries only."""
+    for operand in operands:
+        if isinstance(operand, ast.ValueRef):
+            kind = av.value_type(operand.value)
+            if kind not in _ORDERED:
+                raise ValidationException(
+                    "Incorrect operand type for operator or function; operator or function: "
+                    f"{op}, operand type: {kind}"
+                )
 
 
 def parse(text: str, parameters: list[Any] | None) -> Statement:
@@ -368,12 +470,8 @@ def parse(text: str, parameters: list[Any] | None) -> Statement:
 def _key_terms(where: ast.Condition | None) -> dict[str, Item]:
     """``attr = value`` terms joined by AND at the top of the WHERE clause."""
     terms: dict[str, Item] = {}
-    stack = [where] if where is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.And):
-            stack += [node.left, node.right]
-        elif (
+    for node in _leaves(where):
+        if (
             isinstance(node, ast.Compare)
             and node.op == "="
             and isinstance(node.left, ast.Path)
@@ -382,6 +480,15 @@ def _key_terms(where: ast.Condition | None) -> dict[str, Item]:
         ):
             terms[str(node.left.elements()[0])] = node.right.value
     return terms
+
+
+def _leaves(where: ast.Condition | None) -> list[ast.Condition]:
+    """The conditions joined by AND at the top of a WHERE clause."""
+    if where is None:
+        return []
+    if isinstance(where, ast.And):
+        return _leaves(where.left) + _leaves(where.right)
+    return [where]
 
 
 def _full_key(table: Table, where: ast.Condition | None) -> Item:
@@ -486,7 +593,43 @@ def _run(
 
 
 def execute(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-    return _run(provider, ctx, req)
+    statement = parse(req["Statement"], req.get("Parameters"))
+    out = _run(provider, ctx, req, statement)
+    out.setdefault("Items", [])  # a write answers with an empty list
+    capacity = Capacity(req.get("ReturnConsumedCapacity"))
+    if capacity.wanted:
+        table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+        if statement.kind == "SELECT":
+            size = sum(av.item_size(i) for i in out["Items"])
+            capacity.add(table, read=read_units(size, bool(req.get("ConsistentRead"))))
+        else:
+            capacity.add(table, write=1.0)
+        out["ConsumedCapacity"] = capacity.single(table)
+    return out
+
+
+# How BatchExecuteStatement names the errors of its statements.
+_BATCH_CODES = {
+    "ValidationException": "ValidationError",
+    "ConditionalCheckFailedException": "ConditionalCheckFailed",
+    "DuplicateItemException": "DuplicateItem",
+    "ResourceNotFoundException": "ResourceNotFound",
+}
+
+
+def _keyed_select(table: Table, statement: Statement, operation: str) -> Item:
+    """The key a SELECT of a batch or transaction reads: its WHERE is the key's equalities
+    and nothing else."""
+    try:
+        key = _full_key(table, statement.where)
+        if len(_leaves(statement.where)) != len(key):
+            raise ValidationException("more than the key")
+        return key
+    except ServiceError:
+        raise ValidationException(
+            f"Select statements within {operation} must specify the primary key in the where "
+            "clause."
+        ) from None
 
 
 def batch(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -496,7 +639,9 @@ def batch(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) 
             statement = parse(spec["Statement"], spec.get("Parameters"))
             table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
             if statement.kind == "SELECT":
-                item = provider.items.get(table, _full_key(table, statement.where))
+                item = provider.items.get(
+                    table, _keyed_select(table, statement, "BatchExecuteStatement")
+                )
                 response: dict[str, Any] = {"TableName": table.name}
                 where = statement.where
                 if item is not None and (where is None or matches(where, item)):
@@ -507,7 +652,7 @@ def batch(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) 
                 _write(provider, table, statement, spec.get("ReturnValuesOnConditionCheckFailure"))
                 response = {"TableName": table.name}
         except ServiceError as exc:
-            code = exc.code.removesuffix("Exception")
+            code = _BATCH_CODES.get(exc.code, exc.code.removesuffix("Exception"))
             error: dict[str, Any] = {"Code": code, "Message": exc.message}
             if "Item" in exc.fields:
                 error["Item"] = exc.fields["Item"]
@@ -525,6 +670,15 @@ def transaction(
     responses: list[dict[str, Any]] = []
     failed = False
     statements = [parse(s["Statement"], s.get("Parameters")) for s in req["TransactStatements"]]
+    for position, statement in enumerate(statements):
+        if statement.kind == "SELECT":
+            table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+            try:
+                _keyed_select(table, statement, "ExecuteTransaction")
+            except ServiceError as exc:
+                raise ValidationException(
+                    f"Validation failed in TransactStatements[{position}]: {exc.message}"
+                ) from None
     for spec, statement in zip(req["TransactStatements"], statements, strict=True):
         try:
             result = _run(provider, ctx, spec, statement)
@@ -547,4 +701,14 @@ def transaction(
             CancellationReasons=reasons,
         )
     reads = all(s.kind == "SELECT" for s in statements)
-    return {"Responses": responses} if reads else {}
+    out: dict[str, Any] = {"Responses": responses if reads else []}
+    capacity = Capacity(req.get("ReturnConsumedCapacity"))
+    if capacity.wanted:
+        for statement in statements:
+            table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+            if statement.kind == "SELECT":
+                capacity.add(table, read=2.0)
+            else:
+                capacity.add(table, write=2.0)
+        out["ConsumedCapacity"] = capacity.report()
+    return out
