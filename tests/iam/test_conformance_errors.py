@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -376,3 +377,31 @@ def test_service_linked_roles_are_only_modifiable_by_their_service(iam: Any) -> 
             call()
         assert failure(exc) == ("UnmodifiableEntity", message, 400)
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+
+
+def test_caller_defaults_need_user_credentials(
+    iam: Any, client: Callable[..., Any], endpoint: str, unique: Unique
+) -> None:
+    role = unique("r")
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(Principal=root))["Role"][
+        "Arn"
+    ]
+    creds = client("sts").assume_role(RoleArn=arn, RoleSessionName="s1")["Credentials"]
+    session = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=UNCHECKED,
+    )
+    for call in (session.get_user, session.list_access_keys, session.create_access_key):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert failure(exc) == (
+            "ValidationError",
+            "Must specify userName when calling with non-User credentials",
+            400,
+        )

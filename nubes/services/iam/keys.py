@@ -37,6 +37,10 @@ class KeyOperations(IamBase):
             return self.entity(ctx, "user", name).name
         if ctx.principal.kind == "user":
             return ctx.principal.arn.rsplit("/", 1)[-1]
+        if ctx.principal.kind != "root":
+            raise errors.ValidationError(
+                "Must specify userName when calling with non-User credentials"
+            )
         return ""
 
     # -- access keys --------------------------------------------------------------------------
