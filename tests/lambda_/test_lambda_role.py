@@ -151,6 +151,16 @@ def test_role_policies_apply_inside_the_function_when_iam_is_enforced(
         ),
     )
     assert _invoke(lam, name)[0] == "ok"
+    # A role that stops trusting Lambda gives new workers no credentials at all.
+    iam.update_assume_role_policy(
+        RoleName=role_name,
+        PolicyDocument=TRUST_LAMBDA.replace("lambda.amazonaws.com", "ec2.amazonaws.com"),
+    )
+    lam.update_function_configuration(FunctionName=name, MemorySize=256)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    out = lam.invoke(FunctionName=name, LogType="Tail")
+    assert json.loads(out["Payload"].read())["errorType"] == "NoCredentialsError"
+    assert f"Lambda cannot assume the role {role}" in base64.b64decode(out["LogResult"]).decode()
 
 
 def test_role_lambda_cannot_assume_is_refused_when_iam_is_enforced(

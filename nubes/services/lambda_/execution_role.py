@@ -50,23 +50,21 @@ class ExecutionRoles:
         if role is None:
             return self._account_root(function_key, role_arn)
         if self.env.settings.enforce_iam and not self._trusts_lambda(role_arn, role):
-            # Lambda cannot assume the role: the function gets no credentials at all.
-            return Credentials(
-                env={},
-                note=f"the role {role_arn} cannot be assumed by Lambda (its trust policy "
-                f"does not allow {LAMBDA_PRINCIPAL}): the function has no AWS credentials.",
-            )
-        session = self.env.providers.invoke(
-            "sts",
-            "AssumeRole",
-            {
-                "RoleArn": role_arn,
-                "RoleSessionName": name,
-                "DurationSeconds": role.get("MaxSessionDuration", 3600),
-            },
-            parse_arn(role_arn).account,
-            region,
-        )["Credentials"]
+            return _no_credentials(role_arn, f"its trust policy does not allow {LAMBDA_PRINCIPAL}")
+        try:
+            session = self.env.providers.invoke(
+                "sts",
+                "AssumeRole",
+                {
+                    "RoleArn": role_arn,
+                    "RoleSessionName": name,
+                    "DurationSeconds": role.get("MaxSessionDuration", 3600),
+                },
+                parse_arn(role_arn).account,
+                region,
+            )["Credentials"]
+        except ServiceError as err:
+            return _no_credentials(role_arn, f"{err.code}: {err.message}")
         return Credentials(
             env={
                 "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
@@ -111,3 +109,11 @@ class ExecutionRoles:
         caller = Caller(LAMBDA_PRINCIPAL, account, "service", service=LAMBDA_PRINCIPAL)
         request = Request("sts:AssumeRole", role_arn, caller, {}, account)
         return evaluate(request, [], [("trust", trust)], resource_must_allow=True).allowed
+
+
+def _no_credentials(role_arn: str, why: str) -> Credentials:
+    return Credentials(
+        env={},
+        note=f"Lambda cannot assume the role {role_arn} ({why}): the function has no AWS "
+        "credentials.",
+    )
