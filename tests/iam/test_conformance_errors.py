@@ -245,6 +245,11 @@ def test_delete_group_role_and_policy_conflicts(iam: Any, unique: Unique) -> Non
         ),
         (trust(Effect="Maybe"), "Syntax errors in policy."),
         (
+            trust(Principal={"AWS": []}),
+            "Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The "
+            "passed in policy has a statement with no principals!",
+        ),
+        (
             trust(Principal={"AWS": "not-an-arn"}),
             'Invalid principal in policy: "AWS":"not-an-arn"',
         ),

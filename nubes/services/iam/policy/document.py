@@ -28,6 +28,10 @@ _STATEMENT = {
     "Condition",
 }
 SYNTAX = "Syntax errors in policy."
+NO_PRINCIPALS = (
+    "Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in "
+    "policy has a statement with no principals!"
+)
 # What an "AWS" principal may name: everyone, an account, or an IAM/STS identity by ARN.
 _AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::(\d{12}|aws)?:.+)$")
 
@@ -243,8 +247,10 @@ def _resource_matchers(
 def _principal(value: Any, validate: bool) -> dict[str, tuple[str, ...]]:
     if value == "*":
         return {"*": ("*",)}
-    if not isinstance(value, dict) or (validate and not value):
+    if not isinstance(value, dict):
         raise PolicyError(SYNTAX)
+    if validate and not any(value.values()):
+        raise PolicyError(NO_PRINCIPALS)
     out: dict[str, tuple[str, ...]] = {}
     for kind, ids in value.items():
         if validate and kind not in ("AWS", "Service", "Federated", "CanonicalUser"):
