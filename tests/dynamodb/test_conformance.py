@@ -25,10 +25,11 @@ def test_table_name_rules(ddb: Any) -> None:
     key = {"pk": {"S": "a"}}
     assert error_of(lambda: ddb.get_item(TableName="ab", Key=key)) == (
         "ValidationException",
-        "TableName must be at least 3 characters long and at most 255 characters long",
+        "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 3",
     )
     code, msg = error_of(lambda: ddb.describe_table(TableName="n" * 256))
-    assert code == "ValidationException" and "at most 255 characters long" in msg
+    assert code == "ValidationException" and "less than or equal to 255" in msg
     assert error_of(lambda: ddb.delete_table(TableName="bad@name")) == (
         "ValidationException",
         "1 validation error detected: Value 'bad@name' at 'tableName' failed to satisfy "
@@ -309,4 +310,60 @@ def test_attributes_to_get_duplicates(ddb: Any, numbers: str) -> None:
     ) == (
         "ValidationException",
         "One or more parameter values were invalid: Duplicate value in attribute name: v",
+    )
+
+
+def test_request_validation_envelope(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    item = {"pk": {"S": "a"}}
+
+    def put(**extra: Any) -> tuple[str, str]:
+        return error_of(lambda: ddb.put_item(TableName=name, Item=item, **extra))
+
+    one = "1 validation error detected: "
+    assert put(ExpressionAttributeValues={":v": {"S": "x"}})[1] == (
+        one + "ExpressionAttributeValues can only be specified when using expressions"
+    )
+    assert put(ConditionExpression="")[1] == (
+        one + "Invalid ConditionExpression: The expression can not be empty;"
+    )
+    assert put(Expected={"a": {"Exists": True}})[1] == (
+        one + "One or more parameter values were invalid: Value must be provided when Exists is "
+        "true for Attribute: a"
+    )
+    assert put(Expected={"a": {"ComparisonOperator": "EQ"}})[1] == (
+        one + "One or more parameter values were invalid: Value or AttributeValueList must be "
+        "used with ComparisonOperator: EQ for Attribute: a"
+    )
+    assert error_of(lambda: ddb.put_item(TableName="a" * 256, Item=item))[1] == (
+        f"{one}Value '{'a' * 256}' at 'tableName' failed to satisfy constraint: Member must have "
+        "length less than or equal to 255"
+    )
+
+
+def test_redundant_parentheses_and_self_comparison(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    name = make_table()
+    item = {"pk": {"S": "a"}}
+    assert error_of(
+        lambda: ddb.put_item(
+            TableName=name, Item=item, ConditionExpression="((attribute_not_exists(pk)))"
+        )
+    ) == (
+        "ValidationException",
+        "Invalid ConditionExpression: The expression has redundant parentheses;",
+    )
+    ddb.put_item(TableName=name, Item=item, ConditionExpression="(attribute_not_exists(pk))")
+    assert error_of(
+        lambda: ddb.put_item(
+            TableName=name,
+            Item=item,
+            ConditionExpression="contains(#a, #a)",
+            ExpressionAttributeNames={"#a": "data"},
+        )
+    ) == (
+        "ValidationException",
+        "Invalid ConditionExpression: The first operand must be distinct from the remaining "
+        "operands for this operator or function; operator: contains, first operand: [data]",
     )

@@ -87,7 +87,6 @@ def cond(text: str, names: dict[str, str] | None = None) -> bool:
         ("arr[1] = :two", True),
         ("arr[2].x = :three", True),
         ("arr[9] = :two", False),
-        ("scores = scores", True),
     ],
 )
 def test_comparisons(text: str, expected: bool) -> None:
@@ -209,9 +208,11 @@ def test_unused_values_and_names() -> None:
 
 def test_names_or_values_without_expressions() -> None:
     assert message(lambda: Expressions({"#a": "a"}, None, any_expression=False)) == (
+        "1 validation error detected: "
         "ExpressionAttributeNames can only be specified when using expressions"
     )
     assert message(lambda: Expressions(None, {":a": {"S": "a"}}, any_expression=False)) == (
+        "1 validation error detected: "
         "ExpressionAttributeValues can only be specified when using expressions"
     )
 
@@ -246,6 +247,9 @@ def test_syntax_errors(text: str, token: str, near: str) -> None:
 def test_empty_expression() -> None:
     assert message(lambda: Expressions(None, None).condition("  ")) == (
         "Invalid ConditionExpression: The expression can not be empty;"
+    )
+    assert message(lambda: Expressions(None, None).condition("")) == (
+        "1 validation error detected: Invalid ConditionExpression: The expression can not be empty;"
     )
 
 
@@ -484,7 +488,7 @@ def test_update_syntax_errors() -> None:
         'Invalid UpdateExpression: The "SET" section can only be used once in an update expression;'
     )
     assert message(lambda: update("", {}, None)) == (
-        "Invalid UpdateExpression: The expression can not be empty;"
+        "1 validation error detected: Invalid UpdateExpression: The expression can not be empty;"
     )
 
 

@@ -258,7 +258,10 @@ def test_expression_errors_on_the_wire(ddb: Any, make_table: Callable[..., str])
             TableName=name, Key={"pk": {"S": "a"}}, ExpressionAttributeNames={"#a": "a"}
         )
     )
-    assert msg == "ExpressionAttributeNames can only be specified when using expressions"
+    assert msg == (
+        "1 validation error detected: "
+        "ExpressionAttributeNames can only be specified when using expressions"
+    )
     _, msg = error_of(
         lambda: ddb.get_item(
             TableName=name,

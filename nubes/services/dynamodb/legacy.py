@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nubes.services.dynamodb import values as av
-from nubes.services.dynamodb.errors import ValidationException
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException
 from nubes.services.dynamodb.expressions import KeyCondition, ast
 
 EXPRESSION_OF = {
@@ -83,13 +83,13 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
         exists = spec.get("Exists", True)
         if "Value" in spec:
             if not exists:
-                raise ValidationException(
+                raise RequestValidationException(
                     "One or more parameter values were invalid: Value cannot be used when Exists "
                     "is false for Attribute: " + name
                 )
             return ast.Compare("=", path, _value(spec["Value"]))
         if exists:
-            raise ValidationException(
+            raise RequestValidationException(
                 "One or more parameter values were invalid: Value must be provided when Exists "
                 f"is true for Attribute: {name}"
             )
@@ -97,6 +97,16 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
     values = [_value(v) for v in spec.get("AttributeValueList", [])]
     if "Value" in spec and not values:
         values = [_value(spec["Value"])]
+    if (
+        not values
+        and "Value" not in spec
+        and "AttributeValueList" not in spec
+        and (operator not in ("NULL", "NOT_NULL"))
+    ):
+        raise RequestValidationException(
+            "One or more parameter values were invalid: Value or AttributeValueList must be used "
+            f"with ComparisonOperator: {operator} for Attribute: {name}"
+        )
     for value in values:
         _check_operand_type(operator, av.value_type(value.value))
     expected = _OPERANDS.get(operator)

@@ -19,7 +19,7 @@ from typing import Any
 
 from nubes.core import clock
 from nubes.services.dynamodb import values as av
-from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException, errors
 from nubes.store import Store
 
 Item = dict[str, Any]
@@ -274,8 +274,10 @@ def table_name(name: str) -> str:
     if _TABLE_NAME.fullmatch(name):
         return name
     if not 3 <= len(name) <= 255:
-        raise ValidationException(
-            "TableName must be at least 3 characters long and at most 255 characters long"
+        bound = "greater than or equal to 3" if len(name) < 3 else "less than or equal to 255"
+        raise RequestValidationException(
+            f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must have "
+            f"length {bound}"
         )
     raise ValidationException(
         f"1 validation error detected: Value '{name}' at 'tableName' failed to satisfy "

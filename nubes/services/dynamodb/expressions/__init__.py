@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubes.services.dynamodb.errors import ValidationException
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException
 from nubes.services.dynamodb.expressions import ast
 from nubes.services.dynamodb.expressions.evaluator import (
     apply_update,
@@ -50,7 +50,9 @@ MAX_EXPRESSION_BYTES = 4096
 
 def _check_source(kind: str, source: str) -> None:
     if not source.strip():
-        raise ValidationException(f"Invalid {kind}: The expression can not be empty;")
+        # An empty string fails DynamoDB's request validation; blanks reach its parser.
+        fail = RequestValidationException if not source else ValidationException
+        raise fail(f"Invalid {kind}: The expression can not be empty;")
     size = len(source.encode())
     if size > MAX_EXPRESSION_BYTES:
         raise ValidationException(

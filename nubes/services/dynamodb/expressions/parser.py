@@ -19,6 +19,7 @@ class Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.pos = 0
+        self.parenthesized: list[ast.Condition] = []
 
     # -- token helpers ----------------------------------------------------------------------
 
@@ -83,6 +84,10 @@ class Parser:
             self.pos += 1
             inner = self.condition()
             self.expect(")")
+            # One pair of parentheses may wrap anything; a second around the same thing not.
+            if any(inner is seen for seen in self.parenthesized):
+                raise SyntaxFailure(self.token, "", "The expression has redundant parentheses")
+            self.parenthesized.append(inner)
             return inner
         if self.token.kind == "NAME" and self.peek_kind() == "(":
             call = self.call()

@@ -33,10 +33,12 @@ _PATTERN = re.compile(
 class SyntaxFailure(Exception):
     """A syntax error at a token; the caller words it for the expression it was parsing."""
 
-    def __init__(self, token: Token, near: str) -> None:
+    def __init__(self, token: Token, near: str, detail: str = "") -> None:
         super().__init__(token.text)
         self.token = token
         self.near = near
+        self.detail = detail
+        """Set for the errors DynamoDB words as other than a syntax error."""
 
 
 def tokenize(source: str) -> list[Token]:
@@ -67,6 +69,8 @@ def near(source: str, tokens: list[Token], index: int) -> str:
 
 
 def syntax_error(kind: str, failure: SyntaxFailure) -> Exception:
+    if failure.detail:
+        return ValidationException(f"Invalid {kind}: {failure.detail};")
     return ValidationException(
         f'Invalid {kind}: Syntax error; token: "{failure.token.text}", near: "{failure.near}"'
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from nubes.protocol.base import ServiceError
 from nubes.services.dynamodb import values as av
-from nubes.services.dynamodb.errors import ValidationException
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException
 from nubes.services.dynamodb.expressions import ast
 from nubes.services.dynamodb.expressions.reserved import RESERVED_WORDS
 
@@ -35,11 +35,11 @@ class Resolver:
         self, names: dict[str, str] | None, values: dict[str, Any] | None, expressions: bool
     ) -> None:
         if names is not None and not expressions:
-            raise ValidationException(
+            raise RequestValidationException(
                 "ExpressionAttributeNames can only be specified when using expressions"
             )
         if values is not None and not expressions:
-            raise ValidationException(
+            raise RequestValidationException(
                 "ExpressionAttributeValues can only be specified when using expressions"
             )
         if names is not None and not names:
@@ -138,9 +138,11 @@ class Validator:
         elif isinstance(node, ast.Compare):
             self.operand(node.left)
             self.operand(node.right)
+            self._distinct(node.op, node.left, [node.right])
         elif isinstance(node, ast.Between):
             for operand in (node.operand, node.low, node.high):
                 self.operand(operand)
+            self._distinct("BETWEEN", node.operand, [node.low, node.high])
             self._between_bounds(node)
         elif isinstance(node, ast.In):
             self.operand(node.operand)
@@ -209,6 +211,19 @@ class Validator:
                 f"Operator or function requires a document path; operator or function: {call.name}"
             )
         self._operand_types(call)
+        if call.name in ("begins_with", "contains"):
+            self._distinct(call.name, call.args[0], call.args[1:])
+
+    def _distinct(self, op: str, first: ast.Operand, rest: list[ast.Operand]) -> None:
+        """A path compared with itself is refused, however the names were written."""
+        if isinstance(first, ast.Path) and any(
+            isinstance(other, ast.Path) and other.elements() == first.elements() for other in rest
+        ):
+            shown = ", ".join(str(e) for e in first.elements())
+            raise self.error(
+                "The first operand must be distinct from the remaining operands for this operator "
+                f"or function; operator: {op}, first operand: [{shown}]"
+            )
 
     def _operand_types(self, call: ast.Call) -> None:
         literal = [a.value for a in call.args if isinstance(a, ast.ValueRef)]
