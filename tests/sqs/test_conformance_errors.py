@@ -305,18 +305,49 @@ def test_receipt_handles_that_are_not_handles(raw: Any, url: str) -> None:
     ]
 
 
-def test_visibility_change_of_a_message_not_in_flight(raw: Any, url: str) -> None:
-    raw.send_message(QueueUrl=url, MessageBody="x")
-    handle = raw.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
-    with pytest.raises(raw.exceptions.MessageNotInflight) as exc:
-        raw.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=10)
+def test_receipt_handle_of_another_queue(raw: Any, url: str, unique: Unique) -> None:
+    other = raw.create_queue(QueueName=unique("other"))["QueueUrl"]
+    raw.send_message(QueueUrl=other, MessageBody="x")
+    handle = raw.receive_message(QueueUrl=other)["Messages"][0]["ReceiptHandle"]
+    with pytest.raises(raw.exceptions.ReceiptHandleIsInvalid) as exc:
+        raw.delete_message(QueueUrl=url, ReceiptHandle=handle)
     assert failure(exc) == (
-        "AWS.SimpleQueueService.MessageNotInflight",
-        "Message does not exist or is not available for visibility timeout change.",
+        "ReceiptHandleIsInvalid",
+        f'The receipt handle "{handle}" is not valid for this queue.',
         400,
     )
+
+
+def test_visibility_change_through_handles_that_no_longer_hold_the_message(
+    raw: Any, url: str
+) -> None:
+    raw.send_message(QueueUrl=url, MessageBody="x")
+    first = raw.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]
+    # Visibility already ran out: accepted, and the message stays visible.
+    raw.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=600
+    )
+    second = raw.receive_message(QueueUrl=url, VisibilityTimeout=600)["Messages"][0]
+    assert second["MessageId"] == first["MessageId"]
+    stale = first["ReceiptHandle"]
+    with pytest.raises(ClientError) as exc:
+        raw.change_message_visibility(QueueUrl=url, ReceiptHandle=stale, VisibilityTimeout=10)
+    assert failure(exc) == (
+        "InvalidParameterValue",
+        f"Value {stale} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
+        "or is not available for visibility timeout change.",
+        400,
+    )
+    raw.delete_message(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"])
+    batch = raw.change_message_visibility_batch(
+        QueueUrl=url,
+        Entries=[{"Id": "gone", "ReceiptHandle": second["ReceiptHandle"], "VisibilityTimeout": 5}],
+    )
+    assert [(f["Id"], f["Code"], f["SenderFault"]) for f in batch["Failed"]] == [
+        ("gone", "InvalidParameterValue", True)
+    ]
     with pytest.raises(ClientError) as limit:
-        raw.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=43_201)
+        raw.change_message_visibility(QueueUrl=url, ReceiptHandle=stale, VisibilityTimeout=43_201)
     assert failure(limit)[0] == "InvalidParameterValue"
 
 

@@ -142,7 +142,7 @@ def test_change_visibility(sqs: Any, queue: str) -> None:
         sqs.change_message_visibility(
             QueueUrl=queue, ReceiptHandle=again["ReceiptHandle"], VisibilityTimeout=10
         )
-    assert error_code(exc) == "AWS.SimpleQueueService.MessageNotInflight"
+    assert error_code(exc) == "InvalidParameterValue"
     with pytest.raises(ClientError) as exc:
         sqs.delete_message(QueueUrl=queue, ReceiptHandle="garbage")
     assert error_code(exc) == "ReceiptHandleIsInvalid"

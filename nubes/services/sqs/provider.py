@@ -705,10 +705,15 @@ class SqsProvider(ServiceProvider):
         row_id, receipt = _decode_handle(queue, handle)
         row = self.messages.get(row_id, queue.id)
         now = clock.now()
-        if row is None or row["receipt"] != receipt or row["visible_at"] <= now:
-            raise errors.MessageNotInflight(
-                "Message does not exist or is not available for visibility timeout change."
+        if row is None or row["receipt"] != receipt:
+            raise invalid_value(
+                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
+                "not exist or is not available for visibility timeout change."
             )
+        if row["visible_at"] <= now:
+            # SQS accepts a change through a handle whose visibility already ran out, and leaves
+            # the message visible.
+            return {}
         if row["received"] is not None and now - row["received"] + timeout > MAX_VISIBILITY:
             raise invalid_value(
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
@@ -919,13 +924,16 @@ def _encode_handle(queue: Queue, row_id: int, receipt: str) -> str:
 def _decode_handle(queue: Queue, handle: str) -> tuple[int, str]:
     try:
         row_id, receipt, queue_arn = base64.urlsafe_b64decode(handle.encode()).decode().split(" ")
-        if queue_arn != queue.arn:
-            raise ValueError(queue_arn)
-        return int(row_id), receipt
+        number = int(row_id)
     except (ValueError, binascii.Error, UnicodeError):
         raise errors.ReceiptHandleIsInvalid(
             f'The input receipt handle "{handle}" is not a valid receipt handle.'
         ) from None
+    if queue_arn != queue.arn:
+        raise errors.ReceiptHandleIsInvalid(
+            f'The receipt handle "{handle}" is not valid for this queue.'
+        )
+    return number, receipt
 
 
 def _system_attributes(row: Row, receive_count: int, first_receive: float | None) -> dict[str, str]:
