@@ -181,8 +181,8 @@ def test_reserved_word_case_insensitive_and_escapable() -> None:
 
 def test_undefined_value() -> None:
     assert message(lambda: Expressions(None, {":v": {"S": "x"}}).condition("a = :w")) == (
-        "Invalid ConditionExpression: An expression attribute value used in expression is not "
-        "defined; attribute value: :w"
+        "1 validation error detected: Invalid ConditionExpression: An expression attribute value "
+        "used in expression is not defined; attribute value: :w"
     )
 
 

@@ -119,9 +119,10 @@ class Validator:
     def value(self, ref: ast.ValueRef) -> ast.ValueRef:
         found = self.resolver.values.get(ref.name)
         if found is None:
-            raise self.error(
-                "An expression attribute value used in expression is not defined; "
-                f"attribute value: {ref.name}"
+            # Reported by DynamoDB's request validation, in its envelope.
+            raise RequestValidationException(
+                f"Invalid {self.kind}: An expression attribute value used in expression is not "
+                f"defined; attribute value: {ref.name}"
             )
         self.resolver.used_values.add(ref.name)
         ref.value = found
