@@ -486,3 +486,34 @@ def test_kms_encryption_replaces_sqs_managed_encryption(raw: Any, unique: Unique
             QueueUrl=raw.create_queue(QueueName=unique("none"))["QueueUrl"], AttributeNames=["All"]
         )["Attributes"]
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MessageDeduplicationId", "d" * 129),
+        ("MessageDeduplicationId", "has space"),
+        ("MessageGroupId", "g" * 129),
+        ("MessageGroupId", "ümlaut"),
+    ],
+)
+def test_fifo_ids_are_short_printable_ascii(
+    raw: Any, unique: Unique, name: str, value: str
+) -> None:
+    url = raw.create_queue(QueueName=unique("ids") + ".fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    params = {"MessageGroupId": "g", "MessageDeduplicationId": "d", name: value}
+    with pytest.raises(ClientError) as exc:
+        raw.send_message(QueueUrl=url, MessageBody="x", **params)
+    assert failure(exc) == (
+        "InvalidParameterValue",
+        f"Value {value} for parameter {name} is invalid. Reason: {name} can only include "
+        "alphanumeric and punctuation characters. 1 to 128 in length.",
+        400,
+    )
+    punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" + "x" * 96
+    raw.send_message(QueueUrl=url, MessageBody="x", **{**params, name: punctuation})
+    with pytest.raises(ClientError) as attempt:
+        raw.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a" * 129)
+    assert failure(attempt)[0] == "InvalidParameterValue"

@@ -33,6 +33,7 @@ from nubes.store import Row
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 FIFO_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}\.fifo$")
 BATCH_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+TOKEN = re.compile(r"^[!-~]{1,128}$")
 REGION_HOST = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 MAX_BATCH = 10
 MAX_VISIBILITY = 43_200
@@ -507,6 +508,8 @@ class SqsProvider(ServiceProvider):
     def _fifo_ids(queue: Queue, entry: Json, body: str) -> tuple[str | None, str | None]:
         group = entry.get("MessageGroupId")
         dedup_id = entry.get("MessageDeduplicationId")
+        _check_token(entry, "MessageGroupId")
+        _check_token(entry, "MessageDeduplicationId")
         if not queue.fifo:
             if dedup_id is not None:
                 raise invalid_value(
@@ -533,6 +536,7 @@ class SqsProvider(ServiceProvider):
             limit = _ranged(req, "MaxNumberOfMessages", 1, 10, 1, "Must be between 1 and 10")
             wait = _ranged(req, "WaitTimeSeconds", 0, 20, queue.wait_time, "Must be >= 0 and <= 20")
             _ranged(req, "VisibilityTimeout", 0, 43_200, 0, "Must be between 0 and 43200")
+            _check_token(req, "ReceiveRequestAttemptId")
             found = self._receive(queue, req, limit)
         deadline = clock.now() + wait
         while not found and clock.now() < deadline:
@@ -851,6 +855,17 @@ def _ranged(req: Json, name: str, low: int, high: int, default: int, reason: str
             f"Value {value} for parameter {name} is invalid. Reason: {reason}, if provided."
         )
     return int(value)
+
+
+def _check_token(req: Json, name: str) -> None:
+    """Group ids, deduplication ids and receive attempt ids: 1 to 128 alphanumeric or
+    punctuation characters."""
+    value = req.get(name)
+    if value is not None and not TOKEN.match(value):
+        raise invalid_value(
+            f"Value {value} for parameter {name} is invalid. Reason: {name} can only include "
+            "alphanumeric and punctuation characters. 1 to 128 in length."
+        )
 
 
 def _trace_header(system: Json) -> str | None:
