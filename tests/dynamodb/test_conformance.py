@@ -367,3 +367,71 @@ def test_redundant_parentheses_and_self_comparison(
         "Invalid ConditionExpression: The first operand must be distinct from the remaining "
         "operands for this operator or function; operator: contains, first operand: [data]",
     )
+
+
+def test_key_condition_operand_types(ddb: Any, numbers: str) -> None:
+    def query(expression: str, values: dict[str, Any]) -> str:
+        return error_of(
+            lambda: ddb.query(
+                TableName=numbers,
+                KeyConditionExpression=expression,
+                ExpressionAttributeValues={":p": {"S": "a"}, **values},
+            )
+        )[1]
+
+    def operand(op: str, kind: str) -> str:
+        return (
+            "Invalid KeyConditionExpression: Incorrect operand type for operator or function; "
+            f"operator or function: {op}, operand type: {kind}"
+        )
+
+    schema = (
+        "One or more parameter values were invalid: Condition parameter type does not match "
+        "schema type"
+    )
+    true, one = {"BOOL": True}, {"N": "1"}
+    assert query("pk = :p AND begins_with(sk, :v)", {":v": one}) == operand("begins_with", "N")
+    assert query("pk = :p AND begins_with(sk, :v)", {":v": true}) == operand("begins_with", "BOOL")
+    assert query("pk = :p AND begins_with(sk, :v)", {":v": {"S": "a"}}) == schema
+    assert query("pk = :p AND sk < :v", {":v": true}) == operand("<", "BOOL")
+    assert query("pk = :p AND :v >= sk", {":v": true}) == operand(">=", "BOOL")
+    assert query("pk = :p AND sk BETWEEN :v AND :w", {":v": true, ":w": true}) == operand(
+        "BETWEEN", "BOOL"
+    )
+    assert query("pk = :p AND sk = :v", {":v": true}) == schema
+    assert query("pk = :p AND sk > :v AND sk < :w", {":v": one, ":w": one}) == (
+        "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition "
+        "per key"
+    )
+    assert query("pk = :p AND sk > :v AND extra = :w", {":v": one, ":w": one}) == (
+        "The number of query conditions (3) exceeds the number of key attributes defined in the "
+        "schema (2)"
+    )
+
+
+def test_partiql_index_errors(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    missing = f'SELECT * FROM "{name}"."nope"'
+    for consistent in (False, True):
+        assert error_of(
+            lambda consistent=consistent: ddb.execute_statement(
+                Statement=missing, ConsistentRead=consistent
+            )
+        ) == ("ValidationException", "The table does not have the specified index")
+    assert error_of(
+        lambda: ddb.execute_statement(
+            Statement=f'SELECT * FROM "{name}"."by-g"', ConsistentRead=True
+        )
+    ) == (
+        "ValidationException",
+        "Strongly consistent read is not supported on Global Secondary Indexes",
+    )

@@ -551,14 +551,16 @@ def test_key_condition_errors() -> None:
         "Query condition missed key schema element: sk"
     )
     assert message(lambda: key("pk = :p AND sk = :a AND extra = :a", {**p, ":a": {"N": "1"}})) == (
-        "Conditions can be of length 1 or 2 only"
+        "The number of query conditions (3) exceeds the number of key attributes defined in the "
+        "schema (2)"
     )
     assert message(lambda: key("pk = :n", {":n": {"N": "1"}})) == (
         "One or more parameter values were invalid: Condition parameter type does not match "
         "schema type"
     )
     assert message(lambda: key("pk = :p AND pk = :p", p)) == (
-        "KeyConditionExpressions must only contain one condition per key"
+        "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition "
+        "per key"
     )
 
 

@@ -506,7 +506,11 @@ def _select(
 ) -> dict[str, Any]:
     index = table.indexes.get(statement.index) if statement.index else None
     if statement.index and index is None:
-        raise ValidationException(f"The table does not have the specified index: {statement.index}")
+        raise ValidationException("The table does not have the specified index")
+    if index is not None and index.is_global and req.get("ConsistentRead"):
+        raise ValidationException(
+            "Strongly consistent read is not supported on Global Secondary Indexes"
+        )
     schema = index or table
     start = None
     if req.get("NextToken"):

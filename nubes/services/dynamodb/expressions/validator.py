@@ -368,11 +368,15 @@ def key_condition(
         name, op, operands = _key_part(part)
         if name in found:
             raise ValidationException(
-                "KeyConditionExpressions must only contain one condition per key"
+                "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one "
+                "condition per key"
             )
         found[name] = (op, operands)
     if len(found) > 2:
-        raise ValidationException("Conditions can be of length 1 or 2 only")
+        raise ValidationException(
+            f"The number of query conditions ({len(found)}) exceeds the number of key "
+            f"attributes defined in the schema ({2 if range_key else 1})"
+        )
     hash_name, hash_type = hash_key
     if hash_name not in found:
         raise ValidationException(f"Query condition missed key schema element: {hash_name}")
@@ -388,11 +392,6 @@ def key_condition(
             missed = range_key[0] if range_key else name
             raise ValidationException(f"Query condition missed key schema element: {missed}")
         op, operands = found[name]
-        if op == "begins_with" and range_key[1] == "N":
-            raise ValidationException(
-                "Invalid KeyConditionExpression: Incorrect operand type for operator or "
-                "function; operator or function: begins_with, operand type: N"
-            )
         _check_type(operands, range_key[1])
         result.range_name, result.op, result.operands = name, op, operands
     return result
@@ -422,16 +421,34 @@ def _key_part(node: ast.Condition) -> tuple[str, str, tuple[dict[str, Any], ...]
         path, value = node.call.args
         return _key_name(path), "begins_with", (_key_value(value),)
     if isinstance(node, ast.Between):
+        _ordered_operands("BETWEEN", node.low, node.high)
         return _key_name(node.operand), "BETWEEN", (_key_value(node.low), _key_value(node.high))
     if isinstance(node, ast.Compare):
         if node.op == "<>":
             raise bad("<>")
+        if node.op != "=":
+            _ordered_operands(node.op, node.left, node.right)
         left, right, op = node.left, node.right, node.op
         if isinstance(left, ast.ValueRef) and isinstance(right, ast.Path):
             left, right = right, left
             op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
         return _key_name(left), op, (_key_value(right),)
     raise ValidationException("Query key condition not supported")
+
+
+def _ordered_operands(op: str, *operands: ast.Operand) -> None:
+    """An ordering takes only values some key type could hold (checked before the schema)."""
+    for operand in operands:
+        if isinstance(operand, ast.ValueRef) and av.value_type(operand.value) not in (
+            "S",
+            "N",
+            "B",
+        ):
+            raise ValidationException(
+                "Invalid KeyConditionExpression: Incorrect operand type for operator or "
+                f"function; operator or function: {op}, operand type: "
+                f"{av.value_type(operand.value)}"
+            )
 
 
 def _key_name(node: ast.Operand) -> str:
