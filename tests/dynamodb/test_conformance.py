@@ -435,3 +435,45 @@ def test_partiql_index_errors(ddb: Any, make_table: Callable[..., str]) -> None:
         "ValidationException",
         "Strongly consistent read is not supported on Global Secondary Indexes",
     )
+
+
+def test_transaction_key_type_errors_cancel(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    from botocore.exceptions import ClientError
+
+    def cancelled(action: dict[str, Any]) -> list[dict[str, Any]]:
+        with pytest.raises(ClientError) as info:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": name, "Item": {"pk": {"S": "fine"}}}},
+                    action,
+                ]
+            )
+        assert info.value.response["Error"]["Code"] == "TransactionCanceledException"
+        return info.value.response["CancellationReasons"]
+
+    reasons = cancelled({"Put": {"TableName": name, "Item": {"pk": {"N": "5"}}}})
+    assert reasons == [
+        {"Code": "None"},
+        {
+            "Code": "ValidationError",
+            "Message": "One or more parameter values were invalid: Type mismatch for key pk "
+            "expected: S actual: N",
+        },
+    ]
+    reasons = cancelled({"Delete": {"TableName": name, "Key": {"pk": {"L": [{"S": "x"}]}}}})
+    assert reasons[1] == {
+        "Code": "ValidationError",
+        "Message": "The provided key element does not match the schema",
+    }
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "fine"}})
+    # An empty key value fails the whole request instead.
+    assert error_of(
+        lambda: ddb.transact_write_items(
+            TransactItems=[{"Delete": {"TableName": name, "Key": {"pk": {"S": ""}}}}]
+        )
+    ) == (
+        "ValidationException",
+        "One or more parameter values are not valid. The AttributeValue for a key attribute "
+        "cannot contain an empty string value. Key: pk",
+    )

@@ -44,6 +44,13 @@ TTL_SWEEP_SECONDS = 30.0
 BATCH_GET_LIMIT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TRANSACT_BYTES = 4 * 1024 * 1024
+# Key errors a transaction reports as an action's cancellation reason (empty keys, by contrast,
+# fail the whole request).
+KEY_TYPE_ERRORS = (
+    "The provided key element does not match the schema",
+    "One or more parameter values were invalid: Type mismatch for key",
+    "One or more parameter values were invalid: Type mismatch for Index Key",
+)
 
 
 class DynamoDBProvider(ServiceProvider):
@@ -864,8 +871,11 @@ class DynamoDBProvider(ServiceProvider):
                         "Request with the same client token was used with different parameters"
                     )
                 return {}
-        prepared = self._prepare_transaction(ctx, actions)
-        reasons = [self._cancellation_reason(*entry) for entry in prepared]
+        prepared, invalid = self._prepare_transaction(ctx, actions)
+        reasons = [
+            invalid[i] if i in invalid else self._cancellation_reason(*entry)
+            for i, entry in enumerate(prepared)
+        ]
         failed = any(r["Code"] != "None" for r in reasons)
         if failed:
             codes = ", ".join(r["Code"] for r in reasons)
@@ -914,11 +924,19 @@ class DynamoDBProvider(ServiceProvider):
 
     def _prepare_transaction(
         self, ctx: RequestContext, actions: list[dict[str, Any]]
-    ) -> list[tuple[str, Write, ast.Condition | None, ast.Update | None, dict[str, Any]]]:
-        prepared = []
+    ) -> tuple[
+        list[tuple[str, Write, ast.Condition | None, ast.Update | None, dict[str, Any]]],
+        dict[int, dict[str, Any]],
+    ]:
+        """The actions checked and prepared, and the reasons of those whose key has the wrong
+        type: DynamoDB cancels the transaction for those rather than refusing the request."""
+        prepared: list[
+            tuple[str, Write, ast.Condition | None, ast.Update | None, dict[str, Any]]
+        ] = []
+        invalid: dict[int, dict[str, Any]] = {}
         seen: set[tuple[str, str]] = set()
         total = 0
-        for action in actions:
+        for position, action in enumerate(actions):
             if len(action) != 1:
                 raise ValidationException(
                     "TransactItems can only contain one of Check, Put, Update or Delete"
@@ -928,17 +946,24 @@ class DynamoDBProvider(ServiceProvider):
             fields = ("ConditionExpression", "UpdateExpression")
             exprs = self._expressions(spec, *fields)
             update = None
-            if kind == "Put":
-                write, condition = self._prepare_put(table, spec, exprs)
-                total += av.item_size(write.new or {})
-            elif kind == "Update":
-                write, condition, update = self._prepare_update(table, spec, exprs)
-            elif kind == "Delete":
-                write, condition = self._prepare_delete(table, spec, exprs)
-            else:
-                key = table.check_key(spec["Key"])
-                condition = exprs.condition(spec["ConditionExpression"])
-                write = Write(table, key, self.items.get(table, key), None)
+            try:
+                if kind == "Put":
+                    write, condition = self._prepare_put(table, spec, exprs)
+                    total += av.item_size(write.new or {})
+                elif kind == "Update":
+                    write, condition, update = self._prepare_update(table, spec, exprs)
+                elif kind == "Delete":
+                    write, condition = self._prepare_delete(table, spec, exprs)
+                else:
+                    key = table.check_key(spec["Key"])
+                    condition = exprs.condition(spec["ConditionExpression"])
+                    write = Write(table, key, self.items.get(table, key), None)
+            except ServiceError as exc:
+                if not exc.message.startswith(KEY_TYPE_ERRORS):
+                    raise
+                invalid[position] = {"Code": "ValidationError", "Message": exc.message}
+                prepared.append((kind, Write(table, {}, None, None), None, None, spec))
+                continue
             exprs.finish()
             identity = (table.name, av.dumps(_sorted(write.key)))
             if identity in seen:
@@ -951,7 +976,7 @@ class DynamoDBProvider(ServiceProvider):
             raise ValidationException(
                 "Transaction request has exceeded the maximum aggregated size of 4 MB"
             )
-        return prepared
+        return prepared, invalid
 
     def transact_get_items(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
