@@ -250,6 +250,14 @@ def test_delete_group_role_and_policy_conflicts(iam: Any, unique: Unique) -> Non
             "passed in policy has a statement with no principals!",
         ),
         (
+            trust(Principal={"Service": "amazonaws.com"}),
+            'Invalid principal in policy: "SERVICE":"amazonaws.com"',
+        ),
+        (
+            trust(Principal={"Service": "lambda"}),
+            'Invalid principal in policy: "SERVICE":"lambda"',
+        ),
+        (
             trust(Principal={"AWS": "not-an-arn"}),
             'Invalid principal in policy: "AWS":"not-an-arn"',
         ),

@@ -34,6 +34,11 @@ NO_PRINCIPALS = (
 )
 # What an "AWS" principal may name: everyone, an account, or an IAM/STS identity by ARN.
 _AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::(\d{12}|aws)?:.+)$")
+# A service principal names a service under one of the partitions' service domains.
+_SERVICE_PRINCIPAL = re.compile(
+    r"^[a-z0-9*-]+(\.[a-z0-9*-]+)*\.(amazonaws\.com(\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)$",
+    re.IGNORECASE,
+)
 
 
 class PolicyError(ValueError):
@@ -256,8 +261,9 @@ def _principal(value: Any, validate: bool) -> dict[str, tuple[str, ...]]:
         if validate and kind not in ("AWS", "Service", "Federated", "CanonicalUser"):
             raise PolicyError(SYNTAX)
         out[kind] = tuple(_strings(ids, validate))
-        if validate and kind == "AWS":
+        if validate and kind in ("AWS", "Service"):
+            pattern = _AWS_PRINCIPAL if kind == "AWS" else _SERVICE_PRINCIPAL
             for name in out[kind]:
-                if not _AWS_PRINCIPAL.match(name):
-                    raise PolicyError(f'Invalid principal in policy: "AWS":"{name}"')
+                if not pattern.match(name):
+                    raise PolicyError(f'Invalid principal in policy: "{kind.upper()}":"{name}"')
     return out
