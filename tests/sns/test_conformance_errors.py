@@ -190,3 +190,18 @@ def test_subscription_redrive_policy_needs_an_arn(sns: Any, topic: str, unique: 
             SubscriptionArn=sub, AttributeName="Colour", AttributeValue="x"
         )
     assert failure(exc) == ("InvalidParameter", "Invalid parameter: AttributeName", 400)
+
+
+def test_topic_attribute_values(sns: Any, topic: str) -> None:
+    for name, value in (("TracingConfig", "Sometimes"), ("SignatureVersion", "3")):
+        with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+            sns.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=value)
+        code, message, status = failure(exc)
+        assert (code, status) == ("InvalidParameter", 400)
+        assert message.startswith(f"Invalid parameter: Attributes Reason: {name}")
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="TracingConfig", AttributeValue="Active")
+    got = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert got["TracingConfig"] == "Active"
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="FifoTopic", AttributeValue="true")
+    assert failure(exc)[0] == "InvalidParameter"

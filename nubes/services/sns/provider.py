@@ -185,6 +185,8 @@ class SnsProvider(ServiceProvider):
                     raise invalid(f"Attributes Reason: {name}: failed to parse JSON") from None
             if name == "SignatureVersion" and value not in ("1", "2"):
                 raise invalid("Attributes Reason: SignatureVersion must be 1 or 2")
+            if name == "TracingConfig" and value not in ("PassThrough", "Active"):
+                raise invalid(f"Attributes Reason: TracingConfig: Invalid value [{value}]")
             out[name] = value
         return out
 
