@@ -477,3 +477,69 @@ def test_transaction_key_type_errors_cancel(ddb: Any, make_table: Callable[..., 
         "One or more parameter values are not valid. The AttributeValue for a key attribute "
         "cannot contain an empty string value. Key: pk",
     )
+
+
+NOT_NUMERIC = "The parameter cannot be converted to a numeric value"
+
+
+def test_value_errors_in_the_current_layer(ddb: Any, make_table: Callable[..., str]) -> None:
+    """PutItem, UpdateItem and DeleteItem word bad values in the current layer, enveloped;
+    GetItem and Query the same words bare; BatchWriteItem and Scan the older ones."""
+    name = make_table()
+    one = "1 validation error detected: "
+    invalid = "One or more parameter values were invalid: "
+    duplicates = [
+        (
+            {"SS": ["b", "a", "b"]},
+            invalid + 'Input collection ["a", "b", "b"] contains duplicates.',
+        ),
+        (
+            {"BS": [b"\xff", b"\x00", b"\x00"]},
+            invalid + 'Input collection ["AA==","/w==","AA=="]of type BS contains duplicates.',
+        ),
+        ({"NS": ["2", "1", "2"]}, invalid + "Input collection contains duplicates."),
+        ({"N": "abc"}, f"{NOT_NUMERIC}: abc"),
+        ({"N": ""}, f"{NOT_NUMERIC}: "),
+    ]
+    for value, message in duplicates:
+        item = {"pk": {"S": "a"}, "v": value}
+        assert error_of(lambda item=item: ddb.put_item(TableName=name, Item=item))[1] == (
+            one + message
+        )
+        assert error_of(
+            lambda value=value: ddb.update_item(
+                TableName=name,
+                Key={"pk": {"S": "a"}},
+                UpdateExpression="SET v = :v",
+                ExpressionAttributeValues={":v": value},
+            )
+        )[1] == (one + message)
+        assert (
+            error_of(
+                lambda value=value: ddb.query(
+                    TableName=name,
+                    KeyConditionExpression="pk = :p",
+                    FilterExpression="v = :v",
+                    ExpressionAttributeValues={":p": {"S": "a"}, ":v": value},
+                )
+            )[1]
+            == message
+        )
+    assert (
+        error_of(
+            lambda: ddb.batch_write_item(
+                RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "a"}, "v": {"N": ""}}}}]}
+            )
+        )[1]
+        == NOT_NUMERIC
+    )
+    assert error_of(
+        lambda: ddb.scan(
+            TableName=name,
+            FilterExpression="v = :v",
+            ExpressionAttributeValues={":v": {"SS": ["b", "a", "b"]}},
+        )
+    )[1] == (
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were "
+        "invalid: Input collection [b, a, b] contains duplicates. for key :v"
+    )

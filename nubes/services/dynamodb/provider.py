@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from nubes.core import clock
@@ -51,6 +53,23 @@ KEY_TYPE_ERRORS = (
     "One or more parameter values were invalid: Type mismatch for key",
     "One or more parameter values were invalid: Type mismatch for Index Key",
 )
+
+
+Handler = Callable[[Any, RequestContext, dict[str, Any]], dict[str, Any]]
+
+
+def _values_checked_as(layer: str) -> Callable[[Handler], Handler]:
+    """Run an operation with its attribute values checked (and errors worded) as ``layer``."""
+
+    def wrap(method: Handler) -> Handler:
+        @functools.wraps(method)
+        def run(self: Any, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+            with av.value_layer(layer):
+                return method(self, ctx, req)
+
+        return run
+
+    return wrap
 
 
 class DynamoDBProvider(ServiceProvider):
@@ -502,6 +521,7 @@ class DynamoDBProvider(ServiceProvider):
 
     # -- single-item operations ------------------------------------------------------------
 
+    @_values_checked_as("enveloped")
     def put_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self._table(ctx, req["TableName"])
         exprs = self._expressions(req, "ConditionExpression")
@@ -515,6 +535,7 @@ class DynamoDBProvider(ServiceProvider):
             out["Attributes"] = write.old
         return self._write_result(req, out, write)
 
+    @_values_checked_as("enveloped")
     def delete_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self._table(ctx, req["TableName"])
         exprs = self._expressions(req, "ConditionExpression")
@@ -528,6 +549,7 @@ class DynamoDBProvider(ServiceProvider):
             out["Attributes"] = write.old
         return self._write_result(req, out, write)
 
+    @_values_checked_as("enveloped")
     def update_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self._table(ctx, req["TableName"])
         exprs = self._expressions(req, "ConditionExpression", "UpdateExpression")
@@ -567,6 +589,7 @@ class DynamoDBProvider(ServiceProvider):
             if touched:
                 capacity.add(write.table, write=1.0 * factor, index=index.name)
 
+    @_values_checked_as("current")
     def get_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self._table(ctx, req["TableName"])
         exprs = self._expressions(req, "ProjectionExpression")
@@ -601,6 +624,7 @@ class DynamoDBProvider(ServiceProvider):
 
     # -- query and scan -----------------------------------------------------------------------
 
+    @_values_checked_as("current")
     def query(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self._table(ctx, req["TableName"])
         index = self._index(table, req)
@@ -791,6 +815,7 @@ class DynamoDBProvider(ServiceProvider):
 
     # -- batches ------------------------------------------------------------------------------
 
+    @_values_checked_as("current")
     def batch_get_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         requests = req["RequestItems"]
         total = sum(len(r["Keys"]) for r in requests.values())

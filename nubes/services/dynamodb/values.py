@@ -7,15 +7,18 @@ kept as their normalised decimal text (no exponent, no trailing zeros, as Dynamo
 from __future__ import annotations
 
 import base64
+import contextvars
 import decimal
 import json
 import json.scanner
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from nubes.services.dynamodb.errors import ValidationException
+from nubes.protocol.base import ServiceError
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException
 
 Item = dict[str, Any]
 Value = dict[str, Any]
@@ -37,13 +40,34 @@ def invalid(message: str) -> Exception:
     return ValidationException(f"One or more parameter values were invalid: {message}")
 
 
+# DynamoDB checks attribute values in one of two layers, by operation, and words a bad number
+# or a repeated set member differently in each: "current" (GetItem, BatchGetItem, Query; and,
+# inside the request-validation envelope, PutItem, UpdateItem, DeleteItem) or "older" (the rest).
+_LAYER: contextvars.ContextVar[str] = contextvars.ContextVar("ddb_value_layer", default="older")
+
+
+@contextmanager
+def value_layer(name: str) -> Iterator[None]:
+    """Check values as ``name`` ("current", "enveloped" or "older") within the block."""
+    token = _LAYER.set(name)
+    try:
+        yield
+    finally:
+        _LAYER.reset(token)
+
+
+def current_layer() -> bool:
+    return _LAYER.get() != "older"
+
+
 # --- numbers ---------------------------------------------------------------------------------
 
 
 def parse_number(text: str) -> Decimal:
     """The decimal of a Number's text, within DynamoDB's 38 digits and exponent range."""
     if not text:
-        raise ValidationException("The parameter cannot be converted to a numeric value")
+        suffix = ": " if current_layer() else ""
+        raise ValidationException(f"The parameter cannot be converted to a numeric value{suffix}")
     stripped = text.strip()
     try:
         if not stripped or stripped != text or not _NUMBER_CHARS.issuperset(stripped):
@@ -111,6 +135,15 @@ def number_arith(left: str, right: str, subtract: bool) -> str:
 
 def check_value(value: Any, depth: int = 1) -> Value:
     """Validate one AttributeValue and return its normal form (numbers normalised)."""
+    if _LAYER.get() != "enveloped" or depth > 1:
+        return _check_value(value, depth)
+    try:
+        return _check_value(value, depth)
+    except ServiceError as exc:
+        raise RequestValidationException(exc.message) from None
+
+
+def _check_value(value: Any, depth: int) -> Value:
     if not isinstance(value, Mapping) or not value:
         raise ValidationException(
             "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
@@ -132,9 +165,9 @@ def check_value(value: Any, depth: int = 1) -> Value:
             raise invalid("Null attribute value types must have the value of true")
         return {"NULL": True}
     if kind == "M":
-        return {"M": {k: check_value(v, depth + 1) for k, v in inner.items()}}
+        return {"M": {k: _check_value(v, depth + 1) for k, v in inner.items()}}
     if kind == "L":
-        return {"L": [check_value(v, depth + 1) for v in inner]}
+        return {"L": [_check_value(v, depth + 1) for v in inner]}
     if kind in ("SS", "NS", "BS"):
         return {kind: check_set(kind, inner)}
     raise ValidationException(
@@ -155,15 +188,35 @@ def check_set(kind: str, members: list[Any]) -> list[Any]:
     if kind == "NS":
         members = [normal_number(m) for m in members]
         if len({Decimal(m) for m in members}) != len(members):
+            if current_layer():
+                raise invalid("Input collection contains duplicates.")
             raise ValidationException("Input collection contains duplicates")
         return members
     if len(set(members)) != len(members):
         # DynamoDB's own wording, missing space included for binary sets.
+        if current_layer():
+            raise invalid(_current_duplicates(kind, members))
         if kind == "BS":
             shown = ", ".join(base64.b64encode(m).decode() for m in members)
             raise invalid(f"Input collection [{shown}]of type BS contains duplicates.")
         raise invalid(f"Input collection [{', '.join(members)}] contains duplicates.")
     return members
+
+
+def _current_duplicates(kind: str, members: list[Any]) -> str:
+    """The current layer lists the members in byte order up to the first repeat, then the
+    repeat, then the rest as sent; quoted, binaries in base64 and without spaces."""
+    order = list(members)
+    for position, member in enumerate(members):
+        if member in members[:position]:
+            seen = sorted(set(members[:position]), key=lambda m: m if kind == "BS" else m.encode())
+            order = [*seen, member, *members[position + 1 :]]
+            break
+    if kind == "BS":
+        shown = ",".join(f'"{base64.b64encode(m).decode()}"' for m in order)
+        return f"Input collection [{shown}]of type BS contains duplicates."
+    shown = ", ".join(f'"{m}"' for m in order)
+    return f"Input collection [{shown}] contains duplicates."
 
 
 def check_item(item: Mapping[str, Any]) -> Item:

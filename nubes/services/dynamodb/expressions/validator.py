@@ -78,6 +78,8 @@ class Resolver:
 
 
 def _checked_value(key: str, value: Any) -> dict[str, Any]:
+    if av.current_layer():
+        return av.check_value(value)  # the current layer names no key
     try:
         return av.check_value(value)
     except ServiceError as exc:
