@@ -543,3 +543,27 @@ def test_value_errors_in_the_current_layer(ddb: Any, make_table: Callable[..., s
         "ExpressionAttributeValues contains invalid value: One or more parameter values were "
         "invalid: Input collection [b, a, b] contains duplicates. for key :v"
     )
+
+
+def test_key_values_checked_before_the_schema(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    repeated = {"SS": ["b", "a", "b"]}
+    message = (
+        'One or more parameter values were invalid: Input collection ["a", "b", "b"] contains '
+        "duplicates."
+    )
+    assert error_of(lambda: ddb.get_item(TableName=name, Key={"pk": repeated}))[1] == message
+    assert (
+        error_of(
+            lambda: ddb.query(
+                TableName=name,
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "a"}},
+                ExclusiveStartKey={"pk": repeated},
+            )
+        )[1]
+        == message
+    )
+    assert error_of(lambda: ddb.delete_item(TableName=name, Key={"pk": repeated}))[1] == (
+        "1 validation error detected: " + message
+    )

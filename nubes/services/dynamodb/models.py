@@ -193,13 +193,14 @@ class Table:
         return hk, rk
 
     def check_key(self, key: Item) -> Item:
-        """A Key parameter: exactly the key attributes, of the schema's types."""
+        """A Key parameter: exactly the key attributes, of the schema's types (the values
+        themselves are checked first, as DynamoDB does)."""
+        checked = av.check_item(key)
         if len(key) != len(self.key_names) or any(n not in key for n in self.key_names):
             raise ValidationException("The provided key element does not match the schema")
         for name, kind in self.key_types():
             if av.value_type(key[name]) != kind:
                 raise ValidationException("The provided key element does not match the schema")
-        checked = av.check_item(key)
         self._check_key_values(checked)
         return checked
 

@@ -758,6 +758,8 @@ class DynamoDBProvider(ServiceProvider):
         try:
             start = av.check_item(start)
         except ServiceError as exc:
+            if av.current_layer():
+                raise  # the current layer says no more than what is wrong with the value
             raise ValidationException(
                 f"The provided starting key is invalid: {exc.message}"
             ) from None
