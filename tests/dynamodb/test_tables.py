@@ -79,7 +79,21 @@ def test_create_existing(ddb: Any, make_table: Callable[..., str]) -> None:
             [*KEY, {"AttributeName": "pk", "KeyType": "RANGE"}],
             DEF,
             {},
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema "
+            "have the same name",
+        ),
+        (
+            [
+                *KEY,
+                {"AttributeName": "b", "KeyType": "RANGE"},
+                {"AttributeName": "c", "KeyType": "RANGE"},
+            ],
+            DEF,
+            {},
+            "1 validation error detected: Value '[KeySchemaElement(attributeName=pk, "
+            "keyType=HASH), KeySchemaElement(attributeName=b, keyType=RANGE), "
+            "KeySchemaElement(attributeName=c, keyType=RANGE)]' at 'keySchema' failed to satisfy "
+            "constraint: Member must have length less than or equal to 2",
         ),
         (
             KEY,

@@ -13,7 +13,7 @@ from typing import Any
 
 from nubes.core import clock
 from nubes.core.arns import arn
-from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException, errors
 from nubes.services.dynamodb.models import Table
 
 MAX_LSI = 5
@@ -24,7 +24,18 @@ def invalid(message: str) -> Exception:
     return ValidationException(f"One or more parameter values were invalid: {message}")
 
 
-def check_key_schema(schema: list[dict[str, str]], what: str = "KeySchema") -> None:
+def check_key_schema(
+    schema: list[dict[str, str]], what: str = "KeySchema", path: str = "keySchema"
+) -> None:
+    if len(schema) > 2:
+        shown = ", ".join(
+            f"KeySchemaElement(attributeName={e['AttributeName']}, keyType={e['KeyType']})"
+            for e in schema
+        )
+        raise RequestValidationException(
+            f"Value '[{shown}]' at '{path}' failed to satisfy constraint: Member must have length "
+            "less than or equal to 2"
+        )
     if schema[0]["KeyType"] != "HASH":
         raise ValidationException(
             f"Invalid {what}: The first KeySchemaElement is not a HASH key type"
@@ -36,7 +47,8 @@ def check_key_schema(schema: list[dict[str, str]], what: str = "KeySchema") -> N
             )
         if schema[0]["AttributeName"] == schema[1]["AttributeName"]:
             raise ValidationException(
-                "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+                f"Invalid {what}: Both the Hash Key and the Range Key element in the KeySchema "
+                "have the same name"
             )
 
 
