@@ -567,3 +567,25 @@ def test_key_values_checked_before_the_schema(ddb: Any, make_table: Callable[...
     assert error_of(lambda: ddb.delete_item(TableName=name, Key={"pk": repeated}))[1] == (
         "1 validation error detected: " + message
     )
+
+
+def test_batch_write_item_key_errors(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    mismatch = ("ValidationException", "The provided key element does not match the schema")
+    for item in ({"pk": {"N": "5"}}, {"pk": {"L": [{"S": "x"}]}}, {"other": {"S": "x"}}):
+        assert (
+            error_of(
+                lambda item=item: ddb.batch_write_item(
+                    RequestItems={name: [{"PutRequest": {"Item": item}}]}
+                )
+            )
+            == mismatch
+        )
+    assert (
+        error_of(
+            lambda: ddb.batch_write_item(
+                RequestItems={name: [{"DeleteRequest": {"Key": {"other": {"S": "x"}}}}]}
+            )
+        )
+        == mismatch
+    )

@@ -46,6 +46,10 @@ TTL_SWEEP_SECONDS = 30.0
 BATCH_GET_LIMIT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TRANSACT_BYTES = 4 * 1024 * 1024
+ITEM_KEY_ERRORS = (
+    "One or more parameter values were invalid: Type mismatch for key",
+    "One or more parameter values were invalid: Missing the key",
+)
 # Key errors a transaction reports as an action's cancellation reason (empty keys, by contrast,
 # fail the whole request).
 KEY_TYPE_ERRORS = (
@@ -867,7 +871,15 @@ class DynamoDBProvider(ServiceProvider):
                     )
                 exprs = Expressions(None, None)
                 if "PutRequest" in entry:
-                    write, _ = self._prepare_put(table, entry["PutRequest"], exprs)
+                    try:
+                        write, _ = self._prepare_put(table, entry["PutRequest"], exprs)
+                    except ServiceError as exc:
+                        # BatchWriteItem words every item key that misses the schema alike.
+                        if exc.message.startswith(ITEM_KEY_ERRORS):
+                            raise ValidationException(
+                                "The provided key element does not match the schema"
+                            ) from None
+                        raise
                 else:
                     write, _ = self._prepare_delete(table, entry["DeleteRequest"], exprs)
                 keys.append(write.key)
