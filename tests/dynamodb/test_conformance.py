@@ -589,3 +589,37 @@ def test_batch_write_item_key_errors(ddb: Any, make_table: Callable[..., str]) -
         )
         == mismatch
     )
+
+
+def test_delete_item_request_checks(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    key = {"pk": {"S": "a"}}
+
+    def delete(**extra: Any) -> str:
+        return error_of(lambda: ddb.delete_item(TableName=name, Key=key, **extra))[1]
+
+    one = "1 validation error detected: "
+    invalid = "One or more parameter values were invalid: "
+    condition = {"ConditionExpression": "attribute_exists(a)"}
+    assert delete(**condition, ExpressionAttributeValues={}) == (
+        one + "ExpressionAttributeValues must not be empty"
+    )
+    assert delete(ReturnValues="ALL_NEW") == one + "ReturnValues can only be ALL_OLD or NONE"
+    assert error_of(lambda: ddb.put_item(TableName=name, Item=key, ReturnValues="UPDATED_NEW"))[
+        1
+    ] == (one + "ReturnValues can only be ALL_OLD or NONE")
+    assert delete(Expected={"a": {"Exists": False, "Value": {"S": "x"}}}) == (
+        f"{one}{invalid}Value cannot be used when Exists is false for Attribute: a"
+    )
+    both = {"Value": {"S": "x"}, "ComparisonOperator": "EQ", "AttributeValueList": [{"S": "x"}]}
+    assert delete(Expected={"a": both}) == (
+        f"{one}{invalid}Value and AttributeValueList cannot be used together for Attribute: a"
+    )
+    between = {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"S": "x"}]}
+    assert delete(Expected={"a": between}) == (
+        f"{one}{invalid}Invalid number of argument(s) for the BETWEEN ComparisonOperator"
+    )
+    # A Scan's legacy filter is checked in the older layer: bare.
+    assert error_of(lambda: ddb.scan(TableName=name, ScanFilter={"a": between}))[1] == (
+        f"{invalid}Invalid number of argument(s) for the BETWEEN ComparisonOperator"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nubes.services.dynamodb import values as av
-from nubes.services.dynamodb.errors import RequestValidationException, ValidationException
+from nubes.services.dynamodb.errors import ValidationException
 from nubes.services.dynamodb.expressions import KeyCondition, ast
 
 EXPRESSION_OF = {
@@ -83,17 +83,22 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
         exists = spec.get("Exists", True)
         if "Value" in spec:
             if not exists:
-                raise RequestValidationException(
+                raise av.request_error(
                     "One or more parameter values were invalid: Value cannot be used when Exists "
                     "is false for Attribute: " + name
                 )
             return ast.Compare("=", path, _value(spec["Value"]))
         if exists:
-            raise RequestValidationException(
+            raise av.request_error(
                 "One or more parameter values were invalid: Value must be provided when Exists "
                 f"is true for Attribute: {name}"
             )
         return ast.FunctionCondition(ast.Call("attribute_not_exists", [path]))
+    if "Value" in spec and "AttributeValueList" in spec:
+        raise av.request_error(
+            "One or more parameter values were invalid: Value and AttributeValueList cannot be "
+            f"used together for Attribute: {name}"
+        )
     values = [_value(v) for v in spec.get("AttributeValueList", [])]
     if "Value" in spec and not values:
         values = [_value(spec["Value"])]
@@ -103,7 +108,7 @@ def _one(name: str, spec: dict[str, Any]) -> ast.Condition:
         and "AttributeValueList" not in spec
         and (operator not in ("NULL", "NOT_NULL"))
     ):
-        raise RequestValidationException(
+        raise av.request_error(
             "One or more parameter values were invalid: Value or AttributeValueList must be used "
             f"with ComparisonOperator: {operator} for Attribute: {name}"
         )
@@ -155,7 +160,7 @@ def _check_operand_type(operator: str, kind: str) -> None:
 
 
 def _operand_count(operator: str) -> Exception:
-    return ValidationException(
+    return av.request_error(
         "One or more parameter values were invalid: Invalid number of argument(s) for the "
         f"{operator} ComparisonOperator"
     )

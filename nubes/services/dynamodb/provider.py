@@ -17,7 +17,7 @@ from nubes.services.base import ServiceProvider
 from nubes.services.dynamodb import legacy, partiql, tables
 from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.capacity import Capacity, read_units, write_units
-from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.errors import RequestValidationException, ValidationException, errors
 from nubes.services.dynamodb.expressions import (
     Expressions,
     KeyCondition,
@@ -1073,7 +1073,7 @@ def _no_duplicates(keys: list[Item]) -> None:
 def _return_values(req: dict[str, Any], allowed: tuple[str, ...]) -> None:
     value = req.get("ReturnValues", "NONE")
     if value not in allowed:
-        raise ValidationException("Return values set to invalid value")
+        raise RequestValidationException("ReturnValues can only be ALL_OLD or NONE")
 
 
 def _updated_values(mode: str | None, write: Write) -> Item | None:

@@ -60,6 +60,13 @@ def current_layer() -> bool:
     return _LAYER.get() != "older"
 
 
+def request_error(message: str) -> Exception:
+    """A check of the request itself: in the envelope where the operation's layer uses it."""
+    if _LAYER.get() == "enveloped":
+        return RequestValidationException(message)
+    return ValidationException(message)
+
+
 # --- numbers ---------------------------------------------------------------------------------
 
 

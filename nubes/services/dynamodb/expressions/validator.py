@@ -43,9 +43,9 @@ class Resolver:
                 "ExpressionAttributeValues can only be specified when using expressions"
             )
         if names is not None and not names:
-            raise ValidationException("ExpressionAttributeNames must not be empty")
+            raise av.request_error("ExpressionAttributeNames must not be empty")
         if values is not None and not values:
-            raise ValidationException("ExpressionAttributeValues must not be empty")
+            raise av.request_error("ExpressionAttributeValues must not be empty")
         for key in names or {}:
             if not key.startswith("#") or len(key) < 2:
                 raise ValidationException(
