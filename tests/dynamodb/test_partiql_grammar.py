@@ -201,3 +201,32 @@ def test_keyed_reads_in_batches_and_transactions(ddb: Any, strings: str) -> None
     keyed = f"SELECT pk FROM \"{strings}\" WHERE pk = 'a'"
     got = ddb.execute_transaction(TransactStatements=[{"Statement": keyed}])
     assert got["Responses"] == [{"Item": {"pk": {"S": "a"}}}]
+
+
+def test_set_add_and_set_delete(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+
+    def update(clause: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+        statement = f"UPDATE {t} SET {clause} WHERE pk = 'a' RETURNING ALL NEW *"
+        extra = {"Parameters": list(parameters)} if parameters else {}
+        got = ddb.execute_statement(Statement=statement, **extra)
+        return dict(got["Items"][0])
+
+    assert sorted(update("ss = set_add(ss, <<'z', 'a'>>)")["ss"]["SS"]) == ["a", "b", "z"]
+    assert update("ns = SET_ADD(ns, ?)", {"NS": ["2", "1"]})["ns"] == {"NS": ["2", "1"]}
+    assert "ss" not in update("ss = set_delete(ss, <<'a', 'b', 'z'>>)")
+    assert "gone" not in update("gone = set_delete(gone, <<'a'>>)")
+    statement = f"UPDATE {t} SET other = set_add(ns, <<'x'>>) WHERE pk = 'a'"
+    column = statement.index("set_add") + 1
+    assert rejected(ddb, statement)[1] == (
+        f"The first argument to SET_ADD must equal the assignment value at 1:{column}:7"
+    )
+    assert rejected(ddb, f"UPDATE {t} SET ns = set_add(ns, <<>>) WHERE pk = 'a'")[1] == (
+        "Empty bags are not supported"
+    )
+    assert rejected(ddb, f"UPDATE {t} SET s = set_add(s, <<'x'>>) WHERE pk = 'a'")[1] == (
+        "An operand in the update expression has an incorrect data type"
+    )
+    assert rejected(ddb, f"UPDATE {t} SET ss = set_add(ss, <<'x'>>) WHERE pk = 'none'")[0] == (
+        "ConditionalCheckFailedException"
+    )

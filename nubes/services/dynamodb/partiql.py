@@ -52,6 +52,11 @@ _ORDERED = ("S", "N", "B")
 class Tok:
     kind: str
     text: str
+    at: int = 0
+    """Where the token starts in the statement (for the positions some errors name)."""
+
+    def position(self, length: int | None = None) -> str:
+        return f"1:{self.at + 1}:{len(self.text) if length is None else length}"
 
 
 def _malformed(detail: str = "") -> Exception:
@@ -75,7 +80,7 @@ def tokenize(text: str) -> list[Tok]:
             value = value[1:-1].replace("''", "'")
         elif kind == "QID":
             value = value[1:-1].replace('""', '"')
-        out.append(Tok(kind, value))
+        out.append(Tok(kind, value, match.start()))
         pos = _GAP.match(text, match.end()).end()  # type: ignore[union-attr]
     out.append(Tok("EOF", ""))
     return out
@@ -196,7 +201,7 @@ class Parser:
                 path = self.path()
                 if clause == "SET":
                     self.expect("=")
-                    statement.actions.append(ast.Action("SET", path, self.set_value()))
+                    statement.actions.append(self.set_action(path))
                 else:
                     statement.actions.append(ast.Action("REMOVE", path))
                 if not self.accept(","):
@@ -207,6 +212,36 @@ class Parser:
         statement.where = self.condition()
         statement.returning = self.returning()
         return statement
+
+    def set_action(self, path: ast.Path) -> ast.Action:
+        """``path = value``, or ``path = set_add(path, <<...>>)`` / ``set_delete`` (an ADD or
+        DELETE of set members)."""
+        start = self.tok
+        value = self.set_value()
+        if not (isinstance(value, ast.Call) and value.name in ("set_add", "set_delete")):
+            return ast.Action("SET", path, value)
+        function = value.name.upper()
+        if len(value.args) != 2:
+            raise ValidationException(
+                f"{function} must have exactly two arguments at {start.position()}"
+            )
+        first, second = value.args
+        if not isinstance(first, ast.Path) or first.elements() != path.elements():
+            raise ValidationException(
+                f"The first argument to {function} must equal the assignment value at "
+                f"{start.position()}"
+            )
+        if not isinstance(second, ast.ValueRef) or av.value_type(second.value) not in (
+            "SS",
+            "NS",
+            "BS",
+        ):
+            argument = self.toks[self.toks.index(start) + 2]
+            raise ValidationException(
+                f"The second argument to {function} must be a value with type SET at "
+                f"{argument.position()}"
+            )
+        return ast.Action("ADD" if value.name == "set_add" else "DELETE", path, second)
 
     def no_alias(self) -> None:
         if self.tok.kind in ("ID", "QID") and not self.word(
@@ -220,6 +255,9 @@ class Parser:
         self.pos += 1
         mode = self.tok.text.upper()
         self.pos += 1
+        if mode in ("ALL", "MODIFIED") and self.word("OLD", "NEW"):
+            mode = f"{mode}_{self.tok.text.upper()}"  # RETURNING ALL NEW *, as documented
+            self.pos += 1
         self.expect("*")
         return mode
 
@@ -291,6 +329,8 @@ class Parser:
             return {"L": elements}
         if self.accept("<<"):
             elements = self._sequence(">>", path or "root")
+            if not elements:
+                raise ValidationException("Empty bags are not supported")
             kinds = {av.value_type(e) for e in elements}
             if len(kinds) != 1 or not kinds <= {"S", "N", "B"}:
                 raise _malformed("a set holds strings, numbers or binaries of one type")
@@ -580,6 +620,10 @@ def _write(
     provider.apply_write(Write(table, key, old, new))
     if statement.returning in ("ALL_NEW", "ALL_OLD"):
         return {"Items": [new if statement.returning == "ALL_NEW" else old]}
+    if statement.returning in ("MODIFIED_NEW", "MODIFIED_OLD"):
+        source = new if statement.returning == "MODIFIED_NEW" else old
+        paths = [a.path.elements() for a in statement.actions]
+        return {"Items": [project(source, paths)]}
     return {}
 
 
