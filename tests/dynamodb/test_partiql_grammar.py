@@ -230,3 +230,44 @@ def test_set_add_and_set_delete(ddb: Any, strings: str) -> None:
     assert rejected(ddb, f"UPDATE {t} SET ss = set_add(ss, <<'x'>>) WHERE pk = 'none'")[0] == (
         "ConditionalCheckFailedException"
     )
+
+
+def test_index_reads(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        range_type="S",
+        ExtraDefinitions=[
+            {"AttributeName": "g", "AttributeType": "S"},
+            {"AttributeName": "l", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by-l",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "l", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "g": {"S": "x"}, "l": {"S": "y"}, "d": {"S": "1"}}
+    ddb.put_item(TableName=name, Item=item)
+    got = ddb.execute_statement(Statement=f'SELECT d FROM "{name}"."by-l" WHERE pk = \'p\'')
+    assert got["Items"] == [{"d": {"S": "1"}}]
+    assert rejected(ddb, f'SELECT d, e, d FROM "{name}"."by-g" WHERE g = \'x\'')[1] == (
+        "One or more parameter values were invalid: Global secondary index by-g does not project "
+        "[d, e]"
+    )
+    got = ddb.execute_statement(Statement=f'SELECT pk FROM "{name}"."by-g" WHERE g = \'x\'')
+    assert got["Items"] == [{"pk": {"S": "p"}}]
+    batch = ddb.batch_execute_statement(
+        Statements=[{"Statement": f'SELECT * FROM "{name}"."by-g" WHERE g = \'x\''}]
+    )
+    assert batch["Responses"][0]["Error"]["Code"] == "ValidationError"

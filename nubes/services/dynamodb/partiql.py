@@ -17,7 +17,7 @@ from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.capacity import Capacity, read_units
 from nubes.services.dynamodb.errors import ValidationException, errors
 from nubes.services.dynamodb.expressions import apply_update, ast, matches, project
-from nubes.services.dynamodb.models import Table, Write, range_condition
+from nubes.services.dynamodb.models import Index, Table, Write, range_condition
 
 if TYPE_CHECKING:
     from nubes.services.dynamodb.provider import DynamoDBProvider
@@ -551,6 +551,8 @@ def _select(
         raise ValidationException(
             "Strongly consistent read is not supported on Global Secondary Indexes"
         )
+    if index is not None and index.is_global and statement.projection is not None:
+        _check_projected(table, index, statement.projection)
     schema = index or table
     start = None
     if req.get("NextToken"):
@@ -573,13 +575,33 @@ def _select(
         )
     else:
         page = provider.items.scan(table, index, None, start, limit)
-    items = [i for i in page.items if statement.where is None or matches(statement.where, i)]
+    items = page.items
+    if index is not None and not index.is_global:
+        # A local index reads its table's items, projected or not.
+        fetched = [provider.items.get(table, table.key_of(i)) for i in items]
+        items = [i for i in fetched if i is not None]
+    items = [i for i in items if statement.where is None or matches(statement.where, i)]
     if statement.projection is not None:
         items = [project(i, statement.projection) for i in items]
     out: dict[str, Any] = {"Items": items}
     if page.last_key is not None:
         out["NextToken"] = encode_token(_plain(page.last_key))
     return out
+
+
+def _check_projected(table: Table, index: Index, paths: list[tuple[str | int, ...]]) -> None:
+    """A global index answers only for what it projects."""
+    kind = index.projection.get("ProjectionType", "ALL")
+    if kind == "ALL":
+        return
+    projected = set(table.key_names) | set(index.key_names)
+    projected.update(index.projection.get("NonKeyAttributes", []) if kind == "INCLUDE" else [])
+    missing = [str(p[0]) for p in paths if p[0] not in projected]
+    if missing:
+        raise ValidationException(
+            f"One or more parameter values were invalid: Global secondary index {index.name} "
+            f"does not project [{', '.join(dict.fromkeys(missing))}]"
+        )
 
 
 def _plain(key: Item) -> Any:
@@ -669,6 +691,8 @@ def _keyed_select(table: Table, statement: Statement, operation: str) -> Item:
     """The key a SELECT of a batch or transaction reads: its WHERE is the key's equalities
     and nothing else."""
     try:
+        if statement.index:
+            raise ValidationException("a secondary index")
         key = _full_key(table, statement.where)
         if len(_leaves(statement.where)) != len(key):
             raise ValidationException("more than the key")
