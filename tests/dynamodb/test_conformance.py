@@ -623,3 +623,25 @@ def test_delete_item_request_checks(ddb: Any, make_table: Callable[..., str]) ->
     assert error_of(lambda: ddb.scan(TableName=name, ScanFilter={"a": between}))[1] == (
         f"{invalid}Invalid number of argument(s) for the BETWEEN ComparisonOperator"
     )
+
+
+@pytest.mark.parametrize(
+    ("literal", "cost"),
+    [("3.14159", 5), ("123456", 4), ("1E125", 2), ("-7.3", 4), ("0042.1200", 3)],
+)
+def test_number_byte_cost_at_the_item_limit(
+    ddb: Any, make_table: Callable[..., str], literal: str, cost: int
+) -> None:
+    """A number costs a byte, a byte per two significant digits on each side of the point
+    (rounded up) and a byte if negative: measured here at the 400 KB item limit."""
+    name = make_table()
+
+    def item(total: int) -> dict[str, Any]:
+        padding = total - len("pk") - len("k") - len("n") - cost - len("p")
+        return {"pk": {"S": "k"}, "n": {"N": literal}, "p": {"S": "x" * padding}}
+
+    ddb.put_item(TableName=name, Item=item(400 * 1024))
+    assert error_of(lambda: ddb.put_item(TableName=name, Item=item(400 * 1024 + 1))) == (
+        "ValidationException",
+        "Item size has exceeded the maximum allowed size",
+    )

@@ -335,9 +335,18 @@ def value_size(value: Value) -> int:
 
 
 def number_size(text: str) -> int:
-    """Roughly one byte per two significant digits plus one."""
-    digits = text.lstrip("-").replace(".", "").strip("0")
-    return (len(digits) + 1) // 2 + 1
+    """A byte, then a byte per two significant digits counted separately either side of the
+    point (rounding up), and a byte more if negative (as DynamoDB measures; its guide's
+    "one byte per two digits" undercounts)."""
+    negative = text.startswith("-")
+    whole, _, fraction = text.lstrip("-").partition(".")
+    whole = whole.lstrip("0")
+    fraction = fraction.rstrip("0")
+    if not fraction:
+        whole = whole.rstrip("0")
+    if not whole:
+        fraction = fraction.lstrip("0")
+    return 1 + (len(whole) + 1) // 2 + (len(fraction) + 1) // 2 + negative
 
 
 # --- storage encoding (JSON text; binary as base64) ------------------------------------------
