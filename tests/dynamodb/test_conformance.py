@@ -645,3 +645,22 @@ def test_number_byte_cost_at_the_item_limit(
         "ValidationException",
         "Item size has exceeded the maximum allowed size",
     )
+
+
+def test_batch_get_item_mixing_styles_across_tables(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    one, two = make_table(), make_table()
+    assert error_of(
+        lambda: ddb.batch_get_item(
+            RequestItems={
+                one: {"Keys": [{"pk": {"S": "a"}}], "ProjectionExpression": "pk"},
+                two: {"Keys": [{"pk": {"S": "a"}}], "AttributesToGet": ["pk"]},
+            }
+        )
+    ) == (
+        "ValidationException",
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {AttributesToGet} Expression parameters: "
+        "{ProjectionExpression}",
+    )

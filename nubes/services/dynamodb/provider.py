@@ -827,6 +827,10 @@ class DynamoDBProvider(ServiceProvider):
         total = sum(len(r["Keys"]) for r in requests.values())
         if total > BATCH_GET_LIMIT:
             raise ValidationException("Too many items requested for the BatchGetItem call")
+        # One request may not mix the styles, even across tables.
+        legacy.check_mixing(
+            {k: v for spec in requests.values() for k, v in spec.items() if k != "Keys"}
+        )
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
         responses: dict[str, list[Item]] = {}
         unprocessed: dict[str, Any] = {}
