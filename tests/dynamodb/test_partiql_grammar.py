@@ -271,3 +271,23 @@ def test_index_reads(ddb: Any, make_table: Callable[..., str]) -> None:
         Statements=[{"Statement": f'SELECT * FROM "{name}"."by-g" WHERE g = \'x\''}]
     )
     assert batch["Responses"][0]["Error"]["Code"] == "ValidationError"
+
+
+def test_from_first_update(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+    got = ddb.execute_statement(
+        Statement=f"from {t} where pk = ? set c = ? remove flag returning all new *",
+        Parameters=[{"S": "a"}, {"N": "7"}],
+    )
+    assert got["Items"][0]["c"] == {"N": "7"} and "flag" not in got["Items"][0]
+    assert rejected(ddb, f"FROM {t} WHERE pk = 'a' AND c = 8 SET d = 1")[0] == (
+        "ConditionalCheckFailedException"
+    )
+    assert rejected(ddb, f"FROM {t} WHERE pk = 'absent' SET d = 1")[0] == (
+        "ConditionalCheckFailedException"
+    )
+    ddb.execute_transaction(
+        TransactStatements=[{"Statement": f"FROM {t} WHERE pk = 'a' SET d = 2"}]
+    )
+    item = ddb.get_item(TableName=strings, Key={"pk": {"S": "a"}})["Item"]
+    assert item["d"] == {"N": "2"}

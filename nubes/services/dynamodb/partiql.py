@@ -147,6 +147,9 @@ class Parser:
         elif self.word("UPDATE"):
             self.pos += 1
             statement = self.update()
+        elif self.word("FROM"):
+            self.pos += 1
+            statement = self.from_first_update()
         elif self.word("DELETE"):
             self.pos += 1
             self.take_word("FROM")
@@ -194,6 +197,23 @@ class Parser:
     def update(self) -> Statement:
         statement = Statement("UPDATE", self.name())
         self.no_alias()
+        self.update_clauses(statement)
+        self.take_word("WHERE")
+        statement.where = self.condition()
+        statement.returning = self.returning()
+        return statement
+
+    def from_first_update(self) -> Statement:
+        """``FROM table WHERE key SET ... | REMOVE ...``: PartiQL's other form of UPDATE."""
+        statement = Statement("UPDATE", self.name())
+        self.no_alias()
+        self.take_word("WHERE")
+        statement.where = self.condition()
+        self.update_clauses(statement)
+        statement.returning = self.returning()
+        return statement
+
+    def update_clauses(self, statement: Statement) -> None:
         while self.word("SET", "REMOVE"):
             clause = self.tok.text.upper()
             self.pos += 1
@@ -208,10 +228,6 @@ class Parser:
                     break
         if not statement.actions:
             raise _malformed("UPDATE needs SET or REMOVE")
-        self.take_word("WHERE")
-        statement.where = self.condition()
-        statement.returning = self.returning()
-        return statement
 
     def set_action(self, path: ast.Path) -> ast.Action:
         """``path = value``, or ``path = set_add(path, <<...>>)`` / ``set_delete`` (an ADD or
