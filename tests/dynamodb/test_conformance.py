@@ -664,3 +664,20 @@ def test_batch_get_item_mixing_styles_across_tables(
         "Non-expression parameters: {AttributesToGet} Expression parameters: "
         "{ProjectionExpression}",
     )
+
+
+def test_warm_throughput(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    baseline = {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"}
+    assert ddb.describe_table(TableName=name)["Table"]["WarmThroughput"] == baseline
+    raised = ddb.update_table(TableName=name, WarmThroughput={"ReadUnitsPerSecond": 12240})
+    assert raised["TableDescription"]["WarmThroughput"]["ReadUnitsPerSecond"] == 12240
+    got = ddb.describe_table(TableName=name)["Table"]["WarmThroughput"]
+    assert got == {**baseline, "ReadUnitsPerSecond": 12240}
+    code, message = error_of(
+        lambda: ddb.update_table(TableName=name, WarmThroughput={"ReadUnitsPerSecond": 12120})
+    )
+    assert code == "ValidationException" and "lower than current WarmThroughput" in message
+    created = make_table(WarmThroughput={"WriteUnitsPerSecond": 4080})
+    got = ddb.describe_table(TableName=created)["Table"]["WarmThroughput"]
+    assert got == {**baseline, "WriteUnitsPerSecond": 4080}

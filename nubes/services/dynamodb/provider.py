@@ -177,6 +177,10 @@ class DynamoDBProvider(ServiceProvider):
             spec["TableClassSummary"] = {"TableClass": req["TableClass"]}
         if "DeletionProtectionEnabled" in req:
             spec["DeletionProtectionEnabled"] = req["DeletionProtectionEnabled"]
+        if "WarmThroughput" in req:
+            spec["WarmThroughput"] = tables.warm_throughput(
+                req["WarmThroughput"], spec.get("WarmThroughput")
+            )
         saved = self.tables.save(table)
         description = tables.describe(saved, self.tables.stats(saved), "UPDATING", statuses)
         for name, status in statuses.items():

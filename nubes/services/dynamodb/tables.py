@@ -18,6 +18,9 @@ from nubes.services.dynamodb.models import Table
 
 MAX_LSI = 5
 MAX_GSI = 20
+# The warm throughput every table and global index has from the start (and its floor).
+WARM_READ = 12000
+WARM_WRITE = 4000
 
 
 def invalid(message: str) -> Exception:
@@ -207,7 +210,24 @@ def new_spec(req: dict[str, Any], account: str, region: str) -> dict[str, Any]:
         spec["TableClassSummary"] = {"TableClass": req["TableClass"]}
     if req.get("OnDemandThroughput"):
         spec["OnDemandThroughput"] = req["OnDemandThroughput"]
+    if req.get("WarmThroughput"):
+        spec["WarmThroughput"] = warm_throughput(req["WarmThroughput"], None)
     return spec
+
+
+def warm_throughput(requested: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """A WarmThroughput setting: units not given keep their value; none may go down."""
+    now = current or {"ReadUnitsPerSecond": WARM_READ, "WriteUnitsPerSecond": WARM_WRITE}
+    out = {"Status": "ACTIVE"}
+    for unit in ("ReadUnitsPerSecond", "WriteUnitsPerSecond"):
+        value = requested.get(unit, now[unit])
+        if value < now[unit]:
+            raise invalid(
+                f"Requested {unit} for WarmThroughput is lower than current WarmThroughput "
+                f"{unit}: {now[unit]}"
+            )
+        out[unit] = value
+    return out
 
 
 def gsi_spec(index: dict[str, Any], table_arn: str) -> dict[str, Any]:
@@ -236,6 +256,7 @@ def describe(
 ) -> dict[str, Any]:
     """DescribeTable's TableDescription (private settings left out)."""
     out = {k: copy.deepcopy(v) for k, v in table.spec.items() if not k.startswith("_")}
+    out.setdefault("WarmThroughput", warm_throughput({}, None))
     count, size, per_index = stats or (0, 0, {})
     out["ItemCount"] = count
     out["TableSizeBytes"] = size
@@ -246,6 +267,8 @@ def describe(
             index_count, index_size = per_index.get(index["IndexName"], (0, 0))
             index["ItemCount"] = index_count
             index["IndexSizeBytes"] = index_size
+            if kind == "GlobalSecondaryIndexes":
+                index.setdefault("WarmThroughput", warm_throughput({}, None))
             if index_status and index["IndexName"] in index_status:
                 index["IndexStatus"] = index_status[index["IndexName"]]
                 if index["IndexStatus"] == "CREATING":
