@@ -681,3 +681,22 @@ def test_warm_throughput(ddb: Any, make_table: Callable[..., str]) -> None:
     created = make_table(WarmThroughput={"WriteUnitsPerSecond": 4080})
     got = ddb.describe_table(TableName=created)["Table"]["WarmThroughput"]
     assert got == {**baseline, "WriteUnitsPerSecond": 4080}
+
+
+def test_provisioned_throughput_changes_are_dated(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = unique("prov")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    up = {"ReadCapacityUnits": 10, "WriteCapacityUnits": 5}
+    got = ddb.update_table(TableName=name, ProvisionedThroughput=up)["TableDescription"]
+    assert "LastIncreaseDateTime" in got["ProvisionedThroughput"]
+    down = {"ReadCapacityUnits": 2, "WriteCapacityUnits": 5}
+    ddb.update_table(TableName=name, ProvisionedThroughput=down)
+    described = ddb.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]
+    assert described["ReadCapacityUnits"] == 2
+    assert described["NumberOfDecreasesToday"] == 1
+    assert {"LastIncreaseDateTime", "LastDecreaseDateTime"} <= set(described)

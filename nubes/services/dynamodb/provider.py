@@ -160,7 +160,9 @@ class DynamoDBProvider(ServiceProvider):
                 spec["ProvisionedThroughput"] = tables.throughput(None)
         if "ProvisionedThroughput" in req:
             tables.check_throughput(billing, req["ProvisionedThroughput"])
-            spec["ProvisionedThroughput"] = tables.throughput(req["ProvisionedThroughput"])
+            spec["ProvisionedThroughput"] = tables.changed_throughput(
+                spec["ProvisionedThroughput"], req["ProvisionedThroughput"]
+            )
         statuses = self._index_updates(
             table, req.get("GlobalSecondaryIndexUpdates", []), definitions
         )

@@ -169,6 +169,19 @@ def throughput(spec: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def changed_throughput(current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
+    """New provisioned units, with when they last went up or down and how many decreases."""
+    out = {**throughput(requested), **{k: v for k, v in current.items() if k.startswith("Last")}}
+    out["NumberOfDecreasesToday"] = current.get("NumberOfDecreasesToday", 0)
+    units = ("ReadCapacityUnits", "WriteCapacityUnits")
+    if any(out[u] > current.get(u, 0) for u in units):
+        out["LastIncreaseDateTime"] = clock.now()
+    if any(out[u] < current.get(u, 0) for u in units):
+        out["LastDecreaseDateTime"] = clock.now()
+        out["NumberOfDecreasesToday"] += 1
+    return out
+
+
 def new_spec(req: dict[str, Any], account: str, region: str) -> dict[str, Any]:
     name = req["TableName"]
     table_arn = arn("dynamodb", region, account, f"table/{name}")
