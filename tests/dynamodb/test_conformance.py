@@ -700,3 +700,44 @@ def test_provisioned_throughput_changes_are_dated(ddb: Any, unique: Callable[[st
     assert described["ReadCapacityUnits"] == 2
     assert described["NumberOfDecreasesToday"] == 1
     assert {"LastIncreaseDateTime", "LastDecreaseDateTime"} <= set(described)
+
+
+def test_index_write_capacity_ladder(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["p"]},
+            }
+        ],
+    )
+    key = {"pk": {"S": "a"}}
+
+    def index_units(**update: Any) -> float:
+        got = ddb.update_item(TableName=name, Key=key, ReturnConsumedCapacity="INDEXES", **update)[
+            "ConsumedCapacity"
+        ]
+        return float(got.get("GlobalSecondaryIndexes", {}).get("by-g", {}).get("CapacityUnits", 0))
+
+    def set_(expression: str, value: str) -> dict[str, Any]:
+        return {"UpdateExpression": expression, "ExpressionAttributeValues": {":v": {"S": value}}}
+
+    assert index_units(**set_("SET misc = :v", "x")) == 0  # sparse: not in the index
+    assert index_units(**set_("SET g = :v", "g1")) == 1  # enters the index
+    assert index_units(**set_("SET misc = :v", "y")) == 0  # not projected
+    assert index_units(**set_("SET p = :v", "p1")) == 1  # projected
+    assert index_units(**set_("SET g = :v", "g2")) == 2  # key moves: delete and insert
+    assert index_units(UpdateExpression="REMOVE g") == 1  # leaves the index
+    put = ddb.put_item(
+        TableName=name,
+        Item={**key, "g": {"S": "g"}},
+        ReturnConsumedCapacity="INDEXES",
+    )["ConsumedCapacity"]
+    assert put["GlobalSecondaryIndexes"]["by-g"]["CapacityUnits"] == 1
+    again = ddb.put_item(
+        TableName=name, Item={**key, "g": {"S": "g"}}, ReturnConsumedCapacity="INDEXES"
+    )["ConsumedCapacity"]
+    assert "GlobalSecondaryIndexes" not in again  # an identical overwrite costs the index nothing
+    assert again["CapacityUnits"] == 1

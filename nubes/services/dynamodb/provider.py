@@ -592,12 +592,9 @@ class DynamoDBProvider(ServiceProvider):
         sizes = [av.item_size(i) for i in (write.old, write.new) if i is not None]
         capacity.add(write.table, write=write_units(max(sizes, default=0)) * factor)
         for index in write.table.indexes.values():
-            touched = any(
-                item is not None and all(n in item for n in index.key_names)
-                for item in (write.old, write.new)
-            )
-            if touched:
-                capacity.add(write.table, write=1.0 * factor, index=index.name)
+            units = _index_write_units(write, index)
+            if units:
+                capacity.add(write.table, write=units * factor, index=index.name)
 
     @_values_checked_as("current")
     def get_item(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -1098,6 +1095,25 @@ def _updated_values(mode: str | None, write: Write) -> Item | None:
     if source is None:
         return None
     return project(source, write.paths) or None
+
+
+def _index_write_units(write: Write, index: Index) -> float:
+    """What a write costs an index: its entry deleted, written, or both when the index key
+    moves; nothing when the item is not in the index or its projection is unchanged."""
+    table = write.table
+    before, after = (
+        index.project(i, table) if i is not None and all(n in i for n in index.key_names) else None
+        for i in (write.old, write.new)
+    )
+    if before is None and after is None:
+        return 0.0
+    if before is None or after is None:
+        return write_units(av.item_size(before or after or {}))
+    if any(not av.equal(before[n], after[n]) for n in index.key_names):
+        return write_units(av.item_size(before)) + write_units(av.item_size(after))
+    if av.dumps(dict(sorted(before.items()))) == av.dumps(dict(sorted(after.items()))):
+        return 0.0
+    return write_units(av.item_size(after))
 
 
 def _collection_metrics(write: Write) -> dict[str, Any] | None:
