@@ -741,3 +741,24 @@ def test_index_write_capacity_ladder(ddb: Any, make_table: Callable[..., str]) -
     )["ConsumedCapacity"]
     assert "GlobalSecondaryIndexes" not in again  # an identical overwrite costs the index nothing
     assert again["CapacityUnits"] == 1
+
+
+@pytest.mark.parametrize(
+    ("literal", "stored"),
+    [
+        ("9.9999999999999999999999999999999999999E+125", "9" * 38 + "0" * 88),
+        ("-9.9999999999999999999999999999999999999E+125", "-" + "9" * 38 + "0" * 88),
+        ("+.5", "0.5"),
+        ("-0", "0"),
+        ("1.e5", "100000"),
+        ("00042", "42"),
+        ("+1e-2", "0.01"),
+    ],
+)
+def test_number_formats(
+    ddb: Any, make_table: Callable[..., str], literal: str, stored: str
+) -> None:
+    name = make_table()
+    ddb.put_item(TableName=name, Item={"pk": {"S": "n"}, "v": {"N": literal}})
+    item = ddb.get_item(TableName=name, Key={"pk": {"S": "n"}})["Item"]
+    assert item["v"] == {"N": stored}

@@ -91,7 +91,7 @@ def parse_number(text: str) -> Decimal:
     digits = value.normalize(_WIDE).as_tuple().digits
     if len(digits) > 38:
         raise ValidationException("Attempting to store more than 38 significant digits in a Number")
-    magnitude = abs(value)
+    magnitude = value.copy_abs()  # exact: abs() would round to the default precision
     if magnitude > _MAX:
         raise ValidationException(
             "Number overflow. Attempting to store a number with magnitude larger than supported "
