@@ -762,3 +762,15 @@ def test_number_formats(
     ddb.put_item(TableName=name, Item={"pk": {"S": "n"}, "v": {"N": literal}})
     item = ddb.get_item(TableName=name, Key={"pk": {"S": "n"}})["Item"]
     assert item["v"] == {"N": stored}
+
+
+def test_size_of_a_string_counts_utf16_code_units(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "s": {"S": "héé"}, "e": {"S": "a😀"}})
+    for attribute, size in (("s", 3), ("e", 3)):
+        got = ddb.scan(
+            TableName=name,
+            FilterExpression=f"size({attribute}) = :n",
+            ExpressionAttributeValues={":n": {"N": str(size)}},
+        )
+        assert got["Count"] == 1, attribute

@@ -119,7 +119,9 @@ def operand(node: ast.Operand, item: Item) -> dict[str, Any] | None:
 
 def _size(value: dict[str, Any]) -> dict[str, Any] | None:
     kind = av.value_type(value)
-    if kind in ("S", "B", "SS", "NS", "BS", "L"):
+    if kind == "S":  # in UTF-16 code units, as DynamoDB counts a string's length
+        return {"N": str(len(value["S"].encode("utf-16-le")) // 2)}
+    if kind in ("B", "SS", "NS", "BS", "L"):
         return {"N": str(len(value[kind]))}
     if kind == "M":
         return {"N": str(len(value["M"]))}
