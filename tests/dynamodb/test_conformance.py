@@ -774,3 +774,23 @@ def test_size_of_a_string_counts_utf16_code_units(ddb: Any, make_table: Callable
             ExpressionAttributeValues={":n": {"N": str(size)}},
         )
         assert got["Count"] == 1, attribute
+
+
+def test_update_table_unchanged_throughput_and_on_demand(
+    ddb: Any, make_table: Callable[..., str], unique: Callable[[str], str]
+) -> None:
+    name = unique("prov")
+    same = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput=same,
+    )
+    code, message = error_of(lambda: ddb.update_table(TableName=name, ProvisionedThroughput=same))
+    assert code == "ValidationException"
+    assert message.startswith("The provisioned throughput for the table will not change.")
+    on_demand = make_table()
+    limits = {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 50}
+    ddb.update_table(TableName=on_demand, OnDemandThroughput=limits)
+    assert ddb.describe_table(TableName=on_demand)["Table"]["OnDemandThroughput"] == limits

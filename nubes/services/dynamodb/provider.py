@@ -160,6 +160,10 @@ class DynamoDBProvider(ServiceProvider):
                 spec["ProvisionedThroughput"] = tables.throughput(None)
         if "ProvisionedThroughput" in req:
             tables.check_throughput(billing, req["ProvisionedThroughput"])
+            if "BillingMode" not in req:
+                tables.check_throughput_changes(
+                    spec["ProvisionedThroughput"], req["ProvisionedThroughput"]
+                )
             spec["ProvisionedThroughput"] = tables.changed_throughput(
                 spec["ProvisionedThroughput"], req["ProvisionedThroughput"]
             )
@@ -179,6 +183,8 @@ class DynamoDBProvider(ServiceProvider):
             spec["TableClassSummary"] = {"TableClass": req["TableClass"]}
         if "DeletionProtectionEnabled" in req:
             spec["DeletionProtectionEnabled"] = req["DeletionProtectionEnabled"]
+        if "OnDemandThroughput" in req:
+            spec["OnDemandThroughput"] = req["OnDemandThroughput"]
         if "WarmThroughput" in req:
             spec["WarmThroughput"] = tables.warm_throughput(
                 req["WarmThroughput"], spec.get("WarmThroughput")

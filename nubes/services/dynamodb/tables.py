@@ -169,6 +169,19 @@ def throughput(spec: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def check_throughput_changes(current: dict[str, Any], requested: dict[str, Any]) -> None:
+    read, write = requested["ReadCapacityUnits"], requested["WriteCapacityUnits"]
+    if (read, write) == (current.get("ReadCapacityUnits"), current.get("WriteCapacityUnits")):
+        raise ValidationException(
+            "The provisioned throughput for the table will not change. The requested value "
+            "equals the current value. Current ReadCapacityUnits provisioned for the table: "
+            f"{read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits "
+            f"provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer "
+            "to the Amazon DynamoDB Developer Guide for current limits and how to request "
+            "higher limits."
+        )
+
+
 def changed_throughput(current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
     """New provisioned units, with when they last went up or down and how many decreases."""
     out = {**throughput(requested), **{k: v for k, v in current.items() if k.startswith("Last")}}
