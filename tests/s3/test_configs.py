@@ -39,6 +39,8 @@ def test_bucket_policy_and_status(s3: Any, bucket: str) -> None:
             }
         ],
     }
+    missing(s3.put_bucket_policy, "AccessDenied", Bucket=bucket, Policy=json.dumps(policy))
+    s3.delete_public_access_block(Bucket=bucket)
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
@@ -67,6 +69,11 @@ def test_ownership_acl_and_public_access_block(s3: Any, bucket: str) -> None:
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
     )
+    missing(s3.put_bucket_acl, "AccessDenied", Bucket=bucket, ACL="public-read")
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={**pab, "BlockPublicAcls": False},
+    )
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
     grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
     assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
@@ -83,9 +90,12 @@ def test_create_bucket_acl_with_enforced_ownership(s3: Any, unique: Any) -> None
     with pytest.raises(ClientError) as exc:
         s3.create_bucket(Bucket=unique("bkt"), ACL="public-read")
     assert error_of(exc) == ("InvalidBucketAclWithObjectOwnership", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket=unique("bkt"), ACL="public-read", ObjectOwnership="ObjectWriter")
+    assert error_of(exc) == ("AccessDenied", 403)
     name = unique("bkt")
-    s3.create_bucket(Bucket=name, ACL="public-read", ObjectOwnership="ObjectWriter")
-    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
+    s3.create_bucket(Bucket=name, ACL="bucket-owner-read", ObjectOwnership="ObjectWriter")
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 1
 
 
 def test_encryption_defaults_and_kms(s3: Any, bucket: str) -> None:

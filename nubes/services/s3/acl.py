@@ -60,6 +60,12 @@ def canned(name: str, account_id: str) -> dict[str, Any]:
     return {"Owner": {"ID": owner}, "Grants": grants}
 
 
+def is_public(document: dict[str, Any]) -> bool:
+    """Whether an ACL grants anything to everyone or to every AWS account."""
+    public = (ALL_USERS, AUTHENTICATED_USERS)
+    return any(g.get("Grantee", {}).get("URI") in public for g in document.get("Grants") or [])
+
+
 def _grantee(text: str) -> dict[str, str]:
     kind, _, value = text.strip().partition("=")
     value = value.strip().strip('"')

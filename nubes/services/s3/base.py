@@ -680,4 +680,10 @@ class S3Base(ServiceProvider):
         )
         if not private and not self.acls_enforced_off(req["Bucket"]):
             raise errors.AccessControlListNotSupported("The bucket does not allow ACLs")
+        if acl.is_public(document) and self.blocks_public(req["Bucket"], "BlockPublicAcls"):
+            raise errors.AccessDenied("Access Denied")
         return document
+
+    def blocks_public(self, bucket: str, setting: str) -> bool:
+        """Whether the bucket's Block Public Access configuration turns ``setting`` on."""
+        return bool((self.db.config(bucket, "public_access_block") or {}).get(setting))

@@ -107,6 +107,13 @@ class BucketConfigOps(S3Base):
             )
         if "Statement" not in document:
             raise errors.MalformedPolicy("Missing required field Statement")
+        bucket = self.bucket(req["Bucket"])
+        if _public_policy(document) and self.blocks_public(bucket.name, "BlockPublicPolicy"):
+            raise errors.AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: s3:PutBucketPolicy on "
+                f'resource: "arn:aws:s3:::{bucket.name}" because public policies are blocked '
+                "by the BlockPublicPolicy block public access setting."
+            )
         return self.put_config(req, "policy", {"Policy": text})
 
     def get_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
@@ -116,17 +123,8 @@ class BucketConfigOps(S3Base):
         return self.delete_config(req, "policy")
 
     def get_bucket_policy_status(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
-        statements = json.loads(self.required_config(req, "policy")["Policy"]).get("Statement")
-        if isinstance(statements, dict):
-            statements = [statements]
-        public = any(
-            s.get("Effect") == "Allow"
-            and s.get("Principal") in ("*", {"AWS": "*"})
-            and not s.get("Condition")
-            for s in statements or []
-            if isinstance(s, dict)
-        )
-        return {"PolicyStatus": {"IsPublic": public}}
+        document = json.loads(self.required_config(req, "policy")["Policy"])
+        return {"PolicyStatus": {"IsPublic": _public_policy(document)}}
 
     # -- tagging (kept in the shared tag table, by bucket ARN) --------------------------------
 
@@ -169,7 +167,18 @@ class BucketConfigOps(S3Base):
         return self.db.config(bucket.name, "acl") or acl.canned("private", bucket.account_id)
 
     def put_bucket_ownership_controls(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
-        return self.put_config(req, "ownership", req.get("OwnershipControls") or {})
+        controls = req.get("OwnershipControls") or {}
+        rules = controls.get("Rules") or []
+        if rules and rules[0].get("ObjectOwnership") == "BucketOwnerEnforced":
+            bucket = self.bucket(req["Bucket"])
+            document = self.db.config(bucket.name, "acl") or {}
+            owner_id = (document.get("Owner") or {}).get("ID")
+            # ACLs can be disabled only once the bucket ACL grants no one but its owner.
+            if any(g.get("Grantee", {}).get("ID") != owner_id for g in document.get("Grants", [])):
+                raise errors.InvalidBucketAclWithObjectOwnership(
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+                )
+        return self.put_config(req, "ownership", controls)
 
     def get_bucket_ownership_controls(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         return {"OwnershipControls": self.required_config(req, "ownership")}
@@ -413,3 +422,24 @@ class BucketConfigOps(S3Base):
         self, ctx: RequestContext, req: dict
     ) -> dict:
         return self.list_named(req, "tiering", "IntelligentTieringConfigurationList")
+
+
+def _public_policy(document: dict[str, Any]) -> bool:
+    """Whether a bucket policy allows anyone at all (an unconditioned ``*`` principal)."""
+    statements = document.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    return any(
+        s.get("Effect") == "Allow" and _anyone(s.get("Principal")) and not s.get("Condition")
+        for s in statements or []
+        if isinstance(s, dict)
+    )
+
+
+def _anyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    named = principal.get("AWS")
+    return named == "*" or (isinstance(named, list) and "*" in named)

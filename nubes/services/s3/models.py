@@ -341,6 +341,9 @@ class S3Store:
         ``after`` (and, for versions, after row ``after_id`` of that key), with common prefixes
         rolled up; the flag says whether more follow."""
         out: list[Entry] = []
+        if limit == 0:
+            # S3 answers max-keys=0 with an empty, untruncated page.
+            return out, False
         for entry in self._walk(bucket, prefix, delimiter, after, versions, after_id, limit + 1):
             if entry.prefix is not None and after and entry.prefix <= after:
                 continue  # a prefix the previous page ended inside, already returned

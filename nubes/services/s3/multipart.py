@@ -156,7 +156,7 @@ class MultipartOps(S3Base):
                 )
                 if old is not None:
                     self.dropped.append(old["blob_id"])
-        result: dict[str, Any] = {"ETag": etag, "LastModified": now}
+        result: dict[str, Any] = {"ETag": etag, "LastModified": int(now)}
         if checksum:
             result[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
         out: dict[str, Any] = {"CopyPartResult": result}
@@ -280,7 +280,7 @@ class MultipartOps(S3Base):
     def list_parts(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
         bucket = self.bucket(req["Bucket"])
         upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
-        limit = min(req.get("MaxParts") or 1000, 1000)
+        limit = _page_size(req.get("MaxParts"), "max-parts")
         marker = req.get("PartNumberMarker") or 0
         rows = self.db.parts(upload["upload_id"], after=int(marker), limit=limit + 1)
         truncated = len(rows) > limit
@@ -290,7 +290,7 @@ class MultipartOps(S3Base):
         for row in rows:
             item: dict[str, Any] = {
                 "PartNumber": row["part_number"],
-                "LastModified": row["last_modified"],
+                "LastModified": int(row["last_modified"]),
                 "ETag": row["etag"],
                 "Size": row["size"],
             }
@@ -320,7 +320,7 @@ class MultipartOps(S3Base):
 
     def list_multipart_uploads(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
         bucket = self.bucket(req["Bucket"])
-        limit = min(req.get("MaxUploads") or 1000, 1000)
+        limit = _page_size(req.get("MaxUploads"), "max-uploads")
         prefix, delimiter = req.get("Prefix") or "", req.get("Delimiter") or ""
         key_marker = req.get("KeyMarker") or ""
         id_marker = req.get("UploadIdMarker") or ("" if not key_marker else "\U0010ffff")
@@ -381,6 +381,16 @@ class MultipartOps(S3Base):
         if wanted:
             item.update(ChecksumAlgorithm=wanted["Algorithm"], ChecksumType=wanted["Type"])
         return item
+
+
+def _page_size(value: int | None, name: str) -> int:
+    if value is not None and value < 0:
+        raise errors.InvalidArgument(
+            f"Argument {name} must be an integer between 0 and 2147483647",
+            ArgumentName=name,
+            ArgumentValue=str(value),
+        )
+    return min(value or 1000, 1000)
 
 
 def _default_algorithm() -> str | None:

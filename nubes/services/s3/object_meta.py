@@ -150,7 +150,10 @@ class ObjectMetaOps(S3Base):
     def get_object_attributes(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         row, attrs = self.target(req)
         wanted = set(req.get("ObjectAttributes") or [])
-        out: dict[str, Any] = {"LastModified": row["last_modified"], **self.versioned(req, row)}
+        out: dict[str, Any] = {
+            "LastModified": int(row["last_modified"]),
+            **self.versioned(req, row),
+        }
         if "ETag" in wanted:
             out["ETag"] = row["etag"].strip('"')
         if "ObjectSize" in wanted:

@@ -132,12 +132,16 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             raise errors.InvalidBucketAclWithObjectOwnership(
                 "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
             )
+        document = acl.from_request(req, ctx.account_id)
+        if acl.is_public(document):
+            # New buckets block public ACLs from the start, so a public one cannot be created.
+            raise errors.AccessDenied("Access Denied")
         self.db.create_bucket(
             Bucket(name, ctx.account_id, region, clock.now(), "Enabled" if lock else None, lock)
         )
         self.db.put_config(name, "ownership", {"Rules": [{"ObjectOwnership": ownership}]})
         self.db.put_config(name, "public_access_block", dict.fromkeys(_PAB_FIELDS, True))
-        self.db.put_config(name, "acl", acl.from_request(req, ctx.account_id))
+        self.db.put_config(name, "acl", document)
         if lock:
             self.db.put_config(name, "object_lock", {"ObjectLockEnabled": "Enabled"})
         location = f"/{name}" if region == "us-east-1" else f"{ctx.base_url}/{name}/"
@@ -278,6 +282,12 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     def _read_object(
         self, ctx: RequestContext, req: dict[str, Any], with_body: bool
     ) -> dict[str, Any]:
+        if req.get("PartNumber") is not None:
+            if req.get("Range"):
+                raise errors.InvalidRequest(
+                    "Cannot specify both Range header and partNumber query parameter"
+                )
+            self._part_number(req["PartNumber"])
         bucket = self.bucket(req["Bucket"])
         row = self.object(bucket, req["Key"], req.get("VersionId"))
         conditions.check_read(req, row["etag"], row["last_modified"])
@@ -450,7 +460,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 )
         result = {
             "ETag": etag,
-            "LastModified": clock.now(),
+            "LastModified": int(clock.now()),
             **checksum_fields(attrs.get("Checksum")),
         }
         result.pop("ChecksumType", None)
@@ -567,7 +577,8 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             attrs = load_attrs(row["attrs"])
             item: dict[str, Any] = {
                 "Key": url_encode(row["key"], encoding),
-                "LastModified": row["last_modified"],
+                # S3 keeps Last-Modified to the second: a listing agrees with HEAD.
+                "LastModified": int(row["last_modified"]),
                 "ETag": row["etag"],
                 "Size": row["size"],
                 "StorageClass": attrs.get("StorageClass", "STANDARD"),
@@ -629,7 +640,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "Key": url_encode(row["key"], encoding),
                 "VersionId": row["version_id"],
                 "IsLatest": bool(row["latest"]),
-                "LastModified": row["last_modified"],
+                "LastModified": int(row["last_modified"]),
                 "Owner": owner(attrs.get("Owner", bucket.account_id)),
             }
             if row["delete_marker"]:
