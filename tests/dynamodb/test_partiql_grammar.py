@@ -291,3 +291,31 @@ def test_from_first_update(ddb: Any, strings: str) -> None:
     )
     item = ddb.get_item(TableName=strings, Key={"pk": {"S": "a"}})["Item"]
     assert item["d"] == {"N": "2"}
+
+
+def test_batch_members(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+    got = ddb.batch_execute_statement(
+        Statements=[
+            {"Statement": f"UPDATE {t} SET n = 1 WHERE pk = 'a' RETURNING MODIFIED NEW *"},
+            {"Statement": f"INSERT INTO {t} VALUE {{'pk': 'a'}}"},
+            {
+                "Statement": f"UPDATE {t} SET n = 2 WHERE pk = 'a' AND n = 5",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+            {"Statement": f"SELEC * FROM {t}"},
+            {"Statement": f"SELECT pk FROM {t} WHERE pk = 'a'", "ConsistentRead": True},
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    first, duplicate, failed, malformed, read = got["Responses"]
+    assert first == {"TableName": strings, "Item": {"n": {"N": "1"}}}
+    assert duplicate["TableName"] == strings and duplicate["Error"]["Code"] == "DuplicateItem"
+    assert failed["Error"]["Code"] == "ConditionalCheckFailed" and "Item" not in failed["Error"]
+    assert failed["TableName"] == strings
+    assert malformed["Error"]["Code"] == "ValidationError" and "TableName" not in malformed
+    assert read == {"TableName": strings, "Item": {"pk": {"S": "a"}}}
+    assert got["ConsumedCapacity"][0]["TableName"] == strings
+    assert rejected(ddb, f"DELETE FROM {t} WHERE pk = 'a' RETURNING ALL NEW *")[0] == (
+        "ValidationException"
+    )

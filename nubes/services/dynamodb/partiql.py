@@ -158,6 +158,8 @@ class Parser:
             self.take_word("WHERE")
             statement.where = self.condition()
             statement.returning = self.returning()
+            if statement.returning not in (None, "ALL_OLD"):
+                raise ValidationException("Only RETURNING ALL OLD * is supported for DELETE")
         else:
             raise _malformed("unsupported statement")
         if self.tok.kind != "EOF":
@@ -721,32 +723,43 @@ def _keyed_select(table: Table, statement: Statement, operation: str) -> Item:
 
 
 def batch(provider: DynamoDBProvider, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+    """Each statement on its own: a failure is that statement's error, named with its table
+    when the statement got as far as running."""
     responses: list[dict[str, Any]] = []
+    capacity = Capacity(req.get("ReturnConsumedCapacity"))
     for spec in req["Statements"]:
+        ran: Table | None = None
         try:
             statement = parse(spec["Statement"], spec.get("Parameters"))
             table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
+            response: dict[str, Any] = {"TableName": table.name}
             if statement.kind == "SELECT":
-                item = provider.items.get(
-                    table, _keyed_select(table, statement, "BatchExecuteStatement")
-                )
-                response: dict[str, Any] = {"TableName": table.name}
+                key = _keyed_select(table, statement, "BatchExecuteStatement")
+                item = provider.items.get(table, key)
+                size = av.item_size(item) if item is not None else 0
+                capacity.add(table, read=read_units(size, bool(spec.get("ConsistentRead"))))
                 where = statement.where
                 if item is not None and (where is None or matches(where, item)):
                     response["Item"] = (
                         project(item, statement.projection) if statement.projection else item
                     )
             else:
-                _write(provider, table, statement, spec.get("ReturnValuesOnConditionCheckFailure"))
-                response = {"TableName": table.name}
+                ran = table
+                # A batch member never hands back the item its condition failed on.
+                items = _write(provider, table, statement, None).get("Items")
+                capacity.add(table, write=1.0)
+                if items and items[0]:
+                    response["Item"] = items[0]
         except ServiceError as exc:
             code = _BATCH_CODES.get(exc.code, exc.code.removesuffix("Exception"))
-            error: dict[str, Any] = {"Code": code, "Message": exc.message}
-            if "Item" in exc.fields:
-                error["Item"] = exc.fields["Item"]
-            response = {"Error": error}
+            response = {"Error": {"Code": code, "Message": exc.message}}
+            if ran is not None and code in ("ConditionalCheckFailed", "DuplicateItem"):
+                response["TableName"] = ran.name
         responses.append(response)
-    return {"Responses": responses}
+    out: dict[str, Any] = {"Responses": responses}
+    if capacity.wanted:
+        out["ConsumedCapacity"] = capacity.report()
+    return out
 
 
 def transaction(
