@@ -319,3 +319,34 @@ def test_batch_members(ddb: Any, strings: str) -> None:
     assert rejected(ddb, f"DELETE FROM {t} WHERE pk = 'a' RETURNING ALL NEW *")[0] == (
         "ValidationException"
     )
+
+
+def test_transaction_token_and_returning(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+    statements = [{"Statement": f"UPDATE {t} SET n = n + 1 WHERE pk = 'a'"}]
+    ddb.update_item(
+        TableName=strings,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET n = :z",
+        ExpressionAttributeValues={":z": {"N": "0"}},
+    )
+    for _ in range(2):
+        ddb.execute_transaction(TransactStatements=statements, ClientRequestToken=strings)
+    item = ddb.get_item(TableName=strings, Key={"pk": {"S": "a"}})["Item"]
+    assert item["n"] == {"N": "1"}  # the replay did not apply again
+    returning = [{"Statement": f"UPDATE {t} SET n = 5 WHERE pk = 'a' RETURNING ALL NEW *"}]
+    assert error_of(lambda: ddb.execute_transaction(TransactStatements=returning))[0] == (
+        "ValidationException"
+    )
+
+
+def test_modified_returning_and_local_index_select_star(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+    got = ddb.execute_statement(
+        Statement=f"UPDATE {t} SET fresh = 1 WHERE pk = 'a' RETURNING MODIFIED OLD *"
+    )
+    assert got["Items"] == []
+    got = ddb.execute_statement(
+        Statement=f"UPDATE {t} SET fresh = 2 WHERE pk = 'a' RETURNING MODIFIED OLD *"
+    )
+    assert got["Items"] == [{"fresh": {"N": "1"}}]

@@ -5,6 +5,7 @@ with ``?`` parameters. Statements become the same expression trees the API's exp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -594,8 +595,8 @@ def _select(
     else:
         page = provider.items.scan(table, index, None, start, limit)
     items = page.items
-    if index is not None and not index.is_global:
-        # A local index reads its table's items, projected or not.
+    if index is not None and not index.is_global and statement.projection is not None:
+        # Attributes named from a local index are read from its table's items.
         fetched = [provider.items.get(table, table.key_of(i)) for i in items]
         items = [i for i in fetched if i is not None]
     items = [i for i in items if statement.where is None or matches(statement.where, i)]
@@ -662,8 +663,8 @@ def _write(
         return {"Items": [new if statement.returning == "ALL_NEW" else old]}
     if statement.returning in ("MODIFIED_NEW", "MODIFIED_OLD"):
         source = new if statement.returning == "MODIFIED_NEW" else old
-        paths = [a.path.elements() for a in statement.actions]
-        return {"Items": [project(source, paths)]}
+        modified = project(source, [a.path.elements() for a in statement.actions])
+        return {"Items": [modified] if modified else []}
     return {}
 
 
@@ -770,8 +771,25 @@ def transaction(
     reasons: list[dict[str, Any]] = []
     responses: list[dict[str, Any]] = []
     failed = False
+    token = req.get("ClientRequestToken")
+    digest = hashlib.sha256(
+        json.dumps(req["TransactStatements"], sort_keys=True, default=repr).encode()
+    ).hexdigest()
+    if token:
+        seen = provider.tokens.seen(ctx.account_id, ctx.region, token)
+        if seen is not None:
+            if seen != digest:
+                raise errors.IdempotentParameterMismatchException(
+                    "Request with the same client token was used with different parameters"
+                )
+            return {"Responses": []}  # a replay changes nothing again
     statements = [parse(s["Statement"], s.get("Parameters")) for s in req["TransactStatements"]]
     for position, statement in enumerate(statements):
+        if statement.returning is not None:
+            raise ValidationException(
+                f"Validation failed in TransactStatements[{position}]: RETURNING is not "
+                "supported in ExecuteTransaction"
+            )
         if statement.kind == "SELECT":
             table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
             try:
@@ -802,6 +820,8 @@ def transaction(
             CancellationReasons=reasons,
         )
     reads = all(s.kind == "SELECT" for s in statements)
+    if token:
+        provider.tokens.remember(ctx.account_id, ctx.region, token, digest)
     out: dict[str, Any] = {"Responses": responses if reads else []}
     capacity = Capacity(req.get("ReturnConsumedCapacity"))
     if capacity.wanted:
