@@ -794,3 +794,90 @@ def test_update_table_unchanged_throughput_and_on_demand(
     limits = {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 50}
     ddb.update_table(TableName=on_demand, OnDemandThroughput=limits)
     assert ddb.describe_table(TableName=on_demand)["Table"]["OnDemandThroughput"] == limits
+
+
+def _with_gsi(make_table: Callable[..., str]) -> str:
+    return make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+def test_empty_index_keys(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = _with_gsi(make_table)
+    key = {"pk": {"S": "a"}}
+    tail = "The AttributeValue for a key attribute cannot contain an empty string value. "
+    assert error_of(lambda: ddb.put_item(TableName=name, Item={**key, "g": {"S": ""}}))[1] == (
+        "One or more parameter values are not valid. A value specified for a secondary index key "
+        f"is not supported. {tail}IndexName: by-g, IndexKey: g"
+    )
+    update = {
+        "Key": key,
+        "UpdateExpression": "SET g = :e",
+        "ExpressionAttributeValues": {":e": {"S": ""}},
+    }
+    message = (
+        "One or more parameter values are not valid. The update expression attempted to update a "
+        f"secondary index key to a value that is not supported. {tail}IndexName: by-g, "
+        "IndexKey: g"
+    )
+    assert error_of(lambda: ddb.update_item(TableName=name, **update))[1] == message
+    # In a transaction too the empty value fails the whole request.
+    assert error_of(
+        lambda: ddb.transact_write_items(TransactItems=[{"Update": {"TableName": name, **update}}])
+    ) == ("ValidationException", message)
+
+
+def test_transaction_capacity_and_empty_projection(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    name = make_table()
+    key = {"pk": {"S": "a"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"S": "x"}})
+    check = {"TableName": name, "Key": key, "ConditionExpression": "attribute_exists(pk)"}
+    got = ddb.transact_write_items(
+        TransactItems=[{"ConditionCheck": check}], ReturnConsumedCapacity="TOTAL"
+    )
+    assert got["ConsumedCapacity"][0]["CapacityUnits"] == 2.0
+    got = ddb.transact_get_items(
+        TransactItems=[{"Get": {"TableName": name, "Key": key, "ProjectionExpression": "nothing"}}]
+    )
+    assert got["Responses"] == [{}]
+
+
+def test_update_table_gsi_definitions(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    create = {
+        "Create": {
+            "IndexName": "by-g2",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    }
+    code, message = error_of(
+        lambda: ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[create])
+    )
+    assert code == "ValidationException"
+    assert "Some index key attributes are not defined in AttributeDefinitions" in message
+    ddb.update_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "N"}],
+        GlobalSecondaryIndexUpdates=[create],
+    )
+    definitions = ddb.describe_table(TableName=name)["Table"]["AttributeDefinitions"]
+    assert {"AttributeName": "g", "AttributeType": "S"} in definitions

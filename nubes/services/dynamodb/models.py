@@ -204,8 +204,9 @@ class Table:
         self._check_key_values(checked)
         return checked
 
-    def check_item_keys(self, item: Item) -> None:
-        """An item written whole (PutItem): key attributes present, of the schema's types."""
+    def check_item_keys(self, item: Item, updated: bool = False) -> None:
+        """An item written whole (PutItem) or as an update left it: key attributes present, of
+        the schema's types; index keys (when present) of theirs and not empty."""
         for name, kind in self.key_types():
             if name not in item:
                 raise av.invalid(f"Missing the key {name} in the item")
@@ -213,7 +214,8 @@ class Table:
             if actual != kind:
                 raise av.invalid(f"Type mismatch for key {name} expected: {kind} actual: {actual}")
         self._check_key_values(item)
-        for index in self.indexes.values():
+        # DynamoDB names the first index, by name, that an attribute keys.
+        for index in sorted(self.indexes.values(), key=lambda i: i.name):
             for name, kind in [index.hash_key] + ([index.range_key] if index.range_key else []):
                 if name in item and av.value_type(item[name]) != kind:
                     raise av.invalid(
@@ -221,11 +223,16 @@ class Table:
                         f"{av.value_type(item[name])} IndexName: {index.name}"
                     )
                 if name in item and _empty_scalar(item[name]):
-                    raise av.invalid(
-                        "One or more parameter values are not valid. A value specified for a "
-                        f"secondary index key is not supported. The AttributeValue for a key "
-                        f"attribute cannot contain an empty string value. IndexName: "
-                        f"{index.name}, IndexKey: {name}"
+                    what = (
+                        "The update expression attempted to update a secondary index key to a "
+                        "value that is not supported."
+                        if updated
+                        else "A value specified for a secondary index key is not supported."
+                    )
+                    raise ValidationException(
+                        f"One or more parameter values are not valid. {what} The AttributeValue "
+                        f"for a key attribute cannot contain an empty {_type_noun(item[name])} "
+                        f"value. IndexName: {index.name}, IndexKey: {name}"
                     )
 
     def key_types(self) -> list[tuple[str, str]]:

@@ -149,7 +149,8 @@ class DynamoDBProvider(ServiceProvider):
         spec = table.spec
         definitions = {d["AttributeName"]: d for d in spec["AttributeDefinitions"]}
         for definition in req.get("AttributeDefinitions", []):
-            definitions[definition["AttributeName"]] = definition
+            # A redeclared attribute keeps the type it was stored with.
+            definitions.setdefault(definition["AttributeName"], definition)
         billing = req.get("BillingMode") or spec["BillingModeSummary"]["BillingMode"]
         if "BillingMode" in req:
             spec["BillingModeSummary"] = {
@@ -167,8 +168,9 @@ class DynamoDBProvider(ServiceProvider):
             spec["ProvisionedThroughput"] = tables.changed_throughput(
                 spec["ProvisionedThroughput"], req["ProvisionedThroughput"]
             )
+        requested = [d["AttributeName"] for d in req.get("AttributeDefinitions", [])]
         statuses = self._index_updates(
-            table, req.get("GlobalSecondaryIndexUpdates", []), definitions
+            table, req.get("GlobalSecondaryIndexUpdates", []), definitions, requested
         )
         spec["AttributeDefinitions"] = self._used_definitions(spec, definitions)
         if "StreamSpecification" in req:
@@ -199,7 +201,11 @@ class DynamoDBProvider(ServiceProvider):
         return {"TableDescription": description}
 
     def _index_updates(
-        self, table: Table, updates: list[dict[str, Any]], definitions: dict[str, Any]
+        self,
+        table: Table,
+        updates: list[dict[str, Any]],
+        definitions: dict[str, Any],
+        requested: list[str],
     ) -> dict[str, str]:
         creates = [u for u in updates if "Create" in u or "Delete" in u]
         if len(creates) > 1:
@@ -222,13 +228,14 @@ class DynamoDBProvider(ServiceProvider):
                 tables.check_key_schema(create["KeySchema"])
                 tables.check_projection(create["Projection"])
                 tables.check_throughput(billing, create.get("ProvisionedThroughput"), name)
+                # A new index's keys must be defined in this request, even ones the table has.
                 for element in create["KeySchema"]:
-                    if element["AttributeName"] not in definitions:
+                    if element["AttributeName"] not in requested:
                         raise ValidationException(
                             "One or more parameter values were invalid: Some index key attributes "
                             "are not defined in AttributeDefinitions. Keys: "
                             f"[{element['AttributeName']}], AttributeDefinitions: "
-                            f"[{', '.join(definitions)}]"
+                            f"[{', '.join(requested)}]"
                         )
                 gsis.append(tables.gsi_spec(create, table.arn))
                 table.spec["AttributeDefinitions"] = list(definitions.values())
@@ -528,7 +535,7 @@ class DynamoDBProvider(ServiceProvider):
     def _finish_update(self, write: Write, update: ast.Update | None) -> None:
         base = write.old if write.old is not None else dict(write.key)
         new = apply_update(update, base) if update is not None else dict(base)
-        write.table.check_item_keys(new)
+        write.table.check_item_keys(new, updated=True)
         self._check_size(new, update=True)
         actions = update.actions if update is not None else []
         if write.old is None and actions and all(a.clause in ("REMOVE", "DELETE") for a in actions):
@@ -939,7 +946,7 @@ class DynamoDBProvider(ServiceProvider):
         capacity = Capacity(req.get("ReturnConsumedCapacity"))
         for kind, write, _, _, _ in prepared:
             if kind == "ConditionCheck":
-                capacity.add(write.table, read=2.0)
+                capacity.add(write.table, write=2.0)
                 continue
             self.apply_write(write)
             self._write_capacity(capacity, write, factor=2.0)
@@ -971,6 +978,8 @@ class DynamoDBProvider(ServiceProvider):
             try:
                 self._finish_update(write, update)
             except ServiceError as exc:
+                if "cannot contain an empty" in exc.message:
+                    raise  # an empty key value fails the request, not just this action
                 return {"Code": "ValidationError", "Message": exc.message}
         return {"Code": "None"}
 
@@ -1049,10 +1058,9 @@ class DynamoDBProvider(ServiceProvider):
             seen.add(identity)
             item = self.items.get(table, key)
             capacity.add(table, read=2 * read_units(av.item_size(item) if item else 0, True))
-            if item is None:
-                responses.append({})
-            else:
-                responses.append({"Item": project(item, projection) if projection else item})
+            shown = project(item, projection) if item is not None and projection else item
+            # An item the projection leaves nothing of is reported as no item at all.
+            responses.append({"Item": shown} if shown else {})
         out: dict[str, Any] = {"Responses": responses}
         if capacity.wanted:
             out["ConsumedCapacity"] = capacity.report()
