@@ -881,3 +881,12 @@ def test_update_table_gsi_definitions(ddb: Any, make_table: Callable[..., str]) 
     )
     definitions = ddb.describe_table(TableName=name)["Table"]["AttributeDefinitions"]
     assert {"AttributeName": "g", "AttributeType": "S"} in definitions
+
+
+def test_tag_resource_with_a_malformed_arn(ddb: Any) -> None:
+    assert error_of(
+        lambda: ddb.tag_resource(ResourceArn="not-an-arn", Tags=[{"Key": "k", "Value": "v"}])
+    ) == (
+        "ValidationException",
+        "Invalid TableArn: Invalid ResourceArn provided as input not-an-arn",
+    )

@@ -307,7 +307,9 @@ class DynamoDBProvider(ServiceProvider):
             parsed = parse_arn(resource_arn)
             kind, _, name = parsed.resource.partition("/")
         except ValueError:
-            kind, name = "", ""
+            raise ValidationException(
+                f"Invalid TableArn: Invalid ResourceArn provided as input {resource_arn}"
+            ) from None
         table = None
         if kind == "table" and "/" not in name:
             table = self.tables.find(ctx.account_id, ctx.region, name)
