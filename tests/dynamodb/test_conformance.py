@@ -890,3 +890,16 @@ def test_tag_resource_with_a_malformed_arn(ddb: Any) -> None:
         "ValidationException",
         "Invalid TableArn: Invalid ResourceArn provided as input not-an-arn",
     )
+
+
+def test_transaction_replay_reads(ddb: Any, make_table: Callable[..., str]) -> None:
+    name = make_table()
+    items = [{"Put": {"TableName": name, "Item": {"pk": {"S": "a"}}}}]
+    first = ddb.transact_write_items(
+        TransactItems=items, ClientRequestToken=name, ReturnConsumedCapacity="TOTAL"
+    )
+    assert first["ConsumedCapacity"][0]["CapacityUnits"] == 2.0
+    again = ddb.transact_write_items(
+        TransactItems=items, ClientRequestToken=name, ReturnConsumedCapacity="TOTAL"
+    )
+    assert again["ConsumedCapacity"][0]["TableName"] == name

@@ -931,7 +931,7 @@ class DynamoDBProvider(ServiceProvider):
                     raise errors.IdempotentParameterMismatchException(
                         "Request with the same client token was used with different parameters"
                     )
-                return {}
+                return self._replayed(ctx, req)
         prepared, invalid = self._prepare_transaction(ctx, actions)
         reasons = [
             invalid[i] if i in invalid else self._cancellation_reason(*entry)
@@ -958,6 +958,16 @@ class DynamoDBProvider(ServiceProvider):
         if capacity.wanted:
             out["ConsumedCapacity"] = capacity.report()
         return out
+
+    def _replayed(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        """A replay under a known token writes nothing: it reads each item to answer."""
+        capacity = Capacity(req.get("ReturnConsumedCapacity"))
+        if not capacity.wanted:
+            return {}
+        for action in req["TransactItems"]:
+            ((_, spec),) = action.items()
+            capacity.add(self._table(ctx, spec["TableName"]), read=2.0)
+        return {"ConsumedCapacity": capacity.report()}
 
     def _cancellation_reason(
         self,
