@@ -350,3 +350,38 @@ def test_modified_returning_and_local_index_select_star(ddb: Any, strings: str) 
         Statement=f"UPDATE {t} SET fresh = 2 WHERE pk = 'a' RETURNING MODIFIED OLD *"
     )
     assert got["Items"] == [{"fresh": {"N": "1"}}]
+
+
+def test_returning_and_index_filter_messages(
+    ddb: Any, strings: str, make_table: Callable[..., str]
+) -> None:
+    t = f'"{strings}"'
+    for mode in ("ALL NEW", "MODIFIED OLD"):
+        assert rejected(ddb, f"DELETE FROM {t} WHERE pk = 'a' RETURNING {mode} *") == (
+            "ValidationException",
+            f"Invalid returning clause: RETURNING {mode} *. Only RETURNING ALL OLD * is allowed "
+            "in DELETE statements.",
+        )
+    returning = [{"Statement": f"UPDATE {t} SET v = 1 WHERE pk = 'a' RETURNING ALL NEW *"}]
+    assert error_of(lambda: ddb.execute_transaction(TransactStatements=returning))[1] == (
+        "Validation failed in TransactStatements[0]: RETURNING clause is not supported in "
+        "ExecuteTransaction."
+    )
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    index = f'"{name}"."by-g"'
+    assert rejected(ddb, f"SELECT pk FROM {index} WHERE g = 'y' AND hidden = 1")[1] == (
+        "One or more parameter values were invalid: Secondary index by-g does not project one "
+        "or more filter attributes: [hidden]"
+    )
+    # Unkeyed, or inside an OR, the same filter simply matches nothing.
+    assert count(ddb, f"SELECT pk FROM {index} WHERE hidden = 1") == 0
+    assert count(ddb, f"SELECT pk FROM {index} WHERE g = 'y' AND (hidden = 1 OR g = 'z')") == 0

@@ -160,7 +160,11 @@ class Parser:
             statement.where = self.condition()
             statement.returning = self.returning()
             if statement.returning not in (None, "ALL_OLD"):
-                raise ValidationException("Only RETURNING ALL OLD * is supported for DELETE")
+                shown = statement.returning.replace("_", " ")
+                raise ValidationException(
+                    f"Invalid returning clause: RETURNING {shown} *. Only RETURNING ALL OLD * is "
+                    "allowed in DELETE statements."
+                )
         else:
             raise _malformed("unsupported statement")
         if self.tok.kind != "EOF":
@@ -584,6 +588,8 @@ def _select(
     limit = req.get("Limit")
     hash_value = terms.get(hash_name)
     if hash_value is not None and av.value_type(hash_value) == hash_type:
+        if index is not None:
+            _check_filter_projected(table, index, statement.where)
         forward = not statement.descending
         page = provider.items.query(
             table, index, hash_value, range_condition(None, ()), forward, start, limit
@@ -608,13 +614,37 @@ def _select(
     return out
 
 
-def _check_projected(table: Table, index: Index, paths: list[tuple[str | int, ...]]) -> None:
-    """A global index answers only for what it projects."""
+def _projected(table: Table, index: Index) -> set[str] | None:
+    """The attributes an index holds (None: all of them)."""
     kind = index.projection.get("ProjectionType", "ALL")
     if kind == "ALL":
-        return
+        return None
     projected = set(table.key_names) | set(index.key_names)
     projected.update(index.projection.get("NonKeyAttributes", []) if kind == "INCLUDE" else [])
+    return projected
+
+
+def _check_filter_projected(table: Table, index: Index, where: ast.Condition | None) -> None:
+    """A keyed read of an index may filter only on what the index holds (OR branches aside)."""
+    projected = _projected(table, index)
+    if projected is None:
+        return
+    missing: list[str] = []
+    for leaf in _leaves(where):
+        if not isinstance(leaf, ast.Or):
+            missing += sorted(ast.attributes(leaf) - projected)
+    if missing:
+        raise ValidationException(
+            f"One or more parameter values were invalid: Secondary index {index.name} does not "
+            f"project one or more filter attributes: [{', '.join(dict.fromkeys(missing))}]"
+        )
+
+
+def _check_projected(table: Table, index: Index, paths: list[tuple[str | int, ...]]) -> None:
+    """A global index answers only for what it projects."""
+    projected = _projected(table, index)
+    if projected is None:
+        return
     missing = [str(p[0]) for p in paths if p[0] not in projected]
     if missing:
         raise ValidationException(
@@ -787,8 +817,8 @@ def transaction(
     for position, statement in enumerate(statements):
         if statement.returning is not None:
             raise ValidationException(
-                f"Validation failed in TransactStatements[{position}]: RETURNING is not "
-                "supported in ExecuteTransaction"
+                f"Validation failed in TransactStatements[{position}]: RETURNING clause is not "
+                "supported in ExecuteTransaction."
             )
         if statement.kind == "SELECT":
             table = provider.tables.get(ctx.account_id, ctx.region, statement.table)
