@@ -188,3 +188,16 @@ def test_part_number_reads(s3: Any, bucket: str) -> None:
         s3.get_object, Bucket=bucket, Key="k", PartNumber=1, Range="bytes=0-1"
     )
     assert (error["Code"], status) == ("InvalidRequest", 400)
+
+
+def test_copy_source_naming_a_delete_marker(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    error, status, _ = failure(
+        s3.copy_object, Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "k"}
+    )
+    assert (error["Code"], status) == ("NoSuchKey", 404)
+    named = {"Bucket": bucket, "Key": "k", "VersionId": marker}
+    error, status, _ = failure(s3.copy_object, Bucket=bucket, Key="c", CopySource=named)
+    assert (error["Code"], status) == ("InvalidRequest", 400)

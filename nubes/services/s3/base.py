@@ -662,6 +662,13 @@ class S3Base(ServiceProvider):
     def copy_source(self, req: dict[str, Any]) -> tuple[Bucket, Row]:
         name, key, version = parse_copy_source(req["CopySource"])
         source_bucket = self.bucket(name)
+        if version is not None:
+            named = self.db.version(source_bucket.name, key, version)
+            if named is not None and named["delete_marker"]:
+                raise errors.InvalidRequest(
+                    "The source of a copy request may not specifically refer to a delete marker "
+                    "by version id."
+                )
         row = self.object(source_bucket, key, version)
         conditions.check_copy_source(req, row["etag"], row["last_modified"])
         return source_bucket, row

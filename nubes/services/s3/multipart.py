@@ -73,8 +73,11 @@ class MultipartOps(S3Base):
                     "checksum algorithm."
                 )
             attrs["UploadChecksum"] = {"Algorithm": algorithm, "Type": kind}
-        upload_id = secrets.token_urlsafe(48)
-        self.db.create_upload(upload_id, bucket.name, key, clock.now(), attrs)
+        now = clock.now()
+        # Uploads of one key list in the order they began, and they page by upload id: an id
+        # that starts with its start time sorts in that order.
+        upload_id = f"{round(now * 1e6):014x}{secrets.token_urlsafe(40)}"
+        self.db.create_upload(upload_id, bucket.name, key, now, attrs)
         out: dict[str, Any] = {"Bucket": bucket.name, "Key": key, "UploadId": upload_id}
         if algorithm:
             out.update(ChecksumAlgorithm=algorithm, ChecksumType=kind)
