@@ -385,3 +385,42 @@ def test_returning_and_index_filter_messages(
     # Unkeyed, or inside an OR, the same filter simply matches nothing.
     assert count(ddb, f"SELECT pk FROM {index} WHERE hidden = 1") == 0
     assert count(ddb, f"SELECT pk FROM {index} WHERE g = 'y' AND (hidden = 1 OR g = 'z')") == 0
+
+
+def test_incomplete_statements(ddb: Any, strings: str) -> None:
+    t = f'"{strings}"'
+    term = MALFORMED + "Unexpected term"
+    for statement in (
+        f"SELECT * FROM {t} WHERE",
+        f"SELECT * FROM {t} WHERE;",
+        f"UPDATE {t} SET a = 1 WHERE",
+        f"SELECT * FROM {t} WHERE NOT",
+        f"SELECT * FROM {t} WHERE (",
+        "SELECT * FROM",
+    ):
+        assert rejected(ddb, statement) == ("ValidationException", term), statement
+    for statement in ("DELETE FROM", "DELETE FROM;", "DELETE FROM WHERE pk = 'a'"):
+        assert rejected(ddb, statement)[1] == MALFORMED + "Expected identifier for simple path"
+    assert rejected(ddb, f"SELECT * FROM {t} WHERE pk = 'a' AND")[1] == (
+        MALFORMED + "Missing right-hand side expression of infix operator"
+    )
+    assert rejected(ddb, f"SELECT * FROM {t} WHERE ORDER BY pk")[1] == (
+        MALFORMED + "Unexpected keyword"
+    )
+    assert rejected(ddb, f"SELECT * FROM {t} WHERE IS NULL")[1] == MALFORMED + "Unexpected operator"
+    assert rejected(ddb, f"SELECT * FROM {t} WHERE pk = 'a' AND x IS FOO")[1] == (
+        MALFORMED + "Expected type name"
+    )
+    assert rejected(ddb, f"FROM {t} SET c = 1")[1] == (
+        "Where clause does not contain a mandatory equality on all key attributes"
+    )
+    assert rejected(ddb, f"FROM {t} SET c = 1 WHERE pk = 'a'")[1] == LEFTOVER
+    assert (
+        error_of(
+            lambda: ddb.execute_transaction(
+                TransactStatements=[{"Statement": f"SELECT * FROM {t} WHERE"}]
+            )
+        )[1]
+        == f"Validation failed in TransactStatements[0]: {term}"
+    )
+    assert count(ddb, f"SELECT * FROM {t} WHERE pk = 'a';") == 1

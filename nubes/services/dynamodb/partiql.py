@@ -28,7 +28,7 @@ Item = dict[str, Any]
 _TOKEN = re.compile(
     r"(?P<STR>'(?:[^']|'')*')|(?P<QID>\"(?:[^\"]|\"\")*\")"
     r"|(?P<NUM>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<OP><<|>>|<>|!=|<=|>=|[=<>,.\[\]{}():?*+\-])"
+    r"|(?P<OP><<|>>|<>|!=|<=|>=|[=<>,.\[\]{}():?*+\-;])"
     r"|(?P<ID>[A-Za-z_][A-Za-z0-9_]*)"
 )
 # Whitespace, -- line comments and /* block */ comments separate tokens.
@@ -47,6 +47,8 @@ _TYPE_NAMES = {
     "TUPLE": "M",
 }
 _ORDERED = ("S", "N", "B")
+_KEYWORDS = ("ORDER", "BY", "WHERE", "SET", "REMOVE", "RETURNING", "FROM", "SELECT", "VALUE")
+_OPERATOR_WORDS = ("IS", "LIKE", "IN", "BETWEEN", "AND", "OR")
 
 
 @dataclass
@@ -154,6 +156,8 @@ class Parser:
         elif self.word("DELETE"):
             self.pos += 1
             self.take_word("FROM")
+            if self.tok.kind not in ("ID", "QID") or self.word("WHERE"):
+                raise _malformed("Expected identifier for simple path")
             statement = Statement("DELETE", self.name())
             self.no_alias()
             self.take_word("WHERE")
@@ -167,6 +171,8 @@ class Parser:
                 )
         else:
             raise _malformed("unsupported statement")
+        if self.tok.kind == "OP" and self.tok.text == ";" and self.toks[self.pos + 1].kind == "EOF":
+            self.pos += 1  # a statement may end with a semicolon
         if self.tok.kind != "EOF":
             raise _leftover()
         if self.used != len(self.parameters):
@@ -214,8 +220,9 @@ class Parser:
         """``FROM table WHERE key SET ... | REMOVE ...``: PartiQL's other form of UPDATE."""
         statement = Statement("UPDATE", self.name())
         self.no_alias()
-        self.take_word("WHERE")
-        statement.where = self.condition()
+        if self.word("WHERE"):  # without one, the key check below refuses the statement
+            self.pos += 1
+            statement.where = self.condition()
         self.update_clauses(statement)
         statement.returning = self.returning()
         return statement
@@ -287,7 +294,7 @@ class Parser:
     def name(self) -> str:
         tok = self.tok
         if tok.kind not in ("ID", "QID"):
-            raise _malformed(f"expected a name near {tok.text or 'end of statement'}")
+            raise self.unexpected()
         self.pos += 1
         return tok.text
 
@@ -359,7 +366,7 @@ class Parser:
                 raise _malformed("a set holds strings, numbers or binaries of one type")
             kind = kinds.pop()
             return av.check_value({kind + "S": [e[kind] for e in elements]})
-        raise _malformed(f"unexpected {tok.text or 'end of statement'}")
+        raise self.unexpected()
 
     def _sequence(self, close: str, path: str) -> list[Item]:
         elements: list[Item] = []
@@ -370,7 +377,17 @@ class Parser:
                 break
         return elements
 
+    def unexpected(self) -> Exception:
+        """How DynamoDB's parser words a token where a term should start."""
+        if self.word(*_KEYWORDS):
+            return _malformed("Unexpected keyword")
+        if self.word(*_OPERATOR_WORDS) or (self.tok.kind == "OP" and self.tok.text not in "();"):
+            return _malformed("Unexpected operator")
+        return _malformed("Unexpected term")
+
     def operand(self) -> ast.Operand:
+        if self.word(*_KEYWORDS, *_OPERATOR_WORDS):
+            raise self.unexpected()
         if self.tok.kind in ("ID", "QID") and not self.word("TRUE", "FALSE", "NULL"):
             if self.toks[self.pos + 1].text == "(" and self.tok.kind == "ID":
                 return self.call()
@@ -402,13 +419,19 @@ class Parser:
         left = self.conjunction()
         while self.word("OR"):
             self.pos += 1
+            self.right_hand_side()
             left = ast.Or(left, self.conjunction())
         return left
+
+    def right_hand_side(self) -> None:
+        if self.tok.kind == "EOF":
+            raise _malformed("Missing right-hand side expression of infix operator")
 
     def conjunction(self) -> ast.Condition:
         left = self.negation()
         while self.word("AND"):
             self.pos += 1
+            self.right_hand_side()
             left = ast.And(left, self.negation())
         return left
 
@@ -462,7 +485,7 @@ class Parser:
                 return ast.FunctionCondition(ast.Call(name, [left]))
             kind = "NULL" if self.word("NULL") else _TYPE_NAMES.get(self.tok.text.upper())
             if kind is None:
-                raise _malformed(f"unexpected {self.tok.text or 'end of statement'}")
+                raise _malformed("Expected type name")
             self.pos += 1
             typed: ast.Condition = ast.FunctionCondition(
                 ast.Call("attribute_type", [left, ast.ValueRef("?", {"S": kind})])
@@ -813,7 +836,14 @@ def transaction(
                     "Request with the same client token was used with different parameters"
                 )
             return {"Responses": []}  # a replay changes nothing again
-    statements = [parse(s["Statement"], s.get("Parameters")) for s in req["TransactStatements"]]
+    statements = []
+    for position, spec in enumerate(req["TransactStatements"]):
+        try:
+            statements.append(parse(spec["Statement"], spec.get("Parameters")))
+        except ServiceError as exc:
+            raise ValidationException(
+                f"Validation failed in TransactStatements[{position}]: {exc.message}"
+            ) from None
     for position, statement in enumerate(statements):
         if statement.returning is not None:
             raise ValidationException(
