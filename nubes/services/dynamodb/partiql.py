@@ -1,6 +1,8 @@
-"""PartiQL for DynamoDB, the common forms: SELECT (with a partition key equality a Query, else a
-Scan), INSERT ... VALUE {...}, UPDATE ... SET/REMOVE ... WHERE <key>, DELETE FROM ... WHERE <key>,
-with ``?`` parameters. Statements become the same expression trees the API's expressions do.
+"""PartiQL for DynamoDB: SELECT (with a partition key equality a Query, else a Scan; ORDER BY,
+``"table"."index"``), INSERT ... VALUE {...}, UPDATE ... SET/REMOVE ... WHERE <key> (and its
+FROM-first form; set_add/set_delete), DELETE FROM ... WHERE <key>, RETURNING, ``?`` parameters
+and comments. Statements become the same expression trees the API's expressions do; errors are
+worded as DynamoDB's own parser words them.
 """
 
 from __future__ import annotations
