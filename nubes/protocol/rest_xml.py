@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.model import Shape, StructureShape
+from botocore.model import OperationModel, Shape, StructureShape
 
 from nubes.protocol.base import Body, HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.rest import Bindings, RestProtocol, bindings
@@ -58,6 +58,17 @@ _S3_DOCUMENTS = {
 class RestXmlProtocol(RestProtocol):
     name = "rest-xml"
     content_type = "application/xml"
+
+    def parse(
+        self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        try:
+            return super().parse(op, req, uri_params)
+        except ServiceError as exc:
+            if exc.code != self.malformed_code or op.service_model.service_name != "s3":
+                raise
+            # S3 answers a header or query value of the wrong type (max-keys=blah) this way.
+            raise ServiceError("InvalidArgument", str(exc)) from exc
 
     def decode_body(self, shape: Shape, raw: bytes) -> dict[str, Any]:
         root = parse_document(raw)

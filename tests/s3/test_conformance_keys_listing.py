@@ -132,3 +132,16 @@ def test_versions_newest_first_and_paged_by_markers(s3: Any, unique: Callable[[s
     assert not any(v["IsLatest"] for v in latest["Versions"])
     after_b = s3.list_object_versions(Bucket=bucket, KeyMarker="b")
     assert {v["Key"] for v in after_b["Versions"]} == {"c"}
+
+
+def test_max_keys_that_is_not_a_number(s3: Any, bucket: str) -> None:
+    def bad_max_keys(params: dict[str, Any], **_: Any) -> None:
+        params["url"] += "&max-keys=blah" if "?" in params["url"] else "?max-keys=blah"
+
+    s3.meta.events.register("before-call.s3.ListObjects", bad_max_keys)
+    try:
+        with pytest.raises(ClientError) as exc:
+            s3.list_objects(Bucket=bucket)
+    finally:
+        s3.meta.events.unregister("before-call.s3.ListObjects", bad_max_keys)
+    assert error_of(exc) == ("InvalidArgument", 400)
