@@ -704,6 +704,8 @@ def test_anonymous_s3_gets_what_the_bucket_policy_grants_everyone(
     for bucket in (public, private):
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    # New buckets block public policies, as on AWS since 2023: lift that first.
+    s3.delete_public_access_block(Bucket=public)
     s3.put_bucket_policy(
         Bucket=public,
         Policy=document(
