@@ -201,3 +201,38 @@ def test_copy_source_naming_a_delete_marker(s3: Any, bucket: str) -> None:
     named = {"Bucket": bucket, "Key": "k", "VersionId": marker}
     error, status, _ = failure(s3.copy_object, Bucket=bucket, Key="c", CopySource=named)
     assert (error["Code"], status) == ("InvalidRequest", 400)
+
+
+def test_object_lock_configuration_checks(s3: Any, unique: Callable[[str], str]) -> None:
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+
+    def configure(retention: dict[str, Any]) -> tuple[str, int]:
+        config = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": retention}}
+        error, status, _ = failure(
+            s3.put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration=config
+        )
+        return error["Code"], status
+
+    assert configure({"Mode": "GOVERNANCE", "Days": 0}) == ("InvalidArgument", 400)
+    assert configure({"Mode": "GOVERNANCE", "Years": -1}) == ("InvalidArgument", 400)
+    assert configure({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}) == ("MalformedXML", 400)
+    assert configure({"Mode": "governance", "Days": 1}) == ("MalformedXML", 400)
+    past = datetime(2000, 1, 1, tzinfo=UTC)
+    error, status, _ = failure(
+        s3.put_object,
+        Bucket=bucket,
+        Key="k",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=past,
+    )
+    assert (error["Code"], status) == ("InvalidArgument", 400)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    error, status, _ = failure(
+        s3.put_object_retention,
+        Bucket=bucket,
+        Key="k",
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": past},
+    )
+    assert (error["Code"], status) == ("InvalidArgument", 400)

@@ -235,6 +235,11 @@ def check_customer_key(attrs: dict[str, Any], req: dict[str, Any], prefix: str =
         raise errors.AccessDenied("Access Denied")
 
 
+def check_retain_until(until: float) -> None:
+    if until <= clock.now():
+        raise errors.InvalidArgument("The retain until date must be in the future!")
+
+
 class S3Base(ServiceProvider):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
@@ -522,6 +527,7 @@ class S3Base(ServiceProvider):
                 "supplied"
             )
         if mode and until is not None:
+            check_retain_until(until.timestamp())
             out["Retention"] = {"Mode": mode, "RetainUntilDate": until.timestamp()}
         elif bucket.object_lock:
             default = (self.db.config(bucket.name, "object_lock") or {}).get("Rule", {})

@@ -327,11 +327,8 @@ class BucketConfigOps(S3Base):
                 "published schema"
             )
         retention = (config.get("Rule") or {}).get("DefaultRetention")
-        if retention is not None and bool(retention.get("Days")) == bool(retention.get("Years")):
-            raise errors.MalformedXML(
-                "The XML you provided was not well-formed or did not validate against our "
-                "published schema"
-            )
+        if retention is not None:
+            _check_default_retention(retention)
         self.db.set_object_lock(bucket.name)
         return self.put_config(req, "object_lock", config)
 
@@ -443,3 +440,27 @@ def _anyone(principal: Any) -> bool:
         return False
     named = principal.get("AWS")
     return named == "*" or (isinstance(named, list) and "*" in named)
+
+
+_RETENTION_LIMITS = {"Days": 36500, "Years": 100}
+
+
+def _check_default_retention(retention: dict[str, Any]) -> None:
+    """A default retention names a mode and exactly one positive period within S3's limits."""
+    given = [unit for unit in _RETENTION_LIMITS if retention.get(unit) is not None]
+    if len(given) != 1 or retention.get("Mode") not in ("GOVERNANCE", "COMPLIANCE"):
+        raise errors.MalformedXML(
+            "The XML you provided was not well-formed or did not validate against our "
+            "published schema"
+        )
+    unit = given[0]
+    period = retention[unit]
+    if period <= 0:
+        raise errors.InvalidArgument(
+            "Default retention period must be a positive integer value.", ArgumentName=unit
+        )
+    if period > _RETENTION_LIMITS[unit]:
+        raise errors.InvalidArgument(
+            f"Default retention period cannot exceed {_RETENTION_LIMITS[unit]} {unit.lower()}.",
+            ArgumentName=unit,
+        )

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl
-from nubes.services.s3.base import ARCHIVED, S3Base, tag_set, validate_tags
+from nubes.services.s3.base import (
+    ARCHIVED,
+    S3Base,
+    check_retain_until,
+    tag_set,
+    validate_tags,
+)
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import load_attrs
 
@@ -87,6 +93,8 @@ class ObjectMetaOps(S3Base):
                 current["Mode"] == "COMPLIANCE" or not req.get("BypassGovernanceRetention")
             ):
                 raise errors.AccessDenied("Access Denied because object protected by object lock.")
+        if until is not None:
+            check_retain_until(until.timestamp())
         if asked.get("Mode") and until is not None:
             attrs["Retention"] = {"Mode": asked["Mode"], "RetainUntilDate": until.timestamp()}
         else:
