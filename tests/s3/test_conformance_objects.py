@@ -236,3 +236,30 @@ def test_object_lock_configuration_checks(s3: Any, unique: Callable[[str], str])
         Retention={"Mode": "GOVERNANCE", "RetainUntilDate": past},
     )
     assert (error["Code"], status) == ("InvalidArgument", 400)
+
+
+def test_lifecycle_rule_checks(s3: Any, bucket: str) -> None:
+    def configure(**rule: Any) -> tuple[str, int]:
+        base = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}}
+        config = {"Rules": [{**base, **rule}]}
+        error, status, _ = failure(
+            s3.put_bucket_lifecycle_configuration, Bucket=bucket, LifecycleConfiguration=config
+        )
+        return error["Code"], status
+
+    assert configure(ID="a" * 256, Expiration={"Days": 1}) == ("InvalidArgument", 400)
+    assert configure() == ("InvalidRequest", 400)
+    marker_and_days = {"Days": 1, "ExpiredObjectDeleteMarker": True}
+    assert configure(Expiration=marker_and_days) == ("MalformedXML", 400)
+    tagged = {"Tag": {"Key": "a", "Value": "b"}}
+    abort = {"DaysAfterInitiation": 1}
+    assert configure(Filter=tagged, AbortIncompleteMultipartUpload=abort) == (
+        "InvalidRequest",
+        400,
+    )
+    unnamed = {"Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [unnamed]}
+    )
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules[0]["ID"]

@@ -3,7 +3,9 @@ deleted as S3 does, with the ``NoSuch...`` error S3 gives when one was never set
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 from typing import Any
 
 from nubes.core.context import RequestContext
@@ -233,6 +235,10 @@ class BucketConfigOps(S3Base):
                     "published schema"
                 )
         lifecycle.validate(rules)
+        for rule in rules:
+            if not rule.get("ID"):
+                # S3 names a rule given without an ID (base64 of a random UUID).
+                rule["ID"] = base64.b64encode(str(uuid.uuid4()).encode()).decode()
         minimum = req.get("TransitionDefaultMinimumObjectSize") or lifecycle.DEFAULT_MINIMUM_SIZE
         self.put_config(
             req, "lifecycle", {"Rules": rules, "TransitionDefaultMinimumObjectSize": minimum}

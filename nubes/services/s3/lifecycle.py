@@ -119,11 +119,44 @@ def _check_date(date: Any) -> None:
         raise _invalid("'Date' must be at midnight GMT", "Date", date.isoformat())
 
 
+_ACTIONS = (
+    "Expiration",
+    "Transitions",
+    "NoncurrentVersionExpiration",
+    "NoncurrentVersionTransitions",
+    "AbortIncompleteMultipartUpload",
+)
+
+
 def validate(rules: list[dict[str, Any]]) -> None:
     """The checks PutBucketLifecycleConfiguration makes of expiration and transition actions."""
     for rule in rules:
+        if len(rule.get("ID") or "") > 255:
+            raise errors.InvalidArgument(
+                "ID length should not exceed allowed limit of 255", ArgumentName="ID"
+            )
+        if not any(rule.get(action) for action in _ACTIONS):
+            raise errors.InvalidRequest("At least one action needs to be specified in a rule")
         expiration = rule.get("Expiration") or {}
+        if rule_filter(rule)[1]:
+            # These act on uploads and markers, which carry no tags.
+            if rule.get("AbortIncompleteMultipartUpload"):
+                raise errors.InvalidRequest(
+                    "AbortIncompleteMultipartUpload cannot be specified with Tags."
+                )
+            if expiration.get("ExpiredObjectDeleteMarker"):
+                raise errors.InvalidRequest(
+                    "ExpiredObjectDeleteMarker cannot be specified with Tags."
+                )
         days = expiration.get("Days")
+        if expiration.get("ExpiredObjectDeleteMarker") and (
+            days is not None or expiration.get("Date") is not None
+        ):
+            # The delete-marker flag is an expiration of its own, not a modifier of one.
+            raise errors.MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema"
+            )
         if days is not None and days <= 0:
             raise _invalid("'Days' for Expiration action must be a positive integer", "Days", days)
         _check_date(expiration.get("Date"))
