@@ -263,3 +263,26 @@ def test_lifecycle_rule_checks(s3: Any, bucket: str) -> None:
     )
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert rules[0]["ID"]
+
+
+def test_unknown_enumerated_values(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    source = {"Bucket": bucket, "Key": "k"}
+    for directive, header in (
+        ("MetadataDirective", "x-amz-metadata-directive"),
+        ("TaggingDirective", "x-amz-tagging-directive"),
+    ):
+        error, status, _ = failure(
+            s3.copy_object, Bucket=bucket, Key="c", CopySource=source, **{directive: "BOGUS"}
+        )
+        assert (error["Code"], status, error["ArgumentName"]) == ("InvalidArgument", 400, header)
+    error, status, _ = failure(
+        s3.put_object, Bucket=bucket, Key="c", Body=b"", ServerSideEncryption="AES"
+    )
+    assert (error["Code"], status) == ("InvalidArgument", 400)
+    error, status, _ = failure(s3.list_objects_v2, Bucket=bucket, EncodingType="base64")
+    assert (error["Code"], status, error["ArgumentName"]) == (
+        "InvalidArgument",
+        400,
+        "encoding-type",
+    )

@@ -79,6 +79,7 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 _CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "MD5")
 
 
@@ -505,6 +506,12 @@ class S3Base(ServiceProvider):
                     out["BucketKeyEnabled"] = True
                 return out
             return {"ServerSideEncryption": "AES256"}
+        if sse not in _SSE_ALGORITHMS:
+            raise errors.InvalidArgument(
+                "The encryption method specified is not supported",
+                ArgumentName="x-amz-server-side-encryption",
+                ArgumentValue=sse,
+            )
         out = {"ServerSideEncryption": sse}
         if sse.startswith("aws:kms"):
             key = req.get("SSEKMSKeyId") or "aws/s3"

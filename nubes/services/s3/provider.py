@@ -475,6 +475,13 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     ) -> dict[str, Any]:
         """What the copy records: the source's metadata (COPY) or the request's (REPLACE),
         and the source's tags unless the tagging directive replaces them."""
+        for directive, header in _DIRECTIVES.items():
+            if req.get(directive) not in (None, "COPY", "REPLACE"):
+                raise errors.InvalidArgument(
+                    f"Unknown {directive.removesuffix('Directive').lower()} directive.",
+                    ArgumentName=header,
+                    ArgumentValue=req[directive],
+                )
         source_attrs = load_attrs(row["attrs"])
         self.check_readable(source_attrs)
         check_customer_key(source_attrs, req, "CopySource")
@@ -513,7 +520,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     def list_objects(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
-        encoding = req.get("EncodingType")
+        encoding = _encoding(req)
         max_keys = self._max_keys(req.get("MaxKeys"))
         marker = req.get("Marker") or ""
         entries, truncated = self.db.listing(
@@ -527,7 +534,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     def list_objects_v2(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
-        encoding = req.get("EncodingType")
+        encoding = _encoding(req)
         max_keys = self._max_keys(req.get("MaxKeys"))
         token = req.get("ContinuationToken")
         after = req.get("StartAfter") or ""
@@ -606,7 +613,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     def list_object_versions(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
-        encoding = req.get("EncodingType")
+        encoding = _encoding(req)
         max_keys = self._max_keys(req.get("MaxKeys"))
         key_marker = req.get("KeyMarker") or ""
         version_marker = req.get("VersionIdMarker")
@@ -702,6 +709,10 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         return {"Status": bucket.versioning} if bucket.versioning else {}
 
 
+_DIRECTIVES = {
+    "MetadataDirective": "x-amz-metadata-directive",
+    "TaggingDirective": "x-amz-tagging-directive",
+}
 _PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -726,3 +737,14 @@ def _only_placement(req: dict[str, Any]) -> dict[str, Any]:
 
 def _entry_name(entry: Entry) -> str:
     return str(entry.prefix if entry.row is None else entry.row["key"])
+
+
+def _encoding(req: dict[str, Any]) -> str | None:
+    encoding = req.get("EncodingType")
+    if encoding is not None and encoding != "url":
+        raise errors.InvalidArgument(
+            "Invalid Encoding Method specified in Request",
+            ArgumentName="encoding-type",
+            ArgumentValue=encoding,
+        )
+    return encoding
