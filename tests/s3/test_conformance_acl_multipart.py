@@ -212,3 +212,12 @@ def test_list_multipart_uploads_paging(s3: Any, bucket: str) -> None:
     assert [(u["Key"], u["UploadId"]) for u in rest["Uploads"]] == expected[2:]
     after_a = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="a")
     assert [u["Key"] for u in after_a["Uploads"]] == ["b", "c"]
+
+
+def test_list_multipart_uploads_url_encoding(s3: Any, bucket: str) -> None:
+    s3.create_multipart_upload(Bucket=bucket, Key="a b/c+d")
+    out = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url", Delimiter="/")
+    assert out["EncodingType"] == "url"
+    assert out["CommonPrefixes"] == [{"Prefix": "a%20b/"}]
+    out = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url")
+    assert [u["Key"] for u in out["Uploads"]] == ["a%20b/c%2Bd"]

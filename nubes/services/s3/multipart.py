@@ -12,7 +12,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import checksums
-from nubes.services.s3.base import S3Base
+from nubes.services.s3.base import S3Base, url_encode
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import dump, load_attrs
 from nubes.services.s3.storage import (
@@ -351,22 +351,28 @@ class MultipartOps(S3Base):
             if len(rows) <= limit or truncated:
                 break
             after_key, after_id = rows[-1]["key"], rows[-1]["upload_id"]
+        encoding = req.get("EncodingType")
         out: dict[str, Any] = {
             "Bucket": bucket.name,
-            "KeyMarker": key_marker,
+            "KeyMarker": url_encode(key_marker, encoding),
             "UploadIdMarker": req.get("UploadIdMarker") or "",
             "MaxUploads": limit,
             "IsTruncated": truncated,
-            "Prefix": prefix,
+            "Prefix": url_encode(prefix, encoding),
         }
         if delimiter:
-            out["Delimiter"] = delimiter
+            out["Delimiter"] = url_encode(delimiter, encoding)
+        if encoding:
+            out["EncodingType"] = encoding
+            for item in uploads:
+                item["Key"] = url_encode(item["Key"], encoding)
         if uploads:
             out["Uploads"] = uploads
         if prefixes:
-            out["CommonPrefixes"] = [{"Prefix": p} for p in prefixes]
+            out["CommonPrefixes"] = [{"Prefix": url_encode(p, encoding)} for p in prefixes]
         if last is not None:
-            out["NextKeyMarker"], out["NextUploadIdMarker"] = last
+            out["NextKeyMarker"] = url_encode(last[0], encoding)
+            out["NextUploadIdMarker"] = last[1]
         return out
 
     def _upload_item(self, row: Any) -> dict[str, Any]:
