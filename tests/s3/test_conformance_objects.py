@@ -179,6 +179,9 @@ def test_part_number_reads(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"abc")
     got = s3.get_object(Bucket=bucket, Key="k", PartNumber=1)
     assert got["Body"].read() == b"abc" and "PartsCount" not in got
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == "bytes 0-2/3"
+    assert s3.head_object(Bucket=bucket, Key="k", PartNumber=1)["ContentRange"] == "bytes 0-2/3"
     error, status, _ = failure(s3.get_object, Bucket=bucket, Key="k", PartNumber=2)
     assert (error["Code"], status, error["ActualPartCount"]) == ("InvalidPartNumber", 416, "1")
     for number in (0, 10001):

@@ -308,6 +308,8 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             start, end = self._part_span(where, size, part_number)
             if where.parts:
                 out["PartsCount"] = len(where.parts)
+            if end > start:
+                # A part request is a ranged one, even for the single part of a plain object.
                 out["ContentRange"] = f"bytes {start}-{end - 1}/{size}"
         elif req.get("Range"):
             span = parse_range(req["Range"], size)
