@@ -221,3 +221,28 @@ def test_list_multipart_uploads_url_encoding(s3: Any, bucket: str) -> None:
     assert out["CommonPrefixes"] == [{"Prefix": "a%20b/"}]
     out = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url")
     assert [u["Key"] for u in out["Uploads"]] == ["a%20b/c%2Bd"]
+
+
+def test_bucket_policy_statements_are_checked(s3: Any, bucket: str) -> None:
+    good = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+        "Action": ["s3:GetObject", "s3:List*"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }
+    broken = [
+        {**good, "Effect": "Permit"},
+        {**good, "Action": "sqs:SendMessage"},
+        {**good, "Resource": "arn:aws:s3:::some-other-bucket/*"},
+        {k: v for k, v in good.items() if k != "Resource"},
+    ]
+    for statement in broken:
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        assert refused(s3.put_bucket_policy, Bucket=bucket, Policy=policy) == (
+            "MalformedPolicy",
+            400,
+        )
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [good]})
+    )
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False

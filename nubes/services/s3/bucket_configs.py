@@ -4,6 +4,7 @@ deleted as S3 does, with the ``NoSuch...`` error S3 gives when one was never set
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import uuid
 from typing import Any
@@ -110,6 +111,7 @@ class BucketConfigOps(S3Base):
         if "Statement" not in document:
             raise errors.MalformedPolicy("Missing required field Statement")
         bucket = self.bucket(req["Bucket"])
+        _check_statements(_statements(document), bucket.name)
         if _public_policy(document) and self.blocks_public(bucket.name, "BlockPublicPolicy"):
             raise errors.AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: s3:PutBucketPolicy on "
@@ -427,14 +429,55 @@ class BucketConfigOps(S3Base):
         return self.list_named(req, "tiering", "IntelligentTieringConfigurationList")
 
 
-def _public_policy(document: dict[str, Any]) -> bool:
-    """Whether a bucket policy allows anyone at all (an unconditioned ``*`` principal)."""
+def _statements(document: dict[str, Any]) -> list[Any]:
     statements = document.get("Statement")
     if isinstance(statements, dict):
-        statements = [statements]
+        return [statements]
+    return statements if isinstance(statements, list) else []
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _check_statements(statements: list[Any], bucket: str) -> None:
+    """The checks S3 makes of a bucket policy beyond its JSON: effects, that actions are S3's
+    and that resources lie in this bucket."""
+    for statement in statements:
+        if not isinstance(statement, dict):
+            raise errors.MalformedPolicy("Statement is not well-formed")
+        effect = statement.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise errors.MalformedPolicy(f"Invalid effect: {effect}")
+        for field in ("Principal", "Action", "Resource"):
+            if field not in statement and f"Not{field}" not in statement:
+                raise errors.MalformedPolicy(f"Missing required field {field}")
+        actions = _listed(statement.get("Action", statement.get("NotAction")))
+        if not all(_s3_action(a) for a in actions):
+            raise errors.MalformedPolicy("Policy has invalid action")
+        resources = _listed(statement.get("Resource", statement.get("NotResource")))
+        if not all(isinstance(r, str) and _in_bucket(r, bucket) for r in resources):
+            raise errors.MalformedPolicy("Policy has invalid resource")
+
+
+def _s3_action(action: Any) -> bool:
+    return isinstance(action, str) and (action == "*" or action.lower().startswith("s3:"))
+
+
+def _in_bucket(resource: str, bucket: str) -> bool:
+    if resource == "*":
+        return True
+    if not resource.startswith("arn:aws:s3:::"):
+        return False
+    pattern = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    return fnmatch.fnmatchcase(bucket, pattern)
+
+
+def _public_policy(document: dict[str, Any]) -> bool:
+    """Whether a bucket policy allows anyone at all (an unconditioned ``*`` principal)."""
     return any(
         s.get("Effect") == "Allow" and _anyone(s.get("Principal")) and not s.get("Condition")
-        for s in statements or []
+        for s in _statements(document)
         if isinstance(s, dict)
     )
 
