@@ -289,3 +289,16 @@ def test_unknown_enumerated_values(s3: Any, bucket: str) -> None:
         400,
         "encoding-type",
     )
+
+
+def test_non_ascii_metadata_comes_back_rfc2047_encoded(s3: Any, bucket: str) -> None:
+    def utf8_meta(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["x-amz-meta-meta1"] = "Hello World\xe9"
+
+    s3.meta.events.register("before-call.s3.PutObject", utf8_meta)
+    try:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", utf8_meta)
+    metadata = s3.head_object(Bucket=bucket, Key="k")["Metadata"]
+    assert metadata == {"meta1": "=?UTF-8?Q?Hello_World=C3=A9?="}

@@ -95,6 +95,20 @@ def valid_bucket_name(name: str) -> bool:
     )
 
 
+def mail_safe(value: str) -> str:
+    """A metadata value as S3 keeps and returns it: one holding bytes beyond printable ASCII
+    comes back RFC 2047 Q-encoded (headers arrive decoded as Latin-1, so these are the bytes
+    the client sent)."""
+    if all(" " <= c <= "~" for c in value):
+        return value
+    raw = value.encode("latin-1", errors="replace")
+    encoded = "".join(
+        "_" if b == 0x20 else chr(b) if 0x21 <= b <= 0x7E and b not in b"=?_" else f"={b:02X}"
+        for b in raw
+    )
+    return f"=?UTF-8?Q?{encoded}?="
+
+
 def owner(account_id: str) -> dict[str, str]:
     return {"ID": acl.canonical_id(account_id)}
 
@@ -461,7 +475,7 @@ class S3Base(ServiceProvider):
             else:
                 del attrs["ContentEncoding"]
         if req.get("Metadata"):
-            metadata = {k.lower(): v for k, v in req["Metadata"].items()}
+            metadata = {k.lower(): mail_safe(v) for k, v in req["Metadata"].items()}
             size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
             if size > MAX_METADATA_BYTES:
                 raise errors.MetadataTooLarge(
