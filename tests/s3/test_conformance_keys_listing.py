@@ -132,6 +132,9 @@ def test_versions_newest_first_and_paged_by_markers(s3: Any, unique: Callable[[s
     assert not any(v["IsLatest"] for v in latest["Versions"])
     after_b = s3.list_object_versions(Bucket=bucket, KeyMarker="b")
     assert {v["Key"] for v in after_b["Versions"]} == {"c"}
+    with pytest.raises(ClientError) as exc:
+        s3.list_object_versions(Bucket=bucket, VersionIdMarker=marker)
+    assert error_of(exc) == ("InvalidArgument", 400)
 
 
 def test_max_keys_that_is_not_a_number(s3: Any, bucket: str) -> None:

@@ -620,6 +620,12 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         key_marker = req.get("KeyMarker") or ""
         version_marker = req.get("VersionIdMarker")
         after_id = None
+        if version_marker and not key_marker:
+            raise errors.InvalidArgument(
+                "A version-id marker cannot be specified without a key marker.",
+                ArgumentName="version-id-marker",
+                ArgumentValue=version_marker,
+            )
         if key_marker and version_marker:
             row = self.db.version(bucket.name, key_marker, version_marker)
             if row is None:
