@@ -302,3 +302,18 @@ def test_non_ascii_metadata_comes_back_rfc2047_encoded(s3: Any, bucket: str) -> 
         s3.meta.events.unregister("before-call.s3.PutObject", utf8_meta)
     metadata = s3.head_object(Bucket=bucket, Key="k")["Metadata"]
     assert metadata == {"meta1": "=?UTF-8?Q?Hello_World=C3=A9?="}
+
+
+def test_tag_checks_for_objects_and_buckets(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    system = {"TagSet": [{"Key": "aws:owner", "Value": "v"}]}
+    error, status, _ = failure(s3.put_object_tagging, Bucket=bucket, Key="k", Tagging=system)
+    assert (error["Code"], status) == ("InvalidTag", 400)
+    error, status, _ = failure(s3.put_bucket_tagging, Bucket=bucket, Tagging=system)
+    assert (error["Code"], status) == ("InvalidTag", 400)
+    for tag in ({"Key": "k" * 129, "Value": "v"}, {"Key": "k", "Value": "v" * 257}):
+        error, status, _ = failure(s3.put_bucket_tagging, Bucket=bucket, Tagging={"TagSet": [tag]})
+        assert (error["Code"], status) == ("InvalidTag", 400)
+    eleven = {"TagSet": [{"Key": str(i), "Value": "v"} for i in range(11)]}
+    error, status, _ = failure(s3.put_object_tagging, Bucket=bucket, Key="k", Tagging=eleven)
+    assert (error["Code"], status) == ("BadRequest", 400)

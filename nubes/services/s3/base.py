@@ -175,6 +175,8 @@ def validate_tags(tags: dict[str, str], count: int, limit: int = 10) -> None:
     for k, v in tags.items():
         if not k or len(k) > 128:
             raise errors.InvalidTag("The TagKey you have provided is invalid")
+        if k.startswith("aws:"):
+            raise errors.InvalidTag("System tags cannot be added/updated by requester")
         if len(v) > 256:
             raise errors.InvalidTag("The TagValue you have provided is invalid")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl, lifecycle
-from nubes.services.s3.base import S3Base, tag_set
+from nubes.services.s3.base import S3Base, tag_set, validate_tags
 from nubes.services.s3.errors import errors
 
 _CORS_METHODS = {"GET", "PUT", "HEAD", "POST", "DELETE"}
@@ -140,9 +140,7 @@ class BucketConfigOps(S3Base):
             raise errors.InvalidTag("Cannot provide multiple Tags with the same key")
         if len(tags) > 50:
             raise errors.BadRequest("Bucket tag count cannot be greater than 50")
-        for key in tags:
-            if key.startswith("aws:"):
-                raise errors.InvalidTag("System tags cannot be added/updated by requester")
+        validate_tags(tags, len(given), limit=50)
         arn = f"arn:aws:s3:::{bucket.name}"
         self.env.tags.drop(arn)
         self.env.tags.set(arn, tags)
