@@ -317,3 +317,13 @@ def test_tag_checks_for_objects_and_buckets(s3: Any, bucket: str) -> None:
     eleven = {"TagSet": [{"Key": str(i), "Value": "v"} for i in range(11)]}
     error, status, _ = failure(s3.put_object_tagging, Bucket=bucket, Key="k", Tagging=eleven)
     assert (error["Code"], status) == ("BadRequest", 400)
+
+
+def test_unknown_location_constraint(s3: Any, unique: Callable[[str], str]) -> None:
+    error, status, _ = failure(
+        s3.create_bucket,
+        Bucket=unique("bkt"),
+        CreateBucketConfiguration={"LocationConstraint": "moon-base-1"},
+    )
+    assert (error["Code"], status) == ("InvalidLocationConstraint", 400)
+    assert error["LocationConstraint"] == "moon-base-1"

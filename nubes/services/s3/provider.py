@@ -11,8 +11,11 @@ and copied on a worker thread, and the row is committed afterwards in one short 
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
+
+import botocore.session
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
@@ -151,7 +154,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     def _location(ctx: RequestContext, config: dict[str, Any]) -> str:
         constraint = config.get("LocationConstraint") or ""
         if ctx.region == "us-east-1":
-            if constraint == "us-east-1":
+            if constraint == "us-east-1" or (constraint and constraint not in _regions()):
                 raise errors.InvalidLocationConstraint(
                     "The specified location-constraint is not valid",
                     LocationConstraint=constraint,
@@ -722,6 +725,13 @@ _DIRECTIVES = {
     "TaggingDirective": "x-amz-tagging-directive",
 }
 _PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+@functools.cache
+def _regions() -> frozenset[str]:
+    """Where a bucket may be placed from us-east-1: botocore's S3 regions, and ``EU``, the old
+    name of eu-west-1."""
+    return frozenset(botocore.session.get_session().get_available_regions("s3")) | {"EU"}
 
 
 def _opt(name: str, value: Any) -> dict[str, Any]:
