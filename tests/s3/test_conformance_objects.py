@@ -327,3 +327,10 @@ def test_unknown_location_constraint(s3: Any, unique: Callable[[str], str]) -> N
     )
     assert (error["Code"], status) == ("InvalidLocationConstraint", 400)
     assert error["LocationConstraint"] == "moon-base-1"
+
+
+def test_eu_location_constraint(s3: Any, unique: Callable[[str], str]) -> None:
+    name = unique("bkt")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "EU"})
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "EU"
+    assert s3.head_bucket(Bucket=name)["BucketRegion"] == "eu-west-1"

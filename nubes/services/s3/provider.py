@@ -174,7 +174,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
 
     def head_bucket(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
-        return {"BucketRegion": bucket.region, "AccessPointAlias": False}
+        return {"BucketRegion": _region_of(bucket), "AccessPointAlias": False}
 
     def get_bucket_location(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         bucket = self.bucket(req["Bucket"])
@@ -206,7 +206,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             {
                 "Name": b.name,
                 "CreationDate": b.created,
-                "BucketRegion": b.region,
+                "BucketRegion": _region_of(b),
                 "BucketArn": f"arn:aws:s3:::{b.name}",
             }
             for b in page
@@ -732,6 +732,11 @@ def _regions() -> frozenset[str]:
     """Where a bucket may be placed from us-east-1: botocore's S3 regions, and ``EU``, the old
     name of eu-west-1."""
     return frozenset(botocore.session.get_session().get_available_regions("s3")) | {"EU"}
+
+
+def _region_of(bucket: Bucket) -> str:
+    """The region a bucket is in; GetBucketLocation alone keeps the ``EU`` it was made with."""
+    return "eu-west-1" if bucket.region == "EU" else bucket.region
 
 
 def _opt(name: str, value: Any) -> dict[str, Any]:
