@@ -63,11 +63,12 @@ class Gateway:
             request=req,
             protocol=target.protocol,
         )
-        resp = await self._answer(ctx, target)
+        host_id = ids.s3_host_id() if s3 else ""
+        resp = await self._answer(ctx, target, host_id)
         headers = resp.headers
         if s3:
             headers["x-amz-request-id"] = request_id
-            headers["x-amz-id-2"] = ids.s3_host_id()
+            headers["x-amz-id-2"] = host_id
         else:
             headers["x-amzn-RequestId"] = request_id
         headers.update(ctx.extras.get("response_headers", {}))
@@ -83,14 +84,16 @@ class Gateway:
             )
         return resp
 
-    async def _answer(self, ctx: RequestContext, target: Target) -> HttpResponse:
+    async def _answer(self, ctx: RequestContext, target: Target, host_id: str) -> HttpResponse:
         proto = get_protocol(target.protocol)
         op = (
             target.service.operation(target.operation, target.protocol)
             if target.operation
             else None
         )
-        rctx = ResponseContext(ctx.request_id, op.service_model if op else target.service.model, op)
+        rctx = ResponseContext(
+            ctx.request_id, op.service_model if op else target.service.model, op, host_id
+        )
         try:
             if op is None:
                 raise unknown_operation(target)

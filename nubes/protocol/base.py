@@ -120,6 +120,8 @@ class ResponseContext:
     request_id: str
     service: ServiceModel
     operation: OperationModel | None = None
+    host_id: str = ""
+    """S3's extended request id (``x-amz-id-2``), repeated as ``<HostId>`` in error bodies."""
 
 
 class WireProtocol(Protocol):

@@ -163,7 +163,8 @@ class RestXmlProtocol(RestProtocol):
         if _is_s3(ctx):
             out.append(f"<Error><Code>{code}</Code><Message>{message}</Message>")
             write_error_fields(out, shape, fields)
-            out.append(f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>")
+            host_id = escape_text(ctx.host_id or ctx.request_id)
+            out.append(f"<RequestId>{request_id}</RequestId><HostId>{host_id}</HostId></Error>")
         else:
             fault = "Sender" if error.sender_fault else "Receiver"
             out.append(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 
@@ -334,3 +335,12 @@ def test_eu_location_constraint(s3: Any, unique: Callable[[str], str]) -> None:
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "EU"})
     assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "EU"
     assert s3.head_bucket(Bucket=name)["BucketRegion"] == "eu-west-1"
+
+
+def test_error_host_id_matches_the_header(endpoint: str, bucket: str) -> None:
+    """The error body repeats the response's request ids (botocore keeps only the headers)."""
+    resp = requests.get(f"{endpoint}/{bucket}/missing", timeout=10)
+    assert resp.status_code == 404
+    body = resp.text
+    assert f"<HostId>{resp.headers['x-amz-id-2']}</HostId>" in body
+    assert f"<RequestId>{resp.headers['x-amz-request-id']}</RequestId>" in body
