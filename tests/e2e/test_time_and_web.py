@@ -13,6 +13,7 @@ import pytest
 import urllib3
 
 from tests.e2e.conftest import wait_for
+from tests.server import NubesProcess
 
 
 def _advance(endpoint: str, seconds: float) -> None:
@@ -66,9 +67,12 @@ def test_dynamodb_ttl_expires_items(
 
 @pytest.mark.clock
 def test_presigned_url_expires(
-    client: Callable[..., Any], endpoint: str, unique: Callable[[str], str]
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
 ) -> None:
-    s3 = client("s3")
+    # A server of its own: the URL is signed with the client's clock, so the server's must not
+    # have been moved by other tests yet.
+    server = nubes_factory(persistent=False)
+    endpoint, s3 = server.endpoint, server.client("s3")
     bucket = unique("expiry")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="k", Body=b"v")
