@@ -60,3 +60,16 @@ def wait_for(check: Any, seconds: float = 30) -> Any:
             return result
         time.sleep(0.1)
     raise AssertionError(f"condition not met within {seconds} s")
+
+
+def s3_records(sqs: Any, queue_url: str, count: int, seconds: float = 30) -> list[Any]:
+    """The first ``count`` S3 event records on the queue, skipping the s3:TestEvent that S3
+    sends when a notification configuration is saved (raw bodies or SNS envelopes)."""
+    records: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while len(records) < count and time.monotonic() < deadline:
+        for body in bodies(receive(sqs, queue_url, 1, deadline - time.monotonic())):
+            event = json.loads(body["Message"]) if body.get("Type") == "Notification" else body
+            records.extend(event.get("Records", []))
+    assert len(records) >= count, f"{len(records)} of {count} records within {seconds} s"
+    return records

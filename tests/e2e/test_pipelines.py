@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.e2e.conftest import bodies, make_function, receive, wait_for
+from tests.e2e.conftest import bodies, make_function, receive, s3_records, wait_for
 
 
 def _queue(sqs: Any, name: str) -> tuple[str, str]:
@@ -38,9 +38,7 @@ def test_s3_object_created_notifies_sqs(
     )
     s3.put_object(Bucket=bucket, Key="skipped.txt", Body=b"x")
     etag = s3.put_object(Bucket=bucket, Key="in/my report (1).csv", Body=b"a,b\n")["ETag"]
-    events = [b for b in bodies(receive(sqs, url, 1)) if "Records" in b]
-    assert len(events) == 1
-    record = events[0]["Records"][0]
+    (record,) = s3_records(sqs, url, 1)
     assert record["eventSource"] == "aws:s3"
     assert record["eventName"] == "ObjectCreated:Put"
     assert record["awsRegion"] == "us-east-1"
@@ -83,16 +81,10 @@ def test_s3_to_sns_to_sqs_fan_out_with_filter_policy(
     )
     s3.put_object(Bucket=bucket, Key="images/cat.png", Body=b"png")
     s3.put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"pdf")
-    envelopes = bodies(receive(sqs, audit_url, 2))
-    assert all(e["Type"] == "Notification" and e["TopicArn"] == topic for e in envelopes)
-    keys = sorted(
-        json.loads(e["Message"])["Records"][0]["s3"]["object"]["key"]
-        for e in envelopes
-        if "Records" in json.loads(e["Message"])
-    )
+    keys = sorted(r["s3"]["object"]["key"] for r in s3_records(sqs, audit_url, 2))
     assert keys == ["docs/a.pdf", "images/cat.png"]
-    thumbs = [b for b in bodies(receive(sqs, thumbs_url, 1)) if "Records" in b]
-    assert [t["Records"][0]["s3"]["object"]["key"] for t in thumbs] == ["images/cat.png"]
+    thumbs = s3_records(sqs, thumbs_url, 1)
+    assert [t["s3"]["object"]["key"] for t in thumbs] == ["images/cat.png"]
     assert sqs.receive_message(QueueUrl=thumbs_url).get("Messages", []) == []
 
 
@@ -276,3 +268,44 @@ def _table(ddb: Any, name: str) -> str:
         BillingMode="PAY_PER_REQUEST",
     )
     return name
+
+
+def test_s3_event_names_for_each_way_of_writing_and_deleting(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    s3, sqs = client("s3"), client("sqs")
+    bucket = unique("events")
+    url, arn = _queue(sqs, unique("events"))
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    s3.copy_object(Bucket=bucket, Key="b", CopySource={"Bucket": bucket, "Key": "a"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="c")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload, PartNumber=1, Body=b"y")
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="c",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    s3.delete_object(Bucket=bucket, Key="a")
+    records = s3_records(sqs, url, 4)
+    names = {r["s3"]["object"]["key"] + ":" + r["eventName"] for r in records}
+    assert names == {
+        "a:ObjectCreated:Put",
+        "b:ObjectCreated:Copy",
+        "c:ObjectCreated:CompleteMultipartUpload",
+        "a:ObjectRemoved:Delete",
+    }
+    for record in records:
+        assert record["eventVersion"] == "2.1"
+        assert record["s3"]["s3SchemaVersion"] == "1.0"
+        assert record["s3"]["object"]["sequencer"]
+        assert "eventTime" in record and record["userIdentity"]["principalId"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.e2e.conftest import bodies, make_function, receive
+from tests.e2e.conftest import bodies, make_function, receive, s3_records
 from tests.server import NubesProcess
 
 FORWARD = """
@@ -33,8 +33,8 @@ def test_pipelines_keep_running_after_sigkill(
     try:
         s3, sqs, sns, ddb = (again.client(s) for s in ("s3", "sqs", "sns", "dynamodb"))
         s3.put_object(Bucket=names["bucket"], Key="after.txt", Body=b"x")
-        event = next(b for b in bodies(receive(sqs, names["notified"])) if "Records" in b)
-        assert event["Records"][0]["s3"]["object"]["key"] == "after.txt"
+        (record,) = s3_records(sqs, names["notified"], 1)
+        assert record["s3"]["object"]["key"] == "after.txt"
         sqs.send_message(QueueUrl=names["jobs"], MessageBody="job")
         sns.publish(TopicArn=names["topic"], Message="note")
         ddb.put_item(TableName=names["table"], Item={"pk": {"S": "after"}})
