@@ -309,3 +309,34 @@ def test_s3_event_names_for_each_way_of_writing_and_deleting(
         assert record["s3"]["s3SchemaVersion"] == "1.0"
         assert record["s3"]["object"]["sequencer"]
         assert "eventTime" in record and record["userIdentity"]["principalId"]
+
+
+def test_sns_envelope_fields_on_sqs(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=unique("envelope"))["TopicArn"]
+    url, arn = _queue(sqs, unique("envelope"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    sent = sns.publish(
+        TopicArn=topic,
+        Message=json.dumps({"order": 1}),
+        Subject="New order",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"},
+            "n": {"DataType": "Number", "StringValue": "3"},
+        },
+    )
+    (envelope,) = bodies(receive(sqs, url))
+    assert envelope["Type"] == "Notification"
+    assert envelope["MessageId"] == sent["MessageId"]
+    assert envelope["TopicArn"] == topic and envelope["Subject"] == "New order"
+    assert json.loads(envelope["Message"]) == {"order": 1}
+    assert envelope["Timestamp"].endswith("Z")
+    assert envelope["SignatureVersion"] == "1"
+    assert envelope["Signature"] and envelope["SigningCertURL"].startswith("http")
+    assert "Action=Unsubscribe" in envelope["UnsubscribeURL"]
+    assert envelope["MessageAttributes"] == {
+        "kind": {"Type": "String", "Value": "order"},
+        "n": {"Type": "Number", "Value": "3"},
+    }
