@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +190,31 @@ def test_twelve_digit_access_key_is_the_account(
     assert caught.value.response["Error"]["Code"] == "NoSuchEntity"
     topic = client("sns", **first).create_topic(Name=unique("acct"))["TopicArn"]
     assert topic.split(":")[4] == "111111111111"
+
+
+def test_endpoint_url_from_a_config_file_profile(
+    endpoint: str, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        f"[profile local]\nregion = eu-west-2\nendpoint_url = {endpoint}\n"
+        "aws_access_key_id = 333333333333\naws_secret_access_key = test\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_PROFILE="local",
+               AWS_SHARED_CREDENTIALS_FILE="/nonexistent")  # fmt: skip
+    script = (
+        "import boto3, json\n"
+        "sns = boto3.client('sns')\n"
+        f"print(json.dumps(sns.create_topic(Name='{unique('profile')}')['TopicArn']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout).startswith("arn:aws:sns:eu-west-2:333333333333:profile-")
