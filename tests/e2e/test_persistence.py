@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import make_function, receive
 from tests.server import NubesProcess
@@ -206,3 +207,53 @@ def _check(server: NubesProcess, n: dict[str, Any]) -> None:
 
     events = logs.get_log_events(logGroupName=n["group"], logStreamName="s", startFromHead=True)
     assert [e["message"] for e in events["events"]] == ["first", "second"]
+
+
+def test_credentials_and_policies_survive_a_restart_under_enforcement(
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
+) -> None:
+    server = nubes_factory(persistent=True, env={"NUBES_ENFORCE_IAM": "1"})
+    iam = server.client("iam")
+    user, role = unique("ci"), unique("ci-role")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    iam.attach_user_policy(
+        UserName=user, PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonSQSFullAccess")
+    session = server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="ci")[
+        "Credentials"
+    ]
+    server.kill()
+    again = NubesProcess(server.data_dir, port=server.port, env=server.env).start()
+    try:
+        as_user = {
+            "aws_access_key_id": key["AccessKeyId"],
+            "aws_secret_access_key": key["SecretAccessKey"],
+        }
+        assert "TableNames" in again.client("dynamodb", **as_user).list_tables()
+        with pytest.raises(ClientError):
+            again.client("sqs", **as_user).list_queues()
+        as_role = {
+            "aws_access_key_id": session["AccessKeyId"],
+            "aws_secret_access_key": session["SecretAccessKey"],
+            "aws_session_token": session["SessionToken"],
+        }
+        again.client("sqs", **as_role).create_queue(QueueName=unique("ci"))
+        with pytest.raises(ClientError):
+            again.client("dynamodb", **as_role).list_tables()
+    finally:
+        again.stop()
