@@ -4,6 +4,8 @@ Lambda logs and S3-triggered functions, paginators, and a restart with work in f
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import os
 import subprocess
@@ -301,3 +303,42 @@ def test_s3_upload_triggers_lambda_thumbnailer(
             return None
 
     assert wait_for(converted) == b"SHOUT"
+
+
+def test_sdk_checksums_and_unseekable_streams(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    """Current SDKs send CRC32 checksums by default and stream unseekable bodies aws-chunked."""
+    s3 = client("s3")
+    bucket = unique("sums")
+    s3.create_bucket(Bucket=bucket)
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"hello")["ChecksumCRC32"] == "NhCmhg=="
+    sha = base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    put = s3.put_object(Bucket=bucket, Key="s", Body=b"hello", ChecksumAlgorithm="SHA256")
+    assert put["ChecksumSHA256"] == sha
+    got = s3.get_object(Bucket=bucket, Key="s", ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == sha and got["Body"].read() == b"hello"
+    with pytest.raises(ClientError) as bad:
+        s3.put_object(
+            Bucket=bucket,
+            Key="bad",
+            Body=b"hello",
+            ChecksumSHA256=base64.b64encode(b"0" * 32).decode(),
+        )
+    assert bad.value.response["Error"]["Code"] == "BadDigest"
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            chunk = self.data.read(len(buffer))
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    data = os.urandom(9 * 1024 * 1024)
+    s3.upload_fileobj(io.BufferedReader(Unseekable(data)), bucket, "stream")
+    assert s3.get_object(Bucket=bucket, Key="stream")["Body"].read() == data
