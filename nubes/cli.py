@@ -46,6 +46,9 @@ def _serve(settings: Settings) -> int:
         server_header=False,
         date_header=True,
         timeout_keep_alive=30,
+        # Long polls and function invokes can hold a request for up to 20 s or more; a stop
+        # (Ctrl-C, docker stop) must not wait for them, so they are cut after a short grace.
+        timeout_graceful_shutdown=3,
     )
     server = Server(config)
     server.run()

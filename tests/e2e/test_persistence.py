@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -136,8 +139,6 @@ def _build(server: NubesProcess, unique: Callable[[str], str]) -> dict[str, Any]
 
 
 def _epoch_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 
@@ -257,3 +258,36 @@ def test_credentials_and_policies_survive_a_restart_under_enforcement(
             again.client("dynamodb", **as_role).list_tables()
     finally:
         again.stop()
+
+
+def test_sigterm_does_not_wait_for_a_long_poll(
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
+) -> None:
+    """Stopping (Ctrl-C, docker stop) cuts a waiting long poll after a short grace instead of
+    hanging until it ends; what was written stays."""
+    server = nubes_factory(persistent=True)
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=unique("poll"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    empty = sqs.create_queue(QueueName=unique("empty"))["QueueUrl"]
+    polling = threading.Thread(target=_poll_quietly, args=(sqs, empty), daemon=True)
+    polling.start()
+    _wait_until_waiting(server, empty)
+    # stop() escalates to SIGKILL after 15 s; a clean exit is by the SIGTERM itself.
+    assert server.stop(timeout=15) == -signal.SIGTERM
+    again = NubesProcess(server.data_dir, port=server.port).start()
+    try:
+        assert again.client("sqs").receive_message(QueueUrl=url)["Messages"][0]["Body"] == "kept"
+    finally:
+        again.stop()
+
+
+def _poll_quietly(sqs: Any, url: str) -> None:
+    with contextlib.suppress(Exception):
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+
+
+def _wait_until_waiting(server: NubesProcess, url: str) -> None:
+    """Give the poll a moment to reach the server (a request, not a sleep, ends the wait)."""
+    server.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    time.sleep(0.3)
