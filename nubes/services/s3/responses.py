@@ -1,23 +1,19 @@
-"""S3 error documents for the requests answered before routing (CORS preflight, browser POST
-uploads), where the protocol serializer is not in the path."""
+"""S3 errors for the requests answered before routing (CORS preflight, browser POST uploads):
+no operation is in the path, so the error is handed to the rest-xml serializer directly."""
 
 from __future__ import annotations
 
 from nubes.core import ids
-from nubes.protocol.base import HttpResponse
-from nubes.protocol.xml import escape_text
+from nubes.gateway.catalog import catalog
+from nubes.protocol import get_protocol
+from nubes.protocol.base import HttpResponse, ResponseContext, ServiceError
 
 
 def xml_error(status: int, code: str, message: str, **fields: str) -> HttpResponse:
-    request_id = ids.s3_request_id()
-    extra = "".join(f"<{k}>{escape_text(str(v))}</{k}>" for k, v in fields.items())
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape_text(message)}</Message>{extra}"
-        f"<RequestId>{request_id}</RequestId><HostId>{ids.s3_host_id()}</HostId></Error>"
-    )
-    return HttpResponse(
-        status,
-        {"Content-Type": "application/xml", "x-amz-request-id": request_id},
-        body.encode(),
-    )
+    request_id, host_id = ids.s3_request_id(), ids.s3_host_id()
+    ctx = ResponseContext(request_id, catalog().services["s3"].model, None, host_id)
+    error = ServiceError(code, message, status, sender_fault=status < 500, fields=fields)
+    resp = get_protocol("rest-xml").serialize_error(error, ctx)
+    resp.headers["x-amz-request-id"] = request_id
+    resp.headers["x-amz-id-2"] = host_id
+    return resp
