@@ -31,10 +31,10 @@ from nubes.protocol.base import ServiceError
 from nubes.services.lambda_ import event_filter
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.models import LATEST, Scope
+from nubes.services.lambda_.parts import FunctionAccess
 
 if TYPE_CHECKING:
     from nubes.services.lambda_.invoker import Result, Target
-    from nubes.services.lambda_.models import LambdaModel
 
 log = logging.getLogger("nubes.lambda.events")
 
@@ -65,28 +65,8 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in INTERNAL}
 
 
-class EventSourceMappings:
+class EventSourceMappings(FunctionAccess):
     """Mixed into the Lambda provider."""
-
-    model: LambdaModel
-    env: Any
-    store: Any
-
-    def locate(
-        self, ctx: RequestContext, function_name: str, qualifier: str | None = None
-    ) -> tuple[Scope, str, str | None]:
-        raise NotImplementedError
-
-    def version_of(self, scope: Scope, name: str, qualifier: str | None) -> Any:
-        raise NotImplementedError
-
-    def target(self, scope: Scope, name: str, qualifier: str | None) -> Target:
-        raise NotImplementedError
-
-    async def run(
-        self, target: Target, payload: bytes, request_id: str, client_context: str | None = None
-    ) -> Result:
-        raise NotImplementedError
 
     # -- API ---------------------------------------------------------------------------------
 

@@ -24,10 +24,10 @@ from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.services.lambda_ import configuration as cfg
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.models import LATEST, Scope
+from nubes.services.lambda_.parts import FunctionAccess
 
 if TYPE_CHECKING:
-    from nubes.services.lambda_.invoker import Result, Target
-    from nubes.services.lambda_.models import LambdaModel
+    pass
 
 URL_HOST = re.compile(r"^(?P<id>[a-z0-9]{32})\.lambda-url\.(?P<region>[a-z0-9-]+)\.")
 URL_PATH = re.compile(r"^/_aws/lambda-url/(?P<id>[a-z0-9]{32})(?P<rest>/.*)?$")
@@ -35,29 +35,10 @@ CODE_PATH = re.compile(r"^/_aws/lambda/code/(?P<blob>[0-9a-f]{32})$")
 _ID_CHARS = string.ascii_lowercase + string.digits
 
 
-class FunctionUrls:
+class FunctionUrls(FunctionAccess):
     """Mixed into the Lambda provider."""
 
-    model: LambdaModel
-    env: Any
-    store: Any
     blobs: Any
-
-    def locate(
-        self, ctx: RequestContext, function_name: str, qualifier: str | None = None
-    ) -> tuple[Scope, str, str | None]:
-        raise NotImplementedError
-
-    def version_of(self, scope: Scope, name: str, qualifier: str | None) -> Any:
-        raise NotImplementedError
-
-    def target(self, scope: Scope, name: str, qualifier: str | None) -> Target:
-        raise NotImplementedError
-
-    async def run(
-        self, target: Target, payload: bytes, request_id: str, client_context: str | None = None
-    ) -> Result:
-        raise NotImplementedError
 
     # -- API ---------------------------------------------------------------------------------
 
