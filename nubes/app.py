@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from nubes.config import Settings
+from nubes.core.events import Events
+from nubes.core.metrics import Metrics
 from nubes.core.tags import Tags
 from nubes.gateway.catalog import Catalog, catalog
 from nubes.gateway.handler import Gateway
@@ -33,6 +35,8 @@ class Environment:
         self.catalog: Catalog = catalog()
         self.scheduler = Scheduler(self._in_transaction)
         self.tags = Tags(self.state.store)
+        self.metrics = Metrics()
+        self.events = Events()
         self.providers = Providers(self)
         self.gateway = Gateway(self)
 

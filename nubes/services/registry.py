@@ -63,6 +63,10 @@ class Providers:
             info = env.catalog.services[service]
             self._methods[service] = cls.implemented(sorted(info.operation_names))
 
+    def get(self, service: str) -> ServiceProvider:
+        """The provider of ``service`` (what other services and runtimes call into)."""
+        return self.instances[service]
+
     def implemented_operations(self) -> dict[str, list[str]]:
         return {service: sorted(ops) for service, ops in self._methods.items()}
 
