@@ -29,6 +29,13 @@ class ServiceProvider:
         self.store = env.state.store
         self.blobs = env.state.blobs
 
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        """True when the provider must run from server start, before any request names its
+        service: it has durable work to resume (queued invocations, running instances, alarms)
+        or serves something of its own (a DNS port). Others are loaded on first use."""
+        return False
+
     async def start(self) -> None:
         """Called once the server runs: start background work here (timers, workers)."""
 
