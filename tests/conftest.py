@@ -102,6 +102,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             tally = counts.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0})
             tally[outcome] += 1
     if not counts:
+        _report_missing_vectors(terminalreporter)
         return
     terminalreporter.section("AWS protocol test vectors")
     terminalreporter.write_line(
@@ -119,3 +120,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"{'total':48s} {total['passed']:6d} {total['skipped']:8d} {total['xfailed']:12d} "
         f"{total['failed']:6d}"
     )
+
+
+def _report_missing_vectors(terminalreporter: Any) -> None:
+    """A run without the vectors is a partial run: say so at the end, where it is read."""
+    from tests.protocol.vectors import MISSING
+
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        if MISSING in str(reason):
+            terminalreporter.section("AWS protocol test vectors: NOT RUN", red=True, bold=True)
+            terminalreporter.write_line(MISSING, red=True)
+            return

@@ -6,7 +6,18 @@ import pytest
 
 from nubes.protocol import get_protocol
 from nubes.protocol.base import ResponseContext, ServiceError
-from tests.protocol.vectors import Case, botocore_parse, http_request, load, normalize
+from tests.protocol.vectors import (
+    MISSING,
+    Case,
+    available,
+    botocore_parse,
+    http_request,
+    load,
+    normalize,
+)
+
+if not available():
+    pytest.skip(MISSING, allow_module_level=True)
 
 INPUT = list(load("input"))
 OUTPUT = list(load("output"))

@@ -25,6 +25,17 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from nubes.protocol.base import HttpRequest
 
 ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "protocol-tests"
+MISSING = (
+    f"AWS protocol test vectors not run: {ROOT} is missing. They are botocore's protocol "
+    "compliance vectors (botocore's tests/unit/protocols, Apache-2.0), kept in "
+    "../shared/protocol-tests beside the clone; put them there to run them."
+)
+"""The skip reason when the vectors are not there (the run's summary repeats it)."""
+
+
+def available() -> bool:
+    return (ROOT / "protocol-tests-ignore-list.json").is_file()
+
 
 FILES = [
     "ec2",
