@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from nubes.core.tags import Tags
 from nubes.gateway.catalog import Catalog, catalog
 from nubes.gateway.handler import Gateway
 from nubes.gateway.internal import internal_endpoint
+from nubes.init_hooks import InitHooks
 from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.scheduler import Scheduler
 from nubes.services.registry import Providers
@@ -29,8 +32,11 @@ SPOOL_LIMIT = 8 * 1024 * 1024
 class Environment:
     """Everything a running nubes has: settings, state, catalog, providers, the gateway."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, init_hooks: InitHooks | None = None) -> None:
         self.settings = settings
+        self.init = init_hooks or InitHooks(settings)
+        self.started = time.monotonic()
+        self.session_id = uuid.uuid4().hex
         self.state = State(None if settings.ephemeral else settings.data_dir, fsync=settings.fsync)
         self.catalog: Catalog = catalog()
         self.scheduler = Scheduler(self._in_transaction)
@@ -62,13 +68,14 @@ class Environment:
 
 
 class App:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, init_hooks: InitHooks | None = None) -> None:
         self.settings = settings
+        self.init_hooks = init_hooks
         self.env: Environment | None = None
 
     def environment(self) -> Environment:
         if self.env is None:
-            self.env = Environment(self.settings)
+            self.env = Environment(self.settings, self.init_hooks)
         return self.env
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -83,6 +90,7 @@ class App:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.environment().start()
+                    await self.environment().init.run("START")
                 except Exception as exc:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -90,6 +98,7 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.env is not None:
+                    await self.env.init.run("SHUTDOWN")
                     await self.env.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -19,7 +19,10 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from nubes.app import App
+    from nubes.init_hooks import InitHooks
 
+    # Whatever nubes writes (database, WAL, blobs, unpacked code) is its user's alone.
+    os.umask(0o077)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -28,14 +31,21 @@ def _serve(settings: Settings) -> int:
         # One line per request is useful when asked for, noise otherwise.
         logging.getLogger("nubes.request").setLevel(logging.WARNING)
 
+    hooks = InitHooks(settings)
+    hooks.run_blocking("BOOT")
+    app = App(settings, hooks)
+
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[Any] | None = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
+                # READY scripts call the server, which serves while they run; what they create
+                # exists once Ready. is printed.
+                await app.environment().init.run("READY")
                 print("Ready.", flush=True)
 
     config = uvicorn.Config(
-        App(settings),
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",

@@ -27,6 +27,8 @@ class Settings:
     root_secret_key: str = "test"
     fsync: bool = False
     """fsync on every commit and blob rename: survives power loss, not just a crash."""
+    init_dir: str = ""
+    """A further root of init hooks (``<dir>/ready.d/*.sh`` ...), beside /etc/localstack/init."""
 
 
 # (setting, NUBES variable, other accepted names, what it is) — also the README's table.
@@ -43,6 +45,7 @@ ENVIRONMENT: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("root_access_key", "NUBES_ROOT_ACCESS_KEY_ID", (), "access key of the account root"),
     ("root_secret_key", "NUBES_ROOT_SECRET_ACCESS_KEY", (), "secret key of the account root"),
     ("fsync", "NUBES_FSYNC", (), "fsync commits and blobs (power-loss safety)"),
+    ("init_dir", "NUBES_INIT_DIR", (), "more init hooks: <dir>/{boot,start,ready,shutdown}.d"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -74,4 +77,8 @@ def from_environment(env: Mapping[str, str] | None = None, **overrides: object) 
                 values[name] = _convert(name, env[key])
                 break
     values.update({k: v for k, v in overrides.items() if v is not None})
+    # Absolute once, here: workers (Lambda functions) run in other directories and must find
+    # the same data dir the server opened.
+    data_dir = Path(values.get("data_dir", Settings.data_dir))  # type: ignore[arg-type]
+    values["data_dir"] = data_dir.expanduser().absolute()
     return Settings(**values)  # type: ignore[arg-type]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import time
 from typing import TYPE_CHECKING, Any
 
 from nubes import __version__
@@ -20,6 +23,21 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 def health(env: Environment) -> dict[str, Any]:
     services = {name: "running" for name in env.providers.instances}
     return {"services": services, "edition": "community", "version": __version__}
+
+
+def info(env: Environment) -> dict[str, Any]:
+    """What LocalStack's ``/_localstack/info`` tells, as far as nubes has it."""
+    return {
+        "version": __version__,
+        "edition": "community",
+        "is_license_activated": False,
+        "session_id": env.session_id,
+        "machine_id": platform.node(),
+        "system": platform.system().lower(),
+        "is_docker": os.path.exists("/.dockerenv"),
+        "server_time_utc": clock.utcnow().strftime("%Y-%m-%dT%H:%M:%S"),
+        "uptime": int(time.monotonic() - env.started),
+    }
 
 
 async def internal_endpoint(env: Environment, req: HttpRequest) -> HttpResponse | None:
@@ -46,6 +64,14 @@ async def internal_endpoint(env: Environment, req: HttpRequest) -> HttpResponse 
         return _json({"now": clock.now(), "offset": clock.offset()})
     if path == "/_nubes/implemented" and method == "GET":
         return _json(env.providers.implemented_operations())
-    if path.startswith(("/_localstack/", "/moto-api/")):
+    if path == "/_localstack/info" and method in ("GET", "HEAD"):
+        return _json(info(env))
+    if path.startswith("/_localstack/init") and method in ("GET", "HEAD"):
+        stage = path[len("/_localstack/init") :].strip("/") or None
+        report = env.init.report(stage)
+        if report is None:
+            return _json({"error": f"no such stage {stage}"}, 404)
+        return _json(report)
+    if path.startswith("/moto-api/"):
         return None
     return _json({"error": f"no internal endpoint {method} {path}"}, 404)
