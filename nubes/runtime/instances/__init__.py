@@ -1,0 +1,31 @@
+"""EC2 instances as real process trees (the runtime the EC2 provider drives).
+
+The EC2 provider (``nubes/services/ec2``) keeps the records (state, addresses, volumes, security
+groups) and calls this runtime to make an instance run:
+
+- ``runtime = InstanceRuntime(host, api_port=env.settings.port, metrics=env.metrics,
+  hide=[str(env.settings.data_dir)])`` in the provider's ``start()``, then
+  ``await runtime.start()`` and ``runtime.boot(spec)`` for every instance whose record says
+  running (their processes ended with the previous server). ``await runtime.stop()`` in the
+  provider's ``stop()`` ends every instance process.
+- ``runtime.boot(spec)`` and ``runtime.halt(instance_id)`` act at once (callable from a sync
+  operation inside its transaction) and return an awaitable that completes when the agent is up
+  and the user data started (boot) or the last process is gone (halt): ``await`` it or ignore
+  it. Stop/terminate = ``halt``; reboot and recovery = ``halt`` then ``boot`` with the same spec
+  (same id, private IP, public IP/EIP, volumes and their data).
+- ``running(id)``, ``console_output(id)``, ``status(id)`` -> (system, instance) status,
+  ``inject_fault(id, fault)`` / ``faults()`` for ``/_nubes/faults`` (the provider answers those
+  through ``inject_fault`` / ``active_faults`` methods of its own; see nubes/gateway/internal.py).
+- ``host`` is the provider side (``InstanceHost``): the runtime asks it, when needed, for the
+  DescribeInstances record (IMDS), the user data, the role credentials and whether a security
+  group lets a connection in, so changes to the records apply without a reboot.
+
+Per instance the runtime keeps its private files in ``spec.work_dir`` (``console.log``, Unix
+sockets, the copy-on-write layers of the instance's own /etc, /var, /usr, /home, /root).
+"""
+
+from __future__ import annotations
+
+from nubes.runtime.instances.spec import FAULTS, Fault, InstanceHost, InstanceSpec
+
+__all__ = ["FAULTS", "Fault", "InstanceHost", "InstanceSpec"]
