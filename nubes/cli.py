@@ -1,4 +1,4 @@
-"""``nubes start | status | reset``."""
+"""The ``nubes`` command: start, status, reset, implemented, aws."""
 
 from __future__ import annotations
 
@@ -13,6 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from nubes.config import Settings, from_environment
+
+
+def banner(settings: Settings) -> str:
+    """What a person sees before Ready.: where nubes listens and how it is set up."""
+    from nubes import __version__
+    from nubes.services import PROVIDERS
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    data = "in memory" if settings.ephemeral else str(settings.data_dir)
+    lines = [
+        f"nubes {__version__} listening on http://{host}:{settings.port}",
+        f"  state: {data}",
+        f"  IAM enforcement: {'on' if settings.enforce_iam else 'off'}",
+        f"  services: {len(PROVIDERS)} implemented (`nubes implemented` lists their operations)",
+    ]
+    return "\n".join(lines)
 
 
 def _serve(settings: Settings) -> int:
@@ -42,6 +58,7 @@ def _serve(settings: Settings) -> int:
                 # READY scripts call the server, which serves while they run; what they create
                 # exists once Ready. is printed.
                 await app.environment().init.run("READY")
+                print(banner(settings), flush=True)
                 print("Ready.", flush=True)
 
     config = uvicorn.Config(
@@ -97,10 +114,45 @@ def _reset(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """AWS on your own machine, in one Python process. Point boto3, the AWS CLI or
+any SDK at http://localhost:4566 (AWS_ENDPOINT_URL) with any credentials."""
+
+COMMANDS = {
+    "start": "serve the AWS APIs on one port until stopped (Ctrl-C); prints Ready. once serving",
+    "status": "ask a running nubes for its health and print it as JSON",
+    "reset": "clear all state of a running nubes (every account, region and service)",
+    "implemented": "print the table of implemented operations per service (markdown)",
+    "aws": "run the AWS CLI against this nubes: endpoint, dummy credentials and region filled "
+    "in (nubes aws s3 ls); works with CLI v1 and v2",
+}
+
+
+def _aws(rest: list[str]) -> int:
+    """``nubes aws <args>``: the AWS CLI pointed at this nubes, whatever the CLI's version
+    (v1 ignores AWS_ENDPOINT_URL for some services, so the endpoint goes on the command line)."""
+    import shutil
+    import subprocess
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or _endpoint(argparse.Namespace(endpoint=None))
+    env = dict(os.environ)
+    env.setdefault("AWS_ACCESS_KEY_ID", "test")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    env.setdefault("AWS_DEFAULT_REGION", from_environment().region)
+    found = shutil.which("aws")
+    command = [found] if found else [sys.executable, "-m", "awscli"]
+    return subprocess.call([*command, "--endpoint-url", endpoint, *rest], env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nubes", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    start = sub.add_parser("start", help="serve AWS APIs")
+    from nubes import __version__
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["aws"]:
+        return _aws(argv[1:])
+    parser = argparse.ArgumentParser(prog="nubes", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"nubes {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start = sub.add_parser("start", help=COMMANDS["start"], description=COMMANDS["start"])
     start.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     start.add_argument("--port", type=int, help="port to listen on (default 4566)")
     start.add_argument("--data-dir", type=Path, help="where state lives (default ./.nubes-data)")
@@ -111,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument(
         "--fsync", action="store_true", default=None, help="fsync every commit (power-loss safe)"
     )
-    sub.add_parser("implemented", help="print the table of implemented operations (markdown)")
-    for name, helptext in (("status", "health of a running nubes"), ("reset", "clear all state")):
-        cmd = sub.add_parser(name, help=helptext)
+    sub.add_parser("implemented", help=COMMANDS["implemented"], description=COMMANDS["implemented"])
+    for name in ("status", "reset"):
+        cmd = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
         cmd.add_argument("--endpoint", help="default: http://127.0.0.1:4566 or NUBES_HOST/PORT")
+    sub.add_parser("aws", help=COMMANDS["aws"], description=COMMANDS["aws"], add_help=False)
     args = parser.parse_args(argv)
     if args.command == "start":
         settings = from_environment(
