@@ -44,8 +44,9 @@ def _serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if settings.log_level.lower() != "debug":
-        # One line per request is useful when asked for, noise otherwise.
-        logging.getLogger("nubes.request").setLevel(logging.WARNING)
+        # Libraries' chatter (botocore loading models, asyncio) is for debugging nubes itself.
+        for noisy in ("botocore", "urllib3", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
     hooks = InitHooks(settings)
     hooks.run_blocking("BOOT")
@@ -69,6 +70,8 @@ def _serve(settings: Settings) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,
+        # uvicorn's own lines go through the root logger above: one format for every line.
+        log_config=None,
         log_level="warning" if settings.log_level.lower() != "debug" else "debug",
         server_header=False,
         date_header=True,

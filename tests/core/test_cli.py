@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -52,3 +53,22 @@ def test_nubes_aws_runs_the_cli_against_this_nubes(endpoint: str, client: Any) -
     queues = _nubes("aws", "sqs", "list-queues", env=env)
     assert queues.returncode == 0, queues.stderr
     assert queue in queues.stdout
+
+
+def test_failed_requests_are_logged_with_code_and_account(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=False, env={"NUBES_LOG_LEVEL": "info"})
+    s3 = server.client("s3")
+    with contextlib.suppress(Exception):
+        s3.head_bucket(Bucket="no-such-bucket-here")
+    with contextlib.suppress(Exception):
+        server.client("sqs").get_queue_url(QueueName="no-such-queue")
+    server.stop()
+    text = "".join(server.output)
+    assert "nubes.request: sqs.GetQueueUrl 400 QueueDoesNotExist" in text
+    assert "(account 000000000000)" in text
+    # One format for every line, uvicorn's included; no botocore chatter at info.
+    lines = [line for line in text.splitlines() if " INFO " in line or " WARNING " in line]
+    assert lines and all(line[:4].isdigit() for line in lines)
+    assert "botocore" not in text
