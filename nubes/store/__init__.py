@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from nubes.store.blobs import BlobStore
+from nubes.store.private import private_dir, private_file
 from nubes.store.sqlite import Row, Store
 
 __all__ = ["BlobStore", "Row", "State", "Store"]
@@ -22,9 +23,13 @@ class State:
             blob_root = Path(self._scratch)
             db_path = None
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             blob_root = data_dir / "blobs"
             db_path = data_dir / "nubes.db"
+            private_file(db_path)
+            for journal in (data_dir / "nubes.db-wal", data_dir / "nubes.db-shm"):
+                if journal.exists():
+                    private_file(journal)
         self.store = Store(db_path, fsync=fsync)
         self.blobs = BlobStore(blob_root, fsync=fsync)
 

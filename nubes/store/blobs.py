@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from nubes.store.private import DIR_MODE, private_dir
+
 CHUNK = 1024 * 1024
 
 
@@ -31,8 +33,7 @@ class BlobStore:
     def __init__(self, root: Path, fsync: bool = False) -> None:
         self.root = root
         self.fsync = fsync
-        self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp = private_dir(private_dir(root) / "tmp")
         for stale in self.tmp.iterdir():
             # Temporary files from a process that died mid-write: never acknowledged.
             with contextlib.suppress(OSError):
@@ -64,7 +65,7 @@ class BlobStore:
                     os.fsync(out.fileno())
             blob_id = uuid.uuid4().hex
             target = self.path(blob_id)
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(mode=DIR_MODE, exist_ok=True)
             os.replace(tmp_name, target)
         except BaseException:
             with contextlib.suppress(OSError):
