@@ -22,13 +22,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from nubes.core import clock
 from nubes.core.accounts import root_principal
 from nubes.core.context import Principal, RequestContext
-from nubes.gateway import sigv4
+from nubes.gateway import sigv2, sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
-from nubes.protocol.base import ServiceError
+from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.iam import actions
 from nubes.services.iam.identity import Identities, KeyRecord, PolicySet
 from nubes.services.iam.policy import Caller, Request, evaluate, parse_policy
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nubes.iam")
 
 MAX_SKEW = 15 * 60
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 UNSIGNED_OPERATIONS = {
     ("sts", "AssumeRoleWithWebIdentity"),
     ("sts", "AssumeRoleWithSAML"),
@@ -92,6 +94,9 @@ def _family(ctx: RequestContext) -> str:
     return "query"
 
 
+_UNSUPPORTED = (
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+)
 _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
     "invalid_key": {
         "s3": (
@@ -141,6 +146,11 @@ _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
             "documentation for details.",
         ),
     },
+    "unsupported": {
+        "s3": ("InvalidRequest", 400, _UNSUPPORTED),
+        "json": ("IncompleteSignatureException", 400, _UNSUPPORTED),
+        "query": ("IncompleteSignature", 400, _UNSUPPORTED),
+    },
     "missing": {
         "s3": ("AccessDenied", 403, "Access Denied"),
         "json": ("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
@@ -151,6 +161,9 @@ _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
 
 def _error(ctx: RequestContext, kind: str, message: str | None = None) -> ServiceError:
     code, status, default = _ERRORS[kind][_family(ctx)]
+    if ctx.protocol == "rest-json":
+        # REST-JSON services answer a refused authentication with a 403.
+        status = 403
     return ServiceError(code, message or default, status)
 
 
@@ -172,11 +185,19 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return sigv4.signing_key(secret, date, region, service)
 
 
-def _payload_hash(ctx: RequestContext) -> str:
-    given = ctx.request.headers.get("x-amz-content-sha256")
-    if given:
-        return given
-    req = ctx.request
+_S3_PAYLOAD_FORMS = (
+    sigv4.UNSIGNED_PAYLOAD,
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    STREAMING_SIGNED,
+    STREAMING_SIGNED + "-TRAILER",
+)
+_S3_STREAMED = frozenset(("PutObject", "UploadPart"))
+"""S3 operations whose body S3 itself hashes as it stores it (``XAmzContentSHA256Mismatch``):
+enforcement does not read those bodies a second time."""
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _body_hash(req: HttpRequest) -> str:
     if req.body_file is not None:
         digest = hashlib.sha256()
         req.body_file.seek(0)
@@ -185,6 +206,44 @@ def _payload_hash(ctx: RequestContext) -> str:
         req.body_file.seek(0)
         return digest.hexdigest()
     return hashlib.sha256(req.body).hexdigest()
+
+
+def _payload_hash(ctx: RequestContext, op: OperationModel) -> str:
+    """The payload hash the signature covers. S3 signs the ``x-amz-content-sha256`` it is sent,
+    and the body must hash to it; other services sign the hash of the body itself, unless the
+    operation is modelled with an unsigned body."""
+    req = ctx.request
+    given = req.headers.get("x-amz-content-sha256")
+    if ctx.service != "s3":
+        if given == sigv4.UNSIGNED_PAYLOAD and op.auth_type == "v4-unsigned-body":
+            return given
+        return _body_hash(req)
+    if given is None:
+        raise ServiceError(
+            "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
+        )
+    if given in _S3_PAYLOAD_FORMS:
+        return given
+    if len(given) != 64 or not _HEX.issuperset(given):
+        raise ServiceError(
+            "InvalidArgument",
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or "
+            "a valid sha256 value.",
+            fields={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": given},
+        )
+    if op.name not in _S3_STREAMED:
+        computed = _body_hash(req)
+        if computed != given.lower():
+            raise ServiceError(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                fields={
+                    "ClientComputedContentSHA256": given,
+                    "S3ComputedContentSHA256": computed,
+                },
+            )
+    return given
 
 
 def _signed_path(ctx: RequestContext) -> str:
@@ -209,9 +268,10 @@ def _time_keys(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-def verify_header_signature(ctx: RequestContext, secret: str) -> None:
+def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel) -> None:
     """The ``Authorization`` header's SigV4 signature against ``secret``; raises the service's
-    error for a skewed clock or a wrong signature."""
+    error for a skewed clock, a body that does not hash to what was signed, or a wrong
+    signature."""
     req = ctx.request
     auth = sigv4.Authorization.parse(req.headers.get("authorization", ""))
     amz_date = req.headers.get("x-amz-date", "")
@@ -237,22 +297,26 @@ def verify_header_signature(ctx: RequestContext, secret: str) -> None:
             f"Signature expired: {amz_date} is now earlier than {earliest} ({now_text} - 15 min.)",
         )
     scope = auth.scope
+    payload = _payload_hash(ctx, op)
     request = sigv4.canonical_request(
         req.method,
         _signed_path(ctx),
         req.query_string,
         req.headers,
         auth.signed_headers,
-        _payload_hash(ctx),
+        payload,
         double_encode=ctx.service != "s3",
     )
     key = _signing_key(secret, scope.date, scope.region, scope.service)
     expected = sigv4.sign(key, sigv4.string_to_sign(amz_date, str(scope), request))
     if not sigv4.matches(expected, auth.signature):
         raise _error(ctx, "signature")
+    if payload == STREAMING_SIGNED or payload == STREAMING_SIGNED + "-TRAILER":
+        # S3 checks each chunk's signature, chained from this one, as it reads the body.
+        ctx.extras["chunk_signer"] = sigv4.ChunkSigner(key, scope, amz_date, expected)
 
 
-def verify_query_signature(ctx: RequestContext, secret: str) -> None:
+def verify_query_signature(ctx: RequestContext, secret: str, op: OperationModel) -> None:
     """A presigned request to a service other than S3 (an EKS token is a presigned STS
     GetCallerIdentity): its expiry on the nubes clock, then its signature."""
     query = ctx.request.query
@@ -271,6 +335,7 @@ def verify_query_signature(ctx: RequestContext, secret: str) -> None:
             ctx, "signature", f"Signature expired: {amz_date} is now earlier than {now_text}"
         )
     key = _signing_key(secret, scope.date, scope.region, scope.service)
+    payload = _payload_hash(ctx, op)
     # SDKs presign query-protocol calls with the operation's POST, and the URL is then fetched
     # with a GET: either method is taken.
     for method in dict.fromkeys((ctx.request.method, "POST")):
@@ -280,7 +345,7 @@ def verify_query_signature(ctx: RequestContext, secret: str) -> None:
             ctx.request.query_string,
             ctx.request.headers,
             first("X-Amz-SignedHeaders").split(";"),
-            _payload_hash(ctx),
+            payload,
             double_encode=True,
             exclude_query=("X-Amz-Signature",),
         )
@@ -288,6 +353,79 @@ def verify_query_signature(ctx: RequestContext, secret: str) -> None:
         if sigv4.matches(expected, first("X-Amz-Signature")):
             return
     raise _error(ctx, "signature")
+
+
+def carries_credentials(req: HttpRequest) -> bool:
+    """Whether a request carries any signature at all (else it is anonymous)."""
+    if req.headers.get("authorization"):
+        return True
+    query = req.query_string
+    return "Signature=" in query or "X-Amz-" in query or "AWSAccessKeyId=" in query
+
+
+def _query_form(req: HttpRequest) -> str | None:
+    """The signature a request to a service other than S3 carries outside the header: SigV4
+    presigned (``v4-query``) or the query APIs' SigV2 parameters (``v2-query``), which a
+    form-encoded body may hold too."""
+    query_string = req.query_string
+    if "X-Amz-Signature=" in query_string or "X-Amz-Credential=" in query_string:
+        return "v4-query"
+    if "Signature=" in query_string or "AWSAccessKeyId=" in query_string:
+        return "v2-query"
+    if (
+        not req.headers.get("authorization")
+        and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        and b"AWSAccessKeyId=" in req.read_body()
+    ):
+        return "v2-query"
+    return None
+
+
+def _v2_params(req: HttpRequest) -> dict[str, str]:
+    params = dict(parse_qsl(req.query_string, keep_blank_values=True))
+    if req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qsl(req.read_body().decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def _iso_time(text: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+_V2_DIGESTS = {"HmacSHA256": "sha256", "HmacSHA1": "sha1"}
+
+
+def verify_v2_query_signature(ctx: RequestContext, secret: str) -> None:
+    """The query APIs' signature version 2 (``SignatureVersion=2`` with ``HmacSHA256`` or
+    ``HmacSHA1``): dated by ``Timestamp`` (within 15 minutes) or ``Expires``, then verified."""
+    req = ctx.request
+    params = _v2_params(req)
+    digest = _V2_DIGESTS.get(params.get("SignatureMethod", ""))
+    if params.get("SignatureVersion") != "2" or digest is None:
+        raise _error(ctx, "unsupported")
+    expires, stamp = params.get("Expires"), params.get("Timestamp")
+    if expires is not None:
+        limit = _iso_time(expires)
+        if limit is None or clock.now() > limit:
+            raise ServiceError("RequestExpired", f"Request has expired. Expires date is {expires}")
+    elif stamp is not None:
+        signed_at = _iso_time(stamp)
+        real_now = clock.now() - clock.offset()
+        if signed_at is None or abs(real_now - signed_at) > MAX_SKEW:
+            raise ServiceError("RequestExpired", f"Request has expired. Timestamp date is {stamp}")
+    else:
+        raise ServiceError(
+            "MissingParameter", "The request must contain the parameter Timestamp or Expires."
+        )
+    text = sigv2.query_string_to_sign(req.method, req.host, req.path, params)
+    if not sigv2.matches(sigv2.sign(secret, text, digest), params.get("Signature", "")):
+        raise _error(ctx, "signature")
 
 
 def _account_of(arn: str) -> str | None:
@@ -300,20 +438,11 @@ def _account_of(arn: str) -> str | None:
 def chunk_signature(
     secret: str, scope: sigv4.Scope, amz_date: str, previous: str, chunk: bytes
 ) -> str:
-    """The signature of one chunk of an S3 ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` upload:
-    chained from the previous chunk's (the seed is the request's own signature), for S3 to
-    check each ``;chunk-signature=`` against."""
-    text = "\n".join(
-        (
-            "AWS4-HMAC-SHA256-PAYLOAD",
-            amz_date,
-            str(scope),
-            previous,
-            hashlib.sha256(b"").hexdigest(),
-            hashlib.sha256(chunk).hexdigest(),
-        )
-    )
-    return sigv4.sign(_signing_key(secret, scope.date, scope.region, scope.service), text)
+    """The signature of one chunk of an S3 ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` upload,
+    chained from the previous chunk's (the seed is the request's own signature)."""
+    key = _signing_key(secret, scope.date, scope.region, scope.service)
+    signer = sigv4.ChunkSigner(key, scope, amz_date, previous)
+    return signer.next(hashlib.sha256(chunk).hexdigest())
 
 
 # -- the check ------------------------------------------------------------------------------------
@@ -379,11 +508,11 @@ class Enforcer:
         if self._fresh:
             self._policies.clear()
             self._tags.clear()
-        if ctx.service == "s3" and not ctx.principal.access_key_id:
+        if ctx.service == "s3" and not carries_credentials(ctx.request):
             # Anonymous S3 requests get what bucket policies grant to everyone.
             self.authorize(ctx, op.name, params, self.anonymous)
             return
-        record = self.authenticate(ctx)
+        record = self.authenticate(ctx, op)
         self.authorize(ctx, op.name, params, record)
 
     def reset(self) -> None:
@@ -392,13 +521,30 @@ class Enforcer:
         self._tags.clear()
         self._key_used.clear()
 
-    def authenticate(self, ctx: RequestContext) -> KeyRecord:
+    def authenticate(self, ctx: RequestContext, op: OperationModel) -> KeyRecord:
+        """The caller's key record, once the request's signature, in whichever form it comes,
+        verifies against the key's secret; raises the service's error otherwise."""
         req = ctx.request
-        key_id = ctx.principal.access_key_id
         header = req.headers.get("authorization", "")
-        presigned = "X-Amz-Signature=" in req.query_string or "Signature=" in req.query_string
-        if not key_id or not (header or presigned):
+        if ctx.service == "s3":
+            from nubes.services.s3 import presign
+
+            kind = presign.form(ctx)
+        else:
+            kind = _query_form(req)
+        if header.startswith(sigv4.ALGORITHM + " "):
+            kind = "v4"
+        elif header and kind != "v2":
+            # Any other algorithm (SigV4a's AWS4-ECDSA-P256-SHA256 among them) is refused
+            # rather than taken unverified.
+            raise _error(ctx, "unsupported")
+        elif kind is None:
             raise _error(ctx, "missing")
+        key_id = ctx.principal.access_key_id
+        if kind == "v2-query" and ctx.service != "s3":
+            key_id = _v2_params(req).get("AWSAccessKeyId", "")
+        if not key_id:
+            raise _error(ctx, "missing" if kind != "v4" else "signature")
         record = self.record(key_id)
         if record is None or not record.active:
             raise _error(ctx, "invalid_key")
@@ -406,16 +552,23 @@ class Enforcer:
             token = (
                 req.headers.get("x-amz-security-token")
                 or req.query.get("X-Amz-Security-Token", [""])[0]
+                or req.query.get("x-amz-security-token", [""])[0]
+                or (_v2_params(req).get("SecurityToken", "") if kind == "v2-query" else "")
             )
             if token != record.principal.session_token:
                 raise _error(ctx, "invalid_key")
             if record.expired:
                 raise _error(ctx, "expired")
-        # S3 verifies its presigned URLs itself; SigV2 signatures are taken as they come.
-        if header.startswith(sigv4.ALGORITHM):
-            verify_header_signature(ctx, record.secret)
-        elif presigned and ctx.service != "s3":
-            verify_query_signature(ctx, record.secret)
+        if kind == "v4":
+            verify_header_signature(ctx, record.secret, op)
+        elif ctx.service == "s3":
+            presign.verify(ctx, record.secret)
+        elif kind == "v4-query":
+            verify_query_signature(ctx, record.secret, op)
+        elif ctx.protocol == "query":
+            verify_v2_query_signature(ctx, record.secret)
+        else:
+            raise _error(ctx, "unsupported")
         if key_id.startswith("AKIA"):
             self._note_use(ctx, key_id)
         return record

@@ -219,5 +219,23 @@ def header_signature_matches(
     return matches(expected, auth.signature)
 
 
+class ChunkSigner:
+    """The signatures of an S3 ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` body's chunks, in turn:
+    each is chained from the previous one, the first from the request's own signature."""
+
+    _EMPTY = hashlib.sha256(b"").hexdigest()
+
+    def __init__(self, key: bytes, scope: Scope, amz_date: str, seed: str) -> None:
+        self.key = key
+        self.prefix = f"AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n"
+        self.previous = seed
+
+    def next(self, chunk_sha256: str) -> str:
+        """The signature the next chunk (whose SHA-256 is given in hex) must carry."""
+        text = f"{self.prefix}{self.previous}\n{self._EMPTY}\n{chunk_sha256}"
+        self.previous = sign(self.key, text)
+        return self.previous
+
+
 def matches(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.lower().encode())

@@ -422,7 +422,11 @@ class S3Base(ServiceProvider):
         chunked = content_sha.startswith("STREAMING-") or "aws-chunked" in (
             req.get("ContentEncoding") or ""
         )
-        chunks = aws_chunked(stream, trailers) if chunked else read_plain(stream)
+        chunks = (
+            aws_chunked(stream, trailers, ctx.extras.get("chunk_signer"))
+            if chunked
+            else read_plain(stream)
+        )
         body = store_body(self.blobs, chunks, wanted, checksums.ALGORITHMS, inline=inline)
         if body.blob_id:
             self.written.append(body.blob_id)

@@ -1,14 +1,19 @@
-"""Presigned S3 URLs (SigV4 query authentication): expiry against the nubes clock, then the
-signature itself, computed by the shared SigV4 module."""
+"""S3's own ways of carrying a signature besides the SigV4 header: presigned URLs (SigV4 and
+SigV2 query authentication, expiring on the nubes clock) and the SigV2 ``Authorization: AWS
+<key>:<signature>`` header (dated by ``Date`` or ``x-amz-date``, within 15 minutes).
+
+A malformed request is refused whether IAM enforcement is on or not, as S3 refuses it before
+looking at the key. The signature itself is checked against the key's secret: with enforcement
+off only when nubes knows the key, with it on always (enforcement calls ``verify``).
+"""
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.gateway import sigv4
+from nubes.gateway import sigv2, sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.services.s3.errors import errors
 
@@ -18,6 +23,11 @@ if TYPE_CHECKING:
     from nubes.core.context import RequestContext
 
 MAX_EXPIRES = 604800
+MAX_SKEW = 15 * 60
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
 
 
 def _iso(epoch: float) -> str:
@@ -34,63 +44,131 @@ def signed_path(ctx: RequestContext) -> str:
 
 
 def check(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
-    """Gateway check for S3 requests carrying a presigned query signature."""
-    if ctx.service != "s3":
+    """Gateway check for S3 requests: the form of any S3-specific signature, and the signature
+    itself when nubes knows the key."""
+    if ctx.service == "s3":
+        verify(ctx, sigv4.secret_for(ctx.principal.access_key_id), strict=False)
+
+
+def form(ctx: RequestContext) -> str | None:
+    """Which S3-specific signature the request carries: ``v2`` (header), ``v2-query``,
+    ``v4-query``; None for the SigV4 header or no signature at all. More than one mechanism
+    at once is refused, as S3 does."""
+    req = ctx.request
+    query_string = req.query_string
+    found = []
+    header = req.headers.get("authorization", "")
+    if header:
+        found.append("v2" if header.startswith("AWS ") else None)
+    if "X-Amz-Algorithm=" in query_string or "X-Amz-Signature=" in query_string:
+        found.append("v4-query")
+    if "AWSAccessKeyId=" in query_string or "Signature=" in query_string.replace(
+        "X-Amz-Signature=", ""
+    ):
+        found.append("v2-query")
+    if len(found) > 1:
+        raise errors.InvalidArgument(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+            "Signature query string parameter or the Authorization header should be specified",
+            ArgumentName="Authorization",
+            ArgumentValue=header,
+        )
+    return found[0] if found else None
+
+
+def verify(ctx: RequestContext, secret: str | None, strict: bool = True) -> str | None:
+    """Checks the S3-specific signature the request carries (see ``form``) and returns its
+    form. ``secret`` None: the key is unknown, which only a non-strict check lets through."""
+    kind = form(ctx)
+    if kind == "v2":
+        _check_v2_header(ctx, secret)
+    elif kind == "v2-query":
+        _check_v2(ctx, secret)
+    elif kind == "v4-query":
+        _check_v4(ctx, secret)
+    if strict and kind is not None and secret is None:
+        raise errors.InvalidAccessKeyId(
+            "The AWS Access Key Id you provided does not exist in our records.",
+            AWSAccessKeyId=ctx.principal.access_key_id,
+        )
+    return kind
+
+
+def _resource(ctx: RequestContext) -> str:
+    """SigV2's resource path: ``/bucket/key`` as sent (still percent-encoded), whatever the
+    addressing style."""
+    bucket = s3_virtual_host_bucket(ctx.request.host)
+    return (f"/{bucket}" if bucket else "") + signed_path(ctx)
+
+
+def _check_v2_header(ctx: RequestContext, secret: str | None) -> None:
+    req = ctx.request
+    header = req.headers["authorization"]
+    parsed = sigv2.HEADER.match(header)
+    if parsed is None:
+        raise errors.InvalidArgument(
+            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+            ArgumentName="Authorization",
+            ArgumentValue=header,
+        )
+    amz_date = req.headers.get("x-amz-date")
+    date_text = amz_date if amz_date is not None else req.headers.get("date", "")
+    signed_at = sigv2.http_date(date_text)
+    if signed_at is None:
+        raise errors.AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+    # Clients sign with the real wall clock, not the emulated one tests move forward.
+    real_now = clock.now() - clock.offset()
+    if abs(real_now - signed_at) > MAX_SKEW:
+        raise errors.RequestTimeTooSkewed(
+            "The difference between the request time and the current time is too large.",
+            RequestTime=date_text,
+            ServerTime=_iso(real_now),
+            MaxAllowedSkewMilliseconds=str(MAX_SKEW * 1000),
+        )
+    if secret is None:
         return
-    query_string = ctx.request.query_string
-    if "X-Amz-Signature=" in query_string:
-        _check_v4(ctx)
-    elif "Signature=" in query_string and "Expires=" in query_string:
-        _check_v2(ctx)
-
-
-_V2_SUBRESOURCES = frozenset(
-    (
-        "acl", "cors", "delete", "lifecycle", "location", "logging", "notification",
-        "partNumber", "policy", "requestPayment", "restore", "tagging", "torrent", "uploadId",
-        "uploads", "versionId", "versioning", "versions", "website", "response-cache-control",
-        "response-content-disposition", "response-content-encoding",
-        "response-content-language", "response-content-type", "response-expires",
+    given = parsed.group("signature")
+    # With x-amz-date the Date line is empty; clients that sign Date anyway are taken too.
+    dates = ("", req.headers.get("date", "")) if amz_date is not None else (date_text,)
+    for date in dict.fromkeys(dates):
+        text = sigv2.s3_string_to_sign(req.method, _resource(ctx), req.query, req.headers, date)
+        if sigv2.matches(sigv2.sign(secret, text), given):
+            return
+    raise errors.SignatureDoesNotMatch(
+        _MISMATCH,
+        AWSAccessKeyId=parsed.group("key"),
+        StringToSign=text,
+        SignatureProvided=given,
     )
-)  # fmt: skip
 
 
-def _check_v2(ctx: RequestContext) -> None:
+def _check_v2(ctx: RequestContext, secret: str | None) -> None:
     """Query-string authentication, signature version 2 (what botocore still presigns S3 URLs
     with unless told to use SigV4)."""
     req = ctx.request
     query = req.query
-    expires = _first(query, "Expires")
+    expires, access_key, given = (
+        _first(query, "Expires"),
+        _first(query, "AWSAccessKeyId"),
+        _first(query, "Signature"),
+    )
+    if not (expires and access_key and given):
+        raise errors.AccessDenied(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
+            "parameters"
+        )
     if not expires.isdigit():
-        raise errors.AccessDenied("Query-string authentication requires the Expires parameter")
+        raise errors.AccessDenied("Invalid date (should be seconds since epoch): " + expires)
     if clock.now() > int(expires):
         raise errors.AccessDenied(
             "Request has expired", Expires=_iso(int(expires)), ServerTime=_iso(clock.now())
         )
-    access_key = _first(query, "AWSAccessKeyId")
-    given = _first(query, "Signature")
-    bucket = s3_virtual_host_bucket(req.host)
-    # The path as sent (still percent-encoded); subresource values decoded, as botocore signs.
-    resource = (f"/{bucket}" if bucket else "") + signed_path(ctx)
-    subresources = sorted((k, v[0]) for k, v in query.items() if k in _V2_SUBRESOURCES)
-    if subresources:
-        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in subresources)
-    amz = sorted((k, " ".join(v.split())) for k, v in req.headers.items() if k.startswith("x-amz-"))
-    text = "\n".join(
-        (
-            req.method,
-            req.headers.get("content-md5", ""),
-            req.headers.get("content-type", ""),
-            expires,
-            *(f"{k}:{v}" for k, v in amz),
-            resource,
-        )
-    )
-    secret = sigv4.secret_for(access_key)
-    if secret is not None and not hmac.compare_digest(sigv4.sign_v2(secret, text), given):
+    if secret is None:
+        return
+    text = sigv2.s3_string_to_sign(req.method, _resource(ctx), query, req.headers, expires)
+    if not sigv2.matches(sigv2.sign(secret, text), given):
         raise errors.SignatureDoesNotMatch(
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
+            _MISMATCH,
             AWSAccessKeyId=access_key,
             StringToSign=text,
             SignatureProvided=given,
@@ -101,7 +179,7 @@ def _first(query: dict[str, list[str]], name: str) -> str:
     return query.get(name, [""])[0]
 
 
-def _check_v4(ctx: RequestContext) -> None:
+def _check_v4(ctx: RequestContext, secret: str | None) -> None:
     req = ctx.request
     query = req.query
     if _first(query, "X-Amz-Algorithm") != sigv4.ALGORITHM:
@@ -141,7 +219,6 @@ def _check_v4(ctx: RequestContext) -> None:
     signed_headers = _first(query, "X-Amz-SignedHeaders").split(";")
     given = _first(query, "X-Amz-Signature")
     payload = req.headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
-    secret = sigv4.secret_for(scope.access_key_id)
     if secret is None:
         return
     expected = sigv4.expected_signature(
@@ -158,8 +235,7 @@ def _check_v4(ctx: RequestContext) -> None:
     )
     if not sigv4.matches(expected, given):
         raise errors.SignatureDoesNotMatch(
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
+            _MISMATCH,
             AWSAccessKeyId=scope.access_key_id,
             SignatureProvided=given,
         )

@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from nubes.gateway import sigv4
+from nubes.gateway.sigv4 import ChunkSigner
 from nubes.services.s3.checksums import Hasher
 from nubes.services.s3.errors import errors
 from nubes.store.blobs import BlobStore
@@ -57,26 +59,40 @@ class Location:
         return [self.blob_id] if self.blob_id else []
 
 
-def aws_chunked(stream: BinaryIO, trailers: dict[str, str]) -> Iterator[bytes]:
+def aws_chunked(
+    stream: BinaryIO, trailers: dict[str, str], signer: ChunkSigner | None = None
+) -> Iterator[bytes]:
     """The payload of an ``aws-chunked`` body (``<hex size>[;chunk-signature=..]\\r\\n<data>\\r\\n``
-    ... ``0\\r\\n`` then trailing headers); the trailers are filled in once it is consumed."""
+    ... ``0\\r\\n`` then trailing headers); the trailers are filled in once it is consumed.
+    With a ``signer`` (a signed streaming upload), every chunk's signature is checked."""
     while True:
         line = stream.readline(4096)
         if not line.endswith(b"\n"):
             raise errors.IncompleteBody("The request body terminated unexpectedly")
+        size_text, _, extension = line.strip().partition(b";")
         try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
+            size = int(size_text, 16)
         except ValueError:
             raise errors.InvalidArgument("Invalid chunk size in aws-chunked body") from None
-        if size == 0:
-            break
+        digest = hashlib.sha256() if signer is not None else None
         remaining = size
         while remaining:
             chunk = stream.read(min(remaining, CHUNK))
             if not chunk:
                 raise errors.IncompleteBody("The request body terminated unexpectedly")
             remaining -= len(chunk)
+            if digest is not None:
+                digest.update(chunk)
             yield chunk
+        if signer is not None and digest is not None:
+            given = extension.partition(b"chunk-signature=")[2].decode("latin-1").strip()
+            if not sigv4.matches(signer.next(digest.hexdigest()), given):
+                raise errors.SignatureDoesNotMatch(
+                    "The request signature we calculated does not match the signature you "
+                    "provided. Check your key and signing method."
+                )
+        if size == 0:
+            break
         stream.readline(16)
     while True:
         line = stream.readline(8192)
