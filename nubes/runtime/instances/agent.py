@@ -1,0 +1,353 @@
+"""The agent: first process of an instance, run inside its namespaces (standard library only,
+started as a script so that it imports nothing of nubes and starts fast).
+
+It makes the namespaces look like a machine (loopback with the private IP and
+169.254.169.254, hostname, its own /tmp, /run, /mnt/<device> volumes and copy-on-write /etc,
+/var, /usr, /opt, /srv, /home, /root), relays connections between the instance's network and
+Unix sockets in its work directory (Unix sockets cross network namespaces), runs the user data
+as cloud-init runs ``#!`` scripts, and reaps orphans as init does. When the agent ends, the
+kernel ends every process of the PID namespace with it.
+
+Events go to the runtime as JSON lines on the status pipe: ``ready``, ``user-data`` (exit
+status), ``shutdown`` and ``reboot`` (asked from inside with the usual commands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+MS_BIND = 4096
+MS_REC = 16384
+MS_NOSUID = 2
+MS_NODEV = 4
+OVERLAID = ("etc", "var", "usr", "opt", "srv", "home", "root")
+"""Directories the instance sees copy-on-write: it writes its own /etc, /var, ... (kept in the
+work directory across boots, as a root volume keeps them) and never the host's."""
+SCRIPT = "/var/lib/cloud/instance/scripts/part-001"
+CLONE_NEWNET = 0x40000000
+METADATA_IP = "169.254.169.254"
+LINK_IP = "169.254.0.1"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    if (
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        )
+        != 0
+    ):
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _ip(commands: str) -> None:
+    subprocess.run(["ip", "-batch", "-"], input=commands.encode(), check=True)
+
+
+class Agent:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.isolated: bool = cfg["namespaces"]
+        # Every host path is reached through a descriptor opened now: the mounts below hide
+        # /tmp (where the work directory often is) and the directories named in ``hide``.
+        self.wfd = os.open(cfg["work_dir"], os.O_PATH | os.O_DIRECTORY)
+        self.work = f"/proc/self/fd/{self.wfd}"
+        self.status_fd: int = cfg["status_fd"]
+        self.death_fd: int = cfg["death_fd"]
+        self.console = os.open(
+            f"{self.work}/console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
+        with open(f"{self.work}/user-data", "rb") as f:
+            self.user_data = f.read()
+        self.volume_fds = {
+            dev: os.open(path, os.O_PATH | os.O_DIRECTORY) for dev, path in cfg["volumes"].items()
+        }
+        self.user_data_pid = 0
+        self.started = time.monotonic()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def emit(self, event: str, **fields: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.status_fd, json.dumps({"event": event, **fields}).encode() + b"\n")
+
+    def console_line(self, text: str) -> None:
+        os.write(self.console, text.encode() + b"\n")
+
+    # -- the machine ------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        cfg = self.cfg
+        _ip(f"link set lo up\naddr add {cfg['private_ip']}/32 dev lo")
+        self.metadata_network()
+        name = cfg["hostname"].encode()
+        _libc.sethostname(name, len(name))
+        _mount("tmpfs", "/mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+        for dev, fd in self.volume_fds.items():
+            target = f"/mnt/{dev.rsplit('/', 1)[-1]}"
+            os.mkdir(target)
+            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
+        for name_ in OVERLAID:
+            if not os.path.isdir(f"/{name_}") or os.path.islink(f"/{name_}"):
+                continue
+            layer = f"{self.work}/root/{name_}"
+            os.makedirs(f"{layer}/upper", exist_ok=True)
+            os.makedirs(f"{layer}/work", exist_ok=True)
+            _mount(
+                "overlay",
+                f"/{name_}",
+                "overlay",
+                0,
+                f"lowerdir=/{name_},upperdir={layer}/upper,workdir={layer}/work",
+            )
+        for path in ("/tmp", "/run", "/dev/shm"):
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+        for path in cfg["hide"]:
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+        hostname = cfg["hostname"]
+        with open("/etc/hosts", "w") as f:
+            f.write(
+                "127.0.0.1   localhost localhost.localdomain\n"
+                f"{cfg['private_ip']}   {hostname} {hostname.split('.')[0]}\n"
+            )
+        with open("/etc/hostname", "w") as f:
+            f.write(hostname + "\n")
+
+    def metadata_network(self) -> None:
+        """169.254.169.254 lives in a network namespace of its own behind a veth pair, as it
+        lives outside a real instance: so the instance can still listen on 0.0.0.0:80."""
+        _ip("link add imds0 type veth peer name imds1")
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                os.close(go_w)
+                if _libc.unshare(CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+                os.write(ready_w, b"x")
+                os.read(go_r, 1)
+                _ip(
+                    "link set lo up\nlink set imds1 up\n"
+                    f"addr add {METADATA_IP}/32 dev imds1\n"
+                    f"route add {LINK_IP}/32 dev imds1"
+                )
+                asyncio.run(self.metadata_relay())
+            finally:
+                os._exit(1)
+        os.close(ready_w)
+        os.close(go_r)
+        os.read(ready_r, 1)
+        _ip(
+            f"link set imds1 netns {pid}\nlink set imds0 up\n"
+            f"addr add {LINK_IP}/32 dev imds0\n"
+            f"route add {METADATA_IP}/32 dev imds0 src {LINK_IP}"
+        )
+        os.write(go_w, b"x")
+        os.close(go_w)
+        os.close(ready_r)
+
+    async def metadata_relay(self) -> None:
+        server = await asyncio.start_server(
+            lambda r, w: self.to_unix("imds.sock", r, w), METADATA_IP, 80
+        )
+        await server.serve_forever()
+
+    def shims(self) -> str:
+        """Commands that end or restart the machine, as the agent's signals."""
+        bin_dir = "/run/nubes/bin" if self.isolated else f"{self.cfg['work_dir']}/bin"
+        os.makedirs(bin_dir, exist_ok=True)
+        pid = os.getpid()
+        scripts = {
+            "poweroff": f"kill -USR1 {pid}",
+            "halt": f"kill -USR1 {pid}",
+            "reboot": f"kill -USR2 {pid}",
+            "shutdown": (
+                f'case " $* " in *" -r "*|*" --reboot "*) kill -USR2 {pid};; '
+                f"*) kill -USR1 {pid};; esac"
+            ),
+        }
+        for name, body in scripts.items():
+            path = f"{bin_dir}/{name}"
+            with open(path, "w") as f:
+                f.write(f"#!/bin/sh\n{body}\n")
+            os.chmod(path, 0o755)
+        return bin_dir
+
+    # -- relays -----------------------------------------------------------------------------
+
+    async def relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Pump one direction; a half-close is passed on."""
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+        except (ConnectionError, OSError):
+            writer.transport.abort()
+
+    async def splice(
+        self,
+        a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        b: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    ) -> None:
+        try:
+            await asyncio.gather(self.relay(a[0], b[1]), self.relay(b[0], a[1]))
+        finally:
+            a[1].close()
+            b[1].close()
+
+    async def to_unix(
+        self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            other = await asyncio.open_unix_connection(f"{self.work}/{name}")
+        except OSError:
+            writer.close()
+            return
+        await self.splice((reader, writer), other)
+
+    async def inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A connection the runtime let in: its first line names the port to reach."""
+        try:
+            port = int(await reader.readline())
+            other = await asyncio.open_connection(self.cfg["private_ip"], port)
+        except (ValueError, OSError):
+            writer.close()
+            return
+        await self.splice((reader, writer), other)
+
+    async def serve(self) -> None:
+        await asyncio.start_unix_server(self.inbound, path=f"{self.work}/in.sock")
+        await asyncio.start_server(
+            lambda r, w: self.to_unix("api.sock", r, w), "127.0.0.1", self.cfg["api_port"]
+        )
+
+    # -- boot -------------------------------------------------------------------------------
+
+    def environment(self, bin_dir: str) -> dict[str, str]:
+        cfg = self.cfg
+        path = [bin_dir, os.path.dirname(sys.executable)]
+        path += ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        path += [p for p in os.environ.get("PATH", "").split(":") if p and p not in path]
+        env = {
+            "PATH": ":".join(path),
+            "HOME": "/root",
+            "USER": "root",
+            "LOGNAME": "root",
+            "SHELL": "/bin/sh",
+            "LANG": "C.UTF-8",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{cfg['api_port']}",
+            "AWS_DEFAULT_REGION": cfg["region"],
+            "AWS_REGION": cfg["region"],
+        }
+        if not self.isolated:
+            env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = cfg["imds_endpoint"]
+            env["AWS_ENDPOINT_URL"] = cfg["api_endpoint"]
+            env["HOME"] = os.environ.get("HOME", "/root")
+            for dev, path_ in cfg["volumes"].items():
+                env[f"NUBES_VOLUME_{dev.rsplit('/', 1)[-1].upper()}"] = path_
+        return env
+
+    def run_user_data(self, bin_dir: str) -> None:
+        data = self.user_data
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        stamp = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+        self.console_line(f"Cloud-init v. nubes running 'modules:final' at {stamp}.")
+        if not data.strip():
+            return
+        if not data.startswith(b"#!"):
+            self.console_line("Unhandled non-multipart (text/x-not-multipart) userdata: ignored")
+            return
+        script = SCRIPT if self.isolated else f"{self.cfg['work_dir']}/part-001"
+        os.makedirs(os.path.dirname(script), exist_ok=True)
+        with open(script, "wb") as f:
+            f.write(data)
+        os.chmod(script, 0o700)
+        proc = subprocess.Popen(
+            [script],
+            stdin=subprocess.DEVNULL,
+            stdout=self.console,
+            stderr=self.console,
+            cwd="/",
+            env=self.environment(bin_dir),
+        )
+        self.user_data_pid = proc.pid
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.user_data_pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.emit("user-data", status=code)
+                up = time.monotonic() - self.started
+                self.console_line(
+                    f"Cloud-init v. nubes finished at "
+                    f"{time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}. "
+                    f"Datasource DataSourceEc2.  Up {up:.2f} seconds"
+                )
+
+    def end(self, event: str | None) -> None:
+        if event:
+            self.emit(event)
+        # Without a PID namespace nothing ends the rest of the tree for us.
+        with contextlib.suppress(OSError):
+            os.killpg(0, signal.SIGKILL)
+        os._exit(0)
+
+    async def main(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        loop.add_signal_handler(signal.SIGUSR1, self.end, "shutdown")
+        loop.add_signal_handler(signal.SIGUSR2, self.end, "reboot")
+        loop.add_signal_handler(signal.SIGTERM, self.end, None)
+        # The runtime holds the other end: when nubes goes, however it goes, so does the tree.
+        loop.add_reader(self.death_fd, self.end, None)
+        if self.isolated:
+            await self.serve()
+        bin_dir = self.shims()
+        self.run_user_data(bin_dir)
+        self.emit("ready")
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    agent = Agent(cfg)
+    if agent.isolated:
+        try:
+            agent.setup()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            agent.console_line(f"nubes: the instance's namespaces could not be set up: {exc}")
+            agent.emit("failed", error=str(exc))
+            raise SystemExit(1) from exc
+    asyncio.run(agent.main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,730 @@
+"""Instances as supervised process trees, each in its own user, network, mount, PID and UTS
+namespaces (no privileges needed), reachable from the host at their public loopback address on
+the ports their security groups allow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from nubes.core import clock
+from nubes.core.metrics import Datapoint, Metrics
+from nubes.runtime.instances.imds import Imds, Response, serve_http
+from nubes.runtime.instances.spec import FAULTS, Fault, InstanceHost, InstanceSpec
+
+log = logging.getLogger("nubes.instances")
+
+AGENT = str(Path(__file__).with_name("agent.py"))
+UNSHARE = (
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--net",
+    "--mount",
+    "--pid",
+    "--uts",
+    "--fork",
+    "--kill-child=SIGKILL",
+    "--mount-proc",
+)
+CONSOLE_LIMIT = 64 * 1024
+"""GetConsoleOutput returns the most recent 64 KB."""
+WATCH_FAST = 0.05
+WATCH_SLOW = 0.5
+FAST_FOR = 30.0
+"""Listening ports are looked for often in the first seconds after a boot (when the user data
+starts its servers), then at a slower pace."""
+ASG_TAG = "aws:autoscaling:groupName"
+
+
+class _Instance:
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.up = False
+        self.ending: str | None = None
+        """Why the tree is being ended by us (halt, a fault): its end is then no news."""
+        self.events: list[str] = []
+        self.fault: Fault | None = None
+        self.dirfd = -1
+        self.death_w = -1
+        self.status_r = -1
+        self.pidfd = -1
+        self.buffer = b""
+        self.servers: list[_SocketServer] = []
+        self.forwards: dict[int, asyncio.Server] = {}
+        self.refused: set[int] = set()
+        self.booted = time.monotonic()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.sampled: tuple[float, float, int, int] | None = None
+        """(real time, CPU seconds, bytes in, bytes out) at the last datapoint published."""
+        self.connections: set[asyncio.Task[None]] = set()
+
+    def path(self, name: str) -> str:
+        return f"/proc/self/fd/{self.dirfd}/{name}"
+
+
+class InstanceRuntime:
+    """See ``nubes/runtime/instances/__init__.py`` for how the EC2 provider drives it."""
+
+    def __init__(
+        self,
+        host: InstanceHost,
+        *,
+        api_port: int,
+        api_host: str = "127.0.0.1",
+        metrics: Metrics | None = None,
+        hide: Iterable[str] = (),
+        isolation: str | None = None,
+    ) -> None:
+        """``hide``: host directories the instances must not see (nubes' data directory);
+        ``isolation``: "namespaces" or "host" to force a mode (default: namespaces where the
+        OS allows them; also ``NUBES_EC2_ISOLATION``)."""
+        self.host = host
+        self.api_port = api_port
+        self.api_host = "127.0.0.1" if api_host in ("", "0.0.0.0", "::") else api_host
+        self.hide = [str(Path(p).resolve()) for p in hide]
+        self.isolation = isolation or os.environ.get("NUBES_EC2_ISOLATION") or ""
+        self.imds = Imds(host)
+        self.instances: dict[str, _Instance] = {}
+        self.work_dirs: dict[str, str] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._ends: set[asyncio.Future[None]] = set()
+        if metrics is not None:
+            metrics.collector(self.collect)
+
+    # -- life of the runtime ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.isolation not in ("namespaces", "host"):
+            self.isolation = "namespaces" if await self._namespaces_work() else "host"
+            if self.isolation == "host":
+                log.warning(
+                    "EC2 instances run on the host's network (no unprivileged namespaces "
+                    "here): metadata at AWS_EC2_METADATA_SERVICE_ENDPOINT, volumes at "
+                    "NUBES_VOLUME_<DEVICE>, no security-group gating, shared /tmp"
+                )
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(), name="nubes-instance-ports")
+
+    async def stop(self) -> None:
+        for instance_id in list(self.instances):
+            await self.halt(instance_id)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    @staticmethod
+    async def _namespaces_work() -> bool:
+        if not (shutil.which("unshare") and shutil.which("ip")):
+            return False
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *UNSHARE,
+                "ip",
+                "link",
+                "set",
+                "lo",
+                "up",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            return await proc.wait() == 0
+        except OSError:
+            return False
+
+    # -- boot and halt ----------------------------------------------------------------------
+
+    def boot(self, spec: InstanceSpec) -> asyncio.Future[None]:
+        """Start the instance now; the result completes once the agent is up and the user data
+        started (an error if the instance could not boot)."""
+        current = self.instances.get(spec.instance_id)
+        if current is not None and current.ending is None and current.fault is None:
+            return current.ready
+        if current is not None:
+            self._end(current, "halt")
+            self.instances.pop(spec.instance_id, None)
+        inst = _Instance(spec)
+        self.instances[spec.instance_id] = inst
+        self.work_dirs[spec.instance_id] = spec.work_dir
+        try:
+            self._spawn(inst)
+        except OSError as exc:
+            self._close(inst)
+            self.instances.pop(spec.instance_id, None)
+            inst.ready.set_exception(exc)
+            inst.ready.exception()
+        return inst.ready
+
+    def halt(self, instance_id: str) -> asyncio.Future[None]:
+        """End the instance's whole process tree now; the result completes when it is gone."""
+        inst = self.instances.pop(instance_id, None)
+        self.imds.forget(instance_id)
+        if inst is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        self._end(inst, "halt")
+        return inst.gone
+
+    def running(self, instance_id: str) -> bool:
+        inst = self.instances.get(instance_id)
+        return inst is not None and inst.proc is not None and inst.ending is None
+
+    def console_output(self, instance_id: str) -> bytes:
+        work_dir = self.work_dirs.get(instance_id)
+        if work_dir is None:
+            return b""
+        try:
+            with open(os.path.join(work_dir, "console.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - CONSOLE_LIMIT))
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def status(self, instance_id: str) -> tuple[str, str]:
+        """(system status, instance status): ok, impaired, initializing, insufficient-data or
+        not-applicable (not running here)."""
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            return ("not-applicable", "not-applicable")
+        if inst.fault is not None:
+            if inst.fault.fault == "ec2:host-failure":
+                return ("impaired", "insufficient-data")
+            return ("ok", "impaired")
+        if inst.ending is not None and inst.ending != "halt":
+            return ("ok", "impaired")
+        if not inst.up:
+            return ("initializing", "initializing")
+        return ("ok", "ok")
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def inject_fault(self, instance_id: str, fault: str) -> Fault:
+        """Make the instance's host fail or its processes crash (``FAULTS``). Raises
+        ValueError for an unknown fault, KeyError when the instance is not running here."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            raise KeyError(instance_id)
+        if inst.fault is None:
+            inst.fault = Fault(instance_id, fault, clock.now())
+            self._end(inst, fault)
+        return inst.fault
+
+    def faults(self) -> list[Fault]:
+        return [i.fault for i in self.instances.values() if i.fault is not None]
+
+    # -- the process tree -------------------------------------------------------------------
+
+    def _spawn(self, inst: _Instance) -> None:
+        spec = inst.spec
+        os.makedirs(spec.work_dir, exist_ok=True)
+        inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        for name in ("in.sock", "imds.sock", "api.sock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(spec.work_dir, name))
+        with open(os.path.join(spec.work_dir, "user-data"), "wb") as f:
+            f.write(spec.user_data)
+        loop = asyncio.get_running_loop()
+        isolated = self.isolation != "host"
+        cfg: dict[str, Any] = {
+            "instance_id": spec.instance_id,
+            "region": spec.region,
+            "private_ip": spec.private_ip,
+            "hostname": spec.hostname or _hostname(spec),
+            "api_port": self.api_port,
+            "volumes": spec.volumes,
+            "work_dir": os.path.abspath(spec.work_dir),
+            "namespaces": isolated,
+            "hide": [*self.hide, os.path.dirname(os.path.abspath(spec.work_dir))],
+        }
+        if isolated:
+            imds = self._unix_server(inst, "imds.sock", self._imds_connection)
+            api = self._unix_server(inst, "api.sock", self._api_connection)
+            inst.servers += [imds, api]
+        else:
+            tcp = socket.create_server(("127.0.0.1", 0))
+            cfg["imds_endpoint"] = f"http://127.0.0.1:{tcp.getsockname()[1]}/"
+            cfg["api_endpoint"] = f"http://{self.api_host}:{self.api_port}"
+            inst.servers.append(self._serve(inst, tcp, self._imds_connection))
+        status_r, status_w = os.pipe()
+        death_r, death_w = os.pipe()
+        cfg["status_fd"], cfg["death_fd"] = status_w, death_r
+        argv = [sys.executable, "-S", "-I", AGENT, json.dumps(cfg)]
+        try:
+            inst.proc = subprocess.Popen(
+                [*UNSHARE, *argv] if isolated else argv,
+                pass_fds=(status_w, death_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(spec.work_dir, "agent.log"), "ab"),  # noqa: SIM115
+                start_new_session=True,
+            )
+        finally:
+            os.close(status_w)
+            os.close(death_r)
+        inst.status_r, inst.death_w = status_r, death_w
+        os.set_blocking(status_r, False)
+        loop.add_reader(status_r, self._status, inst)
+        inst.pidfd = os.pidfd_open(inst.proc.pid)
+        loop.add_reader(inst.pidfd, self._exited, inst)
+        inst.booted = time.monotonic()
+
+    def _unix_server(
+        self,
+        inst: _Instance,
+        name: str,
+        handler: Callable[[_Instance, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ) -> _SocketServer:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(inst.path(name))
+        sock.listen(128)
+        return self._serve(inst, sock, handler)
+
+    def _serve(
+        self,
+        inst: _Instance,
+        sock: socket.socket,
+        handler: Callable[[_Instance, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ) -> _SocketServer:
+        # Servers are made from bound sockets synchronously so that boot() needs no await;
+        # asyncio starts serving them on the next loop iteration.
+        sock.setblocking(False)
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await handler(inst, reader, writer)
+
+        return _SocketServer(sock, connected)
+
+    def _status(self, inst: _Instance) -> None:
+        try:
+            chunk = os.read(inst.status_r, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            asyncio.get_running_loop().remove_reader(inst.status_r)
+            return
+        inst.buffer += chunk
+        *lines, inst.buffer = inst.buffer.split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)["event"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            inst.events.append(event)
+            if event == "ready":
+                inst.up = True
+                if not inst.ready.done():
+                    inst.ready.set_result(None)
+            elif event == "failed" and not inst.ready.done():
+                inst.ready.set_exception(RuntimeError("the instance's agent failed to start"))
+                inst.ready.exception()
+
+    def _exited(self, inst: _Instance) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(inst.pidfd)
+        if inst.proc is not None:
+            inst.proc.wait()
+        self._status(inst)
+        self._close(inst)
+        if not inst.ready.done():
+            inst.ready.set_exception(RuntimeError("the instance's processes ended during boot"))
+            inst.ready.exception()
+        if not inst.gone.done():
+            inst.gone.set_result(None)
+        if inst.ending is not None:
+            return
+        instance_id = inst.spec.instance_id
+        if self.instances.get(instance_id) is not inst:
+            return
+        if "reboot" in inst.events:
+            log.info("%s rebooted from inside", instance_id)
+            self.instances.pop(instance_id, None)
+            self.boot(inst.spec)
+        elif "shutdown" in inst.events:
+            self.instances.pop(instance_id, None)
+            self.imds.forget(instance_id)
+            try:
+                self.host.exited(instance_id, "shutdown")
+            except Exception:
+                log.exception("EC2 provider failed to take %s's shutdown", instance_id)
+        else:
+            # Nothing of ours ended it: as a kernel panic would, it leaves the instance impaired.
+            inst.ending = "crashed"
+            log.warning("%s: its processes ended unexpectedly", instance_id)
+
+    def _end(self, inst: _Instance, why: str) -> None:
+        """Kill the whole tree: the agent is the PID namespace's init, so the kernel ends every
+        other process of the instance with it."""
+        if inst.ending is None or why == "halt":
+            inst.ending = why
+        for port in list(inst.forwards):
+            inst.forwards.pop(port).close()
+        for task in list(inst.connections):
+            task.cancel()
+        if inst.proc is not None and inst.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(inst.proc.pid, signal.SIGKILL)
+        if inst.death_w >= 0:
+            os.close(inst.death_w)
+            inst.death_w = -1
+        if inst.proc is None and not inst.gone.done():
+            inst.gone.set_result(None)
+
+    def _close(self, inst: _Instance) -> None:
+        loop = asyncio.get_running_loop()
+        for server in inst.servers:
+            server.close()
+        inst.servers.clear()
+        for port in list(inst.forwards):
+            inst.forwards.pop(port).close()
+        for fd_name in ("status_r", "pidfd", "death_w", "dirfd"):
+            fd = getattr(inst, fd_name)
+            if fd >= 0:
+                if fd_name == "status_r":
+                    loop.remove_reader(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(inst, fd_name, -1)
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _imds_connection(
+        self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        def respond(method: str, target: str, headers: dict[str, str]) -> Response:
+            try:
+                return self.imds.respond(inst.spec, method, target, headers)
+            except Exception:
+                log.exception("IMDS failed on %s %s", method, target)
+                return Response(500, b"internal error")
+
+        await serve_http(_Counted(reader, inst, "out"), writer, respond)  # type: ignore[arg-type]
+
+    async def _api_connection(
+        self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            other = await asyncio.open_connection(self.api_host, self.api_port)
+        except OSError:
+            writer.close()
+            return
+        await _splice(inst, (reader, writer), other)
+
+    async def _inbound(
+        self, inst: _Instance, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        peer = (writer.get_extra_info("peername") or ("",))[0]
+        try:
+            allowed = self.host.ingress_allowed(inst.spec.instance_id, "tcp", port, peer)
+        except Exception:
+            log.exception("EC2 provider failed to check ingress for %s", inst.spec.instance_id)
+            allowed = False
+        if not allowed:
+            # Refused as a reset: no byte of the instance's service reaches the client.
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        try:
+            other = await asyncio.open_unix_connection(inst.path("in.sock"))
+        except OSError:
+            writer.transport.abort()
+            return
+        other[1].write(f"{port}\n".encode())
+        await _splice(inst, other, (reader, writer))
+
+    # -- public forwarders ------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Open the public address's port for every port the instance listens on, and close it
+        when the instance stops listening (whether a connection gets in is decided per
+        connection, by the security groups of that moment)."""
+        while True:
+            fast = False
+            for inst in list(self.instances.values()):
+                if time.monotonic() - inst.booted < FAST_FOR:
+                    fast = True
+                try:
+                    await self._forward(inst)
+                except Exception:
+                    log.exception("port forwarding for %s failed", inst.spec.instance_id)
+            await asyncio.sleep(WATCH_FAST if fast else WATCH_SLOW)
+
+    async def _forward(self, inst: _Instance) -> None:
+        if (
+            inst.proc is None
+            or not inst.up
+            or inst.ending is not None
+            or not inst.spec.public_ip
+            or self.isolation == "host"
+        ):
+            return
+        ports = _listening(inst.proc.pid, inst.spec.private_ip)
+        for port in set(inst.forwards) - ports:
+            inst.forwards.pop(port).close()
+        for port in ports - set(inst.forwards) - inst.refused:
+            try:
+                server = await asyncio.start_server(
+                    self._connector(inst, port),
+                    inst.spec.public_ip,
+                    port,
+                    reuse_address=True,
+                )
+            except OSError as exc:
+                inst.refused.add(port)
+                log.warning(
+                    "%s: cannot open %s:%s: %s",
+                    inst.spec.instance_id,
+                    inst.spec.public_ip,
+                    port,
+                    exc,
+                )
+                continue
+            if inst.ending is not None or self.instances.get(inst.spec.instance_id) is not inst:
+                server.close()
+                return
+            inst.forwards[port] = server
+
+    def _connector(
+        self, inst: _Instance, port: int
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            inst.connections.add(task)
+            try:
+                await self._inbound(inst, port, reader, writer)
+            finally:
+                inst.connections.discard(task)
+
+        return connected
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def collect(self, boundary: float) -> list[Datapoint]:
+        """AWS/EC2 metrics at a minute boundary: status checks every minute; CPU and network
+        every minute with detailed monitoring, every five minutes with basic."""
+        points: list[Datapoint] = []
+        minute = int(boundary) // 60 * 60
+        for inst in list(self.instances.values()):
+            spec = inst.spec
+            try:
+                record = self.host.describe(spec.instance_id) or {}
+            except Exception:
+                log.exception("EC2 provider failed to describe %s", spec.instance_id)
+                record = {}
+            dims: dict[str, str] = {"InstanceId": spec.instance_id}
+            tags = {t.get("Key"): t.get("Value", "") for t in record.get("Tags") or []}
+            if tags.get(ASG_TAG):
+                dims["AutoScalingGroupName"] = tags[ASG_TAG]
+            system, instance = self.status(spec.instance_id)
+            failed_system = 1.0 if system == "impaired" else 0.0
+            failed_instance = 1.0 if instance == "impaired" else 0.0
+            for name, value in (
+                ("StatusCheckFailed", max(failed_system, failed_instance)),
+                ("StatusCheckFailed_System", failed_system),
+                ("StatusCheckFailed_Instance", failed_instance),
+            ):
+                points += self._points(spec, name, value, "Count", dims, minute - 60)
+            detailed = (record.get("Monitoring") or {}).get("State") in ("enabled", "pending")
+            period = 60 if detailed else 300
+            if minute % period:
+                continue
+            now = time.monotonic()
+            cpu = _cpu_seconds(inst.proc.pid) if inst.proc and inst.ending is None else 0.0
+            last = inst.sampled or (inst.booted, 0.0, 0, 0)
+            inst.sampled = (now, cpu, inst.bytes_in, inst.bytes_out)
+            elapsed = max(now - last[0], 1e-3)
+            used = max(cpu - last[1], 0.0) if cpu else 0.0
+            utilization = min(100.0, 100.0 * used / (elapsed * max(spec.vcpus, 1)))
+            for name, value, unit in (
+                ("CPUUtilization", utilization, "Percent"),
+                ("NetworkIn", float(inst.bytes_in - last[2]), "Bytes"),
+                ("NetworkOut", float(inst.bytes_out - last[3]), "Bytes"),
+            ):
+                points += self._points(spec, name, value, unit, dims, minute - period)
+        return points
+
+    @staticmethod
+    def _points(
+        spec: InstanceSpec,
+        name: str,
+        value: float,
+        unit: str,
+        dims: dict[str, str],
+        timestamp: float,
+    ) -> list[Datapoint]:
+        made = [
+            Datapoint(spec.account_id, spec.region, "AWS/EC2", name, value, unit, dims, timestamp)
+        ]
+        if len(dims) > 1:
+            only = {"InstanceId": spec.instance_id}
+            made.append(
+                Datapoint(
+                    spec.account_id, spec.region, "AWS/EC2", name, value, unit, only, timestamp
+                )
+            )
+        return made
+
+
+class _SocketServer:
+    """An asyncio server over an already bound socket, started without awaiting."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        connected: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ) -> None:
+        self._sock = sock
+        self._task = asyncio.get_running_loop().create_task(self._run(connected))
+        self._task.add_done_callback(lambda _: sock.close())
+
+    async def _run(
+        self,
+        connected: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ) -> None:
+        if self._sock.family == socket.AF_UNIX:
+            server = await asyncio.start_unix_server(connected, sock=self._sock)
+        else:
+            server = await asyncio.start_server(connected, sock=self._sock)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            server.close()
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+class _Counted:
+    """A reader that counts what it hands on as the instance's traffic."""
+
+    def __init__(self, reader: asyncio.StreamReader, inst: _Instance, way: str) -> None:
+        self._reader = reader
+        self._inst = inst
+        self._way = way
+
+    def _count(self, data: bytes) -> bytes:
+        if self._way == "in":
+            self._inst.bytes_in += len(data)
+        else:
+            self._inst.bytes_out += len(data)
+        return data
+
+    async def readline(self) -> bytes:
+        return self._count(await self._reader.readline())
+
+    async def readexactly(self, n: int) -> bytes:
+        return self._count(await self._reader.readexactly(n))
+
+    async def read(self, n: int = -1) -> bytes:
+        return self._count(await self._reader.read(n))
+
+
+async def _pump(reader: Any, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        writer.transport.abort()
+
+
+async def _splice(
+    inst: _Instance,
+    inside: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    outside: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+) -> None:
+    """Relay both ways between a connection into the instance (``inside``) and its peer."""
+    try:
+        await asyncio.gather(
+            _pump(_Counted(outside[0], inst, "in"), inside[1]),
+            _pump(_Counted(inside[0], inst, "out"), outside[1]),
+        )
+    finally:
+        inside[1].close()
+        outside[1].close()
+
+
+def _hostname(spec: InstanceSpec) -> str:
+    suffix = "ec2.internal" if spec.region == "us-east-1" else f"{spec.region}.compute.internal"
+    return f"ip-{spec.private_ip.replace('.', '-')}.{suffix}"
+
+
+def _listening(pid: int, private_ip: str) -> set[int]:
+    """TCP ports listened on in the network namespace of ``pid`` on all addresses or the
+    private IP (not loopback-only ones, as on a real host)."""
+    wanted_v4 = {"00000000", socket.inet_aton(private_ip)[::-1].hex().upper()}
+    ports: set[int] = set()
+    for name, wanted in (("tcp", wanted_v4), ("tcp6", {"0" * 32})):
+        try:
+            with open(f"/proc/{pid}/net/{name}") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":
+                address, _, port = fields[1].partition(":")
+                if address in wanted:
+                    ports.add(int(port, 16))
+    return ports
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(root: int) -> float:
+    """CPU time of the process tree under ``root``: each live process's own time plus what its
+    reaped children used (the agent, as init, reaps every orphan)."""
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(x) for x in fields[11:15])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total / _TICKS

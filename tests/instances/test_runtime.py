@@ -1,0 +1,246 @@
+"""The instance runtime with real processes in real namespaces, driven through a fake EC2
+provider (the API's own tests drive it through RunInstances)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from nubes.runtime.instances.runtime import InstanceRuntime
+from tests.instances.conftest import Lab, get, refused, run
+
+WEB = b"""#!/bin/sh
+ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
+mkdir -p /tmp/www && echo "I am $ID" > /tmp/www/index.html
+cd /tmp/www && exec python3 -m http.server 80
+"""
+
+
+def test_two_instances_serve_port_80_each_in_its_own_network(tmp_path: Path) -> None:
+    async def scenario(lab: Lab) -> None:
+        a, b = lab.spec(WEB), lab.spec(WEB)
+        await asyncio.gather(lab.runtime.boot(a), lab.runtime.boot(b))
+        assert await get(f"http://{a.public_ip}/") == f"I am {a.instance_id}\n".encode()
+        assert await get(f"http://{b.public_ip}/") == f"I am {b.instance_id}\n".encode()
+        assert lab.runtime.status(a.instance_id) == ("ok", "ok")
+        console = lab.runtime.console_output(a.instance_id)
+        assert b"Cloud-init v. nubes running" in console
+        assert b'"GET / HTTP/1.1" 200' in console
+
+    run(tmp_path, scenario)
+
+
+def test_security_groups_gate_the_public_address_without_a_restart(tmp_path: Path) -> None:
+    serve_8080 = WEB.replace(b" 80\n", b" 8080\n")
+
+    async def scenario(lab: Lab) -> None:
+        spec = lab.spec(serve_8080)
+        lab.host.allowed = {22}
+        await lab.runtime.boot(spec)
+        # The server is up inside (its own view), yet nothing reaches it from outside.
+        await _wait_for_listener(lab, spec.instance_id, 8080)
+        assert await refused(str(spec.public_ip), 8080)
+        lab.host.allowed.add(8080)
+        assert await get(f"http://{spec.public_ip}:8080/") == f"I am {spec.instance_id}\n".encode()
+        lab.host.allowed.discard(8080)
+        assert await refused(str(spec.public_ip), 8080)
+
+    run(tmp_path, scenario)
+
+
+async def _wait_for_listener(lab: Lab, instance_id: str, port: int) -> None:
+    for _ in range(200):
+        inst = lab.runtime.instances[instance_id]
+        if port in inst.forwards:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{instance_id} never listened on {port}")
+
+
+def test_tmp_etc_and_home_are_the_instances_own_and_volumes_are_mounted(tmp_path: Path) -> None:
+    volume = tmp_path / "vol-1"
+    volume.mkdir()
+    (volume / "kept.txt").write_text("from an earlier life\n")
+    marker = f"nubes-test-{os.getpid()}"
+    script = f"""#!/bin/sh
+echo secret > /tmp/{marker}
+echo instance > /etc/{marker}
+echo home > ~/{marker}
+cat /mnt/sdf/kept.txt
+date +%s >> /mnt/sdf/boots.txt
+echo "volume has $(wc -l < /mnt/sdf/boots.txt) boots"
+""".encode()
+
+    async def scenario(lab: Lab) -> None:
+        spec = lab.spec(script, volumes={"/dev/sdf": str(volume)})
+        await lab.runtime.boot(spec)
+        await _wait_console(lab, spec.instance_id, b"volume has 1 boots")
+        assert not Path(f"/tmp/{marker}").exists()
+        assert not Path(f"/etc/{marker}").exists()
+        assert not (Path.home() / marker).exists()
+        assert b"from an earlier life" in lab.runtime.console_output(spec.instance_id)
+        # The instance's own writes to /etc are kept with it, as its root volume keeps them.
+        assert (Path(spec.work_dir) / "root/etc/upper" / marker).read_text() == "instance\n"
+        # Stop and start (or recovery): the same spec boots again with the volume's data.
+        await lab.runtime.halt(spec.instance_id)
+        assert not lab.runtime.running(spec.instance_id)
+        await lab.runtime.boot(spec)
+        await _wait_console(lab, spec.instance_id, b"volume has 2 boots")
+
+    run(tmp_path, scenario)
+
+
+async def _wait_console(lab: Lab, instance_id: str, text: bytes) -> None:
+    for _ in range(200):
+        if text in lab.runtime.console_output(instance_id):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{text!r} not in {lab.runtime.console_output(instance_id)!r}")
+
+
+def test_halt_and_stop_leave_no_process_behind(tmp_path: Path) -> None:
+    daemonizing = b"""#!/bin/sh
+setsid sh -c 'sleep 1000' </dev/null >/dev/null 2>&1 &
+nohup sleep 1001 </dev/null >/dev/null 2>&1 &
+sleep 1002
+"""
+
+    async def scenario(lab: Lab) -> None:
+        a, b = lab.spec(daemonizing), lab.spec(daemonizing)
+        await lab.runtime.boot(a)
+        await lab.runtime.boot(b)
+        await asyncio.sleep(0.3)
+        assert _sleepers() >= 6
+        await lab.runtime.halt(a.instance_id)
+        assert _sleepers() >= 3
+        await lab.runtime.stop()
+        assert _sleepers() == 0
+
+    run(tmp_path, scenario)
+
+
+def _sleepers() -> int:
+    found = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if cmd[:2] in ([b"sleep", b"1000"], [b"sleep", b"1001"], [b"sleep", b"1002"]):
+            found += 1
+    return found
+
+
+def test_faults_impair_status_checks_until_the_instance_boots_again(tmp_path: Path) -> None:
+    async def scenario(lab: Lab) -> None:
+        spec = lab.spec(WEB)
+        await lab.runtime.boot(spec)
+        url = f"http://{spec.public_ip}/"
+        assert await get(url)
+        lab.runtime.inject_fault(spec.instance_id, "ec2:host-failure")
+        assert lab.runtime.status(spec.instance_id) == ("impaired", "insufficient-data")
+        assert [f.fault for f in lab.runtime.faults()] == ["ec2:host-failure"]
+        assert await refused(str(spec.public_ip), 80)
+        metrics = {p.name: p.value for p in lab.runtime.collect(600.0)}
+        assert metrics["StatusCheckFailed_System"] == 1
+        assert metrics["StatusCheckFailed"] == 1
+        assert metrics["StatusCheckFailed_Instance"] == 0
+        # Recovery: the same spec again (same id, addresses, volumes).
+        await lab.runtime.halt(spec.instance_id)
+        await lab.runtime.boot(spec)
+        assert await get(url) == f"I am {spec.instance_id}\n".encode()
+        assert lab.runtime.faults() == []
+
+        lab.runtime.inject_fault(spec.instance_id, "ec2:instance-crash")
+        assert lab.runtime.status(spec.instance_id) == ("ok", "impaired")
+        metrics = {p.name: p.value for p in lab.runtime.collect(660.0)}
+        assert metrics["StatusCheckFailed_Instance"] == 1
+        assert metrics["StatusCheckFailed_System"] == 0
+        # A reboot clears it.
+        await lab.runtime.halt(spec.instance_id)
+        await lab.runtime.boot(spec)
+        assert lab.runtime.status(spec.instance_id) == ("ok", "ok")
+
+    run(tmp_path, scenario)
+
+
+def test_shutdown_and_reboot_from_inside(tmp_path: Path) -> None:
+    async def scenario(lab: Lab) -> None:
+        stopper = lab.spec(b"#!/bin/sh\necho bye; shutdown -h now\n")
+        await lab.runtime.boot(stopper)
+        for _ in range(100):
+            if lab.host.exits:
+                break
+            await asyncio.sleep(0.05)
+        assert lab.host.exits == [(stopper.instance_id, "shutdown")]
+        assert not lab.runtime.running(stopper.instance_id)
+
+        rebooter = lab.spec(
+            b"#!/bin/sh\necho boot >> /mnt/sdf/boots\n"
+            b'[ "$(wc -l < /mnt/sdf/boots)" -lt 2 ] && reboot\n',
+            volumes={"/dev/sdf": str(_dir(lab.tmp / "vol-r"))},
+        )
+        await lab.runtime.boot(rebooter)
+        for _ in range(100):
+            boots = (lab.tmp / "vol-r" / "boots").read_text().count("boot")
+            if boots == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert boots == 2
+        assert lab.runtime.running(rebooter.instance_id)
+        assert lab.host.exits == [(stopper.instance_id, "shutdown")]
+
+    run(tmp_path, scenario)
+
+
+def _dir(path: Path) -> Path:
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def test_cpu_and_network_metrics_in_detailed_monitoring(tmp_path: Path) -> None:
+    busy = WEB.replace(b"cd /tmp/www", b"(while :; do :; done) &\ncd /tmp/www")
+
+    async def scenario(lab: Lab) -> None:
+        spec = lab.spec(busy, vcpus=2)
+        record = lab.host.records[spec.instance_id]
+        record["Monitoring"] = {"State": "enabled"}
+        record["Tags"] = [{"Key": "aws:autoscaling:groupName", "Value": "web"}]
+        await lab.runtime.boot(spec)
+        await get(f"http://{spec.public_ip}/")
+        await asyncio.sleep(0.5)
+        points = lab.runtime.collect(1200.0)
+        by_dims = {(p.name, tuple(sorted(p.dimensions))): p for p in points}
+        cpu = by_dims[("CPUUtilization", ("InstanceId",))]
+        assert 10 < cpu.value <= 100
+        assert cpu.unit == "Percent" and cpu.timestamp == 1140
+        assert by_dims[("NetworkIn", ("AutoScalingGroupName", "InstanceId"))].value > 0
+        assert by_dims[("NetworkOut", ("InstanceId",))].value > 0
+        # Basic monitoring publishes CPU and network at five-minute boundaries only.
+        record["Monitoring"] = {"State": "disabled"}
+        assert "CPUUtilization" not in {p.name for p in lab.runtime.collect(1260.0)}
+        assert "CPUUtilization" in {p.name for p in lab.runtime.collect(1500.0)}
+
+    run(tmp_path, scenario)
+
+
+def test_host_mode_when_namespaces_are_not_there(tmp_path: Path) -> None:
+    script = b"""#!/bin/sh
+echo "imds=$AWS_EC2_METADATA_SERVICE_ENDPOINT"
+curl -s "${AWS_EC2_METADATA_SERVICE_ENDPOINT}latest/meta-data/instance-id"; echo
+echo "volume=$NUBES_VOLUME_SDF"
+"""
+
+    async def scenario(lab: Lab) -> None:
+        lab.runtime = InstanceRuntime(lab.host, api_port=lab.runtime.api_port, isolation="host")
+        await lab.runtime.start()
+        spec = lab.spec(script, volumes={"/dev/sdf": str(_dir(lab.tmp / "vol-h"))})
+        await lab.runtime.boot(spec)
+        await _wait_console(lab, spec.instance_id, b"volume=")
+        console = lab.runtime.console_output(spec.instance_id)
+        assert spec.instance_id.encode() in console
+        assert f"volume={lab.tmp / 'vol-h'}".encode() in console
+
+    run(tmp_path, scenario)
