@@ -13,6 +13,7 @@ from typing import Any
 from nubes.config import Settings
 from nubes.core.events import Events
 from nubes.core.metrics import Metrics
+from nubes.core.names import Names
 from nubes.core.tags import Tags
 from nubes.gateway.catalog import Catalog, catalog
 from nubes.gateway.handler import Gateway
@@ -42,6 +43,7 @@ class Environment:
         self.scheduler = Scheduler(self._in_transaction)
         self.tags = Tags(self.state.store)
         self.metrics = Metrics()
+        self.names = Names()
         self.events = Events()
         self.providers = Providers(self)
         self.gateway = Gateway(self)

@@ -15,7 +15,7 @@ from typing import Any
 from nubes.config import Settings, from_environment
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, dns: tuple[str, int] | None = None) -> str:
     """What a person sees before Ready.: where nubes listens and how it is set up."""
     from nubes import __version__
     from nubes.services import PROVIDERS
@@ -28,6 +28,8 @@ def banner(settings: Settings) -> str:
         f"  IAM enforcement: {'on' if settings.enforce_iam else 'off'}",
         f"  services: {len(PROVIDERS)} implemented (`nubes implemented` lists their operations)",
     ]
+    if dns is not None:
+        lines.append(f"  DNS: {dns[0]}:{dns[1]} (UDP and TCP)")
     return "\n".join(lines)
 
 
@@ -59,7 +61,9 @@ def _serve(settings: Settings) -> int:
                 # READY scripts call the server, which serves while they run; what they create
                 # exists once Ready. is printed.
                 await app.environment().init.run("READY")
-                print(banner(settings), flush=True)
+                from nubes.runtime.dns import listening
+
+                print(banner(settings, listening(app.environment())), flush=True)
                 print("Ready.", flush=True)
 
     config = uvicorn.Config(

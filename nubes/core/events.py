@@ -1,14 +1,16 @@
 """The one way a service emits an AWS event to EventBridge.
 
 ``env.events.emit(Event(...))`` hands an event in AWS's shape (source, detail-type, detail,
-resources) to the account and region's default event bus. The EventBridge provider is the sink;
-until it is attached, events wait in a small bounded buffer.
+resources) to the account and region's default event bus. The EventBridge provider is the sink:
+the first event loads it (it attaches itself when made); should it not load, events wait in a
+small bounded buffer until a sink attaches.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +29,9 @@ class Event:
     """Seconds since the epoch on the one clock; None means now."""
 
 
+log = logging.getLogger("nubes.events")
+
+
 class Sink(Protocol):
     def deliver_service_event(self, event: Event) -> None: ...
 
@@ -34,9 +39,11 @@ class Sink(Protocol):
 class Events:
     BUFFER = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[], object] | None = None) -> None:
         self._sink: Sink | None = None
         self._pending: deque[Event] = deque(maxlen=self.BUFFER)
+        self._load = load
+        """Loads the sink's provider (which attaches itself): EventBridge comes on demand."""
 
     def attach(self, sink: Sink) -> None:
         self._sink = sink
@@ -44,6 +51,13 @@ class Events:
             sink.deliver_service_event(self._pending.popleft())
 
     def emit(self, event: Event) -> None:
+        if self._sink is None and self._load is not None:
+            load, self._load = self._load, None
+            try:
+                load()
+            except Exception:
+                log.exception("the events sink could not be loaded")
+                self._load = load
         if self._sink is None:
             self._pending.append(event)
         else:

@@ -21,8 +21,14 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 
 
 def health(env: Environment) -> dict[str, Any]:
+    from nubes.runtime.dns import listening
+
     services = {name: "running" for name in env.providers.instances}
-    return {"services": services, "edition": "community", "version": __version__}
+    out: dict[str, Any] = {"services": services, "edition": "community", "version": __version__}
+    dns = listening(env)
+    if dns is not None:
+        out["dns"] = {"address": dns[0], "port": dns[1]}
+    return out
 
 
 def info(env: Environment) -> dict[str, Any]:

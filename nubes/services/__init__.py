@@ -13,4 +13,6 @@ PROVIDERS: dict[str, str] = {
     "sts": "nubes.services.sts.provider:StsProvider",
     "logs": "nubes.services.logs.provider:LogsProvider",
     "lambda": "nubes.services.lambda_.provider:LambdaProvider",
+    "events": "nubes.services.events.provider:EventsProvider",
+    "route53": "nubes.services.route53.provider:Route53Provider",
 }

@@ -1,0 +1,326 @@
+"""Delivery to the targets of EventBridge rules and EventBridge Scheduler schedules, in one
+place: SQS (FIFO with a message group), SNS, Lambda (asynchronous invoke), CloudWatch Logs log
+groups, event buses (forwarding, or Scheduler's PutEvents template), and Scheduler's universal
+``aws-sdk`` targets. Every call goes through the target service's provider, inside the caller's
+transaction.
+
+A failed call is retried with exponential back-off (and jitter) while the target's RetryPolicy
+allows, from a durable table; errors that retrying cannot fix (the target does not exist, bad
+parameters) go to the dead-letter queue at once, as AWS does. Exhausted or unfixable deliveries
+land in the target's DeadLetterConfig queue with AWS's message attributes, or are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nubes.core import clock
+from nubes.core.arns import parse_arn
+from nubes.protocol.base import ServiceError
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
+log = logging.getLogger("nubes.events")
+
+MIGRATIONS = (
+    """
+    CREATE TABLE target_retries (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        next_at REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX target_retries_due ON target_retries (owner, next_at);
+    """,
+)
+
+DEFAULT_MAX_ATTEMPTS = 185
+DEFAULT_MAX_AGE = 86_400
+MAX_BACKOFF = 300.0
+_RETRIABLE = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "KMSThrottlingException",
+}
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, code: str, message: str, retriable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retriable = retriable
+
+
+@dataclass
+class Delivery:
+    """One payload for one target, with what a retry or a dead letter needs."""
+
+    account: str
+    region: str
+    target: dict[str, Any]
+    payload: str
+    dlq_body: str
+    dlq_attributes: dict[str, str]
+    """Attributes naming the source (RULE_ARN or SCHEDULE_ARN ...); errors are added."""
+    event: dict[str, Any] | None = None
+    """The event itself, when a bus target forwards it unchanged."""
+    dedup_id: str = ""
+    first_at: float = field(default_factory=clock.now)
+    attempts: int = 0
+
+
+class Targets:
+    """Delivery for one owner ("events" or "scheduler"); the owner's provider calls
+    :meth:`retry_due` from its periodic tick."""
+
+    def __init__(
+        self,
+        env: Environment,
+        owner: str,
+        forward: Callable[[Delivery, str], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.owner = owner
+        self.forward = forward
+        """How an event reaches another bus (the EventBridge provider's routing)."""
+        env.state.store.migrate("targets", MIGRATIONS)
+
+    # -- delivering -----------------------------------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> bool:
+        """Send now; on failure schedule a retry or dead-letter it. True when delivered."""
+        delivery.attempts += 1
+        try:
+            self.send(delivery)
+            return True
+        except DeliveryFailed as failed:
+            self._failed(delivery, failed)
+            return False
+
+    def retry_due(self, now: float) -> None:
+        store = self.env.state.store
+        rows = store.query(
+            "SELECT id, doc FROM target_retries WHERE owner = ? AND next_at <= ? "
+            "ORDER BY next_at LIMIT 500",
+            (self.owner, now),
+        )
+        for row in rows:
+            store.execute("DELETE FROM target_retries WHERE id = ?", (row["id"],))
+            self.deliver(Delivery(**json.loads(row["doc"])))
+
+    def _failed(self, delivery: Delivery, failed: DeliveryFailed) -> None:
+        policy = delivery.target.get("RetryPolicy") or {}
+        max_attempts = policy.get("MaximumRetryAttempts", DEFAULT_MAX_ATTEMPTS)
+        max_age = policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE)
+        retries = delivery.attempts - 1
+        age = clock.now() - delivery.first_at
+        exhausted = ""
+        if not failed.retriable:
+            pass  # retrying cannot help: straight to the dead-letter queue, without a condition
+        elif retries >= max_attempts:
+            exhausted = "MaximumRetryAttempts"
+        else:
+            delay = min(2.0**retries, MAX_BACKOFF) * random.uniform(0.5, 1.0)
+            if age + delay > max_age:
+                exhausted = "MaximumEventAgeInSeconds"
+            else:
+                self.env.state.store.insert(
+                    "INSERT INTO target_retries (owner, next_at, doc) VALUES (?, ?, ?)",
+                    (self.owner, clock.now() + delay, json.dumps(asdict(delivery))),
+                )
+                return
+        self._dead_letter(delivery, failed, exhausted, retries)
+
+    def _dead_letter(
+        self, delivery: Delivery, failed: DeliveryFailed, exhausted: str, retries: int
+    ) -> None:
+        dlq = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        if not dlq:
+            log.info(
+                "%s: delivery to %s dropped: %s",
+                self.owner,
+                delivery.target.get("Arn"),
+                failed.message,
+            )
+            return
+        attributes = {
+            **delivery.dlq_attributes,
+            "ERROR_CODE": failed.code,
+            "ERROR_MESSAGE": failed.message,
+            "RETRY_ATTEMPTS": str(retries),
+            "TARGET_ARN": str(delivery.target.get("Arn", "")),
+        }
+        if exhausted:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        try:
+            self._sqs(
+                dlq,
+                delivery.dlq_body,
+                {},
+                "",
+                {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v},
+            )
+        except DeliveryFailed as lost:
+            log.warning("%s: dead-letter queue %s refused: %s", self.owner, dlq, lost.message)
+
+    # -- one call to a target ----------------------------------------------------------------
+
+    def send(self, delivery: Delivery) -> None:
+        target = delivery.target
+        arn = str(target.get("Arn", ""))
+        try:
+            parsed = parse_arn(arn)
+        except ValueError:
+            raise DeliveryFailed("InvalidArn", f"Invalid target ARN {arn}", False) from None
+        service = parsed.service
+        try:
+            if service == "sqs":
+                self._sqs(
+                    arn, delivery.payload, target.get("SqsParameters") or {}, delivery.dedup_id
+                )
+            elif service == "sns":
+                self._invoke(
+                    "sns",
+                    "Publish",
+                    _sns_params(arn, delivery.payload, target, delivery.dedup_id),
+                    parsed.account,
+                    parsed.region,
+                )
+            elif service == "lambda":
+                self._invoke(
+                    "lambda",
+                    "Invoke",
+                    {
+                        "FunctionName": arn,
+                        "InvocationType": "Event",
+                        "Payload": delivery.payload.encode(),
+                    },
+                    parsed.account,
+                    parsed.region,
+                )
+            elif service == "logs":
+                self._logs(parsed.account, parsed.region, parsed.resource, delivery)
+            elif service == "events" and parsed.resource.startswith("event-bus/"):
+                self._bus(arn, delivery)
+            elif service == "scheduler" and parsed.resource.startswith("aws-sdk:"):
+                self._universal(parsed.resource, delivery)
+            else:
+                raise DeliveryFailed(
+                    "UnsupportedTarget", f"Targets of service {service} are not supported.", False
+                )
+        except ServiceError as exc:
+            retriable = exc.code in _RETRIABLE or (exc.status >= 500 and exc.status != 501)
+            raise DeliveryFailed(exc.code, exc.message, retriable) from None
+
+    def _invoke(
+        self, service: str, operation: str, params: dict[str, Any], account: str, region: str
+    ) -> Any:
+        return self.env.providers.invoke(service, operation, params, account, region)
+
+    def _sqs(
+        self,
+        arn: str,
+        body: str,
+        sqs_params: Mapping[str, Any],
+        dedup_id: str,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        parsed = parse_arn(arn)
+        url = self._invoke(
+            "sqs",
+            "GetQueueUrl",
+            {"QueueName": parsed.resource, "QueueOwnerAWSAccountId": parsed.account},
+            parsed.account,
+            parsed.region,
+        )["QueueUrl"]
+        params: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
+        if parsed.resource.endswith(".fifo"):
+            params["MessageGroupId"] = sqs_params.get("MessageGroupId") or ""
+            if dedup_id:
+                params["MessageDeduplicationId"] = dedup_id
+        if attributes:
+            params["MessageAttributes"] = dict(attributes)
+        self._invoke("sqs", "SendMessage", params, parsed.account, parsed.region)
+
+    def _logs(self, account: str, region: str, resource: str, delivery: Delivery) -> None:
+        group = resource.removeprefix("log-group:").removesuffix(":*")
+        stream = (delivery.event or {}).get("id") or delivery.dedup_id or "events"
+        try:
+            self._invoke(
+                "logs",
+                "CreateLogStream",
+                {"logGroupName": group, "logStreamName": stream},
+                account,
+                region,
+            )
+        except ServiceError as exc:
+            if exc.code != "ResourceAlreadyExistsException":
+                raise
+        self._invoke(
+            "logs",
+            "PutLogEvents",
+            {
+                "logGroupName": group,
+                "logStreamName": stream,
+                "logEvents": [{"timestamp": int(clock.now() * 1000), "message": delivery.payload}],
+            },
+            account,
+            region,
+        )
+
+    def _bus(self, arn: str, delivery: Delivery) -> None:
+        params = delivery.target.get("EventBridgeParameters")
+        if params is not None or delivery.event is None:
+            # Scheduler's templated PutEvents target: the Input is the event's detail.
+            parsed = parse_arn(arn)
+            entry = {
+                "EventBusName": arn,
+                "Source": (params or {}).get("Source", ""),
+                "DetailType": (params or {}).get("DetailType", ""),
+                "Detail": delivery.payload,
+            }
+            out = self._invoke(
+                "events", "PutEvents", {"Entries": [entry]}, delivery.account, parsed.region
+            )
+            if out.get("FailedEntryCount"):
+                failed = out["Entries"][0]
+                raise DeliveryFailed(failed["ErrorCode"], failed["ErrorMessage"], False)
+            return
+        if self.forward is None:
+            raise DeliveryFailed("UnsupportedTarget", "Event bus targets need EventBridge", False)
+        self.forward(delivery, arn)
+
+    def _universal(self, resource: str, delivery: Delivery) -> None:
+        """``arn:aws:scheduler:::aws-sdk:<service>:<apiAction>``: the Input is the request."""
+        _, service, action = [*resource.split(":"), "", ""][:3]
+        operation = action[:1].upper() + action[1:]
+        try:
+            params = json.loads(delivery.payload or "{}")
+        except ValueError:
+            raise DeliveryFailed("ValidationException", "Input is not valid JSON", False) from None
+        if not isinstance(params, dict):
+            raise DeliveryFailed("ValidationException", "Input must be a JSON object", False)
+        self._invoke(service, operation, params, delivery.account, delivery.region)
+
+
+def _sns_params(arn: str, message: str, target: Mapping[str, Any], dedup_id: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"TopicArn": arn, "Message": message}
+    if arn.endswith(".fifo"):
+        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+        params["MessageGroupId"] = group or "default"
+        params["MessageDeduplicationId"] = dedup_id or hashlib.sha256(message.encode()).hexdigest()
+    return params
