@@ -46,11 +46,45 @@ def info(env: Environment) -> dict[str, Any]:
     }
 
 
+def faults(env: Environment, req: HttpRequest) -> HttpResponse:
+    """Fault injection: ``{"fault": "<service>:<kind>", ...}`` goes to that service's provider
+    (``inject_fault(body)``, raising ValueError for a bad request and LookupError for a missing
+    target); ``GET`` lists what the loaded providers report (``active_faults()``)."""
+    if req.method == "GET":
+        active: list[Any] = []
+        for provider in list(env.providers.instances.values()):
+            report = getattr(provider, "active_faults", None)
+            if report is not None:
+                active.extend(report())
+        return _json({"faults": active})
+    if req.method != "POST":
+        return _json({"error": f"no internal endpoint {req.method} {req.path}"}, 405)
+    try:
+        body = json.loads(req.read_body() or b"{}")
+        service = str(body["fault"]).split(":", 1)[0]
+    except (ValueError, TypeError, KeyError) as exc:
+        return _json({"error": f"expected {{'fault': 'service:kind', ...}}: {exc}"}, 400)
+    try:
+        inject = getattr(env.providers.get(service), "inject_fault", None)
+    except KeyError:
+        inject = None
+    if inject is None:
+        return _json({"error": f"no faults for {service!r}"}, 400)
+    try:
+        return _json(inject(body))
+    except LookupError as exc:
+        return _json({"error": str(exc.args[0] if exc.args else exc)}, 404)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+
+
 async def internal_endpoint(env: Environment, req: HttpRequest) -> HttpResponse | None:
     path = req.path
     if not path.startswith(("/_nubes/", "/_localstack/", "/moto-api/")):
         return None
     method = req.method
+    if path == "/_nubes/console" or path.startswith("/_nubes/console/"):
+        return await env.console().serve(req)
     if path in ("/_nubes/health", "/_localstack/health") and method in ("GET", "HEAD"):
         return _json(health(env))
     if path in ("/_nubes/reset", "/moto-api/reset", "/_localstack/state/reset") and (
@@ -68,6 +102,8 @@ async def internal_endpoint(env: Environment, req: HttpRequest) -> HttpResponse 
                 return _json({"error": f"expected {{'advance': seconds >= 0}}: {exc}"}, 400)
             env.scheduler.advanced()
         return _json({"now": clock.now(), "offset": clock.offset()})
+    if path == "/_nubes/faults":
+        return faults(env, req)
     if path == "/_nubes/implemented" and method == "GET":
         return _json(env.providers.implemented_operations())
     if path == "/_localstack/info" and method in ("GET", "HEAD"):

@@ -124,8 +124,7 @@ class InstanceRuntime:
             self._watcher = asyncio.create_task(self._watch(), name="nubes-instance-ports")
 
     async def stop(self) -> None:
-        for instance_id in list(self.instances):
-            await self.halt(instance_id)
+        await self.halt_all()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -185,6 +184,10 @@ class InstanceRuntime:
         self._end(inst, "halt")
         return inst.gone
 
+    def halt_all(self) -> asyncio.Future[list[None]]:
+        """End every instance now (``POST /_nubes/reset``: the records are gone too)."""
+        return asyncio.gather(*(self.halt(i) for i in list(self.instances)))
+
     def running(self, instance_id: str) -> bool:
         inst = self.instances.get(instance_id)
         return inst is not None and inst.proc is not None and inst.ending is None
@@ -226,7 +229,7 @@ class InstanceRuntime:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         inst = self.instances.get(instance_id)
         if inst is None:
-            raise KeyError(instance_id)
+            raise KeyError(f"instance {instance_id!r} is not running")
         if inst.fault is None:
             inst.fault = Fault(instance_id, fault, clock.now())
             self._end(inst, fault)
