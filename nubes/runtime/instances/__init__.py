@@ -13,9 +13,21 @@ groups) and calls this runtime to make an instance run:
   and the user data started (boot) or the last process is gone (halt): ``await`` it or ignore
   it. Stop/terminate = ``halt``; reboot and recovery = ``halt`` then ``boot`` with the same spec
   (same id, private IP, public IP/EIP, volumes and their data).
-- ``running(id)``, ``console_output(id)``, ``status(id)`` -> (system, instance) status,
-  ``inject_fault(id, fault)`` / ``faults()`` for ``/_nubes/faults`` (the provider answers those
-  through ``inject_fault`` / ``active_faults`` methods of its own; see nubes/gateway/internal.py).
+- ``running(id)``, ``console_output(id)`` (last 64 KB, also after a halt), ``status(id)`` ->
+  (system, instance) status: ``initializing`` until the agent is up, ``ok``; after
+  ``ec2:host-failure`` ("impaired", "insufficient-data") and after ``ec2:instance-crash`` (or
+  processes that ended unexpectedly) ("ok", "impaired"), until the next ``boot``;
+  "not-applicable" when not running here. Automatic recovery is the provider's call: e.g. a
+  minute task that recovers running instances whose system status is "impaired".
+- Faults: give the provider ``inject_fault(self, body: dict) -> dict`` and
+  ``active_faults(self) -> list[dict]`` (``/_nubes/faults`` calls them, see
+  nubes/gateway/internal.py), e.g. ``return self.runtime.inject_fault(body.get("instance_id",
+  ""), body.get("fault", "")).to_dict()`` (it raises ValueError for an unknown fault ->
+  400, KeyError for an instance not running -> 404) and
+  ``[f.to_dict() for f in self.runtime.faults()]``.
+- ``halt_all()`` for ``reset()``; metrics: pass ``metrics=env.metrics`` and the runtime
+  registers its collector (AWS/EC2 per instance, reading Monitoring and tags from ``describe``).
+- Everything is called on the event loop thread (provider operations and scheduler tasks are).
 - ``host`` is the provider side (``InstanceHost``): the runtime asks it, when needed, for the
   DescribeInstances record (IMDS), the user data, the role credentials and whether a security
   group lets a connection in, so changes to the records apply without a reboot.
@@ -26,6 +38,7 @@ sockets, the copy-on-write layers of the instance's own /etc, /var, /usr, /home,
 
 from __future__ import annotations
 
+from nubes.runtime.instances.runtime import InstanceRuntime
 from nubes.runtime.instances.spec import FAULTS, Fault, InstanceHost, InstanceSpec
 
-__all__ = ["FAULTS", "Fault", "InstanceHost", "InstanceSpec"]
+__all__ = ["FAULTS", "Fault", "InstanceHost", "InstanceRuntime", "InstanceSpec"]
