@@ -44,7 +44,7 @@ class Environment:
         self.tags = Tags(self.state.store)
         self.metrics = Metrics()
         self.names = Names()
-        self.events = Events()
+        self.events = Events(lambda: self.providers.get("events"))
         self.providers = Providers(self)
         self.gateway = Gateway(self)
 
