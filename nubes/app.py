@@ -15,6 +15,7 @@ from nubes.core.events import Events
 from nubes.core.metrics import Metrics
 from nubes.core.names import Names
 from nubes.core.tags import Tags
+from nubes.gateway import admission
 from nubes.gateway.catalog import Catalog, catalog
 from nubes.gateway.handler import Gateway
 from nubes.gateway.internal import internal_endpoint
@@ -109,7 +110,7 @@ class App:
         env = self.environment()
         req = await self._read(scope, receive, env)
         try:
-            resp = await internal_endpoint(env, req)
+            resp = admission.refusal(env, req) or await internal_endpoint(env, req)
             if resp is None:
                 resp = await env.gateway.handle(req)
             await _write(resp, send, head=req.method == "HEAD")

@@ -110,9 +110,17 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    from nubes.gateway.admission import signed_headers
+
     url = _endpoint(args) + "/_nubes/reset"
+    settings = from_environment()
+    # Signed as the account root: under IAM enforcement the internal endpoints take no less.
+    headers = signed_headers(
+        "POST", url, b"", settings.root_access_key, settings.root_secret_key, settings.region
+    )
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10):
+        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+        with urllib.request.urlopen(request, timeout=10):
             pass
     except (urllib.error.URLError, OSError) as exc:
         print(f"nubes is not answering at {url}: {exc}", file=sys.stderr)

@@ -24,10 +24,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from nubes.core import clock
+from nubes.core import accounts, clock, ids
 from nubes.core.accounts import root_principal
 from nubes.core.context import Principal, RequestContext
 from nubes.gateway import sigv2, sigv4
+from nubes.gateway.auth import read_credentials
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.iam import actions
@@ -208,14 +209,18 @@ def _body_hash(req: HttpRequest) -> str:
     return hashlib.sha256(req.body).hexdigest()
 
 
-def _payload_hash(ctx: RequestContext, op: OperationModel) -> str:
+def _payload_hash(ctx: RequestContext, op: OperationModel | None) -> str:
     """The payload hash the signature covers. S3 signs the ``x-amz-content-sha256`` it is sent,
     and the body must hash to it; other services sign the hash of the body itself, unless the
     operation is modelled with an unsigned body."""
     req = ctx.request
     given = req.headers.get("x-amz-content-sha256")
     if ctx.service != "s3":
-        if given == sigv4.UNSIGNED_PAYLOAD and op.auth_type == "v4-unsigned-body":
+        if (
+            given == sigv4.UNSIGNED_PAYLOAD
+            and op is not None
+            and op.auth_type == "v4-unsigned-body"
+        ):
             return given
         return _body_hash(req)
     if given is None:
@@ -232,7 +237,7 @@ def _payload_hash(ctx: RequestContext, op: OperationModel) -> str:
             "a valid sha256 value.",
             fields={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": given},
         )
-    if op.name not in _S3_STREAMED:
+    if op is None or op.name not in _S3_STREAMED:
         computed = _body_hash(req)
         if computed != given.lower():
             raise ServiceError(
@@ -268,7 +273,7 @@ def _time_keys(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel) -> None:
+def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel | None) -> None:
     """The ``Authorization`` header's SigV4 signature against ``secret``; raises the service's
     error for a skewed clock, a body that does not hash to what was signed, or a wrong
     signature."""
@@ -316,7 +321,7 @@ def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel
         ctx.extras["chunk_signer"] = sigv4.ChunkSigner(key, scope, amz_date, expected)
 
 
-def verify_query_signature(ctx: RequestContext, secret: str, op: OperationModel) -> None:
+def verify_query_signature(ctx: RequestContext, secret: str, op: OperationModel | None) -> None:
     """A presigned request to a service other than S3 (an EKS token is a presigned STS
     GetCallerIdentity): its expiry on the nubes clock, then its signature."""
     query = ctx.request.query
@@ -515,13 +520,39 @@ class Enforcer:
         record = self.authenticate(ctx, op)
         self.authorize(ctx, op.name, params, record)
 
+    def admit_root(self, req: HttpRequest) -> None:
+        """Raises unless ``req`` is signed with an account root's credentials (what nubes' own
+        endpoints require under enforcement)."""
+        creds = read_credentials(req)
+        key_id = creds.access_key_id if creds else ""
+        ctx = RequestContext(
+            account_id=self.env.settings.account_id,
+            region=self.env.settings.region,
+            request_id=ids.request_id(),
+            service="nubes",
+            operation=req.path,
+            principal=accounts.resolve(key_id, self.env.settings.account_id),
+            request=req,
+            protocol="json",
+        )
+        if not carries_credentials(req):
+            raise _error(ctx, "missing")
+        record = self.authenticate(ctx, None)
+        if record.caller.kind != "root":
+            raise ServiceError(
+                "AccessDeniedException",
+                f"User: {record.caller.arn} is not authorized to use nubes' internal endpoints: "
+                "they take the account root's credentials while IAM enforcement is on",
+                403,
+            )
+
     def reset(self) -> None:
         self._hash_keys.clear()
         self._policies.clear()
         self._tags.clear()
         self._key_used.clear()
 
-    def authenticate(self, ctx: RequestContext, op: OperationModel) -> KeyRecord:
+    def authenticate(self, ctx: RequestContext, op: OperationModel | None) -> KeyRecord:
         """The caller's key record, once the request's signature, in whichever form it comes,
         verifies against the key's secret; raises the service's error otherwise."""
         req = ctx.request

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nubes.gateway import sigv4
+from nubes.gateway.admission import signed_headers
 from tests.server import NubesProcess, make_client
 
 Unique = Callable[[str], str]
@@ -77,8 +78,11 @@ def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
 
 
 def advance(server: NubesProcess, seconds: float) -> None:
+    """Moves the server clock, signed as the account root (internal endpoints need it)."""
     body = json.dumps({"advance": seconds}).encode()
-    request = urllib.request.Request(f"{server.endpoint}/_nubes/clock", data=body, method="POST")
+    url = f"{server.endpoint}/_nubes/clock"
+    headers = signed_headers("POST", url, body, "test", "test", "us-east-1")
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     urllib.request.urlopen(request).read()
 
 

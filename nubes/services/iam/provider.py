@@ -36,6 +36,11 @@ class IamProvider(PrincipalOperations, PolicyOperations, KeyOperations, AccountO
         self.enforcer: Enforcer | None = None
         sigv4.register_secret_resolver(self._secret)
 
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Enforcement must stand before the first request of any service arrives.
+        return env.settings.enforce_iam
+
     def _secret(self, access_key_id: str) -> str | None:
         record = self.identities.record(access_key_id)
         return record.secret if record else None
