@@ -29,6 +29,13 @@ class Settings:
     """fsync on every commit and blob rename: survives power loss, not just a crash."""
     init_dir: str = ""
     """A further root of init hooks (``<dir>/ready.d/*.sh`` ...), beside /etc/localstack/init."""
+    dns_address: str = ""
+    """Where the DNS server listens: ``host:port`` (port 0: any free one), ``off``, or empty for
+    127.0.0.1:53 when it can bind, else 127.0.0.1:5353."""
+    dns_forward: str = ""
+    """Resolver (``host[:port]``) asked about names nubes does not know; empty: refuse them."""
+    route53_sync_seconds: int = 0
+    """How long a Route 53 change stays PENDING before GetChange reports it INSYNC."""
 
 
 # (setting, NUBES variable, other accepted names, what it is) — also the README's table.
@@ -46,6 +53,9 @@ ENVIRONMENT: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("root_secret_key", "NUBES_ROOT_SECRET_ACCESS_KEY", (), "secret key of the account root"),
     ("fsync", "NUBES_FSYNC", (), "fsync commits and blobs (power-loss safety)"),
     ("init_dir", "NUBES_INIT_DIR", (), "more init hooks: <dir>/{boot,start,ready,shutdown}.d"),
+    ("dns_address", "NUBES_DNS_ADDRESS", (), "DNS server host:port, or off"),
+    ("dns_forward", "NUBES_DNS_FORWARD", (), "resolver for names nubes does not know"),
+    ("route53_sync_seconds", "NUBES_ROUTE53_SYNC_SECONDS", (), "seconds a change stays PENDING"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

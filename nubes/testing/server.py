@@ -43,7 +43,10 @@ class NubesProcess:
             args.append("--ephemeral")
         else:
             args += ["--data-dir", str(self.data_dir)]
-        env = {**os.environ, "NUBES_LOG_LEVEL": "warning", **self.env}
+        # Test servers answer DNS on a free port of their own (GET /_nubes/health tells which),
+        # so that several of them never fight over 53 or 5353.
+        env = {"NUBES_DNS_ADDRESS": "127.0.0.1:0", **os.environ}
+        env = {**env, "NUBES_LOG_LEVEL": "warning", **self.env}
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )

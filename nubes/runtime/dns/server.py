@@ -1,0 +1,249 @@
+"""The DNS server: UDP and TCP on ``NUBES_DNS_ADDRESS``, answering every hosted zone of every
+account and nubes' own names (see :mod:`nubes.core.names`); other names are refused, or
+forwarded to ``NUBES_DNS_FORWARD`` when set.
+
+Start-up only binds two sockets; dnspython and the answering code are imported with the first
+query, so a server that is never asked costs nothing more. A UDP answer larger than the client
+allows (512 bytes, or its EDNS payload size) is truncated with TC set, and the client asks again
+over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+    from nubes.runtime.dns.resolver import Resolver, View
+    from nubes.services.route53.provider import Route53Provider
+
+log = logging.getLogger("nubes.dns")
+
+DEFAULT_PORTS = (53, 5353)
+FORWARD_TIMEOUT = 3.0
+
+
+def parse_address(text: str) -> tuple[str, list[int]] | None:
+    """``NUBES_DNS_ADDRESS``: ``off``, ``host:port`` (port 0: any free port), or empty for
+    127.0.0.1 on port 53 when it can bind, else 5353."""
+    text = text.strip()
+    if text.lower() in ("off", "false", "0", "no"):
+        return None
+    if not text:
+        return "127.0.0.1", list(DEFAULT_PORTS)
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return text, list(DEFAULT_PORTS)
+    return host.strip("[]") or "127.0.0.1", [int(port)]
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        answer = self.server.answer(data, tcp=False)
+        if isinstance(answer, bytes):
+            assert self.transport is not None
+            self.transport.sendto(answer, addr)
+        elif answer is not None:
+            self.server.forward_later(answer, lambda reply: self._send(reply, addr))
+
+    def _send(self, reply: bytes, addr: Any) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+
+class DnsServer:
+    def __init__(self, env: Environment, provider: Route53Provider) -> None:
+        self.env = env
+        self.provider = provider
+        self.address: tuple[str, int] | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._resolver: Resolver | None = None
+        self._view: View | None = None
+        self._view_generation = -1
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- sockets ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        wanted = parse_address(self.env.settings.dns_address)
+        if wanted is None:
+            return
+        host, ports = wanted
+        loop = asyncio.get_running_loop()
+        errors = []
+        for port in ports:
+            try:
+                await self._bind(loop, host, port)
+                break
+            except OSError as exc:
+                errors.append(f"{host}:{port}: {exc.strerror or exc}")
+        else:
+            log.warning("DNS server not started (%s)", "; ".join(errors))
+
+    async def _bind(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        for _ in range(5 if port == 0 else 1):
+            transport, _protocol = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(host, port), family=family
+            )
+            bound = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(
+                    self._serve_tcp, host, bound, family=family, reuse_address=True
+                )
+            except OSError:
+                transport.close()
+                if port == 0:
+                    continue  # the TCP twin of the free UDP port was taken: try another
+                raise
+            self._udp = transport
+            self.address = (host, bound)
+            return
+        raise OSError("no port free for both UDP and TCP")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            with contextlib.suppress(Exception):
+                await self._tcp.wait_closed()
+        self._udp = self._tcp = None
+        self.address = None
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                wire = await reader.readexactly(size)
+                answer = self.answer(wire, tcp=True)
+                if answer is None:
+                    break
+                if not isinstance(answer, bytes):
+                    answer = await self.forward(answer)
+                writer.write(len(answer).to_bytes(2, "big") + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def resolver(self) -> Resolver:
+        if self._resolver is None:
+            from nubes.runtime.dns.resolver import Resolver
+
+            self._resolver = Resolver(
+                self.view, self.provider.health.healthy, self.env.names, self.env.settings.region
+            )
+        return self._resolver
+
+    def view(self) -> View:
+        """The zones as stored, rebuilt after Route 53 changed them."""
+        if self._view is None or self._view_generation != self.provider.generation:
+            from nubes.runtime.dns.resolver import View, build_zone
+
+            model = self.provider.model
+            zones = model.zones()
+            built = [build_zone(z, model.rrsets(z.id)) for z in zones]
+            view = View(built)
+            for zone, data in zip(zones, built, strict=True):
+                for vpc in zone.vpcs:
+                    view.add_vpc(data, vpc)
+            self._view, self._view_generation = view, self.provider.generation
+        return self._view
+
+    def answer(self, wire: bytes, tcp: bool, vpc: tuple[str, str] | None = None) -> Any:
+        """Bytes to send back; None to stay silent; or the parsed query to forward."""
+        try:
+            answer, query = self.resolver().respond(wire, tcp=tcp, vpc=vpc)
+        except Exception:
+            log.exception("DNS query failed")
+            return None
+        if answer is not None or query is None:
+            return answer
+        if self.env.settings.dns_forward:
+            return query
+        return self.resolver().refuse(query)
+
+    def answer_for_vpc(self, wire: bytes, vpc_id: str, region: str) -> bytes | None:
+        """An answer as the VPC's ``.2`` resolver gives it: the VPC's private hosted zones, then
+        public zones and nubes' names (names nubes does not know are refused)."""
+        answer = self.answer(wire, tcp=False, vpc=(vpc_id, region))
+        if answer is None or isinstance(answer, bytes):
+            return answer
+        return self.resolver().refuse(answer)
+
+    def forward_later(self, query: Any, send: Any) -> None:
+        task = asyncio.ensure_future(self.forward(query))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: None if t.cancelled() else send(t.result()))
+
+    async def forward(self, query: Any) -> bytes:
+        """Ask the configured upstream resolver; SERVFAIL when it does not answer."""
+        import dns.asyncquery
+        import dns.exception
+        import dns.message
+        import dns.rcode
+
+        upstream = self.env.settings.dns_forward
+        host, sep, port = upstream.rpartition(":")
+        if not sep or not port.isdigit():
+            host, port = upstream, "53"
+        try:
+            reply = await dns.asyncquery.udp(query, host, timeout=FORWARD_TIMEOUT, port=int(port))
+            return reply.to_wire()
+        except (dns.exception.DNSException, OSError):
+            failed = dns.message.make_response(query)
+            failed.set_rcode(dns.rcode.SERVFAIL)
+            return failed.to_wire()
+
+    # -- what Route 53 asks -----------------------------------------------------------------
+
+    def addresses(self, name: str) -> list[str]:
+        return self.resolver().addresses(name)
+
+    def test_answer(
+        self,
+        zone_id: str,
+        name: str,
+        rtype: str,
+        resolver_ip: str | None,
+        subnet_ip: str | None,
+        subnet_mask: str | None,
+    ) -> tuple[str, list[str]]:
+        """TestDNSAnswer: the response code and the values the zone answers with."""
+        import ipaddress
+
+        import dns.name
+        import dns.rcode
+        import dns.rdatatype
+
+        from nubes.runtime.dns.resolver import Where
+
+        resolver = self.resolver()
+        zone = self.view().by_id[zone_id]
+        subnet = None
+        if subnet_ip:
+            subnet = ipaddress.ip_network(f"{subnet_ip}/{subnet_mask or 24}", strict=False)
+        where = Where(self.env.settings.region, subnet)
+        qname = dns.name.from_text(name)
+        outcome = resolver.in_zone(zone, qname, dns.rdatatype.from_text(rtype), where)
+        data = [rdata.to_text() for rrset in outcome.answer for rdata in rrset]
+        return dns.rcode.to_text(outcome.rcode), data
