@@ -72,6 +72,8 @@ class _Instance:
         self.booted = time.monotonic()
         self.bytes_in = 0
         self.bytes_out = 0
+        self.published_until = 0
+        """End of the last period whose CPU and network datapoints were published."""
         self.sampled: tuple[float, float, int, int] | None = None
         """(real time, CPU seconds, bytes in, bytes out) at the last datapoint published."""
         self.connections: set[asyncio.Task[None]] = set()
@@ -556,8 +558,11 @@ class InstanceRuntime:
                 points += self._points(spec, name, value, "Count", dims, minute - 60)
             detailed = (record.get("Monitoring") or {}).get("State") in ("enabled", "pending")
             period = 60 if detailed else 300
-            if minute % period:
+            # A jump of the clock may pass a period's end without landing on it.
+            end = minute // period * period
+            if end <= inst.published_until:
                 continue
+            inst.published_until = end
             now = time.monotonic()
             cpu = _cpu_seconds(inst.proc.pid) if inst.proc and inst.ending is None else 0.0
             last = inst.sampled or (inst.booted, 0.0, 0, 0)
@@ -570,7 +575,7 @@ class InstanceRuntime:
                 ("NetworkIn", float(inst.bytes_in - last[2]), "Bytes"),
                 ("NetworkOut", float(inst.bytes_out - last[3]), "Bytes"),
             ):
-                points += self._points(spec, name, value, unit, dims, minute - period)
+                points += self._points(spec, name, value, unit, dims, end - period)
         return points
 
     @staticmethod
