@@ -14,5 +14,6 @@ PROVIDERS: dict[str, str] = {
     "logs": "nubes.services.logs.provider:LogsProvider",
     "lambda": "nubes.services.lambda_.provider:LambdaProvider",
     "events": "nubes.services.events.provider:EventsProvider",
+    "scheduler": "nubes.services.scheduler.provider:SchedulerProvider",
     "route53": "nubes.services.route53.provider:Route53Provider",
 }

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from nubes.services.events.patterns import PatternError, parse
 
-EC2_EVENT = {
+EC2_EVENT: dict[str, Any] = {
     "version": "0",
     "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
     "detail-type": "EC2 Instance State-change Notification",

@@ -1,0 +1,5 @@
+"""EventBridge Scheduler errors (all modelled)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("scheduler")
