@@ -43,7 +43,7 @@ class Environment:
         self.catalog: Catalog = catalog()
         self.scheduler = Scheduler(self._in_transaction)
         self.tags = Tags(self.state.store)
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: self.providers.get("cloudwatch"))
         self.names = Names()
         self.events = Events(lambda: self.providers.get("events"))
         self.providers = Providers(self)

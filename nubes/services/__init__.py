@@ -13,6 +13,7 @@ PROVIDERS: dict[str, str] = {
     "sts": "nubes.services.sts.provider:StsProvider",
     "logs": "nubes.services.logs.provider:LogsProvider",
     "lambda": "nubes.services.lambda_.provider:LambdaProvider",
+    "cloudwatch": "nubes.services.cloudwatch.provider:CloudWatchProvider",
     "events": "nubes.services.events.provider:EventsProvider",
     "scheduler": "nubes.services.scheduler.provider:SchedulerProvider",
     "route53": "nubes.services.route53.provider:Route53Provider",

@@ -13,7 +13,7 @@ from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from nubes.core import accounts, clock, ids
+from nubes.core import accounts, clock, ids, safejson
 from nubes.core.context import RequestContext
 from nubes.gateway import sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
@@ -54,7 +54,10 @@ def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int
     if clock.now() > expires:
         raise PolicyError("Invalid according to Policy: Policy expired.")
     covered = set()
-    for condition in document.get("conditions", []):
+    conditions = document.get("conditions")
+    if not isinstance(conditions, list):
+        raise _invalid_policy("Invalid 'conditions' value.")
+    for condition in conditions:
         if isinstance(condition, dict):
             for name, value in condition.items():
                 covered.add(name.lower())
@@ -64,9 +67,14 @@ def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int
                         f'"{value}"]'
                     )
             continue
+        if not isinstance(condition, list) or len(condition) != 3:
+            raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}")
         op = str(condition[0]).lower()
         if op == "content-length-range":
-            low, high = int(condition[1]), int(condition[2])
+            try:
+                low, high = int(condition[1]), int(condition[2])
+            except (TypeError, ValueError):
+                raise _invalid_policy("Invalid 'content-length-range' condition.") from None
             if not low <= size <= high:
                 code = "EntityTooSmall" if size < low else "EntityTooLarge"
                 raise ServiceError(code, f"Your proposed upload {size} is outside {low}-{high}")
@@ -86,6 +94,21 @@ def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int
         raise PolicyError(
             "Invalid according to Policy: Extra input fields: " + ", ".join(sorted(extra))
         )
+
+
+def _invalid_policy(detail: str) -> ServiceError:
+    return ServiceError("InvalidPolicyDocument", f"Invalid Policy: {detail}")
+
+
+def policy_document(encoded: str) -> dict[str, Any]:
+    """The policy form field decoded: base64 of a JSON object."""
+    try:
+        document = safejson.loads(base64.b64decode(encoded))
+    except ValueError:
+        raise _invalid_policy("Invalid JSON.") from None
+    if not isinstance(document, dict):
+        raise _invalid_policy("Invalid JSON.")
+    return document
 
 
 def check_signature(fields: dict[str, str], policy_b64: str) -> str:
@@ -136,6 +159,13 @@ class BrowserUploads:
             return xml_error(403, "AccessDenied", str(exc))
         except ServiceError as exc:
             return xml_error(exc.status, exc.wire_code, exc.message)
+        except ValueError:
+            # Unreadable parts or field values that are not UTF-8.
+            return xml_error(
+                400,
+                "MalformedPOSTRequest",
+                "The body of your POST request is not well-formed multipart/form-data.",
+            )
 
     async def upload(self, req: HttpRequest, bucket: str) -> HttpResponse:
         parts = parse_form(req)
@@ -159,7 +189,7 @@ class BrowserUploads:
         fields["bucket"] = bucket
         account = self.provider.env.settings.account_id
         if "policy" in fields:
-            document = json.loads(base64.b64decode(fields["policy"]))
+            document = policy_document(fields["policy"])
             access_key = check_signature(fields, fields["policy"])
             check_conditions(document, {**fields, "key": key}, len(data))
             account = accounts.resolve(access_key, account).account_id
