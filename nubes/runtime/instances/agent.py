@@ -34,6 +34,8 @@ OVERLAID = ("etc", "var", "usr", "opt", "srv", "home", "root")
 """Directories the instance sees copy-on-write: it writes its own /etc, /var, ... (kept in the
 work directory across boots, as a root volume keeps them) and never the host's."""
 SCRIPT = "/var/lib/cloud/instance/scripts/part-001"
+KEPT = {"", "/usr", "/etc", "/var", "/home", "/root", "/tmp", "/opt", "/srv", "/run", "/mnt"}
+"""Directories never hidden, whatever the work directory's parent is."""
 CLONE_NEWNET = 0x40000000
 METADATA_IP = "169.254.169.254"
 LINK_IP = "169.254.0.1"
@@ -102,33 +104,41 @@ class Agent:
             target = f"/mnt/{dev.rsplit('/', 1)[-1]}"
             os.mkdir(target)
             _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
-        for name_ in OVERLAID:
-            if not os.path.isdir(f"/{name_}") or os.path.islink(f"/{name_}"):
-                continue
-            layer = f"{self.work}/root/{name_}"
-            os.makedirs(f"{layer}/upper", exist_ok=True)
-            os.makedirs(f"{layer}/work", exist_ok=True)
-            _mount(
-                "overlay",
-                f"/{name_}",
-                "overlay",
-                0,
-                f"lowerdir=/{name_},upperdir={layer}/upper,workdir={layer}/work",
-            )
-        for path in ("/tmp", "/run", "/dev/shm"):
+        _mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+        overlaid = {name_ for name_ in OVERLAID if self.overlay(name_)}
+        for path in ("/tmp", "/dev/shm"):
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
         for path in cfg["hide"]:
-            if os.path.isdir(path):
+            if os.path.isdir(path) and path.rstrip("/") not in KEPT:
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
-        hostname = cfg["hostname"]
-        with open("/etc/hosts", "w") as f:
-            f.write(
-                "127.0.0.1   localhost localhost.localdomain\n"
-                f"{cfg['private_ip']}   {hostname} {hostname.split('.')[0]}\n"
-            )
-        with open("/etc/hostname", "w") as f:
-            f.write(hostname + "\n")
+        if "etc" in overlaid:
+            hostname = cfg["hostname"]
+            with open("/etc/hosts", "w") as f:
+                f.write(
+                    "127.0.0.1   localhost localhost.localdomain\n"
+                    f"{cfg['private_ip']}   {hostname} {hostname.split('.')[0]}\n"
+                )
+            with open("/etc/hostname", "w") as f:
+                f.write(hostname + "\n")
+
+    def overlay(self, name: str) -> bool:
+        """Make /<name> copy-on-write, its changes kept in the work directory; where that
+        filesystem cannot hold an overlay's upper layer (itself an overlay, in a container),
+        in memory for this boot. False when the directory stays the host's."""
+        lower = f"/{name}"
+        if not os.path.isdir(lower) or os.path.islink(lower):
+            return False
+        for base in (f"{self.work}/root/{name}", f"/run/nubes/layers/{name}"):
+            os.makedirs(f"{base}/upper", exist_ok=True)
+            os.makedirs(f"{base}/work", exist_ok=True)
+            options = f"lowerdir={lower},upperdir={base}/upper,workdir={base}/work"
+            try:
+                _mount("overlay", lower, "overlay", 0, options)
+                return True
+            except OSError as exc:
+                self.console_line(f"nubes: {lower} not copy-on-write in {base}: {exc}")
+        return False
 
     def metadata_network(self) -> None:
         """169.254.169.254 lives in a network namespace of its own behind a veth pair, as it

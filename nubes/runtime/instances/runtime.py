@@ -65,6 +65,8 @@ class _Instance:
         self.death_w = -1
         self.status_r = -1
         self.pidfd = -1
+        self.agent_pidfd = -1
+        self.isolated = False
         self.buffer = b""
         self.servers: list[_SocketServer] = []
         self.forwards: dict[int, asyncio.Server] = {}
@@ -252,7 +254,7 @@ class InstanceRuntime:
         with open(os.path.join(spec.work_dir, "user-data"), "wb") as f:
             f.write(spec.user_data)
         loop = asyncio.get_running_loop()
-        isolated = self.isolation != "host"
+        isolated = inst.isolated = self.isolation != "host"
         cfg: dict[str, Any] = {
             "instance_id": spec.instance_id,
             "region": spec.region,
@@ -342,6 +344,7 @@ class InstanceRuntime:
             inst.events.append(event)
             if event == "ready":
                 inst.up = True
+                inst.agent_pidfd = _agent_pidfd(inst)
                 if not inst.ready.done():
                     inst.ready.set_result(None)
             elif event == "failed" and not inst.ready.done():
@@ -353,6 +356,15 @@ class InstanceRuntime:
         loop.remove_reader(inst.pidfd)
         if inst.proc is not None:
             inst.proc.wait()
+        if inst.agent_pidfd >= 0:
+            # The agent (the namespace's init) ends only once every process of it has ended.
+            loop.add_reader(inst.agent_pidfd, self._finished, inst)
+        else:
+            self._finished(inst)
+
+    def _finished(self, inst: _Instance) -> None:
+        if inst.agent_pidfd >= 0:
+            asyncio.get_running_loop().remove_reader(inst.agent_pidfd)
         self._status(inst)
         self._close(inst)
         if not inst.ready.done():
@@ -406,7 +418,7 @@ class InstanceRuntime:
         inst.servers.clear()
         for port in list(inst.forwards):
             inst.forwards.pop(port).close()
-        for fd_name in ("status_r", "pidfd", "death_w", "dirfd"):
+        for fd_name in ("status_r", "pidfd", "agent_pidfd", "death_w", "dirfd"):
             fd = getattr(inst, fd_name)
             if fd >= 0:
                 if fd_name == "status_r":
@@ -679,6 +691,19 @@ async def _splice(
     finally:
         inside[1].close()
         outside[1].close()
+
+
+def _agent_pidfd(inst: _Instance) -> int:
+    """A pidfd on the agent, the child ``unshare`` forked into the new PID namespace."""
+    if inst.proc is None or not inst.isolated:
+        return -1
+    pid = inst.proc.pid
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+        return os.pidfd_open(int(children[0])) if children else -1
+    except (OSError, ValueError):
+        return -1
 
 
 def _hostname(spec: InstanceSpec) -> str:
