@@ -424,8 +424,21 @@ class Resolver:
         if record.health_check and not self._healthy(record.health_check):
             return False
         if record.alias is not None and record.alias[2]:
-            return bool(self.values(record, rtype, where, depth)[0])
+            return self._target_healthy(record.alias, rtype, where, depth)
         return True
+
+    def _target_healthy(
+        self, alias: tuple[str, str, bool], rtype: int, where: Where, depth: int
+    ) -> bool:
+        """EvaluateTargetHealth: the target has at least one healthy record (an AWS resource:
+        it resolves)."""
+        zone = self._view().by_id.get(alias[0])
+        if zone is None:
+            return bool(self._service_addresses(alias[1]))
+        node = zone.nodes.get(to_dns(alias[1]))
+        if node is None or depth >= MAX_CHAIN:
+            return False
+        return any(self.healthy(s, rtype, where, depth + 1) for s in node.get(rtype, []))
 
     def values(
         self, record: RecordSet, rtype: int, where: Where, depth: int
@@ -442,12 +455,16 @@ class Resolver:
                 return [], 0
             rrset = self.select(zone, target_name, node.get(rtype, []), rtype, where, depth + 1)
             return ([], 0) if rrset is None else (list(rrset), rrset.ttl)
+        rrset = _address_rrset(target_name, rtype, self._service_addresses(target), NAMES_TTL)
+        return ([], 0) if rrset is None else (list(rrset), NAMES_TTL)
+
+    def _service_addresses(self, target: str) -> tuple[str, ...]:
+        """Where an alias to an AWS resource (load balancer, S3 website, API Gateway,
+        CloudFront) points: nubes' own names, else the gateway for the services it serves."""
         addresses = self._names.resolve(target)
         if addresses is None and ("amazonaws.com" in target or target.endswith("cloudfront.net.")):
-            # S3 websites, API Gateway and CloudFront are served by nubes' gateway.
-            addresses = ("127.0.0.1",)
-        rrset = _address_rrset(target_name, rtype, addresses or (), NAMES_TTL)
-        return ([], 0) if rrset is None else (list(rrset), NAMES_TTL)
+            return ("127.0.0.1",)
+        return addresses or ()
 
     def addresses(self, name: str) -> list[str]:
         """IPv4 addresses of a name in the public zones (health checks by domain name)."""
