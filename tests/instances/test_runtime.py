@@ -120,7 +120,8 @@ sleep 1002
     run(tmp_path, scenario)
 
 
-def _sleepers() -> int:
+def _sleepers(*args: bytes) -> int:
+    wanted = [[b"sleep", a] for a in args or (b"1000", b"1001", b"1002")]
     found = 0
     for entry in os.listdir("/proc"):
         try:
@@ -128,7 +129,7 @@ def _sleepers() -> int:
                 cmd = f.read().split(b"\0")
         except OSError:
             continue
-        if cmd[:2] in ([b"sleep", b"1000"], [b"sleep", b"1001"], [b"sleep", b"1002"]):
+        if cmd[:2] in wanted:
             found += 1
     return found
 
@@ -247,3 +248,44 @@ echo "volume=$NUBES_VOLUME_SDF"
         assert f"volume={lab.tmp / 'vol-h'}".encode() in console
 
     run(tmp_path, scenario)
+
+
+KILLED_HOST = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from tests.instances.conftest import Lab
+from pathlib import Path
+
+async def main():
+    lab = Lab(Path({tmp!r}))
+    await lab.runtime.start()
+    await lab.runtime.boot(lab.spec(b"#!/bin/sh\\nsleep 1003\\n"))
+    print("booted", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def test_instances_end_when_nubes_is_killed(tmp_path: Path) -> None:
+    """However nubes ends (here SIGKILL, no clean-up at all), its instances end with it."""
+    import subprocess
+    import sys
+    import time
+
+    root = str(Path(__file__).parents[2])
+    code = KILLED_HOST.format(root=root, tmp=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"booted\n"
+        deadline = time.monotonic() + 10
+        while _sleepers(b"1003") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _sleepers(b"1003") == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while _sleepers(b"1003") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sleepers(b"1003") == 0
