@@ -6,6 +6,7 @@ work its operation does.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,37 @@ class Gateway:
         """Run after parsing and before dispatch (IAM enforcement); raise to refuse."""
 
     async def handle(self, req: HttpRequest) -> HttpResponse:
+        try:
+            return await self._handle(req)
+        except Exception:
+            log.exception("%s %s failed", req.method, req.path)
+            return self.internal_failure(req)
+
+    def internal_failure(self, req: HttpRequest) -> HttpResponse:
+        """The last resort when something failed outside an operation (an interceptor, routing,
+        an error's own serialization): InternalFailure in the protocol of the service the
+        request is for, when that can still be told; else in JSON."""
+        request_id = ids.request_id()
+        try:
+            target = self.router.identify(req, read_credentials(req))
+            if target is not None:
+                service = target.service.model
+                resp = get_protocol(target.protocol).serialize_error(
+                    _internal_error(target.protocol), ResponseContext(request_id, service)
+                )
+                resp.headers.setdefault("x-amzn-RequestId", request_id)
+                return resp
+        except Exception:
+            log.exception("answering %s %s with InternalFailure failed", req.method, req.path)
+        body = json.dumps({"__type": "InternalFailure", "message": _INTERNAL_MESSAGE}).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-amzn-errortype": "InternalFailure",
+            "x-amzn-RequestId": request_id,
+        }
+        return HttpResponse(500, headers, body)
+
+    async def _handle(self, req: HttpRequest) -> HttpResponse:
         for intercept in self.interceptors:
             resp = await intercept(req)
             if resp is not None:
@@ -107,18 +139,18 @@ class Gateway:
             return proto.serialize_error(err, rctx)
         except Exception:
             log.exception("%s.%s failed", ctx.service, ctx.operation)
-            internal = ServiceError(
-                "InternalFailure" if target.protocol != "rest-xml" else "InternalError",
-                "We encountered an internal error. Please try again.",
-                500,
-                sender_fault=False,
-            )
-            return proto.serialize_error(internal, rctx)
+            return proto.serialize_error(_internal_error(target.protocol), rctx)
+
+
+_INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
+
+
+def _internal_error(protocol: str) -> ServiceError:
+    code = "InternalFailure" if protocol != "rest-xml" else "InternalError"
+    return ServiceError(code, _INTERNAL_MESSAGE, 500, sender_fault=False)
 
 
 def _unroutable(req: HttpRequest) -> HttpResponse:
-    import json
-
     body = json.dumps(
         {
             "__type": "UnknownServiceException",

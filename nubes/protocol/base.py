@@ -9,6 +9,7 @@ aware UTC datetimes, blobs are bytes, a streaming blob is a readable binary file
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -52,6 +53,23 @@ class HttpRequest:
             self.body_file.seek(0)
             return self.body_file.read()
         return self.body
+
+    def body_size(self) -> int:
+        if self.body_file is not None:
+            return os.fstat(self.body_file.fileno()).st_size
+        return len(self.body)
+
+    def read_limited(self, limit: int, code: str = "RequestEntityTooLarge") -> bytes:
+        """The whole body, refused with ``code`` (HTTP 413) when larger than ``limit`` bytes:
+        a body parsed in memory is bounded, whatever operation it is for."""
+        size = self.body_size()
+        if size > limit:
+            raise ServiceError(
+                code,
+                f"The request body is {size} bytes; at most {limit} are accepted.",
+                status=413 if code == "RequestEntityTooLarge" else 400,
+            )
+        return self.read_body()
 
 
 Body = bytes | Iterator[bytes] | AsyncIterator[bytes]

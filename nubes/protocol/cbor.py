@@ -8,12 +8,16 @@ from typing import Any
 import cbor2
 from botocore.model import OperationModel
 
+from nubes.core.safejson import MAX_DEPTH
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.document import ValueCodec
 from nubes.protocol.json import query_error_header
 from nubes.protocol.rest import error_shape
 
 CODEC = ValueCodec(binary=True, wire_names=False)
+
+MAX_BODY = 64 * 1024 * 1024
+"""The largest CBOR body read, as for JSON."""
 
 
 def _dumps(value: Any) -> bytes:
@@ -28,11 +32,11 @@ class CborProtocol:
         self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
     ) -> dict[str, Any]:
         shape = op.input_shape
-        raw = req.read_body()
+        raw = req.read_limited(MAX_BODY)
         if shape is None or not raw:
             return {}
         try:
-            value = cbor2.loads(raw)
+            value = cbor2.loads(raw, max_depth=MAX_DEPTH)
         except (cbor2.CBORDecodeError, ValueError, EOFError) as exc:
             raise ServiceError("SerializationException", f"malformed CBOR body: {exc}") from exc
         if not isinstance(value, dict):

@@ -219,10 +219,14 @@ class ValueCodec:
             return decode_structure
         if kind == "list":
             item_dec = self.decoder(shape.member)
+            sparse_list = bool(shape.serialization.get("sparse") or shape.metadata.get("sparse"))
 
             def decode_list(value: Any) -> list[Any]:
                 if not isinstance(value, list):
                     raise TypeError(f"{shape.name} must be a list")
+                if not sparse_list and None in value:
+                    # Only sparse lists hold nulls; services read every item as a value.
+                    raise TypeError(f"{shape.name} cannot hold null items")
                 return [None if v is None else item_dec(v) for v in value]
 
             return decode_list

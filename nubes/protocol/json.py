@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from nubes.core import safejson
 from nubes.protocol import eventstream
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.document import ValueCodec
@@ -15,13 +16,26 @@ from nubes.protocol.rest import error_shape
 
 CODEC = ValueCodec(binary=False, wire_names=True)
 
+MAX_BODY = 64 * 1024 * 1024
+"""The largest JSON body read (DynamoDB's 16 MiB batches, base64 blobs of a few MiB, fit)."""
+
 
 def loads(raw: bytes) -> Any:
-    """A JSON body; anything unreadable is the client's SerializationException."""
+    """A JSON body; anything unreadable is the client's SerializationException: malformed,
+    nested deeper than :data:`nubes.core.safejson.MAX_DEPTH`, or holding a string that is not
+    Unicode text (an escaped lone surrogate, which nothing downstream can store or encode)."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = safejson.loads(raw)
+    except ValueError as exc:
         raise ServiceError("SerializationException", f"malformed JSON body: {exc}") from exc
+    if safejson.may_hold_surrogates(raw):
+        bad = safejson.lone_surrogate(value)
+        if bad is not None:
+            raise ServiceError(
+                "SerializationException",
+                f"malformed JSON body: the string {bad!r} holds an unpaired surrogate",
+            )
+    return value
 
 
 def dumps(value: Any) -> bytes:
@@ -47,7 +61,7 @@ class JsonProtocol:
         self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
     ) -> dict[str, Any]:
         shape = op.input_shape
-        raw = req.read_body()
+        raw = req.read_limited(MAX_BODY)
         if shape is None or not raw.strip():
             return {}
         value = loads(raw)

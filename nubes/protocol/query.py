@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
+from nubes.core.safejson import MAX_DEPTH
 from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.xml import (
     escape_attr,
@@ -19,6 +20,12 @@ from nubes.protocol.xml import (
 )
 
 XML_CONTENT_TYPE = "text/xml"
+
+MAX_BODY = 16 * 1024 * 1024
+"""The largest form body read (SQS's 1 MiB batches, percent-encoded, fit several times)."""
+
+MAX_KEY_PARTS = 3 * MAX_DEPTH
+"""Dotted parts a parameter name may have: a nesting level takes up to three (``A.member.1``)."""
 
 
 def xml_headers(ctx: ResponseContext) -> dict[str, str]:
@@ -31,7 +38,7 @@ def form_params(req: HttpRequest) -> dict[str, str]:
     if req.query_string:
         params.update(parse_qsl(req.query_string, keep_blank_values=True))
     if req.method != "GET":
-        body = req.read_body()
+        body = req.read_limited(MAX_BODY)
         if body:
             try:
                 params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -54,9 +61,16 @@ class QueryReader:
         for key in params:
             # Every dotted prefix of a key: lets "is anything under A.B?" be one set lookup.
             pos = key.find(".")
+            parts = 1
             while pos != -1:
                 prefixes.add(key[:pos])
                 pos = key.find(".", pos + 1)
+                parts += 1
+            if parts > MAX_KEY_PARTS:
+                # Reading follows the key down recursive shapes one call per level.
+                raise ServiceError(
+                    "MalformedQueryString", f"The parameter name {key[:64]!r}... nests too deep"
+                )
         self.prefixes = prefixes
 
     def present(self, key: str) -> bool:
@@ -109,14 +123,23 @@ class QueryReader:
         value_name = shape.value.serialization.get("name", "value")
         result: dict[str, Any] = {}
         index = 1
+        empty = _EMPTY.get(shape.value.type_name)
         while self.present(f"{prefix}{index}"):
             entry = f"{prefix}{index}."
             if entry + key_name in self.params:
                 value_key = entry + value_name
-                value = self.read(shape.value, value_key) if self.present(value_key) else None
-                result[self.params[entry + key_name]] = value
+                if self.present(value_key):
+                    result[self.params[entry + key_name]] = self.read(shape.value, value_key)
+                elif empty is not None:
+                    # A name without a value: an empty one, whose missing members the service
+                    # reports (as it does for an empty structure in JSON). A scalar is left out,
+                    # as JSON protocols leave out a null map value.
+                    result[self.params[entry + key_name]] = empty()
             index += 1
         return result
+
+
+_EMPTY: dict[str, Callable[[], Any]] = {"structure": dict, "map": dict, "list": list}
 
 
 @cache

@@ -189,6 +189,8 @@ class RestProtocol:
 
     - ``content_type``: media type of structured bodies.
     - ``malformed_code``: the error code for input that doesn't fit the model.
+    - ``max_body``, ``too_large_code``: the largest body parsed in memory, and the error for
+      a larger one.
     - ``decode_body(shape, raw)``: the members of ``shape`` found in a non-empty body. Raise
       ServiceError (the protocol's serialization error) when it is malformed.
     - ``encode_body(shape, value)``: the body for ``value``, a dict holding only ``shape``'s
@@ -200,6 +202,9 @@ class RestProtocol:
     name: str
     content_type: str
     malformed_code = "SerializationException"
+    max_body = 100 * 1024 * 1024
+    """The largest non-streaming body read (Lambda's 50 MB zip files, base64 in JSON, fit)."""
+    too_large_code = "RequestEntityTooLarge"
 
     def decode_body(self, shape: Shape, raw: bytes) -> dict[str, Any]:
         raise NotImplementedError
@@ -249,7 +254,7 @@ class RestProtocol:
         if b.payload is not None:
             self._parse_payload(b.payload, req, out)
         elif b.body_members:
-            raw = req.read_body()
+            raw = req.read_limited(self.max_body, self.too_large_code)
             if raw:
                 out.update(self.decode_body(shape, raw))
         return out
@@ -285,7 +290,7 @@ class RestProtocol:
         if kind == "blob" and member.serialization.get("streaming"):
             out[name] = req.body_stream()
             return
-        raw = req.read_body()
+        raw = req.read_limited(self.max_body, self.too_large_code)
         if not raw:
             return
         if kind == "blob":

@@ -58,6 +58,9 @@ _S3_DOCUMENTS = {
 class RestXmlProtocol(RestProtocol):
     name = "rest-xml"
     content_type = "application/xml"
+    # XML documents (S3's DeleteObjects of 1000 keys is the largest) are far smaller.
+    max_body = 16 * 1024 * 1024
+    too_large_code = "MaxMessageLengthExceeded"
 
     def parse(
         self, op: OperationModel, req: HttpRequest, uri_params: Mapping[str, str]
@@ -103,7 +106,7 @@ class RestXmlProtocol(RestProtocol):
         super()._parse_payload(payload, req, out)
         name, member = payload
         # An empty element (<foo />) is an empty structure, not an absent one.
-        if name not in out and member.type_name == "structure" and req.read_body():
+        if name not in out and member.type_name == "structure" and req.body_size():
             out[name] = {}
 
     def render(

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from nubes.core.safejson import MAX_DEPTH
 from nubes.protocol import timestamps
 from nubes.protocol.base import ServiceError
 
@@ -256,14 +257,33 @@ def local_name(tag: str) -> str:
 
 
 def parse_document(body: bytes) -> ElementTree.Element:
+    """The root element; malformed XML, or elements nested deeper than
+    :data:`~nubes.core.safejson.MAX_DEPTH` (reading recurses per level), is MalformedXML."""
     try:
-        return ElementTree.fromstring(body)
+        root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
-        raise ServiceError(
-            "MalformedXML",
-            "The XML you provided was not well-formed or did not validate against our "
-            "published schema",
-        ) from exc
+        raise _malformed() from exc
+    # Fewer tags than the limit cannot nest deeper than it: most bodies stop at this count.
+    if body.count(b"<") > MAX_DEPTH and _depth_exceeds(root, MAX_DEPTH):
+        raise _malformed()
+    return root
+
+
+def _malformed() -> ServiceError:
+    return ServiceError(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+
+
+def _depth_exceeds(root: ElementTree.Element, max_depth: int) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        elem, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in elem)
+    return False
 
 
 def read_element(shape: Shape, elem: ElementTree.Element) -> Any:

@@ -105,12 +105,22 @@ class Statement:
     ordered: bool = False
 
 
+MAX_NESTING = 100
+"""Parentheses, NOTs, calls and literals one inside another: the parser recurses per level."""
+
+
 class Parser:
     def __init__(self, text: str, parameters: list[Any]) -> None:
         self.toks = tokenize(text)
         self.pos = 0
         self.parameters = [av.check_value(p) for p in parameters]
         self.used = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _malformed("Expression nested too deeply")
 
     @property
     def tok(self) -> Tok:
@@ -343,6 +353,14 @@ class Parser:
         if self.word("NULL"):
             self.pos += 1
             return {"NULL": True}
+        if tok.kind == "OP" and tok.text in ("{", "[", "<<"):
+            self.enter()
+            literal = self._container(path)
+            self.depth -= 1
+            return literal
+        raise self.unexpected()
+
+    def _container(self, path: str | None) -> Item:
         if self.accept("{"):
             members: dict[str, Any] = {}
             while not self.accept("}"):
@@ -399,12 +417,14 @@ class Parser:
     def call(self) -> ast.Call:
         name = self.name().lower()
         self.expect("(")
+        self.enter()
         args: list[ast.Operand] = []
         while not self.accept(")"):
             args.append(self.operand())
             if not self.accept(","):
                 self.expect(")")
                 break
+        self.depth -= 1
         return ast.Call(name, args)
 
     def set_value(self) -> ast.Operand:
@@ -440,10 +460,15 @@ class Parser:
     def negation(self) -> ast.Condition:
         if self.word("NOT"):
             self.pos += 1
-            return ast.Not(self.negation())
+            self.enter()
+            negated = ast.Not(self.negation())
+            self.depth -= 1
+            return negated
         if self.accept("("):
+            self.enter()
             inner = self.condition()
             self.expect(")")
+            self.depth -= 1
             return inner
         return self.predicate()
 

@@ -173,7 +173,9 @@ class Streams:
         )
         out = []
         for row in rows:
-            record = av.loads(row[1])
+            # The record is plain JSON around the images: only they hold attribute values
+            # (a MODIFY event's name must not be walked as a map).
+            record = json.loads(row[1])
             _decode_images(record)
             record["dynamodb"]["SequenceNumber"] = sequence_number(row[0])
             out.append((row[0], record))

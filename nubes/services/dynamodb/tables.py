@@ -79,6 +79,20 @@ def check_projection(projection: dict[str, Any]) -> None:
 
 
 def check_create(req: dict[str, Any]) -> None:
+    # Optional in the model botocore ships, still required by the service.
+    missing = [
+        f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+        for member, path in (
+            ("AttributeDefinitions", "attributeDefinitions"),
+            ("KeySchema", "keySchema"),
+        )
+        if req.get(member) is None
+    ]
+    if missing:
+        count = len(missing)
+        raise errors.ValidationException(
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(missing)
+        )
     schema = req["KeySchema"]
     check_key_schema(schema)
     definitions = {d["AttributeName"]: d["AttributeType"] for d in req["AttributeDefinitions"]}

@@ -88,21 +88,32 @@ def parse_number(text: str) -> Decimal:
         ) from None
     if value.is_zero():
         return Decimal(0)
+    # An exponent far out of range (1e999999999) would overflow even the wide context below.
+    if value.adjusted() > _MAX.adjusted():
+        raise _overflow()
+    if value.adjusted() < _MIN.adjusted():
+        raise _underflow()
     digits = value.normalize(_WIDE).as_tuple().digits
     if len(digits) > 38:
         raise ValidationException("Attempting to store more than 38 significant digits in a Number")
     magnitude = value.copy_abs()  # exact: abs() would round to the default precision
     if magnitude > _MAX:
-        raise ValidationException(
-            "Number overflow. Attempting to store a number with magnitude larger than supported "
-            "range"
-        )
+        raise _overflow()
     if magnitude < _MIN:
-        raise ValidationException(
-            "Number underflow. Attempting to store a number with magnitude smaller than "
-            "supported range"
-        )
+        raise _underflow()
     return value
+
+
+def _overflow() -> Exception:
+    return ValidationException(
+        "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    )
+
+
+def _underflow() -> Exception:
+    return ValidationException(
+        "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    )
 
 
 _NUMBER_CHARS = frozenset("0123456789.eE+-")

@@ -15,6 +15,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from nubes.core import safejson
+
 _MISSING = object()
 _NUMERIC: dict[str, Callable[[float, float], bool]] = {
     "=": operator.eq,
@@ -34,7 +36,7 @@ def parse_filters(criteria: dict[str, Any] | None) -> list[dict[str, Any]]:
     patterns = []
     for entry in (criteria or {}).get("Filters") or []:
         try:
-            pattern = json.loads(entry.get("Pattern") or "{}")
+            pattern = safejson.loads(entry.get("Pattern") or "{}")
         except ValueError as exc:
             raise FilterError(f"Invalid filter pattern definition: {exc}") from None
         if not isinstance(pattern, dict):
@@ -136,7 +138,7 @@ def _numeric(conditions: list[Any], value: Any) -> bool:
 def sqs_view(record: dict[str, Any]) -> dict[str, Any]:
     """What SQS patterns see: the record with its body parsed when it is JSON."""
     try:
-        body = json.loads(record["body"])
+        body = safejson.loads(record["body"])
     except (ValueError, TypeError):
         return record
     return {**record, "body": body} if isinstance(body, dict) else record

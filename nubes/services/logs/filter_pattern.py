@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nubes.core import safejson
+
 Matcher = Callable[[str], bool]
 
 
@@ -196,7 +198,7 @@ class _JsonParser:
 
         def match(message: str) -> bool:
             try:
-                document = json.loads(message)
+                document = safejson.loads(message)
             except ValueError:
                 return False
             return isinstance(document, dict) and test(document)

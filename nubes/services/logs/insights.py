@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from nubes.core import safejson
+
 DEFAULT_LIMIT = 10_000
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -73,7 +75,7 @@ def record(
     text = message.strip()
     if text.startswith("{"):
         try:
-            document = json.loads(text)
+            document = safejson.loads(text)
         except ValueError:
             document = None
         if isinstance(document, dict):

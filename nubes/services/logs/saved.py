@@ -4,11 +4,10 @@ and subscription destinations for cross-account delivery."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from nubes.core import clock
+from nubes.core import clock, safejson
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.services.logs.errors import errors
@@ -81,7 +80,7 @@ class SavedDocuments:
         if not name or not document:
             raise errors.InvalidParameterException("policyName and policyDocument are required.")
         try:
-            json.loads(document)
+            safejson.loads(document)
         except ValueError:
             raise errors.InvalidParameterException("Invalid policy document.") from None
         existing = self.documents.get(scope, "resource-policy", name)

@@ -9,6 +9,7 @@ import json
 import uuid
 from typing import Any
 
+from nubes.core import safejson
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl, lifecycle
 from nubes.services.s3.base import S3Base, tag_set, validate_tags
@@ -101,7 +102,7 @@ class BucketConfigOps(S3Base):
     def put_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         text = req.get("Policy") or ""
         try:
-            document = json.loads(text)
+            document = safejson.loads(text)
         except ValueError:
             document = None
         if not isinstance(document, dict) or not text.lstrip().startswith("{"):

@@ -11,9 +11,10 @@ value matches when any of its elements does.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from nubes.core import safejson
 
 ATTRIBUTES = "MessageAttributes"
 BODY = "MessageBody"
@@ -34,7 +35,7 @@ class FilterPolicyError(ValueError):
 def parse(text: str, scope: str = ATTRIBUTES) -> dict[str, Any]:
     """The policy document, checked; raises :class:`FilterPolicyError`."""
     try:
-        policy = json.loads(text)
+        policy = safejson.loads(text)
     except ValueError:
         raise FilterPolicyError("failed to parse JSON.") from None
     if not isinstance(policy, dict):
@@ -141,7 +142,7 @@ def matches_attributes(
 def matches_body(policy: Mapping[str, Any], body: str) -> bool:
     """Whether a message body passes; a body that is not a JSON object matches nothing."""
     try:
-        doc = json.loads(body)
+        doc = safejson.loads(body)
     except ValueError:
         return False
     if not isinstance(doc, dict):
@@ -206,7 +207,7 @@ def _attribute_values(attr: Mapping[str, Any] | None) -> Any:
             return []
     if data_type == "String.Array":
         try:
-            items = json.loads(text)
+            items = safejson.loads(text)
         except ValueError:
             return [text]
         return items if isinstance(items, list) else [items]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from nubes.core import accounts, clock
+from nubes.core import accounts, clock, safejson
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
@@ -180,7 +180,7 @@ class SnsProvider(ServiceProvider):
                 value = value.lower()
             if name in ("Policy", "DeliveryPolicy") and value:
                 try:
-                    json.loads(value)
+                    safejson.loads(value)
                 except ValueError:
                     raise invalid(f"Attributes Reason: {name}: failed to parse JSON") from None
             if name == "SignatureVersion" and value not in ("1", "2"):
@@ -237,7 +237,7 @@ class SnsProvider(ServiceProvider):
     def put_data_protection_policy(self, ctx: RequestContext, req: Json) -> Json:
         topic = self._topic(ctx, req["ResourceArn"], "ResourceArn")
         try:
-            json.loads(req["DataProtectionPolicy"])
+            safejson.loads(req["DataProtectionPolicy"])
         except ValueError:
             raise invalid("DataProtectionPolicy Reason: failed to parse JSON") from None
         topic.data_protection = req["DataProtectionPolicy"]
@@ -711,7 +711,7 @@ class SnsProvider(ServiceProvider):
     def _http_policy(self, sub: Subscription) -> dict[str, Any]:
         for source in (sub.attributes.get("DeliveryPolicy"), self._topic_delivery_policy(sub)):
             if source:
-                policy = json.loads(source)
+                policy = safejson.loads(source)
                 found = policy.get("healthyRetryPolicy") or policy.get("http", {}).get(
                     "defaultHealthyRetryPolicy"
                 )
@@ -1016,7 +1016,7 @@ def _subscription_attributes(
                 raise invalid("Attributes Reason: FilterPolicyScope: Invalid value [" + value + "]")
         elif name in ("DeliveryPolicy", "RedrivePolicy") and value:
             try:
-                document = json.loads(value)
+                document = safejson.loads(value)
             except ValueError:
                 raise invalid(f"{name}: failed to parse JSON") from None
             if name == "RedrivePolicy":
@@ -1067,7 +1067,7 @@ def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
                 ) from None
         if data_type == "String.Array":
             try:
-                items = json.loads(value)
+                items = safejson.loads(value)
             except ValueError:
                 items = None
             if not isinstance(items, list):
@@ -1094,7 +1094,7 @@ def _message_size(entry: Mapping[str, Any]) -> int:
 
 def _structure(message: str) -> dict[str, str]:
     try:
-        doc = json.loads(message)
+        doc = safejson.loads(message)
     except ValueError:
         raise invalid("Message Structure - JSON message body failed to parse") from None
     if not isinstance(doc, dict) or "default" not in doc:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from nubes.core import safejson
 from nubes.core.arns import parse_arn
 from nubes.services.sqs.errors import errors
 
@@ -108,7 +109,7 @@ def _value(name: str, value: str) -> str:
         return value
     if name in JSON_VALUED and value:
         try:
-            doc = json.loads(value)
+            doc = safejson.loads(value)
         except ValueError:
             raise invalid(name, "failed to parse JSON.", value) from None
         if not isinstance(doc, dict):

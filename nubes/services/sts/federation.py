@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
+
+from nubes.core import safejson
 
 WELL_KNOWN_WEB_IDPS = {
     "accounts.google.com",
@@ -31,7 +32,7 @@ def decode_jwt(token: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise InvalidAssertion("the token is not a JWT")
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        payload = safejson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise InvalidAssertion("the token payload is not JSON") from exc
     if not isinstance(payload, dict):

@@ -15,7 +15,7 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from nubes.core import clock
+from nubes.core import clock, safejson
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
 from nubes.services.iam.keys import new_access_key_id, new_secret
@@ -68,7 +68,7 @@ class StsProvider(ServiceProvider):
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
         try:
-            decoded = json.loads(base64.b64decode(req["EncodedMessage"], validate=True))
+            decoded = safejson.loads(base64.b64decode(req["EncodedMessage"], validate=True))
         except (binascii.Error, ValueError):
             raise errors.InvalidAuthorizationMessageException("The message is invalid.") from None
         return {"DecodedMessage": json.dumps(decoded)}

@@ -13,6 +13,10 @@ from nubes.services.dynamodb.expressions.tokenizer import SyntaxFailure, Token, 
 COMPARATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 CLAUSES = ("SET", "REMOVE", "ADD", "DELETE")
 
+MAX_NESTING = 100
+"""Parentheses, NOTs and function calls one inside another: the parser recurses per level, and
+a 4 KB expression could otherwise nest past what Python's stack allows."""
+
 
 class Parser:
     def __init__(self, source: str) -> None:
@@ -20,6 +24,7 @@ class Parser:
         self.tokens = tokenize(source)
         self.pos = 0
         self.parenthesized: list[ast.Condition] = []
+        self.depth = 0
 
     # -- token helpers ----------------------------------------------------------------------
 
@@ -56,6 +61,11 @@ class Parser:
             return True
         return False
 
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise SyntaxFailure(self.token, "", "The expression is nested too deeply")
+
     def end(self) -> None:
         if self.token.kind != "EOF":
             raise self.fail()
@@ -76,14 +86,19 @@ class Parser:
 
     def negation(self) -> ast.Condition:
         if self.accept_keyword("NOT"):
-            return ast.Not(self.negation())
+            self.enter()
+            negated = ast.Not(self.negation())
+            self.depth -= 1
+            return negated
         return self.predicate()
 
     def predicate(self) -> ast.Condition:
         if self.token.kind == "(":
             self.pos += 1
+            self.enter()
             inner = self.condition()
             self.expect(")")
+            self.depth -= 1
             # One pair of parentheses may wrap anything; a second around the same thing not.
             if any(inner is seen for seen in self.parenthesized):
                 raise SyntaxFailure(self.token, "", "The expression has redundant parentheses")
@@ -129,12 +144,14 @@ class Parser:
     def call(self) -> ast.Call:
         name = self.expect("NAME").text
         self.expect("(")
+        self.enter()
         args: list[ast.Operand] = []
         if self.token.kind != ")":
             args.append(self.update_operand())
             while self.accept(","):
                 args.append(self.update_operand())
         self.expect(")")
+        self.depth -= 1
         return ast.Call(name, args)
 
     def path(self) -> ast.Path:
@@ -197,8 +214,10 @@ class Parser:
 
     def update_operand(self) -> ast.Operand:
         if self.accept("("):
+            self.enter()
             inner = self.set_value()
             self.expect(")")
+            self.depth -= 1
             return inner
         return self.operand()
 

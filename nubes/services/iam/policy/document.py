@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from nubes.core import safejson
 from nubes.services.iam.policy import conditions
 from nubes.services.iam.policy.patterns import Matcher, glob
 
@@ -133,7 +134,7 @@ def _parse_cached(text: str, kind: Kind) -> Policy:
 
 def _parse(text: str, kind: Kind, validate: bool) -> Policy:
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except ValueError:
         raise PolicyError(SYNTAX) from None
     if not isinstance(doc, dict):
