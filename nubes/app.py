@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nubes.config import Settings
 from nubes.core.events import Events
@@ -24,6 +24,9 @@ from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.scheduler import Scheduler
 from nubes.services.registry import Providers
 from nubes.store import State
+
+if TYPE_CHECKING:
+    from nubes.console import Console
 
 log = logging.getLogger("nubes")
 
@@ -48,6 +51,15 @@ class Environment:
         self.events = Events(lambda: self.providers.get("events"))
         self.providers = Providers(self)
         self.gateway = Gateway(self)
+        self._console: Console | None = None
+
+    def console(self) -> Console:
+        """The web console, made when first opened (it costs nothing until then)."""
+        if self._console is None:
+            from nubes.console import Console
+
+            self._console = Console(self)
+        return self._console
 
     def _in_transaction(self, fn: Any) -> None:
         with self.state.store.transaction():

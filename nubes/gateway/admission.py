@@ -44,12 +44,12 @@ def refusal(env: Environment, req: HttpRequest) -> HttpResponse | None:
     """None when the request may go on; else the answer that refuses it."""
     if not env.settings.enforce_iam or not is_internal(req):
         return None
-    enforcer = getattr(env.providers.get("iam"), "enforcer", None)
+    from nubes.gateway.enforce import running_enforcer
+
     try:
-        if enforcer is None:
-            # Enforcement is configured but not running yet: refuse rather than let through.
-            raise ServiceError("ServiceUnavailable", "IAM enforcement is starting.", 503)
-        enforcer.admit_root(req)
+        enforcer = running_enforcer(env)
+        if enforcer is not None:
+            enforcer.admit_root(req)
     except ServiceError as err:
         status = err.status if err.status >= 500 else 403
         body = json.dumps({"__type": err.code, "message": err.message}).encode()
