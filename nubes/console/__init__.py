@@ -92,7 +92,8 @@ class Console:
                 form.get("session_token", "").strip() or None,
             )
             # The check calls this server: off the loop, which must keep serving.
-            if creds.access_key_id and await asyncio.to_thread(self._verify, creds):
+            accepted = bool(creds.access_key_id) and await asyncio.to_thread(self._verify, creds)
+            if accepted:
                 token = secrets.token_urlsafe(24)
                 self.sessions[token] = creds
                 return _redirect(PREFIX, cookie=token)
