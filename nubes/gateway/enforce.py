@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -160,9 +161,9 @@ _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
 }
 
 
-def _error(ctx: RequestContext, kind: str, message: str | None = None) -> ServiceError:
-    code, status, default = _ERRORS[kind][_family(ctx)]
-    if ctx.protocol == "rest-json":
+def _error(ctx: RequestContext | None, kind: str, message: str | None = None) -> ServiceError:
+    code, status, default = _ERRORS[kind][_family(ctx) if ctx else "s3"]
+    if ctx is not None and ctx.protocol == "rest-json":
         # REST-JSON services answer a refused authentication with a 403.
         status = 403
     return ServiceError(code, message or default, status)
@@ -433,6 +434,36 @@ def verify_v2_query_signature(ctx: RequestContext, secret: str) -> None:
         raise _error(ctx, "signature")
 
 
+_EQUALS = re.compile(r"(#?[\w.\-]+|:[\w\-]+)\s*=\s*(#?[\w.\-]+|:[\w\-]+)")
+
+
+def _queried_partition(params: dict[str, Any], attribute: str) -> str | None:
+    """The partition key value a Query names, from ``KeyConditionExpression`` (``pk = :v``,
+    ``#p = :v``) or the legacy ``KeyConditions``."""
+    legacy = params.get("KeyConditions")
+    if isinstance(legacy, dict):
+        condition = legacy.get(attribute)
+        if isinstance(condition, dict) and condition.get("ComparisonOperator") == "EQ":
+            values = condition.get("AttributeValueList") or []
+            if values and isinstance(values[0], dict) and values[0]:
+                return str(next(iter(values[0].values())))
+        return None
+    expression = params.get("KeyConditionExpression")
+    if not isinstance(expression, str):
+        return None
+    names = params.get("ExpressionAttributeNames") or {}
+    values = params.get("ExpressionAttributeValues") or {}
+    for left, right in _EQUALS.findall(expression):
+        name, placeholder = (left, right) if right.startswith(":") else (right, left)
+        if not placeholder.startswith(":"):
+            continue
+        if names.get(name, name) == attribute:
+            value = values.get(placeholder)
+            if isinstance(value, dict) and value:
+                return str(next(iter(value.values())))
+    return None
+
+
 def _account_of(arn: str) -> str | None:
     parts = arn.split(":", 5)
     if len(parts) == 6 and len(parts[4]) == 12 and parts[4].isdigit():
@@ -448,6 +479,31 @@ def chunk_signature(
     key = _signing_key(secret, scope.date, scope.region, scope.service)
     signer = sigv4.ChunkSigner(key, scope, amz_date, previous)
     return signer.next(hashlib.sha256(chunk).hexdigest())
+
+
+def running_enforcer(env: Environment) -> Enforcer | None:
+    """The enforcer when IAM enforcement is on (None when off), for the entry points that answer
+    before the gateway's chain. Configured but not running yet: refused, never let through."""
+    if not env.settings.enforce_iam:
+        return None
+    found: Enforcer | None = getattr(env.providers.get("iam"), "enforcer", None)
+    if found is None:
+        raise ServiceError("ServiceUnavailable", "IAM enforcement is starting.", 503)
+    return found
+
+
+def anonymous_context(env: Environment, service: str, operation: str, req: HttpRequest) -> Any:
+    """A request context for an unsigned caller (website visitors, function URL callers)."""
+    return RequestContext(
+        account_id=env.settings.account_id,
+        region=env.settings.region,
+        request_id=ids.request_id(),
+        service=service,
+        operation=operation,
+        principal=accounts.resolve("", env.settings.account_id),
+        request=req,
+        protocol="rest-xml" if service == "s3" else "rest-json",
+    )
 
 
 # -- the check ------------------------------------------------------------------------------------
@@ -467,7 +523,7 @@ class Enforcer:
         )
         sigv4.register_secret_resolver(self.secret_for)
         register_resource_policy_lookup("sts", self._trust_policy)
-        self._hash_keys: dict[tuple[str, str, str], str | None] = {}
+        self._hash_keys: dict[tuple[str, str, str, str], str | None] = {}
         self._policies: dict[tuple[Any, ...], tuple[float, tuple[str, Any] | None]] = {}
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}
         self._fresh = False
@@ -519,6 +575,19 @@ class Enforcer:
             return
         record = self.authenticate(ctx, op)
         self.authorize(ctx, op.name, params, record)
+
+    def key_record(self, key_id: str, token: str, ctx: RequestContext | None = None) -> KeyRecord:
+        """The record of an active key, with its session token when it is temporary and not
+        expired; raises the error of ``ctx``'s service (S3's without one)."""
+        record = self.record(key_id)
+        if record is None or not record.active:
+            raise _error(ctx, "invalid_key")
+        if record.principal.session_token is not None:
+            if token != record.principal.session_token:
+                raise _error(ctx, "invalid_key")
+            if record.expired:
+                raise _error(ctx, "expired")
+        return record
 
     def admit_root(self, req: HttpRequest) -> None:
         """Raises unless ``req`` is signed with an account root's credentials (what nubes' own
@@ -576,20 +645,13 @@ class Enforcer:
             key_id = _v2_params(req).get("AWSAccessKeyId", "")
         if not key_id:
             raise _error(ctx, "missing" if kind != "v4" else "signature")
-        record = self.record(key_id)
-        if record is None or not record.active:
-            raise _error(ctx, "invalid_key")
-        if record.principal.session_token is not None:
-            token = (
-                req.headers.get("x-amz-security-token")
-                or req.query.get("X-Amz-Security-Token", [""])[0]
-                or req.query.get("x-amz-security-token", [""])[0]
-                or (_v2_params(req).get("SecurityToken", "") if kind == "v2-query" else "")
-            )
-            if token != record.principal.session_token:
-                raise _error(ctx, "invalid_key")
-            if record.expired:
-                raise _error(ctx, "expired")
+        token = (
+            req.headers.get("x-amz-security-token")
+            or req.query.get("X-Amz-Security-Token", [""])[0]
+            or req.query.get("x-amz-security-token", [""])[0]
+            or (_v2_params(req).get("SecurityToken", "") if kind == "v2-query" else "")
+        )
+        record = self.key_record(key_id, token, ctx)
         if kind == "v4":
             verify_header_signature(ctx, record.secret, op)
         elif ctx.service == "s3":
@@ -760,7 +822,7 @@ class Enforcer:
         ctx: RequestContext,
         account: str,
     ) -> Any:
-        if service not in self.env.providers.instances:
+        if service not in self.env.providers:
             return None
         return self.env.providers.invoke(service, operation, params, account, ctx.region)
 
@@ -816,30 +878,50 @@ class Enforcer:
     def _leading_keys(
         self, ctx: RequestContext, operation: str, params: dict[str, Any]
     ) -> dict[str, list[str]]:
-        """``dynamodb:LeadingKeys``: the partition key values an item operation touches."""
-        item = params.get("Key") or params.get("Item")
+        """``dynamodb:LeadingKeys``: the partition key values an item operation or a query
+        touches."""
         table = params.get("TableName")
-        cache_key = (ctx.account_id, ctx.region, str(table))
         if operation in ("CreateTable", "DeleteTable"):
-            self._hash_keys.pop(cache_key, None)
-        if not isinstance(item, dict) or not table:
+            for cached in [
+                k for k in self._hash_keys if k[:3] == (ctx.account_id, ctx.region, table)
+            ]:
+                del self._hash_keys[cached]
+        if not table:
             return {}
+        if operation == "Query":
+            attribute = self._hash_key(ctx, str(table), params.get("IndexName"))
+            # A partition value that cannot be read is one no policy names: fail closed.
+            found = _queried_partition(params, attribute) if attribute else None
+            return {"dynamodb:leadingkeys": [found or ""]}
+        item = params.get("Key") or params.get("Item")
+        if not isinstance(item, dict):
+            return {}
+        attribute = self._hash_key(ctx, str(table), None)
+        value = item.get(attribute) if attribute else None
+        if not isinstance(value, dict) or not value:
+            return {}
+        return {"dynamodb:leadingkeys": [str(next(iter(value.values())))]}
+
+    def _hash_key(self, ctx: RequestContext, table: str, index: Any) -> str | None:
+        """The partition key attribute of a table, or of its index (read once, then cached)."""
+        cache_key = (ctx.account_id, ctx.region, table, str(index or ""))
         if cache_key not in self._hash_keys:
             try:
                 out = self._invoke(
                     "dynamodb", "DescribeTable", {"TableName": table}, ctx, ctx.account_id
                 )
             except ServiceError:
-                return {}
-            schema = (out or {}).get("Table", {}).get("KeySchema", [])
+                return None
+            described = (out or {}).get("Table", {})
+            schema = described.get("KeySchema", [])
+            for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+                for found in described.get(kind) or []:
+                    if index and found.get("IndexName") == index:
+                        schema = found.get("KeySchema", [])
             self._hash_keys[cache_key] = next(
                 (k["AttributeName"] for k in schema if k["KeyType"] == "HASH"), None
             )
-        attribute = self._hash_keys[cache_key]
-        value = item.get(attribute) if attribute else None
-        if not isinstance(value, dict) or not value:
-            return {}
-        return {"dynamodb:leadingkeys": [str(next(iter(value.values())))]}
+        return self._hash_keys[cache_key]
 
     def _note_use(self, ctx: RequestContext, key_id: str) -> None:
         """GetAccessKeyLastUsed: written at most once a minute per key."""

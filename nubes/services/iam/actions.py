@@ -189,7 +189,10 @@ def _lambda(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
         if name.startswith("arn:")
         else f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
     )
-    needs = [Need(action, resource)]
+    context = {}
+    if params.get("FunctionUrlAuthType"):
+        context["lambda:functionurlauthtype"] = [str(params["FunctionUrlAuthType"])]
+    needs = [Need(action, resource, context)]
     if op in ("CreateFunction", "UpdateFunctionConfiguration") and params.get("Role"):
         needs.append(
             Need(
@@ -254,8 +257,12 @@ def _iam(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     return [Need(f"iam:{op}", resource)]
 
 
+_STS_FREE = frozenset(("GetCallerIdentity", "GetSessionToken"))
+"""STS operations no policy governs: AWS asks no permission for them."""
+
+
 def _sts(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
-    if op == "GetCallerIdentity":
+    if op in _STS_FREE:
         return []
     resource = str(params.get("RoleArn") or "*")
     context: dict[str, list[str]] = {}

@@ -138,12 +138,46 @@ class FunctionUrls(FunctionAccess):
         origin = req.headers.get("origin")
         if req.method == "OPTIONS" and origin and cors:
             return _preflight(cors, origin, req)
-        if doc["AuthType"] == "AWS_IAM" and "authorization" not in req.headers:
+        if not self._url_allowed(row, doc, req):
             return _reply(403, {"Message": "Forbidden"})
         response = await self._invoke_url(row, doc, req, path)
         if origin and cors and _origin_allowed(cors, origin):
             response.headers.update(_cors_headers(cors, origin))
         return response
+
+    def _url_allowed(self, row: Any, doc: dict[str, Any], req: HttpRequest) -> bool:
+        """``AWS_IAM``: a SigV4-signed caller allowed ``lambda:InvokeFunctionUrl``; ``NONE``:
+        anyone the function's resource policy lets invoke its URL. Without IAM enforcement only
+        the presence of a signature is asked for."""
+        from nubes.core import accounts
+        from nubes.gateway.auth import read_credentials
+        from nubes.gateway.enforce import anonymous_context, running_enforcer
+
+        auth_type = doc["AuthType"]
+        enforcer = running_enforcer(self.env)
+        if enforcer is None:
+            return auth_type != "AWS_IAM" or "authorization" in req.headers
+        ctx = anonymous_context(self.env, "lambda", "InvokeFunctionUrl", req)
+        ctx.account_id, ctx.region = row["account"], row["region"]
+        params: dict[str, Any] = {
+            "FunctionName": f"arn:aws:lambda:{row['region']}:{row['account']}:function:"
+            f"{row['name']}",
+            "FunctionUrlAuthType": auth_type,
+        }
+        if row["qualifier"] != LATEST:
+            params["Qualifier"] = row["qualifier"]
+            params["FunctionName"] += f":{row['qualifier']}"
+        try:
+            record = enforcer.anonymous
+            if auth_type == "AWS_IAM":
+                creds = read_credentials(req)
+                ctx.principal = accounts.resolve(creds.access_key_id if creds else "", "")
+                record = enforcer.authenticate(ctx, None)
+                ctx.principal = record.principal
+            enforcer.authorize(ctx, "InvokeFunctionUrl", params, record)
+        except ServiceError:
+            return False
+        return True
 
     def _code(self, blob: str) -> HttpResponse | None:
         path = self.blobs.path(blob)

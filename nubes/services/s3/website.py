@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from nubes.protocol.base import HttpRequest, HttpResponse
+from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.protocol.xml import escape_text
 from nubes.services.s3.models import load_attrs
 from nubes.services.s3.storage import Location, read_range
@@ -83,6 +83,8 @@ class Website:
                 redirect["ReplaceKeyWith"] = redirect["ReplaceKeyPrefixWith"] + key[len(prefix) :]
             status = int(redirect.get("HttpRedirectCode") or 301)
             return _redirect(_target(redirect, key, req.host), status)
+        if not self.readable(name, key, req):
+            return self.error(name, config, req, denied=True)
         row = db.latest(name, key)
         if row is None or row["delete_marker"]:
             if db.latest(name, key + "/" + index) is not None:
@@ -100,10 +102,31 @@ class Website:
             200, headers, read_range(self.provider.blobs, Location.of(row), 0, row["size"])
         )
 
-    def error(self, name: str, config: dict[str, Any], req: HttpRequest) -> HttpResponse:
+    def readable(self, name: str, key: str, req: HttpRequest) -> bool:
+        """A website endpoint serves what an anonymous caller may read, as AWS's does: under
+        IAM enforcement, what the bucket policy grants everyone."""
+        from nubes.gateway.enforce import anonymous_context, running_enforcer
+
+        enforcer = running_enforcer(self.provider.env)
+        if enforcer is None:
+            return True
+        ctx = anonymous_context(self.provider.env, "s3", "GetObject", req)
+        try:
+            enforcer.authorize(ctx, "GetObject", {"Bucket": name, "Key": key}, enforcer.anonymous)
+        except ServiceError:
+            return False
+        return True
+
+    def error(
+        self, name: str, config: dict[str, Any], req: HttpRequest, denied: bool = False
+    ) -> HttpResponse:
+        status = 403 if denied else 404
         document = (config.get("ErrorDocument") or {}).get("Key")
-        row = self.provider.db.latest(name, document) if document else None
+        readable = bool(document) and self.readable(name, str(document), req)
+        row = self.provider.db.latest(name, str(document)) if readable else None
         if row is None or row["delete_marker"]:
+            if denied:
+                return _page(403, "AccessDenied", "Access Denied")
             return _page(404, "NoSuchKey", "The specified key does not exist.")
         attrs = load_attrs(row["attrs"])
         headers = {
@@ -111,5 +134,5 @@ class Website:
             "Content-Length": str(row["size"]),
         }
         return HttpResponse(
-            404, headers, read_range(self.provider.blobs, Location.of(row), 0, row["size"])
+            status, headers, read_range(self.provider.blobs, Location.of(row), 0, row["size"])
         )
