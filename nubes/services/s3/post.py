@@ -5,7 +5,6 @@ conditions are checked before the file is stored like a PutObject."""
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 from datetime import datetime
 from email import policy as email_policy
@@ -15,13 +14,16 @@ from urllib.parse import quote
 
 from nubes.core import accounts, clock, ids, safejson
 from nubes.core.context import RequestContext
-from nubes.gateway import sigv4
+from nubes.gateway import sigv2, sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.protocol.xml import escape_text
 from nubes.services.s3.responses import xml_error
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from nubes.services.iam.identity import KeyRecord
     from nubes.services.s3.provider import S3Provider
 
 # Fields the policy need not mention.
@@ -111,27 +113,82 @@ def policy_document(encoded: str) -> dict[str, Any]:
     return document
 
 
-def check_signature(fields: dict[str, str], policy_b64: str) -> str:
-    """The access key of a correctly signed policy."""
-    if "x-amz-signature" in fields:
-        scope = sigv4.Scope.parse(fields.get("x-amz-credential", ""))
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+_V4_FIELDS = {
+    "x-amz-signature": "X-Amz-Signature",
+    "x-amz-credential": "X-Amz-Credential",
+    "x-amz-algorithm": "X-Amz-Algorithm",
+    "x-amz-date": "X-Amz-Date",
+}
+_V2_FIELDS = {"signature": "Signature", "awsaccesskeyid": "AWSAccessKeyId"}
+
+
+def _missing(field: str) -> ServiceError:
+    return ServiceError(
+        "InvalidArgument",
+        f"Bucket POST must contain a field named '{field}'.  If it is specified, please check "
+        "the order of the fields.",
+        fields={"ArgumentName": field},
+    )
+
+
+def is_signed(fields: dict[str, str]) -> bool:
+    """A form with a policy or any signature field is a signed upload (all of them are then
+    required); one with neither is anonymous."""
+    signed = any(f in fields for f in (*_V4_FIELDS, *_V2_FIELDS))
+    if signed and "policy" not in fields:
+        raise _missing("Policy")
+    return signed or "policy" in fields
+
+
+def check_signature(
+    fields: dict[str, str], policy_b64: str, secret_of: Callable[[str], str | None]
+) -> str:
+    """The access key of a correctly signed policy (SigV4 or SigV2 form). Every POST is
+    verified, whatever the enforcement setting: S3 takes no unsigned policy."""
+    if any(f in fields for f in _V4_FIELDS):
+        for field, name in _V4_FIELDS.items():
+            if field not in fields:
+                raise _missing(name)
+        if fields["x-amz-algorithm"] != sigv4.ALGORITHM:
+            raise ServiceError(
+                "InvalidArgument",
+                'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"',
+                fields={"ArgumentName": "x-amz-algorithm"},
+            )
+        scope = sigv4.Scope.parse(fields["x-amz-credential"])
         if scope is None:
-            raise PolicyError("Invalid Policy: Invalid credential.")
+            raise ServiceError(
+                "InvalidArgument",
+                "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+                'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+                fields={"ArgumentName": "x-amz-credential"},
+            )
         access_key, given = scope.access_key_id, fields["x-amz-signature"]
-        secret = sigv4.secret_for(access_key)
-        expected = secret and sigv4.sign(
-            sigv4.signing_key(secret, scope.date, scope.region, scope.service), policy_b64
-        )
+        secret = secret_of(access_key)
+        key = secret and sigv4.signing_key(secret, scope.date, scope.region, scope.service)
+        expected = key and sigv4.sign(key, policy_b64)
+        ok = bool(expected) and sigv4.matches(str(expected), given)
     else:
-        access_key, given = fields.get("awsaccesskeyid", ""), fields.get("signature", "")
-        secret = sigv4.secret_for(access_key)
-        expected = secret and sigv4.sign_v2(secret, policy_b64)
-    if expected is not None and not hmac.compare_digest(expected.encode(), given.encode()):
+        for field, name in _V2_FIELDS.items():
+            if field not in fields:
+                raise _missing(name)
+        access_key, given = fields["awsaccesskeyid"], fields["signature"]
+        secret = secret_of(access_key)
+        ok = secret is not None and sigv2.matches(sigv2.sign(secret, policy_b64), given)
+    if secret is None:
         raise ServiceError(
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
             403,
+            fields={"AWSAccessKeyId": access_key},
+        )
+    if not ok:
+        raise ServiceError(
+            "SignatureDoesNotMatch", _MISMATCH, 403, fields={"AWSAccessKeyId": access_key}
         )
     return access_key
 
@@ -139,6 +196,18 @@ def check_signature(fields: dict[str, str], policy_b64: str) -> str:
 class BrowserUploads:
     def __init__(self, provider: S3Provider) -> None:
         self.provider = provider
+
+    def secret_of(self, access_key: str) -> str | None:
+        """A key's secret: IAM's keys, and the account root's (the configured root key, or a
+        12-digit account id as key) whether enforcement is on or not."""
+        found = sigv4.secret_for(access_key)
+        settings = self.provider.env.settings
+        if found is None and (
+            access_key == settings.root_access_key
+            or (len(access_key) == 12 and access_key.isdigit())
+        ):
+            return settings.root_secret_key
+        return found
 
     async def intercept(self, req: HttpRequest) -> HttpResponse | None:
         if req.method != "POST" or not req.headers.get("content-type", "").startswith(
@@ -188,9 +257,15 @@ class BrowserUploads:
         key = fields["key"].replace("${filename}", filename or "")
         fields["bucket"] = bucket
         account = self.provider.env.settings.account_id
-        if "policy" in fields:
+        from nubes.gateway.enforce import running_enforcer
+
+        enforcer = running_enforcer(self.provider.env)
+        record: KeyRecord | None = None
+        if is_signed(fields):
             document = policy_document(fields["policy"])
-            access_key = check_signature(fields, fields["policy"])
+            access_key = check_signature(fields, fields["policy"], self.secret_of)
+            if enforcer is not None:
+                record = enforcer.key_record(access_key, fields.get("x-amz-security-token", ""))
             check_conditions(document, {**fields, "key": key}, len(data))
             account = accounts.resolve(access_key, account).account_id
         params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": data}
@@ -216,10 +291,13 @@ class BrowserUploads:
             request_id=ids.s3_request_id(),
             service="s3",
             operation="PostObject",
-            principal=accounts.root_principal(account, account),
+            principal=record.principal if record else accounts.root_principal(account, account),
             request=HttpRequest("PUT", f"/{bucket}/{quote(key)}", headers={"host": req.host}),
             protocol="rest-xml",
         )
+        if enforcer is not None:
+            # The signer (or, unsigned, anyone) must be allowed s3:PutObject on the key.
+            enforcer.authorize(ctx, "PutObject", params, record or enforcer.anonymous)
         out = await self.provider.put_object(ctx, params)
         location = f"{req.scheme}://{req.host}/{bucket}/{quote(key)}"
         headers = {"ETag": out["ETag"], "Location": location, "x-amz-request-id": ctx.request_id}
