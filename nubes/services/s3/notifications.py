@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from nubes.core import clock, ids
+from nubes.core.events import Event
 from nubes.protocol.base import ServiceError
 from nubes.services.s3.errors import errors
 
@@ -28,6 +29,15 @@ _DESTINATIONS = (
     ("TopicConfigurations", "TopicArn"),
     ("LambdaFunctionConfigurations", "LambdaFunctionArn"),
 )
+
+
+_EVENTBRIDGE_REASONS = {
+    "Put": "PutObject",
+    "Post": "POST Object",
+    "Copy": "CopyObject",
+    "CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+"""EventBridge's ``reason`` for each ``s3:ObjectCreated:*`` event name."""
 
 
 def _iso(epoch: float) -> str:
@@ -106,6 +116,8 @@ class Notifier:
         config = self.provider.db.config(bucket.name, "notification")
         if not config:
             return
+        if "EventBridgeConfiguration" in config:
+            self._to_eventbridge(ctx, bucket, event, key, size, etag, version_id)
         for group, arn_field in _DESTINATIONS:
             for item in config.get(group) or []:
                 if not matches(item, event, key):
@@ -116,6 +128,53 @@ class Notifier:
                     self._send(ctx, item[arn_field], json.dumps({"Records": [record]}))
                 except Exception:  # a lost notification never fails the request
                     log.warning("S3 notification to %s failed", item[arn_field], exc_info=True)
+
+    def _to_eventbridge(
+        self,
+        ctx: RequestContext,
+        bucket: Bucket,
+        event: str,
+        key: str,
+        size: int | None,
+        etag: str | None,
+        version_id: str | None,
+    ) -> None:
+        """The event EventBridge gets for a bucket with EventBridge notifications on (AWS's
+        ``Object Created`` / ``Object Deleted`` shapes, on the bucket's default bus)."""
+        family, _, kind = event.partition(":")
+        if family not in ("ObjectCreated", "ObjectRemoved"):
+            return
+        obj: dict[str, Any] = {"key": key}
+        if size is not None:
+            obj["size"] = size
+        if etag is not None:
+            obj["etag"] = etag.strip('"')
+        if version_id and version_id != "null":
+            obj["version-id"] = version_id
+        obj["sequencer"] = f"{int(clock.now() * 1e6):016X}"
+        detail: dict[str, Any] = {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": obj,
+            "request-id": ctx.request_id,
+            "requester": ctx.account_id,
+            "source-ip-address": ctx.request.client_ip or "127.0.0.1",
+            "reason": _EVENTBRIDGE_REASONS.get(kind, "DeleteObject"),
+        }
+        if family == "ObjectRemoved":
+            detail["deletion-type"] = (
+                "Delete Marker Created" if kind == "DeleteMarkerCreated" else "Permanently Deleted"
+            )
+        self.provider.env.events.emit(
+            Event(
+                account_id=bucket.account_id,
+                region=bucket.region,
+                source="aws.s3",
+                detail_type="Object Created" if family == "ObjectCreated" else "Object Deleted",
+                detail=detail,
+                resources=(f"arn:aws:s3:::{bucket.name}",),
+            )
+        )
 
     def _record(
         self,
