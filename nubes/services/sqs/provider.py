@@ -25,6 +25,7 @@ from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.sqs import attributes as qattrs
 from nubes.services.sqs import messages as msgs
+from nubes.services.sqs import metrics as sqs_metrics
 from nubes.services.sqs.errors import errors, invalid_value
 from nubes.services.sqs.models import MIGRATIONS, Dedup, Messages, MoveTasks, Queue, Queues
 from nubes.services.sqs.query_names import query_model
@@ -69,6 +70,7 @@ class SqsProvider(ServiceProvider):
         self.env.scheduler.every("sqs-retention", 60.0, self._sweep)
         self.env.scheduler.every("sqs-move-tasks", MOVE_TICK, self._run_move_tasks)
         self.env.scheduler.on_advance(self._wake_all)
+        self.env.metrics.collector(sqs_metrics.gauges(self.env))
         self.env.gateway.interceptors.append(inspection_endpoint(self))
         self.env.gateway.interceptors.append(queue_url_in_path)
 
@@ -486,6 +488,8 @@ class SqsProvider(ServiceProvider):
         result["MessageId"] = message_id
         if sequence is not None:
             result["SequenceNumber"] = sequence
+        sqs_metrics.count(self.env, queue, "NumberOfMessagesSent")
+        sqs_metrics.count(self.env, queue, "SentMessageSize", float(size), "Bytes")
         return result
 
     @staticmethod
@@ -546,6 +550,8 @@ class SqsProvider(ServiceProvider):
                 if current is None or current.id != queue.id:
                     break
                 found = self._receive(current, req, limit)
+        if not found:
+            sqs_metrics.count(self.env, queue, "NumberOfEmptyReceives")
         return {"Messages": found} if found else {}
 
     def _receive(self, queue: Queue, req: Json, limit: int) -> list[Json]:
@@ -590,6 +596,8 @@ class SqsProvider(ServiceProvider):
             )
         if attempt and taken:
             self._attempts[(queue.id, attempt)] = (taken, now)
+        if out:
+            sqs_metrics.count(self.env, queue, "NumberOfMessagesReceived", float(len(out)))
         return out
 
     def _retry_attempt(
@@ -679,6 +687,7 @@ class SqsProvider(ServiceProvider):
         stale = row is not None and queue.fifo and row["receipt"] != receipt
         if row is not None and not (stale and row["visible_at"] <= clock.now()):
             self.messages.delete(row_id)
+            sqs_metrics.count(self.env, queue, "NumberOfMessagesDeleted")
             if queue.fifo:
                 self._wake(queue.id)
         return {}
