@@ -170,6 +170,8 @@ def _error(ctx: RequestContext | None, kind: str, message: str | None = None) ->
 
 
 def access_denied(ctx: RequestContext, message: str) -> ServiceError:
+    if ctx.service == "ec2":
+        return ServiceError("UnauthorizedOperation", message, 403)
     if ctx.service == "sns":
         return ServiceError("AuthorizationError", message, 403, query_code="AuthorizationError")
     family = _family(ctx)

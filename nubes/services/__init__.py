@@ -17,4 +17,5 @@ PROVIDERS: dict[str, str] = {
     "events": "nubes.services.events.provider:EventsProvider",
     "scheduler": "nubes.services.scheduler.provider:SchedulerProvider",
     "route53": "nubes.services.route53.provider:Route53Provider",
+    "ec2": "nubes.services.ec2.provider:Ec2Provider",
 }

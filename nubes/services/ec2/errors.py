@@ -1,0 +1,57 @@
+"""EC2 errors. EC2's model declares none: every code is listed here with AWS's status."""
+
+from nubes.core.errors import ErrorCatalogue
+
+_CODES = """
+AddressLimitExceeded AuthFailure CannotDelete CidrConflict CidrLimitExceeded
+DependencyViolation Gateway.NotAttached IdempotentParameterMismatch IncorrectInstanceState
+IncorrectState InstanceLimitExceeded InsufficientFreeAddressesInSubnet InvalidAMIID.Malformed
+InvalidAMIID.NotFound InvalidAMIID.Unavailable InvalidAMIName.Duplicate
+InvalidAMIName.Malformed InvalidAddress.NotFound InvalidAllocationID.Malformed
+InvalidAllocationID.NotFound InvalidAssociationID.NotFound InvalidAttachment
+InvalidAttachment.NotFound InvalidAttachmentID.NotFound InvalidAvailabilityZone
+InvalidBlockDeviceMapping InvalidCidr.InvalidFormat InvalidCidrBlock.Malformed
+InvalidDevice.InUse InvalidDhcpOptionID.NotFound InvalidFilter InvalidGatewayID.NotFound
+InvalidGroup.Duplicate InvalidGroup.InUse InvalidGroup.NotFound InvalidGroup.Reserved
+InvalidGroupId.Malformed InvalidGroupName.Malformed InvalidID InvalidIPAddress.InUse
+InvalidInstanceAttributeValue InvalidInstanceID InvalidInstanceID.Malformed
+InvalidInstanceID.NotFound InvalidInstanceProfile.NotFound InvalidInstanceType
+InvalidInternetGatewayID.Malformed InvalidInternetGatewayID.NotFound InvalidKey.Format
+InvalidKeyPair InvalidKeyPair.Duplicate InvalidKeyPair.Format InvalidKeyPair.NotFound
+InvalidLaunchTemplateId.Malformed InvalidLaunchTemplateId.NotFound
+InvalidLaunchTemplateId.VersionNotFound InvalidLaunchTemplateName.AlreadyExistsException
+InvalidLaunchTemplateName.MalformedException InvalidLaunchTemplateName.NotFoundException
+InvalidNatGatewayID.NotFound InvalidNetworkAclEntry.NotFound InvalidNetworkAclID.NotFound
+InvalidNetworkInterface.InUse InvalidNetworkInterfaceID.NotFound InvalidNextToken
+InvalidParameter InvalidParameterCombination InvalidParameterValue InvalidParameterValue.Subnet
+InvalidPermission.Duplicate InvalidPermission.Malformed InvalidPermission.NotFound
+InvalidPlacementGroup InvalidPlacementGroup.Duplicate InvalidPlacementGroup.InUse
+InvalidPlacementGroup.Unknown InvalidPrefixListId.NotFound InvalidRegion InvalidRequest
+InvalidRoute.InvalidState InvalidRoute.NotFound InvalidRouteTableID.NotFound
+InvalidRouteTableId.Malformed InvalidSecurityGroupID.NotFound
+InvalidSecurityGroupRuleId.NotFound InvalidServiceName InvalidSnapshot.InUse
+InvalidSnapshot.NotFound InvalidSnapshotID.Malformed InvalidState InvalidStateTransition
+InvalidSubnet InvalidSubnet.Conflict InvalidSubnet.Range InvalidSubnetID.Malformed
+InvalidSubnetID.NotFound InvalidUserData.Malformed InvalidVolume.InUse InvalidVolume.NotFound
+InvalidVolume.ZoneMismatch InvalidVolumeID.Malformed InvalidVolumeType InvalidVpc.Range
+InvalidVpcCidrBlockAssociationID.NotFound InvalidVpcEndpointId.NotFound InvalidVpcID.Malformed
+InvalidVpcID.NotFound InvalidVpcPeeringConnectionID.Malformed
+InvalidVpcPeeringConnectionID.NotFound InvalidVpcPeeringConnectionState.DNSHostnamesDisabled
+InvalidVpcRange InvalidVpcState InvalidZone.NotFound MissingParameter NatGatewayNotFound
+NetworkAclEntryAlreadyExists NetworkAclEntryLimitExceeded OperationNotPermitted
+Resource.AlreadyAssociated RouteAlreadyExists RulesPerSecurityGroupLimitExceeded
+SecurityGroupLimitExceeded SecurityGroupsPerInterfaceLimitExceeded TagLimitExceeded
+UnsupportedOperation VPCIdNotSpecified VcpuLimitExceeded VersionLimitExceeded VolumeInUse
+VpcLimitExceeded
+"""
+
+errors = ErrorCatalogue(
+    "ec2",
+    extra={
+        **dict.fromkeys(_CODES.split(), 400),
+        "DryRunOperation": 412,
+        "UnauthorizedOperation": 403,
+        "InsufficientInstanceCapacity": 500,
+        "InternalError": 500,
+    },
+)
