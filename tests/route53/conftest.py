@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dns.message
 import dns.query
 import pytest
 
-from tests.route53.helpers import dns_port
+from tests.route53.helpers import Site, dns_port
 
 
 @pytest.fixture
@@ -33,3 +33,17 @@ def zone(client: Callable[..., Any], unique: Callable[[str], str]) -> dict[str, 
     name = f"{unique('zone')}.example"
     made = client("route53").create_hosted_zone(Name=name, CallerReference=unique("ref"))
     return {"Id": made["HostedZone"]["Id"], "Name": name, "made": made}
+
+
+@pytest.fixture
+def sites() -> Iterator[Callable[..., Site]]:
+    started: list[Site] = []
+
+    def make(address: str, port: int, body: bytes = b"ok") -> Site:
+        site = Site(address, port, body).start()
+        started.append(site)
+        return site
+
+    yield make
+    for site in started:
+        site.stop()

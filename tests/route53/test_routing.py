@@ -3,12 +3,8 @@ multivalue, latency (EDNS region option), geolocation (EDNS client subnet), alia
 
 from __future__ import annotations
 
-import http.server
-import socket
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import dns.edns
@@ -16,70 +12,17 @@ import dns.rcode
 import pytest
 
 from nubes.runtime.dns.resolver import REGION_OPTION
-from tests.route53.helpers import advance_clock, change, record, values
+from tests.route53.helpers import (
+    Site,
+    advance_clock,
+    change,
+    closed_port,
+    eventually,
+    health_check,
+    record,
+    values,
+)
 from tests.server import free_port
-
-
-class Site:
-    """A small HTTP server on a loopback address of its own, that can stop and come back."""
-
-    def __init__(self, address: str, port: int, body: bytes = b"ok") -> None:
-        self.address, self.port, self.body = address, port, body
-        self.server: http.server.HTTPServer | None = None
-
-    def start(self) -> Site:
-        body = self.body
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.HTTPServer((self.address, self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-
-@pytest.fixture
-def sites() -> Iterator[Callable[..., Site]]:
-    started: list[Site] = []
-
-    def make(address: str, port: int, body: bytes = b"ok") -> Site:
-        site = Site(address, port, body).start()
-        started.append(site)
-        return site
-
-    yield make
-    for site in started:
-        site.stop()
-
-
-def eventually(probe: Callable[[], Any], wanted: Any, seconds: float = 15.0) -> Any:
-    """Ask again until ``probe()`` gives ``wanted`` (health checks run in the background)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        got = probe()
-        if got == wanted or time.monotonic() > deadline:
-            return got
-        time.sleep(0.1)
-
-
-def health_check(client: Callable[..., Any], unique: Callable[[str], str], **config: Any) -> str:
-    made = client("route53").create_health_check(
-        CallerReference=unique("hc"), HealthCheckConfig=config
-    )
-    return str(made["HealthCheck"]["Id"])
 
 
 @pytest.mark.clock
@@ -164,13 +107,6 @@ def test_zero_weight_answers_only_when_nothing_else_can(
     assert {values(ask(name, "A"))[0] for _ in range(50)} == {"127.0.0.74"}
 
 
-def _closed_port() -> int:
-    port = free_port()
-    with socket.socket() as s:  # nothing listens there once this is closed
-        s.bind(("127.0.0.1", port))
-    return port
-
-
 def test_multivalue_answers_only_healthy_values(
     client: Callable[..., Any],
     zone: dict[str, Any],
@@ -179,7 +115,7 @@ def test_multivalue_answers_only_healthy_values(
     sites: Callable[..., Site],
 ) -> None:
     up = sites("127.0.0.81", free_port())
-    down_port = _closed_port()
+    down_port = closed_port()
     healthy = health_check(
         client, unique, Type="TCP", IPAddress="127.0.0.81", Port=up.port, FailureThreshold=1
     )
@@ -280,7 +216,7 @@ def test_alias_to_a_record_in_the_zone_and_evaluate_target_health(
 ) -> None:
     z, zone_id = zone["Name"], zone["Id"].split("/")[-1]
     broken = health_check(
-        client, unique, Type="TCP", IPAddress="127.0.0.1", Port=_closed_port(), FailureThreshold=1
+        client, unique, Type="TCP", IPAddress="127.0.0.1", Port=closed_port(), FailureThreshold=1
     )
     change(
         client,

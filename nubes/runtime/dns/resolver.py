@@ -487,8 +487,11 @@ def _fill(response: dns.message.Message, outcome: Outcome) -> None:
 def _formerr(wire: bytes) -> bytes | None:
     if len(wire) < 12:
         return None
-    # Just the header back, with QR set and FORMERR: the query could not be parsed at all.
-    flags = (int.from_bytes(wire[2:4], "big") | 0x8000) & ~0x000F | dns.rcode.FORMERR
+    # Just the header back, with QR set: the query could not be parsed at all. Opcodes other
+    # than QUERY (UPDATE, NOTIFY) are not implemented, whatever their content.
+    flags = int.from_bytes(wire[2:4], "big")
+    rcode = dns.rcode.FORMERR if (flags >> 11) & 0xF == dns.opcode.QUERY else dns.rcode.NOTIMP
+    flags = (flags | 0x8000) & ~0x000F | rcode
     return wire[:2] + flags.to_bytes(2, "big") + bytes(8)
 
 

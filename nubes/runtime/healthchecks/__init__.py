@@ -104,6 +104,7 @@ class HealthChecker:
         self.generation += 1
         if self._wake is not None:
             self._wake.set()
+        self._publish()
 
     def reset(self) -> None:
         self.statuses.clear()
@@ -153,8 +154,10 @@ class HealthChecker:
         status = self.statuses.get(check_id)
         return None if status is None else status.last_failure
 
-    def sample(self, boundary: float) -> list[Datapoint]:
-        """The ``AWS/Route53`` ``HealthCheckStatus`` gauge of every check (metrics collector)."""
+    def sample(self, boundary: float | None = None) -> list[Datapoint]:
+        """The ``AWS/Route53`` ``HealthCheckStatus`` gauge of every check: the metrics collector
+        (each minute, for the minute that ended), and published at once when checks appear or
+        change status (which also wakes CloudWatch up)."""
         return [
             Datapoint(
                 account_id=check.account,
@@ -163,10 +166,14 @@ class HealthChecker:
                 name="HealthCheckStatus",
                 value=1.0 if self.healthy(check.id) else 0.0,
                 dimensions={"HealthCheckId": check.id},
-                timestamp=boundary,
+                timestamp=None if boundary is not None else clock.now(),
             )
             for check in self.checks.values()
         ]
+
+    def _publish(self) -> None:
+        if self._task is not None and self.checks:
+            self.env.metrics.publish_many(self.sample())
 
     # -- running ----------------------------------------------------------------------------
 
@@ -174,8 +181,8 @@ class HealthChecker:
         self._wake = asyncio.Event()
         self.env.scheduler.on_advance(self._wake.set)
         self.env.metrics.collector(self.sample)
-        self.reload()
         self._task = asyncio.create_task(self._run(), name="nubes-healthchecks")
+        self.reload()
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._probes) if t is not None]
@@ -231,6 +238,7 @@ class HealthChecker:
                 status.healthy = ok
                 status.streak = 0
                 self.generation += 1
+                self._publish()
                 log.info("health check %s is now %s", check.id, "healthy" if ok else "unhealthy")
 
 
