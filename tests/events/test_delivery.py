@@ -14,6 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from nubes.core.metrics import Metrics
 from nubes.protocol.base import ServiceError
 from nubes.services.events.targets import Delivery, Targets
 from nubes.store import Store
@@ -174,7 +175,9 @@ class _Providers:
 
 def _targets(failures: int) -> tuple[Targets, _Providers]:
     providers = _Providers(failures)
-    env = SimpleNamespace(state=SimpleNamespace(store=Store(None)), providers=providers)
+    env = SimpleNamespace(
+        state=SimpleNamespace(store=Store(None)), providers=providers, metrics=Metrics()
+    )
     return Targets(env, "events"), providers  # type: ignore[arg-type]
 
 

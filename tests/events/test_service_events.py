@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -224,3 +225,39 @@ def test_hub_buffers_while_no_sink_loads() -> None:
     hub.attach(sink)
     assert [e.detail["n"] for e in sink.got] == [1, 2]
     assert calls == [1, 1]
+
+
+@cloudwatch_missing
+def test_rule_metrics_reach_cloudwatch(
+    client: Callable[..., Any],
+    make_queue: Callable[..., Queue],
+    rule_to: Callable[..., str],
+    unique: Callable[[str], str],
+) -> None:
+    events = client("events")
+    cloudwatch = client("cloudwatch")
+    source = unique("metered")
+    name = rule_to(make_queue().arn, pattern={"source": [source]})
+    dead = rule_to(
+        "arn:aws:sqs:us-east-1:000000000000:" + unique("nowhere"), pattern={"source": [source]}
+    )
+    for _ in range(3):
+        events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
+
+    def total(metric: str, rule: str) -> float:
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Events",
+            MetricName=metric,
+            Dimensions=[{"Name": "RuleName", "Value": rule}],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=10),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert total("TriggeredRules", name) == 3
+    assert total("Invocations", name) == 3
+    assert total("FailedInvocations", name) == 0
+    assert total("FailedInvocations", dead) == 3

@@ -14,6 +14,7 @@ from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
+from nubes.core.metrics import Datapoint
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
 from nubes.protocol.timestamps import to_datetime
@@ -659,6 +660,7 @@ class EventsProvider(ServiceProvider):
     ) -> None:
         if archive:
             self._archive(scope.bus_arn(bus), event)
+        matched_any = False
         for rule in self.model.pattern_rules(scope, bus):
             if only is not None and rule.arn not in only:
                 continue
@@ -667,9 +669,25 @@ class EventsProvider(ServiceProvider):
             except patterns.PatternError:
                 continue
             if matched:
+                matched_any = True
                 self._deliver_rule(rule, event)
+        if matched_any:
+            self._count(scope, "MatchedEvents", {})
+
+    def _count(self, scope: Scope, name: str, dimensions: dict[str, str]) -> None:
+        self.env.metrics.publish(
+            Datapoint(scope.account, scope.region, "AWS/Events", name, 1.0, "Count", dimensions)
+        )
+
+    @staticmethod
+    def _dimensions(rule: Rule) -> dict[str, str]:
+        if rule.bus == DEFAULT_BUS:
+            return {"RuleName": rule.name}
+        return {"EventBusName": rule.bus, "RuleName": rule.name}
 
     def _deliver_rule(self, rule: Rule, event: Json) -> None:
+        dimensions = self._dimensions(rule)
+        self._count(rule.scope, "TriggeredRules", dimensions)
         for target in self.model.targets(rule):
             self.targets.deliver(
                 Delivery(
@@ -681,6 +699,7 @@ class EventsProvider(ServiceProvider):
                     dlq_attributes={"RULE_ARN": rule.arn},
                     event=event,
                     dedup_id=str(event["id"]),
+                    dimensions=dimensions,
                 )
             )
 

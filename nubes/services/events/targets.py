@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.arns import parse_arn
+from nubes.core.metrics import Datapoint
 from nubes.protocol.base import ServiceError
 
 if TYPE_CHECKING:
@@ -57,6 +58,41 @@ _RETRIABLE = {
 }
 
 
+METRICS = {
+    "events": (
+        "AWS/Events",
+        {
+            "delivered": ("Invocations",),
+            "failed": ("Invocations", "FailedInvocations"),
+            "dead-lettered": ("Invocations", "FailedInvocations", "InvocationsSentToDLQ"),
+            "dead-letter-failed": (
+                "Invocations",
+                "FailedInvocations",
+                "InvocationsFailedToBeSentToDLQ",
+            ),
+        },
+    ),
+    "scheduler": (
+        "AWS/Scheduler",
+        {
+            "delivered": ("InvocationAttemptCount",),
+            "failed": ("InvocationAttemptCount", "TargetErrorCount", "InvocationDroppedCount"),
+            "dead-lettered": (
+                "InvocationAttemptCount",
+                "TargetErrorCount",
+                "InvocationsSentToDeadLetterCount",
+            ),
+            "dead-letter-failed": (
+                "InvocationAttemptCount",
+                "TargetErrorCount",
+                "InvocationsFailedToBeSentToDeadLetterCount",
+            ),
+        },
+    ),
+}
+"""Namespace and the metrics each final outcome of a delivery counts, per owner."""
+
+
 class DeliveryFailed(Exception):
     def __init__(self, code: str, message: str, retriable: bool) -> None:
         super().__init__(message)
@@ -79,6 +115,8 @@ class Delivery:
     event: dict[str, Any] | None = None
     """The event itself, when a bus target forwards it unchanged."""
     dedup_id: str = ""
+    dimensions: dict[str, str] = field(default_factory=dict)
+    """The CloudWatch dimensions its outcome is counted under (RuleName ...)."""
     first_at: float = field(default_factory=clock.now)
     attempts: int = 0
 
@@ -106,10 +144,26 @@ class Targets:
         delivery.attempts += 1
         try:
             self.send(delivery)
-            return True
         except DeliveryFailed as failed:
             self._failed(delivery, failed)
             return False
+        self._count(delivery, "delivered")
+        return True
+
+    def _count(self, delivery: Delivery, outcome: str) -> None:
+        namespace, names = METRICS[self.owner]
+        self.env.metrics.publish_many(
+            Datapoint(
+                delivery.account,
+                delivery.region,
+                namespace,
+                name,
+                1.0,
+                "Count",
+                dict(delivery.dimensions),
+            )
+            for name in names[outcome]
+        )
 
     def retry_due(self, now: float) -> None:
         store = self.env.state.store
@@ -150,6 +204,7 @@ class Targets:
     ) -> None:
         dlq = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
         if not dlq:
+            self._count(delivery, "failed")
             log.info(
                 "%s: delivery to %s dropped: %s",
                 self.owner,
@@ -175,7 +230,10 @@ class Targets:
                 {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v},
             )
         except DeliveryFailed as lost:
+            self._count(delivery, "dead-letter-failed")
             log.warning("%s: dead-letter queue %s refused: %s", self.owner, dlq, lost.message)
+            return
+        self._count(delivery, "dead-lettered")
 
     # -- one call to a target ----------------------------------------------------------------
 
