@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock, ids
 from nubes.core.arns import parse_arn
 from nubes.protocol.base import ServiceError
+from nubes.services.lambda_ import metrics as lambda_metrics
 from nubes.services.lambda_.models import LATEST, Scope
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ class AsyncInvocations:
         if clock.now() - item["enqueued"] > max_age:
             self._finish(item, target.config, settings, None, "EventAgeExceeded", attempts - 1)
             return
+        age_ms = max(clock.now() - item["enqueued"], 0.0) * 1000
+        lambda_metrics.record(provider.env, target, "AsyncEventAge", round(age_ms), "Milliseconds")
         try:
             result = await provider.run(target, payload, item["request_id"])
         except ServiceError as err:

@@ -21,6 +21,7 @@ from nubes.protocol.base import ServiceError
 from nubes.runtime.lambda_.workers import Credentials
 from nubes.services.base import ServiceProvider
 from nubes.services.lambda_ import configuration as cfg
+from nubes.services.lambda_ import metrics as lambda_metrics
 from nubes.services.lambda_.async_invoke import AsyncInvocations
 from nubes.services.lambda_.code import MAX_DIRECT_ZIP, BadZip, CodeTrees, check_zip, sha256_b64
 from nubes.services.lambda_.code_signing import CodeSigningConfigs
@@ -710,11 +711,27 @@ class LambdaProvider(
         self, target: Target, payload: bytes, request_id: str, client_context: str | None = None
     ) -> Result:
         """Invoke a resolved target now (Invoke, the async queue, event source pollers)."""
-        self.invoker.admit(target)
         try:
-            return await self.invoker.run(target, payload, request_id, client_context)
+            self.invoker.admit(target)
+        except ServiceError:
+            lambda_metrics.record(self.env, target, "Throttles", 1.0)
+            raise
+        inflight = self.invoker.inflight
+        lambda_metrics.record(
+            self.env,
+            target,
+            "ConcurrentExecutions",
+            float(inflight[target.function_key]),
+            account_value=float(sum(inflight.values())),
+        )
+        try:
+            result = await self.invoker.run(target, payload, request_id, client_context)
         finally:
             self.invoker.leave(target)
+        lambda_metrics.invoked(
+            self.env, target, result.function_error is not None, result.outcome.duration_ms
+        )
+        return result
 
     def invoke_async(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope, name, _ = self.locate(ctx, req["FunctionName"])

@@ -19,6 +19,7 @@ from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.logs import insights
+from nubes.services.logs import metrics as logs_metrics
 from nubes.services.logs.errors import errors
 from nubes.services.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 from nubes.services.logs.models import (
@@ -89,10 +90,14 @@ class LogsProvider(SavedDocuments, ServiceProvider):
     def _forward(
         self, scope: Scope, group: str, stream: str, events: list[tuple[int, str]]
     ) -> None:
-        """Send new events to the group's subscription filters with a Lambda destination, in
-        the ``awslogs`` envelope (gzip, base64). Other destinations are only recorded."""
+        """Turn new events into metrics through the group's metric filters, and send them to
+        its subscription filters with a Lambda destination, in the ``awslogs`` envelope (gzip,
+        base64). Other destinations are only recorded."""
         if not events:
             return
+        metric_filters = self.model.filters(scope, group, "metric")
+        if metric_filters:
+            logs_metrics.publish(self.env, scope.account, scope.region, metric_filters, events)
         for subscription in self.model.filters(scope, group, "sub"):
             destination = subscription["destinationArn"]
             if ":lambda:" not in destination or ":function:" not in destination:

@@ -30,6 +30,7 @@ from nubes.services.s3 import (
     presign,
     website,
 )
+from nubes.services.s3 import metrics as s3_metrics
 from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
@@ -74,6 +75,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         if deleted or moved:
             log.info("s3: deleted %d orphaned blobs, moved %d into S3's area", deleted, moved)
         self.env.gateway.interceptors.append(self.cors.preflight)
+        self.env.metrics.collector(s3_metrics.storage(self.env))
         self.env.gateway.interceptors.append(self.uploads.intercept)
         self.env.gateway.interceptors.append(self.website.intercept)
         self.env.gateway.checks.append(self.cors.annotate)

@@ -22,6 +22,7 @@ from nubes.core.tags import tag_problems
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.sns import filter_policy
+from nubes.services.sns import metrics as sns_metrics
 from nubes.services.sns.delivery import (
     DEFAULT_HTTP_POLICY,
     HttpDeliverer,
@@ -566,6 +567,8 @@ class SnsProvider(ServiceProvider):
         for sub in self.topics.subscribers(topic.arn):
             if _passes(sub, note):
                 self._deliver(sub, note)
+        sns_metrics.count(self.env, topic.arn, "NumberOfMessagesPublished")
+        sns_metrics.count(self.env, topic.arn, "PublishSize", float(_message_size(req)), "Bytes")
         return {"MessageId": message_id, **result}
 
     @staticmethod
@@ -638,7 +641,10 @@ class SnsProvider(ServiceProvider):
         try:
             self.env.providers.invoke("sqs", "SendMessage", params, queue.account, queue.region)
         except ServiceError:
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
             self._dead_letter(sub, note)
+        else:
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsDelivered")
 
     def _to_lambda(self, sub: Subscription, note: Notification) -> None:
         envelope = json.loads(note.envelope(self.signer, "lambda", sub.arn))
@@ -677,7 +683,9 @@ class SnsProvider(ServiceProvider):
         }
         try:
             await self.env.providers.dispatch(ctx, "Invoke", params)
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsDelivered")
         except ServiceError:
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
             # No Lambda provider, or the function is gone: keep the event for inspection.
             with self.store.transaction():
                 self.sent.record("lambda", sub.account, sub.region, sub.endpoint, event)
