@@ -37,6 +37,10 @@ SCRIPT = "/var/lib/cloud/instance/scripts/part-001"
 KEPT = {"", "/usr", "/etc", "/var", "/home", "/root", "/tmp", "/opt", "/srv", "/run", "/mnt"}
 """Directories never hidden, whatever the work directory's parent is."""
 CLONE_NEWNET = 0x40000000
+SYS_MOUNT_SETATTR = 442
+MNT_DETACH = 2
+MOUNT_ATTR_RDONLY = 1
+AT_EMPTY_PATH = 0x1000
 METADATA_IP = "169.254.169.254"
 LINK_IP = "169.254.0.1"
 
@@ -56,6 +60,20 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
     ):
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _host_mounts() -> list[int]:
+    """Descriptors of the host's mounts (taken before the instance's own cover any), except
+    the kernel's /proc, /sys and /dev."""
+    fds = []
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in points:
+        if "\\" in point or point.startswith(("/proc", "/sys", "/dev")):
+            continue
+        with contextlib.suppress(OSError):
+            fds.append(os.open(point, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC))
+    return fds
 
 
 def _ip(commands: str) -> None:
@@ -81,6 +99,7 @@ class Agent:
             dev: os.open(path, os.O_PATH | os.O_DIRECTORY) for dev, path in cfg["volumes"].items()
         }
         self.user_data_pid = 0
+        self.host_mounts: list[int] = []
         self.started = time.monotonic()
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -95,6 +114,10 @@ class Agent:
 
     def setup(self) -> None:
         cfg = self.cfg
+        self.host_mounts = _host_mounts()
+        _mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+        overlaid = {name_ for name_ in OVERLAID if self.overlay(name_)}
+        self.own_work_dir()
         _ip(f"link set lo up\naddr add {cfg['private_ip']}/32 dev lo")
         self.metadata_network()
         name = cfg["hostname"].encode()
@@ -104,8 +127,6 @@ class Agent:
             target = f"/mnt/{dev.rsplit('/', 1)[-1]}"
             os.mkdir(target)
             _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
-        _mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
-        overlaid = {name_ for name_ in OVERLAID if self.overlay(name_)}
         for path in ("/tmp", "/dev/shm"):
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
@@ -121,6 +142,39 @@ class Agent:
                 )
             with open("/etc/hostname", "w") as f:
                 f.write(hostname + "\n")
+
+    def own_work_dir(self) -> None:
+        """Reach the work directory through a mount of our own, detached from every path: the
+        host's mount it lives on can then be made read-only (no writer left on it), and the
+        instance cannot find it."""
+        point = "/run/nubes-work"
+        os.mkdir(point)
+        _mount(self.work, point, None, MS_BIND, None)
+        fd = os.open(point, os.O_PATH | os.O_DIRECTORY)
+        if _libc.umount2(point.encode(), MNT_DETACH) != 0:
+            raise OSError(ctypes.get_errno(), f"umount {point}")
+        os.rmdir(point)
+        os.close(self.wfd)
+        self.wfd, self.work = fd, f"/proc/self/fd/{fd}"
+        console = os.open(f"{self.work}/console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.dup2(console, self.console)
+        os.close(console)
+        log = os.open(f"{self.work}/agent.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.dup2(log, 2)
+        os.close(log)
+
+    def freeze(self) -> None:
+        """Make the host's own mounts read-only in here (the instance's copy-on-write
+        directories, /tmp, /run and volumes are mounts of its own and stay writable): an
+        instance never changes the host's files."""
+        attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY, 0, 0, 0)
+        for fd in self.host_mounts:
+            if _libc.syscall(SYS_MOUNT_SETATTR, fd, b"", AT_EMPTY_PATH, attr, 32) != 0:
+                self.console_line(
+                    f"nubes: a host mount stays writable: {os.strerror(ctypes.get_errno())}"
+                )
+            os.close(fd)
+        self.host_mounts = []
 
     def overlay(self, name: str) -> bool:
         """Make /<name> copy-on-write, its changes kept in the work directory; where that
@@ -160,7 +214,7 @@ class Agent:
                     f"addr add {METADATA_IP}/32 dev imds1\n"
                     f"route add {LINK_IP}/32 dev imds1"
                 )
-                asyncio.run(self.metadata_relay())
+                asyncio.run(self.metadata_relay(ready_w))
             finally:
                 os._exit(1)
         os.close(ready_w)
@@ -173,12 +227,17 @@ class Agent:
         )
         os.write(go_w, b"x")
         os.close(go_w)
+        # The user data may ask for its metadata first thing: wait until it is served.
+        if os.read(ready_r, 1) != b"x":
+            raise OSError("the metadata relay did not start")
         os.close(ready_r)
 
-    async def metadata_relay(self) -> None:
+    async def metadata_relay(self, ready: int) -> None:
         server = await asyncio.start_server(
             lambda r, w: self.to_unix("imds.sock", r, w), METADATA_IP, 80
         )
+        os.write(ready, b"x")
+        os.close(ready)
         await server.serve_forever()
 
     def shims(self) -> str:
@@ -340,6 +399,7 @@ class Agent:
         loop.add_reader(self.death_fd, self.end, None)
         if self.isolated:
             await self.serve()
+            self.freeze()
         bin_dir = self.shims()
         self.run_user_data(bin_dir)
         self.emit("ready")
