@@ -191,6 +191,10 @@ def test_one_time_schedule_fires_once_and_deletes_itself(
     assert got["ScheduleExpression"] == f"at({when})"
     assert got["State"] == "ENABLED"
     assert got["Target"]["Arn"] == queue.arn
+    assert got["Target"]["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 86400,
+        "MaximumRetryAttempts": 185,
+    }
     advance(1800)
     assert queue.drain() == []
     advance(1800)

@@ -22,7 +22,7 @@ from nubes.services.base import ServiceProvider
 from nubes.services.events import patterns, schedules, transform
 from nubes.services.events.errors import errors
 from nubes.services.events.models import MIGRATIONS, Bus, Model, Rule, Scope
-from nubes.services.events.targets import Delivery, DeliveryFailed, Targets
+from nubes.services.events.targets import Delivery, DeliveryFailed, Targets, has_pending
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -92,11 +92,18 @@ class EventsProvider(ServiceProvider):
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
         store = env.state.store
+        if has_pending(store, "events"):
+            return True
         if not store.scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_rules'"
         ):
             return False
-        return Model(store).has_schedules()
+        return Model(store).has_schedules() or bool(
+            store.scalar(
+                "SELECT 1 FROM events_replays WHERE json_extract(doc, '$.State') "
+                "IN ('STARTING', 'CANCELLING') LIMIT 1"
+            )
+        )
 
     async def start(self) -> None:
         self.env.scheduler.every("events-tick", TICK, self._tick)

@@ -24,6 +24,7 @@ from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.metrics import Datapoint
 from nubes.protocol.base import ServiceError
+from nubes.store import Store
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -91,6 +92,15 @@ METRICS = {
     ),
 }
 """Namespace and the metrics each final outcome of a delivery counts, per owner."""
+
+
+def has_pending(store: Store, owner: str) -> bool:
+    """Whether ``owner`` has deliveries waiting for a retry (work to resume after a restart)."""
+    if not store.scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'target_retries'"
+    ):
+        return False
+    return bool(store.scalar("SELECT 1 FROM target_retries WHERE owner = ? LIMIT 1", (owner,)))
 
 
 class DeliveryFailed(Exception):

@@ -20,7 +20,7 @@ from nubes.core.tags import tag_problems
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.events import schedules
-from nubes.services.events.targets import Delivery, Targets
+from nubes.services.events.targets import Delivery, Targets, has_pending
 from nubes.services.events.transform import render_context
 from nubes.services.scheduler.errors import errors
 from nubes.store import Row
@@ -58,6 +58,7 @@ MIGRATIONS = (
 )
 
 DEFAULT_GROUP = "default"
+DEFAULT_RETRY = {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
 TICK = 1.0
 MAX_CATCH_UP = 1440
 """Firings of one schedule a single clock jump may replay (a day of minutes)."""
@@ -90,6 +91,8 @@ class SchedulerProvider(ServiceProvider):
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
         store = env.state.store
+        if has_pending(store, "scheduler"):
+            return True
         if not store.scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scheduler_schedules'"
         ):
@@ -276,6 +279,8 @@ class SchedulerProvider(ServiceProvider):
         if "EndDate" in doc and doc["EndDate"] <= clock.now():
             raise errors.ValidationException("The EndDate must be in the future.")
         target = doc["Target"]
+        # AWS answers the defaults it applies, as GetSchedule shows them.
+        target["RetryPolicy"] = {**DEFAULT_RETRY, **(target.get("RetryPolicy") or {})}
         try:
             parse_arn(target["Arn"])
         except ValueError:
