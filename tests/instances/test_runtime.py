@@ -45,6 +45,12 @@ def test_security_groups_gate_the_public_address_without_a_restart(tmp_path: Pat
         assert await get(f"http://{spec.public_ip}:8080/") == f"I am {spec.instance_id}\n".encode()
         lab.host.allowed.discard(8080)
         assert await refused(str(spec.public_ip), 8080)
+        # An Elastic IP associated: the ports move to the new address without a reboot.
+        old, new = str(spec.public_ip), "127.77.250.1"
+        lab.host.allowed.add(8080)
+        lab.runtime.readdress(spec.instance_id, new)
+        assert await get(f"http://{new}:8080/") == f"I am {spec.instance_id}\n".encode()
+        assert await refused(old, 8080)
 
     run(tmp_path, scenario)
 

@@ -25,7 +25,8 @@ groups) and calls this runtime to make an instance run:
   ""), body.get("fault", "")).to_dict()`` (it raises ValueError for an unknown fault ->
   400, KeyError for an instance not running -> 404) and
   ``[f.to_dict() for f in self.runtime.faults()]``.
-- ``halt_all()`` for ``reset()``; metrics: pass ``metrics=env.metrics`` and the runtime
+- ``readdress(id, public_ip)`` when an Elastic IP moves (forwarding follows, no reboot);
+  ``halt_all()`` for ``reset()``; metrics: pass ``metrics=env.metrics`` and the runtime
   registers its collector (AWS/EC2 per instance, reading Monitoring and tags from ``describe``).
 - Everything is called on the event loop thread (provider operations and scheduler tasks are).
 - ``host`` is the provider side (``InstanceHost``): the runtime asks it, when needed, for the

@@ -188,6 +188,18 @@ class InstanceRuntime:
         self._end(inst, "halt")
         return inst.gone
 
+    def readdress(self, instance_id: str, public_ip: str | None) -> None:
+        """The instance's public address moved (an Elastic IP associated or released): its
+        ports are forwarded from the new address at once, without a reboot."""
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.spec.public_ip == public_ip:
+            return
+        inst.spec.public_ip = public_ip
+        for port in list(inst.forwards):
+            inst.forwards.pop(port).close()
+        inst.refused.clear()
+        inst.booted = time.monotonic()
+
     def halt_all(self) -> asyncio.Future[list[None]]:
         """End every instance now (``POST /_nubes/reset``: the records are gone too)."""
         return asyncio.gather(*(self.halt(i) for i in list(self.instances)))
