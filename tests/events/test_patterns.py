@@ -115,6 +115,7 @@ def test_numeric_ranges() -> None:
     assert matches({"detail": {"x-limit": [301.8]}}, EC2_EVENT)
     assert matches({"detail": {"c-count": [5.0]}}, EC2_EVENT)
     assert not matches({"detail": {"c-count": ["5"]}}, EC2_EVENT)
+    assert matches({"n": [123456789012]}, {"n": 123456789012})
 
 
 def test_ip_address_matching() -> None:

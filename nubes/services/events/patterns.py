@@ -135,7 +135,8 @@ def _is_number(value: Any) -> bool:
 
 def _exact(expected: Any) -> Matcher:
     if _is_number(expected):
-        number = _check_number(expected)
+        # Exact numbers have no range limit (only numeric comparisons do).
+        number = float(expected)
         return lambda v: _is_number(v) and _same_number(v, number)
     if isinstance(expected, bool) or expected is None:
         return lambda v: v is expected
