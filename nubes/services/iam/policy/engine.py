@@ -230,7 +230,15 @@ def evaluate(
     if not same_account or resource_must_allow:
         if res_allow is None:
             return deny("resource")
-        if not root and id_allow is None and not (same_account and res_allow in ("exact", "role")):
+        # An anonymous caller has no account and no identity policies: the resource policy
+        # alone decides (a public bucket, a function URL open to everyone).
+        anonymous = caller.kind == "anonymous"
+        if (
+            not root
+            and not anonymous
+            and id_allow is None
+            and not (same_account and res_allow in ("exact", "role"))
+        ):
             return deny("identity")
     if same_account and res_allow == "exact":
         return Decision("allowed", scan.matched)
