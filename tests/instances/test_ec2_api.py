@@ -1,0 +1,144 @@
+"""Instances through the EC2 API, as users drive them: RunInstances boots real process trees
+that serve on their public addresses, gated by security groups, recovered by alarms."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+WEB = """#!/bin/sh
+ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
+mkdir -p /tmp/www && echo "I am $ID" > /tmp/www/index.html
+cd /tmp/www && exec python3 -u -m http.server {port}
+"""
+
+
+def fetch(url: str, timeout: float = 20.0) -> bytes:
+    """GET that waits for the instance's server to come up, until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return bytes(resp.read())
+        except (OSError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def unreachable(host: str, port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=3):
+            return False
+    except (OSError, urllib.error.URLError):
+        return True
+
+
+def image(ec2: Any) -> str:
+    return str(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+
+
+def web_group(ec2: Any, unique: Callable[[str], str], *ports: int) -> str:
+    group = ec2.create_security_group(GroupName=unique("web"), Description="web")["GroupId"]
+    if ports:
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": p,
+                    "ToPort": p,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+                for p in ports
+            ],
+        )
+    return str(group)
+
+
+@pytest.fixture
+def launched(client: Callable[..., Any]) -> Iterator[list[str]]:
+    """Instance ids a test launched: terminated (their processes ended) after it."""
+    ids: list[str] = []
+    yield ids
+    if ids:
+        client("ec2").terminate_instances(InstanceIds=ids)
+
+
+def running(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 20
+    while True:
+        found = [
+            i
+            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+            for i in r["Instances"]
+        ]
+        if all(i["State"]["Name"] == "running" for i in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_two_instances_from_one_user_data_serve_port_80_in_their_own_networks(
+    client: Callable[..., Any], unique: Callable[[str], str], launched: list[str]
+) -> None:
+    ec2 = client("ec2")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=2,
+        MaxCount=2,
+        UserData=WEB.format(port=80),
+        SecurityGroupIds=[web_group(ec2, unique, 80)],
+    )
+    launched += [i["InstanceId"] for i in reservation["Instances"]]
+    instances = running(ec2, launched)
+    assert {i["State"]["Name"] for i in instances} == {"running"}
+    addresses = {i["PublicIpAddress"] for i in instances}
+    assert len(addresses) == 2
+    for instance in instances:
+        body = fetch(f"http://{instance['PublicIpAddress']}/")
+        assert body == f"I am {instance['InstanceId']}\n".encode()
+    console = ec2.get_console_output(InstanceId=launched[0])["Output"]
+    assert '"GET / HTTP/1.1" 200' in console
+    statuses = ec2.describe_instance_status(InstanceIds=launched)["InstanceStatuses"]
+    assert {s["SystemStatus"]["Status"] for s in statuses} == {"ok"}
+
+
+def test_a_port_opens_when_its_ingress_rule_is_added_without_a_restart(
+    client: Callable[..., Any], unique: Callable[[str], str], launched: list[str]
+) -> None:
+    ec2 = client("ec2")
+    group = web_group(ec2, unique)
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=WEB.format(port=8080),
+        SecurityGroupIds=[group],
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    launched.append(instance_id)
+    address = running(ec2, launched)[0]["PublicIpAddress"]
+    # The server is up (it printed its banner to the console), yet the port stays shut.
+    deadline = time.monotonic() + 20
+    while "Serving HTTP" not in ec2.get_console_output(InstanceId=instance_id).get("Output", ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert unreachable(address, 8080)
+    permission = {
+        "IpProtocol": "tcp",
+        "FromPort": 8080,
+        "ToPort": 8080,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[permission])
+    assert fetch(f"http://{address}:8080/") == f"I am {instance_id}\n".encode()
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[permission])
+    assert unreachable(address, 8080)
+    assert running(ec2, launched)[0]["State"]["Name"] == "running"
