@@ -226,6 +226,8 @@ def test_complex_example_with_multiple_matching() -> None:
 
 def test_exact_values_and_types() -> None:
     assert matches({"source": ["aws.ec2", "aws.s3"]}, EC2_EVENT)
+    assert matches({"source": [{"exact": "aws.ec2"}]}, EC2_EVENT)
+    assert not matches({"source": [{"exact": "aws"}]}, EC2_EVENT)
     assert not matches({"source": ["aws.ec2x"]}, EC2_EVENT)
     assert matches({"flag": [True]}, {"flag": True})
     assert not matches({"flag": [True]}, {"flag": 1})
@@ -259,7 +261,33 @@ def test_exact_values_and_types() -> None:
             '{"a": [{"anything-but": {"x": 1}}]}',
             "Unsupported anything-but pattern: x",
         ),
-        ('{"$or": [{"a": ["b"]}]}', "Or relationship must have at least 2 sub-patterns"),
+        ('{"$or": [{"a": ["b"]}]}', "There must have at least 2 Objects in $or relationship."),
+        ('{"$or": {"a": ["b"]}}', "It must be an Array followed with $or."),
+        (
+            '{"$or": [{"a": ["b"]}, "c"]}',
+            "Only JSON object is allowed in array of $or relationship.",
+        ),
+        ("{}", "Empty objects are not allowed"),
+        ('{"a": {}}', "Empty objects are not allowed"),
+        ('{"a": [{}]}', "Match expression name not found"),
+        ('{"a": [{"prefix": "x", "suffix": "y"}]}', "Only one key allowed in match expression"),
+        ('{"a": [{"exact": 5}]}', "exact match pattern must be a string"),
+        ('{"a": [{"numeric": [5]}]}', "Invalid member in numeric match: 5"),
+        ('{"a": [{"numeric": ["!", 5]}]}', "Unrecognized numeric range operator: !"),
+        ('{"a": [{"numeric": ["=", "5"]}]}', "Value of equals must be numeric"),
+        ('{"a": [{"numeric": ["<", 5, ">", 1]}]}', "Too many elements in numeric expression"),
+        ('{"a": [{"numeric": [">", 1, ">", 5]}]}', "Bad numeric range operator: >"),
+        ('{"a": [{"numeric": [">", 1, "<", 5, 6]}]}', "Too many terms in numeric range expression"),
+        (
+            '{"a": [{"anything-but": ["a", 1]}]}',
+            "Inside anything but list, either all values are number or string, mixed type is "
+            "not supported",
+        ),
+        (
+            '{"a": [{"anything-but": {"prefix": 1}}]}',
+            "prefix/suffix match pattern must be a string",
+        ),
+        ('{"a": [{"anything-but": {"suffix": ""}}]}', "Null prefix/suffix not allowed"),
         ('["a"]', "Filter is not an object"),
         ('{"a": ', "Unrecognized token"),
     ],

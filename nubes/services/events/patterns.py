@@ -65,14 +65,14 @@ def compile_pattern(doc: Any) -> Pattern:
 
 
 def _object(doc: dict[str, Any]) -> Pattern:
+    if not doc:
+        raise PatternError("Empty objects are not allowed")
     fields: list[tuple[str, Pattern | _Leaf]] = []
     alternatives: list[tuple[Pattern, ...]] = []
     for key, value in doc.items():
-        if key == "$or" and isinstance(value, list):
+        if key == "$or":
             alternatives.append(_or(value))
         elif isinstance(value, dict):
-            if not value:
-                raise PatternError("Empty objects are not allowed")
             fields.append((key, _object(value)))
         elif isinstance(value, list):
             fields.append((key, _leaf(key, value)))
@@ -81,16 +81,16 @@ def _object(doc: dict[str, Any]) -> Pattern:
     return Pattern(tuple(fields), tuple(alternatives))
 
 
-def _or(items: list[Any]) -> tuple[Pattern, ...]:
-    if len(items) < 2:
-        raise PatternError("Or relationship must have at least 2 sub-patterns")
+def _or(items: Any) -> tuple[Pattern, ...]:
+    if not isinstance(items, list):
+        raise PatternError("It must be an Array followed with $or.")
     subs = []
     for item in items:
         if not isinstance(item, dict):
-            raise PatternError("Elements of $or must be objects")
-        if not item:
-            raise PatternError("Empty objects are not allowed")
+            raise PatternError("Only JSON object is allowed in array of $or relationship.")
         subs.append(_object(item))
+    if len(subs) < 2:
+        raise PatternError("There must have at least 2 Objects in $or relationship.")
     return tuple(subs)
 
 
@@ -100,6 +100,8 @@ def _leaf(key: str, items: list[Any]) -> _Leaf:
     matchers: list[Matcher] = []
     for item in items:
         if isinstance(item, dict):
+            if not item:
+                raise PatternError("Match expression name not found")
             if len(item) != 1:
                 raise PatternError("Only one key allowed in match expression")
             ((op, arg),) = item.items()
@@ -168,6 +170,8 @@ def _string_arg(op: str, arg: Any) -> str:
 def _operator(op: str, arg: Any) -> Matcher:
     if op in ("prefix", "suffix"):
         return _affix(op, arg)
+    if op == "exact":
+        return _exact(_string_arg(op, arg))
     if op == "equals-ignore-case":
         text = _string_arg(op, arg).casefold()
         return lambda v: isinstance(v, str) and v.casefold() == text
@@ -223,30 +227,37 @@ def _wildcard(text: str) -> re.Pattern[str]:
 
 def _anything_but(arg: Any) -> Matcher:
     if isinstance(arg, dict):
+        if not arg:
+            raise PatternError("Anything-But expression name not found")
         if len(arg) != 1:
-            raise PatternError("Only one key allowed in anything-but expression")
+            raise PatternError("Only one key allowed in match expression")
         ((op, inner),) = arg.items()
         if op in ("prefix", "suffix"):
-            affix = _affix(op, _string_arg(f"anything-but {op}", inner))
+            if not isinstance(inner, str):
+                raise PatternError("prefix/suffix match pattern must be a string")
+            if not inner:
+                raise PatternError("Null prefix/suffix not allowed")
+            affix = _affix(op, inner)
             return lambda v: isinstance(v, str) and not affix(v)
         if op in ("equals-ignore-case", "wildcard"):
             items = inner if isinstance(inner, list) else [inner]
-            if not items or not all(isinstance(i, str) for i in items):
+            if not all(isinstance(i, str) for i in items):
                 raise PatternError(
                     f"Inside anything-but/{op} list, number|start|null|boolean is not supported."
                 )
+            if not items:
+                raise PatternError("Empty arrays are not allowed")
             subs = [_operator(op, i) for i in items]
             return lambda v: isinstance(v, str) and not any(m(v) for m in subs)
         raise PatternError(f"Unsupported anything-but pattern: {op}")
     if isinstance(arg, list):
-        if not arg:
-            raise PatternError("Empty arrays are not allowed")
-        kinds = {"number" if _is_number(i) else type(i).__name__ for i in arg}
-        if not kinds <= {"str", "number"} or len(kinds) != 1:
+        if any(not isinstance(i, str) and not _is_number(i) for i in arg):
+            raise PatternError("Inside anything but list, start|null|boolean is not supported.")
+        strings = sum(isinstance(i, str) for i in arg)
+        if not arg or 0 < strings < len(arg):
             raise PatternError(
-                "Inside anything but list, start|null|boolean is not supported."
-                if not kinds <= {"str", "number"}
-                else "Inside anything but list, all elements must be of the same type."
+                "Inside anything but list, either all values are number or string, mixed type "
+                "is not supported"
             )
         excluded = [_exact(i) for i in arg]
         return lambda v: not any(m(v) for m in excluded)
@@ -261,45 +272,58 @@ _UPPER = ("<", "<=")
 
 
 def _numeric(arg: Any) -> Matcher:
-    if not isinstance(arg, list) or not arg:
+    if not isinstance(arg, list):
         raise PatternError("Value of numeric must be an array.")
-    if len(arg) % 2 or len(arg) > 4:
-        raise PatternError("Too many elements in numeric expression")
-    bounds: list[tuple[str, float]] = []
-    for i in range(0, len(arg), 2):
-        op, number = arg[i], arg[i + 1]
-        if op not in ("=", *_LOWER, *_UPPER):
-            raise PatternError(f"Unrecognized numeric range operator: {op}")
-        if not _is_number(number):
-            raise PatternError(f"Value of {op} must be numeric")
-        bounds.append((op, _check_number(number)))
-    if len(bounds) == 2:
-        (lo_op, lo), (hi_op, hi) = bounds
-        if lo_op not in _LOWER or hi_op not in _UPPER:
-            raise PatternError(
-                "Invalid member in numeric match: must be a range with a bottom and a top"
-            )
-        if lo >= hi:
-            raise PatternError("Bottom must be less than top")
+    bounds = _numeric_bounds(arg)
 
     def check(value: Any) -> bool:
         if not _is_number(value):
             return False
         v = round(float(value), 6)
-        for op, bound in bounds:
-            b = round(bound, 6)
-            ok = {
-                "=": v == b,
-                ">": v > b,
-                ">=": v >= b,
-                "<": v < b,
-                "<=": v <= b,
-            }[op]
-            if not ok:
-                return False
-        return True
+        return all(_COMPARE[op](v, round(bound, 6)) for op, bound in bounds)
 
     return check
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda v, b: v == b,
+    ">": lambda v, b: v > b,
+    ">=": lambda v, b: v >= b,
+    "<": lambda v, b: v < b,
+    "<=": lambda v, b: v <= b,
+}
+
+
+def _numeric_bounds(arg: list[Any]) -> list[tuple[str, float]]:
+    """The comparisons of a numeric expression, refused in the words AWS uses: ``=``, ``<`` and
+    ``<=`` stand alone; ``>`` and ``>=`` may be followed by an upper bound."""
+    if not arg or not isinstance(arg[0], str):
+        raise PatternError(f"Invalid member in numeric match: {json.dumps(arg[0] if arg else ']')}")
+    op = arg[0]
+    if op not in _COMPARE:
+        raise PatternError(f"Unrecognized numeric range operator: {op}")
+    if len(arg) < 2 or not _is_number(arg[1]):
+        raise PatternError(f"Value of {'equals' if op == '=' else op} must be numeric")
+    bounds = [(op, _check_number(arg[1]))]
+    if op not in _LOWER:
+        if len(arg) > 2:
+            raise PatternError("Too many elements in numeric expression")
+        return bounds
+    if len(arg) == 2:
+        return bounds
+    top_op = arg[2]
+    if not isinstance(top_op, str):
+        raise PatternError(f"Bad value in numeric range: {json.dumps(top_op)}")
+    if top_op not in _UPPER:
+        raise PatternError(f"Bad numeric range operator: {top_op}")
+    if len(arg) < 4 or not _is_number(arg[3]):
+        raise PatternError(f"Value of {top_op} must be numeric")
+    if len(arg) > 4:
+        raise PatternError("Too many terms in numeric range expression")
+    top = _check_number(arg[3])
+    if bounds[0][1] >= top:
+        raise PatternError("Bottom must be less than top")
+    return [*bounds, (top_op, top)]
 
 
 def _network(arg: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
