@@ -6,7 +6,8 @@ virtual hosts) make them resolvable by registering with ``env.names``:
 * ``env.names.set("my-lb-1234.us-east-1.elb.localhost.localstack.cloud", ["127.0.1.7"])`` for
   one name (``forget(name)`` when the resource goes away), or
 * ``env.names.register(".compute.localhost.localstack.cloud", resolver)`` for every name under a
-  suffix, where ``resolver(name)`` returns the addresses or None when the name is not one of its.
+  suffix, where ``resolver(name)`` returns the addresses or None when the name is not one of its;
+  call ``env.names.changed()`` when what it answers changes (answers are kept until then).
 
 The DNS server (``nubes/runtime/dns``) answers these names, and Route 53 alias records to load
 balancers resolve through them. Names are compared lower-case, without the trailing dot.
@@ -47,6 +48,11 @@ class Names:
         """Ask ``resolver`` about every name ending in ``suffix`` (longest suffix first)."""
         self._suffixes.append((_key(suffix), resolver))
         self._suffixes.sort(key=lambda item: -len(item[0]))
+        self.generation += 1
+
+    def changed(self) -> None:
+        """Say that what a registered resolver answers has changed (the DNS server keeps
+        answers until a registration or this call)."""
         self.generation += 1
 
     def resolve(self, name: str) -> tuple[str, ...] | None:

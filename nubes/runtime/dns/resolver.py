@@ -212,11 +212,16 @@ class Resolver:
         healthy: Callable[[str], bool],
         names: Names,
         default_region: str,
+        volatile: Callable[[str], bool] = lambda check_id: False,
     ) -> None:
         self._view = view
         self._healthy = healthy
+        self._volatile = volatile
         self._names = names
         self.default_region = default_region
+        self.repeatable = True
+        """Whether the last answer would be given again to the same query as long as zones,
+        names and health statuses stay as they are (no random pick, no alarm-driven health)."""
 
     # -- wire ------------------------------------------------------------------------------
 
@@ -235,6 +240,7 @@ class Resolver:
     ) -> tuple[bytes | None, dns.message.Message | None]:
         """The answer to a query, or (None, query) when it is for no name nubes knows (the
         caller refuses or forwards it); (None, None) for garbage not worth an answer."""
+        self.repeatable = True
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -388,9 +394,11 @@ class Resolver:
             return primary or secondary
         if policy == "MultiValueAnswer":
             pool = healthy or sets
+            self.repeatable = self.repeatable and len(pool) <= 1
             return random.sample(pool, min(len(pool), MAX_MULTIVALUE))
         if policy == "Weight":
             pool = [s for s in healthy if s.weight > 0] or healthy or sets
+            self.repeatable = self.repeatable and len(pool) <= 1
             weights = [s.weight for s in pool]
             if sum(weights) == 0:
                 return [random.choice(pool)]
@@ -421,8 +429,11 @@ class Resolver:
         return default
 
     def healthy(self, record: RecordSet, rtype: int, where: Where, depth: int) -> bool:
-        if record.health_check and not self._healthy(record.health_check):
-            return False
+        if record.health_check:
+            if self._volatile(record.health_check):
+                self.repeatable = False
+            if not self._healthy(record.health_check):
+                return False
         if record.alias is not None and record.alias[2]:
             return self._target_healthy(record.alias, rtype, where, depth)
         return True

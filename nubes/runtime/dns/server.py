@@ -25,6 +25,7 @@ log = logging.getLogger("nubes.dns")
 
 DEFAULT_PORTS = (53, 5353)
 FORWARD_TIMEOUT = 3.0
+CACHE_SIZE = 10_000
 
 
 def parse_address(text: str) -> tuple[str, list[int]] | None:
@@ -73,6 +74,8 @@ class DnsServer:
         self._view: View | None = None
         self._view_generation = -1
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._cache: dict[tuple[bytes, bool, tuple[str, str] | None], bytes] = {}
+        self._stamp: tuple[int, int, int] = (-1, -1, -1)
 
     # -- sockets ----------------------------------------------------------------------------
 
@@ -148,8 +151,9 @@ class DnsServer:
         if self._resolver is None:
             from nubes.runtime.dns.resolver import Resolver
 
+            health = self.provider.health
             self._resolver = Resolver(
-                self.view, self.provider.health.healthy, self.env.names, self.env.settings.region
+                self.view, health.healthy, self.env.names, self.env.settings.region, health.volatile
             )
         return self._resolver
 
@@ -169,12 +173,30 @@ class DnsServer:
         return self._view
 
     def answer(self, wire: bytes, tcp: bool, vpc: tuple[str, str] | None = None) -> Any:
-        """Bytes to send back; None to stay silent; or the parsed query to forward."""
+        """Bytes to send back; None to stay silent; or the parsed query to forward.
+
+        Answers that the same query would get again are kept (without their 2-byte id) until
+        zones, nubes' names or a health status change: a repeated query costs a lookup."""
+        stamp = (
+            self.provider.generation,
+            self.provider.health.generation,
+            self.env.names.generation,
+        )
+        if stamp != self._stamp or len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+            self._stamp = stamp
+        key = (wire[2:], tcp, vpc)
+        kept = self._cache.get(key)
+        if kept is not None:
+            return wire[:2] + kept
+        resolver = self.resolver()
         try:
-            answer, query = self.resolver().respond(wire, tcp=tcp, vpc=vpc)
+            answer, query = resolver.respond(wire, tcp=tcp, vpc=vpc)
         except Exception:
             log.exception("DNS query failed")
             return None
+        if answer is not None and query is not None and resolver.repeatable:
+            self._cache[key] = answer[2:]
         if answer is not None or query is None:
             return answer
         if self.env.settings.dns_forward:

@@ -132,6 +132,17 @@ class HealthChecker:
             measured = True
         return measured != bool(config.get("Inverted"))
 
+    def volatile(self, check_id: str, depth: int = 0) -> bool:
+        """Whether the status may change without this checker noticing (it follows a CloudWatch
+        alarm, itself or through a child), so answers that depend on it are not kept."""
+        check = self.checks.get(check_id)
+        if check is None or depth > 2:
+            return False
+        if check.config["Type"] == "CLOUDWATCH_METRIC":
+            return True
+        children = check.config.get("ChildHealthChecks") or ()
+        return any(self.volatile(c, depth + 1) for c in children)
+
     def _alarm_health(self, check: HealthCheckRow) -> bool:
         alarm = check.config.get("AlarmIdentifier") or {}
         status = self.statuses.setdefault(check.id, Status())
