@@ -22,7 +22,7 @@ import dns.message
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(__file__))
-from request_path import cpu_seconds, wait_ready  # noqa: E402
+from request_path import cpu_seconds, wait_ready
 
 HTTP_PORT = 4612
 DNS_PORT = 5398
