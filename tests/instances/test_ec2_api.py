@@ -3,6 +3,7 @@ that serve on their public addresses, gated by security groups, recovered by ala
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.request
@@ -142,3 +143,76 @@ def test_a_port_opens_when_its_ingress_rule_is_added_without_a_restart(
     ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[permission])
     assert unreachable(address, 8080)
     assert running(ec2, launched)[0]["State"]["Name"] == "running"
+
+
+DURABLE = """#!/bin/sh
+echo boot >> /mnt/sdf/boots
+ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
+IP=$(curl -s http://169.254.169.254/latest/meta-data/local-ipv4)
+mkdir -p /tmp/www
+echo "$ID $IP boots=$(wc -l < /mnt/sdf/boots)" > /tmp/www/index.html
+cd /tmp/www && exec python3 -m http.server 80
+"""
+
+
+def internal(endpoint: str, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(f"{endpoint}{path}", data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.mark.clock
+def test_recovery_story(
+    client: Callable[..., Any], endpoint: str, unique: Callable[[str], str], launched: list[str]
+) -> None:
+    """A host fails under an instance with a volume and an Elastic IP; an alarm on
+    StatusCheckFailed_System recovers it: same id, private IP, Elastic IP and volume data."""
+    ec2, cloudwatch = client("ec2"), client("cloudwatch")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=DURABLE,
+        SecurityGroupIds=[web_group(ec2, unique, 80)],
+        BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}],
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    launched.append(instance_id)
+    private_ip = running(ec2, launched)[0]["PrivateIpAddress"]
+    allocation = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(InstanceId=instance_id, AllocationId=allocation["AllocationId"])
+    eip = allocation["PublicIp"]
+    assert fetch(f"http://{eip}/") == f"{instance_id} {private_ip} boots=1\n".encode()
+
+    alarm = unique("recover")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/EC2",
+        MetricName="StatusCheckFailed_System",
+        Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=["arn:aws:automate:us-east-1:ec2:recover"],
+    )
+    fault = internal(
+        endpoint, "/_nubes/faults", {"fault": "ec2:host-failure", "instance_id": instance_id}
+    )
+    assert fault["fault"] == "ec2:host-failure"
+    assert unreachable(eip, 80)
+    status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
+    assert status["SystemStatus"]["Status"] == "impaired"
+
+    internal(endpoint, "/_nubes/clock", {"advance": 180})
+    history = cloudwatch.describe_alarm_history(AlarmName=alarm, HistoryItemType="Action")
+    assert any(
+        "recover" in item["HistorySummary"].lower() for item in history["AlarmHistoryItems"]
+    ), history
+    assert fetch(f"http://{eip}/") == f"{instance_id} {private_ip} boots=2\n".encode()
+    after = running(ec2, [instance_id])[0]
+    assert (after["PrivateIpAddress"], after["PublicIpAddress"]) == (private_ip, eip)
+    status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
+    assert status["SystemStatus"]["Status"] in ("ok", "initializing")
