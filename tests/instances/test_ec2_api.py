@@ -4,6 +4,8 @@ that serve on their public addresses, gated by security groups, recovered by ala
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -11,6 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from nubes.testing.server import NubesProcess
 
 WEB = """#!/bin/sh
 ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
@@ -216,3 +220,102 @@ def test_recovery_story(
     assert (after["PrivateIpAddress"], after["PublicIpAddress"]) == (private_ip, eip)
     status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
     assert status["SystemStatus"]["Status"] in ("ok", "initializing")
+
+
+INSIDE = f"""#!{sys.executable}
+import boto3, botocore.exceptions
+print("caller", boto3.client("sts").get_caller_identity()["Arn"], flush=True)
+print("buckets", len(boto3.client("s3").list_buckets()["Buckets"]), flush=True)
+try:
+    boto3.client("sqs").list_queues()
+    print("sqs allowed", flush=True)
+except botocore.exceptions.ClientError as exc:
+    print("sqs", exc.response["Error"]["Code"], flush=True)
+"""
+
+
+def test_boto3_inside_an_instance_uses_its_profile_role_under_enforcement(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=False, env={"NUBES_ENFORCE_IAM": "1"})
+    iam, ec2 = server.client("iam"), server.client("ec2")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="web", PolicyName="list", PolicyDocument=json.dumps(policy))
+    iam.create_instance_profile(InstanceProfileName="web")
+    iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=INSIDE,
+        IamInstanceProfile={"Name": "web"},
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    try:
+        deadline = time.monotonic() + 30
+        console = ""
+        while "sqs " not in console and "Traceback" not in console:
+            assert time.monotonic() < deadline, console
+            time.sleep(0.1)
+            console = ec2.get_console_output(InstanceId=instance_id).get("Output", "")
+        assert f"caller arn:aws:sts::000000000000:assumed-role/web/{instance_id}" in console
+        assert "buckets 0" in console
+        assert "sqs AccessDenied" in console
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_instances_that_were_running_boot_again_after_a_restart(
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
+) -> None:
+    server = nubes_factory()
+    ec2 = server.client("ec2")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=WEB.format(port=80),
+        SecurityGroupIds=[web_group(ec2, unique, 80)],
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    address = running(ec2, [instance_id])[0]["PublicIpAddress"]
+    assert fetch(f"http://{address}/") == f"I am {instance_id}\n".encode()
+    server.stop()
+    # A stopped nubes leaves nothing of its instances running.
+    assert unreachable(address, 80)
+    assert not _processes_in(server)
+    server.start()
+    try:
+        assert fetch(f"http://{address}/") == f"I am {instance_id}\n".encode()
+    finally:
+        server.client("ec2").terminate_instances(InstanceIds=[instance_id])
+
+
+def _processes_in(server: NubesProcess) -> list[int]:
+    """Processes whose command line names the server's data directory (its instances'
+    agents do)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if str(server.data_dir).encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
