@@ -294,7 +294,7 @@ class EventsProvider(ServiceProvider):
         limit = req.get("Limit") or 100
         try:
             return paginate(items, limit, req.get("NextToken"), key)
-        except InvalidToken:
+        except (InvalidToken, TypeError):
             raise errors.ValidationException("The NextToken provided is invalid.") from None
 
     # -- bus policies ---------------------------------------------------------------------

@@ -239,15 +239,18 @@ def parse_rate(text: str) -> Rate:
 Schedule = Rate | Cron | At
 
 
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises :class:`ScheduleError` for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"Invalid time zone {name}") from None
+
+
 def parse(text: str, tz_name: str | None = None, allow_at: bool = False) -> Schedule:
     """Parse a schedule expression; raises :class:`ScheduleError` when AWS would refuse it."""
     text = text.strip()
-    tz: ZoneInfo | None = None
-    if tz_name:
-        try:
-            tz = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ScheduleError(f"Invalid time zone {tz_name}") from None
+    tz = zone(tz_name) if tz_name else None
     if text.startswith("rate("):
         return parse_rate(text)
     found = _CRON.match(text)

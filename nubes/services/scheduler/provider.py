@@ -196,7 +196,7 @@ class SchedulerProvider(ServiceProvider):
     def _page(rows: list[Row], req: Json, key: Any) -> tuple[list[Row], str | None]:
         try:
             return paginate(rows, req.get("MaxResults") or 100, req.get("NextToken"), key)
-        except InvalidToken:
+        except (InvalidToken, TypeError):
             raise errors.ValidationException("Invalid NextToken.") from None
 
     # -- tags (schedule groups only) ------------------------------------------------------
@@ -250,15 +250,15 @@ class SchedulerProvider(ServiceProvider):
         doc.setdefault("State", "ENABLED")
         doc.setdefault("ActionAfterCompletion", "NONE")
         expression = doc["ScheduleExpression"]
+        zone = doc.get("ScheduleExpressionTimezone")
+        if zone:
+            try:
+                schedules.zone(zone)
+            except schedules.ScheduleError:
+                raise errors.ValidationException(f"Invalid time zone: {zone}.") from None
         try:
-            schedules.parse(expression, doc.get("ScheduleExpressionTimezone"), allow_at=True)
+            schedules.parse(expression, zone, allow_at=True)
         except schedules.ScheduleError:
-            zone = doc.get("ScheduleExpressionTimezone")
-            if zone and not expression.startswith("rate("):
-                try:
-                    schedules.parse("rate(1 minute)", zone)
-                except schedules.ScheduleError:
-                    raise errors.ValidationException(f"Invalid time zone: {zone}.") from None
             raise errors.ValidationException(f"Invalid Schedule Expression {expression}.") from None
         window = doc["FlexibleTimeWindow"]
         if window.get("Mode") == "FLEXIBLE" and not window.get("MaximumWindowInMinutes"):
