@@ -319,3 +319,62 @@ def _processes_in(server: NubesProcess) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.clock
+def test_a_crash_fails_the_instance_check_until_a_reboot_and_metrics_follow(
+    client: Callable[..., Any], endpoint: str, unique: Callable[[str], str], launched: list[str]
+) -> None:
+    ec2, cloudwatch = client("ec2"), client("cloudwatch")
+    # CloudWatch samples the instance metrics from the moment it runs (it starts on first use).
+    cloudwatch.list_metrics(Namespace="AWS/EC2")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=WEB.format(port=80),
+        SecurityGroupIds=[web_group(ec2, unique, 80)],
+        Monitoring={"Enabled": True},
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    launched.append(instance_id)
+    address = running(ec2, launched)[0]["PublicIpAddress"]
+    assert fetch(f"http://{address}/") == f"I am {instance_id}\n".encode()
+    internal(
+        endpoint, "/_nubes/faults", {"fault": "ec2:instance-crash", "instance_id": instance_id}
+    )
+    active = json.loads(urllib.request.urlopen(f"{endpoint}/_nubes/faults", timeout=10).read())
+    assert {"fault": "ec2:instance-crash", "instance_id": instance_id} in [
+        {k: f[k] for k in ("fault", "instance_id")} for f in active["faults"]
+    ]
+    status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
+    assert (status["SystemStatus"]["Status"], status["InstanceStatus"]["Status"]) == (
+        "ok",
+        "impaired",
+    )
+    assert unreachable(address, 80)
+    now = internal(endpoint, "/_nubes/clock", {"advance": 120})["now"]
+    dims = [{"Name": "InstanceId", "Value": instance_id}]
+
+    def maximum(name: str) -> float:
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="AWS/EC2",
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=now - 600,
+            EndTime=now,
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        assert stats, name
+        return float(max(p["Maximum"] for p in stats))
+
+    assert maximum("StatusCheckFailed_Instance") == 1
+    assert maximum("StatusCheckFailed_System") == 0
+    assert maximum("CPUUtilization") >= 0
+    assert maximum("NetworkIn") > 0
+    ec2.reboot_instances(InstanceIds=[instance_id])
+    assert fetch(f"http://{address}/") == f"I am {instance_id}\n".encode()
+    status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
+    assert status["InstanceStatus"]["Status"] == "ok"
