@@ -223,8 +223,11 @@ class Ec2Base(ServiceProvider):
         scope = Scope(account, region)
         if scope not in self._ready:
             if self.res.claim_scope(scope):
+                # Made in this request's transaction, which may still roll back (a failed
+                # or dry-run request): only a later request may take it as done.
                 self.create_default_network(scope)
-            self._ready.add(scope)
+            else:
+                self._ready.add(scope)
         return scope
 
     def create_default_network(self, scope: Scope) -> None:

@@ -696,7 +696,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
         association = self.auto_public(scope, eni)
         if association:
             self._set_public(scope, eni, association)
-            instance.doc.update(self.find(scope, "i", instance.id).doc)
+            self._reload(scope, instance)
 
     def _drop_public_address(self, scope: Scope, instance: Record) -> None:
         """A stopped instance keeps an Elastic IP and loses any other public address."""
@@ -706,7 +706,15 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
         if eni.doc["Association"].get("AllocationId"):
             return
         self._set_public(scope, eni, None)
-        instance.doc.update(self.find(scope, "i", instance.id).doc)
+        self._reload(scope, instance)
+
+    def _reload(self, scope: Scope, instance: Record) -> None:
+        """Take up what was saved to the instance's record behind this copy's back."""
+        fresh = self.find(scope, "i", instance.id)
+        instance.doc.clear()
+        instance.doc.update(fresh.doc)
+        instance.meta.clear()
+        instance.meta.update(fresh.meta)
 
     def stop_instances(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
