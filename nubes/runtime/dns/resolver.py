@@ -222,6 +222,10 @@ class Resolver:
         self.repeatable = True
         """Whether the last answer would be given again to the same query as long as zones,
         names and health statuses stay as they are (no random pick, no alarm-driven health)."""
+        self.picks: list[tuple[int, list[RecordSet], list[float]]] = []
+        """The weighted picks the last answer made: (id of the record list, pool, weights)."""
+        self.forced: dict[int, RecordSet] = {}
+        """Weighted picks to make instead of drawing (to render each possible answer once)."""
 
     # -- wire ------------------------------------------------------------------------------
 
@@ -241,6 +245,7 @@ class Resolver:
         """The answer to a query, or (None, query) when it is for no name nubes knows (the
         caller refuses or forwards it); (None, None) for garbage not worth an answer."""
         self.repeatable = True
+        self.picks = []
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -398,10 +403,14 @@ class Resolver:
             return random.sample(pool, min(len(pool), MAX_MULTIVALUE))
         if policy == "Weight":
             pool = [s for s in healthy if s.weight > 0] or healthy or sets
-            self.repeatable = self.repeatable and len(pool) <= 1
-            weights = [s.weight for s in pool]
+            weights: list[float] = [s.weight for s in pool]
             if sum(weights) == 0:
-                return [random.choice(pool)]
+                weights = [1.0] * len(pool)
+            forced = self.forced.get(id(sets))
+            if forced is not None:
+                return [forced]
+            if len(pool) > 1:
+                self.picks.append((id(sets), pool, weights))
             return random.choices(pool, weights=weights)
         if policy in ("Region", "GeoProximityLocation"):
             pool = healthy or sets

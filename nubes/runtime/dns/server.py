@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import random
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +76,9 @@ class DnsServer:
         self._view: View | None = None
         self._view_generation = -1
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._cache: dict[tuple[bytes, bool, tuple[str, str] | None], bytes] = {}
+        self._cache: dict[
+            tuple[bytes, bool, tuple[str, str] | None], bytes | tuple[list[bytes], list[float]]
+        ] = {}
         self._stamp: tuple[int, int, int] = (-1, -1, -1)
 
     # -- sockets ----------------------------------------------------------------------------
@@ -188,20 +192,45 @@ class DnsServer:
         key = (wire[2:], tcp, vpc)
         kept = self._cache.get(key)
         if kept is not None:
-            return wire[:2] + kept
+            if isinstance(kept, bytes):
+                return wire[:2] + kept
+            return wire[:2] + random.choices(kept[0], cum_weights=kept[1])[0]
         resolver = self.resolver()
         try:
             answer, query = resolver.respond(wire, tcp=tcp, vpc=vpc)
+            if answer is not None and query is not None and resolver.repeatable:
+                keep = self._keep(resolver, answer, wire, tcp, vpc)
+                if keep is not None:
+                    self._cache[key] = keep
         except Exception:
             log.exception("DNS query failed")
             return None
-        if answer is not None and query is not None and resolver.repeatable:
-            self._cache[key] = answer[2:]
         if answer is not None or query is None:
             return answer
         if self.env.settings.dns_forward:
             return query
         return self.resolver().refuse(query)
+
+    def _keep(
+        self, resolver: Resolver, answer: bytes, wire: bytes, tcp: bool, vpc: Any
+    ) -> bytes | tuple[list[bytes], list[float]] | None:
+        """What to keep of an answer: its bytes, or for one weighted pick every possible answer
+        with the cumulative weights to draw among them (answers of several picks: nothing)."""
+        if not resolver.picks:
+            return answer[2:]
+        if len(resolver.picks) > 1:
+            return None
+        sets_id, pool, weights = resolver.picks[0]
+        rendered = []
+        try:
+            for choice in pool:
+                resolver.forced = {sets_id: choice}
+                alternative, _ = resolver.respond(wire, tcp=tcp, vpc=vpc)
+                assert alternative is not None
+                rendered.append(alternative[2:])
+        finally:
+            resolver.forced = {}
+        return rendered, list(itertools.accumulate(weights))
 
     def answer_for_vpc(self, wire: bytes, vpc_id: str, region: str) -> bytes | None:
         """An answer as the VPC's ``.2`` resolver gives it: the VPC's private hosted zones, then
