@@ -146,7 +146,7 @@ def handler(event, context):
                 return []
             return [json.loads(e["message"].split("EVENT ", 1)[1]) for e in found]
 
-        received = wait_for(logged, timeout=60)
+        received = wait_for(logged, timeout=120)
         assert [e["id"] for e in received] == [event_id]
         assert received[0]["detail"] == {"k": 1}
     finally:

@@ -81,6 +81,22 @@ MIGRATIONS = (
         PRIMARY KEY (account, region, name)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE events_connections (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE events_api_destinations (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, name)
+    ) WITHOUT ROWID;
+    """,
 )
 
 ENABLED_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")

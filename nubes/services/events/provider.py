@@ -20,9 +20,10 @@ from nubes.core.tags import tag_problems
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.events import patterns, schedules, transform
-from nubes.services.events.errors import errors
+from nubes.services.events.api_destinations import ApiDestinations
+from nubes.services.events.errors import DeliveryFailed, errors
 from nubes.services.events.models import MIGRATIONS, Bus, Model, Rule, Scope
-from nubes.services.events.targets import Delivery, DeliveryFailed, Targets, has_pending
+from nubes.services.events.targets import Delivery, Targets, has_pending
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -77,14 +78,15 @@ def _event_time(event: Json) -> float:
         return clock.now()
 
 
-class EventsProvider(ServiceProvider):
+class EventsProvider(ApiDestinations, ServiceProvider):
     service = "events"
     migrations = MIGRATIONS
 
     def __init__(self, env: Environment) -> None:
-        super().__init__(env)
+        ServiceProvider.__init__(self, env)
+        ApiDestinations.__init__(self)
         self.model = Model(self.store)
-        self.targets = Targets(env, "events", forward=self._forward)
+        self.targets = Targets(env, "events", forward=self._forward, http=self.http_call)
         self._compiled: dict[str, patterns.Pattern] = {}
         self._hops = 0
         env.events.attach(self)
@@ -110,8 +112,12 @@ class EventsProvider(ServiceProvider):
         self.env.scheduler.every("events-archive-retention", 3600.0, self._expire_archives)
         self.env.scheduler.on_advance(self._on_advance)
 
+    async def stop(self) -> None:
+        await self.targets.stop()
+
     def reset(self) -> None:
         self._compiled.clear()
+        self._tokens.clear()
 
     # -- the one clock --------------------------------------------------------------------
 

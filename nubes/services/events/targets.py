@@ -12,6 +12,7 @@ land in the target's DeadLetterConfig queue with AWS's message attributes, or ar
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -24,6 +25,8 @@ from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.metrics import Datapoint
 from nubes.protocol.base import ServiceError
+from nubes.services.events.api_destinations import HttpCall, perform
+from nubes.services.events.errors import DeliveryFailed
 from nubes.store import Store
 
 if TYPE_CHECKING:
@@ -103,14 +106,6 @@ def has_pending(store: Store, owner: str) -> bool:
     return bool(store.scalar("SELECT 1 FROM target_retries WHERE owner = ? LIMIT 1", (owner,)))
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, code: str, message: str, retriable: bool) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retriable = retriable
-
-
 @dataclass
 class Delivery:
     """One payload for one target, with what a retry or a dead letter needs."""
@@ -140,11 +135,15 @@ class Targets:
         env: Environment,
         owner: str,
         forward: Callable[[Delivery, str], None] | None = None,
+        http: Callable[[str, str, Mapping[str, Any]], HttpCall] | None = None,
     ) -> None:
         self.env = env
         self.owner = owner
         self.forward = forward
         """How an event reaches another bus (the EventBridge provider's routing)."""
+        self.http = http
+        """What calling an API destination sends (the EventBridge provider's connections)."""
+        self._calls: set[asyncio.Task[None]] = set()
         env.state.store.migrate("targets", MIGRATIONS)
 
     # -- delivering -----------------------------------------------------------------------
@@ -153,12 +152,39 @@ class Targets:
         """Send now; on failure schedule a retry or dead-letter it. True when delivered."""
         delivery.attempts += 1
         try:
-            self.send(delivery)
+            call = self.send(delivery)
         except DeliveryFailed as failed:
             self._failed(delivery, failed)
             return False
+        if call is not None:
+            self._later(delivery, call)
+            return True
         self._count(delivery, "delivered")
         return True
+
+    def _later(self, delivery: Delivery, call: HttpCall) -> None:
+        """An HTTP call leaves once the caller's transaction has committed, on a thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._failed(delivery, DeliveryFailed("SDK_CLIENT_ERROR", "No event loop", True))
+            return
+        task = loop.create_task(self._call(delivery, call))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _call(self, delivery: Delivery, call: HttpCall) -> None:
+        try:
+            await asyncio.to_thread(perform, call)
+        except DeliveryFailed as failed:
+            with self.env.state.store.transaction():
+                self._failed(delivery, failed)
+            return
+        self._count(delivery, "delivered")
+
+    async def stop(self) -> None:
+        for task in list(self._calls):
+            task.cancel()
 
     def _count(self, delivery: Delivery, outcome: str) -> None:
         namespace, names = METRICS[self.owner]
@@ -247,7 +273,8 @@ class Targets:
 
     # -- one call to a target ----------------------------------------------------------------
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery) -> HttpCall | None:
+        """Call the target; an HTTP call to make after the transaction is returned instead."""
         target = delivery.target
         arn = str(target.get("Arn", ""))
         try:
@@ -284,6 +311,12 @@ class Targets:
                 self._logs(parsed.account, parsed.region, parsed.resource, delivery)
             elif service == "events" and parsed.resource.startswith("event-bus/"):
                 self._bus(arn, delivery)
+            elif service == "events" and parsed.resource.startswith("api-destination/"):
+                if self.http is None:
+                    raise DeliveryFailed(
+                        "UnsupportedTarget", "API destinations need EventBridge", False
+                    )
+                return self.http(arn, delivery.payload, target.get("HttpParameters") or {})
             elif service == "scheduler" and parsed.resource.startswith("aws-sdk:"):
                 self._universal(parsed.resource, delivery)
             else:
@@ -293,6 +326,7 @@ class Targets:
         except ServiceError as exc:
             retriable = exc.code in _RETRIABLE or (exc.status >= 500 and exc.status != 501)
             raise DeliveryFailed(exc.code, exc.message, retriable) from None
+        return None
 
     def _invoke(
         self, service: str, operation: str, params: dict[str, Any], account: str, region: str
