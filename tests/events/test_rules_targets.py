@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -270,6 +271,36 @@ def test_sns_and_logs_targets(
     assert [s["logStreamName"] for s in streams] == [event_id]
     (logged,) = logs.get_log_events(logGroupName=group, logStreamName=event_id)["events"]
     assert json.loads(logged["message"])["detail"] == {"x": 1}
+
+
+def test_log_group_target_with_a_timestamp_and_message_template(
+    events: Any, client: Any, rule_to: Callable[..., str], unique: Any
+) -> None:
+    logs = client("logs")
+    group = "/aws/events/" + unique("tm")
+    logs.create_log_group(logGroupName=group)
+    source = unique("logged")
+    rule_to(
+        f"arn:aws:logs:us-east-1:000000000000:log-group:{group}",
+        pattern={"source": [source]},
+        InputTransformer={
+            "InputPathsMap": {"timestamp": "$.time", "instance": "$.detail.instance-id"},
+            "InputTemplate": '{"timestamp": <timestamp>, "message": "instance <instance> ran"}',
+        },
+    )
+    # a minute ago, in whole seconds as event times are written (older than 14 days is refused)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    events.put_events(
+        Entries=[
+            {"Source": source, "DetailType": "t", "Detail": '{"instance-id": "i-1"}', "Time": when}
+        ]
+    )
+    (stream,) = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    (record,) = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
+        "events"
+    ]
+    assert record["message"] == "instance i-1 ran"
+    assert record["timestamp"] == int(when.timestamp() * 1000)
 
 
 def test_custom_bus_and_bus_to_bus_forwarding(

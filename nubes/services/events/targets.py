@@ -19,6 +19,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -372,13 +373,14 @@ class Targets:
         except ServiceError as exc:
             if exc.code != "ResourceAlreadyExistsException":
                 raise
+        timestamp, message = _log_record(delivery.payload)
         self._invoke(
             "logs",
             "PutLogEvents",
             {
                 "logGroupName": group,
                 "logStreamName": stream,
-                "logEvents": [{"timestamp": int(clock.now() * 1000), "message": delivery.payload}],
+                "logEvents": [{"timestamp": timestamp, "message": message}],
             },
             account,
             region,
@@ -417,6 +419,31 @@ class Targets:
         if not isinstance(params, dict):
             raise DeliveryFailed("ValidationException", "Input must be a JSON object", False)
         self._invoke(service, operation, params, delivery.account, delivery.region)
+
+
+def _log_record(payload: str) -> tuple[int, str]:
+    """A log group target's record: an input of the form ``{"timestamp": ..., "message": ...}``
+    (what input transformers for log groups produce) gives the record's time and text; any
+    other input is the message, stamped now."""
+    now = int(clock.now() * 1000)
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return now, payload
+    if not isinstance(doc, dict) or set(doc) != {"timestamp", "message"}:
+        return now, payload
+    message = doc["message"]
+    text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+    stamp = doc["timestamp"]
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return int(stamp), text
+    try:
+        parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return now, text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000), text
 
 
 def _sns_params(arn: str, message: str, target: Mapping[str, Any], dedup_id: str) -> dict[str, Any]:
