@@ -379,6 +379,16 @@ def test_cross_account_put_events_needs_the_bus_policy(
         assert other.put_events(Entries=[entry])["FailedEntryCount"] == 0
         (event,) = queue.events()
         assert event["account"] == "111111111111"
+        # the other account's own rule forwards from its default bus to the shared bus
+        forward = unique("fwd")
+        other.put_rule(Name=forward, EventPattern=json.dumps({"source": [source]}))
+        other.put_targets(Rule=forward, Targets=[{"Id": "bus", "Arn": arn}])
+        entry_on_own_bus = {k: v for k, v in entry.items() if k != "EventBusName"}
+        assert other.put_events(Entries=[entry_on_own_bus])["FailedEntryCount"] == 0
+        (forwarded,) = queue.events()
+        assert forwarded["account"] == "111111111111"
+        other.remove_targets(Rule=forward, Ids=["bus"])
+        other.delete_rule(Name=forward)
         events.remove_permission(EventBusName=bus, StatementId=statement)
         assert "Policy" not in events.describe_event_bus(Name=bus)
         assert other.put_events(Entries=[entry])["FailedEntryCount"] == 1
