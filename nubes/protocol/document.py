@@ -48,10 +48,25 @@ def float_from_wire(value: Any) -> float:
     return float(value)
 
 
-def _int_from_wire(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"not an integer: {value!r}")
+INT_BITS = {"byte": 8, "short": 16, "integer": 32, "long": 64}
+
+
+def int_in_range(kind: str, value: int) -> int:
+    """``value`` when the model's integer type can hold it (signed, as Java's are), else a
+    ValueError: nothing past it (SQLite's INTEGER included) takes a wider number."""
+    half = 1 << (INT_BITS.get(kind, 64) - 1)
+    if not -half <= value < half:
+        raise ValueError(f"{value} is out of range for a {kind}")
     return value
+
+
+def _int_decoder(kind: str) -> Convert:
+    def decode_int(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"not an integer: {value!r}")
+        return int_in_range(kind, value)
+
+    return decode_int
 
 
 def _bool_from_wire(value: Any) -> bool:
@@ -251,7 +266,7 @@ class ValueCodec:
         if kind in ("float", "double"):
             return float_from_wire
         if kind in ("integer", "long", "byte", "short"):
-            return _int_from_wire
+            return _int_decoder(kind)
         if kind == "boolean":
             return _bool_from_wire
         if kind == "string":

@@ -23,6 +23,7 @@ from nubes.protocol.base import (
     ResponseContext,
     ServiceError,
 )
+from nubes.protocol.document import int_in_range
 
 _CHUNK = 64 * 1024
 
@@ -93,7 +94,7 @@ def _from_text(shape: Shape, text: str, default_ts: str) -> Any:
             return json.loads(base64.b64decode(text))
         return text
     if kind in ("integer", "long", "byte", "short"):
-        return int(text)
+        return int_in_range(kind, int(text))
     if kind in ("float", "double"):
         return float(text)
     if kind == "boolean":

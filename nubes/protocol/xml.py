@@ -22,23 +22,29 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from nubes.core.safejson import MAX_DEPTH
 from nubes.protocol import timestamps
 from nubes.protocol.base import ServiceError
+from nubes.protocol.document import int_in_range
 
-_TEXT_SPECIAL = re.compile(r"[&<>\r]")
-_ATTR_SPECIAL = re.compile(r"[&<>\"\r\n\t]")
+# Characters XML 1.0 cannot carry at all, not even as references (control characters, lone
+# surrogates, U+FFFE/U+FFFF): a client's XML parser would refuse the whole document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTR_SPECIAL = re.compile('[&<>"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 
 
 def escape_text(text: str) -> str:
     if not _TEXT_SPECIAL.search(text):
         return text
     # A raw \r would be normalised away by the reader's XML parser, so it travels as a reference.
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
+    return _NOT_XML.sub(
+        "\ufffd",
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;"),
     )
 
 
 def escape_attr(text: str) -> str:
     if not _ATTR_SPECIAL.search(text):
         return text
+    text = _NOT_XML.sub("\ufffd", text)
     return (
         text.replace("&", "&amp;")
         .replace("<", "&lt;")
@@ -386,7 +392,7 @@ def parse_scalar(shape: Shape, text: str) -> Any:
     kind = shape.type_name
     try:
         if kind in ("integer", "long", "byte", "short"):
-            return int(text)
+            return int_in_range(kind, int(text))
         if kind in ("float", "double"):
             return float(text)  # also reads the wire's NaN, Infinity and -Infinity
         if kind == "boolean":

@@ -11,8 +11,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -33,6 +34,11 @@ class BlobStore:
     def __init__(self, root: Path, fsync: bool = False) -> None:
         self.root = root
         self.fsync = fsync
+        # Blobs a download is reading, and those deleted meanwhile: removed when the last
+        # reader is done (a crash in between leaves them to the owner's start-up sweep).
+        self._lock = threading.Lock()
+        self._readers: dict[str, int] = {}
+        self._doomed: set[str] = set()
         self.tmp = private_dir(private_dir(root) / "tmp")
         for stale in self.tmp.iterdir():
             # Temporary files from a process that died mid-write: never acknowledged.
@@ -96,13 +102,103 @@ class BlobStore:
                 yield chunk
 
     def delete(self, blob_id: str) -> None:
+        """Remove a blob, or once its last reader (:meth:`reader`) is done with it."""
+        with self._lock:
+            if blob_id in self._readers:
+                self._doomed.add(blob_id)
+                return
         with contextlib.suppress(FileNotFoundError):
             self.path(blob_id).unlink()
+
+    def reader(self, spans: Sequence[tuple[str, int, int]]) -> BlobReader:
+        """The bytes ``[lo, hi)`` of each ``(blob_id, lo, hi)`` in turn, as an iterator that
+        holds every one of those blobs until it is exhausted or closed: a download serves the
+        version it started on even when it is overwritten or deleted meanwhile. The first
+        file is open on return."""
+        return BlobReader(self, spans)
+
+    def _hold(self, blob_ids: Iterable[str]) -> None:
+        with self._lock:
+            for blob_id in blob_ids:
+                self._readers[blob_id] = self._readers.get(blob_id, 0) + 1
+
+    def _release(self, blob_ids: Iterable[str]) -> None:
+        gone = []
+        with self._lock:
+            for blob_id in blob_ids:
+                left = self._readers[blob_id] - 1
+                if left:
+                    self._readers[blob_id] = left
+                    continue
+                del self._readers[blob_id]
+                if blob_id in self._doomed:
+                    self._doomed.discard(blob_id)
+                    gone.append(blob_id)
+        for blob_id in gone:
+            self.delete(blob_id)
 
     def clear(self) -> None:
         for child in self.root.iterdir():
             if child != self.tmp and child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
+
+
+class BlobReader(Iterator[bytes]):
+    """See :meth:`BlobStore.reader`. Closed when exhausted, on error, by ``close()``, or when
+    dropped unread (a HEAD, a client gone before the body): every way holds are released."""
+
+    def __init__(self, store: BlobStore, spans: Sequence[tuple[str, int, int]]) -> None:
+        self._store = store
+        self._ids = [blob_id for blob_id, _, _ in spans]
+        self._spans = list(spans)
+        self._file: BinaryIO | None = None
+        self._remaining = 0
+        store._hold(self._ids)
+        self._held = True
+        try:
+            self._next_file()
+        except BaseException:
+            self.close()
+            raise
+
+    def _next_file(self) -> bool:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if not self._spans:
+            return False
+        blob_id, lo, hi = self._spans.pop(0)
+        self._file = self._store.open(blob_id)
+        self._file.seek(lo)
+        self._remaining = hi - lo
+        return True
+
+    def __next__(self) -> bytes:
+        try:
+            while self._file is not None:
+                if self._remaining > 0:
+                    chunk = self._file.read(min(CHUNK, self._remaining))
+                    if chunk:
+                        self._remaining -= len(chunk)
+                        return chunk
+                self._next_file()
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._spans = []
+        if self._held:
+            self._held = False
+            self._store._release(self._ids)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:

@@ -151,28 +151,14 @@ def store_body(
 
 
 def read_range(blobs: BlobStore, where: Location, start: int, end: int) -> Iterator[bytes] | bytes:
-    """The bytes ``[start, end)`` of an object: bytes when inline, else an iterator whose first
-    file is already open (so a concurrent delete cannot pull it away)."""
+    """The bytes ``[start, end)`` of an object: bytes when inline, else an iterator that holds
+    the object's files until it is done, so an overwrite or delete meanwhile cannot cut the
+    download short (see :meth:`BlobStore.reader`)."""
     if where.data is not None:
         return where.data[start:end]
-    if where.blob_id is not None:
-        return _file_range(blobs.open(where.blob_id), start, end)
-    return _parts_range(blobs, where.parts or [], start, end)
-
-
-def _file_range(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
-    with f:
-        f.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            chunk = f.read(min(CHUNK, remaining))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            yield chunk
-
-
-def _parts_range(blobs: BlobStore, parts: list[list[Any]], start: int, end: int) -> Iterator[bytes]:
+    parts: list[list[Any]] = (
+        (where.parts or []) if where.blob_id is None else [[where.blob_id, end]]
+    )
     offset = 0
     spans: list[tuple[str, int, int]] = []
     for blob_id, size in parts:
@@ -181,16 +167,8 @@ def _parts_range(blobs: BlobStore, parts: list[list[Any]], start: int, end: int)
             spans.append((blob_id, lo - offset, hi - offset))
         offset += size
     if not spans:
-        return iter(())
-    # The first part is opened now; later ones as the response reaches them.
-    first = blobs.open(spans[0][0])
-    return _chain(blobs, first, spans)
-
-
-def _chain(blobs: BlobStore, first: BinaryIO, spans: list[tuple[str, int, int]]) -> Iterator[bytes]:
-    yield from _file_range(first, spans[0][1], spans[0][2])
-    for blob_id, lo, hi in spans[1:]:
-        yield from _file_range(blobs.open(blob_id), lo, hi)
+        return b""
+    return blobs.reader(spans)
 
 
 def body_source(stream: Any) -> BinaryIO:
