@@ -271,3 +271,28 @@ def test_scheduled_rules_and_schedules_keep_firing_after_a_kill(
     assert len(from_rule) >= 3
     assert {e["detail-type"] for e in from_rule} == {"Scheduled Event"}
     assert len(bodies) - len(from_rule) >= 3
+
+
+def test_an_aws_event_loads_eventbridge_after_a_restart(nubes_factory: Callable[..., Any]) -> None:
+    """After a restart nothing starts EventBridge (no schedules): the first S3 event does."""
+    server = nubes_factory()
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="objects")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = server.client("events")
+    events.put_rule(Name="objects", EventPattern='{"source": ["aws.s3"]}')
+    events.put_targets(Rule="objects", Targets=[{"Id": "q", "Arn": arn}])
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="watched")
+    s3.put_bucket_notification_configuration(
+        Bucket="watched", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    server.kill()
+    server = nubes_factory()
+    server.client("s3").put_object(Bucket="watched", Key="k", Body=b"v")
+    queue = Queue(server.client("sqs"), url.replace(url.split("/")[2], server.endpoint[7:]))
+    (event,) = queue.events()
+    assert event["detail-type"] == "Object Created"
+    assert event["detail"]["object"]["key"] == "k"
