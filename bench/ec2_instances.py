@@ -1,10 +1,8 @@
-"""EC2 instances: time from boot to the user data's server answering on the public address,
-and memory per idle running instance (the agent, its metadata relay and ``unshare``).
+"""EC2 instances: time from RunInstances to the user data's server answering on the public
+address, and memory per idle running instance (the agent, its metadata relay and ``unshare``).
 
-    python bench/ec2_instances.py [--instances 10]
-
-Drives the instance runtime directly with a stand-in provider, so the figure is the runtime's
-own (RunInstances adds one API request on top).
+    python bench/ec2_instances.py [--instances 10]            # through a nubes server's API
+    python bench/ec2_instances.py --runtime [--instances 10]  # the instance runtime alone
 """
 
 from __future__ import annotations
@@ -151,7 +149,62 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def through_api(count: int) -> None:
+    from nubes.testing.server import NubesProcess
+
+    server = NubesProcess().start()
+    try:
+        ec2 = server.client("ec2")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        group = ec2.create_security_group(GroupName="bench", Description="bench")["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 80,
+                    "ToPort": 80,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        times = []
+        ids = []
+        for _ in range(count):
+            start = time.perf_counter()
+            instance = ec2.run_instances(
+                ImageId=image,
+                InstanceType="t3.micro",
+                MinCount=1,
+                MaxCount=1,
+                UserData=WEB.decode(),
+                SecurityGroupIds=[group],
+            )["Instances"][0]
+            ids.append(instance["InstanceId"])
+            url = f"http://{instance['PublicIpAddress']}/"
+            while True:
+                try:
+                    _get(url)
+                    break
+                except OSError:
+                    time.sleep(0.005)
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times) * 1000
+        print(
+            f"RunInstances -> user data's server answering: median {median:.0f} ms, "
+            f"max {max(times) * 1000:.0f} ms over {count}"
+        )
+        ec2.terminate_instances(InstanceIds=ids)
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=10)
-    asyncio.run(main(parser.parse_args().instances))
+    parser.add_argument("--runtime", action="store_true", help="the runtime alone, no server")
+    args = parser.parse_args()
+    if args.runtime:
+        asyncio.run(main(args.instances))
+    else:
+        through_api(args.instances)

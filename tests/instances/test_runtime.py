@@ -300,3 +300,30 @@ def test_instances_end_when_nubes_is_killed(tmp_path: Path) -> None:
     while _sleepers(b"1003") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sleepers(b"1003") == 0
+
+
+def test_volumes_attach_and_detach_while_running(tmp_path: Path) -> None:
+    script = b"""#!/bin/sh
+until [ -f /mnt/sdg/hello ]; do sleep 0.05; done
+cat /mnt/sdg/hello
+echo written inside > /mnt/sdg/out
+while [ -d /mnt/sdg ]; do sleep 0.05; done
+echo detached
+"""
+
+    async def scenario(lab: Lab) -> None:
+        volume = _dir(lab.tmp / "vol-g")
+        (volume / "hello").write_text("hello from the volume\n")
+        spec = lab.spec(script)
+        await lab.runtime.boot(spec)
+        await lab.runtime.attach(spec.instance_id, "/dev/sdg", str(volume))
+        await _wait_console(lab, spec.instance_id, b"hello from the volume")
+        for _ in range(100):
+            if (volume / "out").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert (volume / "out").read_text() == "written inside\n"
+        await lab.runtime.detach(spec.instance_id, "/dev/sdg")
+        await _wait_console(lab, spec.instance_id, b"detached")
+
+    run(tmp_path, scenario)

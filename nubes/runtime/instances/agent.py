@@ -41,6 +41,7 @@ SYS_MOUNT_SETATTR = 442
 MNT_DETACH = 2
 MOUNT_ATTR_RDONLY = 1
 AT_EMPTY_PATH = 0x1000
+AT_FDCWD = -100
 METADATA_IP = "169.254.169.254"
 LINK_IP = "169.254.0.1"
 
@@ -100,6 +101,13 @@ class Agent:
         }
         self.user_data_pid = 0
         self.host_mounts: list[int] = []
+        self.hidden: dict[str, int] = {}
+        """Directories hidden from the instance, kept reachable for the agent alone (volumes
+        attached later live in there)."""
+        for path in cfg["hide"]:
+            path = path.rstrip("/")
+            if path not in KEPT and os.path.isdir(path):
+                self.hidden[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
         self.started = time.monotonic()
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -124,14 +132,12 @@ class Agent:
         _libc.sethostname(name, len(name))
         _mount("tmpfs", "/mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
         for dev, fd in self.volume_fds.items():
-            target = f"/mnt/{dev.rsplit('/', 1)[-1]}"
-            os.mkdir(target)
-            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
+            self.mount_volume(dev, f"/proc/self/fd/{fd}")
         for path in ("/tmp", "/dev/shm"):
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-        for path in cfg["hide"]:
-            if os.path.isdir(path) and path.rstrip("/") not in KEPT:
+        for path in self.hidden:
+            if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
         if "etc" in overlaid:
             hostname = cfg["hostname"]
@@ -142,6 +148,42 @@ class Agent:
                 )
             with open("/etc/hostname", "w") as f:
                 f.write(hostname + "\n")
+
+    @staticmethod
+    def mount_volume(device: str, source: str) -> None:
+        target = f"/mnt/{device.rsplit('/', 1)[-1]}"
+        os.mkdir(target)
+        _mount(source, target, None, MS_BIND | MS_REC, None)
+        # A bind mount takes the flags of the mount it comes from, read-only once frozen.
+        attr = (ctypes.c_uint64 * 4)(0, MOUNT_ATTR_RDONLY, 0, 0)
+        _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target.encode(), 0, attr, 32)
+
+    async def control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Volumes attached to or detached from the running instance (a JSON line each)."""
+        try:
+            request = json.loads(await reader.readline())
+            if "attach" in request:
+                self.mount_volume(request["attach"], self.reachable(request["path"]))
+            else:
+                target = f"/mnt/{request['detach'].rsplit('/', 1)[-1]}"
+                if _libc.umount2(target.encode(), MNT_DETACH) != 0:
+                    raise OSError(ctypes.get_errno(), f"umount {target}")
+                os.rmdir(target)
+            answer: dict[str, Any] = {"ok": True}
+        except (OSError, ValueError, KeyError) as exc:
+            answer = {"error": str(exc)}
+        writer.write(json.dumps(answer).encode() + b"\n")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    def reachable(self, path: str) -> str:
+        """A host path as the agent can still reach it (under a directory hidden from the
+        instance, through the descriptor kept of it)."""
+        for root, fd in self.hidden.items():
+            if path == root or path.startswith(root + "/"):
+                return f"/proc/self/fd/{fd}{path[len(root) :]}"
+        return path
 
     def own_work_dir(self) -> None:
         """Reach the work directory through a mount of our own, detached from every path: the
@@ -307,6 +349,7 @@ class Agent:
 
     async def serve(self) -> None:
         await asyncio.start_unix_server(self.inbound, path=f"{self.work}/in.sock")
+        await asyncio.start_unix_server(self.control, path=f"{self.work}/ctl.sock")
         await asyncio.start_server(
             lambda r, w: self.to_unix("api.sock", r, w), "127.0.0.1", self.cfg["api_port"]
         )

@@ -48,6 +48,7 @@ FAST_FOR = 30.0
 """Listening ports are looked for often in the first seconds after a boot (when the user data
 starts its servers), then at a slower pace."""
 ASG_TAG = "aws:autoscaling:groupName"
+RETRY_REFUSED = 2.0
 
 
 class _Instance:
@@ -70,7 +71,9 @@ class _Instance:
         self.buffer = b""
         self.servers: list[_SocketServer] = []
         self.forwards: dict[int, asyncio.Server] = {}
-        self.refused: set[int] = set()
+        self.refused: dict[int, float] = {}
+        """Ports whose public side could not be opened (address in use), and when: tried
+        again a little later, as whatever held them may let go."""
         self.booted = time.monotonic()
         self.bytes_in = 0
         self.bytes_out = 0
@@ -200,6 +203,34 @@ class InstanceRuntime:
         inst.refused.clear()
         inst.booted = time.monotonic()
 
+    def attach(self, instance_id: str, device: str, path: str) -> asyncio.Future[None]:
+        """A volume attached to the running instance appears at /mnt/<device> at once (a
+        stopped one gets it from the next boot's spec)."""
+        return self._control(instance_id, {"attach": device, "path": os.path.abspath(path)})
+
+    def detach(self, instance_id: str, device: str) -> asyncio.Future[None]:
+        return self._control(instance_id, {"detach": device})
+
+    def _control(self, instance_id: str, request: dict[str, str]) -> asyncio.Future[None]:
+        inst = self.instances.get(instance_id)
+        if inst is None or not inst.isolated or inst.ending is not None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+        async def ask() -> None:
+            await inst.ready
+            reader, writer = await asyncio.open_unix_connection(inst.path("ctl.sock"))
+            try:
+                writer.write(json.dumps(request).encode() + b"\n")
+                answer = json.loads(await reader.readline() or b"{}")
+            finally:
+                writer.close()
+            if not answer.get("ok"):
+                raise OSError(f"{instance_id}: {request}: {answer.get('error', 'no answer')}")
+
+        return asyncio.ensure_future(ask())
+
     def halt_all(self) -> asyncio.Future[list[None]]:
         """End every instance now (``POST /_nubes/reset``: the records are gone too)."""
         return asyncio.gather(*(self.halt(i) for i in list(self.instances)))
@@ -260,7 +291,7 @@ class InstanceRuntime:
         spec = inst.spec
         os.makedirs(spec.work_dir, exist_ok=True)
         inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        for name in ("in.sock", "imds.sock", "api.sock"):
+        for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(spec.work_dir, name))
         with open(os.path.join(spec.work_dir, "user-data"), "wb") as f:
@@ -516,7 +547,9 @@ class InstanceRuntime:
         ports = _listening(inst.proc.pid, inst.spec.private_ip)
         for port in set(inst.forwards) - ports:
             inst.forwards.pop(port).close()
-        for port in ports - set(inst.forwards) - inst.refused:
+        now = time.monotonic()
+        retry = {p for p, when in inst.refused.items() if now - when > RETRY_REFUSED}
+        for port in ports - set(inst.forwards) - (set(inst.refused) - retry):
             try:
                 server = await asyncio.start_server(
                     self._connector(inst, port),
@@ -525,7 +558,10 @@ class InstanceRuntime:
                     reuse_address=True,
                 )
             except OSError as exc:
-                inst.refused.add(port)
+                if port in inst.refused:
+                    inst.refused[port] = now
+                    continue
+                inst.refused[port] = now
                 log.warning(
                     "%s: cannot open %s:%s: %s",
                     inst.spec.instance_id,
@@ -537,6 +573,7 @@ class InstanceRuntime:
             if inst.ending is not None or self.instances.get(inst.spec.instance_id) is not inst:
                 server.close()
                 return
+            inst.refused.pop(port, None)
             inst.forwards[port] = server
 
     def _connector(

@@ -41,7 +41,12 @@ def public_dns(region: str, ip: str) -> str:
 class AddressMixin(InterfaceMixin):
     def allocate_public_ip(self, scope: Scope, owner: str) -> str:
         used = self.res.public_ips_in_use()
-        for value in range(POOL_START, POOL_END):
+        # Each server starts at its own place in the pool (by its port), so that servers side
+        # by side on one machine (a test suite's) do not hand out the same loopback addresses.
+        span = POOL_END - POOL_START
+        start = self.env.settings.port * 2048 % span
+        for step in range(span):
+            value = POOL_START + (start + step) % span
             if value & 0xFF in (0, 255):
                 continue
             text = str(ipaddress.IPv4Address(value))
