@@ -26,6 +26,9 @@ groups) and calls this runtime to make an instance run:
   400, KeyError for an instance not running -> 404) and
   ``[f.to_dict() for f in self.runtime.faults()]``.
 - ``readdress(id, public_ip)`` when an Elastic IP moves (forwarding follows, no reboot);
+  ``attach(id, device, host_dir)`` / ``detach(id, device)`` when AttachVolume/DetachVolume
+  change a running instance (it appears at /mnt/<device> at once; the host dir must be under
+  a ``hide`` directory, as the blob store's volumes are);
   ``halt_all()`` for ``reset()``; metrics: pass ``metrics=env.metrics`` and the runtime
   registers its collector (AWS/EC2 per instance, reading Monitoring and tags from ``describe``).
 - Everything is called on the event loop thread (provider operations and scheduler tasks are).
