@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,8 @@ class Gateway:
         try:
             if op is None:
                 raise unknown_operation(target)
+            if op.request_compression and "gzip" in ctx.request.headers.get("content-encoding", ""):
+                gunzip_body(ctx.request)
             params = proto.parse(op, ctx.request, target.uri_params)
             validate(op, params)
             for check in self.checks:
@@ -163,3 +166,19 @@ def _unroutable(req: HttpRequest) -> HttpResponse:
         {"content-type": "application/json", "x-amzn-errortype": "UnknownServiceException"},
         body,
     )
+
+MAX_INFLATED = 16 * 1024 * 1024
+"""The largest body a gzipped request may inflate to (AWS's own limits are far below it)."""
+
+
+def gunzip_body(req: HttpRequest) -> None:
+    """Inflate the body SDKs gzip for operations with ``requestCompression`` (CloudWatch's
+    PutMetricData), bounded so a small bomb cannot take the memory."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(req.read_body(), MAX_INFLATED)
+    except zlib.error:
+        raise ServiceError("SerializationException", "The gzip request body is corrupt.") from None
+    if inflater.unconsumed_tail:
+        raise ServiceError("RequestEntityTooLarge", "The inflated request body is too large.", 413)
+    req.body, req.body_file = body, None

@@ -68,7 +68,7 @@ def test_aws_cli_get_caller_identity(endpoint: str) -> None:
     ("service", "operation", "params"),
     [
         ("textract", "detect_document_text", {"Document": {"Bytes": b"x"}}),
-        ("cloudwatch", "list_dashboards", {}),
+        ("cloudwatch", "describe_anomaly_detectors", {}),
         ("rds", "describe_db_clusters", {}),
         ("ec2", "describe_capacity_reservations", {}),
         ("apigatewayv2", "get_apis", {}),

@@ -342,3 +342,35 @@ def test_tags_on_zones_and_health_checks(
         error_of(r53.list_tags_for_resource, ResourceType="hostedzone", ResourceId="ZNOPE")[0]
         == "NoSuchHostedZone"
     )
+
+
+def test_test_dns_answer(client: Callable[..., Any], zone: dict[str, Any]) -> None:
+    z = zone["Name"]
+    change(client, zone["Id"], ("CREATE", record(f"t.{z}", "A", "127.0.0.1", "127.0.0.2")))
+    r53 = client("route53")
+    found = r53.test_dns_answer(HostedZoneId=zone["Id"], RecordName=f"t.{z}", RecordType="A")
+    assert found["ResponseCode"] == "NOERROR"
+    assert sorted(found["RecordData"]) == ["127.0.0.1", "127.0.0.2"]
+    assert found["Protocol"] == "UDP"
+    missing = r53.test_dns_answer(HostedZoneId=zone["Id"], RecordName=f"n.{z}", RecordType="A")
+    assert (missing["ResponseCode"], missing["RecordData"]) == ("NXDOMAIN", [])
+
+
+def test_zones_survive_a_kill(nubes_factory: Callable[..., Any]) -> None:
+    import dns.message
+    import dns.query
+
+    from tests.route53.helpers import dns_port, values
+
+    server = nubes_factory()
+    r53 = server.client("route53")
+    zone_id = r53.create_hosted_zone(Name="kept.example", CallerReference="k")["HostedZone"]["Id"]
+    change(lambda _service: r53, zone_id, ("CREATE", record("www.kept.example", "A", "127.0.0.8")))
+    server.kill()
+    server.start()
+    query = dns.message.make_query("www.kept.example", "A")
+    answer = dns.query.udp(query, "127.0.0.1", port=dns_port(server.endpoint), timeout=5)
+    assert values(answer) == ["127.0.0.8"]
+    assert server.client("route53").get_hosted_zone(Id=zone_id)["HostedZone"]["Name"] == (
+        "kept.example."
+    )

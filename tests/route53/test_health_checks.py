@@ -215,3 +215,50 @@ def test_health_check_status_metric(
         return bool(found) and all(p["Minimum"] == 1.0 for p in found)
 
     assert eventually(datapoints, True) is True
+
+
+def test_https_check_does_not_verify_the_certificate(
+    client: Callable[..., Any], unique: Callable[[str], str], tmp_path: Any
+) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=self-signed.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    site = Site("127.0.0.1", free_port(), b"secure").start()
+    try:
+        assert site.server is not None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
+        check = health_check(
+            client, unique, Type="HTTPS_STR_MATCH", IPAddress="127.0.0.1", Port=site.port,
+            FullyQualifiedDomainName="self-signed.test", SearchString="secure",
+            FailureThreshold=1,
+        )  # fmt: skip
+        status = eventually(lambda: last_status(client, check)[:8], "Success:")
+        assert status == "Success:", last_status(client, check)
+    finally:
+        site.stop()
+
+
+def test_check_by_domain_name_resolves_through_the_hosted_zones(
+    client: Callable[..., Any],
+    zone: dict[str, Any],
+    unique: Callable[[str], str],
+    sites: Callable[..., Site],
+) -> None:
+    up = sites("127.0.0.95", free_port(), b"by name")
+    change(client, zone["Id"], ("CREATE", record(f"svc.{zone['Name']}", "A", "127.0.0.95")))
+    check = health_check(
+        client, unique, Type="HTTP", FullyQualifiedDomainName=f"svc.{zone['Name']}",
+        Port=up.port, FailureThreshold=1,
+    )  # fmt: skip
+    assert eventually(lambda: last_status(client, check)[:8], "Success:") == "Success:"
