@@ -4,8 +4,9 @@ A connection holds how to authorize (an API key header, basic credentials, or OA
 credentials whose token is fetched from the authorization endpoint and kept until it expires)
 and parameters added to every call; an API destination is an endpoint (``*`` in its path filled
 from the target's PathParameterValues), a method and the connection. Calls leave once the
-transaction that matched the event has committed, on a worker thread, with AWS's five-second
-limit; 429, 5xx and unreachable endpoints are retried by the target's RetryPolicy.
+transaction that matched the event has committed, on a worker thread, no faster than the
+destination's InvocationRateLimitPerSecond, with AWS's five-second limit; 429, 5xx and
+unreachable endpoints are retried by the target's RetryPolicy.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class HttpCall:
     """The connection's OAuth parameters, when a bearer token must be fetched first."""
     connection_arn: str = ""
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    destination_arn: str = ""
+    rate: float = 300.0
+    """InvocationRateLimitPerSecond: calls beyond it wait their turn."""
 
 
 def _public(auth: Mapping[str, Any]) -> Json:
@@ -416,6 +420,8 @@ class ApiDestinations:
             oauth=auth.get("OAuthParameters") if kind == "OAUTH_CLIENT_CREDENTIALS" else None,
             connection_arn=connection["ConnectionArn"],
             tokens=self._tokens,
+            destination_arn=destination_arn,
+            rate=float(destination.get("InvocationRateLimitPerSecond") or 300),
         )
 
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -145,6 +146,8 @@ class Targets:
         self.http = http
         """What calling an API destination sends (the EventBridge provider's connections)."""
         self._calls: set[asyncio.Task[None]] = set()
+        self._slots: dict[str, float] = {}
+        """Per API destination, the (monotonic) time its next call may leave."""
         env.state.store.migrate("targets", MIGRATIONS)
 
     # -- delivering -----------------------------------------------------------------------
@@ -175,6 +178,11 @@ class Targets:
         task.add_done_callback(self._calls.discard)
 
     async def _call(self, delivery: Delivery, call: HttpCall) -> None:
+        now = time.monotonic()
+        slot = max(now, self._slots.get(call.destination_arn, now))
+        self._slots[call.destination_arn] = slot + 1.0 / max(call.rate, 1.0)
+        if slot > now:
+            await asyncio.sleep(slot - now)
         try:
             await asyncio.to_thread(perform, call)
         except DeliveryFailed as failed:
