@@ -378,3 +378,37 @@ def test_a_crash_fails_the_instance_check_until_a_reboot_and_metrics_follow(
     assert fetch(f"http://{address}/") == f"I am {instance_id}\n".encode()
     status = ec2.describe_instance_status(InstanceIds=[instance_id])["InstanceStatuses"][0]
     assert status["InstanceStatus"]["Status"] == "ok"
+
+
+def test_a_volume_attached_to_a_running_instance_appears_in_it(
+    client: Callable[..., Any], launched: list[str]
+) -> None:
+    ec2 = client("ec2")
+    script = """#!/bin/sh
+until [ -d /mnt/sdg ]; do sleep 0.05; done
+echo "attached: $(cat /mnt/sdg/note 2>/dev/null || echo empty)"
+echo "written by $(curl -s http://169.254.169.254/latest/meta-data/instance-id)" > /mnt/sdg/note
+while [ -d /mnt/sdg ]; do sleep 0.05; done
+echo detached
+"""
+    reservation = ec2.run_instances(
+        ImageId=image(ec2), InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=script
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    launched.append(instance_id)
+    zone = running(ec2, launched)[0]["Placement"]["AvailabilityZone"]
+    volume = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=instance_id, Device="/dev/sdg")
+    wait_console(ec2, instance_id, "attached: empty")
+    ec2.detach_volume(VolumeId=volume)
+    wait_console(ec2, instance_id, "detached")
+
+
+def wait_console(ec2: Any, instance_id: str, text: str) -> str:
+    deadline = time.monotonic() + 20
+    while True:
+        console = str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))
+        if text in console:
+            return console
+        assert time.monotonic() < deadline, console
+        time.sleep(0.1)

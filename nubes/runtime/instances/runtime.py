@@ -229,7 +229,9 @@ class InstanceRuntime:
             if not answer.get("ok"):
                 raise OSError(f"{instance_id}: {request}: {answer.get('error', 'no answer')}")
 
-        return asyncio.ensure_future(ask())
+        task = asyncio.ensure_future(ask())
+        task.add_done_callback(_log_failure)
+        return task
 
     def halt_all(self) -> asyncio.Future[list[None]]:
         """End every instance now (``POST /_nubes/reset``: the records are gone too)."""
@@ -740,6 +742,11 @@ async def _splice(
     finally:
         inside[1].close()
         outside[1].close()
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s", task.exception())
 
 
 def _agent_pidfd(inst: _Instance) -> int:
