@@ -13,15 +13,25 @@ The DNS server (``nubes/runtime/dns``) answers these names, and Route 53 alias r
 balancers resolve through them. Names are compared lower-case, without the trailing dot.
 Everything under ``localhost.localstack.cloud`` and ``localhost`` that nobody registered points at
 127.0.0.1, where nubes' gateway listens (S3 virtual hosts, Lambda function URLs, websites).
+EC2's public DNS names carry their address (``ec2-127-0-3-4.compute-1.amazonaws.com``): those of
+loopback addresses, the public addresses nubes hands out, answer that address; the private
+names (``ip-10-0-1-5.ec2.internal``) are answered inside VPCs only (see :func:`private_ec2_name`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
 LOOPBACK = ("127.0.0.1",)
 GATEWAY_SUFFIXES = (".localhost.localstack.cloud", ".localhost")
+_PUBLIC_EC2 = re.compile(
+    r"^ec2-(127)-(\d{1,3})-(\d{1,3})-(\d{1,3})\.(?:compute-1|[a-z0-9-]+\.compute)\.amazonaws\.com$"
+)
+_PRIVATE_EC2 = re.compile(
+    r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\.(?:ec2|[a-z0-9-]+\.compute)\.internal$"
+)
 """Names under these suffixes (and the bare suffixes) reach the gateway on 127.0.0.1."""
 
 
@@ -69,7 +79,19 @@ class Names:
         for suffix in GATEWAY_SUFFIXES:
             if key.endswith(suffix) or key == suffix[1:]:
                 return LOOPBACK
+        return _address_in(_PUBLIC_EC2, key)
+
+
+def private_ec2_name(name: str) -> tuple[str, ...] | None:
+    """The address of an EC2 private DNS name (``ip-10-0-1-5.ec2.internal``), else None."""
+    return _address_in(_PRIVATE_EC2, _key(name))
+
+
+def _address_in(pattern: re.Pattern[str], key: str) -> tuple[str, ...] | None:
+    found = pattern.match(key)
+    if found is None or any(int(part) > 255 for part in found.groups()):
         return None
+    return (".".join(found.groups()),)
 
 
 def _key(name: str) -> str:

@@ -155,6 +155,11 @@ def test_nubes_own_names_and_other_names(ask: Any) -> None:
     assert values(s3) == ["127.0.0.1"]
     assert s3.flags & dns.flags.AA
     assert values(ask("my-bucket.localhost", "A")) == ["127.0.0.1"]
+    # Instances' public DNS names carry the loopback address nubes gave them.
+    assert values(ask("ec2-127-0-3-4.compute-1.amazonaws.com", "A")) == ["127.0.3.4"]
+    assert values(ask("ec2-127-1-2-3.eu-west-1.compute.amazonaws.com", "A")) == ["127.1.2.3"]
+    # Private names are for the VPC's resolver only.
+    assert ask("ip-10-0-1-5.ec2.internal", "A").rcode() == dns.rcode.REFUSED
     assert ask("example.org.invalid", "A").rcode() == dns.rcode.REFUSED
 
 

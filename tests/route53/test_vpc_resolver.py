@@ -82,6 +82,8 @@ def test_private_zone_answers_inside_its_vpc_only() -> None:
             assert values(_ask(answer, "www.shared.example", vpc_b)) == ["127.0.9.1"]
             elsewhere = _ask(answer, "db.corp.internal", vpc_b)
             assert elsewhere.rcode() == dns.rcode.REFUSED
+            # Instances' private DNS names answer inside a VPC, as AmazonProvidedDNS does.
+            assert values(_ask(answer, "ip-10-0-1-5.ec2.internal", vpc_b)) == ["10.0.1.5"]
         finally:
             await env.stop()
 

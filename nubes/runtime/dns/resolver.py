@@ -41,6 +41,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from nubes.core.names import private_ec2_name
 from nubes.services.route53.values import parse_value, to_dns
 
 if TYPE_CHECKING:
@@ -287,11 +288,14 @@ class Resolver:
     def lookup(self, qname: dns.name.Name, qtype: int, where: Where) -> Outcome | None:
         zone = self._view().find(qname, where.vpc)
         if zone is None:
-            return self._own_name(qname, qtype)
+            return self._own_name(qname, qtype, where)
         return self.in_zone(zone, qname, qtype, where)
 
-    def _own_name(self, qname: dns.name.Name, qtype: int) -> Outcome | None:
-        addresses = self._names.resolve(qname.to_text(omit_final_dot=True))
+    def _own_name(self, qname: dns.name.Name, qtype: int, where: Where) -> Outcome | None:
+        text = qname.to_text(omit_final_dot=True)
+        addresses = self._names.resolve(text)
+        if addresses is None and where.vpc is not None:
+            addresses = private_ec2_name(text)
         if addresses is None:
             return None
         outcome = Outcome()
