@@ -327,3 +327,27 @@ echo detached
         await _wait_console(lab, spec.instance_id, b"detached")
 
     run(tmp_path, scenario)
+
+
+def test_multipart_user_data_runs_its_shell_scripts_in_order(tmp_path: Path) -> None:
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    message = MIMEMultipart()
+    for kind, body in (
+        ("x-shellscript", "#!/bin/sh\necho first part\n"),
+        ("cloud-config", "#cloud-config\nruncmd: [echo never]\n"),
+        ("x-shellscript", "#!/bin/sh\necho second part\n"),
+    ):
+        message.attach(MIMEText(body, kind))
+
+    async def scenario(lab: Lab) -> None:
+        spec = lab.spec(message.as_bytes())
+        await lab.runtime.boot(spec)
+        await _wait_console(lab, spec.instance_id, b"second part")
+        console = lab.runtime.console_output(spec.instance_id)
+        assert console.index(b"first part") < console.index(b"second part")
+        assert b"text/cloud-config: ignored" in console
+        assert b"never" not in console
+
+    run(tmp_path, scenario)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import email
 import gzip
 import json
 import os
@@ -381,23 +382,24 @@ class Agent:
         return env
 
     def run_user_data(self, bin_dir: str) -> None:
-        data = self.user_data
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
         stamp = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
         self.console_line(f"Cloud-init v. nubes running 'modules:final' at {stamp}.")
-        if not data.strip():
+        scripts = self.scripts(self.user_data)
+        if not scripts:
             return
-        if not data.startswith(b"#!"):
-            self.console_line("Unhandled non-multipart (text/x-not-multipart) userdata: ignored")
-            return
-        script = SCRIPT if self.isolated else f"{self.cfg['work_dir']}/part-001"
-        os.makedirs(os.path.dirname(script), exist_ok=True)
-        with open(script, "wb") as f:
-            f.write(data)
-        os.chmod(script, 0o700)
+        directory = os.path.dirname(SCRIPT) if self.isolated else self.cfg["work_dir"]
+        os.makedirs(directory, exist_ok=True)
+        paths = []
+        for name, body in scripts:
+            path = f"{directory}/{name}"
+            with open(path, "wb") as f:
+                f.write(body)
+            os.chmod(path, 0o700)
+            paths.append(path)
+        # Parts run one after the other, as cloud-init's scripts-user runs them.
+        argv = [paths[0]] if len(paths) == 1 else ["/bin/sh", "-c", 'for p; do "$p"; done', "sh"]
         proc = subprocess.Popen(
-            [script],
+            argv + (paths if len(paths) > 1 else []),
             stdin=subprocess.DEVNULL,
             stdout=self.console,
             stderr=self.console,
@@ -405,6 +407,35 @@ class Agent:
             env=self.environment(bin_dir),
         )
         self.user_data_pid = proc.pid
+
+    def scripts(self, data: bytes) -> list[tuple[str, bytes]]:
+        """The ``#!`` scripts of the user data (plain, gzip, or MIME multipart parts of type
+        text/x-shellscript), named as cloud-init names them; others are noted on the console."""
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        if not data.strip():
+            return []
+        if data.startswith(b"#!"):
+            return [("part-001", data)]
+        head = data[:200].lower()
+        if b"content-type: multipart/" in head or head.startswith(b"mime-version"):
+            message = email.message_from_bytes(data)
+            found = []
+            for n, part in enumerate(message.walk(), 1):
+                if part.is_multipart():
+                    continue
+                body = part.get_payload(decode=True)
+                kind = part.get_content_type()
+                if kind == "text/x-shellscript" and isinstance(body, bytes):
+                    found.append(
+                        (os.path.basename(part.get_filename() or "") or f"part-{n:03d}", body)
+                    )
+                else:
+                    self.console_line(f"Unhandled user data part of type {kind}: ignored")
+            return found
+        first = data.split(b"\n", 1)[0].decode(errors="replace").strip()
+        self.console_line(f"Unhandled user data ({first[:40]}): only #! scripts run")
+        return []
 
     def reap(self) -> None:
         while True:
