@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -47,20 +48,34 @@ def parse_form(req: HttpRequest) -> list[tuple[str, bytes, str | None, str]]:
     return parts
 
 
+_EXPIRATION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+"""ISO 8601 in UTC, as the policy's ``expiration`` must be (``2007-12-01T12:00:00.000Z``)."""
+
+
 def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int) -> None:
-    expiration = document.get("expiration", "")
-    try:
-        expires = datetime.fromisoformat(expiration.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        raise PolicyError("Invalid Policy: Invalid 'expiration' value.") from None
+    """A malformed policy is a 400 (``InvalidPolicyDocument``); a well-formed one the upload
+    does not satisfy is a 403 (``AccessDenied``), as S3 answers."""
+    if "expiration" not in document:
+        raise _invalid_policy("Policy missing expiration.")
+    expiration = document["expiration"]
+    if not isinstance(expiration, str) or not _EXPIRATION.match(expiration):
+        raise _invalid_policy(f"Invalid 'expiration' value: '{expiration}'")
+    expires = datetime.fromisoformat(expiration.replace("Z", "+00:00")).timestamp()
     if clock.now() > expires:
         raise PolicyError("Invalid according to Policy: Policy expired.")
     covered = set()
-    conditions = document.get("conditions")
+    if "conditions" not in document:
+        raise _invalid_policy("Policy missing conditions.")
+    conditions = document["conditions"]
     if not isinstance(conditions, list):
         raise _invalid_policy("Invalid 'conditions' value.")
     for condition in conditions:
         if isinstance(condition, dict):
+            if len(condition) != 1:
+                raise _invalid_policy(
+                    "Invalid Simple-Condition: Simple-Conditions must have exactly one property "
+                    "specified."
+                )
             for name, value in condition.items():
                 covered.add(name.lower())
                 if fields.get(name.lower()) != value:
@@ -81,6 +96,8 @@ def check_conditions(document: dict[str, Any], fields: dict[str, str], size: int
                 code = "EntityTooSmall" if size < low else "EntityTooLarge"
                 raise ServiceError(code, f"Your proposed upload {size} is outside {low}-{high}")
             continue
+        if op not in ("eq", "starts-with"):
+            raise _invalid_policy(f"Invalid Condition: unknown operation '{condition[0]}'.")
         name, value = str(condition[1]).lstrip("$").lower(), str(condition[2])
         covered.add(name)
         actual = fields.get(name, "")

@@ -16,6 +16,7 @@ from nubes.core import clock
 from nubes.gateway import sigv2, sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.services.s3.errors import errors
+from nubes.services.s3.headers import check_content_md5
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -45,9 +46,10 @@ def signed_path(ctx: RequestContext) -> str:
 
 def check(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
     """Gateway check for S3 requests: the form of any S3-specific signature, and the signature
-    itself when nubes knows the key."""
+    of a presigned URL when nubes knows the key; then ``Content-MD5``."""
     if ctx.service == "s3":
         verify(ctx, sigv4.secret_for(ctx.principal.access_key_id), strict=False)
+        check_content_md5(ctx, op.name)
 
 
 def form(ctx: RequestContext) -> str | None:
@@ -81,7 +83,9 @@ def verify(ctx: RequestContext, secret: str | None, strict: bool = True) -> str 
     form. ``secret`` None: the key is unknown, which only a non-strict check lets through."""
     kind = form(ctx)
     if kind == "v2":
-        _check_v2_header(ctx, secret)
+        # Like the SigV4 header, the SigV2 one is only verified under enforcement; its form
+        # and date are checked whatever the setting.
+        _check_v2_header(ctx, secret if strict else None)
     elif kind == "v2-query":
         _check_v2(ctx, secret)
     elif kind == "v4-query":
