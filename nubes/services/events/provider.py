@@ -88,6 +88,9 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         self.model = Model(self.store)
         self.targets = Targets(env, "events", forward=self._forward, http=self.http_call)
         self._compiled: dict[str, patterns.Pattern] = {}
+        self._bus_rules: dict[tuple[str, str, str], list[Rule]] = {}
+        """Enabled pattern rules per (account, region, bus): only this provider writes rules,
+        and every write forgets the cache, so routing an event reads no rule rows."""
         self._hops = 0
         env.events.attach(self)
 
@@ -117,6 +120,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
 
     def reset(self) -> None:
         self._compiled.clear()
+        self._bus_rules.clear()
         self._tokens.clear()
 
     # -- the one clock --------------------------------------------------------------------
@@ -270,6 +274,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
                 self.env.tags.drop(rule.arn)
             self.env.tags.drop(scope.bus_arn(req["Name"]))
             self.model.delete_bus(scope, req["Name"])
+            self._bus_rules.clear()
         return {}
 
     def _bus_out(self, bus: Bus) -> Json:
@@ -431,6 +436,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         if tags:
             self._set_tags(rule.arn, tags)
         self.model.put_rule(rule)
+        self._bus_rules.clear()
         return {"RuleArn": rule.arn}
 
     @staticmethod
@@ -474,6 +480,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
             raise errors.ValidationException("Rule can't be deleted since it has targets.")
         self.env.tags.drop(rule.arn)
         self.model.delete_rule(rule)
+        self._bus_rules.clear()
         return {}
 
     def _set_state(self, ctx: RequestContext, req: Json, state: str) -> Json:
@@ -484,6 +491,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
             rule.anchor = now
             rule.next_fire = self._first_fire(rule, now)
             self.model.put_rule(rule)
+            self._bus_rules.clear()
         return {}
 
     def enable_rule(self, ctx: RequestContext, req: Json) -> Json:
@@ -674,7 +682,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         if archive:
             self._archive(scope.bus_arn(bus), event)
         matched_any = False
-        for rule in self.model.pattern_rules(scope, bus):
+        for rule in self._pattern_rules(scope, bus):
             if only is not None and rule.arn not in only:
                 continue
             try:
@@ -686,6 +694,15 @@ class EventsProvider(ApiDestinations, ServiceProvider):
                 self._deliver_rule(rule, event)
         if matched_any:
             self._count(scope, "MatchedEvents", {})
+
+    def _pattern_rules(self, scope: Scope, bus: str) -> list[Rule]:
+        key = (scope.account, scope.region, bus)
+        found = self._bus_rules.get(key)
+        if found is None:
+            if len(self._bus_rules) > 10_000:
+                self._bus_rules.clear()
+            found = self._bus_rules[key] = self.model.pattern_rules(scope, bus)
+        return found
 
     def _count(self, scope: Scope, name: str, dimensions: dict[str, str]) -> None:
         self.env.metrics.publish(
