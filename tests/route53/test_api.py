@@ -101,6 +101,16 @@ def test_change_batch_errors_are_listed_as_aws_words_them(
     assert "conflicts with other records" in failure(
         ("CREATE", record(f"www.{z}", "CNAME", "target.example"))
     )
+    change(client, zone["Id"], ("CREATE", record(f"alias.{z}", "CNAME", f"www.{z}")))
+    assert failure(("CREATE", record(f"alias.{z}", "TXT", '"x"'))) == (
+        f"[RRSet of type TXT with DNS name alias.{z}. is not permitted because a conflicting "
+        f"RRSet of type  CNAME with the same DNS name already exists in zone {z}.]"
+    )
+    assert failure(("CREATE", record(f"www.{z}", "A", "127.0.0.2", SetIdentifier="s",
+                                     MultiValueAnswer=True))) == (
+        f'[RRSet with DNS name www.{z}., type A, SetIdentifier "s" cannot be created because a '
+        "non multivalue answer rrset exists with the same name and type.]"
+    )  # fmt: skip
     assert "ARRDATAIllegalIPv4Address" in failure(("CREATE", record(f"bad.{z}", "A", "1.2.3")))
     assert "Expected exactly one of [AliasTarget" in failure(
         ("CREATE", {"Name": f"x.{z}", "Type": "A"})

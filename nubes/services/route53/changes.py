@@ -125,6 +125,47 @@ def _geo_problem(geo: dict[str, Any]) -> str | None:
     return None
 
 
+POLICY_WORDS = {
+    "Simple": "simple",
+    "Weight": "weighted",
+    "Region": "latency",
+    "GeoLocation": "geolocation",
+    "Failover": "failover",
+    "MultiValueAnswer": "multivalue answer",
+    "CidrRoutingConfig": "IP-based",
+    "GeoProximityLocation": "geoproximity",
+}
+
+
+def _policy_problems(
+    shown: str, rtype: str, sets: list[dict[str, Any]], before: dict[Key, dict[str, Any]]
+) -> list[str]:
+    """Record sets of one name and type must share a routing policy (one simple set at most)."""
+    policies = {policy_of(r) for r in sets}
+    if len(policies) == 1 and not ("Simple" in policies and len(sets) > 1):
+        return []
+    kept = [r for r in sets if before.get(key_of(r)) is r]
+    new = [r for r in sets if before.get(key_of(r)) is not r]
+    other = kept[0] if kept else sets[0]
+    out = []
+    for record in new or sets[1:]:
+        if record is other:
+            continue
+        words = POLICY_WORDS[policy_of(record)]
+        if record.get("SetIdentifier") is not None:
+            out.append(
+                f"RRSet with DNS name {shown}, type {rtype}, SetIdentifier "
+                f'"{record["SetIdentifier"]}" cannot be created because a non {words} rrset '
+                "exists with the same name and type."
+            )
+        else:
+            out.append(
+                f"RRSet with DNS name {shown}, type {rtype} cannot be created because a "
+                f"{POLICY_WORDS[policy_of(other)]} rrset exists with the same name and type."
+            )
+    return out
+
+
 def apply_batch(
     zone_name: str,
     zone_id: str,
@@ -190,12 +231,17 @@ def apply_batch(
             f"{MAX_VALUES_PER_CHANGE_BATCH}"
         )
     if not problems:
-        problems.extend(_zone_problems(zone_name, zone_id, records, other_zone_records))
+        before = {key_of(r): r for r in current}
+        problems.extend(_zone_problems(zone_name, zone_id, records, before, other_zone_records))
     return records, problems
 
 
 def _zone_problems(
-    zone_name: str, zone_id: str, records: dict[Key, dict[str, Any]], other_zone_records: Any
+    zone_name: str,
+    zone_id: str,
+    records: dict[Key, dict[str, Any]],
+    before: dict[Key, dict[str, Any]],
+    other_zone_records: Any,
 ) -> list[str]:
     problems: list[str] = []
     zone_shown = presentation(zone_name)
@@ -215,17 +261,21 @@ def _zone_problems(
     for name, types in by_name.items():
         shown = presentation(name)
         if "CNAME" in types and len(types) > 1:
-            problems.append(
-                f"RRSet of type CNAME with DNS name {shown} is not permitted as it conflicts "
-                f"with other records with the same DNS name in zone {zone_shown}"
-            )
-        for rtype, sets in types.items():
-            policies = {policy_of(r) for r in sets}
-            if len(policies) > 1 or ("Simple" in policies and len(sets) > 1):
+            cname_kept = any(before.get(key_of(r)) is r for r in types["CNAME"])
+            if cname_kept:
+                for rtype in sorted(set(types) - {"CNAME"}):
+                    problems.append(
+                        f"RRSet of type {rtype} with DNS name {shown} is not permitted because a "
+                        f"conflicting RRSet of type  CNAME with the same DNS name already exists "
+                        f"in zone {zone_shown}"
+                    )
+            else:
                 problems.append(
-                    f"RRSet with DNS name {shown}, type {rtype} cannot be created as other RRSets "
-                    "exist with the same name and type but a different routing policy."
+                    f"RRSet of type CNAME with DNS name {shown} is not permitted as it conflicts "
+                    f"with other records with the same DNS name in zone {zone_shown}"
                 )
+        for rtype, sets in types.items():
+            problems.extend(_policy_problems(shown, rtype, sets, before))
             failovers = [r["Failover"] for r in sets if "Failover" in r]
             for role in ("PRIMARY", "SECONDARY"):
                 if failovers.count(role) > 1:
