@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ def banner(settings: Settings, dns: tuple[str, int] | None = None) -> str:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
+    _import_botocore_without_crt()
     from nubes.app import App
     from nubes.init_hooks import InitHooks
 
@@ -72,6 +71,7 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
+        ws="none",  # nothing of nubes speaks WebSocket; "auto" imports a library for it
         lifespan="on",
         access_log=False,
         # uvicorn's own lines go through the root logger above: one format for every line.
@@ -89,6 +89,19 @@ def _serve(settings: Settings) -> int:
     return 0 if server.started else 1
 
 
+def _import_botocore_without_crt() -> None:
+    """botocore imports the AWS CRT when first imported, to sign its clients' requests with it;
+    the server only reads botocore's models, and that import is the largest of a cold start
+    (S3 checksums import the CRT's checksums module when first needed)."""
+    if "botocore" in sys.modules:
+        return
+    sys.modules["awscrt.auth"] = None  # type: ignore[assignment]
+    try:
+        import botocore.compat  # noqa: F401
+    finally:
+        del sys.modules["awscrt.auth"]
+
+
 def _endpoint(args: argparse.Namespace) -> str:
     if args.endpoint:
         return str(args.endpoint).rstrip("/")
@@ -98,6 +111,9 @@ def _endpoint(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
     url = _endpoint(args) + "/_nubes/health"
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:
@@ -110,6 +126,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
     from nubes.gateway.admission import signed_headers
 
     url = _endpoint(args) + "/_nubes/reset"

@@ -8,9 +8,12 @@ for that service arrives.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -92,19 +95,49 @@ def _read_metadata(path: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+def _scan_metadata() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name in sorted(os.listdir(DATA)):
+        versions = sorted(
+            v.name for v in (DATA / name).glob("*") if (v / "service-2.json.gz").exists()
+        )
+        if not versions:
+            continue
+        meta = _read_metadata(DATA / name / versions[-1] / "service-2.json.gz")
+        if meta is not None:
+            found[name] = meta
+    return found
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    where = hashlib.sha256(str(DATA).encode()).hexdigest()[:12]
+    return Path(root) / "nubes" / f"botocore-{botocore.__version__}-{where}.json"
+
+
+def all_metadata() -> dict[str, dict[str, Any]]:
+    """Every service's metadata, from a cache of the scan per botocore install (reading it is
+    a few milliseconds; the scan is most of a cold start). Without a writable cache, the scan."""
+    path = _cache_path()
+    with contextlib.suppress(OSError, ValueError):
+        cached = json.loads(path.read_text())
+        if isinstance(cached, dict) and cached:
+            return cached
+    found = _scan_metadata()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-")
+        with os.fdopen(fd, "w") as out:
+            json.dump(found, out)
+        os.replace(tmp, path)
+    return found
+
+
 class Catalog:
     def __init__(self) -> None:
-        self.services: dict[str, ServiceInfo] = {}
-        for name in sorted(os.listdir(DATA)):
-            versions = sorted(
-                v.name for v in (DATA / name).glob("*") if (v / "service-2.json.gz").exists()
-            )
-            if not versions:
-                continue
-            meta = _read_metadata(DATA / name / versions[-1] / "service-2.json.gz")
-            if meta is None:
-                continue
-            self.services[name] = ServiceInfo(name=name, metadata=meta)
+        self.services: dict[str, ServiceInfo] = {
+            name: ServiceInfo(name=name, metadata=meta) for name, meta in all_metadata().items()
+        }
         self.by_signing_name: dict[str, list[ServiceInfo]] = {}
         self.by_target_prefix: dict[str, list[ServiceInfo]] = {}
         for info in self.services.values():

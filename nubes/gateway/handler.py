@@ -80,6 +80,13 @@ class Gateway:
         started = time.perf_counter()
         creds = read_credentials(req)
         target = self.router.identify(req, creds)
+        # Providers are made on first use; one made just now may claim this request with an
+        # interceptor (CORS preflight, website, function URL) or add a check. No AWS API path
+        # starts with /_aws/ (nor can a bucket name): those are developer endpoints, which any
+        # provider may serve.
+        wanted = None if target is None or req.path.startswith("/_aws/") else target.service.name
+        if self.env.providers.load(wanted):
+            return await self._handle(req)
         if target is None:
             return _unroutable(req)
         s3 = target.service.name == "s3"

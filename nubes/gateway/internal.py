@@ -23,7 +23,11 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 def health(env: Environment) -> dict[str, Any]:
     from nubes.runtime.dns import listening
 
-    services = {name: "running" for name in env.providers.instances}
+    from nubes.services import PROVIDERS
+
+    # As LocalStack reports lazily loaded services: "available" until first used.
+    made = env.providers.instances
+    services = {name: "running" if name in made else "available" for name in PROVIDERS}
     out: dict[str, Any] = {"services": services, "edition": "community", "version": __version__}
     dns = listening(env)
     if dns is not None:

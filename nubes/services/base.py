@@ -5,6 +5,7 @@ snake_case, taking the request context and the parsed input and returning the ou
 from __future__ import annotations
 
 import inspect
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,6 +36,15 @@ class ServiceProvider:
         service: it has durable work to resume (queued invocations, running instances, alarms)
         or serves something of its own (a DNS port). Others are loaded on first use."""
         return False
+
+    @staticmethod
+    def has_rows(env: Environment, sql: str) -> bool:
+        """Whether the query ``sql`` finds a row: what ``wants_start`` asks the store (False
+        while the tables it names do not exist yet)."""
+        try:
+            return env.state.store.query_one(sql) is not None
+        except sqlite3.OperationalError:
+            return False
 
     async def start(self) -> None:
         """Called once the server runs: start background work here (timers, workers)."""

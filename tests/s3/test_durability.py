@@ -88,6 +88,8 @@ def test_restart_sweeps_orphaned_blobs_and_moves_old_ones(nubes_factory: Any) ->
     restarted = NubesProcess(server.data_dir, port=server.port).start()
     try:
         s3 = restarted.client("s3")
+        # The S3 provider is made, and sweeps, when the first S3 request arrives.
+        s3.head_bucket(Bucket="sweep")
         assert not orphan.exists()
         assert not legacy.exists() and old.exists()
         assert s3.get_object(Bucket="sweep", Key="big")["Body"].read() == big

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.arns import parse_arn
@@ -39,6 +39,9 @@ from nubes.services.dynamodb.models import (
     table_name,
 )
 from nubes.services.dynamodb.streams import TTL_IDENTITY, Streams
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
 
 Item = dict[str, Any]
 Paths = list[tuple[str | int, ...]]
@@ -86,6 +89,11 @@ class DynamoDBProvider(ServiceProvider):
         self.items = Items(self.store)
         self.streams = Streams(self.store)
         self.tokens = Tokens(self.store)
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Items whose TTL passes are deleted (and streamed) without a request.
+        return cls.has_rows(env, "SELECT 1 FROM ddb_items WHERE ttl IS NOT NULL LIMIT 1")
 
     async def start(self) -> None:
         self.env.scheduler.every("dynamodb-ttl", TTL_SWEEP_SECONDS, self.sweep)

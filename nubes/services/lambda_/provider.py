@@ -11,7 +11,7 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
@@ -63,6 +63,16 @@ NOT_LISTED = frozenset(
 WORKER_IDLE_SECONDS = 600.0
 """Warm workers idle this long (real time) are stopped; the next invocation starts cold."""
 REAP_INTERVAL = 30.0
+_RUNNING_WORK = (
+    "SELECT 1 FROM lambda_event_sources UNION ALL SELECT 1 FROM lambda_urls "
+    "UNION ALL SELECT 1 FROM lambda_async_queue "
+    "UNION ALL SELECT 1 FROM lambda_settings WHERE kind = 'provisioned' "
+    "UNION ALL SELECT 1 FROM lambda_versions WHERE json_extract(config, '$.State') = 'Pending' "
+    "OR json_extract(config, '$.LastUpdateStatus') = 'InProgress' LIMIT 1"
+)
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
 
 
 def scope_of(ctx: RequestContext) -> Scope:
@@ -104,11 +114,15 @@ class LambdaProvider(
     def _deliver_logs(
         self, scope: Scope, group: str, stream: str, events: list[tuple[int, str]]
     ) -> None:
-        logs = self.env.providers.instances.get("logs")
-        if logs is None:
-            return
+        logs = self.env.providers.get("logs")
         with self.store.transaction():
             logs.deliver(scope.account, scope.region, group, stream, events)
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Event source mappings poll, queued asynchronous invocations run, function URLs and
+        # provisioned concurrency serve, versions being published settle: all without a request.
+        return cls.has_rows(env, _RUNNING_WORK)
 
     async def start(self) -> None:
         self.trees.prepare()

@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
@@ -47,6 +47,9 @@ MAX_BATCH_BYTES = 1_048_576
 DEFAULT_EVENTS_LIMIT = 10_000
 RETENTION_SWEEP_SECONDS = 3600.0
 
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
 log = logging.getLogger("nubes.logs")
 
 
@@ -67,6 +70,11 @@ class LogsProvider(SavedDocuments, ServiceProvider):
         self.model = LogsModel(self.store)
         self.queries = QueriesModel(self.store)
         self.documents = DocumentsModel(self.store)
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Retention deletes old events without a request.
+        return cls.has_rows(env, "SELECT 1 FROM logs_groups WHERE retention IS NOT NULL LIMIT 1")
 
     async def start(self) -> None:
         self.env.scheduler.every(

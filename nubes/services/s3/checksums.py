@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import importlib.util
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-try:
-    from awscrt import checksums as _crt
-except ImportError:  # pragma: no cover - the pure-Python CRCs below take over
-    _crt = None
+FAST_CRCS = importlib.util.find_spec("awscrt") is not None
+"""Whether CRC32C and CRC64NVME cost next to nothing (S3 then always keeps a CRC64NVME)."""
+
+
+@functools.cache
+def _crt() -> Any:
+    """awscrt's checksums, imported on first use: loading the CRT's native library is the
+    largest part of making the S3 provider, and many runs never compute a CRC."""
+    from awscrt import checksums
+
+    return checksums
 
 
 class Hasher(Protocol):
@@ -107,30 +116,28 @@ class Crc64Nvme(_ReflectedCrc):
 class _CrtCrc:
     """A CRC from awscrt: its functions take the running value (before the final xor)."""
 
-    function: Callable[[bytes, int], int]
+    function: str
     width: int
 
     def __init__(self) -> None:
         self.value = 0
+        self._function: Callable[[bytes, int], int] = getattr(_crt(), self.function)
 
     def update(self, data: bytes) -> None:
-        self.value = type(self).function(data, self.value)
+        self.value = self._function(data, self.value)
 
     def digest(self) -> bytes:
         return self.value.to_bytes(self.width, "big")
 
 
-FAST_CRCS = _crt is not None
-"""Whether CRC32C and CRC64NVME cost next to nothing (S3 then always keeps a CRC64NVME)."""
-
-if _crt is not None:
+if FAST_CRCS:
 
     class _CrtCrc32c(_CrtCrc):
-        function = staticmethod(_crt.crc32c)
+        function = "crc32c"
         width = 4
 
     class _CrtCrc64Nvme(_CrtCrc):
-        function = staticmethod(_crt.crc64nvme)
+        function = "crc64nvme"
         width = 8
 
     CRC32C: Callable[[], Hasher] = _CrtCrc32c
@@ -225,11 +232,12 @@ def _combine(crc1: int, crc2: int, length2: int, poly: int, width: int) -> int:
 
 
 def _combiner(algorithm: str) -> Callable[[int, int, int], int]:
-    if _crt is not None:
+    if FAST_CRCS:
+        crt = _crt()
         return {
-            "CRC32": _crt.combine_crc32,
-            "CRC32C": _crt.combine_crc32c,
-            "CRC64NVME": _crt.combine_crc64nvme,
+            "CRC32": crt.combine_crc32,
+            "CRC32C": crt.combine_crc32c,
+            "CRC64NVME": crt.combine_crc64nvme,
         }[algorithm]
     poly, width = _POLYS[algorithm]
     return lambda crc1, crc2, length2: _combine(crc1, crc2, length2, poly, width)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
@@ -56,6 +56,9 @@ from nubes.services.s3.storage import (
     settle_blobs,
 )
 
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
 log = logging.getLogger("nubes.s3")
 
 
@@ -69,6 +72,11 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.uploads = post.BrowserUploads(self)
         self.lifecycle = lifecycle.Lifecycle(self)
         self.website = website.Website(self)
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Lifecycle rules expire objects (and notify) without a request.
+        return cls.has_rows(env, "SELECT 1 FROM s3_bucket_configs WHERE kind = 'lifecycle' LIMIT 1")
 
     async def start(self) -> None:
         deleted, moved = settle_blobs(self.blobs, self.shared_blobs, self.db.referenced_blobs())

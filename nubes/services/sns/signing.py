@@ -11,12 +11,13 @@ import base64
 import datetime
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+# cryptography is imported when the first message is signed: most runs never sign one, and it
+# is one of the larger imports (time and memory) of the SNS provider.
 
 CERT_PATH = "/_aws/sns/SimpleNotificationService-nubes.pem"
 
@@ -58,6 +59,12 @@ class Signer:
     def _load(self) -> RSAPrivateKey:
         if self._key is not None:
             return self._key
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+        from cryptography.x509.oid import NameOID
+
         key_file, cert_file = self.folder / "sns-signing.key", self.folder / "sns-signing.pem"
         if key_file.exists() and cert_file.exists():
             key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
@@ -95,6 +102,9 @@ class Signer:
         return self._cert_pem
 
     def sign(self, message: Mapping[str, str], version: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         digest = hashes.SHA256() if version == "2" else hashes.SHA1()
         raw = self._load().sign(string_to_sign(message).encode(), padding.PKCS1v15(), digest)
         return base64.b64encode(raw).decode()

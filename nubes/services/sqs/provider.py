@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from nubes.core import clock
@@ -30,6 +30,9 @@ from nubes.services.sqs.errors import errors, invalid_value
 from nubes.services.sqs.models import MIGRATIONS, Dedup, Messages, MoveTasks, Queue, Queues
 from nubes.services.sqs.query_names import query_model
 from nubes.store import Row
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 FIFO_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}\.fifo$")
@@ -63,6 +66,11 @@ class SqsProvider(ServiceProvider):
         self._arrivals: dict[int, asyncio.Event] = {}
         # FIFO receive attempts: (queue id, attempt id) -> (row ids, receipts, when).
         self._attempts: dict[tuple[int, str], tuple[list[int], float]] = {}
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        # Message move tasks keep moving after a restart, requests or not.
+        return cls.has_rows(env, "SELECT 1 FROM sqs_move_tasks WHERE status = 'RUNNING' LIMIT 1")
 
     async def start(self) -> None:
         from nubes.services.sqs.peek import inspection_endpoint, queue_url_in_path

@@ -50,7 +50,7 @@ class StsProvider(ServiceProvider):
 
     @property
     def iam(self) -> IamProvider:
-        provider: IamProvider = self.env.providers.instances["iam"]  # type: ignore[assignment]
+        provider: IamProvider = self.env.providers.get("iam")  # type: ignore[assignment]
         return provider
 
     # -- who am I -------------------------------------------------------------------------------
