@@ -67,6 +67,16 @@ def test_cron_in_a_time_zone_follows_daylight_saving() -> None:
     summer = schedule.next_after(at("2026-07-07T00:00:00"))
     assert iso(winter) == "2026-12-07T14:00:00+00:00"
     assert iso(summer) == "2026-07-07T13:00:00+00:00"
+    # 02:30 does not happen on the spring-forward day (2027-03-14): skipped, as AWS does
+    gap = schedules.parse("cron(30 2 * * ? *)", "America/New_York")
+    assert isinstance(gap, schedules.Cron)
+    assert iso(gap.next_after(at("2027-03-14T00:00:00"))) == "2027-03-15T06:30:00+00:00"
+    # 01:30 happens twice on the fall-back day (2027-11-07): it runs once, the first time
+    twice = schedules.parse("cron(30 1 * * ? *)", "America/New_York")
+    assert isinstance(twice, schedules.Cron)
+    first = twice.next_after(at("2027-11-07T00:00:00"))
+    assert iso(first) == "2027-11-07T05:30:00+00:00"
+    assert iso(twice.next_after(first or 0)) == "2027-11-08T06:30:00+00:00"
 
 
 @pytest.mark.parametrize(
@@ -414,3 +424,23 @@ def test_schedule_validation(
             **schedule_args(queue.arn, "rate(1 hour)"),
         )
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_one_time_schedules_ignore_start_and_end_dates(
+    scheduler: Any,
+    make_queue: Callable[..., Queue],
+    advance: Callable[[float], None],
+    endpoint: str,
+    unique: Callable[[str], str],
+) -> None:
+    queue = make_queue()
+    now = server_now(endpoint)
+    when = datetime.fromtimestamp(now + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    scheduler.create_schedule(
+        Name=unique("once-dated"),
+        StartDate=datetime.fromtimestamp(now + 7200, UTC),
+        EndDate=datetime.fromtimestamp(now + 7300, UTC),
+        **schedule_args(queue.arn, f"at({when})"),
+    )
+    advance(3601)
+    assert queue.drain() == ['{"hello": 1}']

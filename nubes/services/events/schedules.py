@@ -73,10 +73,8 @@ class Cron:
                 for hour in hours:
                     for minute in minutes:
                         candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
-                        # Nonexistent local times (DST gaps) normalise forward like AWS's zone
-                        # handling; fold=0 picks the first of repeated times.
                         stamp = candidate.timestamp()
-                        if stamp > t:
+                        if stamp > t and _exists(candidate, stamp):
                             return stamp
             day += timedelta(days=1)
         return None
@@ -85,6 +83,13 @@ class Cron:
         if self.dom != "?":
             return _dom_matches(self.dom, day)
         return _dow_matches(self.dow, day)
+
+
+def _exists(local: datetime, stamp: float) -> bool:
+    """Whether a wall-clock time happens in its zone. As AWS does, a time in the spring-forward
+    gap is skipped; a repeated autumn time runs once (the first, ``fold=0``)."""
+    back = datetime.fromtimestamp(stamp, local.tzinfo)
+    return (back.hour, back.minute) == (local.hour, local.minute)
 
 
 def _first_of_next_month(day: date) -> date:

@@ -295,6 +295,8 @@ class SchedulerProvider(ServiceProvider):
     def _write(self, ctx: RequestContext, group: str, name: str, doc: Json, created: float) -> str:
         now = clock.now()
         start = doc.get("StartDate")
+        if str(doc["ScheduleExpression"]).strip().startswith("at("):
+            start = None
         # Rates count from the start date (else from now); nothing fires before the start.
         anchor = start if start is not None else now
         due = self._next_due(doc, now if start is None else max(now, start - 0.001), anchor)
@@ -402,6 +404,9 @@ class SchedulerProvider(ServiceProvider):
         schedule = schedules.parse(
             doc["ScheduleExpression"], doc.get("ScheduleExpressionTimezone"), allow_at=True
         )
+        if isinstance(schedule, schedules.At):
+            # One-time schedules ignore StartDate and EndDate.
+            return schedule.next_after(after)
         if isinstance(schedule, schedules.Rate):
             due: float | None = schedule.next_after(after, anchor)
         else:
