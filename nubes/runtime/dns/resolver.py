@@ -486,6 +486,9 @@ class Resolver:
         """Where an alias to an AWS resource (load balancer, S3 website, API Gateway,
         CloudFront) points: nubes' own names, else the gateway for the services it serves."""
         addresses = self._names.resolve(target)
+        if addresses is None and target.startswith("dualstack."):
+            # Aliases to load balancers name them with ELB's dual-stack prefix.
+            addresses = self._names.resolve(target.removeprefix("dualstack."))
         if addresses is None and ("amazonaws.com" in target or target.endswith("cloudfront.net.")):
             return ("127.0.0.1",)
         return addresses or ()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nubes.app import Environment
-    from nubes.runtime.dns.resolver import Resolver, View
+    from nubes.runtime.dns.resolver import Resolver, View, ZoneData
     from nubes.services.route53.provider import Route53Provider
 
 log = logging.getLogger("nubes.dns")
@@ -75,6 +75,8 @@ class DnsServer:
         self._resolver: Resolver | None = None
         self._view: View | None = None
         self._view_generation = -1
+        self._built: dict[str, tuple[int, ZoneData]] = {}
+        """Zone id -> (provider generation when built, the zone as built)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._cache: dict[
             tuple[bytes, bool, tuple[str, str] | None], bytes | tuple[list[bytes], list[float]]
@@ -166,9 +168,18 @@ class DnsServer:
         if self._view is None or self._view_generation != self.provider.generation:
             from nubes.runtime.dns.resolver import View, build_zone
 
-            model = self.provider.model
+            provider, model = self.provider, self.provider.model
             zones = model.zones()
-            built = [build_zone(z, model.rrsets(z.id)) for z in zones]
+            kept = self._built
+            self._built = {}
+            for zone in zones:
+                built_at, data = kept.get(zone.id, (-1, None))
+                changed = max(provider.zone_changed_at.get(zone.id, 0), provider.all_changed_at)
+                if data is None or changed > built_at:
+                    data = build_zone(zone, model.rrsets(zone.id))
+                    built_at = provider.generation
+                self._built[zone.id] = (built_at, data)
+            built = [self._built[z.id][1] for z in zones]
             view = View(built)
             for zone, data in zip(zones, built, strict=True):
                 for vpc in zone.vpcs:

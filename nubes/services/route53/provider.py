@@ -73,6 +73,8 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         self.model = Route53Model(self.store)
         self.generation = 0
         """Bumped at each change of zones or records, so the DNS server rebuilds its view."""
+        self.zone_changed_at: dict[str, int] = {}
+        self.all_changed_at = 0
         self._dns: DnsServer | None = None
         self.init_health_checks()
 
@@ -96,8 +98,13 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         self.reset_health_checks()
         self.zones_changed()
 
-    def zones_changed(self) -> None:
+    def zones_changed(self, zone_id: str | None = None) -> None:
+        """Say a zone (None: any zone) changed, so the DNS server rebuilds what it holds of it."""
         self.generation += 1
+        if zone_id is None:
+            self.all_changed_at = self.generation
+        else:
+            self.zone_changed_at[zone_id] = self.generation
 
     @property
     def dns_address(self) -> tuple[str, int] | None:
@@ -258,7 +265,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
                 },
             ],
         )
-        self.zones_changed()
+        self.zones_changed(zone.id)
         zone = self._zone(ctx, zone.id)
         out: dict[str, Any] = {
             "HostedZone": self._zone_out(zone),
@@ -299,7 +306,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
                 )
         self.model.delete_zone(zone.id)
         self.env.tags.drop(self._arn("hostedzone", zone.id))
-        self.zones_changed()
+        self.zones_changed(zone.id)
         return {"ChangeInfo": self._change(ctx)}
 
     def update_hosted_zone_comment(
@@ -431,7 +438,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
             raise errors.LimitsExceeded("Limits Exceeded: MAX_VPCS_ASSOCIATED_BY_ZONE")
         self._refuse_conflicting(zone.name, vpc_id, region)
         self.model.associate(zone.id, vpc_id, region)
-        self.zones_changed()
+        self.zones_changed(zone.id)
         return {"ChangeInfo": self._change(ctx, params.get("Comment"))}
 
     def disassociate_vpc_from_hosted_zone(
@@ -456,7 +463,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
                 "support disassociating the last VPC from a hosted zone."
             )
         self.model.disassociate(zone.id, vpc_id)
-        self.zones_changed()
+        self.zones_changed(zone.id)
         return {"ChangeInfo": self._change(ctx, params.get("Comment"))}
 
     def create_vpc_association_authorization(
@@ -522,7 +529,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
             if records.get(key) is not record:
                 self.model.delete_rrset(zone.id, record)
         self.model.put_rrsets(zone.id, [r for k, r in records.items() if before.get(k) is not r])
-        self.zones_changed()
+        self.zones_changed(zone.id)
         return {"ChangeInfo": self._change(ctx, batch.get("Comment"))}
 
     def _record_out(self, record: dict[str, Any]) -> dict[str, Any]:
