@@ -11,7 +11,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -238,6 +238,60 @@ def test_principals(server: NubesProcess, keys: Keys, service: str, principal: s
 
 
 FORMS = ("anonymous", "other_algorithm", "sigv4a", "swapped_body", "sigv2_header", "garbage")
+ALGORITHMS = (
+    "AWS4-HMAC-SHA512",
+    "AWS4-ECDSA-P256-SHA256",
+    "aws4-hmac-sha256",
+    "AWS4-HMAC-SHA256-PAYLOAD",
+    "AWS4",
+    "AWS3-HTTPS",
+    "HMAC-SHA256",
+)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_other_algorithms(server: NubesProcess, keys: Keys, service: str, algorithm: str) -> None:
+    """The right key and signature under any other algorithm name is refused, not taken."""
+    request = prepare(make(server, service, keys.root), read_operation(service))
+    headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+    headers["Authorization"] = headers["Authorization"].replace("AWS4-HMAC-SHA256", algorithm, 1)
+    assert_refused(send(request.method, request.url, headers, request.body), UNSUPPORTED)
+
+
+WRITES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
+    "s3": ("CreateBucket", lambda name: {"Bucket": name}),
+    "sqs": ("CreateQueue", lambda name: {"QueueName": name}),
+    "sns": ("CreateTopic", lambda name: {"Name": name}),
+    "iam": ("CreateGroup", lambda name: {"GroupName": name}),
+    "logs": ("CreateLogGroup", lambda name: {"logGroupName": name}),
+    "dynamodb": (
+        "CreateTable",
+        lambda name: {
+            "TableName": name,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    ),
+}
+"""A write per service that needs no other resource: principals x actions."""
+
+
+@pytest.mark.parametrize("principal", ("root", "allowed", "denied", "role", "inactive"))
+@pytest.mark.parametrize("service", sorted(set(WRITES) & set(SERVICES)))
+def test_writes(server: NubesProcess, keys: Keys, service: str, principal: str) -> None:
+    op, params = WRITES[service]
+    creds = getattr(keys, principal)
+    name = f"matrix-{principal}-{service}-w"
+    request = prepare(make(server, service, creds), op, params(name))
+    resp = send(request.method, request.url, request.headers, request.body)
+    if principal in ("root", "allowed", "role"):
+        assert resp.status_code < 300, outcome(resp)
+    elif principal == "denied":
+        assert_refused(resp, DENIED)
+    else:
+        assert_refused(resp, INVALID_KEY)
 
 
 @pytest.mark.parametrize("form", FORMS)
