@@ -412,3 +412,30 @@ def wait_console(ec2: Any, instance_id: str, text: str) -> str:
             return console
         assert time.monotonic() < deadline, console
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("behavior, final", [("stop", "stopped"), ("terminate", "terminated")])
+def test_shutdown_inside_the_instance_follows_its_shutdown_behavior(
+    client: Callable[..., Any], launched: list[str], behavior: str, final: str
+) -> None:
+    ec2 = client("ec2")
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData="#!/bin/sh\necho going down\nshutdown -h now\n",
+        InstanceInitiatedShutdownBehavior=behavior,
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    launched.append(instance_id)
+    deadline = time.monotonic() + 20
+    while True:
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+        state = instance["Instances"][0]["State"]["Name"]
+        if state == final or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert state == final
+    assert instance["Instances"][0]["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+    assert "going down" in wait_console(ec2, instance_id, "going down")

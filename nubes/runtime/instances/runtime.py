@@ -49,6 +49,8 @@ FAST_FOR = 30.0
 starts its servers), then at a slower pace."""
 ASG_TAG = "aws:autoscaling:groupName"
 RETRY_REFUSED = 2.0
+KEEP_CONSOLES = 256
+"""Console outputs of ended instances kept in memory (their work directories may be gone)."""
 
 
 class _Instance:
@@ -111,6 +113,7 @@ class InstanceRuntime:
         self.imds = Imds(host)
         self.instances: dict[str, _Instance] = {}
         self.work_dirs: dict[str, str] = {}
+        self.last_console: dict[str, bytes] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._ends: set[asyncio.Future[None]] = set()
         if metrics is not None:
@@ -251,7 +254,8 @@ class InstanceRuntime:
                 f.seek(max(0, f.tell() - CONSOLE_LIMIT))
                 return f.read()
         except FileNotFoundError:
-            return b""
+            # A terminated instance's work directory is gone; its last output is kept here.
+            return self.last_console.get(instance_id, b"")
 
     def status(self, instance_id: str) -> tuple[str, str]:
         """(system status, instance status): ok, impaired, initializing, insufficient-data or
@@ -410,6 +414,11 @@ class InstanceRuntime:
     def _finished(self, inst: _Instance) -> None:
         if inst.agent_pidfd >= 0:
             asyncio.get_running_loop().remove_reader(inst.agent_pidfd)
+        instance_id = inst.spec.instance_id
+        self.last_console.pop(instance_id, None)
+        self.last_console[instance_id] = self.console_output(instance_id)
+        while len(self.last_console) > KEEP_CONSOLES:
+            del self.last_console[next(iter(self.last_console))]
         self._status(inst)
         self._close(inst)
         if not inst.ready.done():
@@ -419,7 +428,6 @@ class InstanceRuntime:
             inst.gone.set_result(None)
         if inst.ending is not None:
             return
-        instance_id = inst.spec.instance_id
         if self.instances.get(instance_id) is not inst:
             return
         if "reboot" in inst.events:
