@@ -34,9 +34,19 @@ def worker_pids() -> set[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"nubes/runtime/lambda_/bootstrap" in cmdline:
+            # Sandboxed workers see nubes' runtime directory as /var/runtime.
+            if b"nubes/runtime/lambda_/bootstrap" in cmdline or b"/var/runtime/boot" in cmdline:
                 pids.add(int(entry.name))
     return pids
+
+
+def launched_by(pid: int, server: int) -> int | None:
+    """The process the server started for worker ``pid``: the worker itself, or the
+    ``unshare`` that runs it in a sandbox (its working directory is the host's task root)."""
+    parent = parent_of(pid)
+    if parent == server:
+        return pid
+    return parent if parent_of(parent) == server else None
 
 
 def test_shutdown_stops_workers_and_removes_code_trees(
@@ -56,10 +66,11 @@ def test_shutdown_stops_workers_and_removes_code_trees(
     assert lam.invoke(FunctionName="f")["Payload"].read() == b"1"
     assert server.proc is not None
     # Servers of other test processes start workers too: only this server's children count.
-    started = {pid for pid in worker_pids() - before if parent_of(pid) == server.proc.pid}
+    server_pid = server.proc.pid
+    started = {pid for pid in worker_pids() - before if launched_by(pid, server_pid)}
     assert started, "a warm worker runs after the invocation"
     # The worker runs in its task root, <root>/code/<blob>, under nubes' Lambda directory.
-    task_root = Path(os.readlink(f"/proc/{min(started)}/cwd"))
+    task_root = Path(os.readlink(f"/proc/{launched_by(min(started), server_pid)}/cwd"))
     root = task_root.parents[1]
     assert (task_root / "app.py").is_file()
     stopping = time.monotonic()
@@ -168,7 +179,7 @@ def test_reset_forgets_functions_and_stops_workers(nubes_factory: Callable[..., 
     lam.get_waiter("function_active_v2").wait(FunctionName="f")
     assert lam.invoke(FunctionName="f")["Payload"].read() == b'"v1"'
     assert server.proc is not None
-    workers = {p for p in worker_pids() if parent_of(p) == server.proc.pid}
+    workers = {p for p in worker_pids() if launched_by(p, server.proc.pid)}
     assert workers
     requests.post(f"{server.endpoint}/_nubes/reset", timeout=10)
     assert lam.list_functions()["Functions"] == []

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nubes.core import clock
+from nubes.runtime.lambda_.sandbox import Sandbox
 
 log = logging.getLogger("nubes.lambda.workers")
 
@@ -68,6 +69,10 @@ class WorkerSpec:
     tmp_dir: str
     credentials: Callable[[], Credentials] | None = field(default=None, compare=False)
     """Called as each worker starts (its own session of the execution role)."""
+    runtime_dir: str = str(HERE)
+    """Where the worker finds the bootstraps (``/var/runtime`` in a sandbox)."""
+    sandbox: Sandbox | None = field(default=None, compare=False)
+    """The sandbox the worker runs in; None: a plain child process."""
 
 
 @dataclass
@@ -105,6 +110,7 @@ class Worker:
         self.credentials_expire: float | None = None
         self.notice: str | None = None
         """For the log of the worker's first invocation."""
+        self._inner_pid: int | None = None
         self._lines: list[str] = []
         self._marks: asyncio.Queue[str] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
@@ -131,8 +137,11 @@ class Worker:
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
                 "NUBES_LAMBDA_FD": str(child.fileno()),
             }
+            command = self._command()
+            if self.spec.sandbox is not None:
+                command = self.spec.sandbox.command(command)
             self.proc = await asyncio.create_subprocess_exec(
-                *self._command(),
+                *command,
                 cwd=self.spec.task_root,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -172,7 +181,7 @@ class Worker:
         self.init_logs = self._take_lines()
 
     def _command(self) -> list[str]:
-        bootstrap = str(BOOTSTRAPS[self.spec.language])
+        bootstrap = str(Path(self.spec.runtime_dir) / BOOTSTRAPS[self.spec.language].name)
         if self.spec.language == "python":
             return [self.spec.interpreter, "-u", "-X", "utf8", bootstrap]
         if self.spec.language in ("provided", "java"):
@@ -288,12 +297,25 @@ class Worker:
     def _peak_memory_mb(self) -> int:
         return self._memory_mb("VmHWM:")
 
+    def _function_pid(self) -> int | None:
+        """The function's own process: the worker's, or in a sandbox the child ``unshare``
+        forked into the new namespaces."""
+        if self.proc is None or self.spec.sandbox is None:
+            return self.proc.pid if self.proc is not None else None
+        if self._inner_pid is None:
+            pid = self.proc.pid
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                self._inner_pid = int(children[0])
+        return self._inner_pid
+
     def _memory_mb(self, field: str) -> int:
         """A memory figure of the worker from /proc (0 where there is no /proc)."""
-        if self.proc is None:
+        pid = self._function_pid()
+        if pid is None:
             return 0
         try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             return 0
         for line in status.splitlines():

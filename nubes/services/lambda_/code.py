@@ -87,6 +87,17 @@ class CodeTrees:
                 with contextlib.suppress(OSError):
                     target.symlink_to(source)
 
+    @property
+    def sandbox_root(self) -> Path:
+        """An empty directory sandboxes mount their root on (each in its own namespace)."""
+        path = self.root / "sandbox-root"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def sdk_modules(self) -> dict[str, str]:
+        """Name -> real path of each module linked into the SDK directory."""
+        return {link.name: str(link.resolve()) for link in self.sdk.iterdir() if link.exists()}
+
     def task_root(self, blob_id: str, blob_path: Path) -> Path:
         return self._unpacked(self.root / "code" / blob_id, [blob_path])
 

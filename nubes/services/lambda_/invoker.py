@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from nubes.core import clock
-from nubes.runtime.lambda_ import runtimes
+from nubes.runtime.lambda_ import runtimes, sandbox
+from nubes.runtime.lambda_.sandbox import Sandbox
+from nubes.runtime.lambda_.workers import HERE as WORKERS_DIR
 from nubes.runtime.lambda_.workers import Credentials, Outcome, WorkerPool, WorkerSpec
 from nubes.services.lambda_.code import CodeTrees
 from nubes.services.lambda_.errors import errors
@@ -74,6 +76,18 @@ class Result:
     log_tail: str
     executed_version: str
     outcome: Outcome
+
+
+@dataclass
+class _View:
+    """Where a worker sees its directories: the host's paths, or the sandbox's."""
+
+    task_root: str
+    opt: str
+    tmp: str
+    sdk: str
+    runtime: str = str(WORKERS_DIR)
+    java_cache: str = ""
 
 
 class Invoker:
@@ -192,28 +206,49 @@ class Invoker:
                     target.layer_blobs, [self.blob_path(b) for b in target.layer_blobs]
                 )
             )
-        tmp = self.trees.tmp_dir(target.function_key)
-        env = self._environment(target, interpreter, str(task_root), opt, str(tmp))
+        # Java runs behind nubes' Runtime API adapter, itself a Python program.
+        command = sys.executable if interpreter.language == "java" else interpreter.path
+        # Java's runtime client is compiled beside its cache and renamed into it: the
+        # directory holding the cache is what a sandbox may write.
+        java_dir = self.trees.root / "java"
+        java_cache = str(java_dir / "runtime")
+        java_dir.mkdir(exist_ok=True)
+        box: Sandbox | None = None
+        if sandbox.available():
+            box = Sandbox(
+                mount_point=str(self.trees.sandbox_root),
+                task_root=str(task_root),
+                opt=opt,
+                sdk=self.trees.sdk_modules(),
+                interpreters=[command, interpreter.path, sys.executable],
+                tmp_mb=int((config.get("EphemeralStorage") or {}).get("Size", 512)),
+                writable={sandbox.CACHE: str(java_dir)},
+            )
+            tmp = sandbox.TMP
+            view = _View(sandbox.TASK, sandbox.OPT if opt else "", tmp, sandbox.SDK)
+            view.runtime, view.java_cache = sandbox.RUNTIME, f"{sandbox.CACHE}/runtime"
+        else:
+            tmp = str(self.trees.tmp_dir(target.function_key))
+            view = _View(str(task_root), opt, tmp, str(self.trees.sdk))
+            view.java_cache = java_cache
+        env = self._environment(target, interpreter, view)
         return WorkerSpec(
             key=f"{target.function_key}:{target.version}:{config.get('RevisionId')}",
             function_key=target.function_key,
             language=interpreter.language,
-            # Java runs behind nubes' Runtime API adapter, itself a Python program.
-            interpreter=sys.executable if interpreter.language == "java" else interpreter.path,
+            interpreter=command,
             task_root=str(task_root),
             env=env,
-            tmp_dir=str(tmp),
+            tmp_dir=tmp,
             credentials=lambda: self.credentials(target),
+            runtime_dir=view.runtime,
+            sandbox=box,
         )
 
     def _environment(
-        self,
-        target: Target,
-        interpreter: runtimes.Interpreter,
-        task_root: str,
-        opt: str,
-        tmp: str,
+        self, target: Target, interpreter: runtimes.Interpreter, view: _View
     ) -> dict[str, str]:
+        task_root, opt, tmp = view.task_root, view.opt, view.tmp
         config = target.config
         region = target.scope.region
         runtime = config.get("Runtime", "")
@@ -224,7 +259,7 @@ class Invoker:
             "HOME": tmp,
             "TMPDIR": tmp,
             "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
+            "LAMBDA_RUNTIME_DIR": view.runtime,
             "_HANDLER": config.get("Handler", ""),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
@@ -239,13 +274,13 @@ class Invoker:
         }
         if interpreter.language == "python":
             paths = [f"{opt}/python", f"{opt}/python/lib/python{interpreter.version}/site-packages"]
-            paths = [p for p in paths if opt] + [str(self.trees.sdk)]
+            paths = [p for p in paths if opt] + [view.sdk]
             env["NUBES_LAMBDA_PYTHONPATH"] = os.pathsep.join(paths)
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         elif interpreter.language == "java":
             memory = int(config.get("MemorySize", 128))
             env["NUBES_JAVA"] = interpreter.path
-            env["NUBES_JAVA_CACHE"] = str(self.trees.root / "java-runtime")
+            env["NUBES_JAVA_CACHE"] = view.java_cache
             # AWS's settings for fast start-up, and a heap that fits the memory size.
             env["NUBES_JAVA_OPTIONS"] = (
                 f"-XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xmx{memory * 85 // 100}m"
