@@ -354,6 +354,12 @@ def test_tags_on_zones_and_health_checks(
     )
 
 
+def test_zones_are_not_signed(client: Callable[..., Any], zone: dict[str, Any]) -> None:
+    found = client("route53").get_dnssec(HostedZoneId=zone["Id"])
+    assert found["Status"]["ServeSignature"] == "NOT_SIGNING"
+    assert found["KeySigningKeys"] == []
+
+
 def test_test_dns_answer(client: Callable[..., Any], zone: dict[str, Any]) -> None:
     z = zone["Name"]
     change(client, zone["Id"], ("CREATE", record(f"t.{z}", "A", "127.0.0.1", "127.0.0.2")))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from nubes.services.route53.records import NameError_, check, describe, in_zone, presentation
+from nubes.services.route53.records import BadName, check, describe, in_zone, presentation
 
 Key = tuple[str, str, str]
 """(plain name, type, set identifier or '')."""
@@ -185,7 +185,7 @@ def apply_batch(
         raw = change["ResourceRecordSet"]
         try:
             record = normalise(raw)
-        except NameError_:
+        except BadName:
             problems.append(f"Invalid request: the name '{raw['Name']}' is not a valid DNS name")
             continue
         name = record["Name"]

@@ -18,7 +18,7 @@ from nubes.services.route53.changes import apply_batch, key_of
 from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.health_api import HealthCheckOperations
 from nubes.services.route53.models import MIGRATIONS, Route53Model, Zone
-from nubes.services.route53.records import NameError_, check, in_zone, presentation, sort_key
+from nubes.services.route53.records import BadName, check, in_zone, presentation, sort_key
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -34,7 +34,6 @@ NS_TTL = 172800
 SOA_TTL = 900
 SOA_TAIL = "awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"
 TLDS = ("com", "net", "org", "co.uk")
-ZONE_TYPES = {"hostedzone": "hostedzone", "healthcheck": "healthcheck"}
 
 
 def name_servers() -> list[str]:
@@ -185,7 +184,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
     def create_hosted_zone(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         try:
             name = check(params["Name"])
-        except NameError_:
+        except BadName:
             raise errors.InvalidDomainName(
                 f"{params['Name']} is not a valid domain name."
             ) from None
@@ -359,7 +358,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         if start_name:
             try:
                 name = check(start_name)
-            except NameError_:
+            except BadName:
                 raise errors.InvalidDomainName(
                     f"{start_name} is not a valid domain name."
                 ) from None
@@ -559,7 +558,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         if start_name:
             try:
                 position = (sort_key(check(start_name)), start_type or "", start_set or "")
-            except NameError_:
+            except BadName:
                 raise invalid_input(f"{start_name} is not a valid DNS name") from None
         found = self.model.rrsets_from(zone.id, position, limit + 1)
         out: dict[str, Any] = {
@@ -614,6 +613,13 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
             "ResponseCode": code,
             "Protocol": "UDP",
         }
+
+    def get_dnssec(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """nubes does not sign zones: every zone says so (as a zone never signed does)."""
+        zone = self._zone(ctx, params["HostedZoneId"])
+        if zone.private:
+            raise errors.InvalidArgument("DNSSEC signing is not supported for private zones.")
+        return {"Status": {"ServeSignature": "NOT_SIGNING"}, "KeySigningKeys": []}
 
     # -- reusable delegation sets -----------------------------------------------------------
 

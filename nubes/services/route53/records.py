@@ -17,7 +17,7 @@ MAX_NAME = 255
 MAX_LABEL = 63
 
 
-class NameError_(ValueError):
+class BadName(ValueError):
     """A domain name Route 53 would not take."""
 
 
@@ -30,13 +30,13 @@ def plain(name: str) -> str:
 
 
 def check(name: str) -> str:
-    """The plain form of ``name``, or :class:`NameError_` when it is no domain name."""
+    """The plain form of ``name``, or :class:`BadName` when it is no domain name."""
     text = plain(name)
     if text == ".":
         return text
     labels = text[:-1].split(".")
     if len(text) > MAX_NAME or any(not label or len(label) > MAX_LABEL for label in labels):
-        raise NameError_(name)
+        raise BadName(name)
     return text
 
 
