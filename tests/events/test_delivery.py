@@ -296,3 +296,42 @@ def test_an_aws_event_loads_eventbridge_after_a_restart(nubes_factory: Callable[
     (event,) = queue.events()
     assert event["detail-type"] == "Object Created"
     assert event["detail"]["object"]["key"] == "k"
+
+
+def test_a_long_clock_jump_replays_at_most_a_day_of_firings(
+    nubes_factory: Callable[..., Any],
+) -> None:
+    """On a server of its own: a 30-day jump fires a rate(1 minute) rule and schedule a day of
+    minutes each, then they go on from the boundary after the jump."""
+    server = nubes_factory(persistent=False)
+    sqs = server.client("sqs")
+    urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("rule", "schedule")]
+    arns = [
+        sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for u in urls
+    ]
+    events = server.client("events")
+    events.put_rule(Name="minutely", ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule="minutely", Targets=[{"Id": "q", "Arn": arns[0], "Input": "1"}])
+    server.client("scheduler").create_schedule(
+        Name="minutely",
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": arns[1], "RoleArn": ROLE, "Input": "1"},
+    )
+
+    def counts() -> list[int]:
+        return [
+            int(
+                sqs.get_queue_attributes(
+                    QueueUrl=u, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
+            for u in urls
+        ]
+
+    clock = f"{server.endpoint}/_nubes/clock"
+    requests.post(clock, json={"advance": 30 * 86400}, timeout=120).raise_for_status()
+    assert counts() == [24 * 60] * 2
+    requests.post(clock, json={"advance": 60}, timeout=30).raise_for_status()
+    assert counts() == [24 * 60 + 1] * 2

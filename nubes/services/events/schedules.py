@@ -18,6 +18,9 @@ _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {name.upper(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 MIN_YEAR, MAX_YEAR = 1970, 2199
+MAX_CATCH_UP = 1440
+"""Firings of one schedule a single clock jump replays (a day of minutes); a longer jump
+resumes at the first boundary after it, so no jump costs more than this."""
 
 
 class ScheduleError(ValueError):

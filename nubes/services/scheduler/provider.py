@@ -60,8 +60,6 @@ MIGRATIONS = (
 DEFAULT_GROUP = "default"
 DEFAULT_RETRY = {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
 TICK = 1.0
-MAX_CATCH_UP = 1440
-"""Firings of one schedule a single clock jump may replay (a day of minutes)."""
 _FIELDS = (
     "ActionAfterCompletion",
     "Description",
@@ -443,9 +441,13 @@ class SchedulerProvider(ServiceProvider):
         fire_at: float | None = row["fire_at"]
         fired = 0
         while due is not None and fire_at is not None and fire_at <= now:
-            if fired < MAX_CATCH_UP:
-                self._invoke(row, doc, due)
-                fired += 1
+            if fired == schedules.MAX_CATCH_UP:
+                # A jump longer than the catch-up allows: resume at the next boundary.
+                due = self._next_due(doc, now, row["anchor"])
+                fire_at = self._fire_at(doc, due)
+                break
+            self._invoke(row, doc, due)
+            fired += 1
             due = self._next_due(doc, due, row["anchor"])
             fire_at = self._fire_at(doc, due)
         if due is None and doc.get("ActionAfterCompletion") == "DELETE":
