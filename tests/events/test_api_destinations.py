@@ -325,3 +325,32 @@ def test_api_destination_crud(
     with pytest.raises(ClientError) as exc:
         events.describe_api_destination(Name=destination)
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_an_answered_call_is_not_retried_later(
+    events: Any,
+    http_endpoint: Endpoint,
+    connections: list[str],
+    rule_to: Callable[..., str],
+    advance: Callable[[float], None],
+    unique: Callable[[str], str],
+) -> None:
+    """The lease a call in flight holds is released by the answer: moving the clock past the
+    lease sends nothing again."""
+    arn = make_destination(
+        events,
+        connections,
+        unique,
+        http_endpoint.url + "/once",
+        "API_KEY",
+        {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}},
+    )
+    source = unique("once")
+    rule_to(arn, pattern={"source": [source]})
+    first = events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": '{"n": 1}'}])
+    assert len(http_endpoint.calls(1)) == 1
+    advance(600)
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": '{"n": 2}'}])
+    calls = http_endpoint.calls(2)
+    assert [json.loads(c["body"])["detail"]["n"] for c in calls] == [1, 2]
+    assert json.loads(calls[0]["body"])["id"] == first["Entries"][0]["EventId"]

@@ -51,6 +51,8 @@ MIGRATIONS = (
 DEFAULT_MAX_ATTEMPTS = 185
 DEFAULT_MAX_AGE = 86_400
 MAX_BACKOFF = 300.0
+LEASE = 60.0
+"""How long an HTTP call in flight holds its delivery before a retry may take it over."""
 _RETRIABLE = {
     "ThrottlingException",
     "Throttling",
@@ -167,29 +169,42 @@ class Targets:
         return True
 
     def _later(self, delivery: Delivery, call: HttpCall) -> None:
-        """An HTTP call leaves once the caller's transaction has committed, on a thread."""
+        """An HTTP call leaves once the caller's transaction has committed, on a thread, and
+        no sooner than the destination's rate allows. Until it is answered a lease row stands
+        for it (committed with the event): a kill before the answer leaves a retry behind."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._failed(delivery, DeliveryFailed("SDK_CLIENT_ERROR", "No event loop", True))
             return
-        task = loop.create_task(self._call(delivery, call))
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
-
-    async def _call(self, delivery: Delivery, call: HttpCall) -> None:
         now = time.monotonic()
         slot = max(now, self._slots.get(call.destination_arn, now))
         self._slots[call.destination_arn] = slot + 1.0 / max(call.rate, 1.0)
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        wait = slot - now
+        lease = self.env.state.store.insert(
+            "INSERT INTO target_retries (owner, next_at, doc) VALUES (?, ?, ?)",
+            (self.owner, clock.now() + wait + LEASE, json.dumps(asdict(delivery))),
+        )
+        task = loop.create_task(self._call(delivery, call, wait, lease))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _call(self, delivery: Delivery, call: HttpCall, wait: float, lease: int) -> None:
+        if wait > 0:
+            await asyncio.sleep(wait)
         try:
             await asyncio.to_thread(perform, call)
         except DeliveryFailed as failed:
             with self.env.state.store.transaction():
+                self._release(lease)
                 self._failed(delivery, failed)
             return
+        with self.env.state.store.transaction():
+            self._release(lease)
         self._count(delivery, "delivered")
+
+    def _release(self, lease: int) -> None:
+        self.env.state.store.execute("DELETE FROM target_retries WHERE id = ?", (lease,))
 
     async def stop(self) -> None:
         for task in list(self._calls):
