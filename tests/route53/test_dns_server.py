@@ -123,6 +123,10 @@ def test_delegation_below_the_apex_is_a_referral(
         zone["Id"],
         ("CREATE", record(f"child.{z}", "NS", f"ns1.child.{z}")),
         ("CREATE", record(f"ns1.child.{z}", "A", "127.0.0.40")),
+        (
+            "CREATE",
+            record(f"child.{z}", "DS", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+        ),
     )
     referral = ask(f"host.child.{z}", "A")
     assert referral.rcode() == dns.rcode.NOERROR
@@ -130,6 +134,10 @@ def test_delegation_below_the_apex_is_a_referral(
     assert not referral.answer
     assert referral.authority[0].rdtype == dns.rdatatype.NS
     assert values_of(referral.additional) == ["127.0.0.40"]
+    # The DS records of the delegation are answered by the parent, authoritatively.
+    ds = ask(f"child.{z}", "DS")
+    assert ds.flags & dns.flags.AA
+    assert len(values(ds, "DS")) == 1
 
 
 def values_of(section: list[Any]) -> list[str]:

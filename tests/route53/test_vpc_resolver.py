@@ -4,6 +4,7 @@ instance), names forwarded to an upstream resolver, and the DNS address setting.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -131,3 +132,15 @@ def test_garbage_and_unsupported_queries(endpoint: str) -> None:
     update.set_opcode(dns.opcode.UPDATE)
     got = dns.query.udp(update, "127.0.0.1", port=port, timeout=5)
     assert got.rcode() == dns.rcode.NOTIMP
+    # Random bytes over UDP and TCP break nothing: the server answers properly afterwards.
+    noise = random.Random(7)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(300):
+            size = noise.randrange(0, 300)
+            sock.sendto(bytes(noise.randrange(256) for _ in range(size)), ("127.0.0.1", port))
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            blob = bytes(noise.randrange(256) for _ in range(noise.randrange(0, 100)))
+            conn.sendall(len(blob).to_bytes(2, "big") + blob)
+    fine = dns.query.udp(dns.message.make_query("x.localhost", "A"), "127.0.0.1", port=port)
+    assert fine.rcode() == dns.rcode.NOERROR

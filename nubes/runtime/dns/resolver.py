@@ -64,13 +64,14 @@ MAX_CHAIN = 8
 NAMES_TTL = 60
 """TTL of nubes' own names and of alias answers that point at AWS resources (as ELB's 60 s)."""
 UDP_DEFAULT = 512
-A, AAAA, CNAME, NS, SOA, ANY = (
+A, AAAA, CNAME, NS, SOA, ANY, DS = (
     dns.rdatatype.A,
     dns.rdatatype.AAAA,
     dns.rdatatype.CNAME,
     dns.rdatatype.NS,
     dns.rdatatype.SOA,
     dns.rdatatype.ANY,
+    dns.rdatatype.DS,
 )
 
 
@@ -251,6 +252,8 @@ class Resolver:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
             return _formerr(wire), None
+        if query.flags & dns.flags.QR:
+            return None, None  # a response, not a query: never answered (no loops)
         response = dns.message.make_response(query)
         response.flags &= ~dns.flags.RA
         if query.opcode() != dns.opcode.QUERY or len(query.question) != 1:
@@ -309,6 +312,8 @@ class Resolver:
         name = qname
         for _ in range(MAX_CHAIN):
             cut = _cut(zone, name)
+            if cut == name and qtype == DS:
+                cut = None  # a delegation's DS records are the parent's to answer
             if cut is not None:
                 ns = self.select(zone, cut, zone.nodes[cut][NS], NS, where, 0)
                 if ns is not None:
