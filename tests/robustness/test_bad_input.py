@@ -343,3 +343,10 @@ def test_clock_refuses_what_is_not_a_forward_move(
     queue = client("sqs").create_queue(QueueName=bucket)["QueueUrl"]
     client("sqs").send_message(QueueUrl=queue, MessageBody="x")
     client("iam").create_user(UserName=bucket)
+
+
+def test_streams_before_any_dynamodb_call(nubes_factory: Callable[..., NubesProcess]) -> None:
+    """Providers are made on first use: the stream tables must exist for the first caller."""
+    server = nubes_factory(persistent=False)
+    streams = server.client("dynamodbstreams")
+    assert streams.list_streams(Limit=5)["Streams"] == []

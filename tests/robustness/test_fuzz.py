@@ -372,6 +372,8 @@ def _break(target: Target, wire: Wire, data: st.DataObject) -> Wire:
 
 
 def _sendable(value: str) -> bool:
+    if value != value.strip():
+        return False  # HTTP clients refuse to send it
     return all(ch == "\t" or (" " <= ch <= "\xff" and ch != "\x7f") for ch in value)
 
 

@@ -20,6 +20,9 @@ class DynamoDBStreamsProvider(ServiceProvider):
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        # The stream tables are the dynamodb provider's (its migrations make them): with
+        # providers made on first use, a ListStreams may come before any DynamoDB call.
+        env.providers.get("dynamodb")
         self.streams = Streams(self.store)
 
     def _stream(self, ctx: RequestContext, arn: str) -> Stream:
