@@ -654,7 +654,15 @@ class Enforcer:
             or (_v2_params(req).get("SecurityToken", "") if kind == "v2-query" else "")
         )
         record = self.key_record(key_id, token, ctx)
+        if ctx.principal.access_key_id != key_id:
+            # The key came from a form body the gateway did not read: act as its owner.
+            ctx.principal = record.principal
+            ctx.account_id = record.principal.account_id
         if kind == "v4":
+            auth = sigv4.Authorization.parse(header)
+            if auth is None or auth.scope.access_key_id != key_id:
+                # The key the secret was looked up for must be the one the signature names.
+                raise _error(ctx, "signature")
             verify_header_signature(ctx, record.secret, op)
         elif ctx.service == "s3":
             presign.verify(ctx, record.secret)

@@ -617,3 +617,14 @@ def test_query_honours_leading_keys(server: NubesProcess, keys: Keys) -> None:
 def test_get_session_token_needs_no_permission(server: NubesProcess, keys: Keys) -> None:
     sts = make(server, "sts", keys.denied)
     assert sts.get_session_token()["Credentials"]["AccessKeyId"]
+
+
+def test_a_signature_is_checked_for_the_key_it_names(server: NubesProcess, keys: Keys) -> None:
+    """A header naming two credentials: the secret is looked up for the key that is checked."""
+    request = prepare(make(server, "iam", keys.denied), "ListUsers")
+    headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+    auth = headers["Authorization"]
+    scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
+    victim = scope.replace(keys.denied[0], keys.allowed[0], 1)
+    headers["Authorization"] = auth.replace("Credential=", f"Credential={victim}, Credential=", 1)
+    assert_refused(send(request.method, request.url, headers, request.body), SIGNATURE)
