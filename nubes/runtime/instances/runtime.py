@@ -115,7 +115,6 @@ class InstanceRuntime:
         self.work_dirs: dict[str, str] = {}
         self.last_console: dict[str, bytes] = {}
         self._watcher: asyncio.Task[None] | None = None
-        self._ends: set[asyncio.Future[None]] = set()
         if metrics is not None:
             metrics.collector(self.collect)
 
@@ -168,20 +167,32 @@ class InstanceRuntime:
         current = self.instances.get(spec.instance_id)
         if current is not None and current.ending is None and current.fault is None:
             return current.ready
-        if current is not None:
-            self._end(current, "halt")
-            self.instances.pop(spec.instance_id, None)
         inst = _Instance(spec)
         self.instances[spec.instance_id] = inst
         self.work_dirs[spec.instance_id] = spec.work_dir
+        if current is None or current.gone.done():
+            self._start(inst)
+        else:
+            # What is left of a crashed or failed tree goes first: its copy-on-write layers are
+            # the new boot's.
+            self._end(current, "halt")
+            current.gone.add_done_callback(lambda _: self._start(inst))
+        return inst.ready
+
+    def _start(self, inst: _Instance) -> None:
+        if self.instances.get(inst.spec.instance_id) is not inst:
+            if not inst.ready.done():
+                inst.ready.set_exception(RuntimeError("halted before it booted"))
+                inst.ready.exception()
+            return
         try:
             self._spawn(inst)
         except OSError as exc:
             self._close(inst)
-            self.instances.pop(spec.instance_id, None)
+            self.instances.pop(inst.spec.instance_id, None)
             inst.ready.set_exception(exc)
             inst.ready.exception()
-        return inst.ready
+            inst.gone.set_result(None)
 
     def halt(self, instance_id: str) -> asyncio.Future[None]:
         """End the instance's whole process tree now; the result completes when it is gone."""
