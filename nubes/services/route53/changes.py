@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nubes.services.route53.params import bare_id
 from nubes.services.route53.records import BadName, check, describe, in_zone, presentation
 
 Key = tuple[str, str, str]
@@ -48,7 +49,7 @@ def normalise(record: dict[str, Any]) -> dict[str, Any]:
     alias = out.get("AliasTarget")
     if alias is not None:
         out["AliasTarget"] = {
-            "HostedZoneId": alias["HostedZoneId"].rsplit("/", 1)[-1],
+            "HostedZoneId": bare_id(alias["HostedZoneId"]),
             "DNSName": check(alias["DNSName"]),
             "EvaluateTargetHealth": bool(alias.get("EvaluateTargetHealth", False)),
         }

@@ -17,6 +17,7 @@ from nubes.runtime.healthchecks import (
 )
 from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.models import HealthCheckRow, Route53Model
+from nubes.services.route53.params import max_items
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -182,9 +183,7 @@ class HealthCheckOperations:
         return {"HealthCheck": self._check_out(self.health_check_row(ctx, params["HealthCheckId"]))}
 
     def list_health_checks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        from nubes.services.route53.provider import _max_items
-
-        limit = _max_items(params, 1000)
+        limit = max_items(params, 1000)
         checks = self.model.health_checks(ctx.account_id)
         marker = params.get("Marker")
         start = 0

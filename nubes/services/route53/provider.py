@@ -8,16 +8,18 @@ server (``wants_start``)."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock, ids
 from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
-from nubes.services.route53.changes import apply_batch, key_of
+from nubes.services.route53.changes import MAX_RRSETS_PER_ZONE, apply_batch, key_of
 from nubes.services.route53.errors import errors, invalid_input
-from nubes.services.route53.health_api import HealthCheckOperations
+from nubes.services.route53.health_api import MAX_HEALTH_CHECKS, HealthCheckOperations
 from nubes.services.route53.models import MIGRATIONS, Route53Model, Zone
+from nubes.services.route53.params import bare_id, max_items
 from nubes.services.route53.records import BadName, check, in_zone, presentation, sort_key
 
 if TYPE_CHECKING:
@@ -43,24 +45,6 @@ def name_servers() -> list[str]:
         n = random.randrange(512) + 512 * i
         out.append(f"ns-{n}.awsdns-{n // 32:02d}.{tld}")
     return out
-
-
-def bare_id(value: str) -> str:
-    """``/hostedzone/Z123`` -> ``Z123`` (botocore strips the prefix; raw callers may not)."""
-    return value.rsplit("/", 1)[-1]
-
-
-def _max_items(params: dict[str, Any], default: int, top: int | None = None) -> int:
-    raw = params.get("MaxItems")
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid_input(f"MaxItems '{raw}' is not a number") from None
-    if value < 1:
-        raise invalid_input("MaxItems must be at least 1")
-    return min(value, top or default)
 
 
 class Route53Provider(HealthCheckOperations, ServiceProvider):
@@ -319,7 +303,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         return {"HostedZoneCount": self.model.count_zones(ctx.account_id)}
 
     def list_hosted_zones(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        limit = _max_items(params, 100)
+        limit = max_items(params, 100)
         zones = self.model.zones(ctx.account_id)
         if params.get("DelegationSetId"):
             set_id = bare_id(params["DelegationSetId"])
@@ -331,9 +315,10 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         start = 0
         marker = params.get("Marker")
         if marker:
-            start = next((i for i, z in enumerate(zones) if z.id == bare_id(marker)), None)  # type: ignore[assignment]
-            if start is None:
+            found = [i for i, z in enumerate(zones) if z.id == bare_id(marker)]
+            if not found:
                 raise errors.InvalidInput(f"The marker {marker} is not valid.")
+            start = found[0]
         page = zones[start : start + limit]
         out: dict[str, Any] = {
             "HostedZones": [self._zone_out(z) for z in page],
@@ -348,7 +333,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
     def list_hosted_zones_by_name(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        limit = _max_items(params, 100)
+        limit = max_items(params, 100)
         zones = sorted(self.model.zones(ctx.account_id), key=lambda z: (sort_key(z.name), z.id))
         start_name = params.get("DNSName")
         start_id = params.get("HostedZoneId")
@@ -378,7 +363,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
     def list_hosted_zones_by_vpc(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        limit = _max_items(params, 100)
+        limit = max_items(params, 100)
         wanted = set(self.model.zones_of_vpc(params["VPCId"], params["VPCRegion"]))
         zones = [z for z in self.model.zones() if z.id in wanted]
         start = (
@@ -545,7 +530,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         zone = self._zone(ctx, params["HostedZoneId"])
-        limit = _max_items(params, 300)
+        limit = max_items(params, 300)
         start_name, start_type = params.get("StartRecordName"), params.get("StartRecordType")
         start_set = params.get("StartRecordIdentifier")
         if start_type and not start_name:
@@ -582,8 +567,6 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
                 f"A change with the specified change ID does not exist: {change_id}"
             )
         synced = clock.now() >= row["submitted"] + self.env.settings.route53_sync_seconds
-        from datetime import UTC, datetime
-
         info: dict[str, Any] = {
             "Id": f"/change/{change_id}",
             "Status": "INSYNC" if synced else "PENDING",
@@ -675,7 +658,7 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
     def list_reusable_delegation_sets(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        limit = _max_items(params, 100)
+        limit = max_items(params, 100)
         sets = self.model.delegation_sets(ctx.account_id)
         marker = params.get("Marker")
         start = 0
@@ -717,8 +700,6 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
     # -- limits -----------------------------------------------------------------------------
 
     def get_account_limit(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        from nubes.services.route53.health_api import MAX_HEALTH_CHECKS
-
         kind = params["Type"]
         counts = {
             "MAX_HEALTH_CHECKS_BY_OWNER": (
@@ -740,8 +721,6 @@ class Route53Provider(HealthCheckOperations, ServiceProvider):
         return {"Limit": {"Type": kind, "Value": value}, "Count": count()}
 
     def get_hosted_zone_limit(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        from nubes.services.route53.changes import MAX_RRSETS_PER_ZONE
-
         zone = self._zone(ctx, params["HostedZoneId"])
         if params["Type"] == "MAX_RRSETS_BY_ZONE":
             value, count = MAX_RRSETS_PER_ZONE, zone.record_count
