@@ -651,7 +651,9 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         scope, name = self._locate_bus(ctx, entry.get("EventBusName"))
         bus = self._ensure_default(scope) if name == DEFAULT_BUS else self.model.bus(scope, name)
         if bus is None:
-            raise _EntryError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+            # AWS accepts an event for a bus that does not exist (an EventId, no error) and
+            # drops it: clients see exactly that.
+            return str(uuid.uuid4())
         if not self._allows(bus, ctx.account_id):
             raise _EntryError(
                 "AccessDeniedException",
