@@ -223,3 +223,27 @@ def test_dig_sees_nxdomain_and_answers(
         timeout=10,
     ).stdout
     assert "status: NXDOMAIN" in missing
+
+
+def test_zones_of_every_account_are_answered(
+    endpoint: str, ask: Any, unique: Callable[[str], str]
+) -> None:
+    from tests.server import make_client
+
+    name = f"{unique('shared')}.example"
+    for account, address in (("111111111111", "127.0.8.1"), ("222222222222", "127.0.8.2")):
+        r53 = make_client(endpoint, "route53", aws_access_key_id=account)
+        own = r53.create_hosted_zone(Name=f"{account}.{name}", CallerReference=unique("r"))
+        same = r53.create_hosted_zone(Name=name, CallerReference=unique("r"))
+        for zone_id, owner in ((own["HostedZone"]["Id"], f"www.{account}.{name}"),
+                               (same["HostedZone"]["Id"], f"www.{name}")):  # fmt: skip
+            r53.change_resource_record_sets(
+                HostedZoneId=zone_id,
+                ChangeBatch={"Changes": [
+                    {"Action": "CREATE", "ResourceRecordSet": record(owner, "A", address)}
+                ]},
+            )  # fmt: skip
+    assert values(ask(f"www.111111111111.{name}", "A")) == ["127.0.8.1"]
+    assert values(ask(f"www.222222222222.{name}", "A")) == ["127.0.8.2"]
+    # Two public zones of one name: the older one answers.
+    assert values(ask(f"www.{name}", "A")) == ["127.0.8.1"]

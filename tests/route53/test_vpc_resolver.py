@@ -101,6 +101,7 @@ def test_unknown_names_are_forwarded_when_configured(
     upstream = f"127.0.0.1:{dns_port(endpoint)}"
     forwarding = nubes_factory(persistent=False, env={"NUBES_DNS_FORWARD": upstream})
     port = dns_port(forwarding.endpoint)
+    assert f"DNS: 127.0.0.1:{port} (UDP and TCP)" in "".join(forwarding.output)
 
     query = dns.message.make_query(f"up.{zone['Name']}", "A")
     got = dns.query.udp(query, "127.0.0.1", port=port, timeout=5)
