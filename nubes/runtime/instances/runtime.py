@@ -335,23 +335,24 @@ class InstanceRuntime:
             cfg["imds_endpoint"] = f"http://127.0.0.1:{tcp.getsockname()[1]}/"
             cfg["api_endpoint"] = f"http://{self.api_host}:{self.api_port}"
             inst.servers.append(self._serve(inst, tcp, self._imds_connection))
-        status_r, status_w = os.pipe()
-        death_r, death_w = os.pipe()
+        inst.status_r, status_w = os.pipe()
+        death_r, inst.death_w = os.pipe()
         cfg["status_fd"], cfg["death_fd"] = status_w, death_r
         argv = [sys.executable, "-S", "-I", AGENT, json.dumps(cfg)]
         try:
-            inst.proc = subprocess.Popen(
-                [*UNSHARE, *argv] if isolated else argv,
-                pass_fds=(status_w, death_r),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=open(os.path.join(spec.work_dir, "agent.log"), "ab"),  # noqa: SIM115
-                start_new_session=True,
-            )
+            with open(os.path.join(spec.work_dir, "agent.log"), "ab") as agent_log:
+                inst.proc = subprocess.Popen(
+                    [*UNSHARE, *argv] if isolated else argv,
+                    pass_fds=(status_w, death_r),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=agent_log,
+                    start_new_session=True,
+                )
         finally:
             os.close(status_w)
             os.close(death_r)
-        inst.status_r, inst.death_w = status_r, death_w
+        status_r = inst.status_r
         os.set_blocking(status_r, False)
         loop.add_reader(status_r, self._status, inst)
         inst.pidfd = os.pidfd_open(inst.proc.pid)
@@ -398,7 +399,8 @@ class InstanceRuntime:
         *lines, inst.buffer = inst.buffer.split(b"\n")
         for line in lines:
             try:
-                event = json.loads(line)["event"]
+                message = json.loads(line)
+                event = message["event"]
             except (ValueError, KeyError, TypeError):
                 continue
             inst.events.append(event)
@@ -408,7 +410,8 @@ class InstanceRuntime:
                 if not inst.ready.done():
                     inst.ready.set_result(None)
             elif event == "failed" and not inst.ready.done():
-                inst.ready.set_exception(RuntimeError("the instance's agent failed to start"))
+                error = message.get("error", "")
+                inst.ready.set_exception(RuntimeError(f"the instance could not start: {error}"))
                 inst.ready.exception()
 
     def _exited(self, inst: _Instance) -> None:
