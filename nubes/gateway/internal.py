@@ -22,7 +22,6 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 
 def health(env: Environment) -> dict[str, Any]:
     from nubes.runtime.dns import listening
-
     from nubes.services import PROVIDERS
 
     # As LocalStack reports lazily loaded services: "available" until first used.
