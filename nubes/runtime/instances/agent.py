@@ -110,7 +110,6 @@ class Agent:
             if path not in KEPT and os.path.isdir(path):
                 self.hidden[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
         self.started = time.monotonic()
-        self.tasks: set[asyncio.Task[None]] = set()
 
     def emit(self, event: str, **fields: Any) -> None:
         with contextlib.suppress(OSError):
