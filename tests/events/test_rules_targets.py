@@ -330,6 +330,11 @@ def test_custom_bus_and_bus_to_bus_forwarding(
         with pytest.raises(ClientError) as exc:
             events.put_rule(Name=unique("s"), EventBusName=bus, ScheduleExpression="rate(1 hour)")
         assert code_of(exc) == "ValidationException"
+        with pytest.raises(ClientError) as exc:
+            events.delete_event_bus(Name=bus)
+        assert exc.value.response["Error"]["Message"] == (
+            "EventBus can't be deleted since it has rules."
+        )
     finally:
         for rule in events.list_rules(EventBusName=bus)["Rules"]:
             ids = [

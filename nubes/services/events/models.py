@@ -216,12 +216,9 @@ class Model:
         return [r["name"] for r in rows]
 
     def delete_bus(self, scope: Scope, name: str) -> None:
-        key = (scope.account, scope.region, name)
-        where = "account = ? AND region = ? AND bus = ?"
-        self.store.execute(f"DELETE FROM events_targets WHERE {where}", key)
-        self.store.execute(f"DELETE FROM events_rules WHERE {where}", key)
         self.store.execute(
-            "DELETE FROM events_buses WHERE account = ? AND region = ? AND name = ?", key
+            "DELETE FROM events_buses WHERE account = ? AND region = ? AND name = ?",
+            (scope.account, scope.region, name),
         )
 
     # -- rules ----------------------------------------------------------------------------

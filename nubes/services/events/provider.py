@@ -271,11 +271,10 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         if req["Name"] == DEFAULT_BUS:
             raise errors.ValidationException("Cannot delete event bus default.")
         if self.model.bus(scope, req["Name"]) is not None:
-            for rule in self.model.rules(scope, req["Name"]):
-                self.env.tags.drop(rule.arn)
+            if self.model.rules(scope, req["Name"]):
+                raise errors.ValidationException("EventBus can't be deleted since it has rules.")
             self.env.tags.drop(scope.bus_arn(req["Name"]))
             self.model.delete_bus(scope, req["Name"])
-            self._bus_rules.clear()
         return {}
 
     def _bus_out(self, bus: Bus) -> Json:
