@@ -15,8 +15,6 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
-
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
@@ -741,6 +739,9 @@ _PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Rest
 def _regions() -> frozenset[str]:
     """Where a bucket may be placed from us-east-1: botocore's S3 regions, and ``EU``, the old
     name of eu-west-1."""
+    # botocore's session (its clients, docs, credentials) is imported only to answer this.
+    import botocore.session
+
     return frozenset(botocore.session.get_session().get_available_regions("s3")) | {"EU"}
 
 
