@@ -234,6 +234,10 @@ class Agent:
                 return True
             except OSError as exc:
                 self.console_line(f"nubes: {lower} not copy-on-write in {base}: {exc}")
+        if name in ("root", "home"):
+            # A home of its own all the same (an empty one), never the host's.
+            _mount("tmpfs", lower, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+            return True
         return False
 
     def metadata_network(self) -> None:

@@ -621,6 +621,7 @@ class InstanceRuntime:
         every minute with detailed monitoring, every five minutes with basic."""
         points: list[Datapoint] = []
         minute = int(boundary) // 60 * 60
+        reading: _ProcessTimes | None = None
         for inst in list(self.instances.values()):
             spec = inst.spec
             try:
@@ -649,7 +650,11 @@ class InstanceRuntime:
                 continue
             inst.published_until = end
             now = time.monotonic()
-            cpu = _cpu_seconds(inst.proc.pid) if inst.proc and inst.ending is None else 0.0
+            if inst.proc is None or inst.ending is not None:
+                cpu = 0.0
+            else:
+                reading = reading or _ProcessTimes()
+                cpu = reading.tree_seconds(inst.proc.pid)
             last = inst.sampled or (inst.booted, 0.0, 0, 0)
             inst.sampled = (now, cpu, inst.bytes_in, inst.bytes_out)
             elapsed = max(now - last[0], 1e-3)
@@ -812,30 +817,33 @@ def _listening(pid: int, private_ip: str) -> set[int]:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(root: int) -> float:
-    """CPU time of the process tree under ``root``: each live process's own time plus what its
-    reaped children used (the agent, as init, reaps every orphan)."""
-    parents: dict[int, int] = {}
-    times: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        pid = int(entry)
-        parents[pid] = int(fields[1])
-        times[pid] = sum(int(x) for x in fields[11:15])
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    total = 0
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        total += times.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total / _TICKS
+class _ProcessTimes:
+    """One reading of every process's CPU time (a single pass over /proc serves every
+    instance of a collection)."""
+
+    def __init__(self) -> None:
+        self.times: dict[int, int] = {}
+        self.children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            pid = int(entry)
+            self.children.setdefault(int(fields[1]), []).append(pid)
+            self.times[pid] = sum(int(x) for x in fields[11:15])
+
+    def tree_seconds(self, root: int) -> float:
+        """CPU time of the tree under ``root``: each live process's own time plus what its
+        reaped children used (the agent, as init, reaps every orphan)."""
+        total = 0
+        stack = [root]
+        while stack:
+            pid = stack.pop()
+            total += self.times.get(pid, 0)
+            stack.extend(self.children.get(pid, ()))
+        return total / _TICKS
