@@ -447,3 +447,43 @@ def test_tags_on_rules_and_buses(events: Any, rules: list[tuple[str, str]], uniq
     with pytest.raises(ClientError) as exc:
         events.list_tags_for_resource(ResourceARN=arn + "-missing")
     assert code_of(exc) == "ResourceNotFoundException"
+
+
+def test_bus_policy_given_whole(
+    events: Any,
+    client: Any,
+    make_queue: Callable[..., Queue],
+    rule_to: Callable[..., str],
+    unique: Any,
+) -> None:
+    bus = unique("open")
+    arn = events.create_event_bus(Name=bus)["EventBusArn"]
+    try:
+        queue = make_queue()
+        source = unique("anyone")
+        rule_to(queue.arn, pattern={"source": [source]}, bus=bus)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "anyone",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "events:PutEvents",
+                    "Resource": arn,
+                }
+            ],
+        }
+        events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+        assert json.loads(events.describe_event_bus(Name=bus)["Policy"]) == policy
+        stranger = client("events", aws_access_key_id="222222222222")
+        entry = {"Source": source, "DetailType": "t", "Detail": "{}", "EventBusName": arn}
+        assert stranger.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        assert [e["account"] for e in queue.events()] == ["222222222222"]
+        events.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
+        assert stranger.put_events(Entries=[entry])["FailedEntryCount"] == 1
+    finally:
+        for rule in events.list_rules(EventBusName=bus)["Rules"]:
+            events.remove_targets(Rule=rule["Name"], EventBusName=bus, Ids=["t1"])
+            events.delete_rule(Name=rule["Name"], EventBusName=bus)
+        events.delete_event_bus(Name=bus)

@@ -386,7 +386,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
                 return True
             wanted = principal.get("AWS", []) if isinstance(principal, dict) else []
             wanted = [wanted] if isinstance(wanted, str) else wanted
-            if account in wanted or f"arn:aws:iam::{account}:root" in wanted:
+            if {"*", account, f"arn:aws:iam::{account}:root"} & set(wanted):
                 return True
         return False
 
