@@ -702,10 +702,15 @@ class Enforcer:
         base = self._request_context(ctx, record)
         if ctx.service == "iam":
             wanted = [self._iam_path(n) for n in wanted]
-        elif ctx.service == "dynamodb":
-            base = {**base, **self._leading_keys(ctx, operation, params)}
+        leading: dict[str, list[str]] = {}
+        if ctx.service == "dynamodb":
+            leading = self._leading_keys(ctx, operation, params)
         for need in wanted:
             context = {**base, **need.context} if need.context else base
+            if leading:
+                table = need.resource.partition(":table/")[2].split("/", 1)[0]
+                if table in leading:
+                    context = {**context, "dynamodb:leadingkeys": leading[table]}
             tags = self._resource_tags(need.resource) if need.resource != "*" else {}
             if tags:
                 context = {
@@ -888,29 +893,44 @@ class Enforcer:
     def _leading_keys(
         self, ctx: RequestContext, operation: str, params: dict[str, Any]
     ) -> dict[str, list[str]]:
-        """``dynamodb:LeadingKeys``: the partition key values an item operation or a query
-        touches."""
+        """``dynamodb:LeadingKeys`` per table: the partition key values an item operation, a
+        query, a batch or a transaction touches. A value that cannot be read is one no policy
+        names (the request then fails its condition rather than passing it unexamined)."""
         table = params.get("TableName")
         if operation in ("CreateTable", "DeleteTable"):
-            for cached in [
-                k for k in self._hash_keys if k[:3] == (ctx.account_id, ctx.region, table)
-            ]:
+            stale = [k for k in self._hash_keys if k[:3] == (ctx.account_id, ctx.region, table)]
+            for cached in stale:
                 del self._hash_keys[cached]
-        if not table:
-            return {}
-        if operation == "Query":
+        touched: list[tuple[str, Any]] = []
+        if operation == "Query" and table:
             attribute = self._hash_key(ctx, str(table), params.get("IndexName"))
-            # A partition value that cannot be read is one no policy names: fail closed.
             found = _queried_partition(params, attribute) if attribute else None
-            return {"dynamodb:leadingkeys": [found or ""]}
-        item = params.get("Key") or params.get("Item")
-        if not isinstance(item, dict):
-            return {}
-        attribute = self._hash_key(ctx, str(table), None)
-        value = item.get(attribute) if attribute else None
-        if not isinstance(value, dict) or not value:
-            return {}
-        return {"dynamodb:leadingkeys": [str(next(iter(value.values())))]}
+            return {str(table): [found or ""]}
+        if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem") and table:
+            touched.append((str(table), params.get("Key") or params.get("Item")))
+        elif operation == "BatchGetItem":
+            for name, spec in (params.get("RequestItems") or {}).items():
+                for key in (spec or {}).get("Keys") or []:
+                    touched.append((name, key))
+        elif operation == "BatchWriteItem":
+            for name, writes in (params.get("RequestItems") or {}).items():
+                for write in writes or []:
+                    put, delete = write.get("PutRequest"), write.get("DeleteRequest")
+                    touched.append((name, (put or {}).get("Item") or (delete or {}).get("Key")))
+        elif operation in ("TransactGetItems", "TransactWriteItems"):
+            for entry in params.get("TransactItems") or []:
+                for body in entry.values():
+                    if isinstance(body, dict) and body.get("TableName"):
+                        touched.append((body["TableName"], body.get("Key") or body.get("Item")))
+        leading: dict[str, list[str]] = {}
+        for name, item in touched:
+            attribute = self._hash_key(ctx, name, None)
+            value = item.get(attribute) if isinstance(item, dict) and attribute else None
+            found = str(next(iter(value.values()))) if isinstance(value, dict) and value else ""
+            values = leading.setdefault(name, [])
+            if found not in values:
+                values.append(found)
+        return leading
 
     def _hash_key(self, ctx: RequestContext, table: str, index: Any) -> str | None:
         """The partition key attribute of a table, or of its index (read once, then cached)."""

@@ -585,7 +585,13 @@ def test_query_honours_leading_keys(server: NubesProcess, keys: Keys) -> None:
     iam.create_user(UserName="matrix-alice")
     statement = {
         "Effect": "Allow",
-        "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+        "Action": [
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+        ],
         "Resource": "*",
         "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["alice"]}},
     }
@@ -612,6 +618,22 @@ def test_query_honours_leading_keys(server: NubesProcess, keys: Keys) -> None:
     assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
     with pytest.raises(alice.exceptions.ClientError):
         alice.get_item(TableName="matrix-leading", Key={"pk": {"S": "bob"}})
+    own, other = {"pk": {"S": "alice"}}, {"pk": {"S": "bob"}}
+    alice.batch_get_item(RequestItems={"matrix-leading": {"Keys": [own]}})
+    alice.batch_write_item(RequestItems={"matrix-leading": [{"PutRequest": {"Item": own}}]})
+    alice.transact_get_items(TransactItems=[{"Get": {"TableName": "matrix-leading", "Key": own}}])
+    for refused in (
+        lambda: alice.batch_get_item(RequestItems={"matrix-leading": {"Keys": [own, other]}}),
+        lambda: alice.batch_write_item(
+            RequestItems={"matrix-leading": [{"PutRequest": {"Item": other}}]}
+        ),
+        lambda: alice.transact_get_items(
+            TransactItems=[{"Get": {"TableName": "matrix-leading", "Key": other}}]
+        ),
+    ):
+        with pytest.raises(alice.exceptions.ClientError) as exc:
+            refused()
+        assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_get_session_token_needs_no_permission(server: NubesProcess, keys: Keys) -> None:
