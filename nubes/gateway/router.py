@@ -9,6 +9,7 @@ virtual hosts. All tables come from the catalog and are built once per service.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -97,7 +98,14 @@ class Router:
         content_type = req.headers.get("content-type", "")
         if req.method == "POST" and content_type.startswith(FORM):
             # Only the action is needed here; the protocol parses the whole form once.
-            m = _FORM_ACTION.search(req.read_body())
+            body = req.read_body()
+            if "gzip" in req.headers.get("content-encoding", ""):
+                # A compressed form (PutMetricData): its start is enough to find the action.
+                try:
+                    body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, 1 << 20)
+                except zlib.error:
+                    body = b""
+            m = _FORM_ACTION.search(body)
             return unquote_plus(m.group(1).decode("utf-8", "replace")) if m else None
         return None
 

@@ -422,3 +422,51 @@ def test_evaluation_resumes_after_restart(nubes_factory: Callable[..., Any]) -> 
     urllib.request.urlopen(request, timeout=30).read()
     state = again.client("cloudwatch").describe_alarms(AlarmNames=["after-restart"])
     assert state["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+
+def test_state_changes_reach_eventbridge(
+    client: Callable[..., Any], cw: Any, unique: Callable[[str], str]
+) -> None:
+    sqs, events = client("sqs"), client("events")
+    url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    alarm = unique("watched")
+    rule = unique("alarms")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {"alarmName": [alarm]},
+            }
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    cw.put_metric_alarm(
+        AlarmName=alarm,
+        AlarmDescription="watched by a rule",
+        Namespace="Events",
+        MetricName="M",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="by hand")
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    event = json.loads(got[0]["Body"])
+    assert event["source"] == "aws.cloudwatch"
+    assert event["detail-type"] == "CloudWatch Alarm State Change"
+    assert event["resources"] == [_state(cw, alarm)["AlarmArn"]]
+    detail = event["detail"]
+    assert detail["alarmName"] == alarm
+    assert detail["state"]["value"] == "ALARM"
+    assert detail["state"]["reason"] == "by hand"
+    assert detail["previousState"]["value"] == "INSUFFICIENT_DATA"
+    assert detail["previousState"]["reason"] == "Unchecked: Initial alarm creation"
+    assert detail["configuration"]["description"] == "watched by a rule"
+    assert detail["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] == "M"

@@ -403,3 +403,18 @@ def test_older_protocols(endpoint: str, protocol: str, unique: Callable[[str], s
     with pytest.raises(ClientError) as exc:
         old.put_metric_data(Namespace="AWS/Nope", MetricData=[{"MetricName": "m", "Value": 1}])
     assert error_code(exc) == "InvalidParameterValue"
+
+
+@pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "query"])
+def test_large_puts_are_gzipped_by_the_sdk(
+    endpoint: str, protocol: str, unique: Callable[[str], str]
+) -> None:
+    """botocore gzips PutMetricData bodies over 10 KB (the operation's requestCompression)."""
+    sdk = client_speaking(endpoint, protocol)
+    ns = unique("Gzip")
+    data = [
+        {"MetricName": "m", "Dimensions": [{"Name": "N", "Value": str(i)}], "Value": float(i)}
+        for i in range(500)
+    ]
+    sdk.put_metric_data(Namespace=ns, MetricData=data)
+    assert len(sdk.list_metrics(Namespace=ns)["Metrics"]) == 500

@@ -41,6 +41,10 @@ CREATE TABLE cw_data (
 CREATE INDEX cw_data_by_metric ON cw_data (metric_id, ts);
 CREATE INDEX cw_data_by_age ON cw_data (res, ts);
 """
+WITHOUT_AGE_INDEX = """
+DROP INDEX cw_data_by_age;
+"""
+"""Roll-ups go metric by metric through cw_data_by_metric; a second index only slowed writes."""
 
 # (granularity of rows older than the age, age in seconds)
 TIERS = ((60, 3 * 3600), (300, 15 * 86400), (3600, 63 * 86400))
@@ -49,7 +53,7 @@ RECENT_WRITE = 60.0
 """How stale the recorded time of a metric's last write may get before it is rewritten."""
 
 Dims = tuple[tuple[str, str], ...]
-MetricKey = tuple[str, str, str, str, str]
+MetricKey = tuple[str, str, str, str, Dims]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +136,21 @@ class MetricStore:
     def _metric_id(
         self, account: str, region: str, namespace: str, name: str, dims: Dims, now: float
     ) -> int:
-        key = (account, region, namespace, name, dims_key(dims))
+        key = (account, region, namespace, name, dims)
         known = self._ids.get(key)
         if known is not None and now - known[1] < RECENT_WRITE:
             return known[0]
+        stored = (account, region, namespace, name, dims_key(dims))
         row = self.store.query_one(
             "SELECT id FROM cw_metrics WHERE account = ? AND region = ? AND namespace = ? "
             "AND name = ? AND dims = ?",
-            key,
+            stored,
         )
         if row is None:
             metric_id = self.store.insert(
                 "INSERT INTO cw_metrics (account, region, namespace, name, dims, last_put) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, now),
+                (*stored, now),
             )
         else:
             metric_id = row[0]
@@ -160,14 +165,13 @@ class MetricStore:
     def lookup(
         self, account: str, region: str, namespace: str, name: str, dims: Dims
     ) -> int | None:
-        key = (account, region, namespace, name, dims_key(dims))
-        known = self._ids.get(key)
+        known = self._ids.get((account, region, namespace, name, dims))
         if known is not None:
             return known[0]
         found = self.store.scalar(
             "SELECT id FROM cw_metrics WHERE account = ? AND region = ? AND namespace = ? "
             "AND name = ? AND dims = ?",
-            key,
+            (account, region, namespace, name, dims_key(dims)),
         )
         return None if found is None else int(found)
 
@@ -235,12 +239,18 @@ class MetricStore:
 
     def roll_up(self, now: float) -> None:
         """Move rows past their tier's age into the next tier; drop rows past the last one."""
-        self.store.execute("DELETE FROM cw_data WHERE ts < ?", (now - MAX_AGE,))
+        for metric_id in [r[0] for r in self.store.query("SELECT id FROM cw_metrics")]:
+            self._roll_up(metric_id, now)
+
+    def _roll_up(self, metric_id: int, now: float) -> None:
+        self.store.execute(
+            "DELETE FROM cw_data WHERE metric_id = ? AND ts < ?", (metric_id, now - MAX_AGE)
+        )
         for granularity, age in TIERS:
             rows = self.store.query(
                 "SELECT rowid, metric_id, ts, unit, n, total, lo, hi, vals FROM cw_data "
-                "WHERE res < ? AND ts < ?",
-                (granularity, now - age),
+                "WHERE metric_id = ? AND ts < ? AND res < ?",
+                (metric_id, now - age, granularity),
             )
             if not rows:
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 STANDARD = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -167,7 +167,22 @@ def _percentile(values: Sequence[tuple[float, float]], count: float, pct: float)
     return values[-1][0]
 
 
-def aggregate(samples: Iterable[Sample]) -> Aggregate | None:
+def aggregate(samples: Sequence[Sample]) -> Aggregate | None:
+    if len(samples) == 1:
+        # The usual period of a metric published once a minute: no merging needed.
+        s = samples[0]
+        if not s.count:
+            return None
+        values: list[tuple[float, float]] | None
+        if s.values is not None:
+            values = list(s.values)
+        elif s.count == 1 or s.low == s.high:
+            values = [(s.low, s.count)]
+        else:
+            values = None
+        if values is not None and values and values[0][0] < 0:
+            values = None
+        return Aggregate(s.count, s.total, s.low, s.high, values)
     count = total = 0.0
     low, high = math.inf, -math.inf
     raw: dict[float, float] | None = {}
@@ -187,8 +202,8 @@ def aggregate(samples: Iterable[Sample]) -> Aggregate | None:
             raw = None
     if count == 0:
         return None
-    values = sorted(raw.items()) if raw is not None else None
-    if values is not None and values and values[0][0] < 0:
+    merged = sorted(raw.items()) if raw is not None else None
+    if merged is not None and merged and merged[0][0] < 0:
         # AWS offers no percentiles for data with negative values.
-        values = None
-    return Aggregate(count, total, low, high, values)
+        merged = None
+    return Aggregate(count, total, low, high, merged)

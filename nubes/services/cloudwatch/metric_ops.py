@@ -116,6 +116,26 @@ class MetricOps:
 
     @staticmethod
     def _datum_row(i: int, d: Mapping[str, Any], now: float) -> Row:
+        value = d.get("Value")
+        if (
+            value is not None
+            and len(d) <= 4
+            and "Timestamp" not in d
+            and "StatisticValues" not in d
+            and "Values" not in d
+            and "StorageResolution" not in d
+            and math.isfinite(value)
+            and abs(value) <= VALUE_LIMIT
+        ):
+            # The common datum (name, value, dimensions, unit) without the general checks.
+            dims = dims_of(d.get("Dimensions"))
+            if len({k for k, _ in dims}) == len(dims):
+                v = float(value)
+                return Row(d["MetricName"], dims, now, d.get("Unit") or "None", 60, 1.0, v, v, v)
+        return MetricOps._general_row(i, d, now)
+
+    @staticmethod
+    def _general_row(i: int, d: Mapping[str, Any], now: float) -> Row:
         where = f"MetricData.member.{i}"
         has_value = d.get("Value") is not None
         has_values = bool(d.get("Values"))
@@ -321,7 +341,7 @@ class MetricOps:
                 {
                     "Id": outcome.id,
                     "Label": render_label(outcome, zone),
-                    "Timestamps": [datetime.fromtimestamp(t, UTC) for t, _ in page],
+                    "Timestamps": [t for t, _ in page],
                     "Values": [v for _, v in page],
                     "StatusCode": "PartialData" if partial else "Complete",
                 }

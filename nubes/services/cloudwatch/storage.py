@@ -60,6 +60,7 @@ CREATE TABLE cw_clock (
     boundary REAL NOT NULL
 );
 """,
+    metricstore.WITHOUT_AGE_INDEX,
 )
 
 METRIC = "MetricAlarm"
