@@ -203,26 +203,39 @@ def test_every_record_type_is_answered(
 
 
 @pytest.mark.skipif(shutil.which("dig") is None, reason="dig is not installed")
-def test_dig_sees_nxdomain_and_answers(
+def test_dig_sees_what_an_authoritative_server_answers(
     client: Callable[..., Any], zone: dict[str, Any], endpoint: str
 ) -> None:
     z = zone["Name"]
-    change(client, zone["Id"], ("CREATE", record(f"www.{z}", "A", "127.0.0.50")))
+    change(
+        client,
+        zone["Id"],
+        ("CREATE", record(f"www.{z}", "A", "127.0.0.50")),
+        ("CREATE", record(f"*.w.{z}", "A", "127.0.0.51")),
+        ("CREATE", record(f"c.{z}", "CNAME", f"www.{z}")),
+        ("CREATE", record(f"big.{z}", "TXT", *(f'"{i:03d} {"y" * 200}"' for i in range(20)))),
+    )
     port = str(dns_port(endpoint))
-    found = subprocess.run(
-        ["dig", "@127.0.0.1", "-p", port, f"www.{z}", "A", "+norec"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    ).stdout
+
+    def dig(name: str, rtype: str = "A") -> str:
+        return subprocess.run(
+            ["dig", "@127.0.0.1", "-p", port, name, rtype, "+norec"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+
+    found = dig(f"www.{z}")
     assert "status: NOERROR" in found and "127.0.0.50" in found and " aa" in found
-    missing = subprocess.run(
-        ["dig", "@127.0.0.1", "-p", port, f"nope.{z}", "A", "+norec"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    ).stdout
-    assert "status: NXDOMAIN" in missing
+    assert "status: NXDOMAIN" in dig(f"nope.{z}")
+    nodata = dig(f"www.{z}", "MX")
+    assert "status: NOERROR" in nodata and "ANSWER: 0" in nodata and "SOA" in nodata
+    assert "127.0.0.51" in dig(f"any.w.{z}")
+    chained = dig(f"c.{z}")
+    assert "CNAME" in chained and "127.0.0.50" in chained
+    # dig retries over TCP when the UDP answer comes back truncated.
+    big = dig(f"big.{z}", "TXT")
+    assert "Truncated, retrying in TCP mode" in big and "ANSWER: 20" in big
 
 
 def test_zones_of_every_account_are_answered(
