@@ -413,7 +413,15 @@ def test_schedule_validation(
         assert exc.value.response["Error"]["Code"] == "ValidationException"
         assert message in exc.value.response["Error"]["Message"]
     name = unique("dup")
-    scheduler.create_schedule(Name=name, **schedule_args(queue.arn, "rate(1 hour)"))
+    made = scheduler.create_schedule(
+        Name=name, ClientToken="token-1", **schedule_args(queue.arn, "rate(1 hour)")
+    )
+    # a retry of the same request (same client token) gets the same answer
+    again = scheduler.create_schedule(
+        Name=name, ClientToken="token-1", **schedule_args(queue.arn, "rate(1 hour)")
+    )
+    assert again["ScheduleArn"] == made["ScheduleArn"]
+    assert "ClientToken" not in scheduler.get_schedule(Name=name)
     with pytest.raises(ClientError) as exc:
         scheduler.create_schedule(Name=name, **schedule_args(queue.arn, "rate(1 hour)"))
     assert exc.value.response["Error"]["Code"] == "ConflictException"
@@ -444,3 +452,28 @@ def test_one_time_schedules_ignore_start_and_end_dates(
     )
     advance(3601)
     assert queue.drain() == ['{"hello": 1}']
+
+
+def test_sns_target_template(
+    scheduler: Any,
+    client: Callable[..., Any],
+    make_queue: Callable[..., Queue],
+    advance: Callable[[float], None],
+    unique: Callable[[str], str],
+) -> None:
+    sns = client("sns")
+    topic = sns.create_topic(Name=unique("sched-topic"))["TopicArn"]
+    queue = make_queue()
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue.arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    scheduler.create_schedule(
+        Name=unique("to-sns"),
+        **schedule_args(topic, "rate(2 minutes)", Input='"<aws.scheduler.execution-id>"'),
+    )
+    advance(4 * 60)
+    ids = [json.loads(body) for body in queue.drain()]
+    assert len(ids) == 2 and len(set(ids)) == 2

@@ -327,9 +327,18 @@ class SchedulerProvider(ServiceProvider):
             "AND name = ?",
             (ctx.account_id, ctx.region, group, req["Name"]),
         )
-        if exists:
-            raise errors.ConflictException(f"Schedule {req['Name']} already exists.")
         doc = self._validated(req)
+        if exists:
+            # A retried request (same client token, same schedule) gets the first answer.
+            stored = json.loads(self._schedule(ctx, {**req, "GroupName": group})["doc"])
+            token = req.get("ClientToken")
+            if not token or stored.pop("ClientToken", None) != token or stored != doc:
+                raise errors.ConflictException(f"Schedule {req['Name']} already exists.")
+            return {
+                "ScheduleArn": self._schedule_arn(ctx.account_id, ctx.region, group, req["Name"])
+            }
+        if req.get("ClientToken"):
+            doc["ClientToken"] = req["ClientToken"]
         return {"ScheduleArn": self._write(ctx, group, req["Name"], doc, clock.now())}
 
     def update_schedule(self, ctx: RequestContext, req: Json) -> Json:
@@ -352,6 +361,7 @@ class SchedulerProvider(ServiceProvider):
     def get_schedule(self, ctx: RequestContext, req: Json) -> Json:
         row = self._schedule(ctx, req)
         doc = json.loads(row["doc"])
+        doc.pop("ClientToken", None)
         return {
             **doc,
             "Arn": self._schedule_arn(row["account"], row["region"], row["grp"], row["name"]),
