@@ -111,6 +111,12 @@ def test_change_batch_errors_are_listed_as_aws_words_them(
         f'[RRSet with DNS name www.{z}., type A, SetIdentifier "s" cannot be created because a '
         "non multivalue answer rrset exists with the same name and type.]"
     )  # fmt: skip
+    assert "not available for records of type CNAME" in failure(
+        (
+            "CREATE",
+            record(f"mv.{z}", "CNAME", "a.example", SetIdentifier="m", MultiValueAnswer=True),
+        )
+    )
     assert "ARRDATAIllegalIPv4Address" in failure(("CREATE", record(f"bad.{z}", "A", "1.2.3")))
     assert "Expected exactly one of [AliasTarget" in failure(
         ("CREATE", {"Name": f"x.{z}", "Type": "A"})

@@ -103,6 +103,9 @@ def _shape_problem(change: dict[str, Any], record: dict[str, Any]) -> str | None
             return problem
     if record.get("MultiValueAnswer") is False:
         return f"Invalid request: MultiValueAnswer must be true in {describe(record)}"
+    if record.get("MultiValueAnswer") and (has_alias or record["Type"] in ("NS", "CNAME")):
+        what = "alias records" if has_alias else f"records of type {record['Type']}"
+        return f"Invalid request: multivalue answer routing is not available for {what}"
     if has_values:
         from nubes.services.route53.values import values_problem
 
