@@ -289,7 +289,8 @@ def test_exact_values_and_types() -> None:
         ),
         ('{"a": [{"anything-but": {"suffix": ""}}]}', "Null prefix/suffix not allowed"),
         ('["a"]', "Filter is not an object"),
-        ('{"a": ', "Unrecognized token"),
+        ('{"a": ', "Invalid JSON"),
+        ('{"a": [NaN]}', "Invalid JSON"),
     ],
 )
 def test_refused_patterns(pattern: str, reason: str) -> None:
