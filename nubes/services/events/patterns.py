@@ -31,7 +31,7 @@ Matcher = Callable[[Any], bool]
 
 @dataclass(frozen=True)
 class _Leaf:
-    matchers: tuple[Matcher, ...]
+    matchers: tuple[Matcher | _Presence, ...]
     """The leaf matches when any of these matches any of the field's values."""
 
 
@@ -98,7 +98,7 @@ def _or(items: Any) -> tuple[Pattern, ...]:
 def _leaf(key: str, items: list[Any]) -> _Leaf:
     if not items:
         raise PatternError("Empty arrays are not allowed")
-    matchers: list[Matcher] = []
+    matchers: list[Matcher | _Presence] = []
     for item in items:
         if isinstance(item, dict):
             if not item:
@@ -119,14 +119,11 @@ def _leaf(key: str, items: list[Any]) -> _Leaf:
     return _Leaf(tuple(matchers))
 
 
+@dataclass(frozen=True)
 class _Presence:
     """``exists``: a test on whether the field has a value at all, not on the value."""
 
-    def __init__(self, present: bool) -> None:
-        self.present = present
-
-    def __call__(self, value: Any) -> bool:
-        return self.present
+    present: bool
 
 
 # -- values -----------------------------------------------------------------------------------
