@@ -71,6 +71,8 @@ class Status:
     last: Observation | None = None
     last_failure: Observation | None = None
     probing: bool = False
+    version: int = 0
+    """The check's version the status was measured under: an update starts counting afresh."""
 
 
 class HealthChecker:
@@ -99,8 +101,10 @@ class HealthChecker:
         for check_id in list(self.statuses):
             if check_id not in self.checks:
                 del self.statuses[check_id]
-        for check_id in self.checks:
-            self.statuses.setdefault(check_id, Status(due=clock.now()))
+        for check_id, check in self.checks.items():
+            status = self.statuses.setdefault(check_id, Status(due=clock.now()))
+            if status.version != check.version:
+                status.version, status.streak, status.due = check.version, 0, clock.now()
         self.generation += 1
         if self._wake is not None:
             self._wake.set()
