@@ -61,6 +61,10 @@ NOW = formatdate(usegmt=True)
             (403, "RequestTimeTooSkewed"),
         ),
         ({"Authorization": "AWS test:abc=", "X-Amz-Date": "Bad Date"}, (403, "AccessDenied")),
+        (
+            {"Authorization": "AWS4-HMAC-SHA256 Credential=HAHAHA", "X-Amz-Date": NOW},
+            (400, "AuthorizationHeaderMalformed"),
+        ),
     ],
 )
 def test_malformed_sigv2_headers(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.gateway import sigv2, sigv4
 from nubes.gateway.router import s3_virtual_host_bucket
+from nubes.protocol.base import ServiceError
 from nubes.services.s3.errors import errors
 from nubes.services.s3.headers import check_content_md5
 
@@ -60,6 +61,13 @@ def form(ctx: RequestContext) -> str | None:
     query_string = req.query_string
     found = []
     header = req.headers.get("authorization", "")
+    if header.startswith(sigv4.ALGORITHM + " ") and sigv4.Authorization.parse(header) is None:
+        raise ServiceError(
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; the Credential is mal-formed; expecting "
+            '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+            400,
+        )
     if header:
         found.append("v2" if header.startswith("AWS ") else None)
     if "X-Amz-Algorithm=" in query_string or "X-Amz-Signature=" in query_string:
