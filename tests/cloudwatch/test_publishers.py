@@ -238,3 +238,32 @@ def test_logs_metric_filters(
     ]
     errors = _sum(cw, ns, "Errors", [], start, end)
     assert (errors["Sum"], errors["SampleCount"]) == (1.0, 3.0)
+
+
+@pytest.mark.clock
+def test_dynamodb_consumed_capacity(
+    client: Callable[..., Any],
+    cw: Any,
+    endpoint: str,
+    unique: Callable[[str], str],
+    to_next_minute: Callable[[], float],
+) -> None:
+    ddb = client("dynamodb")
+    table = unique("tbl")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    start = server_time(endpoint) - timedelta(hours=1)
+    put = ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"S": "x" * 1500}})
+    assert "ConsumedCapacity" not in put
+    got = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
+    assert "ConsumedCapacity" not in got
+    ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)
+    to_next_minute()
+    end = server_time(endpoint) + timedelta(hours=1)
+    dims = [{"Name": "TableName", "Value": table}]
+    assert _sum(cw, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", dims, start, end)["Sum"] == 2.0
+    assert _sum(cw, "AWS/DynamoDB", "ConsumedReadCapacityUnits", dims, start, end)["Sum"] == 1.5

@@ -15,6 +15,7 @@ from nubes.protocol.base import ServiceError
 from nubes.protocol.validate import validation_error
 from nubes.services.base import ServiceProvider
 from nubes.services.dynamodb import legacy, partiql, tables
+from nubes.services.dynamodb import metrics as ddb_metrics
 from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.capacity import Capacity, read_units, write_units
 from nubes.services.dynamodb.errors import RequestValidationException, ValidationException, errors
@@ -89,6 +90,7 @@ class DynamoDBProvider(ServiceProvider):
         self.items = Items(self.store)
         self.streams = Streams(self.store)
         self.tokens = Tokens(self.store)
+        Capacity.publisher = ddb_metrics.consumed_units(env)
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
