@@ -352,3 +352,40 @@ def test_multipart_user_data_runs_its_shell_scripts_in_order(tmp_path: Path) -> 
         assert b"never" not in console
 
     run(tmp_path, scenario)
+
+
+def test_names_resolve_through_the_vpc_resolver(tmp_path: Path) -> None:
+    import dns.message
+    import dns.rrset
+
+    asked: list[tuple[str, str]] = []
+
+    def resolver(query: bytes, vpc_id: str, region: str) -> bytes:
+        request = dns.message.from_wire(query)
+        asked.append((vpc_id, region))
+        response = dns.message.make_response(request)
+        name = request.question[0].name
+        if str(name) == "db.corp.internal.":
+            response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "10.0.9.9"))
+        else:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return bytes(response.to_wire())
+
+    script = b"""#!/bin/sh
+cat /etc/resolv.conf
+python3 -c 'import socket; print("db is", socket.gethostbyname("db.corp.internal"))'
+python3 -c 'import socket; socket.gethostbyname("nothing.corp.internal")' || echo "no such name"
+"""
+
+    async def scenario(lab: Lab) -> None:
+        lab.runtime.vpc_resolver = lambda: resolver
+        spec = lab.spec(script)
+        lab.host.records[spec.instance_id]["VpcId"] = "vpc-123"
+        await lab.runtime.boot(spec)
+        await _wait_console(lab, spec.instance_id, b"no such name")
+        console = lab.runtime.console_output(spec.instance_id)
+        assert b"nameserver 169.254.169.253" in console
+        assert b"db is 10.0.9.9" in console
+        assert ("vpc-123", "us-east-1") in asked
+
+    run(tmp_path, scenario)

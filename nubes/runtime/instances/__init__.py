@@ -4,7 +4,9 @@ The EC2 provider (``nubes/services/ec2``) keeps the records (state, addresses, v
 groups) and calls this runtime to make an instance run:
 
 - ``runtime = InstanceRuntime(host, api_port=env.settings.port, metrics=env.metrics,
-  hide=[str(env.settings.data_dir)])`` in the provider's ``start()``, then
+  hide=[str(env.settings.data_dir)], vpc_resolver=lambda: <Route 53 provider>
+  .resolver_for_vpc())`` in the provider's ``start()`` (``vpc_resolver`` gives instances DNS
+  at 169.254.169.253 with the VPC's private hosted zones), then
   ``await runtime.start()`` and ``runtime.boot(spec)`` for every instance whose record says
   running (their processes ended with the previous server). ``await runtime.stop()`` in the
   provider's ``stop()`` ends every instance process.

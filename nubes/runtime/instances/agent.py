@@ -44,6 +44,7 @@ MOUNT_ATTR_RDONLY = 1
 AT_EMPTY_PATH = 0x1000
 AT_FDCWD = -100
 METADATA_IP = "169.254.169.254"
+RESOLVER_IP = "169.254.169.253"
 LINK_IP = "169.254.0.1"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -76,6 +77,33 @@ def _host_mounts() -> list[int]:
         with contextlib.suppress(OSError):
             fds.append(os.open(point, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC))
     return fds
+
+
+class _DnsRelay(asyncio.DatagramProtocol):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.transport: Any = None
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        task = asyncio.ensure_future(self.ask(data, addr))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def ask(self, query: bytes, addr: tuple[str, int]) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.path)
+            writer.write(len(query).to_bytes(2, "big") + query)
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            answer = await reader.readexactly(size)
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError):
+            return
+        if self.transport is not None:
+            self.transport.sendto(answer, addr)
 
 
 def _ip(commands: str) -> None:
@@ -140,6 +168,13 @@ class Agent:
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
         if "etc" in overlaid:
+            if cfg.get("dns"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink("/etc/resolv.conf")
+                with open("/etc/resolv.conf", "w") as f:
+                    f.write(
+                        f"nameserver {RESOLVER_IP}\nsearch {cfg['hostname'].split('.', 1)[-1]}\n"
+                    )
             hostname = cfg["hostname"]
             with open("/etc/hosts", "w") as f:
                 f.write(
@@ -241,8 +276,9 @@ class Agent:
         return False
 
     def metadata_network(self) -> None:
-        """169.254.169.254 lives in a network namespace of its own behind a veth pair, as it
-        lives outside a real instance: so the instance can still listen on 0.0.0.0:80."""
+        """169.254.169.254 (metadata) and 169.254.169.253 (the Amazon DNS resolver) live in a
+        network namespace of their own behind a veth pair, as they live outside a real
+        instance: so the instance can still listen on 0.0.0.0:80 and :53."""
         _ip("link add imds0 type veth peer name imds1")
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
@@ -258,6 +294,7 @@ class Agent:
                 _ip(
                     "link set lo up\nlink set imds1 up\n"
                     f"addr add {METADATA_IP}/32 dev imds1\n"
+                    f"addr add {RESOLVER_IP}/32 dev imds1\n"
                     f"route add {LINK_IP}/32 dev imds1"
                 )
                 asyncio.run(self.metadata_relay(ready_w))
@@ -269,7 +306,8 @@ class Agent:
         _ip(
             f"link set imds1 netns {pid}\nlink set imds0 up\n"
             f"addr add {LINK_IP}/32 dev imds0\n"
-            f"route add {METADATA_IP}/32 dev imds0 src {LINK_IP}"
+            f"route add {METADATA_IP}/32 dev imds0 src {LINK_IP}\n"
+            f"route add {RESOLVER_IP}/32 dev imds0 src {LINK_IP}"
         )
         os.write(go_w, b"x")
         os.close(go_w)
@@ -281,6 +319,11 @@ class Agent:
     async def metadata_relay(self, ready: int) -> None:
         server = await asyncio.start_server(
             lambda r, w: self.to_unix("imds.sock", r, w), METADATA_IP, 80
+        )
+        # DNS over TCP goes through as it is; each UDP query is sent on in TCP's framing.
+        await asyncio.start_server(lambda r, w: self.to_unix("dns.sock", r, w), RESOLVER_IP, 53)
+        await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _DnsRelay(f"{self.work}/dns.sock"), local_addr=(RESOLVER_IP, 53)
         )
         os.write(ready, b"x")
         os.close(ready)

@@ -48,6 +48,7 @@ FAST_FOR = 30.0
 """Listening ports are looked for often in the first seconds after a boot (when the user data
 starts its servers), then at a slower pace."""
 ASG_TAG = "aws:autoscaling:groupName"
+VpcResolver = Callable[[bytes, str, str], bytes]
 RETRY_REFUSED = 2.0
 KEEP_CONSOLES = 256
 """Console outputs of ended instances kept in memory (their work directories may be gone)."""
@@ -101,16 +102,21 @@ class InstanceRuntime:
         metrics: Metrics | None = None,
         hide: Iterable[str] = (),
         isolation: str | None = None,
+        vpc_resolver: Callable[[], VpcResolver | None] | None = None,
     ) -> None:
         """``hide``: host directories the instances must not see (nubes' data directory);
         ``isolation``: "namespaces" or "host" to force a mode (default: namespaces where the
-        OS allows them; also ``NUBES_EC2_ISOLATION``)."""
+        OS allows them; also ``NUBES_EC2_ISOLATION``); ``vpc_resolver``: gives the function
+        that answers a DNS query (wire bytes) inside a VPC, ``(query, vpc_id, region) ->
+        answer`` (Route 53's ``resolver_for_vpc``), or None while there is none: instances
+        then resolve names at 169.254.169.253, the Amazon DNS address, in their resolv.conf."""
         self.host = host
         self.api_port = api_port
         self.api_host = "127.0.0.1" if api_host in ("", "0.0.0.0", "::") else api_host
         self.hide = [str(Path(p).resolve()) for p in hide]
         self.isolation = isolation or os.environ.get("NUBES_EC2_ISOLATION") or ""
         self.imds = Imds(host)
+        self.vpc_resolver = vpc_resolver
         self.instances: dict[str, _Instance] = {}
         self.work_dirs: dict[str, str] = {}
         self.last_console: dict[str, bytes] = {}
@@ -308,7 +314,7 @@ class InstanceRuntime:
         spec = inst.spec
         os.makedirs(spec.work_dir, exist_ok=True)
         inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock"):
+        for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock", "dns.sock"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(spec.work_dir, name))
         with open(os.path.join(spec.work_dir, "user-data"), "wb") as f:
@@ -329,7 +335,9 @@ class InstanceRuntime:
         if isolated:
             imds = self._unix_server(inst, "imds.sock", self._imds_connection)
             api = self._unix_server(inst, "api.sock", self._api_connection)
-            inst.servers += [imds, api]
+            dns = self._unix_server(inst, "dns.sock", self._dns_connection)
+            inst.servers += [imds, api, dns]
+            cfg["dns"] = self.vpc_resolver is not None
         else:
             tcp = socket.create_server(("127.0.0.1", 0))
             cfg["imds_endpoint"] = f"http://127.0.0.1:{tcp.getsockname()[1]}/"
@@ -517,6 +525,31 @@ class InstanceRuntime:
             writer.close()
             return
         await _splice(inst, (reader, writer), other)
+
+    async def _dns_connection(
+        self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """DNS queries in TCP's framing (a two-byte length before each message)."""
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                answer = self._resolve(inst, await reader.readexactly(size))
+                writer.write(len(answer).to_bytes(2, "big") + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    def _resolve(self, inst: _Instance, query: bytes) -> bytes:
+        resolver = self.vpc_resolver() if self.vpc_resolver is not None else None
+        if resolver is not None:
+            record = self.host.describe(inst.spec.instance_id) or {}
+            try:
+                return resolver(query, record.get("VpcId", ""), inst.spec.region)
+            except Exception:
+                log.exception("DNS query from %s failed", inst.spec.instance_id)
+        return _servfail(query)
 
     async def _inbound(
         self, inst: _Instance, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -769,6 +802,14 @@ async def _splice(
     finally:
         inside[1].close()
         outside[1].close()
+
+
+def _servfail(query: bytes) -> bytes:
+    """SERVFAIL for a query nothing can answer (header only, the query's id and RD bit)."""
+    if len(query) < 12:
+        return b""
+    flags = 0x8080 | (query[2] & 0x01) << 8 | 2
+    return query[:2] + flags.to_bytes(2, "big") + bytes(8)
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
