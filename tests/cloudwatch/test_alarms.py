@@ -470,3 +470,65 @@ def test_state_changes_reach_eventbridge(
     assert detail["previousState"]["reason"] == "Unchecked: Initial alarm creation"
     assert detail["configuration"]["description"] == "watched by a rule"
     assert detail["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] == "M"
+
+
+def test_high_resolution_alarm_evaluates_each_period(
+    cw: Any, endpoint: str, unique: Callable[[str], str], advance: Callable[[float], float]
+) -> None:
+    from tests.cloudwatch.conftest import server_now
+
+    ns, alarm = unique("HiRes"), unique("fast")
+    cw.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace=ns,
+        MetricName="Spikes",
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=100,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    # Move to just after a 10-second boundary, publish, then cross exactly the next one.
+    now = server_now(endpoint)
+    advance(10 - now % 10 + 0.5)
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[{"MetricName": "Spikes", "Value": 500, "StorageResolution": 1}],
+    )
+    advance(10)
+    described = _state(cw, alarm)
+    assert described["StateValue"] == "ALARM"
+    assert json.loads(described["StateReasonData"])["period"] == 10
+
+
+def test_a_jump_over_several_minutes_samples_every_minute(
+    client: Callable[..., Any],
+    cw: Any,
+    endpoint: str,
+    unique: Callable[[str], str],
+    advance: Callable[[float], float],
+) -> None:
+    """Three of three minutes must breach: one clock jump of three minutes gives them."""
+    from tests.cloudwatch.conftest import server_now
+
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=unique("steady"))["QueueUrl"]
+    alarm = unique("steady-backlog")
+    cw.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": url.rsplit("/", 1)[1]}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    now = server_now(endpoint)
+    advance(60 - now % 60 + 1 + 120)
+    described = _state(cw, alarm)
+    assert described["StateValue"] == "ALARM"
+    assert described["StateReason"].startswith("Threshold Crossed: 3 out of the last 3 datapoints")
