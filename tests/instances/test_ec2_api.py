@@ -439,3 +439,35 @@ def test_shutdown_inside_the_instance_follows_its_shutdown_behavior(
     assert state == final
     assert instance["Instances"][0]["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
     assert "going down" in wait_console(ec2, instance_id, "going down")
+
+
+def test_imds_v2_required_and_instance_tags_in_metadata(
+    client: Callable[..., Any], launched: list[str]
+) -> None:
+    ec2 = client("ec2")
+    script = """#!/bin/sh
+M=http://169.254.169.254/latest
+echo "v1: $(curl -s -o /dev/null -w '%{http_code}' $M/meta-data/instance-id)"
+T=$(curl -s -X PUT $M/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+echo "v2: $(curl -s -H "X-aws-ec2-metadata-token: $T" $M/meta-data/instance-id)"
+echo "tag: $(curl -s -H "X-aws-ec2-metadata-token: $T" $M/meta-data/tags/instance/Name)"
+echo "az: $(curl -s -H "X-aws-ec2-metadata-token: $T" $M/meta-data/placement/availability-zone)"
+"""
+    reservation = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=script,
+        MetadataOptions={"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web-1"}]}
+        ],
+    )
+    instance = reservation["Instances"][0]
+    launched.append(instance["InstanceId"])
+    console = wait_console(ec2, instance["InstanceId"], "az: ")
+    assert "v1: 401" in console
+    assert f"v2: {instance['InstanceId']}" in console
+    assert "tag: web-1" in console
+    assert f"az: {instance['Placement']['AvailabilityZone']}" in console
