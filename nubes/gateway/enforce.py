@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nubes.iam")
 
 MAX_SKEW = 15 * 60
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 UNSIGNED_OPERATIONS = {
     ("sts", "AssumeRoleWithWebIdentity"),
@@ -337,6 +338,9 @@ def verify_query_signature(ctx: RequestContext, secret: str, op: OperationModel 
     signed_at = _amz_time(amz_date)
     if scope is None or signed_at is None or not expires.isdigit():
         raise _error(ctx, "signature")
+    if int(expires) > MAX_PRESIGN_SECONDS or first("X-Amz-Algorithm") != sigv4.ALGORITHM:
+        # A week at most, and no other algorithm, as for S3's presigned URLs.
+        raise _error(ctx, "unsupported" if int(expires) <= MAX_PRESIGN_SECONDS else "signature")
     if clock.now() > signed_at + int(expires):
         now_text = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%dT%H%M%SZ")
         raise _error(

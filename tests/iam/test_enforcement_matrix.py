@@ -371,6 +371,10 @@ def test_presigned_urls(server: NubesProcess, keys: Keys, service: str, version:
     denied = requests.get(other.generate_presigned_url(xform_name(op), ExpiresIn=300), timeout=10)
     if (service, op) not in FREE:
         assert_refused(denied, DENIED)
+    if version == "v4":
+        other_algorithm = url.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256", 1)
+        refused = requests.get(other_algorithm, timeout=10)
+        assert_refused(refused, UNSUPPORTED | {"AuthorizationQueryParametersError"})
     short = client.generate_presigned_url(xform_name(op), ExpiresIn=1)
     advance(server, 5)
     assert_refused(requests.get(short, timeout=10), EXPIRED)
