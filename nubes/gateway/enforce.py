@@ -51,6 +51,10 @@ UNSIGNED_OPERATIONS = {
     ("sts", "AssumeRoleWithSAML"),
 }
 """Called with a token from an identity provider instead of a signature."""
+TOKEN_OPERATIONS = {("sns", "ConfirmSubscription"), ("sns", "Unsubscribe")}
+"""Called unsigned from the SubscribeURL and UnsubscribeURL SNS sends an endpoint (the token,
+the subscription ARN, is the proof; nubes has no AuthenticateOnUnsubscribe); signed, they are
+authenticated and authorized like any call."""
 
 CACHE_SECONDS = 2.0
 """How long a resource policy or tag set read from its service is reused. Writes that come
@@ -566,6 +570,8 @@ class Enforcer:
 
     def __call__(self, ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
         if ctx.protocol == "internal" or (ctx.service, op.name) in UNSIGNED_OPERATIONS:
+            return
+        if (ctx.service, op.name) in TOKEN_OPERATIONS and not carries_credentials(ctx.request):
             return
         # A write that changes policies or tags: forget what was read, and read afresh without
         # keeping it (what this request reads is the state before its own write).

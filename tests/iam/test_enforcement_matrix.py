@@ -654,3 +654,28 @@ def test_a_signature_is_checked_for_the_key_it_names(server: NubesProcess, keys:
     victim = scope.replace(keys.denied[0], keys.allowed[0], 1)
     headers["Authorization"] = auth.replace("Credential=", f"Credential={victim}, Credential=", 1)
     assert_refused(send(request.method, request.url, headers, request.body), SIGNATURE)
+
+
+def test_sns_confirmation_links_work_unsigned(server: NubesProcess, keys: Keys) -> None:
+    """An HTTP endpoint confirms (and later cancels) its subscription by fetching the URLs SNS
+    sent it, without any credentials, as on AWS; other calls still need a signature."""
+    sns = make(server, "sns", keys.root)
+    topic = sns.create_topic(Name="matrix-confirm")["TopicArn"]
+    arn = sns.subscribe(
+        TopicArn=topic,
+        Protocol="http",
+        Endpoint="http://127.0.0.1:9/hook",
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    url = f"{server.endpoint}/_aws/sns/subscription-tokens/{arn}"
+    headers = signed_headers("GET", url, b"", "test", "test", "us-east-1")
+    token = requests.get(url, headers=headers, timeout=10).json()["subscription_token"]
+    confirm = {"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token}
+    assert requests.get(f"{server.endpoint}/", params=confirm, timeout=10).ok
+    wrong = {**confirm, "Token": "0" * len(token)}
+    assert not requests.get(f"{server.endpoint}/", params=wrong, timeout=10).ok
+    publish = {"Action": "Publish", "TopicArn": topic, "Message": "x"}
+    assert_refused(requests.get(f"{server.endpoint}/", params=publish, timeout=10), MISSING)
+    cancel = {"Action": "Unsubscribe", "SubscriptionArn": arn}
+    assert requests.get(f"{server.endpoint}/", params=cancel, timeout=10).ok
+    assert not sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
