@@ -227,6 +227,8 @@ class Resolver:
         self.picks: list[tuple[int, list[RecordSet], list[float]]] = []
         """The weighted picks the last answer made: (id of the record list, pool, weights)."""
         self.forced: dict[int, RecordSet] = {}
+        self.last_zone: str | None = None
+        """The hosted zone that answered the last query (None: no zone did)."""
         """Weighted picks to make instead of drawing (to render each possible answer once)."""
 
     # -- wire ------------------------------------------------------------------------------
@@ -248,6 +250,7 @@ class Resolver:
         caller refuses or forwards it); (None, None) for garbage not worth an answer."""
         self.repeatable = True
         self.picks = []
+        self.last_zone = None
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -290,6 +293,7 @@ class Resolver:
 
     def lookup(self, qname: dns.name.Name, qtype: int, where: Where) -> Outcome | None:
         zone = self._view().find(qname, where.vpc)
+        self.last_zone = None if zone is None else zone.id
         if zone is None:
             return self._own_name(qname, qtype, where)
         return self.in_zone(zone, qname, qtype, where)

@@ -16,7 +16,11 @@ import itertools
 import logging
 import random
 import socket
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from nubes.core import clock
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -28,6 +32,20 @@ log = logging.getLogger("nubes.dns")
 DEFAULT_PORTS = (53, 5353)
 FORWARD_TIMEOUT = 3.0
 CACHE_SIZE = 10_000
+LOG_FLUSH_SECONDS = 1.0
+LOGS_REGION = "us-east-1"
+EDGE = "NUBES1"
+"""The edge location query logs name (AWS's are airport codes and a number, e.g. FRA6)."""
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A kept answer: one, or for a weighted pick every possible one with cumulative weights;
+    and what the query log says of it when its zone logs queries."""
+
+    answers: list[bytes]
+    weights: list[float] | None
+    logged: tuple[str, str] | None
 
 
 def parse_address(text: str) -> tuple[str, list[int]] | None:
@@ -53,7 +71,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        answer = self.server.answer(data, tcp=False)
+        answer = self.server.answer(data, tcp=False, client=str(addr[0]))
         if isinstance(answer, bytes):
             assert self.transport is not None
             self.transport.sendto(answer, addr)
@@ -78,9 +96,11 @@ class DnsServer:
         self._built: dict[str, tuple[int, ZoneData]] = {}
         """Zone id -> (provider generation when built, the zone as built)."""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._cache: dict[
-            tuple[bytes, bool, tuple[str, str] | None], bytes | tuple[list[bytes], list[float]]
-        ] = {}
+        self._cache: dict[tuple[bytes, bool, tuple[str, str] | None], _Kept] = {}
+        self._logging: dict[str, tuple[str, str]] = {}
+        """Zone id -> (account, log group) of the zones whose queries are logged."""
+        self._log_lines: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
         self._stamp: tuple[int, int, int] = (-1, -1, -1)
 
     # -- sockets ----------------------------------------------------------------------------
@@ -123,6 +143,9 @@ class DnsServer:
         raise OSError("no port free for both UDP and TCP")
 
     async def stop(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self.flush_logs()
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:
@@ -135,11 +158,13 @@ class DnsServer:
         self.address = None
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        client = str(peer[0]) if peer else "-"
         try:
             while True:
                 size = int.from_bytes(await reader.readexactly(2), "big")
                 wire = await reader.readexactly(size)
-                answer = self.answer(wire, tcp=True)
+                answer = self.answer(wire, tcp=True, client=client)
                 if answer is None:
                     break
                 if not isinstance(answer, bytes):
@@ -180,6 +205,10 @@ class DnsServer:
                     built_at = provider.generation
                 self._built[zone.id] = (built_at, data)
             built = [self._built[z.id][1] for z in zones]
+            self._logging = {
+                row["zone_id"]: (row["account"], row["group_name"])
+                for row in model.query_loggings(None)
+            }
             view = View(built)
             for zone, data in zip(zones, built, strict=True):
                 for vpc in zone.vpcs:
@@ -187,7 +216,9 @@ class DnsServer:
             self._view, self._view_generation = view, self.provider.generation
         return self._view
 
-    def answer(self, wire: bytes, tcp: bool, vpc: tuple[str, str] | None = None) -> Any:
+    def answer(
+        self, wire: bytes, tcp: bool, vpc: tuple[str, str] | None = None, client: str = "-"
+    ) -> Any:
         """Bytes to send back; None to stay silent; or the parsed query to forward.
 
         Answers that the same query would get again are kept (without their 2-byte id) until
@@ -203,14 +234,21 @@ class DnsServer:
         key = (wire[2:], tcp, vpc)
         kept = self._cache.get(key)
         if kept is not None:
-            if isinstance(kept, bytes):
-                return wire[:2] + kept
-            return wire[:2] + random.choices(kept[0], cum_weights=kept[1])[0]
+            if kept.logged is not None:
+                self._log_query(kept.logged, tcp, client)
+            if kept.weights is None:
+                return wire[:2] + kept.answers[0]
+            return wire[:2] + random.choices(kept.answers, cum_weights=kept.weights)[0]
         resolver = self.resolver()
         try:
             answer, query = resolver.respond(wire, tcp=tcp, vpc=vpc)
+            logged = None
+            if answer is not None and query is not None:
+                logged = self._loggable(resolver.last_zone, query, answer)
+                if logged is not None:
+                    self._log_query(logged, tcp, client)
             if answer is not None and query is not None and resolver.repeatable:
-                keep = self._keep(resolver, answer, wire, tcp, vpc)
+                keep = self._keep(resolver, answer, wire, tcp, vpc, logged)
                 if keep is not None:
                     self._cache[key] = keep
         except Exception:
@@ -223,12 +261,18 @@ class DnsServer:
         return self.resolver().refuse(query)
 
     def _keep(
-        self, resolver: Resolver, answer: bytes, wire: bytes, tcp: bool, vpc: Any
-    ) -> bytes | tuple[list[bytes], list[float]] | None:
+        self,
+        resolver: Resolver,
+        answer: bytes,
+        wire: bytes,
+        tcp: bool,
+        vpc: Any,
+        logged: tuple[str, str] | None,
+    ) -> _Kept | None:
         """What to keep of an answer: its bytes, or for one weighted pick every possible answer
         with the cumulative weights to draw among them (answers of several picks: nothing)."""
         if not resolver.picks:
-            return answer[2:]
+            return _Kept([answer[2:]], None, logged)
         if len(resolver.picks) > 1:
             return None
         sets_id, pool, weights = resolver.picks[0]
@@ -241,7 +285,62 @@ class DnsServer:
                 rendered.append(alternative[2:])
         finally:
             resolver.forced = {}
-        return rendered, list(itertools.accumulate(weights))
+        return _Kept(rendered, list(itertools.accumulate(weights)), logged)
+
+    # -- query logging ----------------------------------------------------------------------
+
+    def _loggable(self, zone_id: str | None, query: Any, answer: bytes) -> tuple[str, str] | None:
+        """(zone id, what the log line says of the query) when the zone logs its queries."""
+        if zone_id is None or zone_id not in self._logging:
+            return None
+        import dns.edns
+        import dns.rcode
+        import dns.rdatatype
+
+        question = query.question[0]
+        subnet = next(
+            (f"{o.address}/{o.srclen}" for o in query.options if isinstance(o, dns.edns.ECSOption)),
+            "-",
+        )
+        rcode = dns.rcode.to_text(dns.rcode.Rcode(answer[3] & 0x0F))
+        name = question.name.to_text(omit_final_dot=True)
+        return zone_id, f"{name} {dns.rdatatype.to_text(question.rdtype)} {rcode}|{subnet}"
+
+    def _log_query(self, logged: tuple[str, str], tcp: bool, client: str) -> None:
+        """One line of Route 53's query log format, sent to the zone's log group in batches."""
+        zone_id, said = logged
+        target = self._logging.get(zone_id)
+        if target is None:
+            return
+        question, subnet = said.rsplit("|", 1)
+        now = clock.now()
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        )
+        line = (
+            f"1.0 {stamp} {zone_id} {question} {'TCP' if tcp else 'UDP'} {EDGE} {client} {subnet}"
+        )
+        account, group = target
+        self._log_lines.setdefault((account, group, f"{zone_id}/{EDGE}"), []).append(
+            (int(now * 1000), line)
+        )
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(LOG_FLUSH_SECONDS, self.flush_logs)
+
+    def flush_logs(self) -> None:
+        """Hand the query log lines gathered so far to CloudWatch Logs."""
+        self._flush_handle = None
+        lines, self._log_lines = self._log_lines, {}
+        if not lines:
+            return
+        try:
+            logs = self.env.providers.get("logs")
+            with self.env.state.store.transaction():
+                for (account, group, stream), events in lines.items():
+                    logs.deliver(account, LOGS_REGION, group, stream, events)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("DNS query logs were not delivered")
 
     def answer_for_vpc(self, wire: bytes, vpc_id: str, region: str) -> bytes | None:
         """An answer as the VPC's ``.2`` resolver gives it: the VPC's private hosted zones, then

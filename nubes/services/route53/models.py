@@ -73,6 +73,15 @@ MIGRATIONS = (
         UNIQUE (account, caller_reference)
     );
     """,
+    """
+    CREATE TABLE r53_query_logging (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        zone_id TEXT NOT NULL UNIQUE,
+        group_arn TEXT NOT NULL,
+        group_name TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -194,6 +203,7 @@ class Route53Model:
         self.store.execute("DELETE FROM r53_rrsets WHERE zone_id = ?", (zone_id,))
         self.store.execute("DELETE FROM r53_zone_vpcs WHERE zone_id = ?", (zone_id,))
         self.store.execute("DELETE FROM r53_vpc_authorizations WHERE zone_id = ?", (zone_id,))
+        self.store.execute("DELETE FROM r53_query_logging WHERE zone_id = ?", (zone_id,))
         self.store.execute("DELETE FROM r53_zones WHERE id = ?", (zone_id,))
 
     def count_zones(self, account: str) -> int:
@@ -385,6 +395,34 @@ class Route53Model:
             )
             for r in self.store.query(sql + " ORDER BY created, id", args)
         ]
+
+    # -- query logging ----------------------------------------------------------------------
+
+    def add_query_logging(
+        self, config_id: str, account: str, zone_id: str, group_arn: str, group: str
+    ) -> None:
+        self.store.execute(
+            "INSERT INTO r53_query_logging (id, account, zone_id, group_arn, group_name) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (config_id, account, zone_id, group_arn, group),
+        )
+
+    def query_logging(self, config_id: str) -> Any:
+        return self.store.query_one("SELECT * FROM r53_query_logging WHERE id = ?", (config_id,))
+
+    def query_logging_of_zone(self, zone_id: str) -> Any:
+        return self.store.query_one("SELECT * FROM r53_query_logging WHERE zone_id = ?", (zone_id,))
+
+    def query_loggings(self, account: str | None, zone_id: str | None = None) -> list[Any]:
+        sql, args = "SELECT * FROM r53_query_logging WHERE 1 = 1", []
+        if account is not None:
+            sql, args = sql + " AND account = ?", [account]
+        if zone_id is not None:
+            sql, args = sql + " AND zone_id = ?", [*args, zone_id]
+        return self.store.query(sql + " ORDER BY id", args)
+
+    def delete_query_logging(self, config_id: str) -> None:
+        self.store.execute("DELETE FROM r53_query_logging WHERE id = ?", (config_id,))
 
     def delete_health_check(self, check_id: str) -> None:
         self.store.execute("DELETE FROM r53_health_checks WHERE id = ?", (check_id,))

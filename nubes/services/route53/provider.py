@@ -20,6 +20,7 @@ from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.health_api import MAX_HEALTH_CHECKS, HealthCheckOperations
 from nubes.services.route53.models import MIGRATIONS, Route53Model, Zone
 from nubes.services.route53.params import bare_id, max_items
+from nubes.services.route53.query_logging import QueryLoggingOperations
 from nubes.services.route53.records import BadName, check, in_zone, presentation, sort_key
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def name_servers() -> list[str]:
     return out
 
 
-class Route53Provider(HealthCheckOperations, ServiceProvider):
+class Route53Provider(HealthCheckOperations, QueryLoggingOperations, ServiceProvider):
     service = "route53"
     migrations = MIGRATIONS
 
