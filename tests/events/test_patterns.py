@@ -299,6 +299,44 @@ def test_refused_patterns(pattern: str, reason: str) -> None:
     assert reason in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        # as a CloudFormation stack reported it from PutRule
+        (
+            '{"source":["test.event-pattern"],"detail":{"lenderId":"LenderA"}}',
+            '"lenderId" must be an object or an array\n at [Source: (String)'
+            '"{"source":["test.event-pattern"],"detail":{"lenderId":"LenderA"}}"; line: 1, '
+            "column: 56]",
+        ),
+        # as the rule compiler's own tests give it
+        (
+            '{"key": [{"wildcard": "abc**def"}]}',
+            "Consecutive wildcard characters at pos 4\n at [Source: (String)"
+            '"{"key": [{"wildcard": "abc**def"}]}"; line: 1, column: 33]',
+        ),
+        (
+            '{\n  "a": [],\n  "b": ["c"]\n}',
+            'Empty arrays are not allowed\n at [Source: (String)"{\n  "a": [],\n  "b": ["c"]\n}"; '
+            "line: 2, column: 10]",
+        ),
+    ],
+)
+def test_refusals_say_where(pattern: str, message: str) -> None:
+    with pytest.raises(PatternError) as exc:
+        parse(pattern)
+    assert str(exc.value) == message
+
+
+def test_long_patterns_are_quoted_in_part() -> None:
+    pattern = '{"a": [' + ", ".join(f'"{i}"' for i in range(200)) + '], "b": 1}'
+    with pytest.raises(PatternError) as exc:
+        parse(pattern)
+    assert f"[truncated {len(pattern) - 500} chars]; line: 1, column: {len(pattern)}]" in str(
+        exc.value
+    )
+
+
 # -- on the wire --------------------------------------------------------------------------------
 
 
@@ -317,7 +355,8 @@ def test_test_event_pattern(events: Any) -> None:
         events.test_event_pattern(EventPattern='{"source": "aws.s3"}', Event=event)
     assert exc.value.response["Error"]["Code"] == "InvalidEventPatternException"
     assert exc.value.response["Error"]["Message"] == (
-        'Event pattern is not valid. Reason: "source" must be an object or an array'
+        'Event pattern is not valid. Reason: "source" must be an object or an array\n'
+        ' at [Source: (String)"{"source": "aws.s3"}"; line: 1, column: 13]'
     )
     with pytest.raises(ClientError) as exc:
         events.test_event_pattern(EventPattern='{"source": ["x"]}', Event='{"source": "x"}')
