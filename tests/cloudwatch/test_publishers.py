@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.cloudwatch.conftest import server_time
 from tests.lambda_.conftest import ROLE, zipped
@@ -262,8 +263,29 @@ def test_dynamodb_consumed_capacity(
     got = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
     assert "ConsumedCapacity" not in got
     ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)
+    with pytest.raises(ClientError):
+        ddb.put_item(
+            TableName=table,
+            Item={"pk": {"S": "a"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    with pytest.raises(ClientError):
+        ddb.get_item(TableName=table, Key={"nope": {"S": "a"}})
     to_next_minute()
     end = server_time(endpoint) + timedelta(hours=1)
     dims = [{"Name": "TableName", "Value": table}]
     assert _sum(cw, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", dims, start, end)["Sum"] == 2.0
     assert _sum(cw, "AWS/DynamoDB", "ConsumedReadCapacityUnits", dims, start, end)["Sum"] == 1.5
+    latency = _sum(
+        cw,
+        "AWS/DynamoDB",
+        "SuccessfulRequestLatency",
+        [*dims, {"Name": "Operation", "Value": "GetItem"}],
+        start,
+        end,
+    )
+    assert latency["SampleCount"] == 2.0
+    failed = _sum(cw, "AWS/DynamoDB", "ConditionalCheckFailedRequests", dims, start, end)
+    assert failed["Sum"] == 1.0
+    user_errors = _sum(cw, "AWS/DynamoDB", "UserErrors", [], start, end)
+    assert user_errors["Sum"] >= 1.0

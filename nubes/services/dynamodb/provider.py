@@ -91,6 +91,7 @@ class DynamoDBProvider(ServiceProvider):
         self.streams = Streams(self.store)
         self.tokens = Tokens(self.store)
         Capacity.publisher = ddb_metrics.consumed_units(env)
+        ddb_metrics.instrument(self, env)
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
