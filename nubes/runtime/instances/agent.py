@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import email
 import gzip
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -131,6 +132,7 @@ class Agent:
         self.user_data_pid = 0
         self.host_mounts: list[int] = []
         self.hidden: dict[str, int] = {}
+        self.link_sockets: list[socket.socket] = []
         """Directories hidden from the instance, kept reachable for the agent alone (volumes
         attached later live in there)."""
         for path in cfg["hide"]:
@@ -278,56 +280,52 @@ class Agent:
     def metadata_network(self) -> None:
         """169.254.169.254 (metadata) and 169.254.169.253 (the Amazon DNS resolver) live in a
         network namespace of their own behind a veth pair, as they live outside a real
-        instance: so the instance can still listen on 0.0.0.0:80 and :53."""
-        _ip("link add imds0 type veth peer name imds1")
-        ready_r, ready_w = os.pipe()
-        go_r, go_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(ready_r)
-                os.close(go_w)
-                if _libc.unshare(CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-                os.write(ready_w, b"x")
-                os.read(go_r, 1)
-                _ip(
-                    "link set lo up\nlink set imds1 up\n"
-                    f"addr add {METADATA_IP}/32 dev imds1\n"
-                    f"addr add {RESOLVER_IP}/32 dev imds1\n"
-                    f"route add {LINK_IP}/32 dev imds1"
-                )
-                asyncio.run(self.metadata_relay(ready_w))
-            finally:
-                os._exit(1)
-        os.close(ready_w)
-        os.close(go_r)
-        os.read(ready_r, 1)
+        instance: so the instance can still listen on 0.0.0.0:80 and :53. The agent makes
+        their listening sockets there and comes back; the sockets keep that namespace."""
+        own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        # ``ip`` names the instance's namespace to move the veth's end into it.
+        os.makedirs("/run/netns", exist_ok=True)
+        with open("/run/netns/instance", "w"):
+            pass
+        _mount(f"/proc/self/fd/{own}", "/run/netns/instance", None, MS_BIND, None)
+        try:
+            if _libc.unshare(CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+            _ip(
+                "link set lo up\n"
+                "link add imds1 type veth peer name imds0 netns instance\n"
+                f"addr add {METADATA_IP}/32 dev imds1\n"
+                f"addr add {RESOLVER_IP}/32 dev imds1\n"
+                "link set imds1 up\n"
+                f"route add {LINK_IP}/32 dev imds1"
+            )
+            self.link_sockets = [
+                socket.create_server((METADATA_IP, 80)),
+                socket.create_server((RESOLVER_IP, 53)),
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+            ]
+            self.link_sockets[2].bind((RESOLVER_IP, 53))
+            if _libc.setns(own, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back into the instance's network")
+        finally:
+            _libc.umount2(b"/run/netns/instance", MNT_DETACH)
+            os.close(own)
+        shutil.rmtree("/run/netns", ignore_errors=True)
         _ip(
-            f"link set imds1 netns {pid}\nlink set imds0 up\n"
-            f"addr add {LINK_IP}/32 dev imds0\n"
+            f"link set imds0 up\naddr add {LINK_IP}/32 dev imds0\n"
             f"route add {METADATA_IP}/32 dev imds0 src {LINK_IP}\n"
             f"route add {RESOLVER_IP}/32 dev imds0 src {LINK_IP}"
         )
-        os.write(go_w, b"x")
-        os.close(go_w)
-        # The user data may ask for its metadata first thing: wait until it is served.
-        if os.read(ready_r, 1) != b"x":
-            raise OSError("the metadata relay did not start")
-        os.close(ready_r)
 
-    async def metadata_relay(self, ready: int) -> None:
-        server = await asyncio.start_server(
-            lambda r, w: self.to_unix("imds.sock", r, w), METADATA_IP, 80
-        )
+    async def link_services(self) -> None:
+        """Metadata and DNS, on the sockets made in their namespace."""
+        metadata, dns_tcp, dns_udp = self.link_sockets
+        await asyncio.start_server(lambda r, w: self.to_unix("imds.sock", r, w), sock=metadata)
         # DNS over TCP goes through as it is; each UDP query is sent on in TCP's framing.
-        await asyncio.start_server(lambda r, w: self.to_unix("dns.sock", r, w), RESOLVER_IP, 53)
+        await asyncio.start_server(lambda r, w: self.to_unix("dns.sock", r, w), sock=dns_tcp)
         await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: _DnsRelay(f"{self.work}/dns.sock"), local_addr=(RESOLVER_IP, 53)
+            lambda: _DnsRelay(f"{self.work}/dns.sock"), sock=dns_udp
         )
-        os.write(ready, b"x")
-        os.close(ready)
-        await server.serve_forever()
 
     def shims(self) -> str:
         """Commands that end or restart the machine, as the agent's signals."""
@@ -465,6 +463,8 @@ class Agent:
             return [("part-001", data)]
         head = data[:200].lower()
         if b"content-type: multipart/" in head or head.startswith(b"mime-version"):
+            import email  # only multipart user data needs it: kept out of every boot
+
             message = email.message_from_bytes(data)
             found = []
             for n, part in enumerate(message.walk(), 1):
@@ -518,6 +518,7 @@ class Agent:
         # The runtime holds the other end: when nubes goes, however it goes, so does the tree.
         loop.add_reader(self.death_fd, self.end, None)
         if self.isolated:
+            await self.link_services()
             await self.serve()
             self.freeze()
         bin_dir = self.shims()
