@@ -151,13 +151,18 @@ class InstanceRuntime:
         if not (shutil.which("unshare") and shutil.which("ip")):
             return False
         try:
+            # What every boot needs: the namespaces, and a veth pair for the metadata link.
             proc = await asyncio.create_subprocess_exec(
                 *UNSHARE,
                 "ip",
                 "link",
-                "set",
-                "lo",
-                "up",
+                "add",
+                "imds0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "imds1",
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
