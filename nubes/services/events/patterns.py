@@ -222,11 +222,9 @@ def _operator(item: dict[str, Any], op: str) -> Matcher:
     if op == "exact":
         return _exact(_string_arg(op, item, op))
     if op == "equals-ignore-case":
-        text = _string_arg(op, item, op).casefold()
-        return lambda v: isinstance(v, str) and v.casefold() == text
+        return _folded_equal(_string_arg(op, item, op))
     if op == "wildcard":
-        regex = _wildcard(_string_arg(op, item, op), _Where("read", item, op))
-        return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+        return _full_match(_wildcard(_string_arg(op, item, op), _Where("read", item, op)))
     if op == "anything-but":
         return _anything_but(item)
     if op == "numeric":
@@ -317,17 +315,25 @@ def _anything_but_operator(arg: dict[str, Any]) -> Matcher:
             raise PatternError("Null prefix/suffix not allowed", _Where("read", arg, op))
         matcher = _affix(arg, op)
     elif op in ("equals-ignore-case", "wildcard"):
-        items = inner if isinstance(inner, list) else [inner]
-        for index, value in enumerate(items):
+        places: list[tuple[Any, Any]] = (
+            [(inner, index) for index in range(len(inner))]
+            if isinstance(inner, list)
+            else [(arg, op)]
+        )
+        if not places:
+            raise PatternError("Empty arrays are not allowed", _Where("closed", inner))
+        subs: list[Matcher] = []
+        for container, key in places:
+            value = container[key]
             if not isinstance(value, str):
-                where = _Where("read", inner, index) if items is inner else _Where("read", arg, op)
                 raise PatternError(
                     f"Inside anything-but/{op} list, number|start|null|boolean is not supported.",
-                    where,
+                    _Where("read", container, key),
                 )
-        if not items:
-            raise PatternError("Empty arrays are not allowed", _Where("closed", inner))
-        subs = [_operator({op: value}, op) for value in items]
+            if op == "wildcard":
+                subs.append(_full_match(_wildcard(value, _Where("read", container, key))))
+            else:
+                subs.append(_folded_equal(value))
         matcher = lambda v: any(m(v) for m in subs)  # noqa: E731
     else:
         raise PatternError(f"Unsupported anything-but pattern: {op}", _Where("opened", arg, op))
@@ -336,6 +342,15 @@ def _anything_but_operator(arg: dict[str, Any]) -> Matcher:
             "Only one key allowed in match expression", _Where("opened", arg, names[1])
         )
     return lambda v: isinstance(v, str) and not matcher(v)
+
+
+def _full_match(regex: re.Pattern[str]) -> Matcher:
+    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+
+
+def _folded_equal(text: str) -> Matcher:
+    folded = text.casefold()
+    return lambda v: isinstance(v, str) and v.casefold() == folded
 
 
 _LOWER = (">", ">=")
