@@ -75,6 +75,10 @@ def invalid(name: str, reason: str | None = None, value: str = "") -> Exception:
     )
 
 
+def is_fifo(attrs: Mapping[str, str]) -> bool:
+    return str(attrs.get("FifoQueue", "")).lower() == "true"
+
+
 def validate(attrs: Mapping[str, str], fifo: bool, creating: bool) -> dict[str, str]:
     """The attributes normalized as stored; raises what SQS raises for the first bad one."""
     out: dict[str, str] = {}
@@ -82,7 +86,7 @@ def validate(attrs: Mapping[str, str], fifo: bool, creating: bool) -> dict[str, 
         if name == "FifoQueue":
             if not creating:
                 raise invalid(name, "Modifying queue type is not supported.", value)
-            if value not in ENUMS[name]:
+            if value.lower() not in ENUMS[name]:
                 raise invalid(name)
             continue
         if name in FIFO_ONLY and not fifo:
@@ -104,6 +108,9 @@ def _value(name: str, value: str) -> str:
             raise invalid(name)
         return str(number)
     if name in ENUMS:
+        if ENUMS[name] == ("true", "false"):
+            # SQS reads its boolean attributes without regard to case ("True" works).
+            value = value.lower()
         if value not in ENUMS[name]:
             raise invalid(name)
         return value

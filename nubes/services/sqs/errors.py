@@ -25,7 +25,23 @@ class _SqsErrors(ErrorCatalogue):
     def _build(self, code: str) -> ErrorFactory:
         factory = super()._build(code)
         factory.query_code = factory.query_code or QUERY_CODES.get(code)
+        if factory.query_code is None and code not in _modeled():
+            # Errors SQS's model does not declare (InvalidParameterValue, MissingParameter...)
+            # go out over JSON as an exception type, with the query code beside it in
+            # x-amzn-query-error, as SQS's own JSON answers give them.
+            factory.query_code = code
+            factory.code = code if code.endswith("Exception") else f"{code}Exception"
         return factory
+
+
+def _modeled() -> frozenset[str]:
+    from nubes.gateway.catalog import catalog
+
+    info = catalog().get("sqs")
+    if info is None:
+        return frozenset()
+    model = info.model
+    return frozenset(n for n in model.shape_names if model.shape_for(n).metadata.get("exception"))
 
 
 errors = _SqsErrors("sqs")

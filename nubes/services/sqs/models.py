@@ -369,7 +369,10 @@ class Messages:
         return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
     def purge(self, queue_id: int) -> None:
+        """Messages go, and with them the deduplication window: a message sent again after a
+        purge is accepted, as SQS accepts it."""
         self.store.execute("DELETE FROM sqs_messages WHERE queue_id = ?", (queue_id,))
+        self.store.execute("DELETE FROM sqs_dedup WHERE queue_id = ?", (queue_id,))
 
     def next_change(self, queue_id: int, now: float) -> float | None:
         """When the next message of the queue becomes visible (for long polls to sleep on)."""

@@ -153,7 +153,7 @@ class SqsProvider(ServiceProvider):
     def create_queue(self, ctx: RequestContext, req: Json) -> Json:
         name = req["QueueName"]
         given = req.get("Attributes") or {}
-        fifo = given.get("FifoQueue") == "true"
+        fifo = qattrs.is_fifo(given)
         if fifo and not FIFO_QUEUE_NAME.match(name):
             raise invalid_value(
                 "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
@@ -502,7 +502,8 @@ class SqsProvider(ServiceProvider):
 
     @staticmethod
     def _delay(queue: Queue, given: int | None) -> int:
-        if given is None:
+        if given is None or (queue.fifo and given == 0):
+            # A FIFO queue takes no per-message delay, but an explicit 0 asks for none.
             return queue.delay
         if queue.fifo:
             raise invalid_value(
