@@ -532,3 +532,99 @@ def test_a_jump_over_several_minutes_samples_every_minute(
     described = _state(cw, alarm)
     assert described["StateValue"] == "ALARM"
     assert described["StateReason"].startswith("Threshold Crossed: 3 out of the last 3 datapoints")
+
+
+@pytest.mark.parametrize("protocol", ["json", "query"])
+def test_alarms_in_older_protocols(
+    endpoint: str, protocol: str, unique: Callable[[str], str]
+) -> None:
+    from tests.cloudwatch.conftest import client_speaking
+
+    old = client_speaking(endpoint, protocol)
+    name = unique("old")
+    old.put_metric_alarm(
+        AlarmName=name,
+        EvaluationPeriods=2,
+        DatapointsToAlarm=1,
+        Threshold=3,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "Old",
+                        "MetricName": "M",
+                        "Dimensions": [{"Name": "D", "Value": "v"}],
+                    },
+                    "Period": 60,
+                    "Stat": "p90",
+                },
+                "ReturnData": True,
+            }
+        ],
+        Tags=[{"Key": "k", "Value": "v"}],
+    )
+    old.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="manual")
+    (alarm,) = old.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "D", "Value": "v"}
+    ]
+    assert alarm["DatapointsToAlarm"] == 1
+    assert alarm["StateUpdatedTimestamp"].year >= 2024
+    history = old.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]
+    assert [h["HistoryItemType"] for h in history] == ["StateUpdate", "ConfigurationUpdate"]
+    assert old.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"] == [
+        {"Key": "k", "Value": "v"}
+    ]
+    with pytest.raises(ClientError) as exc:
+        old.describe_alarms(AlarmNames=[name], AlarmNamePrefix="x")
+    assert error_code(exc) == "InvalidParameterCombination"
+    old.delete_alarms(AlarmNames=[name])
+
+
+def test_suppressor_wait_period(
+    client: Callable[..., Any],
+    cw: Any,
+    unique: Callable[[str], str],
+    advance: Callable[[float], float],
+) -> None:
+    topic, inbox = _subscriber(client, unique)
+    sqs = client("sqs")
+    child, quiet = unique("child"), unique("deploying")
+    for name in (child, quiet):
+        cw.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Wait",
+            MetricName=name,
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+            # States set by hand stay while no data comes.
+            TreatMissingData="ignore",
+        )
+    waits = unique("waits")
+    cw.put_composite_alarm(
+        AlarmName=waits,
+        AlarmRule=f"ALARM({child})",
+        AlarmActions=[topic],
+        ActionsSuppressor=quiet,
+        ActionsSuppressorWaitPeriod=120,
+        ActionsSuppressorExtensionPeriod=60,
+    )
+    cw.set_alarm_state(AlarmName=child, StateValue="ALARM", StateReason="broken")
+    assert _state(cw, waits)["ActionsSuppressedBy"] == "WaitPeriod"
+    assert _notifications(sqs, inbox) == []
+    advance(130)
+    assert [n["AlarmName"] for n in _notifications(sqs, inbox)] == [waits]
+    assert "ActionsSuppressedBy" not in _state(cw, waits)
+    # Again, and this time the suppressor goes into ALARM within the wait: no notification.
+    cw.set_alarm_state(AlarmName=child, StateValue="OK", StateReason="fixed")
+    cw.set_alarm_state(AlarmName=child, StateValue="ALARM", StateReason="broken again")
+    cw.set_alarm_state(AlarmName=quiet, StateValue="ALARM", StateReason="deploying")
+    advance(130)
+    assert _notifications(sqs, inbox) == []
+    assert _state(cw, waits)["ActionsSuppressedBy"] == "Alarm"

@@ -45,6 +45,28 @@ class Change:
     when: float
 
 
+def change_record(change: Change) -> dict[str, Any]:
+    """What a deferred action needs to know of its transition, as JSON."""
+    return {
+        "old_state": change.old_state,
+        "old_reason": change.old_reason,
+        "old_reason_data": change.old_reason_data,
+        "old_time": change.old_time,
+        "when": change.when,
+    }
+
+
+def change_from(alarm: Alarm, record: dict[str, Any]) -> Change:
+    return Change(
+        alarm,
+        record["old_state"],
+        record["old_reason"],
+        record["old_reason_data"],
+        record["old_time"],
+        record["when"],
+    )
+
+
 def _metrics_config(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``metrics`` list of event and Lambda payloads (camelCase, dimensions as a map)."""
     if config.get("MetricName"):

@@ -28,7 +28,14 @@ from nubes.runtime.alarms.metricstore import MetricStore, canonical_dims
 from nubes.runtime.alarms.query import Reader
 from nubes.runtime.alarms.stats import STANDARD, parse_extended
 from nubes.services.base import ServiceProvider
-from nubes.services.cloudwatch.actions import ActionFailed, Change, event_detail, run_action
+from nubes.services.cloudwatch.actions import (
+    ActionFailed,
+    Change,
+    change_from,
+    change_record,
+    event_detail,
+    run_action,
+)
 from nubes.services.cloudwatch.errors import combination, errors, invalid, missing
 from nubes.services.cloudwatch.metric_ops import MetricOps, timestamp, validate_queries
 from nubes.services.cloudwatch.storage import (
@@ -174,6 +181,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
             touched.add((current.account, current.region))
         if boundary is not None:
             self._composites(touched, boundary)
+        self._release_waiting(now)
         if reached != last:
             self.alarms.set_last_boundary(reached)
 
@@ -221,9 +229,16 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
                 when,
             )
         )
+        if suppressed is not None and suppressed[0] == "WaitPeriod":
+            wait = float(alarm.config.get("ActionsSuppressorWaitPeriod") or 0)
+            self.alarms.defer(alarm, state, when + wait, change_record(change))
+            return
         if not alarm.config.get("ActionsEnabled", True) or suppressed:
             return
-        for arn in alarm.config.get(ACTION_KEYS[state]) or ():
+        self._act(alarm, change, when)
+
+    def _act(self, alarm: Alarm, change: Change, when: float) -> None:
+        for arn in alarm.config.get(ACTION_KEYS[alarm.state]) or ():
             stamp = aws_time(when)
             try:
                 done = run_action(self.env, arn, change)
@@ -259,7 +274,39 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
                 "ExtensionPeriod",
                 f"Alarm {suppressor.name} left ALARM less than {extension:g} seconds ago.",
             )
+        if float(alarm.config.get("ActionsSuppressorWaitPeriod") or 0) > 0:
+            return (
+                "WaitPeriod",
+                f"Actions wait for alarm {suppressor.name} to go into ALARM state.",
+            )
         return None
+
+    def _release_waiting(self, now: float) -> None:
+        """Composite alarms whose actions wait on their suppressor: suppressed when it went into
+        ALARM meanwhile, run once the wait period is over (at its end, as AWS would)."""
+        for pending in self.alarms.waiting():
+            alarm = self.alarms.get(pending["account"], pending["region"], pending["name"])
+            if alarm is None or alarm.state != pending["state"]:
+                self.alarms.undefer(pending["account"], pending["region"], pending["name"])
+                continue
+            suppressor = self._find(alarm.account, alarm.region, alarm.config["ActionsSuppressor"])
+            entered = suppressor is not None and (
+                (suppressor.state == "ALARM" and suppressor.state_transitioned <= pending["due"])
+                or (suppressor.left_alarm or 0) > alarm.state_transitioned
+            )
+            if entered:
+                assert suppressor is not None
+                alarm.suppressed_by = "Alarm"
+                alarm.suppressed_reason = f"Alarm {suppressor.name} went into ALARM state."
+            elif pending["due"] > now:
+                continue
+            else:
+                alarm.suppressed_by = alarm.suppressed_reason = None
+                if alarm.config.get("ActionsEnabled", True):
+                    change = change_from(alarm, json.loads(pending["change"]))
+                    self._act(alarm, change, pending["due"])
+            self.alarms.save(alarm)
+            self.alarms.undefer(alarm.account, alarm.region, alarm.name)
 
     def _find(self, account: str, region: str, ref: str) -> Alarm | None:
         name = ref.split(":alarm:", 1)[1] if ref.startswith("arn:") and ":alarm:" in ref else ref

@@ -61,6 +61,17 @@ CREATE TABLE cw_clock (
 );
 """,
     metricstore.WITHOUT_AGE_INDEX,
+    """
+CREATE TABLE cw_waiting_actions (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    due REAL NOT NULL,
+    change TEXT NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
+""",
 )
 
 METRIC = "MetricAlarm"
@@ -228,6 +239,25 @@ class Alarms:
 
     def expire_history(self, now: float) -> None:
         self.store.execute("DELETE FROM cw_history WHERE ts < ?", (now - HISTORY_AGE,))
+
+    # -- composite alarms' actions waiting on their suppressor -----------------------------------
+
+    def defer(self, alarm: Alarm, state: str, due: float, change: dict[str, Any]) -> None:
+        self.store.execute(
+            "INSERT INTO cw_waiting_actions (account, region, name, state, due, change) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, region, name) DO UPDATE SET "
+            "state = excluded.state, due = excluded.due, change = excluded.change",
+            (alarm.account, alarm.region, alarm.name, state, due, json.dumps(change)),
+        )
+
+    def waiting(self) -> list[Row]:
+        return self.store.query("SELECT * FROM cw_waiting_actions ORDER BY due")
+
+    def undefer(self, account: str, region: str, name: str) -> None:
+        self.store.execute(
+            "DELETE FROM cw_waiting_actions WHERE account = ? AND region = ? AND name = ?",
+            (account, region, name),
+        )
 
     # -- the evaluation clock ---------------------------------------------------------------------
 
