@@ -82,6 +82,8 @@ class Where:
     region: str
     subnet: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
     vpc: tuple[str, str] | None = None
+    client: str | None = None
+    """The address the query came from (IP-based routing without a client subnet)."""
 
 
 @dataclass
@@ -98,6 +100,8 @@ class RecordSet:
     health_check: str | None = None
     alias: tuple[str, str, bool] | None = None
     """(target zone id, target plain name, evaluate target health)."""
+    cidr: tuple[str, str] | None = None
+    """(CIDR collection id, location name) of IP-based routing."""
 
 
 @dataclass
@@ -142,6 +146,9 @@ def _record(raw: dict[str, Any]) -> RecordSet:
         if geo is None
         else (geo.get("ContinentCode"), geo.get("CountryCode"), geo.get("SubdivisionCode")),
         health_check=raw.get("HealthCheckId"),
+        cidr=None
+        if "CidrRoutingConfig" not in raw
+        else (raw["CidrRoutingConfig"]["CollectionId"], raw["CidrRoutingConfig"]["LocationName"]),
         alias=None
         if alias is None
         else (alias["HostedZoneId"], alias["DNSName"], bool(alias.get("EvaluateTargetHealth"))),
@@ -169,8 +176,18 @@ def build_zone(zone: Zone, records: list[dict[str, Any]]) -> ZoneData:
 class View:
     """The zones of every account, indexed for lookups."""
 
-    def __init__(self, zones: list[ZoneData]) -> None:
+    def __init__(
+        self, zones: list[ZoneData], cidr: dict[str, list[tuple[str, str]]] | None = None
+    ) -> None:
         self.by_id = {z.id: z for z in zones}
+        self.cidr = {
+            collection: sorted(
+                ((ipaddress.ip_network(block), location) for block, location in blocks),
+                key=lambda item: -item[0].prefixlen,
+            )
+            for collection, blocks in (cidr or {}).items()
+        }
+        """CIDR collection id -> (network, location), most specific first."""
         self.public: dict[dns.name.Name, ZoneData] = {}
         self.private: dict[tuple[str, str], dict[dns.name.Name, ZoneData]] = {}
         for zone in zones:  # oldest first: the first public zone of a name answers for it
@@ -233,7 +250,12 @@ class Resolver:
 
     # -- wire ------------------------------------------------------------------------------
 
-    def where(self, query: dns.message.Message, vpc: tuple[str, str] | None = None) -> Where:
+    def where(
+        self,
+        query: dns.message.Message,
+        vpc: tuple[str, str] | None = None,
+        client: str | None = None,
+    ) -> Where:
         region = vpc[1] if vpc is not None else self.default_region
         subnet = None
         for option in query.options:
@@ -241,10 +263,14 @@ class Resolver:
                 region = option.to_wire().decode("ascii", "replace").strip() or region
             elif isinstance(option, dns.edns.ECSOption):
                 subnet = ipaddress.ip_network(f"{option.address}/{option.srclen}", strict=False)
-        return Where(region, subnet, vpc)
+        return Where(region, subnet, vpc, client)
 
     def respond(
-        self, wire: bytes, tcp: bool = False, vpc: tuple[str, str] | None = None
+        self,
+        wire: bytes,
+        tcp: bool = False,
+        vpc: tuple[str, str] | None = None,
+        client: str | None = None,
     ) -> tuple[bytes | None, dns.message.Message | None]:
         """The answer to a query, or (None, query) when it is for no name nubes knows (the
         caller refuses or forwards it); (None, None) for garbage not worth an answer."""
@@ -268,7 +294,7 @@ class Resolver:
         if question.rdclass not in (dns.rdataclass.IN, dns.rdataclass.ANY):
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire(), None
-        where = self.where(query, vpc)
+        where = self.where(query, vpc, client)
         outcome = self.lookup(question.name, question.rdtype, where)
         if outcome is None:
             return None, query
@@ -430,6 +456,8 @@ class Resolver:
             return [min(pool, key=lambda s: _distance(where.region, s.region))]
         if policy == "GeoLocation":
             return self._geo(sets, healthy, where)
+        if policy == "CidrRoutingConfig":
+            return self._by_cidr(sets, healthy, where)
         return [next((s for s in healthy), sets[0])]
 
     def _geo(
@@ -449,6 +477,34 @@ class Resolver:
                 return match
         default = [s for s in sets if s.geo == (None, "*", None)]
         return default
+
+    def _by_cidr(
+        self, sets: list[RecordSet], healthy: list[RecordSet], where: Where
+    ) -> list[RecordSet]:
+        """IP-based routing: the record of the most specific location that holds the client's
+        address (its EDNS client subnet, else where the query came from), else ``*``."""
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+        if where.subnet is not None:
+            address = where.subnet.network_address
+        elif where.client:
+            self.repeatable = False  # the answer depends on who asks, which the key omits
+            try:
+                address = ipaddress.ip_address(where.client)
+            except ValueError:
+                address = None
+        collection = sets[0].cidr[0] if sets[0].cidr else ""
+        wanted = []
+        if address is not None:
+            wanted = [
+                location
+                for network, location in self._view().cidr.get(collection, [])
+                if network.version == address.version and address in network
+            ]
+        for location in [*wanted, "*"]:
+            match = [s for s in sets if s.cidr is not None and s.cidr[1] == location]
+            if match and match[0] in healthy:
+                return match[:1]
+        return [s for s in sets if s.cidr is not None and s.cidr[1] == "*"][:1]
 
     def healthy(self, record: RecordSet, rtype: int, where: Where, depth: int) -> bool:
         if record.health_check:

@@ -209,7 +209,7 @@ class DnsServer:
                 row["zone_id"]: (row["account"], row["group_name"])
                 for row in model.query_loggings(None)
             }
-            view = View(built)
+            view = View(built, model.cidr_blocks())
             for zone, data in zip(zones, built, strict=True):
                 for vpc in zone.vpcs:
                     view.add_vpc(data, vpc)
@@ -241,7 +241,7 @@ class DnsServer:
             return wire[:2] + random.choices(kept.answers, cum_weights=kept.weights)[0]
         resolver = self.resolver()
         try:
-            answer, query = resolver.respond(wire, tcp=tcp, vpc=vpc)
+            answer, query = resolver.respond(wire, tcp=tcp, vpc=vpc, client=client)
             logged = None
             if answer is not None and query is not None:
                 logged = self._loggable(resolver.last_zone, query, answer)
@@ -403,7 +403,7 @@ class DnsServer:
         subnet = None
         if subnet_ip:
             subnet = ipaddress.ip_network(f"{subnet_ip}/{subnet_mask or 24}", strict=False)
-        where = Where(self.env.settings.region, subnet)
+        where = Where(self.env.settings.region, subnet, client=resolver_ip)
         qname = dns.name.from_text(name)
         outcome = resolver.in_zone(zone, qname, dns.rdatatype.from_text(rtype), where)
         data = [rdata.to_text() for rrset in outcome.answer for rdata in rrset]

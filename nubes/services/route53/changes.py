@@ -9,6 +9,7 @@ Every problem found becomes one message of the ``InvalidChangeBatch`` error, as 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from nubes.services.route53.params import bare_id
@@ -115,6 +116,23 @@ def _shape_problem(change: dict[str, Any], record: dict[str, Any]) -> str | None
     return None
 
 
+def _cidr_problem(
+    record: dict[str, Any], cidr_locations: Callable[[str], set[str] | None]
+) -> str | None:
+    config = record.get("CidrRoutingConfig")
+    if config is None:
+        return None
+    locations = cidr_locations(config["CollectionId"])
+    if locations is None:
+        return f"Invalid request: the CIDR collection {config['CollectionId']} does not exist"
+    if config["LocationName"] != "*" and config["LocationName"] not in locations:
+        return (
+            f"Invalid request: the CIDR collection {config['CollectionId']} has no location "
+            f"{config['LocationName']}"
+        )
+    return None
+
+
 def _geo_problem(geo: dict[str, Any]) -> str | None:
     continent, country = geo.get("ContinentCode"), geo.get("CountryCode")
     subdivision = geo.get("SubdivisionCode")
@@ -176,12 +194,14 @@ def apply_batch(
     current: list[dict[str, Any]],
     changes: list[dict[str, Any]],
     other_zone_records: Any,
+    cidr_locations: Callable[[str], set[str] | None],
 ) -> tuple[dict[Key, dict[str, Any]], list[str]]:
     """The zone's record sets after ``changes``, and the problems found (empty: all good).
 
     ``other_zone_records(zone_id, name)`` says, for another zone of the account (alias targets
     may live there), whether ``name`` lies within it and its record sets of that name; None when
-    ``zone_id`` is no zone of the account."""
+    ``zone_id`` is no zone of the account. ``cidr_locations(collection id)`` gives the locations
+    of a CIDR collection of the account (None: no such collection)."""
     records = {key_of(r): r for r in current}
     problems: list[str] = []
     values = 0
@@ -199,7 +219,7 @@ def apply_batch(
                 f"{presentation(zone_name)}"
             )
             continue
-        problem = _shape_problem(change, record)
+        problem = _shape_problem(change, record) or _cidr_problem(record, cidr_locations)
         if problem:
             problems.append(problem)
             continue
@@ -280,6 +300,13 @@ def _zone_problems(
                 )
         for rtype, sets in types.items():
             problems.extend(_policy_problems(shown, rtype, sets, before))
+            collections = {r["CidrRoutingConfig"]["CollectionId"] for r in sets
+                           if "CidrRoutingConfig" in r}  # fmt: skip
+            if len(collections) > 1:
+                problems.append(
+                    f"RRSet with DNS name {shown}, type {rtype} uses more than one CIDR "
+                    "collection: all its IP-based records must use the same one."
+                )
             failovers = [r["Failover"] for r in sets if "Failover" in r]
             for role in ("PRIMARY", "SECONDARY"):
                 if failovers.count(role) > 1:

@@ -82,6 +82,22 @@ MIGRATIONS = (
         group_name TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE r53_cidr_collections (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        caller_reference TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE r53_cidr_blocks (
+        collection_id TEXT NOT NULL REFERENCES r53_cidr_collections (id) ON DELETE CASCADE,
+        location TEXT NOT NULL,
+        cidr TEXT NOT NULL,
+        PRIMARY KEY (collection_id, location, cidr)
+    );
+""",
 )
 
 
@@ -395,6 +411,43 @@ class Route53Model:
             )
             for r in self.store.query(sql + " ORDER BY created, id", args)
         ]
+
+    # -- CIDR collections -------------------------------------------------------------------
+
+    def cidr_locations(self, account: str, collection_id: str) -> set[str] | None:
+        """The locations of a collection of ``account``, or None when it has no such one."""
+        if (
+            self.store.query_one(
+                "SELECT 1 FROM r53_cidr_collections WHERE id = ? AND account = ?",
+                (collection_id, account),
+            )
+            is None
+        ):
+            return None
+        return {
+            r[0]
+            for r in self.store.query(
+                "SELECT DISTINCT location FROM r53_cidr_blocks WHERE collection_id = ?",
+                (collection_id,),
+            )
+        }
+
+    def cidr_locations_in_use(self, collection_id: str) -> set[str]:
+        return {
+            r[0]
+            for r in self.store.query(
+                "SELECT json_extract(data, '$.CidrRoutingConfig.LocationName') FROM r53_rrsets "
+                "WHERE json_extract(data, '$.CidrRoutingConfig.CollectionId') = ?",
+                (collection_id,),
+            )
+        }
+
+    def cidr_blocks(self) -> dict[str, list[tuple[str, str]]]:
+        """Every collection's (CIDR block, location) pairs (what the DNS server routes by)."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for r in self.store.query("SELECT collection_id, location, cidr FROM r53_cidr_blocks"):
+            out.setdefault(r[0], []).append((r[2], r[1]))
+        return out
 
     # -- query logging ----------------------------------------------------------------------
 

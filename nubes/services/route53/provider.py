@@ -16,6 +16,7 @@ from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.route53.changes import MAX_RRSETS_PER_ZONE, apply_batch, key_of
+from nubes.services.route53.cidr import CidrOperations
 from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.health_api import MAX_HEALTH_CHECKS, HealthCheckOperations
 from nubes.services.route53.models import MIGRATIONS, Route53Model, Zone
@@ -48,7 +49,9 @@ def name_servers() -> list[str]:
     return out
 
 
-class Route53Provider(HealthCheckOperations, QueryLoggingOperations, ServiceProvider):
+class Route53Provider(
+    HealthCheckOperations, QueryLoggingOperations, CidrOperations, ServiceProvider
+):
     service = "route53"
     migrations = MIGRATIONS
 
@@ -499,7 +502,12 @@ class Route53Provider(HealthCheckOperations, QueryLoggingOperations, ServiceProv
         batch = params["ChangeBatch"]
         current = self.model.rrsets(zone.id)
         records, problems = apply_batch(
-            zone.name, zone.id, current, batch["Changes"], self._other_zone_records(ctx.account_id)
+            zone.name,
+            zone.id,
+            current,
+            batch["Changes"],
+            self._other_zone_records(ctx.account_id),
+            lambda collection: self.model.cidr_locations(ctx.account_id, collection),
         )
         if problems:
             raise errors.InvalidChangeBatch(f"[{', '.join(problems)}]")
