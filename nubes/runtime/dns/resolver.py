@@ -370,7 +370,7 @@ class Resolver:
                     return outcome
                 name = target
                 continue
-            types = [t for t in node if t != CNAME or qtype == ANY] if qtype == ANY else [qtype]
+            types = list(node) if qtype == ANY else [qtype]
             found = False
             for rtype in types:
                 rrset = self.select(zone, owner, node.get(rtype, []), rtype, where, 0)
