@@ -102,8 +102,10 @@ class Clockwork:
         minutes = int((last_minute - first_minute) // 60) + 1
         window = max((lookback(a.config) for a in alarms), default=60)
         repeat = max(1, min(minutes, math.ceil(min(window, MAX_LOOKBACK) / 60) + 1))
+        watched = _watched(alarms)
         for point in sampled:
-            if point.timestamp == last_minute - 60:
+            seen = watched is None or (point.namespace, point.name) in watched
+            if point.timestamp == last_minute - 60 and seen and repeat > 1:
                 points.extend(
                     replace(point, timestamp=last_minute - 60 * (k + 1)) for k in range(repeat)
                 )
@@ -191,3 +193,20 @@ class Clockwork:
             for t, v in main.points
             if not threshold_id or t in band
         }
+
+
+def _watched(alarms: Sequence[AlarmView]) -> set[tuple[str, str]] | None:
+    """(namespace, metric name) of what alarms read; None when a SEARCH may read anything.
+    Only those gauges are repeated over the minutes of a jump; others are stored once."""
+    found: set[tuple[str, str]] = set()
+    for alarm in alarms:
+        config = alarm.config
+        if config.get("MetricName"):
+            found.add((config.get("Namespace", ""), config["MetricName"]))
+        for q in config.get("Metrics") or ():
+            if "MetricStat" in q:
+                metric = q["MetricStat"]["Metric"]
+                found.add((metric.get("Namespace", ""), metric.get("MetricName", "")))
+            elif "SEARCH" in q.get("Expression", "").upper():
+                return None
+    return found
