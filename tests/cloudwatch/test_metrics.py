@@ -418,3 +418,34 @@ def test_large_puts_are_gzipped_by_the_sdk(
     ]
     sdk.put_metric_data(Namespace=ns, MetricData=data)
     assert len(sdk.list_metrics(Namespace=ns)["Metrics"]) == 500
+
+
+def test_anomaly_detection_band(cw: Any, endpoint: str, unique: Callable[[str], str]) -> None:
+    ns = unique("Band")
+    t0 = _minute(endpoint) - timedelta(minutes=3)
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {"MetricName": "m", "Timestamp": t0 + timedelta(minutes=i), "Value": v}
+            for i, v in enumerate([1.0, 3.0, 2.0])
+        ],
+    )
+    got = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {"Namespace": ns, "MetricName": "m"},
+                    "Period": 60,
+                    "Stat": "Average",
+                },
+            },
+            {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m, 1)"},
+        ],
+        StartTime=t0,
+        EndTime=t0 + timedelta(minutes=3),
+    )
+    lower, upper = [r for r in got["MetricDataResults"] if r["Id"] == "band"]
+    spread = (2 / 3) ** 0.5
+    assert lower["Values"] == pytest.approx([2 - spread] * 3)
+    assert upper["Values"] == pytest.approx([2 + spread] * 3)

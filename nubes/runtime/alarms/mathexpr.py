@@ -348,7 +348,36 @@ def _call(name: str, args: list[Node], ctx: Context) -> Value:
         return _per_series(_one(name, args, ctx), lambda s: _sequence(name, s))
     if name == "IF":
         return _if(args, ctx)
+    if name == "ANOMALY_DETECTION_BAND":
+        return _band(args, ctx)
     raise MathError(f"Unknown function {name}")
+
+
+def _band(args: list[Node], ctx: Context) -> list[Series]:
+    """The expected range of a metric: its mean over the query's range, plus and minus
+    ``width`` (default 2) standard deviations, at each of its timestamps (lower, then upper).
+    A stand-in for CloudWatch's trained model, which sees weeks of history."""
+    if len(args) not in (1, 2):
+        raise MathError("ANOMALY_DETECTION_BAND takes a metric and an optional band width")
+    series = evaluate(args[0], ctx)
+    if not isinstance(series, Series):
+        raise MathError("ANOMALY_DETECTION_BAND takes a single time series")
+    width = 2.0
+    if len(args) == 2:
+        given = evaluate(args[1], ctx)
+        if not isinstance(given, float | int):
+            raise MathError("The band width of ANOMALY_DETECTION_BAND must be a number")
+        width = float(given)
+    values = list(series.points.values())
+    mean = math.fsum(values) / len(values) if values else 0.0
+    spread = _fold("STDDEV", values) if values else 0.0
+    low = {t: mean - width * spread for t in series.points}
+    high = {t: mean + width * spread for t in series.points}
+    label = series.label
+    return [
+        Series(ctx.expression_id, f"{label} (lower)", low, dict(series.props)),
+        Series(ctx.expression_id, f"{label} (upper)", high, dict(series.props)),
+    ]
 
 
 def _one(name: str, args: list[Node], ctx: Context) -> Value:
