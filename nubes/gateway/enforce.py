@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from nubes.core import accounts, clock, ids
 from nubes.core.accounts import root_principal
 from nubes.core.context import Principal, RequestContext
-from nubes.gateway import sigv2, sigv4
+from nubes.gateway import sigv2, sigv4, sigv4a
 from nubes.gateway.auth import read_credentials
 from nubes.gateway.router import s3_virtual_host_bucket
 from nubes.protocol.base import HttpRequest, ServiceError
@@ -281,15 +281,7 @@ def _time_keys(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel | None) -> None:
-    """The ``Authorization`` header's SigV4 signature against ``secret``; raises the service's
-    error for a skewed clock, a body that does not hash to what was signed, or a wrong
-    signature."""
-    req = ctx.request
-    auth = sigv4.Authorization.parse(req.headers.get("authorization", ""))
-    amz_date = req.headers.get("x-amz-date", "")
-    if auth is None or not amz_date:
-        raise _error(ctx, "signature")
+def _check_skew(ctx: RequestContext, amz_date: str) -> None:
     signed_at = _amz_time(amz_date)
     if signed_at is None:
         raise _error(ctx, "signature")
@@ -309,6 +301,18 @@ def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel
             "signature",
             f"Signature expired: {amz_date} is now earlier than {earliest} ({now_text} - 15 min.)",
         )
+
+
+def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel | None) -> None:
+    """The ``Authorization`` header's SigV4 signature against ``secret``; raises the service's
+    error for a skewed clock, a body that does not hash to what was signed, or a wrong
+    signature."""
+    req = ctx.request
+    auth = sigv4.Authorization.parse(req.headers.get("authorization", ""))
+    amz_date = req.headers.get("x-amz-date", "")
+    if auth is None or not amz_date:
+        raise _error(ctx, "signature")
+    _check_skew(ctx, amz_date)
     scope = auth.scope
     payload = _payload_hash(ctx, op)
     request = sigv4.canonical_request(
@@ -327,6 +331,34 @@ def verify_header_signature(ctx: RequestContext, secret: str, op: OperationModel
     if payload == STREAMING_SIGNED or payload == STREAMING_SIGNED + "-TRAILER":
         # S3 checks each chunk's signature, chained from this one, as it reads the body.
         ctx.extras["chunk_signer"] = sigv4.ChunkSigner(key, scope, amz_date, expected)
+
+
+def verify_v4a_header_signature(
+    ctx: RequestContext, secret: str, op: OperationModel | None, auth: sigv4a.Authorization
+) -> None:
+    """A SigV4A ``Authorization`` header: dated like SigV4, its region set signed, the body
+    hashing to what was signed, the ECDSA signature made with the key derived from ``secret``."""
+    req = ctx.request
+    amz_date = req.headers.get("x-amz-date", "")
+    if not amz_date or "x-amz-region-set" not in auth.signed_headers:
+        raise _error(ctx, "signature")
+    _check_skew(ctx, amz_date)
+    payload = _payload_hash(ctx, op)
+    if payload.startswith(STREAMING_SIGNED):
+        # Chunks signed with SigV4A's own scheme are not verified here: refused, not trusted.
+        raise _error(ctx, "unsupported")
+    request = sigv4.canonical_request(
+        req.method,
+        _signed_path(ctx),
+        req.query_string,
+        req.headers,
+        auth.signed_headers,
+        payload,
+        double_encode=ctx.service != "s3",
+    )
+    text = sigv4a.string_to_sign(amz_date, auth.scope, request)
+    if not sigv4a.verify(auth.access_key_id, secret, text, auth.signature):
+        raise _error(ctx, "signature")
 
 
 def verify_query_signature(ctx: RequestContext, secret: str, op: OperationModel | None) -> None:
@@ -646,8 +678,10 @@ class Enforcer:
             kind = _query_form(req)
         if header.startswith(sigv4.ALGORITHM + " "):
             kind = "v4"
+        elif header.startswith(sigv4a.ALGORITHM + " ") and ctx.service in sigv4a.SERVICES:
+            kind = "v4a"
         elif header and kind != "v2":
-            # Any other algorithm (SigV4a's AWS4-ECDSA-P256-SHA256 among them) is refused
+            # Any other algorithm (SigV4A where the service does not take it) is refused
             # rather than taken unverified.
             raise _error(ctx, "unsupported")
         elif kind is None:
@@ -674,6 +708,11 @@ class Enforcer:
                 # The key the secret was looked up for must be the one the signature names.
                 raise _error(ctx, "signature")
             verify_header_signature(ctx, record.secret, op)
+        elif kind == "v4a":
+            auth_a = sigv4a.Authorization.parse(header)
+            if auth_a is None or auth_a.access_key_id != key_id:
+                raise _error(ctx, "signature")
+            verify_v4a_header_signature(ctx, record.secret, op, auth_a)
         elif ctx.service == "s3":
             presign.verify(ctx, record.secret)
         elif kind == "v4-query":

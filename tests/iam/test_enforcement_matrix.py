@@ -23,6 +23,7 @@ import requests
 from botocore import UNSIGNED, xform_name
 from botocore.config import Config
 
+from nubes.gateway import sigv4a
 from nubes.gateway.admission import signed_headers
 from nubes.services import PROVIDERS
 from nubes.services.registry import implemented_operations
@@ -256,7 +257,33 @@ def test_other_algorithms(server: NubesProcess, keys: Keys, service: str, algori
     request = prepare(make(server, service, keys.root), read_operation(service))
     headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
     headers["Authorization"] = headers["Authorization"].replace("AWS4-HMAC-SHA256", algorithm, 1)
-    assert_refused(send(request.method, request.url, headers, request.body), UNSUPPORTED)
+    expected = UNSUPPORTED
+    if algorithm == sigv4a.ALGORITHM and service in sigv4a.SERVICES:
+        expected = SIGNATURE
+    assert_refused(send(request.method, request.url, headers, request.body), expected)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_sigv4a(server: NubesProcess, keys: Keys, service: str) -> None:
+    """SigV4A (signed by the SDK through the CRT) is verified where AWS takes it, refused
+    elsewhere."""
+    op = read_operation(service)
+    version = "s3v4a" if service == "s3" else "v4a"
+    request = prepare(make(server, service, keys.allowed, signature_version=version), op)
+    resp = send(request.method, request.url, request.headers, request.body)
+    if service not in sigv4a.SERVICES:
+        assert_refused(resp, UNSUPPORTED)
+        return
+    assert resp.status_code < 300, outcome(resp)
+    wrong = (keys.allowed[0], "wrong", None)
+    request = prepare(make(server, service, wrong, signature_version=version), op)
+    assert_refused(send(request.method, request.url, request.headers, request.body), SIGNATURE)
+    request = prepare(make(server, service, keys.denied, signature_version=version), op)
+    assert_refused(send(request.method, request.url, request.headers, request.body), DENIED)
+    request = prepare(make(server, service, keys.allowed, signature_version=version), op)
+    body = request.body or b""
+    swapped = (body.encode() if isinstance(body, str) else body) + b" "
+    assert_refused(send(request.method, request.url, request.headers, swapped), SWAPPED)
 
 
 WRITES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
@@ -312,9 +339,10 @@ def test_credential_forms(server: NubesProcess, keys: Keys, service: str, form: 
         headers["Authorization"] = auth.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1)
         expected = UNSUPPORTED
     elif form == "sigv4a":
+        # A SigV4 signature relabelled: refused where SigV4A is not taken, fails where it is.
         headers["Authorization"] = auth.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256", 1)
         headers["X-Amz-Region-Set"] = "*"
-        expected = UNSUPPORTED
+        expected = SIGNATURE if service in sigv4a.SERVICES else UNSUPPORTED
     elif form == "swapped_body":
         # The payload hash the client signed is sent along, but the body is another one.
         headers.setdefault("X-Amz-Content-SHA256", hashlib.sha256(body).hexdigest())
