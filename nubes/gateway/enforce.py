@@ -4,14 +4,17 @@ A gateway check, run after parsing and before dispatch:
 
 1. authenticate: the access key must be known and active (the account root key pair from the
    settings, or a key IAM or STS issued), temporary credentials must come with their session
-   token and not be expired, and the SigV4 signature (header form; S3 checks its presigned URLs
-   itself) must match the key's secret;
+   token and not be expired, and the signature, in whichever form it comes (SigV4 header or
+   presigned URL, SigV4A header where the service takes it, S3's SigV2 header and presigned
+   URL, the query APIs' SigV2), must match the key's secret, over the body that was sent;
+   any other form is refused, never taken unverified;
 2. authorize: every action the operation needs, on the resource ARN it touches, is evaluated
    by the policy engine against the caller's identity policies, permissions boundary and
    session policies, and the resource's own policy where its service registered a lookup.
 
 Refusals are the service's own errors in its own protocol. ``NUBES_IAM_EXPLAIN=1`` logs every
-decision and why.
+decision and why. Entry points that answer before the chain (browser POST, website, function
+URLs, nubes' own endpoints) call ``running_enforcer`` and the same methods.
 """
 
 from __future__ import annotations
