@@ -16,6 +16,7 @@ in a small bounded buffer.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -77,12 +78,25 @@ class Metrics:
         self._sink = None
 
     def _ensure_sink(self) -> None:
-        if self._sink is None and self._loader is not None and not self._loading:
-            self._loading = True
-            try:
+        """Load the sink: right after the current request when one runs (a provider made
+        inside a request's transaction would lose its tables if that request failed)."""
+        if self._sink is not None or self._loader is None or self._loading:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._load()
+            return
+        self._loading = True
+        loop.call_soon(self._load)
+
+    def _load(self) -> None:
+        self._loading = True
+        try:
+            if self._sink is None and self._loader is not None:
                 self._loader()
-            finally:
-                self._loading = False
+        finally:
+            self._loading = False
 
     def publish(self, point: Datapoint) -> None:
         self.publish_many((point,))

@@ -289,3 +289,17 @@ def test_dynamodb_consumed_capacity(
     assert failed["Sum"] == 1.0
     user_errors = _sum(cw, "AWS/DynamoDB", "UserErrors", [], start, end)
     assert user_errors["Sum"] >= 1.0
+
+
+def test_first_metric_from_a_failed_request_keeps_cloudwatch_whole(
+    nubes_factory: Callable[..., Any],
+) -> None:
+    """CloudWatch is made on the first recorded value; when that comes from a request that
+    fails (and rolls back), CloudWatch's tables must not go with it."""
+    server = nubes_factory(persistent=False)
+    ddb = server.client("dynamodb")
+    with pytest.raises(ClientError):
+        ddb.get_item(TableName="does-not-exist", Key={"pk": {"S": "a"}})
+    cw = server.client("cloudwatch")
+    cw.put_metric_data(Namespace="After", MetricData=[{"MetricName": "m", "Value": 1}])
+    assert cw.list_metrics(Namespace="After")["Metrics"][0]["MetricName"] == "m"
