@@ -326,8 +326,6 @@ def test_a_crash_fails_the_instance_check_until_a_reboot_and_metrics_follow(
     client: Callable[..., Any], endpoint: str, unique: Callable[[str], str], launched: list[str]
 ) -> None:
     ec2, cloudwatch = client("ec2"), client("cloudwatch")
-    # CloudWatch samples the instance metrics from the moment it runs (it starts on first use).
-    cloudwatch.list_metrics(Namespace="AWS/EC2")
     reservation = ec2.run_instances(
         ImageId=image(ec2),
         InstanceType="t3.micro",

@@ -121,6 +121,7 @@ class InstanceRuntime:
         self.work_dirs: dict[str, str] = {}
         self.last_console: dict[str, bytes] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self.metrics = metrics
         if metrics is not None:
             metrics.collector(self.collect)
 
@@ -178,6 +179,10 @@ class InstanceRuntime:
         current = self.instances.get(spec.instance_id)
         if current is not None and current.ending is None and current.fault is None:
             return current.ready
+        if self.metrics is not None and not self.instances:
+            # Running instances have metrics from their first minute, as on AWS: publishing
+            # (nothing) makes sure the metrics sink (CloudWatch) runs and samples them.
+            self.metrics.publish_many(())
         inst = _Instance(spec)
         self.instances[spec.instance_id] = inst
         self.work_dirs[spec.instance_id] = spec.work_dir
