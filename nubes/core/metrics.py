@@ -9,9 +9,10 @@ registered with ``env.metrics.collector(fn)``, sampled at each minute boundary o
 a collected point without a timestamp describes the minute that just ended.
 
 The CloudWatch provider is the sink: it stores the datapoints and evaluates alarms over them,
-and it drives :meth:`Metrics.tick` each minute. The first datapoint published or recorded loads
-it (through the loader the environment gives); until a sink is attached, published points wait
-in a small bounded buffer.
+and at each minute boundary it takes :meth:`Metrics.flush` and :meth:`Metrics.collect` (when the
+clock jumps, collectors are sampled once and their gauges repeated over the minutes alarms look
+at). The first datapoint published or recorded loads it (through the loader the environment
+gives); until a sink is attached, published points wait in a small bounded buffer.
 """
 
 from __future__ import annotations
