@@ -215,6 +215,13 @@ def test_health_check_status_metric(
         return bool(found) and all(p["Minimum"] == 1.0 for p in found)
 
     assert eventually(datapoints, True) is True
+    names = {
+        m["MetricName"]
+        for m in cw.list_metrics(
+            Namespace="AWS/Route53", Dimensions=[{"Name": "HealthCheckId", "Value": check}]
+        )["Metrics"]
+    }
+    assert {"HealthCheckStatus", "HealthCheckPercentageHealthy"} <= names
 
 
 def test_https_check_does_not_verify_the_certificate(

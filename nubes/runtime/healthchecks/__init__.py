@@ -170,21 +170,40 @@ class HealthChecker:
         return None if status is None else status.last_failure
 
     def sample(self, boundary: float | None = None) -> list[Datapoint]:
-        """The ``AWS/Route53`` ``HealthCheckStatus`` gauge of every check: the metrics collector
-        (each minute, for the minute that ended), and published at once when checks appear or
-        change status (which also wakes CloudWatch up)."""
-        return [
-            Datapoint(
-                account_id=check.account,
-                region="us-east-1",
-                namespace="AWS/Route53",
-                name="HealthCheckStatus",
-                value=1.0 if self.healthy(check.id) else 0.0,
-                dimensions={"HealthCheckId": check.id},
-                timestamp=None if boundary is not None else clock.now(),
+        """The ``AWS/Route53`` gauges of every check: the metrics collector (each minute, for
+        the minute that ended), and published at once when checks appear or change status
+        (which also wakes CloudWatch up). ``HealthCheckStatus`` (1 healthy, 0 not) for all;
+        ``HealthCheckPercentageHealthy`` for endpoint checks (one checker: 100 or 0);
+        ``ChildHealthCheckHealthyCount`` for calculated ones."""
+        points: list[Datapoint] = []
+        when = None if boundary is not None else clock.now()
+        for check in self.checks.values():
+            healthy = self.healthy(check.id)
+            gauges = [("HealthCheckStatus", 1.0 if healthy else 0.0, "None")]
+            kind = check.config["Type"]
+            if kind in ENDPOINT_TYPES:
+                measured = self.statuses.get(check.id, Status()).healthy
+                gauges.append(
+                    ("HealthCheckPercentageHealthy", 100.0 if measured else 0.0, "Percent")
+                )
+            elif kind == "CALCULATED":
+                children = check.config.get("ChildHealthChecks") or []
+                count = float(sum(1 for c in children if self.healthy(c, 1)))
+                gauges.append(("ChildHealthCheckHealthyCount", count, "Count"))
+            points.extend(
+                Datapoint(
+                    account_id=check.account,
+                    region="us-east-1",
+                    namespace="AWS/Route53",
+                    name=name,
+                    value=value,
+                    unit=unit,
+                    dimensions={"HealthCheckId": check.id},
+                    timestamp=when,
+                )
+                for name, value, unit in gauges
             )
-            for check in self.checks.values()
-        ]
+        return points
 
     def _publish(self) -> None:
         if self._task is not None and self.checks:
