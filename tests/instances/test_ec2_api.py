@@ -469,3 +469,37 @@ echo "az: $(curl -s -H "X-aws-ec2-metadata-token: $T" $M/meta-data/placement/ava
     assert f"v2: {instance['InstanceId']}" in console
     assert "tag: web-1" in console
     assert f"az: {instance['Placement']['AvailabilityZone']}" in console
+
+
+def test_reset_ends_every_instance(nubes_factory: Callable[..., NubesProcess]) -> None:
+    server = nubes_factory(persistent=False)
+    ec2 = server.client("ec2")
+    marker = f"{os.getpid()}{time.monotonic_ns() % 100000}"
+    ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=2,
+        MaxCount=2,
+        UserData=f"#!/bin/sh\nexec sleep {marker}\n",
+    )
+    assert _count_sleeping(marker, 2) == 2
+    internal(server.endpoint, "/_nubes/reset", {})
+    assert _count_sleeping(marker, 0) == 0
+    assert ec2.describe_instances()["Reservations"] == []
+
+
+def _count_sleeping(marker: str, expected: int) -> int:
+    """How many ``sleep <marker>`` processes run, once that settles on ``expected``."""
+    deadline = time.monotonic() + 20
+    while True:
+        found = 0
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:2] == [b"sleep", marker.encode()]:
+                        found += 1
+            except OSError:
+                continue
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
