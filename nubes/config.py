@@ -33,7 +33,8 @@ class Settings:
     """Where the DNS server listens: ``host:port`` (port 0: any free one), ``off``, or empty for
     127.0.0.1:53 when it can bind, else 127.0.0.1:5353."""
     dns_forward: str = ""
-    """Resolver (``host[:port]``) asked about names nubes does not know; empty: refuse them."""
+    """Resolver (``host[:port]``, or ``system`` for the host's) asked about names nubes does not
+    know; empty: refuse them."""
     route53_sync_seconds: int = 0
     """How long a Route 53 change stays PENDING before GetChange reports it INSYNC."""
 

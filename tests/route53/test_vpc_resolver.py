@@ -145,3 +145,14 @@ def test_garbage_and_unsupported_queries(endpoint: str) -> None:
             conn.sendall(len(blob).to_bytes(2, "big") + blob)
     fine = dns.query.udp(dns.message.make_query("x.localhost", "A"), "127.0.0.1", port=port)
     assert fine.rcode() == dns.rcode.NOERROR
+
+
+def test_system_resolver_is_read_from_resolv_conf(tmp_path: Any) -> None:
+    from nubes.runtime.dns.server import system_resolver
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# generated\nsearch example\nnameserver 10.1.2.3\nnameserver 10.1.2.4\n")
+    assert system_resolver(str(conf)) == "10.1.2.3"
+    conf.write_text("nameserver fd00::53\n")
+    assert system_resolver(str(conf)) == "[fd00::53]"
+    assert system_resolver(str(tmp_path / "missing")) == "127.0.0.53"

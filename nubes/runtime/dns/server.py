@@ -62,6 +62,19 @@ def parse_address(text: str) -> tuple[str, list[int]] | None:
     return host.strip("[]") or "127.0.0.1", [int(port)]
 
 
+def system_resolver(path: str = "/etc/resolv.conf") -> str:
+    """The host's first name server (``NUBES_DNS_FORWARD=system``), 127.0.0.53 when unknown."""
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    return parts[1] if ":" not in parts[1] else f"[{parts[1]}]"
+    except OSError:
+        pass
+    return "127.0.0.53"
+
+
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, server: DnsServer) -> None:
         self.server = server
@@ -364,9 +377,12 @@ class DnsServer:
         import dns.rcode
 
         upstream = self.env.settings.dns_forward
+        if upstream == "system":
+            upstream = system_resolver()
         host, sep, port = upstream.rpartition(":")
-        if not sep or not port.isdigit():
+        if not sep or not port.isdigit() or host.endswith(":"):
             host, port = upstream, "53"
+        host = host.strip("[]")
         try:
             reply = await dns.asyncquery.udp(query, host, timeout=FORWARD_TIMEOUT, port=int(port))
             return reply.to_wire()
