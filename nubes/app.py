@@ -48,7 +48,7 @@ class Environment:
         self.tags = Tags(self.state.store)
         self.metrics = Metrics(lambda: self.providers.get("cloudwatch"))
         self.names = Names()
-        self.events = Events(lambda: self.providers.get("events"))
+        self.events = Events(self._events_sink)
         self.providers = Providers(self)
         self.gateway = Gateway(self)
         self._console: Console | None = None
@@ -60,6 +60,16 @@ class Environment:
 
             self._console = Console(self)
         return self._console
+
+    def _events_sink(self) -> object | None:
+        """EventBridge, loaded for an AWS event once it has been used (its schema exists):
+        before that no rule or archive could take the event, and nothing is made inside the
+        emitter's transaction."""
+        if "events" in self.providers.instances or self.state.store.scalar(
+            "SELECT 1 FROM schema_versions WHERE component = 'events'"
+        ):
+            return self.providers.get("events")
+        return None
 
     def _in_transaction(self, fn: Any) -> None:
         with self.state.store.transaction():

@@ -2,8 +2,9 @@
 
 ``env.events.emit(Event(...))`` hands an event in AWS's shape (source, detail-type, detail,
 resources) to the account and region's default event bus. The EventBridge provider is the sink:
-the first event loads it (it attaches itself when made); should it not load, events wait in a
-small bounded buffer until a sink attaches.
+an event loads it (it attaches itself when made) once EventBridge has state; before that no rule
+or archive could take the event, so it goes nowhere, as on AWS. Should the sink fail to load,
+events wait in a small bounded buffer until one attaches.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class Sink(Protocol):
 class Events:
     BUFFER = 10_000
 
-    def __init__(self, load: Callable[[], object] | None = None) -> None:
+    def __init__(self, load: Callable[[], object | None] | None = None) -> None:
         self._sink: Sink | None = None
         self._pending: deque[Event] = deque(maxlen=self.BUFFER)
+        self._loading = False
         self._load = load
-        """Loads the sink's provider (which attaches itself): EventBridge comes on demand."""
+        """Loads the sink's provider (which attaches itself), or answers None when nothing
+        could receive an event yet: EventBridge comes on demand."""
 
     def attach(self, sink: Sink) -> None:
         self._sink = sink
@@ -51,13 +54,17 @@ class Events:
             sink.deliver_service_event(self._pending.popleft())
 
     def emit(self, event: Event) -> None:
-        if self._sink is None and self._load is not None:
-            load, self._load = self._load, None
+        if self._sink is None and self._load is not None and not self._loading:
+            self._loading = True  # making the sink may emit events of its own
             try:
-                load()
+                loaded = self._load()
             except Exception:
                 log.exception("the events sink could not be loaded")
-                self._load = load
+                loaded = self  # keep the event for when a sink attaches
+            finally:
+                self._loading = False
+            if loaded is None:
+                return  # nothing could take the event yet
         if self._sink is None:
             self._pending.append(event)
         else:

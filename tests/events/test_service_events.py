@@ -202,13 +202,34 @@ def test_hub_loads_its_sink_on_the_first_event() -> None:
     sink = _Sink()
     hub: Events
 
-    def load() -> None:
+    def load() -> _Sink:
         hub.attach(sink)
+        return sink
 
     hub = Events(load)
     hub.emit(_event(1))
     hub.emit(_event(2))
     assert [e.detail["n"] for e in sink.got] == [1, 2]
+
+
+def test_hub_drops_events_nothing_could_take() -> None:
+    """Before EventBridge is used no rule exists: such events go nowhere, and are not kept
+    for rules made later."""
+    sink = _Sink()
+    used = False
+    hub: Events
+
+    def load() -> _Sink | None:
+        if not used:
+            return None
+        hub.attach(sink)
+        return sink
+
+    hub = Events(load)
+    hub.emit(_event(1))
+    used = True
+    hub.emit(_event(2))
+    assert [e.detail["n"] for e in sink.got] == [2]
 
 
 def test_hub_buffers_while_no_sink_loads() -> None:
