@@ -534,8 +534,8 @@ def test_a_jump_over_several_minutes_samples_every_minute(
     assert described["StateReason"].startswith("Threshold Crossed: 3 out of the last 3 datapoints")
 
 
-@pytest.mark.parametrize("protocol", ["json", "query"])
-def test_alarms_in_older_protocols(
+@pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "json", "query"])
+def test_alarms_in_every_protocol(
     endpoint: str, protocol: str, unique: Callable[[str], str]
 ) -> None:
     from tests.cloudwatch.conftest import client_speaking

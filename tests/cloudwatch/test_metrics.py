@@ -354,8 +354,8 @@ def test_high_resolution_periods(cw: Any, endpoint: str, unique: Callable[[str],
     assert [s for _, s in sums] == [4.0, 12.0, 25.0]
 
 
-@pytest.mark.parametrize("protocol", ["json", "query"])
-def test_older_protocols(endpoint: str, protocol: str, unique: Callable[[str], str]) -> None:
+@pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "json", "query"])
+def test_every_protocol(endpoint: str, protocol: str, unique: Callable[[str], str]) -> None:
     old = client_speaking(endpoint, protocol)
     ns = unique("Proto")
     t = _minute(endpoint)
