@@ -1,6 +1,6 @@
 """Metrics: PutMetricData's forms and limits, statistics (standard and percentiles) with known
-data, metric math in GetMetricData, SEARCH, pagination, labels, ListMetrics; in CBOR (boto3's
-default), JSON and query."""
+data, metric math in GetMetricData, SEARCH, pagination, labels, ListMetrics; in JSON (what
+botocore picks first), CBOR and query."""
 
 from __future__ import annotations
 
