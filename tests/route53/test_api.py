@@ -297,6 +297,15 @@ def test_private_zone_and_vpc_associations(
     assert made["HostedZone"]["Config"] == {"Comment": "inside", "PrivateZone": True}
     assert made["VPC"] == {"VPCRegion": "us-east-1", "VPCId": vpc_a}
     assert "DelegationSet" not in made
+    apex = r53.list_resource_record_sets(HostedZoneId=made["HostedZone"]["Id"])
+    ns, soa = apex["ResourceRecordSets"]
+    assert [v["Value"] for v in ns["ResourceRecords"]] == [
+        "ns-0.awsdns-00.com.",
+        "ns-512.awsdns-00.net.",
+        "ns-1024.awsdns-00.org.",
+        "ns-1536.awsdns-00.co.uk.",
+    ]
+    assert soa["ResourceRecords"][0]["Value"].startswith("ns-1536.awsdns-00.co.uk. ")
     code, _ = error_of(
         r53.create_hosted_zone,
         Name=name,

@@ -38,6 +38,13 @@ NS_TTL = 172800
 SOA_TTL = 900
 SOA_TAIL = "awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"
 TLDS = ("com", "net", "org", "co.uk")
+PRIVATE_NAME_SERVERS = (
+    "ns-0.awsdns-00.com",
+    "ns-512.awsdns-00.net",
+    "ns-1024.awsdns-00.org",
+    "ns-1536.awsdns-00.co.uk",
+)
+"""The name servers every private hosted zone shows (its SOA names the last one)."""
 
 
 def name_servers() -> list[str]:
@@ -199,7 +206,7 @@ class Route53Provider(
             vpc_ref = self._check_vpc(ctx, vpc)
             self._refuse_conflicting(name, *vpc_ref)
         delegation = params.get("DelegationSetId")
-        servers = name_servers()
+        servers = list(PRIVATE_NAME_SERVERS) if private else name_servers()
         set_id = None
         if delegation:
             if private:
@@ -248,7 +255,7 @@ class Route53Provider(
                     "Name": name,
                     "Type": "SOA",
                     "TTL": SOA_TTL,
-                    "ResourceRecords": [{"Value": f"{servers[0]}. {SOA_TAIL}"}],
+                    "ResourceRecords": [{"Value": f"{servers[-1 if private else 0]}. {SOA_TAIL}"}],
                 },
             ],
         )
