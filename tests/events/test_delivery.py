@@ -233,6 +233,19 @@ def test_exhausted_retries_go_to_the_dead_letter_queue() -> None:
     assert attributes["RULE_ARN"].endswith(":rule/r")
 
 
+def test_scheduler_inputs_count_the_attempts() -> None:
+    targets, providers = _targets(failures=2)
+    delivery = _delivery({"MaximumRetryAttempts": 5})
+    delivery.target["Input"] = '{"attempt": "<aws.scheduler.attempt-number>"}'
+    delivery.context = {"aws.scheduler.execution-id": "e-1"}
+    targets.deliver(delivery)
+    far = time.time() + 10_000
+    targets.retry_due(far)
+    targets.retry_due(far)
+    bodies = [json.loads(p["MessageBody"]) for p in _sends(providers, "target")]
+    assert bodies == [{"attempt": "1"}, {"attempt": "2"}, {"attempt": "3"}]
+
+
 def test_zero_retries_dead_letters_at_once() -> None:
     targets, providers = _targets(failures=100)
     targets.deliver(_delivery({"MaximumRetryAttempts": 0}))

@@ -29,6 +29,7 @@ from nubes.core.metrics import Datapoint
 from nubes.protocol.base import ServiceError
 from nubes.services.events.api_destinations import HttpCall, perform
 from nubes.services.events.errors import DeliveryFailed
+from nubes.services.events.transform import render_context
 from nubes.store import Store
 
 if TYPE_CHECKING:
@@ -128,6 +129,9 @@ class Delivery:
     """The CloudWatch dimensions its outcome is counted under (RuleName ...)."""
     first_at: float = field(default_factory=clock.now)
     attempts: int = 0
+    context: dict[str, str] | None = None
+    """Scheduler's context attributes: the payload is rendered from the target's Input with
+    them at each attempt (``<aws.scheduler.attempt-number>`` counts the attempts)."""
 
 
 class Targets:
@@ -157,6 +161,11 @@ class Targets:
     def deliver(self, delivery: Delivery) -> bool:
         """Send now; on failure schedule a retry or dead-letter it. True when delivered."""
         delivery.attempts += 1
+        if delivery.context is not None:
+            context = {**delivery.context, "aws.scheduler.attempt-number": str(delivery.attempts)}
+            delivery.payload = delivery.dlq_body = render_context(
+                delivery.target.get("Input") or "{}", context
+            )
         try:
             call = self.send(delivery)
         except DeliveryFailed as failed:

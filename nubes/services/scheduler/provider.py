@@ -21,7 +21,6 @@ from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.events import schedules
 from nubes.services.events.targets import Delivery, Targets, has_pending
-from nubes.services.events.transform import render_context
 from nubes.services.scheduler.errors import errors
 from nubes.store import Row
 
@@ -473,24 +472,22 @@ class SchedulerProvider(ServiceProvider):
         target = doc["Target"]
         schedule_arn = self._schedule_arn(row["account"], row["region"], row["grp"], row["name"])
         execution = str(uuid.uuid4())
-        context = {
-            "aws.scheduler.schedule-arn": schedule_arn,
-            "aws.scheduler.scheduled-time": _iso(due),
-            "aws.scheduler.execution-id": execution,
-            "aws.scheduler.attempt-number": "1",
-        }
-        payload = render_context(target.get("Input") or "{}", context)
         self.targets.deliver(
             Delivery(
                 account=row["account"],
                 region=row["region"],
                 target=target,
-                payload=payload,
-                dlq_body=payload,
+                payload="",
+                dlq_body="",
                 dlq_attributes={
                     "EXECUTION_ID": execution,
                     "SCHEDULE_ARN": schedule_arn,
                     "SCHEDULED_TIME": _iso(due),
+                },
+                context={
+                    "aws.scheduler.schedule-arn": schedule_arn,
+                    "aws.scheduler.scheduled-time": _iso(due),
+                    "aws.scheduler.execution-id": execution,
                 },
                 dedup_id=execution,
             )
