@@ -503,3 +503,41 @@ def _count_sleeping(marker: str, expected: int) -> int:
         if found == expected or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def test_instances_reach_each_other_at_private_ips_as_security_groups_allow(
+    client: Callable[..., Any], unique: Callable[[str], str], launched: list[str]
+) -> None:
+    """The default security group lets its members in; another group's instance stays out."""
+    ec2 = client("ec2")
+    server = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=WEB.format(port=8080),
+    )["Instances"][0]
+    launched.append(server["InstanceId"])
+    caller_script = f"""#!/bin/sh
+until curl -s --max-time 2 http://{server["PrivateIpAddress"]}:8080/ > /tmp/a && [ -s /tmp/a ]
+do
+  [ -f /tmp/r ] || {{ echo "not reachable yet"; touch /tmp/r; }}
+  sleep 0.1
+done
+echo "got: $(cat /tmp/a)"
+"""
+    member = ec2.run_instances(
+        ImageId=image(ec2), InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=caller_script
+    )["Instances"][0]
+    stranger = ec2.run_instances(
+        ImageId=image(ec2),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        UserData=caller_script,
+        SecurityGroupIds=[web_group(ec2, unique)],
+    )["Instances"][0]
+    launched += [member["InstanceId"], stranger["InstanceId"]]
+    wait_console(ec2, member["InstanceId"], f"got: I am {server['InstanceId']}")
+    console = wait_console(ec2, stranger["InstanceId"], "not reachable yet")
+    assert "got:" not in console

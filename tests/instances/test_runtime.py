@@ -389,3 +389,36 @@ python3 -c 'import socket; socket.gethostbyname("nothing.corp.internal")' || ech
         assert ("vpc-123", "us-east-1") in asked
 
     run(tmp_path, scenario)
+
+
+def test_instances_of_a_vpc_reach_each_other_at_their_private_ips(tmp_path: Path) -> None:
+    client = b"""#!/bin/sh
+until curl -s --max-time 2 http://10.0.1.21:8080/ > /tmp/answer && [ -s /tmp/answer ]; do
+  [ -f /tmp/refused ] || { echo "not reachable yet"; touch /tmp/refused; }
+  sleep 0.1
+done
+echo "got: $(cat /tmp/answer)"
+"""
+
+    async def scenario(lab: Lab) -> None:
+        lab.host.allowed = {80}
+        server = lab.spec(WEB.replace(b" 80\n", b" 8080\n"), private_ip="10.0.1.21")
+        caller = lab.spec(client, private_ip="10.0.1.20")
+        other_vpc = lab.spec(client, private_ip="10.0.1.22")
+        for spec, vpc in ((server, "vpc-a"), (caller, "vpc-a"), (other_vpc, "vpc-b")):
+            lab.host.records[spec.instance_id]["VpcId"] = vpc
+        await lab.runtime.boot(server)
+        await lab.runtime.boot(caller)
+        await lab.runtime.boot(other_vpc)
+        # Port 8080 is not in the server's security groups yet: nothing gets through.
+        await _wait_console(lab, caller.instance_id, b"not reachable yet")
+        await _wait_for_listener(lab, server.instance_id, 8080)
+        await asyncio.sleep(0.5)
+        assert b"got:" not in lab.runtime.console_output(caller.instance_id)
+        lab.host.allowed.add(8080)
+        await _wait_console(lab, caller.instance_id, f"got: I am {server.instance_id}".encode())
+        # Another VPC's instance never reaches it.
+        await asyncio.sleep(0.5)
+        assert b"got:" not in lab.runtime.console_output(other_vpc.instance_id)
+
+    run(tmp_path, scenario)

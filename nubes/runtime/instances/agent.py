@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gzip
 import json
 import os
@@ -26,7 +27,8 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 MS_BIND = 4096
 MS_REC = 16384
@@ -49,6 +51,7 @@ RESOLVER_IP = "169.254.169.253"
 LINK_IP = "169.254.0.1"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+T = TypeVar("T")
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
@@ -133,6 +136,10 @@ class Agent:
         self.host_mounts: list[int] = []
         self.hidden: dict[str, int] = {}
         self.link_sockets: list[socket.socket] = []
+        self.link_ns = -1
+        self.own_ns = -1
+        self.peer_ips: set[str] = set()
+        self.peer_servers: dict[tuple[str, int], asyncio.Server] = {}
         """Directories hidden from the instance, kept reachable for the agent alone (volumes
         attached later live in there)."""
         for path in cfg["hide"]:
@@ -196,10 +203,13 @@ class Agent:
         _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target.encode(), 0, attr, 32)
 
     async def control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Volumes attached to or detached from the running instance (a JSON line each)."""
+        """Volumes attached to or detached from the running instance, the VPC's other
+        instances (a JSON line each)."""
         try:
             request = json.loads(await reader.readline())
-            if "attach" in request:
+            if "peers" in request:
+                await self.set_peers(request["peers"])
+            elif "attach" in request:
                 self.mount_volume(request["attach"], self.reachable(request["path"]))
             else:
                 target = f"/mnt/{request['detach'].rsplit('/', 1)[-1]}"
@@ -297,8 +307,10 @@ class Agent:
                 f"addr add {METADATA_IP}/32 dev imds1\n"
                 f"addr add {RESOLVER_IP}/32 dev imds1\n"
                 "link set imds1 up\n"
-                f"route add {LINK_IP}/32 dev imds1"
+                f"route add {LINK_IP}/32 dev imds1\n"
+                f"route add {self.cfg['private_ip']}/32 dev imds1"
             )
+            self.link_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             self.link_sockets = [
                 socket.create_server((METADATA_IP, 80)),
                 socket.create_server((RESOLVER_IP, 53)),
@@ -309,13 +321,56 @@ class Agent:
                 raise OSError(ctypes.get_errno(), "setns back into the instance's network")
         finally:
             _libc.umount2(b"/run/netns/instance", MNT_DETACH)
-            os.close(own)
+        self.own_ns = own
         shutil.rmtree("/run/netns", ignore_errors=True)
         _ip(
             f"link set imds0 up\naddr add {LINK_IP}/32 dev imds0\n"
             f"route add {METADATA_IP}/32 dev imds0 src {LINK_IP}\n"
             f"route add {RESOLVER_IP}/32 dev imds0 src {LINK_IP}"
         )
+
+    def in_link(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in the link namespace (sockets made there stay there)."""
+        if _libc.setns(self.link_ns, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the link namespace")
+        try:
+            return fn()
+        finally:
+            if _libc.setns(self.own_ns, CLONE_NEWNET) != 0:
+                os._exit(3)  # never go on in the wrong network
+
+    async def set_peers(self, peers: dict[str, list[int]]) -> None:
+        """The other instances of the VPC and the ports they listen on: the instance reaches
+        them at their private IPs, through the link namespace, where the agent takes each
+        connection to the runtime (which checks the peer's security groups)."""
+        wanted = {(ip, port) for ip, ports in peers.items() for port in ports}
+        for key in set(self.peer_servers) - wanted:
+            self.peer_servers.pop(key).close()
+        added, removed = set(peers) - self.peer_ips, self.peer_ips - set(peers)
+        if added or removed:
+            link = [f"addr add {ip}/32 dev imds1" for ip in added]
+            link += [f"addr del {ip}/32 dev imds1" for ip in removed]
+            self.in_link(lambda: _ip("\n".join(link)))
+            own = [f"route add {ip}/32 dev imds0 src {self.cfg['private_ip']}" for ip in added]
+            own += [f"route del {ip}/32 dev imds0" for ip in removed]
+            _ip("\n".join(own))
+            self.peer_ips = set(peers)
+        for ip, port in sorted(wanted - set(self.peer_servers)):
+            sock = self.in_link(functools.partial(socket.create_server, (ip, port)))
+            self.peer_servers[(ip, port)] = await asyncio.start_server(
+                functools.partial(self.to_peer, ip, port), sock=sock
+            )
+
+    async def to_peer(
+        self, ip: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            other = await asyncio.open_unix_connection(f"{self.work}/peer.sock")
+        except OSError:
+            writer.close()
+            return
+        other[1].write(f"{ip} {port}\n".encode())
+        await self.splice((reader, writer), other)
 
     async def link_services(self) -> None:
         """Metadata and DNS, on the sockets made in their namespace."""

@@ -85,6 +85,11 @@ class _Instance:
         self.sampled: tuple[float, float, int, int] | None = None
         """(real time, CPU seconds, bytes in, bytes out) at the last datapoint published."""
         self.connections: set[asyncio.Task[None]] = set()
+        self.ports: set[int] = set()
+        """TCP ports the instance listens on (on all addresses or its private IP)."""
+        self.vpc = ""
+        self.peers: dict[str, list[int]] | None = None
+        """The VPC's other instances and their ports, as last told to the agent."""
 
     def path(self, name: str) -> str:
         return f"/proc/self/fd/{self.dirfd}/{name}"
@@ -241,7 +246,7 @@ class InstanceRuntime:
     def detach(self, instance_id: str, device: str) -> asyncio.Future[None]:
         return self._control(instance_id, {"detach": device})
 
-    def _control(self, instance_id: str, request: dict[str, str]) -> asyncio.Future[None]:
+    def _control(self, instance_id: str, request: dict[str, Any]) -> asyncio.Future[None]:
         inst = self.instances.get(instance_id)
         if inst is None or not inst.isolated or inst.ending is not None:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -324,7 +329,7 @@ class InstanceRuntime:
         spec = inst.spec
         os.makedirs(spec.work_dir, exist_ok=True)
         inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock", "dns.sock"):
+        for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock", "dns.sock", "peer.sock"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(spec.work_dir, name))
         with open(os.path.join(spec.work_dir, "user-data"), "wb") as f:
@@ -346,7 +351,12 @@ class InstanceRuntime:
             imds = self._unix_server(inst, "imds.sock", self._imds_connection)
             api = self._unix_server(inst, "api.sock", self._api_connection)
             dns = self._unix_server(inst, "dns.sock", self._dns_connection)
-            inst.servers += [imds, api, dns]
+            peer = self._unix_server(inst, "peer.sock", self._peer_connection)
+            inst.servers += [imds, api, dns, peer]
+            try:
+                inst.vpc = (self.host.describe(spec.instance_id) or {}).get("VpcId") or ""
+            except Exception:
+                log.exception("EC2 provider failed to describe %s", spec.instance_id)
             cfg["dns"] = self.vpc_resolver is not None
         else:
             tcp = socket.create_server(("127.0.0.1", 0))
@@ -536,6 +546,50 @@ class InstanceRuntime:
             return
         await _splice(inst, (reader, writer), other)
 
+    async def _peer_connection(
+        self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """A connection from ``inst`` to another instance of its VPC: its first line names
+        the private IP and port; the target's security groups decide, with ``inst``'s private
+        IP as the source."""
+        try:
+            ip, port_text = (await reader.readline()).decode().split()
+            port = int(port_text)
+        except (ValueError, UnicodeDecodeError, ConnectionError):
+            writer.close()
+            return
+        target = next(
+            (
+                other
+                for other in self.instances.values()
+                if other.spec.private_ip == ip
+                and other is not inst
+                and other.up
+                and other.ending is None
+                and (other.vpc, other.spec.account_id, other.spec.region)
+                == (inst.vpc, inst.spec.account_id, inst.spec.region)
+            ),
+            None,
+        )
+        source = inst.spec.private_ip
+        try:
+            allowed = target is not None and self.host.ingress_allowed(
+                target.spec.instance_id, "tcp", port, source
+            )
+        except Exception:
+            log.exception("EC2 provider failed to check ingress from %s", source)
+            allowed = False
+        if target is None or not allowed:
+            writer.transport.abort()
+            return
+        try:
+            other = await asyncio.open_unix_connection(target.path("in.sock"))
+        except OSError:
+            writer.transport.abort()
+            return
+        other[1].write(f"{port}\n".encode())
+        await _splice(target, other, (reader, writer))
+
     async def _dns_connection(
         self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -600,18 +654,40 @@ class InstanceRuntime:
                     await self._forward(inst)
                 except Exception:
                     log.exception("port forwarding for %s failed", inst.spec.instance_id)
+            self._share_peers()
             await asyncio.sleep(WATCH_FAST if fast else WATCH_SLOW)
 
+    def _share_peers(self) -> None:
+        """Tell each instance the other instances of its VPC and the ports they listen on
+        (what it can try to reach at their private IPs)."""
+        live = [
+            i for i in self.instances.values() if i.up and i.ending is None and i.isolated and i.vpc
+        ]
+        for inst in live:
+            peers = {
+                other.spec.private_ip: sorted(other.ports)
+                for other in live
+                if other is not inst
+                and (other.vpc, other.spec.account_id, other.spec.region)
+                == (inst.vpc, inst.spec.account_id, inst.spec.region)
+                and other.spec.private_ip != inst.spec.private_ip
+            }
+            if peers == inst.peers:
+                continue
+            inst.peers = peers
+
+            def failed(task: asyncio.Future[None], inst: _Instance = inst) -> None:
+                if task.cancelled() or task.exception() is not None:
+                    inst.peers = None  # told again on the next round
+
+            self._control(inst.spec.instance_id, {"peers": peers}).add_done_callback(failed)
+
     async def _forward(self, inst: _Instance) -> None:
-        if (
-            inst.proc is None
-            or not inst.up
-            or inst.ending is not None
-            or not inst.spec.public_ip
-            or self.isolation == "host"
-        ):
+        if inst.proc is None or not inst.up or inst.ending is not None or not inst.isolated:
             return
-        ports = _listening(inst.proc.pid, inst.spec.private_ip)
+        ports = inst.ports = _listening(inst.proc.pid, inst.spec.private_ip)
+        if not inst.spec.public_ip:
+            return
         for port in set(inst.forwards) - ports:
             inst.forwards.pop(port).close()
         now = time.monotonic()
