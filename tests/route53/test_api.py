@@ -118,6 +118,9 @@ def test_change_batch_errors_are_listed_as_aws_words_them(
         )
     )
     assert "ARRDATAIllegalIPv4Address" in failure(("CREATE", record(f"bad.{z}", "A", "1.2.3")))
+    assert "FATAL problem: TXTRDATATooLong encountered with" in failure(
+        ("CREATE", record(f"long.{z}", "TXT", '"' + "a" * 256 + '"'))
+    )
     assert "Expected exactly one of [AliasTarget" in failure(
         ("CREATE", {"Name": f"x.{z}", "Type": "A"})
     )
