@@ -1,6 +1,7 @@
 """Instances as supervised process trees, each in its own user, network, mount, PID and UTS
-namespaces (no privileges needed), reachable from the host at their public loopback address on
-the ports their security groups allow."""
+namespaces (no privileges needed), reachable from the host at their public loopback address and
+from the other instances of their VPC at their private IP, on the ports their security groups
+allow; metadata, DNS and nubes' API served to them; their status checks and AWS/EC2 metrics."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.metrics import Datapoint, Metrics
 from nubes.runtime.instances.imds import Imds, Response, serve_http
+from nubes.runtime.instances.relay import Counted, SocketServer, listening, splice
 from nubes.runtime.instances.spec import FAULTS, Fault, InstanceHost, InstanceSpec
 
 log = logging.getLogger("nubes.instances")
@@ -72,7 +74,7 @@ class _Instance:
         self.agent_pidfd = -1
         self.isolated = False
         self.buffer = b""
-        self.servers: list[_SocketServer] = []
+        self.servers: list[SocketServer] = []
         self.forwards: dict[int, asyncio.Server] = {}
         self.refused: dict[int, float] = {}
         """Ports whose public side could not be opened (address in use), and when: tried
@@ -93,6 +95,12 @@ class _Instance:
 
     def path(self, name: str) -> str:
         return f"/proc/self/fd/{self.dirfd}/{name}"
+
+    def count_in(self, size: int) -> None:
+        self.bytes_in += size
+
+    def count_out(self, size: int) -> None:
+        self.bytes_out += size
 
 
 class InstanceRuntime:
@@ -392,7 +400,7 @@ class InstanceRuntime:
         inst: _Instance,
         name: str,
         handler: Callable[[_Instance, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    ) -> _SocketServer:
+    ) -> SocketServer:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(inst.path(name))
         sock.listen(128)
@@ -403,7 +411,7 @@ class InstanceRuntime:
         inst: _Instance,
         sock: socket.socket,
         handler: Callable[[_Instance, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    ) -> _SocketServer:
+    ) -> SocketServer:
         # Servers are made from bound sockets synchronously so that boot() needs no await;
         # asyncio starts serving them on the next loop iteration.
         sock.setblocking(False)
@@ -411,7 +419,7 @@ class InstanceRuntime:
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await handler(inst, reader, writer)
 
-        return _SocketServer(sock, connected)
+        return SocketServer(sock, connected)
 
     def _status(self, inst: _Instance) -> None:
         try:
@@ -534,7 +542,7 @@ class InstanceRuntime:
                 log.exception("IMDS failed on %s %s", method, target)
                 return Response(500, b"internal error")
 
-        await serve_http(_Counted(reader, inst, "out"), writer, respond)  # type: ignore[arg-type]
+        await serve_http(Counted(reader, inst.count_out), writer, respond)  # type: ignore[arg-type]
 
     async def _api_connection(
         self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -544,7 +552,7 @@ class InstanceRuntime:
         except OSError:
             writer.close()
             return
-        await _splice(inst, (reader, writer), other)
+        await splice((reader, writer), other, inst.count_in, inst.count_out)
 
     async def _peer_connection(
         self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -588,7 +596,7 @@ class InstanceRuntime:
             writer.transport.abort()
             return
         other[1].write(f"{port}\n".encode())
-        await _splice(target, other, (reader, writer))
+        await splice(other, (reader, writer), target.count_in, target.count_out)
 
     async def _dns_connection(
         self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -637,7 +645,7 @@ class InstanceRuntime:
             writer.transport.abort()
             return
         other[1].write(f"{port}\n".encode())
-        await _splice(inst, other, (reader, writer))
+        await splice(other, (reader, writer), inst.count_in, inst.count_out)
 
     # -- public forwarders ------------------------------------------------------------------
 
@@ -685,7 +693,7 @@ class InstanceRuntime:
     async def _forward(self, inst: _Instance) -> None:
         if inst.proc is None or not inst.up or inst.ending is not None or not inst.isolated:
             return
-        ports = inst.ports = _listening(inst.proc.pid, inst.spec.private_ip)
+        ports = inst.ports = listening(inst.proc.pid, inst.spec.private_ip)
         if not inst.spec.public_ip:
             return
         for port in set(inst.forwards) - ports:
@@ -809,87 +817,6 @@ class InstanceRuntime:
         return made
 
 
-class _SocketServer:
-    """An asyncio server over an already bound socket, started without awaiting."""
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        connected: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    ) -> None:
-        self._sock = sock
-        self._task = asyncio.get_running_loop().create_task(self._run(connected))
-        self._task.add_done_callback(lambda _: sock.close())
-
-    async def _run(
-        self,
-        connected: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    ) -> None:
-        if self._sock.family == socket.AF_UNIX:
-            server = await asyncio.start_unix_server(connected, sock=self._sock)
-        else:
-            server = await asyncio.start_server(connected, sock=self._sock)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            server.close()
-
-    def close(self) -> None:
-        self._task.cancel()
-
-
-class _Counted:
-    """A reader that counts what it hands on as the instance's traffic."""
-
-    def __init__(self, reader: asyncio.StreamReader, inst: _Instance, way: str) -> None:
-        self._reader = reader
-        self._inst = inst
-        self._way = way
-
-    def _count(self, data: bytes) -> bytes:
-        if self._way == "in":
-            self._inst.bytes_in += len(data)
-        else:
-            self._inst.bytes_out += len(data)
-        return data
-
-    async def readline(self) -> bytes:
-        return self._count(await self._reader.readline())
-
-    async def readexactly(self, n: int) -> bytes:
-        return self._count(await self._reader.readexactly(n))
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._count(await self._reader.read(n))
-
-
-async def _pump(reader: Any, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.transport.abort()
-
-
-async def _splice(
-    inst: _Instance,
-    inside: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-    outside: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-) -> None:
-    """Relay both ways between a connection into the instance (``inside``) and its peer."""
-    try:
-        await asyncio.gather(
-            _pump(_Counted(outside[0], inst, "in"), inside[1]),
-            _pump(_Counted(inside[0], inst, "out"), outside[1]),
-        )
-    finally:
-        inside[1].close()
-        outside[1].close()
-
-
 def _servfail(query: bytes) -> bytes:
     """SERVFAIL for a query nothing can answer (header only, the query's id and RD bit)."""
     if len(query) < 12:
@@ -919,26 +846,6 @@ def _agent_pidfd(inst: _Instance) -> int:
 def _hostname(spec: InstanceSpec) -> str:
     suffix = "ec2.internal" if spec.region == "us-east-1" else f"{spec.region}.compute.internal"
     return f"ip-{spec.private_ip.replace('.', '-')}.{suffix}"
-
-
-def _listening(pid: int, private_ip: str) -> set[int]:
-    """TCP ports listened on in the network namespace of ``pid`` on all addresses or the
-    private IP (not loopback-only ones, as on a real host)."""
-    wanted_v4 = {"00000000", socket.inet_aton(private_ip)[::-1].hex().upper()}
-    ports: set[int] = set()
-    for name, wanted in (("tcp", wanted_v4), ("tcp6", {"0" * 32})):
-        try:
-            with open(f"/proc/{pid}/net/{name}") as f:
-                lines = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":
-                address, _, port = fields[1].partition(":")
-                if address in wanted:
-                    ports.add(int(port, 16))
-    return ports
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
