@@ -192,7 +192,14 @@ Resolver = Callable[[Scope, list[Record]], list[dict[str, Any]]]
 
 
 def now_iso() -> str:
+    """Now as text, for the fields AWS models as strings (an image's CreationDate)."""
     return timestamps.iso8601(clock.now())
+
+
+def stamp() -> float:
+    """Now for timestamp fields: kept as epoch seconds, which the serializer writes without
+    parsing text again (DescribeInstances of 1,000 instances has thousands of them)."""
+    return clock.now()
 
 
 def network(cidr: str) -> ipaddress.IPv4Network | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from nubes.protocol import timestamps
 from nubes.services.ec2.errors import errors
 
 Path = str | Callable[[dict[str, Any]], list[Any]]
@@ -106,5 +107,11 @@ class Filters:
         if callable(path):
             fn = path
             return lambda doc: matches_any(fn(doc), wanted)
+        if path.startswith("@"):
+            # A timestamp field (kept as epoch seconds) is matched as AWS shows it.
+            moment = path[1:]
+            return lambda doc: matches_any(
+                [timestamps.iso8601(v) for v in values_at(doc, moment)], wanted
+            )
         text = path
         return lambda doc: matches_any(values_at(doc, text), wanted)

@@ -8,7 +8,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.ec2.addresses import AddressMixin
-from nubes.services.ec2.common import now_iso
+from nubes.services.ec2.common import stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
@@ -169,7 +169,7 @@ class GatewayMixin(AddressMixin):
             "SubnetId": subnet.id,
             "VpcId": subnet.doc["VpcId"],
             "State": "available",
-            "CreateTime": now_iso(),
+            "CreateTime": stamp(),
             "ConnectivityType": connectivity,
             "NatGatewayAddresses": [address],
         }
@@ -195,7 +195,7 @@ class GatewayMixin(AddressMixin):
                 self.unbind_address(scope, address["AllocationId"])
             self.delete_interface_record(scope, address["NetworkInterfaceId"])
         gateway.doc["State"] = "deleted"
-        gateway.doc["DeleteTime"] = now_iso()
+        gateway.doc["DeleteTime"] = stamp()
         gateway.meta["deleted_at"] = clock.now()
         self.save(scope, gateway)
         return {"NatGatewayId": gateway.id}

@@ -18,7 +18,7 @@ from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import instance_types
 from nubes.services.ec2.addresses import AddressMixin, public_dns
-from nubes.services.ec2.common import now_iso
+from nubes.services.ec2.common import stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.images import ImageMixin
@@ -46,7 +46,7 @@ INSTANCE_FILTERS = Filters(
         "affinity": "Placement.Affinity",
         "architecture": "Architecture",
         "availability-zone": "Placement.AvailabilityZone",
-        "block-device-mapping.attach-time": "BlockDeviceMappings.Ebs.AttachTime",
+        "block-device-mapping.attach-time": "@BlockDeviceMappings.Ebs.AttachTime",
         "block-device-mapping.delete-on-termination": "BlockDeviceMappings.Ebs.DeleteOnTermination",
         "block-device-mapping.device-name": "BlockDeviceMappings.DeviceName",
         "block-device-mapping.status": "BlockDeviceMappings.Ebs.Status",
@@ -72,7 +72,7 @@ INSTANCE_FILTERS = Filters(
         "kernel-id": "KernelId",
         "key-name": "KeyName",
         "launch-index": "AmiLaunchIndex",
-        "launch-time": "LaunchTime",
+        "launch-time": "@LaunchTime",
         "maintenance-options.auto-recovery": "MaintenanceOptions.AutoRecovery",
         "metadata-options.http-endpoint": "MetadataOptions.HttpEndpoint",
         "metadata-options.http-put-response-hop-limit": "MetadataOptions.HttpPutResponseHopLimit",
@@ -471,7 +471,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
             "AmiLaunchIndex": index,
             "ProductCodes": [],
             "InstanceType": itype,
-            "LaunchTime": now_iso(),
+            "LaunchTime": stamp(),
             "Placement": {
                 "AvailabilityZone": zone,
                 "GroupName": placement.get("GroupName", ""),
@@ -509,7 +509,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
             "BootMode": "uefi" if image["Architecture"] == "arm64" else "legacy-bios",
             "PlatformDetails": image.get("PlatformDetails") or "Linux/UNIX",
             "UsageOperation": "RunInstances",
-            "UsageOperationUpdateTime": now_iso(),
+            "UsageOperationUpdateTime": stamp(),
             "PrivateDnsNameOptions": {
                 "HostnameType": "ip-name",
                 "EnableResourceNameDnsARecord": False,
@@ -546,7 +546,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
             "InstanceId": iid,
             "InstanceOwnerId": scope.account,
             "Status": "attached",
-            "AttachTime": now_iso(),
+            "AttachTime": stamp(),
             "DeleteOnTermination": True,
             "NetworkCardIndex": 0,
         }

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from nubes.core.context import RequestContext
-from nubes.services.ec2.common import now_iso
+from nubes.services.ec2.common import stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
@@ -234,7 +234,7 @@ class InterfaceMixin(SecurityGroupMixin, SubnetMixin):
             "InstanceId": instance.id,
             "InstanceOwnerId": scope.account,
             "Status": "attached",
-            "AttachTime": now_iso(),
+            "AttachTime": stamp(),
             "DeleteOnTermination": False,
             "NetworkCardIndex": 0,
         }

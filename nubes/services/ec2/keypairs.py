@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from nubes.core.context import RequestContext
-from nubes.services.ec2.common import Ec2Base, now_iso
+from nubes.services.ec2.common import Ec2Base, stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
@@ -132,7 +132,7 @@ class KeyPairMixin(Ec2Base):
             "KeyName": name,
             "KeyFingerprint": fingerprint,
             "KeyType": key_type,
-            "CreateTime": now_iso(),
+            "CreateTime": stamp(),
         }
         record = Record("key", kid, doc, {"public_key": public})
         self.save(scope, record)

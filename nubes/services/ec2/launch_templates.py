@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from nubes.core.context import RequestContext
-from nubes.services.ec2.common import Ec2Base, now_iso
+from nubes.services.ec2.common import Ec2Base, stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
@@ -15,10 +15,10 @@ from nubes.services.ec2.model import Record, Scope
 _NAME = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
 VERSIONS_PER_TEMPLATE = 10000
 
-LT_FILTERS = Filters({"create-time": "CreateTime", "launch-template-name": "LaunchTemplateName"})
+LT_FILTERS = Filters({"create-time": "@CreateTime", "launch-template-name": "LaunchTemplateName"})
 VERSION_FILTERS = Filters(
     {
-        "create-time": "CreateTime",
+        "create-time": "@CreateTime",
         "is-default-version": "DefaultVersion",
         "image-id": "LaunchTemplateData.ImageId",
         "instance-type": "LaunchTemplateData.InstanceType",
@@ -113,7 +113,7 @@ class LaunchTemplateMixin(Ec2Base):
         doc = {
             "LaunchTemplateId": tid,
             "LaunchTemplateName": name,
-            "CreateTime": now_iso(),
+            "CreateTime": stamp(),
             "CreatedBy": f"arn:aws:iam::{scope.account}:root",
             "DefaultVersionNumber": 1,
             "LatestVersionNumber": 1,
@@ -154,7 +154,7 @@ class LaunchTemplateMixin(Ec2Base):
         number = int(template.doc["LatestVersionNumber"]) + 1
         template.meta["versions"][str(number)] = {
             "LaunchTemplateData": data,
-            "CreateTime": now_iso(),
+            "CreateTime": stamp(),
             "VersionDescription": params.get("VersionDescription"),
         }
         template.doc["LatestVersionNumber"] = number

@@ -11,8 +11,7 @@ from typing import Any
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
-from nubes.protocol import timestamps
-from nubes.services.ec2.common import now_iso
+from nubes.services.ec2.common import stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.gateways import GatewayMixin
@@ -47,7 +46,7 @@ PEERING_FILTERS = Filters(
     {
         **{f"accepter-vpc-info.{k}": f"AccepterVpcInfo.{v}" for k, v in _VPC_INFO.items()},
         **{f"requester-vpc-info.{k}": f"RequesterVpcInfo.{v}" for k, v in _VPC_INFO.items()},
-        "expiration-time": "ExpirationTime",
+        "expiration-time": "@ExpirationTime",
         "status-code": "Status.Code",
         "status-message": "Status.Message",
         "vpc-peering-connection-id": "VpcPeeringConnectionId",
@@ -143,7 +142,7 @@ class LinkMixin(GatewayMixin):
             "RequesterVpcInfo": requester,
             "AccepterVpcInfo": accepter,
             "Status": status,
-            "ExpirationTime": timestamps.iso8601(clock.now() + PEERING_EXPIRES),
+            "ExpirationTime": clock.now() + PEERING_EXPIRES,
         }
         record = Record("pcx", pid, doc, {})
         self._save_peering(record)
@@ -273,7 +272,7 @@ class LinkMixin(GatewayMixin):
             "RequesterManaged": False,
             "NetworkInterfaceIds": enis,
             "DnsEntries": [],
-            "CreationTimestamp": now_iso(),
+            "CreationTimestamp": stamp(),
             "OwnerId": scope.account,
             "IpAddressType": "ipv4",
         }

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import ipaddress
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -151,12 +152,13 @@ class MachineMixin(InstanceMixin):
         return bool(rows)
 
     async def start(self) -> None:
-        try:
-            from nubes.runtime.instances.runtime import InstanceRuntime
-        except ImportError:
-            log.warning("no instance runtime: EC2 instances are records only")
+        if os.environ.get("NUBES_EC2_RUNTIME", "").lower() in ("off", "records"):
+            # Instances as records only, their states moving as AWS's do (benchmarks, hosts
+            # that must not start processes).
             self.runtime = None
         else:
+            from nubes.runtime.instances.runtime import InstanceRuntime
+
             settings = self.env.settings
             runtime = InstanceRuntime(
                 Host(self),
@@ -221,7 +223,7 @@ class MachineMixin(InstanceMixin):
 
     # -- scheduling ---------------------------------------------------------------------
 
-    def _later(self, fn: Callable[[], None]) -> None:
+    def _later(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` in a transaction of its own once the current request is done."""
         try:
             loop = asyncio.get_running_loop()
@@ -230,7 +232,7 @@ class MachineMixin(InstanceMixin):
             return
         loop.call_soon(self._in_transaction, fn)
 
-    def _in_transaction(self, fn: Callable[[], None]) -> None:
+    def _in_transaction(self, fn: Callable[[], object]) -> None:
         try:
             with self.store.transaction():
                 fn()
@@ -384,15 +386,26 @@ class MachineMixin(InstanceMixin):
         )
 
     def public_address_changed(self, scope: Scope, instance: Record) -> None:
-        """A running instance's public address moved (an Elastic IP came or went): it boots
-        again with the new one, as the runtime forwards the address of its spec."""
-        if self.runtime is None or instance.doc["State"]["Name"] != "running":
-            return
-        readdress = getattr(self.runtime, "readdress", None)
-        if readdress is not None:
-            readdress(instance.id, instance.doc.get("PublicIpAddress"))
-        elif self.runtime.running(instance.id):
-            self.schedule_reboot(scope, instance.id)
+        """A running instance's public address moved (an Elastic IP came or went): the
+        runtime forwards its ports from the new address."""
+        if self.runtime is not None:
+            self.runtime.readdress(instance.id, instance.doc.get("PublicIpAddress"))
+
+    def attach_volume(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """A volume attached to a running instance appears inside it at once."""
+        out = super().attach_volume(ctx, params)
+        runtime = self.runtime
+        if runtime is not None:
+            path = str(self.data_dir("volumes", out["VolumeId"]))
+            self._later(lambda: runtime.attach(out["InstanceId"], out["Device"], path))
+        return out
+
+    def detach_volume(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().detach_volume(ctx, params)
+        runtime = self.runtime
+        if runtime is not None:
+            self._later(lambda: runtime.detach(out["InstanceId"], out["Device"]))
+        return out
 
     # -- what other services and the internal endpoints call ----------------------------
 

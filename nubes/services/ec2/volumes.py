@@ -13,7 +13,7 @@ from typing import Any
 
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import regions
-from nubes.services.ec2.common import Ec2Base, now_iso
+from nubes.services.ec2.common import Ec2Base, stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
@@ -46,13 +46,13 @@ VOLUME_TYPES = {
 
 VOLUME_FILTERS = Filters(
     {
-        "attachment.attach-time": "Attachments.AttachTime",
+        "attachment.attach-time": "@Attachments.AttachTime",
         "attachment.delete-on-termination": "Attachments.DeleteOnTermination",
         "attachment.device": "Attachments.Device",
         "attachment.instance-id": "Attachments.InstanceId",
         "attachment.status": "Attachments.State",
         "availability-zone": "AvailabilityZone",
-        "create-time": "CreateTime",
+        "create-time": "@CreateTime",
         "encrypted": "Encrypted",
         "multi-attach-enabled": "MultiAttachEnabled",
         "size": "Size",
@@ -72,7 +72,7 @@ SNAPSHOT_FILTERS = Filters(
         "owner-id": "OwnerId",
         "progress": "Progress",
         "snapshot-id": "SnapshotId",
-        "start-time": "StartTime",
+        "start-time": "@StartTime",
         "status": "State",
         "storage-tier": "StorageTier",
         "volume-id": "VolumeId",
@@ -226,7 +226,7 @@ class VolumeMixin(Ec2Base):
             "SnapshotId": snapshot_id or "",
             "AvailabilityZone": zone,
             "State": "available",
-            "CreateTime": now_iso(),
+            "CreateTime": stamp(),
             "Attachments": [],
             "VolumeType": volume_type,
             "Encrypted": bool(encrypted),
@@ -359,7 +359,7 @@ class VolumeMixin(Ec2Base):
         modification = {
             "VolumeId": volume.id,
             "ModificationState": "optimizing",
-            "StartTime": now_iso(),
+            "StartTime": stamp(),
             "TargetSize": size,
             "TargetVolumeType": volume_type,
             "Progress": 0,
@@ -428,7 +428,7 @@ class VolumeMixin(Ec2Base):
         delete_on_termination: bool,
     ) -> dict[str, Any]:
         """Record an attachment on both sides (the caller saves the instance)."""
-        when = now_iso()
+        when = stamp()
         attachment = {
             "AttachTime": when,
             "Device": device,
@@ -513,7 +513,7 @@ class VolumeMixin(Ec2Base):
             "SnapshotId": sid,
             "VolumeId": volume.id,
             "State": "completed",
-            "StartTime": now_iso(),
+            "StartTime": stamp(),
             "Progress": "100%",
             "OwnerId": scope.account,
             "Description": description,
@@ -551,7 +551,7 @@ class VolumeMixin(Ec2Base):
         doc = {
             **source.doc,
             "SnapshotId": sid,
-            "StartTime": now_iso(),
+            "StartTime": stamp(),
             "Description": params.get("Description") or source.doc["Description"],
             "VolumeId": "vol-ffffffff",
         }
