@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from nubes.core import clock
 from nubes.runtime.instances.spec import InstanceHost, InstanceSpec
@@ -304,9 +304,13 @@ def identity(spec: InstanceSpec, instance: dict[str, Any]) -> str:
 Respond = Callable[[str, str, dict[str, str]], Response]
 
 
-async def serve_http(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, respond: Respond
-) -> None:
+class Reader(Protocol):
+    async def readline(self) -> bytes: ...
+
+    async def readexactly(self, n: int) -> bytes: ...
+
+
+async def serve_http(reader: Reader, writer: asyncio.StreamWriter, respond: Respond) -> None:
     """A small HTTP/1.1 server loop (keep-alive as SDKs use it) for one connection."""
     try:
         while True:

@@ -542,7 +542,7 @@ class InstanceRuntime:
                 log.exception("IMDS failed on %s %s", method, target)
                 return Response(500, b"internal error")
 
-        await serve_http(Counted(reader, inst.count_out), writer, respond)  # type: ignore[arg-type]
+        await serve_http(Counted(reader, inst.count_out), writer, respond)
 
     async def _api_connection(
         self, inst: _Instance, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
