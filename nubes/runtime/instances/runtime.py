@@ -134,6 +134,8 @@ class InstanceRuntime:
         self.work_dirs: dict[str, str] = {}
         self.last_console: dict[str, bytes] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._peer_state: set[tuple[str, str, frozenset[int]]] = set()
+        """What the instances were last told of each other (who runs where, on which ports)."""
         self.metrics = metrics
         if metrics is not None:
             metrics.collector(self.collect)
@@ -671,6 +673,10 @@ class InstanceRuntime:
         live = [
             i for i in self.instances.values() if i.up and i.ending is None and i.isolated and i.vpc
         ]
+        state = {(i.spec.instance_id, i.vpc, frozenset(i.ports)) for i in live}
+        if state == self._peer_state and all(i.peers is not None for i in live):
+            return
+        self._peer_state = state
         for inst in live:
             peers = {
                 other.spec.private_ip: sorted(other.ports)
