@@ -40,6 +40,10 @@ class Store:
         )
         self._lock = threading.RLock()
         self._depth = 0
+        self._joined: list[tuple[str, Sequence[str]]] = []
+        """Migrations applied inside a caller's transaction (a provider made on first use
+        mid-request): if that transaction rolls back they are applied again, so the schema
+        never vanishes under a provider that already exists."""
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -55,6 +59,8 @@ class Store:
                     f"{component}: data directory has schema version {current}, newer than "
                     f"this nubes ({len(migrations)})"
                 )
+            if self._depth and current < len(migrations):
+                self._joined.append((component, migrations))
             for version, script in enumerate(migrations[current:], start=current + 1):
                 with self.transaction():
                     for statement in _statements(script):
@@ -85,8 +91,12 @@ class Store:
             except BaseException:
                 self._depth = 0
                 self._conn.execute("ROLLBACK")
+                joined, self._joined = self._joined, []
+                for component, migrations in joined:
+                    self.migrate(component, migrations)
                 raise
             self._depth = 0
+            self._joined.clear()
             self._conn.execute("COMMIT")
 
     # -- statements -------------------------------------------------------------------------

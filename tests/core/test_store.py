@@ -46,6 +46,17 @@ def test_failed_transaction_changes_nothing() -> None:
     assert store.scalar("SELECT count(*) FROM things") == 0
 
 
+def test_schema_made_inside_a_failed_transaction_is_kept() -> None:
+    """A provider made on first use inside a request that then fails keeps its tables."""
+    store = Store(None)
+    with pytest.raises(ValueError), store.transaction():
+        store.migrate("demo", [V1, V2])
+        store.execute("INSERT INTO things (name) VALUES ('rolled back')")
+        raise ValueError("operation failed")
+    assert store.scalar("SELECT version FROM schema_versions WHERE component = 'demo'") == 2
+    assert store.scalar("SELECT count(*) FROM things") == 0
+
+
 def test_clear_keeps_schema(tmp_path: Path) -> None:
     state = State(tmp_path)
     state.store.migrate("demo", [V1])
