@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -46,6 +47,15 @@ MNT_DETACH = 2
 MOUNT_ATTR_RDONLY = 1
 AT_EMPTY_PATH = 0x1000
 AT_FDCWD = -100
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_DUMP = 0x301
+"""NLM_F_REQUEST | NLM_F_DUMP."""
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+PORTS_FAST = 0.05
+PORTS_SLOW = 0.5
+PORTS_FAST_FOR = 30.0
 METADATA_IP = "169.254.169.254"
 RESOLVER_IP = "169.254.169.253"
 LINK_IP = "169.254.0.1"
@@ -108,6 +118,40 @@ class _DnsRelay(asyncio.DatagramProtocol):
             return
         if self.transport is not None:
             self.transport.sendto(answer, addr)
+
+
+def listening_ports(private_ip: str) -> set[int]:
+    """TCP ports listened on in this network namespace on all addresses or the private IP
+    (loopback-only ones are not reachable from outside, as on a real host), asked of the
+    kernel's socket diagnostics (only listening sockets are walked; /proc/net/tcp walks all)."""
+    private = socket.inet_aton(private_ip)
+    ports: set[int] = set()
+    for family in (socket.AF_INET, socket.AF_INET6):
+        # inet_diag_req_v2: family, protocol, extensions, pad, states (1 << TCP_LISTEN), id.
+        request = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 1 << 10) + bytes(48)
+        header = struct.pack("=IHHII", 16 + len(request), SOCK_DIAG_BY_FAMILY, NLM_DUMP, 1, 0)
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+            nl.sendto(header + request, (0, 0))
+            done = False
+            while not done:
+                data = nl.recv(65536)
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind in (NLMSG_DONE, NLMSG_ERROR) or length < 16:
+                        done = True
+                        break
+                    # inet_diag_msg: family, state, timer, retrans, then sport, dport, src...
+                    message = offset + 16
+                    port = struct.unpack_from(">H", data, message + 4)[0]
+                    source = data[message + 8 : message + 24]
+                    if family == socket.AF_INET:
+                        if source[:4] in (bytes(4), private):
+                            ports.add(port)
+                    elif source == bytes(16):
+                        ports.add(port)
+                    offset += (length + 3) & ~3
+    return ports
 
 
 def _ip(commands: str) -> None:
@@ -579,7 +623,22 @@ class Agent:
         bin_dir = self.shims()
         self.run_user_data(bin_dir)
         self.emit("ready")
+        if self.isolated:
+            await self.watch_ports()
         await asyncio.Event().wait()
+
+    async def watch_ports(self) -> None:
+        """Tell the runtime which TCP ports the instance listens on (it opens them on the
+        public address and for the VPC's other instances): often in the first seconds, when
+        the user data starts its servers, then at a slower pace."""
+        known: set[int] | None = None
+        while True:
+            ports = listening_ports(self.cfg["private_ip"])
+            if ports != known:
+                known = ports
+                self.emit("ports", ports=sorted(ports))
+            fast = time.monotonic() - self.started < PORTS_FAST_FOR
+            await asyncio.sleep(PORTS_FAST if fast else PORTS_SLOW)
 
 
 def main() -> None:

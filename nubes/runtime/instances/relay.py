@@ -1,5 +1,5 @@
 """Byte relays between the host and an instance: servers on sockets bound in advance,
-both-way splices that count the instance's traffic, and which ports an instance listens on."""
+both-way splices that count the instance's traffic."""
 
 from __future__ import annotations
 
@@ -85,23 +85,3 @@ async def splice(
     finally:
         inside[1].close()
         outside[1].close()
-
-
-def listening(pid: int, private_ip: str) -> set[int]:
-    """TCP ports listened on in the network namespace of ``pid`` on all addresses or the
-    private IP (not loopback-only ones, as on a real host)."""
-    wanted_v4 = {"00000000", socket.inet_aton(private_ip)[::-1].hex().upper()}
-    ports: set[int] = set()
-    for name, wanted in (("tcp", wanted_v4), ("tcp6", {"0" * 32})):
-        try:
-            with open(f"/proc/{pid}/net/{name}") as f:
-                lines = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":
-                address, _, port = fields[1].partition(":")
-                if address in wanted:
-                    ports.add(int(port, 16))
-    return ports

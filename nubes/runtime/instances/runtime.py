@@ -24,7 +24,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.metrics import Datapoint, Metrics
 from nubes.runtime.instances.imds import Imds, Response, serve_http
-from nubes.runtime.instances.relay import Counted, SocketServer, listening, splice
+from nubes.runtime.instances.relay import Counted, SocketServer, splice
 from nubes.runtime.instances.spec import FAULTS, Fault, InstanceHost, InstanceSpec
 
 log = logging.getLogger("nubes.instances")
@@ -44,11 +44,7 @@ UNSHARE = (
 )
 CONSOLE_LIMIT = 64 * 1024
 """GetConsoleOutput returns the most recent 64 KB."""
-WATCH_FAST = 0.05
-WATCH_SLOW = 0.5
-FAST_FOR = 30.0
-"""Listening ports are looked for often in the first seconds after a boot (when the user data
-starts its servers), then at a slower pace."""
+WATCH = 0.5
 ASG_TAG = "aws:autoscaling:groupName"
 VpcResolver = Callable[[bytes, str, str], bytes]
 RETRY_REFUSED = 2.0
@@ -88,6 +84,7 @@ class _Instance:
         """(real time, CPU seconds, bytes in, bytes out) at the last datapoint published."""
         self.connections: set[asyncio.Task[None]] = set()
         self.ports: set[int] = set()
+        self.forwarding = asyncio.Lock()
         """TCP ports the instance listens on (on all addresses or its private IP)."""
         self.vpc = ""
         self.peers: dict[str, list[int]] | None = None
@@ -246,7 +243,7 @@ class InstanceRuntime:
         for port in list(inst.forwards):
             inst.forwards.pop(port).close()
         inst.refused.clear()
-        inst.booted = time.monotonic()
+        self._forward_soon(inst)
 
     def attach(self, instance_id: str, device: str, path: str) -> asyncio.Future[None]:
         """A volume attached to the running instance appears at /mnt/<device> at once (a
@@ -440,6 +437,10 @@ class InstanceRuntime:
                 message = json.loads(line)
                 event = message["event"]
             except (ValueError, KeyError, TypeError):
+                continue
+            if event == "ports":
+                inst.ports = set(message.get("ports") or ())
+                self._forward_soon(inst)
                 continue
             inst.events.append(event)
             if event == "ready":
@@ -651,21 +652,25 @@ class InstanceRuntime:
 
     # -- public forwarders ------------------------------------------------------------------
 
+    def _forward_soon(self, inst: _Instance) -> None:
+        task = asyncio.ensure_future(self._forward(inst))
+        inst.connections.add(task)
+        task.add_done_callback(inst.connections.discard)
+        task.add_done_callback(_log_failure)
+
     async def _watch(self) -> None:
-        """Open the public address's port for every port the instance listens on, and close it
-        when the instance stops listening (whether a connection gets in is decided per
-        connection, by the security groups of that moment)."""
+        """Ports whose public side could not be opened are tried again, and each instance is
+        told of its VPC's others, a few times a second (ports that open or close inside are
+        forwarded as the agent reports them)."""
         while True:
-            fast = False
             for inst in list(self.instances.values()):
-                if time.monotonic() - inst.booted < FAST_FOR:
-                    fast = True
-                try:
-                    await self._forward(inst)
-                except Exception:
-                    log.exception("port forwarding for %s failed", inst.spec.instance_id)
+                if inst.refused:
+                    try:
+                        await self._forward(inst)
+                    except Exception:
+                        log.exception("port forwarding for %s failed", inst.spec.instance_id)
             self._share_peers()
-            await asyncio.sleep(WATCH_FAST if fast else WATCH_SLOW)
+            await asyncio.sleep(WATCH)
 
     def _share_peers(self) -> None:
         """Tell each instance the other instances of its VPC and the ports they listen on
@@ -697,11 +702,16 @@ class InstanceRuntime:
             self._control(inst.spec.instance_id, {"peers": peers}).add_done_callback(failed)
 
     async def _forward(self, inst: _Instance) -> None:
-        if inst.proc is None or not inst.up or inst.ending is not None or not inst.isolated:
+        """Open the public address's port for every port the instance listens on, and close
+        it when the instance stops listening (whether a connection gets in is decided per
+        connection, by the security groups of that moment)."""
+        async with inst.forwarding:
+            await self._forward_now(inst)
+
+    async def _forward_now(self, inst: _Instance) -> None:
+        if inst.proc is None or inst.ending is not None or not inst.spec.public_ip:
             return
-        ports = inst.ports = listening(inst.proc.pid, inst.spec.private_ip)
-        if not inst.spec.public_ip:
-            return
+        ports = set(inst.ports)
         for port in set(inst.forwards) - ports:
             inst.forwards.pop(port).close()
         now = time.monotonic()
