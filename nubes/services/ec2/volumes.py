@@ -406,18 +406,7 @@ class VolumeMixin(Ec2Base):
         self.dry_run(params)
         attachment = self.attach(scope, volume, instance, device, delete_on_termination=False)
         self.save(scope, instance)
-        self._plug(instance, "attach", device, volume.id)
         return {**attachment, "State": "attaching"}
-
-    def _plug(self, instance: Record | None, how: str, device: str, volume_id: str) -> None:
-        """A running instance sees the volume come or go at once (the instance runtime)."""
-        runtime = getattr(self, "runtime", None)
-        if runtime is None or instance is None or instance.doc["State"]["Name"] != "running":
-            return
-        if how == "attach":
-            runtime.attach(instance.id, device, str(self.data_dir("volumes", volume_id)))
-        else:
-            runtime.detach(instance.id, device)
 
     def attach(
         self,
@@ -489,7 +478,6 @@ class VolumeMixin(Ec2Base):
             )
         self.dry_run(params)
         self.detach(scope, volume, attachment["InstanceId"])
-        self._plug(instance, "detach", attachment["Device"], volume.id)
         return {**attachment, "State": "detaching"}
 
     def detach(self, scope: Scope, volume: Record, instance_id: str) -> None:
