@@ -541,3 +541,41 @@ echo "got: $(cat /tmp/a)"
     wait_console(ec2, member["InstanceId"], f"got: I am {server['InstanceId']}")
     console = wait_console(ec2, stranger["InstanceId"], "not reachable yet")
     assert "got:" not in console
+
+
+def test_names_of_the_vpcs_private_hosted_zone_resolve_inside(
+    client: Callable[..., Any], unique: Callable[[str], str], launched: list[str]
+) -> None:
+    ec2, route53 = client("ec2"), client("route53")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    zone_name = f"{unique('corp')}.internal"
+    zone = route53.create_hosted_zone(
+        Name=zone_name,
+        CallerReference=unique("ref"),
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpc["VpcId"]},
+        HostedZoneConfig={"PrivateZone": True},
+    )["HostedZone"]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone["Id"],
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"db.{zone_name}",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "10.0.9.9"}],
+                    },
+                }
+            ]
+        },
+    )
+    script = f"""#!/bin/sh
+python3 -c 'import socket; print("db is", socket.gethostbyname("db.{zone_name}"))'
+"""
+    reservation = ec2.run_instances(
+        ImageId=image(ec2), InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=script
+    )
+    launched.append(reservation["Instances"][0]["InstanceId"])
+    assert "db is 10.0.9.9" in wait_console(ec2, launched[0], "db is")

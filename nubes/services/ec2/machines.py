@@ -166,6 +166,7 @@ class MachineMixin(InstanceMixin):
                 api_host=settings.host,
                 metrics=self.env.metrics,
                 hide=[str(settings.data_dir), str(self.blobs.root)],
+                vpc_resolver=self._vpc_resolver,
             )
             try:
                 await runtime.start()
@@ -176,6 +177,16 @@ class MachineMixin(InstanceMixin):
         self.env.scheduler.every("ec2-instances", 60.0, self._minutely)
         with self.store.transaction():
             self._resume()
+
+    def _vpc_resolver(self) -> Callable[[bytes, str, str], bytes] | None:
+        """Route 53's answer to a DNS query inside a VPC (private hosted zones included): the
+        instances' resolver at 169.254.169.253."""
+        try:
+            route53 = self.env.providers.get("route53")
+        except KeyError:
+            return None
+        resolver = getattr(route53, "resolver_for_vpc", None)
+        return resolver() if resolver is not None else None
 
     async def stop(self) -> None:
         if self.runtime is not None:
