@@ -45,4 +45,7 @@ def _from_scope(scope: str, presigned: bool) -> Credentials:
     parts = scope.split("/")
     if len(parts) >= 5:
         return Credentials(parts[0], parts[2] or None, parts[3] or None, presigned)
+    if len(parts) == 4:
+        # SigV4A: AKID/20130524/s3/aws4_request, signed for a set of regions.
+        return Credentials(parts[0], None, parts[2] or None, presigned)
     return Credentials(parts[0], None, None, presigned)

@@ -623,6 +623,17 @@ class Enforcer:
         record = self.authenticate(ctx, op)
         self.authorize(ctx, op.name, params, record)
 
+    def _check_scope(self, ctx: RequestContext, service: str) -> None:
+        """A SigV4 signature is scoped to one service: the one the request is for (nubes' own
+        endpoints take any)."""
+        info = self.env.catalog.services.get(ctx.service)
+        if info is not None and service != info.signing_name:
+            raise _error(
+                ctx,
+                "signature",
+                f"Credential should be scoped to correct service: '{info.signing_name}'.",
+            )
+
     def key_record(self, key_id: str, token: str, ctx: RequestContext | None = None) -> KeyRecord:
         """The record of an active key, with its session token when it is temporary and not
         expired; raises the error of ``ctx``'s service (S3's without one)."""
@@ -710,16 +721,23 @@ class Enforcer:
             if auth is None or auth.scope.access_key_id != key_id:
                 # The key the secret was looked up for must be the one the signature names.
                 raise _error(ctx, "signature")
+            self._check_scope(ctx, auth.scope.service)
             verify_header_signature(ctx, record.secret, op)
         elif kind == "v4a":
             auth_a = sigv4a.Authorization.parse(header)
             if auth_a is None or auth_a.access_key_id != key_id:
                 raise _error(ctx, "signature")
+            self._check_scope(ctx, auth_a.service)
             verify_v4a_header_signature(ctx, record.secret, op, auth_a)
+        elif kind == "v4-query":
+            scope = sigv4.Scope.parse(req.query.get("X-Amz-Credential", [""])[0])
+            self._check_scope(ctx, scope.service if scope else "")
+            if ctx.service == "s3":
+                presign.verify(ctx, record.secret)
+            else:
+                verify_query_signature(ctx, record.secret, op)
         elif ctx.service == "s3":
             presign.verify(ctx, record.secret)
-        elif kind == "v4-query":
-            verify_query_signature(ctx, record.secret, op)
         elif ctx.protocol == "query":
             verify_v2_query_signature(ctx, record.secret)
         else:

@@ -595,14 +595,20 @@ def test_function_urls(server: NubesProcess, keys: Keys) -> None:
     assert requests.get(urls["matrix-shut"], timeout=30).status_code == 403
     assert requests.get(urls["matrix-iam"], timeout=30).status_code == 403
 
-    def signed(creds: tuple[str, str, str | None]) -> requests.Response:
-        headers = signed_headers("GET", urls["matrix-iam"], b"", creds[0], creds[1], "us-east-1")
-        return requests.get(urls["matrix-iam"], headers=headers, timeout=30)
+    def signed(creds: tuple[str, str, str | None], service: str = "lambda") -> requests.Response:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest("GET", urls["matrix-iam"])
+        SigV4Auth(Credentials(creds[0], creds[1]), service, "us-east-1").add_auth(request)
+        return requests.get(urls["matrix-iam"], headers=dict(request.headers), timeout=30)
 
     assert signed(keys.root).text == "ran", signed(keys.root).text
     assert signed(keys.allowed).text == "ran", signed(keys.allowed).text
     assert signed(keys.denied).status_code == 403
     assert signed((keys.allowed[0], "wrong", None)).status_code == 403
+    assert signed(keys.root, service="sts").status_code == 403
 
 
 def test_query_honours_leading_keys(server: NubesProcess, keys: Keys) -> None:
@@ -753,3 +759,26 @@ def test_signed_streaming_chunks_are_verified(server: NubesProcess, keys: Keys) 
     refused = streaming_upload(server, "/matrix-chunks/k", chunks, tamper=True)
     assert_refused(refused, SIGNATURE)
     assert s3.get_object(Bucket="matrix-chunks", Key="k")["Body"].read() == b"".join(chunks)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_signature_scoped_to_another_service(
+    server: NubesProcess, keys: Keys, service: str
+) -> None:
+    """A valid signature whose credential scope names another service is refused."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    prepared = prepare(make(server, service, keys.root), read_operation(service))
+    headers = {
+        k: v.decode() if isinstance(v, bytes) else v
+        for k, v in prepared.headers.items()
+        if k.lower() not in ("authorization", "x-amz-date")
+    }
+    request = AWSRequest(prepared.method, prepared.url, headers, prepared.body)
+    other = "sts" if service != "sts" else "iam"
+    SigV4Auth(Credentials("test", "test"), other, "us-east-1").add_auth(request)
+    resp = send(request.method, request.url, request.headers, request.body)
+    # Query APIs are routed by the scope's service, which then knows no such action.
+    assert_refused(resp, SIGNATURE | {"InvalidAction"})
