@@ -411,7 +411,12 @@ def carries_credentials(req: HttpRequest) -> bool:
     if req.headers.get("authorization"):
         return True
     query = req.query_string
-    return "Signature=" in query or "X-Amz-" in query or "AWSAccessKeyId=" in query
+    return (
+        "Signature=" in query
+        or "X-Amz-Credential=" in query
+        or "X-Amz-Algorithm=" in query
+        or "AWSAccessKeyId=" in query
+    )
 
 
 def _query_form(req: HttpRequest) -> str | None:

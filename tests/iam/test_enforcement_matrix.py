@@ -526,6 +526,9 @@ def test_website_serves_only_what_anyone_may_read(server: NubesProcess, keys: Ke
         host = f"{bucket}.s3-website.us-east-1.localhost.localstack.cloud:{port}"
         resp = requests.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=10)
         assert resp.status_code == (200 if public else 403), resp.text
+        # Through the API too, anonymously (other query parameters carry no credentials).
+        direct = requests.get(f"{server.endpoint}/{bucket}/index.html?X-Amz-Other=1", timeout=10)
+        assert direct.status_code == (200 if public else 403), direct.text
 
 
 def test_cors_preflight_is_answered_without_credentials(server: NubesProcess, keys: Keys) -> None:
