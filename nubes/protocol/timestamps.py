@@ -14,7 +14,7 @@ def to_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
+        return _from_epoch(value)
     if isinstance(value, str):
         return parse(value)
     raise ValueError(f"not a timestamp: {value!r}")
@@ -24,13 +24,23 @@ def parse(text: str) -> datetime:
     """Parse any of the wire formats (and the numeric epoch form as a string)."""
     text = text.strip()
     try:
-        return datetime.fromtimestamp(float(text), UTC)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _from_epoch(seconds)
     if text[:3].isalpha():
         return parsedate_to_datetime(text).astimezone(UTC)
     dt = _botocore_parse(text)
     return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _from_epoch(seconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError) as exc:
+        # Past what a datetime holds (year 1 to 9999): the client's mistake like any other.
+        raise ValueError(f"timestamp out of range: {seconds!r}") from exc
 
 
 def iso8601(value: object) -> str:

@@ -75,7 +75,25 @@ TARGETS = _targets()
 
 # -- values: well-typed, adversarial ------------------------------------------------------------
 
+# Names that recur across examples, so that one example's create meets another's read,
+# update or delete and the fuzzer gets past "no such resource".
+_NAMES = st.sampled_from(
+    [
+        "fuzz",
+        "fuzz-2",
+        "arn:aws:sqs:us-east-1:000000000000:fuzz",
+        "http://localhost/000000000000/fuzz",
+        "arn:aws:sns:us-east-1:000000000000:fuzz",
+        "arn:aws:iam::000000000000:role/fuzz",
+        "arn:aws:iam::000000000000:policy/fuzz",
+        "arn:aws:lambda:us-east-1:000000000000:function:fuzz",
+        "arn:aws:dynamodb:us-east-1:000000000000:table/fuzz",
+        "arn:aws:logs:us-east-1:000000000000:log-group:fuzz",
+        "arn:aws:s3:::fuzz",
+    ]
+)
 _STRINGS = st.one_of(
+    _NAMES,
     st.text(max_size=24),
     st.sampled_from(
         [
@@ -121,15 +139,22 @@ def _value(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
     if kind == "structure":
         if depth > 4 or shape.is_document_type:
             return st.just({})
-        members = list(shape.members.items())
-        if not members:
-            return st.just({})
-        return st.lists(st.sampled_from(members), max_size=6, unique_by=lambda m: m[0]).flatmap(
-            lambda chosen: (
-                st.fixed_dictionaries({name: _value(member, depth + 1) for name, member in chosen})
-                if chosen
-                else st.just({})
+        # Required members mostly present (or validation stops every example early), a few
+        # of the others.
+        required = set(shape.required_members)
+        optional = [(n, m) for n, m in shape.members.items() if n not in required]
+        needed = st.fixed_dictionaries(
+            {n: _value(m, depth + 1) for n, m in shape.members.items() if n in required}
+        )
+        others = (
+            st.lists(st.sampled_from(optional), max_size=4, unique_by=lambda m: m[0]).flatmap(
+                lambda chosen: st.fixed_dictionaries({n: _value(m, depth + 1) for n, m in chosen})
             )
+            if optional
+            else st.just({})
+        )
+        return st.tuples(needed, others, st.integers(0, 9)).map(
+            lambda drawn: {**(drawn[0] if drawn[2] else {}), **drawn[1]}
         )
     if kind == "list":
         if depth > 4:
