@@ -16,6 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.loaders import Loader
 
+from tests.sns.conftest import http_endpoint  # noqa: F401 (SNS's HTTP receiver fixture)
+
 
 def server_now(endpoint: str) -> float:
     with urllib.request.urlopen(endpoint + "/_nubes/clock", timeout=10) as answer:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.cloudwatch.conftest import server_time
 from tests.lambda_.conftest import ROLE, zipped
+from tests.sns.conftest import Recorder
 
 
 def _sum(
@@ -303,3 +304,33 @@ def test_first_metric_from_a_failed_request_keeps_cloudwatch_whole(
     cw = server.client("cloudwatch")
     cw.put_metric_data(Namespace="After", MetricData=[{"MetricName": "m", "Value": 1}])
     assert cw.list_metrics(Namespace="After")["Metrics"][0]["MetricName"] == "m"
+
+
+@pytest.mark.clock
+def test_sns_http_deliveries_are_counted(
+    client: Callable[..., Any],
+    cw: Any,
+    endpoint: str,
+    unique: Callable[[str], str],
+    http_endpoint: Recorder,
+    to_next_minute: Callable[[], float],
+) -> None:
+    sns = client("sns")
+    name = unique("web")
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=http_endpoint.url)
+    confirm = json.loads(http_endpoint.wait_for(1)[0][1])
+    sns.confirm_subscription(TopicArn=topic, Token=confirm["Token"])
+    start = server_time(endpoint) - timedelta(hours=1)
+    sns.publish(TopicArn=topic, Message="over http")
+    http_endpoint.wait_for(2)
+    dims = [{"Name": "TopicName", "Value": name}]
+    delivered = 0.0
+    for _ in range(3):
+        # The delivery is counted once its answer is back, which may be just after a flush.
+        to_next_minute()
+        end = server_time(endpoint) + timedelta(hours=1)
+        delivered = _sum(cw, "AWS/SNS", "NumberOfNotificationsDelivered", dims, start, end)["Sum"]
+        if delivered:
+            break
+    assert delivered == 1.0

@@ -148,6 +148,7 @@ class HttpDelivery:
     headers: dict[str, str]
     policy: dict[str, Any]
     on_failure: Callable[[], None] | None = None
+    on_success: Callable[[], None] | None = None
 
 
 def retry_delays(policy: Mapping[str, Any]) -> list[float]:
@@ -197,6 +198,8 @@ class HttpDeliverer:
             await self._sleep(delay)
             status = await asyncio.to_thread(_post, delivery.url, delivery.body, delivery.headers)
             if status is not None and 200 <= status < 300:
+                if delivery.on_success is not None:
+                    delivery.on_success()
                 return
             # Only server errors, throttling and unreachable endpoints are worth retrying; an
             # endpoint that refuses the message (other 4xx) fails it at once.

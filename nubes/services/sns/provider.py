@@ -710,11 +710,22 @@ class SnsProvider(ServiceProvider):
                 body=body,
                 headers=headers,
                 policy=self._http_policy(sub),
-                on_failure=(lambda: self._dead_letter_later(sub, body))
+                on_failure=(lambda: self._http_failed(sub, body))
+                if kind == "Notification"
+                else None,
+                on_success=(
+                    lambda: sns_metrics.count(
+                        self.env, sub.topic_arn, "NumberOfNotificationsDelivered"
+                    )
+                )
                 if kind == "Notification"
                 else None,
             )
         )
+
+    def _http_failed(self, sub: Subscription, body: str) -> None:
+        sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
+        self._dead_letter_later(sub, body)
 
     def _http_policy(self, sub: Subscription) -> dict[str, Any]:
         for source in (sub.attributes.get("DeliveryPolicy"), self._topic_delivery_policy(sub)):
