@@ -162,10 +162,10 @@ class Agent:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.isolated: bool = cfg["namespaces"]
-        # Every host path is reached through a descriptor opened now: the mounts below hide
-        # /tmp (where the work directory often is) and the directories named in ``hide``.
-        self.wfd = os.open(cfg["work_dir"], os.O_PATH | os.O_DIRECTORY)
-        self.work = f"/proc/self/fd/{self.wfd}"
+        # In namespaces, every host path is reached through a descriptor opened now: the
+        # mounts below hide /tmp (where the work directory often is) and ``hide``.
+        self.wfd = os.open(cfg["work_dir"], os.O_PATH | os.O_DIRECTORY) if self.isolated else -1
+        self.work = f"/proc/self/fd/{self.wfd}" if self.isolated else cfg["work_dir"]
         self.status_fd: int = cfg["status_fd"]
         self.death_fd: int = cfg["death_fd"]
         self.console = os.open(
@@ -174,7 +174,8 @@ class Agent:
         with open(f"{self.work}/user-data", "rb") as f:
             self.user_data = f.read()
         self.volume_fds = {
-            dev: os.open(path, os.O_PATH | os.O_DIRECTORY) for dev, path in cfg["volumes"].items()
+            dev: os.open(path, os.O_PATH | os.O_DIRECTORY)
+            for dev, path in (cfg["volumes"].items() if self.isolated else ())
         }
         self.user_data_pid = 0
         self.host_mounts: list[int] = []
@@ -186,7 +187,7 @@ class Agent:
         self.peer_servers: dict[tuple[str, int], asyncio.Server] = {}
         """Directories hidden from the instance, kept reachable for the agent alone (volumes
         attached later live in there)."""
-        for path in cfg["hide"]:
+        for path in cfg["hide"] if self.isolated else ():
             path = path.rstrip("/")
             if path not in KEPT and os.path.isdir(path):
                 self.hidden[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)

@@ -283,6 +283,26 @@ class InstanceRuntime:
         inst = self.instances.get(instance_id)
         return inst is not None and inst.proc is not None and inst.ending is None
 
+    async def open_port(
+        self, instance_id: str, port: int, source_ip: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to the instance's ``port`` at its private IP, as a peer at
+        ``source_ip`` in its VPC would make it (a load balancer's interface): the instance's
+        security groups judge ``source_ip`` when it is made. ConnectionRefusedError when the
+        instance does not run here; TimeoutError when its groups drop the connection (what a
+        peer sees of a rule that does not let it in)."""
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.proc is None or not inst.up or inst.ending is not None:
+            raise ConnectionRefusedError(f"{instance_id} is not running")
+        if not self.host.ingress_allowed(instance_id, "tcp", port, source_ip):
+            raise TimeoutError(f"{instance_id}'s security groups drop {source_ip} on port {port}")
+        if not inst.isolated:
+            # Without namespaces the instance's processes share the host's network.
+            return await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_unix_connection(inst.path("in.sock"))
+        writer.write(f"{port}\n".encode())
+        return reader, writer
+
     def console_output(self, instance_id: str) -> bytes:
         work_dir = self.work_dirs.get(instance_id)
         if work_dir is None:
@@ -335,7 +355,6 @@ class InstanceRuntime:
     def _spawn(self, inst: _Instance) -> None:
         spec = inst.spec
         os.makedirs(spec.work_dir, exist_ok=True)
-        inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         for name in ("in.sock", "ctl.sock", "imds.sock", "api.sock", "dns.sock", "peer.sock"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(spec.work_dir, name))
@@ -343,6 +362,10 @@ class InstanceRuntime:
             f.write(spec.user_data)
         loop = asyncio.get_running_loop()
         isolated = inst.isolated = self.isolation != "host"
+        if isolated:
+            # Unix socket paths are short through the directory's descriptor, however long
+            # the work directory's own path is.
+            inst.dirfd = os.open(spec.work_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         cfg: dict[str, Any] = {
             "instance_id": spec.instance_id,
             "region": spec.region,
@@ -390,8 +413,13 @@ class InstanceRuntime:
         status_r = inst.status_r
         os.set_blocking(status_r, False)
         loop.add_reader(status_r, self._status, inst)
-        inst.pidfd = os.pidfd_open(inst.proc.pid)
-        loop.add_reader(inst.pidfd, self._exited, inst)
+        if hasattr(os, "pidfd_open"):
+            inst.pidfd = os.pidfd_open(inst.proc.pid)
+            loop.add_reader(inst.pidfd, self._exited, inst)
+        else:
+            # No pidfd (not Linux): a thread waits for the agent.
+            waiter = loop.run_in_executor(None, inst.proc.wait)
+            waiter.add_done_callback(lambda _: self._exited(inst))
         inst.booted = time.monotonic()
 
     def _unix_server(
@@ -455,7 +483,8 @@ class InstanceRuntime:
 
     def _exited(self, inst: _Instance) -> None:
         loop = asyncio.get_running_loop()
-        loop.remove_reader(inst.pidfd)
+        if inst.pidfd >= 0:
+            loop.remove_reader(inst.pidfd)
         if inst.proc is not None:
             inst.proc.wait()
         if inst.agent_pidfd >= 0:
