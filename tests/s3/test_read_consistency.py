@@ -129,3 +129,25 @@ def test_ranged_and_abandoned_downloads_release_their_files(
         os.sched_yield()
         server.client("sts").get_caller_identity()
     assert _s3_blob_files(server) == []
+
+
+def test_files_held_by_a_reader_are_swept_after_a_crash(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=True)
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="held")
+    _put_multipart(s3, "held", "k", seed=5, parts=2)
+    body = s3.get_object(Bucket="held", Key="k")["Body"]
+    body.read(HEAD)
+    _overwrite_plain(s3, "held", "k")
+    assert len(_s3_blob_files(server)) == 3  # two parts still read, and the new body
+    server.kill()
+    body.close()
+    restarted = NubesProcess(server.data_dir, port=server.port).start()
+    try:
+        s3 = restarted.client("s3")
+        assert s3.get_object(Bucket="held", Key="k")["Body"].read() == _content(200, 3 * HEAD)
+        assert len(_s3_blob_files(restarted)) == 1
+    finally:
+        restarted.stop()
