@@ -903,7 +903,11 @@ class _ProcessTimes:
     def __init__(self) -> None:
         self.times: dict[int, int] = {}
         self.children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            entries = []  # no /proc (not Linux): no CPU figures
+        for entry in entries:
             if not entry.isdigit():
                 continue
             try:
