@@ -35,8 +35,10 @@ groups) and calls this runtime to make an instance run:
   registers its collector (AWS/EC2 per instance, reading Monitoring and tags from ``describe``).
 - Everything is called on the event loop thread (provider operations and scheduler tasks are).
 - ``host`` is the provider side (``InstanceHost``): the runtime asks it, when needed, for the
-  DescribeInstances record (IMDS), the user data, the role credentials and whether a security
-  group lets a connection in, so changes to the records apply without a reboot.
+  DescribeInstances record (IMDS; its VpcId groups instances that reach each other at their
+  private IPs), the user data, the role credentials and whether a security group lets a
+  connection in (from the host: source 127.0.0.1; from another instance of the VPC: its
+  private IP), so changes to the records apply without a reboot.
 
 Per instance the runtime keeps its private files in ``spec.work_dir`` (``console.log``, Unix
 sockets, the copy-on-write layers of the instance's own /etc, /var, /usr, /home, /root).
