@@ -100,11 +100,17 @@ def test_lambda_metrics_and_alarm_action(
         start = server_time(endpoint) - timedelta(hours=1)
         lam.invoke(FunctionName=name, Payload=b"{}")
         lam.invoke(FunctionName=name, Payload=json.dumps({"fail": True}).encode())
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+        with pytest.raises(ClientError):
+            lam.invoke(FunctionName=name, Payload=b"{}")
+        lam.delete_function_concurrency(FunctionName=name)
         to_next_minute()
         end = server_time(endpoint) + timedelta(hours=1)
         dims = [{"Name": "FunctionName", "Value": name}]
         assert _sum(cw, "AWS/Lambda", "Invocations", dims, start, end)["Sum"] == 2.0
         assert _sum(cw, "AWS/Lambda", "Errors", dims, start, end)["Sum"] == 1.0
+        # Each throttled attempt counts (the SDK retries a throttled call).
+        assert _sum(cw, "AWS/Lambda", "Throttles", dims, start, end)["Sum"] >= 1.0
         assert _sum(cw, "AWS/Lambda", "Duration", dims, start, end)["SampleCount"] == 2.0
         assert _sum(cw, "AWS/Lambda", "ConcurrentExecutions", dims, start, end)["Maximum"] >= 1.0
         alarm = unique("to-lambda")
