@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import os
 import socket
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -127,6 +128,18 @@ async def refused(host: str, port: int) -> bool:
             return True
 
     return await asyncio.to_thread(attempt)
+
+
+def command_lines() -> list[list[bytes]]:
+    """The argv of every process on the machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                found.append(f.read().split(b"\0"))
+        except OSError:
+            continue
+    return found
 
 
 def _free_port() -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from nubes.testing.server import NubesProcess
+from tests.instances.conftest import command_lines
 
 WEB = """#!/bin/sh
 ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
@@ -307,18 +308,10 @@ def test_instances_that_were_running_boot_again_after_a_restart(
         server.client("ec2").terminate_instances(InstanceIds=[instance_id])
 
 
-def _processes_in(server: NubesProcess) -> list[int]:
+def _processes_in(server: NubesProcess) -> list[list[bytes]]:
     """Processes whose command line names the server's data directory (its instances'
     agents do)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if str(server.data_dir).encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    return [cmd for cmd in command_lines() if str(server.data_dir).encode() in b" ".join(cmd)]
 
 
 @pytest.mark.clock
@@ -492,14 +485,7 @@ def _count_sleeping(marker: str, expected: int) -> int:
     """How many ``sleep <marker>`` processes run, once that settles on ``expected``."""
     deadline = time.monotonic() + 20
     while True:
-        found = 0
-        for entry in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[:2] == [b"sleep", marker.encode()]:
-                        found += 1
-            except OSError:
-                continue
+        found = sum(cmd[:2] == [b"sleep", marker.encode()] for cmd in command_lines())
         if found == expected or time.monotonic() > deadline:
             return found
         time.sleep(0.05)

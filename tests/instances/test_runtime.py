@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from nubes.runtime.instances.runtime import InstanceRuntime
-from tests.instances.conftest import Lab, get, refused, run
+from tests.instances.conftest import Lab, command_lines, get, refused, run
 
 WEB = b"""#!/bin/sh
 ID=$(curl -s http://169.254.169.254/latest/meta-data/instance-id)
@@ -131,16 +131,7 @@ sleep 1002
 
 def _sleepers(*args: bytes) -> int:
     wanted = [[b"sleep", a] for a in args or (b"1000", b"1001", b"1002")]
-    found = 0
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-        except OSError:
-            continue
-        if cmd[:2] in wanted:
-            found += 1
-    return found
+    return sum(cmd[:2] in wanted for cmd in command_lines())
 
 
 def test_faults_impair_status_checks_until_the_instance_boots_again(tmp_path: Path) -> None:
