@@ -60,6 +60,29 @@ def test_treat_missing_data_table(
             assert got == expected, (row, treat, current)
 
 
+@pytest.mark.parametrize(
+    ("row", "missing", "ignore", "breaching", "not_breaching"),
+    [
+        ("0 0 X", "OK", "OK", "OK", "OK"),
+        ("0 - X", "OK", "OK", "OK", "OK"),
+        ("- - 0", "OK", "OK", "OK", "OK"),
+        ("- - X", "ALARM", RETAIN, "ALARM", "OK"),
+    ],
+)
+def test_three_of_three_with_missing_points(
+    row: str, missing: str, ignore: str, breaching: str, not_breaching: str
+) -> None:
+    """Few datapoints, all breaching: ``missing`` alarms, ``ignore`` keeps the state."""
+    for treat, expected in (
+        ("missing", missing),
+        ("ignore", ignore),
+        ("breaching", breaching),
+        ("notBreaching", not_breaching),
+    ):
+        decision = decide(_alarm(treat, n=3, m=3), _window(row), "OK", 180.0)
+        assert (RETAIN if decision is None else decision.state) == expected, (row, treat)
+
+
 def test_m_of_n() -> None:
     alarm = _alarm("missing", n=3, m=2)
     assert decide(alarm, _window("X 0 X"), "OK", 0).state == "ALARM"  # type: ignore[union-attr]
