@@ -252,6 +252,10 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
         metadata = self._metadata_options(params.get("MetadataOptions") or {})
         profile = self._instance_profile(scope, params.get("IamInstanceProfile"))
         mappings = self._block_devices(scope, image, params.get("BlockDeviceMappings") or [])
+        if ctx.protocol == "internal" and params.get("TagSpecifications"):
+            # A service launching on its own behalf (Auto Scaling) sets its aws: tags, as AWS's
+            # own services may; users never can.
+            params, template_tags = _take_service_tags(params, template_tags)
         tags = self.tag_specs(params, "instance")
         volume_tags = self.tag_specs(params, "volume")
         eni_tags = self.tag_specs(params, "network-interface")
@@ -1009,3 +1013,23 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
                 {"InstanceId": i.id, "Monitoring": {"State": state}} for i in instances
             ]
         }
+
+
+def _take_service_tags(
+    params: dict[str, Any], tags: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``aws:autoscaling:`` instance tags taken out of TagSpecifications (kept beside the
+    launch template's), the rest of the request unchanged."""
+    taken = dict(tags)
+    specs = []
+    for spec in params["TagSpecifications"]:
+        kept = []
+        for tag in spec.get("Tags") or ():
+            if spec.get("ResourceType") == "instance" and str(tag.get("Key", "")).startswith(
+                "aws:autoscaling:"
+            ):
+                taken[tag["Key"]] = tag.get("Value", "")
+            else:
+                kept.append(tag)
+        specs.append({**spec, "Tags": kept})
+    return {**params, "TagSpecifications": specs}, taken
