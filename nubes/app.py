@@ -132,7 +132,12 @@ class App:
         env = self.environment()
         req = await self._read(scope, receive, env)
         try:
-            resp = admission.refusal(env, req) or await internal_endpoint(env, req)
+            try:
+                resp = admission.refusal(env, req) or await internal_endpoint(env, req)
+            except Exception:
+                # Never the server's plain-text 500: a JSON InternalFailure, like the gateway's.
+                log.exception("%s %s failed", req.method, req.path)
+                resp = env.gateway.internal_failure(req)
             if resp is None:
                 resp = await env.gateway.handle(req)
             await _write(resp, send, head=req.method == "HEAD")

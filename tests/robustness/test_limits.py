@@ -137,3 +137,33 @@ def test_a_failure_outside_any_operation_is_answered_in_the_services_protocol(
     assert metrics.status == 500
     assert isinstance(metrics.body, bytes)
     assert cbor2.loads(metrics.body)["__type"] == "InternalFailure"
+
+
+def test_a_failing_internal_endpoint_is_no_plain_text_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nubes.app
+
+    async def broken(env: Environment, req: HttpRequest) -> None:
+        raise RuntimeError("an internal endpoint's bug")
+
+    monkeypatch.setattr(nubes.app, "internal_endpoint", broken)
+    app = nubes.app.App(Settings(ephemeral=True, data_dir=tmp_path))
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/_nubes/health", "headers": []}
+    try:
+        asyncio.run(app(scope, receive, send))
+    finally:
+        assert app.env is not None
+        app.env.state.close()
+    assert sent[0]["status"] == 500
+    body = b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
+    # Answered as the gateway answers what it cannot route otherwise (an unsigned GET is S3's).
+    assert ElementTree.fromstring(body).findtext("Code") == "InternalError"
