@@ -135,7 +135,7 @@ class App:
             try:
                 resp = admission.refusal(env, req) or await internal_endpoint(env, req)
             except Exception:
-                # Never the server's plain-text 500: a JSON InternalFailure, like the gateway's.
+                # Never the server's plain-text 500: the gateway's well-formed InternalFailure.
                 log.exception("%s %s failed", req.method, req.path)
                 resp = env.gateway.internal_failure(req)
             if resp is None:
