@@ -26,6 +26,7 @@ _S3_VHOST = re.compile(
     r"|s3\.localhost\.localstack\.cloud|localhost(?:\.localstack\.cloud)?)$"
 )
 _FORM_ACTION = re.compile(rb"(?:^|&)Action=([^&]*)")
+_FORM_VERSION = re.compile(rb"(?:^|&)Version=([^&]*)")
 _NOT_BUCKETS = {"s3", "sqs", "sns", "www", "s3-website"}
 
 
@@ -124,12 +125,26 @@ class Router:
                 for i in self.catalog.services.values()
                 if ("query" in i.protocols or "ec2" in i.protocols) and action in i.operation_names
             ]
+        if len({i.metadata.get("apiVersion") for i in candidates}) > 1:
+            # Services sharing a signing name (elb and elbv2 as elasticloadbalancing) are told
+            # apart by the API version the request names.
+            version = self._version(req)
+            candidates.sort(key=lambda i: i.metadata.get("apiVersion") != version)
         for info in candidates:
             if action in info.operation_names:
                 return Target(info, "ec2" if info.protocol == "ec2" else "query", action)
         if candidates:
             info = candidates[0]
             return Target(info, "ec2" if info.protocol == "ec2" else "query", None, action=action)
+        return None
+
+    @staticmethod
+    def _version(req: HttpRequest) -> str | None:
+        if "Version=" in req.query_string:
+            return req.query.get("Version", [None])[0]
+        if req.method == "POST" and req.headers.get("content-type", "").startswith(FORM):
+            m = _FORM_VERSION.search(req.read_body())
+            return unquote_plus(m.group(1).decode("utf-8", "replace")) if m else None
         return None
 
     def _resolve(self, info: ServiceInfo, protocol: str, name: str) -> Target:

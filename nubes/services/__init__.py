@@ -19,4 +19,5 @@ PROVIDERS: dict[str, str] = {
     "route53": "nubes.services.route53.provider:Route53Provider",
     "ec2": "nubes.services.ec2.provider:Ec2Provider",
     "autoscaling": "nubes.services.autoscaling.provider:AutoScalingProvider",
+    "elbv2": "nubes.services.elbv2.provider:Elbv2Provider",
 }

@@ -256,10 +256,6 @@ def test_alias_to_an_s3_website_endpoint(
 def test_alias_to_an_application_load_balancer(
     client: Callable[..., Any], zone: dict[str, Any], ask: Any
 ) -> None:
-    from nubes.services import PROVIDERS
-
-    if "elbv2" not in PROVIDERS:
-        pytest.xfail("no elbv2 provider in nubes yet: no load balancer to alias")
     elb = client("elbv2")
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
