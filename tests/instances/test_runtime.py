@@ -413,3 +413,30 @@ echo "got: $(cat /tmp/answer)"
         assert b"got:" not in lab.runtime.console_output(other_vpc.instance_id)
 
     run(tmp_path, scenario)
+
+
+def test_a_halt_is_a_shutdown_processes_get_sigterm_first(tmp_path: Path) -> None:
+    clean = b"""#!/bin/sh
+trap 'echo "stopped cleanly" >> /mnt/sdf/log; exit 0' TERM
+echo up >> /mnt/sdf/log
+while :; do sleep 0.1; done
+"""
+    stubborn = b"#!/bin/sh\ntrap '' TERM\nexec sleep 1004\n"
+
+    async def scenario(lab: Lab) -> None:
+        volume = _dir(lab.tmp / "vol-s")
+        polite = lab.spec(clean, volumes={"/dev/sdf": str(volume)})
+        deaf = lab.spec(stubborn)
+        await lab.runtime.boot(polite)
+        await lab.runtime.boot(deaf)
+        while not (volume / "log").exists() or _sleepers(b"1004") == 0:
+            await asyncio.sleep(0.05)
+        await asyncio.gather(
+            lab.runtime.halt(polite.instance_id), lab.runtime.halt(deaf.instance_id)
+        )
+        assert (volume / "log").read_text() == "up\nstopped cleanly\n"
+        # What ignores SIGTERM is killed after the grace all the same.
+        assert _sleepers(b"1004") == 0
+        assert b"shutting down" in lab.runtime.console_output(deaf.instance_id)
+
+    run(tmp_path, scenario)

@@ -53,6 +53,9 @@ NLM_DUMP = 0x301
 """NLM_F_REQUEST | NLM_F_DUMP."""
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+SHUTDOWN_GRACE = 2.0
+"""How long processes get between SIGTERM and the end of the machine (the runtime kills the
+whole tree a second after that in any case)."""
 PORTS_FAST = 0.05
 PORTS_SLOW = 0.5
 PORTS_FAST_FOR = 30.0
@@ -178,6 +181,8 @@ class Agent:
             for dev, path in (cfg["volumes"].items() if self.isolated else ())
         }
         self.user_data_pid = 0
+        self.stopping = False
+        self.ending_task: asyncio.Future[None] | None = None
         self.host_mounts: list[int] = []
         self.hidden: dict[str, int] = {}
         self.link_sockets: list[socket.socket] = []
@@ -601,6 +606,35 @@ class Agent:
                     f"Datasource DataSourceEc2.  Up {up:.2f} seconds"
                 )
 
+    def power_off(self, event: str | None) -> None:
+        """Shut down as an OS does: every process gets SIGTERM and a little time to end (what
+        the user data's servers do on SIGTERM, they do on stop), then the machine is off."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.console_line("nubes: the instance is shutting down")
+        with contextlib.suppress(OSError):
+            if self.isolated:
+                os.kill(-1, signal.SIGTERM)  # every process of the namespace but init
+            else:
+                os.killpg(0, signal.SIGTERM)
+        self.ending_task = asyncio.ensure_future(self.end_after_grace(event))
+
+    async def end_after_grace(self, event: str | None) -> None:
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while time.monotonic() < deadline and self.others_run():
+            await asyncio.sleep(0.02)
+        self.end(event)
+
+    def others_run(self) -> bool:
+        self.reap()
+        if self.isolated:
+            return any(entry.isdigit() and entry != "1" for entry in os.listdir("/proc"))
+        try:
+            return os.waitpid(-1, os.WNOHANG)[0] == 0
+        except ChildProcessError:
+            return False
+
     def end(self, event: str | None) -> None:
         if event:
             self.emit(event)
@@ -612,9 +646,9 @@ class Agent:
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
-        loop.add_signal_handler(signal.SIGUSR1, self.end, "shutdown")
-        loop.add_signal_handler(signal.SIGUSR2, self.end, "reboot")
-        loop.add_signal_handler(signal.SIGTERM, self.end, None)
+        loop.add_signal_handler(signal.SIGUSR1, self.power_off, "shutdown")
+        loop.add_signal_handler(signal.SIGUSR2, self.power_off, "reboot")
+        loop.add_signal_handler(signal.SIGTERM, self.power_off, None)
         # The runtime holds the other end: when nubes goes, however it goes, so does the tree.
         loop.add_reader(self.death_fd, self.end, None)
         if self.isolated:

@@ -48,6 +48,9 @@ WATCH = 0.5
 ASG_TAG = "aws:autoscaling:groupName"
 VpcResolver = Callable[[bytes, str, str], bytes]
 RETRY_REFUSED = 2.0
+SHUTDOWN_GRACE = 3.0
+"""How long a halted instance's processes get to end after SIGTERM before the tree is killed
+(the agent itself gives them 2 s)."""
 KEEP_CONSOLES = 256
 """Console outputs of ended instances kept in memory (their work directories may be gone)."""
 
@@ -504,7 +507,8 @@ class InstanceRuntime:
         self._status(inst)
         self._close(inst)
         if not inst.ready.done():
-            inst.ready.set_exception(RuntimeError("the instance's processes ended during boot"))
+            why = "halted" if inst.ending == "halt" else "its processes ended"
+            inst.ready.set_exception(RuntimeError(f"{why} before it was up"))
             inst.ready.exception()
         if not inst.gone.done():
             inst.gone.set_result(None)
@@ -529,22 +533,46 @@ class InstanceRuntime:
             log.warning("%s: its processes ended unexpectedly", instance_id)
 
     def _end(self, inst: _Instance, why: str) -> None:
-        """Kill the whole tree: the agent is the PID namespace's init, so the kernel ends every
-        other process of the instance with it."""
+        """End the tree. A halt (stop, terminate, reboot) is a shutdown: the agent gives every
+        process SIGTERM and a moment, as an OS does, and is killed if it takes longer; a
+        fault kills at once."""
+        graceful = why == "halt" and inst.up and inst.ending is None
         if inst.ending is None or why == "halt":
             inst.ending = why
         for port in list(inst.forwards):
             inst.forwards.pop(port).close()
         for task in list(inst.connections):
             task.cancel()
+        if graceful and self._signal_agent(inst, signal.SIGTERM):
+            asyncio.get_running_loop().call_later(SHUTDOWN_GRACE, self._kill, inst)
+        else:
+            self._kill(inst)
+        if inst.proc is None and not inst.gone.done():
+            inst.gone.set_result(None)
+
+    @staticmethod
+    def _signal_agent(inst: _Instance, sig: int) -> bool:
+        try:
+            if inst.agent_pidfd >= 0:
+                signal.pidfd_send_signal(inst.agent_pidfd, sig)
+            elif inst.proc is not None and not inst.isolated:
+                os.killpg(inst.proc.pid, sig)
+            else:
+                return False
+        except OSError:
+            return False
+        return True
+
+    @staticmethod
+    def _kill(inst: _Instance) -> None:
+        """Kill the whole tree: the agent is the PID namespace's init, so the kernel ends every
+        other process of the instance with it."""
         if inst.proc is not None and inst.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(inst.proc.pid, signal.SIGKILL)
         if inst.death_w >= 0:
             os.close(inst.death_w)
             inst.death_w = -1
-        if inst.proc is None and not inst.gone.done():
-            inst.gone.set_result(None)
 
     def _close(self, inst: _Instance) -> None:
         loop = asyncio.get_running_loop()
