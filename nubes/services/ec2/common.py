@@ -273,12 +273,7 @@ class Ec2Base(ServiceProvider):
 
     def with_tags(self, scope: Scope, records: Sequence[Record]) -> list[dict[str, Any]]:
         tags = self.res.tags_of(scope, [r.id for r in records])
-        out = []
-        for r in records:
-            doc = r.doc
-            doc["Tags"] = tags.get(r.id, [])
-            out.append(doc)
-        return out
+        return [{**r.doc, "Tags": tags.get(r.id, [])} for r in records]
 
     def describe_kind(
         self,
@@ -292,8 +287,10 @@ class Ec2Base(ServiceProvider):
         page: bool = True,
         default_limit: int = 1000,
         min_limit: int = 5,
+        shared: bool = True,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Documents of ``kind`` matching the ids, filters and page of a Describe* call."""
+        """Documents of ``kind`` matching the ids, filters and page of a Describe* call
+        (``shared``: the render only reads the records, see ``Resources.all``)."""
         self.dry_run(params)
         wanted = list(params.get(ids_param) or ()) if ids_param else []
         limit = params.get("MaxResults")
@@ -316,7 +313,7 @@ class Ec2Base(ServiceProvider):
                 for rid in dict.fromkeys(wanted):
                     records.append(self.find(scope, kind, rid))
             else:
-                records = self.res.all(scope, kind)
+                records = self.res.all(scope, kind, shared=shared)
         docs = render(scope, records) if render else self.with_tags(scope, records)
         matched = [d for d in docs if check(d)]
         if not page:

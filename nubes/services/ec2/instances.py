@@ -629,7 +629,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
         scope = self.scope(ctx)
         records = None
         if not params.get("InstanceIds"):
-            records = self.forget_terminated(scope, self.res.all(scope, "i"))
+            records = self.forget_terminated(scope, self.res.all(scope, "i", shared=True))
         docs, token = self.describe_kind(
             scope,
             "i",

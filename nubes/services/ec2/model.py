@@ -55,6 +55,21 @@ MIGRATIONS = (
 )
 
 
+_PARSED: dict[str, Any] = {}
+_PARSED_MAX = 50_000
+
+
+def _parsed(text: str) -> Any:
+    """The parsed JSON of a stored text, remembered by the text itself (so a changed record
+    is parsed afresh and a rolled-back one is never seen): callers must not modify it."""
+    found = _PARSED.get(text)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        found = _PARSED[text] = json.loads(text)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     account: str
@@ -85,13 +100,20 @@ class Resources:
             return None
         return Record(kind, rid, json.loads(row["doc"]), json.loads(row["meta"]))
 
-    def all(self, scope: Scope, kind: str) -> list[Record]:
+    def all(self, scope: Scope, kind: str, shared: bool = False) -> list[Record]:
+        """Every record of a kind. ``shared``: for callers that only read (Describe*), the
+        documents may be the same objects other such calls got, parsed once per stored
+        text: listing 1,000 instances then costs no JSON parsing."""
         rows = self.store.query(
             "SELECT id, doc, meta FROM ec2_resources WHERE account = ? AND region = ? "
             "AND kind = ? ORDER BY id",
             (scope.account, scope.region, kind),
         )
-        return [Record(kind, r["id"], json.loads(r["doc"]), json.loads(r["meta"])) for r in rows]
+        if not shared:
+            return [
+                Record(kind, r["id"], json.loads(r["doc"]), json.loads(r["meta"])) for r in rows
+            ]
+        return [Record(kind, r["id"], _parsed(r["doc"]), _parsed(r["meta"])) for r in rows]
 
     def count(self, scope: Scope, kind: str) -> int:
         return int(

@@ -163,6 +163,7 @@ class RouteTableMixin(Ec2Base):
             RTB_FILTERS,
             "RouteTableIds",
             render=self._route_states,
+            shared=False,
             default_limit=100,
         )
         return {"RouteTables": docs, **({"NextToken": token} if token else {})}
