@@ -1,15 +1,18 @@
 """The agent: first process of an instance, run inside its namespaces (standard library only,
 started as a script so that it imports nothing of nubes and starts fast).
 
-It makes the namespaces look like a machine (loopback with the private IP and
-169.254.169.254, hostname, its own /tmp, /run, /mnt/<device> volumes and copy-on-write /etc,
-/var, /usr, /opt, /srv, /home, /root), relays connections between the instance's network and
-Unix sockets in its work directory (Unix sockets cross network namespaces), runs the user data
-as cloud-init runs ``#!`` scripts, and reaps orphans as init does. When the agent ends, the
-kernel ends every process of the PID namespace with it.
+It makes the namespaces look like a machine (loopback with the private IP; 169.254.169.254
+and 169.254.169.253 behind a veth in a link namespace of their own; hostname; its own /tmp,
+/run, /mnt/<device> volumes and copy-on-write /etc, /var, /usr, /opt, /srv, /home, /root; the
+host's other mounts read-only), relays connections between the instance's network and Unix
+sockets in its work directory (Unix sockets cross network namespaces), runs the user data as
+cloud-init runs ``#!`` scripts, reaps orphans and shuts down as init does. When the agent ends,
+the kernel ends every process of the PID namespace with it.
 
-Events go to the runtime as JSON lines on the status pipe: ``ready``, ``user-data`` (exit
-status), ``shutdown`` and ``reboot`` (asked from inside with the usual commands).
+Events go to the runtime as JSON lines on the status pipe: ``ready``, ``ports`` (the TCP ports
+listened on), ``user-data`` (exit status), ``shutdown`` and ``reboot`` (asked from inside with
+the usual commands), ``failed`` (the machine could not be set up). Requests come on
+``ctl.sock``: volumes attached or detached, the VPC's other instances.
 """
 
 from __future__ import annotations
