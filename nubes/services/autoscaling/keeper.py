@@ -587,7 +587,7 @@ class Keeper:
         group: Json,
         policy: Json,
         req: Json,
-        triggered_by: str | None = None,
+        by_alarm: bool = False,
     ) -> None:
         name = group["AutoScalingGroupName"]
         now = clock.now()
@@ -657,11 +657,12 @@ class Keeper:
         else:
             raise errors.ValidationError(f"Policy type {kind} cannot be executed.")
         new = min(max(new, group["MinSize"]), group["MaxSize"])
-        if triggered_by is None and req.get("_from_alarm", True):
-            triggered_by = self._triggering_alarm(account, region, policy, new > old)
+        triggered_by = (
+            self._triggering_alarm(account, region, policy, new > old) if by_alarm else None
+        )
         if new == old:
             return
-        if "AlarmNotification" in suspended and triggered_by:
+        if "AlarmNotification" in suspended and by_alarm:
             return
         who = (
             f"a monitor alarm {triggered_by} in state ALARM triggered policy "
@@ -694,6 +695,7 @@ class Keeper:
         self.policies.put(
             account, region, (name, policy["PolicyName"]), policy, arn=policy["PolicyARN"]
         )
+        self.keep(account, region, name)
 
     def _triggering_alarm(self, account: str, region: str, policy: Json, up: bool) -> str | None:
         """The alarm in ALARM whose actions name the policy (the cause names it)."""

@@ -268,6 +268,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                     for t in req["Tags"]
                 ],
             )
+        self.keep(ctx.account_id, ctx.region, name)
         return {}
 
     def _check_group(self, ctx: RequestContext, doc: Json) -> None:
@@ -377,6 +378,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                 f"{doc['DesiredCapacity']}."
             )
         self.groups.put(ctx.account_id, ctx.region, (doc["AutoScalingGroupName"],), doc)
+        self.keep(ctx.account_id, ctx.region, doc["AutoScalingGroupName"])
         return {}
 
     def delete_auto_scaling_group(self, ctx: RequestContext, req: Json) -> Json:
@@ -428,6 +430,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                 f"changing the desired capacity from {old} to {desired}."
             )
             self.groups.put(ctx.account_id, ctx.region, (doc["AutoScalingGroupName"],), doc)
+            self.keep(ctx.account_id, ctx.region, doc["AutoScalingGroupName"])
         return {}
 
     # -- instances ------------------------------------------------------------------------
@@ -926,7 +929,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
         )
         group = self.group(ctx, policy["AutoScalingGroupName"])
         self.run_policy(
-            ctx.account_id, ctx.region, group, policy, req, triggered_by=req.get("_alarm")
+            ctx.account_id, ctx.region, group, policy, req, by_alarm=ctx.protocol == "internal"
         )
         return {}
 
