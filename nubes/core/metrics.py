@@ -75,9 +75,6 @@ class Metrics:
             self._pending.clear()
             sink.store_datapoints(points)
 
-    def detach(self) -> None:
-        self._sink = None
-
     def _ensure_sink(self) -> None:
         """Load the sink: right after the current request when one runs (a provider made
         inside a request's transaction would lose its tables if that request failed)."""

@@ -164,30 +164,6 @@ def parse(text: str) -> Node:
     return node
 
 
-def references(node: Node) -> set[str]:
-    """The query ids an expression names directly (METRICS() is resolved by the caller)."""
-    if node[0] == "ref":
-        return {node[1]}
-    found: set[str] = set()
-    for part in node[1:]:
-        if isinstance(part, tuple):
-            found |= references(part)
-        elif isinstance(part, list):
-            for arg in part:
-                found |= references(arg)
-    return found
-
-
-def uses_metrics(node: Node) -> bool:
-    if node[0] == "call" and node[1] == "METRICS":
-        return True
-    return any(
-        (isinstance(p, tuple) and uses_metrics(p))
-        or (isinstance(p, list) and any(uses_metrics(a) for a in p))
-        for p in node[1:]
-    )
-
-
 @dataclass
 class Context:
     grid: Sequence[float]

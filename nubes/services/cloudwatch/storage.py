@@ -156,9 +156,6 @@ class Alarms:
             )
         return [Alarm.from_row(r) for r in rows]
 
-    def exist(self) -> bool:
-        return self.store.query_one("SELECT 1 FROM cw_alarms LIMIT 1") is not None
-
     def save(self, alarm: Alarm) -> None:
         self.store.execute(
             "INSERT INTO cw_alarms (account, region, name, kind, config, state, reason, "
