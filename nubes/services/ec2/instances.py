@@ -287,6 +287,7 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
                 )
             )
         for instance in made:
+            self.emit_state(scope, instance)
             self.schedule_launch(scope, instance.id)
         return self._reservation(scope, made)
 
