@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-
 _networks: dict[str, dict[str, Any]] = {}
 
 
@@ -62,6 +61,7 @@ class Site:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.split("?")[0]
                 if path == "/health":
                     self._answer(site.health, {"health": site.health})
