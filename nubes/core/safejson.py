@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 100
@@ -57,21 +56,17 @@ def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:
-    """Whether lists and dicts in ``value`` nest deeper than ``max_depth`` (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children: Iterable[Any]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > max_depth:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    """Whether lists and dicts in ``value`` nest deeper than ``max_depth``: a level at a time,
+    so the work per container is one type test and one C-level extend (no recursion)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    for _ in range(max_depth):
+        if not level:
+            return False
+        found: list[Any] = []
+        for item in level:
+            found.extend(item.values() if type(item) is dict else item)
+        level = [x for x in found if type(x) is dict or type(x) is list]
+    return bool(level)
 
 
 def may_hold_surrogates(raw: bytes | str) -> bool:
