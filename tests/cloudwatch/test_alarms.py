@@ -628,3 +628,16 @@ def test_suppressor_wait_period(
     advance(130)
     assert _notifications(sqs, inbox) == []
     assert _state(cw, waits)["ActionsSuppressedBy"] == "Alarm"
+
+
+def test_metrics_without_data_for_two_weeks_are_not_listed(
+    cw: Any, unique: Callable[[str], str], advance: Callable[[float], float]
+) -> None:
+    ns = unique("Stale")
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "m", "Value": 1}])
+    assert len(cw.list_metrics(Namespace=ns)["Metrics"]) == 1
+    advance(4 * 3600)
+    assert cw.list_metrics(Namespace=ns, RecentlyActive="PT3H")["Metrics"] == []
+    assert len(cw.list_metrics(Namespace=ns)["Metrics"]) == 1
+    advance(15 * 86400)
+    assert cw.list_metrics(Namespace=ns)["Metrics"] == []

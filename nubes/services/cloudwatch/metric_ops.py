@@ -358,7 +358,8 @@ class MetricOps:
         if recently is not None and recently != "PT3H":
             raise invalid(f"The value {recently} for parameter RecentlyActive is invalid.")
         filters = params.get("Dimensions") or []
-        active_since = clock.now() - RECENTLY_ACTIVE if recently else None
+        # Metrics without new data for two weeks drop out of the listing, as on AWS.
+        active_since = clock.now() - (RECENTLY_ACTIVE if recently else PAST)
         found = self.metric_store.metrics(
             ctx.account_id,
             ctx.region,
