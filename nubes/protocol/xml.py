@@ -283,13 +283,12 @@ def _malformed() -> ServiceError:
 
 
 def _depth_exceeds(root: ElementTree.Element, max_depth: int) -> bool:
-    stack = [(root, 1)]
-    while stack:
-        elem, depth = stack.pop()
-        if depth > max_depth:
-            return True
-        stack.extend((child, depth + 1) for child in elem)
-    return False
+    level = [root]
+    for _ in range(max_depth):
+        level = [child for elem in level for child in elem]
+        if not level:
+            return False
+    return True
 
 
 def read_element(shape: Shape, elem: ElementTree.Element) -> Any:
