@@ -542,8 +542,15 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
             "shutdown_behavior": behaviour,
             "wants_public": wants_public,
             "profile": profile["Name"] if profile else None,
+            "cpu_credits": (params.get("CreditSpecification") or {}).get("CpuCredits"),
             "eni": eni.id,
         }
+        if profile:
+            meta["profile_association"] = {
+                "AssociationId": self.new_id("iip-assoc"),
+                "State": "associated",
+                "Timestamp": stamp(),
+            }
         instance = Record("i", iid, doc, meta)
         eni.doc["Attachment"] = {
             "AttachmentId": self.new_id("eni-attach"),

@@ -52,6 +52,9 @@ PEERING_FILTERS = Filters(
         "vpc-peering-connection-id": "VpcPeeringConnectionId",
     }
 )
+PREFIX_LIST_FILTERS = Filters(
+    {"prefix-list-id": "PrefixListId", "prefix-list-name": "PrefixListName"}, tags=False
+)
 ENDPOINT_FILTERS = Filters(
     {
         "ip-address-type": "IpAddressType",
@@ -209,6 +212,30 @@ class LinkMixin(GatewayMixin):
         return {"VpcPeeringConnections": docs, **({"NextToken": token} if token else {})}
 
     # -- endpoints ----------------------------------------------------------------------
+
+    def describe_prefix_lists(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The AWS-managed prefix lists of the gateway endpoint services."""
+        scope = self.scope(ctx)
+        docs = [
+            {
+                "PrefixListId": prefix_list_id(scope.region, service),
+                "PrefixListName": f"com.amazonaws.{scope.region}.{service}",
+                "Cidrs": [],
+            }
+            for service in GATEWAY_SERVICES
+        ]
+        wanted = params.get("PrefixListIds")
+        if wanted:
+            missing = set(wanted) - {d["PrefixListId"] for d in docs}
+            if missing:
+                raise errors(
+                    "InvalidPrefixListID.NotFound",
+                    f"The prefix list ID '{sorted(missing)[0]}' does not exist",
+                )
+            docs = [d for d in docs if d["PrefixListId"] in wanted]
+        check = PREFIX_LIST_FILTERS.compile(params.get("Filters"))
+        self.dry_run(params)
+        return {"PrefixLists": [d for d in docs if check(d)]}
 
     def create_vpc_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)

@@ -11,6 +11,7 @@ from typing import Any
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import instance_types, regions
 from nubes.services.ec2.errors import errors
+from nubes.services.ec2.instance_settings import InstanceSettingsMixin
 from nubes.services.ec2.links import LinkMixin
 from nubes.services.ec2.machines import MachineMixin
 from nubes.services.ec2.model import MIGRATIONS, Scope
@@ -19,7 +20,7 @@ from nubes.services.ec2.vpc import VpcMixin
 DEFAULT_VPC_CIDR = "172.31.0.0/16"
 
 
-class Ec2Provider(MachineMixin, LinkMixin, VpcMixin):
+class Ec2Provider(InstanceSettingsMixin, MachineMixin, LinkMixin, VpcMixin):
     service = "ec2"
     migrations = MIGRATIONS
 
@@ -46,6 +47,33 @@ class Ec2Provider(MachineMixin, LinkMixin, VpcMixin):
         self.save(scope, table)
 
     # -- catalogue ----------------------------------------------------------------------
+
+    def describe_account_attributes(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = self.scope(ctx)
+        values = {
+            "supported-platforms": ["VPC"],
+            "default-vpc": [self.default_vpc_id(scope) or "none"],
+            "max-instances": ["20"],
+            "max-elastic-ips": ["5"],
+            "vpc-max-elastic-ips": ["5"],
+            "vpc-max-security-groups-per-interface": ["5"],
+        }
+        names = params.get("AttributeNames") or list(values)
+        for name in names:
+            if name not in values:
+                raise errors(
+                    "InvalidParameterValue",
+                    f"Value ({name}) for parameter attributeName is invalid.",
+                )
+        self.dry_run(params)
+        return {
+            "AccountAttributes": [
+                {"AttributeName": n, "AttributeValues": [{"AttributeValue": v} for v in values[n]]}
+                for n in names
+            ]
+        }
 
     def describe_regions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         names = params.get("RegionNames") or []

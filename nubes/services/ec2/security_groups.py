@@ -422,6 +422,110 @@ class SecurityGroupMixin(Ec2Base):
             ],
         }
 
+    def modify_security_group_rules(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = self.scope(ctx)
+        group = self.find(scope, "sg", params["GroupId"])
+        by_id = {r["SecurityGroupRuleId"]: r for r in group.meta["rules"]}
+        changes = []
+        for update in params.get("SecurityGroupRules") or ():
+            rid = update.get("SecurityGroupRuleId") or ""
+            if rid not in by_id:
+                raise errors(
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    f"The security group rule ID '{rid}' does not exist",
+                )
+            request = update.get("SecurityGroupRule") or {}
+            peer = {
+                k: request[k] for k in ("CidrIpv4", "CidrIpv6", "PrefixListId") if request.get(k)
+            }
+            if request.get("ReferencedGroupId"):
+                peer["UserIdGroupPairs"] = [{"GroupId": request["ReferencedGroupId"]}]
+            perm: dict[str, Any] = {
+                "IpProtocol": request.get("IpProtocol"),
+                "FromPort": request.get("FromPort"),
+                "ToPort": request.get("ToPort"),
+            }
+            if "CidrIpv4" in peer:
+                perm["IpRanges"] = [{"CidrIp": peer["CidrIpv4"]}]
+            if "CidrIpv6" in peer:
+                perm["Ipv6Ranges"] = [{"CidrIpv6": peer["CidrIpv6"]}]
+            if "PrefixListId" in peer:
+                perm["PrefixListIds"] = [{"PrefixListId": peer["PrefixListId"]}]
+            if "UserIdGroupPairs" in peer:
+                perm["UserIdGroupPairs"] = peer["UserIdGroupPairs"]
+            rule = self._rules_of(scope, group, {"IpPermissions": [perm]}, by_id[rid]["IsEgress"])[
+                0
+            ]
+            if request.get("Description") is not None:
+                rule["Description"] = request["Description"]
+            changes.append((rid, rule))
+        self.dry_run(params)
+        for rid, rule in changes:
+            current = by_id[rid]
+            for key in (
+                "CidrIpv4",
+                "CidrIpv6",
+                "PrefixListId",
+                "ReferencedGroupInfo",
+                "Description",
+            ):
+                current.pop(key, None)
+            current.update(rule)
+        regroup(group)
+        self.save(scope, group)
+        return {"Return": True}
+
+    def update_security_group_rule_descriptions_ingress(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._describe_rules(ctx, params, egress=False)
+
+    def update_security_group_rule_descriptions_egress(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._describe_rules(ctx, params, egress=True)
+
+    def _describe_rules(
+        self, ctx: RequestContext, params: dict[str, Any], egress: bool
+    ) -> dict[str, Any]:
+        scope = self.scope(ctx)
+        group = self._group(scope, params)
+        rules = group.meta["rules"]
+        updates: list[tuple[dict[str, Any], str | None]] = []
+        for item in params.get("SecurityGroupRuleDescriptions") or ():
+            found = next(
+                (r for r in rules if r["SecurityGroupRuleId"] == item.get("SecurityGroupRuleId")),
+                None,
+            )
+            if found is None:
+                raise errors(
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    f"The security group rule ID '{item.get('SecurityGroupRuleId')}' "
+                    "does not exist",
+                )
+            updates.append((found, item.get("Description")))
+        if params.get("IpPermissions"):
+            by_key = {_rule_key(r): r for r in rules}
+            for rule in self._rules_of(scope, group, params, egress, check_peers=False):
+                found = by_key.get(_rule_key(rule))
+                if found is None:
+                    raise errors(
+                        "InvalidPermission.NotFound",
+                        "The specified rule does not exist in this security group.",
+                    )
+                updates.append((found, rule.get("Description")))
+        self.dry_run(params)
+        for rule, description in updates:
+            if description:
+                rule["Description"] = description
+            else:
+                rule.pop("Description", None)
+        regroup(group)
+        self.save(scope, group)
+        return {"Return": True}
+
     def _rules_of(
         self,
         scope: Scope,

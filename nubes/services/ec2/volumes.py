@@ -64,6 +64,19 @@ VOLUME_FILTERS = Filters(
         "throughput": "Throughput",
     }
 )
+MODIFICATION_FILTERS = Filters(
+    {
+        "modification-state": "ModificationState",
+        "original-size": "OriginalSize",
+        "original-volume-type": "OriginalVolumeType",
+        "target-size": "TargetSize",
+        "target-volume-type": "TargetVolumeType",
+        "target-iops": "TargetIops",
+        "volume-id": "VolumeId",
+        "start-time": "@StartTime",
+    },
+    tags=False,
+)
 SNAPSHOT_FILTERS = Filters(
     {
         "description": "Description",
@@ -370,7 +383,26 @@ class VolumeMixin(Ec2Base):
             modification["TargetIops"] = out_iops
         if out_throughput is not None:
             modification["TargetThroughput"] = out_throughput
+        # EBS applies a change in the background; nubes has nothing to move, so it is done.
+        volume.meta["modification"] = {
+            **modification,
+            "ModificationState": "completed",
+            "Progress": 100,
+            "EndTime": stamp(),
+        }
+        self.save(scope, volume)
         return {"VolumeModification": modification}
+
+    def describe_volumes_modifications(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = self.scope(ctx)
+        ids = params.get("VolumeIds") or []
+        records = [self.find(scope, "vol", v) for v in ids] if ids else self.res.all(scope, "vol")
+        docs = [r.meta["modification"] for r in records if r.meta.get("modification")]
+        check = MODIFICATION_FILTERS.compile(params.get("Filters"))
+        self.dry_run(params)
+        return {"VolumesModifications": [d for d in docs if check(d)]}
 
     # -- attachments --------------------------------------------------------------------
 
