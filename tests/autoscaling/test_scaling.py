@@ -192,7 +192,7 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     asg.create_launch_configuration(
         LaunchConfigurationName="lc",
         ImageId=image,
-        InstanceType="t3.micro",
+        InstanceType="t2.micro",
         UserData=BURNER,
         SecurityGroups=[group_id],
         InstanceMonitoring={"Enabled": True},
@@ -208,12 +208,12 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     (first,) = in_service(asg, "cpu", 1)
     policy = asg.put_scaling_policy(
         AutoScalingGroupName="cpu",
-        PolicyName="cpu50",
+        PolicyName="cpu30",
         PolicyType="TargetTrackingScaling",
         EstimatedInstanceWarmup=180,
         TargetTrackingConfiguration={
             "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
-            "TargetValue": 50.0,
+            "TargetValue": 30.0,
         },
     )
     names = sorted(a["AlarmName"] for a in policy["Alarms"])
@@ -223,8 +223,8 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     ]
     alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]}
     high, low = (alarms[n] for n in names)
-    assert (high["Threshold"], high["EvaluationPeriods"], high["DatapointsToAlarm"]) == (50, 3, 3)
-    assert (low["Threshold"], low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (45, 15, 15)
+    assert (high["Threshold"], high["EvaluationPeriods"], high["DatapointsToAlarm"]) == (30, 3, 3)
+    assert (low["Threshold"], low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (27, 15, 15)
     assert high["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": "cpu"}]
     assert high["AlarmActions"] == [policy["PolicyARN"]]
 
@@ -235,21 +235,24 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     for _ in range(4):
         time.sleep(0.3)  # real CPU time to measure over each minute the clock jumps
         advance(60)
-    wait_for(lambda: desired(asg, "cpu") == 2, what="scale-out to 2")
+    # One busy vCPU out of one: well over 30%, however loaded the machine (2 or 3 instances).
+    grown = wait_for(lambda: desired(asg, "cpu") >= 2 and desired(asg, "cpu"), what="scale-out")
     wait_for(
         lambda: any(
-            "in state ALARM triggered policy cpu50 changing the desired capacity from 1 to 2." in c
+            f"in state ALARM triggered policy cpu30 changing the desired capacity from 1 to "
+            f"{grown}."
+            in c
             and "TargetTracking-cpu-AlarmHigh-" in c
             for c in causes(asg, "cpu")
         ),
         what="the scale-out activity",
     )
-    # While the new instance warms up, the same breach asks for nothing more.
+    # While the new instances warm up, a breach asks for no more than the first one did.
     asg.execute_policy(
-        AutoScalingGroupName="cpu", PolicyName="cpu50", MetricValue=100.0, BreachThreshold=50.0
+        AutoScalingGroupName="cpu", PolicyName="cpu30", MetricValue=31.0, BreachThreshold=30.0
     )
-    assert desired(asg, "cpu") == 2
-    in_service(asg, "cpu", 2)
+    assert desired(asg, "cpu") == grown
+    in_service(asg, "cpu", grown)
     fetch(f"http://{address}:8080/rest")
     for _ in range(17):
         advance(60)
@@ -257,11 +260,11 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     wait_for(
         lambda: any(
             "TargetTracking-cpu-AlarmLow-" in c
-            and "changing the desired capacity from 2 to 1." in c
+            and f"changing the desired capacity from {grown} to 1." in c
             for c in causes(asg, "cpu")
         ),
         what="the scale-in activity",
     )
     in_service(asg, "cpu", 1)
-    asg.delete_policy(AutoScalingGroupName="cpu", PolicyName="cpu50")
+    asg.delete_policy(AutoScalingGroupName="cpu", PolicyName="cpu30")
     assert cw.describe_alarms(AlarmNames=names)["MetricAlarms"] == []

@@ -220,7 +220,7 @@ def test_cpu_and_network_metrics_in_detailed_monitoring(tmp_path: Path) -> None:
         # A busy loop on one of two vCPUs: well above idle, however loaded the test machine.
         assert 1 < cpu.value <= 100
         assert cpu.unit == "Percent" and cpu.timestamp == 1140
-        assert by_dims[("NetworkIn", ("AutoScalingGroupName", "InstanceId"))].value > 0
+        assert by_dims[("NetworkIn", ("AutoScalingGroupName",))].value > 0
         assert by_dims[("NetworkOut", ("InstanceId",))].value > 0
         # Basic monitoring publishes CPU and network at five-minute boundaries only.
         record["Monitoring"] = {"State": "disabled"}

@@ -877,17 +877,14 @@ class InstanceRuntime:
         dims: dict[str, str],
         timestamp: float,
     ) -> list[Datapoint]:
-        made = [
-            Datapoint(spec.account_id, spec.region, "AWS/EC2", name, value, unit, dims, timestamp)
-        ]
-        if len(dims) > 1:
-            only = {"InstanceId": spec.instance_id}
-            made.append(
-                Datapoint(
-                    spec.account_id, spec.region, "AWS/EC2", name, value, unit, only, timestamp
-                )
+        # EC2 publishes each dimension on its own: per instance, and aggregated over the Auto
+        # Scaling group (each instance a sample of the group's datapoint).
+        return [
+            Datapoint(
+                spec.account_id, spec.region, "AWS/EC2", name, value, unit, {key: dim}, timestamp
             )
-        return made
+            for key, dim in dims.items()
+        ]
 
 
 def _servfail(query: bytes) -> bytes:
