@@ -927,11 +927,10 @@ class Enforcer:
 
     def _sns_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
         arn = params.get("TopicArn") or params.get("TargetArn")
-        if not arn:
-            return "", None
-        out = self._invoke(
-            "sns", "GetTopicAttributes", {"TopicArn": arn}, ctx, str(arn).split(":")[4]
-        )
+        parts = str(arn or "").split(":")
+        if len(parts) < 6:
+            return "", None  # not an ARN: no topic policy; SNS itself refuses the parameter
+        out = self._invoke("sns", "GetTopicAttributes", {"TopicArn": arn}, ctx, parts[4])
         return str(arn), (out or {}).get("Attributes", {}).get("Policy")
 
     def _s3_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:

@@ -350,3 +350,13 @@ def test_streams_before_any_dynamodb_call(nubes_factory: Callable[..., NubesProc
     server = nubes_factory(persistent=False)
     streams = server.client("dynamodbstreams")
     assert streams.list_streams(Limit=5)["Streams"] == []
+
+
+def test_malformed_arns_under_enforcement(nubes_factory: Callable[..., NubesProcess]) -> None:
+    """Looking up a resource policy for a parameter that is not an ARN is no 500."""
+    server = nubes_factory(persistent=False, env={"NUBES_ENFORCE_IAM": "1"})
+    sns = server.client("sns")
+    for arn in ("x", "arn:aws:sns", ""):
+        with pytest.raises(sns.exceptions.ClientError) as caught:
+            sns.publish(TopicArn=arn, Message="m")
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] < 500
