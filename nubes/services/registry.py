@@ -99,7 +99,10 @@ class Providers:
 
     def _make(self, service: str) -> ServiceProvider:
         spec = PROVIDERS[service]
-        with self._lock:
+        # The store's lock first, as every transaction takes it: a thread inside a transaction
+        # making a provider and a thread making one (whose migrations need the store) would
+        # otherwise each hold the lock the other waits for.
+        with self.env.state.store.transaction(), self._lock:
             made = self.instances.get(service)
             if made is not None:
                 return made

@@ -195,6 +195,7 @@ def test_sigterm_shuts_down_cleanly(nubes_factory: Any) -> None:
 
 
 def test_status_command(nubes: NubesProcess) -> None:
+    nubes.client("sts").get_caller_identity()  # a provider runs once its service is used
     out = subprocess.run(
         ["python", "-m", "nubes.cli", "status", "--endpoint", nubes.endpoint],
         capture_output=True,
