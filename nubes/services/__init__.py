@@ -20,4 +20,6 @@ PROVIDERS: dict[str, str] = {
     "ec2": "nubes.services.ec2.provider:Ec2Provider",
     "autoscaling": "nubes.services.autoscaling.provider:AutoScalingProvider",
     "elbv2": "nubes.services.elbv2.provider:Elbv2Provider",
+    "kms": "nubes.services.kms.provider:KmsProvider",
+    "acm": "nubes.services.acm.provider:AcmProvider",
 }
