@@ -19,6 +19,7 @@ from nubes.core.metrics import Datapoint
 from nubes.services import PROVIDERS
 from nubes.services.autoscaling import scaling, termination
 from nubes.services.autoscaling.errors import errors
+from nubes.services.autoscaling.lifecycle import LAUNCHING, TERMINATING, LifecycleHooks
 from nubes.services.autoscaling.models import Activities, Json, Records, stamp
 from nubes.services.autoscaling.schedule import next_run
 
@@ -28,11 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("nubes.autoscaling")
 
 ASG_TAG = "aws:autoscaling:groupName"
-COUNTED = ("Pending", "InService")
+COUNTED = ("Pending", "Pending:Wait", "InService")
 ENDED = ("stopping", "stopped", "shutting-down", "terminated")
 
 
-class Keeper:
+class Keeper(LifecycleHooks):
     env: Environment
     TICK = 2.0
     """Seconds of clock time between two looks at every group (EC2 runs instances in real time)."""
@@ -83,9 +84,33 @@ class Keeper:
                 if state == "terminated":
                     self._terminated(account, region, group, m)
                 continue
-            if m["LifecycleState"] == "Pending":
-                if state == "running":
+            if m["LifecycleState"] == "Terminating:Wait":
+                if self.wait_result(m, now) is not None:
+                    self._end(account, region, m)
+                self.members.put(account, region, (name, m["InstanceId"]), m)
+                continue
+            if m["LifecycleState"] == "Pending:Wait" and state not in ENDED:
+                result = self.wait_result(m, now)
+                self.members.put(account, region, (name, m["InstanceId"]), m)
+                if result == "CONTINUE":
                     self._in_service(account, region, group, m)
+                elif result == "ABANDON":
+                    self.terminate_member(
+                        account,
+                        region,
+                        group,
+                        m["InstanceId"],
+                        f"At {stamp(now)} an instance was taken out of service in response to "
+                        "a launch lifecycle action that was abandoned.",
+                        hooks=False,
+                    )
+                continue
+            if m["LifecycleState"] in ("Pending", "Pending:Wait"):
+                if state == "running":
+                    if self.begin_wait(account, region, group, m, LAUNCHING):
+                        self.members.put(account, region, (name, m["InstanceId"]), m)
+                    else:
+                        self._in_service(account, region, group, m)
                 elif state in ENDED:
                     m["HealthStatus"] = "Unhealthy"
                     m["_health_cause"] = (
@@ -413,7 +438,13 @@ class Keeper:
     # -- terminating ----------------------------------------------------------------------
 
     def terminate_member(
-        self, account: str, region: str, group: Json, instance_id: str, cause: str
+        self,
+        account: str,
+        region: str,
+        group: Json,
+        instance_id: str,
+        cause: str,
+        hooks: bool = True,
     ) -> Json:
         name = group["AutoScalingGroupName"]
         m = self.members.get(account, region, name, instance_id)
@@ -429,20 +460,27 @@ class Keeper:
             status="InProgress",
             details={"Availability Zone": m["AvailabilityZone"]},
         )
-        m["LifecycleState"] = "Terminating"
         m["_activity"] = activity
+        if not (hooks and self.begin_wait(account, region, group, m, TERMINATING)):
+            self._end(account, region, m)
         self.members.put(account, region, (name, instance_id), m)
-        try:
-            self.env.providers.invoke(
-                "ec2", "TerminateInstances", {"InstanceIds": [instance_id]}, account, region
-            )
-        except Exception as exc:
-            log.info("terminating %s: %s", instance_id, exc)
         row = self.env.state.store.query_one(
             "SELECT doc FROM asg_activities WHERE account = ? AND region = ? AND id = ?",
             (account, region, activity),
         )
         return dict(json.loads(row["doc"])) if row else {}
+
+    def _end(self, account: str, region: str, m: Json) -> None:
+        m["LifecycleState"] = "Terminating"
+        try:
+            self.env.providers.invoke(
+                "ec2", "TerminateInstances", {"InstanceIds": [m["InstanceId"]]}, account, region
+            )
+        except Exception as exc:
+            log.info("terminating %s: %s", m["InstanceId"], exc)
+
+    def hooks_advanced(self, account: str, region: str, group: Json) -> None:
+        self.keep(account, region, group["AutoScalingGroupName"])
 
     def _terminated(self, account: str, region: str, group: Json, m: Json) -> None:
         self.members.delete(account, region, group["AutoScalingGroupName"], m["InstanceId"])
@@ -844,9 +882,9 @@ class Keeper:
                 "GroupMaxSize": group["MaxSize"],
                 "GroupDesiredCapacity": group["DesiredCapacity"],
                 "GroupInServiceInstances": states.count("InService"),
-                "GroupPendingInstances": states.count("Pending"),
+                "GroupPendingInstances": sum(s.startswith("Pending") for s in states),
                 "GroupStandbyInstances": states.count("Standby"),
-                "GroupTerminatingInstances": states.count("Terminating"),
+                "GroupTerminatingInstances": sum(s.startswith("Terminating") for s in states),
                 "GroupTotalInstances": len(states),
             }
             for metric in sorted(enabled):
