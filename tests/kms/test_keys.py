@@ -264,7 +264,7 @@ def test_data_keys_and_pairs(kms: Any) -> None:
     pair = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P384")
     private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
     assert (
-        private.public_key().public_bytes(  # type: ignore[union-attr]
+        private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         == pair["PublicKey"]
