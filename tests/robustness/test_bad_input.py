@@ -360,3 +360,19 @@ def test_malformed_arns_under_enforcement(nubes_factory: Callable[..., NubesProc
         with pytest.raises(sns.exceptions.ClientError) as caught:
             sns.publish(TopicArn=arn, Message="m")
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] < 500
+
+
+def test_composite_alarm_rule_nested_too_deep(client: Callable[..., Any]) -> None:
+    cloudwatch = client("cloudwatch")
+    for rule in ("NOT " * 2000 + "TRUE", "(" * 2000 + "TRUE" + ")" * 2000):
+        with pytest.raises(cloudwatch.exceptions.ClientError) as caught:
+            cloudwatch.put_composite_alarm(AlarmName=f"deep-{uuid.uuid4().hex[:8]}", AlarmRule=rule)
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_autoscaling_tags_without_a_group(client: Callable[..., Any]) -> None:
+    autoscaling = client("autoscaling")
+    for call in (autoscaling.create_or_update_tags, autoscaling.delete_tags):
+        with pytest.raises(autoscaling.exceptions.ClientError) as caught:
+            call(Tags=[{"Key": "k", "Value": "v"}])
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

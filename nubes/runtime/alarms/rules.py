@@ -16,6 +16,10 @@ _TOKEN = re.compile(
 Rule = tuple[Any, ...]
 
 
+MAX_NESTING = 100
+"""NOTs and parentheses one inside another."""
+
+
 class RuleError(ValueError):
     pass
 
@@ -41,6 +45,14 @@ def parse(text: str) -> Rule:
     if not tokens:
         raise RuleError("The alarm rule is empty.")
     i = 0
+    depth = 0
+
+    def deeper() -> None:
+        # Each NOT and parenthesis is a call deeper, here and when the rule is evaluated.
+        nonlocal depth
+        depth += 1
+        if depth > MAX_NESTING:
+            raise RuleError("The alarm rule is nested too deeply.")
 
     def peek() -> tuple[str, str] | None:
         return tokens[i] if i < len(tokens) else None
@@ -62,23 +74,28 @@ def parse(text: str) -> Rule:
         return left
 
     def not_expr() -> Rule:
-        nonlocal i
+        nonlocal i, depth
         if peek() == ("word", "NOT"):
             i += 1
-            return ("not", not_expr())
+            deeper()
+            negated = ("not", not_expr())
+            depth -= 1
+            return negated
         return atom()
 
     def atom() -> Rule:
-        nonlocal i
+        nonlocal i, depth
         tok = peek()
         if tok is None:
             raise RuleError("Unexpected end of alarm rule.")
         i += 1
         if tok == ("paren", "("):
+            deeper()
             inner = or_expr()
             if peek() != ("paren", ")"):
                 raise RuleError("Missing closing parenthesis in alarm rule.")
             i += 1
+            depth -= 1
             return inner
         if tok[0] in ("ALARM", "OK", "INSUFFICIENT_DATA"):
             return ("state", tok[0], tok[1])

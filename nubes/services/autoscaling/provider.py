@@ -1122,7 +1122,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
 
     def _put_tags(self, ctx: RequestContext, tags: list[Json]) -> None:
         for tag in tags:
-            doc = self.group(ctx, tag["ResourceId"])
+            doc = self.group(ctx, tag.get("ResourceId") or "")
             if str(tag["Key"]).lower().startswith("aws:"):
                 raise errors.ValidationError("Tag keys starting with 'aws:' are reserved.")
             kept = [t for t in doc.get("Tags") or () if t["Key"] != tag["Key"]]
@@ -1144,7 +1144,8 @@ class AutoScalingProvider(Keeper, ServiceProvider):
 
     def delete_tags(self, ctx: RequestContext, req: Json) -> Json:
         for tag in req["Tags"]:
-            doc = self.group(ctx, tag["ResourceId"])
+            # ResourceId is optional in the model: a tag without one names no group.
+            doc = self.group(ctx, tag.get("ResourceId") or "")
             doc["Tags"] = [t for t in doc.get("Tags") or () if t["Key"] != tag["Key"]]
             self.groups.put(ctx.account_id, ctx.region, (doc["AutoScalingGroupName"],), doc)
         return {}
