@@ -376,3 +376,10 @@ def test_autoscaling_tags_without_a_group(client: Callable[..., Any]) -> None:
         with pytest.raises(autoscaling.exceptions.ClientError) as caught:
             call(Tags=[{"Key": "k", "Value": "v"}])
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_nat_gateway_without_a_subnet(client: Callable[..., Any]) -> None:
+    ec2 = client("ec2")
+    with pytest.raises(ec2.exceptions.ClientError) as caught:
+        ec2.create_nat_gateway()
+    assert caught.value.response["Error"]["Code"] == "MissingParameter"

@@ -130,6 +130,9 @@ class GatewayMixin(AddressMixin):
 
     def create_nat_gateway(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
+        if not params.get("SubnetId"):
+            # Optional in the model (for regional NAT gateways); a zonal one needs its subnet.
+            raise errors("MissingParameter", "The request must contain the parameter SubnetId")
         subnet = self.find(scope, "subnet", params["SubnetId"])
         connectivity = params.get("ConnectivityType") or "public"
         address: dict[str, Any] = {"IsPrimary": True, "Status": "succeeded"}
