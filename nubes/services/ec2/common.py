@@ -4,6 +4,8 @@ tags from TagSpecifications, and dry runs."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -209,8 +211,33 @@ def network(cidr: str) -> ipaddress.IPv4Network | None:
         return None
 
 
+class Params(dict[str, Any]):
+    """A request's parameters: reading one the request lacks (``params["SubnetId"]``) is
+    EC2's MissingParameter, whatever the model says is required (EC2 checks it itself)."""
+
+    def __missing__(self, key: str) -> Any:
+        raise errors("MissingParameter", f"The request must contain the parameter {key}")
+
+
+def _with_params(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def operation(self: Any, ctx: RequestContext, params: dict[str, Any]) -> Any:
+        return method(self, ctx, Params(params))
+
+    return operation
+
+
 class Ec2Base(ServiceProvider):
     """The helpers of every EC2 mixin."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.isfunction(value):
+                continue
+            parameters = list(inspect.signature(value).parameters)
+            if parameters[1:3] == ["ctx", "params"] and len(parameters) == 3:
+                setattr(cls, name, _with_params(value))
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
