@@ -19,6 +19,9 @@ PROVIDERS: dict[str, str] = {
     "route53": "nubes.services.route53.provider:Route53Provider",
     "ec2": "nubes.services.ec2.provider:Ec2Provider",
     "autoscaling": "nubes.services.autoscaling.provider:AutoScalingProvider",
+    "application-autoscaling": (
+        "nubes.services.application_autoscaling.provider:ApplicationAutoScalingProvider"
+    ),
     "elbv2": "nubes.services.elbv2.provider:Elbv2Provider",
     "kms": "nubes.services.kms.provider:KmsProvider",
     "acm": "nubes.services.acm.provider:AcmProvider",

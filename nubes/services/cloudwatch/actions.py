@@ -307,6 +307,19 @@ def _scaling_policy(
 ) -> dict[str, Any]:
     # arn:aws:autoscaling:<region>:<account>:scalingPolicy:<id>:autoScalingGroupName/<g>:
     #   policyName/<p>
+    if ":resource/" in arn:
+        # An Application Auto Scaling policy (it has no ExecutePolicy operation to call).
+        scaler: Any = env.providers.get("application-autoscaling")
+        threshold = change.alarm.config.get("Threshold")
+        scaler.alarm_triggered(
+            account,
+            region,
+            arn,
+            change.alarm.name,
+            _last_value(change.alarm),
+            None if threshold is None else float(threshold),
+        )
+        return {"policyArn": arn}
     group = next(
         (p.split("/", 1)[1] for p in arn.split(":") if p.startswith("autoScalingGroupName/")),
         None,

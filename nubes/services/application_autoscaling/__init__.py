@@ -1,0 +1,1 @@
+"""Application Auto Scaling: DynamoDB table/index capacity and Lambda provisioned concurrency."""

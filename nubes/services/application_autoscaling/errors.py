@@ -1,0 +1,5 @@
+"""Application Auto Scaling errors (all modelled)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("application-autoscaling")
