@@ -383,3 +383,10 @@ def test_nat_gateway_without_a_subnet(client: Callable[..., Any]) -> None:
     with pytest.raises(ec2.exceptions.ClientError) as caught:
         ec2.create_nat_gateway()
     assert caught.value.response["Error"]["Code"] == "MissingParameter"
+
+
+def test_kms_decrypt_without_ciphertext(client: Callable[..., Any]) -> None:
+    kms = client("kms")
+    with pytest.raises(kms.exceptions.ClientError) as caught:
+        kms.decrypt()
+    assert caught.value.response["Error"]["Code"] == "ValidationException"

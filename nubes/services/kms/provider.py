@@ -1055,12 +1055,23 @@ class KmsProvider(ServiceProvider):
         )
         return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
+    @staticmethod
+    def _ciphertext(req: Json) -> bytes:
+        # Optional in the model (a Recipient may stand in for it elsewhere), required here.
+        blob = req.get("CiphertextBlob")
+        if blob is None:
+            raise errors.ValidationException(
+                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        return bytes(blob)
+
     def decrypt(self, ctx: RequestContext, req: Json) -> Json:
         algorithm = req.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
         key, plaintext = self._decrypt_with(
             ctx,
             req.get("KeyId"),
-            bytes(req["CiphertextBlob"]),
+            self._ciphertext(req),
             req.get("EncryptionContext"),
             algorithm,
         )
@@ -1075,7 +1086,7 @@ class KmsProvider(ServiceProvider):
         source, plaintext = self._decrypt_with(
             ctx,
             req.get("SourceKeyId"),
-            bytes(req["CiphertextBlob"]),
+            self._ciphertext(req),
             req.get("SourceEncryptionContext"),
             source_algorithm,
         )
