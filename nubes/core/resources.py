@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from nubes.core.tags import on_behalf_of
 from nubes.protocol.base import ServiceError
 
 if TYPE_CHECKING:
@@ -148,9 +149,10 @@ class ResourceContext:
 
     def call(self, service: str, operation: str, params: Mapping[str, Any]) -> Any:
         """An operation of ``service`` as this account's root, in this stack's region."""
-        return self.env.providers.invoke(
-            service, operation, dict(params), self.account_id, self.region, host=self.host
-        )
+        with on_behalf_of("aws:cloudformation:"):
+            return self.env.providers.invoke(
+                service, operation, dict(params), self.account_id, self.region, host=self.host
+            )
 
     def call_ignoring(
         self, codes: Iterable[str], service: str, operation: str, params: Mapping[str, Any]

@@ -6,7 +6,9 @@ what is wrong and the service raises its own error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from nubes.store import Store
 
@@ -26,14 +28,33 @@ MAX_KEY = 128
 MAX_VALUE = 256
 
 
+_ON_BEHALF: ContextVar[str] = ContextVar("tags_on_behalf", default="")
+
+
+@contextmanager
+def on_behalf_of(prefix: str) -> Iterator[None]:
+    """Calls an AWS service makes for a user may set that service's own ``aws:`` tags
+    (CloudFormation's ``aws:cloudformation:stack-name`` and the like), which users may not."""
+    token = _ON_BEHALF.set(prefix)
+    try:
+        yield
+    finally:
+        _ON_BEHALF.reset(token)
+
+
 def tag_problems(existing: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     problems = []
+    allowed = _ON_BEHALF.get()
     for key, value in new.items():
         if not key or len(key) > MAX_KEY:
             problems.append(f"Tag key '{key}' must be between 1 and {MAX_KEY} characters long.")
         if len(value) > MAX_VALUE:
             problems.append(f"Tag value for key '{key}' must be at most {MAX_VALUE} characters.")
-        if key.lower().startswith("aws:") and key not in existing:
+        if (
+            key.lower().startswith("aws:")
+            and key not in existing
+            and not (allowed and key.startswith(allowed))
+        ):
             problems.append(f"Tag key '{key}' uses the reserved prefix 'aws:'.")
     if len({**existing, **new}) > MAX_TAGS:
         problems.append(f"A resource can have at most {MAX_TAGS} tags.")

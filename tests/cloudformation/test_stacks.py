@@ -1,0 +1,170 @@
+"""Stacks end to end: create, describe, update (in place and by replacement), delete, rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.cloudformation.conftest import outputs, reasons, settle
+
+QUEUES = """
+AWSTemplateFormatVersion: 2010-09-09
+Description: two queues
+Parameters:
+  Visibility:
+    Type: Number
+    Default: 30
+Resources:
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !Ref Visibility
+  Dead:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags:
+        - Key: team
+          Value: blue
+Outputs:
+  WorkUrl:
+    Value: !Ref Work
+  WorkArn:
+    Value: !GetAtt Work.Arn
+    Export:
+      Name: !Sub "${AWS::StackName}-work-arn"
+  DeadName:
+    Value: !GetAtt [Dead, QueueName]
+"""
+
+
+def test_create_describe_delete(cfn: Any, client: Callable[..., Any], deploy: Any) -> None:
+    stack = deploy(QUEUES, Tags=[{"Key": "env", "Value": "test"}])
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Description"] == "two queues"
+    assert stack["Parameters"] == [{"ParameterKey": "Visibility", "ParameterValue": "30"}]
+    out = outputs(stack)
+    sqs = client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=out["WorkUrl"], AttributeNames=["All"])["Attributes"]
+    assert attrs["QueueArn"] == out["WorkArn"]
+    assert attrs["VisibilityTimeout"] == "30"
+    name = stack["StackName"]
+    assert out["DeadName"].startswith(f"{name}-Dead-")
+    dead_url = sqs.get_queue_url(QueueName=out["DeadName"])["QueueUrl"]
+    tags = sqs.list_queue_tags(QueueUrl=dead_url)["Tags"]
+    assert tags["team"] == "blue" and tags["env"] == "test"
+    assert tags["aws:cloudformation:logical-id"] == "Dead"
+    assert tags["aws:cloudformation:stack-name"] == name
+    resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    assert {(r["LogicalResourceId"], r["ResourceStatus"]) for r in resources} == {
+        ("Work", "CREATE_COMPLETE"),
+        ("Dead", "CREATE_COMPLETE"),
+    }
+    detail = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Work")
+    assert detail["StackResourceDetail"]["PhysicalResourceId"] == out["WorkUrl"]
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+    assert exports[f"{name}-work-arn"] == out["WorkArn"]
+    events = reasons(cfn, name)
+    assert events[0] == (name, "CREATE_IN_PROGRESS", "User Initiated")
+    assert events[-1][:2] == (name, "CREATE_COMPLETE")
+    assert ("Work", "CREATE_IN_PROGRESS", "Resource creation Initiated") in events
+    # Newest first, as AWS lists them.
+    newest = cfn.describe_stack_events(StackName=name)["StackEvents"][0]
+    assert newest["ResourceStatus"] == "CREATE_COMPLETE" and newest["LogicalResourceId"] == name
+
+    cfn.delete_stack(StackName=name)
+    deleted = settle(cfn, stack["StackId"])
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(ClientError) as err:
+        sqs.get_queue_url(QueueName=out["DeadName"])
+    assert "NonExistentQueue" in str(err.value)
+    with pytest.raises(ClientError) as missing:
+        cfn.describe_stacks(StackName=name)
+    assert missing.value.response["Error"]["Message"] == f"Stack with id {name} does not exist"
+
+
+def test_update_in_place_and_replacement(cfn: Any, client: Callable[..., Any], deploy: Any) -> None:
+    stack = deploy(QUEUES)
+    name = stack["StackName"]
+    before = outputs(stack)
+    cfn.update_stack(
+        StackName=name,
+        UsePreviousTemplate=True,
+        Parameters=[{"ParameterKey": "Visibility", "ParameterValue": "45"}],
+    )
+    updated = settle(cfn, name)
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    sqs = client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=before["WorkUrl"], AttributeNames=["All"])
+    assert attrs["Attributes"]["VisibilityTimeout"] == "45"
+    assert outputs(updated)["WorkUrl"] == before["WorkUrl"]
+
+    # A new QueueName needs a new queue: Work is replaced, Dead is kept.
+    replaced_name = f"{name}-renamed"
+    template = QUEUES.replace(
+        "      VisibilityTimeout: !Ref Visibility",
+        f"      VisibilityTimeout: !Ref Visibility\n      QueueName: {replaced_name}",
+    )
+    cfn.update_stack(StackName=name, TemplateBody=template)
+    after = settle(cfn, name)
+    assert after["StackStatus"] == "UPDATE_COMPLETE"
+    new = outputs(after)
+    assert new["WorkUrl"].endswith(f"/{replaced_name}")
+    assert new["DeadName"] == before["DeadName"]
+    urls = sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+    assert before["WorkUrl"] not in urls
+    assert new["WorkUrl"] in urls
+    events = reasons(cfn, name)
+    assert (
+        "Work",
+        "UPDATE_IN_PROGRESS",
+        "Requested update requires the creation of a new physical resource; hence creating one.",
+    ) in events
+    assert events[-1][:2] == (name, "UPDATE_COMPLETE")
+
+    with pytest.raises(ClientError) as err:
+        cfn.update_stack(StackName=name, TemplateBody=template)
+    assert err.value.response["Error"]["Message"] == "No updates are to be performed."
+    cfn.delete_stack(StackName=name)
+    settle(cfn, after["StackId"])
+
+
+def test_failure_rolls_back_what_was_created(
+    cfn: Any, client: Callable[..., Any], deploy: Any, unique: Callable[[str], str]
+) -> None:
+    taken = unique("taken")
+    client("sqs").create_queue(QueueName=taken, Attributes={"DelaySeconds": "5"})
+    template = f"""
+Resources:
+  First:
+    Type: AWS::SQS::Queue
+  Clash:
+    Type: AWS::SQS::Queue
+    DependsOn: First
+    Properties:
+      QueueName: {taken}
+      DelaySeconds: 10
+"""
+    stack = deploy(template)
+    name = stack["StackName"]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = reasons(cfn, name)
+    failed = [e for e in events if e[1] == "CREATE_FAILED"]
+    assert failed and failed[0][0] == "Clash"
+    assert (
+        name,
+        "ROLLBACK_IN_PROGRESS",
+        "The following resource(s) failed to create: [Clash]. Rollback requested by user.",
+    ) in events
+    first = [e for e in events if e[0] == "First"]
+    assert [s for _, s, _ in first][-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    assert client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
+
+    kept = deploy(template, DisableRollback=True)
+    assert kept["StackStatus"] == "CREATE_FAILED"
+    urls = client("sqs").list_queues(QueueNamePrefix=kept["StackName"]).get("QueueUrls", [])
+    assert len(urls) == 1
+    cfn.delete_stack(StackName=kept["StackName"])
+    assert settle(cfn, kept["StackId"])["StackStatus"] == "DELETE_COMPLETE"
