@@ -21,6 +21,7 @@ from nubes.services.autoscaling import scaling, termination
 from nubes.services.autoscaling.errors import errors
 from nubes.services.autoscaling.lifecycle import LAUNCHING, TERMINATING, LifecycleHooks
 from nubes.services.autoscaling.models import Activities, Json, Records, stamp
+from nubes.services.autoscaling.refresh import InstanceRefreshes
 from nubes.services.autoscaling.schedule import next_run
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ COUNTED = ("Pending", "Pending:Wait", "InService")
 ENDED = ("stopping", "stopped", "shutting-down", "terminated")
 
 
-class Keeper(LifecycleHooks):
+class Keeper(LifecycleHooks, InstanceRefreshes):
     env: Environment
     TICK = 2.0
     """Seconds of clock time between two looks at every group (EC2 runs instances in real time)."""
@@ -136,6 +137,8 @@ class Keeper(LifecycleHooks):
                         f"At {stamp(now)} an instance was taken out of service in response to "
                         f"{m.get('_health_cause') or 'a health check failure'}.",
                     )
+        if "InstanceRefresh" not in suspended:
+            self.refresh_step(account, region, group)
         self._converge(account, region, group, suspended)
 
     def _health(
@@ -172,7 +175,7 @@ class Keeper(LifecycleHooks):
                     break
         elif len(members) > desired and "Terminate" not in suspended:
             now = clock.now()
-            current = self._current_config(account, region, group)
+            current = self.current_config(account, region, group)
             have = len(members)
             while have > desired:
                 candidates = [
@@ -337,7 +340,7 @@ class Keeper(LifecycleHooks):
             params["InstanceType"] = types[count % len(types)]
         return params
 
-    def _current_config(self, account: str, region: str, group: Json) -> str:
+    def current_config(self, account: str, region: str, group: Json) -> str:
         """What the group launches from now: ``lc:<name>`` or ``<template id>:<version>``."""
         if group.get("LaunchConfigurationName"):
             return "lc:" + group["LaunchConfigurationName"]

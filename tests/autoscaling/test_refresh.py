@@ -1,0 +1,91 @@
+"""Launch templates and instance refresh: a group launching from a template version replaces
+its instances a few at a time when refreshed to a new version, pauses at a checkpoint, and a
+rollback brings the previous version back."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from tests.autoscaling.conftest import in_service, members, wait_for
+
+SLEEPER = base64.b64encode(b"#!/bin/sh\nexec sleep 3600\n").decode()
+
+
+def refresh(asg: Any, name: str) -> dict[str, Any]:
+    found = asg.describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"]
+    return dict(found[0])
+
+
+def versions(asg: Any, name: str) -> list[str]:
+    return sorted(m["LaunchTemplate"]["Version"] for m in members(asg, name))
+
+
+def test_refresh_to_a_new_template_version_then_roll_back_from_a_checkpoint(
+    asg: Any, image: str, aws: Callable[[str], Any]
+) -> None:
+    ec2 = aws("ec2")
+    data = {"ImageId": image, "InstanceType": "t3.micro", "UserData": SLEEPER}
+    template = ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData=data)[
+        "LaunchTemplate"
+    ]["LaunchTemplateId"]
+    for kind in ("t3.small", "t3.medium"):
+        ec2.create_launch_template_version(
+            LaunchTemplateId=template, LaunchTemplateData={**data, "InstanceType": kind}
+        )
+    zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateName": "web", "Version": "1"},
+        MinSize=2,
+        MaxSize=4,
+        AvailabilityZones=zones[:2],
+    )
+    first = in_service(asg, "web", 2)
+    assert versions(asg, "web") == ["1", "1"]
+    assert {m["LaunchTemplate"]["LaunchTemplateId"] for m in first} == {template}
+
+    asg.start_instance_refresh(
+        AutoScalingGroupName="web",
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template, "Version": "2"}},
+        Preferences={"MinHealthyPercentage": 50, "InstanceWarmup": 0},
+    )
+    wait_for(lambda: refresh(asg, "web")["Status"] == "Successful", 60, "the refresh")
+    assert versions(asg, "web") == ["2", "2"]
+    assert {m["InstanceType"] for m in members(asg, "web")} == {"t3.small"}
+    assert not {m["InstanceId"] for m in first} & {m["InstanceId"] for m in members(asg, "web")}
+    causes = [
+        a["Cause"]
+        for a in asg.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
+    ]
+    assert sum("in response to an instance refresh" in c for c in causes) == 2
+
+    second = asg.start_instance_refresh(
+        AutoScalingGroupName="web",
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template, "Version": "3"}},
+        Preferences={
+            "MinHealthyPercentage": 50,
+            "InstanceWarmup": 0,
+            "CheckpointPercentages": [50],
+            "CheckpointDelay": 3600,
+        },
+    )["InstanceRefreshId"]
+    paused = wait_for(
+        lambda: (
+            (r := refresh(asg, "web")).get("StatusReason", "").startswith("Waiting for checkpoint")
+            and r
+        ),
+        60,
+        "the checkpoint",
+    )
+    assert paused["InstanceRefreshId"] == second and paused["PercentageComplete"] == 50
+    assert versions(asg, "web") == ["2", "3"]
+    asg.rollback_instance_refresh(AutoScalingGroupName="web")
+    wait_for(lambda: refresh(asg, "web")["Status"] == "RollbackSuccessful", 60, "the rollback")
+    assert versions(asg, "web") == ["2", "2"]
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    assert group["LaunchTemplate"]["Version"] == "2"
+    assert (
+        len(asg.describe_instance_refreshes(AutoScalingGroupName="web")["InstanceRefreshes"]) == 2
+    )
