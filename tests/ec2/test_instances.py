@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+import requests
+
 from tests.ec2.conftest import error_code, instance, wait_state
 
 
@@ -138,6 +141,9 @@ def test_run_validation(ec2: Any, image: str) -> None:
     assert error_code(lambda: ec2.run_instances(ImageId=image, MinCount=3, MaxCount=2)) == (
         "InvalidParameterValue"
     )
+    assert error_code(lambda: _run(ec2, image, BlockDeviceMappings=[
+        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 4}}
+    ])) == "InvalidBlockDeviceMapping"  # fmt: skip
     assert error_code(lambda: _run(ec2, image, DryRun=True)) == "DryRunOperation"
     assert ec2.describe_instances()["Reservations"] == []
 
@@ -175,3 +181,18 @@ def test_reboot_and_unknown_ids(ec2: Any, image: str) -> None:
         "InvalidInstanceID.NotFound"
     )
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+@pytest.mark.clock
+def test_terminated_instances_are_gone_after_an_hour(ec2: Any, image: str, endpoint: str) -> None:
+    iid = _run(ec2, image)["InstanceId"]
+    wait_state(ec2, iid, "running")
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_state(ec2, iid, "terminated")
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 1800}, timeout=10)
+    assert instance(ec2, iid)["State"]["Name"] == "terminated"
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 1900}, timeout=10)
+    assert error_code(lambda: ec2.describe_instances(InstanceIds=[iid])) == (
+        "InvalidInstanceID.NotFound"
+    )
+    assert ec2.describe_instances()["Reservations"] == []

@@ -422,6 +422,13 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
                     "InvalidBlockDeviceMapping",
                     f"The device '{device}' needs a volume size or a snapshot id",
                 )
+            smallest = base.get("VolumeSize")
+            if smallest and merged.get("VolumeSize") and merged["VolumeSize"] < smallest:
+                raise errors(
+                    "InvalidBlockDeviceMapping",
+                    f"Volume of size {merged['VolumeSize']}GB is smaller than snapshot "
+                    f"'{base.get('SnapshotId')}', expect size >= {smallest}GB",
+                )
             if merged.get("SnapshotId") and merged["SnapshotId"] != base.get("SnapshotId"):
                 self.find(scope, "snap", merged["SnapshotId"])
             by_device[device] = merged
@@ -635,9 +642,9 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
 
     def describe_instances(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
-        records = None
-        if not params.get("InstanceIds"):
-            records = self.forget_terminated(scope, self.res.all(scope, "i", shared=True))
+        records = self.forget_terminated(scope, self.res.all(scope, "i", shared=True))
+        if params.get("InstanceIds"):
+            records = None
         docs, token = self.describe_kind(
             scope,
             "i",
