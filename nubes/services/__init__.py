@@ -23,6 +23,7 @@ PROVIDERS: dict[str, str] = {
         "nubes.services.application_autoscaling.provider:ApplicationAutoScalingProvider"
     ),
     "elbv2": "nubes.services.elbv2.provider:Elbv2Provider",
+    "acm": "nubes.services.acm.provider:AcmProvider",
     "cloudformation": "nubes.services.cloudformation.provider:CloudFormationProvider",
     "kms": "nubes.services.kms.provider:KmsProvider",
     "ssm": "nubes.services.ssm.provider:SsmProvider",

@@ -12,8 +12,11 @@ import contextlib
 import json
 import logging
 import math
+import os
 import random
 import secrets
+import ssl
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,12 +61,19 @@ class _Counts:
 
 
 class Plane:
-    def __init__(self, env: Environment, load: Callable[[], Snapshot]) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        load: Callable[[], Snapshot],
+        certificates: Callable[[str], tuple[bytes, bytes] | None],
+    ) -> None:
         self.env = env
         self._load = load
+        self._certificates = certificates
         self._snapshot: Snapshot | None = None
         self._servers: dict[tuple[str, int], asyncio.Server] = {}
-        self._refused: set[tuple[str, int]] = set()
+        self._bound: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
+        self._refused: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
         self._running = False
         self._syncing: asyncio.Task[None] | None = None
         self._pool: dict[tuple[str, str, int], list[Streams]] = {}
@@ -106,27 +116,34 @@ class Plane:
 
     async def _sync(self) -> None:
         """Bind each listener's port on its load balancer's address (where the OS lets us),
-        close those whose listener is gone."""
+        close those whose listener is gone or changed protocol or certificate."""
         wanted = {
-            (lb.address, port): lb.arn
+            (lb.address, port): (listener.protocol, tuple(listener.certificates))
             for lb in self.snapshot.balancers.values()
             for port, listener in lb.listeners.items()
-            if listener.protocol in ("HTTP", "TCP", "TCP_UDP")
+            if listener.protocol != "UDP"
         }
         for key in list(self._servers):
-            if key not in wanted:
+            if self._bound.get(key) != wanted.get(key):
                 self._servers.pop(key).close()
-        self._refused &= set(wanted)
-        for key in wanted:
+                self._bound.pop(key, None)
+        self._refused = {k: v for k, v in self._refused.items() if wanted.get(k) == v}
+        for key, kind in wanted.items():
             if key in self._servers or key in self._refused:
                 continue
             address, port = key
             try:
+                context = self._tls(kind[1]) if kind[0] in ("HTTPS", "TLS") else None
                 self._servers[key] = await asyncio.start_server(
-                    self._connected(address, port), address, port, reuse_address=True
+                    self._connected(address, port, context is not None),
+                    address,
+                    port,
+                    reuse_address=True,
+                    ssl=context,
                 )
-            except OSError as exc:
-                self._refused.add(key)
+                self._bound[key] = kind
+            except (OSError, ValueError) as exc:
+                self._refused[key] = kind
                 log.info(
                     "load balancer listener %s:%s not bound (%s): reach it "
                     "through nubes' port with its DNS name as Host",
@@ -134,6 +151,34 @@ class Plane:
                     port,
                     exc,
                 )
+
+    def _tls(self, certificates: tuple[str, ...]) -> ssl.SSLContext:
+        """A server context with the listener's default certificate, and the others chosen by
+        the name the client asks for (SNI)."""
+        contexts: list[tuple[ssl.SSLContext, list[str]]] = []
+        for arn in certificates:
+            material = self._certificates(arn)
+            if material is None:
+                raise ValueError(f"certificate {arn} not found")
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory(prefix="nubes-tls-") as folder:
+                cert_file, key_file = os.path.join(folder, "cert"), os.path.join(folder, "key")
+                for path, data in ((cert_file, material[0]), (key_file, material[1])):
+                    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
+                        out.write(data)
+                context.load_cert_chain(cert_file, key_file)
+            contexts.append((context, _names(material[0])))
+        default = contexts[0][0]
+        if len(contexts) > 1:
+
+            def choose(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+                for context, names in contexts:
+                    if name and any(_covers(n, name) for n in names):
+                        sock.context = context
+                        return
+
+            default.sni_callback = choose
+        return default
 
     def _find(self, address: str, port: int) -> tuple[LoadBalancer, Listener] | None:
         for lb in self.snapshot.balancers.values():
@@ -144,7 +189,7 @@ class Plane:
     # -- client side: bound listeners -----------------------------------------------------
 
     def _connected(
-        self, address: str, port: int
+        self, address: str, port: int, secure: bool
     ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -156,8 +201,8 @@ class Plane:
                 if lb.type == "network":
                     await self._relay(lb, listener, reader, writer, peer)
                 else:
-                    await self._http_connection(lb, listener, reader, writer, peer)
-            except (ConnectionError, asyncio.IncompleteReadError):
+                    await self._http_connection(lb, listener, reader, writer, peer, secure)
+            except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
                 pass
             except Exception:
                 log.exception("load balancer connection on %s:%s failed", address, port)
@@ -173,6 +218,7 @@ class Plane:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: tuple[Any, ...],
+        secure: bool,
     ) -> None:
         self._metric(lb, "ActiveConnectionCount")
         idle = float(lb.attributes.get("client_keep_alive.seconds", "3600"))
@@ -188,6 +234,7 @@ class Plane:
             if request is None:
                 return
             request.client_ip, request.client_port = peer[0], peer[1]
+            request.scheme = "https" if secure else "http"
             # The listener may have changed since the connection opened.
             found = self._find(lb.address, listener.port)
             if found is None:
@@ -726,6 +773,25 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()
     except (ConnectionError, OSError):
         writer.close()
+
+
+def _names(certificate: bytes) -> list[str]:
+    """The DNS names a PEM certificate (the first of a chain) is for."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(certificate)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        return []
+
+
+def _covers(pattern: str, name: str) -> bool:
+    pattern, name = pattern.lower(), name.lower()
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return pattern == name
 
 
 def _cased(name: str, n: int) -> str:

@@ -95,7 +95,7 @@ class Elbv2Provider(ServiceProvider):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.plane = Plane(env, self._snapshot)
+        self.plane = Plane(env, self._snapshot, self._certificate)
         self.env.gateway.interceptors.append(self.plane.intercept)
         self._probing: set[tuple[str, str, int]] = set()
         self._publish_names()
@@ -388,11 +388,16 @@ class Elbv2Provider(ServiceProvider):
                 self._ec2(ctx, "DeleteNetworkInterface", {"NetworkInterfaceId": eni["Id"]})
 
     def _allocate_address(self) -> str:
+        # Chosen at random: several nubes servers on one machine rarely pick the same address
+        # (whose ports only one of them could bind).
         used = {json.loads(r["doc"]).get("Address") for r in self._all_lbs()}
-        for n in range(ADDRESS_POOL_SIZE):
-            candidate = str(ipaddress.IPv4Address(ADDRESS_POOL + n))
-            if candidate not in used:
-                return candidate
+        if len(used) < ADDRESS_POOL_SIZE:
+            while True:
+                candidate = str(
+                    ipaddress.IPv4Address(ADDRESS_POOL + secrets.randbelow(ADDRESS_POOL_SIZE))
+                )
+                if candidate not in used:
+                    return candidate
         raise errors.TooManyLoadBalancersException("The quota of load balancers has been reached")
 
     @staticmethod
@@ -921,7 +926,7 @@ class Elbv2Provider(ServiceProvider):
             "Protocol": protocol,
             "DefaultActions": default_actions,
         }
-        self._tls(req, protocol, doc)
+        self._tls(ctx, req, protocol, doc)
         self._set_tags(listener_arn, req.get("Tags") or [])
         self._put(ctx, "listener", listener_arn, str(port), lb["LoadBalancerArn"], doc)
         self._start_health_checks(default_actions)
@@ -942,14 +947,15 @@ class Elbv2Provider(ServiceProvider):
             raise errors.ValidationError(f"Port '{port}' must be between 1 and 65535")
         return protocol, port
 
-    @staticmethod
-    def _tls(req: Json, protocol: str, doc: Json) -> None:
+    def _tls(self, ctx: RequestContext, req: Json, protocol: str, doc: Json) -> None:
         if protocol in ("HTTPS", "TLS"):
             certificates = req.get("Certificates") or doc.get("Certificates")
             if not certificates:
                 raise errors.CertificateNotFoundException(
                     f"A certificate must be specified for {protocol} listeners"
                 )
+            if req.get("Certificates"):
+                self._check_certificates(ctx, req["Certificates"])
             doc["Certificates"] = [{"CertificateArn": c["CertificateArn"]} for c in certificates]
             doc["SslPolicy"] = (
                 req.get("SslPolicy") or doc.get("SslPolicy") or "ELBSecurityPolicy-2016-08"
@@ -1021,7 +1027,7 @@ class Elbv2Provider(ServiceProvider):
             doc["DefaultActions"] = self._actions(lb, req["DefaultActions"])
             self._one_lb_per_group(lb["LoadBalancerArn"], doc["DefaultActions"])
             self._start_health_checks(doc["DefaultActions"])
-        self._tls(req, protocol, doc)
+        self._tls(ctx, req, protocol, doc)
         self._update(doc["ListenerArn"], doc)
         self.store.execute(
             "UPDATE elbv2_items SET name = ? WHERE arn = ?", (str(port), doc["ListenerArn"])
@@ -1290,6 +1296,85 @@ class Elbv2Provider(ServiceProvider):
             )
         return {"SslPolicies": policies}
 
+    # -- certificates ---------------------------------------------------------------------
+
+    def _check_certificates(self, ctx: RequestContext, certificates: list[Json]) -> None:
+        for item in certificates:
+            certificate_arn = item.get("CertificateArn", "")
+            try:
+                found = self.env.providers.invoke(
+                    "acm",
+                    "DescribeCertificate",
+                    {"CertificateArn": certificate_arn},
+                    ctx.account_id,
+                    ctx.region,
+                )
+            except ServiceError:
+                found = None
+            if found is None or found["Certificate"]["Status"] != "ISSUED":
+                raise errors.CertificateNotFoundException(
+                    f"Certificate '{certificate_arn}' not found"
+                )
+
+    def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
+        material: tuple[bytes, bytes] | None = self.env.providers.get("acm").key_pair(  # type: ignore[attr-defined]
+            certificate_arn
+        )
+        return material
+
+    def certificate_users(self, certificate_arn: str) -> list[str]:
+        """The load balancers whose listeners serve the certificate (ACM's InUseBy)."""
+        rows = self.store.query(
+            "SELECT doc FROM elbv2_items WHERE kind = 'listener' AND instr(doc, ?) > 0",
+            (certificate_arn,),
+        )
+        found: list[str] = []
+        for row in rows:
+            doc = json.loads(row["doc"])
+            arns = [c["CertificateArn"] for c in doc.get("Certificates") or []]
+            arns += doc.get("_extra_certificates", [])
+            if certificate_arn in arns and doc["LoadBalancerArn"] not in found:
+                found.append(doc["LoadBalancerArn"])
+        return found
+
+    def add_listener_certificates(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._listener(req["ListenerArn"])
+        if doc["Protocol"] not in ("HTTPS", "TLS"):
+            raise errors.ValidationError("Certificates can only be added to HTTPS or TLS listeners")
+        self._check_certificates(ctx, req["Certificates"])
+        extra = doc.setdefault("_extra_certificates", [])
+        for item in req["Certificates"]:
+            if item["CertificateArn"] not in extra:
+                extra.append(item["CertificateArn"])
+        self._update(doc["ListenerArn"], doc)
+        return {"Certificates": [{"CertificateArn": a, "IsDefault": False} for a in extra]}
+
+    def remove_listener_certificates(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._listener(req["ListenerArn"])
+        extra = doc.get("_extra_certificates", [])
+        for item in req["Certificates"]:
+            if item["CertificateArn"] in [
+                c["CertificateArn"] for c in doc.get("Certificates") or []
+            ]:
+                raise errors.OperationNotPermittedException(
+                    "The default certificate cannot be removed from a listener"
+                )
+            if item["CertificateArn"] in extra:
+                extra.remove(item["CertificateArn"])
+        self._update(doc["ListenerArn"], doc)
+        return {}
+
+    def describe_listener_certificates(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._listener(req["ListenerArn"])
+        out = [
+            {"CertificateArn": c["CertificateArn"], "IsDefault": True}
+            for c in doc.get("Certificates") or []
+        ]
+        out += [
+            {"CertificateArn": a, "IsDefault": False} for a in doc.get("_extra_certificates", [])
+        ]
+        return {"Certificates": out}
+
     # -- health (the proxy runtime's side) ------------------------------------------------
 
     def _snapshot(self) -> config.Snapshot:
@@ -1347,7 +1432,8 @@ class Elbv2Provider(ServiceProvider):
                         config.Rule(d["RuleArn"], d["Conditions"], d["Actions"]) for d in ordered
                     ]
                     + [config.Rule(ldoc["ListenerArn"], [], ldoc["DefaultActions"])],
-                    certificates=[c["CertificateArn"] for c in ldoc.get("Certificates") or []],
+                    certificates=[c["CertificateArn"] for c in ldoc.get("Certificates") or []]
+                    + ldoc.get("_extra_certificates", []),
                 )
             snapshot.balancers[lb.arn] = lb
         return snapshot
@@ -1469,7 +1555,7 @@ def _target_out(tg: Json, target_id: str, port: int, az: str | None) -> Json:
 
 
 def _listener_out(doc: Json) -> Json:
-    return dict(doc)
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
 def _rule_out(doc: Json) -> Json:

@@ -1,0 +1,89 @@
+"""HTTPS listeners serve certificates from ACM on the load balancer's own address."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import dns.message
+import dns.query
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.elbv2.conftest import Site, eventually, settle
+from tests.route53.helpers import dns_port
+
+pytestmark = pytest.mark.clock
+
+
+def test_https_listener_with_an_acm_certificate(
+    client: Callable[..., Any],
+    sites: Callable[[str], Site],
+    balancer: Callable[..., dict[str, Any]],
+    advance: Callable[[float], None],
+    endpoint: str,
+) -> None:
+    elb, acm = client("elbv2"), client("acm")
+    made = balancer([sites("a")])
+    lb, tg = made["lb"], made["tg"]["TargetGroupArn"]
+    settle(elb, tg, advance)
+    forward = [{"Type": "forward", "TargetGroupArn": tg}]
+    with pytest.raises(ClientError) as exc:
+        elb.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="HTTPS",
+            Port=8443,
+            Certificates=[{"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/x"}],
+            DefaultActions=forward,
+        )
+    assert exc.value.response["Error"]["Code"] == "CertificateNotFound"
+    wildcard = "*." + lb["DNSName"].split(".", 1)[1]
+    certificate = acm.request_certificate(DomainName=wildcard)["CertificateArn"]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=8443,
+        Certificates=[{"CertificateArn": certificate}],
+        DefaultActions=forward,
+    )["Listeners"][0]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-2016-08"
+    in_use = acm.describe_certificate(CertificateArn=certificate)["Certificate"]["InUseBy"]
+    assert in_use == [lb["LoadBalancerArn"]]
+    with pytest.raises(ClientError) as exc:
+        acm.delete_certificate(CertificateArn=certificate)
+    assert exc.value.response["Error"]["Code"] == "ResourceInUseException"
+
+    context = ssl.create_default_context(
+        cadata=acm.get_certificate(CertificateArn=certificate)["CertificateChain"]
+    )
+    query = dns.message.make_query(lb["DNSName"], "A")
+    answer = dns.query.udp(query, "127.0.0.1", port=dns_port(endpoint), timeout=5)
+    address = answer.answer[0][0].address
+
+    def fetch() -> dict[str, Any] | None:
+        try:
+            raw = socket.create_connection((address, 8443), timeout=5)
+            with context.wrap_socket(raw, server_hostname=lb["DNSName"]) as tls:
+                tls.sendall(
+                    f"GET /secure HTTP/1.1\r\nHost: {lb['DNSName']}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                data = b""
+                while chunk := tls.recv(65536):
+                    data += chunk
+        except OSError as exc:
+            errors.append(repr(exc))
+            return None
+        return dict(json.loads(data.split(b"\r\n\r\n", 1)[1]))
+
+    # The name the certificate is for is checked in the handshake.
+    errors: list[str] = []
+    seen = eventually(fetch)
+    assert seen is not None, errors[-3:]
+    assert seen["site"] == "a"
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-port"] == "8443"
