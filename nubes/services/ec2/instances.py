@@ -642,9 +642,8 @@ class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixi
 
     def describe_instances(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
-        records = self.forget_terminated(scope, self.res.all(scope, "i", shared=True))
-        if params.get("InstanceIds"):
-            records = None
+        remaining = self.forget_terminated(scope, self.res.all(scope, "i", shared=True))
+        records = None if params.get("InstanceIds") else remaining
         docs, token = self.describe_kind(
             scope,
             "i",

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nubes.ec2")
 
+EPHEMERAL_PORT = 49152
+"""A client port the answer to a connection goes back to (network ACLs are stateless)."""
 AUTO_RECOVERY_AFTER = 300.0
 """How long a host failure lasts before automatic recovery moves the instance (AWS acts
 within minutes; an alarm with the recover action usually comes first)."""
@@ -442,42 +444,88 @@ class MachineMixin(InstanceMixin):
     def ingress_allowed(
         self, scope: Scope, record: Record, protocol: str, port: int, source_ip: str
     ) -> bool:
-        """Whether the instance's security groups (and its subnet's network ACL) let a
-        connection from ``source_ip`` in."""
+        """Whether a connection from ``source_ip`` gets in: the instance's security groups
+        (stateful: the answer needs no rule) and its subnet's network ACL (stateless: inbound
+        to the port and outbound to the client's ephemeral port); from another instance of
+        the VPC, also that one's egress rules and its own subnet's ACL."""
         if record.doc["State"]["Name"] != "running":
             return False
         try:
             source = ipaddress.ip_address(source_ip)
         except ValueError:
             return False
-        acl = self.acl_of_subnet(scope, record.doc.get("SubnetId") or "")
-        if acl is not None and not acl_allows(acl.doc, False, protocol, port, source_ip):
+        if not self._acl_passes(scope, record.doc.get("SubnetId"), protocol, port, source_ip,
+                                inbound=True):  # fmt: skip
             return False
-        peers: dict[str, set[str]] | None = None
-        for ref in record.doc["SecurityGroups"]:
-            group = self.res.get(scope, "sg", ref["GroupId"])
+        peers = self._peers(scope, record.doc.get("VpcId"))
+        sender = peers.get(source_ip)
+        if sender is not None:
+            target_ip = record.doc["PrivateIpAddress"]
+            if not self._acl_passes(scope, sender[0], protocol, port, target_ip, inbound=False):
+                return False
+            target_groups = {g["GroupId"] for g in record.doc["SecurityGroups"]}
+            if not self._rules_allow(
+                scope,
+                sender[1],
+                True,
+                protocol,
+                port,
+                ipaddress.ip_address(target_ip),
+                target_groups,
+            ):
+                return False  # fmt: skip
+        sender_groups = sender[1] if sender is not None else set()
+        groups = {g["GroupId"] for g in record.doc["SecurityGroups"]}
+        return self._rules_allow(scope, groups, False, protocol, port, source, sender_groups)
+
+    def _acl_passes(
+        self, scope: Scope, subnet_id: str | None, protocol: str, port: int, peer: str,
+        inbound: bool,
+    ) -> bool:  # fmt: skip
+        acl = self.acl_of_subnet(scope, subnet_id or "")
+        if acl is None:
+            return True
+        if inbound:
+            return acl_allows(acl.doc, False, protocol, port, peer) and acl_allows(
+                acl.doc, True, protocol, EPHEMERAL_PORT, peer
+            )
+        return acl_allows(acl.doc, True, protocol, port, peer) and acl_allows(
+            acl.doc, False, protocol, EPHEMERAL_PORT, peer
+        )
+
+    def _rules_allow(
+        self,
+        scope: Scope,
+        groups: set[str],
+        egress: bool,
+        protocol: str,
+        port: int,
+        peer: ipaddress.IPv4Address | ipaddress.IPv6Address,
+        peer_groups: set[str],
+    ) -> bool:
+        for gid in groups:
+            group = self.res.get(scope, "sg", gid)
             if group is None:
                 continue
             for rule in group.meta["rules"]:
-                if rule["IsEgress"] or not rule_allows(rule, protocol, port):
+                if rule["IsEgress"] != egress or not rule_allows(rule, protocol, port):
                     continue
                 cidr = rule.get("CidrIpv4") or rule.get("CidrIpv6")
-                if cidr and source in ipaddress.ip_network(cidr, strict=False):
+                if cidr and peer in ipaddress.ip_network(cidr, strict=False):
                     return True
-                referenced = (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
-                if referenced:
-                    if peers is None:
-                        peers = self._groups_by_address(scope)
-                    if referenced in peers.get(source_ip, ()):
-                        return True
+                if (rule.get("ReferencedGroupInfo") or {}).get("GroupId") in peer_groups:
+                    return True
         return False
 
-    def _groups_by_address(self, scope: Scope) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for eni in self.res.all(scope, "eni"):
-            out.setdefault(eni.doc["PrivateIpAddress"], set()).update(
-                g["GroupId"] for g in eni.doc["Groups"]
-            )
+    def _peers(self, scope: Scope, vpc_id: str | None) -> dict[str, tuple[str, set[str]]]:
+        """Private address -> (subnet, security groups) of the VPC's interfaces."""
+        out: dict[str, tuple[str, set[str]]] = {}
+        for eni in self.res.all(scope, "eni", shared=True):
+            if eni.doc["VpcId"] == vpc_id:
+                out[eni.doc["PrivateIpAddress"]] = (
+                    eni.doc["SubnetId"],
+                    {g["GroupId"] for g in eni.doc["Groups"]},
+                )
         return out
 
     # -- status and console -------------------------------------------------------------
