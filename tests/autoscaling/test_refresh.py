@@ -89,3 +89,54 @@ def test_refresh_to_a_new_template_version_then_roll_back_from_a_checkpoint(
     assert (
         len(asg.describe_instance_refreshes(AutoScalingGroupName="web")["InstanceRefreshes"]) == 2
     )
+
+
+def test_a_warm_pool_keeps_stopped_instances_that_a_scale_out_starts(
+    asg: Any, image: str, aws: Callable[[str], Any]
+) -> None:
+    ec2 = aws("ec2")
+    ec2.create_launch_template(
+        LaunchTemplateName="warm",
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "UserData": SLEEPER},
+    )
+    zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="warm",
+        LaunchTemplate={"LaunchTemplateName": "warm", "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=3,
+        AvailabilityZones=zones[:1],
+    )
+    asg.put_warm_pool(AutoScalingGroupName="warm", PoolState="Stopped", MinSize=1)
+
+    def pool() -> list[dict[str, Any]]:
+        return list(asg.describe_warm_pool(AutoScalingGroupName="warm")["Instances"])
+
+    # Prepared capacity is the group's max (3): two warm instances beside the one in service.
+    wait_for(
+        lambda: len(pool()) == 2 and all(m["LifecycleState"] == "Warmed:Stopped" for m in pool()),
+        60,
+        "two stopped warm instances",
+    )
+    warm_ids = {m["InstanceId"] for m in pool()}
+    states = {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=sorted(warm_ids))["Reservations"]
+        for i in r["Instances"]
+    }
+    assert set(states.values()) == {"stopped"}
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["warm"])["AutoScalingGroups"][0]
+    assert group["WarmPoolSize"] == 2 and len(group["Instances"]) == 1
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    grown = in_service(asg, "warm", 2, timeout=60)
+    started = {m["InstanceId"] for m in grown} & warm_ids
+    assert len(started) == 1
+    activities = asg.describe_scaling_activities(AutoScalingGroupName="warm")["Activities"]
+    assert any(
+        a["Description"] == f"Launching a new EC2 instance from warm pool: {started.pop()}"
+        for a in activities
+    )
+    # The pool is topped up again to the prepared capacity, at least its minimum of one.
+    wait_for(lambda: len(pool()) == 1, 60, "one warm instance left")
+    asg.delete_warm_pool(AutoScalingGroupName="warm", ForceDelete=True)
+    assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")

@@ -23,6 +23,7 @@ from nubes.services.autoscaling.lifecycle import LAUNCHING, TERMINATING, Lifecyc
 from nubes.services.autoscaling.models import Activities, Json, Records, stamp
 from nubes.services.autoscaling.refresh import InstanceRefreshes
 from nubes.services.autoscaling.schedule import next_run
+from nubes.services.autoscaling.warmpool import WarmPools
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -34,7 +35,7 @@ COUNTED = ("Pending", "Pending:Wait", "InService")
 ENDED = ("stopping", "stopped", "shutting-down", "terminated")
 
 
-class Keeper(LifecycleHooks, InstanceRefreshes):
+class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
     env: Environment
     TICK = 2.0
     """Seconds of clock time between two looks at every group (EC2 runs instances in real time)."""
@@ -81,6 +82,8 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
         for m in members:
             inst = found.get(m["InstanceId"])
             state = inst["State"]["Name"] if inst else "terminated"
+            if m["LifecycleState"].startswith("Warmed:"):
+                continue
             if m["LifecycleState"] == "Terminating":
                 if state == "terminated":
                     self._terminated(account, region, group, m)
@@ -140,6 +143,8 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
         if "InstanceRefresh" not in suspended:
             self.refresh_step(account, region, group)
         self._converge(account, region, group, suspended)
+        if "Launch" not in suspended:
+            self.keep_warm(account, region, group, found)
 
     def _health(
         self,
@@ -171,6 +176,8 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
         if len(members) < desired and "Launch" not in suspended:
             have = len(members)
             for _ in range(desired - have):
+                if self.take_warm(account, region, group, have, desired):
+                    continue
                 if not self._launch(account, region, group, have, desired):
                     break
         elif len(members) > desired and "Terminate" not in suspended:
@@ -229,7 +236,9 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
         subnet = next((s for s, z in sorted(subnets.items()) if z == zone), None)
         return zone, subnet
 
-    def _launch(self, account: str, region: str, group: Json, have: int, desired: int) -> bool:
+    def _launch(
+        self, account: str, region: str, group: Json, have: int, desired: int, warm: bool = False
+    ) -> bool:
         name = group["AutoScalingGroupName"]
         zone, subnet = self._zone_for(account, region, group)
         params = self._launch_params(account, region, group)
@@ -250,6 +259,12 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
             "to a difference between desired and actual capacity, increasing the capacity from "
             f"{have} to {desired}."
         ).lstrip()
+        if warm:
+            cause = (
+                f"At {stamp(now)} an instance was launched into the warm pool in response to a "
+                "difference between desired and actual warm pool capacity, increasing the "
+                f"warm pool capacity from {have} to {desired}."
+            )
         details = (
             {"Subnet ID": subnet, "Availability Zone": zone}
             if subnet
@@ -266,12 +281,13 @@ class Keeper(LifecycleHooks, InstanceRefreshes):
             account,
             region,
             group,
-            f"Launching a new EC2 instance: {inst['InstanceId']}",
+            f"Launching a new EC2 instance{' into warm pool' if warm else ''}: "
+            f"{inst['InstanceId']}",
             cause,
             status="InProgress",
             details=details,
         )
-        self.adopt(account, region, group, inst, "Pending", activity)
+        self.adopt(account, region, group, inst, "Warmed:Pending" if warm else "Pending", activity)
         return True
 
     def _failed_launch(

@@ -343,12 +343,12 @@ class AutoScalingProvider(Keeper, ServiceProvider):
 
     def _group_out(self, ctx: RequestContext, doc: Json) -> Json:
         out = {k: v for k, v in doc.items() if not k.startswith("_")}
+        members = self.members.all(ctx.account_id, ctx.region, doc["AutoScalingGroupName"])
         out["Instances"] = [
-            self._member_out(m)
-            for m in self.members.all(ctx.account_id, ctx.region, doc["AutoScalingGroupName"])
+            self._member_out(m) for m in members if not m["LifecycleState"].startswith("Warmed:")
         ]
-        if doc.get("_deleting"):
-            out["Status"] = "Delete in progress"
+        if doc.get("WarmPoolConfiguration"):
+            out["WarmPoolSize"] = len(members) - len(out["Instances"])
         return out
 
     @staticmethod
