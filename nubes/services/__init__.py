@@ -27,4 +27,5 @@ PROVIDERS: dict[str, str] = {
     "cloudformation": "nubes.services.cloudformation.provider:CloudFormationProvider",
     "kms": "nubes.services.kms.provider:KmsProvider",
     "ssm": "nubes.services.ssm.provider:SsmProvider",
+    "secretsmanager": "nubes.services.secretsmanager.provider:SecretsManagerProvider",
 }

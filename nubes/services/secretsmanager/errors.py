@@ -1,0 +1,5 @@
+"""secretsmanager errors (from the botocore model)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("secretsmanager")
