@@ -91,6 +91,7 @@ MODULES: dict[str, str] = {
     "AWS::IAM": "nubes.services.iam.resources",
     "AWS::Lambda": "nubes.services.lambda_.resources",
     "AWS::Logs": "nubes.services.logs.resources",
+    "AWS::SSM": "nubes.services.ssm.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
 ``TYPES`` dict holds that service's types. ``Custom::*`` types are custom resources."""

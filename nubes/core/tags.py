@@ -42,19 +42,20 @@ def on_behalf_of(prefix: str) -> Iterator[None]:
         _ON_BEHALF.reset(token)
 
 
+def reserved_allowed(key: str) -> bool:
+    """Whether ``key`` is an ``aws:`` tag the caller may set on a user's behalf now."""
+    allowed = _ON_BEHALF.get()
+    return bool(allowed) and key.startswith(allowed)
+
+
 def tag_problems(existing: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     problems = []
-    allowed = _ON_BEHALF.get()
     for key, value in new.items():
         if not key or len(key) > MAX_KEY:
             problems.append(f"Tag key '{key}' must be between 1 and {MAX_KEY} characters long.")
         if len(value) > MAX_VALUE:
             problems.append(f"Tag value for key '{key}' must be at most {MAX_VALUE} characters.")
-        if (
-            key.lower().startswith("aws:")
-            and key not in existing
-            and not (allowed and key.startswith(allowed))
-        ):
+        if key.lower().startswith("aws:") and key not in existing and not reserved_allowed(key):
             problems.append(f"Tag key '{key}' uses the reserved prefix 'aws:'.")
     if len({**existing, **new}) > MAX_TAGS:
         problems.append(f"A resource can have at most {MAX_TAGS} tags.")

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
+from nubes.core.tags import reserved_allowed
 from nubes.services.base import ServiceProvider
 from nubes.services.s3 import acl, checksums, conditions, lifecycle
 from nubes.services.s3.errors import errors
@@ -175,7 +176,7 @@ def validate_tags(tags: dict[str, str], count: int, limit: int = 10) -> None:
     for k, v in tags.items():
         if not k or len(k) > 128:
             raise errors.InvalidTag("The TagKey you have provided is invalid")
-        if k.startswith("aws:"):
+        if k.startswith("aws:") and not reserved_allowed(k):
             raise errors.InvalidTag("System tags cannot be added/updated by requester")
         if len(v) > 256:
             raise errors.InvalidTag("The TagValue you have provided is invalid")
