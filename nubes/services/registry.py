@@ -212,6 +212,11 @@ class Providers:
     async def start(self) -> None:
         """Make and start the providers that must run from server start (``wants_start``)."""
         self._loop = asyncio.get_running_loop()
+        # Providers made before the server ran (an init hook's call) start now.
+        made_early = [s for s, p in self.instances.items() if p not in self._started]
+        for service in made_early:
+            self._start(service, self.instances[service])
+            await self.ready(service)
         with_state = {
             row[0] for row in self.env.state.store.query("SELECT component FROM schema_versions")
         }

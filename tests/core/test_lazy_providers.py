@@ -4,12 +4,15 @@ durable work to resume start before any request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from nubes.app import Environment
+from nubes.config import from_environment
 from tests.server import NubesProcess
 
 
@@ -95,3 +98,30 @@ def test_providers_with_work_to_resume_start_with_the_server(
         assert _services(again.endpoint)["s3"] == "running"
     finally:
         again.stop()
+
+
+def _timers(env: Environment) -> set[str]:
+    return {periodic.name for periodic in env.scheduler._periodic}
+
+
+def test_a_provider_is_started_however_it_is_first_used() -> None:
+    env = Environment(from_environment({}, ephemeral=True))
+    # Made before the server runs (an init hook's call): it starts when the server does.
+    env.providers.get("sqs")
+    assert "sqs-retention" not in _timers(env)
+
+    async def serve() -> None:
+        await env.start()
+        try:
+            assert "sqs-retention" in _timers(env)
+            # Made on the server's loop: its timers are in place when get() returns.
+            env.providers.get("dynamodb")
+            assert "dynamodb-ttl" in _timers(env)
+            # Made from a worker thread (a provider's blocking work): it starts on the loop.
+            await asyncio.to_thread(env.providers.get, "logs")
+            await env.providers.ready("logs")
+            assert "logs-retention" in _timers(env)
+        finally:
+            await env.stop()
+
+    asyncio.run(serve())
