@@ -98,3 +98,23 @@ def test_placement_groups(ec2: Any, image: str) -> None:
     )
     ec2.terminate_instances(InstanceIds=[iid])
     ec2.delete_placement_group(GroupName="parts")
+
+
+def test_peering_across_accounts(ec2: Any, client: Any) -> None:
+    other_account = "888877776666"
+    other = client("ec2", aws_access_key_id=other_account)
+    mine = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]
+    theirs = other.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(
+        VpcId=mine["VpcId"], PeerVpcId=theirs, PeerOwnerId=other_account
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    seen = other.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+    info = seen["VpcPeeringConnections"][0]
+    assert info["Status"]["Code"] == "pending-acceptance"
+    assert info["RequesterVpcInfo"]["OwnerId"] == mine["OwnerId"]
+    assert info["AccepterVpcInfo"]["OwnerId"] == other_account
+    other.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+    assert found["VpcPeeringConnections"][0]["Status"]["Code"] == "active"
+    other.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    other.delete_vpc(VpcId=theirs)

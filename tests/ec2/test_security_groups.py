@@ -136,3 +136,24 @@ def test_group_names_in_the_default_vpc(ec2: Any) -> None:
     assert error_code(lambda: ec2.describe_security_groups(GroupIds=[gid])) == (
         "InvalidGroup.NotFound"
     )
+
+
+def test_egress_rules(ec2: Any) -> None:
+    _, gid = _group(ec2)
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    assert (
+        error_code(
+            lambda: ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=everything)
+        )
+        == "InvalidPermission.Duplicate"
+    )
+    ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=everything)
+    group = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+    assert group["IpPermissionsEgress"] == []
+    ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ])  # fmt: skip
+    found = ec2.describe_security_groups(
+        Filters=[{"Name": "egress.ip-permission.to-port", "Values": ["443"]}]
+    )["SecurityGroups"]
+    assert [g["GroupId"] for g in found] == [gid]

@@ -14,7 +14,6 @@ from nubes.services.ec2.common import now_iso
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.model import Record, Scope
-from nubes.services.ec2.tagging import TaggingMixin
 from nubes.services.ec2.volumes import VolumeMixin
 
 AMAZON = "137112412989"
@@ -216,7 +215,7 @@ def public_parameters(region: str) -> dict[str, str]:
     return out
 
 
-class ImageMixin(TaggingMixin, VolumeMixin):
+class ImageMixin(VolumeMixin):
     def image_record(self, scope: Scope, image_id: str) -> Any:
         """An image this account can launch: its own or a public one."""
         own = self.res.get(scope, "ami", image_id)

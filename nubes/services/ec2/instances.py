@@ -21,11 +21,11 @@ from nubes.services.ec2.addresses import AddressMixin, public_dns
 from nubes.services.ec2.common import stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
-from nubes.services.ec2.images import ImageMixin
 from nubes.services.ec2.keypairs import KeyPairMixin
 from nubes.services.ec2.launch_templates import LaunchTemplateMixin
 from nubes.services.ec2.model import Record, Scope
 from nubes.services.ec2.placement import PlacementMixin
+from nubes.services.ec2.tagging import TaggingMixin
 
 STATE_CODES = {
     "pending": 0,
@@ -142,7 +142,7 @@ def decode_user_data(text: str | None) -> bytes:
     return raw
 
 
-class InstanceMixin(LaunchTemplateMixin, ImageMixin, KeyPairMixin, PlacementMixin, AddressMixin):
+class InstanceMixin(LaunchTemplateMixin, TaggingMixin, KeyPairMixin, PlacementMixin, AddressMixin):
     # -- what machines.py provides ------------------------------------------------------
 
     def schedule_launch(self, scope: Scope, instance_id: str) -> None:

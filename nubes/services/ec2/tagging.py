@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from nubes.core.context import RequestContext
-from nubes.services.ec2.common import KINDS, PREFIX_KIND, Ec2Base
+from nubes.services.ec2.common import KINDS, PREFIX_KIND
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
+from nubes.services.ec2.images import ImageMixin
 from nubes.services.ec2.model import Scope
 
 TAG_FILTERS = Filters(
@@ -17,7 +18,7 @@ TAG_FILTERS = Filters(
 MAX_TAGS = 50
 
 
-class TaggingMixin(Ec2Base):
+class TaggingMixin(ImageMixin):
     def _resource_type(self, scope: Scope, rid: str) -> str:
         prefix = rid.split("-", 1)[0]
         if prefix == "sgr":
@@ -36,9 +37,6 @@ class TaggingMixin(Ec2Base):
             return "image"
         self.find(scope, kind.name, rid)
         return KINDS[kind.name].resource_type
-
-    def image_record(self, scope: Scope, image_id: str) -> Any:
-        raise errors("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
 
     def create_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
