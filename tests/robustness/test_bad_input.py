@@ -390,3 +390,10 @@ def test_kms_decrypt_without_ciphertext(client: Callable[..., Any]) -> None:
     with pytest.raises(kms.exceptions.ClientError) as caught:
         kms.decrypt()
     assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_cloudformation_get_template_without_a_stack(client: Callable[..., Any]) -> None:
+    cloudformation = client("cloudformation")
+    with pytest.raises(cloudformation.exceptions.ClientError) as caught:
+        cloudformation.get_template()
+    assert caught.value.response["Error"]["Code"] == "ValidationError"

@@ -496,7 +496,8 @@ class CloudFormationProvider(ServiceProvider):
             cs = self._change_set(ctx, req["ChangeSetName"], req.get("StackName"))
             doc = cs["doc"]
         else:
-            doc = self._stack(ctx, req["StackName"], live=False).doc
+            # StackName is optional in the model (for change sets): none names no stack.
+            doc = self._stack(ctx, req.get("StackName") or "", live=False).doc
         stages = ["Original"]
         body = doc["template_body"]
         if doc.get("transformed"):
