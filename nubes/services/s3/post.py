@@ -8,8 +8,6 @@ import base64
 import json
 import re
 from datetime import datetime
-from email import policy as email_policy
-from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -37,6 +35,10 @@ class PolicyError(Exception):
 
 def parse_form(req: HttpRequest) -> list[tuple[str, bytes, str | None, str]]:
     """(name, value, filename, content type) of each form part, in order."""
+    # The email package (a megabyte of modules) is imported by the first browser upload only.
+    from email import policy as email_policy
+    from email.parser import BytesParser
+
     head = f"Content-Type: {req.headers['content-type']}\r\n\r\n".encode("latin-1")
     message = BytesParser(policy=email_policy.HTTP).parsebytes(head + req.read_body())
     parts = []
