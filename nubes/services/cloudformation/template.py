@@ -278,6 +278,7 @@ def check(template: Template) -> None:
                 )
         _check_get_atts(resource, resources)
     _check_block(template, template.get("Outputs") or {}, known, conditions, "Outputs")
+    _check_get_atts(template.get("Outputs") or {}, resources)
     for definition in conditions.values():
         for kind, target in references(definition):
             if kind == "Ref" and target not in set(parameters) | PSEUDO:

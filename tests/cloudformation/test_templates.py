@@ -1,0 +1,224 @@
+"""The template language: what AWS refuses up front (with its messages) and what every intrinsic
+function gives."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.cloudformation.conftest import outputs
+
+REGION_MAP = """
+AWSTemplateFormatVersion: "2010-09-09"
+Mappings:
+  RegionMap:
+    us-east-1:
+      HVM64: ami-0ff8a91507f77f867
+    eu-west-1:
+      HVM64: ami-047bb4163c506cd98
+Resources:
+  Server:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags:
+        - Key: image
+          Value: !FindInMap [RegionMap, !Ref "AWS::Region", HVM64]
+        - Key: size
+          Value: !Ref InstanceType
+Outputs:
+  Image:
+    Value: !FindInMap [RegionMap, !Ref "AWS::Region", HVM64]
+"""
+WITH_PARAMETER = REGION_MAP.replace(
+    "Mappings:",
+    "Parameters:\n  InstanceType:\n    Type: String\n    Default: t2.micro\nMappings:",
+)
+
+
+def refused(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as err:
+        call(**kwargs)
+    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+
+def test_undeclared_parameter_is_refused_as_aws_refuses_it(
+    cfn: Any, client: Callable[..., Any], deploy: Any, unique: Callable[[str], str]
+) -> None:
+    expected = (
+        "ValidationError",
+        "Template format error: Unresolved resource dependencies [InstanceType] in the "
+        "Resources block of the template",
+    )
+    assert refused(cfn.validate_template, TemplateBody=REGION_MAP) == expected
+    name = unique("regionmap")
+    assert refused(cfn.create_stack, StackName=name, TemplateBody=REGION_MAP) == expected
+    assert refused(cfn.describe_stacks, StackName=name)[1] == f"Stack with id {name} does not exist"
+
+    valid = cfn.validate_template(TemplateBody=WITH_PARAMETER)
+    assert valid["Parameters"] == [
+        {"ParameterKey": "InstanceType", "DefaultValue": "t2.micro", "NoEcho": False, "Description": ""}
+    ]
+    stack = deploy(WITH_PARAMETER)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(stack)["Image"] == "ami-0ff8a91507f77f867"
+    url = cfn.describe_stack_resource(StackName=stack["StackName"], LogicalResourceId="Server")
+    tags = client("sqs").list_queue_tags(QueueUrl=url["StackResourceDetail"]["PhysicalResourceId"])
+    assert tags["Tags"]["size"] == "t2.micro"
+
+
+@pytest.mark.parametrize(
+    ("body", "params", "message"),
+    [
+        (
+            "Parameters:\n  Name: {Type: String}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n",
+            [],
+            "Parameters: [Name] must have values",
+        ),
+        (
+            "Resources:\n  Q: {Type: AWS::SQS::Queue}\n",
+            [{"ParameterKey": "Nope", "ParameterValue": "x"}],
+            "Parameters: [Nope] do not exist in the template",
+        ),
+        (
+            "Resources:\n  Q: {Type: AWS::Foo::Bar}\n",
+            [],
+            "Template format error: Unrecognized resource types: [AWS::Foo::Bar]",
+        ),
+        (
+            "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    DependsOn: B\n"
+            "  B:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !GetAtt A.QueueName\n",
+            [],
+            "Circular dependency between resources: [A, B]",
+        ),
+        (
+            "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n"
+            "      QueueName: !GetAtt A2.QueueName\n",
+            [],
+            "Template error: instance of Fn::GetAtt references undefined resource A2",
+        ),
+        (
+            "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  X:\n    Value: !GetAtt A.Nope\n",
+            [],
+            "Template error: resource A does not support attribute type Nope in Fn::GetAtt",
+        ),
+        (
+            "Parameters:\n  Size: {Type: String, AllowedValues: [small, big]}\n"
+            "Resources:\n  Q: {Type: AWS::SQS::Queue}\n",
+            [{"ParameterKey": "Size", "ParameterValue": "huge"}],
+            "Parameter 'Size' must be one of AllowedValues",
+        ),
+        ("Description: nothing\n", [], "Template format error: At least one Resources member must be defined."),
+        ("Resources: [\n", [], "Template format error: YAML not well-formed. (line 1, column 13)"),
+        ('{"Resources": ', [], "Template format error: JSON not well-formed."),
+        (
+            "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  X:\n    Value: !Ref Missing\n",
+            [],
+            "Template format error: Unresolved resource dependencies [Missing] in the Outputs "
+            "block of the template",
+        ),
+    ],
+)
+def test_refused_up_front(
+    cfn: Any, unique: Callable[[str], str], body: str, params: list[Any], message: str
+) -> None:
+    code, text = refused(
+        cfn.create_stack, StackName=unique("bad"), TemplateBody=body, Parameters=params
+    )
+    assert (code, text) == ("ValidationError", message)
+
+
+FUNCTIONS = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::LanguageExtensions
+Parameters:
+  Env:
+    Type: String
+    Default: prod
+    AllowedValues: [prod, dev]
+  Names:
+    Type: CommaDelimitedList
+    Default: "a,b,c"
+  Secret:
+    Type: String
+    NoEcho: true
+    Default: hidden
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsDev: !Not [!Condition IsProd]
+  Both: !And [!Condition IsProd, !Or [!Equals [x, x], !Condition IsDev]]
+Resources:
+  Handle:
+    Type: AWS::CloudFormation::WaitConditionHandle
+  DevOnly:
+    Type: AWS::CloudFormation::WaitConditionHandle
+    Condition: IsDev
+  Fn::ForEach::Handles:
+    - Item
+    - !Ref Names
+    - Handle${Item}:
+        Type: AWS::CloudFormation::WaitConditionHandle
+Outputs:
+  Sub:
+    Value: !Sub "${AWS::StackName}-${Env}-${AWS::Region}"
+  SubMap:
+    Value: !Sub ["${a}/${b}/${!Literal}", {a: !Ref Env, b: !Select [1, !Ref Names]}]
+  Join:
+    Value: !Join ["+", [!Ref Env, !Select [2, !Split [",", "x,y,z"]]]]
+  Azs:
+    Value: !Select [0, !GetAZs ""]
+  Base64:
+    Value: !Base64 hello
+  Cidr:
+    Value: !Join [" ", !Cidr ["10.0.0.0/16", 3, 8]]
+  If:
+    Value: !If [IsProd, production, !Ref "AWS::NoValue"]
+  Both:
+    Value: !If [Both, ok, ko]
+  Length:
+    Value: !Length [1, 2, 3]
+  Json:
+    Value: !ToJsonString {k: [1, 2]}
+  Loop:
+    Value: !Ref Handleb
+  Account:
+    Value: !Sub "${AWS::AccountId}:${AWS::Partition}:${AWS::URLSuffix}"
+  DevOnly:
+    Condition: IsDev
+    Value: !Ref DevOnly
+"""
+
+
+def test_intrinsic_functions(cfn: Any, deploy: Any) -> None:
+    stack = deploy(FUNCTIONS, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    out = outputs(stack)
+    name = stack["StackName"]
+    assert out["Sub"] == f"{name}-prod-us-east-1"
+    assert out["SubMap"] == "prod/b/${Literal}"
+    assert out["Join"] == "prod+z"
+    assert out["Azs"] == "us-east-1a"
+    assert base64.b64decode(out["Base64"]) == b"hello"
+    assert out["Cidr"] == "10.0.0.0/24 10.0.1.0/24 10.0.2.0/24"
+    assert out["If"] == "production"
+    assert out["Both"] == "ok"
+    assert out["Length"] == "3"
+    assert json.loads(out["Json"]) == {"k": [1, 2]}
+    assert out["Loop"].startswith("http")
+    assert out["Account"].endswith(":aws:amazonaws.com")
+    assert "DevOnly" not in out
+    logical = {
+        r["LogicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    }
+    assert logical == {"Handle", "Handlea", "Handleb", "Handlec"}
+    shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert shown["Secret"] == "****"
+    original = cfn.get_template(StackName=name)
+    assert "Fn::ForEach::Handles" in str(original["TemplateBody"])
+    processed = cfn.get_template(StackName=name, TemplateStage="Processed")["TemplateBody"]
+    assert "Handlec" in json.dumps(processed)
