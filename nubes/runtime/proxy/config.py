@@ -73,9 +73,12 @@ class LoadBalancer:
     address instance targets see (their security groups judge it)."""
 
     @property
-    def dimension(self) -> str:
-        """``app/<name>/<id>`` as CloudWatch's LoadBalancer dimension names it."""
-        return self.arn.split(":loadbalancer/", 1)[1]
+    def dimensions(self) -> dict[str, str]:
+        """How CloudWatch names the load balancer: ``LoadBalancer`` = ``app/<name>/<id>``, or
+        ``LoadBalancerName`` for a classic one."""
+        if self.type == "classic":
+            return {"LoadBalancerName": self.name}
+        return {"LoadBalancer": self.arn.split(":loadbalancer/", 1)[1]}
 
 
 @dataclass

@@ -53,6 +53,13 @@ IDLE_POOL = 32
 """Idle keep-alive connections kept per target."""
 STICKY_COOKIES = ("AWSALB", "AWSALBAPP-0")
 GROUP_COOKIE = "AWSALBTG"
+RELAYED = frozenset({"TCP", "TLS", "TCP_UDP", "SSL"})
+"""Listener protocols whose connections are relayed as bytes (the rest speak HTTP)."""
+NAMESPACES = {
+    "application": "AWS/ApplicationELB",
+    "network": "AWS/NetworkELB",
+    "classic": "AWS/ELB",
+}
 
 
 @dataclass
@@ -198,7 +205,7 @@ class Plane:
                     return
                 lb, listener = found
                 peer = writer.get_extra_info("peername") or ("", 0)
-                if lb.type == "network":
+                if listener.protocol in RELAYED:
                     await self._relay(lb, listener, reader, writer, peer)
                 else:
                     await self._http_connection(lb, listener, reader, writer, peer, secure)
@@ -289,7 +296,7 @@ class Plane:
             return None
         port = int(port_text) if port_text.isdigit() else 80
         listener = lb.listeners.get(port)
-        if listener is None or lb.type != "application":
+        if listener is None or listener.protocol in RELAYED:
             return HttpResponse(
                 503,
                 {"content-type": "text/plain"},
@@ -689,11 +696,11 @@ class Plane:
         value: float = 1.0,
         unit: str = "Count",
     ) -> None:
-        namespace = "AWS/ApplicationELB" if lb.type == "application" else "AWS/NetworkELB"
+        namespace = NAMESPACES[lb.type]
         record = self.env.metrics.record
-        record(lb.account, lb.region, namespace, name, value, unit, {"LoadBalancer": lb.dimension})
-        if group is not None:
-            dims = {"LoadBalancer": lb.dimension, "TargetGroup": _group_dimension(group)}
+        record(lb.account, lb.region, namespace, name, value, unit, lb.dimensions)
+        if group is not None and lb.type != "classic":
+            dims = {**lb.dimensions, "TargetGroup": _group_dimension(group)}
             record(lb.account, lb.region, namespace, name, value, unit, dims)
 
     def _count_group(self, group: TargetGroup) -> None:
@@ -706,7 +713,7 @@ class Plane:
         points: list[Datapoint] = []
         snapshot = self.snapshot
         for lb in snapshot.balancers.values():
-            namespace = "AWS/ApplicationELB" if lb.type == "application" else "AWS/NetworkELB"
+            namespace = NAMESPACES[lb.type]
             seen: set[str] = set()
             for listener in lb.listeners.values():
                 for rule in listener.rules:
@@ -717,7 +724,9 @@ class Plane:
                 group = snapshot.groups.get(arn)
                 if group is None:
                     continue
-                dims = {"LoadBalancer": lb.dimension, "TargetGroup": _group_dimension(group)}
+                dims = dict(lb.dimensions)
+                if lb.type != "classic":
+                    dims["TargetGroup"] = _group_dimension(group)
                 healthy = sum(
                     1
                     for t in group.targets
