@@ -583,6 +583,7 @@ class Enforcer:
             ("sqs", self._sqs_policy),
             ("sns", self._sns_policy),
             ("s3", self._s3_policy),
+            ("kms", self._kms_policy),
         ):
             _lookups.setdefault(service, fn)
 
@@ -774,6 +775,10 @@ class Enforcer:
         )
         if resource_policy is None and ctx.service not in _WRITES:
             resource_policy = self._resource_policy(ctx, params)
+        if ctx.service == "kms" and resource_policy and wanted[0].resource != "*":
+            # An alias names its key: the key's ARN is the resource its key policy guards.
+            first = wanted[0]
+            wanted = [actions.Need(first.action, resource_policy[0], first.context), *wanted[1:]]
         base = self._request_context(ctx, record)
         if ctx.service == "iam":
             wanted = [self._iam_path(n) for n in wanted]
@@ -803,8 +808,11 @@ class Enforcer:
                 [("resource", resource[1])] if resource else (),
                 policies.boundary,
                 policies.session,
-                # A role's trust policy has the last word on who assumes it, with what tags.
-                resource_must_allow=ctx.service == "sts" and need.resource != "*",
+                # A role's trust policy has the last word on who assumes it, with what tags;
+                # a key policy on the use of its key (IAM policies count only where it lets
+                # the account's root delegate to them).
+                resource_must_allow=(ctx.service == "sts" and need.resource != "*")
+                or (ctx.service == "kms" and resource is not None),
             )
             if self.explain:
                 log.info(
@@ -940,6 +948,13 @@ class Enforcer:
         arn = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
         out = self._invoke("s3", "GetBucketPolicy", {"Bucket": bucket}, ctx, ctx.account_id)
         return arn, (out or {}).get("Policy")
+
+    def _kms_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
+        needs = actions.needs(ctx, "kms", ctx.operation, params)
+        if not needs or needs[0].resource == "*" or "kms" not in self.env.providers:
+            return "", None
+        kms = self.env.providers.get("kms")
+        return kms.enforcement_policy(ctx, needs[0].resource)  # type: ignore[attr-defined]
 
     def _lambda_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
         name = params.get("FunctionName")

@@ -285,6 +285,56 @@ def _sts(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     return needs
 
 
+# -- KMS --------------------------------------------------------------------------------------
+
+_KMS_KEYLESS = frozenset(
+    ("CreateKey", "ListKeys", "ListAliases", "GenerateRandom", "ListRetirableGrants")
+)
+
+
+def _kms_key(ctx: RequestContext, ref: str) -> str:
+    """The ARN a key reference names as far as the request shows it: key ids and ARNs name the
+    key; an alias stays an alias ARN (enforcement swaps in the key it targets)."""
+    if ref.startswith("arn:"):
+        return ref
+    if ref.startswith("alias/"):
+        return f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{ref}"
+    return f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{ref}"
+
+
+def _kms(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    from nubes.services.kms.crypto import blob_key
+
+    context = {
+        f"kms:encryptioncontext:{k.lower()}": [str(v)]
+        for k, v in (params.get("EncryptionContext") or {}).items()
+    }
+    if op in _KMS_KEYLESS:
+        return [Need(f"kms:{op}", "*", context)]
+    if op == "CreateAlias" or op == "UpdateAlias" or op == "DeleteAlias":
+        alias = _kms_key(ctx, str(params.get("AliasName") or ""))
+        needs = [Need(f"kms:{op}", alias)]
+        if params.get("TargetKeyId"):
+            needs.insert(0, Need(f"kms:{op}", _kms_key(ctx, str(params["TargetKeyId"]))))
+        return needs
+    if op == "ReEncrypt":
+        source = params.get("SourceKeyId")
+        named = blob_key(bytes(params.get("CiphertextBlob") or b"")) if not source else None
+        source_arn = _kms_key(ctx, str(source or (named[0] if named else "")))
+        destination = _kms_key(ctx, str(params.get("DestinationKeyId") or ""))
+        return [
+            Need("kms:ReEncryptFrom", source_arn, context),
+            Need("kms:ReEncryptTo", destination, context),
+        ]
+    ref = params.get("KeyId")
+    if not ref and op == "Decrypt":
+        named = blob_key(bytes(params.get("CiphertextBlob") or b""))
+        ref = named[0] if named else None
+    if not ref:
+        return [Need(f"kms:{op}", "*", context)]
+    return [Need(f"kms:{op}", _kms_key(ctx, str(ref)), context)]
+
+
 BUILDERS: dict[str, Builder] = {
     "s3": _s3,
     "sqs": _sqs,
@@ -294,6 +344,7 @@ BUILDERS: dict[str, Builder] = {
     "logs": _logs,
     "iam": _iam,
     "sts": _sts,
+    "kms": _kms,
 }
 
 

@@ -18,6 +18,7 @@ from nubes.core.arns import arn, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
+from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.kms import crypto
 from nubes.services.kms.errors import errors
@@ -246,9 +247,17 @@ class KmsProvider(ServiceProvider):
         )
         return Key(row) if row is not None else None
 
-    def _key(self, ctx: RequestContext, key_id: str, *, create_managed: bool = True) -> Key:
+    def _key(
+        self,
+        ctx: RequestContext,
+        key_id: str,
+        *,
+        create_managed: bool = True,
+        maintain: bool = True,
+    ) -> Key:
         """The key ``key_id`` names: a key id, key ARN, alias name or alias ARN."""
-        self._maintain()
+        if maintain:
+            self._maintain()
         account, region = ctx.account_id, ctx.region
         ident = key_id
         if key_id.startswith("arn:"):
@@ -851,11 +860,40 @@ class KmsProvider(ServiceProvider):
         self._key(ctx, req["KeyId"])
         return {"PolicyNames": ["default"], "Truncated": False}
 
-    def key_policy(self, account: str, region: str, key_id: str) -> tuple[str, str] | None:
-        """The key ARN and policy document of a key (what enforcement reads), None when the
-        key does not exist."""
-        ctx_key = self._row(account, region, key_id)
-        return (ctx_key.arn, ctx_key.doc["policy"]) if ctx_key is not None else None
+    def enforcement_policy(self, ctx: RequestContext, resource: str) -> tuple[str, str | None]:
+        """What enforcement weighs for a request on the key ``resource`` (a key or alias ARN):
+        the key's ARN and its key policy, with a statement per grant allowing the grantee the
+        grant's operations (under the grant's encryption context constraints)."""
+        try:
+            key = self._key(ctx, resource, create_managed=False, maintain=False)
+        except ServiceError:
+            return resource, None
+        policy = json.loads(key.doc["policy"])
+        statements = policy.get("Statement") or []
+        if isinstance(statements, dict):
+            statements = [statements]
+        for row in self.store.query(
+            "SELECT doc FROM kms_grants WHERE account = ? AND region = ? AND key_id = ?",
+            (key.account, key.region, key.key_id),
+        ):
+            grant = json.loads(row["doc"])
+            statement: Json = {
+                "Effect": "Allow",
+                "Principal": {"AWS": grant["GranteePrincipal"]},
+                "Action": [f"kms:{op}" for op in grant["Operations"]],
+                "Resource": "*",
+            }
+            constraints = grant.get("Constraints") or {}
+            exact = constraints.get("EncryptionContextEquals") or constraints.get(
+                "EncryptionContextSubset"
+            )
+            if exact:
+                statement["Condition"] = {
+                    "StringEquals": {f"kms:EncryptionContext:{k}": v for k, v in exact.items()}
+                }
+            statements.append(statement)
+        policy["Statement"] = statements
+        return key.arn, json.dumps(policy)
 
     # -- grants ------------------------------------------------------------------------------
 
