@@ -213,7 +213,11 @@ def network(cidr: str) -> ipaddress.IPv4Network | None:
 
 class Params(dict[str, Any]):
     """A request's parameters: reading one the request lacks (``params["SubnetId"]``) is
-    EC2's MissingParameter, whatever the model says is required (EC2 checks it itself)."""
+    EC2's MissingParameter, whatever the model says is required (EC2 checks it itself).
+    ``internal``: the call comes from another AWS service in-process (Auto Scaling tagging
+    its instances ``aws:autoscaling:groupName``), which may use what users may not."""
+
+    internal = False
 
     def __missing__(self, key: str) -> Any:
         raise errors("MissingParameter", f"The request must contain the parameter {key}")
@@ -222,7 +226,9 @@ class Params(dict[str, Any]):
 def _with_params(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def operation(self: Any, ctx: RequestContext, params: dict[str, Any]) -> Any:
-        return method(self, ctx, Params(params))
+        wrapped = Params(params)
+        wrapped.internal = ctx.protocol == "internal" or getattr(params, "internal", False)
+        return method(self, ctx, wrapped)
 
     return operation
 
@@ -371,17 +377,17 @@ class Ec2Base(ServiceProvider):
                 continue
             for tag in spec.get("Tags") or ():
                 tags[tag.get("Key", "")] = tag.get("Value", "")
-        self.check_tags(tags)
+        self.check_tags(tags, reserved_ok=getattr(params, "internal", False))
         return tags
 
     @staticmethod
-    def check_tags(tags: dict[str, str]) -> None:
+    def check_tags(tags: dict[str, str], reserved_ok: bool = False) -> None:
         for key, value in tags.items():
             if not key or len(key) > 128:
                 raise errors(
                     "InvalidParameterValue", "Tag keys must be between 1 and 128 characters"
                 )
-            if key.lower().startswith("aws:"):
+            if key.lower().startswith("aws:") and not reserved_ok:
                 raise errors(
                     "InvalidParameterValue",
                     "Tag keys starting with 'aws:' are reserved for internal use",

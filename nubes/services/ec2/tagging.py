@@ -41,7 +41,7 @@ class TaggingMixin(ImageMixin):
     def create_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = self.scope(ctx)
         tags = {t.get("Key", ""): t.get("Value", "") for t in params.get("Tags") or ()}
-        self.check_tags(tags)
+        self.check_tags(tags, reserved_ok=getattr(params, "internal", False))
         resources = params.get("Resources") or []
         types = {rid: self._resource_type(scope, rid) for rid in resources}
         for rid in resources:
