@@ -24,6 +24,7 @@ PROVIDERS: dict[str, str] = {
     ),
     "elbv2": "nubes.services.elbv2.provider:Elbv2Provider",
     "acm": "nubes.services.acm.provider:AcmProvider",
+    "elb": "nubes.services.elb.provider:ElbProvider",
     "cloudformation": "nubes.services.cloudformation.provider:CloudFormationProvider",
     "kms": "nubes.services.kms.provider:KmsProvider",
     "ssm": "nubes.services.ssm.provider:SsmProvider",

@@ -628,8 +628,11 @@ class Plane:
 
     # -- health ---------------------------------------------------------------------------
 
-    async def probe(self, group: TargetGroup, target: Target) -> Outcome:
-        """One health check of the target, as the group's settings say."""
+    async def probe(
+        self, group: TargetGroup, target: Target, lb: LoadBalancer | None = None
+    ) -> Outcome:
+        """One health check of the target, as the group's settings say (from ``lb``'s
+        interfaces; by default the load balancer whose rules forward to the group)."""
         health = group.health
         timeout = float(health.get("HealthCheckTimeoutSeconds", 5))
         port_setting = str(health.get("HealthCheckPort", "traffic-port"))
@@ -656,7 +659,7 @@ class Plane:
             except (ServiceError, ValueError, TypeError, AttributeError):
                 return Outcome(False, "Target.FailedHealthChecks", "Health checks failed")
             return _judge(status, codes)
-        lb = self._lb_of(group)
+        lb = lb or self._lb_of(group)
         try:
             reader, writer = await asyncio.wait_for(self._open(lb, group, target, port), timeout)
         except TimeoutError:

@@ -1,0 +1,5 @@
+"""Classic Elastic Load Balancing errors (modelled, plus the common ValidationError)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("elb")
