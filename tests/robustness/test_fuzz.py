@@ -426,9 +426,8 @@ class Markers:
     expected: Any
 
 
-@pytest.fixture(scope="module")
-def fuzzed() -> Iterator[tuple[NubesProcess, Markers]]:
-    server = NubesProcess().start()
+def _fuzzed_server(env: dict[str, str] | None = None) -> Iterator[tuple[NubesProcess, Markers]]:
+    server = NubesProcess(env=env).start()
     tag = uuid.uuid4().hex[:12]
     s3, sqs, ddb, iam = (server.client(s) for s in ("s3", "sqs", "dynamodb", "iam"))
     bucket, table, user = f"marker-{tag}", f"marker-{tag}", f"marker-{tag}"
@@ -461,6 +460,17 @@ def fuzzed() -> Iterator[tuple[NubesProcess, Markers]]:
     markers = Markers(read, read())
     yield server, markers
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzzed() -> Iterator[tuple[NubesProcess, Markers]]:
+    yield from _fuzzed_server()
+
+
+@pytest.fixture(scope="module")
+def fuzzed_enforcing() -> Iterator[tuple[NubesProcess, Markers]]:
+    """Requests signed with the account root's keys: every one goes through authorization."""
+    yield from _fuzzed_server({"NUBES_ENFORCE_IAM": "1"})
 
 
 def _check(target: Target, resp: requests.Response) -> None:
@@ -501,7 +511,7 @@ def _after(server: NubesProcess, markers: Markers) -> None:
 
 
 FAST = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     database=None,
     derandomize=True,
@@ -540,3 +550,19 @@ def test_malformed_requests_soak(fuzzed: tuple[NubesProcess, Markers], protocol:
 def test_the_fuzzer_reaches_the_main_protocols() -> None:
     covered = {p for p in PROTOCOLS if TARGETS[p]}
     assert covered >= {"query", "json", "rest-json", "rest-xml"}, covered
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_malformed_requests_under_enforcement_soak(
+    fuzzed_enforcing: tuple[NubesProcess, Markers], protocol: str
+) -> None:
+    server, markers = fuzzed_enforcing
+
+    @SOAK
+    @given(st.data())
+    def run(data: st.DataObject) -> None:
+        _fuzz(server.endpoint, protocol, data)
+
+    run()
+    _after(server, markers)
