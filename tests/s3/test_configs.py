@@ -98,9 +98,13 @@ def test_create_bucket_acl_with_enforced_ownership(s3: Any, unique: Any) -> None
     assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 1
 
 
-def test_encryption_defaults_and_kms(s3: Any, bucket: str) -> None:
+def test_encryption_defaults_and_kms(s3: Any, bucket: str, client: Any, unique: Any) -> None:
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    kms = client("kms")
+    alias = f"alias/{unique('k')}"
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
@@ -108,7 +112,7 @@ def test_encryption_defaults_and_kms(s3: Any, bucket: str) -> None:
                 {
                     "ApplyServerSideEncryptionByDefault": {
                         "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": "alias/k",
+                        "KMSMasterKeyID": alias,
                     },
                     "BucketKeyEnabled": True,
                 }
@@ -117,7 +121,7 @@ def test_encryption_defaults_and_kms(s3: Any, bucket: str) -> None:
     )
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert put["ServerSideEncryption"] == "aws:kms"
-    assert put["SSEKMSKeyId"] == "alias/k"
+    assert put["SSEKMSKeyId"] == key["Arn"]
     head = s3.head_object(Bucket=bucket, Key="k")
     assert head["ServerSideEncryption"] == "aws:kms" and head["BucketKeyEnabled"] is True
     explicit = s3.put_object(Bucket=bucket, Key="k2", Body=b"x", ServerSideEncryption="AES256")

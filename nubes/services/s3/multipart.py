@@ -12,7 +12,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import checksums
-from nubes.services.s3.base import S3Base, url_encode
+from nubes.services.s3.base import S3Base, sse_fields, url_encode
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import dump, load_attrs
 from nubes.services.s3.storage import (
@@ -79,6 +79,7 @@ class MultipartOps(S3Base):
         upload_id = f"{round(now * 1e6):014x}{secrets.token_urlsafe(40)}"
         self.db.create_upload(upload_id, bucket.name, key, now, attrs)
         out: dict[str, Any] = {"Bucket": bucket.name, "Key": key, "UploadId": upload_id}
+        out.update(sse_fields(attrs))
         if algorithm:
             out.update(ChecksumAlgorithm=algorithm, ChecksumType=kind)
         return out
