@@ -4,6 +4,7 @@ with the alarms it manages."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 from collections.abc import Callable
@@ -208,12 +209,12 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     (first,) = in_service(asg, "cpu", 1)
     policy = asg.put_scaling_policy(
         AutoScalingGroupName="cpu",
-        PolicyName="cpu30",
+        PolicyName="cpu10",
         PolicyType="TargetTrackingScaling",
         EstimatedInstanceWarmup=180,
         TargetTrackingConfiguration={
             "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
-            "TargetValue": 30.0,
+            "TargetValue": 10.0,
         },
     )
     names = sorted(a["AlarmName"] for a in policy["Alarms"])
@@ -223,8 +224,8 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
     ]
     alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]}
     high, low = (alarms[n] for n in names)
-    assert (high["Threshold"], high["EvaluationPeriods"], high["DatapointsToAlarm"]) == (30, 3, 3)
-    assert (low["Threshold"], low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (27, 15, 15)
+    assert (high["Threshold"], high["EvaluationPeriods"], high["DatapointsToAlarm"]) == (10, 3, 3)
+    assert (low["Threshold"], low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (9, 15, 15)
     assert high["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": "cpu"}]
     assert high["AlarmActions"] == [policy["PolicyARN"]]
 
@@ -232,39 +233,40 @@ def test_target_tracking_on_average_cpu_scales_out_and_back_in(
         "Instances"
     ][0]["PublicIpAddress"]
     assert fetch(f"http://{address}:8080/burn") == b"/burn"
-    for _ in range(4):
-        time.sleep(0.3)  # real CPU time to measure over each minute the clock jumps
+    for _ in range(10):
+        time.sleep(0.5)  # real CPU time to measure over each minute the clock jumps
         advance(60)
-    # One busy vCPU out of one: well over 30%, however loaded the machine (2 or 3 instances).
-    grown = wait_for(lambda: desired(asg, "cpu") >= 2 and desired(asg, "cpu"), what="scale-out")
+        if desired(asg, "cpu") >= 2:
+            break
+    # One busy vCPU out of one: well over 10%, however loaded the machine.
+    wait_for(lambda: desired(asg, "cpu") >= 2, what="scale-out")
+    fetch(f"http://{address}:8080/rest")
     wait_for(
         lambda: any(
-            f"in state ALARM triggered policy cpu30 changing the desired capacity from 1 to "
-            f"{grown}."
-            in c
+            "in state ALARM triggered policy cpu10 changing the desired capacity from 1 to " in c
             and "TargetTracking-cpu-AlarmHigh-" in c
             for c in causes(asg, "cpu")
         ),
         what="the scale-out activity",
     )
     # While the new instances warm up, a breach asks for no more than the first one did.
+    grown = desired(asg, "cpu")
     asg.execute_policy(
-        AutoScalingGroupName="cpu", PolicyName="cpu30", MetricValue=31.0, BreachThreshold=30.0
+        AutoScalingGroupName="cpu", PolicyName="cpu10", MetricValue=11.0, BreachThreshold=10.0
     )
     assert desired(asg, "cpu") == grown
-    in_service(asg, "cpu", grown)
-    fetch(f"http://{address}:8080/rest")
+    in_service(asg, "cpu", grown, timeout=60)
     for _ in range(17):
         advance(60)
     wait_for(lambda: desired(asg, "cpu") == 1, what="scale-in to 1")
     wait_for(
         lambda: any(
             "TargetTracking-cpu-AlarmLow-" in c
-            and f"changing the desired capacity from {grown} to 1." in c
+            and re.search(r"changing the desired capacity from \d to 1\.", c)
             for c in causes(asg, "cpu")
         ),
         what="the scale-in activity",
     )
-    in_service(asg, "cpu", 1)
-    asg.delete_policy(AutoScalingGroupName="cpu", PolicyName="cpu30")
+    in_service(asg, "cpu", 1, timeout=60)
+    asg.delete_policy(AutoScalingGroupName="cpu", PolicyName="cpu10")
     assert cw.describe_alarms(AlarmNames=names)["MetricAlarms"] == []
