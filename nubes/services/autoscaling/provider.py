@@ -1187,6 +1187,32 @@ class AutoScalingProvider(Keeper, ServiceProvider):
         kept[req["TopicARN"]] = list(req["NotificationTypes"])
         doc["_notifications"] = kept
         self.groups.put(ctx.account_id, ctx.region, (doc["AutoScalingGroupName"],), doc)
+        name = doc["AutoScalingGroupName"]
+        test = {
+            "AccountId": ctx.account_id,
+            "RequestId": ctx.request_id,
+            "AutoScalingGroupARN": doc["AutoScalingGroupARN"],
+            "AutoScalingGroupName": name,
+            "Service": "AWS Auto Scaling",
+            "Event": "autoscaling:TEST_NOTIFICATION",
+            "Time": stamp(clock.now()),
+        }
+        try:
+            self.env.providers.invoke(
+                "sns",
+                "Publish",
+                {
+                    "TopicArn": req["TopicARN"],
+                    "Subject": f'Auto Scaling: test notification for group "{name}"',
+                    "Message": json.dumps(test),
+                },
+                ctx.account_id,
+                ctx.region,
+            )
+        except Exception:
+            raise errors.ValidationError(
+                f"Topic {req['TopicARN']} does not exist or cannot be published to."
+            ) from None
         return {}
 
     def delete_notification_configuration(self, ctx: RequestContext, req: Json) -> Json:
