@@ -94,6 +94,15 @@ def test_instances_behind_an_application_load_balancer(
         settle(elb, tg, advance)
         answered = {through(lb["DNSName"], "/").body.decode() for _ in range(6)}
         assert answered == set(instances)
+        # A terminated instance leaves its target groups, as AWS deregisters it.
+        ec2.terminate_instances(InstanceIds=instances[:1])
+
+        def gone() -> bool:
+            advance(5)
+            return set(states(elb, tg)) == {f"{instances[1]}:8080"}
+
+        assert eventually(gone)
+        assert {through(lb["DNSName"], "/").body.decode() for _ in range(4)} == {instances[1]}
     finally:
         ec2.terminate_instances(InstanceIds=instances)
 

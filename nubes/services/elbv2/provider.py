@@ -784,7 +784,8 @@ class Elbv2Provider(ServiceProvider):
                 f"The following targets are not valid instances: '{target_id}'"
             ) from None
         instances = [i for r in found["Reservations"] for i in r["Instances"]]
-        if not instances or instances[0]["State"]["Name"] != "running":
+        # Auto Scaling registers its instances as they launch: pending ones are accepted.
+        if not instances or instances[0]["State"]["Name"] not in ("pending", "running"):
             raise errors.InvalidTargetException(
                 "The following targets are not in a running state and cannot be registered: "
                 f"'{target_id}'"
@@ -1490,11 +1491,59 @@ class Elbv2Provider(ServiceProvider):
             ):
                 return
             tg = json.loads(tg_row["doc"])
+            if tg["TargetType"] == "instance" and not self._instance_checkable(
+                tg_row["account"], tg_row["region"], key, tg
+            ):
+                continue
             outcome = await self.plane.probe(
                 self._snapshot_group(tg),
                 config.Target(key[1], key[2], row["state"], row["az"] or ""),
             )
             self._health_outcome(key, tg, outcome)
+
+    def _instance_checkable(
+        self, account: str, region: str, key: tuple[str, str, int], tg: Json
+    ) -> bool:
+        """Whether the instance runs, so that a health check means something. A terminated
+        instance is deregistered, as AWS does; a stopped one is ``unused`` with
+        ``Target.InvalidState``; a pending one waits (no check counted) until it runs."""
+        try:
+            found = self.env.providers.invoke(
+                "ec2", "DescribeInstances", {"InstanceIds": [key[1]]}, account, region
+            )
+            instances = [i for r in found["Reservations"] for i in r["Instances"]]
+            state = instances[0]["State"]["Name"] if instances else "terminated"
+        except ServiceError:
+            state = "terminated"
+        if state == "running":
+            with self.store.transaction():
+                self.store.execute(
+                    "UPDATE elbv2_targets SET state = 'initial', reason = "
+                    "'Elb.InitialHealthChecking', description = ?, ok = 0, fail = 0 "
+                    "WHERE tg = ? AND id = ? AND port = ? AND state = 'unused'",
+                    (REASONS["Elb.InitialHealthChecking"], *key),
+                )
+            return True
+        interval = tg.get("HealthCheckIntervalSeconds", 30)
+        with self.store.transaction():
+            if state in ("terminated", "shutting-down"):
+                self.store.execute(
+                    "DELETE FROM elbv2_targets WHERE tg = ? AND id = ? AND port = ?", key
+                )
+            elif state == "pending":
+                self.store.execute(
+                    "UPDATE elbv2_targets SET due = ? WHERE tg = ? AND id = ? AND port = ?",
+                    (clock.now() + interval, *key),
+                )
+            else:
+                self.store.execute(
+                    "UPDATE elbv2_targets SET state = 'unused', reason = 'Target.InvalidState', "
+                    "description = ?, ok = 0, fail = 0, due = ? "
+                    "WHERE tg = ? AND id = ? AND port = ?",
+                    (f"Target is in the {state} state", clock.now() + interval, *key),
+                )
+        self.plane.changed()
+        return False
 
     def _snapshot_group(self, tg: Json) -> config.TargetGroup:
         row = self._get("tg", tg["TargetGroupArn"])
