@@ -112,11 +112,28 @@ class DynamoDBProvider(ServiceProvider):
 
     # == tables ===================================================================================
 
+    def _sse_key(self, ctx: RequestContext, sse: dict[str, Any] | None) -> None:
+        """Encryption with KMS names its key by ARN, found through KMS (``aws/dynamodb``, made
+        on first use, when none is given): an unknown or unusable key is refused."""
+        if not sse or not sse.get("Enabled", True) or sse.get("SSEType", "KMS") != "KMS":
+            return
+        key = sse.get("KMSMasterKeyId") or "alias/aws/dynamodb"
+        try:
+            meta = self.env.providers.invoke(
+                "kms", "DescribeKey", {"KeyId": key}, ctx.account_id, ctx.region
+            )["KeyMetadata"]
+        except ServiceError as exc:
+            raise ValidationException(f"KMSMasterKeyId {key} is invalid: {exc}") from None
+        if meta["KeyState"] != "Enabled":
+            raise ValidationException(f"KMSMasterKeyId {key} is {meta['KeyState'].lower()}.")
+        sse["KMSMasterKeyId"] = meta["Arn"]
+
     def create_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         name = req["TableName"] = table_name(req["TableName"])
         tables.check_create(req)
         if self.tables.find(ctx.account_id, ctx.region, name) is not None:
             raise errors.ResourceInUseException(f"Table already exists: {name}")
+        self._sse_key(ctx, req.get("SSESpecification"))
         spec = tables.new_spec(req, ctx.account_id, ctx.region)
         table = self.tables.create(ctx.account_id, ctx.region, name, spec)
         if req.get("Tags"):
@@ -188,6 +205,7 @@ class DynamoDBProvider(ServiceProvider):
             self._update_stream(table, req["StreamSpecification"])
         if "SSESpecification" in req:
             sse = req["SSESpecification"]
+            self._sse_key(ctx, sse)
             if sse.get("Enabled", True):
                 spec["SSEDescription"] = tables.sse_description(sse, ctx.account_id, ctx.region)
             else:

@@ -667,12 +667,46 @@ class LambdaProvider(
             layer_blobs=self.layer_blobs(version.config.get("Layers") or []),
         )
 
+    _KMS_ERRORS = {
+        "NotFoundException": "KMSNotFoundException",
+        "DisabledException": "KMSDisabledException",
+        "KMSInvalidStateException": "KMSInvalidStateException",
+    }
+
+    def _check_kms(self, account: str, region: str, config: dict[str, Any]) -> None:
+        """Environment variables under a customer key are decrypted through KMS for each
+        start: a key that is missing, disabled or pending deletion stops the invocation."""
+        key = config.get("KMSKeyArn")
+        if not key or not (config.get("Environment") or {}).get("Variables"):
+            return
+        try:
+            meta = self.env.providers.invoke("kms", "DescribeKey", {"KeyId": key}, account, region)
+        except ServiceError as exc:
+            raise errors(
+                self._KMS_ERRORS.get(exc.code, "KMSAccessDeniedException"), str(exc), Type="User"
+            ) from None
+        state = meta["KeyMetadata"]["KeyState"]
+        if state == "Disabled":
+            raise errors.KMSDisabledException(
+                "Lambda was unable to decrypt the environment variables because the KMS key "
+                f"used is disabled. Please check the function's KMS key settings. KMS "
+                f"Exception: DisabledException KMS Message: {key} is disabled.",
+                Type="User",
+            )
+        if state != "Enabled":
+            raise errors.KMSInvalidStateException(
+                "Lambda was unable to decrypt the environment variables because the KMS key "
+                f"used is in an invalid state for Decrypt. KMS Message: {key} is {state}.",
+                Type="User",
+            )
+
     async def invoke(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         kind = req.get("InvocationType") or "RequestResponse"
         payload = bytes(req.get("Payload") or b"")
         scope, name, qualifier = self.locate(ctx, req["FunctionName"], req.get("Qualifier"))
         with self.store.transaction():
             target = self.target(scope, name, qualifier)
+            self._check_kms(scope.account, scope.region, target.config)
         _check_payload(payload, MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD)
         if kind == "DryRun":
             return {"StatusCode": 204}

@@ -412,8 +412,40 @@ class SqsProvider(ServiceProvider):
 
     # -- sending --------------------------------------------------------------------------------
 
+    _KMS_ERRORS = {
+        "NotFoundException": "KmsNotFound",
+        "DisabledException": "KmsDisabled",
+        "KMSInvalidStateException": "KmsInvalidState",
+        "InvalidKeyUsageException": "KmsInvalidKeyUsage",
+        "AccessDeniedException": "KmsAccessDenied",
+    }
+
+    def _check_kms(self, queue: Queue) -> None:
+        """An SSE-KMS queue asks KMS for a data key as it takes messages: a key that is
+        missing, disabled or pending deletion refuses the send with KMS's reason."""
+        key = queue.attributes.get("KmsMasterKeyId")
+        if not key:
+            return
+        if not key.startswith(("arn:", "alias/")) and "/" in key:
+            key = f"alias/{key}"
+        try:
+            self.env.providers.invoke(
+                "kms",
+                "GenerateDataKeyWithoutPlaintext",
+                {
+                    "KeyId": key,
+                    "KeySpec": "AES_256",
+                    "EncryptionContext": {"aws:sqs:arn": queue.arn},
+                },
+                queue.account,
+                queue.region,
+            )
+        except ServiceError as exc:
+            raise errors(self._KMS_ERRORS.get(exc.code, "KmsInvalidState"), str(exc)) from None
+
     def send_message(self, ctx: RequestContext, req: Json) -> Json:
         queue = self._queue(ctx, req["QueueUrl"])
+        self._check_kms(queue)
         result = self._send(ctx, queue, req, clock.now())
         self._wake(queue.id)
         return result
@@ -428,6 +460,7 @@ class SqsProvider(ServiceProvider):
                 f"Batch requests cannot be longer than {qattrs.MAX_MESSAGE_SIZE} bytes. You have "
                 f"sent {total} bytes."
             )
+        self._check_kms(queue)
         now = clock.now()
         done, failed = _each(entries, lambda e: self._send(ctx, queue, e, now))
         self._wake(queue.id)
