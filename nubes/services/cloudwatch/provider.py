@@ -162,6 +162,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
         alarms = self.alarms.all()
         reached, transitions = self.clockwork.catch_up(last, now, alarms)
         touched: set[tuple[str, str]] = set()
+        moved: set[tuple[str, str, str]] = set()
         boundary = None
         for t in transitions:
             if boundary is not None and t.boundary != boundary:
@@ -179,11 +180,14 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
                 t.boundary,
             )
             touched.add((current.account, current.region))
+            moved.add((current.account, current.region, current.name))
         if boundary is not None:
             self._composites(touched, boundary)
         self._release_waiting(now)
         if reached != last:
             self.alarms.set_last_boundary(reached)
+            if reached // 60 > last // 60:
+                self._repeat_scaling(moved, reached)
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -236,6 +240,30 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
         if not alarm.config.get("ActionsEnabled", True) or suppressed:
             return
         self._act(alarm, change, when)
+
+    def _repeat_scaling(self, moved: set[tuple[str, str, str]], when: float) -> None:
+        """AWS invokes an alarm's Auto Scaling actions once a minute for as long as the alarm
+        stays in the state (other actions only on a change of state)."""
+        for alarm in self.alarms.all():
+            if (alarm.account, alarm.region, alarm.name) in moved:
+                continue
+            if not alarm.config.get("ActionsEnabled", True) or alarm.kind == COMPOSITE:
+                continue
+            scaling = [
+                arn
+                for arn in alarm.config.get(ACTION_KEYS[alarm.state]) or ()
+                if arn.split(":")[2:3] == ["autoscaling"]
+            ]
+            if not scaling:
+                continue
+            change = Change(
+                alarm, alarm.state, alarm.reason, alarm.reason_data, alarm.state_updated, when
+            )
+            for arn in scaling:
+                try:
+                    run_action(self.env, arn, change)
+                except ActionFailed as exc:
+                    log.debug("alarm %s: repeated action %s: %s", alarm.name, arn, exc)
 
     def _act(self, alarm: Alarm, change: Change, when: float) -> None:
         for arn in alarm.config.get(ACTION_KEYS[alarm.state]) or ():
