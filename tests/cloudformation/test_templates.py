@@ -61,7 +61,12 @@ def test_undeclared_parameter_is_refused_as_aws_refuses_it(
 
     valid = cfn.validate_template(TemplateBody=WITH_PARAMETER)
     assert valid["Parameters"] == [
-        {"ParameterKey": "InstanceType", "DefaultValue": "t2.micro", "NoEcho": False, "Description": ""}
+        {
+            "ParameterKey": "InstanceType",
+            "DefaultValue": "t2.micro",
+            "NoEcho": False,
+            "Description": "",
+        }
     ]
     stack = deploy(WITH_PARAMETER)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -91,7 +96,8 @@ def test_undeclared_parameter_is_refused_as_aws_refuses_it(
         ),
         (
             "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    DependsOn: B\n"
-            "  B:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !GetAtt A.QueueName\n",
+            "  B:\n    Type: AWS::SQS::Queue\n    Properties:\n"
+            "      QueueName: !GetAtt A.QueueName\n",
             [],
             "Circular dependency between resources: [A, B]",
         ),
@@ -112,7 +118,11 @@ def test_undeclared_parameter_is_refused_as_aws_refuses_it(
             [{"ParameterKey": "Size", "ParameterValue": "huge"}],
             "Parameter 'Size' must be one of AllowedValues",
         ),
-        ("Description: nothing\n", [], "Template format error: At least one Resources member must be defined."),
+        (
+            "Description: nothing\n",
+            [],
+            "Template format error: At least one Resources member must be defined.",
+        ),
         ("Resources: [\n", [], "Template format error: YAML not well-formed. (line 1, column 13)"),
         ('{"Resources": ', [], "Template format error: JSON not well-formed."),
         (

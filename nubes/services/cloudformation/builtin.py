@@ -8,6 +8,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from nubes.services.cloudformation.models import Stack
     from nubes.services.cloudformation.provider import CloudFormationProvider
 
+NESTED_IN: ContextVar[tuple[str, str] | None] = ContextVar("cfn_nested_in", default=None)
+"""(parent stack id, root stack id) while a nested stack's CreateStack runs."""
 WAIT_BUCKET = "cloudformation-waitcondition-"
 RESPONSE_BUCKET = "cloudformation-custom-resource-response-"
 DEFAULT_SERVICE_TIMEOUT = 3600.0
@@ -159,12 +162,12 @@ class CustomResource(ResourceType):
             "RequestId": request_id,
             "LogicalResourceId": ctx.logical_id,
             "ResourceType": type_name,
-            "ResourceProperties": props,
+            "ResourceProperties": _strings(props),
         }
         if physical_id is not None:
             event["PhysicalResourceId"] = physical_id
         if old_props is not None:
-            event["OldResourceProperties"] = old_props
+            event["OldResourceProperties"] = _strings(old_props)
         with provider.store.transaction():
             provider.store.execute(
                 "INSERT INTO cfn_custom_responses VALUES (?, ?, ?, NULL)",
@@ -242,14 +245,11 @@ class NestedStack(ResourceType):
         name = ctx.physical_name(128)
         request = self._request(props, parent)
         request["StackName"] = name
-        out = ctx.call("cloudformation", "CreateStack", request)
-        child_id = out["StackId"]
-        with provider.store.transaction():
-            child = provider.stacks.get(child_id)
-            assert child is not None
-            child.doc["parent_id"] = parent.stack_id
-            child.doc["root_id"] = parent.doc.get("root_id") or parent.stack_id
-            provider.stacks.save(child)
+        token = NESTED_IN.set((parent.stack_id, parent.doc.get("root_id") or parent.stack_id))
+        try:
+            child_id = ctx.call("cloudformation", "CreateStack", request)["StackId"]
+        finally:
+            NESTED_IN.reset(token)
         child = await provider.engine.wait(child_id)
         if child.status != "CREATE_COMPLETE":
             raise ResourceFailed(
@@ -306,6 +306,17 @@ class NestedStack(ResourceType):
             f"Outputs.{o['OutputKey']}": o["OutputValue"] for o in child.doc.get("outputs") or []
         }
         return Provisioned(child.stack_id, attributes=outputs)
+
+
+def _strings(value: Any) -> Any:
+    """Properties as a custom resource receives them: every number and boolean as a string."""
+    if isinstance(value, dict):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _param_text(value: Any) -> str:

@@ -18,6 +18,7 @@ from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.cloudformation import parameters as params_mod
 from nubes.services.cloudformation import template as tpl
+from nubes.services.cloudformation.builtin import NESTED_IN
 from nubes.services.cloudformation.changes import describe_changes
 from nubes.services.cloudformation.engine import Engine
 from nubes.services.cloudformation.errors import errors, validation
@@ -259,6 +260,9 @@ class CloudFormationProvider(ServiceProvider):
         if req.get("DisableRollback"):
             doc["on_failure"] = "DO_NOTHING"
         doc["termination_protection"] = bool(req.get("EnableTerminationProtection"))
+        nested_in = NESTED_IN.get()
+        if nested_in is not None:
+            doc["parent_id"], doc["root_id"] = nested_in
         stack.doc = doc
         self.stacks.insert(stack)
         self.engine.launch(stack.stack_id, self.engine.create(stack))
@@ -291,6 +295,7 @@ class CloudFormationProvider(ServiceProvider):
             raise validation("No updates are to be performed.")
         stack.doc = merged
         stack.updated = clock.now()
+        stack.status = "UPDATE_IN_PROGRESS"
         self.stacks.save(stack)
         self.engine.launch(stack.stack_id, self.engine.update(stack, previous))
 
@@ -317,6 +322,8 @@ class CloudFormationProvider(ServiceProvider):
                 if logical_id in retain:
                     row.status = "DELETE_SKIPPED"
                     self.stacks.put_resource(stack.stack_id, row)
+        stack.status = "DELETE_IN_PROGRESS"
+        self.stacks.save(stack)
         self.engine.launch(stack.stack_id, self.engine.delete(stack))
         return {}
 
@@ -817,9 +824,8 @@ class CloudFormationProvider(ServiceProvider):
             doc["disable_rollback"] = bool(req["DisableRollback"])
             if cs["ChangeSetType"] == "CREATE" and req["DisableRollback"]:
                 doc["on_failure"] = "DO_NOTHING"
+        # Executing a change set removes every change set of the stack, as on AWS.
         self.stacks.drop_change_sets(stack.stack_id)
-        cs["ExecutionStatus"] = "EXECUTE_COMPLETE"
-        self.stacks.put_change_set(cs)
         if cs["ChangeSetType"] == "CREATE":
             stack.doc = doc
             stack.status = "CREATE_IN_PROGRESS"
@@ -829,6 +835,7 @@ class CloudFormationProvider(ServiceProvider):
             previous = {k: v for k, v in stack.doc.items() if k != "previous"}
             stack.doc = doc
             stack.updated = clock.now()
+            stack.status = "UPDATE_IN_PROGRESS"
             self.stacks.save(stack)
             self.engine.launch(stack.stack_id, self.engine.update(stack, previous))
         return {}

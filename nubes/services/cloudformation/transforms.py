@@ -137,44 +137,55 @@ def _substitute(value: Any, identifier: str, item: str) -> Any:
 def sam(
     provider: CloudFormationProvider, ctx: RequestContext, template: Json, raw: dict[str, str]
 ) -> Json:
+    import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-    from samtranslator.translator.transform import transform
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.transform import (
+        to_py27_compatible_template,
+        undo_mark_unicode_str_in_template,
+    )
+    from samtranslator.translator.translator import Translator
 
-    class Policies(ManagedPolicyLoader):
-        """AWS's managed policies as nubes' IAM lists them."""
+    known: dict[str, str] = {}
 
-        def __init__(self) -> None:
-            self.max_items = 1000
-            self._found: dict[str, str] | None = None
-
-        def load(self) -> dict[str, str]:
-            if self._found is None:
-                found: dict[str, str] = {}
-                marker = None
-                while True:
-                    params: Json = {"Scope": "AWS", "MaxItems": 1000}
-                    if marker:
-                        params["Marker"] = marker
-                    try:
-                        out = provider.env.providers.invoke(
-                            "iam", "ListPolicies", params, ctx.account_id, ctx.region
-                        )
-                    except ServiceError:
-                        break
-                    found.update((p["PolicyName"], p["Arn"]) for p in out.get("Policies", []))
-                    marker = out.get("Marker")
-                    if not out.get("IsTruncated") or not marker:
-                        break
-                self._found = found
-            return self._found
+    def policies() -> dict[str, str]:
+        """AWS's managed policies as nubes' IAM lists them (asked only when a template names
+        one by name)."""
+        if not known:
+            found: dict[str, str] = {}
+            marker = None
+            while True:
+                params: Json = {"Scope": "AWS", "MaxItems": 1000}
+                if marker:
+                    params["Marker"] = marker
+                try:
+                    out = provider.env.providers.invoke(
+                        "iam", "ListPolicies", params, ctx.account_id, ctx.region
+                    )
+                except ServiceError:
+                    break
+                found.update((p["PolicyName"], p["Arn"]) for p in out.get("Policies", []))
+                marker = out.get("Marker")
+                if not out.get("IsTruncated") or not marker:
+                    break
+            known.update(found)
+        return known
 
     values: Json = dict(raw)
     values.setdefault("AWS::Region", ctx.region)
     values.setdefault("AWS::AccountId", ctx.account_id)
     values.setdefault("AWS::Partition", "aws-cn" if ctx.region.startswith("cn-") else "aws")
+    # The region comes from a session: the translator asks boto3 for it (and for the services
+    # each region has) rather than taking it from the parameters.
+    session = boto3.session.Session(
+        aws_access_key_id="nubes", aws_secret_access_key="nubes", region_name=ctx.region
+    )
     try:
-        translated: Json = transform(template, values, Policies())
+        to_py27_compatible_template(template, values)
+        translator = Translator(None, Parser(), boto_session=session)
+        translated: Json = undo_mark_unicode_str_in_template(
+            translator.translate(template, parameter_values=values, get_managed_policy_map=policies)
+        )
     except InvalidDocumentException as exc:
         causes = " ".join(str(c.message) for c in getattr(exc, "causes", []))
         raise validation(f"Transform {SAM} failed with: {exc.message} {causes}".strip()) from None
