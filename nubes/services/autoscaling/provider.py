@@ -285,6 +285,21 @@ class AutoScalingProvider(Keeper, ServiceProvider):
         name = doc.get("LaunchConfigurationName")
         if name and self.configs.get(ctx.account_id, ctx.region, name) is None:
             raise errors.ValidationError(f"Launch configuration name not found - {name}")
+        if (doc.get("LaunchTemplate") or doc.get("MixedInstancesPolicy")) and not (
+            self.current_config(ctx.account_id, ctx.region, doc)
+        ):
+            spec = doc.get("LaunchTemplate") or doc["MixedInstancesPolicy"].get(
+                "LaunchTemplate", {}
+            ).get("LaunchTemplateSpecification", {})
+            which = (
+                f"template name {spec['LaunchTemplateName']}"
+                if spec.get("LaunchTemplateName")
+                else f"template ID {spec.get('LaunchTemplateId')}"
+            )
+            raise errors.ValidationError(
+                "You must use a valid fully-formed launch template. The specified launch "
+                f"template, with {which}, does not exist."
+            )
         for policy in doc.get("TerminationPolicies") or ():
             if policy not in termination.POLICIES and not policy.startswith("arn:"):
                 raise errors.ValidationError(f"Termination policy {policy} is not supported.")
@@ -810,12 +825,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                     raise errors.ValidationError(
                         "ResourceLabel must be specified for ALBRequestCountPerTarget."
                     )
-                dims = [
-                    {
-                        "Name": "TargetGroup",
-                        "Value": label.split("/", 3)[-1] if label.count("/") >= 3 else label,
-                    }
-                ]
+                # app/<lb>/<id>/targetgroup/<tg>/<id>: the metric's TargetGroup is the tail.
                 dims = [{"Name": "TargetGroup", "Value": label[label.index("targetgroup/") :]}]
             metric: Json = {
                 "Namespace": namespace,
