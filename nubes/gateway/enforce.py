@@ -83,6 +83,10 @@ _WRITES: dict[str, frozenset[str]] = {
 }
 _POLICY_PARAMS = ("QueueUrl", "TopicArn", "TargetArn", "Bucket", "Key", "FunctionName", "Qualifier")
 
+_NAMED_BY_REFERENCE = frozenset(("kms", "secretsmanager"))
+"""Services whose requests may name a resource by something other than its ARN (a KMS alias, a
+secret's name): the resource policy lookup answers the ARN it stands for."""
+
 ResourcePolicyLookup = Callable[[RequestContext, dict[str, Any]], tuple[str, str | None]]
 _lookups: dict[str, ResourcePolicyLookup] = {}
 
@@ -584,6 +588,7 @@ class Enforcer:
             ("sns", self._sns_policy),
             ("s3", self._s3_policy),
             ("kms", self._kms_policy),
+            ("secretsmanager", self._secret_policy),
         ):
             _lookups.setdefault(service, fn)
 
@@ -775,8 +780,8 @@ class Enforcer:
         )
         if resource_policy is None and ctx.service not in _WRITES:
             resource_policy = self._resource_policy(ctx, params)
-        if ctx.service == "kms" and resource_policy and wanted[0].resource != "*":
-            # An alias names its key: the key's ARN is the resource its key policy guards.
+        if ctx.service in _NAMED_BY_REFERENCE and resource_policy and wanted[0].resource != "*":
+            # An alias names its key, a name its secret: the resource is the ARN they stand for.
             first = wanted[0]
             wanted = [actions.Need(first.action, resource_policy[0], first.context), *wanted[1:]]
         base = self._request_context(ctx, record)
@@ -955,6 +960,13 @@ class Enforcer:
             return "", None
         kms = self.env.providers.get("kms")
         return kms.enforcement_policy(ctx, needs[0].resource)  # type: ignore[attr-defined]
+
+    def _secret_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
+        needs = actions.needs(ctx, "secretsmanager", ctx.operation, params)
+        if not needs or needs[0].resource == "*" or "secretsmanager" not in self.env.providers:
+            return "", None
+        secrets = self.env.providers.get("secretsmanager")
+        return secrets.enforcement_policy(ctx, needs[0].resource)  # type: ignore[attr-defined]
 
     def _lambda_policy(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str | None]:
         name = params.get("FunctionName")

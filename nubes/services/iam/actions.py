@@ -335,6 +335,21 @@ def _kms(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     return [Need(f"kms:{op}", _kms_key(ctx, str(ref)), context)]
 
 
+# -- Secrets Manager ----------------------------------------------------------------------------
+
+
+def _secretsmanager(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    """A secret named by name stands as its ARN without the random suffix (enforcement swaps
+    in the secret's full ARN)."""
+    ref = params.get("SecretId") or (params.get("Name") if op == "CreateSecret" else None)
+    if not ref:
+        return [Need(f"secretsmanager:{op}", "*")]
+    ref = str(ref)
+    if not ref.startswith("arn:"):
+        ref = f"arn:aws:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{ref}"
+    return [Need(f"secretsmanager:{op}", ref)]
+
+
 BUILDERS: dict[str, Builder] = {
     "s3": _s3,
     "sqs": _sqs,
@@ -345,6 +360,7 @@ BUILDERS: dict[str, Builder] = {
     "iam": _iam,
     "sts": _sts,
     "kms": _kms,
+    "secretsmanager": _secretsmanager,
 }
 
 

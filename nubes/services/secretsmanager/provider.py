@@ -819,13 +819,15 @@ class SecretsManagerProvider(ServiceProvider):
             }
         return {"PolicyValidationPassed": True, "ValidationErrors": []}
 
-    def resource_policy(self, secret_arn: str) -> str | None:
-        """The resource policy of a secret (what enforcement reads), None when it has none."""
-        row = self.store.query_one("SELECT doc FROM sm_secrets WHERE arn = ?", (secret_arn,))
+    def enforcement_policy(self, ctx: RequestContext, reference: str) -> tuple[str, str | None]:
+        """What enforcement weighs for a request on the secret ``reference`` (its ARN, or its
+        name as a partial ARN): the secret's full ARN and its resource policy (an empty one when
+        it has none, so the full ARN still stands for the name)."""
+        row = self._find(ctx.account_id, ctx.region, reference)
         if row is None:
-            return None
-        policy: str | None = json.loads(row["doc"]).get("_Policy")
-        return policy
+            return reference, None
+        policy = json.loads(row["doc"]).get("_Policy")
+        return row["arn"], policy or json.dumps({"Version": "2012-10-17", "Statement": []})
 
     # -- random passwords --------------------------------------------------------------------
 
