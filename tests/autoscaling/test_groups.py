@@ -269,3 +269,35 @@ def test_scheduled_actions_change_capacity_on_the_clock(
     assert all("the scheduled action every-hour executed" in c for c in causes)
     asg.delete_scheduled_action(AutoScalingGroupName="g", ScheduledActionName="every-hour")
     assert asg.describe_scheduled_actions()["ScheduledUpdateGroupActions"] == []
+
+
+def test_a_group_keeps_its_instances_across_a_kill_and_restart(
+    nubes_factory: Callable[..., Any],
+) -> None:
+    server = nubes_factory()
+    asg, ec2 = server.client("autoscaling"), server.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    asg.create_launch_configuration(
+        LaunchConfigurationName="lc", ImageId=image, InstanceType="t3.micro", UserData=SLEEPER
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="g",
+        LaunchConfigurationName="lc",
+        MinSize=1,
+        MaxSize=2,
+        AvailabilityZones=["us-east-1a"],
+    )
+    (before,) = in_service(asg, "g", 1)
+    server.kill()
+    server.start()
+    try:
+        asg = server.client("autoscaling")
+        # The group comes back with the server and keeps the instance EC2 boots again.
+        (after,) = in_service(asg, "g", 1)
+        assert after["InstanceId"] == before["InstanceId"]
+        asg.set_desired_capacity(AutoScalingGroupName="g", DesiredCapacity=2)
+        in_service(asg, "g", 2)
+    finally:
+        server.client("autoscaling").delete_auto_scaling_group(
+            AutoScalingGroupName="g", ForceDelete=True
+        )
