@@ -92,6 +92,7 @@ MODULES: dict[str, str] = {
     "AWS::Lambda": "nubes.services.lambda_.resources",
     "AWS::Logs": "nubes.services.logs.resources",
     "AWS::SSM": "nubes.services.ssm.resources",
+    "AWS::EC2": "nubes.services.ec2.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
 ``TYPES`` dict holds that service's types. ``Custom::*`` types are custom resources."""

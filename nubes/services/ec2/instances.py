@@ -18,7 +18,7 @@ from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import instance_types
 from nubes.services.ec2.addresses import AddressMixin, public_dns
-from nubes.services.ec2.common import stamp
+from nubes.services.ec2.common import Params, stamp
 from nubes.services.ec2.errors import errors
 from nubes.services.ec2.filters import Filters
 from nubes.services.ec2.keypairs import KeyPairMixin
@@ -194,7 +194,9 @@ class InstanceMixin(LaunchTemplateMixin, TaggingMixin, KeyPairMixin, PlacementMi
         template_tags: dict[str, str] = {}
         if params.get("LaunchTemplate"):
             merged, template_tags = self.launch_template_params(scope, params["LaunchTemplate"])
-            params = {**merged, **{k: v for k, v in params.items() if v is not None}}
+            combined = Params({**merged, **{k: v for k, v in params.items() if v is not None}})
+            combined.internal = getattr(params, "internal", False)
+            params = combined
         low, high = params.get("MinCount") or 1, params.get("MaxCount") or 1
         if low < 1 or high < low:
             raise errors(
@@ -252,10 +254,6 @@ class InstanceMixin(LaunchTemplateMixin, TaggingMixin, KeyPairMixin, PlacementMi
         metadata = self._metadata_options(params.get("MetadataOptions") or {})
         profile = self._instance_profile(scope, params.get("IamInstanceProfile"))
         mappings = self._block_devices(scope, image, params.get("BlockDeviceMappings") or [])
-        if ctx.protocol == "internal" and params.get("TagSpecifications"):
-            # A service launching on its own behalf (Auto Scaling) sets its aws: tags, as AWS's
-            # own services may; users never can.
-            params, template_tags = _take_service_tags(params, template_tags)
         tags = self.tag_specs(params, "instance")
         volume_tags = self.tag_specs(params, "volume")
         eni_tags = self.tag_specs(params, "network-interface")
@@ -1027,23 +1025,3 @@ class InstanceMixin(LaunchTemplateMixin, TaggingMixin, KeyPairMixin, PlacementMi
                 {"InstanceId": i.id, "Monitoring": {"State": state}} for i in instances
             ]
         }
-
-
-def _take_service_tags(
-    params: dict[str, Any], tags: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The ``aws:autoscaling:`` instance tags taken out of TagSpecifications (kept beside the
-    launch template's), the rest of the request unchanged."""
-    taken = dict(tags)
-    specs = []
-    for spec in params["TagSpecifications"]:
-        kept = []
-        for tag in spec.get("Tags") or ():
-            if spec.get("ResourceType") == "instance" and str(tag.get("Key", "")).startswith(
-                "aws:autoscaling:"
-            ):
-                taken[tag["Key"]] = tag.get("Value", "")
-            else:
-                kept.append(tag)
-        specs.append({**spec, "Tags": kept})
-    return {**params, "TagSpecifications": specs}, taken
