@@ -29,4 +29,5 @@ PROVIDERS: dict[str, str] = {
     "kms": "nubes.services.kms.provider:KmsProvider",
     "ssm": "nubes.services.ssm.provider:SsmProvider",
     "secretsmanager": "nubes.services.secretsmanager.provider:SecretsManagerProvider",
+    "apigateway": "nubes.services.apigateway.provider:ApiGatewayProvider",
 }

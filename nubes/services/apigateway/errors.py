@@ -1,0 +1,7 @@
+"""API Gateway (REST APIs) errors, from the model's error shapes."""
+
+from __future__ import annotations
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("apigateway")
