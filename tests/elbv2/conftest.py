@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 _networks: dict[str, dict[str, Any]] = {}
+BIG = 3 * 1024 * 1024
+"""The size of ``/big``'s answer: large enough to be streamed through the proxy."""
 
 
 @pytest.fixture
@@ -61,8 +63,15 @@ class Site:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received = len(self._body())
                 path = self.path.split("?")[0]
+                if path == "/big":
+                    body = b"x" * BIG
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if path == "/health":
                     self._answer(site.health, {"health": site.health})
                     return
@@ -77,11 +86,26 @@ class Site:
                 extra = [("Set-Cookie", "session=abc; Path=/")] if path == "/login" else []
                 self._answer(
                     code,
-                    {"site": site.name, "path": self.path, "headers": dict(self.headers)},
+                    {
+                        "site": site.name,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "received": received,
+                    },
                     extra,
                 )
 
             do_POST = do_GET
+
+            def _body(self) -> bytes:
+                if "chunked" not in self.headers.get("Transfer-Encoding", ""):
+                    return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                data = b""
+                while size := int(self.rfile.readline().split(b";")[0], 16):
+                    data += self.rfile.read(size)
+                    self.rfile.readline()
+                self.rfile.readline()
+                return data
 
             def _answer(
                 self, code: int, doc: dict[str, Any], extra: list[tuple[str, str]] | None = None

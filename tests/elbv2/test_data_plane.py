@@ -4,6 +4,7 @@ responses, the load balancer's own errors, draining."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import urllib.request
@@ -393,3 +394,34 @@ def test_listener_bound_on_the_load_balancers_own_address(
     # The client's own X-Forwarded-For is kept, its address appended.
     assert headers["x-forwarded-for"] == "10.9.9.9, 127.0.0.1"
     assert headers["x-forwarded-port"] == str(port)
+    # Large and chunked bodies stream through the bound listener too.
+    from tests.elbv2.conftest import BIG
+
+    conn = http.client.HTTPConnection(addresses[0], port, timeout=10)
+    conn.request("POST", "/upload", body=iter([b"z" * 100_000] * 5), encode_chunked=True)
+    assert json.loads(conn.getresponse().read())["received"] == 500_000
+    conn.request("GET", "/big")
+    assert len(conn.getresponse().read()) == BIG
+    conn.close()
+
+
+def test_large_bodies_stream_both_ways(
+    client: Callable[..., Any],
+    sites: Callable[[str], Site],
+    balancer: Callable[..., dict[str, Any]],
+    advance: Callable[[float], None],
+    through: Callable[..., Reply],
+) -> None:
+    from tests.elbv2.conftest import BIG
+
+    elb = client("elbv2")
+    made = balancer([sites("a")])
+    settle(elb, made["tg"]["TargetGroupArn"], advance)
+    dns_name = made["lb"]["DNSName"]
+    upload = b"y" * (2 * 1024 * 1024)
+    sent = through(dns_name, "/upload", method="POST", body=upload)
+    assert sent.status == 200 and sent.json()["received"] == len(upload)
+    big = through(dns_name, "/big")
+    assert big.status == 200 and big.body == b"x" * BIG
+    # The connection the streamed answer came on is kept for the next request.
+    assert through(dns_name, "/after").json()["path"] == "/after"

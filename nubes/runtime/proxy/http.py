@@ -1,14 +1,19 @@
 """HTTP/1.1 messages on asyncio streams, as much of it as a reverse proxy needs: heads parsed
-with httptools-free string work (heads are small), bodies by Content-Length, chunked framing or
-the end of the connection."""
+with plain string work (heads are small), bodies by Content-Length, chunked framing or the end
+of the connection. Small bodies are read whole; larger ones (and every chunked or
+close-delimited one) are streams, passed on as they arrive."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 MAX_HEAD = 64 * 1024
 """ALB refuses request heads beyond 64 KB (HTTP 400 / 431)."""
+STREAM_OVER = 64 * 1024
+"""Bodies larger than this are streamed rather than read whole."""
+CHUNK = 64 * 1024
 
 
 class BadMessage(Exception):
@@ -25,6 +30,24 @@ class Request:
     client_ip: str = ""
     client_port: int = 0
     scheme: str = "http"
+    stream: AsyncIterator[bytes] | None = None
+    """The body, still to be read from the client, when it is large or chunked."""
+    length: int | None = None
+    """The streamed body's length when the client said it (else it is sent on chunked)."""
+
+    async def whole_body(self) -> bytes:
+        """The body in memory (Lambda targets take it whole)."""
+        if self.stream is not None:
+            self.body = b"".join([chunk async for chunk in self.stream])
+            self.stream = None
+        return self.body
+
+    async def discard(self) -> None:
+        """Read what is left of a body no one forwarded, so the connection can go on."""
+        if self.stream is not None:
+            async for _ in self.stream:
+                pass
+            self.stream = None
 
     @property
     def path(self) -> str:
@@ -56,6 +79,10 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     close: bool = False
+    stream: AsyncIterator[bytes] | None = None
+    """The body, still coming from the target, when it is large, chunked or runs to the end
+    of the connection."""
+    length: int | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -115,11 +142,15 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
         raise BadMessage("malformed request line")
     headers = _headers(lines[1:])
     request = Request(parts[0], parts[1], parts[2], headers)
-    request.body = await _body(reader, headers, until_close=False)
+    request.body, request.stream, request.length = await _body(reader, headers, False, None)
     return request
 
 
-async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
+async def read_response(
+    reader: asyncio.StreamReader, method: str, idle: float | None = None
+) -> Response:
+    """The target's answer; a body beyond :data:`STREAM_OVER` is left as a stream, whose
+    reads each wait at most ``idle`` seconds."""
     lines = await _head(reader)
     if lines is None:
         raise BadMessage("the target closed the connection without answering")
@@ -140,61 +171,121 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
         response.header("content-length") is not None
         or "chunked" in (response.header("transfer-encoding") or "").lower()
     )
-    response.body = await _body(reader, headers, until_close=not framed)
+    response.body, response.stream, response.length = await _body(reader, headers, not framed, idle)
     if not framed:
         response.close = True
     return response
 
 
 async def _body(
-    reader: asyncio.StreamReader, headers: list[tuple[str, str]], until_close: bool
-) -> bytes:
+    reader: asyncio.StreamReader,
+    headers: list[tuple[str, str]],
+    until_close: bool,
+    idle: float | None,
+) -> tuple[bytes, AsyncIterator[bytes] | None, int | None]:
+    """(body read whole, or b""; the stream of a larger body; its length when known)."""
     encoding = next((v for k, v in headers if k.lower() == "transfer-encoding"), "")
     if "chunked" in encoding.lower():
-        return await _chunked(reader)
+        return b"", _chunked(reader, idle), None
     length = next((v for k, v in headers if k.lower() == "content-length"), None)
     if length is not None:
         if not length.isdigit():
             raise BadMessage("malformed Content-Length")
+        size = int(length)
+        if size > STREAM_OVER:
+            return b"", _exactly(reader, size, idle), size
         try:
-            return await reader.readexactly(int(length))
+            return await reader.readexactly(size), None, None
         except asyncio.IncompleteReadError:
             raise BadMessage("connection closed inside a body") from None
-    return await reader.read() if until_close else b""
+    if until_close:
+        return b"", _to_the_end(reader, idle), None
+    return b"", None, None
 
 
-async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
+async def _read(reader: asyncio.StreamReader, call: object, idle: float | None) -> bytes:
+    assert asyncio.iscoroutine(call)
+    data: bytes = await (asyncio.wait_for(call, idle) if idle else call)
+    return data
+
+
+async def _exactly(
+    reader: asyncio.StreamReader, size: int, idle: float | None
+) -> AsyncIterator[bytes]:
+    left = size
+    while left:
+        data = await _read(reader, reader.read(min(CHUNK, left)), idle)
+        if not data:
+            raise BadMessage("connection closed inside a body")
+        left -= len(data)
+        yield data
+
+
+async def _to_the_end(reader: asyncio.StreamReader, idle: float | None) -> AsyncIterator[bytes]:
+    while data := await _read(reader, reader.read(CHUNK), idle):
+        yield data
+
+
+async def _chunked(reader: asyncio.StreamReader, idle: float | None) -> AsyncIterator[bytes]:
     try:
         while True:
-            line = await reader.readuntil(b"\r\n")
-            size_text = line.split(b";", 1)[0].strip()
+            line = await _read(reader, reader.readuntil(b"\r\n"), idle)
             try:
-                size = int(size_text, 16)
+                size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise BadMessage("malformed chunk size") from None
             if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                while (await _read(reader, reader.readuntil(b"\r\n"), idle)) != b"\r\n":
                     pass  # trailers are dropped
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
+                return
+            while size:
+                data = await _read(reader, reader.read(min(CHUNK, size)), idle)
+                if not data:
+                    raise BadMessage("connection closed inside a chunked body")
+                size -= len(data)
+                yield data
+            await _read(reader, reader.readexactly(2), idle)
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         raise BadMessage("connection closed inside a chunked body") from None
 
 
 def encode_request(request: Request, headers: list[tuple[str, str]]) -> bytes:
+    """The head (and a body read whole) for the target; a streamed body follows through
+    :func:`send_body`."""
     head = [f"{request.method} {request.target} HTTP/1.1"]
     head.extend(f"{k}: {v}" for k, v in headers)
-    if request.body or request.method in ("POST", "PUT", "PATCH"):
+    if request.stream is not None:
+        if request.length is None:
+            head.append("Transfer-Encoding: chunked")
+        else:
+            head.append(f"Content-Length: {request.length}")
+    elif request.body or request.method in ("POST", "PUT", "PATCH"):
         head.append(f"Content-Length: {len(request.body)}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + request.body
 
 
+async def send_body(
+    writer: asyncio.StreamWriter, stream: AsyncIterator[bytes], chunked: bool
+) -> None:
+    async for data in stream:
+        writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        await writer.drain()
+    if chunked:
+        writer.write(b"0\r\n\r\n")
+    await writer.drain()
+
+
 def encode_response(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
+    """The head (and a body held whole); a streamed body follows through :func:`send_body`,
+    chunked when its length is unknown."""
     head = [f"HTTP/1.1 {response.status} {response.reason or REASONS.get(response.status, '')}"]
     head.extend(f"{k}: {v}" for k, v in response.headers if k.lower() not in HOP_BY_HOP)
-    head.append(f"Content-Length: {len(response.body)}")
+    if response.stream is None:
+        head.append(f"Content-Length: {len(response.body)}")
+    elif response.length is not None:
+        head.append(f"Content-Length: {response.length}")
+    else:
+        head.append("Transfer-Encoding: chunked")
     if not keep_alive:
         head.append("Connection: close")
     data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")

@@ -18,7 +18,7 @@ import secrets
 import ssl
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -249,8 +249,13 @@ class Plane:
             lb, listener = found
             response = await self.handle(lb, listener, request)
             keep = request.keep_alive and not response.close
-            writer.write(http.encode_response(response, keep, head_only=request.method == "HEAD"))
+            head_only = request.method == "HEAD"
+            writer.write(http.encode_response(response, keep, head_only))
+            if response.stream is not None and not head_only:
+                await http.send_body(writer, response.stream, response.length is None)
             await writer.drain()
+            # A body no target read (a fixed response, a redirect) is skipped, not answered.
+            await request.discard()
             if not keep:
                 return
 
@@ -326,6 +331,10 @@ class Plane:
                 cookies += 1
             else:
                 out[key] = f"{out[key]}, {value}" if key in out else value
+        if response.stream is not None:
+            if response.length is not None:
+                out["content-length"] = str(response.length)
+            return HttpResponse(response.status, out, response.stream)
         return HttpResponse(response.status, out, response.body)
 
     # -- the ALB request path -------------------------------------------------------------
@@ -533,11 +542,13 @@ class Plane:
         data = http.encode_request(request, headers)
         timeout = float(lb.attributes.get("idle_timeout.timeout_seconds", "60"))
         key = (group.target_type, target.id, target.port)
+        streamed = request.stream is not None
         for attempt in (0, 1):
             reused = False
             try:
                 idle = self._pool.get(key) or []
-                if attempt == 0 and idle:
+                # A streamed body cannot be sent twice: it goes on a fresh connection.
+                if attempt == 0 and idle and not streamed:
                     reader, writer = idle.pop()
                     reused = True
                 else:
@@ -546,9 +557,12 @@ class Plane:
                 return _elb_page(502)
             try:
                 writer.write(data)
+                if request.stream is not None:
+                    await http.send_body(writer, request.stream, request.length is None)
+                    request.stream = None
                 await writer.drain()
                 response = await asyncio.wait_for(
-                    http.read_response(reader, request.method), timeout
+                    http.read_response(reader, request.method, timeout), timeout
                 )
             except TimeoutError:
                 writer.close()
@@ -558,14 +572,12 @@ class Plane:
                 if reused:
                     continue  # a kept connection the target had closed: try a fresh one
                 return _elb_page(502)
-            if response.close or reader.at_eof():
-                writer.close()
+            if response.stream is not None:
+                response.stream = self._pass_on(
+                    response.stream, key, reader, writer, response.close
+                )
             else:
-                pool = self._pool.setdefault(key, [])
-                if len(pool) < IDLE_POOL:
-                    pool.append((reader, writer))
-                else:
-                    writer.close()
+                self._release(key, reader, writer, response.close)
             response.headers = [
                 (k, v) for k, v in response.headers if k.lower() not in http.HOP_BY_HOP
             ]
@@ -573,10 +585,49 @@ class Plane:
             return response
         return _elb_page(502)
 
+    def _release(
+        self,
+        key: tuple[str, str, int],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        close: bool,
+    ) -> None:
+        """Keep a target connection whose answer was read to its end, for the next request."""
+        if close or reader.at_eof():
+            writer.close()
+            return
+        pool = self._pool.setdefault(key, [])
+        if len(pool) < IDLE_POOL:
+            pool.append((reader, writer))
+        else:
+            writer.close()
+
+    async def _pass_on(
+        self,
+        stream: AsyncIterator[bytes],
+        key: tuple[str, str, int],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        close: bool,
+    ) -> AsyncIterator[bytes]:
+        """A target's streamed answer; its connection is kept once the answer has been read
+        to the end, closed if the client went away before."""
+        finished = False
+        try:
+            async for data in stream:
+                yield data
+            finished = True
+        finally:
+            if finished:
+                self._release(key, reader, writer, close)
+            else:
+                writer.close()
+
     async def _invoke(
         self, lb: LoadBalancer, group: TargetGroup, target: Target, request: http.Request
     ) -> http.Response:
         multi = group.attributes.get("lambda.multi_value_headers.enabled") == "true"
+        await request.whole_body()
         event = _lambda_event(
             group,
             request,
