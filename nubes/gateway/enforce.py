@@ -19,6 +19,7 @@ URLs, nubes' own endpoints) call ``running_enforcer`` and the same methods.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -632,7 +633,20 @@ class Enforcer:
             self.authorize(ctx, op.name, params, self.anonymous)
             return
         record = self.authenticate(ctx, op)
+        ctx.extras["caller_record"] = record
         self.authorize(ctx, op.name, params, record)
+
+    def authorize_also(
+        self, ctx: RequestContext, service: str, operation: str, params: dict[str, Any]
+    ) -> None:
+        """Check that the signed caller of ``ctx`` may also call ``service``'s ``operation``
+        (S3 reading an SSE-KMS object needs kms:Decrypt on its key); refused in ``service``'s
+        words, which the calling service rewords as it must."""
+        record = ctx.extras.get("caller_record")
+        if record is None:
+            return
+        other = dataclasses.replace(ctx, service=service, operation=operation)
+        self.authorize(other, operation, params, record)
 
     def _check_scope(self, ctx: RequestContext, service: str) -> None:
         """A SigV4 signature is scoped to one service: the one the request is for (nubes' own

@@ -121,3 +121,40 @@ def test_grants_allow_their_grantee(server: NubesProcess, unique: Callable[[str]
     with pytest.raises(ClientError) as exc:
         grantee.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "a"})
     assert _code(exc) == "AccessDeniedException"
+
+
+def test_s3_reads_of_sse_kms_objects_need_kms_decrypt(
+    server: NubesProcess, unique: Callable[[str], str]
+) -> None:
+    admin_s3, kms = server.client("s3"), server.client("kms")
+    bucket = unique("sse")
+    admin_s3.create_bucket(Bucket=bucket)
+    key = kms.create_key()["KeyMetadata"]
+    admin_s3.put_object(
+        Bucket=bucket, Key="k", Body=b"body", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"]
+    )
+    admin_s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
+    iam = server.client("iam")
+    clients = {}
+    for name, actions in (("s3only", ["s3:*"]), ("withkms", ["s3:*", "kms:Decrypt"])):
+        user = unique(name)
+        iam.create_user(UserName=user)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+        access = iam.create_access_key(UserName=user)["AccessKey"]
+        clients[name] = make_client(
+            server.endpoint,
+            "s3",
+            aws_access_key_id=access["AccessKeyId"],
+            aws_secret_access_key=access["SecretAccessKey"],
+        )
+    assert clients["s3only"].get_object(Bucket=bucket, Key="plain")["Body"].read() == b"plain"
+    assert clients["s3only"].head_object(Bucket=bucket, Key="k")["SSEKMSKeyId"] == key["Arn"]
+    with pytest.raises(ClientError) as exc:
+        clients["s3only"].get_object(Bucket=bucket, Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert "kms:Decrypt" in exc.value.response["Error"]["Message"]
+    assert clients["withkms"].get_object(Bucket=bucket, Key="k")["Body"].read() == b"body"

@@ -579,20 +579,29 @@ class S3Base(ServiceProvider):
             out["BucketKeyEnabled"] = True
         return out
 
-    def kms_open(self, bucket: Bucket, attrs: dict[str, Any]) -> None:
+    def kms_open(
+        self, bucket: Bucket, attrs: dict[str, Any], ctx: RequestContext | None = None
+    ) -> None:
         """Reading an SSE-KMS object's bytes decrypts its data key through KMS: a disabled or
-        deleted key makes the object unreadable."""
+        deleted key makes the object unreadable, and under IAM enforcement the caller needs
+        kms:Decrypt on the key."""
         sealed = attrs.get("SSEKMS")
         if not sealed:
             return
-        self._kms(
-            bucket,
-            "Decrypt",
-            {
-                "CiphertextBlob": base64.b64decode(sealed["Blob"]),
-                "EncryptionContext": sealed["Context"],
-            },
-        )
+        params = {
+            "CiphertextBlob": base64.b64decode(sealed["Blob"]),
+            "EncryptionContext": sealed["Context"],
+        }
+        if ctx is not None:
+            from nubes.gateway.enforce import running_enforcer
+
+            enforcer = running_enforcer(self.env)
+            if enforcer is not None:
+                try:
+                    enforcer.authorize_also(ctx, "kms", "Decrypt", params)
+                except ServiceError as exc:
+                    raise errors.AccessDenied(str(exc)) from None
+        self._kms(bucket, "Decrypt", params)
 
     def lock_attrs(self, bucket: Bucket, req: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -306,7 +306,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         check_customer_key(attrs, req)
         if with_body:
             self.check_readable(attrs)
-            self.kms_open(bucket, attrs)
+            self.kms_open(bucket, attrs, ctx)
         where = Location.of(row)
         size = row["size"]
         out = self.object_fields(bucket, row, attrs)
