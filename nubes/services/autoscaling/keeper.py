@@ -665,10 +665,7 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
         warming = warm.get("until", 0) > now
         if kind == "SimpleScaling":
             if req.get("HonorCooldown") and group.get("_cooldown_until", 0) > now:
-                raise errors.ScalingActivityInProgressFault(
-                    f"Policy {policy['PolicyName']} cannot be executed: the group "
-                    f"{name} is in its cooldown period."
-                )
+                raise self.in_cooldown(account, region, name)
             new = scaling.adjusted(
                 old,
                 policy["AdjustmentType"],
@@ -753,6 +750,14 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
             account, region, (name, policy["PolicyName"]), policy, arn=policy["PolicyARN"]
         )
         self.keep(account, region, name)
+
+    def in_cooldown(self, account: str, region: str, name: str) -> Exception:
+        """AWS's refusal while the group's cooldown runs: it names the latest activity."""
+        latest = self.activities.list(account, region, name)[:1]
+        activity = latest[0]["ActivityId"] if latest else "unknown"
+        return errors.ScalingActivityInProgressFault(
+            f"Scaling activity {activity} is in progress and blocks this action"
+        )
 
     def _triggering_alarm(self, account: str, region: str, policy: Json, up: bool) -> str | None:
         """The alarm in ALARM whose actions name the policy (the cause names it)."""

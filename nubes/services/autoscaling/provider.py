@@ -94,7 +94,9 @@ GROUP_FIELDS = (
 
 
 def _not_found(name: str) -> Exception:
-    return errors.ValidationError(f"AutoScalingGroup name not found - null (Group: {name})")
+    return errors.ValidationError(
+        f"AutoScalingGroup name not found - AutoScalingGroup {name} not found"
+    )
 
 
 class AutoScalingProvider(Keeper, ServiceProvider):
@@ -434,9 +436,7 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                 + " for the AutoScalingGroup."
             )
         if req.get("HonorCooldown") and doc.get("_cooldown_until", 0) > clock.now():
-            raise errors.ScalingActivityInProgressFault(
-                "Scaling activity is in progress and blocks this action"
-            )
+            raise self.in_cooldown(ctx.account_id, ctx.region, doc["AutoScalingGroupName"])
         old = doc["DesiredCapacity"]
         if old != desired:
             doc["DesiredCapacity"] = desired
