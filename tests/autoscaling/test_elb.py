@@ -169,3 +169,71 @@ def test_a_crashed_instance_behind_an_alb_is_replaced_in_its_zone(
         for c in causes
     )
     in_service(asg, "web", 2)
+
+
+@pytest.mark.clock
+def test_a_classic_load_balancer_as_traffic_source(
+    asg: Any,
+    image: str,
+    aws: Callable[[str], Any],
+    endpoint: str,
+    advance: Callable[[float], float],
+) -> None:
+    ec2, elb = aws("ec2"), aws("elb")
+    subnets = sorted(
+        (s["AvailabilityZone"], s["SubnetId"])
+        for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])[
+            "Subnets"
+        ]
+    )[:2]
+    elb.create_load_balancer(
+        LoadBalancerName="classic",
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}],
+        Subnets=[s for _, s in subnets],
+    )
+    elb.configure_health_check(
+        LoadBalancerName="classic",
+        HealthCheck={
+            "Target": "HTTP:8080/",
+            "Interval": 5,
+            "Timeout": 2,
+            "UnhealthyThreshold": 2,
+            "HealthyThreshold": 2,
+        },
+    )
+    asg.create_launch_configuration(
+        LaunchConfigurationName="web", ImageId=image, InstanceType="t3.micro", UserData=SERVE_ID
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="classic",
+        LaunchConfigurationName="web",
+        MinSize=1,
+        MaxSize=2,
+        VPCZoneIdentifier=",".join(s for _, s in subnets),
+        HealthCheckType="ELB",
+    )
+    asg.attach_traffic_sources(
+        AutoScalingGroupName="classic", TrafficSources=[{"Identifier": "classic", "Type": "elb"}]
+    )
+    sources = asg.describe_traffic_sources(AutoScalingGroupName="classic")["TrafficSources"]
+    assert [(s["Identifier"], s["Type"], s["State"]) for s in sources] == [
+        ("classic", "elb", "InService")
+    ]
+    (member,) = in_service(asg, "classic", 1)
+
+    def states() -> dict[str, str]:
+        found = elb.describe_instance_health(LoadBalancerName="classic")["InstanceStates"]
+        return {s["InstanceId"]: s["State"] for s in found}
+
+    wait_for(lambda: member["InstanceId"] in states(), what="the instance registered")
+    for _ in range(30):
+        advance(5)
+        if states().get(member["InstanceId"]) == "InService":
+            break
+        time.sleep(0.3)  # the server starts in real time
+    assert states() == {member["InstanceId"]: "InService"}
+    asg.detach_traffic_sources(
+        AutoScalingGroupName="classic", TrafficSources=[{"Identifier": "classic", "Type": "elb"}]
+    )
+    assert states() == {}
+    assert asg.describe_load_balancers(AutoScalingGroupName="classic")["LoadBalancers"] == []

@@ -729,6 +729,43 @@ class AutoScalingProvider(Keeper, ServiceProvider):
             ]
         }
 
+    @staticmethod
+    def _source_kind(source: Json) -> str:
+        """Which list of the group a traffic source belongs to (target group or classic)."""
+        kind = source.get("Type") or ("elbv2" if source["Identifier"].startswith("arn:") else "elb")
+        if kind not in ("elb", "elbv2"):
+            raise errors.ValidationError(f"Traffic source type {kind} is not supported.")
+        return "TargetGroupARNs" if kind == "elbv2" else "LoadBalancerNames"
+
+    def _traffic(self, ctx: RequestContext, req: Json, attach: bool) -> None:
+        for source in req["TrafficSources"]:
+            self._set_balancers(
+                ctx,
+                req["AutoScalingGroupName"],
+                self._source_kind(source),
+                [source["Identifier"]],
+                attach,
+            )
+
+    def attach_traffic_sources(self, ctx: RequestContext, req: Json) -> Json:
+        self._traffic(ctx, req, True)
+        return {}
+
+    def detach_traffic_sources(self, ctx: RequestContext, req: Json) -> Json:
+        self._traffic(ctx, req, False)
+        return {}
+
+    def describe_traffic_sources(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self.group(ctx, req["AutoScalingGroupName"])
+        found = [
+            {"TrafficSource": i, "Identifier": i, "Type": kind, "State": "InService"}
+            for kind, key in (("elb", "LoadBalancerNames"), ("elbv2", "TargetGroupARNs"))
+            for i in doc.get(key) or ()
+            if req.get("TrafficSourceType") in (None, kind)
+        ]
+        page, token = self._page(found, req, "Identifier")
+        return {"TrafficSources": page, **({"NextToken": token} if token else {})}
+
     # -- scaling policies -----------------------------------------------------------------
 
     def put_scaling_policy(self, ctx: RequestContext, req: Json) -> Json:
