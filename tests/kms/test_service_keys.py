@@ -99,3 +99,21 @@ def test_lambda_environment_under_a_disabled_key_does_not_start(
         assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
     finally:
         lam.delete_function(FunctionName=name)
+
+
+def test_sse_topic_needs_a_usable_key(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    sns, kms = client("sns"), client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    topic = sns.create_topic(Name=unique("t"), Attributes={"KmsMasterKeyId": key["Arn"]})[
+        "TopicArn"
+    ]
+    sns.publish(TopicArn=topic, Message="ok")
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as exc:
+        sns.publish(TopicArn=topic, Message="no")
+    # SNS speaks the query protocol: the error's code is the shape's own, KMSDisabled.
+    assert exc.value.response["Error"]["Code"] == "KMSDisabled"
+    kms.enable_key(KeyId=key["KeyId"])
+    sns.publish(TopicArn=topic, Message="again")

@@ -481,10 +481,38 @@ class SnsProvider(ServiceProvider):
         if ":endpoint/" in target:
             return self._publish_to_endpoint(ctx, target, req)
         topic = self._topic(ctx, target, "TopicArn" if req.get("TopicArn") else "TargetArn")
+        self._check_kms(topic)
         return self._publish(ctx, topic, req, clock.now())
+
+    _KMS_ERRORS = {
+        "NotFoundException": "KMSNotFoundException",
+        "DisabledException": "KMSDisabledException",
+        "KMSInvalidStateException": "KMSInvalidStateException",
+    }
+
+    def _check_kms(self, topic: Topic) -> None:
+        """An SSE topic asks KMS for a data key as it takes messages: a key that is missing,
+        disabled or pending deletion refuses the publish with KMS's reason."""
+        key = topic.attributes.get("KmsMasterKeyId")
+        if not key:
+            return
+        if not key.startswith(("arn:", "alias/")) and "/" in key:
+            key = f"alias/{key}"
+        try:
+            self.env.providers.invoke(
+                "kms",
+                "GenerateDataKeyWithoutPlaintext",
+                {"KeyId": key, "KeySpec": "AES_256"},
+                topic.account,
+                topic.region,
+            )
+        except ServiceError as exc:
+            code = self._KMS_ERRORS.get(exc.code, "KMSAccessDeniedException")
+            raise errors(code, str(exc)) from None
 
     def publish_batch(self, ctx: RequestContext, req: Json) -> Json:
         topic = self._topic(ctx, req["TopicArn"])
+        self._check_kms(topic)
         entries = req.get("PublishBatchRequestEntries") or []
         if not entries:
             raise errors.EmptyBatchRequestException("The batch request doesn't contain any entries")
