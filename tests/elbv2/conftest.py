@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import ssl
+import tempfile
 import threading
 import time
 import urllib.request
@@ -50,6 +53,8 @@ class Site:
     hits: int = 0
     release: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
+    tls: bool = False
+    """Serve HTTPS (a self-signed certificate, which load balancers do not verify)."""
 
     @property
     def port(self) -> int:
@@ -124,6 +129,8 @@ class Site:
 
         self.server = ThreadingHTTPServer((self.address, 0), Handler)
         self.server.daemon_threads = True
+        if self.tls:
+            self.server.socket = _tls_context().wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -134,13 +141,27 @@ class Site:
             self.server.server_close()
 
 
+def _tls_context() -> ssl.SSLContext:
+    from tests.acm.test_acm import self_signed
+
+    cert, key = self_signed("target.internal")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [os.path.join(folder, "cert"), os.path.join(folder, "key")]
+        for path, data in zip(paths, (cert, key), strict=True):
+            with open(path, "wb") as out:
+                out.write(data)
+        context.load_cert_chain(*paths)
+    return context
+
+
 @pytest.fixture
-def sites() -> Iterator[Callable[[str], Site]]:
+def sites() -> Iterator[Callable[..., Site]]:
     started: list[Site] = []
     counter = iter(range(10, 250))
 
-    def make(name: str) -> Site:
-        site = Site(name, f"127.0.9.{next(counter)}").start()
+    def make(name: str, tls: bool = False) -> Site:
+        site = Site(name, f"127.0.9.{next(counter)}", tls=tls).start()
         started.append(site)
         return site
 

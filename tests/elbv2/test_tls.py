@@ -87,3 +87,16 @@ def test_https_listener_with_an_acm_certificate(
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["x-forwarded-proto"] == "https"
     assert headers["x-forwarded-port"] == "8443"
+
+
+def test_https_targets(
+    client: Callable[..., Any],
+    sites: Callable[..., Site],
+    balancer: Callable[..., dict[str, Any]],
+    advance: Callable[[float], None],
+    through: Callable[..., Any],
+) -> None:
+    elb = client("elbv2")
+    made = balancer([sites("secure", tls=True)], Protocol="HTTPS", HealthCheckProtocol="HTTPS")
+    settle(elb, made["tg"]["TargetGroupArn"], advance)
+    assert through(made["lb"]["DNSName"], "/over-tls").json()["site"] == "secure"

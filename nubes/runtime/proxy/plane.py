@@ -49,6 +49,9 @@ ELB_PAGE = (
     "<html>\r\n<head><title>{code} {text}</title></head>\r\n<body>\r\n"
     "<center><h1>{code} {text}</h1></center>\r\n</body>\r\n</html>\r\n"
 )
+_UNVERIFIED = ssl.create_default_context()
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE
 IDLE_POOL = 32
 """Idle keep-alive connections kept per target."""
 STICKY_COOKIES = ("AWSALB", "AWSALBAPP-0")
@@ -503,9 +506,17 @@ class Plane:
     # -- targets --------------------------------------------------------------------------
 
     async def _open(
-        self, lb: LoadBalancer | None, group: TargetGroup, target: Target, port: int = 0
+        self,
+        lb: LoadBalancer | None,
+        group: TargetGroup,
+        target: Target,
+        port: int = 0,
+        tls: bool | None = None,
     ) -> Streams:
+        """A connection to the target (TLS when the group's protocol is HTTPS or TLS, or when
+        ``tls`` says so; certificates are not verified, as ELB does not verify targets')."""
         port = port or target.port
+        secure = group.protocol in ("HTTPS", "TLS") if tls is None else tls
         if group.target_type == "instance":
             runtime = getattr(self.env.providers.get("ec2"), "runtime", None)
             if runtime is None:
@@ -514,8 +525,10 @@ class Plane:
             if lb is not None:
                 source = lb.interfaces.get(target.az) or next(iter(lb.interfaces.values()), "")
             streams: Streams = await runtime.open_port(target.id, port, source)
+            if secure:
+                await streams[1].start_tls(_UNVERIFIED)
             return streams
-        return await asyncio.open_connection(target.id, port)
+        return await asyncio.open_connection(target.id, port, ssl=_UNVERIFIED if secure else None)
 
     def _lb_of(self, group: TargetGroup) -> LoadBalancer | None:
         for lb in self.snapshot.balancers.values():
@@ -712,13 +725,16 @@ class Plane:
             return _judge(status, codes)
         lb = lb or self._lb_of(group)
         try:
-            reader, writer = await asyncio.wait_for(self._open(lb, group, target, port), timeout)
+            protocol = health.get("HealthCheckProtocol", group.protocol)
+            secure = protocol in ("HTTPS", "TLS")
+            reader, writer = await asyncio.wait_for(
+                self._open(lb, group, target, port, secure), timeout
+            )
         except TimeoutError:
             return Outcome(False, "Target.Timeout", "Request timed out")
         except OSError:
             return Outcome(False, "Target.FailedHealthChecks", "Health checks failed")
         try:
-            protocol = health.get("HealthCheckProtocol", group.protocol)
             if protocol not in ("HTTP", "HTTPS"):
                 return Outcome(True)
             host = target.id if group.target_type == "ip" else "127.0.0.1"
