@@ -140,3 +140,37 @@ def test_a_warm_pool_keeps_stopped_instances_that_a_scale_out_starts(
     wait_for(lambda: len(pool()) == 1, 60, "one warm instance left")
     asg.delete_warm_pool(AutoScalingGroupName="warm", ForceDelete=True)
     assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
+
+
+def test_a_mixed_instances_policy_takes_its_overrides_in_turn(
+    asg: Any, image: str, aws: Callable[[str], Any]
+) -> None:
+    ec2 = aws("ec2")
+    ec2.create_launch_template(
+        LaunchTemplateName="mixed",
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "UserData": SLEEPER},
+    )
+    zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+    policy = {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {"LaunchTemplateName": "mixed", "Version": "$Default"},
+            "Overrides": [{"InstanceType": "t3.small"}, {"InstanceType": "t3.medium"}],
+        },
+        "InstancesDistribution": {"OnDemandBaseCapacity": 2},
+    }
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy=policy,
+        MinSize=2,
+        MaxSize=2,
+        AvailabilityZones=zones[:2],
+    )
+    found = in_service(asg, "mixed", 2)
+    assert sorted(m["InstanceType"] for m in found) == ["t3.medium", "t3.small"]
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["mixed"])["AutoScalingGroups"][
+        0
+    ]
+    assert (
+        group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+        == policy["LaunchTemplate"]["Overrides"]
+    )
