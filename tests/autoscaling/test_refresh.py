@@ -151,10 +151,11 @@ def test_a_mixed_instances_policy_takes_its_overrides_in_turn(
         LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "UserData": SLEEPER},
     )
     zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+    overrides = [{"InstanceType": "t3.small"}, {"InstanceType": "t3.medium"}]
     policy = {
         "LaunchTemplate": {
             "LaunchTemplateSpecification": {"LaunchTemplateName": "mixed", "Version": "$Default"},
-            "Overrides": [{"InstanceType": "t3.small"}, {"InstanceType": "t3.medium"}],
+            "Overrides": overrides,
         },
         "InstancesDistribution": {"OnDemandBaseCapacity": 2},
     }
@@ -170,7 +171,4 @@ def test_a_mixed_instances_policy_takes_its_overrides_in_turn(
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["mixed"])["AutoScalingGroups"][
         0
     ]
-    assert (
-        group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
-        == policy["LaunchTemplate"]["Overrides"]
-    )
+    assert group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"] == overrides
