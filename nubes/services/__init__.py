@@ -30,4 +30,5 @@ PROVIDERS: dict[str, str] = {
     "ssm": "nubes.services.ssm.provider:SsmProvider",
     "secretsmanager": "nubes.services.secretsmanager.provider:SecretsManagerProvider",
     "apigateway": "nubes.services.apigateway.provider:ApiGatewayProvider",
+    "apigatewayv2": "nubes.services.apigatewayv2.provider:ApiGatewayV2Provider",
 }

@@ -71,7 +71,7 @@ def test_aws_cli_get_caller_identity(endpoint: str) -> None:
         ("cloudwatch", "describe_anomaly_detectors", {}),
         ("rds", "describe_db_clusters", {}),
         ("ec2", "describe_capacity_reservations", {}),
-        ("apigatewayv2", "get_apis", {}),
+        ("apigatewayv2", "get_vpc_links", {}),
         ("cloudfront", "list_distributions", {}),
     ],
 )

@@ -313,3 +313,21 @@ def v2_response(answer: LambdaAnswer | None) -> HttpResponse:
         return json_reply(502, INTERNAL_ERROR)
     headers.setdefault("content-type", "application/json")
     return HttpResponse(status, headers, data)
+
+
+def record_metrics(
+    env: Environment, call: Call, status: int, integration_seconds: float, http_api: bool = False
+) -> None:
+    """AWS/ApiGateway's per-request metrics (REST APIs by ApiName and Stage, HTTP APIs by
+    ApiId and Stage; the ``4xx``/``5xx`` names HTTP APIs use)."""
+    dims = {"ApiId" if http_api else "ApiName": call.api_id, "Stage": call.stage}
+    client, server = ("4xx", "5xx") if http_api else ("4XXError", "5XXError")
+    latency = round((clock.now() - call.started) * 1000, 3)
+    for name, value, unit in (
+        ("Count", 1.0, "Count"),
+        (client, 1.0 if 400 <= status < 500 else 0.0, "Count"),
+        (server, 1.0 if status >= 500 else 0.0, "Count"),
+        ("Latency", latency, "Milliseconds"),
+        ("IntegrationLatency", round(integration_seconds * 1000, 3), "Milliseconds"),
+    ):
+        env.metrics.record(call.account, call.region, "AWS/ApiGateway", name, value, unit, dims)

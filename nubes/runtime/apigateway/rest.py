@@ -21,6 +21,7 @@ from nubes.runtime.apigateway.proxy import (
     Call,
     call_function,
     json_reply,
+    record_metrics,
     v1_event,
     v1_response,
 )
@@ -42,7 +43,7 @@ def match_resource(
     segments = [s for s in path.split("/") if s]
     best: tuple[tuple[int, ...], dict[str, Any], dict[str, str]] | None = None
     for resource in resources.values():
-        params = _match_template(resource["path"], segments)
+        params = match_template(resource["path"], segments)
         if params is None:
             continue
         methods = resource.get("resourceMethods") or {}
@@ -61,7 +62,7 @@ def match_resource(
     return best[1], methods.get(method) or methods["ANY"], best[2]
 
 
-def _match_template(template: str, segments: list[str]) -> dict[str, str] | None:
+def match_template(template: str, segments: list[str]) -> dict[str, str] | None:
     parts = [p for p in template.split("/") if p]
     params: dict[str, str] = {}
     for i, part in enumerate(parts):
@@ -127,7 +128,7 @@ class RestPlane:
             response = await self._http_proxy(call, integration)
         else:
             response = await self._mapped(call, api, integration, method)
-        self._metrics(call, response.status, clock.now() - started)
+        record_metrics(self.env, call, response.status, clock.now() - started)
         return response
 
     # -- before the integration ---------------------------------------------------------------
@@ -312,42 +313,6 @@ class RestPlane:
                 "header": dict(call.req.headers),
             },
         }
-
-    def _metrics(self, call: Call, status: int, integration_seconds: float) -> None:
-        dims = {"ApiName": call.api_id, "Stage": call.stage}
-        record = self.env.metrics.record
-        record(call.account, call.region, "AWS/ApiGateway", "Count", 1.0, "Count", dims)
-        record(
-            call.account,
-            call.region,
-            "AWS/ApiGateway",
-            "4XXError",
-            1.0 if 400 <= status < 500 else 0.0,
-            "Count",
-            dims,
-        )
-        record(
-            call.account,
-            call.region,
-            "AWS/ApiGateway",
-            "5XXError",
-            1.0 if status >= 500 else 0.0,
-            "Count",
-            dims,
-        )
-        latency = round((clock.now() - call.started) * 1000, 3)
-        record(
-            call.account, call.region, "AWS/ApiGateway", "Latency", latency, "Milliseconds", dims
-        )
-        record(
-            call.account,
-            call.region,
-            "AWS/ApiGateway",
-            "IntegrationLatency",
-            round(integration_seconds * 1000, 3),
-            "Milliseconds",
-            dims,
-        )
 
 
 def _identity_sources(text: str) -> list[str]:

@@ -1,0 +1,7 @@
+"""API Gateway v2 (HTTP and WebSocket APIs) errors, from the model's error shapes."""
+
+from __future__ import annotations
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("apigatewayv2")

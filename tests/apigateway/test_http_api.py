@@ -1,0 +1,174 @@
+"""HTTP APIs made with boto3 and called over plain HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.apigateway.conftest import ECHO, api_url
+
+V2_ECHO = """
+import json
+def handler(event, context):
+    return {
+        "statusCode": 202,
+        "headers": {"x-echo": "v2"},
+        "cookies": ["a=1", "b=2"],
+        "body": json.dumps(event),
+    }
+"""
+
+
+def test_payload_2_0_and_1_0_routes(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api = apigw2.create_api(Name=unique("http"), ProtocolType="HTTP")
+    api_id = api["ApiId"]
+    assert api["ApiEndpoint"].startswith(f"http://{api_id}.execute-api.")
+    v2 = apigw2.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=make_function(V2_ECHO),
+        PayloadFormatVersion="2.0",
+    )
+    v1 = apigw2.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=make_function(ECHO),
+        PayloadFormatVersion="1.0",
+    )
+    apigw2.create_route(
+        ApiId=api_id, RouteKey="ANY /{proxy+}", Target=f"integrations/{v2['IntegrationId']}"
+    )
+    apigw2.create_route(
+        ApiId=api_id, RouteKey="GET /items/{id}", Target=f"integrations/{v1['IntegrationId']}"
+    )
+    apigw2.create_stage(
+        ApiId=api_id, StageName="$default", AutoDeploy=True, StageVariables={"s": "v"}
+    )
+
+    resp = requests.post(
+        f"{api_url(endpoint, api_id)}/some/where?a=1&a=2&b=3",
+        headers={"X-Custom": "hi", "Cookie": "c1=x; c2=y"},
+        data=b"hello",
+        timeout=60,
+    )
+    assert resp.status_code == 202
+    assert resp.headers["x-echo"] == "v2"
+    event = resp.json()
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "ANY /{proxy+}"
+    assert event["rawPath"] == "/some/where"
+    assert event["rawQueryString"] == "a=1&a=2&b=3"
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "3"}
+    assert event["pathParameters"] == {"proxy": "some/where"}
+    assert event["headers"]["x-custom"] == "hi"
+    assert event["cookies"] == ["c1=x", "c2=y"]
+    assert event["stageVariables"] == {"s": "v"}
+    assert event["body"] == "hello"
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["requestContext"]["stage"] == "$default"
+    assert event["requestContext"]["apiId"] == api_id
+
+    one = requests.get(f"{api_url(endpoint, api_id)}/items/9?x=1", timeout=60)
+    assert one.status_code == 201
+    event = one.json()
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/items/{id}"
+    assert event["pathParameters"] == {"id": "9"}
+    assert event["queryStringParameters"] == {"x": "1"}
+    assert event["requestContext"]["routeKey"] == "GET /items/{id}"
+
+
+def test_quick_create_plain_json_answer_and_stage_prefix(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    function = make_function("def handler(event, context):\n    return {'hello': 'world'}\n")
+    api = apigw2.create_api(Name=unique("quick"), ProtocolType="HTTP", Target=function)
+    api_id = api["ApiId"]
+    stages = apigw2.get_stages(ApiId=api_id)["Items"]
+    assert [s["StageName"] for s in stages] == ["$default"]
+    assert stages[0]["AutoDeploy"] is True
+    routes = apigw2.get_routes(ApiId=api_id)["Items"]
+    assert [r["RouteKey"] for r in routes] == ["$default"]
+    resp = requests.get(f"{api_url(endpoint, api_id)}/anything", timeout=60)
+    assert resp.status_code == 200
+    assert resp.json() == {"hello": "world"}
+
+    # A stage without auto-deploy serves its deployment, under its name.
+    apigw2.create_stage(ApiId=api_id, StageName="prod")
+    undeployed = requests.get(f"{api_url(endpoint, api_id)}/prod/x", timeout=60)
+    assert undeployed.status_code == 404
+    deployment = apigw2.create_deployment(ApiId=api_id, StageName="prod")
+    assert (
+        apigw2.get_stage(ApiId=api_id, StageName="prod")["DeploymentId"]
+        == (deployment["DeploymentId"])
+    )
+    assert requests.get(f"{api_url(endpoint, api_id)}/prod/x", timeout=60).status_code == 200
+
+
+def test_not_found_and_cors(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api = apigw2.create_api(
+        Name=unique("cors"),
+        ProtocolType="HTTP",
+        CorsConfiguration={
+            "AllowOrigins": ["https://example.com"],
+            "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["content-type"],
+            "MaxAge": 60,
+        },
+    )
+    api_id = api["ApiId"]
+    integration = apigw2.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=make_function(V2_ECHO)
+    )
+    apigw2.create_route(
+        ApiId=api_id, RouteKey="GET /only", Target=f"integrations/{integration['IntegrationId']}"
+    )
+    apigw2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    missing = requests.get(f"{api_url(endpoint, api_id)}/other", timeout=30)
+    assert missing.status_code == 404
+    assert missing.json() == {"message": "Not Found"}
+    pre = requests.options(
+        f"{api_url(endpoint, api_id)}/only",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+        timeout=30,
+    )
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "https://example.com"
+    assert pre.headers["access-control-allow-methods"] == "GET,POST"
+    assert pre.headers["access-control-max-age"] == "60"
+    got = requests.get(
+        f"{api_url(endpoint, api_id)}/only", headers={"Origin": "https://example.com"}, timeout=60
+    )
+    assert got.status_code == 202
+    assert got.headers["access-control-allow-origin"] == "https://example.com"
+
+
+def test_control_plane(apigw2: Any, unique: Callable[[str], str]) -> None:
+    api = apigw2.create_api(Name=unique("cp"), ProtocolType="HTTP", Tags={"k": "v"})
+    api_id = api["ApiId"]
+    assert any(a["ApiId"] == api_id for a in apigw2.get_apis()["Items"])
+    with pytest.raises(ClientError) as err:
+        apigw2.create_route(ApiId=api_id, RouteKey="FETCH /x")
+    assert err.value.response["Error"]["Code"] == "BadRequestException"
+    with pytest.raises(ClientError) as err:
+        apigw2.get_route(ApiId=api_id, RouteId="nope123")
+    assert err.value.response["Error"]["Code"] == "NotFoundException"
+    arn = f"arn:aws:apigateway:us-east-1::/apis/{api_id}"
+    apigw2.tag_resource(ResourceArn=arn, Tags={"t": "1"})
+    assert apigw2.get_tags(ResourceArn=arn)["Tags"] == {"k": "v", "t": "1"}
+    assert apigw2.update_api(ApiId=api_id, Name="renamed")["Name"] == "renamed"
+    apigw2.delete_api(ApiId=api_id)
+    with pytest.raises(ClientError):
+        apigw2.get_api(ApiId=api_id)
+    with pytest.raises(ClientError) as err:
+        json.dumps(apigw2.get_api(ApiId="abcdefghij"))
+    assert err.value.response["Error"]["Code"] == "NotFoundException"
