@@ -92,6 +92,8 @@ MODULES: dict[str, str] = {
     "AWS::Lambda": "nubes.services.lambda_.resources",
     "AWS::Logs": "nubes.services.logs.resources",
     "AWS::SSM": "nubes.services.ssm.resources",
+    "AWS::KMS": "nubes.services.kms.resources",
+    "AWS::SecretsManager": "nubes.services.secretsmanager.resources",
     "AWS::EC2": "nubes.services.ec2.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
@@ -150,7 +152,12 @@ class ResourceContext:
         return "aws-cn" if self.region.startswith("cn-") else "aws"
 
     def call(self, service: str, operation: str, params: Mapping[str, Any]) -> Any:
-        """An operation of ``service`` as this account's root, in this stack's region."""
+        """An operation of ``service`` as this account's root, in this stack's region. Its
+        input is checked against the operation's shape first, as the gateway checks a client's,
+        so a template's property of the wrong type fails with the service's own message."""
+        from nubes.protocol.validate import validate
+
+        validate(self.env.catalog.services[service].model.operation_model(operation), params)
         with on_behalf_of("aws:cloudformation:"):
             return self.env.providers.invoke(
                 service, operation, dict(params), self.account_id, self.region, host=self.host

@@ -131,6 +131,22 @@ def test_undeclared_parameter_is_refused_as_aws_refuses_it(
             "Template format error: Unresolved resource dependencies [Missing] in the Outputs "
             "block of the template",
         ),
+        (
+            "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  X: {Description: no value}\n",
+            [],
+            "Template format error: Every Outputs member must contain a Value object",
+        ),
+        (
+            "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    DependsOn: {x: 1}\n",
+            [],
+            "Template format error: DependsOn must be a string or list of strings.",
+        ),
+        (
+            "Conditions:\n  C: !Equals [a]\nResources:\n  A:\n    Type: AWS::SQS::Queue\n"
+            "    Condition: C\n",
+            [],
+            "Template error: Fn::Equals requires 2 arguments",
+        ),
     ],
 )
 def test_refused_up_front(
@@ -232,3 +248,27 @@ def test_intrinsic_functions(cfn: Any, deploy: Any) -> None:
     assert "Fn::ForEach::Handles" in str(original["TemplateBody"])
     processed = cfn.get_template(StackName=name, TemplateStage="Processed")["TemplateBody"]
     assert "Handlec" in json.dumps(processed)
+
+
+def test_property_of_the_wrong_shape_fails_the_resource(cfn: Any, deploy: Any) -> None:
+    body = """
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: 5
+  Filter:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: x
+      FilterPattern: x
+      MetricTransformations: [{}]
+"""
+    stack = deploy(body)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [
+        e
+        for e in cfn.describe_stack_events(StackName=stack["StackName"])["StackEvents"]
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    ]
+    assert failed and failed[0]["ResourceStatusReason"]

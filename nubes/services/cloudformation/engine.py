@@ -34,6 +34,9 @@ DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 SIGNAL_POLL = 0.2
 
 
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 class StepFailed(Exception):
     """A resource (or the stack's outputs) failed; the reason goes into the events."""
 
@@ -51,7 +54,7 @@ def duration(text: Any, default: float) -> float:
     return hours * 3600.0 + minutes * 60.0 + seconds
 
 
-def failure_reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException, logical_id: str = "") -> str:
     if isinstance(exc, StepFailed):
         return exc.reason
     if isinstance(exc, NotReady):
@@ -59,6 +62,15 @@ def failure_reason(exc: BaseException) -> str:
             f"Template format error: Unresolved resource dependencies [{exc.logical_id}] in the "
             "Resources block of the template"
         )
+    if isinstance(exc, _SHAPE_ERRORS):
+        # A handler reading a property of the wrong shape: AWS checks properties against the
+        # type's schema first and says so.
+        detail = (
+            f"required key [{exc.args[0]}] not found"
+            if isinstance(exc, KeyError)
+            else "a property has the wrong type or value"
+        )
+        return f"Properties validation failed for resource {logical_id} with message: #: {detail}"
     if isinstance(exc, ServiceError):
         if exc.code == "ValidationError" and exc.message.startswith(("Template", "Custom")):
             return exc.message
@@ -109,11 +121,24 @@ class Engine:
                 await work
             except Exception:
                 log.exception("stack operation on %s failed", stack_id)
+                self._abandon(stack_id)
             finally:
                 self.tasks.pop(stack_id, None)
                 self.done[stack_id].set()
 
         self.tasks[stack_id] = loop.create_task(run())
+
+    def _abandon(self, stack_id: str) -> None:
+        """An operation that broke off unexpectedly leaves its stack failed, not in progress."""
+        with self.store.transaction():
+            stack = self.stacks.get(stack_id)
+            if stack is not None and stack.status.endswith("_IN_PROGRESS"):
+                status = stack.status.replace("_IN_PROGRESS", "_FAILED")
+                if status.startswith("ROLLBACK") or status.startswith("UPDATE_ROLLBACK"):
+                    status = status.replace("_COMPLETE_CLEANUP", "")
+                stack.status = status
+                stack.reason = "Internal Failure"
+                self.stacks.save(stack)
 
     async def wait(self, stack_id: str) -> Stack:
         """The stack once its operation in progress has ended (nested stacks wait for theirs)."""
@@ -226,11 +251,11 @@ class Engine:
             self.put(stack, row, "Resource creation Initiated")
             await self.creation_policy(stack, logical_id, definition)
         except Exception as exc:
-            if not isinstance(exc, ServiceError | StepFailed | NotReady):
+            if not isinstance(exc, (ServiceError, StepFailed, NotReady, *_SHAPE_ERRORS)):
                 log.exception("creating %s (%s) failed", logical_id, type_name)
             row.status = f"{status}_FAILED"
-            self.put(stack, row, failure_reason(exc))
-            raise StepFailed(logical_id, failure_reason(exc)) from exc
+            self.put(stack, row, failure_reason(exc, logical_id))
+            raise StepFailed(logical_id, failure_reason(exc, logical_id)) from exc
         row.status = f"{status}_COMPLETE"
         self.put(stack, row)
         scope.resources[logical_id] = provisioned
@@ -496,8 +521,8 @@ class Engine:
             row = ResourceRow(
                 logical_id, type_name, "UPDATE_FAILED", None, 0.0, old.provisioned, old.props
             )
-            self.put(stack, row, failure_reason(exc))
-            raise StepFailed(logical_id, failure_reason(exc)) from exc
+            self.put(stack, row, failure_reason(exc, logical_id))
+            raise StepFailed(logical_id, failure_reason(exc, logical_id)) from exc
         if props == old.props and type_name == old.type:
             return
         handler = _handler(type_name)
@@ -529,8 +554,8 @@ class Engine:
             if not isinstance(exc, ServiceError | StepFailed):
                 log.exception("updating %s failed", logical_id)
             row.status = "UPDATE_FAILED"
-            self.put(stack, row, failure_reason(exc))
-            raise StepFailed(logical_id, failure_reason(exc)) from exc
+            self.put(stack, row, failure_reason(exc, logical_id))
+            raise StepFailed(logical_id, failure_reason(exc, logical_id)) from exc
         row.provisioned = provisioned
         row.status = "UPDATE_COMPLETE"
         self.put(stack, row)

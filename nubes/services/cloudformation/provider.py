@@ -20,8 +20,9 @@ from nubes.services.cloudformation import parameters as params_mod
 from nubes.services.cloudformation import template as tpl
 from nubes.services.cloudformation.builtin import NESTED_IN
 from nubes.services.cloudformation.changes import describe_changes
-from nubes.services.cloudformation.engine import Engine
+from nubes.services.cloudformation.engine import Engine, pseudo_parameters
 from nubes.services.cloudformation.errors import errors, validation
+from nubes.services.cloudformation.intrinsics import Scope
 from nubes.services.cloudformation.models import MIGRATIONS, Stack, Stacks
 from nubes.services.cloudformation.transforms import expand
 
@@ -181,6 +182,12 @@ class CloudFormationProvider(ServiceProvider):
         params_mod.check_declarations(declared)
         previous_raw = previous.doc.get("raw_parameters", {}) if previous else {}
         values, raw, resolved = params_mod.resolve(declared, given, previous_raw, self._lookup(ctx))
+        # Conditions depend on parameters only: a broken one is refused before anything runs.
+        scope = Scope(
+            template, values, {**pseudo_parameters(_probe(ctx, req)), "AWS::NoValue": None}
+        )
+        for name in template.get("Conditions") or {}:
+            scope.condition(name)
         capabilities = list(req.get("Capabilities") or [])
         needed, reason_types = required_capabilities(template)
         if declared_transforms and not change_set:
@@ -839,6 +846,14 @@ class CloudFormationProvider(ServiceProvider):
             self.stacks.save(stack)
             self.engine.launch(stack.stack_id, self.engine.update(stack, previous))
         return {}
+
+
+def _probe(ctx: RequestContext, req: Mapping[str, Any]) -> Stack:
+    """A stand-in stack for evaluating conditions before the stack exists."""
+    name = str(req.get("StackName", ""))
+    return Stack(
+        name, ctx.account_id, ctx.region, name.rsplit("/", 2)[0], "", None, 0.0, None, None
+    )
 
 
 def required_capabilities(template: Json) -> tuple[list[str], list[str]]:

@@ -233,6 +233,17 @@ def check(template: Template) -> None:
             raise validation(
                 "Template format error: Every Parameters object must contain a Type member."
             )
+    for output in (template.get("Outputs") or {}).values():
+        if not isinstance(output, dict) or "Value" not in output:
+            raise validation(
+                "Template format error: Every Outputs member must contain a Value object"
+            )
+    for definition in conditions.values():
+        if isinstance(definition, dict) and len(definition) == 1:
+            continue
+        raise validation(
+            "Template format error: Every Condition member must be an object with one function"
+        )
     unrecognized: list[str] = []
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict):
@@ -256,6 +267,13 @@ def check(template: Template) -> None:
             find_type(type_name) is None and type_name not in unrecognized
         ):
             unrecognized.append(str(type_name))
+        depends = resource.get("DependsOn", [])
+        if not isinstance(depends, str) and not (
+            isinstance(depends, list) and all(isinstance(d, str) for d in depends)
+        ):
+            raise validation(
+                "Template format error: DependsOn must be a string or list of strings."
+            )
         condition = resource.get("Condition")
         if condition is not None and condition not in conditions:
             raise validation(
