@@ -1,0 +1,166 @@
+"""Lambda authorizers and usage plans in front of REST and HTTP APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from tests.apigateway.conftest import ECHO, api_url, lambda_uri
+
+TOKEN_AUTHORIZER = """
+def handler(event, context):
+    token = event["authorizationToken"]
+    if token == "bad":
+        raise Exception("Unauthorized")
+    effect = "Allow" if token == "allow" else "Deny"
+    return {
+        "principalId": "user-1",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"tier": "gold", "n": 3},
+    }
+"""
+
+SIMPLE_AUTHORIZER = """
+def handler(event, context):
+    ok = event["headers"].get("x-pass") == "yes"
+    return {"isAuthorized": ok, "context": {"who": "tester"}}
+"""
+
+
+def _rest_api(
+    apigw: Any, unique: Callable[[str], str], function_arn: str, **method: Any
+) -> tuple[str, str]:
+    api = apigw.create_rest_api(name=unique("api"))
+    resource = apigw.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="thing"
+    )
+    authorizer = method.pop("authorizer_arn", None)
+    if authorizer is not None:
+        made = apigw.create_authorizer(
+            restApiId=api["id"],
+            name="tok",
+            type="TOKEN",
+            authorizerUri=lambda_uri(authorizer),
+            identitySource="method.request.header.Authorization",
+        )
+        method.update(authorizationType="CUSTOM", authorizerId=made["id"])
+    method.setdefault("authorizationType", "NONE")
+    apigw.put_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="GET", **method)
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=resource["id"],
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=lambda_uri(function_arn),
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    return api["id"], f"{api_url('', api['id'], 'prod')}/thing"
+
+
+def test_token_authorizer_allows_denies_and_refuses(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    _, path = _rest_api(
+        apigw, unique, make_function(ECHO), authorizer_arn=make_function(TOKEN_AUTHORIZER)
+    )
+    url = endpoint + path
+    allowed = requests.get(url, headers={"Authorization": "allow"}, timeout=60)
+    assert allowed.status_code == 201
+    authorizer = allowed.json()["requestContext"]["authorizer"]
+    assert authorizer["principalId"] == "user-1"
+    assert authorizer["tier"] == "gold"
+    denied = requests.get(url, headers={"Authorization": "deny"}, timeout=60)
+    assert denied.status_code == 403
+    assert denied.json() == {
+        "Message": "User is not authorized to access this resource with an explicit deny"
+    }
+    unauthorized = requests.get(url, headers={"Authorization": "bad"}, timeout=60)
+    assert unauthorized.status_code == 401
+    assert unauthorized.json() == {"message": "Unauthorized"}
+    missing = requests.get(url, timeout=60)
+    assert missing.status_code == 401
+
+
+def test_usage_plan_throttle_and_quota(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id, path = _rest_api(apigw, unique, make_function(ECHO), apiKeyRequired=True)
+    url = endpoint + path
+    assert requests.get(url, timeout=60).json() == {"message": "Forbidden"}
+    throttled_key = apigw.create_api_key(name=unique("k"), enabled=True)
+    throttled = apigw.create_usage_plan(
+        name=unique("plan"),
+        apiStages=[{"apiId": api_id, "stage": "prod"}],
+        throttle={"burstLimit": 1, "rateLimit": 0.001},
+    )
+    apigw.create_usage_plan_key(
+        usagePlanId=throttled["id"], keyId=throttled_key["id"], keyType="API_KEY"
+    )
+    headers = {"x-api-key": throttled_key["value"]}
+    assert requests.get(url, headers=headers, timeout=60).status_code == 201
+    second = requests.get(url, headers=headers, timeout=60)
+    assert second.status_code == 429
+    assert second.json() == {"message": "Too Many Requests"}
+
+    quota_key = apigw.create_api_key(name=unique("k"), enabled=True)
+    quota = apigw.create_usage_plan(
+        name=unique("plan"),
+        apiStages=[{"apiId": api_id, "stage": "prod"}],
+        quota={"limit": 2, "period": "DAY"},
+    )
+    apigw.create_usage_plan_key(usagePlanId=quota["id"], keyId=quota_key["id"], keyType="API_KEY")
+    headers = {"x-api-key": quota_key["value"]}
+    assert [requests.get(url, headers=headers, timeout=60).status_code for _ in range(2)] == [
+        201,
+        201,
+    ]
+    over = requests.get(url, headers=headers, timeout=60)
+    assert over.status_code == 429
+    assert over.json() == {"message": "Limit Exceeded"}
+    keys = apigw.get_usage_plan_keys(usagePlanId=quota["id"])["items"]
+    assert [k["id"] for k in keys] == [quota_key["id"]]
+
+
+def test_http_api_simple_lambda_authorizer(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id = apigw2.create_api(Name=unique("auth"), ProtocolType="HTTP")["ApiId"]
+    integration = apigw2.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=make_function(ECHO),
+        PayloadFormatVersion="2.0",
+    )
+    authorizer = apigw2.create_authorizer(
+        ApiId=api_id,
+        Name="simple",
+        AuthorizerType="REQUEST",
+        AuthorizerUri=lambda_uri(make_function(SIMPLE_AUTHORIZER)),
+        AuthorizerPayloadFormatVersion="2.0",
+        EnableSimpleResponses=True,
+        IdentitySource=["$request.header.x-pass"],
+    )
+    apigw2.create_route(
+        ApiId=api_id,
+        RouteKey="GET /secret",
+        AuthorizationType="CUSTOM",
+        AuthorizerId=authorizer["AuthorizerId"],
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    apigw2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    url = f"{api_url(endpoint, api_id)}/secret"
+    assert requests.get(url, timeout=60).status_code == 401
+    refused = requests.get(url, headers={"x-pass": "no"}, timeout=60)
+    assert refused.status_code == 403
+    assert refused.json() == {"message": "Forbidden"}
+    ok = requests.get(url, headers={"x-pass": "yes"}, timeout=60)
+    assert ok.status_code == 201
+    assert ok.json()["requestContext"]["authorizer"] == {"lambda": {"who": "tester"}}
