@@ -87,6 +87,15 @@ def test_cpu_credits_and_template_data(ec2: Any, image: str) -> None:
     ec2.terminate_instances(InstanceIds=ids)
 
 
+def test_maintenance_options(ec2: Any, image: str) -> None:
+    iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    assert instance(ec2, iid)["MaintenanceOptions"]["AutoRecovery"] == "default"
+    changed = ec2.modify_instance_maintenance_options(InstanceId=iid, AutoRecovery="disabled")
+    assert changed["AutoRecovery"] == "disabled"
+    assert instance(ec2, iid)["MaintenanceOptions"]["AutoRecovery"] == "disabled"
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
 def test_account_attributes(ec2: Any) -> None:
     found = ec2.describe_account_attributes(AttributeNames=["default-vpc", "supported-platforms"])
     values = {a["AttributeName"]: [v["AttributeValue"] for v in a["AttributeValues"]]

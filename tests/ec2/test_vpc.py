@@ -145,3 +145,21 @@ def test_dry_run(ec2: Any) -> None:
     assert error_code(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/8", DryRun=True)) == (
         "InvalidVpc.Range"
     )
+
+
+def test_default_vpc_deleted_and_made_again(ec2: Any) -> None:
+    assert error_code(lambda: ec2.create_default_vpc()) == "DefaultVpcAlreadyExists"
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    for subnet in ec2.describe_subnets()["Subnets"]:
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    gateway = ec2.describe_internet_gateways()["InternetGateways"][0]["InternetGatewayId"]
+    ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+    ec2.delete_internet_gateway(InternetGatewayId=gateway)
+    ec2.delete_vpc(VpcId=vpc)
+    assert ec2.describe_vpcs()["Vpcs"] == []
+    assert error_code(lambda: ec2.create_security_group(GroupName="g", Description="g")) == (
+        "VPCIdNotSpecified"
+    )
+    made = ec2.create_default_vpc()["Vpc"]
+    assert made["IsDefault"] and made["CidrBlock"] == "172.31.0.0/16"
+    assert len(ec2.describe_subnets()["Subnets"]) == 6

@@ -3,6 +3,7 @@
 from nubes.core.errors import ErrorCatalogue
 
 _CODES = """
+DefaultVpcAlreadyExists
 AddressLimitExceeded AuthFailure CannotDelete CidrConflict CidrLimitExceeded
 DependencyViolation Gateway.NotAttached IdempotentParameterMismatch IncorrectInstanceState
 IncorrectState InstanceLimitExceeded InsufficientFreeAddressesInSubnet InvalidAMIID.Malformed

@@ -121,6 +121,28 @@ class InstanceSettingsMixin(InstanceMixin):
         check = ASSOCIATION_FILTERS.compile(params.get("Filters"))
         return {"IamInstanceProfileAssociations": [d for d in docs if check(d)]}
 
+    # -- maintenance --------------------------------------------------------------------
+
+    def modify_instance_maintenance_options(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = self.scope(ctx)
+        record = self.find(scope, "i", params["InstanceId"])
+        recovery = params.get("AutoRecovery")
+        if recovery not in (None, "default", "disabled"):
+            raise errors(
+                "InvalidParameterValue",
+                f"Value ({recovery}) for parameter AutoRecovery is invalid.",
+            )
+        self.dry_run(params)
+        if recovery:
+            record.doc["MaintenanceOptions"]["AutoRecovery"] = recovery
+            self.save(scope, record)
+        return {
+            "InstanceId": record.id,
+            "AutoRecovery": record.doc["MaintenanceOptions"]["AutoRecovery"],
+        }
+
     # -- CPU credits --------------------------------------------------------------------
 
     def describe_instance_credit_specifications(

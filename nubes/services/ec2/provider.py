@@ -46,6 +46,21 @@ class Ec2Provider(InstanceSettingsMixin, MachineMixin, LinkMixin, VpcMixin):
         )
         self.save(scope, table)
 
+    def create_default_vpc(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """A new default network, for an account whose default VPC was deleted."""
+        scope = self.scope(ctx)
+        existing = self.default_vpc_id(scope)
+        if existing:
+            raise errors(
+                "DefaultVpcAlreadyExists",
+                "A Default VPC already exists for this account in this region.",
+            )
+        self.dry_run(params)
+        self.create_default_network(scope)
+        vpc_id = self.default_vpc_id(scope)
+        assert vpc_id is not None
+        return {"Vpc": self.with_tags(scope, [self.find(scope, "vpc", vpc_id)])[0]}
+
     # -- catalogue ----------------------------------------------------------------------
 
     def describe_account_attributes(
