@@ -1320,8 +1320,6 @@ class KmsProvider(ServiceProvider):
         problems = tag_problems(self.env.tags.get(key_arn), new)
         if problems:
             raise errors.TagException(problems[0])
-        if any(k.startswith("aws:") for k in new):
-            raise errors.TagException("Tags beginning with aws: are reserved.")
         self.env.tags.set(key_arn, new)
 
     def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
