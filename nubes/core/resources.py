@@ -94,8 +94,6 @@ MODULES: dict[str, str] = {
     "AWS::SSM": "nubes.services.ssm.resources",
     "AWS::KMS": "nubes.services.kms.resources",
     "AWS::SecretsManager": "nubes.services.secretsmanager.resources",
-    "AWS::KMS": "nubes.services.kms.resources",
-    "AWS::SecretsManager": "nubes.services.secretsmanager.resources",
     "AWS::EC2": "nubes.services.ec2.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
