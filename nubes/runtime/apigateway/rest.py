@@ -127,7 +127,10 @@ class RestPlane:
         elif kind == "HTTP_PROXY":
             response = await self._http_proxy(call, integration)
         else:
-            response = await self._mapped(call, api, integration, method)
+            try:
+                response = await self._mapped(call, api, integration)
+            except vtl.TemplateError:
+                response = json_reply(500, INTERNAL_ERROR)
         record_metrics(self.env, call, response.status, clock.now() - started)
         return response
 
@@ -215,7 +218,6 @@ class RestPlane:
         call: Call,
         api: dict[str, Any],
         integration: dict[str, Any],
-        method: dict[str, Any],
     ) -> HttpResponse:
         """MOCK, AWS (Lambda) and HTTP integrations: request template, the backend, then the
         integration response chosen by its selection pattern and its template."""

@@ -151,7 +151,7 @@ class _Parser:
             if ch == "#":
                 if src.startswith("##", self.pos):
                     end = src.find("\n", self.pos)
-                    self.pos = len(src) if end < 0 else end
+                    self.pos = len(src) if end < 0 else end + 1
                     continue
                 if src.startswith("#*", self.pos):
                     end = src.find("*#", self.pos)
@@ -183,7 +183,7 @@ class _Parser:
                 if text:
                     nodes.append(("text", "".join(text)))
                     text = []
-                nodes.append(("out", self._reference_in_text()))
+                nodes.append(self._reference_in_text())
                 continue
             if ch == "\\" and src.startswith("\\$", self.pos):
                 text.append("$")
@@ -280,7 +280,7 @@ class _Parser:
             if not self.src.startswith("}", self.pos):
                 raise TemplateError("Expected '}'")
             self.pos += 1
-        return ("ref", node, quiet, self.src[start : self.pos])
+        return ("out", node, quiet, self.src[start : self.pos])
 
     def _name(self) -> str:
         found = re.compile(r"[A-Za-z_][\w-]*").match(self.src, self.pos)
