@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -168,3 +169,82 @@ Resources:
     assert len(urls) == 1
     cfn.delete_stack(StackName=kept["StackName"])
     assert settle(cfn, kept["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+POLICY = {
+    "Statement": [
+        {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": "Update:*",
+            "Principal": "*",
+            "Resource": "LogicalResourceId/Dead",
+        },
+    ]
+}
+
+
+def test_stack_policy_guards_updates(cfn: Any, deploy: Any) -> None:
+    stack = deploy(QUEUES, StackPolicyBody=json.dumps(POLICY))
+    name = stack["StackName"]
+    assert json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"]) == POLICY
+    guarded = QUEUES.replace("Value: blue", "Value: red")
+    cfn.update_stack(StackName=name, TemplateBody=guarded)
+    rolled = settle(cfn, name)
+    assert rolled["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert (
+        "Dead",
+        "UPDATE_FAILED",
+        "Action denied by stack policy: Statement [#2] does not allow [Update:Modify] for "
+        "resource [LogicalResourceId/Dead]",
+    ) in reasons(cfn, name)
+    # A policy for this update only lets it through.
+    cfn.update_stack(
+        StackName=name,
+        TemplateBody=guarded,
+        StackPolicyDuringUpdateBody=json.dumps(
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}
+                ]
+            }
+        ),
+    )
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"]) == POLICY
+    cfn.delete_stack(StackName=name)
+    settle(cfn, stack["StackId"])
+
+
+def test_deletion_policies(cfn: Any, client: Callable[..., Any], deploy: Any) -> None:
+    template = """
+Resources:
+  Kept:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+  Swapped:
+    Type: AWS::SQS::Queue
+    UpdateReplacePolicy: Retain
+    Properties:
+      FifoQueue: false
+Outputs:
+  Kept:
+    Value: !Ref Kept
+  Swapped:
+    Value: !Ref Swapped
+"""
+    stack = deploy(template)
+    name = stack["StackName"]
+    before = outputs(stack)
+    cfn.update_stack(StackName=name, TemplateBody=template.replace("false", "true"))
+    after = outputs(settle(cfn, name))
+    assert after["Swapped"] != before["Swapped"] and after["Swapped"].endswith(".fifo")
+    sqs = client("sqs")
+    # The replaced queue was kept, as UpdateReplacePolicy asked.
+    sqs.get_queue_attributes(QueueUrl=before["Swapped"], AttributeNames=["QueueArn"])
+    cfn.delete_stack(StackName=name)
+    settle(cfn, stack["StackId"])
+    assert ("Kept", "DELETE_SKIPPED", "") in reasons(cfn, stack["StackId"])
+    sqs.get_queue_attributes(QueueUrl=before["Kept"], AttributeNames=["QueueArn"])
+    with pytest.raises(ClientError):
+        sqs.get_queue_attributes(QueueUrl=after["Swapped"], AttributeNames=["QueueArn"])

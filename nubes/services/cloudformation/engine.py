@@ -24,6 +24,7 @@ from nubes.protocol.base import ServiceError
 from nubes.services.cloudformation import template as tpl
 from nubes.services.cloudformation.intrinsics import NotReady, Scope
 from nubes.services.cloudformation.models import ResourceRow, Stack, Stacks
+from nubes.services.cloudformation.policy import refusal
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -210,11 +211,16 @@ class Engine:
                 stack, stack.name, "AWS::CloudFormation::Stack", status, reason, stack.stack_id
             )
 
-    def put(self, stack: Stack, row: ResourceRow, reason: str | None = None) -> None:
+    def put(
+        self, stack: Stack, row: ResourceRow, reason: str | None = None, keep: bool = True
+    ) -> None:
+        """Record the resource's new status and its event (``keep`` False: the event only, for
+        a physical resource the stack no longer holds, as an old one replaced)."""
         with self.store.transaction():
             row.updated = clock.now()
             row.reason = reason
-            self.stacks.put_resource(stack.stack_id, row)
+            if keep:
+                self.stacks.put_resource(stack.stack_id, row)
             self.stacks.event(
                 stack,
                 row.logical_id,
@@ -296,20 +302,25 @@ class Engine:
             await self.sleep_until_woken(stack.stack_id, logical_id)
 
     async def delete_resource(
-        self, stack: Stack, row: ResourceRow, definition: dict[str, Any] | None, status: str
+        self,
+        stack: Stack,
+        row: ResourceRow,
+        definition: dict[str, Any] | None,
+        status: str,
+        keep: bool = True,
     ) -> None:
         """Delete one resource as DeletionPolicy says; raises StepFailed when it cannot."""
         policy = (definition or {}).get("DeletionPolicy", "Delete")
         if row.provisioned is None:
             row.status = "DELETE_COMPLETE"
-            self.put(stack, row)
+            self.put(stack, row, keep=keep)
             return
         if policy == "Retain" or (policy == "RetainExceptOnCreate" and status != "ROLLBACK"):
             row.status = "DELETE_SKIPPED"
-            self.put(stack, row)
+            self.put(stack, row, keep=keep)
             return
         row.status = "DELETE_IN_PROGRESS"
-        self.put(stack, row)
+        self.put(stack, row, keep=keep)
         try:
             handler = _handler(row.type)
             ctx = self.context(stack, row.logical_id)
@@ -318,10 +329,10 @@ class Engine:
             if not isinstance(exc, ServiceError | StepFailed):
                 log.exception("deleting %s failed", row.logical_id)
             row.status = "DELETE_FAILED"
-            self.put(stack, row, failure_reason(exc))
+            self.put(stack, row, failure_reason(exc), keep=keep)
             raise StepFailed(row.logical_id, failure_reason(exc)) from exc
         row.status = "DELETE_COMPLETE"
-        self.put(stack, row)
+        self.put(stack, row, keep=keep)
 
     # -- outputs and exports ----------------------------------------------------------------------
 
@@ -460,6 +471,7 @@ class Engine:
         changes: list[Change] = []
         keep: set[str] = set()
         try:
+            self._check_removals(stack, rows, template, scope)
             for logical_id in tpl.order(template):
                 if not scope.included(logical_id):
                     continue
@@ -490,7 +502,9 @@ class Engine:
         for change in reversed(changes):
             if change.action == "replaced" and change.old is not None:
                 policy = template["Resources"][change.logical_id].get("UpdateReplacePolicy")
-                await self._quiet_delete(stack, change.old, {"DeletionPolicy": policy or "Delete"})
+                await self._quiet_delete(
+                    stack, change.old, {"DeletionPolicy": policy or "Delete"}, keep=False
+                )
         for logical_id in reversed(
             tpl.order(old_template, [k for k in old_template["Resources"] if k in rows])
         ):
@@ -503,7 +517,27 @@ class Engine:
             with self.store.transaction():
                 self.stacks.drop_resource(stack.stack_id, logical_id)
         stack.doc.pop("previous", None)
+        stack.doc.pop("policy_during_update", None)
         self.save(stack, "UPDATE_COMPLETE")
+
+    @staticmethod
+    def _policy(stack: Stack) -> str | None:
+        policy: str | None = stack.doc.get("policy_during_update") or stack.doc.get("policy")
+        return policy
+
+    def _check_removals(
+        self, stack: Stack, rows: dict[str, ResourceRow], template: dict[str, Any], scope: Scope
+    ) -> None:
+        """Resources the update removes must be ones the stack policy lets go."""
+        for logical_id, row in rows.items():
+            if row.status == "DELETE_COMPLETE":
+                continue
+            if logical_id in template["Resources"] and scope.included(logical_id):
+                continue
+            refused = refusal(self._policy(stack), "Update:Delete", logical_id, row.type)
+            if refused:
+                self.put(stack, ResourceRow(**{**row.__dict__, "status": "UPDATE_FAILED"}), refused)
+                raise StepFailed(logical_id, refused)
 
     async def _update_one(
         self,
@@ -527,6 +561,18 @@ class Engine:
             return
         handler = _handler(type_name)
         replace = type_name != old.type or bool(handler.needs_replacement(props, old.props or {}))
+        refused = refusal(
+            self._policy(stack),
+            "Update:Replace" if replace else "Update:Modify",
+            logical_id,
+            type_name,
+        )
+        if refused:
+            row = ResourceRow(
+                logical_id, type_name, "UPDATE_FAILED", None, 0.0, old.provisioned, old.props
+            )
+            self.put(stack, row, refused)
+            raise StepFailed(logical_id, refused)
         if replace:
             changes.append(Change(logical_id, "replaced", old))
             row = ResourceRow(logical_id, type_name, "UPDATE_IN_PROGRESS", None, 0.0, None, props)
@@ -562,11 +608,15 @@ class Engine:
         scope.resources[logical_id] = provisioned
 
     async def _quiet_delete(
-        self, stack: Stack, row: ResourceRow, definition: dict[str, Any] | None
+        self,
+        stack: Stack,
+        row: ResourceRow,
+        definition: dict[str, Any] | None,
+        keep: bool = True,
     ) -> None:
         """Deletes in a cleanup phase: a failure is reported in the events, not fatal."""
         with contextlib.suppress(StepFailed):
-            await self.delete_resource(stack, row, definition, "CLEANUP")
+            await self.delete_resource(stack, row, definition, "CLEANUP", keep)
 
     async def update_failed(
         self, stack: Stack, previous: dict[str, Any], changes: list[Change], exc: BaseException
@@ -626,7 +676,7 @@ class Engine:
             pass
         self.save(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         for row in cleanup:
-            await self._quiet_delete(stack, row, None)
+            await self._quiet_delete(stack, row, None, keep=False)
         self.save(stack, "UPDATE_ROLLBACK_COMPLETE")
 
     async def _revert(self, stack: Stack, old: ResourceRow, current: ResourceRow) -> None:

@@ -294,6 +294,8 @@ class CloudFormationProvider(ServiceProvider):
         self._settings(ctx, {**_kept_settings(previous), **req}, merged)
         if "Tags" not in req:
             merged["tags"] = previous.get("tags", [])
+        if req.get("StackPolicyDuringUpdateBody"):
+            merged["policy_during_update"] = _policy(req["StackPolicyDuringUpdateBody"])
         if (
             merged["template"] == previous.get("template")
             and merged["raw_parameters"] == previous.get("raw_parameters")
