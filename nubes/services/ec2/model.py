@@ -56,7 +56,8 @@ MIGRATIONS = (
 
 
 _PARSED: dict[str, Any] = {}
-_PARSED_MAX = 50_000
+_PARSED_MAX = 10_000
+"""Enough for a few 1,000-instance pages (documents and private parts); cleared when full."""
 
 
 def _parsed(text: str) -> Any:
