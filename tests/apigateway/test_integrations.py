@@ -89,7 +89,7 @@ class _Echo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _answer  # noqa: N815 (http.server's names)
+    do_GET = do_POST = _answer
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -18,8 +18,10 @@ def test_references_and_directives() -> None:
     template = (
         "#set($total = 0)"
         "#foreach($item in $input.path('$.items'))#set($total = $total + $item.n)#end"
-        '{"total": $total, "id": "$input.params(\'id\')", "q": "$util.urlEncode($input.params(\'q\'))", '
-        '"name": "$util.escapeJavaScript($input.path(\'$.name\'))", "count": $input.path(\'$.items\').size(), '
+        '{"total": $total, "id": "$input.params(\'id\')", '
+        '"q": "$util.urlEncode($input.params(\'q\'))", '
+        '"name": "$util.escapeJavaScript($input.path(\'$.name\'))", '
+        "\"count\": $input.path('$.items').size(), "
         '"stage": "${context.stage}", "v": "$stageVariables.v", "missing": "$!nothing"}'
     )
     out = json.loads(render(template, body, CONTEXT))
