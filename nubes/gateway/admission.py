@@ -30,6 +30,8 @@ OPEN_PREFIXES = (
     "/_aws/sns/SimpleNotificationService-",
     # The console signs people in itself and reads through the API with their credentials.
     "/_nubes/console",
+    # API Gateway APIs decide by their own authorizers, resource policies and API keys.
+    "/_aws/execute-api/",
 )
 
 
