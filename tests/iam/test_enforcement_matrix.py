@@ -40,6 +40,7 @@ PREFERRED = {
     "sts": "GetCallerIdentity",
     "logs": "DescribeLogGroups",
     "lambda": "ListFunctions",
+    "cloudformation": "ListStacks",
 }
 """A cheap read each service answers without any resource; other services get one chosen
 from their model (a List/Describe operation with no required input)."""
@@ -60,11 +61,12 @@ def read_operation(service: str) -> str:
         return PREFERRED[service]
     shapes = botocore.session.get_session().get_service_model(service)
     implemented = set(implemented_operations()[service])
-    for name in sorted(implemented):
-        op = shapes.operation_model(name)
-        required = op.input_shape.required_members if op.input_shape else []
-        if name.startswith(("List", "Describe")) and not required:
-            return name
+    for prefix in ("List", "Describe"):
+        for name in sorted(implemented):
+            op = shapes.operation_model(name)
+            required = op.input_shape.required_members if op.input_shape else []
+            if name.startswith(prefix) and not required:
+                return name
     pytest.skip(f"{service}: no read operation without required input to probe with")
 
 

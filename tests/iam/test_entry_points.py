@@ -32,6 +32,26 @@ REVIEWED = {
     ("nubes/services/sns/provider.py", "endpoints(self)"): (
         "/_aws/sns/*: internal endpoints (admission), but the public signing certificate"
     ),
+    ("nubes/services/elbv2/provider.py", "self.plane.intercept"): (
+        "load balancer listeners (Host: the DNS name): public traffic, as an ALB's listeners "
+        "are; the targets decide"
+    ),
+    ("nubes/services/elb/provider.py", "self.plane.intercept"): (
+        "Classic Load Balancer listeners: public traffic, as on AWS"
+    ),
+    ("nubes/services/cloudformation/provider.py", "response_endpoint(self)"): (
+        "custom resource responses and wait condition signals, PUT to the presigned-URL stand-ins "
+        "CloudFormation hands out; the response token / stack id in the URL is the credential "
+        "(the X-Amz-Signature in those URLs is not checked: weaker than AWS's presigned URL)"
+    ),
+    ("nubes/services/apigateway/provider.py", "self._serve"): (
+        "REST API invoke URLs: public as on AWS, gated by the API's authorizers and API keys "
+        "(methods with authorizationType AWS_IAM are not yet checked for a signature)"
+    ),
+    ("nubes/services/apigatewayv2/provider.py", "self._serve"): (
+        "HTTP API invoke URLs: public as on AWS, gated by the routes' authorizers (JWT, Lambda); "
+        "AWS_IAM routes are not yet checked for a signature"
+    ),
 }
 
 _REGISTRATION = re.compile(r"interceptors\.(?:append|insert)\((?:\s*\d+\s*,)?\s*([^)]*\)?)\)")
@@ -41,8 +61,11 @@ def test_every_interceptor_is_reviewed() -> None:
     root = Path(nubes.__file__).parent
     found = set()
     for path in root.rglob("*.py"):
-        for expression in _REGISTRATION.findall(path.read_text()):
-            found.add((f"nubes/{path.relative_to(root)}", expression.strip()))
+        for line in path.read_text().splitlines():
+            if "``" in line:  # a docstring naming the call, not making it
+                continue
+            for expression in _REGISTRATION.findall(line):
+                found.add((f"nubes/{path.relative_to(root)}", expression.strip()))
     unreviewed = found - set(REVIEWED)
     assert not unreviewed, f"interceptors not reviewed for IAM enforcement: {sorted(unreviewed)}"
     gone = set(REVIEWED) - found
