@@ -302,6 +302,14 @@ class AutoScalingProvider(Keeper, ServiceProvider):
                 "You must use a valid fully-formed launch template. The specified launch "
                 f"template, with {which}, does not exist."
             )
+        if doc.get("LaunchTemplate"):
+            # AWS answers with both the template's id and name, whichever was given.
+            template_id = self.current_config(ctx.account_id, ctx.region, doc).split(":")[0]
+            doc["LaunchTemplate"] = {
+                **doc["LaunchTemplate"],
+                "LaunchTemplateId": template_id,
+                "LaunchTemplateName": self._template_name(ctx.account_id, ctx.region, template_id),
+            }
         for policy in doc.get("TerminationPolicies") or ():
             if policy not in termination.POLICIES and not policy.startswith("arn:"):
                 raise errors.ValidationError(f"Termination policy {policy} is not supported.")
