@@ -404,3 +404,74 @@ def test_sam_api_answers_over_http(cfn: Any, endpoint: str, deploy: Any) -> None
         assert json.loads(answer.read()) == {"table": out["Table"], "path": "/items"}
     cfn.delete_stack(StackName=stack["StackName"])
     assert settle(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_sns_backed_custom_resource_and_notifications(
+    cfn: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    sqs, sns = client("sqs"), client("sns")
+    inbox = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    provider_topic = sns.create_topic(Name=unique("provider"))["TopicArn"]
+    events_topic = sns.create_topic(Name=unique("events"))["TopicArn"]
+    for topic in (provider_topic, events_topic):
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=inbox_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+    body = f"""
+Resources:
+  Thing:
+    Type: AWS::CloudFormation::CustomResource
+    Properties:
+      ServiceToken: {provider_topic}
+      Color: blue
+Outputs:
+  Answer:
+    Value: !GetAtt Thing.Answer
+"""
+    name = unique("snscr")
+    cfn.create_stack(StackName=name, TemplateBody=body, NotificationARNs=[events_topic])
+    request: dict[str, Any] = {}
+    notes: list[str] = []
+    while not request:
+        for message in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+            if message["Body"].startswith("{"):
+                request = json.loads(message["Body"])
+            else:
+                notes.append(message["Body"])
+    assert request["RequestType"] == "Create"
+    assert request["ResourceProperties"]["Color"] == "blue"
+    response = {
+        "Status": "SUCCESS",
+        "PhysicalResourceId": "thing-1",
+        "StackId": request["StackId"],
+        "RequestId": request["RequestId"],
+        "LogicalResourceId": request["LogicalResourceId"],
+        "Data": {"Answer": "42"},
+    }
+    put = urllib.request.Request(
+        request["ResponseURL"], data=json.dumps(response).encode(), method="PUT"
+    )
+    with urllib.request.urlopen(put) as answer:
+        assert answer.status == 200
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(stack) == {"Answer": "42"}
+    while not any(
+        "ResourceStatus='CREATE_COMPLETE'" in n and f"LogicalResourceId='{name}'" in n
+        for n in notes
+    ):
+        for message in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+            notes.append(message["Body"])
+    assert any("ResourceStatus='CREATE_IN_PROGRESS'" in n for n in notes)

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -210,6 +211,7 @@ class Engine:
             self.stacks.event(
                 stack, stack.name, "AWS::CloudFormation::Stack", status, reason, stack.stack_id
             )
+        self.notify(stack, stack.name, "AWS::CloudFormation::Stack", status, reason, stack.stack_id)
 
     def put(
         self, stack: Stack, row: ResourceRow, reason: str | None = None, keep: bool = True
@@ -230,6 +232,63 @@ class Engine:
                 row.provisioned.physical_id if row.provisioned else None,
                 row.props,
             )
+        self.notify(
+            stack,
+            row.logical_id,
+            row.type,
+            row.status,
+            reason,
+            row.provisioned.physical_id if row.provisioned else None,
+            row.props,
+        )
+
+    def notify(
+        self,
+        stack: Stack,
+        logical_id: str,
+        type_name: str,
+        status: str,
+        reason: str | None,
+        physical_id: str | None,
+        props: Any = None,
+    ) -> None:
+        """Each event goes to the stack's notification topics, in AWS's key='value' lines."""
+        topics = stack.doc.get("notification_arns") or []
+        if not topics:
+            return
+        fields = {
+            "StackId": stack.stack_id,
+            "Timestamp": datetime.fromtimestamp(clock.now(), UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "EventId": str(uuid.uuid4()),
+            "LogicalResourceId": logical_id,
+            "Namespace": stack.account,
+            "PhysicalResourceId": physical_id or "",
+            "PrincipalId": stack.account,
+            "ResourceProperties": json.dumps(props) if props is not None else "null",
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason or "",
+            "ResourceType": type_name,
+            "StackName": stack.name,
+            "ClientRequestToken": "null",
+        }
+        message = "".join(f"{k}='{v}'\n" for k, v in fields.items())
+        for topic in topics:
+            try:
+                self.env.providers.invoke(
+                    "sns",
+                    "Publish",
+                    {
+                        "TopicArn": topic,
+                        "Subject": "AWS CloudFormation Notification",
+                        "Message": message,
+                    },
+                    stack.account,
+                    stack.region,
+                )
+            except ServiceError:
+                log.warning("stack %s could not notify %s", stack.name, topic)
 
     @staticmethod
     async def _maybe_await(value: Any) -> Any:
