@@ -5,7 +5,10 @@ API keys and usage plans. The APIs answer over HTTP through ``nubes/runtime/apig
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
@@ -14,6 +17,7 @@ from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import locate, split_stage
 from nubes.runtime.apigateway.proxy import Call
 from nubes.runtime.apigateway.rest import RestPlane
+from nubes.services.apigateway import openapi
 from nubes.services.apigateway.errors import errors
 from nubes.services.base import ServiceProvider
 
@@ -193,6 +197,93 @@ class ApiGatewayProvider(ServiceProvider):
         self._api(ctx, req["restApiId"])
         self.docs.delete(ctx.account_id, ctx.region, "restapi", req["restApiId"])
         return {}
+
+    # -- OpenAPI ----------------------------------------------------------------------------------
+
+    def _apply_definition(self, api: Json, body: bytes, merge: bool) -> None:
+        doc = openapi.parse(body)
+        made: dict[str, str] = {}
+        if not merge:
+            api["authorizers"] = {}
+        for scheme, authorizer in openapi.authorizers(doc).items():
+            existing = next((a for a in api["authorizers"].values() if a["name"] == scheme), None)
+            authorizer["id"] = existing["id"] if existing else new_id(6)
+            api["authorizers"][authorizer["id"]] = authorizer
+            made[scheme] = authorizer["id"]
+        fields, resources = openapi.build(doc, made)
+        if merge:
+            by_path = {r["path"]: r for r in api["resources"].values()}
+            for resource in sorted(resources.values(), key=lambda r: r["path"]):
+                mine = by_path.get(resource["path"])
+                if mine is None:
+                    parent_path = resource["path"].rsplit("/", 1)[0] or "/"
+                    resource["parentId"] = by_path[parent_path]["id"]
+                    api["resources"][resource["id"]] = resource
+                    by_path[resource["path"]] = resource
+                else:
+                    mine.setdefault("resourceMethods", {}).update(
+                        resource.get("resourceMethods") or {}
+                    )
+        else:
+            root = next(r for r in resources.values() if r["path"] == "/")
+            old_root = api["rootResourceId"]
+            for resource in resources.values():
+                if resource.get("parentId") == root["id"]:
+                    resource["parentId"] = old_root
+            del resources[root["id"]]
+            root["id"] = old_root
+            resources[old_root] = root
+            api["resources"] = resources
+        api.update(fields)
+
+    def import_rest_api(self, ctx: RequestContext, req: Json) -> Json:
+        body = bytes(req.get("body") or b"")
+        doc = openapi.parse(body)
+        title = (doc.get("info") or {}).get("title")
+        if not title:
+            raise errors.BadRequestException(
+                "Invalid OpenAPI input: the definition has no info.title to name the API."
+            )
+        api = self.create_rest_api(ctx, {"name": str(title)})
+        full = self._api(ctx, api["id"])
+        self._apply_definition(full, body, merge=False)
+        self._save(ctx, full)
+        return self._api_out(full)
+
+    def put_rest_api(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        mode = req.get("mode") or "merge"
+        if mode not in ("merge", "overwrite"):
+            raise errors.BadRequestException(f"Invalid mode: {mode}")
+        self._apply_definition(api, bytes(req.get("body") or b""), merge=mode == "merge")
+        self._save(ctx, api)
+        return self._api_out(api)
+
+    def get_export(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        stage = self._stage(api, req["stageName"])
+        kind = req["exportType"]
+        if kind not in ("oas30", "swagger"):
+            raise errors.BadRequestException(f"Invalid export type: {kind}")
+        extensions = (req.get("parameters") or {}).get("extensions") in (
+            "integrations",
+            "apigateway",
+        )
+        resources = api["deployments"][stage["deploymentId"]]["resources"]
+        doc = openapi.export(api, stage, resources, kind, extensions)
+        if "yaml" in (req.get("accepts") or ""):
+            body = yaml.safe_dump(doc, sort_keys=False).encode()
+            content_type = "application/yaml"
+            suffix = "yaml"
+        else:
+            body = json.dumps(doc, indent=2).encode()
+            content_type = "application/json"
+            suffix = "json"
+        return {
+            "contentType": content_type,
+            "contentDisposition": f'attachment; filename="{kind}_{clock.now():.0f}.{suffix}"',
+            "body": body,
+        }
 
     # -- resources ------------------------------------------------------------------------------
 
