@@ -248,3 +248,22 @@ Outputs:
     sqs.get_queue_attributes(QueueUrl=before["Kept"], AttributeNames=["QueueArn"])
     with pytest.raises(ClientError):
         sqs.get_queue_attributes(QueueUrl=after["Swapped"], AttributeNames=["QueueArn"])
+
+
+def test_long_listings_come_in_pages(cfn: Any, deploy: Any) -> None:
+    body = "Resources:\n" + "".join(
+        f"  H{i}:\n    Type: AWS::CloudFormation::WaitConditionHandle\n" for i in range(40)
+    )
+    stack = deploy(body)
+    name = stack["StackName"]
+    first = cfn.describe_stack_events(StackName=name)
+    assert len(first["StackEvents"]) == 100 and first["NextToken"]
+    pages = cfn.get_paginator("describe_stack_events").paginate(StackName=name)
+    events = [e for page in pages for e in page["StackEvents"]]
+    assert len(events) == 2 + 40 * 3
+    assert len({e["EventId"] for e in events}) == len(events)
+    resources = cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+    assert sum(len(p["StackResourceSummaries"]) for p in resources) == 40
+    with pytest.raises(ClientError) as err:
+        cfn.describe_stack_events(StackName=name, NextToken="garbage")
+    assert err.value.response["Error"]["Message"] == "Invalid NextToken"

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
+from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.protocol.base import ServiceError
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
@@ -63,6 +64,7 @@ UPDATABLE = frozenset(
         "IMPORT_ROLLBACK_COMPLETE",
     }
 )
+PAGE = 100
 RESPONSE_BUCKETS = ("/cloudformation-custom-resource-response-", "/cloudformation-waitcondition-")
 
 Json = dict[str, Any]
@@ -349,7 +351,7 @@ class CloudFormationProvider(ServiceProvider):
             if name
             else self.stacks.listed(ctx.account_id, ctx.region)
         )
-        return {"Stacks": [self._describe(s) for s in stacks]}
+        return _page([self._describe(s) for s in stacks], req, "Stacks", {})
 
     def _describe(self, stack: Stack) -> Json:
         doc = stack.doc
@@ -417,7 +419,7 @@ class CloudFormationProvider(ServiceProvider):
                 if stack.doc.get(key):
                     summary[field] = stack.doc[key]
             summaries.append(summary)
-        return {"StackSummaries": summaries}
+        return _page(summaries, req, "StackSummaries", {})
 
     def describe_stack_events(self, ctx: RequestContext, req: Json) -> Json:
         stack = self._stack(ctx, req["StackName"], live=False)
@@ -439,7 +441,7 @@ class CloudFormationProvider(ServiceProvider):
             if row["props"] is not None:
                 event["ResourceProperties"] = row["props"]
             events.append(event)
-        return {"StackEvents": events}
+        return _page(events, req, "StackEvents", {})
 
     def _resource_entry(self, stack: Stack, row: Any, detail: bool) -> Json:
         entry: Json = {
@@ -500,12 +502,8 @@ class CloudFormationProvider(ServiceProvider):
     def list_stack_resources(self, ctx: RequestContext, req: Json) -> Json:
         stack = self._stack(ctx, req["StackName"], live=False)
         rows = self.stacks.resources(stack.stack_id).values()
-        return {
-            "StackResourceSummaries": [
-                self._resource_entry(stack, r, None)  # type: ignore[arg-type]
-                for r in rows
-            ]
-        }
+        summaries = [self._resource_entry(stack, r, None) for r in rows]  # type: ignore[arg-type]
+        return _page(summaries, req, "StackResourceSummaries", {})
 
     def get_template(self, ctx: RequestContext, req: Json) -> Json:
         if req.get("ChangeSetName"):
@@ -588,12 +586,11 @@ class CloudFormationProvider(ServiceProvider):
     # -- exports ----------------------------------------------------------------------------------
 
     def list_exports(self, ctx: RequestContext, req: Json) -> Json:
-        return {
-            "Exports": [
-                {"ExportingStackId": r["stack_id"], "Name": r["name"], "Value": r["value"]}
-                for r in self.stacks.exports(ctx.account_id, ctx.region)
-            ]
-        }
+        exports = [
+            {"ExportingStackId": r["stack_id"], "Name": r["name"], "Value": r["value"]}
+            for r in self.stacks.exports(ctx.account_id, ctx.region)
+        ]
+        return _page(exports, req, "Exports", {})
 
     def list_imports(self, ctx: RequestContext, req: Json) -> Json:
         name = req["ExportName"]
@@ -607,7 +604,7 @@ class CloudFormationProvider(ServiceProvider):
                 names.append(found.name)
         if not names:
             raise validation(f"Export '{name}' is not imported by any stack.")
-        return {"Imports": names}
+        return _page(names, req, "Imports", {})
 
     # -- stack policy, signals --------------------------------------------------------------------
 
@@ -848,6 +845,21 @@ class CloudFormationProvider(ServiceProvider):
             self.stacks.save(stack)
             self.engine.launch(stack.stack_id, self.engine.update(stack, previous))
         return {}
+
+
+def _page(items: list[Any], req: Mapping[str, Any], key: str, out: Json, size: int = PAGE) -> Json:
+    """One page of ``items`` under ``key`` in ``out``, with NextToken when more follow."""
+    start = 0
+    token = req.get("NextToken")
+    if token:
+        try:
+            start = int(decode_token(token))
+        except (InvalidToken, TypeError, ValueError):
+            raise validation("Invalid NextToken") from None
+    out[key] = items[start : start + size]
+    if start + size < len(items):
+        out["NextToken"] = encode_token(start + size)
+    return out
 
 
 def _probe(ctx: RequestContext, req: Mapping[str, Any]) -> Stack:
