@@ -267,3 +267,20 @@ def test_long_listings_come_in_pages(cfn: Any, deploy: Any) -> None:
     with pytest.raises(ClientError) as err:
         cfn.describe_stack_events(StackName=name, NextToken="garbage")
     assert err.value.response["Error"]["Message"] == "Invalid NextToken"
+
+
+def test_stacks_survive_a_kill(nubes_factory: Callable[..., Any]) -> None:
+    server = nubes_factory()
+    cfn = server.client("cloudformation")
+    cfn.create_stack(StackName="kept", TemplateBody=QUEUES)
+    stack = settle(cfn, "kept")
+    server.kill()
+    again = nubes_factory()
+    cfn = again.client("cloudformation")
+    found = cfn.describe_stacks(StackName="kept")["Stacks"][0]
+    assert found["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(found) == outputs(stack)
+    url = outputs(found)["WorkUrl"]
+    again.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    cfn.delete_stack(StackName="kept")
+    assert settle(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
