@@ -167,6 +167,9 @@ Resources:
     assert kept["StackStatus"] == "CREATE_FAILED"
     urls = client("sqs").list_queues(QueueNamePrefix=kept["StackName"]).get("QueueUrls", [])
     assert len(urls) == 1
+    cfn.rollback_stack(StackName=kept["StackName"])
+    assert settle(cfn, kept["StackName"])["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert client("sqs").list_queues(QueueNamePrefix=kept["StackName"]).get("QueueUrls", []) == []
     cfn.delete_stack(StackName=kept["StackName"])
     assert settle(cfn, kept["StackId"])["StackStatus"] == "DELETE_COMPLETE"
 
@@ -284,3 +287,35 @@ def test_stacks_survive_a_kill(nubes_factory: Callable[..., Any]) -> None:
     again.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     cfn.delete_stack(StackName="kept")
     assert settle(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_cancel_update_rolls_back(cfn: Any, deploy: Any) -> None:
+    stack = deploy(QUEUES)
+    name = stack["StackName"]
+    waiting = QUEUES.replace(
+        "Outputs:",
+        "  Gate:\n    Type: AWS::CloudFormation::WaitCondition\n    CreationPolicy:\n"
+        "      ResourceSignal:\n        Timeout: PT1H\nOutputs:",
+    )
+    cfn.update_stack(StackName=name, TemplateBody=waiting)
+    status = ""
+    while status != "CREATE_IN_PROGRESS":
+        rows = cfn.describe_stack_resources(StackName=name)["StackResources"]
+        status = next((r["ResourceStatus"] for r in rows if r["LogicalResourceId"] == "Gate"), "")
+    with pytest.raises(ClientError):
+        cfn.cancel_update_stack(StackName=f"{name}-none")
+    cfn.cancel_update_stack(StackName=name)
+    rolled = settle(cfn, name)
+    assert rolled["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    logical = {
+        r["LogicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
+    }
+    assert logical == {"Work", "Dead"}
+    with pytest.raises(ClientError) as err:
+        cfn.cancel_update_stack(StackName=name)
+    assert err.value.response["Error"]["Message"] == (
+        "CancelUpdateStack cannot be called from current stack status UPDATE_ROLLBACK_COMPLETE"
+    )
+    cfn.delete_stack(StackName=name)
+    settle(cfn, stack["StackId"])

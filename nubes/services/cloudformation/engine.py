@@ -109,6 +109,8 @@ class Engine:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.done: dict[str, asyncio.Event] = {}
         self.wakeups: dict[tuple[str, str], asyncio.Event] = {}
+        self.cancelled: set[str] = set()
+        """Stacks whose update CancelUpdateStack asked to stop (checked between resources)."""
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -344,6 +346,8 @@ class Engine:
         while True:
             with self.store.transaction():
                 signals = self.stacks.signals(stack.stack_id, logical_id)
+            if stack.stack_id in self.cancelled:
+                raise StepFailed(logical_id, "Resource update cancelled")
             failed = [s for s in signals if s["status"] == "FAILURE"]
             if failed:
                 raise StepFailed(
@@ -499,6 +503,16 @@ class Engine:
         else:
             self.save(stack, "ROLLBACK_FAILED", "The following resource(s) failed to delete.")
 
+    async def roll_back_create(self, stack: Stack) -> None:
+        """RollbackStack of a stack whose creation failed with rollback disabled."""
+        self.save(stack, "ROLLBACK_IN_PROGRESS", "User Initiated")
+        with self.store.transaction():
+            made = list(self.stacks.resources(stack.stack_id))
+        if await self._undo(stack, made):
+            self.save(stack, "ROLLBACK_COMPLETE")
+        else:
+            self.save(stack, "ROLLBACK_FAILED", "The following resource(s) failed to delete.")
+
     async def _undo(self, stack: Stack, made: list[str]) -> bool:
         with self.store.transaction():
             rows = self.stacks.resources(stack.stack_id)
@@ -532,6 +546,8 @@ class Engine:
         try:
             self._check_removals(stack, rows, template, scope)
             for logical_id in tpl.order(template):
+                if stack.stack_id in self.cancelled:
+                    raise StepFailed(stack.name, "Stack update cancelled")
                 if not scope.included(logical_id):
                     continue
                 keep.add(logical_id)
@@ -554,8 +570,10 @@ class Engine:
                 await self._update_one(stack, scope, logical_id, definition, old, changes)
             outputs, exports = self.outputs(stack, scope)
         except (StepFailed, ServiceError) as exc:
+            self.cancelled.discard(stack.stack_id)
             await self.update_failed(stack, previous, changes, exc)
             return
+        self.cancelled.discard(stack.stack_id)
         self.publish(stack, outputs, exports)
         self.save(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         for change in reversed(changes):

@@ -338,6 +338,35 @@ class CloudFormationProvider(ServiceProvider):
         self.engine.launch(stack.stack_id, self.engine.delete(stack))
         return {}
 
+    def cancel_update_stack(self, ctx: RequestContext, req: Json) -> Json:
+        stack = self._stack(ctx, req["StackName"])
+        if stack.status != "UPDATE_IN_PROGRESS":
+            raise validation(
+                f"CancelUpdateStack cannot be called from current stack status {stack.status}"
+            )
+        self.engine.cancelled.add(stack.stack_id)
+        return {}
+
+    def rollback_stack(self, ctx: RequestContext, req: Json) -> Json:
+        stack = self._stack(ctx, req["StackName"])
+        if stack.status != "CREATE_FAILED":
+            raise validation(
+                f"Stack {stack.stack_id} is in {stack.status} state and can not be rolled back"
+            )
+        stack.status = "ROLLBACK_IN_PROGRESS"
+        self.stacks.save(stack)
+        self.engine.launch(stack.stack_id, self.engine.roll_back_create(stack))
+        return {"StackId": stack.stack_id}
+
+    def describe_account_limits(self, ctx: RequestContext, req: Json) -> Json:
+        return {
+            "AccountLimits": [
+                {"Name": "StackLimit", "Value": 2000},
+                {"Name": "StackOutputsLimit", "Value": 200},
+                {"Name": "ConcurrentResourcesLimit", "Value": 2500},
+            ]
+        }
+
     def update_termination_protection(self, ctx: RequestContext, req: Json) -> Json:
         stack = self._stack(ctx, req["StackName"])
         stack.doc["termination_protection"] = bool(req["EnableTerminationProtection"])
