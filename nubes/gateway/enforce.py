@@ -645,7 +645,10 @@ class Enforcer:
         record = ctx.extras.get("caller_record")
         if record is None:
             return
-        other = dataclasses.replace(ctx, service=service, operation=operation)
+        via = f"{ctx.service}.{ctx.region}.amazonaws.com"
+        other = dataclasses.replace(
+            ctx, service=service, operation=operation, extras={**ctx.extras, "via_service": via}
+        )
         self.authorize(other, operation, params, record)
 
     def _check_scope(self, ctx: RequestContext, service: str) -> None:
@@ -866,6 +869,10 @@ class Enforcer:
             "aws:requestedregion": [ctx.region],
             "aws:sourceip": [client or ctx.request.client_ip or "127.0.0.1"],
         }
+        if ctx.extras.get("via_service"):
+            # A call a service makes for its caller (S3 opening an SSE-KMS object's data key).
+            context["kms:viaservice"] = [ctx.extras["via_service"]]
+            context["kms:calleraccount"] = [record.caller.account]
         session = record.session or {}
         if session.get("source_identity"):
             context["aws:sourceidentity"] = [session["source_identity"]]

@@ -134,6 +134,7 @@ def test_s3_reads_of_sse_kms_objects_need_kms_decrypt(
         Bucket=bucket, Key="k", Body=b"body", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"]
     )
     admin_s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
+    admin_s3.put_object(Bucket=bucket, Key="managed", Body=b"m", ServerSideEncryption="aws:kms")
     iam = server.client("iam")
     clients = {}
     for name, actions in (("s3only", ["s3:*"]), ("withkms", ["s3:*", "kms:Decrypt"])):
@@ -152,9 +153,63 @@ def test_s3_reads_of_sse_kms_objects_need_kms_decrypt(
             aws_secret_access_key=access["SecretAccessKey"],
         )
     assert clients["s3only"].get_object(Bucket=bucket, Key="plain")["Body"].read() == b"plain"
+    # Under aws/s3, S3 decrypts for whoever it lets read.
+    assert clients["s3only"].get_object(Bucket=bucket, Key="managed")["Body"].read() == b"m"
     assert clients["s3only"].head_object(Bucket=bucket, Key="k")["SSEKMSKeyId"] == key["Arn"]
     with pytest.raises(ClientError) as exc:
         clients["s3only"].get_object(Bucket=bucket, Key="k")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
     assert "kms:Decrypt" in exc.value.response["Error"]["Message"]
     assert clients["withkms"].get_object(Bucket=bucket, Key="k")["Body"].read() == b"body"
+
+
+def test_services_decrypt_for_their_callers(
+    server: NubesProcess, unique: Callable[[str], str]
+) -> None:
+    """Under an AWS managed key the service decrypts for any caller it lets in; under a
+    customer key the caller needs kms:Decrypt on the key itself."""
+    kms, ssm, sm = server.client("kms"), server.client("ssm"), server.client("secretsmanager")
+    key = kms.create_key()["KeyMetadata"]
+    managed, own = unique("/m"), unique("/o")
+    ssm.put_parameter(Name=managed, Value="m", Type="SecureString")
+    ssm.put_parameter(Name=own, Value="o", Type="SecureString", KeyId=key["Arn"])
+    secret_managed, secret_own = unique("sm"), unique("so")
+    sm.create_secret(Name=secret_managed, SecretString="m")
+    sm.create_secret(Name=secret_own, SecretString="o", KmsKeyId=key["Arn"])
+    iam = server.client("iam")
+    users = {}
+    for name, actions in (
+        ("plain", ["ssm:GetParameter", "secretsmanager:GetSecretValue"]),
+        ("decrypt", ["ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt"]),
+    ):
+        user = unique(name)
+        iam.create_user(UserName=user)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+        access = iam.create_access_key(UserName=user)["AccessKey"]
+        users[name] = {
+            svc: make_client(
+                server.endpoint,
+                svc,
+                aws_access_key_id=access["AccessKeyId"],
+                aws_secret_access_key=access["SecretAccessKey"],
+            )
+            for svc in ("ssm", "secretsmanager")
+        }
+    plain, decrypt = users["plain"], users["decrypt"]
+    got = plain["ssm"].get_parameter(Name=managed, WithDecryption=True)
+    assert got["Parameter"]["Value"] == "m"
+    assert plain["secretsmanager"].get_secret_value(SecretId=secret_managed)["SecretString"] == "m"
+    with pytest.raises(ClientError) as exc:
+        plain["ssm"].get_parameter(Name=own, WithDecryption=True)
+    assert _code(exc) == "AccessDeniedException"
+    with pytest.raises(ClientError) as exc:
+        plain["secretsmanager"].get_secret_value(SecretId=secret_own)
+    assert _code(exc) == "AccessDeniedException"
+    assert plain["ssm"].get_parameter(Name=own)["Parameter"]["Version"] == 1
+    got = decrypt["ssm"].get_parameter(Name=own, WithDecryption=True)
+    assert got["Parameter"]["Value"] == "o"
+    assert decrypt["secretsmanager"].get_secret_value(SecretId=secret_own)["SecretString"] == "o"

@@ -270,3 +270,28 @@ def test_public_region_parameters(ssm: Any) -> None:
         "Europe (Ireland)"
     )
     assert ssm.get_parameter(Name=f"{base}/us-east-1/partition")["Parameter"]["Value"] == "aws"
+
+
+def test_secrets_manager_references(
+    ssm: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    sm = client("secretsmanager")
+    name = unique("ref")
+    first = sm.create_secret(Name=name, SecretString="one")["VersionId"]
+    sm.put_secret_value(SecretId=name, SecretString="two")
+    reference = f"/aws/reference/secretsmanager/{name}"
+    found = ssm.get_parameter(Name=reference, WithDecryption=True)["Parameter"]
+    assert found["Value"] == "two" and found["Type"] == "SecureString"
+    assert json.loads(found["SourceResult"])["Name"] == name
+    previous = ssm.get_parameter(Name=f"{reference}:AWSPREVIOUS", WithDecryption=True)
+    assert previous["Parameter"]["Value"] == "one"
+    by_id = ssm.get_parameter(Name=f"{reference}:{first}", WithDecryption=True)
+    assert by_id["Parameter"]["Value"] == "one"
+    with pytest.raises(ClientError) as exc:
+        ssm.get_parameter(Name=reference)
+    assert _code(exc) == "ValidationException"
+    with pytest.raises(ClientError) as exc:
+        ssm.get_parameter(
+            Name=f"/aws/reference/secretsmanager/{unique('none')}", WithDecryption=True
+        )
+    assert _code(exc) == "ParameterNotFound"

@@ -451,8 +451,26 @@ class SecretsManagerProvider(ServiceProvider):
         doc["LastAccessedDate"] = float(int(clock.now() // DAY) * DAY)
         self._save(row["account"], row["region"], row["name"], row["arn"], doc)
 
+    def _may_decrypt(self, ctx: RequestContext, row: Row) -> None:
+        """Under IAM enforcement, reading a secret under a customer key needs kms:Decrypt on
+        that key, as the caller (the AWS managed key lets Secrets Manager decrypt for its
+        callers)."""
+        key = json.loads(row["doc"]).get("KmsKeyId")
+        if not key:
+            return
+        from nubes.gateway.enforce import running_enforcer
+
+        enforcer = running_enforcer(self.env)
+        if enforcer is None:
+            return
+        try:
+            enforcer.authorize_also(ctx, "kms", "Decrypt", {"KeyId": key})
+        except ServiceError as exc:
+            raise errors.AccessDeniedException(str(exc)) from None
+
     def get_secret_value(self, ctx: RequestContext, req: Json) -> Json:
         row = self._secret(ctx, req["SecretId"])
+        self._may_decrypt(ctx, row)
         version = self._version_for(row, req.get("VersionId"), req.get("VersionStage"))
         self._touch(row)
         return self._value_out(row, version)
@@ -469,6 +487,7 @@ class SecretsManagerProvider(ServiceProvider):
             for secret_id in req["SecretIdList"]:
                 try:
                     row = self._secret(ctx, secret_id)
+                    self._may_decrypt(ctx, row)
                     values.append(self._value_out(row, self._version_for(row, None, None)))
                     self._touch(row)
                 except ServiceError as exc:
@@ -480,6 +499,7 @@ class SecretsManagerProvider(ServiceProvider):
             page, token = self._page(rows, req, 20)
             for row in page:
                 try:
+                    self._may_decrypt(ctx, row)
                     values.append(self._value_out(row, self._version_for(row, None, None)))
                     self._touch(row)
                 except ServiceError as exc:

@@ -61,6 +61,7 @@ MAX_NAME = 1011
 LIMITS = {"Standard": 4096, "Advanced": 8192}
 TICK = 60.0
 DEFAULT_KEY = "alias/aws/ssm"
+SECRETS_PREFIX = "/aws/reference/secretsmanager/"
 _NAME = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
 _LABEL = re.compile(r"^[a-zA-Z0-9_.\-]{1,100}$")
 _IMAGE = re.compile(r"^ami-[0-9a-f]{8,17}$")
@@ -293,14 +294,20 @@ class SsmProvider(ServiceProvider):
         return base64.b64encode(out["CiphertextBlob"]).decode()
 
     def _unseal(self, ctx: RequestContext, name: str, stored: str) -> str:
-        out = self._kms(
-            ctx,
-            "Decrypt",
-            {
-                "CiphertextBlob": base64.b64decode(stored),
-                "EncryptionContext": {"PARAMETER_ARN": self._arn(ctx.account_id, ctx.region, name)},
-            },
-        )
+        params = {
+            "CiphertextBlob": base64.b64decode(stored),
+            "EncryptionContext": {"PARAMETER_ARN": self._arn(ctx.account_id, ctx.region, name)},
+        }
+        from nubes.gateway.enforce import running_enforcer
+
+        enforcer = running_enforcer(self.env)
+        if enforcer is not None:
+            # WithDecryption needs kms:Decrypt on the parameter's key, as the caller.
+            try:
+                enforcer.authorize_also(ctx, "kms", "Decrypt", params)
+            except ServiceError as exc:
+                raise errors.AccessDeniedException(str(exc)) from None
+        out = self._kms(ctx, "Decrypt", params)
         return bytes(out["Plaintext"]).decode()
 
     # -- PutParameter ------------------------------------------------------------------------
@@ -453,6 +460,8 @@ class SsmProvider(ServiceProvider):
         """The parameter a name (with an optional ``:version`` or ``:label`` selector) names,
         as GetParameter(s) answer it; None when there is none."""
         text = self._plain_name(requested)
+        if text.startswith(SECRETS_PREFIX):
+            return self._secret_reference(ctx, text, decrypt)
         name, selector = text, None
         if ":" in text:
             name, _, selector = text.rpartition(":")
@@ -482,6 +491,48 @@ class SsmProvider(ServiceProvider):
                 )
             return None
         return self._entry(ctx, name, version, decrypt, selector)
+
+    def _secret_reference(self, ctx: RequestContext, text: str, decrypt: bool) -> Json | None:
+        """``/aws/reference/secretsmanager/<secret>[:version or :label]``: a Secrets Manager
+        secret read through Parameter Store."""
+        if not decrypt:
+            raise errors.ValidationException(
+                "WithDecryption flag must be True for retrieving a Secret Manager secret."
+            )
+        secret, selector = text[len(SECRETS_PREFIX) :], None
+        if ":" in secret and not secret.startswith("arn:"):
+            secret, _, selector = secret.rpartition(":")
+        params: Json = {"SecretId": secret}
+        if selector:
+            is_id = len(selector) == 36 and selector.count("-") == 4
+            params["VersionId" if is_id else "VersionStage"] = selector
+        try:
+            found = self.env.providers.invoke(
+                "secretsmanager", "GetSecretValue", params, ctx.account_id, ctx.region
+            )
+        except ServiceError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return None
+            raise errors.ValidationException(str(exc)) from None
+        value = found.get("SecretString")
+        if value is None:
+            value = base64.b64encode(bytes(found["SecretBinary"])).decode()
+        out: Json = {
+            "Name": text,
+            "Type": "SecureString",
+            "Value": value,
+            "Version": 0,
+            "SourceResult": json.dumps(
+                {k: v for k, v in found.items() if k not in ("SecretString", "SecretBinary")},
+                default=str,
+            ),
+            "LastModifiedDate": found["CreatedDate"],
+            "ARN": found["ARN"],
+            "DataType": "text",
+        }
+        if selector:
+            out["Selector"] = f":{selector}"
+        return out
 
     def _entry(
         self, ctx: RequestContext, name: str, version: Row, decrypt: bool, selector: str | None
