@@ -12,7 +12,7 @@ from typing import Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.s3 import checksums
-from nubes.services.s3.base import S3Base, sse_fields, url_encode
+from nubes.services.s3.base import S3Base, check_customer_key, sse_fields, url_encode
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import dump, load_attrs
 from nubes.services.s3.storage import (
@@ -97,7 +97,9 @@ class MultipartOps(S3Base):
             bucket = self.bucket(req["Bucket"])
             upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
             self._part_number(req["PartNumber"])
-            wanted = load_attrs(upload["attrs"]).get("UploadChecksum")
+            upload_attrs = load_attrs(upload["attrs"])
+            check_customer_key(upload_attrs, req)
+            wanted = upload_attrs.get("UploadChecksum")
             body, checksum = await self.receive_off_loop(
                 ctx, req, inline=False, default_algorithm=wanted["Algorithm"] if wanted else None
             )
@@ -119,7 +121,7 @@ class MultipartOps(S3Base):
                 )
                 if old is not None:
                     self.dropped.append(old["blob_id"])
-        out: dict[str, Any] = {"ETag": etag}
+        out: dict[str, Any] = {"ETag": etag, **sse_fields(upload_attrs)}
         if checksum:
             out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
         return out
@@ -129,12 +131,16 @@ class MultipartOps(S3Base):
             bucket = self.bucket(req["Bucket"])
             upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
             self._part_number(req["PartNumber"])
+            upload_attrs = load_attrs(upload["attrs"])
+            check_customer_key(upload_attrs, req)
             source_bucket, row = self.copy_source(req)
-            self.check_readable(load_attrs(row["attrs"]))
+            source_attrs = load_attrs(row["attrs"])
+            self.check_readable(source_attrs)
+            check_customer_key(source_attrs, req, "CopySource")
             start, end = 0, row["size"]
             if req.get("CopySourceRange"):
                 start, end = _copy_range(req["CopySourceRange"], row["size"])
-            wanted = load_attrs(upload["attrs"]).get("UploadChecksum")
+            wanted = upload_attrs.get("UploadChecksum")
             algorithm = wanted["Algorithm"] if wanted else _default_algorithm()
             algorithms = [algorithm] if algorithm else []
             body = await self.copy_bytes(row, start, end, algorithms, inline=False)
@@ -163,7 +169,7 @@ class MultipartOps(S3Base):
         result: dict[str, Any] = {"ETag": etag, "LastModified": int(now)}
         if checksum:
             result[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
-        out: dict[str, Any] = {"CopyPartResult": result}
+        out: dict[str, Any] = {"CopyPartResult": result, **sse_fields(upload_attrs)}
         if source_bucket.versioning:
             out["CopySourceVersionId"] = row["version_id"]
         return out
@@ -243,6 +249,8 @@ class MultipartOps(S3Base):
             checksum = attrs["Checksum"]
             out[f"Checksum{checksum['Algorithm']}"] = checksum["Value"]
             out["ChecksumType"] = checksum["Type"]
+        # CompleteMultipartUpload's answer carries no SSE-C headers, only the other kinds.
+        out.update((k, v) for k, v in sse_fields(attrs).items() if not k.startswith("SSECustomer"))
         out.update(self.version_header(bucket, version_id))
         return out
 
