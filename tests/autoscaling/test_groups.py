@@ -173,6 +173,40 @@ def test_group_keeps_capacity_balanced_and_shrinks_by_policy(
     )
 
 
+def test_a_zone_added_to_the_group_is_rebalanced_into(
+    asg: Any, image: str, aws: Callable[[str], Any]
+) -> None:
+    az = zones(aws)
+    asg.create_launch_configuration(
+        LaunchConfigurationName="lc", ImageId=image, InstanceType="t3.micro", UserData=SLEEPER
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="g",
+        LaunchConfigurationName="lc",
+        MinSize=2,
+        MaxSize=2,
+        AvailabilityZones=az[:1],
+    )
+    in_service(asg, "g", 2)
+    asg.update_auto_scaling_group(AutoScalingGroupName="g", AvailabilityZones=az)
+
+    def balanced() -> bool:
+        found = members(asg, "g")
+        return (
+            len(found) == 2
+            and sorted(m["AvailabilityZone"] for m in found) == az
+            and all(m["LifecycleState"] == "InService" for m in found)
+        )
+
+    wait_for(balanced, 60, "the zones balanced")
+    descriptions = [
+        a["Cause"] for a in asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"]
+    ]
+    assert any(
+        "an instance was launched to aid in balancing the group's zones" in c for c in descriptions
+    )
+
+
 def test_suspended_launch_and_terminate_instance(
     asg: Any, image: str, aws: Callable[[str], Any]
 ) -> None:

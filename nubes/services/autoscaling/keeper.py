@@ -143,6 +143,8 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
         if "InstanceRefresh" not in suspended:
             self.refresh_step(account, region, group)
         self._converge(account, region, group, suspended)
+        if not {"AZRebalance", "Launch", "Terminate"} & suspended:
+            self._rebalance(account, region, group)
         if "Launch" not in suspended:
             self.keep_warm(account, region, group, found)
 
@@ -218,6 +220,27 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
                 )
                 have -= 1
 
+    def _rebalance(self, account: str, region: str, group: Json) -> None:
+        """Zones more than one instance apart: launch one into the emptiest zone first (the
+        group goes one over its desired capacity), the next look terminates one from the
+        fullest, as AWS rebalances without losing capacity."""
+        members = self._counted(self.members.all(account, region, group["AutoScalingGroupName"]))
+        if len(members) != group["DesiredCapacity"] or any(
+            m["LifecycleState"] != "InService" for m in members
+        ):
+            return
+        counts = Counter({z: 0 for z in group["AvailabilityZones"]})
+        counts.update(m["AvailabilityZone"] for m in members if m["AvailabilityZone"] in counts)
+        if not counts or max(counts.values()) - min(counts.values()) <= 1:
+            return
+        have = len(members)
+        if self._launch(account, region, group, have, have + 1, rebalance=True):
+            group["_cause"] = (
+                f"At {stamp(clock.now())} an instance was launched to aid in balancing the "
+                "group's zones."
+            )
+            self.groups.put(account, region, (group["AutoScalingGroupName"],), group)
+
     @staticmethod
     def _counted(members: list[Json]) -> list[Json]:
         return [m for m in members if m["LifecycleState"] in COUNTED]
@@ -237,7 +260,14 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
         return zone, subnet
 
     def _launch(
-        self, account: str, region: str, group: Json, have: int, desired: int, warm: bool = False
+        self,
+        account: str,
+        region: str,
+        group: Json,
+        have: int,
+        desired: int,
+        warm: bool = False,
+        rebalance: bool = False,
     ) -> bool:
         name = group["AutoScalingGroupName"]
         zone, subnet = self._zone_for(account, region, group)
@@ -259,6 +289,10 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
             "to a difference between desired and actual capacity, increasing the capacity from "
             f"{have} to {desired}."
         ).lstrip()
+        if rebalance:
+            cause = (
+                f"At {stamp(now)} an instance was launched to aid in balancing the group's zones."
+            )
         if warm:
             cause = (
                 f"At {stamp(now)} an instance was launched into the warm pool in response to a "
