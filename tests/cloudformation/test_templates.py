@@ -272,3 +272,68 @@ Resources:
         if e["ResourceStatus"] == "CREATE_FAILED"
     ]
     assert failed and failed[0]["ResourceStatusReason"]
+
+
+def test_aws_specific_parameter_types(
+    cfn: Any, client: Callable[..., Any], deploy: Any, unique: Callable[[str], str]
+) -> None:
+    name = f"/app/{unique('size')}"
+    client("ssm").put_parameter(Name=name, Value="large", Type="String")
+    body = """
+Parameters:
+  Size:
+    Type: AWS::SSM::Parameter::Value<String>
+  Zones:
+    Type: List<AWS::EC2::AvailabilityZone::Name>
+    Default: us-east-1a,us-east-1b
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags:
+        - Key: size
+          Value: !Ref Size
+Outputs:
+  Size:
+    Value: !Ref Size
+  Zone:
+    Value: !Select [1, !Ref Zones]
+"""
+    stack = deploy(body, Parameters=[{"ParameterKey": "Size", "ParameterValue": name}])
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(stack) == {"Size": "large", "Zone": "us-east-1b"}
+    shown = {p["ParameterKey"]: p for p in stack["Parameters"]}
+    assert shown["Size"] == {
+        "ParameterKey": "Size",
+        "ParameterValue": name,
+        "ResolvedValue": "large",
+    }
+    key_body = """
+Parameters:
+  Key:
+    Type: AWS::EC2::KeyPair::KeyName
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+"""
+    code, message = refused(
+        cfn.create_stack,
+        StackName=unique("key"),
+        TemplateBody=key_body,
+        Parameters=[{"ParameterKey": "Key", "ParameterValue": "no-such-key"}],
+    )
+    assert (code, message) == (
+        "ValidationError",
+        "Parameter validation failed: parameter value no-such-key for parameter name Key does "
+        "not exist.",
+    )
+    missing = refused(
+        cfn.create_stack,
+        StackName=unique("ssm"),
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": "Size", "ParameterValue": "/no/such/parameter"}],
+    )
+    assert missing == (
+        "ValidationError",
+        "Parameters [/no/such/parameter] referenced by template have no values.",
+    )
