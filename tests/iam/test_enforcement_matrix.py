@@ -41,9 +41,12 @@ PREFERRED = {
     "logs": "DescribeLogGroups",
     "lambda": "ListFunctions",
     "cloudformation": "ListStacks",
+    "application-autoscaling": "DescribeScalableTargets",
 }
 """A cheap read each service answers without any resource; other services get one chosen
 from their model (a List/Describe operation with no required input)."""
+READ_PARAMS = {"DescribeScalableTargets": {"ServiceNamespace": "ecs"}}
+"""Input for probing reads that cannot go without any."""
 FREE = {("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")}
 """Operations AWS asks no permission for."""
 
@@ -61,7 +64,7 @@ def read_operation(service: str) -> str:
         return PREFERRED[service]
     shapes = botocore.session.get_session().get_service_model(service)
     implemented = set(implemented_operations()[service])
-    for prefix in ("List", "Describe"):
+    for prefix in ("List", "Describe", "Get"):
         for name in sorted(implemented):
             op = shapes.operation_model(name)
             required = op.input_shape.required_members if op.input_shape else []
@@ -162,7 +165,7 @@ def prepare(client: Any, operation: str, params: dict[str, Any] | None = None) -
 
     client.meta.events.register_first("before-send", capture)
     try:
-        getattr(client, xform_name(operation))(**(params or {}))
+        getattr(client, xform_name(operation))(**(params or READ_PARAMS.get(operation, {})))
     except Captured as done:
         return done.request
     finally:
