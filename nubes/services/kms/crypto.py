@@ -9,6 +9,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -109,8 +110,13 @@ def private_der(
     )
 
 
+@lru_cache(maxsize=256)
 def _private(material: bytes) -> object:
-    return serialization.load_der_private_key(material, password=None)
+    """The private key of stored material, parsed once: RSA keys are ours (made by
+    ``new_material``), so the costly consistency check OpenSSL runs on parsing is skipped."""
+    return serialization.load_der_private_key(
+        material, password=None, unsafe_skip_rsa_key_validation=True
+    )
 
 
 def public_der(material: bytes) -> bytes:
