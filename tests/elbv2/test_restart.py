@@ -74,3 +74,36 @@ def test_load_balancer_survives_a_restart(
     assert health[0]["TargetHealth"]["State"] == "healthy"
     seen = eventually(lambda: _get(server.endpoint, lb["DNSName"]))
     assert seen is not None and seen["site"] == "a"
+
+
+def test_reset_forgets_load_balancers_and_their_names(
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
+) -> None:
+    import urllib.request
+
+    import dns.message
+    import dns.query
+
+    from tests.route53.helpers import dns_port
+
+    server = nubes_factory(persistent=False)
+    ec2, elb = server.client("ec2"), server.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.31.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    lb = elb.create_load_balancer(Name=unique("lb"), Subnets=subnets)["LoadBalancers"][0]
+
+    def address() -> str:
+        query = dns.message.make_query(lb["DNSName"], "A")
+        answer = dns.query.udp(query, "127.0.0.1", port=dns_port(server.endpoint), timeout=5)
+        return str(answer.answer[0][0].address)
+
+    assert address().startswith("127.15.")
+    urllib.request.urlopen(urllib.request.Request(server.endpoint + "/_nubes/reset", method="POST"))
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    # Gone: the name falls back to what every name under localhost.localstack.cloud is.
+    assert address() == "127.0.0.1"

@@ -94,11 +94,20 @@ class Plane:
     # -- configuration --------------------------------------------------------------------
 
     def changed(self) -> None:
-        """The records changed: rebuild the snapshot on next use, rebind listeners."""
+        """The records changed: rebuild the snapshot on next use, rebind listeners, let the
+        DNS server ask again."""
         self._snapshot = None
+        self.env.names.changed()
         if self._running:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().call_soon(self._schedule_sync)
+
+    def resolve(self, name: str) -> tuple[str, ...] | None:
+        """The address of a load balancer's DNS name (``env.names`` asks, lower-cased)."""
+        for lb in self.snapshot.balancers.values():
+            if lb.dns == name:
+                return (lb.address,)
+        return None
 
     @property
     def snapshot(self) -> Snapshot:

@@ -91,9 +91,7 @@ class ElbProvider(ServiceProvider):
         self.plane = Plane(env, self._snapshot, self._certificate)
         self.env.gateway.interceptors.append(self.plane.intercept)
         self._probing: set[tuple[str, str, str, str]] = set()
-        for row in self.store.query("SELECT doc FROM elb_balancers"):
-            doc = json.loads(row["doc"])
-            self.env.names.set(doc["DNSName"], [doc["_address"]])
+        env.names.register("." + DNS_SUFFIX, self.plane.resolve)
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
@@ -246,7 +244,6 @@ class ElbProvider(ServiceProvider):
         }
         self._set_tags(self._arn(ctx, name), req.get("Tags") or [])
         self._save(ctx, doc)
-        self.env.names.set(dns, [doc["_address"]])
         return {"DNSName": dns}
 
     def _subnets(self, ctx: RequestContext, req: Json) -> list[Json]:
@@ -388,7 +385,6 @@ class ElbProvider(ServiceProvider):
             with contextlib.suppress(ServiceError):
                 self._ec2(ctx, "DeleteNetworkInterface", {"NetworkInterfaceId": eni["Id"]})
         self.env.tags.drop(self._arn(ctx, name))
-        self.env.names.forget(doc["DNSName"])
         self.plane.changed()
         return {}
 

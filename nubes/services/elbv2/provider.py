@@ -98,7 +98,7 @@ class Elbv2Provider(ServiceProvider):
         self.plane = Plane(env, self._snapshot, self._certificate)
         self.env.gateway.interceptors.append(self.plane.intercept)
         self._probing: set[tuple[str, str, int]] = set()
-        self._publish_names()
+        env.names.register("." + DNS_SUFFIX, self.plane.resolve)
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
@@ -113,8 +113,6 @@ class Elbv2Provider(ServiceProvider):
         await self.plane.stop()
 
     def reset(self) -> None:
-        for row in self._all_lbs():
-            self.env.names.forget(json.loads(row["doc"])["DNSName"])
         self._probing.clear()
         self.plane.changed()
 
@@ -362,7 +360,6 @@ class Elbv2Provider(ServiceProvider):
         )
         self._set_tags(lb_arn, req.get("Tags") or [])
         self._put(ctx, "lb", lb_arn, name, "", doc)
-        self.env.names.set(dns, [doc["Address"]])
         return {"LoadBalancers": [self._lb_out(doc)]}
 
     def _interfaces(
@@ -403,11 +400,6 @@ class Elbv2Provider(ServiceProvider):
     @staticmethod
     def _lb_out(doc: Json) -> Json:
         return {k: v for k, v in doc.items() if k not in ("Address", "Attributes", "Interfaces")}
-
-    def _publish_names(self) -> None:
-        for row in self._all_lbs():
-            doc = json.loads(row["doc"])
-            self.env.names.set(doc["DNSName"], [doc["Address"]])
 
     def describe_load_balancers(self, ctx: RequestContext, req: Json) -> Json:
         arns = req.get("LoadBalancerArns")
@@ -451,7 +443,6 @@ class Elbv2Provider(ServiceProvider):
             self._drop_listener(listener["arn"])
         self._delete(lb_arn)
         self._drop_interfaces(ctx, doc)
-        self.env.names.forget(doc["DNSName"])
         return {}
 
     def describe_load_balancer_attributes(self, ctx: RequestContext, req: Json) -> Json:
