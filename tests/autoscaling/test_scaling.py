@@ -161,6 +161,10 @@ def test_step_scaling_follows_a_queue_backlog_and_a_simple_policy_brings_it_back
     assert (scale_ins[0]["StartTime"] - scale_ins[1]["StartTime"]).total_seconds() >= 300
     in_service(asg, "workers", 1)
     policies = asg.describe_policies(AutoScalingGroupName="workers")["ScalingPolicies"]
+    assert {p["PolicyName"]: [a["AlarmName"] for a in p["Alarms"]] for p in policies} == {
+        "backlog-out": ["backlog-high"],
+        "drained-in": ["backlog-empty"],
+    }
     assert {p["PolicyName"]: p["PolicyType"] for p in policies} == {
         "backlog-out": "StepScaling",
         "drained-in": "SimpleScaling",

@@ -953,7 +953,27 @@ class AutoScalingProvider(Keeper, ServiceProvider):
             docs = [d for d in docs if d["PolicyType"] in kinds]
         page, token = self._page(docs, req, "PolicyARN", limit=50)
         out = [{k: v for k, v in d.items() if not k.startswith("_")} for d in page]
+        for policy in out:
+            if policy["PolicyType"] != "TargetTrackingScaling":
+                policy["Alarms"] = self._alarms_naming(ctx, policy["PolicyARN"])
         return {"ScalingPolicies": out, **({"NextToken": token} if token else {})}
+
+    def _alarms_naming(self, ctx: RequestContext, policy_arn: str) -> list[Json]:
+        """The CloudWatch alarms whose actions run the policy (what AWS lists as its Alarms)."""
+        try:
+            found = self.env.providers.invoke(
+                "cloudwatch",
+                "DescribeAlarms",
+                {"ActionPrefix": policy_arn},
+                ctx.account_id,
+                ctx.region,
+            )
+        except Exception:
+            return []
+        return [
+            {"AlarmName": a["AlarmName"], "AlarmARN": a["AlarmArn"]}
+            for a in found.get("MetricAlarms") or ()
+        ]
 
     def delete_policy(self, ctx: RequestContext, req: Json) -> Json:
         policy = self.policy(
