@@ -418,7 +418,7 @@ class Plane:
         self._count_group(group)
         try:
             if group.target_type == "lambda":
-                response = await self._invoke(lb, group, target, request)
+                response = await self._invoke(lb, listener, group, target, request)
             else:
                 response = await self._proxy(lb, listener, group, target, request)
         finally:
@@ -646,14 +646,19 @@ class Plane:
                 writer.close()
 
     async def _invoke(
-        self, lb: LoadBalancer, group: TargetGroup, target: Target, request: http.Request
+        self,
+        lb: LoadBalancer,
+        listener: Listener,
+        group: TargetGroup,
+        target: Target,
+        request: http.Request,
     ) -> http.Response:
         multi = group.attributes.get("lambda.multi_value_headers.enabled") == "true"
         await request.whole_body()
         event = _lambda_event(
             group,
             request,
-            _forward_headers(lb, lb.listeners.get(0) or _any_listener(lb), request),
+            _forward_headers(lb, listener, request),
             multi,
         )
         try:
@@ -993,10 +998,6 @@ def _forward_headers(
     out.append(("X-Amzn-Trace-Id", _trace_id(request.header("x-amzn-trace-id"))))
     out.append(("Connection", "keep-alive"))
     return out
-
-
-def _any_listener(lb: LoadBalancer) -> Listener:
-    return next(iter(lb.listeners.values()))
 
 
 def _redirect(config: dict[str, Any], request: http.Request, listener: Listener) -> http.Response:
