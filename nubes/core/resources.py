@@ -31,6 +31,10 @@ What a type declares:
 - ``delete(ctx, current, props)``: remove it. A resource already gone is not an error (AWS
   treats a delete of something missing as done): ``ctx.call_ignoring``.
 
+- ``identifier`` and ``adopt(ctx, identifier, props)`` (optional): the properties that name an
+  existing resource and how to take one into a stack (IMPORT change sets): check it exists and
+  answer the same ``Provisioned`` that ``create`` would have.
+
 Any ``ServiceError`` a handler raises (from ``ctx.call``, or ``ResourceFailed`` for its own
 checks) fails the resource with that message as the reason in the stack's events, and the stack
 rolls back. Handlers may be ``async def`` when they must wait (custom resources, nested stacks).
@@ -216,6 +220,8 @@ class ResourceType:
     """Properties whose change needs replacement ("Update requires: Replacement")."""
     required: ClassVar[tuple[str, ...]] = ()
     """Properties the type cannot do without (AWS: "Property X cannot be empty")."""
+    identifier: ClassVar[tuple[str, ...]] = ()
+    """The properties naming an existing resource, for resource import (ResourcesToImport)."""
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned | Awaitable[Provisioned]:
         raise NotImplementedError
@@ -229,6 +235,13 @@ class ResourceType:
         self, ctx: ResourceContext, current: Provisioned, props: Props
     ) -> Awaitable[None] | None:
         raise NotImplementedError
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        """Take an existing resource into a stack (an IMPORT change set): check it exists and
+        answer it as ``create`` would. Types that declare ``identifier`` implement it."""
+        raise ResourceFailed(f"ResourceType {self.type_name} does not support resource import")
 
     def needs_replacement(self, props: Props, old_props: Props) -> list[str]:
         """The changed properties that force replacement."""

@@ -475,3 +475,84 @@ Outputs:
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
             notes.append(message["Body"])
     assert any("ResourceStatus='CREATE_IN_PROGRESS'" in n for n in notes)
+
+
+def test_import_existing_resources(
+    cfn: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    queue_name = unique("adopted")
+    url = client("sqs").create_queue(QueueName=queue_name)["QueueUrl"]
+    table = unique("adopted")
+    client("dynamodb").create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    body = f"""
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+    Properties:
+      QueueName: {queue_name}
+  Table:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    Properties:
+      TableName: {table}
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{{AttributeName: id, AttributeType: S}}]
+      KeySchema: [{{AttributeName: id, KeyType: HASH}}]
+Outputs:
+  QueueArn:
+    Value: !GetAtt Queue.Arn
+"""
+    to_import = [
+        {
+            "ResourceType": "AWS::SQS::Queue",
+            "LogicalResourceId": "Queue",
+            "ResourceIdentifier": {"QueueUrl": url},
+        },
+        {
+            "ResourceType": "AWS::DynamoDB::Table",
+            "LogicalResourceId": "Table",
+            "ResourceIdentifier": {"TableName": table},
+        },
+    ]
+    name = unique("import")
+    with pytest.raises(ClientError) as err:
+        cfn.create_change_set(
+            StackName=name,
+            ChangeSetName="adopt",
+            ChangeSetType="IMPORT",
+            TemplateBody=body.replace("    DeletionPolicy: Retain\n", "", 1),
+            ResourcesToImport=to_import,
+        )
+    assert err.value.response["Error"]["Message"] == (
+        "The following resources to import [Queue] must have DeletionPolicy attribute specified "
+        "in the template."
+    )
+    cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="adopt",
+        ChangeSetType="IMPORT",
+        TemplateBody=body,
+        ResourcesToImport=to_import,
+    )
+    changes = cfn.describe_change_set(StackName=name, ChangeSetName="adopt")["Changes"]
+    assert {c["ResourceChange"]["Action"] for c in changes} == {"Import"}
+    cfn.execute_change_set(StackName=name, ChangeSetName="adopt")
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "IMPORT_COMPLETE"
+    assert outputs(stack)["QueueArn"].endswith(f":{queue_name}")
+    rows = {
+        r["LogicalResourceId"]: r
+        for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
+    }
+    assert rows["Queue"]["PhysicalResourceId"] == url
+    assert rows["Table"]["ResourceStatus"] == "IMPORT_COMPLETE"
+    cfn.delete_stack(StackName=name)
+    settle(cfn, stack["StackId"])
+    client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    client("dynamodb").describe_table(TableName=table)

@@ -782,6 +782,59 @@ class Engine:
         row.status = "UPDATE_COMPLETE"
         self.put(stack, row)
 
+    # -- import ---------------------------------------------------------------------------------
+
+    async def import_resources(
+        self, stack: Stack, previous: dict[str, Any] | None, wanted: dict[str, dict[str, str]]
+    ) -> None:
+        """Take existing resources into the stack (an IMPORT change set executed)."""
+        self.save(stack, "IMPORT_IN_PROGRESS", "User Initiated")
+        template = stack.template
+        scope = self.scope(stack, template, stack.doc["parameters"])
+        with self.store.transaction():
+            for logical_id, row in self.stacks.resources(stack.stack_id).items():
+                if row.provisioned is not None:
+                    scope.resources[logical_id] = row.provisioned
+        taken: list[str] = []
+        try:
+            for logical_id in tpl.order(
+                template, [k for k in template["Resources"] if k in wanted]
+            ):
+                definition = template["Resources"][logical_id]
+                row = ResourceRow(
+                    logical_id, definition["Type"], "IMPORT_IN_PROGRESS", None, 0.0, None, None
+                )
+                taken.append(logical_id)
+                try:
+                    row.props = scope.resolve(definition.get("Properties") or {})
+                    self.put(stack, row)
+                    ctx = self.context(stack, logical_id)
+                    row.provisioned = _handler(row.type).adopt(ctx, wanted[logical_id], row.props)
+                except Exception as exc:
+                    row.status = "IMPORT_FAILED"
+                    self.put(stack, row, failure_reason(exc, logical_id))
+                    raise StepFailed(logical_id, failure_reason(exc, logical_id)) from exc
+                row.status = "IMPORT_COMPLETE"
+                self.put(stack, row)
+                scope.resources[logical_id] = row.provisioned
+            outputs, exports = self.outputs(stack, scope)
+        except (StepFailed, ServiceError) as exc:
+            failed = exc.logical_id if isinstance(exc, StepFailed) else stack.name
+            self.save(
+                stack,
+                "IMPORT_ROLLBACK_IN_PROGRESS",
+                f"The following resource(s) failed to import: [{failed}]. ",
+            )
+            with self.store.transaction():
+                for logical_id in taken:
+                    self.stacks.drop_resource(stack.stack_id, logical_id)
+            if previous is not None:
+                stack.doc = {**previous, "host": stack.doc.get("host")}
+            self.save(stack, "IMPORT_ROLLBACK_COMPLETE")
+            return
+        self.publish(stack, outputs, exports)
+        self.save(stack, "IMPORT_COMPLETE")
+
     # -- delete -----------------------------------------------------------------------------------
 
     async def delete(self, stack: Stack) -> None:

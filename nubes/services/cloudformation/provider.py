@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
+from nubes.core.resources import find_type
 from nubes.protocol.base import ServiceError
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
@@ -702,9 +703,7 @@ class CloudFormationProvider(ServiceProvider):
             if not req["StackName"].startswith("arn:")
             else self.stacks.get(req["StackName"])
         )
-        if kind == "IMPORT":
-            raise validation("Resource import is not supported by nubes yet.")
-        if kind == "CREATE":
+        if kind == "CREATE" or (kind == "IMPORT" and existing is None):
             if existing is not None and existing.status != "REVIEW_IN_PROGRESS":
                 raise validation(
                     f"Stack [{req['StackName']}] already exists and cannot be created again with "
@@ -712,7 +711,7 @@ class CloudFormationProvider(ServiceProvider):
                     f"[{name}]."
                 )
             stack = existing or self._new_stack(ctx, req, "REVIEW_IN_PROGRESS")
-            previous = None
+            previous = existing if existing is not None and existing.template else None
         else:
             if existing is None or existing.status == "DELETE_COMPLETE":
                 raise validation(f"Stack [{req['StackName']}] does not exist")
@@ -748,7 +747,23 @@ class CloudFormationProvider(ServiceProvider):
             f"arn:{partition}:cloudformation:{ctx.region}:{ctx.account_id}:changeSet/{name}/"
             f"{uuid.uuid4()}"
         )
-        changes = describe_changes(self, stack, merged, change_set_id)
+        if kind == "IMPORT":
+            merged["to_import"] = self._imports(stack, merged, req.get("ResourcesToImport") or [])
+            changes = [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Import",
+                        "LogicalResourceId": logical_id,
+                        "ResourceType": merged["template"]["Resources"][logical_id]["Type"],
+                        "Scope": [],
+                        "Details": [],
+                    },
+                }
+                for logical_id in merged["to_import"]
+            ]
+        else:
+            changes = describe_changes(self, stack, merged, change_set_id)
         cs: Json = {
             "ChangeSetId": change_set_id,
             "ChangeSetName": name,
@@ -781,6 +796,50 @@ class CloudFormationProvider(ServiceProvider):
             )
         self.stacks.put_change_set(cs)
         return {"Id": change_set_id, "StackId": stack.stack_id}
+
+    def _imports(self, stack: Stack, doc: Json, wanted: list[Json]) -> dict[str, dict[str, str]]:
+        """The resources an IMPORT change set takes in, checked as AWS checks them."""
+        if not wanted:
+            raise validation("ResourcesToImport must be specified for an IMPORT change set.")
+        resources = doc["template"]["Resources"]
+        held = {
+            k for k, r in self.stacks.resources(stack.stack_id).items() if r.provisioned is not None
+        }
+        found: dict[str, dict[str, str]] = {}
+        for entry in wanted:
+            logical_id = entry.get("LogicalResourceId", "")
+            definition = resources.get(logical_id)
+            if definition is None or definition.get("Type") != entry.get("ResourceType"):
+                raise validation(
+                    f"Resource {logical_id} of type {entry.get('ResourceType')} to import is not "
+                    "in the template"
+                )
+            handler = find_type(definition["Type"])
+            identifier = {
+                str(k): str(v) for k, v in (entry.get("ResourceIdentifier") or {}).items()
+            }
+            if handler is None or not handler.identifier:
+                raise validation(
+                    f"ResourceType {definition['Type']} does not support resource import"
+                )
+            if sorted(identifier) != sorted(handler.identifier):
+                raise validation(
+                    f"Invalid ResourceIdentifier for {logical_id}: expected "
+                    f"[{', '.join(handler.identifier)}]"
+                )
+            found[logical_id] = identifier
+        missing_policy = [k for k in found if "DeletionPolicy" not in resources[k]]
+        if missing_policy:
+            raise validation(
+                f"The following resources to import [{', '.join(missing_policy)}] must have "
+                "DeletionPolicy attribute specified in the template."
+            )
+        others = [k for k in resources if k not in found and k not in held]
+        if others:
+            raise validation(
+                f"As part of the import operation, you cannot modify or add [{', '.join(others)}]"
+            )
+        return found
 
     def describe_change_set(self, ctx: RequestContext, req: Json) -> Json:
         cs = self._change_set(ctx, req["ChangeSetName"], req.get("StackName"))
@@ -861,7 +920,18 @@ class CloudFormationProvider(ServiceProvider):
                 doc["on_failure"] = "DO_NOTHING"
         # Executing a change set removes every change set of the stack, as on AWS.
         self.stacks.drop_change_sets(stack.stack_id)
-        if cs["ChangeSetType"] == "CREATE":
+        if cs["ChangeSetType"] == "IMPORT":
+            previous_doc = (
+                {k: v for k, v in stack.doc.items() if k != "previous"} if stack.template else None
+            )
+            wanted = doc.pop("to_import")
+            stack.doc = doc
+            stack.status = "IMPORT_IN_PROGRESS"
+            self.stacks.save(stack)
+            self.engine.launch(
+                stack.stack_id, self.engine.import_resources(stack, previous_doc, wanted)
+            )
+        elif cs["ChangeSetType"] == "CREATE":
             stack.doc = doc
             stack.status = "CREATE_IN_PROGRESS"
             self.stacks.save(stack)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nubes.core.resources import (
@@ -42,6 +43,15 @@ class Table(ResourceType):
     attributes = ("Arn", "StreamArn")
     replace_on = frozenset({"TableName", "KeySchema", "LocalSecondaryIndexes"})
     required = ("KeySchema",)
+    identifier = ("TableName",)
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        name = identifier["TableName"]
+        return self._provisioned(
+            name, ctx.call("dynamodb", "DescribeTable", {"TableName": name})["Table"]
+        )
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("TableName") or ctx.physical_name(255)

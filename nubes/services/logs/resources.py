@@ -3,9 +3,17 @@ MetricFilter and SubscriptionFilter."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from nubes.core.resources import Props, Provisioned, ResourceContext, ResourceType, integer
+from nubes.core.resources import (
+    Props,
+    Provisioned,
+    ResourceContext,
+    ResourceFailed,
+    ResourceType,
+    integer,
+)
 
 Json = dict[str, Any]
 GONE = ("ResourceNotFoundException",)
@@ -15,6 +23,16 @@ class LogGroup(ResourceType):
     type_name = "AWS::Logs::LogGroup"
     attributes = ("Arn",)
     replace_on = frozenset({"LogGroupName", "LogGroupClass"})
+    identifier = ("LogGroupName",)
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        name = identifier["LogGroupName"]
+        found = ctx.call("logs", "DescribeLogGroups", {"logGroupNamePrefix": name})["logGroups"]
+        if not any(g["logGroupName"] == name for g in found):
+            raise ResourceFailed(f"Log group {name} does not exist")
+        return Provisioned(name, attributes={"Arn": ctx.arn("logs", f"log-group:{name}:*")})
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("LogGroupName") or ctx.physical_name(512)

@@ -3,7 +3,7 @@ AWS::S3::BucketPolicy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nubes.core.resources import (
@@ -202,6 +202,14 @@ class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
     attributes = ("Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL")
     replace_on = frozenset({"BucketName", "ObjectLockEnabled"})
+    identifier = ("BucketName",)
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        name = identifier["BucketName"]
+        ctx.call("s3", "HeadBucket", {"Bucket": name})
+        return self._provisioned(ctx, name)
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("BucketName") or ctx.physical_name(63, lower=True)

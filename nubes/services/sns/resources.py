@@ -3,6 +3,7 @@ AWS::SNS::TopicPolicy."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nubes.core.resources import (
@@ -29,6 +30,14 @@ class Topic(ResourceType):
     type_name = "AWS::SNS::Topic"
     attributes = ("TopicArn", "TopicName")
     replace_on = frozenset({"TopicName", "FifoTopic"})
+    identifier = ("TopicArn",)
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        arn = identifier["TopicArn"]
+        ctx.call("sns", "GetTopicAttributes", {"TopicArn": arn})
+        return Provisioned(arn, attributes={"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]})
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         fifo = boolean(props.get("FifoTopic", False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nubes.core.resources import (
@@ -55,6 +56,16 @@ class Queue(ResourceType):
     type_name = "AWS::SQS::Queue"
     attributes = ("Arn", "QueueName", "QueueUrl")
     replace_on = frozenset({"QueueName", "FifoQueue"})
+    identifier = ("QueueUrl",)
+
+    def adopt(
+        self, ctx: ResourceContext, identifier: Mapping[str, str], props: Props
+    ) -> Provisioned:
+        url = identifier["QueueUrl"]
+        attrs = ctx.call(
+            "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
+        )["Attributes"]
+        return self._provisioned(ctx, url, attrs["QueueArn"].rsplit(":", 1)[-1])
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         fifo = boolean(props.get("FifoQueue", False))
