@@ -76,3 +76,108 @@ def test_multipart_with_customer_key(s3: Any, bucket: str) -> None:
         **SSEC,
     )
     assert copy["SSECustomerKeyMD5"] == key_md5
+
+
+def test_put_bucket_policy_answers_204(s3: Any, bucket: str) -> None:
+    policy = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":'
+        '"arn:aws:iam::000000000000:root"},"Action":"s3:GetObject","Resource":'
+        f'"arn:aws:s3:::{bucket}/*"}}]}}'
+    )
+    response = s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
+def test_malformed_version_ids(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    for call in (s3.get_object, s3.delete_object, s3.head_object):
+        with pytest.raises(ClientError) as excinfo:
+            call(Bucket=bucket, Key="k", VersionId="not-a-version")
+        assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # A well-formed id that names no version deletes nothing and succeeds.
+    gone = s3.delete_object(Bucket=bucket, Key="k", VersionId="A" * 32)
+    assert gone["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+
+
+def test_expected_bucket_owner(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert s3.head_object(Bucket=bucket, Key="k", ExpectedBucketOwner="000000000000")
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111111111111")
+    assert error_of(excinfo) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="not-an-account")
+    assert error_of(excinfo) == ("InvalidBucketOwnerAWSAccountID", 400)
+    with pytest.raises(ClientError) as excinfo:
+        s3.copy_object(
+            Bucket=bucket,
+            Key="k2",
+            CopySource=f"{bucket}/k",
+            ExpectedSourceBucketOwner="111111111111",
+        )
+    assert error_of(excinfo) == ("AccessDenied", 403)
+
+
+def test_repeated_completion_answers_the_same(s3: Any, bucket: str) -> None:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="m", UploadId=uid, PartNumber=1, Body=b"abc")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    first = s3.complete_multipart_upload(
+        Bucket=bucket, Key="m", UploadId=uid, MultipartUpload=parts
+    )
+    again = s3.complete_multipart_upload(
+        Bucket=bucket, Key="m", UploadId=uid, MultipartUpload=parts
+    )
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert again["ETag"] == first["ETag"]
+    assert "VersionId" not in again
+    # Once completed, the upload is gone for everything else.
+    with pytest.raises(ClientError) as excinfo:
+        s3.list_parts(Bucket=bucket, Key="m", UploadId=uid)
+    assert error_of(excinfo) == ("NoSuchUpload", 404)
+
+
+def test_unversioned_bucket_answers_no_version_id(s3: Any, bucket: str) -> None:
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    copy = s3.copy_object(Bucket=bucket, Key="k2", CopySource=f"{bucket}/k")
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="m", UploadId=uid, PartNumber=1, Body=b"abc")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="m",
+        UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    for response in (put, copy, done):
+        assert "x-amz-version-id" not in _headers(response)
+
+
+def test_version_cleanup_loop_terminates(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("a", "b", "c"):
+        for n in range(3):
+            s3.put_object(Bucket=bucket, Key=key, Body=str(n).encode())
+        s3.delete_object(Bucket=bucket, Key=key)
+    marker: dict[str, str] = {}
+    for _ in range(20):
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=2, **marker)
+        found = page.get("Versions", []) + page.get("DeleteMarkers", [])
+        for item in found:
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+        if not page["IsTruncated"]:
+            break
+        marker = {
+            "KeyMarker": page["NextKeyMarker"],
+            "VersionIdMarker": page["NextVersionIdMarker"],
+        }
+    else:
+        pytest.fail("the cleanup loop did not end")
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_version_marker_must_be_well_formed(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        s3.list_object_versions(Bucket=bucket, KeyMarker="k", VersionIdMarker="bad")
+    assert error_of(excinfo) == ("InvalidArgument", 400)

@@ -254,6 +254,15 @@ def check_customer_key(attrs: dict[str, Any], req: dict[str, Any], prefix: str =
         raise errors.AccessDenied("Access Denied")
 
 
+def check_version_id(version_id: str, argument: str = "versionId") -> None:
+    """A version id S3 could have made (``null`` or 32 URL-safe characters), else the 400 S3
+    answers before looking the version up."""
+    if version_id != "null" and len(version_id) != 32:
+        raise errors.InvalidArgument(
+            "Invalid version id specified", ArgumentName=argument, ArgumentValue=version_id
+        )
+
+
 def check_retain_until(until: float) -> None:
     if until <= clock.now():
         raise errors.InvalidArgument("The retain until date must be in the future!")
@@ -289,12 +298,7 @@ class S3Base(ServiceProvider):
             return row
         row = self.db.version(bucket.name, key, version_id)
         if row is None:
-            if version_id != "null" and len(version_id) != 32:
-                raise errors.InvalidArgument(
-                    "Invalid version id specified",
-                    ArgumentName="versionId",
-                    ArgumentValue=version_id,
-                )
+            check_version_id(version_id)
             raise errors.NoSuchVersion(
                 "The specified version does not exist.", Key=key, VersionId=version_id
             )

@@ -20,6 +20,7 @@ errors = ErrorCatalogue(
         "InvalidArgument": 400,
         "InvalidBucketAclWithObjectOwnership": 400,
         "InvalidBucketName": 400,
+        "InvalidBucketOwnerAWSAccountID": 400,
         "InvalidBucketState": 409,
         "InvalidDigest": 400,
         "InvalidLocationConstraint": 400,

@@ -72,6 +72,19 @@ CREATE TABLE s3_parts (
 );
 """
 
+COMPLETED_UPLOADS = """
+CREATE TABLE s3_completed_uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    completed REAL NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX s3_completed_uploads_time ON s3_completed_uploads (completed);
+"""
+"""Answers of completed multipart uploads, so that a repeated completion (a client retrying
+after a lost response) gets the same answer while it is kept."""
+
 LISTED_COLUMNS = (
     "id, bucket, key, version_id, latest, delete_marker, last_modified, size, etag, blob_id, "
     "parts, attrs"
@@ -450,6 +463,23 @@ class S3Store:
         return self.store.query_one(
             "SELECT * FROM s3_uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
             (upload_id, bucket, key),
+        )
+
+    def record_completion(
+        self, upload_id: str, bucket: str, key: str, now: float, keep: float, result: dict
+    ) -> None:
+        self.store.execute("DELETE FROM s3_completed_uploads WHERE completed < ?", (now - keep,))
+        self.store.execute(
+            "INSERT OR REPLACE INTO s3_completed_uploads (upload_id, bucket, key, completed, "
+            "result) VALUES (?, ?, ?, ?, ?)",
+            (upload_id, bucket, key, now, dump(result)),
+        )
+
+    def completion(self, bucket: str, key: str, upload_id: str, since: float) -> Row | None:
+        return self.store.query_one(
+            "SELECT * FROM s3_completed_uploads WHERE upload_id = ? AND bucket = ? AND key = ? "
+            "AND completed >= ?",
+            (upload_id, bucket, key, since),
         )
 
     def delete_upload(self, upload_id: str) -> list[Row]:

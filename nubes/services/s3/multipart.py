@@ -32,6 +32,11 @@ _INVALID_PART = (
 )
 
 
+# How long a completed upload's answer is repeated to a client completing it again (a retry
+# after a lost response): AWS answers such retries with 200 for a while without saying how long.
+COMPLETED_KEPT_SECONDS = 24 * 3600
+
+
 def _bare(etag: str) -> str:
     return etag.strip().strip('"')
 
@@ -178,6 +183,15 @@ class MultipartOps(S3Base):
     def complete_multipart_upload(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
         bucket = self.bucket(req["Bucket"])
         key = req["Key"]
+        if self.db.upload(bucket.name, key, req["UploadId"]) is None:
+            done = self.db.completion(
+                bucket.name, key, req["UploadId"], clock.now() - COMPLETED_KEPT_SECONDS
+            )
+            if done is not None:
+                return {
+                    "Location": f"{ctx.base_url}/{bucket.name}/{key}",
+                    **load_attrs(done["result"]),
+                }
         upload = self.upload_row(bucket.name, key, req["UploadId"])
         asked = (req.get("MultipartUpload") or {}).get("Parts") or []
         if not asked:
@@ -252,6 +266,14 @@ class MultipartOps(S3Base):
         # CompleteMultipartUpload's answer carries no SSE-C headers, only the other kinds.
         out.update((k, v) for k, v in sse_fields(attrs).items() if not k.startswith("SSECustomer"))
         out.update(self.version_header(bucket, version_id))
+        self.db.record_completion(
+            upload["upload_id"],
+            bucket.name,
+            key,
+            clock.now(),
+            COMPLETED_KEPT_SECONDS,
+            {k: v for k, v in out.items() if k != "Location"},
+        )
         return out
 
     def _upload_checksum(

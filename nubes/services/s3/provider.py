@@ -33,8 +33,10 @@ from nubes.services.s3.base import (
     CONTENT_HEADERS,
     OVERRIDES,
     check_customer_key,
+    check_version_id,
     checksum_fields,
     owner,
+    parse_copy_source,
     parse_range,
     parse_tagging,
     sse_fields,
@@ -43,7 +45,7 @@ from nubes.services.s3.base import (
 )
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import SCHEMA, Bucket, Entry, load_attrs
+from nubes.services.s3.models import COMPLETED_UPLOADS, SCHEMA, Bucket, Entry, load_attrs
 from nubes.services.s3.multipart import MultipartOps
 from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
@@ -62,7 +64,7 @@ log = logging.getLogger("nubes.s3")
 
 class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     service = "s3"
-    migrations = (SCHEMA,)
+    migrations = (SCHEMA, COMPLETED_UPLOADS)
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
@@ -102,12 +104,26 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         self.env.gateway.checks.remove(self.check_expected_owner)
 
     def check_expected_owner(self, ctx: RequestContext, op: Any, params: dict[str, Any]) -> None:
-        """Gateway check: ``x-amz-expected-bucket-owner`` naming another account is refused."""
-        if ctx.service != "s3" or not params.get("ExpectedBucketOwner"):
+        """Gateway check: ``x-amz-expected-bucket-owner`` (and, for copies, the source's
+        ``x-amz-source-expected-bucket-owner``) naming another account is refused."""
+        if ctx.service != "s3":
             return
-        found = self.db.bucket(params.get("Bucket") or "")
-        if found is not None and found.account_id != params["ExpectedBucketOwner"]:
-            raise errors.AccessDenied("Access Denied")
+        expected = params.get("ExpectedBucketOwner")
+        source = params.get("ExpectedSourceBucketOwner")
+        for value in (expected, source):
+            if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()):
+                raise errors.InvalidBucketOwnerAWSAccountID(
+                    "The value of the expected bucket owner parameter must be an AWS Account ID... "
+                    f"[{value}]"
+                )
+        if expected is not None:
+            found = self.db.bucket(params.get("Bucket") or "")
+            if found is not None and found.account_id != expected:
+                raise errors.AccessDenied("Access Denied")
+        if source is not None and params.get("CopySource"):
+            found = self.db.bucket(parse_copy_source(params["CopySource"])[0])
+            if found is not None and found.account_id != source:
+                raise errors.AccessDenied("Access Denied")
 
     # -- buckets ----------------------------------------------------------------------------
 
@@ -375,6 +391,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             row = self.db.version(bucket.name, key, version_id)
             out["VersionId"] = version_id
             if row is None:
+                check_version_id(version_id)
                 return out
             self.check_retention(row, bypass)
             self.db.remove_version(row)
@@ -639,14 +656,11 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 ArgumentValue=version_marker,
             )
         if key_marker and version_marker:
+            check_version_id(version_marker, "version-id-marker")
             row = self.db.version(bucket.name, key_marker, version_marker)
-            if row is None:
-                raise errors.InvalidArgument(
-                    "Invalid version id specified",
-                    ArgumentName="version-id-marker",
-                    ArgumentValue=version_marker,
-                )
-            after_id = row["id"]
+            # A marker version deleted since the previous page (the list-then-delete loop of a
+            # cleanup) continues with whatever versions of its key are left.
+            after_id = row["id"] if row is not None else _AFTER_ALL
         entries, truncated = self.db.listing(
             bucket.name,
             req.get("Prefix") or "",
@@ -733,6 +747,8 @@ _DIRECTIVES = {
     "MetadataDirective": "x-amz-metadata-directive",
     "TaggingDirective": "x-amz-tagging-directive",
 }
+# Larger than any row id: every version of the marker's key follows it.
+_AFTER_ALL = 2**63 - 1
 _PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
