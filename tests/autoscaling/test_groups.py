@@ -335,3 +335,50 @@ def test_a_group_keeps_its_instances_across_a_kill_and_restart(
         server.client("autoscaling").delete_auto_scaling_group(
             AutoScalingGroupName="g", ForceDelete=True
         )
+
+
+def test_launch_instances_at_once_and_idempotently(
+    asg: Any, image: str, aws: Callable[[str], Any]
+) -> None:
+    az = zones(aws)
+    asg.create_launch_configuration(
+        LaunchConfigurationName="lc", ImageId=image, InstanceType="t3.micro", UserData=SLEEPER
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="g",
+        LaunchConfigurationName="lc",
+        MinSize=0,
+        MaxSize=3,
+        AvailabilityZones=az,
+    )
+    # Both into one zone: AZRebalance would move one of them, unless suspended.
+    asg.suspend_processes(AutoScalingGroupName="g", ScalingProcesses=["AZRebalance"])
+    token = "00000000-0000-0000-0000-000000000001"
+    out = asg.launch_instances(
+        AutoScalingGroupName="g",
+        RequestedCapacity=2,
+        ClientToken=token,
+        AvailabilityZones=az[1:],
+    )
+    assert out["Errors"] == []
+    (made,) = out["Instances"]
+    assert made["AvailabilityZone"] == az[1] and len(made["InstanceIds"]) == 2
+    assert desired(asg, "g") == 2
+    again = asg.launch_instances(
+        AutoScalingGroupName="g",
+        RequestedCapacity=2,
+        ClientToken=token,
+        AvailabilityZones=az[1:],
+    )
+    assert again["Instances"] == out["Instances"] and desired(asg, "g") == 2
+    assert (
+        code(
+            lambda: asg.launch_instances(
+                AutoScalingGroupName="g",
+                RequestedCapacity=2,
+                ClientToken="00000000-0000-0000-0000-000000000002",
+            )
+        )[0]
+        == "ValidationError"
+    )
+    assert {m["InstanceId"] for m in in_service(asg, "g", 2)} == set(made["InstanceIds"])

@@ -458,6 +458,82 @@ class AutoScalingProvider(Keeper, ServiceProvider):
 
     # -- instances ------------------------------------------------------------------------
 
+    def launch_instances(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self.group(ctx, req["AutoScalingGroupName"])
+        name = doc["AutoScalingGroupName"]
+        token = req["ClientToken"]
+        asked = {k: req.get(k) for k in ("RequestedCapacity", "AvailabilityZones", "SubnetIds")}
+        earlier = (doc.get("_launch_tokens") or {}).get(token)
+        if earlier is not None:
+            if earlier["asked"] != asked:
+                raise errors.IdempotentParameterMismatchError(
+                    f"The client token {token} was used with different parameters."
+                )
+            return dict(earlier["answer"])
+        count = req["RequestedCapacity"]
+        old = doc["DesiredCapacity"]
+        if count < 1 or old + count > doc["MaxSize"]:
+            raise errors.ValidationError(
+                f"Launching {count} instances would take the desired capacity above the max "
+                f"size {doc['MaxSize']}."
+            )
+        view = dict(doc)
+        zones = req.get("AvailabilityZones") or doc["AvailabilityZones"]
+        view["AvailabilityZones"] = [z for z in doc["AvailabilityZones"] if z in zones]
+        if doc.get("_subnets"):
+            wanted = req.get("SubnetIds") or list(doc["_subnets"])
+            view["_subnets"] = {s: z for s, z in doc["_subnets"].items() if s in wanted}
+            view["AvailabilityZones"] = sorted(set(view["_subnets"].values()))
+        if not view["AvailabilityZones"]:
+            raise errors.ValidationError("None of the given zones or subnets is the group's.")
+        before = {m["InstanceId"] for m in self.members.all(ctx.account_id, ctx.region, name)}
+        doc["_cause"] = view["_cause"] = (
+            f"At {stamp(clock.now())} a user request launched {count} instances changing the "
+            f"desired capacity from {old} to {old + count}."
+        )
+        launched = 0
+        for _ in range(count):
+            if not self._launch(ctx.account_id, ctx.region, view, old + launched, old + count):
+                break
+            launched += 1
+        made = [
+            m
+            for m in self.members.all(ctx.account_id, ctx.region, name)
+            if m["InstanceId"] not in before
+        ]
+        doc["DesiredCapacity"] = old + launched
+        groups: dict[tuple[str, str], list[str]] = {}
+        for m in made:
+            groups.setdefault((m["InstanceType"], m["AvailabilityZone"]), []).append(
+                m["InstanceId"]
+            )
+        answer: Json = {
+            "AutoScalingGroupName": name,
+            "ClientToken": token,
+            "Instances": [
+                {
+                    "InstanceType": t,
+                    "MarketType": "on-demand",
+                    "AvailabilityZone": z,
+                    "InstanceIds": ids,
+                }
+                for (t, z), ids in sorted(groups.items())
+            ],
+            "Errors": [],
+        }
+        if launched < count:
+            answer["Errors"].append(
+                {
+                    "ErrorCode": "InsufficientInstanceCapacity",
+                    "ErrorMessage": view.get("_failing") or "The launch failed.",
+                }
+            )
+        tokens = dict(doc.get("_launch_tokens") or {})
+        tokens[token] = {"asked": asked, "answer": answer}
+        doc["_launch_tokens"] = dict(list(tokens.items())[-20:])
+        self.groups.put(ctx.account_id, ctx.region, (name,), doc)
+        return answer
+
     def describe_auto_scaling_instances(self, ctx: RequestContext, req: Json) -> Json:
         ids = req.get("InstanceIds") or []
         out = []
