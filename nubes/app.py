@@ -108,6 +108,11 @@ class App:
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            # Only API Gateway's WebSocket APIs speak WebSocket among the endpoints nubes serves.
+            from nubes.runtime.apigateway.websocket import accept
+
+            await accept(self.environment(), scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

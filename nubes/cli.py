@@ -71,7 +71,8 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="none",  # nothing of nubes speaks WebSocket; "auto" imports a library for it
+        # API Gateway's WebSocket APIs: the handshake and frames are the websockets library's.
+        ws="websockets-sansio",
         lifespan="on",
         access_log=False,
         # uvicorn's own lines go through the root logger above: one format for every line.

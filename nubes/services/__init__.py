@@ -31,4 +31,7 @@ PROVIDERS: dict[str, str] = {
     "secretsmanager": "nubes.services.secretsmanager.provider:SecretsManagerProvider",
     "apigateway": "nubes.services.apigateway.provider:ApiGatewayProvider",
     "apigatewayv2": "nubes.services.apigatewayv2.provider:ApiGatewayV2Provider",
+    "apigatewaymanagementapi": (
+        "nubes.services.apigatewaymanagementapi.provider:ApiGatewayManagementApiProvider"
+    ),
 }

@@ -16,6 +16,7 @@ from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import locate
 from nubes.runtime.apigateway.http import HttpPlane
 from nubes.runtime.apigateway.proxy import Call
+from nubes.runtime.apigateway.websocket import WebSocketPlane
 from nubes.services.apigatewayv2.errors import errors
 from nubes.services.base import ServiceProvider
 
@@ -60,6 +61,7 @@ class ApiGatewayV2Provider(ServiceProvider):
         super().__init__(env)
         self.docs = Docs(self.store, "apigatewayv2_docs")
         self.plane = HttpPlane(env)
+        self.websockets = WebSocketPlane(env)
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self._serve)
@@ -77,9 +79,22 @@ class ApiGatewayV2Provider(ServiceProvider):
             return None
         account, region, api = found
         if api.get("ProtocolType") != "HTTP":
+            # The @connections API of a WebSocket API's stage URL: what remains is the
+            # management API's own path, which routing (by the execute-api signature) takes.
+            stage, _, rest = where[1].lstrip("/").partition("/")
+            if stage and rest.startswith("@connections/"):
+                req.path = "/" + rest
             return None
         call = Call(req, where[0], account, region, "", where[1])
         return await self.plane.answer(call, api)
+
+    def websocket_api(self, api_id: str) -> tuple[str, str, Json] | None:
+        """(account, region, API) of a WebSocket API, for the connection endpoint."""
+        with self.store.transaction():
+            found = self.docs.find("api", api_id)
+        if found is None or found[2].get("ProtocolType") != "WEBSOCKET":
+            return None
+        return found
 
     # -- APIs -----------------------------------------------------------------------------------
 
