@@ -425,3 +425,27 @@ def test_large_bodies_stream_both_ways(
     assert big.status == 200 and big.body == b"x" * BIG
     # The connection the streamed answer came on is kept for the next request.
     assert through(dns_name, "/after").json()["path"] == "/after"
+
+
+def test_slow_start_ramps_a_new_target_up(
+    client: Callable[..., Any],
+    sites: Callable[[str], Site],
+    balancer: Callable[..., dict[str, Any]],
+    advance: Callable[[float], None],
+    through: Callable[..., Reply],
+) -> None:
+    elb = client("elbv2")
+    old, new = sites("old"), sites("new")
+    made = balancer([old])
+    tg, dns_name = made["tg"]["TargetGroupArn"], made["lb"]["DNSName"]
+    elb.modify_target_group_attributes(
+        TargetGroupArn=tg, Attributes=[{"Key": "slow_start.duration_seconds", "Value": "600"}]
+    )
+    settle(elb, tg, advance)
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": new.address, "Port": new.port}])
+    settle(elb, tg, advance)
+    # Just healthy: the new target's share starts near nothing...
+    assert {through(dns_name).json()["site"] for _ in range(10)} == {"old"}
+    # ...and is a full one once the slow start is over.
+    advance(600)
+    assert {through(dns_name).json()["site"] for _ in range(10)} == {"old", "new"}

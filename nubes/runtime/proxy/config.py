@@ -16,6 +16,8 @@ class Target:
     state: str
     """initial, healthy, unhealthy, draining (as DescribeTargetHealth stores it)."""
     az: str = ""
+    healthy_since: float | None = None
+    """When it became healthy while others already were (its slow start begins then)."""
 
 
 @dataclass

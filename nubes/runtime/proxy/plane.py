@@ -88,6 +88,7 @@ class Plane:
         self._syncing: asyncio.Task[None] | None = None
         self._pool: dict[tuple[str, str, int], list[Streams]] = {}
         self._turn: dict[str, int] = {}
+        self._smooth: dict[str, dict[tuple[str, int], float]] = {}
         self._flight: dict[tuple[str, str, int], int] = {}
         self._per_group: dict[tuple[float, str], _Counts] = {}
 
@@ -485,9 +486,30 @@ class Plane:
             return min(routable, key=lambda t: self._flight.get((group.arn, t.id, t.port), 0))
         if algorithm == "weighted_random":
             return random.choice(routable)
+        ramp = float(attributes.get("slow_start.duration_seconds", "0"))
+        if ramp > 0 and len(routable) > 1:
+            return self._slow_start(group, routable, ramp)
         turn = self._turn.get(group.arn, 0)
         self._turn[group.arn] = turn + 1
         return routable[turn % len(routable)]
+
+    def _slow_start(self, group: TargetGroup, routable: list[Target], ramp: float) -> Target:
+        """Smooth weighted round robin where a target in slow start weighs the share of the
+        ramp it has gone through: its requests grow linearly, as AWS describes."""
+        now = clock.now()
+        weights = {
+            (t.id, t.port): 1.0
+            if t.healthy_since is None
+            else min(1.0, max(0.0, (now - t.healthy_since) / ramp))
+            for t in routable
+        }
+        current = self._smooth.setdefault(group.arn, {})
+        total = sum(weights.values())
+        for key, weight in weights.items():
+            current[key] = current.get(key, 0.0) + weight
+        chosen = max(routable, key=lambda t: current[(t.id, t.port)])
+        current[(chosen.id, chosen.port)] -= total
+        return chosen
 
     def _sticky(self, group: TargetGroup, target: Target, response: http.Response) -> list[str]:
         attributes = group.attributes

@@ -65,6 +65,9 @@ MIGRATIONS = (
         PRIMARY KEY (tg, id, port)
     ) WITHOUT ROWID;
     """,
+    """
+    ALTER TABLE elbv2_targets ADD COLUMN healthy_since REAL;
+    """,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -1390,7 +1393,13 @@ class Elbv2Provider(ServiceProvider):
             group = groups.get(row["tg"])
             if group is not None:
                 group.targets.append(
-                    config.Target(row["id"], row["port"], row["state"], row["az"] or "")
+                    config.Target(
+                        row["id"],
+                        row["port"],
+                        row["state"],
+                        row["az"] or "",
+                        row["healthy_since"],
+                    )
                 )
         snapshot.groups = groups
         listeners: dict[str, list[Json]] = {}
@@ -1577,6 +1586,18 @@ class Elbv2Provider(ServiceProvider):
                 "description = ?, due = ? WHERE tg = ? AND id = ? AND port = ?",
                 (ok, fail, state, reason, description, due, *key),
             )
+            if state == "healthy" and row["state"] != "healthy":
+                # Slow start counts from here, when other targets were already healthy.
+                others = self.store.scalar(
+                    "SELECT count(*) FROM elbv2_targets WHERE tg = ? AND state = 'healthy' "
+                    "AND NOT (id = ? AND port = ?)",
+                    key,
+                )
+                self.store.execute(
+                    "UPDATE elbv2_targets SET healthy_since = ? WHERE tg = ? AND id = ? "
+                    "AND port = ?",
+                    (clock.now() if others else None, *key),
+                )
         if state != row["state"]:
             self.plane.changed()
 
