@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -268,3 +268,25 @@ def derive_shared_secret(material: bytes, peer_public_der: bytes) -> bytes:
     if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != key.curve.name:
         raise CryptoError("public key of another curve")
     return key.exchange(ec.ECDH(), peer)
+
+
+# -- importing key material --------------------------------------------------------------------
+
+
+def unwrap(wrapping_private: bytes, algorithm: str, wrapped: bytes) -> bytes:
+    """Key material wrapped for import: RSA-OAEP alone, or (RSA_AES_KEY_WRAP_*) an ephemeral
+    AES key under RSA-OAEP followed by the material under AES key wrap with padding."""
+    key = _private(wrapping_private)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    digest = _HASHES["SHA_256" if algorithm.endswith("SHA_256") else "SHA_1"]()
+    oaep = padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
+    try:
+        if algorithm.startswith("RSA_AES_KEY_WRAP_"):
+            size = key.key_size // 8
+            aes_key = key.decrypt(wrapped[:size], oaep)
+            return keywrap.aes_key_unwrap_with_padding(aes_key, wrapped[size:])
+        if algorithm == "RSAES_PKCS1_V1_5":
+            return key.decrypt(wrapped, padding.PKCS1v15())
+        return key.decrypt(wrapped, oaep)
+    except (ValueError, keywrap.InvalidUnwrap):
+        raise CryptoError("wrapped key material does not unwrap") from None

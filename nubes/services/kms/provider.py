@@ -19,6 +19,7 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
+from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.kms import crypto
 from nubes.services.kms.errors import errors
@@ -287,6 +288,13 @@ class KmsProvider(ServiceProvider):
         if key is None:
             key_arn = arn("kms", region, account, f"key/{ident}")
             raise errors.NotFoundException(f"Key '{key_arn}' does not exist")
+        valid_to = key.meta.get("ValidTo")
+        if valid_to and valid_to <= clock.now() and key.meta["KeyState"] in ("Enabled", "Disabled"):
+            # Imported material that expired is gone: the key waits for an import again.
+            key.meta.update(KeyState="PendingImport", Enabled=False)
+            key.meta.pop("ValidTo")
+            if maintain:
+                self._save(key)
         return key
 
     def _managed(self, account: str, region: str, alias: str) -> Key:
@@ -364,25 +372,23 @@ class KmsProvider(ServiceProvider):
             raise errors.UnsupportedOperationException(
                 f"Origin {origin} requires a custom key store, which this endpoint does not offer."
             )
-        if origin == "EXTERNAL":
-            raise errors.UnsupportedOperationException(
-                "Keys with imported key material are not supported here."
-            )
         multi = bool(req.get("MultiRegion"))
         if key_id is None:
             key_id = f"mrk-{uuid.uuid4().hex}" if multi else str(uuid.uuid4())
         key_arn = arn("kms", region, account, f"key/{key_id}")
         if materials is None:
-            materials = [_material_entry(crypto.new_material(spec))]
+            # Keys for imported material wait for it (PendingImport).
+            external = origin == "EXTERNAL"
+            materials = [] if external else [_material_entry(crypto.new_material(spec))]
         meta: Json = {
             "AWSAccountId": account,
             "KeyId": key_id,
             "Arn": key_arn,
             "CreationDate": clock.now(),
-            "Enabled": True,
+            "Enabled": bool(materials),
             "Description": req.get("Description") or "",
             "KeyUsage": usage,
-            "KeyState": "Enabled",
+            "KeyState": "Enabled" if materials else "PendingImport",
             "Origin": origin,
             "KeyManager": manager,
             "CustomerMasterKeySpec": spec,
@@ -429,7 +435,7 @@ class KmsProvider(ServiceProvider):
 
     def _describe(self, key: Key) -> Json:
         meta = dict(key.meta)
-        if key.spec == "SYMMETRIC_DEFAULT":
+        if key.spec == "SYMMETRIC_DEFAULT" and key.materials:
             meta["CurrentKeyMaterialId"] = key.materials[-1]["id"]
         if meta.get("MultiRegion"):
             meta["MultiRegionConfiguration"] = self._multi_region(key)
@@ -653,6 +659,10 @@ class KmsProvider(ServiceProvider):
             self._save(each)
 
     def _rotatable(self, key: Key, operation: str) -> None:
+        if key.meta["Origin"] == "EXTERNAL":
+            raise errors.UnsupportedOperationException(
+                f"{key.arn} has imported key material: {operation} is not supported for it."
+            )
         if key.spec != "SYMMETRIC_DEFAULT":
             raise errors.UnsupportedOperationException(
                 f"{key.arn} has KeySpec {key.spec}. Only symmetric encryption keys support "
@@ -718,6 +728,91 @@ class KmsProvider(ServiceProvider):
         if marker:
             out["NextMarker"] = marker
         return out
+
+    # -- imported key material --------------------------------------------------------------
+
+    def _external(self, key: Key, operation: str) -> None:
+        if key.meta["Origin"] != "EXTERNAL":
+            raise errors.UnsupportedOperationException(
+                f"{key.arn} origin is {key.meta['Origin']} which is not valid for this operation."
+            )
+        if key.meta["KeyState"] == "PendingDeletion":
+            raise errors.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+
+    def get_parameters_for_import(self, ctx: RequestContext, req: Json) -> Json:
+        key = self._key(ctx, req["KeyId"])
+        self._external(key, "GetParametersForImport")
+        algorithm, spec = req["WrappingAlgorithm"], req["WrappingKeySpec"]
+        if spec == "SM2" or algorithm == "SM2PKE":
+            raise errors.UnsupportedOperationException("SM2 is available in China Regions only.")
+        wrapping = crypto.new_material(spec)
+        token = os.urandom(64)
+        valid_to = clock.now() + DAY
+        key.doc["import"] = {
+            "token": base64.b64encode(token).decode(),
+            "wrapping": base64.b64encode(wrapping).decode(),
+            "algorithm": algorithm,
+            "valid_to": valid_to,
+        }
+        self._save(key)
+        return {
+            "KeyId": key.arn,
+            "ImportToken": token,
+            "PublicKey": crypto.public_der(wrapping),
+            "ParametersValidTo": valid_to,
+        }
+
+    def import_key_material(self, ctx: RequestContext, req: Json) -> Json:
+        key = self._key(ctx, req["KeyId"])
+        self._external(key, "ImportKeyMaterial")
+        pending = key.doc.get("import")
+        if not pending or base64.b64decode(pending["token"]) != bytes(req["ImportToken"]):
+            raise errors.InvalidImportTokenException("The import token is not valid for this key.")
+        if pending["valid_to"] <= clock.now():
+            raise errors.ExpiredImportTokenException("The import token has expired.")
+        try:
+            material = crypto.unwrap(
+                base64.b64decode(pending["wrapping"]),
+                pending["algorithm"],
+                bytes(req["EncryptedKeyMaterial"]),
+            )
+        except crypto.CryptoError:
+            raise errors.InvalidCiphertextException("") from None
+        if key.spec == "SYMMETRIC_DEFAULT" and len(material) != 32:
+            raise errors.IncorrectKeyMaterialException(
+                "Symmetric key material must be 256 bits (32 bytes)."
+            )
+        if key.materials and base64.b64decode(key.materials[0]["bytes"]) != material:
+            raise errors.IncorrectKeyMaterialException(
+                "The key material is not the material previously imported into this key."
+            )
+        model = req.get("ExpirationModel") or "KEY_MATERIAL_EXPIRES"
+        if (model == "KEY_MATERIAL_EXPIRES") != (req.get("ValidTo") is not None):
+            raise errors.ValidationException(
+                "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES and not "
+                "allowed otherwise."
+            )
+        if not key.materials:
+            key.materials = [_material_entry(material)]
+        key.meta.update(KeyState="Enabled", Enabled=True, ExpirationModel=model)
+        key.meta.pop("ValidTo", None)
+        if req.get("ValidTo") is not None:
+            key.meta["ValidTo"] = to_datetime(req["ValidTo"]).timestamp()
+        key.doc["import"] = None
+        self._save(key)
+        return {"KeyId": key.arn, "KeyMaterialId": key.materials[0]["id"]}
+
+    def delete_imported_key_material(self, ctx: RequestContext, req: Json) -> Json:
+        key = self._key(ctx, req["KeyId"])
+        self._external(key, "DeleteImportedKeyMaterial")
+        key.meta.update(KeyState="PendingImport", Enabled=False)
+        key.meta.pop("ValidTo", None)
+        key.meta.pop("ExpirationModel", None)
+        self._save(key)
+        return {
+            "KeyId": key.arn,
+            **({"KeyMaterialId": key.materials[0]["id"]} if key.materials else {}),
+        }
 
     # -- aliases -----------------------------------------------------------------------------
 
