@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
-from nubes.runtime.apigateway import vtl
+from nubes.runtime.apigateway import validators, vtl
 from nubes.runtime.apigateway.guard import Authorizers, UsagePlans
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
@@ -104,6 +104,11 @@ class RestPlane:
             return json_reply(403, MISSING_TOKEN)
         resource, method, call.path_params = found
         call.resource_path, call.resource_id = resource["path"], resource["id"]
+        validator = (deployment.get("validators") or {}).get(method.get("requestValidatorId") or "")
+        if validator is not None:
+            message = validators.problem(call, method, validator, deployment.get("models") or {})
+            if message is not None:
+                return json_reply(400, {"message": message})
         refused = self._usage(call, api, method)
         if refused is not None:
             return refused

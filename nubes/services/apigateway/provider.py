@@ -13,6 +13,7 @@ import yaml
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.protocol.base import HttpRequest, HttpResponse
+from nubes.runtime.apigateway import validators
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import locate, split_stage
 from nubes.runtime.apigateway.proxy import Call
@@ -602,6 +603,110 @@ class ApiGatewayProvider(ServiceProvider):
         self._save(ctx, api)
         return {}
 
+    # -- models and request validators ---------------------------------------------------------
+
+    def create_model(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        name = req["name"]
+        if not name.isalnum():
+            raise errors.BadRequestException("Model name must be alphanumeric")
+        if any(m["name"] == name for m in api["models"].values()):
+            raise errors.ConflictException("Model name already exists for this REST API")
+        schema = req.get("schema")
+        if schema is not None:
+            self._check_schema(schema)
+        model: Json = {
+            "id": new_id(6),
+            "name": name,
+            "contentType": req["contentType"],
+        }
+        for key in ("description", "schema"):
+            if req.get(key) is not None:
+                model[key] = req[key]
+        api["models"][model["id"]] = model
+        self._save(ctx, api)
+        return model
+
+    @staticmethod
+    def _check_schema(schema: str) -> None:
+        problem = validators.schema_problem(schema)
+        if problem is not None:
+            raise errors.BadRequestException(problem)
+
+    def _model(self, api: Json, name: str) -> Json:
+        model = next((m for m in api["models"].values() if m["name"] == name), None)
+        if model is None:
+            raise errors.NotFoundException("Invalid model name specified")
+        return model
+
+    def get_model(self, ctx: RequestContext, req: Json) -> Json:
+        return self._model(self._api(ctx, req["restApiId"]), req["modelName"])
+
+    def get_models(self, ctx: RequestContext, req: Json) -> Json:
+        return _page(list(self._api(ctx, req["restApiId"])["models"].values()), req)
+
+    def update_model(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        model = self._model(api, req["modelName"])
+        _patch(model, req.get("patchOperations") or [], frozenset(("schema", "description")))
+        if model.get("schema") is not None:
+            self._check_schema(model["schema"])
+        self._save(ctx, api)
+        return model
+
+    def delete_model(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        model = self._model(api, req["modelName"])
+        del api["models"][model["id"]]
+        self._save(ctx, api)
+        return {}
+
+    def create_request_validator(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        validator: Json = {
+            "id": new_id(6),
+            "name": req.get("name") or "",
+            "validateRequestBody": bool(req.get("validateRequestBody")),
+            "validateRequestParameters": bool(req.get("validateRequestParameters")),
+        }
+        api["validators"][validator["id"]] = validator
+        self._save(ctx, api)
+        return validator
+
+    def _validator(self, api: Json, validator_id: str) -> Json:
+        validator = api["validators"].get(validator_id)
+        if validator is None:
+            raise errors.NotFoundException("Invalid Request Validator identifier specified")
+        return validator
+
+    def get_request_validator(self, ctx: RequestContext, req: Json) -> Json:
+        return self._validator(self._api(ctx, req["restApiId"]), req["requestValidatorId"])
+
+    def get_request_validators(self, ctx: RequestContext, req: Json) -> Json:
+        return _page(list(self._api(ctx, req["restApiId"])["validators"].values()), req)
+
+    def update_request_validator(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        validator = self._validator(api, req["requestValidatorId"])
+        ops = [
+            {**op, "value": op.get("value") == "true"} if op.get("path") != "/name" else op
+            for op in req.get("patchOperations") or []
+        ]
+        _patch(
+            validator,
+            ops,
+            frozenset(("name", "validateRequestBody", "validateRequestParameters")),
+        )
+        self._save(ctx, api)
+        return validator
+
+    def delete_request_validator(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["restApiId"])
+        self._validator(api, req["requestValidatorId"])
+        del api["validators"][req["requestValidatorId"]]
+        self._save(ctx, api)
+        return {}
+
     # -- deployments and stages -----------------------------------------------------------------
 
     def create_deployment(self, ctx: RequestContext, req: Json) -> Json:
@@ -620,6 +725,8 @@ class ApiGatewayProvider(ServiceProvider):
         api["deployments"][deployment["id"]] = {
             **deployment,
             "resources": copy.deepcopy(api["resources"]),
+            "validators": copy.deepcopy(api.get("validators") or {}),
+            "models": copy.deepcopy(api.get("models") or {}),
         }
         if req.get("stageName"):
             name = req["stageName"]
@@ -639,7 +746,13 @@ class ApiGatewayProvider(ServiceProvider):
         deployment = api["deployments"].get(req["deploymentId"])
         if deployment is None:
             raise errors.NotFoundException("Invalid Deployment identifier specified")
-        return {k: v for k, v in deployment.items() if k != "resources"}
+        return self._deployment_out(deployment)
+
+    @staticmethod
+    def _deployment_out(deployment: Json) -> Json:
+        return {
+            k: v for k, v in deployment.items() if k not in ("resources", "validators", "models")
+        }
 
     def get_deployments(self, ctx: RequestContext, req: Json) -> Json:
         api = self._api(ctx, req["restApiId"])
