@@ -48,10 +48,6 @@ class _ModelFiles(JSONFileLoader):
 
 _loader = Loader(file_loader=_ModelFiles())
 
-# Statuses AWS answers with that botocore's models leave at the default 200 (clients accept any
-# 2xx, so the models never needed them): S3's API reference shows PutBucketPolicy's 204.
-_RESPONSE_CODES = {("s3", "PutBucketPolicy"): 204}
-
 
 @dataclass
 class ServiceInfo:
@@ -83,9 +79,6 @@ class ServiceInfo:
     def model(self) -> ServiceModel:
         if self._model is None:
             data = _loader.load_service_model(self.name, "service-2")
-            for (service, operation), code in _RESPONSE_CODES.items():
-                if service == self.name:
-                    data["operations"][operation]["http"]["responseCode"] = code
             self._model = ServiceModel(data, service_name=self.name)
         return self._model
 

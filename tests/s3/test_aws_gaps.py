@@ -181,3 +181,80 @@ def test_version_marker_must_be_well_formed(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.list_object_versions(Bucket=bucket, KeyMarker="k", VersionIdMarker="bad")
     assert error_of(excinfo) == ("InvalidArgument", 400)
+
+
+def _queue_events(client: Any, s3: Any, bucket: str, unique: Any) -> tuple[Any, str]:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)  # the s3:TestEvent
+    return sqs, url
+
+
+def _records(sqs: Any, url: str, count: int) -> list[dict[str, Any]]:
+    import json
+
+    records: list[dict[str, Any]] = []
+    for _ in range(5):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        for message in got.get("Messages", []):
+            body = json.loads(message["Body"])
+            records += body.get("Records", [])
+        if len(records) >= count:
+            break
+    return records
+
+
+def test_event_principal_ids(s3: Any, bucket: str, client: Any, unique: Any) -> None:
+    """Events name IAM callers by their unique id (AWS:AIDA..., AWS:AROA...:session) and the
+    root user and the bucket owner by the account's Amazon customer id."""
+    import re
+
+    sqs, url = _queue_events(client, s3, bucket, unique)
+    iam = client("iam")
+    user = iam.create_user(UserName=unique("u"))["User"]
+    key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
+    as_user = client(
+        "s3",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    role = iam.create_role(
+        RoleName=unique("r"),
+        AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}',
+    )["Role"]
+    assumed = client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="sess")
+    creds = assumed["Credentials"]
+    as_role = client(
+        "s3",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    s3.put_object(Bucket=bucket, Key="root", Body=b"x")
+    as_user.put_object(Bucket=bucket, Key="user", Body=b"x")
+    as_role.put_object(Bucket=bucket, Key="role", Body=b"x")
+    found = {r["s3"]["object"]["key"]: r for r in _records(sqs, url, 3)}
+    owner = found["root"]["s3"]["bucket"]["ownerIdentity"]["principalId"]
+    assert re.fullmatch(r"A[A-Z0-9]{13}", owner)
+    assert found["root"]["userIdentity"]["principalId"] == owner
+    assert found["user"]["userIdentity"]["principalId"] == f"AWS:{user['UserId']}"
+    role_id = assumed["AssumedRoleUser"]["AssumedRoleId"]
+    assert role_id.endswith(":sess")
+    assert found["role"]["userIdentity"]["principalId"] == f"AWS:{role_id}"
+
+
+def test_policy_status_without_a_policy(s3: Any, bucket: str) -> None:
+    """AWS answers GetBucketPolicyStatus of a bucket without a policy 404 NoSuchBucketPolicy."""
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_bucket_policy_status(Bucket=bucket)
+    assert error_of(excinfo) == ("NoSuchBucketPolicy", 404)

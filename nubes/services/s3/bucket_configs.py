@@ -119,6 +119,8 @@ class BucketConfigOps(S3Base):
                 f'resource: "arn:aws:s3:::{bucket.name}" because public policies are blocked '
                 "by the BlockPublicPolicy block public access setting."
             )
+        # botocore's model leaves the status at 200; S3 answers 204 No Content.
+        ctx.extras["status"] = 204
         return self.put_config(req, "policy", {"Policy": text})
 
     def get_bucket_policy(self, ctx: RequestContext, req: dict[str, Any]) -> dict:

@@ -5,7 +5,9 @@ event is delivered exactly when the change it describes commits)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -63,6 +65,24 @@ def matches(config: dict[str, Any], event: str, key: str) -> bool:
         if name == "suffix" and not key.endswith(value):
             return False
     return True
+
+
+def customer_id(account_id: str) -> str:
+    """The account's Amazon customer id, which S3 events name the root user and bucket owners
+    by (an upper-case letter-and-digit string like ``A3NL1KOZZKEXAMPLE``, stable per account)."""
+    digest = hashlib.sha256(f"nubes-customer-{account_id}".encode()).digest()
+    return "A" + base64.b32encode(digest).decode()[:13]
+
+
+def principal_id(kind: str, user_id: str, account_id: str) -> str:
+    """``userIdentity.principalId`` of an S3 event: IAM identities by their unique id (``AWS:``
+    and ``AIDA...`` for users, ``AROA...:session`` for roles), the root user by the account's
+    customer id, anonymous callers as S3 writes them."""
+    if kind == "anonymous" or not user_id:
+        return "ANONYMOUS_PRINCIPAL"
+    if kind == "root":
+        return customer_id(account_id)
+    return f"AWS:{user_id}"
 
 
 class Notifier:
@@ -196,7 +216,7 @@ class Notifier:
             obj["eTag"] = etag.strip('"')
         if version_id and version_id != "null":
             obj["versionId"] = version_id
-        principal = f"AWS:{ctx.principal.user_id}"
+        principal = principal_id(ctx.principal.kind, ctx.principal.user_id, ctx.account_id)
         return {
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
@@ -214,7 +234,7 @@ class Notifier:
                 "configurationId": "",
                 "bucket": {
                     "name": bucket.name,
-                    "ownerIdentity": {"principalId": bucket.account_id},
+                    "ownerIdentity": {"principalId": customer_id(bucket.account_id)},
                     "arn": f"arn:aws:s3:::{bucket.name}",
                 },
                 "object": obj,
