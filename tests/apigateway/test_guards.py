@@ -164,3 +164,26 @@ def test_http_api_simple_lambda_authorizer(
     ok = requests.get(url, headers={"x-pass": "yes"}, timeout=60)
     assert ok.status_code == 201
     assert ok.json()["requestContext"]["authorizer"] == {"lambda": {"who": "tester"}}
+
+
+def test_aws_iam_method_wants_a_signature(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    _, path = _rest_api(apigw, unique, make_function(ECHO), authorizationType="AWS_IAM")
+    url = endpoint + path
+    unsigned = requests.get(url, timeout=60)
+    assert unsigned.status_code == 403
+    assert unsigned.json() == {"message": "Missing Authentication Token"}
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("AKIAEXAMPLEKEY000001", "secret"), "execute-api", "us-east-1").add_auth(
+        request
+    )
+    signed = requests.get(url, headers=dict(request.headers.items()), timeout=60)
+    assert signed.status_code == 201
+    identity = signed.json()["requestContext"]["identity"]
+    assert identity["accessKey"] == "AKIAEXAMPLEKEY000001"
+    assert identity["accountId"] == "000000000000"

@@ -178,3 +178,35 @@ def _listed(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value or []]
+
+
+def iam_caller(env: Environment, call: Any) -> tuple[dict[str, Any], HttpResponse | None]:
+    """AWS_IAM methods: the caller a SigV4 signature (scoped to ``execute-api``) names, as
+    ``requestContext.identity`` shows it. Under IAM enforcement the signature is verified
+    against the key's secret; without it, only its presence is asked for."""
+    from nubes.core import accounts
+    from nubes.gateway.auth import read_credentials
+    from nubes.gateway.enforce import anonymous_context, running_enforcer
+    from nubes.protocol.base import ServiceError
+
+    creds = read_credentials(call.req)
+    if creds is None:
+        return {}, json_reply(403, {"message": "Missing Authentication Token"})
+    principal = accounts.resolve(creds.access_key_id, env.settings.account_id)
+    enforcer = running_enforcer(env)
+    if enforcer is not None:
+        ctx = anonymous_context(env, "apigatewaymanagementapi", "Invoke", call.req)
+        ctx.account_id, ctx.region = call.account, call.region
+        ctx.principal = principal
+        try:
+            principal = enforcer.authenticate(ctx, None).principal
+        except ServiceError as err:
+            return {}, json_reply(403, {"message": err.message})
+    identity = {
+        "accessKey": creds.access_key_id,
+        "accountId": principal.account_id,
+        "caller": principal.arn.rpartition("/")[2] or principal.account_id,
+        "user": principal.arn.rpartition("/")[2] or principal.account_id,
+        "userArn": principal.arn,
+    }
+    return identity, None

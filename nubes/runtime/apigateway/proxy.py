@@ -41,6 +41,8 @@ class Call:
     path_params: dict[str, str] = field(default_factory=dict)
     stage_vars: dict[str, str] = field(default_factory=dict)
     authorizer: dict[str, Any] | None = None
+    iam_identity: dict[str, Any] = field(default_factory=dict)
+    """The signed caller of an AWS_IAM method (accessKey, accountId, caller, user, userArn)."""
     started: float = field(default_factory=clock.now)
 
     @property
@@ -94,6 +96,7 @@ class Call:
         out["sourceIp"] = self.req.client_ip or "127.0.0.1"
         out["userAgent"] = self.req.headers.get("user-agent")
         out["apiKey"] = self.req.headers.get("x-api-key")
+        out.update(self.iam_identity)
         return out
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
 from nubes.runtime.apigateway import validators, vtl
-from nubes.runtime.apigateway.guard import Authorizers, UsagePlans
+from nubes.runtime.apigateway.guard import Authorizers, UsagePlans, iam_caller
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
     Call,
@@ -170,6 +170,9 @@ class RestPlane:
     async def _authorize(
         self, call: Call, api: dict[str, Any], method: dict[str, Any]
     ) -> HttpResponse | None:
+        if method.get("authorizationType") == "AWS_IAM":
+            call.iam_identity, refused = iam_caller(self.env, call)
+            return refused
         if method.get("authorizationType") != "CUSTOM":
             return None
         authorizer = (api.get("authorizers") or {}).get(method.get("authorizerId") or "")
