@@ -94,6 +94,18 @@ def test_classic_api(
         LoadBalancerAttributes={"ConnectionSettings": {"IdleTimeout": 30}},
     )["LoadBalancerAttributes"]
     assert attributes["ConnectionSettings"] == {"IdleTimeout": 30}
+    group = client("ec2").create_security_group(
+        GroupName=unique("clb"), Description="classic", VpcId=network["vpc"]
+    )["GroupId"]
+    applied = elb.apply_security_groups_to_load_balancer(
+        LoadBalancerName=name, SecurityGroups=[group]
+    )
+    assert applied["SecurityGroups"] == [group]
+    with pytest.raises(ClientError) as exc:
+        elb.apply_security_groups_to_load_balancer(
+            LoadBalancerName=name, SecurityGroups=["sg-0123456789abcdef0"]
+        )
+    assert code(exc) == "InvalidSecurityGroup"
     elb.add_tags(LoadBalancerNames=[name], Tags=[{"Key": "k", "Value": "v"}])
     assert elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0]["Tags"] == [
         {"Key": "k", "Value": "v"}

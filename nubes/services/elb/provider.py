@@ -450,6 +450,34 @@ class ElbProvider(ServiceProvider):
             "LoadBalancerAttributes": doc["_attributes"],
         }
 
+    def apply_security_groups_to_load_balancer(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._get(ctx, req["LoadBalancerName"])
+        groups = req["SecurityGroups"]
+        try:
+            found = self._ec2(ctx, "DescribeSecurityGroups", {"GroupIds": groups})["SecurityGroups"]
+        except ServiceError:
+            found = []
+        if len(found) != len(set(groups)) or any(g["VpcId"] != doc["VPCId"] for g in found):
+            raise errors.InvalidSecurityGroupException("One or more security groups are invalid")
+        for eni in doc["_interfaces"].values():
+            self._ec2(
+                ctx,
+                "ModifyNetworkInterfaceAttribute",
+                {"NetworkInterfaceId": eni["Id"], "Groups": groups},
+            )
+        doc["SecurityGroups"] = list(groups)
+        self._save(ctx, doc)
+        return {"SecurityGroups": doc["SecurityGroups"]}
+
+    def describe_account_limits(self, ctx: RequestContext, req: Json) -> Json:
+        return {
+            "Limits": [
+                {"Name": "classic-load-balancers", "Max": "20"},
+                {"Name": "classic-listeners", "Max": "100"},
+                {"Name": "classic-registered-instances", "Max": "1000"},
+            ]
+        }
+
     # -- instances ------------------------------------------------------------------------
 
     def register_instances_with_load_balancer(self, ctx: RequestContext, req: Json) -> Json:
