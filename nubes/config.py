@@ -37,6 +37,9 @@ class Settings:
     know; empty: refuse them."""
     route53_sync_seconds: int = 0
     """How long a Route 53 change stays PENDING before GetChange reports it INSYNC."""
+    s3_legacy_defaults: bool = False
+    """New S3 buckets as before April 2023: ObjectWriter ownership (ACLs enabled) and no Block
+    Public Access configuration, for tests written against those defaults."""
 
 
 # (setting, NUBES variable, other accepted names, what it is) — also the README's table.
@@ -57,6 +60,7 @@ ENVIRONMENT: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("dns_address", "NUBES_DNS_ADDRESS", (), "DNS server host:port, or off"),
     ("dns_forward", "NUBES_DNS_FORWARD", (), "resolver for names nubes does not know"),
     ("route53_sync_seconds", "NUBES_ROUTE53_SYNC_SECONDS", (), "seconds a change stays PENDING"),
+    ("s3_legacy_defaults", "NUBES_S3_LEGACY_DEFAULTS", (), "new buckets: ACLs on, no public block"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

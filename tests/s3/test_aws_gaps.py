@@ -258,3 +258,34 @@ def test_policy_status_without_a_policy(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.get_bucket_policy_status(Bucket=bucket)
     assert error_of(excinfo) == ("NoSuchBucketPolicy", 404)
+
+
+def test_legacy_defaults_switch(nubes_factory: Any, unique: Any) -> None:
+    """NUBES_S3_LEGACY_DEFAULTS=1: new buckets as before April 2023 (ObjectWriter, no Block
+    Public Access), so public-read ACLs work as older tests expect."""
+    from tests.server import make_client
+
+    server = nubes_factory(persistent=False, env={"NUBES_S3_LEGACY_DEFAULTS": "1"})
+    s3 = make_client(server.endpoint, "s3")
+    name = unique("legacy")
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    rules = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "ObjectWriter"}]
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_public_access_block(Bucket=name)
+    assert error_of(excinfo) == ("NoSuchPublicAccessBlockConfiguration", 404)
+    s3.put_object(Bucket=name, Key="k", Body=b"x", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=name, Key="k")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+    # Asking for today's defaults explicitly still gets them.
+    enforced = unique("enforced")
+    s3.create_bucket(Bucket=enforced, ObjectOwnership="BucketOwnerEnforced")
+    rules = s3.get_bucket_ownership_controls(Bucket=enforced)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_current_defaults(s3: Any, bucket: str) -> None:
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())

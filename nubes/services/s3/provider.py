@@ -149,7 +149,10 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 BucketName=name,
             )
         lock = bool(req.get("ObjectLockEnabledForBucket"))
-        ownership = req.get("ObjectOwnership") or "BucketOwnerEnforced"
+        legacy = self.env.settings.s3_legacy_defaults
+        ownership = req.get("ObjectOwnership") or (
+            "ObjectWriter" if legacy else "BucketOwnerEnforced"
+        )
         canned = req.get("ACL")
         if ownership == "BucketOwnerEnforced" and canned not in (
             None,
@@ -160,14 +163,15 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
             )
         document = acl.from_request(req, ctx.account_id)
-        if acl.is_public(document):
+        if acl.is_public(document) and not legacy:
             # New buckets block public ACLs from the start, so a public one cannot be created.
             raise errors.AccessDenied("Access Denied")
         self.db.create_bucket(
             Bucket(name, ctx.account_id, region, clock.now(), "Enabled" if lock else None, lock)
         )
         self.db.put_config(name, "ownership", {"Rules": [{"ObjectOwnership": ownership}]})
-        self.db.put_config(name, "public_access_block", dict.fromkeys(_PAB_FIELDS, True))
+        if not legacy:
+            self.db.put_config(name, "public_access_block", dict.fromkeys(_PAB_FIELDS, True))
         self.db.put_config(name, "acl", document)
         if lock:
             self.db.put_config(name, "object_lock", {"ObjectLockEnabled": "Enabled"})
