@@ -172,3 +172,66 @@ def test_control_plane(apigw2: Any, unique: Callable[[str], str]) -> None:
     with pytest.raises(ClientError) as err:
         json.dumps(apigw2.get_api(ApiId="abcdefghij"))
     assert err.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_access_logs_reach_cloudwatch_logs(
+    client: Callable[..., Any],
+    apigw: Any,
+    apigw2: Any,
+    endpoint: str,
+    unique: Callable[[str], str],
+    make_function: Callable[..., str],
+) -> None:
+    logs = client("logs")
+    group = unique("/apigw/access")
+    logs.create_log_group(logGroupName=group)
+    arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
+    api_id = apigw2.create_api(
+        Name=unique("logged"), ProtocolType="HTTP", Target=make_function(V2_ECHO)
+    )["ApiId"]
+    apigw2.update_stage(
+        ApiId=api_id,
+        StageName="$default",
+        AccessLogSettings={
+            "DestinationArn": arn,
+            "Format": '{"id":"$context.requestId","status":"$context.status",'
+            '"route":"$context.routeKey","method":"$context.httpMethod"}',
+        },
+    )
+    assert requests.get(f"{api_url(endpoint, api_id)}/x", timeout=60).status_code == 202
+    events = logs.filter_log_events(logGroupName=group)["events"]
+    line = json.loads(events[0]["message"])
+    assert line["status"] == "202"
+    assert line["route"] == "$default"
+    assert line["method"] == "GET"
+
+    # A REST API stage's access log settings come through UpdateStage patches.
+    rest = apigw.create_rest_api(name=unique("logged"))
+    apigw.put_method(
+        restApiId=rest["id"],
+        resourceId=rest["rootResourceId"],
+        httpMethod="GET",
+        authorizationType="NONE",
+    )
+    apigw.put_integration(
+        restApiId=rest["id"], resourceId=rest["rootResourceId"], httpMethod="GET", type="MOCK"
+    )
+    apigw.put_integration_response(
+        restApiId=rest["id"], resourceId=rest["rootResourceId"], httpMethod="GET", statusCode="200"
+    )
+    apigw.create_deployment(restApiId=rest["id"], stageName="s")
+    apigw.update_stage(
+        restApiId=rest["id"],
+        stageName="s",
+        patchOperations=[
+            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": arn},
+            {
+                "op": "replace",
+                "path": "/accessLogSettings/format",
+                "value": "$context.resourcePath $context.status",
+            },
+        ],
+    )
+    assert requests.get(f"{api_url(endpoint, rest['id'], 's')}/", timeout=60).status_code == 200
+    messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+    assert "/ 200" in messages

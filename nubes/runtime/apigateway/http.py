@@ -13,6 +13,7 @@ from nubes.runtime.apigateway.guard import Authorizers
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
     Call,
+    access_log,
     call_function,
     json_reply,
     record_metrics,
@@ -150,6 +151,12 @@ class HttpPlane:
         else:
             response = json_reply(500, INTERNAL_ERROR)
         record_metrics(self.env, call, response.status, clock.now() - started, http_api=True)
+        logs = stage.get("AccessLogSettings") or {}
+        if logs.get("DestinationArn") and logs.get("Format"):
+            body = response.body if isinstance(response.body, bytes) else b""
+            access_log(
+                self.env, call, logs["DestinationArn"], logs["Format"], response.status, len(body)
+            )
         return response
 
     async def _authorize(

@@ -334,3 +334,70 @@ def record_metrics(
         ("IntegrationLatency", round(integration_seconds * 1000, 3), "Milliseconds"),
     ):
         env.metrics.record(call.account, call.region, "AWS/ApiGateway", name, value, unit, dims)
+
+
+_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9])")
+
+
+def access_log(
+    env: Environment, call: Call, destination: str, fmt: str, status: int, length: int
+) -> None:
+    """One access log line, the stage's format with its ``$context`` variables put in, to the
+    CloudWatch Logs group the stage names (a stream per stage). A group that is gone loses
+    the line, as API Gateway's delivery does."""
+    latency = int((clock.now() - call.started) * 1000)
+    values: dict[str, Any] = {
+        "requestId": call.request_id,
+        "extendedRequestId": call.request_id,
+        "apiId": call.api_id,
+        "stage": call.stage,
+        "httpMethod": call.req.method,
+        "path": call.path,
+        "resourcePath": call.resource_path,
+        "resourceId": call.resource_id,
+        "routeKey": call.route_key,
+        "protocol": "HTTP/1.1",
+        "status": status,
+        "responseLength": length,
+        "responseLatency": latency,
+        "requestTime": call.request_time(),
+        "requestTimeEpoch": int(call.started * 1000),
+        "domainName": call.domain,
+        "accountId": call.account,
+        "identity.sourceIp": call.req.client_ip or "127.0.0.1",
+        "identity.userAgent": call.req.headers.get("user-agent", ""),
+        "identity.apiKey": call.req.headers.get("x-api-key", ""),
+        "authorizer.principalId": (call.authorizer or {}).get("principalId", ""),
+    }
+    line = _CONTEXT_VARIABLE.sub(lambda m: str(values.get(m.group(1), "-")), fmt)
+    group = destination.split(":log-group:", 1)[-1].removesuffix(":*")
+    stream = f"{call.api_id}-{call.stage}".replace("$", "")
+    event = {"timestamp": int(call.started * 1000), "message": line}
+    try:
+        env.providers.invoke(
+            "logs",
+            "PutLogEvents",
+            {"logGroupName": group, "logStreamName": stream, "logEvents": [event]},
+            call.account,
+            call.region,
+        )
+    except ServiceError as err:
+        if err.code != "ResourceNotFoundException":
+            return
+        try:
+            env.providers.invoke(
+                "logs",
+                "CreateLogStream",
+                {"logGroupName": group, "logStreamName": stream},
+                call.account,
+                call.region,
+            )
+            env.providers.invoke(
+                "logs",
+                "PutLogEvents",
+                {"logGroupName": group, "logStreamName": stream, "logEvents": [event]},
+                call.account,
+                call.region,
+            )
+        except ServiceError:
+            return

@@ -19,6 +19,7 @@ from nubes.runtime.apigateway.guard import Authorizers, UsagePlans, iam_caller
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
     Call,
+    access_log,
     call_function,
     json_reply,
     record_metrics,
@@ -137,6 +138,12 @@ class RestPlane:
             except vtl.TemplateError:
                 response = json_reply(500, INTERNAL_ERROR)
         record_metrics(self.env, call, response.status, clock.now() - started)
+        logs = stage.get("accessLogSettings") or {}
+        if logs.get("destinationArn") and logs.get("format"):
+            body = response.body if isinstance(response.body, bytes) else b""
+            access_log(
+                self.env, call, logs["destinationArn"], logs["format"], response.status, len(body)
+            )
         return response
 
     # -- before the integration ---------------------------------------------------------------
