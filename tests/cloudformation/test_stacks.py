@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.request
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -319,3 +321,32 @@ def test_cancel_update_rolls_back(cfn: Any, deploy: Any) -> None:
     )
     cfn.delete_stack(StackName=name)
     settle(cfn, stack["StackId"])
+
+
+@pytest.mark.clock
+def test_creation_timeout_on_the_clock(cfn: Any, endpoint: str, deploy: Any) -> None:
+    body = """
+Resources:
+  Gate:
+    Type: AWS::CloudFormation::WaitCondition
+    CreationPolicy:
+      ResourceSignal:
+        Timeout: PT1H
+"""
+    name = f"timeout-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=body, TimeoutInMinutes=5)
+    status = ""
+    while status != "CREATE_IN_PROGRESS":
+        rows = cfn.describe_stack_resources(StackName=name)["StackResources"]
+        status = next((r["ResourceStatus"] for r in rows), "")
+    advance = urllib.request.Request(
+        f"{endpoint}/_nubes/clock", data=json.dumps({"advance": 360}).encode(), method="POST"
+    )
+    urllib.request.urlopen(advance).close()
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert (
+        "Gate",
+        "CREATE_FAILED",
+        "Stack creation time exceeded the specified timeout",
+    ) in reasons(cfn, name)

@@ -23,6 +23,7 @@ from nubes.core.resources import (
     integer,
 )
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
+from nubes.services.cloudformation.engine import StepFailed, duration
 
 if TYPE_CHECKING:
     from nubes.services.cloudformation.models import Stack
@@ -85,8 +86,6 @@ class WaitCondition(ResourceType):
         definition = stack.template["Resources"][ctx.logical_id]
         signal = (definition.get("CreationPolicy") or {}).get("ResourceSignal")
         if signal:
-            from nubes.services.cloudformation.engine import duration
-
             count = int(signal.get("Count", 1))
             deadline = clock.now() + duration(signal.get("Timeout"), 300.0)
             waited_on = ctx.logical_id
@@ -102,13 +101,13 @@ class WaitCondition(ResourceType):
             waited_on = path.rsplit("/", 1)[-1]
         try:
             signals = await provider.engine.await_signals(stack, waited_on, count, deadline)
-        except Exception as exc:
-            reason = str(exc)
-            if "within the specified duration" in reason:
-                reason = "WaitCondition timed out. Received 0 conditions when expecting " + str(
-                    count
-                )
-            raise ResourceFailed(reason) from None
+        except StepFailed as exc:
+            if signal or "within the specified duration" not in exc.reason:
+                raise
+            raise StepFailed(
+                exc.logical_id,
+                f"WaitCondition timed out. Received 0 conditions when expecting {count}",
+            ) from None
         data = {s["unique_id"]: s["data"] or "" for s in signals}
         arn = ctx.arn("cloudformation", f"stack/{ctx.stack_name}/{ctx.logical_id}")
         return Provisioned(arn, attributes={"Data": json.dumps(data)})

@@ -340,6 +340,16 @@ class Engine:
         deadline = clock.now() + duration(policy.get("Timeout"), 300.0)
         await self.await_signals(stack, logical_id, count, deadline)
 
+    @staticmethod
+    def _check_timeout(stack: Stack, logical_id: str | None = None) -> None:
+        """A creation running past TimeoutInMinutes fails, as on AWS."""
+        minutes = int(stack.doc.get("timeout") or 0)
+        late = minutes > 0 and clock.now() > stack.created + 60.0 * minutes
+        if late and stack.status == "CREATE_IN_PROGRESS":
+            raise StepFailed(
+                logical_id or stack.name, "Stack creation time exceeded the specified timeout"
+            )
+
     async def await_signals(
         self, stack: Stack, logical_id: str, count: int, deadline: float
     ) -> list[dict[str, Any]]:
@@ -348,6 +358,7 @@ class Engine:
                 signals = self.stacks.signals(stack.stack_id, logical_id)
             if stack.stack_id in self.cancelled:
                 raise StepFailed(logical_id, "Resource update cancelled")
+            self._check_timeout(stack, logical_id)
             failed = [s for s in signals if s["status"] == "FAILURE"]
             if failed:
                 raise StepFailed(
@@ -468,6 +479,7 @@ class Engine:
         made: list[str] = []
         try:
             for logical_id in tpl.order(template):
+                self._check_timeout(stack)
                 if not scope.included(logical_id):
                     continue
                 definition = template["Resources"][logical_id]
