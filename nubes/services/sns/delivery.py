@@ -88,12 +88,14 @@ class Notification:
             doc["Subject"] = self.subject
         doc["Message"] = self.text_for(protocol)
         doc["Timestamp"] = timestamp(self.at)
-        doc["SignatureVersion"] = self.signature_version
-        text = doc["Message"]
-        if text not in self.signatures:
-            self.signatures[text] = signer.sign(doc, self.signature_version)
-        doc["Signature"] = self.signatures[text]
-        doc["SigningCertURL"] = self.base_url + CERT_PATH
+        # Messages of FIFO topics go out unsigned: AWS leaves out the signature fields.
+        if self.sequence is None:
+            doc["SignatureVersion"] = self.signature_version
+            text = doc["Message"]
+            if text not in self.signatures:
+                self.signatures[text] = signer.sign(doc, self.signature_version)
+            doc["Signature"] = self.signatures[text]
+            doc["SigningCertURL"] = self.base_url + CERT_PATH
         doc["UnsubscribeURL"] = (
             f"{self.base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
         )
@@ -143,12 +145,37 @@ def confirmation(
 
 @dataclass
 class HttpDelivery:
+    """One POST to an HTTP/S endpoint, kept in the store until it is settled so that pending
+    retries survive a restart."""
+
     url: str
     body: str
     headers: dict[str, str]
     policy: dict[str, Any]
-    on_failure: Callable[[], None] | None = None
-    on_success: Callable[[], None] | None = None
+    subscription_arn: str
+    topic_arn: str
+    notification: bool
+    """Notifications are counted and dead-lettered; confirmation requests are not."""
+    id: int = 0
+    attempt: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "url": self.url,
+                "body": self.body,
+                "headers": self.headers,
+                "policy": self.policy,
+                "subscription_arn": self.subscription_arn,
+                "topic_arn": self.topic_arn,
+                "notification": self.notification,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str, id: int, attempt: int) -> HttpDelivery:
+        doc = json.loads(text)
+        return cls(**doc, id=id, attempt=attempt)
 
 
 def retry_delays(policy: Mapping[str, Any]) -> list[float]:
@@ -169,51 +196,74 @@ def retry_delays(policy: Mapping[str, Any]) -> list[float]:
     return delays[:retries]
 
 
-class HttpDeliverer:
-    """Posts notifications from background tasks; waits between retries run on the clock, so
-    advancing it hurries them along."""
+def retryable(status: int | None) -> bool:
+    """Only server errors, throttling and unreachable endpoints are worth retrying; an
+    endpoint that refuses the message (other 4xx) fails it at once."""
+    return status is None or status >= 500 or status == 429
 
-    def __init__(self) -> None:
+
+class HttpDeliverer:
+    """Posts the stored deliveries that are due from one background task; ``settle`` records
+    each answer (done, or due again later). Waits run on the clock, so advancing it hurries
+    retries along."""
+
+    def __init__(
+        self,
+        due: Callable[[float], list[HttpDelivery]],
+        next_due: Callable[[set[int]], float | None],
+        settle: Callable[[HttpDelivery, int | None], None],
+    ) -> None:
+        self._due = due
+        self._next_due = next_due
+        self._settle = settle
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._tick = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run())
 
     def clock_moved(self) -> None:
-        self._tick.set()
-        self._tick = asyncio.Event()
+        self._wake.set()
 
-    def submit(self, delivery: HttpDelivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def poke(self) -> None:
+        # Called inside the request's transaction: look once the handler has returned and
+        # the delivery is committed.
+        asyncio.get_running_loop().call_soon(self._wake.set)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *([self._runner] if self._runner else [])]
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _deliver(self, delivery: HttpDelivery) -> None:
-        for delay in [0.0, *retry_delays(delivery.policy)]:
-            await self._sleep(delay)
-            status = await asyncio.to_thread(_post, delivery.url, delivery.body, delivery.headers)
-            if status is not None and 200 <= status < 300:
-                if delivery.on_success is not None:
-                    delivery.on_success()
-                return
-            # Only server errors, throttling and unreachable endpoints are worth retrying; an
-            # endpoint that refuses the message (other 4xx) fails it at once.
-            if status is not None and status < 500 and status != 429:
-                break
-        log.info("delivery to %s failed after retries", delivery.url)
-        if delivery.on_failure is not None:
-            delivery.on_failure()
-
-    async def _sleep(self, seconds: float) -> None:
-        deadline = clock.now() + seconds
-        while clock.now() < deadline:
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            for delivery in self._due(clock.now()):
+                if delivery.id in self._busy:
+                    continue
+                self._busy.add(delivery.id)
+                task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            due = self._next_due(self._busy)
+            timeout = None if due is None else max(due - clock.now(), 0.05)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._tick.wait(), timeout=deadline - clock.now())
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def _attempt(self, delivery: HttpDelivery) -> None:
+        try:
+            status = await asyncio.to_thread(_post, delivery.url, delivery.body, delivery.headers)
+            self._settle(delivery, status)
+        except Exception:
+            log.exception("settling delivery to %s", delivery.url)
+        finally:
+            self._busy.discard(delivery.id)
+            self._wake.set()
 
 
 def _post(url: str, body: str, headers: dict[str, str]) -> int | None:

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nubes.services.sns.delivery import HttpDelivery
 from nubes.store import Row, Store
 
 MIGRATIONS = (
@@ -74,6 +75,16 @@ MIGRATIONS = (
     );
     CREATE INDEX sns_sent_kind ON sns_sent (kind, account, region);
     """,
+    """
+    ALTER TABLE sns_subscriptions ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+    CREATE TABLE sns_http_pending (
+        id INTEGER PRIMARY KEY,
+        delivery TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        due REAL NOT NULL
+    );
+    CREATE INDEX sns_http_pending_due ON sns_http_pending (due);
+    """,
 )
 
 
@@ -99,6 +110,8 @@ class Subscription:
     attributes: dict[str, str]
     confirmed: bool
     token: str
+    principal: str = ""
+    """The identity that subscribed (SubscriptionPrincipal)."""
 
     @property
     def raw(self) -> bool:
@@ -128,6 +141,7 @@ def _subscription(row: Row) -> Subscription:
         attributes=json.loads(row["attributes"]),
         confirmed=bool(row["confirmed"]),
         token=row["token"],
+        principal=row["principal"],
     )
 
 
@@ -209,7 +223,7 @@ class Topics:
     def save_subscription(self, sub: Subscription) -> None:
         self.store.execute(
             "INSERT INTO sns_subscriptions (arn, topic_arn, account, region, protocol, endpoint, "
-            "attributes, confirmed, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "attributes, confirmed, token, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(arn) DO UPDATE SET attributes = excluded.attributes, "
             "confirmed = excluded.confirmed",
             (
@@ -222,6 +236,7 @@ class Topics:
                 json.dumps(sub.attributes),
                 int(sub.confirmed),
                 sub.token,
+                sub.principal,
             ),
         )
         self._subs.pop(sub.topic_arn, None)
@@ -348,6 +363,41 @@ class Platform:
             "ORDER BY arn LIMIT ?",
             (application_arn, after, limit),
         )
+
+
+class HttpPending:
+    """HTTP/S deliveries not yet settled, with the attempt they are at and when it is due."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, delivery: HttpDelivery, due: float) -> None:
+        self.store.execute(
+            "INSERT INTO sns_http_pending (delivery, attempt, due) VALUES (?, 0, ?)",
+            (delivery.to_json(), due),
+        )
+
+    def due(self, now: float) -> list[HttpDelivery]:
+        rows = self.store.query(
+            "SELECT * FROM sns_http_pending WHERE due <= ? ORDER BY due, id LIMIT 100", (now,)
+        )
+        return [HttpDelivery.from_json(r["delivery"], r["id"], r["attempt"]) for r in rows]
+
+    def next_due(self, busy: set[int]) -> float | None:
+        marks = ",".join("?" * len(busy))
+        value = self.store.scalar(
+            f"SELECT MIN(due) FROM sns_http_pending WHERE id NOT IN ({marks})", tuple(busy)
+        )
+        return None if value is None else float(value)
+
+    def retry(self, delivery: HttpDelivery, due: float) -> None:
+        self.store.execute(
+            "UPDATE sns_http_pending SET attempt = attempt + 1, due = ? WHERE id = ?",
+            (due, delivery.id),
+        )
+
+    def done(self, delivery: HttpDelivery) -> None:
+        self.store.execute("DELETE FROM sns_http_pending WHERE id = ?", (delivery.id,))
 
 
 class Sent:

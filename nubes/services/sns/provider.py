@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -29,10 +30,13 @@ from nubes.services.sns.delivery import (
     HttpDelivery,
     Notification,
     confirmation,
+    retry_delays,
+    retryable,
 )
 from nubes.services.sns.errors import errors, invalid
 from nubes.services.sns.models import (
     MIGRATIONS,
+    HttpPending,
     Platform,
     Sent,
     SmsSettings,
@@ -43,6 +47,7 @@ from nubes.services.sns.models import (
 from nubes.services.sns.signing import Signer
 
 Json = dict[str, Any]
+log = logging.getLogger("nubes.sns")
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 FIFO_TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,251}\.fifo$")
@@ -88,6 +93,19 @@ SUBSCRIPTION_SETTABLE = {
     "SubscriptionRoleArn",
     "ReplayPolicy",
 }
+# What each push service's credentials consist of (CreatePlatformApplication's API reference):
+# FCM has no principal, only its API key or private key file.
+PLATFORM_CREDENTIALS = {
+    "ADM": ("PlatformPrincipal", "PlatformCredential"),
+    "APNS": ("PlatformPrincipal", "PlatformCredential"),
+    "APNS_SANDBOX": ("PlatformPrincipal", "PlatformCredential"),
+    "APNS_VOIP": ("PlatformPrincipal", "PlatformCredential"),
+    "APNS_VOIP_SANDBOX": ("PlatformPrincipal", "PlatformCredential"),
+    "BAIDU": ("PlatformPrincipal", "PlatformCredential"),
+    "GCM": ("PlatformCredential",),
+    "MPNS": ("PlatformPrincipal", "PlatformCredential"),
+    "WNS": ("PlatformPrincipal", "PlatformCredential"),
+}
 SENT_KINDS = {
     "/_aws/sns/sms-messages": ("sms", "sms_messages"),
     "/_aws/sns/platform-endpoint-messages": ("application", "platform_endpoint_messages"),
@@ -104,15 +122,22 @@ class SnsProvider(ServiceProvider):
         self.platform = Platform(self.store)
         self.sent = Sent(self.store)
         self.sms = SmsSettings(self.store)
+        self.pending = HttpPending(self.store)
         self.signer = Signer(self.blobs.root / "sns")
         self.http: HttpDeliverer | None = None
         self._lambda_calls: set[asyncio.Task[None]] = set()
 
+    @classmethod
+    def wants_start(cls, env: Any) -> bool:
+        # HTTP/S deliveries waiting for a retry go on after a restart.
+        return cls.has_rows(env, "SELECT 1 FROM sns_http_pending LIMIT 1")
+
     async def start(self) -> None:
         from nubes.services.sns.inspect_endpoints import endpoints
 
-        self.http = HttpDeliverer()
+        self.http = HttpDeliverer(self.pending.due, self.pending.next_due, self._settle)
         self.env.scheduler.on_advance(self.http.clock_moved)
+        self.http.start()
         self.env.scheduler.every("sns-dedup", 60.0, lambda: self.topics.expire(clock.now()))
         self.env.gateway.interceptors.append(endpoints(self))
 
@@ -127,6 +152,9 @@ class SnsProvider(ServiceProvider):
 
     def _topic(self, ctx: RequestContext, arn: str, param: str = "TopicArn") -> Topic:
         _check_arn(arn, param)
+        if arn.split(":")[3] != ctx.region:
+            # SNS answers for the topics of the region the request was sent to.
+            raise invalid(param)
         topic = self.topics.get(arn)
         if topic is None:
             raise errors.NotFoundException("Topic does not exist")
@@ -322,7 +350,9 @@ class SnsProvider(ServiceProvider):
             raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
         endpoint = req.get("Endpoint") or ""
         _check_endpoint(topic, protocol, endpoint)
-        attrs = _subscription_attributes(req.get("Attributes") or {}, protocol)
+        attrs = _subscription_attributes(
+            req.get("Attributes") or {}, protocol, reason="Attributes Reason: "
+        )
         existing = self.topics.find(topic.arn, protocol, endpoint)
         if existing is not None:
             if any(existing.attributes.get(k) != v for k, v in attrs.items()):
@@ -341,6 +371,7 @@ class SnsProvider(ServiceProvider):
             attributes=attrs,
             confirmed=not needs_confirmation,
             token=secrets.token_hex(64),
+            principal=ctx.principal.arn,
         )
         self.topics.save_subscription(sub)
         if needs_confirmation:
@@ -417,7 +448,7 @@ class SnsProvider(ServiceProvider):
             "ConfirmationWasAuthenticated": "true" if sub.confirmed else "false",
             "PendingConfirmation": "false" if sub.confirmed else "true",
             "RawMessageDelivery": "false",
-            "SubscriptionPrincipal": f"arn:aws:iam::{sub.account}:root",
+            "SubscriptionPrincipal": sub.principal or f"arn:aws:iam::{sub.account}:root",
             **sub.attributes,
         }
         if "FilterPolicy" in sub.attributes:
@@ -662,9 +693,7 @@ class SnsProvider(ServiceProvider):
             params["MessageBody"] = note.envelope(self.signer, "sqs", sub.arn)
         if note.group_id is not None and sub.endpoint.endswith(".fifo"):
             params["MessageGroupId"] = note.group_id
-            params["MessageDeduplicationId"] = hashlib.sha256(
-                f"{note.dedup_id}:{sub.arn}".encode()
-            ).hexdigest()
+            params["MessageDeduplicationId"] = note.dedup_id
         queue = parse_arn(sub.endpoint)
         try:
             self.env.providers.invoke("sqs", "SendMessage", params, queue.account, queue.region)
@@ -730,30 +759,41 @@ class SnsProvider(ServiceProvider):
             headers["x-amz-sns-subscription-arn"] = sub.arn
             if sub.raw:
                 headers["x-amz-sns-rawdelivery"] = "true"
-        if self.http is None:
-            return
-        self.http.submit(
-            HttpDelivery(
-                url=sub.endpoint,
-                body=body,
-                headers=headers,
-                policy=self._http_policy(sub),
-                on_failure=(lambda: self._http_failed(sub, body))
-                if kind == "Notification"
-                else None,
-                on_success=(
-                    lambda: sns_metrics.count(
-                        self.env, sub.topic_arn, "NumberOfNotificationsDelivered"
-                    )
-                )
-                if kind == "Notification"
-                else None,
-            )
+        delivery = HttpDelivery(
+            url=sub.endpoint,
+            body=body,
+            headers=headers,
+            policy=self._http_policy(sub),
+            subscription_arn=sub.arn,
+            topic_arn=sub.topic_arn,
+            notification=kind == "Notification",
         )
+        self.pending.add(delivery, clock.now())
+        if self.http is not None:
+            self.http.poke()
 
-    def _http_failed(self, sub: Subscription, body: str) -> None:
-        sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
-        self._dead_letter_later(sub, body)
+    def _settle(self, delivery: HttpDelivery, status: int | None) -> None:
+        """Records an attempt's answer: delivered, due again per the delivery policy, or failed
+        for good (then counted and sent to the subscription's dead-letter queue)."""
+        with self.store.transaction():
+            if status is not None and 200 <= status < 300:
+                self.pending.done(delivery)
+                if delivery.notification:
+                    sns_metrics.count(
+                        self.env, delivery.topic_arn, "NumberOfNotificationsDelivered"
+                    )
+                return
+            delays = retry_delays(delivery.policy)
+            if retryable(status) and delivery.attempt < len(delays):
+                self.pending.retry(delivery, clock.now() + delays[delivery.attempt])
+                return
+            self.pending.done(delivery)
+            log.info("delivery to %s failed after retries", delivery.url)
+            if delivery.notification:
+                sns_metrics.count(self.env, delivery.topic_arn, "NumberOfNotificationsFailed")
+                sub = self.topics.subscription(delivery.subscription_arn)
+                if sub is not None:
+                    self._send_to_dlq(sub, delivery.body, None)
 
     def _http_policy(self, sub: Subscription) -> dict[str, Any]:
         for source in (sub.attributes.get("DeliveryPolicy"), self._topic_delivery_policy(sub)):
@@ -771,26 +811,22 @@ class SnsProvider(ServiceProvider):
         return topic.attributes.get("DeliveryPolicy") if topic else None
 
     def _dead_letter(self, sub: Subscription, note: Notification) -> None:
-        self._send_to_dlq(sub, note.envelope(self.signer, sub.protocol, sub.arn))
+        self._send_to_dlq(sub, note.envelope(self.signer, sub.protocol, sub.arn), note)
 
-    def _dead_letter_later(self, sub: Subscription, body: str) -> None:
-        with self.store.transaction():
-            self._send_to_dlq(sub, body)
-
-    def _send_to_dlq(self, sub: Subscription, body: str) -> None:
+    def _send_to_dlq(self, sub: Subscription, body: str, note: Notification | None) -> None:
         raw = sub.attributes.get("RedrivePolicy")
         if not raw:
             return
         target = json.loads(raw).get("deadLetterTargetArn", "")
+        params: Json = {"QueueUrl": target, "MessageBody": body}
+        if note is not None and note.group_id is not None and target.endswith(".fifo"):
+            # A FIFO subscription's dead-letter queue is FIFO too: the message keeps its group
+            # and deduplication id there.
+            params["MessageGroupId"] = note.group_id
+            params["MessageDeduplicationId"] = note.dedup_id
         try:
             queue = parse_arn(target)
-            self.env.providers.invoke(
-                "sqs",
-                "SendMessage",
-                {"QueueUrl": target, "MessageBody": body},
-                queue.account,
-                queue.region,
-            )
+            self.env.providers.invoke("sqs", "SendMessage", params, queue.account, queue.region)
         except (ServiceError, ValueError):
             return
 
@@ -843,6 +879,13 @@ class SnsProvider(ServiceProvider):
         return {"MessageId": message_id}
 
     def create_platform_application(self, ctx: RequestContext, req: Json) -> Json:
+        attributes = req.get("Attributes") or {}
+        needed = PLATFORM_CREDENTIALS.get(req["Platform"])
+        if needed is None:
+            raise invalid(f"Platform Reason: {req['Platform']} is not supported")
+        for name in needed:
+            if not attributes.get(name):
+                raise invalid(f"Attributes Reason: {name} attribute required.")
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:app/{req['Platform']}/{req['Name']}"
         self.platform.save_application(
             arn, ctx.account_id, ctx.region, dict(req.get("Attributes") or {})
@@ -1042,8 +1085,13 @@ def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
 
 
 def _subscription_attributes(
-    given: Mapping[str, str], protocol: str, current: Mapping[str, str] | None = None
+    given: Mapping[str, str],
+    protocol: str,
+    current: Mapping[str, str] | None = None,
+    reason: str = "",
 ) -> dict[str, str]:
+    """``reason`` leads the policy messages: Subscribe names the ``Attributes`` parameter
+    (``Attributes Reason: FilterPolicy: ...``), SetSubscriptionAttributes does not."""
     out: dict[str, str] = {}
     merged = {**(current or {}), **given}
     for name, value in given.items():
@@ -1065,28 +1113,28 @@ def _subscription_attributes(
             try:
                 document = safejson.loads(value)
             except ValueError:
-                raise invalid(f"{name}: failed to parse JSON") from None
+                raise invalid(f"{reason}{name}: failed to parse JSON") from None
             if name == "RedrivePolicy":
-                _check_redrive(document)
+                _check_redrive(document, reason)
         out[name] = value
     if merged.get("FilterPolicy"):
         scope = merged.get("FilterPolicyScope", filter_policy.ATTRIBUTES)
         try:
             filter_policy.parse(merged["FilterPolicy"], scope)
         except filter_policy.FilterPolicyError as err:
-            raise invalid(f"FilterPolicy: {err}") from None
+            raise invalid(f"{reason}FilterPolicy: {err}") from None
     return out
 
 
-def _check_redrive(document: Any) -> None:
+def _check_redrive(document: Any, reason: str) -> None:
     target = document.get("deadLetterTargetArn") if isinstance(document, dict) else None
     if not isinstance(target, str):
         raise invalid(
-            "RedrivePolicy: Redrive policy does not contain mandatory attribute: "
+            f"{reason}RedrivePolicy: Redrive policy does not contain mandatory attribute: "
             "deadLetterTargetArn"
         )
     if len(target.split(":")) < 6 or not target.startswith("arn:"):
-        raise invalid("RedrivePolicy: deadLetterTargetArn is an invalid arn")
+        raise invalid(f"{reason}RedrivePolicy: deadLetterTargetArn is an invalid arn")
 
 
 def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
