@@ -183,6 +183,11 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
                 if not self._launch(account, region, group, have, desired):
                     break
         elif len(members) > desired and "Terminate" not in suspended:
+            if group.get("_rebalancing"):
+                if any(m["LifecycleState"] != "InService" for m in members):
+                    return  # the emptiest zone's new instance comes in service first
+                group.pop("_rebalancing")
+                self.groups.put(account, region, (name,), group)
             now = clock.now()
             current = self.current_config(account, region, group)
             have = len(members)
@@ -239,6 +244,7 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
                 f"At {stamp(clock.now())} an instance was launched to aid in balancing the "
                 "group's zones."
             )
+            group["_rebalancing"] = True
             self.groups.put(account, region, (group["AutoScalingGroupName"],), group)
 
     @staticmethod
