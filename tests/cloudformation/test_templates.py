@@ -337,3 +337,41 @@ Resources:
         "ValidationError",
         "Parameters [/no/such/parameter] referenced by template have no values.",
     )
+
+
+RULES = """
+Parameters:
+  Version:
+    Type: String
+    Default: "6"
+  Env:
+    Type: String
+    Default: prod
+Rules:
+  CheckVersion:
+    Assertions:
+      - Assert: !Not [!Contains [["1", "2", "3", "4", "5"], !Ref Version]]
+        AssertDescription: Version 6 or newer required.
+  ProdOnly:
+    RuleCondition: !Equals [!Ref Env, prod]
+    Assertions:
+      - Assert: !EachMemberIn [[!Ref Version], ["6", "7"]]
+        AssertDescription: prod runs 6 or 7.
+Resources:
+  Handle:
+    Type: AWS::CloudFormation::WaitConditionHandle
+"""
+
+
+def test_rules_assertions(cfn: Any, deploy: Any, unique: Callable[[str], str]) -> None:
+    assert deploy(RULES)["StackStatus"] == "CREATE_COMPLETE"
+    old = [{"ParameterKey": "Version", "ParameterValue": "5"}]
+    assert refused(
+        cfn.create_stack, StackName=unique("rules"), TemplateBody=RULES, Parameters=old
+    ) == ("ValidationError", "Version 6 or newer required.")
+    newer = [{"ParameterKey": "Version", "ParameterValue": "8"}]
+    assert refused(
+        cfn.create_stack, StackName=unique("rules"), TemplateBody=RULES, Parameters=newer
+    ) == ("ValidationError", "prod runs 6 or 7.")
+    dev = [*newer, {"ParameterKey": "Env", "ParameterValue": "dev"}]
+    assert deploy(RULES, Parameters=dev)["StackStatus"] == "CREATE_COMPLETE"

@@ -66,6 +66,23 @@ class Scope:
             return value.lower() == "true"
         raise validation(f"Template error: Condition {where} must evaluate to a boolean")
 
+    def check_rules(self) -> None:
+        """The template's Rules: each assertion must hold for the parameter values given (when
+        its RuleCondition does), else the stack is refused with the assertion's description."""
+        for name, rule in (self.template.get("Rules") or {}).items():
+            if not isinstance(rule, dict):
+                raise validation(f"Template format error: Rule {name} must be an object")
+            if "RuleCondition" in rule and not self._truth(
+                self.resolve(rule["RuleCondition"]), name
+            ):
+                continue
+            for assertion in rule.get("Assertions") or []:
+                if not self._truth(self.resolve(assertion.get("Assert")), name):
+                    raise validation(
+                        assertion.get("AssertDescription")
+                        or f"Template error: Rule {name} assertion failed"
+                    )
+
     def included(self, logical_id: str) -> bool:
         """Whether a resource's Condition (if any) holds."""
         resource = (self.template.get("Resources") or {}).get(logical_id) or {}
@@ -324,6 +341,30 @@ def _to_json_string(scope: Scope, arg: Any) -> str:
     return json.dumps(scope.resolve(arg), separators=(",", ":"))
 
 
+def _listed(scope: Scope, value: Any, function: str) -> list[str]:
+    resolved = scope.resolve(value)
+    if not isinstance(resolved, list):
+        raise validation(f"Template error: {function} requires a list of strings")
+    return [str(v) for v in resolved]
+
+
+def _contains(scope: Scope, arg: Any) -> bool:
+    items, value = _args(arg, "Fn::Contains", 2)
+    return scope.text(value, "Fn::Contains") in _listed(scope, items, "Fn::Contains")
+
+
+def _each_member_equals(scope: Scope, arg: Any) -> bool:
+    items, value = _args(arg, "Fn::EachMemberEquals", 2)
+    wanted = scope.text(value, "Fn::EachMemberEquals")
+    return all(v == wanted for v in _listed(scope, items, "Fn::EachMemberEquals"))
+
+
+def _each_member_in(scope: Scope, arg: Any) -> bool:
+    items, allowed = _args(arg, "Fn::EachMemberIn", 2)
+    choices = set(_listed(scope, allowed, "Fn::EachMemberIn"))
+    return all(v in choices for v in _listed(scope, items, "Fn::EachMemberIn"))
+
+
 _FUNCTIONS: dict[str, Callable[[Scope, Any], Any]] = {
     "Fn::GetAtt": _get_att,
     "Fn::Sub": _sub,
@@ -342,4 +383,7 @@ _FUNCTIONS: dict[str, Callable[[Scope, Any], Any]] = {
     "Fn::ImportValue": _import_value,
     "Fn::Length": _length,
     "Fn::ToJsonString": _to_json_string,
+    "Fn::Contains": _contains,
+    "Fn::EachMemberEquals": _each_member_equals,
+    "Fn::EachMemberIn": _each_member_in,
 }

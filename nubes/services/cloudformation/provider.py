@@ -191,6 +191,7 @@ class CloudFormationProvider(ServiceProvider):
         )
         for name in template.get("Conditions") or {}:
             scope.condition(name)
+        scope.check_rules()
         capabilities = list(req.get("Capabilities") or [])
         needed, reason_types = required_capabilities(template)
         if declared_transforms and not change_set:
