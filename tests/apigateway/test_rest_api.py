@@ -165,3 +165,32 @@ def test_control_plane_errors_and_listing(apigw: Any, unique: Callable[[str], st
     apigw.delete_rest_api(restApiId=api["id"])
     with pytest.raises(ClientError):
         apigw.get_rest_api(restApiId=api["id"])
+
+
+def test_custom_domain_base_path_mappings(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id, _ = _proxy_api(apigw, unique, make_function(ECHO))
+    domain = f"{unique('api')}.example.test".lower()
+    made = apigw.create_domain_name(
+        domainName=domain,
+        regionalCertificateArn="arn:aws:acm:us-east-1:000000000000:certificate/x",
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    assert made["regionalDomainName"].endswith(".amazonaws.com")
+    apigw.create_base_path_mapping(domainName=domain, basePath="v1", restApiId=api_id, stage="test")
+    assert [m["basePath"] for m in apigw.get_base_path_mappings(domainName=domain)["items"]] == [
+        "v1"
+    ]
+    port = urlsplit(endpoint).port
+    resp = requests.get(f"{endpoint}/v1/items/5", headers={"Host": f"{domain}:{port}"}, timeout=60)
+    assert resp.status_code == 201
+    assert resp.json()["pathParameters"] == {"id": "5"}
+    unmapped = requests.get(
+        f"{endpoint}/v2/items/5", headers={"Host": f"{domain}:{port}"}, timeout=60
+    )
+    assert unmapped.status_code == 403
+    apigw.delete_base_path_mapping(domainName=domain, basePath="v1")
+    apigw.delete_domain_name(domainName=domain)
+    with pytest.raises(ClientError):
+        apigw.get_domain_name(domainName=domain)

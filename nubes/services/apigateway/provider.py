@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -16,7 +17,7 @@ from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.apigateway import validators
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import locate, split_stage
-from nubes.runtime.apigateway.proxy import Call
+from nubes.runtime.apigateway.proxy import Call, json_reply
 from nubes.runtime.apigateway.rest import RestPlane
 from nubes.services.apigateway import openapi
 from nubes.services.apigateway.errors import errors
@@ -95,17 +96,20 @@ class ApiGatewayProvider(ServiceProvider):
         super().__init__(env)
         self.docs = Docs(self.store, "apigateway_docs")
         self.plane = RestPlane(env, self.docs)
+        self._domains: set[str] | None = None
+        """Custom domain names (asked of every request's host, so kept in memory)."""
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self._serve)
 
     def reset(self) -> None:
         self.plane.reset()
+        self._domains = None
 
     async def _serve(self, req: HttpRequest) -> HttpResponse | None:
         where = locate(req)
         if where is None:
-            return None
+            return await self._serve_domain(req)
         with self.store.transaction():
             found = self.docs.find("restapi", where[0])
         if found is None:
@@ -113,6 +117,40 @@ class ApiGatewayProvider(ServiceProvider):
         account, region, api = found
         stage, path = split_stage(where[1])
         call = Call(req, where[0], account, region, stage, path)
+        return await self.plane.answer(call, api)
+
+    def _domain_names(self) -> set[str]:
+        if self._domains is None:
+            with self.store.transaction():
+                rows = self.store.query("SELECT id FROM apigateway_docs WHERE kind = 'domain'")
+            self._domains = {r["id"] for r in rows}
+        return self._domains
+
+    async def _serve_domain(self, req: HttpRequest) -> HttpResponse | None:
+        """A custom domain name's base path mappings: the first path segment picks the API and
+        stage (the ``(none)`` mapping takes every path)."""
+        host = req.host.rpartition(":")[0] if ":" in req.host else req.host
+        if host not in self._domain_names():
+            return None
+        with self.store.transaction():
+            found = self.docs.find("domain", host)
+            if found is None:
+                return None
+            account, region, domain = found
+            path = unquote(req.path) or "/"
+            first, _, rest = path.lstrip("/").partition("/")
+            mappings = domain.get("mappings") or {}
+            mapping = mappings.get(first)
+            if mapping is not None:
+                path = "/" + rest
+            else:
+                mapping = mappings.get("(none)")
+            if mapping is None:
+                return json_reply(403, {"message": "Forbidden"})
+            api = self.docs.get(account, region, "restapi", mapping["restApiId"])
+        if api is None:
+            return json_reply(403, {"message": "Forbidden"})
+        call = Call(req, api["id"], account, region, mapping.get("stage") or "", path)
         return await self.plane.answer(call, api)
 
     # -- REST APIs ------------------------------------------------------------------------------
@@ -601,6 +639,95 @@ class ApiGatewayProvider(ServiceProvider):
         self._authorizer(api, req["authorizerId"])
         del api["authorizers"][req["authorizerId"]]
         self._save(ctx, api)
+        return {}
+
+    # -- custom domain names and base path mappings ----------------------------------------------
+
+    def create_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        name = req["domainName"].lower()
+        if self.docs.find("domain", name) is not None:
+            raise errors.ConflictException("The domain name you provided already exists.")
+        types = (req.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
+        domain: Json = {
+            "domainName": name,
+            "domainNameArn": f"arn:aws:apigateway:{ctx.region}::/domainnames/{name}",
+            "endpointConfiguration": {"types": types},
+            "domainNameStatus": "AVAILABLE",
+            "securityPolicy": req.get("securityPolicy") or "TLS_1_2",
+            "tags": req.get("tags") or {},
+            "certificateUploadDate": clock.now(),
+            "mappings": {},
+        }
+        if "REGIONAL" in types:
+            domain["regionalDomainName"] = f"d-{new_id(10)}.execute-api.{ctx.region}.amazonaws.com"
+            domain["regionalHostedZoneId"] = "Z1UJRXOUMOOFQ8"
+        else:
+            domain["distributionDomainName"] = f"d{new_id(13)}.cloudfront.net"
+            domain["distributionHostedZoneId"] = "Z2FDTNDATAQYW2"
+        for key in ("certificateName", "certificateArn", "regionalCertificateName",
+                    "regionalCertificateArn"):  # fmt: skip
+            if req.get(key):
+                domain[key] = req[key]
+        self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
+        self._domains = None
+        return self._domain_out(domain)
+
+    @staticmethod
+    def _domain_out(domain: Json) -> Json:
+        return {k: v for k, v in domain.items() if k != "mappings"}
+
+    def _domain(self, ctx: RequestContext, name: str) -> Json:
+        domain = self.docs.get(ctx.account_id, ctx.region, "domain", name.lower())
+        if domain is None:
+            raise errors.NotFoundException("Invalid domain name identifier specified")
+        return domain
+
+    def get_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        return self._domain_out(self._domain(ctx, req["domainName"]))
+
+    def get_domain_names(self, ctx: RequestContext, req: Json) -> Json:
+        domains = self.docs.all(ctx.account_id, ctx.region, "domain")
+        return _page([self._domain_out(d) for d in domains], req)
+
+    def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["domainName"])
+        self.docs.delete(ctx.account_id, ctx.region, "domain", domain["domainName"])
+        self._domains = None
+        return {}
+
+    def create_base_path_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["domainName"])
+        api = self._api(ctx, req["restApiId"])
+        if req.get("stage"):
+            self._stage(api, req["stage"])
+        base = req.get("basePath") or "(none)"
+        if base in domain["mappings"]:
+            raise errors.ConflictException("Base path already exists for this domain name")
+        mapping: Json = {"basePath": base, "restApiId": api["id"]}
+        if req.get("stage"):
+            mapping["stage"] = req["stage"]
+        domain["mappings"][base] = mapping
+        self.docs.put(ctx.account_id, ctx.region, "domain", domain["domainName"], domain)
+        return mapping
+
+    def _mapping(self, domain: Json, base: str) -> Json:
+        mapping = domain["mappings"].get(base or "(none)")
+        if mapping is None:
+            raise errors.NotFoundException("Invalid base path mapping identifier specified")
+        return mapping
+
+    def get_base_path_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        return self._mapping(self._domain(ctx, req["domainName"]), req["basePath"])
+
+    def get_base_path_mappings(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["domainName"])
+        return _page(list(domain["mappings"].values()), req)
+
+    def delete_base_path_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["domainName"])
+        mapping = self._mapping(domain, req["basePath"])
+        del domain["mappings"][mapping["basePath"]]
+        self.docs.put(ctx.account_id, ctx.region, "domain", domain["domainName"], domain)
         return {}
 
     # -- models and request validators ---------------------------------------------------------
