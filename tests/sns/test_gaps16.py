@@ -224,3 +224,50 @@ def test_http_retries_survive_a_restart(
         assert json.loads(posts[2][1])["Message"] == "again"
     finally:
         restarted.stop()
+
+
+def test_confirmation_authentication_is_reported(
+    sns: Any, unique: Callable[[str], str], http_endpoint: Recorder
+) -> None:
+    topic = sns.create_topic(Name=unique("auth"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=http_endpoint.url + "/a")
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=http_endpoint.url + "/b")
+    docs = {json.loads(body)["Token"]: h for h, body in http_endpoint.wait_for(2)}
+    tokens = list(docs)
+    signed = sns.confirm_subscription(
+        TopicArn=topic, Token=tokens[0], AuthenticateOnUnsubscribe="true"
+    )["SubscriptionArn"]
+    plain = sns.confirm_subscription(TopicArn=topic, Token=tokens[1])["SubscriptionArn"]
+    for arn, expected in ((signed, "true"), (plain, "false")):
+        attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert attrs["ConfirmationWasAuthenticated"] == expected
+
+
+@pytest.mark.clock
+def test_confirmation_token_expires_after_two_days(
+    sns: Any,
+    unique: Callable[[str], str],
+    http_endpoint: Recorder,
+    advance: Callable[[float], None],
+) -> None:
+    topic = sns.create_topic(Name=unique("expiry"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=http_endpoint.url)
+    token = json.loads(http_endpoint.wait_for(1)[0][1])["Token"]
+    advance(2 * 86400 + 60)
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.confirm_subscription(TopicArn=topic, Token=token)
+    assert _failure(exc) == ("InvalidParameter", "Invalid parameter: Token")
+
+
+def test_publish_to_a_missing_platform_endpoint(sns: Any, unique: Callable[[str], str]) -> None:
+    app = sns.create_platform_application(
+        Name=unique("app"), Platform="GCM", Attributes={"PlatformCredential": "key"}
+    )["PlatformApplicationArn"]
+    endpoint = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="t")["EndpointArn"]
+    sns.delete_endpoint(EndpointArn=endpoint)
+    with pytest.raises(sns.exceptions.InvalidParameterException) as exc:
+        sns.publish(TargetArn=endpoint, Message="x")
+    assert _failure(exc) == (
+        "InvalidParameter",
+        "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified",
+    )

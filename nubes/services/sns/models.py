@@ -85,6 +85,10 @@ MIGRATIONS = (
     );
     CREATE INDEX sns_http_pending_due ON sns_http_pending (due);
     """,
+    """
+    ALTER TABLE sns_subscriptions ADD COLUMN token_expires REAL NOT NULL DEFAULT 0;
+    ALTER TABLE sns_subscriptions ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 
@@ -112,6 +116,11 @@ class Subscription:
     token: str
     principal: str = ""
     """The identity that subscribed (SubscriptionPrincipal)."""
+    token_expires: float = 0.0
+    """When the confirmation token stops confirming (0: never, for older rows)."""
+    authenticated: bool = True
+    """ConfirmationWasAuthenticated: no confirmation needed, or confirmed by a signed request
+    with AuthenticateOnUnsubscribe."""
 
     @property
     def raw(self) -> bool:
@@ -142,6 +151,8 @@ def _subscription(row: Row) -> Subscription:
         confirmed=bool(row["confirmed"]),
         token=row["token"],
         principal=row["principal"],
+        token_expires=row["token_expires"],
+        authenticated=bool(row["authenticated"]),
     )
 
 
@@ -223,9 +234,10 @@ class Topics:
     def save_subscription(self, sub: Subscription) -> None:
         self.store.execute(
             "INSERT INTO sns_subscriptions (arn, topic_arn, account, region, protocol, endpoint, "
-            "attributes, confirmed, token, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "attributes, confirmed, token, principal, token_expires, authenticated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(arn) DO UPDATE SET attributes = excluded.attributes, "
-            "confirmed = excluded.confirmed",
+            "confirmed = excluded.confirmed, authenticated = excluded.authenticated",
             (
                 sub.arn,
                 sub.topic_arn,
@@ -237,6 +249,8 @@ class Topics:
                 int(sub.confirmed),
                 sub.token,
                 sub.principal,
+                sub.token_expires,
+                int(sub.authenticated),
             ),
         )
         self._subs.pop(sub.topic_arn, None)

@@ -20,6 +20,7 @@ from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
+from nubes.gateway.enforce import carries_credentials
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.sns import filter_policy
@@ -57,6 +58,8 @@ MAX_MESSAGE = 262_144
 MAX_BATCH = 10
 PAGE = 100
 DEDUP_WINDOW = 300.0
+TOKEN_LIFETIME = 2 * 86400.0
+"""Confirmation tokens are valid for two days (Subscribe's API reference)."""
 PROTOCOLS = (
     "http",
     "https",
@@ -372,6 +375,8 @@ class SnsProvider(ServiceProvider):
             confirmed=not needs_confirmation,
             token=secrets.token_hex(64),
             principal=ctx.principal.arn,
+            token_expires=clock.now() + TOKEN_LIFETIME,
+            authenticated=not needs_confirmation,
         )
         self.topics.save_subscription(sub)
         if needs_confirmation:
@@ -407,8 +412,12 @@ class SnsProvider(ServiceProvider):
     def confirm_subscription(self, ctx: RequestContext, req: Json) -> Json:
         topic = self._topic(ctx, req["TopicArn"])
         sub = self.topics.by_token(topic.arn, req["Token"])
-        if sub is None:
+        if sub is None or (sub.token_expires and clock.now() > sub.token_expires):
             raise invalid("Token")
+        if str(req.get("AuthenticateOnUnsubscribe", "")).lower() == "true" and (
+            carries_credentials(ctx.request)
+        ):
+            sub.authenticated = True
         sub.confirmed = True
         self.topics.save_subscription(sub)
         return {"SubscriptionArn": sub.arn}
@@ -445,7 +454,7 @@ class SnsProvider(ServiceProvider):
             "Owner": sub.account,
             "Protocol": sub.protocol,
             "Endpoint": sub.endpoint,
-            "ConfirmationWasAuthenticated": "true" if sub.confirmed else "false",
+            "ConfirmationWasAuthenticated": "true" if sub.authenticated else "false",
             "PendingConfirmation": "false" if sub.confirmed else "true",
             "RawMessageDelivery": "false",
             "SubscriptionPrincipal": sub.principal or f"arn:aws:iam::{sub.account}:root",
@@ -853,7 +862,8 @@ class SnsProvider(ServiceProvider):
     def _publish_to_endpoint(self, ctx: RequestContext, arn: str, req: Json) -> Json:
         row = self.platform.endpoint(arn)
         if row is None:
-            raise errors.NotFoundException("Endpoint does not exist")
+            # Publish names the parameter; the endpoint operations answer NotFound.
+            raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
         attrs = json.loads(row["attributes"])
         if attrs.get("Enabled", "true") != "true":
             raise errors.EndpointDisabledException("Endpoint is disabled")
