@@ -321,6 +321,7 @@ def _form_mutations(form: dict[str, Any]) -> st.SearchStrategy[bytes]:
     )
 
 
+_FRAMING = {"content-length", "transfer-encoding", "expect", "host", "connection"}
 _BAD_HEADER_VALUES = ["", "abc", "-1", "1e999999999", "99999999999999999999", "\xff", "a,b,,"]
 _BAD_QUERY_VALUES = ["", "abc", "-1", "%ff", "99999999999999999999", "1.5"]
 
@@ -381,6 +382,8 @@ def _break(target: Target, wire: Wire, data: st.DataObject) -> Wire:
             for n, m in members.items()
             if m.serialization.get("location") == "header"
         ] or ["x-amz-meta-a", "Content-MD5", "x-amz-checksum-crc32"]
+        # Framing headers that lie about the body only make the server wait for more of it.
+        names = [n for n in names if n.lower() not in _FRAMING] or ["x-amz-meta-a"]
         name = data.draw(st.sampled_from(names))
         wire.headers[name] = data.draw(st.sampled_from(_BAD_HEADER_VALUES))
     elif how == "query":
