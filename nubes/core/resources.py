@@ -88,6 +88,7 @@ Props = dict[str, Any]
 
 MODULES: dict[str, str] = {
     "AWS::CloudFormation": "nubes.services.cloudformation.builtin",
+    "AWS::CDK": "nubes.services.cloudformation.builtin",
     "AWS::S3": "nubes.services.s3.resources",
     "AWS::SQS": "nubes.services.sqs.resources",
     "AWS::SNS": "nubes.services.sns.resources",

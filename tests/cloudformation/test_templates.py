@@ -375,3 +375,65 @@ def test_rules_assertions(cfn: Any, deploy: Any, unique: Callable[[str], str]) -
     ) == ("ValidationError", "prod runs 6 or 7.")
     dev = [*newer, {"ParameterKey": "Env", "ParameterValue": "dev"}]
     assert deploy(RULES, Parameters=dev)["StackStatus"] == "CREATE_COMPLETE"
+
+
+CDK_SHAPED = """
+{
+  "Resources": {
+    "Queue4A7E3555": {
+      "Type": "AWS::SQS::Queue",
+      "UpdateReplacePolicy": "Delete",
+      "DeletionPolicy": "Delete",
+      "Metadata": {"aws:cdk:path": "App/Queue/Resource"}
+    },
+    "CDKMetadata": {
+      "Type": "AWS::CDK::Metadata",
+      "Properties": {"Analytics": "v2:deflate64:H4sIAAAAAAAA/zPSMzQw1DNQTCwv1k1O"},
+      "Metadata": {"aws:cdk:path": "App/CDKMetadata/Default"},
+      "Condition": "CDKMetadataAvailable"
+    }
+  },
+  "Conditions": {
+    "CDKMetadataAvailable": {"Fn::Or": [
+      {"Fn::Or": [
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "af-south-1"]},
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "ap-east-1"]}
+      ]},
+      {"Fn::Or": [
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}
+      ]}
+    ]}
+  },
+  "Parameters": {
+    "BootstrapVersion": {
+      "Type": "AWS::SSM::Parameter::Value<String>",
+      "Default": "VERSION_PARAMETER",
+      "Description": "Version of the CDK Bootstrap resources in this environment"
+    }
+  },
+  "Rules": {
+    "CheckBootstrapVersion": {
+      "Assertions": [{
+        "Assert": {"Fn::Not": [{"Fn::Contains": [["1", "2", "3", "4", "5"],
+                                                 {"Ref": "BootstrapVersion"}]}]},
+        "AssertDescription": "CDK bootstrap stack version 6 required."
+      }]
+    }
+  }
+}
+"""
+
+
+def test_a_cdk_shaped_template(
+    cfn: Any, client: Callable[..., Any], deploy: Any, unique: Callable[[str], str]
+) -> None:
+    parameter = f"/cdk-bootstrap/{unique('q')}/version"
+    client("ssm").put_parameter(Name=parameter, Value="21", Type="String")
+    stack = deploy(CDK_SHAPED.replace("VERSION_PARAMETER", parameter))
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    types = {
+        r["ResourceType"]
+        for r in cfn.list_stack_resources(StackName=stack["StackName"])["StackResourceSummaries"]
+    }
+    assert types == {"AWS::SQS::Queue", "AWS::CDK::Metadata"}

@@ -231,6 +231,23 @@ class CustomResource(ResourceType):
         return Provisioned(str(physical), attributes={str(k): v for k, v in data.items()})
 
 
+class CdkMetadata(ResourceType):
+    """``AWS::CDK::Metadata``: the version report CDK adds to its templates; nothing to make."""
+
+    type_name = "AWS::CDK::Metadata"
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        return Provisioned(ctx.arn("cloudformation", f"stack/{ctx.stack_name}/{ctx.logical_id}"))
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        return None
+
+
 class NestedStack(ResourceType):
     """``AWS::CloudFormation::Stack``: a stack of its own, made through CreateStack with the
     parent's capabilities; ``Outputs.<name>`` attributes read its outputs."""
@@ -383,5 +400,6 @@ def _s3_error(status: int, code: str, message: str) -> HttpResponse:
 
 
 TYPES: dict[str, type[ResourceType]] = {
-    t.type_name: t for t in (WaitConditionHandle, WaitCondition, CustomResource, NestedStack)
+    t.type_name: t
+    for t in (WaitConditionHandle, WaitCondition, CustomResource, NestedStack, CdkMetadata)
 }
