@@ -289,3 +289,59 @@ def test_current_defaults(s3: Any, bucket: str) -> None:
     assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
+
+
+def test_object_parts_with_checksums(s3: Any, bucket: str) -> None:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m", ChecksumAlgorithm="SHA256")["UploadId"]
+    parts = []
+    for number, body in ((1, PART), (2, PART), (3, b"tail")):
+        got = s3.upload_part(
+            Bucket=bucket,
+            Key="m",
+            UploadId=uid,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+        )
+        parts.append(
+            {"PartNumber": number, "ETag": got["ETag"], "ChecksumSHA256": got["ChecksumSHA256"]}
+        )
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="m", UploadId=uid, MultipartUpload={"Parts": parts}
+    )
+    assert done["ChecksumType"] == "COMPOSITE"
+    assert done["ChecksumSHA256"].endswith("-3")
+    first = s3.get_object_attributes(
+        Bucket=bucket, Key="m", ObjectAttributes=["ObjectParts", "Checksum"], MaxParts=2
+    )
+    assert first["Checksum"]["ChecksumType"] == "COMPOSITE"
+    page = first["ObjectParts"]
+    assert page["TotalPartsCount"] == 3
+    assert page["MaxParts"] == 2
+    assert page["IsTruncated"] is True
+    assert page["NextPartNumberMarker"] == 2
+    assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in page["Parts"]] == [
+        (1, len(PART), parts[0]["ChecksumSHA256"]),
+        (2, len(PART), parts[1]["ChecksumSHA256"]),
+    ]
+    rest = s3.get_object_attributes(
+        Bucket=bucket, Key="m", ObjectAttributes=["ObjectParts"], PartNumberMarker=2
+    )["ObjectParts"]
+    assert rest["IsTruncated"] is False
+    assert [p["PartNumber"] for p in rest["Parts"]] == [3]
+    head = s3.head_object(Bucket=bucket, Key="m", PartNumber=3, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == parts[2]["ChecksumSHA256"]
+    assert head["PartsCount"] == 3
+
+
+def test_completion_checks_part_checksums(s3: Any, bucket: str) -> None:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="m", ChecksumAlgorithm="CRC32")["UploadId"]
+    got = s3.upload_part(
+        Bucket=bucket, Key="m", UploadId=uid, PartNumber=1, Body=b"abc", ChecksumAlgorithm="CRC32"
+    )
+    wrong = {"PartNumber": 1, "ETag": got["ETag"], "ChecksumCRC32": "AAAAAA=="}
+    with pytest.raises(ClientError) as excinfo:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="m", UploadId=uid, MultipartUpload={"Parts": [wrong]}
+        )
+    assert error_of(excinfo) == ("InvalidPart", 400)

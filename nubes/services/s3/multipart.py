@@ -245,6 +245,8 @@ class MultipartOps(S3Base):
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
             attrs["Checksum"] = self._upload_checksum(wanted, chosen, req)
+            # Each part's checksum, for GetObjectAttributes' parts and part reads.
+            attrs["PartChecksums"] = [load_attrs(p["checksum"])["Value"] for p in chosen]
         elif checksums.FAST_CRCS:
             attrs.update(_default_checksum(chosen))
         version_id = self.commit_object(

@@ -175,6 +175,33 @@ class ObjectMetaOps(S3Base):
                 "ChecksumType": checksum["Type"],
             }
         if "ObjectParts" in wanted and row["parts"]:
-            parts = json.loads(row["parts"])
-            out["ObjectParts"] = {"TotalPartsCount": len(parts)}
+            out["ObjectParts"] = _object_parts(req, json.loads(row["parts"]), attrs)
         return out
+
+
+def _object_parts(req: dict[str, Any], parts: list[Any], attrs: dict[str, Any]) -> dict:
+    """GetObjectAttributes' page of a multipart object's parts; S3 lists the parts only of an
+    object uploaded with an additional checksum."""
+    marker = req.get("PartNumberMarker") or 0
+    limit = req.get("MaxParts")
+    limit = 1000 if limit is None else min(max(limit, 0), 1000)
+    out: dict[str, Any] = {
+        "TotalPartsCount": len(parts),
+        "PartNumberMarker": marker,
+        "MaxParts": limit,
+    }
+    values = attrs.get("PartChecksums")
+    if not values:
+        out["IsTruncated"] = False
+        return out
+    algorithm = attrs["Checksum"]["Algorithm"]
+    numbers = range(marker + 1, len(parts) + 1)
+    page = list(numbers)[:limit]
+    out["Parts"] = [
+        {"PartNumber": n, "Size": parts[n - 1][1], f"Checksum{algorithm}": values[n - 1]}
+        for n in page
+    ]
+    out["IsTruncated"] = len(numbers) > len(page)
+    if page:
+        out["NextPartNumberMarker"] = page[-1]
+    return out

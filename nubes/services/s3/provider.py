@@ -353,6 +353,12 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         elif req.get("ChecksumMode") == "ENABLED" and part_number is None:
             # A checksum describes the whole object: a range or a part goes without it.
             out.update(checksum_fields(attrs.get("Checksum")))
+        if req.get("ChecksumMode") == "ENABLED" and part_number is not None:
+            # A part of a composite-checksum object answers that part's own checksum.
+            checksum, values = attrs.get("Checksum"), attrs.get("PartChecksums")
+            if checksum and values and checksum["Type"] == "COMPOSITE":
+                out[f"Checksum{checksum['Algorithm']}"] = values[part_number - 1]
+                out["ChecksumType"] = "COMPOSITE"
         out["ContentLength"] = end - start
         if with_body:
             out["Body"] = read_range(self.blobs, where, start, end)
