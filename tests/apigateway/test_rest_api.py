@@ -194,3 +194,37 @@ def test_custom_domain_base_path_mappings(
     apigw.delete_domain_name(domainName=domain)
     with pytest.raises(ClientError):
         apigw.get_domain_name(domainName=domain)
+
+
+BINARY = """
+import base64
+def handler(event, context):
+    data = base64.b64decode(event["body"]) if event["isBase64Encoded"] else b""
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/octet-stream"},
+        "isBase64Encoded": True,
+        "body": base64.b64encode(data[::-1]).decode(),
+    }
+"""
+
+
+def test_binary_bodies(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id, _ = _proxy_api(apigw, unique, make_function(BINARY))
+    apigw.update_rest_api(
+        restApiId=api_id,
+        patchOperations=[{"op": "add", "path": "/binaryMediaTypes/application~1octet-stream"}],
+    )
+    assert apigw.get_rest_api(restApiId=api_id)["binaryMediaTypes"] == ["application/octet-stream"]
+    apigw.create_deployment(restApiId=api_id, stageName="test")
+    payload = bytes(range(256))
+    resp = requests.post(
+        f"{api_url(endpoint, api_id, 'test')}/items/1",
+        data=payload,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert resp.status_code == 200
+    assert resp.content == payload[::-1]

@@ -64,28 +64,26 @@ def _patch(doc: Json, operations: list[Json], allowed: frozenset[str] | None = N
             "disableExecuteApiEndpoint",
         ):
             value = value == "true"
+        if kind not in ("replace", "add", "remove"):
+            raise errors.BadRequestException(f"Invalid patch operation specified: {kind}")
+        if parts[0] == "binaryMediaTypes" and len(parts) == 2:
+            # The media type is the path's last part (``/binaryMediaTypes/image~1png``).
+            types = [t for t in doc.get("binaryMediaTypes") or [] if t != parts[1]]
+            doc["binaryMediaTypes"] = types + ([parts[1]] if kind != "remove" else [])
+            continue
         target = doc
         for part in parts[:-1]:
-            target = target.setdefault(part, {})
+            found = target.setdefault(part, {})
+            if not isinstance(found, dict):
+                raise errors.BadRequestException(f"Invalid patch path {path}")
+            target = found
         last = parts[-1]
-        if kind in ("replace", "add"):
-            if isinstance(target.get(last), list) and kind == "add":
-                target[last].append(value)
-            elif parts[0] == "binaryMediaTypes" and len(parts) == 2:
-                doc.setdefault("binaryMediaTypes", [])
-                if last not in doc["binaryMediaTypes"]:
-                    doc["binaryMediaTypes"].append(last)
-            else:
-                target[last] = value
-        elif kind == "remove":
-            if parts[0] == "binaryMediaTypes" and len(parts) == 2:
-                doc["binaryMediaTypes"] = [
-                    t for t in doc.get("binaryMediaTypes") or [] if t != last
-                ]
-            else:
-                target.pop(last, None)
+        if kind == "remove":
+            target.pop(last, None)
+        elif isinstance(target.get(last), list) and kind == "add":
+            target[last].append(value)
         else:
-            raise errors.BadRequestException(f"Invalid patch operation specified: {kind}")
+            target[last] = value
 
 
 class ApiGatewayProvider(ServiceProvider):
