@@ -345,3 +345,21 @@ def test_completion_checks_part_checksums(s3: Any, bucket: str) -> None:
             Bucket=bucket, Key="m", UploadId=uid, MultipartUpload={"Parts": [wrong]}
         )
     assert error_of(excinfo) == ("InvalidPart", 400)
+
+
+def test_delete_objects_with_malformed_version(s3: Any, bucket: str) -> None:
+    """A batch delete reports a malformed version id per key as NoSuchVersion (S3's answer, as
+    recorded in versity/versitygw#2119) and deletes the rest."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    out = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": "abc"}, {"Key": "k"}]}
+    )
+    assert out["Errors"] == [
+        {
+            "Key": "k",
+            "VersionId": "abc",
+            "Code": "NoSuchVersion",
+            "Message": "The specified version does not exist.",
+        }
+    ]
+    assert out["Deleted"] == [{"Key": "k"}]

@@ -254,10 +254,14 @@ def check_customer_key(attrs: dict[str, Any], req: dict[str, Any], prefix: str =
         raise errors.AccessDenied("Access Denied")
 
 
+def well_formed_version_id(version_id: str) -> bool:
+    """Whether S3 could have made this version id (``null`` or 32 URL-safe characters)."""
+    return version_id == "null" or len(version_id) == 32
+
+
 def check_version_id(version_id: str, argument: str = "versionId") -> None:
-    """A version id S3 could have made (``null`` or 32 URL-safe characters), else the 400 S3
-    answers before looking the version up."""
-    if version_id != "null" and len(version_id) != 32:
+    """The 400 S3 answers a malformed version id with, before looking the version up."""
+    if not well_formed_version_id(version_id):
         raise errors.InvalidArgument(
             "Invalid version id specified", ArgumentName=argument, ArgumentValue=version_id
         )

@@ -42,6 +42,7 @@ from nubes.services.s3.base import (
     sse_fields,
     url_encode,
     valid_bucket_name,
+    well_formed_version_id,
 )
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
@@ -448,6 +449,17 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         bypass = bool(req.get("BypassGovernanceRetention"))
         for item in objects:
             key, version_id = item["Key"], item.get("VersionId")
+            if version_id is not None and not well_formed_version_id(version_id):
+                # Unlike DeleteObject's 400, a batch reports such an id as a missing version.
+                failed.append(
+                    {
+                        "Key": key,
+                        "VersionId": version_id,
+                        "Code": "NoSuchVersion",
+                        "Message": "The specified version does not exist.",
+                    }
+                )
+                continue
             try:
                 result = self.delete_key(ctx, bucket, key, version_id, bypass)
             except Exception as exc:  # a per-key failure is reported, the others go on
