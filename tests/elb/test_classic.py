@@ -168,6 +168,27 @@ def test_instances_behind_a_classic_load_balancer(
         assert eventually(in_service, timeout=60)
         answered = {through(dns_name, "/").body.decode() for _ in range(6)}
         assert answered == set(instances)
+        elb.create_lb_cookie_stickiness_policy(
+            LoadBalancerName=name, PolicyName="sticky", CookieExpirationPeriod=600
+        )
+        with pytest.raises(ClientError) as exc:
+            elb.create_lb_cookie_stickiness_policy(LoadBalancerName=name, PolicyName="sticky")
+        assert code(exc) == "DuplicatePolicyName"
+        elb.set_load_balancer_policies_of_listener(
+            LoadBalancerName=name, LoadBalancerPort=80, PolicyNames=["sticky"]
+        )
+        first = through(dns_name, "/")
+        cookie = first.headers["Set-Cookie"].split(";")[0]
+        assert cookie.startswith("AWSELB=")
+        stuck = {through(dns_name, "/", headers={"Cookie": cookie}).body for _ in range(6)}
+        assert stuck == {first.body}
+        with pytest.raises(ClientError) as exc:
+            elb.delete_load_balancer_policy(LoadBalancerName=name, PolicyName="sticky")
+        assert code(exc) == "InvalidConfigurationRequest"
+        elb.set_load_balancer_policies_of_listener(
+            LoadBalancerName=name, LoadBalancerPort=80, PolicyNames=[]
+        )
+        elb.delete_load_balancer_policy(LoadBalancerName=name, PolicyName="sticky")
         elb.deregister_instances_from_load_balancer(
             LoadBalancerName=name, Instances=[{"InstanceId": instances[0]}]
         )

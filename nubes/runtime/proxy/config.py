@@ -34,6 +34,8 @@ class TargetGroup:
     account: str
     region: str
     targets: list[Target] = field(default_factory=list)
+    sticky_cookie: str = ""
+    """The stickiness cookie's name when not ALB's (classic load balancers use AWSELB)."""
 
     @property
     def checked(self) -> bool:

@@ -473,7 +473,7 @@ class Plane:
             return None
         attributes = group.attributes
         if attributes.get("stickiness.enabled") == "true":
-            cookie = (
+            cookie = group.sticky_cookie or (
                 "AWSALBAPP-0" if attributes.get("stickiness.type") == "app_cookie" else "AWSALB"
             )
             decoded = _decode_cookie(cookies.get(cookie, ""))
@@ -527,7 +527,10 @@ class Plane:
             cookie = "AWSALB"
         else:
             return []
+        cookie = group.sticky_cookie or cookie
         value = _encode_cookie([group.arn, target.id, target.port])
+        if not duration:
+            return [f"{cookie}={value}; Path=/"]  # a session cookie
         expires = _expires(duration)
         out = [f"{cookie}={value}; Expires={expires}; Path=/"]
         if cookie == "AWSALB":

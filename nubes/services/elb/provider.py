@@ -478,6 +478,55 @@ class ElbProvider(ServiceProvider):
             ]
         }
 
+    # -- stickiness policies --------------------------------------------------------------
+
+    def _new_policy(self, ctx: RequestContext, req: Json, kind: str, policy: Json) -> Json:
+        doc = self._get(ctx, req["LoadBalancerName"])
+        if req["PolicyName"] in _policy_names(doc):
+            raise errors.DuplicatePolicyNameException(
+                f"Policy {req['PolicyName']} already exists for {doc['LoadBalancerName']}"
+            )
+        doc["Policies"][kind].append({"PolicyName": req["PolicyName"], **policy})
+        self._save(ctx, doc)
+        return {}
+
+    def create_lb_cookie_stickiness_policy(self, ctx: RequestContext, req: Json) -> Json:
+        policy = {}
+        if req.get("CookieExpirationPeriod") is not None:
+            policy["CookieExpirationPeriod"] = req["CookieExpirationPeriod"]
+        return self._new_policy(ctx, req, "LBCookieStickinessPolicies", policy)
+
+    def create_app_cookie_stickiness_policy(self, ctx: RequestContext, req: Json) -> Json:
+        policy = {"CookieName": req["CookieName"]}
+        return self._new_policy(ctx, req, "AppCookieStickinessPolicies", policy)
+
+    def set_load_balancer_policies_of_listener(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._get(ctx, req["LoadBalancerName"])
+        known = _policy_names(doc)
+        for name in req["PolicyNames"]:
+            if name not in known:
+                raise errors.PolicyNotFoundException(f"There is no policy with name {name}")
+        for description in doc["ListenerDescriptions"]:
+            if description["Listener"]["LoadBalancerPort"] == req["LoadBalancerPort"]:
+                description["PolicyNames"] = list(req["PolicyNames"])
+                self._save(ctx, doc)
+                return {}
+        raise errors.ListenerNotFoundException(
+            f"There is no listener on port {req['LoadBalancerPort']}"
+        )
+
+    def delete_load_balancer_policy(self, ctx: RequestContext, req: Json) -> Json:
+        doc = self._get(ctx, req["LoadBalancerName"])
+        name = req["PolicyName"]
+        if any(name in d["PolicyNames"] for d in doc["ListenerDescriptions"]):
+            raise errors.InvalidConfigurationRequestException(
+                f"Policy {name} is in use by a listener"
+            )
+        for kind in ("LBCookieStickinessPolicies", "AppCookieStickinessPolicies"):
+            doc["Policies"][kind] = [p for p in doc["Policies"][kind] if p["PolicyName"] != name]
+        self._save(ctx, doc)
+        return {}
+
     # -- instances ------------------------------------------------------------------------
 
     def register_instances_with_load_balancer(self, ctx: RequestContext, req: Json) -> Json:
@@ -661,13 +710,14 @@ class ElbProvider(ServiceProvider):
                 listener = description["Listener"]
                 port = listener["InstancePort"]
                 group = config.TargetGroup(
-                    arn=f"{lb_arn}/{port}",
+                    arn=f"{lb_arn}/{listener['LoadBalancerPort']}",
                     name=row["name"],
                     target_type="instance",
                     protocol=listener["InstanceProtocol"],
                     port=port,
                     health=self._health(doc),
-                    attributes={},
+                    attributes=_stickiness(doc, description["PolicyNames"]),
+                    sticky_cookie="AWSELB",
                     account=row["account"],
                     region=row["region"],
                     targets=[
@@ -773,6 +823,39 @@ def _forget(
     probing: set[tuple[str, str, str, str]], key: tuple[str, str, str, str], _: object
 ) -> None:
     probing.discard(key)
+
+
+def _policy_names(doc: Json) -> set[str]:
+    policies = doc["Policies"]
+    return {
+        p["PolicyName"]
+        for kind in ("LBCookieStickinessPolicies", "AppCookieStickinessPolicies")
+        for p in policies[kind]
+    }
+
+
+def _stickiness(doc: Json, names: list[str]) -> dict[str, str]:
+    """A listener's stickiness policy as the data plane's target group attributes (duration 0:
+    a session cookie)."""
+    policies = doc["Policies"]
+    for policy in policies["LBCookieStickinessPolicies"]:
+        if policy["PolicyName"] in names:
+            return {
+                "stickiness.enabled": "true",
+                "stickiness.type": "lb_cookie",
+                "stickiness.lb_cookie.duration_seconds": str(
+                    policy.get("CookieExpirationPeriod") or 0
+                ),
+            }
+    for policy in policies["AppCookieStickinessPolicies"]:
+        if policy["PolicyName"] in names:
+            return {
+                "stickiness.enabled": "true",
+                "stickiness.type": "app_cookie",
+                "stickiness.app_cookie.cookie_name": policy["CookieName"],
+                "stickiness.app_cookie.duration_seconds": "0",
+            }
+    return {}
 
 
 def _unique_ports(listeners: list[Json]) -> None:
