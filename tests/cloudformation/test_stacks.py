@@ -164,6 +164,11 @@ Resources:
     first = [e for e in events if e[0] == "First"]
     assert [s for _, s, _ in first][-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
     assert client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
+    with pytest.raises(ClientError) as err:
+        cfn.create_change_set(StackName=name, ChangeSetName="again", TemplateBody=template)
+    assert err.value.response["Error"]["Message"] == (
+        f"Stack:{stack['StackId']} is in ROLLBACK_COMPLETE state and can not be updated."
+    )
 
     kept = deploy(template, DisableRollback=True)
     assert kept["StackStatus"] == "CREATE_FAILED"

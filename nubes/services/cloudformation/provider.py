@@ -718,6 +718,12 @@ class CloudFormationProvider(ServiceProvider):
                 raise validation(f"Stack [{req['StackName']}] does not exist")
             if existing.status == "REVIEW_IN_PROGRESS":
                 raise validation(f"Stack [{req['StackName']}] does not exist")
+            self._busy(existing, "updated")
+            if existing.status not in UPDATABLE:
+                raise validation(
+                    f"Stack:{existing.stack_id} is in {existing.status} state and can not be "
+                    "updated."
+                )
             stack = existing
             previous = existing
         if any(c["ChangeSetName"] == name for c in self.stacks.change_sets(stack.stack_id)):
