@@ -187,3 +187,37 @@ def test_aws_iam_method_wants_a_signature(
     identity = signed.json()["requestContext"]["identity"]
     assert identity["accessKey"] == "AKIAEXAMPLEKEY000001"
     assert identity["accountId"] == "000000000000"
+
+
+def test_stage_and_route_throttling(
+    apigw: Any,
+    apigw2: Any,
+    endpoint: str,
+    unique: Callable[[str], str],
+    make_function: Callable[..., str],
+) -> None:
+    function = make_function(ECHO)
+    api_id, path = _rest_api(apigw, unique, function)
+    stage = apigw.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1"},
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "0.001"},
+        ],
+    )
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 1
+    assert requests.get(endpoint + path, timeout=60).status_code == 201
+    second = requests.get(endpoint + path, timeout=60)
+    assert second.status_code == 429
+    assert second.json() == {"message": "Too Many Requests"}
+
+    http_id = apigw2.create_api(Name=unique("t"), ProtocolType="HTTP", Target=function)["ApiId"]
+    apigw2.update_stage(
+        ApiId=http_id,
+        StageName="$default",
+        DefaultRouteSettings={"ThrottlingBurstLimit": 1, "ThrottlingRateLimit": 0.001},
+    )
+    url = f"{api_url(endpoint, http_id)}/x"
+    assert requests.get(url, timeout=60).status_code == 201
+    assert requests.get(url, timeout=60).status_code == 429

@@ -34,24 +34,16 @@ class _Bucket:
 class UsagePlans:
     """Token buckets (burst, then rate per second) and quota counters per (plan, key)."""
 
-    buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, ...], _Bucket] = field(default_factory=dict)
     used: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     def admit(self, plan: dict[str, Any], key_id: str) -> HttpResponse | None:
         now = clock.now()
         throttle = plan.get("throttle") or {}
-        rate, burst = throttle.get("rateLimit"), throttle.get("burstLimit")
-        if rate is not None or burst is not None:
-            rate = float(rate if rate is not None else 10_000)
-            size = float(burst if burst is not None else max(rate, 1.0))
-            bucket = self.buckets.get((plan["id"], key_id))
-            if bucket is None:
-                bucket = self.buckets[(plan["id"], key_id)] = _Bucket(size, now)
-            bucket.tokens = min(size, bucket.tokens + (now - bucket.at) * rate)
-            bucket.at = now
-            if bucket.tokens < 1.0:
-                return json_reply(429, {"message": "Too Many Requests"})
-            bucket.tokens -= 1.0
+        if not self.take(
+            ("plan", plan["id"], key_id), throttle.get("rateLimit"), throttle.get("burstLimit")
+        ):
+            return json_reply(429, {"message": "Too Many Requests"})
         quota = plan.get("quota") or {}
         if quota.get("limit") is not None:
             period = QUOTA_PERIODS.get(quota.get("period", "DAY"), 86_400.0)
@@ -61,6 +53,24 @@ class UsagePlans:
                 return json_reply(429, {"message": "Limit Exceeded"})
             self.used[counter] = self.used.get(counter, 0) + 1
         return None
+
+    def take(self, key: tuple[str, ...], rate: Any, burst: Any) -> bool:
+        """One request from the token bucket ``key`` (``burst`` tokens, refilled at ``rate``
+        per second on the one clock); False when it is empty. No limits: always True."""
+        if rate is None and burst is None:
+            return True
+        now = clock.now()
+        rate = float(rate if rate is not None else 10_000)
+        size = float(burst if burst is not None else max(rate, 1.0))
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = _Bucket(size, now)
+        bucket.tokens = min(size, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens < 1.0:
+            return False
+        bucket.tokens -= 1.0
+        return True
 
     def remaining(self, plan: dict[str, Any], key_id: str) -> tuple[int, int] | None:
         """(used, remaining) of the key's quota in the current period (GetUsage)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
-from nubes.runtime.apigateway.guard import Authorizers
+from nubes.runtime.apigateway.guard import Authorizers, UsagePlans
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
     Call,
@@ -79,9 +79,11 @@ class HttpPlane:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.authorizers = Authorizers(env)
+        self.throttles = UsagePlans()
 
     def reset(self) -> None:
         self.authorizers.forget()
+        self.throttles = UsagePlans()
 
     async def answer(self, call: Call, api: dict[str, Any]) -> HttpResponse:
         cors = api.get("CorsConfiguration") or {}
@@ -112,6 +114,15 @@ class HttpPlane:
         route, call.path_params = matched
         call.route_key = route["RouteKey"]
         call.resource_path = route["RouteKey"].partition(" ")[2] or route["RouteKey"]
+        setting = (stage.get("RouteSettings") or {}).get(call.route_key) or stage.get(
+            "DefaultRouteSettings"
+        )
+        if setting and not self.throttles.take(
+            ("route", call.api_id, call.stage, call.route_key),
+            setting.get("ThrottlingRateLimit"),
+            setting.get("ThrottlingBurstLimit"),
+        ):
+            return json_reply(429, {"message": "Too Many Requests"})
         refused = await self._authorize(call, config, route)
         if refused is not None:
             return refused

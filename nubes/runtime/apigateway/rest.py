@@ -110,6 +110,16 @@ class RestPlane:
             message = validators.problem(call, method, validator, deployment.get("models") or {})
             if message is not None:
                 return json_reply(400, {"message": message})
+        settings = stage.get("methodSettings") or {}
+        setting = settings.get(f"{resource['path'].lstrip('/')}/{call.req.method}") or settings.get(
+            "*/*"
+        )
+        if setting and not self.plans.take(
+            ("stage", call.api_id, call.stage, resource["id"], call.req.method),
+            setting.get("throttlingRateLimit"),
+            setting.get("throttlingBurstLimit"),
+        ):
+            return json_reply(429, {"message": "Too Many Requests"})
         refused = self._usage(call, api, method)
         if refused is not None:
             return refused

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -31,6 +32,21 @@ Json = dict[str, Any]
 METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"))
 INTEGRATION_TYPES = frozenset(("HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY"))
 AUTHORIZATION_TYPES = frozenset(("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"))
+
+
+METHOD_SETTING = re.compile(r"^/(?P<resource>[^/]+)/(?P<verb>[A-Z*]+)/(?P<setting>.+)$")
+METHOD_SETTINGS = {
+    "throttling/rateLimit": "throttlingRateLimit",
+    "throttling/burstLimit": "throttlingBurstLimit",
+    "metrics/enabled": "metricsEnabled",
+    "logging/loglevel": "loggingLevel",
+    "logging/dataTrace": "dataTraceEnabled",
+    "caching/enabled": "cachingEnabled",
+    "caching/ttlInSeconds": "cacheTtlInSeconds",
+    "caching/dataEncrypted": "cacheDataEncrypted",
+    "caching/requireAuthorizationForCacheControl": "requireAuthorizationForCacheControl",
+}
+"""UpdateStage's method setting paths (``/{resource path, ~1 for /}/{method}/{setting}``)."""
 
 
 def _page(items: list[Json], req: Json, key: str = "items") -> Json:
@@ -947,7 +963,31 @@ class ApiGatewayProvider(ServiceProvider):
     def update_stage(self, ctx: RequestContext, req: Json) -> Json:
         api = self._api(ctx, req["restApiId"])
         stage = self._stage(api, req["stageName"])
-        _patch(stage, req.get("patchOperations") or [])
+        plain = []
+        for op in req.get("patchOperations") or []:
+            found = METHOD_SETTING.match(op.get("path") or "")
+            if found is None:
+                plain.append(op)
+                continue
+            name = METHOD_SETTINGS.get(found.group("setting"))
+            if name is None:
+                raise errors.BadRequestException(f"Invalid method setting path: {op['path']}")
+            key = f"{found.group('resource').replace('~1', '/').lstrip('/')}/{found.group('verb')}"
+            settings = stage.setdefault("methodSettings", {}).setdefault(key, {})
+            if op.get("op") == "remove":
+                settings.pop(name, None)
+                continue
+            value = str(op.get("value"))
+            settings[name] = (
+                value == "true"
+                if name.endswith(("Enabled", "Encrypted", "CacheControl"))
+                else float(value)
+                if name == "throttlingRateLimit"
+                else int(value)
+                if name in ("throttlingBurstLimit", "cacheTtlInSeconds")
+                else value
+            )
+        _patch(stage, plain)
         if stage.get("deploymentId") not in api["deployments"]:
             raise errors.BadRequestException("Invalid deployment identifier specified")
         stage["lastUpdatedDate"] = clock.now()
