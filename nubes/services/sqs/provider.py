@@ -725,9 +725,8 @@ class SqsProvider(ServiceProvider):
     def _delete(self, queue: Queue, handle: str) -> Json:
         row_id, receipt = _decode_handle(queue, handle)
         row = self.messages.get(row_id, queue.id)
-        # A stale handle of a FIFO message that went back to the queue no longer deletes it.
-        stale = row is not None and queue.fifo and row["receipt"] != receipt
-        if row is not None and not (stale and row["visible_at"] <= clock.now()):
+        if row is not None:
+            _check_fifo_handle(queue, row, receipt, handle)
             self.messages.delete(row_id)
             sqs_metrics.count(self.env, queue, "NumberOfMessagesDeleted")
             if queue.fifo:
@@ -760,6 +759,8 @@ class SqsProvider(ServiceProvider):
         row_id, receipt = _decode_handle(queue, handle)
         row = self.messages.get(row_id, queue.id)
         now = clock.now()
+        if row is not None:
+            _check_fifo_handle(queue, row, receipt, handle)
         if row is None or row["receipt"] != receipt:
             raise invalid_value(
                 f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
@@ -1000,6 +1001,17 @@ def _decode_handle(queue: Queue, handle: str) -> tuple[int, str]:
             f'The receipt handle "{handle}" is not valid for this queue.'
         )
     return number, receipt
+
+
+def _check_fifo_handle(queue: Queue, row: Row, receipt: str, handle: str) -> None:
+    """A FIFO receipt handle is good only while its receive's visibility lasts: once the
+    message is visible again (or received anew) SQS refuses the handle as expired, so that
+    a slow consumer cannot act on a message another consumer may now hold."""
+    if queue.fifo and (row["receipt"] != receipt or row["visible_at"] <= clock.now()):
+        raise invalid_value(
+            f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt "
+            "handle has expired."
+        )
 
 
 def _system_attributes(row: Row, receive_count: int, first_receive: float | None) -> dict[str, str]:
