@@ -127,6 +127,8 @@ def test_usage_plan_throttle_and_quota(
     assert over.json() == {"message": "Limit Exceeded"}
     keys = apigw.get_usage_plan_keys(usagePlanId=quota["id"])["items"]
     assert [k["id"] for k in keys] == [quota_key["id"]]
+    usage = apigw.get_usage(usagePlanId=quota["id"], startDate="2026-01-01", endDate="2026-12-31")
+    assert usage["items"] == {quota_key["id"]: [[2, 0]]}
 
 
 def test_http_api_simple_lambda_authorizer(

@@ -69,6 +69,13 @@ def test_mock_integration_with_templates(
     assert failed.status_code == 503
     assert failed.json() == {"error": "down"}
 
+    tested = apigw.test_invoke_method(
+        restApiId=api_id, resourceId=pet["id"], httpMethod="GET", pathWithQueryString="/tom"
+    )
+    assert tested["status"] == 200
+    assert json.loads(tested["body"])["pet"] == "tom"
+    assert json.loads(tested["body"])["stage"] == "test-invoke-stage"
+
 
 class _Echo(BaseHTTPRequestHandler):
     def _answer(self) -> None:

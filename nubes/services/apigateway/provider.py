@@ -8,7 +8,7 @@ import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import yaml
 
@@ -654,6 +654,61 @@ class ApiGatewayProvider(ServiceProvider):
         del api["authorizers"][req["authorizerId"]]
         self._save(ctx, api)
         return {}
+
+    async def test_invoke_method(self, ctx: RequestContext, req: Json) -> Json:
+        """Run a method as it is now (undeployed), in a stage of its own named
+        ``test-invoke-stage``, as the console's Test button does."""
+        with self.store.transaction():
+            api = copy.deepcopy(self._api(ctx, req["restApiId"]))
+            resource = self._resource(api, req["resourceId"])
+            self._method(api, req)
+        stage_name = "test-invoke-stage"
+        api["deployments"]["test-invoke"] = {
+            "id": "test-invoke",
+            "resources": api["resources"],
+            "validators": api.get("validators") or {},
+            "models": api.get("models") or {},
+        }
+        api["stages"][stage_name] = {
+            "stageName": stage_name,
+            "deploymentId": "test-invoke",
+            "variables": req.get("stageVariables") or {},
+        }
+        target, _, query = (req.get("pathWithQueryString") or resource["path"]).partition("?")
+        headers = {k.lower(): v for k, v in (req.get("headers") or {}).items()}
+        for key, values in (req.get("multiValueHeaders") or {}).items():
+            headers[key.lower()] = ",".join(values)
+        headers.setdefault("host", f"{api['id']}.execute-api.localhost.localstack.cloud")
+        body = (req.get("body") or "").encode()
+        http = HttpRequest(req["httpMethod"], quote(target), query, headers, body)
+        started = clock.now()
+        call = Call(http, api["id"], ctx.account_id, ctx.region, stage_name, target)
+        response = await self.plane.answer(call, api)
+        data = response.body if isinstance(response.body, bytes) else b""
+        return {
+            "status": response.status,
+            "body": data.decode("utf-8", "replace"),
+            "headers": dict(response.headers),
+            "multiValueHeaders": {k: [v] for k, v in response.headers.items()},
+            "log": f"Execution log for request {call.request_id}\n"
+            f"Method completed with status: {response.status}\n",
+            "latency": int((clock.now() - started) * 1000),
+        }
+
+    def get_usage(self, ctx: RequestContext, req: Json) -> Json:
+        plan = self._plan(ctx, req["usagePlanId"])
+        keys = [req["keyId"]] if req.get("keyId") else list(plan["keys"])
+        items: dict[str, list[list[int]]] = {}
+        for key in keys:
+            found = self.plane.plans.remaining(plan, key)
+            if found is not None:
+                items[key] = [list(found)]
+        return {
+            "usagePlanId": plan["id"],
+            "startDate": req["startDate"],
+            "endDate": req["endDate"],
+            "items": items,
+        }
 
     # -- custom domain names and base path mappings ----------------------------------------------
 
