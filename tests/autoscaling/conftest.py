@@ -56,7 +56,7 @@ def advance(endpoint: str) -> Callable[[float], float]:
     return move
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:
     """Poll ``check`` until it returns something truthy (instances boot in real time)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -73,7 +73,7 @@ def members(asg: Any, name: str) -> list[dict[str, Any]]:
     return list(groups[0]["Instances"]) if groups else []
 
 
-def in_service(asg: Any, name: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+def in_service(asg: Any, name: str, count: int, timeout: float = 90.0) -> list[dict[str, Any]]:
     """Wait until the group has exactly ``count`` members, all InService."""
 
     def check() -> list[dict[str, Any]] | None:
