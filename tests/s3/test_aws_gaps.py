@@ -363,3 +363,11 @@ def test_delete_objects_with_malformed_version(s3: Any, bucket: str) -> None:
         }
     ]
     assert out["Deleted"] == [{"Key": "k"}]
+
+
+def test_copy_answers_checksum_type(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"abc", ChecksumAlgorithm="SHA256")
+    copied = s3.copy_object(Bucket=bucket, Key="k2", CopySource=f"{bucket}/k")
+    result = copied["CopyObjectResult"]
+    assert result["ChecksumType"] == "FULL_OBJECT"
+    assert "ChecksumSHA256" in result

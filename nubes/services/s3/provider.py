@@ -516,7 +516,6 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             "LastModified": int(clock.now()),
             **checksum_fields(attrs.get("Checksum")),
         }
-        result.pop("ChecksumType", None)
         out: dict[str, Any] = {"CopyObjectResult": result, **sse_fields(attrs)}
         out.update(self.version_header(bucket, version_id))
         if source_bucket.versioning:
