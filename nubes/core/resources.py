@@ -100,6 +100,8 @@ MODULES: dict[str, str] = {
     "AWS::KMS": "nubes.services.kms.resources",
     "AWS::SecretsManager": "nubes.services.secretsmanager.resources",
     "AWS::EC2": "nubes.services.ec2.resources",
+    "AWS::ApiGateway": "nubes.services.apigateway.resources",
+    "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
 ``TYPES`` dict holds that service's types. ``Custom::*`` types are custom resources."""
@@ -151,6 +153,8 @@ class ResourceContext:
     stack_tags: Sequence[Mapping[str, str]] = ()
     host: str = ""
     """The host clients reach nubes by (for URLs a resource hands out)."""
+    previous_stack_tags: Sequence[Mapping[str, str]] | None = None
+    """The stack's tags before an update that changes them (``previous_tags`` reads them)."""
 
     @property
     def partition(self) -> str:
@@ -211,6 +215,18 @@ class ResourceContext:
 
     def tag_map(self, own: Iterable[Mapping[str, Any]] | None = None) -> dict[str, str]:
         return {t["Key"]: t["Value"] for t in self.tags(own)}
+
+    def previous_tags(self, own: Iterable[Mapping[str, Any]] | None = None) -> list[dict[str, str]]:
+        """The tags the resource had before this update (``own``: its old Tags property): an
+        update compares them with ``tags`` of the new properties, so a change of the stack's
+        tags alone reaches every resource, as on AWS."""
+        if self.previous_stack_tags is None:
+            return self.tags(own)
+        before = ResourceContext(**{**self.__dict__, "stack_tags": self.previous_stack_tags})
+        return before.tags(own)
+
+    def previous_tag_map(self, own: Iterable[Mapping[str, Any]] | None = None) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self.previous_tags(own)}
 
 
 class ResourceType:

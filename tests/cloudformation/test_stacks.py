@@ -355,3 +355,22 @@ Resources:
         "CREATE_FAILED",
         "Stack creation time exceeded the specified timeout",
     ) in reasons(cfn, name)
+
+
+def test_new_stack_tags_reach_every_resource(
+    cfn: Any, client: Callable[..., Any], deploy: Any
+) -> None:
+    stack = deploy(QUEUES, Tags=[{"Key": "env", "Value": "test"}])
+    name = stack["StackName"]
+    cfn.update_stack(
+        StackName=name, UsePreviousTemplate=True, Tags=[{"Key": "env", "Value": "prod"}]
+    )
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    sqs = client("sqs")
+    for url in (
+        outputs(stack)["WorkUrl"],
+        sqs.get_queue_url(QueueName=outputs(stack)["DeadName"])["QueueUrl"],
+    ):
+        assert sqs.list_queue_tags(QueueUrl=url)["Tags"]["env"] == "prod"
+    cfn.delete_stack(StackName=name)
+    settle(cfn, stack["StackId"])

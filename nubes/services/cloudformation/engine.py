@@ -545,6 +545,7 @@ class Engine:
     async def update(self, stack: Stack, previous: dict[str, Any]) -> None:
         """Move the stack from ``previous`` (its doc before) to its doc now."""
         self.save(stack, "UPDATE_IN_PROGRESS", "User Initiated")
+        stack.doc["tags_before"] = previous.get("tags") or []
         old_template: dict[str, Any] = previous["template"]
         template = stack.template
         with self.store.transaction():
@@ -607,6 +608,7 @@ class Engine:
                 self.stacks.drop_resource(stack.stack_id, logical_id)
         stack.doc.pop("previous", None)
         stack.doc.pop("policy_during_update", None)
+        stack.doc.pop("tags_before", None)
         self.save(stack, "UPDATE_COMPLETE")
 
     @staticmethod
@@ -646,7 +648,8 @@ class Engine:
             )
             self.put(stack, row, failure_reason(exc, logical_id))
             raise StepFailed(logical_id, failure_reason(exc, logical_id)) from exc
-        if props == old.props and type_name == old.type:
+        retag = stack.doc.get("tags") != stack.doc.get("tags_before", stack.doc.get("tags"))
+        if props == old.props and type_name == old.type and not retag:
             return
         handler = _handler(type_name)
         replace = type_name != old.type or bool(handler.needs_replacement(props, old.props or {}))
@@ -682,6 +685,8 @@ class Engine:
         try:
             assert old.provisioned is not None
             ctx = self.context(stack, logical_id)
+            if retag:
+                ctx.previous_stack_tags = stack.doc.get("tags_before") or []
             provisioned = await self._maybe_await(
                 handler.update(ctx, old.provisioned, props, old.props or {})
             )

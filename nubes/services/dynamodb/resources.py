@@ -198,13 +198,10 @@ class Table(ResourceType):
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": enabled},
                 },
             )
-        if old and props.get("Tags") != old.get("Tags"):
+        if old and ctx.tags(props.get("Tags")) != ctx.previous_tags(old.get("Tags")):
             arn = ctx.arn("dynamodb", f"table/{name}")
-            gone = [
-                t["Key"]
-                for t in old.get("Tags") or []
-                if t["Key"] not in {n["Key"] for n in props.get("Tags") or []}
-            ]
+            kept = {n["Key"] for n in ctx.tags(props.get("Tags"))}
+            gone = [t["Key"] for t in ctx.previous_tags(old.get("Tags")) if t["Key"] not in kept]
             if gone:
                 ctx.call("dynamodb", "UntagResource", {"ResourceArn": arn, "TagKeys": gone})
             ctx.call(

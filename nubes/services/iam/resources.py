@@ -71,10 +71,11 @@ class _Principal:
 
 
 def _retag(ctx: ResourceContext, kind: str, name: str, props: Props, old: Props) -> None:
-    if props.get("Tags") == old.get("Tags"):
-        return
     new = ctx.tags(props.get("Tags"))
-    gone = [t["Key"] for t in ctx.tags(old.get("Tags")) if t["Key"] not in {n["Key"] for n in new}]
+    before = ctx.previous_tags(old.get("Tags"))
+    if new == before:
+        return
+    gone = [t["Key"] for t in before if t["Key"] not in {n["Key"] for n in new}]
     key = f"{kind}Name"
     if gone:
         ctx.call("iam", f"Untag{kind}", {key: name, "TagKeys": gone})

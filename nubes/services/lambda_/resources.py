@@ -150,10 +150,11 @@ class Function(ResourceType):
                     "PutFunctionConcurrency",
                     {"FunctionName": name, "ReservedConcurrentExecutions": integer(concurrency)},
                 )
-        if props.get("Tags") != old_props.get("Tags"):
+        tags = ctx.tag_map(props.get("Tags"))
+        before = ctx.previous_tag_map(old_props.get("Tags"))
+        if tags != before:
             arn = current.attributes["Arn"]
-            tags = ctx.tag_map(props.get("Tags"))
-            gone = [k for k in ctx.tag_map(old_props.get("Tags")) if k not in tags]
+            gone = [k for k in before if k not in tags]
             if gone:
                 ctx.call("lambda", "UntagResource", {"Resource": arn, "TagKeys": gone})
             ctx.call("lambda", "TagResource", {"Resource": arn, "Tags": tags})

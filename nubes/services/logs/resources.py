@@ -62,10 +62,11 @@ class LogGroup(ResourceType):
                 )
             else:
                 ctx.call("logs", "DisassociateKmsKey", {"logGroupName": name})
-        if props.get("Tags") != old_props.get("Tags"):
+        new = ctx.tag_map(props.get("Tags"))
+        before = ctx.previous_tag_map(old_props.get("Tags"))
+        if new != before:
             arn = ctx.arn("logs", f"log-group:{name}")
-            new = ctx.tag_map(props.get("Tags"))
-            gone = [k for k in ctx.tag_map(old_props.get("Tags")) if k not in new]
+            gone = [k for k in before if k not in new]
             if gone:
                 ctx.call("logs", "UntagResource", {"resourceArn": arn, "tagKeys": gone})
             ctx.call("logs", "TagResource", {"resourceArn": arn, "tags": new})

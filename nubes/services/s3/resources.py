@@ -252,7 +252,7 @@ class Bucket(ResourceType):
             elif prop in EMPTY:
                 ctx.call("s3", put, {"Bucket": name, **EMPTY[prop]})
         tags = ctx.tags(props.get("Tags"))
-        if tags != ctx.tags(old.get("Tags")) or not old:
+        if tags != ctx.previous_tags(old.get("Tags")) or not old:
             ctx.call("s3", "PutBucketTagging", {"Bucket": name, "Tagging": {"TagSet": tags}})
 
     @staticmethod

@@ -74,10 +74,9 @@ class Topic(ResourceType):
         for key in (*TOPIC_ATTRIBUTES, "ContentBasedDeduplication"):
             if props.get(key) != old_props.get(key):
                 self._set(ctx, arn, key, _text(props.get(key, "")))
-        if props.get("Tags") != old_props.get("Tags"):
-            ctx.call(
-                "sns", "TagResource", {"ResourceArn": arn, "Tags": ctx.tags(props.get("Tags"))}
-            )
+        tags = ctx.tags(props.get("Tags"))
+        if tags != ctx.previous_tags(old_props.get("Tags")):
+            ctx.call("sns", "TagResource", {"ResourceArn": arn, "Tags": tags})
         old_subs = {(s["Protocol"], s["Endpoint"]) for s in old_props.get("Subscription") or []}
         new_subs = {(s["Protocol"], s["Endpoint"]) for s in props.get("Subscription") or []}
         for protocol, endpoint in new_subs - old_subs:

@@ -92,7 +92,8 @@ class Queue(ResourceType):
         ctx.call(
             "sqs", "SetQueueAttributes", {"QueueUrl": current.physical_id, "Attributes": attrs}
         )
-        old_tags, new_tags = ctx.tag_map(old_props.get("Tags")), ctx.tag_map(props.get("Tags"))
+        old_tags = ctx.previous_tag_map(old_props.get("Tags"))
+        new_tags = ctx.tag_map(props.get("Tags"))
         gone = [k for k in old_tags if k not in new_tags]
         if gone:
             ctx.call("sqs", "UntagQueue", {"QueueUrl": current.physical_id, "TagKeys": gone})
