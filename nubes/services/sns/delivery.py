@@ -243,17 +243,27 @@ class HttpDeliverer:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            for delivery in self._due(clock.now()):
-                if delivery.id in self._busy:
-                    continue
-                self._busy.add(delivery.id)
-                task = asyncio.get_running_loop().create_task(self._attempt(delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            due = self._next_due(self._busy)
+            try:
+                due = self._start_due()
+            except Exception:
+                # A store error must not end deliveries for good: look again a little later.
+                log.exception("looking for due HTTP/S deliveries")
+                due = clock.now() + 1.0
             timeout = None if due is None else max(due - clock.now(), 0.05)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    def _start_due(self) -> float | None:
+        """Starts an attempt for each due delivery not already under way; answers when the
+        next one is due."""
+        for delivery in self._due(clock.now()):
+            if delivery.id in self._busy:
+                continue
+            self._busy.add(delivery.id)
+            task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return self._next_due(self._busy)
 
     async def _attempt(self, delivery: HttpDelivery) -> None:
         try:
