@@ -77,6 +77,9 @@ SERVICE_STYLES: dict[str, Style | None] = {
         constraints=False,
     ),
     "route53": Style("coral", "InvalidInput"),
+    # CloudWatch Logs reports model violations (missing members included) as
+    # InvalidParameterException with Coral's message.
+    "logs": Style("coral", "InvalidParameterException"),
     "s3": None,
 }
 
