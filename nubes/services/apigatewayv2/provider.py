@@ -17,6 +17,7 @@ from nubes.runtime.apigateway.endpoint import locate
 from nubes.runtime.apigateway.http import HttpPlane
 from nubes.runtime.apigateway.proxy import Call
 from nubes.runtime.apigateway.websocket import WebSocketPlane
+from nubes.services.apigateway import openapi
 from nubes.services.apigatewayv2.errors import errors
 from nubes.services.base import ServiceProvider
 
@@ -228,6 +229,113 @@ class ApiGatewayV2Provider(ServiceProvider):
             raise errors.BadRequestException("RouteKey can only be given with a Target")
         self._save(ctx, api)
         return _api_out(api)
+
+    def import_api(self, ctx: RequestContext, req: Json) -> Json:
+        doc = openapi.parse(str(req.get("Body") or "").encode())
+        title = (doc.get("info") or {}).get("title")
+        if not title:
+            raise errors.BadRequestException("Invalid OpenAPI input: the definition has no title")
+        made = self.create_api(ctx, {"Name": str(title), "ProtocolType": "HTTP"})
+        api = self._api(ctx, made["ApiId"])
+        self._apply_definition(api, doc)
+        self._save(ctx, api)
+        return _api_out(api)
+
+    def reimport_api(self, ctx: RequestContext, req: Json) -> Json:
+        api = self._api(ctx, req["ApiId"])
+        doc = openapi.parse(str(req.get("Body") or "").encode())
+        api["routes"], api["integrations"], api["authorizers"] = {}, {}, {}
+        self._apply_definition(api, doc)
+        self._save(ctx, api)
+        return _api_out(api)
+
+    @staticmethod
+    def _apply_definition(api: Json, doc: Json) -> None:
+        """An OpenAPI 3 definition of an HTTP API: routes from its paths, integrations from
+        their x-amazon-apigateway-integration, authorizers from its security schemes."""
+        info = doc.get("info") or {}
+        api["Name"] = str(info.get("title") or api["Name"])
+        if info.get("description"):
+            api["Description"] = str(info["description"])
+        if info.get("version") is not None:
+            api["Version"] = str(info["version"])
+        cors = doc.get("x-amazon-apigateway-cors")
+        if isinstance(cors, dict):
+            api["CorsConfiguration"] = {k[0].upper() + k[1:]: v for k, v in cors.items()}
+        schemes = ((doc.get("components") or {}).get("securitySchemes")) or {}
+        by_scheme: dict[str, str] = {}
+        for name, scheme in schemes.items():
+            ext = (scheme or {}).get("x-amazon-apigateway-authorizer")
+            if not isinstance(ext, dict):
+                continue
+            kind = str(ext.get("type") or "").upper()
+            authorizer: Json = {
+                "AuthorizerId": new_id(6),
+                "Name": name,
+                "AuthorizerType": "JWT" if kind == "JWT" else "REQUEST",
+            }
+            source = ext.get("identitySource") or "$request.header.Authorization"
+            authorizer["IdentitySource"] = (
+                [s.strip() for s in source.split(",")] if isinstance(source, str) else source
+            )
+            jwt = ext.get("jwtConfiguration")
+            if isinstance(jwt, dict):
+                authorizer["JwtConfiguration"] = {
+                    "Issuer": jwt.get("issuer"),
+                    "Audience": list(jwt.get("audience") or []),
+                }
+            for key, field in (
+                ("authorizerUri", "AuthorizerUri"),
+                ("authorizerPayloadFormatVersion", "AuthorizerPayloadFormatVersion"),
+                ("enableSimpleResponses", "EnableSimpleResponses"),
+                ("authorizerResultTtlInSeconds", "AuthorizerResultTtlInSeconds"),
+            ):
+                if ext.get(key) is not None:
+                    authorizer[field] = ext[key]
+            api["authorizers"][authorizer["AuthorizerId"]] = authorizer
+            by_scheme[name] = authorizer["AuthorizerId"]
+        for path, item in (doc.get("paths") or {}).items():
+            for verb_key, operation in (item or {}).items():
+                verb = "ANY" if verb_key == openapi.ANY_METHOD else verb_key.upper()
+                if verb != "ANY" and verb_key not in openapi.VERBS:
+                    continue
+                operation = operation or {}
+                default = path in ("$default", "/$default") or operation.get("isDefaultRoute")
+                route: Json = {
+                    "RouteId": new_id(7),
+                    "RouteKey": "$default" if default else f"{verb} {path}",
+                    "AuthorizationType": "NONE",
+                    "ApiKeyRequired": False,
+                }
+                ext = operation.get("x-amazon-apigateway-integration")
+                if isinstance(ext, dict):
+                    kind = str(ext.get("type") or "aws_proxy").upper()
+                    integration: Json = {
+                        "IntegrationId": new_id(7),
+                        "IntegrationType": kind,
+                        "IntegrationUri": ext.get("uri") or "",
+                        "ConnectionType": str(ext.get("connectionType") or "INTERNET"),
+                        "PayloadFormatVersion": str(
+                            ext.get("payloadFormatVersion")
+                            or ("2.0" if kind == "AWS_PROXY" else "1.0")
+                        ),
+                        "TimeoutInMillis": int(ext.get("timeoutInMillis") or 30000),
+                    }
+                    if kind == "HTTP_PROXY":
+                        integration["IntegrationMethod"] = str(ext.get("httpMethod") or "ANY")
+                    api["integrations"][integration["IntegrationId"]] = integration
+                    route["Target"] = f"integrations/{integration['IntegrationId']}"
+                for requirement in operation.get("security", doc.get("security")) or []:
+                    for scheme_name, scopes in (requirement or {}).items():
+                        if scheme_name in by_scheme:
+                            authorizer = api["authorizers"][by_scheme[scheme_name]]
+                            route["AuthorizerId"] = by_scheme[scheme_name]
+                            route["AuthorizationType"] = (
+                                "JWT" if authorizer["AuthorizerType"] == "JWT" else "CUSTOM"
+                            )
+                            if scopes:
+                                route["AuthorizationScopes"] = list(scopes)
+                api["routes"][route["RouteId"]] = route
 
     def get_api(self, ctx: RequestContext, req: Json) -> Json:
         return _api_out(self._api(ctx, req["ApiId"]))
