@@ -231,6 +231,47 @@ def test_assume_role_with_web_identity(
     assert error(exc)[0] == "InvalidIdentityToken"
 
 
+def test_web_identity_token_must_be_a_signed_unexpired_jwt(
+    client: Callable[..., Any], endpoint: str, role: dict[str, Any], unique: Unique
+) -> None:
+    host = f"{unique('oidc')}.example.com"
+    client("iam").create_open_id_connect_provider(
+        Url=f"https://{host}", ClientIDList=["my-app"], ThumbprintList=["a" * 40]
+    )
+    unsigned = make_client(endpoint, "sts")
+    claims = {"iss": f"https://{host}", "aud": "my-app", "sub": "u"}
+    expired = _jwt({**claims, "exp": 1_000_000_000})
+    with pytest.raises(ClientError) as exc:
+        unsigned.assume_role_with_web_identity(
+            RoleArn=role["Arn"], RoleSessionName="web", WebIdentityToken=expired
+        )
+    assert error(exc)[0] == "ExpiredTokenException"
+    header = base64.urlsafe_b64encode(b'{"alg":"none"}').decode().rstrip("=")
+    for token in (
+        _jwt(claims).rsplit(".", 1)[0] + ".",
+        header + "." + _jwt(claims).split(".")[1] + ".c2ln",
+    ):
+        with pytest.raises(ClientError) as exc:
+            unsigned.assume_role_with_web_identity(
+                RoleArn=role["Arn"], RoleSessionName="web", WebIdentityToken=token
+            )
+        assert error(exc)[0] == "InvalidIdentityToken"
+
+
+def test_assume_role_with_saml_requires_the_provider(
+    endpoint: str, role: dict[str, Any], unique: Unique
+) -> None:
+    missing = f"arn:aws:iam::000000000000:saml-provider/{unique('nope')}"
+    with pytest.raises(ClientError) as exc:
+        make_client(endpoint, "sts").assume_role_with_saml(
+            RoleArn=role["Arn"],
+            PrincipalArn=missing,
+            SAMLAssertion=base64.b64encode(SAML.encode()).decode(),
+        )
+    assert error(exc)[0] == "InvalidIdentityToken"
+    assert missing in error(exc)[1]
+
+
 SAML = "".join(
     (
         '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ',

@@ -27,14 +27,22 @@ class InvalidAssertion(ValueError):
     """The token or assertion cannot be read."""
 
 
-def decode_jwt(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidAssertion("the token is not a JWT")
+def _segment(text: str) -> Any:
     try:
-        payload = safejson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return safejson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError) as exc:
-        raise InvalidAssertion("the token payload is not JSON") from exc
+        raise InvalidAssertion("a token segment is not base64url-encoded JSON") from exc
+
+
+def decode_jwt(token: str) -> dict[str, Any]:
+    """The claims of a signed JWT; an unsigned one (``alg: none``, no signature) is refused,
+    as STS accepts only ID tokens signed by the provider."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[2]:
+        raise InvalidAssertion("the token is not a signed JWT")
+    header, payload = _segment(parts[0]), _segment(parts[1])
+    if not isinstance(header, dict) or str(header.get("alg", "none")).lower() == "none":
+        raise InvalidAssertion("the token is not signed")
     if not isinstance(payload, dict):
         raise InvalidAssertion("the token payload is not an object")
     return payload
