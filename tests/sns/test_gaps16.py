@@ -271,3 +271,22 @@ def test_publish_to_a_missing_platform_endpoint(sns: Any, unique: Callable[[str]
         "InvalidParameter",
         "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified",
     )
+
+
+def test_request_policy_sets_the_content_type(
+    sns: Any, unique: Callable[[str], str], http_endpoint: Recorder
+) -> None:
+    topic = sns.create_topic(Name=unique("ctype"))["TopicArn"]
+    policy = {"requestPolicy": {"headerContentType": "application/json"}}
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="http",
+        Endpoint=http_endpoint.url,
+        Attributes={"DeliveryPolicy": json.dumps(policy)},
+    )
+    token = json.loads(http_endpoint.wait_for(1)[0][1])["Token"]
+    sns.confirm_subscription(TopicArn=topic, Token=token)
+    sns.publish(TopicArn=topic, Message="typed")
+    headers, body = http_endpoint.wait_for(2)[1]
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["Message"] == "typed"

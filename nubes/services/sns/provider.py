@@ -758,7 +758,9 @@ class SnsProvider(ServiceProvider):
 
     def _post(self, sub: Subscription, body: str, kind: str, message_id: str) -> None:
         headers = {
-            "Content-Type": "text/plain; charset=UTF-8",
+            "Content-Type": self._http_content_type(sub)
+            if kind == "Notification"
+            else "text/plain; charset=UTF-8",
             "x-amz-sns-message-type": kind,
             "x-amz-sns-message-id": message_id,
             "x-amz-sns-topic-arn": sub.topic_arn,
@@ -814,6 +816,22 @@ class SnsProvider(ServiceProvider):
                 if found:
                     return {**DEFAULT_HTTP_POLICY, **found}
         return dict(DEFAULT_HTTP_POLICY)
+
+    def _http_content_type(self, sub: Subscription) -> str:
+        """The delivery policy's requestPolicy (the subscription's, else the topic's default)
+        may name the Content-Type SNS posts with."""
+        sources = (
+            (sub.attributes.get("DeliveryPolicy"), "requestPolicy"),
+            (self._topic_delivery_policy(sub), "defaultRequestPolicy"),
+        )
+        for source, key in sources:
+            if source:
+                policy = safejson.loads(source)
+                scope = policy if key == "requestPolicy" else policy.get("http", {})
+                found = (scope.get(key) or {}).get("headerContentType")
+                if found:
+                    return str(found)
+        return "text/plain; charset=UTF-8"
 
     def _topic_delivery_policy(self, sub: Subscription) -> str | None:
         topic = self.topics.get(sub.topic_arn)
