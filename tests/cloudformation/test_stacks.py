@@ -374,3 +374,29 @@ def test_new_stack_tags_reach_every_resource(
         assert sqs.list_queue_tags(QueueUrl=url)["Tags"]["env"] == "prod"
     cfn.delete_stack(StackName=name)
     settle(cfn, stack["StackId"])
+
+
+@pytest.mark.parametrize("how", ["retain", "force"])
+def test_a_failed_delete_can_leave_resources_behind(
+    cfn: Any, client: Callable[..., Any], deploy: Any, how: str
+) -> None:
+    stack = deploy(
+        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n  Queue:\n    Type: AWS::SQS::Queue\n"
+    )
+    name = stack["StackName"]
+    bucket = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Bucket")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+    client("s3").put_object(Bucket=bucket, Key="keep", Body=b"x")
+    cfn.delete_stack(StackName=name)
+    failed = settle(cfn, name)
+    assert failed["StackStatus"] == "DELETE_FAILED"
+    assert failed["StackStatusReason"] == "The following resource(s) failed to delete: [Bucket]. "
+    if how == "retain":
+        cfn.delete_stack(StackName=name, RetainResources=["Bucket"])
+    else:
+        cfn.delete_stack(StackName=name, DeletionMode="FORCE_DELETE_STACK")
+    assert settle(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    client("s3").head_bucket(Bucket=bucket)
+    client("s3").delete_object(Bucket=bucket, Key="keep")
+    client("s3").delete_bucket(Bucket=bucket)

@@ -325,6 +325,18 @@ class CloudFormationProvider(ServiceProvider):
             return {}
         self._busy(stack, "deleted")
         retain = set(req.get("RetainResources") or [])
+        if req.get("DeletionMode") == "FORCE_DELETE_STACK":
+            if stack.status != "DELETE_FAILED":
+                raise validation(
+                    "Invalid operation on stack: FORCE_DELETE_STACK can only be specified when "
+                    "the stack is in the DELETE_FAILED state"
+                )
+            # What failed to delete is left in place, the stack goes.
+            retain |= {
+                k
+                for k, r in self.stacks.resources(stack.stack_id).items()
+                if r.status == "DELETE_FAILED"
+            }
         if retain:
             if stack.status != "DELETE_FAILED":
                 raise validation(
