@@ -223,3 +223,69 @@ def test_stage_and_route_throttling(
     url = f"{api_url(endpoint, http_id)}/x"
     assert requests.get(url, timeout=60).status_code == 201
     assert requests.get(url, timeout=60).status_code == 429
+
+
+REQUEST_AUTHORIZER = """
+import os, time
+def handler(event, context):
+    calls = "/tmp/authorizer-calls"
+    with open(calls, "a") as f:
+        f.write("x")
+    allowed = event["headers"].get("x-team") == "blue"
+    return {
+        "principalId": "team-" + event["headers"].get("x-team", ""),
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow" if allowed else "Deny",
+            "Resource": event["methodArn"].rsplit("/", 2)[0] + "/*",
+        }]},
+        "context": {"calls": len(open(calls).read()),
+                    "method": event["requestContext"]["httpMethod"]},
+    }
+"""
+
+
+def test_request_authorizer_is_cached_by_identity(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api = apigw.create_rest_api(name=unique("req"))
+    api_id, root = api["id"], api["rootResourceId"]
+    authorizer = apigw.create_authorizer(
+        restApiId=api_id,
+        name="req",
+        type="REQUEST",
+        authorizerUri=lambda_uri(make_function(REQUEST_AUTHORIZER)),
+        identitySource="method.request.header.x-team",
+        authorizerResultTtlInSeconds=300,
+    )
+    apigw.put_method(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="GET",
+        authorizationType="CUSTOM",
+        authorizerId=authorizer["id"],
+    )
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=lambda_uri(make_function(ECHO)),
+    )
+    apigw.create_deployment(restApiId=api_id, stageName="s")
+    url = f"{api_url(endpoint, api_id, 's')}/"
+    assert requests.get(url, timeout=60).status_code == 401  # no identity source
+    first = requests.get(url, headers={"x-team": "blue"}, timeout=60)
+    assert first.status_code == 201
+    context = first.json()["requestContext"]["authorizer"]
+    assert context["principalId"] == "team-blue"
+    assert context["method"] == "GET"
+    again = requests.get(url, headers={"x-team": "blue"}, timeout=60)
+    # The cached policy answers: the authorizer ran once for this identity.
+    assert again.json()["requestContext"]["authorizer"]["calls"] == context["calls"]
+    denied = requests.get(url, headers={"x-team": "red"}, timeout=60)
+    assert denied.status_code == 403
+    assert denied.json() == {
+        "Message": "User is not authorized to access this resource with an explicit deny"
+    }

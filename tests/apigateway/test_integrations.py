@@ -205,3 +205,52 @@ def test_aws_lambda_integration_with_mapping_templates(
     )
     assert missing.status_code == 404
     assert missing.json() == {"error": "NotFound: no such person"}
+
+
+def test_cors_preflight_as_the_console_makes_it(
+    apigw: Any, endpoint: str, unique: Callable[[str], str]
+) -> None:
+    api = apigw.create_rest_api(name=unique("cors"))
+    api_id, root = api["id"], api["rootResourceId"]
+    _method(apigw, api_id, root, "OPTIONS")
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="OPTIONS",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    headers = {
+        "method.response.header.Access-Control-Allow-Headers": True,
+        "method.response.header.Access-Control-Allow-Methods": True,
+        "method.response.header.Access-Control-Allow-Origin": True,
+    }
+    apigw.put_method_response(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="OPTIONS",
+        statusCode="200",
+        responseParameters=headers,
+    )
+    apigw.put_integration_response(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="OPTIONS",
+        statusCode="200",
+        responseParameters={
+            "method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Api-Key'",
+            "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+            "method.response.header.Access-Control-Allow-Origin": "'*'",
+        },
+        responseTemplates={"application/json": ""},
+    )
+    apigw.create_deployment(restApiId=api_id, stageName="s")
+    resp = requests.options(
+        f"{api_url(endpoint, api_id, 's')}/",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert resp.headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert resp.content == b""
