@@ -100,6 +100,10 @@ MODULES: dict[str, str] = {
     "AWS::KMS": "nubes.services.kms.resources",
     "AWS::SecretsManager": "nubes.services.secretsmanager.resources",
     "AWS::EC2": "nubes.services.ec2.resources",
+    "AWS::CloudWatch": "nubes.services.cloudwatch.resources",
+    "AWS::Events": "nubes.services.events.resources",
+    "AWS::ElasticLoadBalancingV2": "nubes.services.elbv2.resources",
+    "AWS::AutoScaling": "nubes.services.autoscaling.resources",
     "AWS::ApiGateway": "nubes.services.apigateway.resources",
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
 }

@@ -13,6 +13,7 @@ from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
+from nubes.core.tags import reserved_allowed
 from nubes.services.autoscaling import scaling, termination
 from nubes.services.autoscaling.errors import errors
 from nubes.services.autoscaling.keeper import Keeper
@@ -1274,7 +1275,8 @@ class AutoScalingProvider(Keeper, ServiceProvider):
     def _put_tags(self, ctx: RequestContext, tags: list[Json]) -> None:
         for tag in tags:
             doc = self.group(ctx, tag.get("ResourceId") or "")
-            if str(tag["Key"]).lower().startswith("aws:"):
+            key = str(tag["Key"])
+            if key.lower().startswith("aws:") and not reserved_allowed(key):
                 raise errors.ValidationError("Tag keys starting with 'aws:' are reserved.")
             kept = [t for t in doc.get("Tags") or () if t["Key"] != tag["Key"]]
             kept.append(
