@@ -390,8 +390,16 @@ Outputs:
 """
 
 
+def offered(type_name: str) -> bool:
+    """Whether nubes offers the type in this tree (its module may be one not written yet)."""
+    try:
+        return find_type(type_name) is not None
+    except ImportError:
+        return False
+
+
 @pytest.mark.xfail(
-    find_type("AWS::ApiGateway::RestApi") is None,
+    not offered("AWS::ApiGateway::RestApi"),
     reason="API Gateway's resource types are not offered yet (another helper adds them)",
     strict=True,
 )
