@@ -235,3 +235,14 @@ def test_access_logs_reach_cloudwatch_logs(
     assert requests.get(f"{api_url(endpoint, rest['id'], 's')}/", timeout=60).status_code == 200
     messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
     assert "/ 200" in messages
+
+    # Execution logs, in the group API Gateway makes for the stage.
+    apigw.update_stage(
+        restApiId=rest["id"],
+        stageName="s",
+        patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}],
+    )
+    assert requests.get(f"{api_url(endpoint, rest['id'], 's')}/", timeout=60).status_code == 200
+    execution = f"API-Gateway-Execution-Logs_{rest['id']}/s"
+    lines = [e["message"] for e in logs.filter_log_events(logGroupName=execution)["events"]]
+    assert any(line.endswith("Method completed with status: 200") for line in lines)

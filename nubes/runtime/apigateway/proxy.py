@@ -372,32 +372,80 @@ def access_log(
     line = _CONTEXT_VARIABLE.sub(lambda m: str(values.get(m.group(1), "-")), fmt)
     group = destination.split(":log-group:", 1)[-1].removesuffix(":*")
     stream = f"{call.api_id}-{call.stage}".replace("$", "")
-    event = {"timestamp": int(call.started * 1000), "message": line}
+    write_log(env, call.account, call.region, group, stream, [line], call.started)
+
+
+def write_log(
+    env: Environment,
+    account: str,
+    region: str,
+    group: str,
+    stream: str,
+    lines: list[str],
+    when: float,
+    make_group: bool = False,
+) -> None:
+    """Lines to a CloudWatch Logs stream, made when missing (and its group, for the groups
+    API Gateway owns). A group that is gone loses the lines, as API Gateway's delivery does."""
+    events = [{"timestamp": int(when * 1000), "message": line} for line in lines]
+    put = {"logGroupName": group, "logStreamName": stream, "logEvents": events}
     try:
-        env.providers.invoke(
-            "logs",
-            "PutLogEvents",
-            {"logGroupName": group, "logStreamName": stream, "logEvents": [event]},
-            call.account,
-            call.region,
-        )
+        env.providers.invoke("logs", "PutLogEvents", put, account, region)
+        return
     except ServiceError as err:
         if err.code != "ResourceNotFoundException":
             return
+    try:
+        if make_group:
+            try:
+                env.providers.invoke(
+                    "logs", "CreateLogGroup", {"logGroupName": group}, account, region
+                )
+            except ServiceError as err:
+                if err.code != "ResourceAlreadyExistsException":
+                    return
         try:
             env.providers.invoke(
                 "logs",
                 "CreateLogStream",
                 {"logGroupName": group, "logStreamName": stream},
-                call.account,
-                call.region,
+                account,
+                region,
             )
-            env.providers.invoke(
-                "logs",
-                "PutLogEvents",
-                {"logGroupName": group, "logStreamName": stream, "logEvents": [event]},
-                call.account,
-                call.region,
-            )
-        except ServiceError:
-            return
+        except ServiceError as err:
+            if err.code != "ResourceAlreadyExistsException":
+                return
+        env.providers.invoke("logs", "PutLogEvents", put, account, region)
+    except ServiceError:
+        return
+
+
+def execution_log(env: Environment, call: Call, level: str, status: int, detail: str) -> None:
+    """The stage's execution log (method settings' loggingLevel INFO or ERROR) in the group
+    API Gateway makes, ``API-Gateway-Execution-Logs_<api id>/<stage>``."""
+    if level not in ("INFO", "ERROR") or (level == "ERROR" and status < 400):
+        return
+    rid = call.request_id
+    lines = [
+        f"({rid}) Extended Request Id: {rid}",
+        f"({rid}) Verifying Usage Plan for request: {rid}. API Key:  API Stage: "
+        f"{call.api_id}/{call.stage}",
+        f"({rid}) Starting execution for request: {rid}",
+        f"({rid}) HTTP Method: {call.req.method}, Resource Path: {call.path}",
+        f"({rid}) Method request path: {json.dumps(call.path_params)}",
+        f"({rid}) Method request query string: "
+        f"{json.dumps({k: v[-1] for k, v in call.query_multi().items()})}",
+    ]
+    if detail:
+        lines.append(f"({rid}) {detail}")
+    lines.append(f"({rid}) Method completed with status: {status}")
+    write_log(
+        env,
+        call.account,
+        call.region,
+        f"API-Gateway-Execution-Logs_{call.api_id}/{call.stage}",
+        rid,
+        lines,
+        call.started,
+        make_group=True,
+    )

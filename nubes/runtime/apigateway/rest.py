@@ -21,6 +21,7 @@ from nubes.runtime.apigateway.proxy import (
     Call,
     access_log,
     call_function,
+    execution_log,
     json_reply,
     record_metrics,
     v1_event,
@@ -148,6 +149,10 @@ class RestPlane:
             except vtl.TemplateError:
                 response = json_reply(500, INTERNAL_ERROR)
         record_metrics(self.env, call, response.status, clock.now() - started)
+        level = (setting or {}).get("loggingLevel") or "OFF"
+        if level != "OFF":
+            detail = f"Endpoint response status: {response.status}" if kind != "MOCK" else ""
+            execution_log(self.env, call, level, response.status, detail)
         logs = stage.get("accessLogSettings") or {}
         if logs.get("destinationArn") and logs.get("format"):
             body = response.body if isinstance(response.body, bytes) else b""
