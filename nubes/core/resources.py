@@ -277,7 +277,13 @@ def find_type(type_name: str) -> ResourceType | None:
     module = MODULES.get(prefix)
     if module is None:
         return None
-    types: dict[str, type[ResourceType]] = import_module(module).TYPES
+    try:
+        types: dict[str, type[ResourceType]] = import_module(module).TYPES
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        # A service listed before its module is written offers nothing yet.
+        return None
     cls = types.get(type_name)
     return None if cls is None else cls()
 
