@@ -290,3 +290,16 @@ def test_request_policy_sets_the_content_type(
     headers, body = http_endpoint.wait_for(2)[1]
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["Message"] == "typed"
+
+
+def test_subscriptions_stay_in_their_region(
+    sns: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    topic = sns.create_topic(Name=unique("regional"))["TopicArn"]
+    sub = sns.subscribe(
+        TopicArn=topic, Protocol="sms", Endpoint="+15555550100", ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    elsewhere = client("sns", region="eu-west-1")
+    with pytest.raises(elsewhere.exceptions.NotFoundException):
+        elsewhere.get_subscription_attributes(SubscriptionArn=sub)
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["Protocol"] == "sms"

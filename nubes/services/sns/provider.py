@@ -439,15 +439,17 @@ class SnsProvider(ServiceProvider):
             self._post(sub, body, "UnsubscribeConfirmation", message_id)
         return {}
 
-    def _subscription(self, arn: str) -> Subscription:
+    def _subscription(self, arn: str, region: str | None = None) -> Subscription:
+        """``region``: the request's, where SNS keeps each region's subscriptions apart (the
+        unsigned UnsubscribeURL carries no region of its own)."""
         _check_arn(arn, "SubscriptionArn")
         sub = self.topics.subscription(arn)
-        if sub is None:
+        if sub is None or (region is not None and sub.region != region):
             raise errors.NotFoundException("Subscription does not exist")
         return sub
 
     def get_subscription_attributes(self, ctx: RequestContext, req: Json) -> Json:
-        sub = self._subscription(req["SubscriptionArn"])
+        sub = self._subscription(req["SubscriptionArn"], ctx.region)
         attrs = {
             "SubscriptionArn": sub.arn,
             "TopicArn": sub.topic_arn,
@@ -469,7 +471,7 @@ class SnsProvider(ServiceProvider):
         return {"Attributes": attrs}
 
     def set_subscription_attributes(self, ctx: RequestContext, req: Json) -> Json:
-        sub = self._subscription(req["SubscriptionArn"])
+        sub = self._subscription(req["SubscriptionArn"], ctx.region)
         name, value = req["AttributeName"], req.get("AttributeValue") or ""
         if name in ("FilterPolicy",) and not value:
             sub.attributes.pop(name, None)
