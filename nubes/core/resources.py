@@ -104,6 +104,7 @@ MODULES: dict[str, str] = {
     "AWS::Events": "nubes.services.events.resources",
     "AWS::ElasticLoadBalancingV2": "nubes.services.elbv2.resources",
     "AWS::AutoScaling": "nubes.services.autoscaling.resources",
+    "AWS::Route53": "nubes.services.route53.resources",
     "AWS::ApiGateway": "nubes.services.apigateway.resources",
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
 }
