@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import accounts, ids
 from nubes.core.context import RequestContext
+from nubes.gateway import wire
 from nubes.gateway.auth import read_credentials
 from nubes.gateway.router import Router, Target, unknown_operation
 from nubes.protocol import get_protocol
@@ -79,6 +79,9 @@ class Gateway:
                 return resp
         started = time.perf_counter()
         creds = read_credentials(req)
+        health = wire.health(req, creds)
+        if health is not None:
+            return health
         target = self.router.identify(req, creds)
         # Providers are made on first use; one made just now may claim this request with an
         # interceptor (CORS preflight, website, function URL) or add a check. No AWS API path
@@ -105,6 +108,7 @@ class Gateway:
         )
         host_id = ids.s3_host_id() if s3 else ""
         resp = await self._answer(ctx, target, host_id)
+        wire.finish(target.service.name, resp)
         headers = resp.headers
         if s3:
             headers["x-amz-request-id"] = request_id
@@ -137,8 +141,7 @@ class Gateway:
         try:
             if op is None:
                 raise unknown_operation(target)
-            if op.request_compression and "gzip" in ctx.request.headers.get("content-encoding", ""):
-                gunzip_body(ctx.request)
+            wire.prepare(target.service.name, op, ctx.request)
             params = proto.parse(op, ctx.request, target.uri_params)
             validate(op, params)
             for check in self.checks:
@@ -173,19 +176,3 @@ def _unroutable(req: HttpRequest) -> HttpResponse:
         {"content-type": "application/json", "x-amzn-errortype": "UnknownServiceException"},
         body,
     )
-
-MAX_INFLATED = 16 * 1024 * 1024
-"""The largest body a gzipped request may inflate to (AWS's own limits are far below it)."""
-
-
-def gunzip_body(req: HttpRequest) -> None:
-    """Inflate the body SDKs gzip for operations with ``requestCompression`` (CloudWatch's
-    PutMetricData), bounded so a small bomb cannot take the memory."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        body = inflater.decompress(req.read_body(), MAX_INFLATED)
-    except zlib.error:
-        raise ServiceError("SerializationException", "The gzip request body is corrupt.") from None
-    if inflater.unconsumed_tail:
-        raise ServiceError("RequestEntityTooLarge", "The inflated request body is too large.", 413)
-    req.body, req.body_file = body, None

@@ -192,4 +192,6 @@ def unknown_operation(target: Target) -> ServiceError:
         return ServiceError(
             "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
         )
-    return ServiceError("UnknownOperationException", f"Unknown operation {name}", 404)
+    # JSON RPC services (DynamoDB, Kinesis, ...) answer 400; REST paths that match nothing, 404.
+    status = 400 if target.protocol == "json" else 404
+    return ServiceError("UnknownOperationException", f"Unknown operation {name}", status)
