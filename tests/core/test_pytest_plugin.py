@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -50,3 +51,18 @@ def test_plugin_uses_a_running_nubes_from_aws_endpoint_url(tmp_path: Path, endpo
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_plugins_fixtures_in_this_suite(
+    nubes_reset: None, nubes_client: Any, nubes_resource: Any
+) -> None:
+    """nubes' own suite uses the fixtures it ships: a server of the plugin's, reset first."""
+    assert nubes_client("s3").list_buckets()["Buckets"] == []
+    table = nubes_resource("dynamodb").create_table(
+        TableName="plugin-table",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table.put_item(Item={"id": "a", "n": 1})
+    assert table.get_item(Key={"id": "a"})["Item"]["n"] == 1
