@@ -590,7 +590,7 @@ def test_web_identity_needs_a_trusting_role(
             return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
         claims = {"iss": f"https://{host}", "aud": "app", "sub": sub}
-        return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+        return f"{part({'alg': 'RS256'})}.{part(claims)}.sig"
 
     sts = make_client(server.endpoint, "sts")
     out = sts.assume_role_with_web_identity(

@@ -274,7 +274,11 @@ class IamBase(ServiceProvider):
             "CreateDate": timestamp(e.created),
         }
 
-    def role_out(self, e: Entity, tags: bool = False, last_used: bool = False) -> dict[str, Any]:
+    def role_out(
+        self, e: Entity, tags: bool = False, last_used: bool = False, session: bool = True
+    ) -> dict[str, Any]:
+        """``session=False``: the members CreateRole, CreateServiceLinkedRole and instance
+        profiles report, which leave out MaxSessionDuration (GetRole and ListRoles carry it)."""
         d = e.data
         out: dict[str, Any] = {
             "Path": e.path,
@@ -283,9 +287,10 @@ class IamBase(ServiceProvider):
             "Arn": e.arn,
             "CreateDate": timestamp(e.created),
             "AssumeRolePolicyDocument": encoded(d["trust"]),
-            "MaxSessionDuration": d.get("max_session", 3600),
             **self.boundary_out(d),
         }
+        if session:
+            out["MaxSessionDuration"] = d.get("max_session", 3600)
         if d.get("description") is not None:
             out["Description"] = d["description"]
         if tags:

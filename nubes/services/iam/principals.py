@@ -274,7 +274,7 @@ class PrincipalOperations(IamBase):
         if data.get("boundary"):
             self.iam.link(ctx.account_id, "boundary", f"role:{role.name}", data["boundary"])
         self.apply_tags(role.arn, req.get("Tags"))
-        return {"Role": self.role_out(role, tags=True)}
+        return {"Role": self.role_out(role, tags=True, session=False)}
 
     def get_role(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         role = self.entity(ctx, "role", req["RoleName"])
@@ -406,7 +406,7 @@ class PrincipalOperations(IamBase):
         if req.get("Description") is not None:
             data["description"] = req["Description"]
         role = self.create_entity(ctx, "role", name, f"/aws-service-role/{service}/", data)
-        return {"Role": self.role_out(role)}
+        return {"Role": self.role_out(role, session=False)}
 
     def delete_service_linked_role(
         self, ctx: RequestContext, req: dict[str, Any]
@@ -450,7 +450,7 @@ class PrincipalOperations(IamBase):
             "InstanceProfileId": e.id,
             "Arn": e.arn,
             "CreateDate": timestamp(e.created),
-            "Roles": [self.role_out(r) for r in roles],
+            "Roles": [self.role_out(r, session=False) for r in roles],
         }
         if tags:
             found = self.tag_list(e.arn)
