@@ -71,8 +71,9 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        # API Gateway's WebSocket APIs: the handshake and frames are the websockets library's.
-        ws="websockets-sansio",
+        # API Gateway's WebSocket APIs: the handshake and frames are the websockets library's,
+        # imported on the first upgrade rather than at start.
+        ws=_websocket_protocol,  # type: ignore[arg-type]
         lifespan="on",
         access_log=False,
         # uvicorn's own lines go through the root logger above: one format for every line.
@@ -88,6 +89,14 @@ def _serve(settings: Settings) -> int:
     server = Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+def _websocket_protocol(**kwargs: Any) -> Any:
+    """uvicorn's WebSocket protocol over the websockets library (sans-I/O), made for a
+    connection that asks to upgrade; its import (some 40 ms) waits for the first one."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    return WebSocketsSansIOProtocol(**kwargs)
 
 
 def _import_botocore_without_crt() -> None:
