@@ -1,5 +1,5 @@
 """Secrets Manager's CloudFormation resource types: AWS::SecretsManager::Secret (with
-GenerateSecretString), AWS::SecretsManager::ResourcePolicy."""
+GenerateSecretString), AWS::SecretsManager::ResourcePolicy and RotationSchedule."""
 
 from __future__ import annotations
 
@@ -137,7 +137,56 @@ class ResourcePolicy(ResourceType):
         )
 
 
+def _rules(rules: Json) -> Json:
+    out: Json = {k: rules[k] for k in ("ScheduleExpression", "Duration") if k in rules}
+    if "AutomaticallyAfterDays" in rules:
+        out["AutomaticallyAfterDays"] = integer(rules["AutomaticallyAfterDays"])
+    return out
+
+
+class RotationSchedule(ResourceType):
+    type_name = "AWS::SecretsManager::RotationSchedule"
+    required = ("SecretId",)
+    replace_on = frozenset({"SecretId"})
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        # Ref answers the rotated secret's ARN.
+        return Provisioned(self._rotate(ctx, str(props["SecretId"]), props))
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        self._rotate(ctx, current.physical_id, props)
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(
+            ("ResourceNotFoundException", "InvalidRequestException"),
+            "secretsmanager",
+            "CancelRotateSecret",
+            {"SecretId": current.physical_id},
+        )
+
+    @staticmethod
+    def _rotate(ctx: ResourceContext, secret: str, props: Props) -> str:
+        if props.get("HostedRotationLambda"):
+            raise ResourceFailed(
+                "HostedRotationLambda needs the AWS Serverless Application Repository, which "
+                "nubes does not implement; give RotationLambdaARN instead"
+            )
+        req: Json = {
+            "SecretId": secret,
+            "RotateImmediately": boolean(props.get("RotateImmediatelyOnUpdate", True)),
+        }
+        if "RotationLambdaARN" in props:
+            req["RotationLambdaARN"] = props["RotationLambdaARN"]
+        if props.get("RotationRules"):
+            req["RotationRules"] = _rules(props["RotationRules"])
+        return str(ctx.call("secretsmanager", "RotateSecret", req)["ARN"])
+
+
 TYPES: dict[str, type[ResourceType]] = {
     Secret.type_name: Secret,
     ResourcePolicy.type_name: ResourcePolicy,
+    RotationSchedule.type_name: RotationSchedule,
 }
