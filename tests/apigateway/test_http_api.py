@@ -246,3 +246,34 @@ def test_access_logs_reach_cloudwatch_logs(
     execution = f"API-Gateway-Execution-Logs_{rest['id']}/s"
     lines = [e["message"] for e in logs.filter_log_events(logGroupName=execution)["events"]]
     assert any(line.endswith("Method completed with status: 200") for line in lines)
+
+
+def test_aws_iam_route(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    api_id = apigw2.create_api(Name=unique("iam"), ProtocolType="HTTP")["ApiId"]
+    integration = apigw2.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=make_function(V2_ECHO)
+    )
+    apigw2.create_route(
+        ApiId=api_id,
+        RouteKey="GET /private",
+        AuthorizationType="AWS_IAM",
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    apigw2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    url = f"{api_url(endpoint, api_id)}/private"
+    assert requests.get(url, timeout=60).status_code == 403
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("AKIAEXAMPLEKEY000002", "s"), "execute-api", "us-east-1").add_auth(
+        request
+    )
+    signed = requests.get(url, headers=dict(request.headers.items()), timeout=60)
+    assert signed.status_code == 202
+    assert signed.json()["requestContext"]["authorizer"]["iam"]["accessKey"] == (
+        "AKIAEXAMPLEKEY000002"
+    )

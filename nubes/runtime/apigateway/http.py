@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
-from nubes.runtime.apigateway.guard import Authorizers, UsagePlans
+from nubes.runtime.apigateway.guard import Authorizers, UsagePlans, iam_caller
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
     Call,
@@ -175,6 +175,12 @@ class HttpPlane:
     ) -> HttpResponse | None:
         kind = route.get("AuthorizationType") or "NONE"
         if kind == "NONE":
+            return None
+        if kind == "AWS_IAM":
+            call.iam_identity, refused = iam_caller(self.env, call)
+            if refused is not None:
+                return json_reply(403, {"message": "Forbidden"})
+            call.authorizer = {"iam": dict(call.iam_identity)}
             return None
         authorizer = (config.get("authorizers") or {}).get(route.get("AuthorizerId") or "")
         if authorizer is None:
