@@ -315,7 +315,7 @@ class LambdaProvider(
         version = self.version_of(scope, name, qualifier)
         row = self.function_row(scope, name)
         out: dict[str, Any] = {
-            "Configuration": self._configuration(version),
+            "Configuration": self._configuration(version, qualifier),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": f"{ctx.base_url}/_aws/lambda/code/{version.code_blob}",
@@ -330,10 +330,14 @@ class LambdaProvider(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
         scope, name, qualifier = self.locate(ctx, req["FunctionName"], req.get("Qualifier"))
-        return self._configuration(self.version_of(scope, name, qualifier))
+        return self._configuration(self.version_of(scope, name, qualifier), qualifier)
 
-    def _configuration(self, version: Version) -> dict[str, Any]:
-        return dict(version.config)
+    def _configuration(self, version: Version, qualifier: str | None) -> dict[str, Any]:
+        """AWS names $LATEST in the ARN only when the request (or a version listing) did."""
+        config = dict(version.config)
+        if qualifier == LATEST and version.version == LATEST:
+            config["FunctionArn"] = f"{config['FunctionArn']}:{LATEST}"
+        return config
 
     def list_functions(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope = scope_of(ctx)
@@ -522,7 +526,7 @@ class LambdaProvider(
     def list_versions_by_function(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         self.function_row(scope, name)
-        versions = [self._configuration(v) for v in self.model.versions(scope, name)]
+        versions = [self._configuration(v, v.version) for v in self.model.versions(scope, name)]
         start = int(self._marker(req.get("Marker"), 0))
         limit = min(req.get("MaxItems") or 50, 10_000)
         out: dict[str, Any] = {"Versions": versions[start : start + limit]}
