@@ -903,3 +903,45 @@ def test_transaction_replay_reads(ddb: Any, make_table: Callable[..., str]) -> N
         TransactItems=items, ClientRequestToken=name, ReturnConsumedCapacity="TOTAL"
     )
     assert again["ConsumedCapacity"][0]["TableName"] == name
+
+
+def test_type_mismatched_condition_operands(ddb: Any, make_table: Callable[..., str]) -> None:
+    """An operand no ordering applies to is a ValidationException, not a failed condition;
+    a stored attribute of another type than the value only fails the condition."""
+    table = make_table()
+    item = {"pk": {"S": "a"}, "n": {"N": "5"}}
+    ddb.put_item(TableName=table, Item=item)
+    assert error_of(
+        lambda: ddb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="n < :v",
+            ExpressionAttributeValues={":v": {"BOOL": True}},
+        )
+    ) == (
+        "ValidationException",
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; "
+        "operator or function: <, operand type: BOOL",
+    )
+    code, text = error_of(
+        lambda: ddb.delete_item(
+            TableName=table,
+            Key={"pk": {"S": "a"}},
+            ConditionExpression="n BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={":lo": {"N": "1"}, ":hi": {"S": "z"}},
+        )
+    )
+    assert code == "ValidationException"
+    assert "requires same data type for lower and upper bounds" in text
+    assert (
+        error_of(
+            lambda: ddb.put_item(
+                TableName=table,
+                Item=item,
+                ConditionExpression="n < :v",
+                ExpressionAttributeValues={":v": {"S": "z"}},
+            )
+        )[0]
+        == "ConditionalCheckFailedException"
+    )
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"] == item

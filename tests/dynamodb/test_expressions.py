@@ -286,9 +286,43 @@ def test_between_bounds_order() -> None:
     exprs = Expressions(None, {":lo": {"N": "5"}, ":hi": {"N": "1"}})
     assert message(lambda: exprs.condition("a BETWEEN :lo AND :hi")) == (
         "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater "
-        "than or equal to lower bound; lower operand: AttributeValue: {N:5}, upper operand: "
-        "AttributeValue: {N:1}"
+        "than or equal to lower bound; lower bound operand: AttributeValue: {N:5}, upper bound "
+        "operand: AttributeValue: {N:1}"
     )
+
+
+def test_between_bounds_of_different_types() -> None:
+    exprs = Expressions(None, {":lo": {"N": "1"}, ":hi": {"S": "a"}})
+    assert message(lambda: exprs.condition("a BETWEEN :lo AND :hi")) == (
+        "Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and "
+        "upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: "
+        "AttributeValue: {S:a}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "value", "op", "kind"),
+    [
+        ("a < :v", {"BOOL": True}, "<", "BOOL"),
+        (":v >= a", {"L": []}, ">=", "L"),
+        ("a BETWEEN :v AND :v", {"NULL": True}, "BETWEEN", "NULL"),
+        ("a > :v", {"SS": ["x"]}, ">", "SS"),
+    ],
+)
+def test_ordering_an_unordered_type_is_refused(
+    expression: str, value: dict[str, Any], op: str, kind: str
+) -> None:
+    exprs = Expressions(None, {":v": value})
+    assert message(lambda: exprs.condition(expression)) == (
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; "
+        f"operator or function: {op}, operand type: {kind}"
+    )
+
+
+def test_equality_with_any_type_is_a_condition() -> None:
+    exprs = Expressions(None, {":v": {"BOOL": True}})
+    exprs.condition("a = :v")
+    exprs.condition("a <> :v")
 
 
 def test_filter_expression_kind_in_messages() -> None:

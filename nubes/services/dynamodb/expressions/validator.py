@@ -142,10 +142,13 @@ class Validator:
             self.operand(node.left)
             self.operand(node.right)
             self._distinct(node.op, node.left, [node.right])
+            if node.op not in ("=", "<>"):
+                self._ordered_literals(node.op, [node.left, node.right])
         elif isinstance(node, ast.Between):
             for operand in (node.operand, node.low, node.high):
                 self.operand(operand)
             self._distinct("BETWEEN", node.operand, [node.low, node.high])
+            self._ordered_literals("BETWEEN", [node.operand, node.low, node.high])
             self._between_bounds(node)
         elif isinstance(node, ast.In):
             self.operand(node.operand)
@@ -154,15 +157,35 @@ class Validator:
         else:
             self.call(node.call, want_condition=True)
 
+    def _ordered_literals(self, op: str, operands: list[ast.Operand]) -> None:
+        """Only strings, numbers and binaries have an order: a value of any other type given
+        to an ordering operator is refused, not compared as false."""
+        for side in operands:
+            if isinstance(side, ast.ValueRef):
+                kind = av.value_type(side.value)
+                if kind not in ("S", "N", "B"):
+                    raise self.error(
+                        "Incorrect operand type for operator or function; operator or function: "
+                        f"{op}, operand type: {kind}"
+                    )
+
     def _between_bounds(self, node: ast.Between) -> None:
         low, high = node.low, node.high
         if isinstance(low, ast.ValueRef) and isinstance(high, ast.ValueRef):
+            shown = (
+                f"lower bound operand: AttributeValue: {_show(low.value)}, "
+                f"upper bound operand: AttributeValue: {_show(high.value)}"
+            )
+            if av.value_type(low.value) != av.value_type(high.value):
+                raise self.error(
+                    "The BETWEEN operator requires same data type for lower and upper bounds; "
+                    + shown
+                )
             order = av.compare(low.value, high.value)
             if order is not None and order > 0:
                 raise self.error(
                     "The BETWEEN operator requires upper bound to be greater than or equal to "
-                    f"lower bound; lower operand: AttributeValue: {_show(low.value)}, "
-                    f"upper operand: AttributeValue: {_show(high.value)}"
+                    f"lower bound; {shown}"
                 )
 
     def operand(self, node: ast.Operand, context: str = "condition") -> None:
