@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -277,3 +278,31 @@ def test_aws_iam_route(
     assert signed.json()["requestContext"]["authorizer"]["iam"]["accessKey"] == (
         "AKIAEXAMPLEKEY000002"
     )
+
+
+def test_custom_domain_api_mappings(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id = apigw2.create_api(
+        Name=unique("dom"), ProtocolType="HTTP", Target=make_function(V2_ECHO)
+    )["ApiId"]
+    domain = f"{unique('h')}.example.test".lower()
+    made = apigw2.create_domain_name(
+        DomainName=domain,
+        DomainNameConfigurations=[
+            {"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/x"}
+        ],
+    )
+    assert made["DomainNameConfigurations"][0]["ApiGatewayDomainName"].startswith("d-")
+    mapping = apigw2.create_api_mapping(
+        DomainName=domain, ApiId=api_id, Stage="$default", ApiMappingKey="shop"
+    )
+    port = urlsplit(endpoint).port
+    resp = requests.get(f"{endpoint}/shop/cart", headers={"Host": f"{domain}:{port}"}, timeout=60)
+    assert resp.status_code == 202
+    assert resp.json()["rawPath"] == "/cart"
+    other = requests.get(f"{endpoint}/elsewhere", headers={"Host": f"{domain}:{port}"}, timeout=60)
+    assert other.status_code == 404
+    apigw2.delete_api_mapping(DomainName=domain, ApiMappingId=mapping["ApiMappingId"])
+    apigw2.delete_domain_name(DomainName=domain)
+    assert domain not in [d["DomainName"] for d in apigw2.get_domain_names()["Items"]]

@@ -85,18 +85,26 @@ class HttpPlane:
         self.authorizers.forget()
         self.throttles = UsagePlans()
 
-    async def answer(self, call: Call, api: dict[str, Any]) -> HttpResponse:
+    async def answer(
+        self, call: Call, api: dict[str, Any], stage: str | None = None
+    ) -> HttpResponse:
+        """``stage`` when the request's address already named it (a custom domain's API
+        mapping); else the path's first segment does, or ``$default`` takes it all."""
         cors = api.get("CorsConfiguration") or {}
         origin = call.req.headers.get("origin")
         if cors and origin and call.req.method == "OPTIONS":
             return preflight(cors, origin, call.req.headers)
-        response = await self._answer(call, api)
+        response = await self._answer(call, api, stage)
         if cors and origin and _origin_allowed(cors, origin):
             response.headers.update(_cors_headers(cors, origin))
         return response
 
-    async def _answer(self, call: Call, api: dict[str, Any]) -> HttpResponse:
-        found = pick_stage(api, call.path)
+    async def _answer(
+        self, call: Call, api: dict[str, Any], stage_name: str | None
+    ) -> HttpResponse:
+        found = pick_stage(api, call.path) if stage_name is None else (stage_name, call.path)
+        if found is not None and found[0] not in (api.get("stages") or {}):
+            found = None
         if found is None:
             return json_reply(404, NOT_FOUND)
         call.stage, call.path = found

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
@@ -15,7 +16,7 @@ from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import locate
 from nubes.runtime.apigateway.http import HttpPlane
-from nubes.runtime.apigateway.proxy import Call
+from nubes.runtime.apigateway.proxy import Call, json_reply
 from nubes.runtime.apigateway.websocket import WebSocketPlane
 from nubes.services.apigateway import openapi
 from nubes.services.apigatewayv2.errors import errors
@@ -63,17 +64,20 @@ class ApiGatewayV2Provider(ServiceProvider):
         self.docs = Docs(self.store, "apigatewayv2_docs")
         self.plane = HttpPlane(env)
         self.websockets = WebSocketPlane(env)
+        self._domains: set[str] | None = None
+        """Custom domain names (asked of every request's host, so kept in memory)."""
 
     async def start(self) -> None:
         self.env.gateway.interceptors.append(self._serve)
 
     def reset(self) -> None:
         self.plane.reset()
+        self._domains = None
 
     async def _serve(self, req: HttpRequest) -> HttpResponse | None:
         where = locate(req)
         if where is None:
-            return None
+            return await self._serve_domain(req)
         with self.store.transaction():
             found = self.docs.find("api", where[0])
         if found is None:
@@ -88,6 +92,133 @@ class ApiGatewayV2Provider(ServiceProvider):
             return None
         call = Call(req, where[0], account, region, "", where[1])
         return await self.plane.answer(call, api)
+
+    def _domain_names(self) -> set[str]:
+        if self._domains is None:
+            with self.store.transaction():
+                rows = self.store.query("SELECT id FROM apigatewayv2_docs WHERE kind = 'domain'")
+            self._domains = {r["id"] for r in rows}
+        return self._domains
+
+    async def _serve_domain(self, req: HttpRequest) -> HttpResponse | None:
+        """A custom domain name's API mappings: the longest mapping key the path starts with
+        picks the HTTP API and stage (the empty key takes every other path)."""
+        host = req.host.rpartition(":")[0] if ":" in req.host else req.host
+        if host not in self._domain_names():
+            return None
+        path = unquote(req.path) or "/"
+        with self.store.transaction():
+            found = self.docs.find("domain", host)
+            if found is None:
+                return None
+            account, region, domain = found
+            best = None
+            for mapping in (domain.get("mappings") or {}).values():
+                key = mapping.get("ApiMappingKey") or ""
+                if key and not (path == f"/{key}" or path.startswith(f"/{key}/")):
+                    continue
+                if best is None or len(key) > len(best.get("ApiMappingKey") or ""):
+                    best = mapping
+            if best is None:
+                return json_reply(404, {"message": "Not Found"})
+            api = self.docs.get(account, region, "api", best["ApiId"])
+        if api is None or api.get("ProtocolType") != "HTTP":
+            return json_reply(404, {"message": "Not Found"})
+        key = best.get("ApiMappingKey") or ""
+        rest = path[len(key) + 1 :] if key else path
+        call = Call(req, api["ApiId"], account, region, "", rest or "/")
+        return await self.plane.answer(call, api, best["Stage"])
+
+    # -- custom domain names and API mappings -----------------------------------------------------
+
+    def create_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        name = req["DomainName"].lower()
+        if self.docs.find("domain", name) is not None:
+            raise errors.ConflictException(f"The domain name resource already exists: {name}")
+        configs = []
+        regional = f"execute-api.{ctx.region}.amazonaws.com"
+        for config in req.get("DomainNameConfigurations") or [{}]:
+            configs.append(
+                {
+                    **config,
+                    "ApiGatewayDomainName": f"d-{new_id(10)}.{regional}",
+                    "DomainNameStatus": "AVAILABLE",
+                    "EndpointType": config.get("EndpointType") or "REGIONAL",
+                    "HostedZoneId": "Z1UJRXOUMOOFQ8",
+                    "SecurityPolicy": config.get("SecurityPolicy") or "TLS_1_2",
+                }
+            )
+        domain: Json = {
+            "DomainName": name,
+            "DomainNameArn": f"arn:aws:apigateway:{ctx.region}::/domainnames/{name}",
+            "ApiMappingSelectionExpression": "$request.basepath",
+            "DomainNameConfigurations": configs,
+            "Tags": req.get("Tags") or {},
+            "mappings": {},
+        }
+        self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
+        self._domains = None
+        return self._domain_out(domain)
+
+    @staticmethod
+    def _domain_out(domain: Json) -> Json:
+        return {k: v for k, v in domain.items() if k != "mappings"}
+
+    def _domain(self, ctx: RequestContext, name: str) -> Json:
+        domain = self.docs.get(ctx.account_id, ctx.region, "domain", name.lower())
+        if domain is None:
+            raise errors.NotFoundException(f"Invalid domain name identifier specified {name}")
+        return domain
+
+    def get_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        return self._domain_out(self._domain(ctx, req["DomainName"]))
+
+    def get_domain_names(self, ctx: RequestContext, req: Json) -> Json:
+        domains = self.docs.all(ctx.account_id, ctx.region, "domain")
+        return _items([self._domain_out(d) for d in domains], req)
+
+    def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["DomainName"])
+        self.docs.delete(ctx.account_id, ctx.region, "domain", domain["DomainName"])
+        self._domains = None
+        return {}
+
+    def create_api_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["DomainName"])
+        api = self._api(ctx, req["ApiId"])
+        if req["Stage"] not in api["stages"]:
+            raise errors.BadRequestException(f"Invalid stage identifier specified {req['Stage']}")
+        key = req.get("ApiMappingKey") or ""
+        if any((m.get("ApiMappingKey") or "") == key for m in domain["mappings"].values()):
+            raise errors.ConflictException(f"ApiMapping with key '{key}' already exists")
+        mapping: Json = {
+            "ApiMappingId": new_id(6),
+            "ApiId": api["ApiId"],
+            "Stage": req["Stage"],
+            "ApiMappingKey": key,
+        }
+        domain["mappings"][mapping["ApiMappingId"]] = mapping
+        self.docs.put(ctx.account_id, ctx.region, "domain", domain["DomainName"], domain)
+        return mapping
+
+    def _api_mapping(self, domain: Json, mapping_id: str) -> Json:
+        mapping = domain["mappings"].get(mapping_id)
+        if mapping is None:
+            raise errors.NotFoundException(f"Invalid API mapping identifier specified {mapping_id}")
+        return mapping
+
+    def get_api_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        return self._api_mapping(self._domain(ctx, req["DomainName"]), req["ApiMappingId"])
+
+    def get_api_mappings(self, ctx: RequestContext, req: Json) -> Json:
+        return _items(list(self._domain(ctx, req["DomainName"])["mappings"].values()), req)
+
+    def delete_api_mapping(self, ctx: RequestContext, req: Json) -> Json:
+        domain = self._domain(ctx, req["DomainName"])
+        self._api_mapping(domain, req["ApiMappingId"])
+        del domain["mappings"][req["ApiMappingId"]]
+        self.docs.put(ctx.account_id, ctx.region, "domain", domain["DomainName"], domain)
+        return {}
 
     def websocket_api(self, api_id: str) -> tuple[str, str, Json] | None:
         """(account, region, API) of a WebSocket API, for the connection endpoint."""
