@@ -104,7 +104,7 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     acknowledged = 0
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     for line in proc.stdout:
         acknowledged = int(line)
         if acknowledged >= 500 or time.monotonic() > deadline:

@@ -277,7 +277,7 @@ def test_client_errors_go_to_the_dead_letter_queue(
     rule_to(arn, pattern={"source": [source]}, DeadLetterConfig={"Arn": dlq.arn})
     events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
     assert len(http_endpoint.calls(1)) == 1
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     messages: list[Any] = []
     while not messages and time.monotonic() < deadline:
         messages = dlq.drain(attributes=True)
