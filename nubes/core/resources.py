@@ -105,6 +105,7 @@ MODULES: dict[str, str] = {
     "AWS::ElasticLoadBalancingV2": "nubes.services.elbv2.resources",
     "AWS::AutoScaling": "nubes.services.autoscaling.resources",
     "AWS::Route53": "nubes.services.route53.resources",
+    "AWS::ECR": "nubes.services.ecr.resources",
     "AWS::ApiGateway": "nubes.services.apigateway.resources",
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
 }

@@ -34,4 +34,5 @@ PROVIDERS: dict[str, str] = {
     "apigatewaymanagementapi": (
         "nubes.services.apigatewaymanagementapi.provider:ApiGatewayManagementApiProvider"
     ),
+    "ecr": "nubes.services.ecr.provider:EcrProvider",
 }
