@@ -945,3 +945,41 @@ def test_type_mismatched_condition_operands(ddb: Any, make_table: Callable[..., 
         == "ConditionalCheckFailedException"
     )
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"] == item
+
+
+def test_legacy_key_conditions_beside_expressions(ddb: Any, numbers: str) -> None:
+    """KeyConditions may stand beside FilterExpression and ProjectionExpression (DynamoDB
+    accepts the pair); only KeyConditionExpression, its own counterpart, conflicts with it."""
+    key = {"pk": {"AttributeValueList": [{"S": "a"}], "ComparisonOperator": "EQ"}}
+    got = ddb.query(
+        TableName=numbers,
+        KeyConditions=key,
+        FilterExpression="v >= :two",
+        ProjectionExpression="sk",
+        ExpressionAttributeValues={":two": {"N": "2"}},
+    )
+    assert got["Items"] == [{"sk": {"N": "2"}}, {"sk": {"N": "3"}}]
+    assert got["ScannedCount"] == 4
+    assert error_of(
+        lambda: ddb.query(
+            TableName=numbers,
+            KeyConditions=key,
+            KeyConditionExpression="pk = :a",
+            ExpressionAttributeValues={":a": {"S": "a"}},
+        )
+    ) == (
+        "ValidationException",
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {KeyConditions} Expression parameters: "
+        "{KeyConditionExpression}",
+    )
+    code, _ = error_of(
+        lambda: ddb.query(
+            TableName=numbers,
+            KeyConditions=key,
+            QueryFilter={"v": {"AttributeValueList": [{"N": "1"}], "ComparisonOperator": "GE"}},
+            FilterExpression="v >= :two",
+            ExpressionAttributeValues={":two": {"N": "2"}},
+        )
+    )
+    assert code == "ValidationException"

@@ -49,6 +49,10 @@ def check_mixing(req: dict[str, Any]) -> None:
         )
         if k in req
     ]
+    if "KeyConditions" in legacy and "KeyConditionExpression" not in modern:
+        # DynamoDB lets the legacy key conditions stand beside a FilterExpression or a
+        # ProjectionExpression: only their own counterpart conflicts with them.
+        legacy.remove("KeyConditions")
     if legacy and modern:
         raise ValidationException(
             "Can not use both expression and non-expression parameters in the same request: "
