@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock, safejson
+from nubes.core.arns import arn, partition_of
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
 from nubes.services.iam.keys import new_access_key_id, new_secret
@@ -85,9 +86,9 @@ class StsProvider(ServiceProvider):
                 raise errors.MalformedPolicyDocumentException(str(exc)) from None
             docs.append(req["Policy"])
         arns = [p["arn"] for p in req.get("PolicyArns", [])]
-        for arn in arns:
-            if not arn.startswith("arn:aws:iam::") or ":policy/" not in arn:
-                raise errors.ValidationError(f"{arn} is invalid")
+        for policy_arn in arns:
+            if not policy_arn.startswith("arn:aws:iam::") or ":policy/" not in policy_arn:
+                raise errors.ValidationError(f"{policy_arn} is invalid")
         size = sum(policy_size(d) for d in docs) + 64 * len(arns)
         size += sum(len(t["Key"]) + len(t["Value"]) for t in req.get("Tags", []))
         if size > PACKED_POLICY_LIMIT:
@@ -163,7 +164,9 @@ class StsProvider(ServiceProvider):
         )
         role_arn = role.arn if role else req["RoleArn"]
         principal_tags = {**(self.env.tags.get(role.arn) if role else {}), **tags}
-        session_arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session_name}"
+        session_arn = arn(
+            "sts", "", account, f"assumed-role/{name}/{session_name}", partition_of(ctx.region)
+        )
         source_identity = inherited.get("source_identity") or req.get("SourceIdentity")
         data = {
             "kind": "assumed-role",
@@ -342,10 +345,12 @@ class StsProvider(ServiceProvider):
         duration = req.get("DurationSeconds", 43200)
         docs, arns, packed = self._session_policies(req)
         name = req["Name"]
-        arn = f"arn:aws:sts::{principal.account_id}:federated-user/{name}"
+        user_arn = arn(
+            "sts", "", principal.account_id, f"federated-user/{name}", partition_of(ctx.region)
+        )
         data = {
             "kind": "federated-user",
-            "arn": arn,
+            "arn": user_arn,
             "user_id": f"{principal.account_id}:{name}",
             "user_name": principal.arn.rsplit("/", 1)[-1] if principal.kind == "user" else None,
             "tags": {t["Key"]: t["Value"] for t in req.get("Tags", [])},
@@ -354,7 +359,7 @@ class StsProvider(ServiceProvider):
         }
         out: dict[str, Any] = {
             "Credentials": self._issue(principal.account_id, duration, data),
-            "FederatedUser": {"FederatedUserId": data["user_id"], "Arn": arn},
+            "FederatedUser": {"FederatedUserId": data["user_id"], "Arn": user_arn},
         }
         if docs or arns or req.get("Tags"):
             out["PackedPolicySize"] = packed
