@@ -83,3 +83,58 @@ def test_websocket_round_trip(
     with pytest.raises(ClientError) as err:
         manage.post_to_connection(ConnectionId=connection_id, Data=b"x")
     assert err.value.response["Error"]["Code"] == "GoneException"
+
+
+AUTHORIZER = """
+def handler(event, context):
+    ok = event["headers"].get("x-token") == "ok"
+    return {
+        "principalId": "me",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Action": "execute-api:Invoke", "Effect": "Allow" if ok else "Deny",
+            "Resource": event["methodArn"]}]},
+        "context": {"who": "me"},
+    }
+"""
+
+
+def test_connect_authorizer(
+    apigw2: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
+    api_id = apigw2.create_api(
+        Name=unique("wsauth"),
+        ProtocolType="WEBSOCKET",
+        RouteSelectionExpression="$request.body.action",
+    )["ApiId"]
+    integration = apigw2.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=lambda_uri(make_function(HANDLER))
+    )
+    authorizer = apigw2.create_authorizer(
+        ApiId=api_id,
+        Name="tok",
+        AuthorizerType="REQUEST",
+        AuthorizerUri=lambda_uri(make_function(AUTHORIZER)),
+        IdentitySource=["route.request.header.x-token"],
+    )
+    target = f"integrations/{integration['IntegrationId']}"
+    apigw2.create_route(
+        ApiId=api_id,
+        RouteKey="$connect",
+        Target=target,
+        AuthorizationType="CUSTOM",
+        AuthorizerId=authorizer["AuthorizerId"],
+    )
+    apigw2.create_route(
+        ApiId=api_id,
+        RouteKey="$default",
+        Target=target,
+        RouteResponseSelectionExpression="$default",
+    )
+    apigw2.create_stage(ApiId=api_id, StageName="live", AutoDeploy=True)
+    url = f"{endpoint.replace('http://', 'ws://')}/_aws/execute-api/{api_id}/live"
+    for headers in ({}, {"x-token": "bad"}):
+        with pytest.raises(InvalidStatus):
+            connect(url, additional_headers=headers, open_timeout=30).close()
+    with connect(url, additional_headers={"x-token": "ok"}, open_timeout=30) as ws:
+        ws.send(json.dumps({"data": 2}))
+        assert json.loads(ws.recv(timeout=60))["route"] == "$default"

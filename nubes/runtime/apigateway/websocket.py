@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote
 from nubes.core import clock, ids
 from nubes.protocol.base import HttpRequest
 from nubes.runtime.apigateway.endpoint import locate
+from nubes.runtime.apigateway.guard import Authorizers
 from nubes.runtime.apigateway.proxy import call_function
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class WebSocketPlane:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.connections = Connections()
+        self.authorizers = Authorizers(env)
 
     def _context(self, conn: Connection, route_key: str, event_type: str) -> dict[str, Any]:
         now = clock.now()
@@ -146,6 +148,54 @@ class WebSocketPlane:
             body = None
         return 200 <= status < 300, body
 
+    async def _authorized(
+        self,
+        config: dict[str, Any],
+        conn: Connection,
+        route: dict[str, Any],
+        event: dict[str, Any],
+        headers: dict[str, str],
+        query: dict[str, list[str]],
+    ) -> bool:
+        """A ``$connect`` route's Lambda REQUEST authorizer: its policy must allow the
+        connection; what it gives as context reaches the integration."""
+        if route.get("AuthorizationType") != "CUSTOM":
+            return True
+        authorizer = (config.get("authorizers") or {}).get(route.get("AuthorizerId") or "")
+        if authorizer is None:
+            return False
+        values: list[str | None] = []
+        for source in authorizer.get("IdentitySource") or []:
+            name = source.rpartition(".")[2]
+            if source.startswith("route.request.header."):
+                values.append(headers.get(name.lower()))
+            elif source.startswith("route.request.querystring."):
+                found = query.get(name)
+                values.append(found[-1] if found else None)
+        if not all(values):
+            return False
+        arn = (
+            f"arn:aws:execute-api:{conn.region}:{conn.account}:{conn.api_id}/{conn.stage}/$connect"
+        )
+        ttl = authorizer.get("AuthorizerResultTtlInSeconds")
+        verdict = await self.authorizers.decide(
+            {
+                "api": conn.api_id,
+                "id": authorizer["AuthorizerId"],
+                "authorizerUri": authorizer.get("AuthorizerUri") or "",
+                "authorizerResultTtlInSeconds": 0 if ttl is None else ttl,
+            },
+            "\x00".join(v or "" for v in values),
+            lambda: {"type": "REQUEST", "methodArn": arn, **event},
+            conn.account,
+            conn.region,
+            arn,
+        )
+        if verdict.response is not None:
+            return False
+        event["requestContext"]["authorizer"] = verdict.context
+        return True
+
     async def serve(
         self,
         api: tuple[str, str, dict[str, Any]],
@@ -197,6 +247,9 @@ class WebSocketPlane:
                 "requestContext": self._context(conn, "$connect", "CONNECT"),
                 "isBase64Encoded": False,
             }
+            if not await self._authorized(config, conn, connect, event, headers, query):
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+                return
             allowed, _ = await self._run(config, conn, connect, event)
             if not allowed:
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})
