@@ -7,6 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -44,3 +47,27 @@ def test_create_get_and_list_role_members(
     assert set(created) == BASE | {"Description", "Tags"}
     got = iam.get_role(RoleName=described)["Role"]
     assert set(got) == BASE | {"MaxSessionDuration", "RoleLastUsed", "Description", "Tags"}
+
+
+def test_service_linked_role_names_suffixes_and_members(client: Callable[..., Any]) -> None:
+    # The server is shared: a role left from an earlier run is the case AWS reports as taken.
+    iam = client("iam")
+    try:
+        role = iam.create_service_linked_role(AWSServiceName="acm.amazonaws.com")["Role"]
+    except iam.exceptions.InvalidInputException:
+        role = iam.get_role(RoleName="AWSServiceRoleForCertificateManager")["Role"]
+    assert role["RoleName"] == "AWSServiceRoleForCertificateManager"
+    assert role["Path"] == "/aws-service-role/acm.amazonaws.com/"
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="acm.amazonaws.com")
+    assert exc.value.response["Error"]["Code"] == "InvalidInput"
+    assert exc.value.response["Error"]["Message"] == (
+        "Service role name AWSServiceRoleForCertificateManager has been taken in this account, "
+        "please try a different suffix."
+    )
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com", CustomSuffix="x")
+    assert exc.value.response["Error"]["Message"] == (
+        "Custom suffix is not allowed for ecs.amazonaws.com"
+    )
+    iam.delete_service_linked_role(RoleName="AWSServiceRoleForCertificateManager")

@@ -24,16 +24,32 @@ TRUST_POLICY_LIMIT = 2048
 GROUPS_PER_USER = 10
 
 # Service-linked role names AWS uses for a few well-known services; others follow the pattern.
-_SLR_NAMES = {
-    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
-    "ecs.amazonaws.com": "AWSServiceRoleForECS",
-    "elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing",
-    "rds.amazonaws.com": "AWSServiceRoleForRDS",
-    "eks.amazonaws.com": "AWSServiceRoleForAmazonEKS",
-    "spot.amazonaws.com": "AWSServiceRoleForEC2Spot",
-    "organizations.amazonaws.com": "AWSServiceRoleForOrganizations",
-    "elasticache.amazonaws.com": "AWSServiceRoleForElastiCache",
-    "es.amazonaws.com": "AWSServiceRoleForAmazonOpenSearchService",
+# Service-linked role names AWS gives per service, and whether the service accepts a
+# CustomSuffix (IAM User Guide, "AWS services that work with IAM", Service-linked role column).
+_SLR_NAMES: dict[str, tuple[str, bool]] = {
+    "acm.amazonaws.com": ("AWSServiceRoleForCertificateManager", False),
+    "autoscaling.amazonaws.com": ("AWSServiceRoleForAutoScaling", True),
+    "ecs.amazonaws.com": ("AWSServiceRoleForECS", False),
+    "elasticloadbalancing.amazonaws.com": ("AWSServiceRoleForElasticLoadBalancing", False),
+    "rds.amazonaws.com": ("AWSServiceRoleForRDS", False),
+    "eks.amazonaws.com": ("AWSServiceRoleForAmazonEKS", False),
+    "spot.amazonaws.com": ("AWSServiceRoleForEC2Spot", False),
+    "organizations.amazonaws.com": ("AWSServiceRoleForOrganizations", False),
+    "elasticache.amazonaws.com": ("AWSServiceRoleForElastiCache", False),
+    "es.amazonaws.com": ("AWSServiceRoleForAmazonOpenSearchService", False),
+    "opensearchservice.amazonaws.com": ("AWSServiceRoleForAmazonOpenSearchService", False),
+    "dynamodb.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
+        False,
+    ),
+    "ecs.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_ECSService",
+        False,
+    ),
+    "lambda.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
+        False,
+    ),
 }
 
 
@@ -393,11 +409,20 @@ class PrincipalOperations(IamBase):
         if not service.endswith(".amazonaws.com"):
             raise errors.InvalidInputException(f"Service name {service} is not supported.")
         prefix = service.split(".", 1)[0]
-        name = _SLR_NAMES.get(service) or "AWSServiceRoleFor" + "".join(
-            part[:1].upper() + part[1:] for part in prefix.replace("_", "-").split("-")
+        name, suffix_allowed = _SLR_NAMES.get(service) or (
+            "AWSServiceRoleFor"
+            + "".join(part[:1].upper() + part[1:] for part in prefix.replace("_", "-").split("-")),
+            True,
         )
         if req.get("CustomSuffix"):
+            if not suffix_allowed:
+                raise errors.InvalidInputException(f"Custom suffix is not allowed for {service}")
             name += "_" + req["CustomSuffix"]
+        if self.iam.get(ctx.account_id, "role", name) is not None:
+            raise errors.InvalidInputException(
+                f"Service role name {name} has been taken in this account, please try a "
+                "different suffix."
+            )
         trust = (
             '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
             f'{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}'
