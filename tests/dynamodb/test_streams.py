@@ -25,6 +25,47 @@ def records(streams: Any, arn: str, kind: str = "TRIM_HORIZON", **extra: Any) ->
     return streams.get_records(ShardIterator=iterator)
 
 
+def test_equal_but_not_identical_write_records_nothing(
+    ddb: Any, streams: Any, make_table: Callable[..., str]
+) -> None:
+    """A write that changes no data writes no stream record (DynamoDB Streams developer guide):
+    the same map in another order, the same sets in another order and 1 written as 1.0 are
+    the same data."""
+    spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    name = make_table(StreamSpecification=spec)
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    key = {"pk": {"S": "a"}}
+    item = {
+        **key,
+        "n": {"N": "1"},
+        "m": {"M": {"dog": {"N": "1"}, "cat": {"N": "2"}}},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+    }
+    ddb.put_item(TableName=name, Item=item)
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET n = :n, m = :m, ss = :ss, ns = :ns",
+        ExpressionAttributeValues={
+            ":n": {"N": "1.0"},
+            ":m": {"M": {"cat": {"N": "2.0"}, "dog": {"N": "1"}}},
+            ":ss": {"SS": ["b", "a"]},
+            ":ns": {"NS": ["2", "1.0"]},
+        },
+    )
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "1.5"}},
+    )
+    got = records(streams, arn)["Records"]
+    assert [r["eventName"] for r in got] == ["INSERT", "MODIFY"]
+    assert got[1]["dynamodb"]["OldImage"]["n"] == {"N": "1"}
+    assert got[1]["dynamodb"]["NewImage"]["n"] == {"N": "1.5"}
+
+
 @pytest.mark.parametrize("view", ["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"])
 def test_records_per_view_type(
     ddb: Any, streams: Any, make_table: Callable[..., str], view: str

@@ -481,8 +481,10 @@ class DynamoDBProvider(ServiceProvider):
         view = table.stream_view
         if view is None or (old is None and new is None):
             return
-        if old is not None and new is not None and av.dumps(old) == av.dumps(new):
-            return  # an unchanged item writes no stream record
+        if old is not None and new is not None and av.equal({"M": old}, {"M": new}):
+            # An unchanged item writes no stream record; "unchanged" is by value, as DynamoDB
+            # compares: maps in another order, sets in another order, 1 and 1.0 are equal.
+            return
         event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
         self.streams.append(
             table.spec["LatestStreamArn"], view, event, key, old, new, table.region, identity
