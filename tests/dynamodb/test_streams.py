@@ -210,3 +210,52 @@ def test_items_survive_kill(nubes_factory: Callable[..., Any]) -> None:
         ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"N": "6"}},
     )
     assert [i["sk"]["N"] for i in page["Items"]] == ["7", "8", "9"]
+
+
+def test_streams_request_limits_and_filters(
+    ddb: Any, streams: Any, make_table: Callable[..., str]
+) -> None:
+    """Limits the DynamoDB Streams API reference states (DescribeStream and ListStreams 100,
+    GetRecords 1000), the CHILD_SHARDS filter, and sequence numbers outside the shard."""
+    spec = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    name = make_table(StreamSpecification=spec)
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}})
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    shard_id = shard["ShardId"]
+    for call, most in (
+        (lambda: streams.describe_stream(StreamArn=arn, Limit=101), 100),
+        (lambda: streams.list_streams(Limit=101), 100),
+    ):
+        assert error_of(call) == (
+            "ValidationException",
+            "1 validation error detected: Value '101' at 'limit' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {most}",
+        )
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    code, text = error_of(lambda: streams.get_records(ShardIterator=iterator, Limit=1001))
+    assert code == "ValidationException" and "less than or equal to 1000" in text
+    assert len(streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]) == 1
+    children = streams.describe_stream(
+        StreamArn=arn, ShardFilter={"Type": "CHILD_SHARDS", "ShardId": shard_id}
+    )["StreamDescription"]["Shards"]
+    assert children == []
+    first = int(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+    code, _ = error_of(
+        lambda: streams.get_shard_iterator(
+            StreamArn=arn,
+            ShardId=shard_id,
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=str(first + 10**6).zfill(21),
+        )
+    )
+    assert code == "ValidationException"
+    at = streams.get_shard_iterator(
+        StreamArn=arn,
+        ShardId=shard_id,
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=shard["SequenceNumberRange"]["StartingSequenceNumber"],
+    )["ShardIterator"]
+    assert len(streams.get_records(ShardIterator=at)["Records"]) == 1

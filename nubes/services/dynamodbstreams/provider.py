@@ -13,6 +13,19 @@ from nubes.services.dynamodbstreams.errors import errors
 
 ITERATOR_LIFETIME = 15 * 60.0
 MAX_RECORDS = 1000
+MAX_SHARDS = 100
+MAX_STREAMS = 100
+
+
+def _limit(req: dict[str, Any], most: int, default: int) -> int:
+    """The request's Limit; the model gives no upper bound, the API reference does."""
+    limit = int(req.get("Limit", default))
+    if limit > most:
+        raise errors.ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+            f"constraint: Member must have value less than or equal to {most}"
+        )
+    return limit
 
 
 class DynamoDBStreamsProvider(ServiceProvider):
@@ -34,7 +47,7 @@ class DynamoDBStreamsProvider(ServiceProvider):
         return stream
 
     def list_streams(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        limit = req.get("Limit", 100)
+        limit = _limit(req, MAX_STREAMS, MAX_STREAMS)
         found = self.streams.listing(
             ctx.account_id,
             ctx.region,
@@ -53,6 +66,12 @@ class DynamoDBStreamsProvider(ServiceProvider):
         return out
 
     def describe_stream(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        _limit(req, MAX_SHARDS, MAX_SHARDS)
+        shard_filter = req.get("ShardFilter")
+        if shard_filter is not None and not shard_filter.get("ShardId"):
+            raise errors.ValidationException(
+                "ShardFilter.ShardId must be provided when ShardFilter.Type is CHILD_SHARDS"
+            )
         stream = self._stream(ctx, req["StreamArn"])
         first, last = self.streams.bounds(stream)
         shard: dict[str, Any] = {
@@ -70,8 +89,11 @@ class DynamoDBStreamsProvider(ServiceProvider):
                 "CreationRequestDateTime": stream.created,
                 "TableName": stream.table_name,
                 "KeySchema": stream.key_schema,
-                # One shard per stream: paging past it leaves nothing.
-                "Shards": [] if req.get("ExclusiveStartShardId") == stream.shard_id else [shard],
+                # One shard per stream: paging past it leaves nothing, and it has no children
+                # for a CHILD_SHARDS filter to find.
+                "Shards": []
+                if shard_filter is not None or req.get("ExclusiveStartShardId") == stream.shard_id
+                else [shard],
             }
         }
 
@@ -97,6 +119,11 @@ class DynamoDBStreamsProvider(ServiceProvider):
                 seq = sequence_of(number)
             except ValueError:
                 raise errors.ValidationException(f"Invalid SequenceNumber: {number}") from None
+            if seq > self.streams.latest(stream):
+                raise errors.ValidationException(
+                    f"Invalid SequenceNumber {number} for ShardIteratorType {kind}: it is beyond "
+                    f"the last record of shard {stream.shard_id}"
+                )
             after = seq - 1 if kind == "AT_SEQUENCE_NUMBER" else seq
         return {"ShardIterator": self._iterator(stream, after)}
 
@@ -113,7 +140,7 @@ class DynamoDBStreamsProvider(ServiceProvider):
         if clock.now() - issued > ITERATOR_LIFETIME:
             raise errors.ExpiredIteratorException("Iterator expired")
         stream = self._stream(ctx, arn)
-        limit = min(req.get("Limit", MAX_RECORDS), MAX_RECORDS)
+        limit = _limit(req, MAX_RECORDS, MAX_RECORDS)
         records = self.streams.records(stream, after, limit)
         if records:
             after = records[-1][0]

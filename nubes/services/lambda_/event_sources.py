@@ -383,7 +383,8 @@ class EventSourceMappings(FunctionAccess):
                 got = invoke(
                     "dynamodbstreams",
                     "GetRecords",
-                    {"ShardIterator": iterator, "Limit": doc.get("BatchSize", 100)},
+                    # A batch may exceed what one GetRecords returns (1000): read it in parts.
+                    {"ShardIterator": iterator, "Limit": min(doc.get("BatchSize", 100), 1000)},
                     account,
                     region,
                 )
