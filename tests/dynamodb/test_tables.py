@@ -30,7 +30,7 @@ def test_create_describe_delete(ddb: Any, unique: Callable[[str], str]) -> None:
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
-    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert "BillingModeSummary" not in table  # provisioned by default: DynamoDB shows none
     assert table["TableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
     assert table["SSEDescription"]["Status"] == "ENABLED"
     assert table["ItemCount"] == 0
@@ -330,3 +330,31 @@ def test_counts_follow_writes(ddb: Any, make_table: Callable[..., str]) -> None:
     table = ddb.describe_table(TableName=name)["Table"]
     assert (table["ItemCount"], table["TableSizeBytes"]) == (1, 3 + 4)
     assert table["GlobalSecondaryIndexes"][0]["ItemCount"] == 0
+
+
+def test_billing_mode_summary_only_where_dynamodb_shows_it(
+    ddb: Any, unique: Callable[[str], str]
+) -> None:
+    name = unique("tbl")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=KEY,
+        AttributeDefinitions=DEF,
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
+    assert "BillingModeSummary" not in ddb.describe_table(TableName=name)["Table"]
+    ddb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+    summary = ddb.describe_table(TableName=name)["Table"]["BillingModeSummary"]
+    assert summary["BillingMode"] == "PAY_PER_REQUEST"
+    switched = summary["LastUpdateToPayPerRequestDateTime"]
+    ddb.update_table(
+        TableName=name,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
+    )
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"] == {
+        "BillingMode": "PROVISIONED",
+        "LastUpdateToPayPerRequestDateTime": switched,
+    }
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 2

@@ -179,12 +179,11 @@ class DynamoDBProvider(ServiceProvider):
         for definition in req.get("AttributeDefinitions", []):
             # A redeclared attribute keeps the type it was stored with.
             definitions.setdefault(definition["AttributeName"], definition)
-        billing = req.get("BillingMode") or spec["BillingModeSummary"]["BillingMode"]
+        billing = req.get("BillingMode") or tables.billing_mode(spec)
         if "BillingMode" in req:
-            spec["BillingModeSummary"] = {
-                "BillingMode": billing,
-                "LastUpdateToPayPerRequestDateTime": clock.now(),
-            }
+            spec["BillingModeSummary"] = tables.billing_summary(
+                billing, spec.get("BillingModeSummary"), clock.now()
+            )
             if billing == "PAY_PER_REQUEST":
                 spec["ProvisionedThroughput"] = tables.throughput(None)
         if "ProvisionedThroughput" in req:
@@ -244,7 +243,7 @@ class DynamoDBProvider(ServiceProvider):
             )
         statuses: dict[str, str] = {}
         gsis: list[dict[str, Any]] = table.spec.setdefault("GlobalSecondaryIndexes", [])
-        billing = table.spec["BillingModeSummary"]["BillingMode"]
+        billing = tables.billing_mode(table.spec)
         for update in updates:
             if "Create" in update:
                 create = update["Create"]

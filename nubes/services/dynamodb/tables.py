@@ -223,9 +223,10 @@ def new_spec(req: dict[str, Any], account: str, region: str) -> dict[str, Any]:
         "ProvisionedThroughput": throughput(req.get("ProvisionedThroughput")),
         "TableArn": table_arn,
         "TableId": str(uuid.uuid4()),
-        "BillingModeSummary": {"BillingMode": billing, "LastUpdateToPayPerRequestDateTime": now},
         "DeletionProtectionEnabled": bool(req.get("DeletionProtectionEnabled", False)),
     }
+    if "BillingMode" in req:
+        spec["BillingModeSummary"] = billing_summary(billing, None, now)
     if req.get("LocalSecondaryIndexes"):
         spec["LocalSecondaryIndexes"] = [
             {
@@ -253,6 +254,22 @@ def new_spec(req: dict[str, Any], account: str, region: str) -> dict[str, Any]:
     if req.get("WarmThroughput"):
         spec["WarmThroughput"] = warm_throughput(req["WarmThroughput"], None)
     return spec
+
+
+def billing_mode(spec: dict[str, Any]) -> str:
+    return str(spec.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"))
+
+
+def billing_summary(billing: str, current: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    """BillingModeSummary as DynamoDB shows it: only on tables whose mode was ever chosen
+    (a table provisioned by default has none), with the last switch to on-demand."""
+    out: dict[str, Any] = {"BillingMode": billing}
+    last = (current or {}).get("LastUpdateToPayPerRequestDateTime")
+    if billing == "PAY_PER_REQUEST":
+        last = now
+    if last is not None:
+        out["LastUpdateToPayPerRequestDateTime"] = last
+    return out
 
 
 def warm_throughput(requested: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
