@@ -77,7 +77,7 @@ def launched(client: Callable[..., Any]) -> Iterator[list[str]]:
 
 
 def running(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         found = [
             i
@@ -132,7 +132,7 @@ def test_a_port_opens_when_its_ingress_rule_is_added_without_a_restart(
     launched.append(instance_id)
     address = running(ec2, launched)[0]["PublicIpAddress"]
     # The server is up (it printed its banner to the console), yet the port stays shut.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while "Serving HTTP" not in ec2.get_console_output(InstanceId=instance_id).get("Output", ""):
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -268,7 +268,7 @@ def test_boto3_inside_an_instance_uses_its_profile_role_under_enforcement(
     )
     instance_id = reservation["Instances"][0]["InstanceId"]
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         console = ""
         while "sqs " not in console and "Traceback" not in console:
             assert time.monotonic() < deadline, console
@@ -396,7 +396,7 @@ echo detached
 
 
 def wait_console(ec2: Any, instance_id: str, text: str) -> str:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         console = str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))
         if text in console:
@@ -420,7 +420,7 @@ def test_shutdown_inside_the_instance_follows_its_shutdown_behavior(
     )
     instance_id = reservation["Instances"][0]["InstanceId"]
     launched.append(instance_id)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
         state = instance["Instances"][0]["State"]["Name"]
@@ -483,7 +483,7 @@ def test_reset_ends_every_instance(nubes_factory: Callable[..., NubesProcess]) -
 
 def _count_sleeping(marker: str, expected: int) -> int:
     """How many ``sleep <marker>`` processes run, once that settles on ``expected``."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         found = sum(cmd[:2] == [b"sleep", marker.encode()] for cmd in command_lines())
         if found == expected or time.monotonic() > deadline:

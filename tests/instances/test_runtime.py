@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 from nubes.runtime.instances.runtime import InstanceRuntime
@@ -56,7 +57,8 @@ def test_security_groups_gate_the_public_address_without_a_restart(tmp_path: Pat
 
 
 async def _wait_for_listener(lab: Lab, instance_id: str, port: int) -> None:
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         inst = lab.runtime.instances[instance_id]
         if port in inst.forwards:
             return
@@ -101,7 +103,8 @@ echo "volume has $(wc -l < /mnt/sdf/boots.txt) boots"
 
 
 async def _wait_console(lab: Lab, instance_id: str, text: bytes) -> None:
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if text in lab.runtime.console_output(instance_id):
             return
         await asyncio.sleep(0.05)
@@ -172,7 +175,8 @@ def test_shutdown_and_reboot_from_inside(tmp_path: Path) -> None:
     async def scenario(lab: Lab) -> None:
         stopper = lab.spec(b"#!/bin/sh\necho bye; shutdown -h now\n")
         await lab.runtime.boot(stopper)
-        for _ in range(100):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if lab.host.exits:
                 break
             await asyncio.sleep(0.05)
@@ -186,7 +190,8 @@ def test_shutdown_and_reboot_from_inside(tmp_path: Path) -> None:
         )
         await lab.runtime.boot(rebooter)
         boots_file = lab.tmp / "vol-r" / "boots"
-        for _ in range(200):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             boots = boots_file.read_text().count("boot") if boots_file.exists() else 0
             if boots == 2:
                 break
@@ -274,21 +279,20 @@ def test_instances_end_when_nubes_is_killed(tmp_path: Path) -> None:
     """However nubes ends (here SIGKILL, no clean-up at all), its instances end with it."""
     import subprocess
     import sys
-    import time
 
     root = str(Path(__file__).parents[2])
     code = KILLED_HOST.format(root=root, tmp=str(tmp_path))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"booted\n"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while _sleepers(b"1003") == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _sleepers(b"1003") == 1
     finally:
         proc.kill()
         proc.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while _sleepers(b"1003") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sleepers(b"1003") == 0
@@ -310,7 +314,8 @@ echo detached
         await lab.runtime.boot(spec)
         await lab.runtime.attach(spec.instance_id, "/dev/sdg", str(volume))
         await _wait_console(lab, spec.instance_id, b"hello from the volume")
-        for _ in range(100):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if (volume / "out").exists():
                 break
             await asyncio.sleep(0.05)

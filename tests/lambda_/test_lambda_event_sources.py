@@ -67,7 +67,7 @@ def test_sqs_partial_batch_failure_ends_in_dlq(
     for body in ("good-1", "bad-1", "good-2"):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
     dead = None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while dead is None and time.monotonic() < deadline:
         time.sleep(0.5)
         # Let the failed message's visibility timeout pass on nubes' clock.
@@ -154,7 +154,7 @@ def test_dynamodb_stream_to_lambda(
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
     ddb.put_item(TableName=table, Item={"pk": {"S": "b"}})
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     seen: list[str] = []
     while time.monotonic() < deadline and len(seen) < 2:
         time.sleep(0.3)
@@ -207,7 +207,8 @@ def test_in_process_event_invoke_from_sync_code(tmp_path: Any) -> None:
                 "us-east-1",
             )
             assert out == {"StatusCode": 202}
-            for _ in range(100):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
                 found = (
                     call(
@@ -262,7 +263,7 @@ def test_sqs_filter_criteria(
     )
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"type": "other"}))
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"type": "order"}))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     seen: list[str] = []
     remaining = "2"
     while time.monotonic() < deadline and (not seen or remaining != "0"):
@@ -334,7 +335,7 @@ def test_dynamodb_stream_bisects_retries_and_reports_failures(
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1
     assert record["DDBStreamBatchInfo"]["streamArn"] == mapping["EventSourceArn"]
     # The last half of the batch runs after the poison record was given up on.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     seen: list[str] = []
     while time.monotonic() < deadline and len(seen) < 2:
         events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="ok")
@@ -411,7 +412,7 @@ def test_logs_subscription_filter_feeds_a_function(
             {"timestamp": now + 1, "message": "ERROR broken"},
         ],
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     seen: list[str] = []
     while time.monotonic() < deadline and not seen:
         time.sleep(0.2)
@@ -464,7 +465,7 @@ def test_dynamodb_stream_partial_batch_response(
         StartingPosition="TRIM_HORIZON",
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     seen: list[str] = []
     while time.monotonic() < deadline and len(seen) < 2:
         time.sleep(0.2)
@@ -504,7 +505,7 @@ def test_sqs_batches_run_concurrently(
         ScalingConfig={"MaximumConcurrency": 3},
     )
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 3}
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     events: list[dict[str, Any]] = []
     while time.monotonic() < deadline and len(events) < 3:
         time.sleep(0.2)

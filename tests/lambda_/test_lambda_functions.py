@@ -381,7 +381,7 @@ def test_provisioned_concurrency_prewarms_workers(
     )
     kind, out = None, None
     # The provisioned worker starts in the background: until then on-demand ones answer.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while kind != "provisioned-concurrency" and time.monotonic() < deadline:
         out = lam.invoke(FunctionName=name, Qualifier=version, LogType="Tail")
         kind = json.loads(out["Payload"].read())
