@@ -358,3 +358,52 @@ def test_billing_mode_summary_only_where_dynamodb_shows_it(
         "LastUpdateToPayPerRequestDateTime": switched,
     }
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 2
+
+
+def test_gsi_added_later_backfills_and_key_limits(ddb: Any, unique: Callable[[str], str]) -> None:
+    """UpdateTable's new index holds the items already written (CREATING, then ACTIVE); items
+    whose index keys violate the index (type, size) stay out of it; new writes with such keys
+    are refused."""
+    name = unique("tbl")
+    ddb.create_table(
+        TableName=name, KeySchema=KEY, AttributeDefinitions=DEF, BillingMode="PAY_PER_REQUEST"
+    )
+    ddb.put_item(TableName=name, Item={"pk": {"S": "1"}, "g": {"S": "blue"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "2"}, "g": {"S": "blue"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "3"}, "g": {"N": "7"}})  # wrong type
+    ddb.put_item(TableName=name, Item={"pk": {"S": "4"}, "g": {"S": "x" * 2049}})  # too large
+    ddb.put_item(TableName=name, Item={"pk": {"S": "5"}})  # sparse
+    created = ddb.update_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )["TableDescription"]
+    index = created["GlobalSecondaryIndexes"][0]
+    assert index["IndexStatus"] == "CREATING"
+    assert index["Backfilling"] is False
+    described = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert described["IndexStatus"] == "ACTIVE"
+    assert described["ItemCount"] == 2
+    got = ddb.query(
+        TableName=name,
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "blue"}},
+    )["Items"]
+    assert sorted(i["pk"]["S"] for i in got) == ["1", "2"]
+    assert ddb.scan(TableName=name, IndexName="by-g")["Count"] == 2
+    assert error_of(
+        lambda: ddb.put_item(TableName=name, Item={"pk": {"S": "6"}, "g": {"S": "y" * 2049}})
+    ) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+        "size limit of2048 bytes",
+    )

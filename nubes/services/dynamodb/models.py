@@ -222,6 +222,8 @@ class Table:
                         f"Type mismatch for Index Key {name} Expected: {kind} Actual: "
                         f"{av.value_type(item[name])} IndexName: {index.name}"
                     )
+                if name in item and av.value_size(item[name]) > _key_limit(index, name):
+                    raise av.invalid(_key_size_message(index, name))
                 if name in item and _empty_scalar(item[name]):
                     what = (
                         "The update expression attempted to update a secondary index key to a "
@@ -246,12 +248,33 @@ class Table:
                     f"attribute cannot contain an empty {_type_noun(item[name])} value. "
                     f"Key: {name}"
                 )
-        if av.value_size(item[self.hash_key[0]]) > av.MAX_HASH_KEY:
-            raise av.invalid("Size of hashkey has exceeded the maximum size limit of2048 bytes")
-        if self.range_key and av.value_size(item[self.range_key[0]]) > av.MAX_RANGE_KEY:
-            raise av.invalid(
-                "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
-            )
+        for name, _ in self.key_types():
+            if av.value_size(item[name]) > _key_limit(self, name):
+                raise av.invalid(_key_size_message(self, name))
+
+
+def _key_limit(schema: Table | Index, name: str) -> int:
+    """A key attribute's largest size: 2048 bytes for a partition key, 1024 for a sort key
+    (tables and their indexes alike)."""
+    return av.MAX_HASH_KEY if name == schema.hash_key[0] else av.MAX_RANGE_KEY
+
+
+def _key_size_message(schema: Table | Index, name: str) -> str:
+    if name == schema.hash_key[0]:
+        return "Size of hashkey has exceeded the maximum size limit of2048 bytes"
+    return "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+
+
+def index_key_fits(index: Index, item: Item) -> bool:
+    """Whether an item written before its index existed can be in it: key attributes of the
+    declared types, not empty, within the key size limits. DynamoDB leaves the others out of
+    the index when it backfills (index key violations), it does not refuse the UpdateTable."""
+    return all(
+        av.value_type(item[name]) == kind
+        and not _empty_scalar(item[name])
+        and av.value_size(item[name]) <= _key_limit(index, name)
+        for name, kind in [index.hash_key] + ([index.range_key] if index.range_key else [])
+    )
 
 
 def _empty_scalar(value: Item) -> bool:
@@ -485,7 +508,12 @@ class Items:
         """Build a new global index from the items already in the table."""
         count = total = 0
         for hk, rk, doc in self._all_rows(table):
-            size = self._index_row(table, index, hk, rk, av.loads(doc))
+            item = av.loads(doc)
+            if any(name not in item for name in index.key_names):
+                continue
+            if not index_key_fits(index, item):
+                continue
+            size = self._index_row(table, index, hk, rk, item)
             if size is not None:
                 count += 1
                 total += size
