@@ -79,9 +79,9 @@ class Gateway:
                 return resp
         started = time.perf_counter()
         creds = read_credentials(req)
-        health = wire.health(req, creds)
-        if health is not None:
-            return health
+        early = wire.early(req, creds)
+        if early is not None:
+            return early
         target = self.router.identify(req, creds)
         # Providers are made on first use; one made just now may claim this request with an
         # interceptor (CORS preflight, website, function URL) or add a check. No AWS API path

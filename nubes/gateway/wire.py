@@ -3,7 +3,8 @@
 DynamoDB refuses a body over 16 MB with 413 before reading it, inflates gzip and deflate request
 bodies on every operation (SDKs compress large requests when asked), stamps each response with
 ``x-amz-crc32`` (the CRC32 of the body, which botocore checks and retries on mismatch) and
-``Server: Server``, and answers an unsigned ``GET /`` on its endpoint with a health line.
+``Server: Server``, answers an unsigned ``GET /`` on its endpoint with a health line and answers
+browsers' CORS preflights.
 """
 
 from __future__ import annotations
@@ -24,15 +25,42 @@ MAX_INFLATED = 16 * 1024 * 1024
 """The largest body a compressed request may inflate to (AWS's own limits are not above it)."""
 
 
-def health(req: HttpRequest, creds: Credentials | None) -> HttpResponse | None:
-    """DynamoDB's answer to an unsigned ``GET /`` on its own host name (load balancers' and
-    SDK health checks), instead of taking it for S3's ListBuckets."""
-    if creds is not None or req.method != "GET" or req.path != "/":
+def early(req: HttpRequest, creds: Credentials | None) -> HttpResponse | None:
+    """Answers given before routing: DynamoDB's health line and its CORS preflights."""
+    if creds is not None or req.path != "/":
         return None
     host = req.host.rsplit(":", 1)[0].lower()
-    if not host.startswith("dynamodb."):
+    if req.method == "GET" and host.startswith("dynamodb."):
+        # Load balancers' and SDK health checks, not S3's ListBuckets.
+        return HttpResponse(200, {"content-type": "text/plain"}, f"healthy: {host} ".encode())
+    if req.method == "OPTIONS":
+        return _preflight(req, host)
+    return None
+
+
+def _preflight(req: HttpRequest, host: str) -> HttpResponse | None:
+    """A browser's preflight for a JSON RPC call (DynamoDB from the JavaScript SDK): any origin
+    may call, with the headers it asks for; S3's own CORS rules answer the rest."""
+    origin = req.headers.get("origin")
+    method = req.headers.get("access-control-request-method")
+    asked = req.headers.get("access-control-request-headers", "")
+    rpc = "x-amz-target" in asked.lower() or host.startswith("dynamodb.")
+    if not origin or not method or not rpc:
         return None
-    return HttpResponse(200, {"content-type": "text/plain"}, f"healthy: {host} ".encode())
+    headers = {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": method,
+        "Access-Control-Max-Age": "172800",
+        "Access-Control-Expose-Headers": EXPOSED,
+        "content-type": "text/plain",
+    }
+    if asked:
+        headers["Access-Control-Allow-Headers"] = asked
+    return HttpResponse(200, headers, b"")
+
+
+EXPOSED = "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-crc32,Date"
+"""Response headers a browser's SDK reads: the request id, the error type and the checksum."""
 
 
 def prepare(service: str, op: OperationModel, req: HttpRequest) -> None:

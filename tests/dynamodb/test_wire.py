@@ -100,3 +100,22 @@ def test_unsigned_get_root_on_dynamodb_host_is_health(endpoint: str) -> None:
         text = resp.read().decode()
     assert text.startswith("healthy: dynamodb.us-east-1.amazonaws.com")
     assert "ListAllMyBucketsResult" not in text
+
+
+def test_cors_preflight(endpoint: str) -> None:
+    req = urllib.request.Request(
+        endpoint + "/",
+        method="OPTIONS",
+        headers={
+            "Origin": "http://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target,authorization",
+        },
+    )
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 200
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["access-control-allow-methods"] == "POST"
+    assert "x-amz-target" in headers["access-control-allow-headers"]
+    assert "x-amzn-RequestId" in headers["access-control-expose-headers"]
