@@ -13,6 +13,7 @@ from nubes.core.resources import (
     ResourceContext,
     ResourceFailed,
     ResourceType,
+    as_json,
     boolean,
     integer,
 )
@@ -740,10 +741,123 @@ class PlacementGroup(ResourceType):
                           {"GroupName": current.physical_id})  # fmt: skip
 
 
+class EipAssociation(ResourceType):
+    type_name = "AWS::EC2::EIPAssociation"
+    attributes = ("Id",)
+    replace_on = frozenset({"AllocationId", "EIP", "InstanceId", "NetworkInterfaceId",
+                            "PrivateIpAddress"})  # fmt: skip
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        keys = ("AllocationId", "InstanceId", "NetworkInterfaceId", "PrivateIpAddress")
+        params: dict[str, Any] = {k: props[k] for k in keys if props.get(k)}
+        if props.get("EIP"):
+            params["PublicIp"] = props["EIP"]
+        association = ctx.call("ec2", "AssociateAddress", params)["AssociationId"]
+        return Provisioned(association, attributes={"Id": association})
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(("InvalidAssociationID.NotFound",), "ec2", "DisassociateAddress",
+                          {"AssociationId": current.physical_id})  # fmt: skip
+
+
+class NetworkInterface(ResourceType):
+    type_name = "AWS::EC2::NetworkInterface"
+    attributes = ("Id", "PrimaryPrivateIpAddress", "SecondaryPrivateIpAddresses")
+    replace_on = frozenset({"SubnetId", "PrivateIpAddress", "PrivateIpAddresses",
+                            "SecondaryPrivateIpAddressCount", "InterfaceType"})  # fmt: skip
+    required = ("SubnetId",)
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        keys = ("SubnetId", "Description", "PrivateIpAddress", "InterfaceType")
+        params: dict[str, Any] = {k: props[k] for k in keys if props.get(k)}
+        if props.get("GroupSet"):
+            params["Groups"] = props["GroupSet"]
+        if props.get("PrivateIpAddresses"):
+            params["PrivateIpAddresses"] = [
+                {"PrivateIpAddress": a["PrivateIpAddress"], "Primary": boolean(a["Primary"])}
+                for a in props["PrivateIpAddresses"]]  # fmt: skip
+        if "SecondaryPrivateIpAddressCount" in props:
+            params["SecondaryPrivateIpAddressCount"] = integer(
+                props["SecondaryPrivateIpAddressCount"])  # fmt: skip
+        params["TagSpecifications"] = _specs(ctx, "network-interface", props)
+        eni = ctx.call("ec2", "CreateNetworkInterface", params)["NetworkInterface"]
+        if "SourceDestCheck" in props:
+            self._source_dest(ctx, eni["NetworkInterfaceId"], props)
+        return self._provisioned(eni)
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        eni = current.physical_id
+        if props.get("Description") != old_props.get("Description"):
+            description = {"Value": props.get("Description", "")}
+            ctx.call("ec2", "ModifyNetworkInterfaceAttribute",
+                     {"NetworkInterfaceId": eni, "Description": description})  # fmt: skip
+        if props.get("GroupSet") and props.get("GroupSet") != old_props.get("GroupSet"):
+            ctx.call("ec2", "ModifyNetworkInterfaceAttribute",
+                     {"NetworkInterfaceId": eni, "Groups": props["GroupSet"]})  # fmt: skip
+        if props.get("SourceDestCheck") != old_props.get("SourceDestCheck"):
+            self._source_dest(ctx, eni, props)
+        _retag(ctx, eni, props, old_props)
+        found = ctx.call("ec2", "DescribeNetworkInterfaces", {"NetworkInterfaceIds": [eni]})
+        return self._provisioned(found["NetworkInterfaces"][0])
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(("InvalidNetworkInterfaceID.NotFound",), "ec2", "DeleteNetworkInterface",
+                          {"NetworkInterfaceId": current.physical_id})  # fmt: skip
+
+    @staticmethod
+    def _source_dest(ctx: ResourceContext, eni: str, props: Props) -> None:
+        check = boolean(props.get("SourceDestCheck", True))
+        ctx.call("ec2", "ModifyNetworkInterfaceAttribute",
+                 {"NetworkInterfaceId": eni, "SourceDestCheck": {"Value": check}})  # fmt: skip
+
+    @staticmethod
+    def _provisioned(eni: dict[str, Any]) -> Provisioned:
+        addresses = eni.get("PrivateIpAddresses") or []
+        secondary = [a["PrivateIpAddress"] for a in addresses if not a.get("Primary")]
+        return Provisioned(eni["NetworkInterfaceId"], attributes={
+            "Id": eni["NetworkInterfaceId"], "PrimaryPrivateIpAddress": eni["PrivateIpAddress"],
+            "SecondaryPrivateIpAddresses": secondary})  # fmt: skip
+
+
+class VpcEndpoint(ResourceType):
+    type_name = "AWS::EC2::VPCEndpoint"
+    attributes = ("CreationTimestamp", "DnsEntries", "Id", "NetworkInterfaceIds")
+    # AWS changes an endpoint's policy, route tables, subnets and groups in place
+    # (ModifyVpcEndpoint); nubes' EC2 has no such operation, so a change makes a new endpoint.
+    replace_on = frozenset({"VpcId", "ServiceName", "VpcEndpointType", "PolicyDocument",
+                            "RouteTableIds", "SubnetIds", "SecurityGroupIds",
+                            "PrivateDnsEnabled"})  # fmt: skip
+    required = ("VpcId", "ServiceName")
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        keys = ("VpcId", "ServiceName", "VpcEndpointType", "RouteTableIds", "SubnetIds",
+                "SecurityGroupIds")  # fmt: skip
+        params: dict[str, Any] = {k: props[k] for k in keys if props.get(k)}
+        if "PolicyDocument" in props:
+            params["PolicyDocument"] = as_json(props["PolicyDocument"])
+        if "PrivateDnsEnabled" in props:
+            params["PrivateDnsEnabled"] = boolean(props["PrivateDnsEnabled"])
+        params["TagSpecifications"] = _specs(ctx, "vpc-endpoint", props)
+        endpoint = ctx.call("ec2", "CreateVpcEndpoint", params)["VpcEndpoint"]
+        created = endpoint.get("CreationTimestamp")
+        return Provisioned(endpoint["VpcEndpointId"], attributes={
+            "CreationTimestamp": created.isoformat() if hasattr(created, "isoformat")
+            else str(created),
+            "DnsEntries": [f"{e.get('HostedZoneId', '')}:{e.get('DnsName', '')}"
+                           for e in endpoint.get("DnsEntries") or []],
+            "Id": endpoint["VpcEndpointId"],
+            "NetworkInterfaceIds": list(endpoint.get("NetworkInterfaceIds") or [])})  # fmt: skip
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call("ec2", "DeleteVpcEndpoints", {"VpcEndpointIds": [current.physical_id]})
+
+
 TYPES: dict[str, type[ResourceType]] = {
     cls.type_name: cls
     for cls in (Vpc, Subnet, InternetGateway, GatewayAttachment, RouteTable, Route,
                 SubnetRouteTableAssociation, SecurityGroup, SecurityGroupIngress,
                 SecurityGroupEgress, Eip, NatGateway, KeyPair, LaunchTemplate, Instance, Volume,
-                VolumeAttachment, PlacementGroup)
+                VolumeAttachment, PlacementGroup, EipAssociation, NetworkInterface, VpcEndpoint)
 }  # fmt: skip
