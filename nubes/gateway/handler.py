@@ -108,7 +108,7 @@ class Gateway:
         )
         host_id = ids.s3_host_id() if s3 else ""
         resp = await self._answer(ctx, target, host_id)
-        wire.finish(target.service.name, resp)
+        wire.finish(target.service.name, req, resp)
         headers = resp.headers
         if s3:
             headers["x-amz-request-id"] = request_id

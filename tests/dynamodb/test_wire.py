@@ -119,3 +119,20 @@ def test_cors_preflight(endpoint: str) -> None:
     assert headers["access-control-allow-methods"] == "POST"
     assert "x-amz-target" in headers["access-control-allow-headers"]
     assert "x-amzn-RequestId" in headers["access-control-expose-headers"]
+
+
+def test_gzip_response_when_accepted(endpoint: str) -> None:
+    status, headers, body = call(endpoint, "ListTables", b"{}", {"Accept-Encoding": "gzip"})
+    assert status == 200
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert lowered["content-encoding"] == "gzip"
+    assert lowered["x-amz-crc32"] == str(zlib.crc32(body))
+    assert "TableNames" in json.loads(gzip.decompress(body))
+
+
+def test_boto3_with_crc32_checks(ddb: Any, make_table: Any) -> None:
+    """botocore verifies x-amz-crc32 on every DynamoDB answer: a large one must pass too."""
+    table = make_table()
+    for i in range(30):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"k{i}"}, "v": {"S": "z" * 2000}})
+    assert ddb.scan(TableName=table)["Count"] == 30
