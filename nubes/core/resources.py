@@ -107,6 +107,7 @@ MODULES: dict[str, str] = {
     "AWS::Route53": "nubes.services.route53.resources",
     "AWS::ECR": "nubes.services.ecr.resources",
     "AWS::Scheduler": "nubes.services.scheduler.resources",
+    "AWS::ElasticLoadBalancing": "nubes.services.elb.resources",
     "AWS::ApiGateway": "nubes.services.apigateway.resources",
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
 }
