@@ -118,13 +118,19 @@ class Gateway:
         headers.update(ctx.extras.get("response_headers", {}))
         if "status" in ctx.extras and resp.status < 300:
             resp.status = ctx.extras["status"]
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "%s.%s %s %.1fms",
+        # Failures at info (what a person debugging a client wants to see), the rest at debug.
+        level = logging.INFO if resp.status >= 400 else logging.DEBUG
+        if log.isEnabledFor(level):
+            error = ctx.extras.get("error_code")
+            log.log(
+                level,
+                "%s.%s %s%s %.1fms%s",
                 target.service.name,
                 target.operation or target.action,
                 resp.status,
+                f" {error}" if error else "",
                 (time.perf_counter() - started) * 1000,
+                f" (account {ctx.account_id})" if resp.status >= 400 else "",
             )
         return resp
 
@@ -149,8 +155,10 @@ class Gateway:
             result = await self.env.providers.dispatch(ctx, op.name, params)
             return proto.serialize(result, rctx)
         except ServiceError as err:
+            ctx.extras["error_code"] = err.code
             return proto.serialize_error(err, rctx)
         except Exception:
+            ctx.extras["error_code"] = "InternalFailure"
             log.exception("%s.%s failed", ctx.service, ctx.operation)
             return proto.serialize_error(_internal_error(target.protocol), rctx)
 
