@@ -294,7 +294,9 @@ def states(elb: Any, tg_arn: str) -> dict[str, str]:
 
 def settle(elb: Any, tg_arn: str, advance: Callable[[float], None], want: str = "healthy") -> None:
     """Advance the clock an interval at a time until every target is in state ``want``."""
-    for _ in range(12):
+    # Health checks are real requests: on a loaded machine they need more intervals.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         advance(5)
         if eventually(lambda: set(states(elb, tg_arn).values()) == {want}, timeout=2):
             return
