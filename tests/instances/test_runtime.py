@@ -122,7 +122,9 @@ sleep 1002
         a, b = lab.spec(daemonizing), lab.spec(daemonizing)
         await lab.runtime.boot(a)
         await lab.runtime.boot(b)
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 60
+        while _sleepers() < 6 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         assert _sleepers() >= 6
         await lab.runtime.halt(a.instance_id)
         assert _sleepers() >= 3
