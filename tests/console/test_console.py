@@ -15,7 +15,7 @@ from tests.console.conftest import screenshot
 from tests.server import NubesProcess
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float = 20) -> Any:
+def _wait_for(predicate: Callable[[], Any], timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         got = predicate()
@@ -78,7 +78,7 @@ def test_console_is_live(
     bucket = unique("live")
     client("s3").create_bucket(Bucket=bucket)
     # The page refreshes its content by itself, no reload.
-    assert _wait_for(lambda: bucket in browser.page_source, timeout=15)
+    assert _wait_for(lambda: bucket in browser.page_source)
 
 
 def test_lambda_invoke_and_logs_in_the_console(

@@ -44,7 +44,7 @@ def instance(ec2: Any, instance_id: str) -> dict[str, Any]:
     return found
 
 
-def wait_state(ec2: Any, instance_id: str, state: str, timeout: float = 20) -> dict[str, Any]:
+def wait_state(ec2: Any, instance_id: str, state: str, timeout: float = 60) -> dict[str, Any]:
     """Poll until the instance is in ``state`` (the runtime boots and halts real processes)."""
     deadline = time.monotonic() + timeout
     while True:

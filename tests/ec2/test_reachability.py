@@ -22,7 +22,7 @@ def _get(url: str) -> bytes | None:
         return None
 
 
-def _eventually(url: str, expected: bytes | None, timeout: float = 20) -> None:
+def _eventually(url: str, expected: bytes | None, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while _get(url) != expected:
         assert time.monotonic() < deadline, f"{url} never answered {expected!r}"

@@ -20,7 +20,7 @@ echo "read: $(cat /mnt/sdg/note)"
 """
 
 
-def _console(ec2: Any, instance_id: str, text: str, timeout: float = 20) -> str:
+def _console(ec2: Any, instance_id: str, text: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while True:
         output = str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))

@@ -220,7 +220,7 @@ def through(endpoint: str) -> Callable[..., Reply]:
     return send
 
 
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Wait (real time) until ``check()`` returns something true: health probes run in the
     server once the clock has been advanced."""
     deadline = time.monotonic() + timeout

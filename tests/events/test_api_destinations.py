@@ -61,7 +61,7 @@ class Endpoint:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def calls(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    def calls(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.05)

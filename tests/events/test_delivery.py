@@ -22,7 +22,7 @@ from tests.events.conftest import Queue
 from tests.lambda_.conftest import ROLE, zipped
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         found = check()

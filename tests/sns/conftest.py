@@ -78,7 +78,7 @@ class Recorder:
     """Statuses to answer with, in order; 200 once they run out."""
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
-    def wait_for(self, count: int, timeout: float = 10) -> list[tuple[dict[str, str], str]]:
+    def wait_for(self, count: int, timeout: float = 60) -> list[tuple[dict[str, str], str]]:
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.posts) >= count, timeout)
         return list(self.posts)
