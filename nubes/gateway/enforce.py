@@ -565,7 +565,9 @@ def anonymous_context(env: Environment, service: str, operation: str, req: HttpR
 
 
 class Enforcer:
-    def __init__(self, env: Environment, identities: Identities) -> None:
+    def __init__(self, env: Environment, identities: Identities, *, install: bool = True) -> None:
+        """``install`` False: a verifier that answers only those who ask it (API Gateway's
+        AWS_IAM methods with enforcement off), leaving nubes' other signature checks alone."""
         self.env = env
         self.identities = identities
         settings = env.settings
@@ -576,8 +578,9 @@ class Enforcer:
         self.anonymous = KeyRecord(
             Principal("", "", "*", "", "anonymous"), Caller("*", "", "anonymous"), ""
         )
-        sigv4.register_secret_resolver(self.secret_for)
-        register_resource_policy_lookup("sts", self._trust_policy)
+        if install:
+            sigv4.register_secret_resolver(self.secret_for)
+            register_resource_policy_lookup("sts", self._trust_policy)
         self._hash_keys: dict[tuple[str, str, str, str], str | None] = {}
         self._policies: dict[tuple[Any, ...], tuple[float, tuple[str, Any] | None]] = {}
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}
@@ -591,7 +594,8 @@ class Enforcer:
             ("kms", self._kms_policy),
             ("secretsmanager", self._secret_policy),
         ):
-            _lookups.setdefault(service, fn)
+            if install:
+                _lookups.setdefault(service, fn)
 
     def secret_for(self, access_key_id: str) -> str | None:
         record = self.record(access_key_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -168,27 +169,75 @@ def test_http_api_simple_lambda_authorizer(
     assert ok.json()["requestContext"]["authorizer"] == {"lambda": {"who": "tester"}}
 
 
-def test_aws_iam_method_wants_a_signature(
-    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
-) -> None:
+def _signed(url: str, key: str, secret: str) -> dict[str, str]:
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(key, secret), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_aws_iam_method_wants_a_signature(
+    apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
+) -> None:
     _, path = _rest_api(apigw, unique, make_function(ECHO), authorizationType="AWS_IAM")
     url = endpoint + path
     unsigned = requests.get(url, timeout=60)
     assert unsigned.status_code == 403
     assert unsigned.json() == {"message": "Missing Authentication Token"}
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials("AKIAEXAMPLEKEY000001", "secret"), "execute-api", "us-east-1").add_auth(
-        request
-    )
-    signed = requests.get(url, headers=dict(request.headers.items()), timeout=60)
+    forged = requests.get(url, headers=_signed(url, "test", "not-the-secret"), timeout=60)
+    assert forged.status_code == 403
+    assert forged.json()["message"].startswith("The request signature we calculated does not")
+    signed = requests.get(url, headers=_signed(url, "test", "test"), timeout=60)
     assert signed.status_code == 201
     identity = signed.json()["requestContext"]["identity"]
-    assert identity["accessKey"] == "AKIAEXAMPLEKEY000001"
+    assert identity["accessKey"] == "test"
     assert identity["accountId"] == "000000000000"
+
+
+def test_aws_iam_method_asks_the_callers_policies(
+    apigw: Any,
+    client: Callable[..., Any],
+    endpoint: str,
+    unique: Callable[[str], str],
+    make_function: Callable[..., str],
+) -> None:
+    function = make_function(ECHO)
+    open_id, open_path = _rest_api(apigw, unique, function, authorizationType="AWS_IAM")
+    closed_id, closed_path = _rest_api(apigw, unique, function, authorizationType="AWS_IAM")
+    iam = client("iam")
+    user = unique("caller")
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    allowed = f"arn:aws:execute-api:us-east-1:000000000000:{open_id}/prod/GET/thing"
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="invoke",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": allowed}
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
+    ok = requests.get(
+        endpoint + open_path, headers=_signed(endpoint + open_path, key_id, secret), timeout=60
+    )
+    assert ok.status_code == 201
+    assert ok.json()["requestContext"]["identity"]["userArn"] == user_arn
+    url = endpoint + closed_path
+    denied = requests.get(url, headers=_signed(url, key_id, secret), timeout=60)
+    assert denied.status_code == 403
+    closed_arn = allowed.replace(open_id, closed_id)
+    assert denied.json() == {
+        "Message": f"User: {user_arn} is not authorized to perform: execute-api:Invoke "
+        f"on resource: {closed_arn}"
+    }
 
 
 def test_stage_and_route_throttling(

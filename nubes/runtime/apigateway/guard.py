@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
@@ -16,6 +16,7 @@ from nubes.runtime.apigateway.proxy import call_function, json_reply
 
 if TYPE_CHECKING:
     from nubes.app import Environment
+    from nubes.services.iam.provider import IamProvider
 
 QUOTA_PERIODS = {"DAY": 86_400.0, "WEEK": 7 * 86_400.0, "MONTH": 30 * 86_400.0}
 DEFAULT_AUTHORIZER_TTL = 300
@@ -191,29 +192,41 @@ def _listed(value: Any) -> list[str]:
 
 
 def iam_caller(env: Environment, call: Any) -> tuple[dict[str, Any], HttpResponse | None]:
-    """AWS_IAM methods: the caller a SigV4 signature (scoped to ``execute-api``) names, as
-    ``requestContext.identity`` shows it. Under IAM enforcement the signature is verified
-    against the key's secret; without it, only its presence is asked for."""
+    """AWS_IAM methods, as AWS runs them whether IAM enforcement is on or off: the SigV4
+    signature (scoped to ``execute-api``) verified against the caller's secret, then the
+    caller's IAM policies asked for ``execute-api:Invoke`` on the method's ARN. Returns the
+    caller as ``requestContext.identity`` shows it, or the refusal."""
     from nubes.core import accounts
     from nubes.gateway.auth import read_credentials
     from nubes.gateway.enforce import anonymous_context, running_enforcer
     from nubes.protocol.base import ServiceError
+    from nubes.services.iam.policy.engine import Request, evaluate
 
+    ctx = anonymous_context(env, "apigatewaymanagementapi", "Invoke", call.req)
+    ctx.account_id, ctx.region = call.account, call.region
     creds = read_credentials(call.req)
-    if creds is None:
-        return {}, json_reply(403, {"message": "Missing Authentication Token"})
-    principal = accounts.resolve(creds.access_key_id, env.settings.account_id)
-    enforcer = running_enforcer(env)
-    if enforcer is not None:
-        ctx = anonymous_context(env, "apigatewaymanagementapi", "Invoke", call.req)
-        ctx.account_id, ctx.region = call.account, call.region
-        ctx.principal = principal
-        try:
-            principal = enforcer.authenticate(ctx, None).principal
-        except ServiceError as err:
-            return {}, json_reply(403, {"message": err.message})
+    if creds is not None:
+        ctx.principal = accounts.resolve(creds.access_key_id, env.settings.account_id)
+    iam = cast("IamProvider", env.providers.get("iam"))
+    enforcer = running_enforcer(env) or iam.verifier()
+    try:
+        record = enforcer.authenticate(ctx, None)
+    except ServiceError as err:
+        return {}, json_reply(403, {"message": err.message})
+    caller, principal = record.caller, record.principal
+    resource = call.method_arn()
+    if not (caller.kind == "root" and caller.account == call.account):
+        policies = enforcer.identities.policies(principal.access_key_id, record)
+        request = Request("execute-api:Invoke", resource, caller, {}, call.account)
+        decision = evaluate(request, policies.identity, (), policies.boundary, policies.session)
+        if not decision.allowed:
+            message = (
+                f"User: {caller.arn} is not authorized to perform: execute-api:Invoke "
+                f"on resource: {resource}"
+            )
+            return {}, json_reply(403, {"Message": message})
     identity = {
-        "accessKey": creds.access_key_id,
+        "accessKey": principal.access_key_id,
         "accountId": principal.account_id,
         "caller": principal.arn.rpartition("/")[2] or principal.account_id,
         "user": principal.arn.rpartition("/")[2] or principal.account_id,
