@@ -23,6 +23,7 @@ from nubes.core.resources import (
 )
 from nubes.protocol.base import ServiceError
 from nubes.services.cloudformation import template as tpl
+from nubes.services.cloudformation.dynamic import DynamicReferenceError, resolve_references
 from nubes.services.cloudformation.intrinsics import NotReady, Scope
 from nubes.services.cloudformation.models import ResourceRow, Stack, Stacks
 from nubes.services.cloudformation.policy import refusal
@@ -196,6 +197,22 @@ class Engine:
             azs=self.availability_zones,
         )
 
+    def properties(
+        self, stack: Stack, scope: Scope, logical_id: str, definition: dict[str, Any]
+    ) -> Any:
+        """A resource's properties resolved, dynamic references included."""
+        props = scope.resolve(definition.get("Properties") or {})
+
+        def invoke(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+            return self.env.providers.invoke(
+                service, operation, params, stack.account, stack.region
+            )
+
+        try:
+            return resolve_references(definition.get("Type", ""), props, invoke)
+        except DynamicReferenceError as exc:
+            raise StepFailed(logical_id, str(exc)) from exc
+
     def availability_zones(self, region: str) -> list[str]:
         try:
             out = self.env.providers.invoke(
@@ -306,7 +323,7 @@ class Engine:
         row = ResourceRow(logical_id, type_name, f"{status}_IN_PROGRESS", None, 0.0, None, None)
         try:
             handler = _handler(type_name)
-            props = scope.resolve(definition.get("Properties") or {})
+            props = self.properties(stack, scope, logical_id, definition)
             row.props = props
             self.put(stack, row)
             missing = [p for p in handler.required if p not in props]
@@ -641,8 +658,8 @@ class Engine:
     ) -> None:
         type_name = definition["Type"]
         try:
-            props = scope.resolve(definition.get("Properties") or {})
-        except (ServiceError, NotReady) as exc:
+            props = self.properties(stack, scope, logical_id, definition)
+        except (ServiceError, NotReady, StepFailed) as exc:
             row = ResourceRow(
                 logical_id, type_name, "UPDATE_FAILED", None, 0.0, old.provisioned, old.props
             )
@@ -823,7 +840,7 @@ class Engine:
                 )
                 taken.append(logical_id)
                 try:
-                    row.props = scope.resolve(definition.get("Properties") or {})
+                    row.props = self.properties(stack, scope, logical_id, definition)
                     self.put(stack, row)
                     ctx = self.context(stack, logical_id)
                     row.provisioned = _handler(row.type).adopt(ctx, wanted[logical_id], row.props)
