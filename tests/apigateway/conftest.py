@@ -79,3 +79,14 @@ def lambda_uri(function_arn: str) -> str:
 def api_url(endpoint: str, api_id: str, stage: str = "") -> str:
     base = f"{endpoint}/_aws/execute-api/{api_id}"
     return f"{base}/{stage}" if stage else base
+
+
+def signed_headers(url: str, key: str, secret: str) -> dict[str, str]:
+    """Headers of a GET of ``url`` signed with SigV4 for ``execute-api``."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(key, secret), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.apigateway.conftest import ECHO, api_url, lambda_uri
+from tests.apigateway.conftest import ECHO, api_url, lambda_uri, signed_headers
 
 TOKEN_AUTHORIZER = """
 def handler(event, context):
@@ -169,16 +169,6 @@ def test_http_api_simple_lambda_authorizer(
     assert ok.json()["requestContext"]["authorizer"] == {"lambda": {"who": "tester"}}
 
 
-def _signed(url: str, key: str, secret: str) -> dict[str, str]:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials(key, secret), "execute-api", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
-
-
 def test_aws_iam_method_wants_a_signature(
     apigw: Any, endpoint: str, unique: Callable[[str], str], make_function: Callable[..., str]
 ) -> None:
@@ -187,10 +177,10 @@ def test_aws_iam_method_wants_a_signature(
     unsigned = requests.get(url, timeout=60)
     assert unsigned.status_code == 403
     assert unsigned.json() == {"message": "Missing Authentication Token"}
-    forged = requests.get(url, headers=_signed(url, "test", "not-the-secret"), timeout=60)
+    forged = requests.get(url, headers=signed_headers(url, "test", "not-the-secret"), timeout=60)
     assert forged.status_code == 403
     assert forged.json()["message"].startswith("The request signature we calculated does not")
-    signed = requests.get(url, headers=_signed(url, "test", "test"), timeout=60)
+    signed = requests.get(url, headers=signed_headers(url, "test", "test"), timeout=60)
     assert signed.status_code == 201
     identity = signed.json()["requestContext"]["identity"]
     assert identity["accessKey"] == "test"
@@ -226,12 +216,14 @@ def test_aws_iam_method_asks_the_callers_policies(
     key = iam.create_access_key(UserName=user)["AccessKey"]
     key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
     ok = requests.get(
-        endpoint + open_path, headers=_signed(endpoint + open_path, key_id, secret), timeout=60
+        endpoint + open_path,
+        headers=signed_headers(endpoint + open_path, key_id, secret),
+        timeout=60,
     )
     assert ok.status_code == 201
     assert ok.json()["requestContext"]["identity"]["userArn"] == user_arn
     url = endpoint + closed_path
-    denied = requests.get(url, headers=_signed(url, key_id, secret), timeout=60)
+    denied = requests.get(url, headers=signed_headers(url, key_id, secret), timeout=60)
     assert denied.status_code == 403
     closed_arn = allowed.replace(open_id, closed_id)
     assert denied.json() == {
