@@ -4,7 +4,9 @@ a FAILURE signal, and times out on the nubes clock."""
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +28,16 @@ Resources:
     Properties:
       ImageId: {image}
       InstanceType: t2.micro
+"""
+
+# What cfn-signal does from an instance: SignalResource through the endpoint the instance is given
+# (AWS_ENDPOINT_URL), here with the test's own Python and boto3.
+SIGNAL_SCRIPT = """#!/bin/sh
+AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test {python} -c '
+import boto3
+boto3.client("cloudformation").signal_resource(
+    StackName="{stack}", LogicalResourceId="Server", UniqueId="user-data", Status="SUCCESS")
+'
 """
 
 GROUP = """
@@ -119,3 +131,18 @@ def test_instance_times_out_on_the_clock(
         "CREATE_FAILED",
         "Failed to receive 1 resource signal(s) within the specified duration",
     ) in reasons(cfn, name)
+
+
+def test_instance_user_data_signals_through_the_api(
+    cfn: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    name = unique("signals")
+    image = catalogue_image(client, cfn.meta.region_name)
+    script = SIGNAL_SCRIPT.format(python=sys.executable, stack=name)
+    body = INSTANCE.format(count=1, image=image) + (
+        f"      UserData: {base64.b64encode(script.encode()).decode()}\n"
+    )
+    cfn.create_stack(StackName=name, TemplateBody=body)
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cfn, name)
+    cfn.delete_stack(StackName=name)
