@@ -71,3 +71,24 @@ def test_missing_references_roll_back(
         assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
         failed = [r for r in reasons(cfn, stack["StackName"]) if r[1] == "CREATE_FAILED"]
         assert failed and reason in failed[0][2], failed
+
+
+def test_ssm_secure_where_aws_allows_it(
+    cfn: Any, client: Callable[..., Any], deploy: Any, unique: Callable[[str], str]
+) -> None:
+    ssm, iam = client("ssm"), client("iam")
+    name, user = "/" + unique("dyn-secure"), unique("dyn-user")
+    ssm.put_parameter(Name=name, Value="Secure-Pass-123!", Type="SecureString")
+    body = f"""
+Resources:
+  User:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: {user}
+      LoginProfile:
+        Password: "{{{{resolve:ssm-secure:{name}}}}}"
+"""
+    stack = deploy(body, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cfn, stack["StackName"])
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["UserName"] == user
+    cfn.delete_stack(StackName=stack["StackName"])
