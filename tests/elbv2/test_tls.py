@@ -104,3 +104,52 @@ def test_https_targets(
     made = balancer([sites("secure", tls=True)], Protocol="HTTPS", HealthCheckProtocol="HTTPS")
     settle(elb, made["tg"]["TargetGroupArn"], advance)
     assert through(made["lb"]["DNSName"], "/over-tls").json()["site"] == "secure"
+
+
+def test_https_listener_with_an_iam_server_certificate(
+    client: Callable[..., Any],
+    sites: Callable[[str], Site],
+    balancer: Callable[..., dict[str, Any]],
+    advance: Callable[[float], None],
+    endpoint: str,
+    unique: Callable[..., str],
+) -> None:
+    from tests.acm.test_acm import self_signed
+
+    elb, iam = client("elbv2"), client("iam")
+    made = balancer([sites("a")])
+    lb, tg = made["lb"], made["tg"]["TargetGroupArn"]
+    settle(elb, tg, advance)
+    body, key = self_signed("*." + lb["DNSName"].split(".", 1)[1])
+    uploaded = iam.upload_server_certificate(
+        ServerCertificateName=unique("cert"),
+        CertificateBody=body.decode(),
+        PrivateKey=key.decode(),
+    )["ServerCertificateMetadata"]["Arn"]
+    elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=8444,
+        Certificates=[{"CertificateArn": uploaded}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )
+    query = dns.message.make_query(lb["DNSName"], "A")
+    answer = dns.query.udp(query, "127.0.0.1", port=dns_port(endpoint), timeout=5)
+    address = answer.answer[0][0].address
+    # Only the served certificate is compared: the shared clock server runs ahead of this
+    # machine, so date checks would fail (see the ACM test).
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    def served() -> bytes | None:
+        try:
+            with (
+                socket.create_connection((address, 8444), timeout=5) as raw,
+                context.wrap_socket(raw, server_hostname=lb["DNSName"]) as tls,
+            ):
+                return tls.getpeercert(binary_form=True)
+        except OSError:
+            return None
+
+    assert eventually(served) == ssl.PEM_cert_to_DER_cert(body.decode())

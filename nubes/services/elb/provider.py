@@ -23,6 +23,7 @@ from nubes.protocol.base import ServiceError
 from nubes.runtime.proxy import Plane, config
 from nubes.services.base import ServiceProvider
 from nubes.services.elb.errors import errors
+from nubes.services.elbv2 import certificates as listener_certificates
 from nubes.services.elbv2.defaults import hosted_zone
 
 if TYPE_CHECKING:
@@ -304,18 +305,10 @@ class ElbProvider(ServiceProvider):
                 raise errors.CertificateNotFoundException(
                     "A certificate must be specified for HTTPS and SSL listeners"
                 )
-            try:
-                self.env.providers.invoke(
-                    "acm",
-                    "DescribeCertificate",
-                    {"CertificateArn": certificate},
-                    ctx.account_id,
-                    ctx.region,
-                )
-            except ServiceError:
+            if not listener_certificates.usable(self.env, ctx, certificate):
                 raise errors.CertificateNotFoundException(
                     f"Server Certificate not found for the key: {certificate}"
-                ) from None
+                )
             out["SSLCertificateId"] = certificate
         return out
 
@@ -654,10 +647,7 @@ class ElbProvider(ServiceProvider):
     # -- the data plane's side ------------------------------------------------------------
 
     def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
-        material: tuple[bytes, bytes] | None = self.env.providers.get("acm").key_pair(  # type: ignore[attr-defined]
-            certificate_arn
-        )
-        return material
+        return listener_certificates.material(self.env, certificate_arn)
 
     @staticmethod
     def _health(doc: Json) -> Json:

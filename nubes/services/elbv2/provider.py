@@ -24,6 +24,7 @@ from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.runtime.proxy import Plane, config
 from nubes.services.base import ServiceProvider
+from nubes.services.elbv2 import certificates as listener_certificates
 from nubes.services.elbv2 import checks, defaults
 from nubes.services.elbv2.errors import errors
 from nubes.store import Row
@@ -1296,26 +1297,13 @@ class Elbv2Provider(ServiceProvider):
     def _check_certificates(self, ctx: RequestContext, certificates: list[Json]) -> None:
         for item in certificates:
             certificate_arn = item.get("CertificateArn", "")
-            try:
-                found = self.env.providers.invoke(
-                    "acm",
-                    "DescribeCertificate",
-                    {"CertificateArn": certificate_arn},
-                    ctx.account_id,
-                    ctx.region,
-                )
-            except ServiceError:
-                found = None
-            if found is None or found["Certificate"]["Status"] != "ISSUED":
+            if not listener_certificates.usable(self.env, ctx, certificate_arn):
                 raise errors.CertificateNotFoundException(
                     f"Certificate '{certificate_arn}' not found"
                 )
 
     def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
-        material: tuple[bytes, bytes] | None = self.env.providers.get("acm").key_pair(  # type: ignore[attr-defined]
-            certificate_arn
-        )
-        return material
+        return listener_certificates.material(self.env, certificate_arn)
 
     def certificate_users(self, certificate_arn: str) -> list[str]:
         """The load balancers whose listeners serve the certificate (ACM's InUseBy)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 import string
 from typing import Any
@@ -497,6 +498,8 @@ class KeyOperations(IamBase):
             "Expiration": _certificate_expiry(req["CertificateBody"]),
             "CertificateBody": req["CertificateBody"],
             "CertificateChain": req.get("CertificateChain"),
+            # Never returned by IAM; kept so load balancer listeners can serve the certificate.
+            "PrivateKey": req["PrivateKey"],
         }
         self.iam.put_item(ctx.account_id, "server-cert", name.lower(), "", cert)
         self.apply_tags(cert["Arn"], req.get("Tags"))
@@ -504,6 +507,20 @@ class KeyOperations(IamBase):
         if req.get("Tags"):
             out["Tags"] = self.tag_list(cert["Arn"])
         return out
+
+    def server_certificate_pem(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
+        """(certificate + chain PEM, private key PEM) of a server certificate, for the load
+        balancer listeners that serve it; None when there is no such certificate."""
+        found = re.fullmatch(
+            r"arn:aws:iam::(\d{12}):server-certificate(?:/.*)?/([^/]+)", certificate_arn
+        )
+        if found is None:
+            return None
+        cert = self.iam.item(found.group(1), "server-cert", found.group(2).lower())
+        if cert is None or cert["Arn"] != certificate_arn or not cert.get("PrivateKey"):
+            return None
+        body = cert["CertificateBody"].rstrip("\n") + "\n" + (cert.get("CertificateChain") or "")
+        return body.encode(), cert["PrivateKey"].encode()
 
     def get_server_certificate(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         cert = self._server_cert(ctx, req["ServerCertificateName"])
