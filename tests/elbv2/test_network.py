@@ -129,3 +129,75 @@ def test_metrics_reach_cloudwatch(
     # Host counts are per target group, as AWS publishes them.
     healthy = eventually(lambda: total("HealthyHostCount", by_group=True))
     assert healthy >= 1
+
+
+class _UdpEcho(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        sock.sendto(b"udp:" + data, self.client_address)
+
+
+def test_tcp_udp_listener_relays_datagrams(
+    client: Callable[..., Any],
+    network: dict[str, Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+    endpoint: str,
+) -> None:
+    # One port number for both: the TCP echo answers the health check, the UDP echo the flows.
+    udp = socketserver.ThreadingUDPServer(("127.0.9.251", 0), _UdpEcho)
+    port = udp.server_address[1]
+    tcp = socketserver.ThreadingTCPServer(("127.0.9.251", port), _Echo)
+    for server in (udp, tcp):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        elb = client("elbv2")
+        lb = elb.create_load_balancer(
+            Name=unique("nlb"), Type="network", Subnets=network["subnets"][:1]
+        )["LoadBalancers"][0]
+        arn = elb.create_target_group(
+            Name=unique("tg"),
+            Protocol="TCP_UDP",
+            Port=port,
+            VpcId=network["vpc"],
+            TargetType="ip",
+            HealthCheckProtocol="TCP",
+            HealthCheckIntervalSeconds=10,
+            HealthCheckTimeoutSeconds=5,
+            HealthyThresholdCount=2,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.9.251"}])
+        elb.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="TCP_UDP",
+            Port=9053,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+        )
+        settle(elb, arn, advance)
+        answer = dns.query.udp(
+            dns.message.make_query(lb["DNSName"], "A"),
+            "127.0.0.1",
+            port=dns_port(endpoint),
+            timeout=5,
+        )
+        address = answer.answer[0][0].address
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1)
+
+            def ask(data: bytes) -> bytes | None:
+                sock.sendto(data, (address, 9053))
+                try:
+                    reply, source = sock.recvfrom(100)
+                except OSError:
+                    return None
+                assert source == (address, 9053)
+                return reply
+
+            assert eventually(lambda: ask(b"one")) == b"udp:one"
+            # The same client's next datagram goes through its flow.
+            assert ask(b"two") == b"udp:two"
+    finally:
+        for server in (udp, tcp):
+            server.shutdown()
+            server.server_close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from nubes.core import clock, ids
 from nubes.core.context import RequestContext
 from nubes.core.metrics import Datapoint
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
-from nubes.runtime.proxy import http, rules
+from nubes.runtime.proxy import datagrams, http, rules
 from nubes.runtime.proxy.config import (
     Listener,
     LoadBalancer,
@@ -84,6 +85,8 @@ class Plane:
         self._servers: dict[tuple[str, int], asyncio.Server] = {}
         self._bound: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
         self._refused: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
+        self._datagrams: dict[tuple[str, int], datagrams.Listener] = {}
+        self._udp_refused: set[tuple[str, int]] = set()
         self._running = False
         self._syncing: asyncio.Task[None] | None = None
         self._pool: dict[tuple[str, str, int], list[Streams]] = {}
@@ -129,6 +132,9 @@ class Plane:
         for server in self._servers.values():
             server.close()
         self._servers.clear()
+        for udp in self._datagrams.values():
+            udp.close()
+        self._datagrams.clear()
         for conns in self._pool.values():
             for _, writer in conns:
                 writer.close()
@@ -171,6 +177,46 @@ class Plane:
                     port,
                     exc,
                 )
+        await self._sync_datagrams()
+
+    async def _sync_datagrams(self) -> None:
+        """Bind UDP (and TCP_UDP) listeners' ports for datagrams, close those gone."""
+        wanted = {
+            (lb.address, port)
+            for lb in self.snapshot.balancers.values()
+            for port, listener in lb.listeners.items()
+            if listener.protocol in ("UDP", "TCP_UDP")
+        }
+        for key in list(self._datagrams):
+            if key not in wanted:
+                self._datagrams.pop(key).close()
+        self._udp_refused &= wanted
+        loop = asyncio.get_running_loop()
+        for key in wanted - self._datagrams.keys() - self._udp_refused:
+            try:
+                _, bound = await loop.create_datagram_endpoint(
+                    functools.partial(datagrams.Listener, self._udp_target(*key)), local_addr=key
+                )
+                self._datagrams[key] = bound
+            except OSError as exc:
+                self._udp_refused.add(key)
+                log.info("load balancer UDP listener %s:%s not bound (%s)", *key, exc)
+
+    def _udp_target(self, address: str, port: int) -> datagrams.Choose:
+        def choose(client_ip: str) -> tuple[str, int] | None:
+            found = self._find(address, port)
+            if found is None:
+                return None
+            lb, listener = found
+            self._metric(lb, "NewFlowCount")
+            group = self._pick_group(listener.rules[-1].actions[-1], {})
+            # Instance targets are reached through the EC2 runtime, which opens streams only.
+            if group is None or group.target_type != "ip":
+                return None
+            target = self._pick_target(group, {}, client_ip)
+            return None if target is None else (target.id, target.port)
+
+        return choose
 
     def _tls(self, certificates: tuple[str, ...]) -> ssl.SSLContext:
         """A server context with the listener's default certificate, and the others chosen by
