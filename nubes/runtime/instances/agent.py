@@ -195,6 +195,13 @@ class Agent:
         self.peer_servers: dict[tuple[str, int], asyncio.Server] = {}
         """Directories hidden from the instance, kept reachable for the agent alone (volumes
         attached later live in there)."""
+        # The Python environment nubes runs from stays visible inside even when it lives under
+        # /tmp on the host (a venv in a checkout there), which the instance's own /tmp hides.
+        self.kept_in_tmp = {
+            path: os.open(path, os.O_PATH | os.O_DIRECTORY)
+            for path in {sys.prefix, os.path.dirname(os.path.dirname(sys.executable))}
+            if self.isolated and path.startswith("/tmp/") and os.path.isdir(path)
+        }
         for path in cfg["hide"] if self.isolated else ():
             path = path.rstrip("/")
             if path not in KEPT and os.path.isdir(path):
@@ -226,6 +233,11 @@ class Agent:
         for path in ("/tmp", "/dev/shm"):
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+        for path, fd in self.kept_in_tmp.items():
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+            attr = (ctypes.c_uint64 * 4)(0, MOUNT_ATTR_RDONLY, 0, 0)
+            _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), 0, attr, 32)
         for path in self.hidden:
             if os.path.isdir(path):
                 _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")

@@ -80,11 +80,13 @@ def main() -> None:
     for link, target in plan["symlinks"]:
         os.makedirs(os.path.dirname(root + link), exist_ok=True)
         os.symlink(target, root + link)
-    for source, target, read_only in plan["binds"]:
-        bind(source, root + target, read_only)
+    # The private /tmp first, then the binds: an installation the worker needs that lives
+    # under /tmp on the host (a venv in a checkout there) stays visible inside it.
     for target, options in plan["tmpfs"]:
         os.makedirs(root + target, exist_ok=True)
         mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for source, target, read_only in plan["binds"]:
+        bind(source, root + target, read_only)
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
