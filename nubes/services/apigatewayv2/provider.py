@@ -42,7 +42,10 @@ def _api_out(api: Json) -> Json:
 
 def _items(values: list[Json], req: Json) -> Json:
     start = int(req.get("NextToken") or 0) if str(req.get("NextToken") or "0").isdigit() else 0
-    limit = int(req.get("MaxResults") or 100)
+    raw = req.get("MaxResults") or "100"
+    if not str(raw).isdigit():
+        raise errors.BadRequestException(f"Invalid value for MaxResults: {raw}")
+    limit = int(raw)
     out: Json = {"Items": values[start : start + limit]}
     if start + limit < len(values):
         out["NextToken"] = str(start + limit)

@@ -439,7 +439,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         bucket = self.bucket(req["Bucket"])
         delete = req.get("Delete") or {}
         objects = delete.get("Objects") or []
-        if not objects or len(objects) > 1000:
+        if not objects or len(objects) > 1000 or any("Key" not in item for item in objects):
             raise errors.MalformedXML(
                 "The XML you provided was not well-formed or did not validate against our "
                 "published schema"

@@ -1032,7 +1032,9 @@ class SecretsManagerProvider(ServiceProvider):
         doc["PrimaryRegion"] = row["region"]
         replicas = list(doc.get("_Replicas", []))
         for entry in regions:
-            region = entry["Region"]
+            region = entry.get("Region")
+            if not region:
+                raise errors.InvalidParameterException("A replica Region is required.")
             if region == row["region"]:
                 raise errors.InvalidParameterException(
                     "Invalid replica region: it is the primary secret's region."
