@@ -97,7 +97,9 @@ def test_import_call_export(apigw: Any, endpoint: str, make_function: Callable[.
 
 
 def test_bad_definitions_are_bad_requests(apigw: Any) -> None:
-    for body in (b"not: [valid", b'{"info": {"title": "x"}}', b'{"openapi": "3.0.1"}'):
+    deep = b"[" * 3000
+    bodies = (b"not: [valid", b'{"info": {"title": "x"}}', b'{"openapi": "3.0.1"}', deep)
+    for body in (*bodies, b"{" + b'"a":{' * 3000):
         with pytest.raises(ClientError) as err:
             apigw.import_rest_api(body=body)
         assert err.value.response["Error"]["Code"] == "BadRequestException"

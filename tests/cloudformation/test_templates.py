@@ -125,6 +125,8 @@ def test_undeclared_parameter_is_refused_as_aws_refuses_it(
         ),
         ("Resources: [\n", [], "Template format error: YAML not well-formed. (line 1, column 13)"),
         ('{"Resources": ', [], "Template format error: JSON not well-formed."),
+        ("Resources: " + "[" * 3000, [], "Template format error: YAML not well-formed."),
+        ('{"Resources": ' + "[" * 3000, [], "Template format error: JSON not well-formed."),
         (
             "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  X:\n    Value: !Ref Missing\n",
             [],

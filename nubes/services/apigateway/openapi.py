@@ -5,11 +5,11 @@ GetExport."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
+from nubes.core import safejson, safeyaml
 from nubes.runtime.apigateway.docs import new_id
 from nubes.services.apigateway.errors import errors
 
@@ -22,7 +22,7 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 def parse(body: bytes) -> Json:
     try:
         text = body.decode("utf-8")
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        doc = safejson.loads(text) if text.lstrip().startswith("{") else safeyaml.load(text)
     except (UnicodeDecodeError, ValueError, yaml.YAMLError):
         raise errors.BadRequestException(
             "Invalid OpenAPI input. The definition is neither JSON nor YAML."

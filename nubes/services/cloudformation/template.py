@@ -3,13 +3,13 @@ before anything is created, and the dependencies between resources."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
+from nubes.core import safejson, safeyaml
 from nubes.core.resources import find_type
 from nubes.services.cloudformation.errors import validation
 
@@ -99,12 +99,12 @@ def parse(body: str) -> Template:
     text = body.strip()
     if text.startswith("{"):
         try:
-            loaded = json.loads(text)
+            loaded = safejson.loads(text)
         except ValueError:
             raise validation("Template format error: JSON not well-formed.") from None
     else:
         try:
-            loaded = yaml.load(text, Loader=_Loader)
+            loaded = safeyaml.load(text, _Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
