@@ -228,7 +228,11 @@ class ValueCodec:
                     entry = table.get(key)
                     # Unknown keys (``__type`` in unions included) are ignored, as clients do.
                     if entry is not None and item is not None:
-                        out[entry[0]] = entry[1](item)
+                        # Strings, most members of most requests, are taken without a call.
+                        if type(item) is str and entry[1] is _str_from_wire:
+                            out[entry[0]] = item
+                        else:
+                            out[entry[0]] = entry[1](item)
                 return out
 
             return decode_structure

@@ -19,6 +19,7 @@ request costs a walk over the members present plus the required ones.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Mapping
@@ -269,6 +270,7 @@ class _Node:
         "pattern",
         "required",
         "shape_name",
+        "span",
         "type_name",
         "types",
     )
@@ -286,6 +288,8 @@ class _Node:
         self.max_val: float | None = None
         self.enum: frozenset[str] | None = None
         self.pattern: re.Pattern[str] | None = None
+        # For a string constrained by its length alone: (min, max) to accept ASCII at a glance.
+        self.span: tuple[int, float] | None = None
         self.constraint_texts: list[str] = []
         self.item: _Node | None = None
         self.key: _Node | None = None
@@ -385,6 +389,8 @@ class _Compiler:
                 node.enum = frozenset(enum)
                 texts.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
         node.own = bool(texts)
+        if type_name == "string" and node.pattern is None and node.enum is None and texts:
+            node.span = (node.min_len or 0, math.inf if node.max_len is None else node.max_len)
 
 
 @dataclass
@@ -549,8 +555,25 @@ def _walk(
                 if v is None:
                     if member.required:
                         out.append(_Violation((path, member), None, None, _NOT_NULL))
-                elif member.node is not None:
-                    _walk(member.node, v, (path, member), out, cap)
+                    continue
+                child = member.node
+                if child is None:
+                    continue
+                # Most members are scalars whose type matches and that carry no constraint:
+                # settled here, without a call per member (the hot path of every request).
+                if child.kind == _SCALAR and type(v) in (child.types or ()):
+                    if not child.own:
+                        continue
+                    span = child.span
+                    if span is not None and span[0] <= len(v) <= span[1] and v.isascii():
+                        continue
+                    if (
+                        child.enum is not None
+                        and v in child.enum
+                        and len(child.constraint_texts) == 1
+                    ):
+                        continue
+                _walk(child, v, (path, member), out, cap)
         else:
             for name, v in value.items():
                 present = node.by_name.get(name)
