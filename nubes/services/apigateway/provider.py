@@ -8,7 +8,7 @@ import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import yaml
 
@@ -17,9 +17,10 @@ from nubes.core.context import RequestContext
 from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.apigateway import validators
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
-from nubes.runtime.apigateway.endpoint import locate, split_stage
-from nubes.runtime.apigateway.proxy import Call, json_reply
+from nubes.runtime.apigateway.endpoint import split_stage
+from nubes.runtime.apigateway.proxy import Call
 from nubes.runtime.apigateway.rest import RestPlane
+from nubes.runtime.apigateway.serving import InvokeUrls, Mapped
 from nubes.services.apigateway import openapi
 from nubes.services.apigateway.errors import errors
 from nubes.services.base import ServiceProvider
@@ -102,6 +103,21 @@ def _patch(doc: Json, operations: list[Json], allowed: frozenset[str] | None = N
             target[last] = value
 
 
+def _base_path_mapping(domain: Json, path: str) -> Mapped | None:
+    """The base path mapping named by the path's first segment, else the ``(none)`` mapping,
+    which takes every path."""
+    mappings = domain.get("mappings") or {}
+    first, _, rest = path.lstrip("/").partition("/")
+    mapping = mappings.get(first)
+    if mapping is not None:
+        path = "/" + rest
+    else:
+        mapping = mappings.get("(none)")
+    if mapping is None:
+        return None
+    return Mapped(mapping["restApiId"], mapping.get("stage") or "", path)
+
+
 class ApiGatewayProvider(ServiceProvider):
     service = "apigateway"
     migrations = (migration("apigateway_docs"),)
@@ -110,61 +126,22 @@ class ApiGatewayProvider(ServiceProvider):
         super().__init__(env)
         self.docs = Docs(self.store, "apigateway_docs")
         self.plane = RestPlane(env, self.docs)
-        self._domains: set[str] | None = None
-        """Custom domain names (asked of every request's host, so kept in memory)."""
+        self.urls = InvokeUrls(
+            env, self.docs, "restapi", self._answer, _base_path_mapping, (403, "Forbidden")
+        )
 
     async def start(self) -> None:
-        self.env.gateway.interceptors.append(self._serve)
+        self.urls.start()
 
     def reset(self) -> None:
         self.plane.reset()
-        self._domains = None
+        self.urls.domains_changed()
 
-    async def _serve(self, req: HttpRequest) -> HttpResponse | None:
-        where = locate(req)
-        if where is None:
-            return await self._serve_domain(req)
-        with self.store.transaction():
-            found = self.docs.find("restapi", where[0])
-        if found is None:
-            return None
-        account, region, api = found
-        stage, path = split_stage(where[1])
-        call = Call(req, where[0], account, region, stage, path)
-        return await self.plane.answer(call, api)
-
-    def _domain_names(self) -> set[str]:
-        if self._domains is None:
-            with self.store.transaction():
-                rows = self.store.query("SELECT id FROM apigateway_docs WHERE kind = 'domain'")
-            self._domains = {r["id"] for r in rows}
-        return self._domains
-
-    async def _serve_domain(self, req: HttpRequest) -> HttpResponse | None:
-        """A custom domain name's base path mappings: the first path segment picks the API and
-        stage (the ``(none)`` mapping takes every path)."""
-        host = req.host.rpartition(":")[0] if ":" in req.host else req.host
-        if host not in self._domain_names():
-            return None
-        with self.store.transaction():
-            found = self.docs.find("domain", host)
-            if found is None:
-                return None
-            account, region, domain = found
-            path = unquote(req.path) or "/"
-            first, _, rest = path.lstrip("/").partition("/")
-            mappings = domain.get("mappings") or {}
-            mapping = mappings.get(first)
-            if mapping is not None:
-                path = "/" + rest
-            else:
-                mapping = mappings.get("(none)")
-            if mapping is None:
-                return json_reply(403, {"message": "Forbidden"})
-            api = self.docs.get(account, region, "restapi", mapping["restApiId"])
-        if api is None:
-            return json_reply(403, {"message": "Forbidden"})
-        call = Call(req, api["id"], account, region, mapping.get("stage") or "", path)
+    async def _answer(self, call: Call, api: Json, stage: str | None) -> HttpResponse:
+        if stage is None:
+            call.stage, call.path = split_stage(call.path)
+        else:
+            call.stage = stage
         return await self.plane.answer(call, api)
 
     # -- REST APIs ------------------------------------------------------------------------------
@@ -738,7 +715,7 @@ class ApiGatewayProvider(ServiceProvider):
             if req.get(key):
                 domain[key] = req[key]
         self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
-        self._domains = None
+        self.urls.domains_changed()
         return self._domain_out(domain)
 
     @staticmethod
@@ -761,7 +738,7 @@ class ApiGatewayProvider(ServiceProvider):
     def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         domain = self._domain(ctx, req["domainName"])
         self.docs.delete(ctx.account_id, ctx.region, "domain", domain["domainName"])
-        self._domains = None
+        self.urls.domains_changed()
         return {}
 
     def create_base_path_mapping(self, ctx: RequestContext, req: Json) -> Json:

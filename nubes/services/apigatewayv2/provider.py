@@ -8,15 +8,14 @@ from __future__ import annotations
 import copy
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
-from nubes.protocol.base import HttpRequest, HttpResponse
+from nubes.protocol.base import HttpResponse
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
-from nubes.runtime.apigateway.endpoint import locate
-from nubes.runtime.apigateway.http import HttpPlane
+from nubes.runtime.apigateway.http import NOT_FOUND, HttpPlane
 from nubes.runtime.apigateway.proxy import Call, json_reply
+from nubes.runtime.apigateway.serving import InvokeUrls, Mapped
 from nubes.runtime.apigateway.websocket import WebSocketPlane
 from nubes.services.apigateway import openapi
 from nubes.services.apigatewayv2.errors import errors
@@ -58,6 +57,23 @@ def _copy_fields(target: Json, req: Json, fields: tuple[str, ...]) -> None:
             target[field] = req[field]
 
 
+def _api_mapping(domain: Json, path: str) -> Mapped | None:
+    """The API mapping with the longest key the path starts with (the empty key takes every
+    other path)."""
+    best = None
+    for mapping in (domain.get("mappings") or {}).values():
+        key = mapping.get("ApiMappingKey") or ""
+        if key and not (path == f"/{key}" or path.startswith(f"/{key}/")):
+            continue
+        if best is None or len(key) > len(best.get("ApiMappingKey") or ""):
+            best = mapping
+    if best is None:
+        return None
+    key = best.get("ApiMappingKey") or ""
+    rest = path[len(key) + 1 :] if key else path
+    return Mapped(best["ApiId"], best["Stage"], rest or "/")
+
+
 class ApiGatewayV2Provider(ServiceProvider):
     service = "apigatewayv2"
     migrations = (migration("apigatewayv2_docs"),)
@@ -67,70 +83,29 @@ class ApiGatewayV2Provider(ServiceProvider):
         self.docs = Docs(self.store, "apigatewayv2_docs")
         self.plane = HttpPlane(env)
         self.websockets = WebSocketPlane(env)
-        self._domains: set[str] | None = None
-        """Custom domain names (asked of every request's host, so kept in memory)."""
+        self.urls = InvokeUrls(
+            env, self.docs, "api", self._answer, _api_mapping, (404, "Not Found")
+        )
 
     async def start(self) -> None:
-        self.env.gateway.interceptors.append(self._serve)
+        self.urls.start()
 
     def reset(self) -> None:
         self.plane.reset()
-        self._domains = None
+        self.urls.domains_changed()
 
-    async def _serve(self, req: HttpRequest) -> HttpResponse | None:
-        where = locate(req)
-        if where is None:
-            return await self._serve_domain(req)
-        with self.store.transaction():
-            found = self.docs.find("api", where[0])
-        if found is None:
-            return None
-        account, region, api = found
-        if api.get("ProtocolType") != "HTTP":
-            # The @connections API of a WebSocket API's stage URL: what remains is the
-            # management API's own path, which routing (by the execute-api signature) takes.
-            stage, _, rest = where[1].lstrip("/").partition("/")
-            if stage and rest.startswith("@connections/"):
-                req.path = "/" + rest
-            return None
-        call = Call(req, where[0], account, region, "", where[1])
-        return await self.plane.answer(call, api)
-
-    def _domain_names(self) -> set[str]:
-        if self._domains is None:
-            with self.store.transaction():
-                rows = self.store.query("SELECT id FROM apigatewayv2_docs WHERE kind = 'domain'")
-            self._domains = {r["id"] for r in rows}
-        return self._domains
-
-    async def _serve_domain(self, req: HttpRequest) -> HttpResponse | None:
-        """A custom domain name's API mappings: the longest mapping key the path starts with
-        picks the HTTP API and stage (the empty key takes every other path)."""
-        host = req.host.rpartition(":")[0] if ":" in req.host else req.host
-        if host not in self._domain_names():
-            return None
-        path = unquote(req.path) or "/"
-        with self.store.transaction():
-            found = self.docs.find("domain", host)
-            if found is None:
-                return None
-            account, region, domain = found
-            best = None
-            for mapping in (domain.get("mappings") or {}).values():
-                key = mapping.get("ApiMappingKey") or ""
-                if key and not (path == f"/{key}" or path.startswith(f"/{key}/")):
-                    continue
-                if best is None or len(key) > len(best.get("ApiMappingKey") or ""):
-                    best = mapping
-            if best is None:
-                return json_reply(404, {"message": "Not Found"})
-            api = self.docs.get(account, region, "api", best["ApiId"])
-        if api is None or api.get("ProtocolType") != "HTTP":
-            return json_reply(404, {"message": "Not Found"})
-        key = best.get("ApiMappingKey") or ""
-        rest = path[len(key) + 1 :] if key else path
-        call = Call(req, api["ApiId"], account, region, "", rest or "/")
-        return await self.plane.answer(call, api, best["Stage"])
+    async def _answer(self, call: Call, api: Json, stage: str | None) -> HttpResponse | None:
+        if api.get("ProtocolType") == "HTTP":
+            return await self.plane.answer(call, api, stage)
+        if stage is not None:
+            # Custom domain names map HTTP APIs only.
+            return json_reply(404, NOT_FOUND)
+        # The @connections API of a WebSocket API's stage URL: what remains is the management
+        # API's own path, which routing (by the execute-api signature) takes.
+        stage, _, rest = call.path.lstrip("/").partition("/")
+        if stage and rest.startswith("@connections/"):
+            call.req.path = "/" + rest
+        return None
 
     # -- custom domain names and API mappings -----------------------------------------------------
 
@@ -160,7 +135,7 @@ class ApiGatewayV2Provider(ServiceProvider):
             "mappings": {},
         }
         self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
-        self._domains = None
+        self.urls.domains_changed()
         return self._domain_out(domain)
 
     @staticmethod
@@ -183,7 +158,7 @@ class ApiGatewayV2Provider(ServiceProvider):
     def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         domain = self._domain(ctx, req["DomainName"])
         self.docs.delete(ctx.account_id, ctx.region, "domain", domain["DomainName"])
-        self._domains = None
+        self.urls.domains_changed()
         return {}
 
     def create_api_mapping(self, ctx: RequestContext, req: Json) -> Json:
