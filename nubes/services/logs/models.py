@@ -430,6 +430,17 @@ class DocumentsModel:
         )
         return [json.loads(r["doc"]) for r in rows]
 
+    def everywhere(self, kind: str, field: str, values: Sequence[str]) -> list[tuple[Scope, Any]]:
+        """The documents of a kind in every account and region whose ``field`` (a JSON path
+        such as ``$.status.code``) holds one of ``values``."""
+        marks = ", ".join("?" for _ in values)
+        rows = self.store.query(
+            "SELECT account, region, doc FROM logs_documents WHERE kind = ? "
+            f"AND json_extract(doc, ?) IN ({marks}) ORDER BY account, region, name",
+            (kind, field, *values),
+        )
+        return [(Scope(r["account"], r["region"]), json.loads(r["doc"])) for r in rows]
+
 
 def _bounds(
     where: list[str],

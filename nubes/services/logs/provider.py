@@ -21,6 +21,7 @@ from nubes.services.base import ServiceProvider
 from nubes.services.logs import insights
 from nubes.services.logs import metrics as logs_metrics
 from nubes.services.logs.errors import errors
+from nubes.services.logs.exports import EXPORT_TICK, ExportTasks
 from nubes.services.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 from nubes.services.logs.models import (
     EVENT_OVERHEAD,
@@ -61,7 +62,7 @@ def scope_of(ctx: RequestContext) -> Scope:
     return Scope(ctx.account_id, ctx.region)
 
 
-class LogsProvider(SavedDocuments, ServiceProvider):
+class LogsProvider(SavedDocuments, ExportTasks, ServiceProvider):
     service = "logs"
     migrations = MIGRATIONS
 
@@ -73,13 +74,20 @@ class LogsProvider(SavedDocuments, ServiceProvider):
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
-        # Retention deletes old events without a request.
-        return cls.has_rows(env, "SELECT 1 FROM logs_groups WHERE retention IS NOT NULL LIMIT 1")
+        # Retention deletes old events and export tasks run without a request.
+        return cls.has_rows(
+            env, "SELECT 1 FROM logs_groups WHERE retention IS NOT NULL LIMIT 1"
+        ) or cls.has_rows(
+            env,
+            "SELECT 1 FROM logs_documents WHERE kind = 'export-task' "
+            "AND json_extract(doc, '$.status.code') IN ('PENDING', 'RUNNING') LIMIT 1",
+        )
 
     async def start(self) -> None:
         self.env.scheduler.every(
             "logs-retention", RETENTION_SWEEP_SECONDS, lambda: self.model.expire(now_ms())
         )
+        self.env.scheduler.every("logs-exports", EXPORT_TICK, self._export_tick)
 
     # -- what other services use (Lambda writes its functions' output here) ------------------
 
