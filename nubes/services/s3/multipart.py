@@ -41,6 +41,14 @@ def _bare(etag: str) -> str:
     return etag.strip().strip('"')
 
 
+def part_numbers(parts: list[Any], attrs: dict[str, Any]) -> list[int]:
+    """The numbers a multipart object's parts were uploaded as: S3 keeps them, gaps and all
+    (parts 1, 3 and 7 stay 1, 3 and 7 for ``partNumber`` reads and ``ObjectParts``). Only an
+    object whose numbers are not 1..n records them."""
+    numbers: list[int] | None = attrs.get("PartNumbers")
+    return numbers if numbers is not None else list(range(1, len(parts) + 1))
+
+
 class MultipartOps(S3Base):
     def upload_row(self, bucket: str, key: str, upload_id: str) -> Any:
         row = self.db.upload(bucket, key, upload_id)
@@ -197,7 +205,12 @@ class MultipartOps(S3Base):
         if not asked:
             raise errors.MalformedXML(_MALFORMED)
         numbers = [p.get("PartNumber", 0) for p in asked]
-        if any(b <= a for a, b in itertools.pairwise(numbers)):
+        consecutive = numbers == list(range(1, len(numbers) + 1))
+        attrs = load_attrs(upload["attrs"])
+        wanted = attrs.pop("UploadChecksum", None)
+        # Part checksums combine by position, so an upload with a checksum takes only parts
+        # numbered 1, 2, 3... (CompletedPart's PartNumber documentation).
+        if any(b <= a for a, b in itertools.pairwise(numbers)) or (wanted and not consecutive):
             raise errors.InvalidPartOrder(
                 "The list of parts was not in ascending order. Parts must be ordered by part "
                 "number.",
@@ -240,8 +253,8 @@ class MultipartOps(S3Base):
         self.check_write_conditions(bucket, key, req)
         digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p["etag"])) for p in chosen))
         etag = f'"{digest.hexdigest()}-{len(chosen)}"'
-        attrs = load_attrs(upload["attrs"])
-        wanted = attrs.pop("UploadChecksum", None)
+        if not consecutive:
+            attrs["PartNumbers"] = numbers
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
             attrs["Checksum"] = self._upload_checksum(wanted, chosen, req)

@@ -19,6 +19,7 @@ from nubes.services.s3.base import (
 )
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import load_attrs
+from nubes.services.s3.multipart import part_numbers
 
 if TYPE_CHECKING:
     from nubes.store import Row
@@ -195,13 +196,16 @@ def _object_parts(req: dict[str, Any], parts: list[Any], attrs: dict[str, Any]) 
         out["IsTruncated"] = False
         return out
     algorithm = attrs["Checksum"]["Algorithm"]
-    numbers = range(marker + 1, len(parts) + 1)
-    page = list(numbers)[:limit]
+    numbers = [
+        (number, index)
+        for index, number in enumerate(part_numbers(parts, attrs))
+        if number > marker
+    ]
+    page = numbers[:limit]
     out["Parts"] = [
-        {"PartNumber": n, "Size": parts[n - 1][1], f"Checksum{algorithm}": values[n - 1]}
-        for n in page
+        {"PartNumber": n, "Size": parts[i][1], f"Checksum{algorithm}": values[i]} for n, i in page
     ]
     out["IsTruncated"] = len(numbers) > len(page)
     if page:
-        out["NextPartNumberMarker"] = page[-1]
+        out["NextPartNumberMarker"] = page[-1][0]
     return out

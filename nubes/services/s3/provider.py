@@ -47,7 +47,7 @@ from nubes.services.s3.base import (
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import COMPLETED_UPLOADS, SCHEMA, Bucket, Entry, load_attrs
-from nubes.services.s3.multipart import MultipartOps
+from nubes.services.s3.multipart import MultipartOps, part_numbers
 from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
     Location,
@@ -143,7 +143,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 )
             if existing.region == "us-east-1" and region == "us-east-1":
                 # us-east-1 answers a repeated create of one's own bucket with success.
-                return {"Location": f"/{name}", "BucketArn": f"arn:aws:s3:::{name}"}
+                return {"Location": f"/{name}", "BucketArn": f"arn:{ctx.partition}:s3:::{name}"}
             raise errors.BucketAlreadyOwnedByYou(
                 "Your previous request to create the named bucket succeeded and you already "
                 "own it.",
@@ -177,7 +177,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         if lock:
             self.db.put_config(name, "object_lock", {"ObjectLockEnabled": "Enabled"})
         location = f"/{name}" if region == "us-east-1" else f"{ctx.base_url}/{name}/"
-        return {"Location": location, "BucketArn": f"arn:aws:s3:::{name}"}
+        return {"Location": location, "BucketArn": f"arn:{ctx.partition}:s3:::{name}"}
 
     @staticmethod
     def _location(ctx: RequestContext, config: dict[str, Any]) -> str:
@@ -236,7 +236,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "Name": b.name,
                 "CreationDate": b.created,
                 "BucketRegion": _region_of(b),
-                "BucketArn": f"arn:aws:s3:::{b.name}",
+                "BucketArn": f"arn:{ctx.partition}:s3:::{b.name}",
             }
             for b in page
         ]
@@ -334,11 +334,11 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         for param, field in OVERRIDES.items():
             if req.get(param) is not None:
                 out[field] = req[param]
-        start, end = 0, size
+        start, end, index = 0, size, 0
         part_number = req.get("PartNumber")
         if part_number is not None:
             # Only a part request reports the part count (of a multipart object).
-            start, end = self._part_span(where, size, part_number)
+            start, end, index = self._part_span(where, size, attrs, part_number)
             if where.parts:
                 out["PartsCount"] = len(where.parts)
             if end > start:
@@ -358,7 +358,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             # A part of a composite-checksum object answers that part's own checksum.
             checksum, values = attrs.get("Checksum"), attrs.get("PartChecksums")
             if checksum and values and checksum["Type"] == "COMPOSITE":
-                out[f"Checksum{checksum['Algorithm']}"] = values[part_number - 1]
+                out[f"Checksum{checksum['Algorithm']}"] = values[index]
                 out["ChecksumType"] = "COMPOSITE"
         out["ContentLength"] = end - start
         if with_body:
@@ -366,16 +366,21 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         return out
 
     @staticmethod
-    def _part_span(where: Location, size: int, number: int) -> tuple[int, int]:
+    def _part_span(
+        where: Location, size: int, attrs: dict[str, Any], number: int
+    ) -> tuple[int, int, int]:
+        """The byte span ``[start, end)`` of the part uploaded as ``number`` and its index."""
         parts = where.parts or [[None, size]]
-        if not 1 <= number <= len(parts):
+        numbers = part_numbers(parts, attrs)
+        if number not in numbers:
             raise errors.InvalidPartNumber(
                 "The requested partnumber is not satisfiable",
                 PartNumberRequested=number,
                 ActualPartCount=len(parts),
             )
-        start = sum(p[1] for p in parts[: number - 1])
-        return start, start + parts[number - 1][1]
+        index = numbers.index(number)
+        start = sum(p[1] for p in parts[:index])
+        return start, start + parts[index][1], index
 
     @owns_bodies
     def delete_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
