@@ -588,37 +588,29 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
         }
 
     def _attach_to_balancers(self, account: str, region: str, group: Json, ids: list[str]) -> None:
-        if not ids:
-            return
-        if "elbv2" in PROVIDERS:
-            for tg in group.get("TargetGroupARNs") or ():
-                self._elb_call(
-                    "elbv2",
-                    "RegisterTargets",
-                    {"TargetGroupArn": tg, "Targets": [{"Id": i} for i in ids]},
-                    account,
-                    region,
-                )
-        if "elb" in PROVIDERS:
-            for lb in group.get("LoadBalancerNames") or ():
-                self._elb_call(
-                    "elb",
-                    "RegisterInstancesWithLoadBalancer",
-                    {"LoadBalancerName": lb, "Instances": [{"InstanceId": i} for i in ids]},
-                    account,
-                    region,
-                )
+        self._balancers(
+            account, region, group, ids, "RegisterTargets", "RegisterInstancesWithLoadBalancer"
+        )
 
     def _detach_from_balancers(
         self, account: str, region: str, group: Json, ids: list[str]
     ) -> None:
+        self._balancers(
+            account, region, group, ids, "DeregisterTargets", "DeregisterInstancesFromLoadBalancer"
+        )
+
+    def _balancers(
+        self, account: str, region: str, group: Json, ids: list[str], v2: str, classic: str
+    ) -> None:
+        """Calls operation ``v2`` on each of the group's target groups and ``classic`` on each
+        of its Classic Load Balancers, for the instances."""
         if not ids:
             return
         if "elbv2" in PROVIDERS:
             for tg in group.get("TargetGroupARNs") or ():
                 self._elb_call(
                     "elbv2",
-                    "DeregisterTargets",
+                    v2,
                     {"TargetGroupArn": tg, "Targets": [{"Id": i} for i in ids]},
                     account,
                     region,
@@ -627,7 +619,7 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
             for lb in group.get("LoadBalancerNames") or ():
                 self._elb_call(
                     "elb",
-                    "DeregisterInstancesFromLoadBalancer",
+                    classic,
                     {"LoadBalancerName": lb, "Instances": [{"InstanceId": i} for i in ids]},
                     account,
                     region,
