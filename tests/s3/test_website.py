@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -59,3 +60,56 @@ def test_redirect_all_requests(s3: Any, bucket: str, endpoint: str) -> None:
     resp = site(endpoint, bucket, "/a/b.html")
     assert resp.status_code == 301
     assert resp.headers["Location"] == "https://example.com/a/b.html"
+
+
+def _items(page: str) -> list[str]:
+    return re.findall(r"<li>([^<]*)</li>", page)
+
+
+def test_error_pages(s3: Any, bucket: str, endpoint: str, unique: Any) -> None:
+    """S3's own error pages (the website endpoints documentation): the status in the title, the
+    error's Code, Message and Key or BucketName, the request ids, and why a configured error
+    document could not be served."""
+    absent = unique("nobkt")
+    page = site(endpoint, absent, "/x")
+    assert page.status_code == 404
+    assert "<title>404 Not Found</title>" in page.text and "<h1>404 Not Found</h1>" in page.text
+    assert _items(page.text)[:3] == [
+        "Code: NoSuchBucket",
+        "Message: The specified bucket does not exist",
+        f"BucketName: {absent}",
+    ]
+    assert _items(page.text)[3] == f"RequestId: {page.headers['x-amz-request-id']}"
+    assert _items(page.text)[4] == f"HostId: {page.headers['x-amz-id-2']}"
+    unconfigured = site(endpoint, bucket, "/x")
+    assert _items(unconfigured.text)[0] == "Code: NoSuchWebsiteConfiguration"
+    s3.put_bucket_website(
+        Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "i.htm"}}
+    )
+    missing = site(endpoint, bucket, "/docs/")
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("text/html")
+    assert _items(missing.text)[:3] == [
+        "Code: NoSuchKey",
+        "Message: The specified key does not exist.",
+        "Key: docs/i.htm",
+    ]
+    assert "Custom Error Document" not in missing.text
+    s3.put_bucket_website(
+        Bucket=bucket,
+        WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "i.htm"},
+            "ErrorDocument": {"Key": "gone.html"},
+        },
+    )
+    without_document = site(endpoint, bucket, "/a.html")
+    assert without_document.status_code == 404
+    assert (
+        "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>"
+        in without_document.text
+    )
+    assert _items(without_document.text)[2] == "Key: a.html"
+    assert _items(without_document.text)[-3:] == [
+        "Code: NoSuchKey",
+        "Message: The specified key does not exist.",
+        "Key: gone.html",
+    ]

@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from nubes.core import ids
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.protocol.xml import escape_text
 from nubes.services.s3.models import load_attrs
@@ -23,13 +24,46 @@ _WEBSITE_HOST = re.compile(
 )
 
 
-def _page(status: int, code: str, message: str, extra: str = "") -> HttpResponse:
+_REASONS = {403: "Forbidden", 404: "Not Found"}
+
+
+def _page(
+    status: int,
+    error: dict[str, str],
+    document_error: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A website endpoint's error page, as S3 writes it: the HTTP status in the title and
+    heading, the error's fields (Code, Message, then Key or BucketName) with the request ids,
+    and, when the bucket's own error document could not be served, why not."""
+    request_id, host_id = ids.s3_request_id(), ids.s3_host_id()
+
+    def items(fields: dict[str, str]) -> str:
+        return "".join(f"<li>{name}: {escape_text(value)}</li>\n" for name, value in fields.items())
+
+    title = f"{status} {_REASONS[status]}"
     body = (
-        f"<html>\n<head><title>{status} {escape_text(message)}</title></head>\n<body>\n"
-        f"<h1>{status} {escape_text(message)}</h1>\n<ul>\n<li>Code: {code}</li>\n"
-        f"<li>Message: {escape_text(message)}</li>\n{extra}</ul>\n<hr/>\n</body>\n</html>\n"
+        f"<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n"
+        f"{items({**error, 'RequestId': request_id, 'HostId': host_id})}</ul>\n"
     )
-    return HttpResponse(status, {"Content-Type": "text/html; charset=utf-8"}, body.encode())
+    if document_error is not None:
+        body += (
+            "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n"
+            f"<ul>\n{items(document_error)}</ul>\n"
+        )
+    body += "<hr/>\n</body>\n</html>\n"
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "x-amz-request-id": request_id,
+        "x-amz-id-2": host_id,
+    }
+    return HttpResponse(status, headers, body.encode())
+
+
+def _no_such_key(key: str) -> dict[str, str]:
+    return {"Code": "NoSuchKey", "Message": "The specified key does not exist.", "Key": key}
+
+
+_ACCESS_DENIED = {"Code": "AccessDenied", "Message": "Access Denied"}
 
 
 def _redirect(location: str, status: int = 301) -> HttpResponse:
@@ -57,13 +91,23 @@ class Website:
     def serve(self, name: str, key: str, req: HttpRequest) -> HttpResponse:
         db = self.provider.db
         if db.bucket(name) is None:
-            return _page(404, "NoSuchBucket", "The specified bucket does not exist")
+            return _page(
+                404,
+                {
+                    "Code": "NoSuchBucket",
+                    "Message": "The specified bucket does not exist",
+                    "BucketName": name,
+                },
+            )
         config = db.config(name, "website")
         if config is None:
             return _page(
                 404,
-                "NoSuchWebsiteConfiguration",
-                "The specified bucket does not have a website configuration",
+                {
+                    "Code": "NoSuchWebsiteConfiguration",
+                    "Message": "The specified bucket does not have a website configuration",
+                    "BucketName": name,
+                },
             )
         everything = config.get("RedirectAllRequestsTo")
         if everything:
@@ -84,12 +128,12 @@ class Website:
             status = int(redirect.get("HttpRedirectCode") or 301)
             return _redirect(_target(redirect, key, req.host), status)
         if not self.readable(name, key, req):
-            return self.error(name, config, req, denied=True)
+            return self.error(name, key, config, req, denied=True)
         row = db.latest(name, key)
         if row is None or row["delete_marker"]:
             if db.latest(name, key + "/" + index) is not None:
                 return _redirect(f"/{key}/", 302)
-            return self.error(name, config, req)
+            return self.error(name, key, config, req)
         attrs = load_attrs(row["attrs"])
         if attrs.get("WebsiteRedirectLocation"):
             return _redirect(attrs["WebsiteRedirectLocation"])
@@ -118,16 +162,20 @@ class Website:
         return True
 
     def error(
-        self, name: str, config: dict[str, Any], req: HttpRequest, denied: bool = False
+        self, name: str, key: str, config: dict[str, Any], req: HttpRequest, denied: bool = False
     ) -> HttpResponse:
+        """The bucket's error document with the error's status, else S3's own error page."""
         status = 403 if denied else 404
+        error = _ACCESS_DENIED if denied else _no_such_key(key)
         document = (config.get("ErrorDocument") or {}).get("Key")
-        readable = bool(document) and self.readable(name, str(document), req)
-        row = self.provider.db.latest(name, str(document)) if readable else None
+        if not document:
+            return _page(status, error)
+        document = str(document)
+        if not self.readable(name, document, req):
+            return _page(status, error, _ACCESS_DENIED)
+        row = self.provider.db.latest(name, document)
         if row is None or row["delete_marker"]:
-            if denied:
-                return _page(403, "AccessDenied", "Access Denied")
-            return _page(404, "NoSuchKey", "The specified key does not exist.")
+            return _page(status, error, _no_such_key(document))
         attrs = load_attrs(row["attrs"])
         headers = {
             "Content-Type": attrs.get("ContentType", "text/html"),
