@@ -546,7 +546,7 @@ RANGE = ("sk", "N")
 
 def key(text: str, values: dict[str, Any]) -> Any:
     exprs = Expressions(None, values)
-    result = exprs.key_condition(text, HASH, RANGE)
+    result = exprs.key_condition(text, [HASH], [RANGE])
     exprs.finish()
     return result
 

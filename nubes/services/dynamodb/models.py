@@ -113,12 +113,28 @@ MIGRATIONS = (
 
 @dataclass
 class Index:
+    """A secondary index. A global one may key on up to four partition and four sort key
+    attributes (multi-attribute keys); a side with several is stored as one composite value
+    (see :func:`composite`) that orders as the attributes do, left to right."""
+
     name: str
-    hash_key: tuple[str, str]
-    range_key: tuple[str, str] | None
+    hash_keys: list[tuple[str, str]]
+    range_keys: list[tuple[str, str]]
     projection: dict[str, Any]
     is_global: bool
     spec: dict[str, Any]
+
+    @property
+    def hash_key(self) -> tuple[str, str]:
+        return self.hash_keys[0]
+
+    @property
+    def range_key(self) -> tuple[str, str] | None:
+        return self.range_keys[0] if self.range_keys else None
+
+    @property
+    def multi(self) -> bool:
+        return len(self.hash_keys) > 1 or len(self.range_keys) > 1
 
     def project(self, item: Item, table: Table) -> Item:
         kind = self.projection.get("ProjectionType", "ALL")
@@ -131,7 +147,44 @@ class Index:
 
     @property
     def key_names(self) -> list[str]:
-        return [self.hash_key[0]] + ([self.range_key[0]] if self.range_key else [])
+        return [name for name, _ in self.key_types()]
+
+    def key_types(self) -> list[tuple[str, str]]:
+        return self.hash_keys + self.range_keys
+
+    def hash_storage(self, values: list[Item]) -> Any:
+        return _side(values)
+
+    def storage_key(self, item: Item) -> tuple[Any, Any]:
+        """The item's (partition, sort) key in the index as stored."""
+        return (
+            _side([item[n] for n, _ in self.hash_keys]),
+            _side([item[n] for n, _ in self.range_keys]),
+        )
+
+
+def _side(values: list[Item]) -> Any:
+    if not values:
+        return ""
+    if len(values) == 1:
+        return av.sort_key(values[0])
+    return composite(values)
+
+
+def composite(values: list[Item]) -> bytes:
+    """Several key values as one blob whose byte order is their order, left to right: each
+    value's sortable form with NUL escaped (as NUL 0xFF), ended by NUL 0x01, so a value that is
+    a prefix of another sorts first and every prefix of the list is a prefix of the blob."""
+    out = bytearray()
+    for value in values:
+        out += _component(value) + b"\x00\x01"
+    return bytes(out)
+
+
+def _component(value: Item) -> bytes:
+    key = av.sort_key(value)
+    raw = key if isinstance(key, bytes) else str(key).encode()
+    return raw.replace(b"\x00", b"\x00\xff")
 
 
 @dataclass
@@ -155,12 +208,10 @@ class Table:
         self.indexes = {}
         for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
             for spec in self.spec.get(kind, []):
-                hash_key = _key(spec["KeySchema"], "HASH", types)
-                assert hash_key is not None
                 self.indexes[spec["IndexName"]] = Index(
                     spec["IndexName"],
-                    hash_key,
-                    _key(spec["KeySchema"], "RANGE", types),
+                    _keys(spec["KeySchema"], "HASH", types),
+                    _keys(spec["KeySchema"], "RANGE", types),
                     spec["Projection"],
                     kind.startswith("Global"),
                     spec,
@@ -216,7 +267,7 @@ class Table:
         self._check_key_values(item)
         # DynamoDB names the first index, by name, that an attribute keys.
         for index in sorted(self.indexes.values(), key=lambda i: i.name):
-            for name, kind in [index.hash_key] + ([index.range_key] if index.range_key else []):
+            for name, kind in index.key_types():
                 if name in item and av.value_type(item[name]) != kind:
                     raise av.invalid(
                         f"Type mismatch for Index Key {name} Expected: {kind} Actual: "
@@ -240,6 +291,13 @@ class Table:
     def key_types(self) -> list[tuple[str, str]]:
         return [self.hash_key] + ([self.range_key] if self.range_key else [])
 
+    @property
+    def hash_keys(self) -> list[tuple[str, str]]:
+        return [self.hash_key]
+
+    def hash_storage(self, values: list[Item]) -> Any:
+        return av.sort_key(values[0])
+
     def _check_key_values(self, item: Item) -> None:
         for name, _ in self.key_types():
             if _empty_scalar(item[name]):
@@ -255,12 +313,16 @@ class Table:
 
 def _key_limit(schema: Table | Index, name: str) -> int:
     """A key attribute's largest size: 2048 bytes for a partition key, 1024 for a sort key
-    (tables and their indexes alike)."""
-    return av.MAX_HASH_KEY if name == schema.hash_key[0] else av.MAX_RANGE_KEY
+    (tables and their indexes alike, each attribute of a multi-attribute key alike)."""
+    return av.MAX_HASH_KEY if _is_hash(schema, name) else av.MAX_RANGE_KEY
+
+
+def _is_hash(schema: Table | Index, name: str) -> bool:
+    return any(name == n for n, _ in schema.hash_keys)
 
 
 def _key_size_message(schema: Table | Index, name: str) -> str:
-    if name == schema.hash_key[0]:
+    if _is_hash(schema, name):
         return "Size of hashkey has exceeded the maximum size limit of2048 bytes"
     return "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
 
@@ -273,7 +335,7 @@ def index_key_fits(index: Index, item: Item) -> bool:
         av.value_type(item[name]) == kind
         and not _empty_scalar(item[name])
         and av.value_size(item[name]) <= _key_limit(index, name)
-        for name, kind in [index.hash_key] + ([index.range_key] if index.range_key else [])
+        for name, kind in index.key_types()
     )
 
 
@@ -284,6 +346,10 @@ def _empty_scalar(value: Item) -> bool:
 
 def _type_noun(value: Item) -> str:
     return "string" if "S" in value else "binary"
+
+
+def _keys(schema: list[dict[str, str]], kind: str, types: dict[str, str]) -> list[tuple[str, str]]:
+    return [(e["AttributeName"], types[e["AttributeName"]]) for e in schema if e["KeyType"] == kind]
 
 
 def _key(schema: list[dict[str, str]], kind: str, types: dict[str, str]) -> tuple[str, str] | None:
@@ -492,9 +558,8 @@ class Items:
     def _index_row(self, table: Table, index: Index, hk: Any, rk: Any, item: Item) -> int | None:
         """Write the item's row in the index; its projected size (None: not in the index)."""
         if any(name not in item for name in index.key_names):
-            return None  # sparse: items without the index's keys are not in it
-        ihk = av.sort_key(item[index.hash_key[0]])
-        irk = av.sort_key(item[index.range_key[0]]) if index.range_key else ""
+            return None  # sparse: items without any of the index's keys are not in it
+        ihk, irk = index.storage_key(item)
         projected = index.project(item, table)
         size = av.item_size(projected)
         self.store.execute(
@@ -566,7 +631,7 @@ class Items:
         self,
         table: Table,
         index: Index | None,
-        hash_value: Item,
+        hash_value: Any,
         range_sql: tuple[str, list[Any]],
         forward: bool,
         start: Item | None,
@@ -574,7 +639,7 @@ class Items:
     ) -> Page:
         source, tail = _source(index)
         where = f"tid = ?{source[1]} AND hk = ?"
-        params: list[Any] = [table.id, *source[2], av.sort_key(hash_value)]
+        params: list[Any] = [table.id, *source[2], hash_value]
         cond, cond_params = range_sql
         if cond:
             where += f" AND {cond}"
@@ -669,8 +734,7 @@ def _position(table: Table, index: Index | None, start: Item) -> list[Any]:
         thk, trk = table.storage_key(start)
         if index is None:
             return [thk, trk]
-        ihk = av.sort_key(start[index.hash_key[0]])
-        irk = av.sort_key(start[index.range_key[0]]) if index.range_key else ""
+        ihk, irk = index.storage_key(start)
     except (KeyError, StopIteration):
         raise ValidationException("The provided starting key is invalid") from None
     return [ihk, irk, thk, trk]
@@ -713,6 +777,40 @@ def range_condition(op: str | None, operands: tuple[Item, ...]) -> tuple[str, li
         return "rk >= ? AND rk < ?", [prefix, upper]
     sql_op = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op]
     return f"rk {sql_op} ?", keys
+
+
+def composite_range_condition(
+    equal: list[Item], op: str | None, operands: tuple[Item, ...]
+) -> tuple[str, list[Any]]:
+    """The SQL over a composite ``rk``: the leading sort key attributes equal to ``equal``,
+    the next one meeting ``op`` (see :func:`composite` for why byte ranges do it)."""
+    prefix = composite(equal)
+    if op is None:
+        return _between(prefix, _successor(prefix))
+    values = [composite([v]) for v in operands]
+    if op == "=":
+        return _between(prefix + values[0], _successor(prefix + values[0]))
+    if op == "<":
+        return _between(prefix, prefix + values[0])
+    if op == "<=":
+        return _between(prefix, _successor(prefix + values[0]))
+    if op == ">":
+        return _between(_successor(prefix + values[0]), _successor(prefix))
+    if op == ">=":
+        return _between(prefix + values[0], _successor(prefix))
+    if op == "BETWEEN":
+        return _between(prefix + values[0], _successor(prefix + values[1]))
+    # begins_with: the value's bytes without the terminator that ends a whole value.
+    start = prefix + _component(operands[0])
+    return _between(start, _successor(start))
+
+
+def _between(low: bytes, high: Any) -> tuple[str, list[Any]]:
+    if not low and high is None:
+        return "", []
+    if high is None:
+        return "rk >= ?", [low]
+    return "rk >= ? AND rk < ?", [low, high]
 
 
 def _successor(prefix: Any) -> Any:

@@ -634,15 +634,18 @@ def _select(
         except (InvalidToken, TypeError, ValueError):
             raise ValidationException("Invalid NextToken") from None
     terms = _key_terms(statement.where)
-    hash_name, hash_type = schema.hash_key
     limit = req.get("Limit")
-    hash_value = terms.get(hash_name)
-    if hash_value is not None and av.value_type(hash_value) == hash_type:
+    hash_values = [terms.get(name) for name, _ in schema.hash_keys]
+    if all(
+        value is not None and av.value_type(value) == kind
+        for value, (_, kind) in zip(hash_values, schema.hash_keys, strict=True)
+    ):
         if index is not None:
             _check_filter_projected(table, index, statement.where)
         forward = not statement.descending
+        stored = schema.hash_storage([v for v in hash_values if v is not None])
         page = provider.items.query(
-            table, index, hash_value, range_condition(None, ()), forward, start, limit
+            table, index, stored, range_condition(None, ()), forward, start, limit
         )
     elif statement.ordered:
         raise ValidationException(

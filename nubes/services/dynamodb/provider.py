@@ -36,6 +36,7 @@ from nubes.services.dynamodb.models import (
     Tables,
     Tokens,
     Write,
+    composite_range_condition,
     range_condition,
     table_name,
 )
@@ -253,7 +254,7 @@ class DynamoDBProvider(ServiceProvider):
                         f"One or more parameter values were invalid: Index with name: {name} "
                         "already exists on table"
                     )
-                tables.check_key_schema(create["KeySchema"])
+                tables.check_gsi_key_schema(create["KeySchema"], name)
                 tables.check_projection(create["Projection"])
                 tables.check_throughput(billing, create.get("ProvisionedThroughput"), name)
                 # A new index's keys must be defined in this request, even ones the table has.
@@ -686,7 +687,14 @@ class DynamoDBProvider(ServiceProvider):
         schema = index or table
         if "KeyConditionExpression" in req:
             key = exprs.key_condition(
-                req["KeyConditionExpression"], schema.hash_key, schema.range_key
+                req["KeyConditionExpression"],
+                index.hash_keys if index else [table.hash_key],
+                index.range_keys if index else table.key_types()[1:],
+            )
+        elif "KeyConditions" in req and index is not None and index.multi:
+            raise ValidationException(
+                "KeyConditions cannot query an index with multi-attribute keys: use "
+                "KeyConditionExpression"
             )
         elif "KeyConditions" in req:
             key = legacy.key_condition(req["KeyConditions"], schema.hash_key, schema.range_key)
@@ -707,11 +715,16 @@ class DynamoDBProvider(ServiceProvider):
         projection, select = self._select(exprs, req, index, query=True)
         exprs.finish()
         start = self._start_key(table, index, req.get("ExclusiveStartKey"), key)
+        hash_values = key.hash_values or {key.hash_name: key.hash_value}
+        if index is not None and len(index.range_keys) > 1:
+            ranges = composite_range_condition(key.range_equal, key.op, key.operands)
+        else:
+            ranges = range_condition(key.op, key.operands)
         page = self.items.query(
             table,
             index,
-            key.hash_value,
-            range_condition(key.op, key.operands),
+            schema.hash_storage(list(hash_values.values())),
+            ranges,
             req.get("ScanIndexForward", True),
             start,
             req.get("Limit"),
@@ -817,7 +830,7 @@ class DynamoDBProvider(ServiceProvider):
             ) from None
         schema = dict(table.key_types())
         if index is not None:
-            schema.update([index.hash_key, *([index.range_key] if index.range_key else [])])
+            schema.update(index.key_types())
         if set(start) != set(schema):
             # Query and Scan word this one differently.
             raise ValidationException(
@@ -831,7 +844,8 @@ class DynamoDBProvider(ServiceProvider):
                 "The provided starting key is invalid: The provided key element does not match "
                 "the schema"
             )
-        if key is not None and not av.equal(start[key.hash_name], key.hash_value):
+        hash_values = (key.hash_values or {key.hash_name: key.hash_value}) if key else {}
+        if any(not av.equal(start[name], value) for name, value in hash_values.items()):
             raise ValidationException(
                 "The provided starting key is invalid: Query hash key does not match"
             )

@@ -18,6 +18,8 @@ from nubes.services.dynamodb.models import Table
 
 MAX_LSI = 5
 MAX_GSI = 20
+# Multi-attribute keys: a global index's partition and sort keys have up to four attributes each.
+MAX_KEY_ATTRIBUTES = 4
 # The warm throughput every table and global index has from the start (and its floor).
 WARM_READ = 12000
 WARM_WRITE = 4000
@@ -52,6 +54,37 @@ def check_key_schema(
             raise ValidationException(
                 f"Invalid {what}: Both the Hash Key and the Range Key element in the KeySchema "
                 "have the same name"
+            )
+
+
+def check_gsi_key_schema(schema: list[dict[str, str]], index: str) -> None:
+    """A global index's key: one to four partition key (HASH) attributes, then up to four sort
+    key (RANGE) attributes, each named once (multi-attribute keys)."""
+    kinds = [e["KeyType"] for e in schema]
+    if len(schema) <= 2 and kinds != ["HASH", "HASH"]:
+        check_key_schema(schema)
+        return
+    if kinds[0] != "HASH":
+        raise ValidationException(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
+        )
+    hashes = kinds.count("HASH")
+    if kinds != ["HASH"] * hashes + ["RANGE"] * (len(kinds) - hashes):
+        raise invalid(
+            f"Index KeySchema for index: {index} must list all HASH key elements before the "
+            "RANGE key elements"
+        )
+    for kind, count in (("HASH", hashes), ("RANGE", len(kinds) - hashes)):
+        if count > MAX_KEY_ATTRIBUTES:
+            raise invalid(
+                f"Index KeySchema for index: {index} has {count} {kind} key elements; an index "
+                f"may have at most {MAX_KEY_ATTRIBUTES} {kind} key elements"
+            )
+    names = [e["AttributeName"] for e in schema]
+    for position, name in enumerate(names):
+        if name in names[:position]:
+            raise invalid(
+                f"Index KeySchema for index: {index} names attribute {name} more than once"
             )
 
 
@@ -132,7 +165,7 @@ def check_create(req: dict[str, Any]) -> None:
             )
         _index_common(lsi, names, used)
     for gsi in gsis:
-        check_key_schema(gsi["KeySchema"])
+        check_gsi_key_schema(gsi["KeySchema"], gsi["IndexName"])
         check_throughput(billing, gsi.get("ProvisionedThroughput"), gsi["IndexName"])
         _index_common(gsi, names, used)
     missing = [n for n in sorted(used) if n not in definitions]

@@ -30,6 +30,7 @@ from nubes.services.dynamodb.expressions.validator import (
     Validator,
     check_overlaps,
     key_condition,
+    multi_key_condition,
 )
 
 __all__ = [
@@ -102,7 +103,7 @@ class Expressions:
         return elements
 
     def key_condition(
-        self, source: str, hash_key: tuple[str, str], range_key: tuple[str, str] | None
+        self, source: str, hash_keys: list[tuple[str, str]], range_keys: list[tuple[str, str]]
     ) -> KeyCondition:
         kind = "KeyConditionExpression"
         _check_source(kind, source)
@@ -110,7 +111,10 @@ class Expressions:
             tree = parse_condition(source)
         except SyntaxFailure as failure:
             raise syntax_error(kind, failure) from None
-        return key_condition(Validator(self.resolver, kind), tree, hash_key, range_key)
+        validator = Validator(self.resolver, kind)
+        if len(hash_keys) > 1 or len(range_keys) > 1:
+            return multi_key_condition(validator, tree, hash_keys, range_keys)
+        return key_condition(validator, tree, hash_keys[0], range_keys[0] if range_keys else None)
 
     def finish(self) -> None:
         self.resolver.finish()

@@ -5,7 +5,7 @@ reserved words, functions allowed where they are used, key conditions, overlappi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nubes.protocol.base import ServiceError
@@ -376,6 +376,11 @@ class KeyCondition:
     op: str | None = None
     """=, <, <=, >, >=, BETWEEN or begins_with."""
     operands: tuple[dict[str, Any], ...] = ()
+    hash_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every partition key attribute's value (one unless the index has a multi-attribute key)."""
+    range_equal: list[dict[str, Any]] = field(default_factory=list)
+    """Values of the leading sort key attributes compared for equality, before the one
+    ``op`` applies to (multi-attribute sort keys only)."""
 
 
 def key_condition(
@@ -409,7 +414,7 @@ def key_condition(
     if op != "=":
         raise ValidationException("Query key condition not supported")
     _check_type(operands, hash_type)
-    result = KeyCondition(hash_name, operands[0])
+    result = KeyCondition(hash_name, operands[0], hash_values={hash_name: operands[0]})
     if found:
         name = next(iter(found))
         if range_key is None or name != range_key[0]:
@@ -419,6 +424,67 @@ def key_condition(
         op, operands = found[name]
         _check_type(operands, range_key[1])
         result.range_name, result.op, result.operands = name, op, operands
+    return result
+
+
+def multi_key_condition(
+    validator: Validator,
+    tree: ast.Condition,
+    hash_keys: list[tuple[str, str]],
+    range_keys: list[tuple[str, str]],
+) -> KeyCondition:
+    """A KeyConditionExpression on an index with multi-attribute keys: every partition key
+    attribute compared for equality; sort key attributes from the left without a gap, each
+    compared for equality but the last, which may take any sort key condition."""
+    validator.condition(tree)
+    parts: list[ast.Condition] = []
+    _flatten_and(tree, parts)
+    found: dict[str, tuple[str, tuple[dict[str, Any], ...]]] = {}
+    for part in parts:
+        name, op, operands = _key_part(part)
+        if name in found:
+            raise ValidationException(
+                "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one "
+                "condition per key"
+            )
+        found[name] = (op, operands)
+    total = len(hash_keys) + len(range_keys)
+    if len(found) > total:
+        raise ValidationException(
+            f"The number of query conditions ({len(found)}) exceeds the number of key "
+            f"attributes defined in the schema ({total})"
+        )
+    hash_values: dict[str, dict[str, Any]] = {}
+    for name, kind in hash_keys:
+        if name not in found:
+            raise ValidationException(f"Query condition missed key schema element: {name}")
+        op, operands = found.pop(name)
+        if op != "=":
+            raise ValidationException("Query key condition not supported")
+        _check_type(operands, kind)
+        hash_values[name] = operands[0]
+    first, first_value = next(iter(hash_values.items()))
+    result = KeyCondition(first, first_value, hash_values=hash_values)
+    for position, (name, kind) in enumerate(range_keys):
+        if not found:
+            break
+        if name not in found:
+            raise ValidationException(f"Query condition missed key schema element: {name}")
+        op, operands = found.pop(name)
+        _check_type(operands, kind)
+        if found and op != "=":
+            # Only the last sort key attribute named may take a range condition.
+            later = next(n for n, _ in range_keys[position + 1 :] if n in found)
+            raise ValidationException(
+                f"Query key condition not supported: a condition on sort key attribute {later} "
+                f"follows a non-equality condition on {name}"
+            )
+        if found:
+            result.range_equal.append(operands[0])
+        else:
+            result.range_name, result.op, result.operands = name, op, operands
+    if found:
+        raise ValidationException(f"Query condition missed key schema element: {next(iter(found))}")
     return result
 
 
