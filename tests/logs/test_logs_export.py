@@ -136,11 +136,13 @@ def test_export_writes_gzip_objects_per_stream(
     assert task["status"]["code"] == "COMPLETED", task["status"]
     assert task["executionInfo"]["completionTime"] >= task["executionInfo"]["creationTime"]
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == [
-        "exports/aws-logs-write-test",
-        f"exports/{task_id}/app/one/000000.gz",
-        f"exports/{task_id}/app/two/000000.gz",
-    ]
+    assert keys == sorted(
+        [
+            "exports/aws-logs-write-test",
+            f"exports/{task_id}/app/one/000000.gz",
+            f"exports/{task_id}/app/two/000000.gz",
+        ]
+    )
     test_body = s3.get_object(Bucket=bucket, Key="exports/aws-logs-write-test")["Body"].read()
     assert test_body == b"Permission Check Successful"
     one = s3.get_object(Bucket=bucket, Key=f"exports/{task_id}/app/one/000000.gz")
