@@ -6,7 +6,7 @@ what is wrong and the service raises its own error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -62,6 +62,18 @@ def tag_problems(existing: Mapping[str, str], new: Mapping[str, str]) -> list[st
     return problems
 
 
+def from_list(
+    tags: Iterable[Mapping[str, str]], key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
+    """The mapping of a request's tag list (``[{"Key": ..., "Value": ...}]``, or a service's
+    own member names); a missing value is the empty string, as AWS stores it."""
+    return {t[key]: t.get(value, "") for t in tags}
+
+
+def to_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
 class Tags:
     """The tag table every service shares; callers run inside the request's transaction."""
 
@@ -81,6 +93,14 @@ class Tags:
             "ON CONFLICT(arn, key) DO UPDATE SET value = excluded.value",
             [(arn, k, v) for k, v in tags.items()],
         )
+
+    def add(self, arn: str, tags: Mapping[str, str], invalid: Callable[[str], Exception]) -> None:
+        """Set ``tags`` within AWS's common limits; ``invalid`` makes the service's own error of
+        the first problem."""
+        problems = tag_problems(self.get(arn), tags)
+        if problems:
+            raise invalid(problems[0])
+        self.set(arn, tags)
 
     def remove(self, arn: str, keys: Iterable[str]) -> None:
         self.store.executemany(

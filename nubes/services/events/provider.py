@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.arns import parse_arn
+from nubes.core.arns import arn_service, parse_arn, partition_of, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
 from nubes.core.metrics import Datapoint
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.events import patterns, schedules, transform
@@ -334,7 +334,9 @@ class EventsProvider(ApiDestinations, ServiceProvider):
             statement: Json = {
                 "Sid": req["StatementId"],
                 "Effect": "Allow",
-                "Principal": "*" if principal == "*" else {"AWS": f"arn:aws:iam::{principal}:root"},
+                "Principal": "*"
+                if principal == "*"
+                else {"AWS": root_arn(principal, ctx.partition)},
                 "Action": "events:PutEvents",
                 "Resource": bus.arn,
             }
@@ -386,7 +388,8 @@ class EventsProvider(ApiDestinations, ServiceProvider):
                 return True
             wanted = principal.get("AWS", []) if isinstance(principal, dict) else []
             wanted = [wanted] if isinstance(wanted, str) else wanted
-            if {"*", account, f"arn:aws:iam::{account}:root"} & set(wanted):
+            root = root_arn(account, partition_of(bus.scope.region))
+            if {"*", account, root} & set(wanted):
                 return True
         return False
 
@@ -569,7 +572,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
                 f"Parameter(s) SqsParameters must be specified for target: {target_id}."
             )
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
-        if dlq and (not dlq.startswith("arn:aws:sqs:") or dlq.endswith(".fifo")):
+        if dlq and (arn_service(dlq) != "sqs" or dlq.endswith(".fifo")):
             raise errors.ValidationException(
                 f"Parameter DeadLetterConfig.Arn is not valid for target {target_id}: a "
                 "standard SQS queue ARN is required."
@@ -656,7 +659,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         if not self._allows(bus, ctx.account_id):
             raise _EntryError(
                 "AccessDeniedException",
-                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
+                f"User: {ctx.principal.arn} is not authorized to perform: "
                 f"events:PutEvents on resource: {bus.arn}",
             )
         at = to_datetime(entry["Time"]).timestamp() if entry.get("Time") else clock.now()
@@ -1025,11 +1028,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         return resource_arn
 
     def _set_tags(self, resource_arn: str, tags: list[Json]) -> None:
-        new = {t["Key"]: t["Value"] for t in tags}
-        problems = tag_problems(self.env.tags.get(resource_arn), new)
-        if problems:
-            raise errors.ValidationException(problems[0])
-        self.env.tags.set(resource_arn, new)
+        self.env.tags.add(resource_arn, from_list(tags), errors.ValidationException)
 
     def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
         self._set_tags(self._tagged(ctx, req["ResourceARN"]), req["Tags"])
@@ -1040,8 +1039,7 @@ class EventsProvider(ApiDestinations, ServiceProvider):
         return {}
 
     def list_tags_for_resource(self, ctx: RequestContext, req: Json) -> Json:
-        tags = self.env.tags.get(self._tagged(ctx, req["ResourceARN"]))
-        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        return {"Tags": to_list(self.env.tags.get(self._tagged(ctx, req["ResourceARN"])))}
 
 
 class _EntryError(Exception):

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.arns import arn, parse_arn
+from nubes.core.arns import arn, arn_service, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
 from nubes.services.events import schedules
@@ -207,11 +207,7 @@ class SchedulerProvider(ServiceProvider):
         return resource_arn
 
     def _set_tags(self, resource_arn: str, tags: list[Json]) -> None:
-        new = {t["Key"]: t["Value"] for t in tags}
-        problems = tag_problems(self.env.tags.get(resource_arn), new)
-        if problems:
-            raise errors.ValidationException(problems[0])
-        self.env.tags.set(resource_arn, new)
+        self.env.tags.add(resource_arn, from_list(tags), errors.ValidationException)
 
     def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
         self._set_tags(self._tagged(ctx, req["ResourceArn"]), req["Tags"])
@@ -222,8 +218,7 @@ class SchedulerProvider(ServiceProvider):
         return {}
 
     def list_tags_for_resource(self, ctx: RequestContext, req: Json) -> Json:
-        tags = self.env.tags.get(self._tagged(ctx, req["ResourceArn"]))
-        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        return {"Tags": to_list(self.env.tags.get(self._tagged(ctx, req["ResourceArn"])))}
 
     # -- schedules ------------------------------------------------------------------------
 
@@ -282,7 +277,7 @@ class SchedulerProvider(ServiceProvider):
             parse_arn(target["Arn"])
         except ValueError:
             raise errors.ValidationException(f"Invalid target ARN {target['Arn']}.") from None
-        fifo = target["Arn"].startswith("arn:aws:sqs:") and target["Arn"].endswith(".fifo")
+        fifo = arn_service(target["Arn"]) == "sqs" and target["Arn"].endswith(".fifo")
         if fifo and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
             raise errors.ValidationException(
                 "Target is a FIFO queue: SqsParameters.MessageGroupId is required."
