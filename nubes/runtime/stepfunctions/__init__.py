@@ -1,0 +1,1 @@
+"""The Step Functions state machine interpreter (the Amazon States Language)."""

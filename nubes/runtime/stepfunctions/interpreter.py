@@ -1,0 +1,501 @@
+"""Runs a state machine definition: every state type, input and output processing, Retry and
+Catch, timeouts on the one clock, Parallel branches and Map iterations as concurrent tasks.
+
+The interpreter knows nothing of storage or other services: its ``Host`` records history
+events, calls task resources, sleeps on the clock and keeps the checkpoint of the top-level
+position (the state about to run and its input) that lets a restarted server resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from nubes.core import clock
+from nubes.runtime.stepfunctions import paths
+from nubes.runtime.stepfunctions.paths import StatesError
+from nubes.runtime.stepfunctions.validate import parse_timestamp
+
+Json = Any
+Emit = Callable[[str, str | None, dict[str, Any]], None]
+"""(event type, details key, details): records one history event in the caller's thread."""
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass
+class TaskCall:
+    resource: str
+    parameters: Json
+    state_name: str
+    token: str | None
+    timeout: float | None
+    heartbeat: float | None
+    emit: Emit
+
+
+class Host(Protocol):
+    def event(self, kind: str, key: str | None, details: dict[str, Any], previous: int) -> int: ...
+
+    async def run_task(self, call: TaskCall) -> Json: ...
+
+    async def sleep_until(self, when: float) -> None: ...
+
+    def checkpoint(self, state: str, data: Json) -> None: ...
+
+
+class _Thread:
+    """One line of events (the execution, a Parallel branch, a Map iteration): each event's
+    previousEventId is the one before it on the same line."""
+
+    def __init__(self, host: Host, last: int) -> None:
+        self.host = host
+        self.last = last
+
+    def emit(self, kind: str, key: str | None, details: dict[str, Any]) -> None:
+        self.last = self.host.event(kind, key, details, self.last)
+
+
+_ENTERED_KEY = "stateEnteredEventDetails"
+_EXITED_KEY = "stateExitedEventDetails"
+NOT_RETRIABLE = {"States.Runtime", "States.DataLimitExceeded"}
+
+
+class Interpreter:
+    def __init__(self, host: Host, context: dict[str, Any]) -> None:
+        self.host = host
+        self.context = context
+        """The context object ``$$`` (Execution, StateMachine); State/Task/Map per state."""
+
+    async def run(self, machine: Json, start: str, data: Json, last_event: int, top: bool) -> Json:
+        thread = _Thread(self.host, last_event)
+        return await self._machine(machine, start, data, thread, top, {})
+
+    async def _machine(
+        self,
+        machine: Json,
+        start: str,
+        data: Json,
+        thread: _Thread,
+        top: bool,
+        extra: dict[str, Any],
+    ) -> Json:
+        name: str | None = start
+        while name is not None:
+            if top:
+                self.host.checkpoint(name, data)
+            state = machine["States"][name]
+            name, data = await self._state(name, state, data, thread, extra)
+        return data
+
+    def _ctx(self, name: str, entered: float, extra: dict[str, Any], retry: int = 0) -> Json:
+        return {
+            **self.context,
+            **extra,
+            "State": {"Name": name, "EnteredTime": iso(entered), "RetryCount": retry},
+        }
+
+    async def _state(
+        self, name: str, state: Json, data: Json, thread: _Thread, extra: dict[str, Any]
+    ) -> tuple[str | None, Json]:
+        kind = state["Type"]
+        entered = clock.now()
+        thread.emit(f"{kind}StateEntered", _ENTERED_KEY, {"name": name, "input": dumps(data)})
+        ctx = self._ctx(name, entered, extra)
+        try:
+            next_name, output = await self._body(name, kind, state, data, thread, ctx, extra)
+        except StatesError as failed:
+            handler = _catcher(state.get("Catch") or [], failed)
+            if handler is None:
+                raise
+            error_output = {"Error": failed.error, "Cause": failed.cause}
+            output = paths.put(handler.get("ResultPath", "$"), data, error_output)
+            thread.emit(f"{kind}StateExited", _EXITED_KEY, {"name": name, "output": dumps(output)})
+            return handler["Next"], output
+        if kind != "Fail":
+            thread.emit(f"{kind}StateExited", _EXITED_KEY, {"name": name, "output": dumps(output)})
+        return next_name, output
+
+    async def _body(
+        self,
+        name: str,
+        kind: str,
+        state: Json,
+        data: Json,
+        thread: _Thread,
+        ctx: Json,
+        extra: dict[str, Any],
+    ) -> tuple[str | None, Json]:
+        following = None if state.get("End") else state.get("Next")
+        if kind == "Fail":
+            error = state.get("Error")
+            cause = state.get("Cause")
+            if "ErrorPath" in state:
+                error = _text(paths.evaluate(state["ErrorPath"], data, ctx))
+            if "CausePath" in state:
+                cause = _text(paths.evaluate(state["CausePath"], data, ctx))
+            raise StatesError(error or "", cause or "")
+        effective = _input(state, data, ctx)
+        if kind == "Pass":
+            if "Result" in state:
+                result = state["Result"]
+            elif "Parameters" in state:
+                result = paths.resolve(state["Parameters"], effective, ctx)
+            else:
+                result = effective
+            return following, _output(state, data, result, ctx, select=False)
+        if kind == "Succeed":
+            return None, _output_only(state, effective, ctx)
+        if kind == "Choice":
+            for rule in state["Choices"]:
+                if _matches(rule, effective, ctx):
+                    return rule["Next"], _output_only(state, effective, ctx)
+            if "Default" in state:
+                return state["Default"], _output_only(state, effective, ctx)
+            raise StatesError(
+                "States.NoChoiceMatched",
+                f"No Matches! at state {name}",
+            )
+        if kind == "Wait":
+            await self.host.sleep_until(_wait_until(state, effective, ctx))
+            return following, _output_only(state, effective, ctx)
+        if kind == "Task":
+            result = await self._retrying(
+                state, name, thread, ctx, lambda c: self._task(name, state, effective, c, thread)
+            )
+        elif kind == "Parallel":
+            result = await self._retrying(
+                state,
+                name,
+                thread,
+                ctx,
+                lambda c: self._parallel(state, effective, c, thread, extra),
+            )
+        else:
+            result = await self._retrying(
+                state,
+                name,
+                thread,
+                ctx,
+                lambda c: self._map(name, state, effective, c, thread, extra),
+            )
+        return following, _output(state, data, result, ctx, select=True)
+
+    async def _retrying(
+        self,
+        state: Json,
+        name: str,
+        thread: _Thread,
+        ctx: Json,
+        attempt: Callable[[Json], Awaitable[Json]],
+    ) -> Json:
+        counts: dict[int, int] = {}
+        delays: dict[int, float] = {}
+        retries = 0
+        while True:
+            try:
+                return await attempt({**ctx, "State": {**ctx["State"], "RetryCount": retries}})
+            except StatesError as failed:
+                index, retrier = _retrier(state.get("Retry") or [], failed)
+                if retrier is None:
+                    raise
+                limit = retrier.get("MaxAttempts", 3)
+                if counts.get(index, 0) >= limit:
+                    raise
+                counts[index] = counts.get(index, 0) + 1
+                interval = float(retrier.get("IntervalSeconds", 1))
+                delay = delays.get(index, interval)
+                delays[index] = delay * float(retrier.get("BackoffRate", 2.0))
+                if "MaxDelaySeconds" in retrier:
+                    delay = min(delay, float(retrier["MaxDelaySeconds"]))
+                if retrier.get("JitterStrategy") == "FULL":
+                    delay = random.uniform(0, delay)
+                retries += 1
+                await self.host.sleep_until(clock.now() + delay)
+
+    async def _task(self, name: str, state: Json, data: Json, ctx: Json, thread: _Thread) -> Json:
+        resource = state["Resource"]
+        token = None
+        if resource.endswith(".waitForTaskToken") or ":activity:" in resource:
+            token = secrets.token_urlsafe(96)
+            ctx = {**ctx, "Task": {"Token": token}}
+        params = paths.resolve(state["Parameters"], data, ctx) if "Parameters" in state else data
+        timeout = state.get("TimeoutSeconds")
+        if "TimeoutSecondsPath" in state:
+            timeout = paths.select(state["TimeoutSecondsPath"], data, ctx)
+        heartbeat = state.get("HeartbeatSeconds")
+        if "HeartbeatSecondsPath" in state:
+            heartbeat = paths.select(state["HeartbeatSecondsPath"], data, ctx)
+        call = TaskCall(resource, params, name, token, timeout, heartbeat, thread.emit)
+        result = await self.host.run_task(call)
+        if "ResultSelector" in state:
+            result = paths.resolve(state["ResultSelector"], result, ctx)
+        return result
+
+    async def _parallel(
+        self, state: Json, data: Json, ctx: Json, thread: _Thread, extra: dict[str, Any]
+    ) -> Json:
+        if "Parameters" in state:
+            data = paths.resolve(state["Parameters"], data, ctx)
+        thread.emit("ParallelStateStarted", None, {})
+        branches = [
+            self._machine(b, b["StartAt"], data, _Thread(self.host, thread.last), False, extra)
+            for b in state["Branches"]
+        ]
+        try:
+            result = await _all_or_first_failure(branches)
+        except StatesError as failed:
+            thread.emit("ParallelStateFailed", None, {"error": failed.error, "cause": failed.cause})
+            raise StatesError(failed.error, failed.cause) from None
+        thread.emit("ParallelStateSucceeded", None, {})
+        if "ResultSelector" in state:
+            result = paths.resolve(state["ResultSelector"], result, ctx)
+        return result
+
+    async def _map(
+        self,
+        name: str,
+        state: Json,
+        data: Json,
+        ctx: Json,
+        thread: _Thread,
+        extra: dict[str, Any],
+    ) -> Json:
+        items = paths.select(state.get("ItemsPath", "$"), data, ctx)
+        if not isinstance(items, list):
+            raise StatesError(
+                "States.Runtime",
+                f"An error occurred while executing the state '{name}'. The ItemsPath "
+                f"'{state.get('ItemsPath', '$')}' did not select an array",
+            )
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        selector = state.get("ItemSelector", state.get("Parameters"))
+        limit = int(state.get("MaxConcurrency") or 0)
+        gate = asyncio.Semaphore(limit) if limit > 0 else None
+        thread.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+
+        async def iteration(index: int, item: Json) -> Json:
+            async with gate if gate is not None else contextlib.nullcontext():
+                inner = {**extra, "Map": {"Item": {"Index": index, "Value": item}}}
+                value = (
+                    paths.resolve(selector, data, {**ctx, **inner})
+                    if selector is not None
+                    else item
+                )
+                line = _Thread(self.host, thread.last)
+                details = {"name": name, "index": index}
+                line.emit("MapIterationStarted", "mapIterationStartedEventDetails", details)
+                try:
+                    out = await self._machine(
+                        processor, processor["StartAt"], value, line, False, extra
+                    )
+                except StatesError:
+                    line.emit("MapIterationFailed", "mapIterationFailedEventDetails", details)
+                    raise
+                line.emit("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
+                return out
+
+        try:
+            result = await _all_or_first_failure([iteration(i, v) for i, v in enumerate(items)])
+        except StatesError as failed:
+            thread.emit("MapStateFailed", None, {})
+            raise StatesError(failed.error, failed.cause) from None
+        thread.emit("MapStateSucceeded", None, {})
+        if "ResultSelector" in state:
+            result = paths.resolve(state["ResultSelector"], result, ctx)
+        return result
+
+
+async def _all_or_first_failure(work: Sequence[Awaitable[Json]]) -> list[Json]:
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for task in tasks:
+            if not task.done():
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else dumps(value)
+
+
+def _input(state: Json, data: Json, ctx: Json) -> Json:
+    if "InputPath" not in state:
+        return data
+    if state["InputPath"] is None:
+        return {}
+    return paths.select(state["InputPath"], data, ctx)
+
+
+def _output_only(state: Json, data: Json, ctx: Json) -> Json:
+    if "OutputPath" not in state:
+        return data
+    if state["OutputPath"] is None:
+        return {}
+    return paths.select(state["OutputPath"], data, ctx)
+
+
+def _output(state: Json, raw: Json, result: Json, ctx: Json, select: bool) -> Json:
+    combined = paths.put(state.get("ResultPath", "$"), raw, result)
+    return _output_only(state, combined, ctx)
+
+
+def _matching(errors: list[str], failed: StatesError) -> bool:
+    if failed.error in errors:
+        return True
+    if failed.error in NOT_RETRIABLE:
+        return False
+    if "States.ALL" in errors:
+        return True
+    # States.TaskFailed stands for any error of a task but a timeout.
+    return "States.TaskFailed" in errors and failed.error not in (
+        "States.Timeout",
+        "States.HeartbeatTimeout",
+    )
+
+
+def _retrier(retriers: list[Json], failed: StatesError) -> tuple[int, Json | None]:
+    for index, retrier in enumerate(retriers):
+        if _matching(retrier["ErrorEquals"], failed):
+            return index, retrier
+    return -1, None
+
+
+def _catcher(catchers: list[Json], failed: StatesError) -> Json | None:
+    for catcher in catchers:
+        if _matching(catcher["ErrorEquals"], failed):
+            return dict(catcher)
+    return None
+
+
+def _wait_until(state: Json, data: Json, ctx: Json) -> float:
+    if "Seconds" in state:
+        return clock.now() + state["Seconds"]
+    if "SecondsPath" in state:
+        seconds = paths.select(state["SecondsPath"], data, ctx)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise StatesError(
+                "States.Runtime",
+                f"The SecondsPath parameter does not reference a valid non-negative integer: "
+                f"{dumps(seconds)}",
+            )
+        return clock.now() + seconds
+    raw = (
+        state["Timestamp"]
+        if "Timestamp" in state
+        else paths.select(state["TimestampPath"], data, ctx)
+    )
+    when = parse_timestamp(raw)
+    if when is None:
+        raise StatesError(
+            "States.Runtime",
+            f"The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+            f"date-time format string: {dumps(raw)}",
+        )
+    return when
+
+
+# -- Choice rules --------------------------------------------------------------------------
+
+
+def _matches(rule: Json, data: Json, ctx: Json) -> bool:
+    if "And" in rule:
+        return all(_matches(r, data, ctx) for r in rule["And"])
+    if "Or" in rule:
+        return any(_matches(r, data, ctx) for r in rule["Or"])
+    if "Not" in rule:
+        return not _matches(rule["Not"], data, ctx)
+    value = paths.lookup(rule["Variable"], data, ctx)
+    for op, expected in rule.items():
+        if op in ("Variable", "Next", "Comment"):
+            continue
+        return _compare(op, value, expected, data, ctx)
+    return False
+
+
+def _compare(op: str, value: Any, expected: Any, data: Json, ctx: Json) -> bool:
+    present = value is not paths.MISSING
+    if op == "IsPresent":
+        return present == expected
+    if op == "IsNull":
+        return (present and value is None) == expected
+    if op == "IsNumeric":
+        return (present and _is_number(value)) == expected
+    if op == "IsString":
+        return (present and isinstance(value, str)) == expected
+    if op == "IsBoolean":
+        return (present and isinstance(value, bool)) == expected
+    if op == "IsTimestamp":
+        return (present and parse_timestamp(value) is not None) == expected
+    if not present:
+        raise StatesError(
+            "States.Runtime",
+            "An error occurred while executing the state. Invalid path "
+            "'{}': The choice state's condition path references an invalid value.",
+        )
+    if op.endswith("Path") and op != "StringMatches":
+        expected = paths.select(expected, data, ctx)
+        op = op[:-4]
+    if op == "StringMatches":
+        return isinstance(value, str) and _wildcard(expected).fullmatch(value) is not None
+    if op == "BooleanEquals":
+        return isinstance(value, bool) and value == expected
+    kind = re.match(r"String|Numeric|Timestamp", op)
+    assert kind is not None
+    relation = op[kind.end() :]
+    if kind.group(0) == "String":
+        if not isinstance(value, str) or not isinstance(expected, str):
+            return False
+        a: Any = value
+        b: Any = expected
+    elif kind.group(0) == "Numeric":
+        if not _is_number(value) or not _is_number(expected):
+            return False
+        a, b = value, expected
+    else:
+        a, b = parse_timestamp(value), parse_timestamp(expected)
+        if a is None or b is None:
+            return False
+    return {
+        "Equals": a == b,
+        "LessThan": a < b,
+        "GreaterThan": a > b,
+        "LessThanEquals": a <= b,
+        "GreaterThanEquals": a >= b,
+    }[relation]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)

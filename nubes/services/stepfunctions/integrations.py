@@ -1,0 +1,153 @@
+"""Task states' resources: Lambda (a function ARN, or ``lambda:invoke``), the optimized
+integrations (SQS, SNS, DynamoDB, EventBridge, nested executions) and the AWS SDK integrations
+``arn:aws:states:::aws-sdk:<service>:<action>``, every call made through the providers."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore import xform_name
+from botocore.model import Shape
+
+from nubes.core import accounts, ids
+from nubes.core.context import RequestContext
+from nubes.protocol.base import HttpRequest, ServiceError
+from nubes.runtime.stepfunctions.paths import StatesError
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
+Json = Any
+
+SDK_SERVICES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs"}
+"""Service names of the SDK integrations that differ from botocore's."""
+_PREFIXES = {
+    "dynamodb": "DynamoDb",
+    "secretsmanager": "SecretsManager",
+    "stepfunctions": "Sfn",
+    "events": "EventBridge",
+    "cloudwatch": "CloudWatch",
+    "logs": "CloudWatchLogs",
+    "apigateway": "ApiGateway",
+}
+_OPTIMIZED_PREFIX = {
+    "lambda": "Lambda",
+    "sqs": "SQS",
+    "sns": "SNS",
+    "dynamodb": "DynamoDB",
+    "events": "EventBridge",
+    "stepfunctions": "StepFunctions",
+}
+
+
+def error_name(prefix: str, code: str) -> str:
+    """An SDK error as Step Functions names it: the service, then the SDK's exception class."""
+    code = code.rsplit(".", 1)[-1] if code.startswith("AWS.") else code
+    return f"{prefix}.{code if code.endswith('Exception') else code + 'Exception'}"
+
+
+def sdk_prefix(service: str) -> str:
+    return _PREFIXES.get(service, service[:1].upper() + service[1:])
+
+
+def optimized_prefix(service: str) -> str:
+    return _OPTIMIZED_PREFIX[service]
+
+
+async def call(
+    env: Environment,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    account: str,
+    region: str,
+) -> Json:
+    """Call a provider's operation as the account, waiting when it is asynchronous (Lambda's
+    Invoke, a long poll)."""
+    if service not in env.providers:
+        raise ServiceError("NotImplemented", f"The service {service} is not implemented.", 501)
+    provider = await env.providers.ready(service)
+    method = getattr(provider, xform_name(operation), None)
+    if method is None or not inspect.iscoroutinefunction(method):
+        return env.providers.invoke(service, operation, params, account, region)
+    ctx = RequestContext(
+        account_id=account,
+        region=region,
+        request_id=ids.request_id(),
+        service=service,
+        operation=operation,
+        principal=accounts.root_principal(account, account),
+        request=HttpRequest("POST", "/", headers={"host": "states.amazonaws.com"}),
+        protocol="internal",
+    )
+    return await method(ctx, params)
+
+
+def operation_for(
+    env: Environment, service: str, action: str
+) -> tuple[str, Shape | None, Shape | None]:
+    """The botocore operation an SDK integration's action names (``getItem`` -> GetItem) and its
+    input and output shapes."""
+    info = env.catalog.services.get(service)
+    if info is None:
+        raise StatesError("States.Runtime", f"The resource service {service} is not supported")
+    by_lower = {name.lower(): name for name in info.operation_names}
+    name = by_lower.get(action.lower())
+    if name is None:
+        raise StatesError(
+            "States.Runtime", f"The API action {action} is not supported by the service {service}"
+        )
+    op = info.model.operation_model(name)
+    return name, op.input_shape, op.output_shape
+
+
+def to_model(value: Json, shape: Shape | None) -> Json:
+    """Parameters as the state machine spells them (PascalCase) into the names the model uses
+    (some services' members are camelCase)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = shape.members
+        lowered = {k.lower(): k for k in members}
+        out = {}
+        for key, item in value.items():
+            name = lowered.get(key.lower(), key)
+            out[name] = to_model(item, members.get(name))
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [to_model(v, shape.member) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: to_model(v, shape.value) for k, v in value.items()}
+    if shape.type_name == "blob" and isinstance(value, str):
+        return value.encode()
+    return value
+
+
+def from_model(value: Json, shape: Shape | None) -> Json:
+    """A response as the SDK integrations answer it: PascalCase members, JSON values."""
+    if isinstance(value, dict):
+        if shape is not None and shape.type_name == "map":
+            return {k: from_model(v, shape.value) for k, v in value.items()}
+        members = shape.members if shape is not None and shape.type_name == "structure" else {}
+        return {k[:1].upper() + k[1:]: from_model(v, members.get(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        member = shape.member if shape is not None and shape.type_name == "list" else None
+        return [from_model(v, member) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return base64.b64encode(data).decode()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def as_text(value: Json) -> str:
+    """Message bodies given as JSON values are sent as their JSON text."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
