@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 
 @pytest.fixture
@@ -28,6 +29,17 @@ def resource(endpoint: str) -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+@pytest.fixture
+def advance(endpoint: str) -> Callable[[float], None]:
+    """Move the server's clock (the test runs on the server whose clock may move)."""
+
+    def move(seconds: float) -> None:
+        answer = requests.post(f"{endpoint}/_nubes/clock", json={"advance": seconds}, timeout=10)
+        answer.raise_for_status()
+
+    return move
 
 
 @pytest.fixture

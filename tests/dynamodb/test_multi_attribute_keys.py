@@ -322,3 +322,22 @@ def test_added_by_update_table_with_backfill(ddb: Any, unique: Callable[[str], s
         ExpressionAttributeValues={":t": {"S": "a"}, ":y": {"N": "2024"}},
     )["Items"]
     assert [i["id"]["S"] for i in found] == ["i0"]
+
+
+def test_key_size_limits_apply_to_each_attribute(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = _matches_table(ddb, unique)
+    big_sort = {**MATCHES[0], "bracket": {"S": "b" * 1025}}
+    assert error_of(lambda: ddb.put_item(TableName=name, Item=big_sort)) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Aggregated size of all range keys has "
+        "exceeded the size limit of 1024 bytes",
+    )
+    big_partition = {**MATCHES[0], "region": {"S": "r" * 2049}}
+    assert error_of(lambda: ddb.put_item(TableName=name, Item=big_partition)) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+        "size limit of2048 bytes",
+    )
+    # At the limit, each attribute on its own.
+    fits = {**MATCHES[0], "region": {"S": "r" * 2048}, "bracket": {"S": "b" * 1024}}
+    ddb.put_item(TableName=name, Item=fits)

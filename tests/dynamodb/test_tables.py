@@ -175,7 +175,9 @@ def test_deletion_protection(ddb: Any, make_table: Callable[..., str]) -> None:
     ddb.delete_table(TableName=name)
 
 
-def test_gsi_lifecycle_with_backfill(ddb: Any, make_table: Callable[..., str]) -> None:
+def test_gsi_lifecycle_with_backfill(
+    ddb: Any, make_table: Callable[..., str], advance: Callable[[float], None]
+) -> None:
     name = make_table()
     for i in range(5):
         item = {"pk": {"S": f"p{i}"}, "v": {"N": str(i)}}
@@ -196,6 +198,7 @@ def test_gsi_lifecycle_with_backfill(ddb: Any, make_table: Callable[..., str]) -
         ],
     )["TableDescription"]
     assert updated["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
+    advance(60)
     table = ddb.describe_table(TableName=name)["Table"]
     index = table["GlobalSecondaryIndexes"][0]
     assert index["IndexStatus"] == "ACTIVE"
@@ -360,7 +363,9 @@ def test_billing_mode_summary_only_where_dynamodb_shows_it(
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 2
 
 
-def test_gsi_added_later_backfills_and_key_limits(ddb: Any, unique: Callable[[str], str]) -> None:
+def test_gsi_added_later_backfills_and_key_limits(
+    ddb: Any, unique: Callable[[str], str], advance: Callable[[float], None]
+) -> None:
     """UpdateTable's new index holds the items already written (CREATING, then ACTIVE); items
     whose index keys violate the index (type, size) stay out of it; new writes with such keys
     are refused."""
@@ -389,8 +394,14 @@ def test_gsi_added_later_backfills_and_key_limits(ddb: Any, unique: Callable[[st
     index = created["GlobalSecondaryIndexes"][0]
     assert index["IndexStatus"] == "CREATING"
     assert index["Backfilling"] is False
+    advance(2)  # resources allocated, the items being copied in
+    described = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert (described["IndexStatus"], described["Backfilling"]) == ("CREATING", True)
+    advance(60)
     described = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
     assert described["IndexStatus"] == "ACTIVE"
+    assert "Backfilling" not in described
+    assert described["IndexSizeBytes"] == 2 * len("pk1gblue")
     assert described["ItemCount"] == 2
     got = ddb.query(
         TableName=name,

@@ -266,7 +266,7 @@ class DynamoDBProvider(ServiceProvider):
                             f"[{element['AttributeName']}], AttributeDefinitions: "
                             f"[{', '.join(requested)}]"
                         )
-                gsis.append(tables.gsi_spec(create, table.arn))
+                gsis.append({**tables.gsi_spec(create, table.arn), "_created": clock.now()})
                 table.spec["AttributeDefinitions"] = list(definitions.values())
                 rebuilt = Table(table.id, table.account, table.region, table.name, table.spec)
                 self.items.backfill(rebuilt, rebuilt.indexes[name])
