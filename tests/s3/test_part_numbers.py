@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from nubes.services.s3 import checksums
 from tests.s3.conftest import error_of
+from tests.server import make_client
 
 MB = 1024 * 1024
 BODIES = {1: b"a" * 5 * MB, 3: b"b" * 5 * MB, 7: b"tail"}
@@ -128,3 +131,18 @@ def test_composite_parts_page_by_part_number(s3: Any, bucket: str) -> None:
         head = s3.head_object(Bucket=bucket, Key="comp", PartNumber=number, ChecksumMode="ENABLED")
         assert head["ChecksumSHA256"] == sums[number - 1]
         assert head["ChecksumType"] == "COMPOSITE"
+
+
+@pytest.mark.skipif(not checksums.FAST_CRCS, reason="S3's default CRC64NVME needs awscrt")
+def test_default_checksum_of_a_gapped_object(endpoint: str, bucket: str) -> None:
+    """Parts sent without checksums: S3's CRC64NVME covers the whole object, gaps or not."""
+    config = Config(request_checksum_calculation="when_required")
+    s3 = make_client(endpoint, "s3", config=config)
+    s3.complete_multipart_upload(**_upload(s3, bucket, "gaps", BODIES))
+    head = s3.head_object(Bucket=bucket, Key="gaps", ChecksumMode="ENABLED")
+    whole = b"".join(BODIES.values())
+    assert head["ChecksumCRC64NVME"] == checksums.compute("CRC64NVME", whole)
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    # A part is a range: it carries no checksum of the whole object.
+    part = s3.head_object(Bucket=bucket, Key="gaps", PartNumber=7, ChecksumMode="ENABLED")
+    assert "ChecksumCRC64NVME" not in part
