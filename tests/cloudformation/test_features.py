@@ -4,6 +4,7 @@ wait conditions, nested stacks, termination protection."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -297,6 +298,11 @@ def test_wait_condition_and_signal_resource(cfn: Any, unique: Callable[[str], st
             (r.get("PhysicalResourceId", "") for r in rows if r["LogicalResourceId"] == "Handle"),
             "",
         )
+    bad = urllib.request.Request(handle, data=b'{"Status": "MAYBE"}', method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad)
+    assert refused.value.code == 400
+    assert b"<Code>InvalidRequest</Code>" in refused.value.read()
     body = json.dumps({"Status": "SUCCESS", "UniqueId": "one", "Data": "ready", "Reason": "ok"})
     request = urllib.request.Request(handle, data=body.encode(), method="PUT")
     with urllib.request.urlopen(request) as answer:

@@ -24,6 +24,7 @@ from nubes.core.resources import (
 )
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.services.cloudformation.engine import StepFailed, duration
+from nubes.services.s3.responses import xml_error
 
 if TYPE_CHECKING:
     from nubes.services.cloudformation.models import Stack
@@ -364,17 +365,17 @@ def response_endpoint(
                     (body.decode("utf-8", "replace"), token),
                 )
             if not changed:
-                return _s3_error(403, "AccessDenied", "Request has expired")
+                return xml_error(403, "AccessDenied", "Request has expired")
         else:
             stack_ref, _, logical_id = key.rpartition("/")
             stack_id = unquote(stack_ref)
             try:
                 signal = json.loads(body)
             except ValueError:
-                return _s3_error(400, "InvalidRequest", "The signal is not valid JSON")
+                return xml_error(400, "InvalidRequest", "The signal is not valid JSON")
             status = str(signal.get("Status", ""))
             if status not in ("SUCCESS", "FAILURE"):
-                return _s3_error(400, "InvalidRequest", "Status must be SUCCESS or FAILURE")
+                return xml_error(400, "InvalidRequest", "Status must be SUCCESS or FAILURE")
             with provider.store.transaction():
                 provider.stacks.signal(
                     stack_id,
@@ -389,14 +390,6 @@ def response_endpoint(
         return HttpResponse(200, {"ETag": f'"{etag}"', "Content-Length": "0"}, b"")
 
     return intercept
-
-
-def _s3_error(status: int, code: str, message: str) -> HttpResponse:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-        f"<Message>{message}</Message></Error>"
-    ).encode()
-    return HttpResponse(status, {"Content-Type": "application/xml"}, body)
 
 
 TYPES: dict[str, type[ResourceType]] = {
