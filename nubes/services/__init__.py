@@ -35,4 +35,5 @@ PROVIDERS: dict[str, str] = {
         "nubes.services.apigatewaymanagementapi.provider:ApiGatewayManagementApiProvider"
     ),
     "ecr": "nubes.services.ecr.provider:EcrProvider",
+    "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
 }
