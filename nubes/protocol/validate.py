@@ -420,9 +420,20 @@ def _plan(op: OperationModel) -> _Plan:
             )
             entry = _compilers[id(service)] = (service, compiler)
         root = entry[1].node(shape)
-    plan = _Plan(op, service, style or CORAL_JSON, root)
+    plan = _Plan(op, service, _operation_style(op, style) or CORAL_JSON, root)
     _plans[id(op)] = plan
     return plan
+
+
+def _operation_style(op: OperationModel, style: Style | None) -> Style | None:
+    """A service's own code for violations, unless the operation's errors leave it out and
+    list the protocol's (CloudWatch Logs' delivery APIs answer ValidationException where its
+    older operations answer InvalidParameterException)."""
+    fallback = PROTOCOL_STYLES.get(op.service_model.protocol)
+    if style is None or fallback is None or style.kind != fallback.kind:
+        return style
+    codes = {shape.name for shape in op.error_shapes}
+    return fallback if style.code not in codes and fallback.code in codes else style
 
 
 # --- the walk --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.logs import insights
 from nubes.services.logs import metrics as logs_metrics
+from nubes.services.logs.deliveries import Deliveries
 from nubes.services.logs.errors import errors
 from nubes.services.logs.exports import EXPORT_TICK, ExportTasks
 from nubes.services.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
@@ -62,7 +63,7 @@ def scope_of(ctx: RequestContext) -> Scope:
     return Scope(ctx.account_id, ctx.region)
 
 
-class LogsProvider(SavedDocuments, ExportTasks, ServiceProvider):
+class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
     service = "logs"
     migrations = MIGRATIONS
 
