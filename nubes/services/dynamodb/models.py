@@ -584,6 +584,10 @@ class Items:
                 total += size
         self._count(table.id, index.name, count, total)
 
+    def every(self, table: Table) -> Iterator[Item]:
+        for _, _, doc in self._all_rows(table):
+            yield av.loads(doc)
+
     def drop_index(self, table: Table, name: str) -> None:
         self.store.execute(
             "DELETE FROM ddb_index_items WHERE tid = ? AND idx = ?", (table.id, name)

@@ -40,6 +40,7 @@ from nubes.services.dynamodb.models import (
     range_condition,
     table_name,
 )
+from nubes.services.dynamodb.replicas import Replicas, unsupported_legacy
 from nubes.services.dynamodb.streams import TTL_IDENTITY, Streams
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class DynamoDBProvider(ServiceProvider):
         self.items = Items(self.store)
         self.streams = Streams(self.store)
         self.tokens = Tokens(self.store)
+        self.replicas = Replicas(self)
         Capacity.publisher = ddb_metrics.consumed_units(env)
         ddb_metrics.instrument(self, env)
 
@@ -140,7 +142,7 @@ class DynamoDBProvider(ServiceProvider):
         if req.get("Tags"):
             self.env.tags.set(table.arn, {t["Key"]: t["Value"] for t in req["Tags"]})
         if table.stream_view:
-            self._enable_stream(table, table.stream_view)
+            self.enable_stream(table, table.stream_view)
             table = self.tables.get(ctx.account_id, ctx.region, name)
         creating = {i: "CREATING" for i in table.indexes if table.indexes[i].is_global}
         return {"TableDescription": tables.describe(table, None, "CREATING", creating)}
@@ -167,11 +169,40 @@ class DynamoDBProvider(ServiceProvider):
                 "deletion. Disable deletion protection first."
             )
         description = tables.describe(table, self.tables.stats(table), "DELETING")
+        self.replicas.drop(table)
+        self.drop_table(table)
+        return {"TableDescription": description}
+
+    def drop_table(self, table: Table) -> None:
+        """A table and its items gone (its stream disabled, readable for 24 hours)."""
         if table.stream_view:
             self.streams.disable(table.spec["LatestStreamArn"])
         self.env.tags.drop(table.arn)
         self.tables.delete(table)
-        return {"TableDescription": description}
+
+    # The 2017.11.29 version of global tables: DynamoDB makes none any more.
+
+    def create_global_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        raise unsupported_legacy()
+
+    def describe_global_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        raise unsupported_legacy(req["GlobalTableName"])
+
+    def update_global_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        raise unsupported_legacy(req["GlobalTableName"])
+
+    def describe_global_table_settings(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise unsupported_legacy(req["GlobalTableName"])
+
+    def update_global_table_settings(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise unsupported_legacy(req["GlobalTableName"])
+
+    def list_global_tables(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        return {"GlobalTables": []}
 
     def update_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self.tables.editable(ctx.account_id, ctx.region, req["TableName"])
@@ -202,7 +233,10 @@ class DynamoDBProvider(ServiceProvider):
         )
         spec["AttributeDefinitions"] = self._used_definitions(spec, definitions)
         if "StreamSpecification" in req:
+            self.replicas.check_stream_change(table, req["StreamSpecification"])
             self._update_stream(table, req["StreamSpecification"])
+        if "ReplicaUpdates" in req:
+            self.replicas.update(table, req["ReplicaUpdates"])
         if "SSESpecification" in req:
             sse = req["SSESpecification"]
             self._sse_key(ctx, sse)
@@ -303,7 +337,7 @@ class DynamoDBProvider(ServiceProvider):
                 used.update(e["AttributeName"] for e in index["KeySchema"])
         return [d for n, d in definitions.items() if n in used]
 
-    def _enable_stream(self, table: Table, view: str) -> None:
+    def enable_stream(self, table: Table, view: str) -> None:
         stream = self.streams.enable(
             table.account, table.region, table.name, table.arn, view, table.spec["KeySchema"]
         )
@@ -319,7 +353,7 @@ class DynamoDBProvider(ServiceProvider):
                 raise ValidationException(
                     f"Table already has an enabled stream: TableName: {table.name}"
                 )
-            self._enable_stream(table, spec["StreamViewType"])
+            self.enable_stream(table, spec["StreamViewType"])
         else:
             if not table.stream_view:
                 raise ValidationException(
@@ -454,7 +488,9 @@ class DynamoDBProvider(ServiceProvider):
             for item in self.items.expired(table, now, 1000):
                 key = table.key_of(item)
                 self.items.delete(table, key, item)
-                self._record(table, key, item, None, identity=TTL_IDENTITY)
+                self.record(table, key, item, None, identity=TTL_IDENTITY)
+                if "_replicas" in table.spec:
+                    self.replicas.replicate(table, key, None)
         self.streams.trim()
 
     # == items ====================================================================================
@@ -468,9 +504,11 @@ class DynamoDBProvider(ServiceProvider):
                 self.items.delete(write.table, write.key, write.old)
         else:
             self.items.put(write.table, write.new, write.old, av.item_size(write.new))
-        self._record(write.table, write.key, write.old, write.new)
+        self.record(write.table, write.key, write.old, write.new)
+        if "_replicas" in write.table.spec:
+            self.replicas.replicate(write.table, write.key, write.new)
 
-    def _record(
+    def record(
         self,
         table: Table,
         key: Item,

@@ -13,6 +13,7 @@ from typing import Any
 
 from nubes.core import clock
 from nubes.core.arns import arn
+from nubes.services.dynamodb import replicas
 from nubes.services.dynamodb.errors import RequestValidationException, ValidationException, errors
 from nubes.services.dynamodb.models import Table
 
@@ -349,6 +350,7 @@ def describe(
 ) -> dict[str, Any]:
     """DescribeTable's TableDescription (private settings left out)."""
     out = {k: copy.deepcopy(v) for k, v in table.spec.items() if not k.startswith("_")}
+    replicas.describe(table.spec, out)
     out.setdefault("WarmThroughput", warm_throughput({}, None))
     count, size, per_index = stats or (0, 0, {})
     out["ItemCount"] = count

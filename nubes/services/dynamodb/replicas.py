@@ -1,0 +1,182 @@
+"""Global tables, version 2019.11.21: UpdateTable's ReplicaUpdates put a table of the same name
+in other regions of the account, and every write to one replica is applied to the others.
+
+Each member's spec keeps the group as ``_replicas`` ({region: when that replica was added}).
+nubes applies a write to every replica in the request that made it, so the last writer wins as
+it does on AWS; a new replica is filled with the table's items at once and reports CREATING for
+a while (by the clock), then ACTIVE. Streams: a replica gets a NEW_AND_OLD_IMAGES stream when its
+table has none (an existing stream keeps its view type), and it cannot be disabled while the
+table is global.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from nubes.core import clock
+from nubes.core.arns import arn
+from nubes.services.dynamodb import values as av
+from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.models import Item, Table
+
+if TYPE_CHECKING:
+    from nubes.services.dynamodb.provider import DynamoDBProvider
+
+VERSION = "2019.11.21"
+# How long a new replica reports CREATING (by the clock) before it is ACTIVE.
+CREATING_SECONDS = 5.0
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+NOT_FOUND = (
+    "Replica specified in the Replica Update or Replica Delete action of the request was not found."
+)
+
+
+def group(table: Table) -> dict[str, float]:
+    return dict(table.spec.get("_replicas") or {})
+
+
+def describe(spec: dict[str, Any], out: dict[str, Any]) -> None:
+    """GlobalTableVersion and Replicas in a member's description (regional tables have
+    neither)."""
+    members = spec.get("_replicas") or {}
+    if len(members) < 2:
+        return
+    now = clock.now()
+    out["GlobalTableVersion"] = VERSION
+    out["Replicas"] = [
+        {
+            "RegionName": region,
+            "ReplicaStatus": "CREATING" if now < added + CREATING_SECONDS else "ACTIVE",
+        }
+        for region, added in sorted(members.items())
+    ]
+
+
+class Replicas:
+    def __init__(self, provider: DynamoDBProvider) -> None:
+        self.provider = provider
+
+    def update(self, table: Table, updates: list[dict[str, Any]]) -> None:
+        """Apply UpdateTable's ReplicaUpdates to ``table`` (a spec being edited) and to the
+        tables of the group in the other regions."""
+        for update in updates:
+            ((action, spec),) = update.items()
+            region = spec["RegionName"]
+            if region == table.region and action in ("Create", "Delete"):
+                raise ValidationException(
+                    "Cannot add or delete the local region through ReplicaUpdates. Use "
+                    "CreateTable, DeleteTable, or UpdateTable as required."
+                )
+            members = group(table)
+            if action == "Create":
+                self._create(table, region, members)
+            elif region not in members:
+                raise ValidationException(NOT_FOUND)
+            elif action == "Delete":
+                other = self.provider.tables.find(table.account, region, table.name)
+                if other is not None:
+                    self.provider.drop_table(other)
+                self._regroup(table, {r: t for r, t in members.items() if r != region})
+
+    def _create(self, table: Table, region: str, members: dict[str, float]) -> None:
+        if not _REGION.fullmatch(region):
+            raise ValidationException(f"Provided region_name '{region}' is not a valid region")
+        if region in members or self.provider.tables.find(table.account, region, table.name):
+            raise ValidationException(
+                f"Failed to create a the new replica of table with name: '{table.name}' because "
+                "one or more replicas already existed as tables."
+            )
+        if not table.stream_view:
+            self.provider.enable_stream(table, "NEW_AND_OLD_IMAGES")
+        now = clock.now()
+        spec = _replica_spec(table, region, now)
+        replica = self.provider.tables.create(table.account, region, table.name, spec)
+        self.provider.enable_stream(replica, str(table.stream_view))
+        for item in self.provider.items.every(table):
+            self.provider.items.put(replica, item, None, av.item_size(item))
+        # The table made global was a replica from the start.
+        members = members or {table.region: 0.0}
+        self._regroup(table, {**members, region: now})
+
+    def _regroup(self, table: Table, members: dict[str, float]) -> None:
+        """Record the group in every member (the table being edited is saved by its caller)."""
+        kept = members if len(members) > 1 else None
+        for region in members:
+            if region == table.region:
+                continue
+            other = self.provider.tables.editable(table.account, region, table.name)
+            _set_group(other, kept)
+            self.provider.tables.save(other)
+        _set_group(table, kept)
+
+    def drop(self, table: Table) -> None:
+        """A replica deleted by DeleteTable leaves the group; the others stay replicas."""
+        members = group(table)
+        if not members:
+            return
+        rest = {r: t for r, t in members.items() if r != table.region}
+        for region in rest:
+            other = self.provider.tables.editable(table.account, region, table.name)
+            _set_group(other, rest if len(rest) > 1 else None)
+            self.provider.tables.save(other)
+
+    def replicate(self, table: Table, key: Item, new: Item | None) -> None:
+        """Apply a write made to ``table`` to the other replicas (each streams it as its own
+        change)."""
+        for region in group(table):
+            if region == table.region:
+                continue
+            other = self.provider.tables.find(table.account, region, table.name)
+            if other is None:
+                continue
+            old = self.provider.items.get(other, key)
+            if new is None:
+                if old is not None:
+                    self.provider.items.delete(other, key, old)
+            else:
+                self.provider.items.put(other, new, old, av.item_size(new))
+            self.provider.record(other, key, old, new)
+
+    def check_stream_change(self, table: Table, spec: dict[str, Any]) -> None:
+        if group(table) and not spec.get("StreamEnabled"):
+            raise ValidationException(
+                "One or more parameter values were invalid: Disabling Stream is not allowed for "
+                "a Global Table replica."
+            )
+
+
+def _set_group(table: Table, members: dict[str, float] | None) -> None:
+    if members:
+        table.spec["_replicas"] = members
+    else:
+        table.spec.pop("_replicas", None)
+
+
+def _replica_spec(table: Table, region: str, now: float) -> dict[str, Any]:
+    """The replica's description: the table's keys, indexes and settings, its own ARN and id."""
+    spec = copy.deepcopy({k: v for k, v in table.spec.items() if not k.startswith("_")})
+    for stream_field in ("StreamSpecification", "LatestStreamLabel", "LatestStreamArn"):
+        spec.pop(stream_field, None)
+    table_arn = arn("dynamodb", region, table.account, f"table/{table.name}")
+    spec.update(TableArn=table_arn, TableId=str(uuid.uuid4()), CreationDateTime=now)
+    for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
+        for index in spec.get(kind, []):
+            index["IndexArn"] = f"{table_arn}/index/{index['IndexName']}"
+            index.pop("_created", None)
+    if "_ttl" in table.spec:
+        spec["_ttl"] = copy.deepcopy(table.spec["_ttl"])
+    return spec
+
+
+def unsupported_legacy(name: str | None = None) -> Exception:
+    """The 2017.11.29 global table operations: DynamoDB no longer makes such tables, so none
+    exists to describe or update, and none can be created."""
+    if name is None:
+        return errors.ValidationException(
+            "DynamoDB global tables version 2017.11.29 is not supported. We recommend using "
+            "DynamoDB global tables version 2019.11.21, instead of version 2017.11.29 (Legacy)."
+        )
+    return errors.GlobalTableNotFoundException(f"Global table with name '{name}' does not exist.")

@@ -1,0 +1,203 @@
+"""Global tables, version 2019.11.21 (Developer Guide, "Global tables"; API reference,
+UpdateTable ReplicaUpdates and ReplicationGroupUpdate): a replica in another region of the
+account, writes replicated both ways, replicas removed by UpdateTable or DeleteTable; the
+2017.11.29 operations answer as DynamoDB does now that it makes no such tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.dynamodb.conftest import error_of
+
+HOME, AWAY = "us-east-1", "eu-west-1"
+KEY = [{"AttributeName": "pk", "KeyType": "HASH"}]
+DEF = [{"AttributeName": "pk", "AttributeType": "S"}]
+
+
+@pytest.fixture
+def away(client: Callable[..., Any]) -> Any:
+    return client("dynamodb", region=AWAY)
+
+
+def _global_table(ddb: Any, unique: Callable[[str], str], **extra: Any) -> str:
+    name = unique("global")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=KEY,
+        AttributeDefinitions=DEF,
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    ddb.put_item(TableName=name, Item={"pk": {"S": "before"}, "v": {"N": "1"}})
+    created = ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": AWAY}}])
+    description = created["TableDescription"]
+    assert description["TableStatus"] == "UPDATING"
+    assert {r["RegionName"]: r["ReplicaStatus"] for r in description["Replicas"]} == {
+        HOME: "ACTIVE",
+        AWAY: "CREATING",
+    }
+    return name
+
+
+@pytest.mark.clock
+def test_replica_created_active_and_described_in_both_regions(
+    ddb: Any, away: Any, unique: Callable[[str], str], advance: Callable[[float], None]
+) -> None:
+    name = _global_table(ddb, unique)
+    advance(60)
+    for client, region in ((ddb, HOME), (away, AWAY)):
+        table = client.describe_table(TableName=name)["Table"]
+        assert table["GlobalTableVersion"] == "2019.11.21"
+        assert [(r["RegionName"], r["ReplicaStatus"]) for r in table["Replicas"]] == sorted(
+            [(HOME, "ACTIVE"), (AWAY, "ACTIVE")]
+        )
+        assert table["TableArn"].split(":")[3] == region
+        # The replica got a stream with both images, as DynamoDB enables one when none is on.
+        assert table["StreamSpecification"] == {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+    # The items already in the table were copied into the replica.
+    assert away.get_item(TableName=name, Key={"pk": {"S": "before"}})["Item"]["v"] == {"N": "1"}
+    assert away.describe_table(TableName=name)["Table"]["ItemCount"] == 1
+
+
+def test_writes_replicate_both_ways(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+    name = _global_table(ddb, unique)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "from": {"S": HOME}})
+    away.put_item(TableName=name, Item={"pk": {"S": "b"}, "from": {"S": AWAY}})
+    away.update_item(
+        TableName=name,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET seen = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+    for client in (ddb, away):
+        items = {i["pk"]["S"]: i for i in client.scan(TableName=name, ConsistentRead=True)["Items"]}
+        assert set(items) == {"before", "a", "b"}
+        # The last writer wins; no aws:rep:* bookkeeping attributes are shown.
+        assert items["a"] == {"pk": {"S": "a"}, "from": {"S": HOME}, "seen": {"BOOL": True}}
+    ddb.transact_write_items(
+        TransactItems=[{"Delete": {"TableName": name, "Key": {"pk": {"S": "b"}}}}]
+    )
+    ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "c"}}}}]})
+    assert sorted(i["pk"]["S"] for i in away.scan(TableName=name)["Items"]) == [
+        "a",
+        "before",
+        "c",
+    ]
+
+
+def test_replicated_writes_are_streamed_in_each_region(
+    ddb: Any, away: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    name = _global_table(ddb, unique)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "x"}, "n": {"N": "1"}})
+    away_streams = client("dynamodbstreams", region=AWAY)
+    arn = away.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    shard = away_streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = away_streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = away_streams.get_records(ShardIterator=iterator)["Records"]
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+        ("INSERT", "x")
+    ]
+    assert records[0]["awsRegion"] == AWAY
+    assert records[0]["dynamodb"]["NewImage"] == {"pk": {"S": "x"}, "n": {"N": "1"}}
+
+
+def test_stream_rules_while_global(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = _global_table(
+        ddb,
+        unique,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )
+    # An existing stream keeps its view type.
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["StreamSpecification"]["StreamViewType"] == "KEYS_ONLY"
+    code, message = error_of(
+        lambda: ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    )
+    assert code == "ValidationException"
+    assert "Disabling Stream is not allowed for a Global Table replica" in message
+
+
+def test_replica_update_errors(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+    name = unique("regional")
+    ddb.create_table(
+        TableName=name, KeySchema=KEY, AttributeDefinitions=DEF, BillingMode="PAY_PER_REQUEST"
+    )
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert "Replicas" not in table and "GlobalTableVersion" not in table
+    assert error_of(
+        lambda: ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": HOME}}])
+    ) == (
+        "ValidationException",
+        "Cannot add or delete the local region through ReplicaUpdates. Use CreateTable, "
+        "DeleteTable, or UpdateTable as required.",
+    )
+    assert error_of(
+        lambda: ddb.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": AWAY}}])
+    ) == (
+        "ValidationException",
+        "Replica specified in the Replica Update or Replica Delete action of the request was "
+        "not found.",
+    )
+    # A table of that name already in the other region is not made a replica.
+    away.create_table(
+        TableName=name, KeySchema=KEY, AttributeDefinitions=DEF, BillingMode="PAY_PER_REQUEST"
+    )
+    code, message = error_of(
+        lambda: ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": AWAY}}])
+    )
+    assert code == "ValidationException" and "already existed as tables" in message
+    assert "Replicas" not in ddb.describe_table(TableName=name)["Table"]
+
+
+def test_replica_deleted_by_update_table(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+    name = _global_table(ddb, unique)
+    deleted = ddb.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": AWAY}}])
+    assert deleted["TableDescription"]["TableStatus"] == "UPDATING"
+    code, _ = error_of(lambda: away.describe_table(TableName=name))
+    assert code == "ResourceNotFoundException"
+    # Back to a regional table: no Replicas, the stream stays on.
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert "Replicas" not in table and "GlobalTableVersion" not in table
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    ddb.put_item(TableName=name, Item={"pk": {"S": "local"}})
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+
+
+def test_replica_deleted_by_delete_table(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+    name = _global_table(ddb, unique)
+    away.delete_table(TableName=name)
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert "Replicas" not in table
+    ddb.put_item(TableName=name, Item={"pk": {"S": "after"}})
+    assert ddb.get_item(TableName=name, Key={"pk": {"S": "after"}})["Item"]
+
+
+def test_legacy_global_table_operations(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = _global_table(ddb, unique)
+    assert ddb.list_global_tables()["GlobalTables"] == []
+    code, message = error_of(
+        lambda: ddb.create_global_table(
+            GlobalTableName=name, ReplicationGroup=[{"RegionName": AWAY}]
+        )
+    )
+    assert code == "ValidationException" and "2017.11.29 is not supported" in message
+    for call in (
+        lambda: ddb.describe_global_table(GlobalTableName=name),
+        lambda: ddb.describe_global_table_settings(GlobalTableName=name),
+        lambda: ddb.update_global_table(
+            GlobalTableName=name, ReplicaUpdates=[{"Delete": {"RegionName": AWAY}}]
+        ),
+    ):
+        assert error_of(call) == (
+            "GlobalTableNotFoundException",
+            f"Global table with name '{name}' does not exist.",
+        )
