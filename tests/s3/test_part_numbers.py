@@ -4,7 +4,9 @@ From AWS's S3 API reference: GetObject/HeadObject ``partNumber`` ("Effectively p
 'ranged' GET request for the part specified"), ``PartsCount`` ("the count of parts this object
 has"), the ``InvalidPartNumber`` error (416, "The requested partnumber is not satisfiable"),
 CompletedPart's ``PartNumber`` (with an additional checksum the part numbers must start at 1
-and be consecutive, else 400 ``InvalidPartOrder``) and GetObjectAttributesParts.
+and be consecutive, else 400 ``InvalidPartOrder``) and GetObjectAttributesParts. A completed
+object's parts are read as 1..n in order whatever numbers they were uploaded as: S3 answers
+so (as OpenStack Swift's s3api suite, which runs against AWS, records for parts 1 and 1000).
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ def gapped(s3: Any, bucket: str) -> str:
     return bucket
 
 
-def test_parts_keep_their_uploaded_numbers(s3: Any, gapped: str) -> None:
+def test_parts_are_read_as_1_to_n(s3: Any, gapped: str) -> None:
     size = sum(len(b) for b in BODIES.values())
     offset = 0
-    for number, body in BODIES.items():
+    for number, body in enumerate(BODIES.values(), 1):
         got = s3.get_object(Bucket=gapped, Key="gaps", PartNumber=number)
         assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
         assert got["PartsCount"] == 3
+        assert got["ETag"].endswith('-3"')
         assert got["ContentLength"] == len(body)
         assert got["ContentRange"] == f"bytes {offset}-{offset + len(body) - 1}/{size}"
         assert got["Body"].read() == body
@@ -65,8 +68,8 @@ def test_parts_keep_their_uploaded_numbers(s3: Any, gapped: str) -> None:
         offset += len(body)
 
 
-@pytest.mark.parametrize("number", [2, 4, 6, 8, 10000])
-def test_missing_part_numbers_are_not_satisfiable(s3: Any, gapped: str, number: int) -> None:
+@pytest.mark.parametrize("number", [4, 7, 10000])
+def test_part_numbers_past_the_parts_are_not_satisfiable(s3: Any, gapped: str, number: int) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.get_object(Bucket=gapped, Key="gaps", PartNumber=number)
     assert error_of(excinfo) == ("InvalidPartNumber", 416)
@@ -144,5 +147,5 @@ def test_default_checksum_of_a_gapped_object(endpoint: str, bucket: str) -> None
     assert head["ChecksumCRC64NVME"] == checksums.compute("CRC64NVME", whole)
     assert head["ChecksumType"] == "FULL_OBJECT"
     # A part is a range: it carries no checksum of the whole object.
-    part = s3.head_object(Bucket=bucket, Key="gaps", PartNumber=7, ChecksumMode="ENABLED")
+    part = s3.head_object(Bucket=bucket, Key="gaps", PartNumber=3, ChecksumMode="ENABLED")
     assert "ChecksumCRC64NVME" not in part

@@ -41,14 +41,6 @@ def _bare(etag: str) -> str:
     return etag.strip().strip('"')
 
 
-def part_numbers(parts: list[Any], attrs: dict[str, Any]) -> list[int]:
-    """The numbers a multipart object's parts were uploaded as: S3 keeps them, gaps and all
-    (parts 1, 3 and 7 stay 1, 3 and 7 for ``partNumber`` reads and ``ObjectParts``). Only an
-    object whose numbers are not 1..n records them."""
-    numbers: list[int] | None = attrs.get("PartNumbers")
-    return numbers if numbers is not None else list(range(1, len(parts) + 1))
-
-
 class MultipartOps(S3Base):
     def upload_row(self, bucket: str, key: str, upload_id: str) -> Any:
         row = self.db.upload(bucket, key, upload_id)
@@ -253,8 +245,6 @@ class MultipartOps(S3Base):
         self.check_write_conditions(bucket, key, req)
         digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p["etag"])) for p in chosen))
         etag = f'"{digest.hexdigest()}-{len(chosen)}"'
-        if not consecutive:
-            attrs["PartNumbers"] = numbers
         where = Location(None, None, [[p["blob_id"], p["size"]] for p in chosen])
         if wanted:
             attrs["Checksum"] = self._upload_checksum(wanted, chosen, req)

@@ -19,7 +19,6 @@ from nubes.services.s3.base import (
 )
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import load_attrs
-from nubes.services.s3.multipart import part_numbers
 
 if TYPE_CHECKING:
     from nubes.store import Row
@@ -196,16 +195,13 @@ def _object_parts(req: dict[str, Any], parts: list[Any], attrs: dict[str, Any]) 
         out["IsTruncated"] = False
         return out
     algorithm = attrs["Checksum"]["Algorithm"]
-    numbers = [
-        (number, index)
-        for index, number in enumerate(part_numbers(parts, attrs))
-        if number > marker
-    ]
-    page = numbers[:limit]
+    numbers = range(marker + 1, len(parts) + 1)
+    page = list(numbers)[:limit]
     out["Parts"] = [
-        {"PartNumber": n, "Size": parts[i][1], f"Checksum{algorithm}": values[i]} for n, i in page
+        {"PartNumber": n, "Size": parts[n - 1][1], f"Checksum{algorithm}": values[n - 1]}
+        for n in page
     ]
     out["IsTruncated"] = len(numbers) > len(page)
     if page:
-        out["NextPartNumberMarker"] = page[-1][0]
+        out["NextPartNumberMarker"] = page[-1]
     return out

@@ -47,7 +47,7 @@ from nubes.services.s3.base import (
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
 from nubes.services.s3.models import COMPLETED_UPLOADS, SCHEMA, Bucket, Entry, load_attrs
-from nubes.services.s3.multipart import MultipartOps, part_numbers
+from nubes.services.s3.multipart import MultipartOps
 from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
     Location,
@@ -334,11 +334,11 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         for param, field in OVERRIDES.items():
             if req.get(param) is not None:
                 out[field] = req[param]
-        start, end, index = 0, size, 0
+        start, end = 0, size
         part_number = req.get("PartNumber")
         if part_number is not None:
             # Only a part request reports the part count (of a multipart object).
-            start, end, index = self._part_span(where, size, attrs, part_number)
+            start, end = self._part_span(where, size, part_number)
             if where.parts:
                 out["PartsCount"] = len(where.parts)
             if end > start:
@@ -358,7 +358,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
             # A part of a composite-checksum object answers that part's own checksum.
             checksum, values = attrs.get("Checksum"), attrs.get("PartChecksums")
             if checksum and values and checksum["Type"] == "COMPOSITE":
-                out[f"Checksum{checksum['Algorithm']}"] = values[index]
+                out[f"Checksum{checksum['Algorithm']}"] = values[part_number - 1]
                 out["ChecksumType"] = "COMPOSITE"
         out["ContentLength"] = end - start
         if with_body:
@@ -366,21 +366,18 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         return out
 
     @staticmethod
-    def _part_span(
-        where: Location, size: int, attrs: dict[str, Any], number: int
-    ) -> tuple[int, int, int]:
-        """The byte span ``[start, end)`` of the part uploaded as ``number`` and its index."""
+    def _part_span(where: Location, size: int, number: int) -> tuple[int, int]:
+        """The bytes of the ``number``-th part of the object: S3 numbers a completed object's
+        parts 1..n in order, whatever numbers they were uploaded as."""
         parts = where.parts or [[None, size]]
-        numbers = part_numbers(parts, attrs)
-        if number not in numbers:
+        if not 1 <= number <= len(parts):
             raise errors.InvalidPartNumber(
                 "The requested partnumber is not satisfiable",
                 PartNumberRequested=number,
                 ActualPartCount=len(parts),
             )
-        index = numbers.index(number)
-        start = sum(p[1] for p in parts[:index])
-        return start, start + parts[index][1], index
+        start = sum(p[1] for p in parts[: number - 1])
+        return start, start + parts[number - 1][1]
 
     @owns_bodies
     def delete_object(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
