@@ -18,14 +18,18 @@ def test_pass_paths_and_intrinsics(run: Run) -> None:
                 "InputPath": "$.order",
                 "Parameters": {
                     "id.$": "$.id",
-                    "greeting.$": "States.Format('Hello {}, {} items', $.who, States.ArrayLength($.items))",
+                    "greeting.$": (
+                        "States.Format('Hello {}, {} items', $.who, States.ArrayLength($.items))"
+                    ),
                     "parts.$": "States.ArrayPartition($.items, 2)",
                     "range.$": "States.ArrayRange(1, 5, 2)",
                     "sum.$": "States.MathAdd($.id, 10)",
                     "encoded.$": "States.Base64Encode($.who)",
                     "split.$": "States.StringSplit('a,b,,c', ',')",
                     "unique.$": "States.ArrayUnique(States.Array(1, 1, 2))",
-                    "merged.$": "States.JsonMerge($.extra, States.StringToJson('{\"b\": 3}'), false)",
+                    "merged.$": (
+                        "States.JsonMerge($.extra, States.StringToJson('{\"b\": 3}'), false)"
+                    ),
                     "hash.$": "States.Hash('abc', 'SHA-256')",
                     "execution.$": "$$.Execution.Name",
                 },
@@ -37,7 +41,7 @@ def test_pass_paths_and_intrinsics(run: Run) -> None:
     }
     data = {"order": {"id": 5, "who": "Ana", "items": [1, 2, 3], "extra": {"a": 1, "b": 2}}}
     done = run(definition, data)
-    assert done["status"] == "SUCCEEDED", done
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
     out = json.loads(done["output"])
     assert out["id"] == 5
     assert out["greeting"] == "Hello Ana, 3 items"
@@ -137,7 +141,7 @@ def test_parallel_and_map(run: Run) -> None:
         },
     }
     done = run(definition, {"items": [1, 2, 3]})
-    assert done["status"] == "SUCCEEDED", done
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
     assert json.loads(done["output"]) == {"one": 1, "doubled": [2, 4, 6]}
 
 
@@ -160,8 +164,11 @@ def test_failure_in_branch_is_caught(run: Run) -> None:
         },
     }
     done = run(definition, {"keep": True})
-    assert done["status"] == "SUCCEEDED", done
-    assert json.loads(done["output"]) == {"keep": True, "err": {"Error": "Custom.Boom", "Cause": "x"}}
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == {
+        "keep": True,
+        "err": {"Error": "Custom.Boom", "Cause": "x"},
+    }
 
 
 def test_runtime_error_for_missing_path(run: Run) -> None:

@@ -82,7 +82,8 @@ async def call(
         operation=operation,
         principal=accounts.root_principal(account, account),
         request=HttpRequest("POST", "/", headers={"host": "states.amazonaws.com"}),
-        protocol="internal",
+        # Not "internal": an in-process caller that awaits may wait (Lambda's RequestResponse).
+        protocol="states",
     )
     return await method(ctx, params)
 
@@ -132,7 +133,9 @@ def from_model(value: Json, shape: Shape | None) -> Json:
     if isinstance(value, dict):
         if shape is not None and shape.type_name == "map":
             return {k: from_model(v, shape.value) for k, v in value.items()}
-        members = shape.members if shape is not None and shape.type_name == "structure" else {}
+        if shape is None or shape.type_name != "structure":
+            return {k: from_model(v, None) for k, v in value.items()}
+        members = shape.members
         return {k[:1].upper() + k[1:]: from_model(v, members.get(k)) for k, v in value.items()}
     if isinstance(value, list):
         member = shape.member if shape is not None and shape.type_name == "list" else None

@@ -1,0 +1,218 @@
+"""The Step Functions API: definitions checked as AWS checks them, executions (names, listing,
+stopping, sync runs), versions and aliases, tags, and executions surviving a restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from nubes.testing.server import NubesProcess
+from tests.stepfunctions.conftest import ROLE, wait_done, wait_for
+
+WAIT = {
+    "StartAt": "Wait",
+    "States": {"Wait": {"Type": "Wait", "Seconds": 86400, "End": True}},
+}
+PASS: dict[str, Any] = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+def test_invalid_definitions(sfn: Any, unique: Callable[[str], str]) -> None:
+    bad = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Next": "Nowhere"},
+            "B": {"Type": "Succeed"},
+        },
+    }
+    with pytest.raises(ClientError) as caught:
+        sfn.create_state_machine(name=unique("bad"), definition=json.dumps(bad), roleArn=ROLE)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidDefinition"
+    assert error["Message"].startswith("Invalid State Machine Definition: '")
+    assert (
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nowhere at /States/A/Next"
+        in (error["Message"])
+    )
+    out = sfn.validate_state_machine_definition(definition=json.dumps(bad))
+    assert out["result"] == "FAIL"
+    assert out["diagnostics"][0]["code"] == "MISSING_TRANSITION_TARGET"
+    loop = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}},
+    }
+    found = sfn.validate_state_machine_definition(definition=json.dumps(loop))["diagnostics"]
+    assert [(d["code"], d["message"]) for d in found] == [
+        ("MISSING_END_STATE", "Workflow has no terminal state")
+    ]
+    unreachable = {**PASS, "States": {**PASS["States"], "Z": {"Type": "Succeed"}}}
+    found = sfn.validate_state_machine_definition(definition=json.dumps(unreachable))["diagnostics"]
+    assert found[0]["message"] == 'State "Z" is not reachable.'
+    assert sfn.validate_state_machine_definition(definition=json.dumps(PASS))["result"] == "OK"
+    broken = sfn.validate_state_machine_definition(definition="{nope")["diagnostics"]
+    assert broken[0]["code"] == "INVALID_JSON_DESCRIPTION"
+    intrinsic = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "States.Nope(1)"}, "End": True}},
+    }
+    found = sfn.validate_state_machine_definition(definition=json.dumps(intrinsic))["diagnostics"]
+    assert found[0]["code"] == "SCHEMA_VALIDATION_FAILED"
+
+
+def test_machine_lifecycle_versions_aliases_tags(sfn: Any, unique: Callable[[str], str]) -> None:
+    name = unique("sm")
+    made = sfn.create_state_machine(
+        name=name,
+        definition=json.dumps(PASS),
+        roleArn=ROLE,
+        tags=[{"key": "team", "value": "a"}],
+        publish=True,
+    )
+    arn = made["stateMachineArn"]
+    assert made["stateMachineVersionArn"] == f"{arn}:1"
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert (described["name"], described["type"], described["status"]) == (
+        name,
+        "STANDARD",
+        "ACTIVE",
+    )
+    with pytest.raises(sfn.exceptions.StateMachineAlreadyExists):
+        sfn.create_state_machine(name=name, definition=json.dumps(WAIT), roleArn=ROLE)
+    updated = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(WAIT))
+    v2 = sfn.publish_state_machine_version(stateMachineArn=arn, revisionId=updated["revisionId"])
+    assert v2["stateMachineVersionArn"] == f"{arn}:2"
+    versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in versions] == [f"{arn}:2", f"{arn}:1"]
+    alias = sfn.create_state_machine_alias(
+        name="live",
+        routingConfiguration=[{"stateMachineVersionArn": f"{arn}:1", "weight": 100}],
+    )["stateMachineAliasArn"]
+    assert alias == f"{arn}:live"
+    started = sfn.start_execution(stateMachineArn=alias)
+    done = wait_done(sfn, started["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert done["stateMachineVersionArn"] == f"{arn}:1"
+    assert done["stateMachineAliasArn"] == alias
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=f"{arn}:1")["definition"]) == PASS
+    with pytest.raises(sfn.exceptions.ConflictException):
+        sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    sfn.tag_resource(resourceArn=arn, tags=[{"key": "env", "value": "dev"}])
+    sfn.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "env", "value": "dev"}]
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias)
+    sfn.delete_state_machine(stateMachineArn=arn)
+    with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+        sfn.describe_state_machine(stateMachineArn=arn)
+
+
+def test_executions_names_listing_and_stop(sfn: Any, machine: Callable[..., str]) -> None:
+    arn = machine(WAIT)
+    first = sfn.start_execution(stateMachineArn=arn, name="one", input='{"a": 1}')
+    again = sfn.start_execution(stateMachineArn=arn, name="one", input='{"a": 1}')
+    assert again["executionArn"] == first["executionArn"]
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
+        sfn.start_execution(stateMachineArn=arn, name="one", input='{"a": 2}')
+    with pytest.raises(sfn.exceptions.InvalidExecutionInput):
+        sfn.start_execution(stateMachineArn=arn, input="{not json")
+    for n in range(3):
+        sfn.start_execution(stateMachineArn=arn, name=f"more-{n}")
+    page = sfn.list_executions(stateMachineArn=arn, maxResults=2)
+    assert len(page["executions"]) == 2
+    rest = sfn.list_executions(stateMachineArn=arn, nextToken=page["nextToken"])
+    names = {e["name"] for e in page["executions"] + rest["executions"]}
+    assert names == {"one", "more-0", "more-1", "more-2"}
+    stopped = sfn.stop_execution(executionArn=first["executionArn"], error="Why", cause="test")
+    assert "stopDate" in stopped
+    described = sfn.describe_execution(executionArn=first["executionArn"])
+    assert (described["status"], described["error"], described["cause"]) == (
+        "ABORTED",
+        "Why",
+        "test",
+    )
+    aborted = sfn.list_executions(stateMachineArn=arn, statusFilter="ABORTED")["executions"]
+    assert [e["name"] for e in aborted] == ["one"]
+    history = sfn.get_execution_history(executionArn=first["executionArn"])["events"]
+    assert history[-1]["type"] == "ExecutionAborted"
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
+        sfn.describe_execution(executionArn=first["executionArn"] + "x")
+    for e in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+        sfn.stop_execution(executionArn=e["executionArn"])
+    machine_of = sfn.describe_state_machine_for_execution(executionArn=first["executionArn"])
+    assert json.loads(machine_of["definition"]) == WAIT
+
+
+def test_express_sync_execution(
+    client: Callable[..., Any], sfn: Any, machine: Callable[..., str]
+) -> None:
+    # StartSyncExecution's endpoint has the host prefix "sync-", which 127.0.0.1 cannot take.
+    sync = client("stepfunctions", config=Config(inject_host_prefix=False))
+    express = machine(
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {
+                    "Type": "Pass",
+                    "Parameters": {"sum.$": "States.MathAdd($.a, 1)"},
+                    "End": True,
+                }
+            },
+        },
+        kind="EXPRESS",
+    )
+    out = sync.start_sync_execution(stateMachineArn=express, input='{"a": 41}')
+    assert out["status"] == "SUCCEEDED"
+    assert json.loads(out["output"]) == {"sum": 42}
+    assert ":express:" in out["executionArn"]
+    failing = machine(
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}},
+        kind="EXPRESS",
+    )
+    out = sync.start_sync_execution(stateMachineArn=failing)
+    assert (out["status"], out["error"], out["cause"]) == ("FAILED", "E", "C")
+    with pytest.raises(sync.exceptions.StateMachineTypeNotSupported):
+        sync.start_sync_execution(stateMachineArn=machine(PASS))
+    with pytest.raises(sfn.exceptions.StateMachineTypeNotSupported):
+        sfn.list_executions(stateMachineArn=express)
+
+
+def test_running_execution_resumes_after_restart(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=True)
+    sfn = server.client("stepfunctions")
+    definition = {
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Pass", "Result": {"step": 1}, "Next": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 600, "Next": "Last"},
+            "Last": {"Type": "Pass", "Parameters": {"after.$": "$.step"}, "End": True},
+        },
+    }
+    arn = sfn.create_state_machine(name="durable", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_for(
+        lambda: any(
+            e["type"] == "WaitStateEntered"
+            for e in sfn.get_execution_history(executionArn=started)["events"]
+        )
+    )
+    server.kill()
+    again = nubes_factory(persistent=True)
+    sfn = again.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=started)["status"] == "RUNNING"
+    requests.post(f"{again.endpoint}/_nubes/clock", json={"advance": 601}, timeout=30)
+    deadline = time.monotonic() + 30
+    done = wait_done(sfn, started, seconds=30)
+    assert time.monotonic() <= deadline
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == {"after": 1}
+    events = sfn.get_execution_history(executionArn=started)["events"]
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
