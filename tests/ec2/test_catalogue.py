@@ -69,12 +69,14 @@ def test_create_copy_deregister_image(ec2: Any, client: Any, account: str, image
 
 def test_instance_types_have_real_figures(ec2: Any) -> None:
     types = ec2.describe_instance_types(InstanceTypes=["t3.micro", "m5.xlarge", "c5.large",
-                                                      "r5.large", "t4g.small"])  # fmt: skip
+                                                      "r5.large", "t4g.small", "c5.9xlarge",
+                                                      "c6g.xlarge", "r6g.medium"])  # fmt: skip
     found = {t["InstanceType"]: t for t in types["InstanceTypes"]}
     figures = {n: (t["VCpuInfo"]["DefaultVCpus"], t["MemoryInfo"]["SizeInMiB"])
                for n, t in found.items()}  # fmt: skip
     assert figures == {"t3.micro": (2, 1024), "m5.xlarge": (4, 16384), "c5.large": (2, 4096),
-                       "r5.large": (2, 16384), "t4g.small": (2, 2048)}  # fmt: skip
+                       "r5.large": (2, 16384), "t4g.small": (2, 2048), "c5.9xlarge": (36, 73728),
+                       "c6g.xlarge": (4, 8192), "r6g.medium": (1, 8192)}  # fmt: skip
     assert found["t4g.small"]["ProcessorInfo"]["SupportedArchitectures"] == ["arm64"]
     assert error_code(lambda: ec2.describe_instance_types(InstanceTypes=["p4d.24xlarge"])) == (
         "InvalidInstanceType"

@@ -27,69 +27,22 @@ _SIZES_T2: dict[str, tuple[int, float]] = {
     "xlarge": (4, 16),
     "2xlarge": (8, 32),
 }
-_SIZES_M5: dict[str, tuple[int, float]] = {
-    "large": (2, 8),
-    "xlarge": (4, 16),
-    "2xlarge": (8, 32),
-    "4xlarge": (16, 64),
-    "8xlarge": (32, 128),
-    "12xlarge": (48, 192),
-    "16xlarge": (64, 256),
-    "24xlarge": (96, 384),
-}
-_SIZES_M6 = {**_SIZES_M5, "32xlarge": (128, 512)}
-_SIZES_M6G: dict[str, tuple[int, float]] = {
-    "medium": (1, 4),
-    "large": (2, 8),
-    "xlarge": (4, 16),
-    "2xlarge": (8, 32),
-    "4xlarge": (16, 64),
-    "8xlarge": (32, 128),
-    "12xlarge": (48, 192),
-    "16xlarge": (64, 256),
-}
-_SIZES_C5: dict[str, tuple[int, float]] = {
-    "large": (2, 4),
-    "xlarge": (4, 8),
-    "2xlarge": (8, 16),
-    "4xlarge": (16, 32),
-    "9xlarge": (36, 72),
-    "12xlarge": (48, 96),
-    "18xlarge": (72, 144),
-    "24xlarge": (96, 192),
-}
-_SIZES_C6: dict[str, tuple[int, float]] = {
-    "large": (2, 4),
-    "xlarge": (4, 8),
-    "2xlarge": (8, 16),
-    "4xlarge": (16, 32),
-    "8xlarge": (32, 64),
-    "12xlarge": (48, 96),
-    "16xlarge": (64, 128),
-    "24xlarge": (96, 192),
-    "32xlarge": (128, 256),
-}
-_SIZES_C7G: dict[str, tuple[int, float]] = {
-    "medium": (1, 2),
-    "large": (2, 4),
-    "xlarge": (4, 8),
-    "2xlarge": (8, 16),
-    "4xlarge": (16, 32),
-    "8xlarge": (32, 64),
-    "12xlarge": (48, 96),
-    "16xlarge": (64, 128),
-}
-_SIZES_R5: dict[str, tuple[int, float]] = {
-    "large": (2, 16),
-    "xlarge": (4, 32),
-    "2xlarge": (8, 64),
-    "4xlarge": (16, 128),
-    "8xlarge": (32, 256),
-    "12xlarge": (48, 384),
-    "16xlarge": (64, 512),
-    "24xlarge": (96, 768),
-}
-_SIZES_R6 = {**_SIZES_R5, "32xlarge": (128, 1024)}
+
+
+def _sizes(gib_per_vcpu: float, names: str) -> dict[str, tuple[int, float]]:
+    """A fixed-performance family's sizes: the vCPUs follow from the size's name (medium 1,
+    large 2, xlarge 4, Nxlarge 4N) and the memory from the family's GiB per vCPU."""
+    out: dict[str, tuple[int, float]] = {}
+    for name in names.split():
+        vcpus = {"medium": 1, "large": 2}.get(name) or 4 * int(name.removesuffix("xlarge") or 1)
+        out[name] = (vcpus, vcpus * gib_per_vcpu)
+    return out
+
+
+_NITRO = "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge"
+_NITRO_6 = _NITRO + " 32xlarge"
+_C5 = "large xlarge 2xlarge 4xlarge 9xlarge 12xlarge 18xlarge 24xlarge"
+_GRAVITON = "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"
 
 FAMILIES: dict[str, tuple[str, str, bool, dict[str, tuple[int, float]]]] = {
     "m1": ("x86_64", "xen", False, {"small": (1, 1.7), "medium": (1, 3.75)}),
@@ -97,18 +50,18 @@ FAMILIES: dict[str, tuple[str, str, bool, dict[str, tuple[int, float]]]] = {
     "t3": ("x86_64", "nitro", True, _SIZES_T),
     "t3a": ("x86_64", "nitro", True, _SIZES_T),
     "t4g": ("arm64", "nitro", True, _SIZES_T),
-    "m5": ("x86_64", "nitro", False, _SIZES_M5),
-    "m5a": ("x86_64", "nitro", False, _SIZES_M5),
-    "m6i": ("x86_64", "nitro", False, _SIZES_M6),
-    "m6g": ("arm64", "nitro", False, _SIZES_M6G),
-    "m7g": ("arm64", "nitro", False, _SIZES_M6G),
-    "c5": ("x86_64", "nitro", False, _SIZES_C5),
-    "c6i": ("x86_64", "nitro", False, _SIZES_C6),
-    "c6g": ("arm64", "nitro", False, _SIZES_M6G | {"medium": (1, 2), "large": (2, 4)}),
-    "c7g": ("arm64", "nitro", False, _SIZES_C7G),
-    "r5": ("x86_64", "nitro", False, _SIZES_R5),
-    "r6i": ("x86_64", "nitro", False, _SIZES_R6),
-    "r6g": ("arm64", "nitro", False, {k: (v[0], v[0] * 8.0) for k, v in _SIZES_M6G.items()}),
+    "m5": ("x86_64", "nitro", False, _sizes(4, _NITRO)),
+    "m5a": ("x86_64", "nitro", False, _sizes(4, _NITRO)),
+    "m6i": ("x86_64", "nitro", False, _sizes(4, _NITRO_6)),
+    "m6g": ("arm64", "nitro", False, _sizes(4, _GRAVITON)),
+    "m7g": ("arm64", "nitro", False, _sizes(4, _GRAVITON)),
+    "c5": ("x86_64", "nitro", False, _sizes(2, _C5)),
+    "c6i": ("x86_64", "nitro", False, _sizes(2, _NITRO_6)),
+    "c6g": ("arm64", "nitro", False, _sizes(2, _GRAVITON)),
+    "c7g": ("arm64", "nitro", False, _sizes(2, _GRAVITON)),
+    "r5": ("x86_64", "nitro", False, _sizes(8, _NITRO)),
+    "r6i": ("x86_64", "nitro", False, _sizes(8, _NITRO_6)),
+    "r6g": ("arm64", "nitro", False, _sizes(8, _GRAVITON)),
 }
 FREE_TIER = {"t2.micro", "t3.micro"}
 
