@@ -983,3 +983,45 @@ def test_legacy_key_conditions_beside_expressions(ddb: Any, numbers: str) -> Non
         )
     )
     assert code == "ValidationException"
+
+
+def test_warm_throughput_raised_is_updating_then_active(
+    ddb: Any, make_table: Callable[..., str]
+) -> None:
+    """Developer Guide, "Check your table's current warm throughput": Status is UPDATING while
+    a new warm throughput is being set, ACTIVE once it is; tables and global indexes alike."""
+    name = make_table(
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+                "WarmThroughput": {"ReadUnitsPerSecond": 13000},
+            }
+        ],
+    )
+    index = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert index["WarmThroughput"] == {
+        "ReadUnitsPerSecond": 13000,
+        "WriteUnitsPerSecond": 4000,
+        "Status": "ACTIVE",
+    }
+    raised = ddb.update_table(TableName=name, WarmThroughput={"WriteUnitsPerSecond": 5000})
+    assert raised["TableDescription"]["WarmThroughput"]["Status"] == "UPDATING"
+    assert ddb.describe_table(TableName=name)["Table"]["WarmThroughput"]["Status"] == "ACTIVE"
+    raised = ddb.update_table(
+        TableName=name,
+        GlobalSecondaryIndexUpdates=[
+            {"Update": {"IndexName": "by-g", "WarmThroughput": {"WriteUnitsPerSecond": 6000}}}
+        ],
+    )
+    index = raised["TableDescription"]["GlobalSecondaryIndexes"][0]
+    assert index["WarmThroughput"] == {
+        "ReadUnitsPerSecond": 13000,
+        "WriteUnitsPerSecond": 6000,
+        "Status": "UPDATING",
+    }
+    index = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert index["WarmThroughput"]["Status"] == "ACTIVE"
+    assert ddb.describe_table(TableName=name)["Table"]["WarmThroughput"]["Status"] == "ACTIVE"

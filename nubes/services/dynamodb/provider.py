@@ -228,7 +228,7 @@ class DynamoDBProvider(ServiceProvider):
                 spec["ProvisionedThroughput"], req["ProvisionedThroughput"]
             )
         requested = [d["AttributeName"] for d in req.get("AttributeDefinitions", [])]
-        statuses = self._index_updates(
+        statuses, warming = self._index_updates(
             table, req.get("GlobalSecondaryIndexUpdates", []), definitions, requested
         )
         spec["AttributeDefinitions"] = self._used_definitions(spec, definitions)
@@ -256,6 +256,12 @@ class DynamoDBProvider(ServiceProvider):
             )
         saved = self.tables.save(table)
         description = tables.describe(saved, self.tables.stats(saved), "UPDATING", statuses)
+        # A raised warm throughput is UPDATING in the response (nubes is warm at once).
+        if "WarmThroughput" in req:
+            description["WarmThroughput"]["Status"] = "UPDATING"
+        for index in description.get("GlobalSecondaryIndexes", []):
+            if index["IndexName"] in warming:
+                index["WarmThroughput"]["Status"] = "UPDATING"
         for name, status in statuses.items():
             if status == "DELETING":
                 description.setdefault("GlobalSecondaryIndexes", []).append(
@@ -269,7 +275,9 @@ class DynamoDBProvider(ServiceProvider):
         updates: list[dict[str, Any]],
         definitions: dict[str, Any],
         requested: list[str],
-    ) -> dict[str, str]:
+    ) -> tuple[dict[str, str], set[str]]:
+        """Apply GlobalSecondaryIndexUpdates: the status each created or deleted index has in
+        the response, and the indexes whose warm throughput is being raised."""
         creates = [u for u in updates if "Create" in u or "Delete" in u]
         if len(creates) > 1:
             raise errors.LimitExceededException(
@@ -277,6 +285,7 @@ class DynamoDBProvider(ServiceProvider):
                 "simultaneously per table"
             )
         statuses: dict[str, str] = {}
+        warming: set[str] = set()
         gsis: list[dict[str, Any]] = table.spec.setdefault("GlobalSecondaryIndexes", [])
         billing = tables.billing_mode(table.spec)
         for update in updates:
@@ -325,9 +334,16 @@ class DynamoDBProvider(ServiceProvider):
                     found["ProvisionedThroughput"] = tables.throughput(
                         update["Update"]["ProvisionedThroughput"]
                     )
+                if "OnDemandThroughput" in update["Update"]:
+                    found["OnDemandThroughput"] = update["Update"]["OnDemandThroughput"]
+                if "WarmThroughput" in update["Update"]:
+                    found["WarmThroughput"] = tables.warm_throughput(
+                        update["Update"]["WarmThroughput"], found.get("WarmThroughput")
+                    )
+                    warming.add(name)
         if not gsis:
             table.spec.pop("GlobalSecondaryIndexes")
-        return statuses
+        return statuses, warming
 
     @staticmethod
     def _used_definitions(spec: dict[str, Any], definitions: dict[str, Any]) -> list[Any]:

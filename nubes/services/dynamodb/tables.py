@@ -325,7 +325,7 @@ def warm_throughput(requested: dict[str, Any], current: dict[str, Any] | None) -
 
 
 def gsi_spec(index: dict[str, Any], table_arn: str) -> dict[str, Any]:
-    return {
+    spec = {
         "IndexName": index["IndexName"],
         "KeySchema": index["KeySchema"],
         "Projection": index["Projection"],
@@ -333,6 +333,11 @@ def gsi_spec(index: dict[str, Any], table_arn: str) -> dict[str, Any]:
         "ProvisionedThroughput": throughput(index.get("ProvisionedThroughput")),
         "IndexArn": f"{table_arn}/index/{index['IndexName']}",
     }
+    if index.get("OnDemandThroughput"):
+        spec["OnDemandThroughput"] = index["OnDemandThroughput"]
+    if index.get("WarmThroughput"):
+        spec["WarmThroughput"] = warm_throughput(index["WarmThroughput"], None)
+    return spec
 
 
 def sse_description(sse: dict[str, Any], account: str, region: str) -> dict[str, Any]:
