@@ -35,5 +35,6 @@ PROVIDERS: dict[str, str] = {
         "nubes.services.apigatewaymanagementapi.provider:ApiGatewayManagementApiProvider"
     ),
     "ecr": "nubes.services.ecr.provider:EcrProvider",
+    "stepfunctions": "nubes.services.stepfunctions.provider:StepFunctionsProvider",
     "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
 }
