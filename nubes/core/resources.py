@@ -110,6 +110,7 @@ MODULES: dict[str, str] = {
     "AWS::ElasticLoadBalancing": "nubes.services.elb.resources",
     "AWS::ApiGateway": "nubes.services.apigateway.resources",
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
+    "AWS::StepFunctions": "nubes.services.stepfunctions.resources",
     "AWS::Kinesis": "nubes.services.kinesis.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
