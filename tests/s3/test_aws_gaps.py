@@ -138,6 +138,55 @@ def test_repeated_completion_answers_the_same(s3: Any, bucket: str) -> None:
     assert error_of(excinfo) == ("NoSuchUpload", 404)
 
 
+def _ended_upload(s3: Any, bucket: str, key: str) -> tuple[str, dict[str, Any]]:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=1, Body=b"abc")
+    return uid, {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_completion_is_forgotten_with_its_object(s3: Any, bucket: str, versioned: bool) -> None:
+    """Completing again answers 200 while the object it made is there; once that object is
+    deleted S3 answers NoSuchUpload (as Swift's s3api suite, run against AWS, records)."""
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    uid, parts = _ended_upload(s3, bucket, "m")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=uid, MultipartUpload=parts)
+    if versioned:
+        s3.delete_object(Bucket=bucket, Key="m", VersionId=done["VersionId"])
+    else:
+        s3.delete_object(Bucket=bucket, Key="m")
+    with pytest.raises(ClientError) as excinfo:
+        s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=uid, MultipartUpload=parts)
+    assert error_of(excinfo) == ("NoSuchUpload", 404)
+
+
+def test_abort_of_an_ended_upload(s3: Any, bucket: str) -> None:
+    """Aborting an upload that completed, or one aborted already, answers 204 again; an
+    unknown upload id stays NoSuchUpload, and an aborted upload cannot be completed."""
+    uid, parts = _ended_upload(s3, bucket, "done")
+    s3.complete_multipart_upload(Bucket=bucket, Key="done", UploadId=uid, MultipartUpload=parts)
+    answer = s3.abort_multipart_upload(Bucket=bucket, Key="done", UploadId=uid)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.get_object(Bucket=bucket, Key="done")["Body"].read() == b"abc"
+    uid, parts = _ended_upload(s3, bucket, "dropped")
+    for _ in range(2):
+        answer = s3.abort_multipart_upload(Bucket=bucket, Key="dropped", UploadId=uid)
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as excinfo:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="dropped", UploadId=uid, MultipartUpload=parts
+        )
+    assert error_of(excinfo) == ("NoSuchUpload", 404)
+    for call in (s3.list_parts, s3.abort_multipart_upload):
+        with pytest.raises(ClientError) as excinfo:
+            call(Bucket=bucket, Key="dropped", UploadId=uid + "x")
+        assert error_of(excinfo) == ("NoSuchUpload", 404)
+    with pytest.raises(ClientError) as excinfo:
+        s3.list_parts(Bucket=bucket, Key="dropped", UploadId=uid)
+    assert error_of(excinfo) == ("NoSuchUpload", 404)
+
+
 def test_unversioned_bucket_answers_no_version_id(s3: Any, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     copy = s3.copy_object(Bucket=bucket, Key="k2", CopySource=f"{bucket}/k")

@@ -85,6 +85,12 @@ CREATE INDEX s3_completed_uploads_time ON s3_completed_uploads (completed);
 """Answers of completed multipart uploads, so that a repeated completion (a client retrying
 after a lost response) gets the same answer while it is kept."""
 
+ABORTED_UPLOADS = """
+ALTER TABLE s3_completed_uploads ADD COLUMN aborted INTEGER NOT NULL DEFAULT 0;
+"""
+"""Aborted uploads are kept beside the completed ones: S3 answers a repeated abort with 204 as
+it answers the first, while completing an aborted upload stays ``NoSuchUpload``."""
+
 LISTED_COLUMNS = (
     "id, bucket, key, version_id, latest, delete_marker, last_modified, size, etag, blob_id, "
     "parts, attrs"
@@ -466,20 +472,31 @@ class S3Store:
         )
 
     def record_completion(
-        self, upload_id: str, bucket: str, key: str, now: float, keep: float, result: dict
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        now: float,
+        keep: float,
+        result: dict,
+        aborted: bool = False,
     ) -> None:
+        """Remember how an upload ended (its completion's answer, or that it was aborted)."""
         self.store.execute("DELETE FROM s3_completed_uploads WHERE completed < ?", (now - keep,))
         self.store.execute(
             "INSERT OR REPLACE INTO s3_completed_uploads (upload_id, bucket, key, completed, "
-            "result) VALUES (?, ?, ?, ?, ?)",
-            (upload_id, bucket, key, now, dump(result)),
+            "result, aborted) VALUES (?, ?, ?, ?, ?, ?)",
+            (upload_id, bucket, key, now, dump(result), int(aborted)),
         )
 
-    def completion(self, bucket: str, key: str, upload_id: str, since: float) -> Row | None:
+    def completion(
+        self, bucket: str, key: str, upload_id: str, since: float, aborted: bool = False
+    ) -> Row | None:
+        """How an upload ended since ``since``: completed, or with ``aborted`` either way."""
         return self.store.query_one(
             "SELECT * FROM s3_completed_uploads WHERE upload_id = ? AND bucket = ? AND key = ? "
-            "AND completed >= ?",
-            (upload_id, bucket, key, since),
+            "AND completed >= ? AND aborted <= ?",
+            (upload_id, bucket, key, since, int(aborted)),
         )
 
     def delete_upload(self, upload_id: str) -> list[Row]:

@@ -187,7 +187,8 @@ class MultipartOps(S3Base):
             done = self.db.completion(
                 bucket.name, key, req["UploadId"], clock.now() - COMPLETED_KEPT_SECONDS
             )
-            if done is not None:
+            # Once the object it made is gone (deleted), S3 no longer knows the upload.
+            if done is not None and self._made(bucket.name, key, load_attrs(done["result"])):
                 return {
                     "Location": f"{ctx.base_url}/{bucket.name}/{key}",
                     **load_attrs(done["result"]),
@@ -309,11 +310,29 @@ class MultipartOps(S3Base):
             )
         return {"Algorithm": algorithm, "Value": value, "Type": wanted["Type"]}
 
+    def _made(self, bucket: str, key: str, result: dict[str, Any]) -> bool:
+        """Whether the object a completion answered with is still there."""
+        version_id = result.get("VersionId")
+        row = (
+            self.db.version(bucket, key, version_id) if version_id else self.db.latest(bucket, key)
+        )
+        return row is not None and not row["delete_marker"] and row["etag"] == result["ETag"]
+
     @owns_bodies
     def abort_multipart_upload(self, ctx: RequestContext, req: dict[str, Any]) -> Any:
         bucket = self.bucket(req["Bucket"])
-        upload = self.upload_row(bucket.name, req["Key"], req["UploadId"])
+        key, upload_id = req["Key"], req["UploadId"]
+        now = clock.now()
+        if self.db.upload(bucket.name, key, upload_id) is None and self.db.completion(
+            bucket.name, key, upload_id, now - COMPLETED_KEPT_SECONDS, aborted=True
+        ):
+            # An upload that already ended, completed or aborted: S3 answers 204 again.
+            return {}
+        upload = self.upload_row(bucket.name, key, upload_id)
         self.dropped.extend(p["blob_id"] for p in self.db.delete_upload(upload["upload_id"]))
+        self.db.record_completion(
+            upload_id, bucket.name, key, now, COMPLETED_KEPT_SECONDS, {}, aborted=True
+        )
         return {}
 
     def list_parts(self, ctx: RequestContext, req: dict[str, Any]) -> Any:

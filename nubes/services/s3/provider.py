@@ -46,7 +46,14 @@ from nubes.services.s3.base import (
 )
 from nubes.services.s3.bucket_configs import BucketConfigOps
 from nubes.services.s3.errors import errors
-from nubes.services.s3.models import COMPLETED_UPLOADS, SCHEMA, Bucket, Entry, load_attrs
+from nubes.services.s3.models import (
+    ABORTED_UPLOADS,
+    COMPLETED_UPLOADS,
+    SCHEMA,
+    Bucket,
+    Entry,
+    load_attrs,
+)
 from nubes.services.s3.multipart import MultipartOps
 from nubes.services.s3.object_meta import ObjectMetaOps
 from nubes.services.s3.storage import (
@@ -65,7 +72,7 @@ log = logging.getLogger("nubes.s3")
 
 class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
     service = "s3"
-    migrations = (SCHEMA, COMPLETED_UPLOADS)
+    migrations = (SCHEMA, COMPLETED_UPLOADS, ABORTED_UPLOADS)
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
