@@ -601,29 +601,36 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
 
     def _balancers(
         self, account: str, region: str, group: Json, ids: list[str], v2: str, classic: str
-    ) -> None:
+    ) -> list[tuple[str, Json]]:
         """Calls operation ``v2`` on each of the group's target groups and ``classic`` on each
-        of its Classic Load Balancers, for the instances."""
+        of its Classic Load Balancers, for the instances: the (service, answer) of each call
+        that succeeded."""
+        answers: list[tuple[str, Json]] = []
         if not ids:
-            return
+            return answers
         if "elbv2" in PROVIDERS:
             for tg in group.get("TargetGroupARNs") or ():
-                self._elb_call(
+                out = self._elb_call(
                     "elbv2",
                     v2,
                     {"TargetGroupArn": tg, "Targets": [{"Id": i} for i in ids]},
                     account,
                     region,
                 )
+                if out is not None:
+                    answers.append(("elbv2", out))
         if "elb" in PROVIDERS:
             for lb in group.get("LoadBalancerNames") or ():
-                self._elb_call(
+                out = self._elb_call(
                     "elb",
                     classic,
                     {"LoadBalancerName": lb, "Instances": [{"InstanceId": i} for i in ids]},
                     account,
                     region,
                 )
+                if out is not None:
+                    answers.append(("elb", out))
+        return answers
 
     def _elb_call(
         self, service: str, operation: str, params: Json, account: str, region: str
@@ -635,36 +642,20 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
             return None
 
     def _elb_unhealthy(self, account: str, region: str, group: Json, instance_id: str) -> bool:
-        if "elbv2" in PROVIDERS:
-            for tg in group.get("TargetGroupARNs") or ():
-                out = (
-                    self._elb_call(
-                        "elbv2",
-                        "DescribeTargetHealth",
-                        {"TargetGroupArn": tg, "Targets": [{"Id": instance_id}]},
-                        account,
-                        region,
-                    )
-                    or {}
-                )
-                for d in out.get("TargetHealthDescriptions") or ():
-                    if (d.get("TargetHealth") or {}).get("State") == "unhealthy":
-                        return True
-        if "elb" in PROVIDERS:
-            for lb in group.get("LoadBalancerNames") or ():
-                out = (
-                    self._elb_call(
-                        "elb",
-                        "DescribeInstanceHealth",
-                        {"LoadBalancerName": lb, "Instances": [{"InstanceId": instance_id}]},
-                        account,
-                        region,
-                    )
-                    or {}
-                )
-                for s in out.get("InstanceStates") or ():
-                    if s.get("State") == "OutOfService" and s.get("ReasonCode") == "Instance":
-                        return True
+        answers = self._balancers(
+            account, region, group, [instance_id], "DescribeTargetHealth", "DescribeInstanceHealth"
+        )
+        for service, out in answers:
+            if service == "elbv2" and any(
+                (d.get("TargetHealth") or {}).get("State") == "unhealthy"
+                for d in out.get("TargetHealthDescriptions") or ()
+            ):
+                return True
+            if service == "elb" and any(
+                s.get("State") == "OutOfService" and s.get("ReasonCode") == "Instance"
+                for s in out.get("InstanceStates") or ()
+            ):
+                return True
         return False
 
     # -- policies -------------------------------------------------------------------------

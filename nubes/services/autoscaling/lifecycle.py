@@ -8,17 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
 from nubes.core import clock
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
 from nubes.services.autoscaling.errors import errors
-from nubes.services.autoscaling.models import Json, Records, stamp
-
-if TYPE_CHECKING:
-    from nubes.app import Environment
+from nubes.services.autoscaling.groups import GroupParts
+from nubes.services.autoscaling.models import Json, stamp
 
 log = logging.getLogger("nubes.autoscaling")
 
@@ -33,14 +30,7 @@ MAX_GLOBAL = 172_800
 """A wait lasts at most 48 hours (or 100 heartbeat timeouts, whichever is less)."""
 
 
-class LifecycleHooks:
-    env: Environment
-    groups: Records
-    members: Records
-
-    def group(self, ctx: RequestContext, name: str) -> Json:
-        raise NotImplementedError
-
+class LifecycleHooks(GroupParts):
     # -- the API --------------------------------------------------------------------------
 
     def put_lifecycle_hook(self, ctx: RequestContext, req: Json) -> Json:

@@ -650,34 +650,19 @@ class AutoScalingProvider(Keeper, ServiceProvider):
         ids = req.get("InstanceIds") or []
         for instance_id in ids:
             self._member(ctx, name, instance_id)
-        old = doc["DesiredCapacity"]
-        if req["ShouldDecrementDesiredCapacity"]:
-            if old - len(ids) < doc["MinSize"]:
-                raise errors.ValidationError(
-                    f"Detaching {len(ids)} instances would make desired capacity less than "
-                    f"min size {doc['MinSize']}."
-                )
-            doc["DesiredCapacity"] = old - len(ids)
-            self.groups.put(ctx.account_id, ctx.region, (name,), doc)
-        self._detach_from_balancers(ctx.account_id, ctx.region, doc, ids)
-        out = []
+        out = self._leave(
+            ctx,
+            req,
+            doc,
+            ids,
+            f"Detaching {len(ids)} instances would make desired capacity less than "
+            f"min size {doc['MinSize']}.",
+            "Detaching EC2 instance: {}",
+            "detached",
+        )
         for instance_id in ids:
             self.members.delete(ctx.account_id, ctx.region, name, instance_id)
-            activity_id = self.activities.add(
-                ctx.account_id,
-                ctx.region,
-                doc,
-                f"Detaching EC2 instance: {instance_id}",
-                f"At {stamp(clock.now())} instance {instance_id} was detached in response to a "
-                "user request"
-                + (
-                    f", shrinking the capacity from {old} to {doc['DesiredCapacity']}."
-                    if doc["DesiredCapacity"] != old
-                    else "."
-                ),
-            )
-            out.append(self._activity_out(ctx, activity_id))
-        return {"Activities": out}
+        return out
 
     def enter_standby(self, ctx: RequestContext, req: Json) -> Json:
         doc = self.group(ctx, req["AutoScalingGroupName"])
@@ -687,31 +672,54 @@ class AutoScalingProvider(Keeper, ServiceProvider):
         for m in members:
             if m["LifecycleState"] != "InService":
                 raise errors.ValidationError(f"The instance {m['InstanceId']} is not in InService.")
-        old = doc["DesiredCapacity"]
-        if req["ShouldDecrementDesiredCapacity"]:
-            if old - len(ids) < doc["MinSize"]:
-                raise errors.ValidationError(
-                    "Standby would make desired capacity less than min size."
-                )
-            doc["DesiredCapacity"] = old - len(ids)
-            self.groups.put(ctx.account_id, ctx.region, (name,), doc)
-        self._detach_from_balancers(ctx.account_id, ctx.region, doc, ids)
-        out = []
+        out = self._leave(
+            ctx,
+            req,
+            doc,
+            ids,
+            "Standby would make desired capacity less than min size.",
+            "Moving EC2 instance to Standby: {}",
+            "moved to standby",
+        )
         for m in members:
             m["LifecycleState"] = "Standby"
             self.members.put(ctx.account_id, ctx.region, (name, m["InstanceId"]), m)
+        return out
+
+    def _leave(
+        self,
+        ctx: RequestContext,
+        req: Json,
+        doc: Json,
+        ids: list[str],
+        too_few: str,
+        description: str,
+        done: str,
+    ) -> Json:
+        """DetachInstances and EnterStandby: the instances leave the group's load balancers,
+        the desired capacity drops with them when asked (never below MinSize, else
+        ``too_few``), and each gets an activity."""
+        old = doc["DesiredCapacity"]
+        if req["ShouldDecrementDesiredCapacity"]:
+            if old - len(ids) < doc["MinSize"]:
+                raise errors.ValidationError(too_few)
+            doc["DesiredCapacity"] = old - len(ids)
+            self.groups.put(ctx.account_id, ctx.region, (doc["AutoScalingGroupName"],), doc)
+        self._detach_from_balancers(ctx.account_id, ctx.region, doc, ids)
+        shrinking = (
+            f", shrinking the capacity from {old} to {doc['DesiredCapacity']}."
+            if doc["DesiredCapacity"] != old
+            else "."
+        )
+        out = []
+        for instance_id in ids:
             activity_id = self.activities.add(
                 ctx.account_id,
                 ctx.region,
                 doc,
-                f"Moving EC2 instance to Standby: {m['InstanceId']}",
-                f"At {stamp(clock.now())} instance {m['InstanceId']} was moved to standby in "
-                "response to a user request"
-                + (
-                    f", shrinking the capacity from {old} to {doc['DesiredCapacity']}."
-                    if doc["DesiredCapacity"] != old
-                    else "."
-                ),
+                description.format(instance_id),
+                f"At {stamp(clock.now())} instance {instance_id} was {done} in response to a "
+                f"user request{shrinking}",
             )
             out.append(self._activity_out(ctx, activity_id))
         return {"Activities": out}

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import TYPE_CHECKING
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.autoscaling.errors import errors
-from nubes.services.autoscaling.models import Json, Records, stamp
-
-if TYPE_CHECKING:
-    from nubes.app import Environment
+from nubes.services.autoscaling.groups import GroupParts
+from nubes.services.autoscaling.models import Json, stamp
 
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
 DEFAULTS: Json = {
@@ -32,28 +29,7 @@ CONFIG_KEYS = ("LaunchTemplate", "MixedInstancesPolicy", "LaunchConfigurationNam
 HISTORY = 50
 
 
-class InstanceRefreshes:
-    env: Environment
-    groups: Records
-    members: Records
-
-    def group(self, ctx: RequestContext, name: str) -> Json:
-        raise NotImplementedError
-
-    def current_config(self, account: str, region: str, group: Json) -> str:
-        raise NotImplementedError
-
-    def terminate_member(
-        self,
-        account: str,
-        region: str,
-        group: Json,
-        instance_id: str,
-        cause: str,
-        hooks: bool = True,
-    ) -> Json:
-        raise NotImplementedError
-
+class InstanceRefreshes(GroupParts):
     # -- the API --------------------------------------------------------------------------
 
     def start_instance_refresh(self, ctx: RequestContext, req: Json) -> Json:

@@ -5,15 +5,12 @@ pool holds enough to reach the group's prepared capacity, at least its own minim
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.services.autoscaling.errors import errors
-from nubes.services.autoscaling.models import Activities, Json, Records, stamp
-
-if TYPE_CHECKING:
-    from nubes.app import Environment
+from nubes.services.autoscaling.groups import GroupParts
+from nubes.services.autoscaling.models import Json, stamp
 
 log = logging.getLogger("nubes.autoscaling")
 
@@ -24,31 +21,7 @@ POOL_STATES = {
 }
 
 
-class WarmPools:
-    env: Environment
-    groups: Records
-    members: Records
-    activities: Activities
-
-    def group(self, ctx: RequestContext, name: str) -> Json:
-        raise NotImplementedError
-
-    def _launch(
-        self, account: str, region: str, group: Json, have: int, desired: int, warm: bool = False
-    ) -> bool:
-        raise NotImplementedError
-
-    def terminate_member(
-        self,
-        account: str,
-        region: str,
-        group: Json,
-        instance_id: str,
-        cause: str,
-        hooks: bool = True,
-    ) -> Json:
-        raise NotImplementedError
-
+class WarmPools(GroupParts):
     # -- the API --------------------------------------------------------------------------
 
     def put_warm_pool(self, ctx: RequestContext, req: Json) -> Json:
