@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from nubes.runtime.stepfunctions.paths import StatesError
 
 if TYPE_CHECKING:
     from nubes.app import Environment
+    from nubes.gateway.enforce import Enforcer
+    from nubes.services.iam.identity import KeyRecord
 
 Json = Any
 
@@ -58,6 +61,38 @@ def optimized_prefix(service: str) -> str:
     return _OPTIMIZED_PREFIX[service]
 
 
+@dataclass(frozen=True)
+class Role:
+    """The execution role's session, whose permissions IAM enforcement checks for each call."""
+
+    enforcer: Enforcer
+    record: KeyRecord
+
+
+def assume(env: Environment, role_arn: str, session: str, account: str, region: str) -> Role | None:
+    """With IAM enforcement on, a session of the execution role (None when it is off)."""
+    from nubes.gateway.enforce import running_enforcer
+
+    enforcer = running_enforcer(env)
+    if enforcer is None:
+        return None
+    try:
+        creds = env.providers.invoke(
+            "sts",
+            "AssumeRole",
+            {"RoleArn": role_arn, "RoleSessionName": session[:64]},
+            account,
+            region,
+        )["Credentials"]
+    except ServiceError:
+        raise StatesError(
+            "States.TaskFailed",
+            "Neither the global service principal states.amazonaws.com, nor the regional one "
+            "is authorized to assume the provided role.",
+        ) from None
+    return Role(enforcer, enforcer.key_record(creds["AccessKeyId"], creds["SessionToken"]))
+
+
 async def call(
     env: Environment,
     service: str,
@@ -65,11 +100,24 @@ async def call(
     params: dict[str, Any],
     account: str,
     region: str,
+    role: Role | None = None,
 ) -> Json:
     """Call a provider's operation as the account, waiting when it is asynchronous (Lambda's
-    Invoke, a long poll)."""
+    Invoke, a long poll); with a role, only what the role's policies allow."""
     if service not in env.providers:
         raise ServiceError("NotImplemented", f"The service {service} is not implemented.", 501)
+    if role is not None:
+        asking = RequestContext(
+            account_id=account,
+            region=region,
+            request_id=ids.request_id(),
+            service=service,
+            operation=operation,
+            principal=role.record.principal,
+            request=HttpRequest("POST", "/", headers={"host": "states.amazonaws.com"}),
+            protocol="json",
+        )
+        role.enforcer.authorize(asking, operation, params, role.record)
     provider = await env.providers.ready(service)
     method = getattr(provider, xform_name(operation), None)
     if method is None or not inspect.iscoroutinefunction(method):

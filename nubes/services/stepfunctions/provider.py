@@ -1196,6 +1196,27 @@ class _Host:
         self.account = str(row["account"])
         self.region = str(row["region"])
         self.durable = row["type"] == "STANDARD"
+        self.role_arn = str(row["role"])
+        self.session = str(row["name"])
+        self._role: sdk.Role | None = None
+        self._role_until = 0.0
+
+    def _as_role(self) -> sdk.Role | None:
+        """The execution role's session, renewed before its credentials expire."""
+        if self._role is None or clock.now() >= self._role_until:
+            self._role = sdk.assume(
+                self.env, self.role_arn, self.session, self.account, self.region
+            )
+            self._role_until = clock.now() + 3000
+        return self._role
+
+    async def _call(
+        self, service: str, operation: str, params: Json, account: str = "", region: str = ""
+    ) -> Any:
+        account, region = account or self.account, region or self.region
+        return await sdk.call(
+            self.env, service, operation, params, account, region, self._as_role()
+        )
 
     def event(self, kind: str, key: str | None, details: dict[str, Any], previous: int) -> int:
         return self.provider._event(self.arn, kind, key, details, previous)
@@ -1303,7 +1324,7 @@ class _Host:
         if len(parts) >= 7 and parts[0] == "arn":
             region, account = parts[3] or region, parts[4] or account
         try:
-            out = await sdk.call(self.env, "lambda", "Invoke", req, account, region)
+            out = await self._call("lambda", "Invoke", req, account, region)
         except ServiceError as exc:
             raise StatesError(sdk.error_name("Lambda", exc.code), exc.message) from None
         raw = bytes(out.get("Payload") or b"")
@@ -1517,7 +1538,7 @@ class _Host:
                 for e in params.get("Entries") or []
             ]
         try:
-            out = await sdk.call(self.env, service, operation, params, self.account, self.region)
+            out = await self._call(service, operation, params)
         except ServiceError as exc:
             raise StatesError(
                 sdk.error_name(sdk.optimized_prefix(service), exc.code), exc.message
@@ -1530,14 +1551,7 @@ class _Host:
         service = sdk.SDK_SERVICES.get(service, service)
         operation, shape_in, shape_out = sdk.operation_for(self.env, service, action)
         try:
-            out = await sdk.call(
-                self.env,
-                service,
-                operation,
-                sdk.to_model(params, shape_in),
-                self.account,
-                self.region,
-            )
+            out = await self._call(service, operation, sdk.to_model(params, shape_in))
         except ServiceError as exc:
             raise StatesError(
                 sdk.error_name(sdk.sdk_prefix(service), exc.code), exc.message
@@ -1549,9 +1563,7 @@ class _Host:
         if "input" in req and not isinstance(req["input"], str):
             req["input"] = dumps(req["input"])
         try:
-            started = await sdk.call(
-                self.env, "stepfunctions", "StartExecution", req, self.account, self.region
-            )
+            started = await self._call("stepfunctions", "StartExecution", req)
         except ServiceError as exc:
             raise StatesError(sdk.error_name("StepFunctions", exc.code), exc.message) from None
         if pattern == "request":
