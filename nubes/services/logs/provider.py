@@ -3,22 +3,19 @@ metric filters (recorded)."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import itertools
-import json
 import logging
-import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
+from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
-from nubes.services.logs import insights
+from nubes.services.logs import insights, subscriptions
 from nubes.services.logs import metrics as logs_metrics
 from nubes.services.logs.deliveries import Deliveries
 from nubes.services.logs.errors import errors
@@ -107,63 +104,65 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
     def _forward(
         self, scope: Scope, group: str, stream: str, events: list[tuple[int, str]]
     ) -> None:
-        """Turn new events into metrics through the group's metric filters, and send them to
-        its subscription filters with a Lambda destination, in the ``awslogs`` envelope (gzip,
-        base64). Other destinations are only recorded."""
+        """Turn new events into metrics through the group's metric filters, and send the
+        matching ones to its subscription filters' Lambda functions and Kinesis streams (also
+        through a cross-account destination). Firehose does not exist here."""
         if not events:
             return
         metric_filters = self.model.filters(scope, group, "metric")
         if metric_filters:
             logs_metrics.publish(self.env, scope.account, scope.region, metric_filters, events)
         for subscription in self.model.filters(scope, group, "sub"):
-            destination = subscription["destinationArn"]
-            if ":lambda:" not in destination or ":function:" not in destination:
+            target = self._target(subscription["destinationArn"])
+            if target is None:
                 continue
-            function = destination.split(":function:", 1)[1].split(":")[0]
-            if group == f"/aws/lambda/{function}":
-                continue  # a function fed its own output would never stop
+            kind = subscriptions.destination_kind(target)
+            if kind == "lambda":
+                function = target.split(":function:", 1)[1].split(":")[0]
+                if group == f"/aws/lambda/{function}":
+                    continue  # a function fed its own output would never stop
+            elif kind != "kinesis":
+                continue
             pattern = _pattern(subscription.get("filterPattern"))
             matched = [(ts, m) for ts, m in events if pattern.matches(m)]
-            if matched:
-                self._to_lambda(scope, group, stream, subscription, matched)
-
-    def _to_lambda(
-        self,
-        scope: Scope,
-        group: str,
-        stream: str,
-        subscription: dict[str, Any],
-        events: list[tuple[int, str]],
-    ) -> None:
-        document = {
-            "messageType": "DATA_MESSAGE",
-            "owner": scope.account,
-            "logGroup": group,
-            "logStream": stream,
-            "subscriptionFilters": [subscription["filterName"]],
-            "logEvents": [
-                {"id": f"{ts:020d}{secrets.randbelow(10**36):036d}", "timestamp": ts, "message": m}
-                for ts, m in events
-            ],
-        }
-        data = base64.b64encode(gzip.compress(json.dumps(document).encode())).decode()
-        destination = subscription["destinationArn"]
-        region = destination.split(":")[3]
-        account = destination.split(":")[4]
-        try:
-            self.env.providers.invoke(
-                "lambda",
-                "Invoke",
-                {
-                    "FunctionName": destination,
-                    "InvocationType": "Event",
-                    "Payload": json.dumps({"awslogs": {"data": data}}).encode(),
-                },
-                account,
-                region,
+            if not matched:
+                continue
+            data = subscriptions.data_message(
+                scope.account, group, stream, subscription["filterName"], matched
             )
-        except ServiceError as err:
-            log.warning("subscription %s: delivery failed: %s", subscription["filterName"], err)
+            if kind == "lambda":
+                operation, params = (
+                    "Invoke",
+                    {
+                        "FunctionName": target,
+                        "InvocationType": "Event",
+                        "Payload": subscriptions.lambda_payload(data),
+                    },
+                )
+            else:
+                operation = "PutRecord"
+                params = subscriptions.kinesis_record(
+                    target, data, stream, subscription.get("distribution") or "ByLogStream"
+                )
+            try:
+                self._deliver_to(kind, operation, params, target)
+            except ServiceError as err:
+                log.warning("subscription %s: delivery failed: %s", subscription["filterName"], err)
+
+    def _target(self, destination_arn: str) -> str | None:
+        """Where a subscription's events go: its destination, or the target of the
+        cross-account destination it names (None when that destination is gone)."""
+        if subscriptions.destination_kind(destination_arn) != "logs":
+            return destination_arn
+        parsed = parse_arn(destination_arn)
+        owner = Scope(parsed.account, parsed.region)
+        found = self.documents.get(owner, "destination", parsed.resource.split(":", 1)[1])
+        return None if found is None else str(found["targetArn"])
+
+    def _deliver_to(self, kind: str, operation: str, params: dict[str, Any], target: str) -> Any:
+        parsed = parse_arn(target)
+        service = "lambda" if kind == "lambda" else "kinesis"
+        return self.env.providers.invoke(service, operation, params, parsed.account, parsed.region)
 
     # -- log groups -------------------------------------------------------------------------
 
@@ -524,8 +523,37 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
         }
         if req.get("roleArn"):
             doc["roleArn"] = req["roleArn"]
+        self._check_destination(req["destinationArn"], req.get("roleArn"))
         self.model.put_filter(scope, group["name"], "sub", req["filterName"], doc, now_ms())
         return {}
+
+    def _check_destination(self, destination_arn: str, role_arn: str | None) -> None:
+        """A stream destination takes a role for CloudWatch Logs to write with, and must take
+        the CONTROL_MESSAGE AWS sends when the filter is made; a cross-account destination
+        must exist."""
+        kind = subscriptions.destination_kind(destination_arn)
+        if kind == "logs":
+            if self._target(destination_arn) is None:
+                raise errors.ResourceNotFoundException("The specified destination does not exist.")
+            return
+        if kind not in ("kinesis", "firehose"):
+            return
+        if not role_arn:
+            raise errors.InvalidParameterException(
+                "roleArn is required when the destination is a Kinesis or Firehose stream."
+            )
+        if kind == "firehose":
+            raise errors.InvalidParameterException(
+                "Could not deliver test message to specified Firehose stream: Amazon Data "
+                "Firehose does not exist in nubes."
+            )
+        record = subscriptions.kinesis_record(
+            destination_arn, subscriptions.control_message(now_ms()), "", "Random"
+        )
+        try:
+            self._deliver_to(kind, "PutRecord", record, destination_arn)
+        except ServiceError:
+            raise errors.InvalidParameterException(subscriptions.UNDELIVERABLE) from None
 
     def describe_subscription_filters(
         self, ctx: RequestContext, req: dict[str, Any]
