@@ -24,8 +24,6 @@ OPEN_TO_READ = frozenset(("/_nubes/health", "/_localstack/health"))
 OPEN_PREFIXES = (
     # Function URLs decide by the function's own auth type and resource policy.
     "/_aws/lambda-url/",
-    # GetFunction's Code.Location: an unguessable capability URL, as AWS's presigned one is.
-    "/_aws/lambda/code/",
     # The certificate SNS signs messages with: AWS publishes it for anyone to verify them.
     "/_aws/sns/SimpleNotificationService-",
     # The console signs people in itself and reads through the API with their credentials.

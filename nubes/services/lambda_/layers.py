@@ -11,6 +11,7 @@ from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
 from nubes.services.lambda_ import configuration as cfg
 from nubes.services.lambda_.code import sha256_b64
+from nubes.services.lambda_.code_urls import CodeUrls
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.models import Scope
 
@@ -32,6 +33,7 @@ class Layers:
     model: LambdaModel
     env: Any
     blobs: Any
+    code_urls: CodeUrls
 
     def _code_bytes(self, ctx: RequestContext, code: dict[str, Any]) -> bytes:
         raise NotImplementedError
@@ -46,7 +48,9 @@ class Layers:
         doc = dict(json.loads(row["doc"]))
         doc["Content"] = {
             **doc["Content"],
-            "Location": f"{ctx.base_url}/_aws/lambda/code/{row['code_blob']}",
+            "Location": self.code_urls.location(
+                ctx.base_url, scope.region, scope.account, row["name"], row["code_blob"], True
+            ),
         }
         return doc
 

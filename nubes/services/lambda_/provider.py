@@ -25,6 +25,7 @@ from nubes.services.lambda_ import metrics as lambda_metrics
 from nubes.services.lambda_.async_invoke import AsyncInvocations
 from nubes.services.lambda_.code import MAX_DIRECT_ZIP, BadZip, CodeTrees, check_zip, sha256_b64
 from nubes.services.lambda_.code_signing import CodeSigningConfigs
+from nubes.services.lambda_.code_urls import CodeUrls
 from nubes.services.lambda_.errors import errors
 from nubes.services.lambda_.event_sources import EventSourceMappings
 from nubes.services.lambda_.execution_role import ExecutionRoles
@@ -41,7 +42,8 @@ from nubes.services.lambda_.models import LATEST, MIGRATIONS, LambdaModel, Scope
 from nubes.services.lambda_.urls import FunctionUrls
 
 FUNCTION_REF = re.compile(
-    r"^(?:arn:aws[\w-]*:lambda:[\w-]+:(?:\d{12}):function:|\d{12}:function:)?"
+    r"^(?:arn:aws[\w-]*:lambda:(?P<region>[\w-]+):(?P<arn_account>\d{12}):function:"
+    r"|(?P<account>\d{12}):function:)?"
     r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -99,6 +101,7 @@ class LambdaProvider(
             self.trees, self.blobs.path, self._deliver_logs, self._endpoint, self._credentials
         )
         self.async_invocations = AsyncInvocations(self)
+        self.code_urls = CodeUrls(env, self.blobs)
         self._prewarms: set[asyncio.Task[None]] = set()
 
     def _endpoint(self) -> str:
@@ -136,6 +139,7 @@ class LambdaProvider(
         self._reaper = asyncio.create_task(self._reap_idle_workers(), name="nubes-lambda-reaper")
         self.start_pollers()
         self.install_url_gateway()
+        self.env.gateway.interceptors.append(self.code_urls.serve)
 
     async def _reap_idle_workers(self) -> None:
         while True:
@@ -181,7 +185,15 @@ class LambdaProvider(
                 "The derived qualifier from the function name does not match the specified "
                 "qualifier."
             )
-        return scope_of(ctx), found.group("name"), derived or qualifier
+        region = found.group("region")
+        if region and region != ctx.region:
+            raise errors.InvalidParameterValueException(
+                f"Functions from '{region}' are not reachable in this region ('{ctx.region}')"
+            )
+        # A function of another account is named by its ARN; whether the caller may reach it
+        # is IAM's question (the function's resource policy), as on AWS.
+        account = found.group("arn_account") or found.group("account") or ctx.account_id
+        return Scope(account, ctx.region), found.group("name"), derived or qualifier
 
     def function_row(self, scope: Scope, name: str) -> Any:
         row = self.model.function(scope, name)
@@ -316,12 +328,13 @@ class LambdaProvider(
         row = self.function_row(scope, name)
         out: dict[str, Any] = {
             "Configuration": self._configuration(version, qualifier),
-            "Code": {
-                "RepositoryType": "S3",
-                "Location": f"{ctx.base_url}/_aws/lambda/code/{version.code_blob}",
-            },
+            "Code": {"RepositoryType": "S3"},
             "Tags": self.env.tags.get(scope.function_arn(name)),
         }
+        if version.code_blob:
+            out["Code"]["Location"] = self.code_urls.location(
+                ctx.base_url, scope.region, scope.account, name, version.code_blob
+            )
         if row["reserved"] is not None:
             out["Concurrency"] = {"ReservedConcurrentExecutions": row["reserved"]}
         return out

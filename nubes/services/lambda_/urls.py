@@ -2,9 +2,6 @@
 event, as ``http://<url-id>.lambda-url.<region>.localhost.localstack.cloud:<port>/`` and, for
 clients without wildcard DNS, ``http://localhost:<port>/_aws/lambda-url/<url-id>/``. CORS
 settings are honoured (preflight answered by nubes, headers added to responses).
-
-The same gateway hook serves the ``Code.Location`` GetFunction hands out
-(``/_aws/lambda/code/<blob>``).
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
 
 URL_HOST = re.compile(r"^(?P<id>[a-z0-9]{32})\.lambda-url\.(?P<region>[a-z0-9-]+)\.")
 URL_PATH = re.compile(r"^/_aws/lambda-url/(?P<id>[a-z0-9]{32})(?P<rest>/.*)?$")
-CODE_PATH = re.compile(r"^/_aws/lambda/code/(?P<blob>[0-9a-f]{32})$")
 _ID_CHARS = string.ascii_lowercase + string.digits
 
 
@@ -126,8 +122,7 @@ class FunctionUrls(FunctionAccess):
         if found is None:
             by_path = URL_PATH.match(req.path)
             if by_path is None:
-                code = CODE_PATH.match(req.path)
-                return self._code(code.group("blob")) if code and req.method == "GET" else None
+                return None
             found, path = by_path, by_path.group("rest") or "/"
         with self.store.transaction():
             row = self.model.url_by_id(found.group("id"))
@@ -178,12 +173,6 @@ class FunctionUrls(FunctionAccess):
         except ServiceError:
             return False
         return True
-
-    def _code(self, blob: str) -> HttpResponse | None:
-        path = self.blobs.path(blob)
-        if not path.is_file():
-            return None
-        return HttpResponse(200, {"content-type": "application/zip"}, path.read_bytes())
 
     async def _invoke_url(
         self, row: Any, doc: dict[str, Any], req: HttpRequest, path: str
