@@ -27,6 +27,7 @@ from nubes.services.dynamodb.expressions import (
     matches,
     project,
 )
+from nubes.services.dynamodb.kinesis_destination import KinesisDestinations
 from nubes.services.dynamodb.models import (
     MIGRATIONS,
     Index,
@@ -93,6 +94,7 @@ class DynamoDBProvider(ServiceProvider):
         self.streams = Streams(self.store)
         self.tokens = Tokens(self.store)
         self.replicas = Replicas(self)
+        self.kinesis = KinesisDestinations(self)
         Capacity.publisher = ddb_metrics.consumed_units(env)
         ddb_metrics.instrument(self, env)
 
@@ -379,6 +381,28 @@ class DynamoDBProvider(ServiceProvider):
             self.streams.disable(table.spec["LatestStreamArn"])
             table.spec.pop("StreamSpecification")
 
+    # -- Kinesis streaming destinations ---------------------------------------------------
+
+    def enable_kinesis_streaming_destination(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.kinesis.enable(ctx, req)
+
+    def disable_kinesis_streaming_destination(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.kinesis.disable(ctx, req)
+
+    def update_kinesis_streaming_destination(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.kinesis.update(ctx, req)
+
+    def describe_kinesis_streaming_destination(
+        self, ctx: RequestContext, req: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.kinesis.describe(ctx, req)
+
     # -- tags, TTL, backups, limits ---------------------------------------------------------
 
     def _table_by_arn(self, ctx: RequestContext, resource_arn: str) -> Table:
@@ -532,17 +556,22 @@ class DynamoDBProvider(ServiceProvider):
         new: Item | None,
         identity: dict[str, str] | None = None,
     ) -> None:
+        """The change in the table's stream and on its Kinesis streaming destinations."""
         view = table.stream_view
-        if view is None or (old is None and new is None):
+        kinesis = "_kinesis" in table.spec
+        if (view is None and not kinesis) or (old is None and new is None):
             return
         if old is not None and new is not None and av.equal({"M": old}, {"M": new}):
             # An unchanged item writes no stream record; "unchanged" is by value, as DynamoDB
             # compares: maps in another order, sets in another order, 1 and 1.0 are equal.
             return
         event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-        self.streams.append(
-            table.spec["LatestStreamArn"], view, event, key, old, new, table.region, identity
-        )
+        if view is not None:
+            self.streams.append(
+                table.spec["LatestStreamArn"], view, event, key, old, new, table.region, identity
+            )
+        if kinesis:
+            self.kinesis.send(table, event, key, old, new, identity)
 
     @staticmethod
     def _condition(exprs: Expressions | None, req: dict[str, Any]) -> ast.Condition | None:
