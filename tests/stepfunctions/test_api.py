@@ -216,3 +216,41 @@ def test_running_execution_resumes_after_restart(
     assert json.loads(done["output"]) == {"after": 1}
     events = sfn.get_execution_history(executionArn=started)["events"]
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_status_changes_reach_eventbridge(
+    client: Callable[..., Any], sfn: Any, machine: Callable[..., str], unique: Callable[[str], str]
+) -> None:
+    sqs, events = client("sqs"), client("events")
+    url = sqs.create_queue(QueueName=unique("sfn-events"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    arn = machine(PASS)
+    rule = unique("sfn-rule")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"stateMachineArn": [arn]},
+            }
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    started = sfn.start_execution(stateMachineArn=arn, input='{"k": 1}')["executionArn"]
+    wait_done(sfn, started)
+    seen: list[dict[str, Any]] = []
+
+    def collect() -> bool:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(json.loads(m["Body"]))
+        return len(seen) >= 2
+
+    assert wait_for(collect)
+    assert sorted(e["detail"]["status"] for e in seen) == ["RUNNING", "SUCCEEDED"]
+    assert all(e["detail"]["executionArn"] == started for e in seen)
+    assert seen[0]["resources"] == [started]
+    events.remove_targets(Rule=rule, Ids=["q"])
+    events.delete_rule(Name=rule)

@@ -313,3 +313,86 @@ def test_nested_execution_sync(sfn: Any, machine: Callable[..., str]) -> None:
     done = wait_done(sfn, started["executionArn"])
     assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
     assert json.loads(done["output"]) == {"got": 3}
+
+
+@pytest.mark.clock
+def test_task_timeouts_on_the_clock(
+    sfn: Any,
+    machine: Callable[..., str],
+    advance: Callable[[float], None],
+    unique: Callable[[str], str],
+) -> None:
+    activity = sfn.create_activity(name=unique("slow"))["activityArn"]
+    arn = machine(
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "TimeoutSeconds": 300,
+                    "HeartbeatSeconds": 60,
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["States.Timeout"],
+                            "ResultPath": "$.timeout",
+                            "Next": "TimedOut",
+                        }
+                    ],
+                    "End": True,
+                },
+                "TimedOut": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    never_taken = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_for(
+        lambda: any(
+            e["type"] == "ActivityScheduled"
+            for e in sfn.get_execution_history(executionArn=never_taken)["events"]
+        )
+    )
+    advance(301)
+    done = wait_done(sfn, never_taken)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"])["timeout"]["Error"] == "States.Timeout"
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=never_taken)["events"]]
+    assert "ActivityTimedOut" in types
+
+    # A worker that stops sending heartbeats: States.HeartbeatTimeout, which no catcher here
+    # takes (States.Timeout is another error), so the execution fails.
+    silent = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="quiet")
+    assert task["taskToken"]
+    advance(30)
+    sfn.send_task_heartbeat(taskToken=task["taskToken"])
+    advance(61)
+    done = wait_done(sfn, silent)
+    assert (done["status"], done["error"]) == ("FAILED", "States.HeartbeatTimeout")
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+
+
+@pytest.mark.clock
+def test_execution_timeout(
+    sfn: Any, machine: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    arn = machine(
+        {
+            "TimeoutSeconds": 100,
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "Seconds": 1000, "End": True}},
+        }
+    )
+    started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_for(
+        lambda: any(
+            e["type"] == "WaitStateEntered"
+            for e in sfn.get_execution_history(executionArn=started)["events"]
+        )
+    )
+    advance(101)
+    done = wait_done(sfn, started)
+    assert done["status"] == "TIMED_OUT"
+    last = sfn.get_execution_history(executionArn=started, reverseOrder=True)["events"][0]
+    assert last["type"] == "ExecutionTimedOut"

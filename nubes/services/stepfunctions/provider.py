@@ -831,7 +831,6 @@ class StepFunctionsProvider(ServiceProvider):
             "inputDetails": {"truncated": False},
             "roleArn": doc["roleArn"],
         }
-        details["stateMachineArn"] = row["arn"]
         if version_arn:
             details["stateMachineVersionArn"] = version_arn
         if alias_arn:
