@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.server import NubesProcess
+
 REGION = "us-east-1"
 
 
@@ -276,3 +278,25 @@ def test_task_fails_when_the_bucket_goes_away(
         assert "GetBucketAcl" in task["status"]["message"]
     else:
         pytest.skip("the task finished before the policy was removed")
+
+
+def test_pending_task_finishes_after_a_sigkill(
+    nubes_factory: Callable[..., NubesProcess], unique: Callable[[str], str]
+) -> None:
+    server = nubes_factory(persistent=True)
+    account = "210987654321"
+    logs = server.client("logs", aws_access_key_id=account)
+    s3 = server.client("s3", aws_access_key_id=account)
+    now = int(time.time() * 1000)
+    make_group(logs, "g", {"s": [(now - 10, "kept")]})
+    bucket = make_bucket(s3, unique("export"), account)
+    task_id = logs.create_export_task(
+        logGroupName="g", **span(now - 1000, now), destination=bucket
+    )["taskId"]
+    server.kill()
+    server.start()
+    logs = server.client("logs", aws_access_key_id=account)
+    s3 = server.client("s3", aws_access_key_id=account)
+    assert wait_for(logs, task_id, ("COMPLETED",))["status"]["code"] == "COMPLETED"
+    body = s3.get_object(Bucket=bucket, Key=f"exportedlogs/{task_id}/s/000000.gz")["Body"]
+    assert gzip.decompress(body.read()).decode().endswith(" kept\n")

@@ -130,11 +130,8 @@ class ExportTasks:
         task = self.documents.get(scope, KIND, req["taskId"])
         if task is None:
             raise errors.ResourceNotFoundException("The specified export task does not exist.")
-        code = task["status"]["code"]
-        if code not in ("PENDING", "RUNNING"):
-            raise errors.InvalidOperationException(
-                f"The specified export task has already finished ({code})."
-            )
+        if task["status"]["code"] not in ACTIVE:
+            raise errors.InvalidOperationException("The specified export task has already finished")
         task["status"] = {"code": "CANCELLED", "message": "Cancelled by user"}
         task["executionInfo"]["completionTime"] = _now_ms()
         self.documents.put(scope, KIND, task["taskId"], task)
