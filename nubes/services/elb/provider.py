@@ -5,13 +5,11 @@ InService on its instance port."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import json
 import re
 import secrets
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -20,10 +18,10 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
-from nubes.runtime.proxy import Plane, config
-from nubes.services.base import ServiceProvider
+from nubes.runtime.proxy import config
 from nubes.services.elb.errors import errors
 from nubes.services.elbv2 import certificates as listener_certificates
+from nubes.services.elbv2.balancing import DNS_SUFFIX, BalancingProvider
 from nubes.services.elbv2.defaults import hosted_zone
 
 if TYPE_CHECKING:
@@ -64,8 +62,6 @@ _TARGET = re.compile(r"^(HTTP|HTTPS|TCP|SSL):(\d{1,5})(/.*)?$")
 ADDRESS_POOL = int(ipaddress.IPv4Address("127.14.0.1"))
 """Classic load balancers listen on 127.14.0.0/16 (ELBv2 on 127.15, instances from 127.16)."""
 ADDRESS_POOL_SIZE = 65_534
-DNS_SUFFIX = "elb.localhost.localstack.cloud"
-TICK = 1.0
 CATCH_UP = 12
 PROTOCOLS = ("HTTP", "HTTPS", "TCP", "SSL")
 ATTRIBUTES = {
@@ -83,32 +79,14 @@ FAILED = (
 IN_SERVICE = ("InService", "N/A", "N/A")
 
 
-class ElbProvider(ServiceProvider):
+class ElbProvider(BalancingProvider[tuple[str, str, str, str]]):
     service = "elb"
     migrations = MIGRATIONS
-
-    def __init__(self, env: Environment) -> None:
-        super().__init__(env)
-        self.plane = Plane(env, self._snapshot, self._certificate)
-        self.env.gateway.interceptors.append(self.plane.intercept)
-        self._probing: set[tuple[str, str, str, str]] = set()
-        env.names.register("." + DNS_SUFFIX, self.plane.resolve)
+    tick_name = "elb-instances"
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
         return cls.has_rows(env, "SELECT 1 FROM elb_balancers LIMIT 1")
-
-    async def start(self) -> None:
-        self.env.scheduler.every("elb-instances", TICK, self._tick)
-        self.env.metrics.collector(self.plane.collect)
-        await self.plane.start()
-
-    async def stop(self) -> None:
-        await self.plane.stop()
-
-    def reset(self) -> None:
-        self._probing.clear()
-        self.plane.changed()
 
     # -- records --------------------------------------------------------------------------
 
@@ -646,9 +624,6 @@ class ElbProvider(ServiceProvider):
 
     # -- the data plane's side ------------------------------------------------------------
 
-    def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
-        return listener_certificates.material(self.env, certificate_arn)
-
     @staticmethod
     def _health(doc: Json) -> Json:
         found = _TARGET.match(doc["HealthCheck"]["Target"])
@@ -742,12 +717,7 @@ class ElbProvider(ServiceProvider):
             "SELECT account, region, lb, instance FROM elb_instances WHERE due <= ?", (clock.now(),)
         )
         for row in due:
-            key = (row["account"], row["region"], row["lb"], row["instance"])
-            if key in self._probing:
-                continue
-            self._probing.add(key)
-            task = asyncio.get_running_loop().create_task(self._probe_until_current(key))
-            task.add_done_callback(partial(_forget, self._probing, key))
+            self._probe((row["account"], row["region"], row["lb"], row["instance"]))
 
     async def _probe_until_current(self, key: tuple[str, str, str, str]) -> None:
         while True:
@@ -807,12 +777,6 @@ class ElbProvider(ServiceProvider):
             )
         if state[0] != row["state"] or state[1] != row["reason"]:
             self.plane.changed()
-
-
-def _forget(
-    probing: set[tuple[str, str, str, str]], key: tuple[str, str, str, str], _: object
-) -> None:
-    probing.discard(key)
 
 
 def _policy_names(doc: Json) -> set[str]:

@@ -5,7 +5,6 @@ with a snapshot of the records and which reports health check outcomes back."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import json
@@ -13,7 +12,6 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -22,10 +20,10 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
-from nubes.runtime.proxy import Plane, config
-from nubes.services.base import ServiceProvider
+from nubes.runtime.proxy import config
 from nubes.services.elbv2 import certificates as listener_certificates
 from nubes.services.elbv2 import checks, defaults
+from nubes.services.elbv2.balancing import DNS_SUFFIX, BalancingProvider
 from nubes.services.elbv2.errors import errors
 from nubes.store import Row
 
@@ -75,8 +73,6 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 ADDRESS_POOL = int(ipaddress.IPv4Address("127.15.0.1"))
 """Load balancers listen on 127.15.0.0/16 (EC2's public addresses start at 127.16.0.1)."""
 ADDRESS_POOL_SIZE = 65_534
-DNS_SUFFIX = "elb.localhost.localstack.cloud"
-TICK = 1.0
 CATCH_UP = 12
 """Missed health check intervals replayed at most (more than any threshold needs)."""
 MAX_PAGE = 400
@@ -93,32 +89,14 @@ REASONS = {
 }
 
 
-class Elbv2Provider(ServiceProvider):
+class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
     service = "elbv2"
     migrations = MIGRATIONS
-
-    def __init__(self, env: Environment) -> None:
-        super().__init__(env)
-        self.plane = Plane(env, self._snapshot, self._certificate)
-        self.env.gateway.interceptors.append(self.plane.intercept)
-        self._probing: set[tuple[str, str, int]] = set()
-        env.names.register("." + DNS_SUFFIX, self.plane.resolve)
+    tick_name = "elbv2-targets"
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
         return cls.has_rows(env, "SELECT 1 FROM elbv2_items WHERE kind = 'lb' LIMIT 1")
-
-    async def start(self) -> None:
-        self.env.scheduler.every("elbv2-targets", TICK, self._tick)
-        self.env.metrics.collector(self.plane.collect)
-        await self.plane.start()
-
-    async def stop(self) -> None:
-        await self.plane.stop()
-
-    def reset(self) -> None:
-        self._probing.clear()
-        self.plane.changed()
 
     # -- records --------------------------------------------------------------------------
 
@@ -1302,9 +1280,6 @@ class Elbv2Provider(ServiceProvider):
                     f"Certificate '{certificate_arn}' not found"
                 )
 
-    def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
-        return listener_certificates.material(self.env, certificate_arn)
-
     def certificate_users(self, certificate_arn: str) -> list[str]:
         """The load balancers whose listeners serve the certificate (ACM's InUseBy)."""
         rows = self.store.query(
@@ -1456,11 +1431,8 @@ class Elbv2Provider(ServiceProvider):
             tg_row = self._get("tg", row["tg"])
             if tg_row is None or not json.loads(tg_row["doc"]).get("HealthCheckEnabled", True):
                 continue
-            if not self._tg_users(row["tg"]):
-                continue
-            self._probing.add(key)
-            task = asyncio.get_running_loop().create_task(self._probe_until_current(key))
-            task.add_done_callback(partial(_forget, self._probing, key))
+            if self._tg_users(row["tg"]):
+                self._probe(key)
 
     async def _probe_until_current(self, key: tuple[str, str, int]) -> None:
         """Probe the target once for each interval that fell due (the clock may have jumped
@@ -1588,10 +1560,6 @@ class Elbv2Provider(ServiceProvider):
                 )
         if state != row["state"]:
             self.plane.changed()
-
-
-def _forget(probing: set[tuple[str, str, int]], key: tuple[str, str, int], _: object) -> None:
-    probing.discard(key)
 
 
 def _target_out(tg: Json, target_id: str, port: int, az: str | None) -> Json:
