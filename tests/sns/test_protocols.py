@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import requests
 
 from tests.sns.conftest import Recorder, drain, queue_arn
@@ -245,20 +244,3 @@ def test_unsubscribe_sends_unsubscribe_confirmation(
     doc = json.loads(body)
     assert doc["Type"] == "UnsubscribeConfirmation"
     assert sub in doc["Message"]
-
-
-def test_retry_delays_follow_the_delivery_policy() -> None:
-    from nubes.services.sns.delivery import DEFAULT_HTTP_POLICY, retry_delays
-
-    assert retry_delays(DEFAULT_HTTP_POLICY) == [20.0, 20.0, 20.0]
-    policy = {
-        "numRetries": 6,
-        "numNoDelayRetries": 1,
-        "numMinDelayRetries": 1,
-        "minDelayTarget": 2,
-        "maxDelayTarget": 10,
-        "numMaxDelayRetries": 1,
-    }
-    # One immediate retry, one at the minimum, a linear backoff phase up to the maximum, one
-    # at the maximum.
-    assert retry_delays(policy) == pytest.approx([0.0, 2.0, 2 + 8 / 3, 2 + 16 / 3, 10.0, 10.0])

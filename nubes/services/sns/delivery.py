@@ -16,20 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nubes.core import clock
+from nubes.services.sns.delivery_policy import Throttle
 from nubes.services.sns.signing import CERT_PATH, Signer
 
 log = logging.getLogger("nubes.sns")
-
-# AWS's default HTTP/S delivery policy: three retries, twenty seconds apart.
-DEFAULT_HTTP_POLICY = {
-    "minDelayTarget": 20,
-    "maxDelayTarget": 20,
-    "numRetries": 3,
-    "numMaxDelayRetries": 0,
-    "numNoDelayRetries": 0,
-    "numMinDelayRetries": 0,
-    "backoffFunction": "linear",
-}
 
 
 def timestamp(at: float) -> str:
@@ -156,6 +146,8 @@ class HttpDelivery:
     topic_arn: str
     notification: bool
     """Notifications are counted and dead-lettered; confirmation requests are not."""
+    throttle: int | None = None
+    """The throttle policy's maxReceivesPerSecond for the subscription, if any."""
     id: int = 0
     attempt: int = 0
 
@@ -169,6 +161,7 @@ class HttpDelivery:
                 "subscription_arn": self.subscription_arn,
                 "topic_arn": self.topic_arn,
                 "notification": self.notification,
+                "throttle": self.throttle,
             }
         )
 
@@ -176,24 +169,6 @@ class HttpDelivery:
     def from_json(cls, text: str, id: int, attempt: int) -> HttpDelivery:
         doc = json.loads(text)
         return cls(**doc, id=id, attempt=attempt)
-
-
-def retry_delays(policy: Mapping[str, Any]) -> list[float]:
-    """Seconds to wait before each retry: immediate ones, then min-delay ones, then the
-    backoff phase between minDelayTarget and maxDelayTarget, then max-delay ones."""
-    retries = int(policy.get("numRetries", 3))
-    no_delay = int(policy.get("numNoDelayRetries", 0))
-    min_delay = float(policy.get("minDelayTarget", 20))
-    max_delay = float(policy.get("maxDelayTarget", 20))
-    at_min = int(policy.get("numMinDelayRetries", 0))
-    at_max = int(policy.get("numMaxDelayRetries", 0))
-    backoff = max(retries - no_delay - at_min - at_max, 0)
-    delays = [0.0] * no_delay + [min_delay] * at_min
-    for i in range(backoff):
-        step = (i + 1) / backoff
-        delays.append(min_delay + (max_delay - min_delay) * step)
-    delays += [max_delay] * at_max
-    return delays[:retries]
 
 
 def retryable(status: int | None) -> bool:
@@ -212,10 +187,13 @@ class HttpDeliverer:
         due: Callable[[float], list[HttpDelivery]],
         next_due: Callable[[set[int]], float | None],
         settle: Callable[[HttpDelivery, int | None], None],
+        postpone: Callable[[list[int], float], None],
     ) -> None:
         self._due = due
         self._next_due = next_due
         self._settle = settle
+        self._postpone = postpone
+        self._throttle = Throttle()
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -255,14 +233,22 @@ class HttpDeliverer:
 
     def _start_due(self) -> float | None:
         """Starts an attempt for each due delivery not already under way; answers when the
-        next one is due."""
-        for delivery in self._due(clock.now()):
+        next one is due. Deliveries over their subscription's receive rate are put off to
+        the next second of the clock, so they neither hold up others nor keep this busy."""
+        now = clock.now()
+        held = []
+        for delivery in self._due(now):
             if delivery.id in self._busy:
+                continue
+            if not self._throttle.admit(delivery.subscription_arn, delivery.throttle, now):
+                held.append(delivery.id)
                 continue
             self._busy.add(delivery.id)
             task = asyncio.get_running_loop().create_task(self._attempt(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if held:
+            self._postpone(held, float(int(now) + 1))
         return self._next_due(self._busy)
 
     async def _attempt(self, delivery: HttpDelivery) -> None:

@@ -410,6 +410,12 @@ class HttpPending:
             (due, delivery.id),
         )
 
+    def postpone(self, ids: list[int], due: float) -> None:
+        marks = ",".join("?" * len(ids))
+        self.store.execute(
+            f"UPDATE sns_http_pending SET due = ? WHERE id IN ({marks})", (due, *ids)
+        )
+
     def done(self, delivery: HttpDelivery) -> None:
         self.store.execute("DELETE FROM sns_http_pending WHERE id = ?", (delivery.id,))
 

@@ -23,17 +23,16 @@ from nubes.core.tags import tag_problems
 from nubes.gateway.enforce import carries_credentials
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
-from nubes.services.sns import filter_policy
+from nubes.services.sns import delivery_policy, filter_policy
 from nubes.services.sns import metrics as sns_metrics
 from nubes.services.sns.delivery import (
-    DEFAULT_HTTP_POLICY,
     HttpDeliverer,
     HttpDelivery,
     Notification,
     confirmation,
-    retry_delays,
     retryable,
 )
+from nubes.services.sns.delivery_policy import retry_delays
 from nubes.services.sns.errors import errors, invalid
 from nubes.services.sns.models import (
     MIGRATIONS,
@@ -138,7 +137,9 @@ class SnsProvider(ServiceProvider):
     async def start(self) -> None:
         from nubes.services.sns.inspect_endpoints import endpoints
 
-        self.http = HttpDeliverer(self.pending.due, self.pending.next_due, self._settle)
+        self.http = HttpDeliverer(
+            self.pending.due, self.pending.next_due, self._settle, self._postpone
+        )
         self.env.scheduler.on_advance(self.http.clock_moved)
         self.http.start()
         self.env.scheduler.every("sns-dedup", 60.0, lambda: self.topics.expire(clock.now()))
@@ -175,7 +176,7 @@ class SnsProvider(ServiceProvider):
                 if fifo or name.endswith(".fifo")
                 else "Topic Name"
             )
-        attrs = self._topic_attributes(given, fifo)
+        attrs = self._topic_attributes(given, fifo, reason="Attributes Reason: ")
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}"
         existing = self.topics.get(arn)
         if existing is not None:
@@ -196,7 +197,8 @@ class SnsProvider(ServiceProvider):
         return {"TopicArn": arn}
 
     @staticmethod
-    def _topic_attributes(given: Mapping[str, str], fifo: bool) -> dict[str, str]:
+    def _topic_attributes(given: Mapping[str, str], fifo: bool, reason: str = "") -> dict[str, str]:
+        """``reason`` leads the delivery policy's messages, as in ``_subscription_attributes``."""
         out = {}
         for name, value in given.items():
             if name not in TOPIC_SETTABLE and not FEEDBACK.match(name):
@@ -210,11 +212,13 @@ class SnsProvider(ServiceProvider):
                 if value.lower() not in ("true", "false"):
                     raise invalid("Attributes Reason: ContentBasedDeduplication must be a boolean")
                 value = value.lower()
-            if name in ("Policy", "DeliveryPolicy") and value:
+            if name == "Policy" and value:
                 try:
                     safejson.loads(value)
                 except ValueError:
                     raise invalid(f"Attributes Reason: {name}: failed to parse JSON") from None
+            if name == "DeliveryPolicy" and value:
+                _check_delivery_policy(value, reason, topic=True)
             if name == "SignatureVersion" and value not in ("1", "2"):
                 raise invalid("Attributes Reason: SignatureVersion must be 1 or 2")
             if name == "TracingConfig" and value not in ("PassThrough", "Active"):
@@ -248,10 +252,10 @@ class SnsProvider(ServiceProvider):
             "SubscriptionsConfirmed": str(confirmed),
             "SubscriptionsPending": str(pending),
             "SubscriptionsDeleted": "0",
-            "EffectiveDeliveryPolicy": json.dumps(
-                {"http": {"defaultHealthyRetryPolicy": DEFAULT_HTTP_POLICY}}
-            ),
             **topic.attributes,
+            "EffectiveDeliveryPolicy": json.dumps(
+                delivery_policy.topic_effective(topic.attributes.get("DeliveryPolicy"))
+            ),
         }
         if topic.fifo:
             attrs["FifoTopic"] = "true"
@@ -465,9 +469,7 @@ class SnsProvider(ServiceProvider):
         if "FilterPolicy" in sub.attributes:
             attrs.setdefault("FilterPolicyScope", "MessageAttributes")
         if sub.protocol in ("http", "https"):
-            attrs["EffectiveDeliveryPolicy"] = json.dumps(
-                {"healthyRetryPolicy": self._http_policy(sub)}
-            )
+            attrs["EffectiveDeliveryPolicy"] = json.dumps(self._effective_policy(sub))
         return {"Attributes": attrs}
 
     def set_subscription_attributes(self, ctx: RequestContext, req: Json) -> Json:
@@ -759,10 +761,13 @@ class SnsProvider(ServiceProvider):
                 self.sent.record("lambda", sub.account, sub.region, sub.endpoint, event)
 
     def _post(self, sub: Subscription, body: str, kind: str, message_id: str) -> None:
+        policy = self._effective_policy(sub)
+        throttle = (policy["throttlePolicy"] or {}).get("maxReceivesPerSecond")
         headers = {
-            "Content-Type": self._http_content_type(sub)
+            "Content-Type": policy["requestPolicy"].get("headerContentType")
+            or delivery_policy.DEFAULT_CONTENT_TYPE
             if kind == "Notification"
-            else "text/plain; charset=UTF-8",
+            else delivery_policy.DEFAULT_CONTENT_TYPE,
             "x-amz-sns-message-type": kind,
             "x-amz-sns-message-id": message_id,
             "x-amz-sns-topic-arn": sub.topic_arn,
@@ -776,10 +781,11 @@ class SnsProvider(ServiceProvider):
             url=sub.endpoint,
             body=body,
             headers=headers,
-            policy=self._http_policy(sub),
+            policy=policy["healthyRetryPolicy"],
             subscription_arn=sub.arn,
             topic_arn=sub.topic_arn,
             notification=kind == "Notification",
+            throttle=throttle if kind == "Notification" else None,
         )
         self.pending.add(delivery, clock.now())
         if self.http is not None:
@@ -808,32 +814,14 @@ class SnsProvider(ServiceProvider):
                 if sub is not None:
                     self._send_to_dlq(sub, delivery.body, None)
 
-    def _http_policy(self, sub: Subscription) -> dict[str, Any]:
-        for source in (sub.attributes.get("DeliveryPolicy"), self._topic_delivery_policy(sub)):
-            if source:
-                policy = safejson.loads(source)
-                found = policy.get("healthyRetryPolicy") or policy.get("http", {}).get(
-                    "defaultHealthyRetryPolicy"
-                )
-                if found:
-                    return {**DEFAULT_HTTP_POLICY, **found}
-        return dict(DEFAULT_HTTP_POLICY)
-
-    def _http_content_type(self, sub: Subscription) -> str:
-        """The delivery policy's requestPolicy (the subscription's, else the topic's default)
-        may name the Content-Type SNS posts with."""
-        sources = (
-            (sub.attributes.get("DeliveryPolicy"), "requestPolicy"),
-            (self._topic_delivery_policy(sub), "defaultRequestPolicy"),
+    def _effective_policy(self, sub: Subscription) -> dict[str, Any]:
+        return delivery_policy.effective(
+            sub.attributes.get("DeliveryPolicy"), self._topic_delivery_policy(sub)
         )
-        for source, key in sources:
-            if source:
-                policy = safejson.loads(source)
-                scope = policy if key == "requestPolicy" else policy.get("http", {})
-                found = (scope.get(key) or {}).get("headerContentType")
-                if found:
-                    return str(found)
-        return "text/plain; charset=UTF-8"
+
+    def _postpone(self, ids: list[int], due: float) -> None:
+        with self.store.transaction():
+            self.pending.postpone(ids, due)
 
     def _topic_delivery_policy(self, sub: Subscription) -> str | None:
         topic = self.topics.get(sub.topic_arn)
@@ -1139,13 +1127,14 @@ def _subscription_attributes(
         elif name == "FilterPolicyScope":
             if value not in (filter_policy.ATTRIBUTES, filter_policy.BODY):
                 raise invalid("Attributes Reason: FilterPolicyScope: Invalid value [" + value + "]")
-        elif name in ("DeliveryPolicy", "RedrivePolicy") and value:
+        elif name == "DeliveryPolicy" and value:
+            _check_delivery_policy(value, reason, topic=False)
+        elif name == "RedrivePolicy" and value:
             try:
                 document = safejson.loads(value)
             except ValueError:
                 raise invalid(f"{reason}{name}: failed to parse JSON") from None
-            if name == "RedrivePolicy":
-                _check_redrive(document, reason)
+            _check_redrive(document, reason)
         out[name] = value
     if merged.get("FilterPolicy"):
         scope = merged.get("FilterPolicyScope", filter_policy.ATTRIBUTES)
@@ -1154,6 +1143,13 @@ def _subscription_attributes(
         except filter_policy.FilterPolicyError as err:
             raise invalid(f"{reason}FilterPolicy: {err}") from None
     return out
+
+
+def _check_delivery_policy(value: str, reason: str, topic: bool) -> None:
+    try:
+        delivery_policy.parse(value, topic)
+    except delivery_policy.PolicyError as err:
+        raise invalid(f"{reason}DeliveryPolicy: {err}") from None
 
 
 def _check_redrive(document: Any, reason: str) -> None:
