@@ -403,7 +403,11 @@ class S3Base(ServiceProvider):
                 "Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
                 "allowed."
             )
-        algorithm = declared[0] if declared else (req.get("ChecksumAlgorithm") or default_algorithm)
+        named = req.get("ChecksumAlgorithm")
+        if declared and named and named != declared[0]:
+            # The SDK names the algorithm of the checksum it sends; another one is refused.
+            raise errors.InvalidRequest("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        algorithm = declared[0] if declared else (named or default_algorithm)
         if algorithm is None and checksums.FAST_CRCS:
             # S3 keeps a CRC64NVME of every body uploaded without a checksum.
             algorithm = checksums.DEFAULT

@@ -171,12 +171,16 @@ def encode(digest: bytes) -> str:
 
 
 def decode(value: str, algorithm: str) -> bytes | None:
-    """The raw digest of a base64 header value, or None when it is not one of that size."""
+    """The raw digest of a base64 header value, or None when it is not one of that size or
+    not written as base64 writes it (S3 refuses ``y/Q5Jh==``, whose unused bits are not zero,
+    as it refuses a value of the wrong size)."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return None
     size = DIGEST_SIZES.get(algorithm)
+    if encode(raw) != value:
+        return None
     return raw if size is None or len(raw) == size else None
 
 

@@ -195,7 +195,9 @@ class MultipartOps(S3Base):
                 }
         upload = self.upload_row(bucket.name, key, req["UploadId"])
         asked = (req.get("MultipartUpload") or {}).get("Parts") or []
-        if not asked:
+        # A part without its number or entity tag does not match S3's schema (an empty ETag
+        # does, and is an InvalidPart).
+        if not asked or any("PartNumber" not in p or "ETag" not in p for p in asked):
             raise errors.MalformedXML(_MALFORMED)
         numbers = [p.get("PartNumber", 0) for p in asked]
         consecutive = numbers == list(range(1, len(numbers) + 1))
