@@ -61,6 +61,7 @@ def test_sqs_partial_batch_failure_ends_in_dlq(
     assert mapping["State"] == "Creating"
     assert mapping["BatchSize"] == 10
     uuid = mapping["UUID"]
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 2}, timeout=5)
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
     listed = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
     assert [m["UUID"] for m in listed] == [uuid]
@@ -91,9 +92,11 @@ def test_sqs_partial_batch_failure_ends_in_dlq(
     ]
     assert "record good-1 1" in messages and "record good-2 1" in messages
     assert "record bad-1 1" in messages and "record bad-1 2" in messages
-    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 2}, timeout=5)
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
     assert lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 2}, timeout=5)
     with pytest.raises(ClientError) as exc:
         lam.get_event_source_mapping(UUID=uuid)
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -1,4 +1,5 @@
-"""Event source mappings: Lambda polling SQS queues and DynamoDB streams for a function.
+"""Event source mappings: Lambda polling SQS queues, DynamoDB streams and Kinesis streams for
+a function.
 
 One poller task per enabled mapping, reading through the other services' operations
 (``env.providers.invoke``); FilterCriteria drop what does not match. SQS: batches up to
@@ -6,10 +7,17 @@ BatchSize (collected for at most MaximumBatchingWindowInSeconds), up to
 ScalingConfig.MaximumConcurrency in flight, messages deleted when the function succeeds, only
 the failed ones kept with ``ReportBatchItemFailures``; kept messages come back after their
 visibility timeout and reach the queue's dead-letter queue through its redrive policy.
-DynamoDB streams: records from the starting position, one batch at a time, retried (from the
-reported checkpoint, bisecting on error when asked) up to MaximumRetryAttempts, then sent to
-the on-failure destination and skipped; the position is kept in the mapping so a restart
-resumes where it was.
+Streams (DynamoDB and Kinesis, the same model): records of each shard from the starting
+position, a child shard only once its parents are read to their end, one batch per shard at a
+time (collected for at most MaximumBatchingWindowInSeconds), split by partition key over
+ParallelizationFactor concurrent invocations, retried (from the reported checkpoint, bisecting
+on error when asked) up to MaximumRetryAttempts, then sent to the on-failure destination and
+skipped; records older than MaximumRecordAgeInSeconds go there unprocessed. The position is
+kept in the mapping so a restart resumes where it was.
+
+A mapping's State moves as AWS reports it: Creating, Enabling, Disabling, Updating last
+:data:`STATE_SECONDS` on the one clock before Enabled or Disabled; a deleted mapping stays
+Deleting as long, then is gone. Only an Enabled (or Updating, once enabled) mapping polls.
 """
 
 from __future__ import annotations
@@ -17,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 import uuid as uuids
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from nubes.core import clock, ids
+from nubes.core import clock, ids, safejson
 from nubes.core.arns import arn as make_arn
 from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
@@ -43,7 +52,12 @@ POLL_INTERVAL = 0.25
 SYNC_INTERVAL = 0.5
 """Seconds between looks at which mappings exist and are enabled."""
 SQS_RECEIVE_MAX = 10
-INTERNAL = ("_position",)
+STATE_SECONDS = 1.0
+"""How long a mapping stays Creating, Enabling, Disabling, Updating or Deleting (AWS: seconds)."""
+INTERNAL = ("_position", "_finished", "_settles", "_enabled")
+STREAM_KINDS = ("dynamodb", "kinesis")
+STREAM_READ_MAX = {"dynamodb": 1000, "kinesis": 10_000}
+"""The most records one GetRecords returns (a batch larger than that is read in parts)."""
 
 
 def _mapping_not_found(uuid: str) -> ServiceError:
@@ -65,6 +79,29 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in INTERNAL}
 
 
+def settled(doc: dict[str, Any], now: float) -> dict[str, Any]:
+    """The mapping as it is at ``now``: a transition whose time has passed has ended (a
+    Deleting one ends in removal, which the caller does)."""
+    state = doc.get("State")
+    if state in ("Creating", "Enabling", "Disabling", "Updating") and now >= doc.get("_settles", 0):
+        return {**doc, "State": "Enabled" if enabled(doc) else "Disabled"}
+    return doc
+
+
+def enabled(doc: dict[str, Any]) -> bool:
+    """Whether the mapping is (or is becoming) enabled."""
+    return bool(doc.get("_enabled", doc.get("State") != "Disabled"))
+
+
+def gone(doc: dict[str, Any], now: float) -> bool:
+    return doc.get("State") == "Deleting" and now >= doc.get("_settles", 0)
+
+
+def polling(doc: dict[str, Any]) -> bool:
+    """Whether a (settled) mapping reads its source: enabled, or updating while enabled."""
+    return doc["State"] == "Enabled" or (doc["State"] == "Updating" and enabled(doc))
+
+
 class EventSourceMappings(FunctionAccess):
     """Mixed into the Lambda provider."""
 
@@ -82,9 +119,12 @@ class EventSourceMappings(FunctionAccess):
                 "self-managed kafka."
             )
         kind = source_kind(source)
+        if kind == "kinesis":
+            self._check_kinesis_source(source)
         function_arn = scope.function_arn(name, qualifier)
         for row in self.model.event_sources(scope, function_arn):
-            if json.loads(row["doc"])["EventSourceArn"] == source:
+            existing = json.loads(row["doc"])
+            if existing["EventSourceArn"] == source and existing["State"] != "Deleting":
                 raise errors.ResourceConflictException(
                     f'An event source mapping with {kind.upper()} arn (" {source} ") and '
                     f'function (" {name} ") already exists. Please update or delete the '
@@ -103,13 +143,33 @@ class EventSourceMappings(FunctionAccess):
         }
         _apply_settings(doc, req, kind, creating=True)
         _check_filters(doc)
-        doc["State"] = "Enabled" if req.get("Enabled", True) else "Disabled"
-        doc["LastModified"] = clock.now()
+        now = clock.now()
+        doc["State"] = "Creating"
+        doc["_enabled"] = bool(req.get("Enabled", True))
+        doc["_settles"] = now + STATE_SECONDS
+        doc["LastModified"] = now
         self.model.put_event_source(scope, uuid, function_arn, doc)
         if req.get("Tags"):
             self.env.tags.set(doc["EventSourceMappingArn"], req["Tags"])
         self.wake_pollers()
-        return {**public(doc), "State": "Creating"}
+        return public(doc)
+
+    def _check_kinesis_source(self, source: str) -> None:
+        """The stream (or the stream of the consumer) must exist, as Lambda checks."""
+        arn = parse_arn(source)
+        stream_arn = source.split("/consumer/", 1)[0]
+        try:
+            self.env.providers.invoke(
+                "kinesis",
+                "DescribeStreamSummary",
+                {"StreamARN": stream_arn},
+                arn.account,
+                arn.region,
+            )
+        except ServiceError:
+            raise errors.InvalidParameterValueException(
+                f"Stream not found: {stream_arn}", Type="User"
+            ) from None
 
     def get_event_source_mapping(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         return public(self._mapping(ctx, req["UUID"]))
@@ -118,12 +178,22 @@ class EventSourceMappings(FunctionAccess):
         row = self.model.event_source(uuid)
         if row is None or row["account"] != ctx.account_id or row["region"] != ctx.region:
             raise _mapping_not_found(uuid)
-        return dict(json.loads(row["doc"]))
+        now = clock.now()
+        doc = dict(json.loads(row["doc"]))
+        if gone(doc, now):
+            self.model.delete_event_source(uuid)
+            self.env.tags.drop(doc["EventSourceMappingArn"])
+            raise _mapping_not_found(uuid)
+        return settled(doc, now)
 
     def update_event_source_mapping(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
         doc = self._mapping(ctx, req["UUID"])
+        if doc["State"] == "Deleting":
+            raise errors.ResourceInUseException(
+                "Cannot update the event source mapping because it is in use.", Type="User"
+            )
         scope = Scope(ctx.account_id, ctx.region)
         if req.get("FunctionName"):
             _, name, qualifier = self.locate(ctx, req["FunctionName"])
@@ -131,21 +201,39 @@ class EventSourceMappings(FunctionAccess):
             doc["FunctionArn"] = scope.function_arn(name, qualifier)
         _apply_settings(doc, req, source_kind(doc["EventSourceArn"]), creating=False)
         _check_filters(doc)
-        if "Enabled" in req:
-            doc["State"] = "Enabled" if req["Enabled"] else "Disabled"
-        doc["LastModified"] = clock.now()
+        now = clock.now()
+        was = enabled(doc)
+        now_enabled = bool(req["Enabled"]) if "Enabled" in req else was
+        if now_enabled != was:
+            doc["State"] = "Enabling" if now_enabled else "Disabling"
+        elif doc["State"] != "Creating":
+            doc["State"] = "Updating"
+        doc["_enabled"] = now_enabled
+        doc["_settles"] = now + STATE_SECONDS
+        doc["StateTransitionReason"] = "USER_INITIATED"
+        doc["LastModified"] = now
         self.model.put_event_source(scope, doc["UUID"], doc["FunctionArn"], doc)
         self.wake_pollers()
-        return {**public(doc), "State": "Updating"}
+        return public(doc)
 
     def delete_event_source_mapping(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
         doc = self._mapping(ctx, req["UUID"])
-        self.model.delete_event_source(doc["UUID"])
-        self.env.tags.drop(doc["EventSourceMappingArn"])
+        if doc["State"] == "Deleting":
+            raise errors.ResourceInUseException(
+                "Cannot delete the event source mapping because it is in use.", Type="User"
+            )
+        now = clock.now()
+        doc["State"] = "Deleting"
+        doc["_settles"] = now + STATE_SECONDS
+        doc["StateTransitionReason"] = "USER_INITIATED"
+        doc["LastModified"] = now
+        self.model.put_event_source(
+            Scope(ctx.account_id, ctx.region), doc["UUID"], doc["FunctionArn"], doc
+        )
         self.wake_pollers()
-        return {**public(doc), "State": "Deleting"}
+        return public(doc)
 
     def list_event_source_mappings(
         self, ctx: RequestContext, req: dict[str, Any]
@@ -155,7 +243,15 @@ class EventSourceMappings(FunctionAccess):
         if req.get("FunctionName"):
             found_scope, name, qualifier = self.locate(ctx, req["FunctionName"])
             function_arn = found_scope.function_arn(name, qualifier)
-        docs = [json.loads(r["doc"]) for r in self.model.event_sources(scope, function_arn)]
+        now = clock.now()
+        docs = []
+        for row in self.model.event_sources(scope, function_arn):
+            doc = json.loads(row["doc"])
+            if gone(doc, now):
+                self.model.delete_event_source(row["uuid"])
+                self.env.tags.drop(doc["EventSourceMappingArn"])
+            else:
+                docs.append(settled(doc, now))
         if req.get("EventSourceArn"):
             docs = [d for d in docs if d["EventSourceArn"] == req["EventSourceArn"]]
         start = 0
@@ -200,19 +296,21 @@ class EventSourceMappings(FunctionAccess):
     async def _supervise(self) -> None:
         while True:
             self._poll_wake.clear()
+            now = clock.now()
             try:
                 with self.store.transaction():
                     rows = self.model.event_sources()
+                    for row in rows:
+                        if gone(json.loads(row["doc"]), now):
+                            self.model.delete_event_source(row["uuid"])
+                            self.env.tags.drop(json.loads(row["doc"])["EventSourceMappingArn"])
             except Exception:
                 log.exception("reading event source mappings failed")
                 rows = []
             wanted: dict[str, str] = {}
             for row in rows:
-                doc = json.loads(row["doc"])
-                if doc["State"] == "Enabled" and source_kind(doc["EventSourceArn"]) in (
-                    "sqs",
-                    "dynamodb",
-                ):
+                doc = settled(json.loads(row["doc"]), now)
+                if polling(doc) and source_kind(doc["EventSourceArn"]) in ("sqs", *STREAM_KINDS):
                     wanted[row["uuid"]] = f"{doc['LastModified']}"
             for uuid, (version, task) in list(self._pollers.items()):
                 if wanted.get(uuid) != version or task.done():
@@ -233,7 +331,9 @@ class EventSourceMappings(FunctionAccess):
                     row = self.model.event_source(uuid)
                 if row is None:
                     return
-                doc = json.loads(row["doc"])
+                doc = settled(json.loads(row["doc"]), clock.now())
+                if not polling(doc):
+                    return
                 scope = Scope(row["account"], row["region"])
                 if source_kind(doc["EventSourceArn"]) == "sqs":
                     slots = slots or asyncio.Semaphore(_sqs_concurrency(doc))
@@ -354,71 +454,182 @@ class EventSourceMappings(FunctionAccess):
                 "sqs", "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries}, account, region
             )
 
-    # -- DynamoDB streams ---------------------------------------------------------------------
+    # -- streams (DynamoDB and Kinesis) -------------------------------------------------------
 
     async def _poll_stream(self, scope: Scope, doc: dict[str, Any]) -> bool:
-        source = doc["EventSourceArn"]
+        """One round over the source's shards: read and deliver one batch from each shard whose
+        parents are read to their end; True when there were records."""
+        kind = source_kind(doc["EventSourceArn"])
+        source = _stream_arn(doc["EventSourceArn"])
         region, account = parse_arn(source).region, parse_arn(source).account
-        invoke = self.env.providers.invoke
-        shards = invoke(
-            "dynamodbstreams", "DescribeStream", {"StreamArn": source}, account, region
-        )["StreamDescription"]["Shards"]
+        shards = self._stream_shards(kind, source, account, region)
         position = doc.get("_position") or {}
+        finished = set(doc.get("_finished") or [])
+        known = {s["ShardId"] for s in shards}
         busy = False
         for shard in shards:
             shard_id = shard["ShardId"]
-            key = (doc["UUID"], shard_id)
+            parents = {shard.get("ParentShardId"), shard.get("AdjacentParentShardId")}
+            if shard_id in finished or any(p in known and p not in finished for p in parents if p):
+                continue  # done, or its records must wait for its parents' to be delivered
+            records, ended = await self._read_shard(kind, source, account, region, doc, shard_id)
+            if records:
+                busy = True
+                await self._handle_stream_batch(scope, doc, kind, records, shard_id)
+                position[shard_id] = _sequence_of(kind, records[-1])
+            if ended:
+                finished.add(shard_id)
+            if records or ended:
+                self._save_position(scope, doc, position, sorted(finished & known))
+        return busy
+
+    def _stream_shards(
+        self, kind: str, source: str, account: str, region: str
+    ) -> list[dict[str, Any]]:
+        invoke = self.env.providers.invoke
+        if kind == "kinesis":
+            shards: list[dict[str, Any]] = []
+            request: dict[str, Any] = {"StreamARN": source}
+            while True:
+                page = invoke("kinesis", "ListShards", request, account, region)
+                shards += page.get("Shards", [])
+                if not page.get("NextToken"):
+                    return shards
+                request = {"NextToken": page["NextToken"]}
+        found: list[dict[str, Any]] = invoke(
+            "dynamodbstreams", "DescribeStream", {"StreamArn": source}, account, region
+        )["StreamDescription"]["Shards"]
+        return found
+
+    async def _read_shard(
+        self,
+        kind: str,
+        source: str,
+        account: str,
+        region: str,
+        doc: dict[str, Any],
+        shard_id: str,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to BatchSize records of a shard, collected for at most
+        MaximumBatchingWindowInSeconds, and whether the shard has ended (closed, all read)."""
+        service = "kinesis" if kind == "kinesis" else "dynamodbstreams"
+        key = (doc["UUID"], shard_id)
+        batch_size = doc.get("BatchSize", 100)
+        window_ends = clock.now() + doc.get("MaximumBatchingWindowInSeconds", 0)
+        records: list[dict[str, Any]] = []
+        while True:
             iterator = self._iterators.get(key)
             if iterator is None:
-                request: dict[str, Any] = {"StreamArn": source, "ShardId": shard_id}
-                if position.get(shard_id):
-                    request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-                    request["SequenceNumber"] = position[shard_id]
-                else:
-                    request["ShardIteratorType"] = doc.get("StartingPosition", "LATEST")
-                iterator = invoke("dynamodbstreams", "GetShardIterator", request, account, region)[
-                    "ShardIterator"
-                ]
+                iterator = self._new_iterator(kind, source, account, region, doc, shard_id)
             try:
-                got = invoke(
-                    "dynamodbstreams",
+                got = self.env.providers.invoke(
+                    service,
                     "GetRecords",
-                    # A batch may exceed what one GetRecords returns (1000): read it in parts.
-                    {"ShardIterator": iterator, "Limit": min(doc.get("BatchSize", 100), 1000)},
+                    {
+                        "ShardIterator": iterator,
+                        "Limit": min(batch_size - len(records), STREAM_READ_MAX[kind]),
+                    },
                     account,
                     region,
                 )
             except ServiceError:
                 self._iterators.pop(key, None)  # expired: start again from the position
-                continue
-            records = got.get("Records", [])
-            if records:
-                busy = True
-                patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
-                events = [_stream_record(r, source, region) for r in records]
-                events = [e for e in events if event_filter.passes(patterns, e)]
-                if events:
-                    await self._deliver_stream_batch(scope, doc, events, shard_id)
-                position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-                self._save_position(scope, doc, position)
-            if got.get("NextShardIterator"):
-                self._iterators[key] = got["NextShardIterator"]
-            else:
+                return records, False
+            records += got.get("Records", [])
+            if not got.get("NextShardIterator"):
                 self._iterators.pop(key, None)
-        return busy
+                return records, True
+            self._iterators[key] = got["NextShardIterator"]
+            if len(records) >= batch_size or clock.now() >= window_ends:
+                return records, False
+            if not got.get("Records"):
+                await asyncio.sleep(min(POLL_INTERVAL, max(window_ends - clock.now(), 0.01)))
 
-    def _save_position(self, scope: Scope, doc: dict[str, Any], position: dict[str, str]) -> None:
+    def _new_iterator(
+        self,
+        kind: str,
+        source: str,
+        account: str,
+        region: str,
+        doc: dict[str, Any],
+        shard_id: str,
+    ) -> str:
+        position = (doc.get("_position") or {}).get(shard_id)
+        arn_member = "StreamARN" if kind == "kinesis" else "StreamArn"
+        request: dict[str, Any] = {arn_member: source, "ShardId": shard_id}
+        if position:
+            request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            request["StartingSequenceNumber" if kind == "kinesis" else "SequenceNumber"] = position
+        else:
+            request["ShardIteratorType"] = doc.get("StartingPosition", "LATEST")
+            if request["ShardIteratorType"] == "AT_TIMESTAMP":
+                request["Timestamp"] = doc.get("StartingPositionTimestamp")
+        service = "kinesis" if kind == "kinesis" else "dynamodbstreams"
+        return str(
+            self.env.providers.invoke(service, "GetShardIterator", request, account, region)[
+                "ShardIterator"
+            ]
+        )
+
+    async def _handle_stream_batch(
+        self,
+        scope: Scope,
+        doc: dict[str, Any],
+        kind: str,
+        records: list[dict[str, Any]],
+        shard_id: str,
+    ) -> None:
+        """Records past MaximumRecordAgeInSeconds go to the on-failure destination; the rest,
+        filtered, to the function, split by partition key over ParallelizationFactor."""
+        source = doc["EventSourceArn"]
+        region = parse_arn(source).region
+        target = self._function_target(scope, doc)
+        role = (target.config.get("Role") if target else None) or ""
+        events = [_stream_event(kind, r, source, region, role, shard_id) for r in records]
+        max_age = doc.get("MaximumRecordAgeInSeconds", -1)
+        if max_age is not None and max_age >= 0:
+            oldest = clock.now() - max_age
+            stale = [e for e in events if _arrival(kind, e) < oldest]
+            if stale:
+                self._stream_failure(doc, kind, stale, 0, shard_id, "RecordAgeExceeded")
+                events = [e for e in events if _arrival(kind, e) >= oldest]
+        patterns = event_filter.parse_filters(doc.get("FilterCriteria"))
+        events = [e for e in events if event_filter.passes(patterns, _filter_view(kind, e))]
+        if not events:
+            return
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        factor = max(int(doc.get("ParallelizationFactor") or 1), 1)
+        for event in events:
+            lane = _lane(kind, event, factor)
+            lanes.setdefault(lane, []).append(event)
+        await asyncio.gather(
+            *(
+                self._deliver_stream_batch(scope, doc, kind, part, shard_id)
+                for part in lanes.values()
+            )
+        )
+
+    def _save_position(
+        self, scope: Scope, doc: dict[str, Any], position: dict[str, str], finished: list[str]
+    ) -> None:
         doc["_position"] = position
+        doc["_finished"] = finished
         with self.store.transaction():
             current = self.model.event_source(doc["UUID"])
             if current is not None:
                 stored = json.loads(current["doc"])
                 stored["_position"] = position
+                stored["_finished"] = finished
                 stored["LastProcessingResult"] = doc.get("LastProcessingResult", "OK")
                 self.model.put_event_source(scope, doc["UUID"], stored["FunctionArn"], stored)
 
     async def _deliver_stream_batch(
-        self, scope: Scope, doc: dict[str, Any], events: list[dict[str, Any]], shard_id: str
+        self,
+        scope: Scope,
+        doc: dict[str, Any],
+        kind: str,
+        events: list[dict[str, Any]],
+        shard_id: str,
     ) -> None:
         """Invoke with the batch; on error retry (from the reported checkpoint with
         ReportBatchItemFailures), bisecting when configured, and give up on a part after
@@ -438,7 +649,7 @@ class EventSourceMappings(FunctionAccess):
                     result = await self.run(
                         target, json.dumps({"Records": batch}).encode(), ids.request_id()
                     )
-                    failed_at = _stream_checkpoint(result, batch, report_failures)
+                    failed_at = _stream_checkpoint(kind, result, batch, report_failures)
                 except ServiceError:
                     failed_at = 0
                 if failed_at is None:
@@ -452,24 +663,52 @@ class EventSourceMappings(FunctionAccess):
                     break
                 attempts += 1
                 if attempts > limit:
-                    self._stream_failure(doc, batch, attempts, shard_id)
+                    self._stream_failure(
+                        doc, kind, batch, attempts, shard_id, "RetryAttemptsExhausted"
+                    )
                     break
                 await asyncio.sleep(POLL_INTERVAL)
 
     def _stream_failure(
-        self, doc: dict[str, Any], batch: list[dict[str, Any]], attempts: int, shard_id: str
+        self,
+        doc: dict[str, Any],
+        kind: str,
+        batch: list[dict[str, Any]],
+        attempts: int,
+        shard_id: str,
+        condition: str,
     ) -> None:
         destination = ((doc.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
             "Destination"
         )
         if not destination:
             return
-        first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+        if kind == "kinesis":
+            first, last = batch[0]["kinesis"], batch[-1]["kinesis"]
+            info_key = "KinesisBatchInfo"
+            info: dict[str, Any] = {
+                "shardId": shard_id,
+                "startSequenceNumber": first["sequenceNumber"],
+                "endSequenceNumber": last["sequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first["approximateArrivalTimestamp"]),
+                "approximateArrivalOfLastRecord": _iso(last["approximateArrivalTimestamp"]),
+            }
+        else:
+            first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+            info_key = "DDBStreamBatchInfo"
+            info = {
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": first.get("ApproximateCreationDateTime"),
+                "approximateArrivalOfLastRecord": last.get("ApproximateCreationDateTime"),
+            }
+        info.update({"batchSize": len(batch), "streamArn": _stream_arn(doc["EventSourceArn"])})
         record = {
             "requestContext": {
                 "requestId": ids.request_id(),
                 "functionArn": doc["FunctionArn"],
-                "condition": "RetryAttemptsExhausted",
+                "condition": condition,
                 "approximateInvokeCount": attempts,
             },
             "responseContext": {
@@ -479,16 +718,10 @@ class EventSourceMappings(FunctionAccess):
             },
             "version": "1.0",
             "timestamp": datetime.fromtimestamp(clock.now(), UTC).isoformat(),
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": first["SequenceNumber"],
-                "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": first.get("ApproximateCreationDateTime"),
-                "approximateArrivalOfLastRecord": last.get("ApproximateCreationDateTime"),
-                "batchSize": len(batch),
-                "streamArn": doc["EventSourceArn"],
-            },
+            info_key: info,
         }
+        if condition == "RecordAgeExceeded":
+            del record["responseContext"]
         target = parse_arn(destination)
         invoke = self.env.providers.invoke
         try:
@@ -562,6 +795,10 @@ def _apply_settings(doc: dict[str, Any], req: dict[str, Any], kind: str, creatin
     ):
         if member in req:
             doc[member] = req[member]
+    if isinstance(doc.get("StartingPositionTimestamp"), datetime):
+        doc["StartingPositionTimestamp"] = doc["StartingPositionTimestamp"].timestamp()
+    if kind in STREAM_KINDS:
+        _check_stream_settings(doc, kind)
     if kind == "sqs":
         size, window = doc["BatchSize"], doc.get("MaximumBatchingWindowInSeconds", 0)
         if size > 10 and not window:
@@ -573,6 +810,23 @@ def _apply_settings(doc: dict[str, Any], req: dict[str, Any], kind: str, creatin
             raise errors.InvalidParameterValueException(
                 "BatchSize must be less than or equal to 10000 for SQS event sources."
             )
+
+
+def _check_stream_settings(doc: dict[str, Any], kind: str) -> None:
+    position = doc.get("StartingPosition")
+    if position == "AT_TIMESTAMP" and kind != "kinesis":
+        raise errors.InvalidParameterValueException(
+            f"Unsupported starting position for arn type: {kind}"
+        )
+    if position == "AT_TIMESTAMP" and doc.get("StartingPositionTimestamp") is None:
+        raise errors.InvalidParameterValueException(
+            "StartingPositionTimestamp must be provided when StartingPosition is AT_TIMESTAMP."
+        )
+    age = doc.get("MaximumRecordAgeInSeconds", -1)
+    if age != -1 and not 60 <= age <= 604_800:
+        raise errors.InvalidParameterValueException(
+            "MaximumRecordAgeInSeconds must be -1 (infinite) or between 60 and 604800 seconds."
+        )
 
 
 DEFAULT_SQS_CONCURRENCY = 5
@@ -647,7 +901,7 @@ def _sqs_succeeded(
 
 
 def _stream_checkpoint(
-    result: Result, batch: list[dict[str, Any]], report_failures: bool
+    kind: str, result: Result, batch: list[dict[str, Any]], report_failures: bool
 ) -> int | None:
     """Where processing of a stream batch has to resume: None when all of it succeeded, else
     the index of the first record to retry (the lowest reported failure's sequence number)."""
@@ -662,7 +916,7 @@ def _stream_checkpoint(
     failures = response.get("batchItemFailures") if isinstance(response, dict) else None
     if not failures:
         return None
-    numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+    numbers = [_event_sequence(kind, r) for r in batch]
     found = []
     for failure in failures:
         identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
@@ -670,6 +924,91 @@ def _stream_checkpoint(
             return 0  # an unusable report fails the whole batch
         found.append(numbers.index(identifier))
     return min(found)
+
+
+def _stream_arn(source: str) -> str:
+    """The stream a mapping reads: its source, or the stream of a Kinesis consumer."""
+    return source.split("/consumer/", 1)[0]
+
+
+def _sequence_of(kind: str, record: dict[str, Any]) -> str:
+    """The sequence number of a record as GetRecords returns it."""
+    if kind == "kinesis":
+        return str(record["SequenceNumber"])
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+def _event_sequence(kind: str, event: dict[str, Any]) -> str:
+    if kind == "kinesis":
+        return str(event["kinesis"]["sequenceNumber"])
+    return str(event["dynamodb"]["SequenceNumber"])
+
+
+def _arrival(kind: str, event: dict[str, Any]) -> float:
+    if kind == "kinesis":
+        return float(event["kinesis"]["approximateArrivalTimestamp"])
+    return float(event["dynamodb"].get("ApproximateCreationDateTime") or clock.now())
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def _lane(kind: str, event: dict[str, Any], factor: int) -> int:
+    """Which of ParallelizationFactor concurrent batches an event joins: records with one
+    partition key (item key) always share a lane, which keeps their order."""
+    if factor == 1:
+        return 0
+    if kind == "kinesis":
+        key = event["kinesis"]["partitionKey"]
+    else:
+        key = json.dumps(event["dynamodb"].get("Keys"), sort_keys=True)
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") % factor
+
+
+def _filter_view(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """What a Kinesis record's filter patterns see: the record's fields, its data decoded
+    (parsed when it is JSON)."""
+    if kind != "kinesis":
+        return event
+    fields = event["kinesis"]
+    try:
+        data: Any = safejson.loads(base64.b64decode(fields["data"]))
+    except (ValueError, TypeError):
+        data = fields["data"]
+    return {**event, **fields, "data": data}
+
+
+def _stream_event(
+    kind: str, record: dict[str, Any], source_arn: str, region: str, role: str, shard_id: str
+) -> dict[str, Any]:
+    if kind == "kinesis":
+        return _kinesis_record(record, source_arn, region, role, shard_id)
+    return _stream_record(record, source_arn, region)
+
+
+def _kinesis_record(
+    record: dict[str, Any], source_arn: str, region: str, role: str, shard_id: str
+) -> dict[str, Any]:
+    arrival = record["ApproximateArrivalTimestamp"]
+    if isinstance(arrival, datetime):
+        arrival = arrival.timestamp()
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record["PartitionKey"],
+            "sequenceNumber": record["SequenceNumber"],
+            "data": base64.b64encode(record["Data"]).decode(),
+            "approximateArrivalTimestamp": round(float(arrival), 3),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role,
+        "awsRegion": region,
+        "eventSourceARN": source_arn,
+    }
 
 
 def _plain(value: Any) -> Any:
