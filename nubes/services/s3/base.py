@@ -404,7 +404,7 @@ class S3Base(ServiceProvider):
                 "allowed."
             )
         named = req.get("ChecksumAlgorithm")
-        if declared and named and named != declared[0]:
+        if declared and named and named.upper() != declared[0]:
             # The SDK names the algorithm of the checksum it sends; another one is refused.
             raise errors.InvalidRequest("Value for x-amz-sdk-checksum-algorithm header is invalid.")
         algorithm = declared[0] if declared else (named or default_algorithm)
