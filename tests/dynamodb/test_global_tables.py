@@ -47,7 +47,9 @@ def test_replica_created_active_and_described_in_both_regions(
     ddb: Any, away: Any, unique: Callable[[str], str], advance: Callable[[float], None]
 ) -> None:
     name = _global_table(ddb, unique)
+    assert away.describe_table(TableName=name)["Table"]["TableStatus"] == "CREATING"
     advance(60)
+    assert away.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
     for client, region in ((ddb, HOME), (away, AWAY)):
         table = client.describe_table(TableName=name)["Table"]
         assert table["GlobalTableVersion"] == "2019.11.21"

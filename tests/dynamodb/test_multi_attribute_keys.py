@@ -341,3 +341,24 @@ def test_key_size_limits_apply_to_each_attribute(ddb: Any, unique: Callable[[str
     # At the limit, each attribute on its own.
     fits = {**MATCHES[0], "region": {"S": "r" * 2048}, "bracket": {"S": "b" * 1024}}
     ddb.put_item(TableName=name, Item=fits)
+
+
+def test_scan_pages_and_partiql(ddb: Any, unique: Callable[[str], str]) -> None:
+    name = _matches_table(ddb, unique)
+    for item in MATCHES:
+        ddb.put_item(TableName=name, Item=item)
+    seen: list[str] = []
+    start: dict[str, Any] | None = None
+    while True:
+        extra = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.scan(TableName=name, IndexName=INDEX, Limit=3, **extra)
+        seen += _ids(page)
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+    assert sorted(seen) == sorted(m["matchId"]["S"] for m in MATCHES)
+    found = ddb.execute_statement(
+        Statement=f'SELECT matchId FROM "{name}"."{INDEX}" WHERE tournamentId = ? AND region = ?',
+        Parameters=[{"S": "WINTER2024"}, {"S": "EU-WEST"}],
+    )["Items"]
+    assert found == [{"matchId": {"S": "m6"}}]

@@ -38,9 +38,9 @@ def group(table: Table) -> dict[str, float]:
     return dict(table.spec.get("_replicas") or {})
 
 
-def describe(spec: dict[str, Any], out: dict[str, Any]) -> None:
+def describe(spec: dict[str, Any], region: str, out: dict[str, Any]) -> None:
     """GlobalTableVersion and Replicas in a member's description (regional tables have
-    neither)."""
+    neither); a replica still being created is a CREATING table in its own region."""
     members = spec.get("_replicas") or {}
     if len(members) < 2:
         return
@@ -48,11 +48,13 @@ def describe(spec: dict[str, Any], out: dict[str, Any]) -> None:
     out["GlobalTableVersion"] = VERSION
     out["Replicas"] = [
         {
-            "RegionName": region,
+            "RegionName": member,
             "ReplicaStatus": "CREATING" if now < added + CREATING_SECONDS else "ACTIVE",
         }
-        for region, added in sorted(members.items())
+        for member, added in sorted(members.items())
     ]
+    if now < members.get(region, 0.0) + CREATING_SECONDS and out["TableStatus"] == "ACTIVE":
+        out["TableStatus"] = "CREATING"
 
 
 class Replicas:

@@ -355,13 +355,13 @@ def describe(
 ) -> dict[str, Any]:
     """DescribeTable's TableDescription (private settings left out)."""
     out = {k: copy.deepcopy(v) for k, v in table.spec.items() if not k.startswith("_")}
-    replicas.describe(table.spec, out)
     out.setdefault("WarmThroughput", warm_throughput({}, None))
     count, size, per_index = stats or (0, 0, {})
     out["ItemCount"] = count
     out["TableSizeBytes"] = size
     if status:
         out["TableStatus"] = status
+    replicas.describe(table.spec, table.region, out)
     for kind in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
         for index in out.get(kind, []):
             index_count, index_size = per_index.get(index["IndexName"], (0, 0))
