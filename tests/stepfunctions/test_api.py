@@ -254,3 +254,63 @@ def test_status_changes_reach_eventbridge(
     assert seen[0]["resources"] == [started]
     events.remove_targets(Rule=rule, Ids=["q"])
     events.delete_rule(Name=rule)
+
+
+def test_redrive_restarts_from_the_failed_state(
+    sfn: Any, machine: Callable[..., str], unique: Callable[[str], str]
+) -> None:
+    activity = sfn.create_activity(name=unique("redrive"))["activityArn"]
+    arn = machine(
+        {
+            "StartAt": "Prepare",
+            "States": {
+                "Prepare": {"Type": "Pass", "Result": {"ready": True}, "Next": "Work"},
+                "Work": {"Type": "Task", "Resource": activity, "End": True},
+            },
+        }
+    )
+    started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        sfn.redrive_execution(executionArn=started)
+    task = sfn.get_activity_task(activityArn=activity)
+    assert json.loads(task["input"]) == {"ready": True}
+    sfn.send_task_failure(taskToken=task["taskToken"], error="Flaky", cause="first time")
+    failed = wait_done(sfn, started)
+    assert (failed["status"], failed["redriveStatus"]) == ("FAILED", "REDRIVABLE")
+    sfn.redrive_execution(executionArn=started)
+    task = sfn.get_activity_task(activityArn=activity)
+    assert json.loads(task["input"]) == {"ready": True}
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
+    done = wait_done(sfn, started)
+    assert (done["status"], done["redriveCount"]) == ("SUCCEEDED", 1)
+    assert json.loads(done["output"]) == {"ok": 1}
+    assert "redriveDate" in done
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=started)["events"]]
+    assert types.count("PassStateEntered") == 1
+    assert types.count("ExecutionRedriven") == 1 and types[-1] == "ExecutionSucceeded"
+    with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        sfn.redrive_execution(executionArn=started)
+
+
+@pytest.mark.clock
+def test_names_are_taken_for_90_days(
+    sfn: Any, machine: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    arn = machine(PASS)
+    first = sfn.start_execution(stateMachineArn=arn, name="daily", input='{"day": 1}')
+    wait_done(sfn, first["executionArn"])
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
+        sfn.start_execution(stateMachineArn=arn, name="daily", input='{"day": 2}')
+    advance(91 * 86400)
+
+    def forgotten() -> bool:
+        try:
+            sfn.describe_execution(executionArn=first["executionArn"])
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return True
+        return False
+
+    assert wait_for(forgotten)
+    again = sfn.start_execution(stateMachineArn=arn, name="daily", input='{"day": 2}')
+    assert again["executionArn"] == first["executionArn"]
+    assert wait_done(sfn, again["executionArn"])["input"] == '{"day": 2}'

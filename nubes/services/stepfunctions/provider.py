@@ -119,12 +119,21 @@ MIGRATIONS = (
     );
     CREATE INDEX sfn_tokens_activity ON sfn_tokens (activity, status, created);
     """,
+    """
+    ALTER TABLE sfn_executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sfn_executions ADD COLUMN redrive_date REAL;
+    CREATE INDEX sfn_executions_closed ON sfn_executions (stopped);
+    """,
 )
 
 _NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 _TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_INPUT = 256 * 1024
 ACTIVITY_POLL = 60.0
+RETENTION = 90 * 86400
+"""Closed executions are kept (and their names taken) for 90 days."""
+REDRIVE_PERIOD = 14 * 86400
+MAX_REDRIVES = 1000
 TASK_DEFAULT_TIMEOUT = 99_999_999
 
 
@@ -149,6 +158,21 @@ def _valid_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
+def _not_redrivable(row: Row) -> str | None:
+    """Why the execution cannot be redriven (None when it can)."""
+    if row["type"] != "STANDARD":
+        return "Execution redrive is not supported for EXPRESS state machines"
+    if row["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return f"Execution is {row['status']} and cannot be redriven"
+    if row["stopped"] is not None and clock.now() > row["stopped"] + REDRIVE_PERIOD:
+        return "Execution can no longer be redriven: it closed more than 14 days ago"
+    if row["redrive_count"] >= MAX_REDRIVES:
+        return "Execution has been redriven the maximum number of times"
+    if not row["position"]:
+        return "Execution failed before it entered a state"
+    return None
+
+
 class StepFunctionsProvider(ServiceProvider):
     service = "stepfunctions"
     migrations = MIGRATIONS
@@ -167,6 +191,7 @@ class StepFunctionsProvider(ServiceProvider):
         self._loop = asyncio.get_running_loop()
         self.signal = Signal()
         self.env.scheduler.on_advance(self._poke)
+        self.env.scheduler.every("stepfunctions-retention", 3600, self._sweep)
         with self.store.transaction():
             rows = self.store.query("SELECT arn, type FROM sfn_executions WHERE status = 'RUNNING'")
             for row in rows:
@@ -855,7 +880,8 @@ class StepFunctionsProvider(ServiceProvider):
         out = self._execution_out(row)
         out.pop("stateMachineVersionArn", None)
         out.pop("stateMachineAliasArn", None)
-        out.pop("redriveCount", None)
+        for key in ("redriveCount", "redriveDate", "redriveStatus", "redriveStatusReason"):
+            out.pop(key, None)
         out["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}
         return out
 
@@ -882,7 +908,7 @@ class StepFunctionsProvider(ServiceProvider):
             "startDate": row["started"],
             "input": row["input"],
             "inputDetails": {"included": True},
-            "redriveCount": 0,
+            "redriveCount": row["redrive_count"],
         }
         if row["stopped"] is not None:
             out["stopDate"] = row["stopped"]
@@ -897,10 +923,52 @@ class StepFunctionsProvider(ServiceProvider):
             out["stateMachineVersionArn"] = row["version_arn"]
         if row["alias_arn"]:
             out["stateMachineAliasArn"] = row["alias_arn"]
-        if row["status"] in ("FAILED", "TIMED_OUT", "ABORTED") and row["type"] == "STANDARD":
-            out["redriveStatus"] = "NOT_REDRIVABLE"
-            out["redriveStatusReason"] = "Execution redrive is not supported by nubes"
+        if row["redrive_date"] is not None:
+            out["redriveDate"] = row["redrive_date"]
+        reason = _not_redrivable(row)
+        out["redriveStatus"] = "NOT_REDRIVABLE" if reason else "REDRIVABLE"
+        if reason:
+            out["redriveStatusReason"] = reason
         return out
+
+    def redrive_execution(self, ctx: RequestContext, req: Json) -> Json:
+        row = self._execution_row(req["executionArn"])
+        reason = _not_redrivable(row)
+        if reason:
+            raise errors.ExecutionNotRedrivable(reason)
+        if not self.store.scalar("SELECT 1 FROM sfn_machines WHERE arn = ?", (row["machine"],)):
+            raise errors.ExecutionNotRedrivable("The state machine of the execution was deleted")
+        now = clock.now()
+        count = int(row["redrive_count"]) + 1
+        self.store.execute(
+            "UPDATE sfn_executions SET status = 'RUNNING', stopped = NULL, error = NULL, "
+            "cause = NULL, output = NULL, redrive_count = ?, redrive_date = ? WHERE arn = ?",
+            (count, now, row["arn"]),
+        )
+        self._event(
+            row["arn"],
+            "ExecutionRedriven",
+            "executionRedrivenEventDetails",
+            {"redriveCount": count},
+            int(row["last_event"]),
+        )
+        self._status_event(row["arn"])
+        self._metric(row["account"], row["region"], row["machine"], "ExecutionsRedriven")
+        self._launch_after_commit(row["arn"])
+        return {"redriveDate": now}
+
+    def _sweep(self) -> None:
+        """Forget executions closed more than 90 days ago: their names may be used again."""
+        old = clock.now() - RETENTION
+        for row in self.store.query(
+            "SELECT arn FROM sfn_executions WHERE stopped IS NOT NULL AND stopped < ?", (old,)
+        ):
+            for table, column in (
+                ("sfn_events", "execution"),
+                ("sfn_tokens", "execution"),
+                ("sfn_executions", "arn"),
+            ):
+                self.store.execute(f"DELETE FROM {table} WHERE {column} = ?", (row["arn"],))
 
     def describe_execution(self, ctx: RequestContext, req: Json) -> Json:
         row = self._execution_row(req["executionArn"])
@@ -1060,8 +1128,7 @@ class StepFunctionsProvider(ServiceProvider):
                 return False
             self.store.execute(
                 "UPDATE sfn_executions SET status = ?, stopped = ?, output = ?, error = ?, "
-                "cause = ?, "
-                "position = NULL WHERE arn = ?",
+                "cause = ? WHERE arn = ?",
                 (status, clock.now(), output, error, cause, execution_arn),
             )
             kind = {
@@ -1157,7 +1224,7 @@ class StepFunctionsProvider(ServiceProvider):
                 "Name": row["name"],
                 "RoleArn": row["role"],
                 "StartTime": iso(row["started"]),
-                "RedriveCount": 0,
+                "RedriveCount": row["redrive_count"],
             },
             "StateMachine": {"Id": row["version_arn"] or row["machine"], "Name": machine_name},
         }
