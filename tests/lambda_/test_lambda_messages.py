@@ -72,6 +72,14 @@ def test_versions_aliases_and_qualifiers(lam: Any, make_function: Callable[..., 
         "ResourceNotFoundException",
         f"Cannot find alias arn: {arn}:other",
     )
+    assert _failure(lam.update_alias, FunctionName=name, Name="other", FunctionVersion="1") == (
+        "ResourceNotFoundException",
+        f"Alias not found: {arn}:other",
+    )
+    assert _failure(lam.invoke, FunctionName=name, Qualifier="other") == (
+        "ResourceNotFoundException",
+        f"Function not found: {arn}:other",
+    )
     assert _failure(lam.delete_function, FunctionName=name, Qualifier="live") == (
         "InvalidParameterValueException",
         "Deletion of aliases is not currently supported.",

@@ -604,18 +604,22 @@ class LambdaProvider(
         scope, name, _ = self.locate(ctx, req["FunctionName"])
         return self._alias(scope, name, req["Name"])
 
-    def _alias(self, scope: Scope, name: str, alias_name: str) -> dict[str, Any]:
+    def _alias(
+        self, scope: Scope, name: str, alias_name: str, missing: str = "Cannot find alias arn"
+    ) -> dict[str, Any]:
+        """``missing`` leads the message when there is no such alias: GetAlias says ``Cannot
+        find alias arn``, UpdateAlias ``Alias not found``, Invoke ``Function not found``."""
         self.function_row(scope, name)
         doc = self.model.alias(scope, name, alias_name)
         if doc is None:
             raise errors.ResourceNotFoundException(
-                f"Cannot find alias arn: {scope.function_arn(name, alias_name)}", Type="User"
+                f"{missing}: {scope.function_arn(name, alias_name)}", Type="User"
             )
         return doc
 
     def update_alias(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         scope, name, _ = self.locate(ctx, req["FunctionName"])
-        doc = self._alias(scope, name, req["Name"])
+        doc = self._alias(scope, name, req["Name"], "Alias not found")
         if req.get("RevisionId") and req["RevisionId"] != doc["RevisionId"]:
             raise errors.PreconditionFailedException(
                 "The Revision Id provided does not match the latest Revision Id. Call the "
@@ -663,7 +667,7 @@ class LambdaProvider(
         row = self.function_row(scope, name)
         version_name = qualifier or LATEST
         if qualifier and qualifier != LATEST and not qualifier.isdigit():
-            alias = self._alias(scope, name, qualifier)
+            alias = self._alias(scope, name, qualifier, "Function not found")
             version_name = alias["FunctionVersion"]
             weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
             for other, weight in weights.items():
