@@ -124,6 +124,15 @@ def test_kinesis_destination_needs_a_role_and_a_writable_stream(
         "Could not deliver test message to specified Kinesis stream. Check if the given kinesis "
         "stream is in ACTIVE state."
     )
+    # Only Lambda, Kinesis, Firehose and Logs destinations can receive subscriptions.
+    with pytest.raises(ClientError) as exc:
+        logs.put_subscription_filter(
+            logGroupName=group,
+            filterName="f",
+            filterPattern="",
+            destinationArn=f"arn:aws:sqs:{REGION}:{account}:queue",
+        )
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
     assert logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []
 
 

@@ -67,10 +67,6 @@ class ExportTasks:
         if self.model.group(scope, group) is None:
             raise errors.ResourceNotFoundException("The specified log group does not exist.")
         start, end = req["from"], req["to"]
-        if start < 0 or end < 0:
-            raise errors.InvalidParameterException(
-                "Specified time range must not contain negative timestamps."
-            )
         if start > end:
             raise errors.InvalidParameterException(
                 f"Specified time range of '{start}' and '{end}' is not valid. Please ensure that "
@@ -79,7 +75,7 @@ class ExportTasks:
         if any(t["status"]["code"] in ACTIVE for t in self.documents.listing(scope, KIND)):
             raise errors.LimitExceededException("Resource limit exceeded.")
         bucket = req["destination"]
-        prefix = (req.get("destinationPrefix") or DEFAULT_PREFIX).strip("/")
+        prefix = (req.get("destinationPrefix") or "").strip("/") or DEFAULT_PREFIX
         self._check_bucket(scope, group, bucket)
         self._put(scope, bucket, f"{prefix}/{WRITE_TEST_KEY}", WRITE_TEST_BODY)
         task_id = str(uuid.uuid4())

@@ -536,7 +536,12 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
             if self._target(destination_arn) is None:
                 raise errors.ResourceNotFoundException("The specified destination does not exist.")
             return
-        if kind not in ("kinesis", "firehose"):
+        if kind == "other":
+            raise errors.InvalidParameterException(
+                f"Invalid destination ARN {destination_arn}: a subscription filter delivers to a "
+                "Lambda function, a Kinesis or Firehose stream, or a CloudWatch Logs destination."
+            )
+        if kind == "lambda":
             return
         if not role_arn:
             raise errors.InvalidParameterException(
