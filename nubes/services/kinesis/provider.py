@@ -77,15 +77,6 @@ def stream_arn(region: str, account: str, name: str) -> str:
     return make_arn("kinesis", region, account, f"stream/{name}")
 
 
-def iterator_stream_arn(token: str) -> str | None:
-    """The stream a shard iterator reads (IAM authorizes GetRecords against it)."""
-    try:
-        found = decode_token(token)
-        return str(found["n"]) if isinstance(found, dict) else None
-    except (InvalidToken, KeyError):
-        return None
-
-
 def _hash_of(key: str) -> int:
     return int.from_bytes(hashlib.md5(key.encode()).digest(), "big")
 
