@@ -593,6 +593,7 @@ class Enforcer:
             ("s3", self._s3_policy),
             ("kms", self._kms_policy),
             ("secretsmanager", self._secret_policy),
+            ("kinesis", self._kinesis_policy),
         ):
             if install:
                 _lookups.setdefault(service, fn)
@@ -1000,6 +1001,19 @@ class Enforcer:
         needs = actions.needs(ctx, "lambda", "GetPolicy", params)
         out = self._invoke("lambda", "GetPolicy", {"FunctionName": name}, ctx, ctx.account_id)
         return needs[0].resource, (out or {}).get("Policy")
+
+    def _kinesis_policy(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        from nubes.services.kinesis.access import resource_arn
+
+        arn = resource_arn(ctx, ctx.operation, params)
+        if arn == "*":
+            return "", None
+        request = {"ResourceARN": arn}
+        out = self._invoke("kinesis", "GetResourcePolicy", request, ctx, arn.split(":")[4])
+        policy = (out or {}).get("Policy")
+        return arn, None if policy in (None, "{}") else policy
 
     # -- request details only other services know ------------------------------------------------
 

@@ -335,6 +335,15 @@ def _kms(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     return [Need(f"kms:{op}", _kms_key(ctx, str(ref)), context)]
 
 
+# -- Kinesis ----------------------------------------------------------------------------------
+
+
+def _kinesis(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    from nubes.services.kinesis.access import resource_arn
+
+    return [Need(f"kinesis:{op}", resource_arn(ctx, op, params))]
+
+
 # -- Secrets Manager ----------------------------------------------------------------------------
 
 
@@ -361,6 +370,7 @@ BUILDERS: dict[str, Builder] = {
     "sts": _sts,
     "kms": _kms,
     "secretsmanager": _secretsmanager,
+    "kinesis": _kinesis,
 }
 
 
