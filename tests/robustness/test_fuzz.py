@@ -482,6 +482,11 @@ def fuzzed_enforcing() -> Iterator[tuple[NubesProcess, Markers]]:
 
 
 def _check(target: Target, resp: requests.Response) -> None:
+    if resp.status_code == 501 and target.protocol == "rest-xml":
+        # S3 answers 501 NotImplemented itself for headers it does not support (an
+        # If-None-Match other than "*" on PutObject): AWS's answer, not a crash.
+        assert error_code(resp, target.protocol) == "NotImplemented", resp.content[:400]
+        return
     assert resp.status_code < 500, (
         f"{target.service}.{target.operation.name} ({target.protocol}) answered "
         f"{resp.status_code}: {resp.content[:400]!r}"
