@@ -108,6 +108,18 @@ def test_versions_aliases_and_qualifiers(lam: Any, make_function: Callable[..., 
     assert invoked["ExecutedVersion"] == "$LATEST"
 
 
+def test_timeout_above_fifteen_minutes_is_a_validation_error(
+    lam: Any, make_function: Callable[..., str]
+) -> None:
+    name = make_function(SOURCE)
+    assert _failure(lam.update_function_configuration, FunctionName=name, Timeout=1200) == (
+        "ValidationException",
+        "1 validation error detected: Value '1200' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900",
+    )
+    assert lam.get_function_configuration(FunctionName=name)["Timeout"] == 3
+
+
 def test_permissions_and_configs_that_are_not_there(
     lam: Any, make_function: Callable[..., str]
 ) -> None:

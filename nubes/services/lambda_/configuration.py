@@ -91,7 +91,8 @@ def check_package(req: dict[str, Any]) -> None:
 def check_settings(req: dict[str, Any]) -> None:
     timeout = req.get("Timeout")
     if timeout is not None and not 1 <= timeout <= MAX_TIMEOUT:
-        raise errors.InvalidParameterValueException(
+        # The model bounds Timeout only below; AWS checks the top as a validation error too.
+        raise errors.ValidationException(
             f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy "
             f"constraint: Member must have value less than or equal to {MAX_TIMEOUT}"
         )
