@@ -7,7 +7,9 @@ account root of the default account. IAM registers a resolver for the keys it is
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+from nubes.core.arns import PARTITION, in_partition
 from nubes.core.context import Principal
 
 KeyResolver = Callable[[str], Principal | None]
@@ -30,7 +32,14 @@ def root_principal(account_id: str, access_key_id: str) -> Principal:
     )
 
 
-def resolve(access_key_id: str, default_account: str) -> Principal:
+def resolve(access_key_id: str, default_account: str, partition: str = PARTITION) -> Principal:
+    """``partition`` is the one of the region the request is signed for: the same key is the
+    root of ``arn:aws-cn:iam::<account>:root`` when it signs for ``cn-north-1``."""
+    principal = _resolve(access_key_id, default_account)
+    return replace(principal, arn=in_partition(principal.arn, partition))
+
+
+def _resolve(access_key_id: str, default_account: str) -> Principal:
     for resolver in _resolvers:
         found = resolver(access_key_id)
         if found is not None:

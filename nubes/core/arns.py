@@ -17,6 +17,24 @@ def partition_of(region: str | None) -> str:
     return PARTITION
 
 
+def arn_service(text: str) -> str | None:
+    """The service of an ARN in any partition (``sqs`` for ``arn:aws-cn:sqs:...``)."""
+    parts = text.split(":", 3)
+    return parts[2] if len(parts) == 4 and parts[0] == "arn" else None
+
+
+def in_partition(text: str, partition: str) -> str:
+    """An ARN of the standard partition moved into ``partition`` (the account root ARN of a
+    caller who signs for a ``cn-*`` region is ``arn:aws-cn:iam::...:root``)."""
+    if partition == PARTITION or not text.startswith(f"arn:{PARTITION}:"):
+        return text
+    return f"arn:{partition}:" + text.removeprefix(f"arn:{PARTITION}:")
+
+
+def root_arn(account: str, partition: str = PARTITION) -> str:
+    return f"arn:{partition}:iam::{account}:root"
+
+
 def arn(
     service: str, region: str, account: str, resource: str, partition: str | None = None
 ) -> str:

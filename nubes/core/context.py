@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nubes.core.arns import partition_of
+
 if TYPE_CHECKING:
     from nubes.protocol.base import HttpRequest
 
@@ -36,6 +38,11 @@ class RequestContext:
     """What an operation tells the gateway beyond its output: ``response_headers`` (a dict
     merged into the response) and ``status`` (replaces a success status the model does not
     bind, as S3's 206 for ranged reads)."""
+
+    @property
+    def partition(self) -> str:
+        """The partition of the request's region, which every ARN it mints carries."""
+        return partition_of(self.region)
 
     @property
     def base_url(self) -> str:

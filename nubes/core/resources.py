@@ -78,6 +78,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from nubes.core.arns import partition_of
 from nubes.core.tags import on_behalf_of
 from nubes.protocol.base import ServiceError
 
@@ -168,7 +169,7 @@ class ResourceContext:
 
     @property
     def partition(self) -> str:
-        return "aws-cn" if self.region.startswith("cn-") else "aws"
+        return partition_of(self.region)
 
     def call(self, service: str, operation: str, params: Mapping[str, Any]) -> Any:
         """An operation of ``service`` as this account's root, in this stack's region. Its

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import accounts, ids
+from nubes.core.arns import partition_of
 from nubes.core.context import RequestContext
 from nubes.gateway import wire
 from nubes.gateway.auth import read_credentials
@@ -95,10 +96,11 @@ class Gateway:
         s3 = target.service.name == "s3"
         request_id = ids.s3_request_id() if s3 else ids.request_id()
         access_key = creds.access_key_id if creds else ""
-        principal = accounts.resolve(access_key, self.env.settings.account_id)
+        region = (creds.region if creds and creds.region else None) or self.env.settings.region
+        principal = accounts.resolve(access_key, self.env.settings.account_id, partition_of(region))
         ctx = RequestContext(
             account_id=principal.account_id,
-            region=(creds.region if creds and creds.region else None) or self.env.settings.region,
+            region=region,
             request_id=request_id,
             service=target.service.name,
             operation=target.operation or "",

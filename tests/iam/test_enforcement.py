@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 from nubes.gateway import sigv4
 from nubes.gateway.admission import signed_headers
 from tests.server import NubesProcess, make_client
+from tests.sts.oidc_idp import serve_idp
 
 Unique = Callable[[str], str]
 ACCOUNT = "000000000000"
@@ -567,41 +569,38 @@ def test_access_key_last_used_is_recorded(
 
 
 def test_web_identity_needs_a_trusting_role(
-    server: NubesProcess, admin: Callable[[str], Any], unique: Unique
+    server: NubesProcess, admin: Callable[[str], Any], unique: Unique, tmp_path: Path
 ) -> None:
-    import base64
-
-    host = f"{unique('idp')}.example.com"
-    provider = admin("iam").create_open_id_connect_provider(
-        Url=f"https://{host}", ClientIDList=["app"], ThumbprintList=["a" * 40]
-    )["OpenIDConnectProviderArn"]
-    trust = document(
-        {
-            "Effect": "Allow",
-            "Principal": {"Federated": provider},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {f"{host}:sub": "good-subject"}},
-        }
-    )
-    role = admin("iam").create_role(RoleName=unique("web"), AssumeRolePolicyDocument=trust)["Role"]
-
-    def token(sub: str) -> str:
-        def part(value: dict[str, Any]) -> str:
-            return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-        claims = {"iss": f"https://{host}", "aud": "app", "sub": sub}
-        return f"{part({'alg': 'RS256'})}.{part(claims)}.sig"
-
-    sts = make_client(server.endpoint, "sts")
-    out = sts.assume_role_with_web_identity(
-        RoleArn=role["Arn"], RoleSessionName="web1", WebIdentityToken=token("good-subject")
-    )
-    assert out["AssumedRoleUser"]["Arn"].endswith("/web1")
-    with pytest.raises(ClientError) as exc:
-        sts.assume_role_with_web_identity(
-            RoleArn=role["Arn"], RoleSessionName="web2", WebIdentityToken=token("intruder")
+    with serve_idp(tmp_path) as idp:
+        host = idp.url.removeprefix("https://")
+        provider = admin("iam").create_open_id_connect_provider(
+            Url=idp.url, ClientIDList=["app"], ThumbprintList=[idp.thumbprint]
+        )["OpenIDConnectProviderArn"]
+        trust = document(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{host}:sub": "good-subject"}},
+            }
         )
-    assert error(exc)[0] == "AccessDenied"
+        role = admin("iam").create_role(RoleName=unique("web"), AssumeRolePolicyDocument=trust)
+        arn = role["Role"]["Arn"]
+
+        def token(sub: str) -> str:
+            now = int(time.time())
+            return idp.token({"iss": idp.url, "aud": "app", "sub": sub, "exp": now + 600})
+
+        sts = make_client(server.endpoint, "sts")
+        out = sts.assume_role_with_web_identity(
+            RoleArn=arn, RoleSessionName="web1", WebIdentityToken=token("good-subject")
+        )
+        assert out["AssumedRoleUser"]["Arn"].endswith("/web1")
+        with pytest.raises(ClientError) as exc:
+            sts.assume_role_with_web_identity(
+                RoleArn=arn, RoleSessionName="web2", WebIdentityToken=token("intruder")
+            )
+        assert error(exc)[0] == "AccessDenied"
 
 
 def test_presigned_s3_urls_use_the_key_and_its_policies(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nubes.core import clock
+from nubes.core import arns, clock
 from nubes.protocol.base import HttpResponse
 from nubes.runtime.apigateway.guard import Authorizers, UsagePlans, iam_caller
 from nubes.runtime.apigateway.proxy import (
@@ -205,9 +205,11 @@ class HttpPlane:
         values = [_identity_value(call, s) for s in sources]
         if sources and not all(values):
             return json_reply(401, UNAUTHORIZED)
-        route_arn = (
-            f"arn:aws:execute-api:{call.region}:{call.account}:{call.api_id}/{call.stage}/"
-            f"{call.req.method}{call.path}"
+        route_arn = arns.arn(
+            "execute-api",
+            call.region,
+            call.account,
+            f"{call.api_id}/{call.stage}/{call.req.method}{call.path}",
         )
         version = authorizer.get("AuthorizerPayloadFormatVersion") or "2.0"
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from nubes.core import accounts, clock, ids
+from nubes.core import accounts, arns, clock, ids
 from nubes.core.context import RequestContext
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 
@@ -50,9 +50,11 @@ class Call:
         return self.req.host.split(":")[0]
 
     def method_arn(self) -> str:
-        return (
-            f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/"
-            f"{self.req.method}{self.path}"
+        return arns.arn(
+            "execute-api",
+            self.region,
+            self.account,
+            f"{self.api_id}/{self.stage}/{self.req.method}{self.path}",
         )
 
     def query_multi(self) -> dict[str, list[str]]:

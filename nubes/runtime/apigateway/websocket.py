@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from nubes.core import clock, ids
+from nubes.core import arns, clock, ids
 from nubes.protocol.base import HttpRequest
 from nubes.runtime.apigateway.endpoint import locate
 from nubes.runtime.apigateway.guard import Authorizers
@@ -174,8 +174,8 @@ class WebSocketPlane:
                 values.append(found[-1] if found else None)
         if not all(values):
             return False
-        arn = (
-            f"arn:aws:execute-api:{conn.region}:{conn.account}:{conn.api_id}/{conn.stage}/$connect"
+        arn = arns.arn(
+            "execute-api", conn.region, conn.account, f"{conn.api_id}/{conn.stage}/$connect"
         )
         ttl = authorizer.get("AuthorizerResultTtlInSeconds")
         verdict = await self.authorizers.decide(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
+from nubes.core.arns import partition_of
 from nubes.core.resources import (
     ResourceContext,
     ResourceType,
@@ -934,7 +935,7 @@ def _text(value: Any) -> str:
 
 
 def pseudo_parameters(stack: Stack) -> dict[str, Any]:
-    partition = "aws-cn" if stack.region.startswith("cn-") else "aws"
+    partition = partition_of(stack.region)
     return {
         "AWS::AccountId": stack.account,
         "AWS::Region": stack.region,

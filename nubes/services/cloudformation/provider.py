@@ -231,7 +231,7 @@ class CloudFormationProvider(ServiceProvider):
                 "constraint: Member must satisfy regular expression pattern: "
                 "[a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*"
             )
-        partition = "aws-cn" if ctx.region.startswith("cn-") else "aws"
+        partition = ctx.partition
         stack_id = (
             f"arn:{partition}:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/"
             f"{uuid.uuid4()}"
@@ -761,7 +761,7 @@ class CloudFormationProvider(ServiceProvider):
                 "User Initiated",
                 stack.stack_id,
             )
-        partition = "aws-cn" if ctx.region.startswith("cn-") else "aws"
+        partition = ctx.partition
         change_set_id = (
             f"arn:{partition}:cloudformation:{ctx.region}:{ctx.account_id}:changeSet/{name}/"
             f"{uuid.uuid4()}"

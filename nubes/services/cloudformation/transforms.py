@@ -174,7 +174,7 @@ def sam(
     values: Json = dict(raw)
     values.setdefault("AWS::Region", ctx.region)
     values.setdefault("AWS::AccountId", ctx.account_id)
-    values.setdefault("AWS::Partition", "aws-cn" if ctx.region.startswith("cn-") else "aws")
+    values.setdefault("AWS::Partition", ctx.partition)
     # The region comes from a session: the translator asks boto3 for it (and for the services
     # each region has) rather than taking it from the parameters.
     session = boto3.session.Session(

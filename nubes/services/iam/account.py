@@ -10,7 +10,7 @@ from typing import Any
 from nubes.core.context import RequestContext
 from nubes.services.iam.common import (
     IamBase,
-    aws_managed,
+    aws_managed_arns,
     encoded,
     now,
     page_across,
@@ -167,7 +167,9 @@ class AccountOperations(IamBase):
         acct = ctx.account_id
         root_created = self.iam.setting(acct, "created") or now()
         root_keys = self.iam.access_keys(acct, "")
-        rows = [("<root_account>", f"arn:aws:iam::{acct}:root", root_created, "", root_keys)]
+        rows = [
+            ("<root_account>", f"arn:{ctx.partition}:iam::{acct}:root", root_created, "", root_keys)
+        ]
         for entity in self.iam.all(acct, "user"):
             keys = self.iam.access_keys(acct, entity.name)
             rows.append((entity.name, entity.arn, entity.created, entity.name, keys))
@@ -229,7 +231,7 @@ class AccountOperations(IamBase):
             "PolicyVersionsInUse": int(
                 self.store.scalar(
                     "SELECT count(*) FROM iam_policy_versions WHERE policy_arn LIKE ?",
-                    (f"arn:aws:iam::{acct}:%",),
+                    (f"arn:%:iam::{acct}:%",),
                 )
             ),
             "PolicyVersionsInUseQuota": 10000,
@@ -311,7 +313,7 @@ class AccountOperations(IamBase):
         if "AWSManagedPolicy" in wanted:
             arns += [
                 a
-                for a in aws_managed()
+                for a in aws_managed_arns(ctx.partition)
                 if any(
                     self.iam.sources(acct, f"attached:{k}", a) for k in ("user", "group", "role")
                 )
@@ -348,7 +350,7 @@ class AccountOperations(IamBase):
         return found
 
     def create_saml_provider(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
-        arn = f"arn:aws:iam::{ctx.account_id}:saml-provider/{req['Name']}"
+        arn = f"arn:{ctx.partition}:iam::{ctx.account_id}:saml-provider/{req['Name']}"
         if self.iam.item(ctx.account_id, "saml", arn) is not None:
             raise errors.EntityAlreadyExistsException(f"SAMLProvider {req['Name']} already exists")
         created = now()
@@ -430,7 +432,7 @@ class AccountOperations(IamBase):
         if not url.startswith("https://"):
             raise errors.ValidationError("Invalid Open ID Connect Provider URL")
         host = url[len("https://") :].rstrip("/")
-        arn = f"arn:aws:iam::{ctx.account_id}:oidc-provider/{host}"
+        arn = f"arn:{ctx.partition}:iam::{ctx.account_id}:oidc-provider/{host}"
         if self.iam.item(ctx.account_id, "oidc", arn) is not None:
             raise errors.EntityAlreadyExistsException(f"Provider with url {url} already exists.")
         provider = {

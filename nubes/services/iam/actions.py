@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from nubes.core.arns import partition_of
 from nubes.core.context import RequestContext
 
 
@@ -73,14 +74,13 @@ def _s3(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
             context[name] = [str(params[param])]
     if op == "DeleteObjects" and bucket:
         objects = params.get("Delete", {}).get("Objects", [])
-        return [Need(action, f"arn:aws:s3:::{bucket}/{o['Key']}") for o in objects]
-    resource = (
-        f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}" if bucket else "*"
-    )
+        return [Need(action, f"arn:{ctx.partition}:s3:::{bucket}/{o['Key']}") for o in objects]
+    bucket_arn = f"arn:{ctx.partition}:s3:::{bucket}"
+    resource = f"{bucket_arn}/{key}" if key else bucket_arn if bucket else "*"
     needs = [Need(action, resource, context)]
     if op in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
         source = str(params["CopySource"]).lstrip("/").split("?", 1)[0]
-        needs.append(Need("s3:GetObject", f"arn:aws:s3:::{source}"))
+        needs.append(Need("s3:GetObject", f"arn:{ctx.partition}:s3:::{source}"))
     return needs
 
 
@@ -99,7 +99,7 @@ def queue_arn(url: str, region: str, account: str) -> str:
         account, name = parts[-2], parts[-1]
     else:
         name = parts[-1] if parts else url
-    return f"arn:aws:sqs:{region}:{account}:{name}"
+    return f"arn:{partition_of(region)}:sqs:{region}:{account}:{name}"
 
 
 def _sqs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
@@ -108,7 +108,7 @@ def _sqs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
         resource = queue_arn(params["QueueUrl"], ctx.region, ctx.account_id)
     elif params.get("QueueName"):
         account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
-        resource = f"arn:aws:sqs:{ctx.region}:{account}:{params['QueueName']}"
+        resource = f"arn:{ctx.partition}:sqs:{ctx.region}:{account}:{params['QueueName']}"
     else:
         resource = "*"
     return [Need(action, resource)]
@@ -123,7 +123,7 @@ def _sns(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     if not arn and params.get("SubscriptionArn"):
         arn = str(params["SubscriptionArn"]).rsplit(":", 1)[0]
     if not arn and op == "CreateTopic" and params.get("Name"):
-        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
+        arn = f"arn:{ctx.partition}:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
     context: dict[str, list[str]] = {}
     if op == "Subscribe":
         context["sns:protocol"] = [str(params.get("Protocol", ""))]
@@ -145,7 +145,7 @@ _TRANSACT = {
 def _table(ctx: RequestContext, name: str) -> str:
     if name.startswith("arn:"):
         return name
-    return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}"
+    return f"arn:{ctx.partition}:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}"
 
 
 def _dynamodb(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
@@ -187,7 +187,7 @@ def _lambda(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     resource = (
         name
         if name.startswith("arn:")
-        else f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
+        else f"arn:{ctx.partition}:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
     )
     context = {}
     if params.get("FunctionUrlAuthType"):
@@ -211,7 +211,7 @@ def _logs(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     group = params.get("logGroupName")
     if not group:
         return [Need(f"logs:{op}", "*")]
-    resource = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}"
+    resource = f"arn:{ctx.partition}:logs:{ctx.region}:{ctx.account_id}:log-group:{group}"
     if params.get("logStreamName"):
         resource += f":log-stream:{params['logStreamName']}"
     return [Need(f"logs:{op}", resource)]
@@ -248,12 +248,11 @@ def _iam(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
     else:
         for param, kind in _IAM_NAMES:
             if params.get(param):
-                resource = f"arn:aws:iam::{ctx.account_id}:{kind}/{params[param]}"
+                resource = f"arn:{ctx.partition}:iam::{ctx.account_id}:{kind}/{params[param]}"
                 break
         if params.get("InstanceProfileName") and resource == "*":
-            resource = (
-                f"arn:aws:iam::{ctx.account_id}:instance-profile/{params['InstanceProfileName']}"
-            )
+            profile = params["InstanceProfileName"]
+            resource = f"arn:{ctx.partition}:iam::{ctx.account_id}:instance-profile/{profile}"
     return [Need(f"iam:{op}", resource)]
 
 
@@ -298,8 +297,8 @@ def _kms_key(ctx: RequestContext, ref: str) -> str:
     if ref.startswith("arn:"):
         return ref
     if ref.startswith("alias/"):
-        return f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{ref}"
-    return f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{ref}"
+        return f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account_id}:{ref}"
+    return f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account_id}:key/{ref}"
 
 
 def _kms(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
@@ -355,7 +354,7 @@ def _secretsmanager(ctx: RequestContext, op: str, params: dict[str, Any]) -> lis
         return [Need(f"secretsmanager:{op}", "*")]
     ref = str(ref)
     if not ref.startswith("arn:"):
-        ref = f"arn:aws:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{ref}"
+        ref = f"arn:{ctx.partition}:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{ref}"
     return [Need(f"secretsmanager:{op}", ref)]
 
 

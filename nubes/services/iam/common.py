@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from nubes.core import clock, ids
+from nubes.core.arns import in_partition
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
@@ -57,8 +58,8 @@ def encoded(document: str) -> str:
     return quote(document, safe="")
 
 
-def iam_arn(account: str, kind: str, path: str, name: str) -> str:
-    return f"arn:aws:iam::{account}:{KINDS[kind][1]}{path}{name}"
+def iam_arn(ctx: RequestContext, kind: str, path: str, name: str) -> str:
+    return f"arn:{ctx.partition}:iam::{ctx.account_id}:{KINDS[kind][1]}{path}{name}"
 
 
 @cache
@@ -77,6 +78,23 @@ def aws_managed() -> dict[str, dict[str, Any]]:
             "text": document,
         }
     return out
+
+
+def aws_managed_policy(arn: str) -> dict[str, Any] | None:
+    """The AWS managed policy an ARN names, in any partition (``arn:aws-cn:iam::aws:policy/...``
+    names the same document in China)."""
+    if not is_aws_policy(arn):
+        return None
+    return aws_managed().get(AWS_POLICY_PREFIX + arn.split(":", 5)[5].removeprefix("policy"))
+
+
+def is_aws_policy(arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2:5] == ["iam", "", "aws"] and parts[5].startswith("policy/")
+
+
+def aws_managed_arns(partition: str) -> list[str]:
+    return [in_partition(a, partition) for a in aws_managed()]
 
 
 def validate_document(document: str, kind: Kind, limit: int | None, message: str) -> str:
@@ -183,7 +201,7 @@ class IamBase(ServiceProvider):
             name,
             ids.unique_id(KINDS[kind][2]),
             path,
-            iam_arn(ctx.account_id, kind, path, name),
+            iam_arn(ctx, kind, path, name),
             now(),
             data,
         )

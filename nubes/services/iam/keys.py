@@ -199,7 +199,7 @@ class KeyOperations(IamBase):
 
     def create_virtual_mfa_device(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         path = req.get("Path") or "/"
-        serial = f"arn:aws:iam::{ctx.account_id}:mfa{path}{req['VirtualMFADeviceName']}"
+        serial = f"arn:{ctx.partition}:iam::{ctx.account_id}:mfa{path}{req['VirtualMFADeviceName']}"
         if self.iam.item(ctx.account_id, "vmfa", serial) is not None:
             raise errors.EntityAlreadyExistsException(
                 "MFADevice entity at the same path and name already exists."
@@ -493,7 +493,7 @@ class KeyOperations(IamBase):
             "Path": path,
             "ServerCertificateName": name,
             "ServerCertificateId": ids.unique_id("ASCA", 21),
-            "Arn": f"arn:aws:iam::{ctx.account_id}:server-certificate{path}{name}",
+            "Arn": f"arn:{ctx.partition}:iam::{ctx.account_id}:server-certificate{path}{name}",
             "UploadDate": now(),
             "Expiration": _certificate_expiry(req["CertificateBody"]),
             "CertificateBody": req["CertificateBody"],
@@ -512,7 +512,7 @@ class KeyOperations(IamBase):
         """(certificate + chain PEM, private key PEM) of a server certificate, for the load
         balancer listeners that serve it; None when there is no such certificate."""
         found = re.fullmatch(
-            r"arn:aws:iam::(\d{12}):server-certificate(?:/.*)?/([^/]+)", certificate_arn
+            r"arn:[\w-]+:iam::(\d{12}):server-certificate(?:/.*)?/([^/]+)", certificate_arn
         )
         if found is None:
             return None
@@ -558,7 +558,9 @@ class KeyOperations(IamBase):
         self.iam.delete_item(ctx.account_id, "server-cert", cert["ServerCertificateName"].lower())
         cert["ServerCertificateName"] = new_name
         cert["Path"] = req.get("NewPath") or cert["Path"]
-        cert["Arn"] = f"arn:aws:iam::{ctx.account_id}:server-certificate{cert['Path']}{new_name}"
+        cert["Arn"] = (
+            f"arn:{ctx.partition}:iam::{ctx.account_id}:server-certificate{cert['Path']}{new_name}"
+        )
         self.iam.put_item(ctx.account_id, "server-cert", new_name.lower(), "", cert)
         if old_arn != cert["Arn"]:
             tags = self.env.tags.get(old_arn)

@@ -8,10 +8,11 @@ from typing import Any
 
 from nubes.core.context import RequestContext
 from nubes.services.iam.common import (
-    AWS_POLICY_PREFIX,
     IamBase,
-    aws_managed,
+    aws_managed_arns,
+    aws_managed_policy,
     encoded,
+    is_aws_policy,
     iso,
     now,
     page_across,
@@ -37,8 +38,8 @@ class PolicyOperations(IamBase):
     # -- managed policy records -------------------------------------------------------------
 
     def find_policy(self, ctx: RequestContext, arn: str) -> dict[str, Any] | None:
-        if arn.startswith(AWS_POLICY_PREFIX):
-            found = aws_managed().get(arn)
+        if is_aws_policy(arn):
+            found = aws_managed_policy(arn)
             if found is None:
                 return None
             return {
@@ -47,7 +48,7 @@ class PolicyOperations(IamBase):
                 "id": found["id"],
                 "path": found["path"],
                 "default": found["version"],
-                "description": found["description"],
+                "description": found.get("description"),
                 "created": iso(found["created"]),
                 "updated": iso(found["updated"]),
                 "aws": True,
@@ -90,7 +91,7 @@ class PolicyOperations(IamBase):
 
     def policy_document(self, ctx: RequestContext, info: dict[str, Any]) -> str:
         if info["aws"]:
-            return str(aws_managed()[info["arn"]]["text"])
+            return str((aws_managed_policy(info["arn"]) or {})["text"])
         row = self.iam.version(info["arn"], info["default"])
         return str(row["document"]) if row else "{}"
 
@@ -167,7 +168,9 @@ class PolicyOperations(IamBase):
         prefix = req.get("PathPrefix", "/")
         infos: list[dict[str, Any]] = []
         if scope in ("All", "AWS"):
-            infos += [i for i in (self.find_policy(ctx, a) for a in aws_managed()) if i]
+            infos += [
+                i for i in (self.find_policy(ctx, a) for a in aws_managed_arns(ctx.partition)) if i
+            ]
         if scope in ("All", "Local"):
             infos += [
                 i
@@ -503,8 +506,8 @@ class PolicyOperations(IamBase):
         return out
 
     def managed_source(self, account: str, arn: str) -> list[PolicySource]:
-        if arn.startswith(AWS_POLICY_PREFIX):
-            found = aws_managed().get(arn)
+        if is_aws_policy(arn):
+            found = aws_managed_policy(arn)
             return [(arn, "aws-managed", found["text"])] if found else []
         entity = self.iam.by_arn(arn)
         if entity is None or entity.account != account:
@@ -676,7 +679,9 @@ class PolicyOperations(IamBase):
                 (f"PermissionsBoundaryPolicyInputList.{i}", "none", doc)
                 for i, doc in enumerate(req["PermissionsBoundaryPolicyInputList"], start=1)
             ]
-        caller_arn = req.get("CallerArn") or f"arn:aws:iam::{ctx.account_id}:user/SimulatedUser"
+        caller_arn = (
+            req.get("CallerArn") or f"arn:{ctx.partition}:iam::{ctx.account_id}:user/SimulatedUser"
+        )
         caller = Caller(
             arn=caller_arn,
             account=ctx.account_id,

@@ -26,29 +26,63 @@ GROUPS_PER_USER = 10
 # Service-linked role names AWS uses for a few well-known services; others follow the pattern.
 # Service-linked role names AWS gives per service, and whether the service accepts a
 # CustomSuffix (IAM User Guide, "AWS services that work with IAM", Service-linked role column).
-_SLR_NAMES: dict[str, tuple[str, bool]] = {
-    "acm.amazonaws.com": ("AWSServiceRoleForCertificateManager", False),
-    "autoscaling.amazonaws.com": ("AWSServiceRoleForAutoScaling", True),
-    "ecs.amazonaws.com": ("AWSServiceRoleForECS", False),
-    "elasticloadbalancing.amazonaws.com": ("AWSServiceRoleForElasticLoadBalancing", False),
-    "rds.amazonaws.com": ("AWSServiceRoleForRDS", False),
-    "eks.amazonaws.com": ("AWSServiceRoleForAmazonEKS", False),
-    "spot.amazonaws.com": ("AWSServiceRoleForEC2Spot", False),
-    "organizations.amazonaws.com": ("AWSServiceRoleForOrganizations", False),
-    "elasticache.amazonaws.com": ("AWSServiceRoleForElastiCache", False),
-    "es.amazonaws.com": ("AWSServiceRoleForAmazonOpenSearchService", False),
-    "opensearchservice.amazonaws.com": ("AWSServiceRoleForAmazonOpenSearchService", False),
+_SLR_NAMES: dict[str, tuple[str, bool, str | None]] = {
+    # service principal: (role name, custom suffix allowed, the managed policy AWS attaches
+    # from /aws-service-role/), as AWS's "services that work with IAM" table lists them
+    "acm.amazonaws.com": (
+        "AWSServiceRoleForCertificateManager",
+        False,
+        "CertificateManagerServiceRolePolicy",
+    ),
+    "autoscaling.amazonaws.com": (
+        "AWSServiceRoleForAutoScaling",
+        True,
+        "AutoScalingServiceRolePolicy",
+    ),
+    "ecs.amazonaws.com": ("AWSServiceRoleForECS", False, "AmazonECSServiceRolePolicy"),
+    "elasticloadbalancing.amazonaws.com": (
+        "AWSServiceRoleForElasticLoadBalancing",
+        False,
+        "AWSElasticLoadBalancingServiceRolePolicy",
+    ),
+    "rds.amazonaws.com": ("AWSServiceRoleForRDS", False, "AmazonRDSServiceRolePolicy"),
+    "eks.amazonaws.com": ("AWSServiceRoleForAmazonEKS", False, "AmazonEKSServiceRolePolicy"),
+    "spot.amazonaws.com": ("AWSServiceRoleForEC2Spot", False, "AWSEC2SpotServiceRolePolicy"),
+    "organizations.amazonaws.com": (
+        "AWSServiceRoleForOrganizations",
+        False,
+        "AWSOrganizationsServiceTrustPolicy",
+    ),
+    "elasticache.amazonaws.com": (
+        "AWSServiceRoleForElastiCache",
+        False,
+        "ElastiCacheServiceRolePolicy",
+    ),
+    "es.amazonaws.com": (
+        "AWSServiceRoleForAmazonOpenSearchService",
+        False,
+        "AmazonOpenSearchServiceRolePolicy",
+    ),
+    "opensearchservice.amazonaws.com": (
+        "AWSServiceRoleForAmazonOpenSearchService",
+        False,
+        "AmazonOpenSearchServiceRolePolicy",
+    ),
+    "ssm.amazonaws.com": ("AWSServiceRoleForAmazonSSM", False, "AmazonSSMServiceRolePolicy"),
     "dynamodb.application-autoscaling.amazonaws.com": (
         "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
         False,
+        "AWSApplicationAutoscalingDynamoDBTablePolicy",
     ),
     "ecs.application-autoscaling.amazonaws.com": (
         "AWSServiceRoleForApplicationAutoScaling_ECSService",
         False,
+        "AWSApplicationAutoscalingECSServicePolicy",
     ),
     "lambda.application-autoscaling.amazonaws.com": (
         "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
         False,
+        "AWSApplicationAutoscalingLambdaConcurrencyPolicy",
     ),
 }
 
@@ -106,7 +140,7 @@ class PrincipalOperations(IamBase):
         new_path = req.get("NewPath") or user.path
         if new_name.lower() != user.name.lower() and self.iam.get(ctx.account_id, "user", new_name):
             raise errors.EntityAlreadyExistsException(f"User with name {new_name} already exists.")
-        new_arn = iam_arn(ctx.account_id, "user", new_path, new_name)
+        new_arn = iam_arn(ctx, "user", new_path, new_name)
         self.iam.rename(user, new_name, new_path, new_arn)
         if new_name != user.name:
             self.iam.rename_user_rows(ctx.account_id, user.name, new_name)
@@ -208,9 +242,7 @@ class PrincipalOperations(IamBase):
             ctx.account_id, "group", new_name
         ):
             raise errors.EntityAlreadyExistsException(f"Group with name {new_name} already exists.")
-        self.iam.rename(
-            group, new_name, new_path, iam_arn(ctx.account_id, "group", new_path, new_name)
-        )
+        self.iam.rename(group, new_name, new_path, iam_arn(ctx, "group", new_path, new_name))
         if new_name != group.name:
             for user in self.iam.targets(ctx.account_id, "member", group.name):
                 self.iam.unlink(ctx.account_id, "member", group.name, user)
@@ -344,7 +376,7 @@ class PrincipalOperations(IamBase):
         return document
 
     def _check_principal_exists(self, ctx: RequestContext, arn: str) -> None:
-        prefix = f"arn:aws:iam::{ctx.account_id}:"
+        prefix = f"arn:{ctx.partition}:iam::{ctx.account_id}:"
         if not arn.startswith(prefix):
             return
         kind, _, rest = arn[len(prefix) :].partition("/")
@@ -409,10 +441,11 @@ class PrincipalOperations(IamBase):
         if not service.endswith(".amazonaws.com"):
             raise errors.InvalidInputException(f"Service name {service} is not supported.")
         prefix = service.split(".", 1)[0]
-        name, suffix_allowed = _SLR_NAMES.get(service) or (
+        name, suffix_allowed, policy = _SLR_NAMES.get(service) or (
             "AWSServiceRoleFor"
             + "".join(part[:1].upper() + part[1:] for part in prefix.replace("_", "-").split("-")),
             True,
+            None,
         )
         if req.get("CustomSuffix"):
             if not suffix_allowed:
@@ -431,6 +464,9 @@ class PrincipalOperations(IamBase):
         if req.get("Description") is not None:
             data["description"] = req["Description"]
         role = self.create_entity(ctx, "role", name, f"/aws-service-role/{service}/", data)
+        if policy is not None:
+            arn = f"arn:{ctx.partition}:iam::aws:policy/aws-service-role/{policy}"
+            self.iam.link(ctx.account_id, "attached:role", role.name, arn)
         return {"Role": self.role_out(role, session=False)}
 
     def delete_service_linked_role(

@@ -3,6 +3,7 @@ instance profiles, access keys and group memberships."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nubes.core.resources import (
@@ -51,6 +52,14 @@ class _Principal:
                 ctx.call_ignoring(
                     GONE, "iam", f"Detach{self.kind}Policy", {self.key: name, "PolicyArn": arn}
                 )
+
+    def policies(self, ctx: ResourceContext, name: str, props: Props, old: Props) -> None:
+        """The inline (``Policies``) and managed (``ManagedPolicyArns``) policies of a
+        principal's template properties, changed from ``old`` to ``props``."""
+        self.inline(ctx, name, props.get("Policies") or [], old.get("Policies") or [])
+        self.managed(
+            ctx, name, props.get("ManagedPolicyArns") or [], old.get("ManagedPolicyArns") or []
+        )
 
     def clear(self, ctx: ResourceContext, name: str) -> None:
         """Everything that must go before the principal itself can be deleted."""
@@ -104,8 +113,7 @@ class Role(ResourceType):
         if "PermissionsBoundary" in props:
             params["PermissionsBoundary"] = props["PermissionsBoundary"]
         role = ctx.call("iam", "CreateRole", params)["Role"]
-        self.principal.inline(ctx, name, props.get("Policies") or [], [])
-        self.principal.managed(ctx, name, props.get("ManagedPolicyArns") or [], [])
+        self.principal.policies(ctx, name, props, {})
         return Provisioned(name, attributes={"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def update(
@@ -135,15 +143,7 @@ class Role(ResourceType):
                 )
             else:
                 ctx.call("iam", "DeleteRolePermissionsBoundary", {"RoleName": name})
-        self.principal.inline(
-            ctx, name, props.get("Policies") or [], old_props.get("Policies") or []
-        )
-        self.principal.managed(
-            ctx,
-            name,
-            props.get("ManagedPolicyArns") or [],
-            old_props.get("ManagedPolicyArns") or [],
-        )
+        self.principal.policies(ctx, name, props, old_props)
         _retag(ctx, "Role", name, props, old_props)
         return current
 
@@ -191,10 +191,7 @@ class User(ResourceType):
         return current
 
     def _details(self, ctx: ResourceContext, name: str, props: Props, old: Props) -> None:
-        self.principal.inline(ctx, name, props.get("Policies") or [], old.get("Policies") or [])
-        self.principal.managed(
-            ctx, name, props.get("ManagedPolicyArns") or [], old.get("ManagedPolicyArns") or []
-        )
+        self.principal.policies(ctx, name, props, old)
         groups, old_groups = props.get("Groups") or [], old.get("Groups") or []
         for group in groups:
             if group not in old_groups:
@@ -206,20 +203,10 @@ class User(ResourceType):
                 )
         login, old_login = props.get("LoginProfile"), old.get("LoginProfile")
         if login != old_login:
-            if login and old_login:
+            if login:
                 ctx.call(
                     "iam",
-                    "UpdateLoginProfile",
-                    {
-                        "UserName": name,
-                        "Password": login["Password"],
-                        "PasswordResetRequired": bool(login.get("PasswordResetRequired", False)),
-                    },
-                )
-            elif login:
-                ctx.call(
-                    "iam",
-                    "CreateLoginProfile",
+                    "UpdateLoginProfile" if old_login else "CreateLoginProfile",
                     {
                         "UserName": name,
                         "Password": login["Password"],
@@ -261,8 +248,7 @@ class Group(ResourceType):
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("GroupName") or ctx.physical_name(128)
         group = ctx.call("iam", "CreateGroup", {"GroupName": name, "Path": props.get("Path", "/")})
-        self.principal.inline(ctx, name, props.get("Policies") or [], [])
-        self.principal.managed(ctx, name, props.get("ManagedPolicyArns") or [], [])
+        self.principal.policies(ctx, name, props, {})
         return Provisioned(name, attributes={"Arn": group["Group"]["Arn"]})
 
     def update(
@@ -271,15 +257,7 @@ class Group(ResourceType):
         name = current.physical_id
         if props.get("Path", "/") != old_props.get("Path", "/"):
             ctx.call("iam", "UpdateGroup", {"GroupName": name, "NewPath": props.get("Path", "/")})
-        self.principal.inline(
-            ctx, name, props.get("Policies") or [], old_props.get("Policies") or []
-        )
-        self.principal.managed(
-            ctx,
-            name,
-            props.get("ManagedPolicyArns") or [],
-            old_props.get("ManagedPolicyArns") or [],
-        )
+        self.principal.policies(ctx, name, props, old_props)
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
@@ -296,12 +274,22 @@ class Group(ResourceType):
         ctx.call_ignoring(GONE, "iam", "DeleteGroup", {"GroupName": name})
 
 
-def _targets(props: Props) -> list[tuple[_Principal, str]]:
-    return [
-        (_Principal(kind), name)
+def _targets(props: Props) -> dict[tuple[str, str], _Principal]:
+    """The roles, users and groups a policy resource names, by (kind, name)."""
+    return {
+        (kind, name): _Principal(kind)
         for kind, key in (("Role", "Roles"), ("User", "Users"), ("Group", "Groups"))
         for name in props.get(key) or []
-    ]
+    }
+
+
+def _retarget(
+    props: Props, old: Props, change: Callable[[_Principal, str, bool, bool], None]
+) -> None:
+    """``change(principal, name, wanted, had)`` for each principal named before or now."""
+    new, had = _targets(props), _targets(old)
+    for target, principal in {**had, **new}.items():
+        change(principal, target[1], target in new, target in had)
 
 
 class Policy(ResourceType):
@@ -328,25 +316,12 @@ class Policy(ResourceType):
 
     @staticmethod
     def _apply(ctx: ResourceContext, props: Props, old: Props) -> None:
-        new = {(p.kind, n): p for p, n in _targets(props)}
-        had = {(p.kind, n): p for p, n in _targets(old)}
-        document = props.get("PolicyDocument")
-        for (kind, name), principal in new.items():
-            entry = [{"PolicyName": props["PolicyName"], "PolicyDocument": document}]
-            before = (
-                [{"PolicyName": old["PolicyName"], "PolicyDocument": old["PolicyDocument"]}]
-                if (kind, name) in had
-                else []
-            )
+        def change(principal: _Principal, name: str, wanted: bool, had: bool) -> None:
+            entry = [{k: props[k] for k in ("PolicyName", "PolicyDocument")}] if wanted else []
+            before = [{k: old[k] for k in ("PolicyName", "PolicyDocument")}] if had else []
             principal.inline(ctx, name, entry, before)
-        for (kind, name), principal in had.items():
-            if (kind, name) not in new:
-                ctx.call_ignoring(
-                    GONE,
-                    "iam",
-                    f"Delete{kind}Policy",
-                    {principal.key: name, "PolicyName": old["PolicyName"]},
-                )
+
+        _retarget(props, old, change)
 
 
 class _NamedInline(ResourceType):
@@ -473,13 +448,10 @@ class ManagedPolicy(ResourceType):
 
     @staticmethod
     def _attach(ctx: ResourceContext, arn: str, props: Props, old: Props) -> None:
-        new = {(p.kind, n): p for p, n in _targets(props)}
-        had = {(p.kind, n): p for p, n in _targets(old)}
-        for (_, name), principal in new.items():
-            principal.managed(ctx, name, [arn], [arn] if (principal.kind, name) in had else [])
-        for (kind, name), principal in had.items():
-            if (kind, name) not in new:
-                principal.managed(ctx, name, [], [arn])
+        def change(principal: _Principal, name: str, wanted: bool, had: bool) -> None:
+            principal.managed(ctx, name, [arn] if wanted else [], [arn] if had else [])
+
+        _retarget(props, old, change)
 
     @staticmethod
     def _provisioned(ctx: ResourceContext, arn: str) -> Provisioned:

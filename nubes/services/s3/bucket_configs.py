@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from nubes.core import safejson
+from nubes.core.arns import arn_service
 from nubes.core.context import RequestContext
 from nubes.services.s3 import acl, lifecycle
 from nubes.services.s3.base import S3Base, tag_set, validate_tags
@@ -116,8 +117,8 @@ class BucketConfigOps(S3Base):
         if _public_policy(document) and self.blocks_public(bucket.name, "BlockPublicPolicy"):
             raise errors.AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: s3:PutBucketPolicy on "
-                f'resource: "arn:aws:s3:::{bucket.name}" because public policies are blocked '
-                "by the BlockPublicPolicy block public access setting."
+                f'resource: "arn:{ctx.partition}:s3:::{bucket.name}" because public policies are '
+                "blocked by the BlockPublicPolicy block public access setting."
             )
         # botocore's model leaves the status at 200; S3 answers 204 No Content.
         ctx.extras["status"] = 204
@@ -468,9 +469,9 @@ def _s3_action(action: Any) -> bool:
 def _in_bucket(resource: str, bucket: str) -> bool:
     if resource == "*":
         return True
-    if not resource.startswith("arn:aws:s3:::"):
+    if arn_service(resource) != "s3":
         return False
-    pattern = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    pattern = resource.split(":", 5)[-1].split("/", 1)[0]
     return fnmatch.fnmatchcase(bucket, pattern)
 
 

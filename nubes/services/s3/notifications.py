@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from nubes.core import clock, ids
+from nubes.core.arns import arn_service, partition_of
 from nubes.core.events import Event
 from nubes.protocol.base import ServiceError
 from nubes.services.s3.errors import errors
@@ -192,7 +193,7 @@ class Notifier:
                 source="aws.s3",
                 detail_type="Object Created" if family == "ObjectCreated" else "Object Deleted",
                 detail=detail,
-                resources=(f"arn:aws:s3:::{bucket.name}",),
+                resources=(f"arn:{partition_of(bucket.region)}:s3:::{bucket.name}",),
             )
         )
 
@@ -235,7 +236,7 @@ class Notifier:
                 "bucket": {
                     "name": bucket.name,
                     "ownerIdentity": {"principalId": customer_id(bucket.account_id)},
-                    "arn": f"arn:aws:s3:::{bucket.name}",
+                    "arn": f"arn:{partition_of(bucket.region)}:s3:::{bucket.name}",
                 },
                 "object": obj,
             },
@@ -244,7 +245,7 @@ class Notifier:
     def _send(self, ctx: RequestContext, arn: str, message: str) -> None:
         region, account, name = _arn_parts(arn)
         invoke = self.provider.env.providers.invoke
-        if arn.startswith("arn:aws:sqs:"):
+        if arn_service(arn) == "sqs":
             url = invoke(
                 "sqs",
                 "GetQueueUrl",
@@ -253,7 +254,7 @@ class Notifier:
                 region,
             )["QueueUrl"]
             invoke("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": message}, account, region)
-        elif arn.startswith("arn:aws:sns:"):
+        elif arn_service(arn) == "sns":
             invoke(
                 "sns",
                 "Publish",
@@ -261,7 +262,7 @@ class Notifier:
                 account,
                 region,
             )
-        elif arn.startswith("arn:aws:lambda:"):
+        elif arn_service(arn) == "lambda":
             self._invoke_lambda(ctx, arn, message, account, region)
 
     def _invoke_lambda(

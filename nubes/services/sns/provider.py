@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from nubes.core import accounts, clock, safejson
-from nubes.core.arns import parse_arn
+from nubes.core.arns import arn_service, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
@@ -177,7 +177,7 @@ class SnsProvider(ServiceProvider):
                 else "Topic Name"
             )
         attrs = self._topic_attributes(given, fifo, reason="Attributes Reason: ")
-        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}"
+        arn = f"arn:{ctx.partition}:sns:{ctx.region}:{ctx.account_id}:{name}"
         existing = self.topics.get(arn)
         if existing is not None:
             if any(existing.attributes.get(k) != v for k, v in attrs.items()):
@@ -296,9 +296,9 @@ class SnsProvider(ServiceProvider):
                 "Sid": label,
                 "Effect": "Allow",
                 "Principal": {
-                    "AWS": [f"arn:aws:iam::{a}:root" for a in accounts]
+                    "AWS": [f"arn:{ctx.partition}:iam::{a}:root" for a in accounts]
                     if len(accounts) > 1
-                    else f"arn:aws:iam::{accounts[0]}:root"
+                    else f"arn:{ctx.partition}:iam::{accounts[0]}:root"
                 },
                 "Action": [f"SNS:{a}" for a in req["ActionName"]],
                 "Resource": topic.arn,
@@ -904,7 +904,8 @@ class SnsProvider(ServiceProvider):
         for name in needed:
             if not attributes.get(name):
                 raise invalid(f"Attributes Reason: {name} attribute required.")
-        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:app/{req['Platform']}/{req['Name']}"
+        arn = f"arn:{ctx.partition}:sns:{ctx.region}:{ctx.account_id}:app/{req['Platform']}/"
+        arn += req["Name"]
         self.platform.save_application(
             arn, ctx.account_id, ctx.region, dict(req.get("Attributes") or {})
         )
@@ -959,7 +960,8 @@ class SnsProvider(ServiceProvider):
                 )
             return {"EndpointArn": existing["arn"]}
         platform_part = app_arn.split(":app/", 1)[1]
-        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:endpoint/{platform_part}/{uuid.uuid4()}"
+        arn = f"arn:{ctx.partition}:sns:{ctx.region}:{ctx.account_id}:endpoint/{platform_part}/"
+        arn += str(uuid.uuid4())
         self.platform.save_endpoint(arn, app_arn, token, attrs)
         return {"EndpointArn": arn}
 
@@ -1079,10 +1081,10 @@ def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
         "email": "@" in endpoint,
         "email-json": "@" in endpoint,
         "sms": bool(PHONE.match(endpoint)),
-        "sqs": endpoint.startswith("arn:aws:sqs:"),
-        "lambda": endpoint.startswith("arn:aws:lambda:"),
+        "sqs": arn_service(endpoint) == "sqs",
+        "lambda": arn_service(endpoint) == "lambda",
         "application": ":endpoint/" in endpoint,
-        "firehose": endpoint.startswith("arn:aws:firehose:"),
+        "firehose": arn_service(endpoint) == "firehose",
     }[protocol]
     if not ok:
         if protocol == "sms":

@@ -180,7 +180,7 @@ class SqsProvider(ServiceProvider):
         defaults.pop("FifoQueue", None)
         stored = {**defaults, **attrs}
         qattrs.settle_encryption(stored, attrs)
-        queue_arn = f"arn:aws:sqs:{ctx.region}:{ctx.account_id}:{name}"
+        queue_arn = f"arn:{ctx.partition}:sqs:{ctx.region}:{ctx.account_id}:{name}"
         self._check_redrive(queue_arn, fifo, stored)
         tags = req.get("tags") or {}
         problems = tag_problems({}, tags)
@@ -377,7 +377,7 @@ class SqsProvider(ServiceProvider):
             raise invalid_value(
                 f"Value {label} for parameter Label is invalid. Reason: Already exists."
             )
-        principals = [f"arn:aws:iam::{a}:root" for a in accounts]
+        principals = [f"arn:{ctx.partition}:iam::{a}:root" for a in accounts]
         policy["Statement"].append(
             {
                 "Sid": label,

@@ -1,6 +1,6 @@
 """Reading the identity assertions STS accepts: OpenID Connect tokens (JWTs) and SAML
-responses. No signature is fetched or checked: nubes never reaches out to identity providers;
-issuer, audience and expiry are checked against what IAM has configured."""
+responses. A JWT's signature is checked with its provider's keys (``oidc``); issuer, audience
+and validity period against what IAM has configured."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def _segment(text: str) -> Any:
         raise InvalidAssertion("a token segment is not base64url-encoded JSON") from exc
 
 
-def decode_jwt(token: str) -> dict[str, Any]:
-    """The claims of a signed JWT; an unsigned one (``alg: none``, no signature) is refused,
-    as STS accepts only ID tokens signed by the provider."""
+def decode_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of a signed JWT; an unsigned one (``alg: none``, no signature) is
+    refused, as STS accepts only ID tokens signed by the provider."""
     parts = token.split(".")
     if len(parts) != 3 or not parts[2]:
         raise InvalidAssertion("the token is not a signed JWT")
@@ -45,7 +45,7 @@ def decode_jwt(token: str) -> dict[str, Any]:
         raise InvalidAssertion("the token is not signed")
     if not isinstance(payload, dict):
         raise InvalidAssertion("the token payload is not an object")
-    return payload
+    return header, payload
 
 
 def issuer_host(iss: str) -> str:

@@ -8,6 +8,7 @@ policies are evaluated by IAM enforcement (the role's trust policy is the resour
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -16,22 +17,25 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock, safejson
-from nubes.core.arns import arn, partition_of
+from nubes.core.arns import arn, arn_service
 from nubes.core.context import RequestContext
 from nubes.services.base import ServiceProvider
 from nubes.services.iam.keys import new_access_key_id, new_secret
 from nubes.services.iam.policy import Caller, PolicyError, Request, evaluate, parse_policy
 from nubes.services.iam.policy.document import policy_size
-from nubes.services.sts import federation
+from nubes.services.sts import federation, oidc
 from nubes.services.sts.errors import errors
 
 if TYPE_CHECKING:
+    from nubes.app import Environment
     from nubes.services.iam.models import Entity
     from nubes.services.iam.provider import IamProvider
 
 PACKED_POLICY_LIMIT = 2048
 CHAINED_LIMIT = 3600
 SESSION_TAGS_LIMIT = 50
+CLOCK_SKEW = 300
+"""How far in the future a token's ``nbf``/``iat`` may lie (clocks of IdPs drift)."""
 
 
 def _role_parts(arn: str) -> tuple[str, str]:
@@ -48,6 +52,13 @@ def session_token() -> str:
 
 class StsProvider(ServiceProvider):
     service = "sts"
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.oidc_keys = oidc.KeyCache()
+
+    def reset(self) -> None:
+        self.oidc_keys.clear()
 
     @property
     def iam(self) -> IamProvider:
@@ -87,7 +98,7 @@ class StsProvider(ServiceProvider):
             docs.append(req["Policy"])
         arns = [p["arn"] for p in req.get("PolicyArns", [])]
         for policy_arn in arns:
-            if not policy_arn.startswith("arn:aws:iam::") or ":policy/" not in policy_arn:
+            if arn_service(policy_arn) != "iam" or ":policy/" not in policy_arn:
                 raise errors.ValidationError(f"{policy_arn} is invalid")
         size = sum(policy_size(d) for d in docs) + 64 * len(arns)
         size += sum(len(t["Key"]) + len(t["Value"]) for t in req.get("Tags", []))
@@ -164,9 +175,7 @@ class StsProvider(ServiceProvider):
         )
         role_arn = role.arn if role else req["RoleArn"]
         principal_tags = {**(self.env.tags.get(role.arn) if role else {}), **tags}
-        session_arn = arn(
-            "sts", "", account, f"assumed-role/{name}/{session_name}", partition_of(ctx.region)
-        )
+        session_arn = arn("sts", "", account, f"assumed-role/{name}/{session_name}", ctx.partition)
         source_identity = inherited.get("source_identity") or req.get("SourceIdentity")
         data = {
             "kind": "assumed-role",
@@ -230,35 +239,96 @@ class StsProvider(ServiceProvider):
         if trust is None or not evaluate(request, [], [("trust", trust)]).allowed:
             raise errors.AccessDenied(f"Not authorized to perform {action}")
 
-    def assume_role_with_web_identity(
+    async def assume_role_with_web_identity(
         self, ctx: RequestContext, req: dict[str, Any]
     ) -> dict[str, Any]:
+        token = req["WebIdentityToken"]
         try:
-            claims = federation.decode_jwt(req["WebIdentityToken"])
+            header, claims = federation.decode_jwt(token)
         except federation.InvalidAssertion:
             raise errors.InvalidIdentityTokenException(
                 "The ID Token provided is not a valid JWT. (You may see this error if you sent "
                 "an Access Token)"
             ) from None
         account, _ = _role_parts(req["RoleArn"])
-        host = federation.issuer_host(str(claims.get("iss") or req.get("ProviderId") or ""))
+        issuer = str(claims.get("iss") or req.get("ProviderId") or "")
+        host = federation.issuer_host(issuer)
         provider_arn = host
         if host not in federation.WELL_KNOWN_WEB_IDPS:
-            provider_arn = f"arn:aws:iam::{account}:oidc-provider/{host}"
+            provider_arn = f"arn:{ctx.partition}:iam::{account}:oidc-provider/{host}"
             provider = self.iam.iam.item(account, "oidc", provider_arn)
             if provider is None:
                 raise errors.InvalidIdentityTokenException(
                     f"No OpenIDConnect provider found in your account for https://{host}"
                 )
+            # The well-known providers are on the internet nubes does not reach; the keys of
+            # a provider registered in IAM are fetched from it.
+            await self._verify_signature(token, header, issuer, provider)
             if provider["client_ids"] and not set(federation.audiences(claims)) & set(
                 provider["client_ids"]
             ):
                 raise errors.InvalidIdentityTokenException("Incorrect token audience")
+        self._check_validity_period(claims)
+        with self.store.transaction():
+            return self._web_identity_session(ctx, req, claims, host, provider_arn)
+
+    async def _verify_signature(
+        self, token: str, header: dict[str, Any], issuer: str, provider: dict[str, Any]
+    ) -> None:
+        url = "https://" + str(provider["url"])
+        try:
+            stated, keys = await asyncio.to_thread(
+                self.oidc_keys.keys, url, provider["thumbprints"], header.get("kid")
+            )
+        except oidc.Unreachable:
+            raise errors.IDPCommunicationErrorException(
+                "Couldn't connect to identity provider " + url
+            ) from None
+        except oidc.UntrustedCertificate:
+            raise errors.InvalidIdentityTokenException(
+                "OpenIDConnect provider's HTTPS certificate doesn't match configured thumbprint"
+            ) from None
+        if stated.rstrip("/") != issuer.rstrip("/"):
+            raise errors.InvalidIdentityTokenException(
+                f"Issuer {issuer} in the token doesn't match the issuer {stated} of the "
+                "OpenIDConnect provider's configuration"
+            )
+        try:
+            oidc.verify(token, header, keys)
+        except oidc.NoKey:
+            raise errors.InvalidIdentityTokenException(
+                "Couldn't retrieve verification key from your identity provider, please "
+                "reference AssumeRoleWithWebIdentity documentation for requirements"
+            ) from None
+        except oidc.BadSignature:
+            raise errors.InvalidIdentityTokenException(
+                "The signature of the ID Token could not be verified with the identity "
+                "provider's keys"
+            ) from None
+
+    @staticmethod
+    def _check_validity_period(claims: dict[str, Any]) -> None:
+        now = clock.now()
         exp = claims.get("exp")
-        if isinstance(exp, int | float) and exp <= clock.now():
+        if isinstance(exp, int | float) and exp <= now:
             raise errors.ExpiredTokenException(
                 "Token expired: current date/time must be before the expiration date/time"
             )
+        for claim in ("nbf", "iat"):
+            value = claims.get(claim)
+            if isinstance(value, int | float) and value > now + CLOCK_SKEW:
+                raise errors.InvalidIdentityTokenException(
+                    f"Token is not yet valid: its {claim} claim is in the future"
+                )
+
+    def _web_identity_session(
+        self,
+        ctx: RequestContext,
+        req: dict[str, Any],
+        claims: dict[str, Any],
+        host: str,
+        provider_arn: str,
+    ) -> dict[str, Any]:
         audience = (federation.audiences(claims) or [""])[0]
         self._check_federated_trust(
             req["RoleArn"],
@@ -345,9 +415,7 @@ class StsProvider(ServiceProvider):
         duration = req.get("DurationSeconds", 43200)
         docs, arns, packed = self._session_policies(req)
         name = req["Name"]
-        user_arn = arn(
-            "sts", "", principal.account_id, f"federated-user/{name}", partition_of(ctx.region)
-        )
+        user_arn = arn("sts", "", principal.account_id, f"federated-user/{name}", ctx.partition)
         data = {
             "kind": "federated-user",
             "arn": user_arn,

@@ -159,6 +159,58 @@ class Condition:
         return any(compare(p, value, context) for p in self.values)
 
 
+GLOBAL_KEYS = frozenset(
+    k.lower()
+    for k in [
+        "CalledVia",
+        "CalledViaFirst",
+        "CalledViaLast",
+        "CurrentTime",
+        "EpochTime",
+        "FederatedProvider",
+        "MultiFactorAuthAge",
+        "MultiFactorAuthPresent",
+        "PrincipalAccount",
+        "PrincipalArn",
+        "PrincipalIsAWSService",
+        "PrincipalOrgID",
+        "PrincipalOrgPaths",
+        "PrincipalServiceName",
+        "PrincipalServiceNamesList",
+        "PrincipalTag",
+        "PrincipalType",
+        "Referer",
+        "RequestedRegion",
+        "RequestTag",
+        "ResourceAccount",
+        "ResourceOrgID",
+        "ResourceOrgPaths",
+        "ResourceTag",
+        "SecureTransport",
+        "SourceAccount",
+        "SourceArn",
+        "SourceIdentity",
+        "SourceIp",
+        "SourceOrgID",
+        "SourceOrgPaths",
+        "SourceVpc",
+        "SourceVpce",
+        "SourceVpcArn",
+        "TagKeys",
+        "TokenIssueTime",
+        "UserAgent",
+        "userid",
+        "username",
+        "ViaAWSService",
+        "VpcSourceIp",
+        "Ec2InstanceSourceVpc",
+        "Ec2InstanceSourcePrivateIPv4",
+    ]
+)
+"""The global condition keys (``aws:`` keys), which IAM also accepts without their prefix and
+evaluates as the ``aws:`` key: ``{"IpAddress": {"SourceIp": ...}}`` is ``aws:SourceIp``."""
+
+
 def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -206,7 +258,9 @@ def compile_block(block: Any, validate: bool) -> tuple[Condition, ...]:
         if not isinstance(tests, dict):
             raise PolicyError(SYNTAX)
         for key, values in tests.items():
-            if validate and ":" not in key:
+            if ":" not in key and key.split("/", 1)[0].lower() in GLOBAL_KEYS:
+                key = "aws:" + key
+            elif validate and ":" not in key:
                 raise PolicyError(
                     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
                 )

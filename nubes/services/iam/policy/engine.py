@@ -127,9 +127,10 @@ def principal_matches(spec: Mapping[str, Sequence[str]], caller: Caller) -> Leve
                     return "exact"
                 if caller.role_arn and value == caller.role_arn:
                     best = "role"
-                elif best is None and value in (
-                    caller.account,
-                    f"arn:aws:iam::{caller.account}:root",
+                elif best is None and (
+                    # the account root in whichever partition the policy's author wrote
+                    value == caller.account
+                    or value.split(":", 2)[-1] == f"iam::{caller.account}:root"
                 ):
                     best = "account"
             elif value == {"Service": caller.service, "Federated": caller.federated}.get(kind):
