@@ -150,7 +150,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 )
             if existing.region == "us-east-1" and region == "us-east-1":
                 # us-east-1 answers a repeated create of one's own bucket with success.
-                return {"Location": f"/{name}", "BucketArn": f"arn:aws:s3:::{name}"}
+                return {"Location": f"/{name}", "BucketArn": f"arn:{ctx.partition}:s3:::{name}"}
             raise errors.BucketAlreadyOwnedByYou(
                 "Your previous request to create the named bucket succeeded and you already "
                 "own it.",
@@ -184,7 +184,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         if lock:
             self.db.put_config(name, "object_lock", {"ObjectLockEnabled": "Enabled"})
         location = f"/{name}" if region == "us-east-1" else f"{ctx.base_url}/{name}/"
-        return {"Location": location, "BucketArn": f"arn:aws:s3:::{name}"}
+        return {"Location": location, "BucketArn": f"arn:{ctx.partition}:s3:::{name}"}
 
     @staticmethod
     def _location(ctx: RequestContext, config: dict[str, Any]) -> str:
@@ -243,7 +243,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
                 "Name": b.name,
                 "CreationDate": b.created,
                 "BucketRegion": _region_of(b),
-                "BucketArn": f"arn:aws:s3:::{b.name}",
+                "BucketArn": f"arn:{ctx.partition}:s3:::{b.name}",
             }
             for b in page
         ]
