@@ -94,10 +94,20 @@ class Tags:
             [(arn, k, v) for k, v in tags.items()],
         )
 
-    def add(self, arn: str, tags: Mapping[str, str], invalid: Callable[[str], Exception]) -> None:
+    def add(
+        self,
+        arn: str,
+        tags: Mapping[str, str],
+        invalid: Callable[[str], Exception],
+        too_many: Exception | None = None,
+    ) -> None:
         """Set ``tags`` within AWS's common limits; ``invalid`` makes the service's own error of
-        the first problem."""
-        problems = tag_problems(self.get(arn), tags)
+        the first problem, and ``too_many`` is raised instead when the resource would have more
+        than MAX_TAGS tags (for services with an error of their own for that)."""
+        existing = self.get(arn)
+        if too_many is not None and len({**existing, **tags}) > MAX_TAGS:
+            raise too_many
+        problems = tag_problems(existing, tags)
         if problems:
             raise invalid(problems[0])
         self.set(arn, tags)

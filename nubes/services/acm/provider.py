@@ -13,7 +13,7 @@ from nubes.core import clock
 from nubes.core.arns import arn, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.services.acm import signing
 from nubes.services.acm.errors import errors
 from nubes.services.base import ServiceProvider
@@ -340,14 +340,12 @@ class AcmProvider(ServiceProvider):
     # -- tags -----------------------------------------------------------------------------
 
     def _set_tags(self, certificate_arn: str, tags: list[Json]) -> None:
-        new = {t["Key"]: t.get("Value", "") for t in tags}
-        existing = self.env.tags.get(certificate_arn)
-        problems = tag_problems(existing, new)
-        if problems:
-            if len({**existing, **new}) > 50:
-                raise errors.TooManyTagsException("the number of tags exceeds the limit of 50")
-            raise errors.InvalidTagException(problems[0])
-        self.env.tags.set(certificate_arn, new)
+        self.env.tags.add(
+            certificate_arn,
+            from_list(tags),
+            errors.InvalidTagException,
+            too_many=errors.TooManyTagsException("the number of tags exceeds the limit of 50"),
+        )
 
     def add_tags_to_certificate(self, ctx: RequestContext, req: Json) -> Json:
         row = self._row(ctx, req["CertificateArn"])
@@ -368,7 +366,7 @@ class AcmProvider(ServiceProvider):
     def list_tags_for_certificate(self, ctx: RequestContext, req: Json) -> Json:
         row = self._row(ctx, req["CertificateArn"])
         tags = self.env.tags.get(row["arn"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        return {"Tags": to_list(tags)}
 
 
 def _check_domain(name: str) -> None:

@@ -20,7 +20,7 @@ from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.runtime.alarms import rules
 from nubes.runtime.alarms.clockwork import STEP, Clockwork
 from nubes.runtime.alarms.evaluate import BAND_OPERATORS, OPERATORS, aws_time
@@ -473,11 +473,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
                 now,
             )
             if tags:
-                tag_map = {t["Key"]: t.get("Value", "") for t in tags}
-                problems = tag_problems({}, tag_map)
-                if problems:
-                    raise invalid(problems[0])
-                self.env.tags.set(alarm.arn, tag_map)
+                self.env.tags.add(alarm.arn, from_list(tags), invalid)
             self.alarms.save(alarm)
             self.alarms.add_history(
                 alarm,
@@ -849,11 +845,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
 
     def tag_resource(self, ctx: RequestContext, params: Json) -> Json:
         arn = self._taggable(ctx, params["ResourceARN"])
-        new = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or ()}
-        problems = tag_problems(self.env.tags.get(arn), new)
-        if problems:
-            raise invalid(problems[0])
-        self.env.tags.set(arn, new)
+        self.env.tags.add(arn, from_list(params.get("Tags") or ()), invalid)
         return {}
 
     def untag_resource(self, ctx: RequestContext, params: Json) -> Json:
@@ -863,7 +855,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
 
     def list_tags_for_resource(self, ctx: RequestContext, params: Json) -> Json:
         arn = self._taggable(ctx, params["ResourceARN"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in self.env.tags.get(arn).items()]}
+        return {"Tags": to_list(self.env.tags.get(arn))}
 
     # -- dashboards -------------------------------------------------------------------------------
 

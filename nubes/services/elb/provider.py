@@ -16,7 +16,7 @@ from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.protocol.base import ServiceError
 from nubes.runtime.proxy import config
 from nubes.services.elb.errors import errors
@@ -591,11 +591,7 @@ class ElbProvider(BalancingProvider[tuple[str, str, str, str]]):
         keys = [t["Key"] for t in tags]
         if len(keys) != len(set(keys)):
             raise errors.DuplicateTagKeysException("Tag keys must be unique")
-        new = {t["Key"]: t.get("Value", "") for t in tags}
-        problems = tag_problems(self.env.tags.get(resource), new)
-        if problems:
-            raise errors.TooManyTagsException(problems[0])
-        self.env.tags.set(resource, new)
+        self.env.tags.add(resource, from_list(tags), errors.TooManyTagsException)
 
     def add_tags(self, ctx: RequestContext, req: Json) -> Json:
         for name in req["LoadBalancerNames"]:
@@ -617,7 +613,7 @@ class ElbProvider(BalancingProvider[tuple[str, str, str, str]]):
             out.append(
                 {
                     "LoadBalancerName": name,
-                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    "Tags": to_list(tags),
                 }
             )
         return {"TagDescriptions": out}

@@ -18,7 +18,7 @@ from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.protocol.base import ServiceError
 from nubes.runtime.proxy import config
 from nubes.services.elbv2 import certificates as listener_certificates
@@ -1179,16 +1179,14 @@ class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
         keys = [t["Key"] for t in tags]
         if len(keys) != len(set(keys)):
             raise errors.DuplicateTagKeysException("Tag keys must be unique")
-        new = {t["Key"]: t.get("Value", "") for t in tags}
-        existing = self.env.tags.get(resource_arn)
-        problems = tag_problems(existing, new)
-        if problems:
-            if len({**existing, **new}) > 50:
-                raise errors.TooManyTagsException(
-                    "The quota for the number of tags has been reached"
-                )
-            raise errors.ValidationError(problems[0])
-        self.env.tags.set(resource_arn, new)
+        self.env.tags.add(
+            resource_arn,
+            from_list(tags),
+            errors.ValidationError,
+            too_many=errors.TooManyTagsException(
+                "The quota for the number of tags has been reached"
+            ),
+        )
 
     def _any(self, resource_arn: str) -> None:
         row = self.store.query_one("SELECT kind FROM elbv2_items WHERE arn = ?", (resource_arn,))
@@ -1224,7 +1222,7 @@ class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
             out.append(
                 {
                     "ResourceArn": resource_arn,
-                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    "Tags": to_list(tags),
                 }
             )
         return {"TagDescriptions": out}

@@ -17,7 +17,7 @@ from nubes.core import clock
 from nubes.core.arns import arn, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list
 from nubes.protocol.base import ServiceError
 from nubes.protocol.timestamps import to_datetime
 from nubes.services.base import ServiceProvider
@@ -1411,11 +1411,7 @@ class KmsProvider(ServiceProvider):
     # -- tags --------------------------------------------------------------------------------
 
     def _set_tags(self, key_arn: str, tags: list[Json]) -> None:
-        new = {t["TagKey"]: t["TagValue"] for t in tags}
-        problems = tag_problems(self.env.tags.get(key_arn), new)
-        if problems:
-            raise errors.TagException(problems[0])
-        self.env.tags.set(key_arn, new)
+        self.env.tags.add(key_arn, from_list(tags, "TagKey", "TagValue"), errors.TagException)
 
     def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
         key = self._key(ctx, req["KeyId"])

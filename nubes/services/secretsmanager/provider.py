@@ -24,7 +24,7 @@ from nubes.core import accounts, clock, ids
 from nubes.core.arns import arn, parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list, to_list
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.events import schedules
@@ -522,7 +522,7 @@ class SecretsManagerProvider(ServiceProvider):
             out.pop("NextRotationDate", None)
         tags = self.env.tags.get(row["arn"])
         if tags:
-            out["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            out["Tags"] = to_list(tags)
         if doc.get("PrimaryRegion") == row["region"]:
             out["ReplicationStatus"] = [
                 self._replica_status(row["account"], r, row["name"])
@@ -751,11 +751,7 @@ class SecretsManagerProvider(ServiceProvider):
     # -- tags --------------------------------------------------------------------------------
 
     def _set_tags(self, secret_arn: str, tags: list[Json]) -> None:
-        new = {t["Key"]: t["Value"] for t in tags}
-        problems = tag_problems(self.env.tags.get(secret_arn), new)
-        if problems:
-            raise errors.InvalidParameterException(problems[0])
-        self.env.tags.set(secret_arn, new)
+        self.env.tags.add(secret_arn, from_list(tags), errors.InvalidParameterException)
 
     def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
         row = self._secret(ctx, req["SecretId"])

@@ -17,7 +17,7 @@ from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
 from nubes.core.pagination import InvalidToken, paginate
-from nubes.core.tags import tag_problems
+from nubes.core.tags import from_list
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.ssm import public
@@ -863,14 +863,12 @@ class SsmProvider(ServiceProvider):
         return self._arn(ctx.account_id, ctx.region, name)
 
     def _set_tags(self, resource_arn: str, tags: list[Json]) -> None:
-        existing = self.env.tags.get(resource_arn)
-        new = {t["Key"]: t["Value"] for t in tags}
-        if len({**existing, **new}) > 50:
-            raise errors.TooManyTagsError("A resource can have at most 50 tags.")
-        problems = tag_problems(existing, new)
-        if problems:
-            raise errors.ValidationException(problems[0])
-        self.env.tags.set(resource_arn, new)
+        self.env.tags.add(
+            resource_arn,
+            from_list(tags),
+            errors.ValidationException,
+            too_many=errors.TooManyTagsError("A resource can have at most 50 tags."),
+        )
 
     def add_tags_to_resource(self, ctx: RequestContext, req: Json) -> Json:
         self._set_tags(self._tagged(ctx, req), req["Tags"])
