@@ -127,27 +127,36 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
             matched = [(ts, m) for ts, m in events if pattern.matches(m)]
             if not matched:
                 continue
-            data = subscriptions.data_message(
-                scope.account, group, stream, subscription["filterName"], matched
+            for data in subscriptions.data_messages(
+                scope.account,
+                group,
+                stream,
+                subscription["filterName"],
+                matched,
+                subscriptions.MESSAGE_LIMITS[kind],
+            ):
+                self._send(kind, target, subscription, stream, data)
+
+    def _send(
+        self, kind: str, target: str, subscription: dict[str, Any], stream: str, data: bytes
+    ) -> None:
+        params: dict[str, Any]
+        if kind == "lambda":
+            operation = "Invoke"
+            params = {
+                "FunctionName": target,
+                "InvocationType": "Event",
+                "Payload": subscriptions.lambda_payload(data),
+            }
+        else:
+            operation = "PutRecord"
+            params = subscriptions.kinesis_record(
+                target, data, stream, subscription.get("distribution") or "ByLogStream"
             )
-            if kind == "lambda":
-                operation, params = (
-                    "Invoke",
-                    {
-                        "FunctionName": target,
-                        "InvocationType": "Event",
-                        "Payload": subscriptions.lambda_payload(data),
-                    },
-                )
-            else:
-                operation = "PutRecord"
-                params = subscriptions.kinesis_record(
-                    target, data, stream, subscription.get("distribution") or "ByLogStream"
-                )
-            try:
-                self._deliver_to(kind, operation, params, target)
-            except ServiceError as err:
-                log.warning("subscription %s: delivery failed: %s", subscription["filterName"], err)
+        try:
+            self._deliver_to(kind, operation, params, target)
+        except ServiceError as err:
+            log.warning("subscription %s: delivery failed: %s", subscription["filterName"], err)
 
     def _target(self, destination_arn: str) -> str | None:
         """Where a subscription's events go: its destination, or the target of the

@@ -16,6 +16,9 @@ from typing import Any
 from nubes.core.arns import parse_arn
 
 CONTROL_MESSAGE = "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."
+MESSAGE_LIMITS = {"kinesis": 1_000_000, "lambda": 700_000}
+"""Gzip'd bytes per message: a Kinesis record holds 1 MiB with its partition key; an
+asynchronous Lambda payload 1 MiB after base64 and the ``awslogs`` wrapper."""
 UNDELIVERABLE = (
     "Could not deliver test message to specified Kinesis stream. Check if the given kinesis "
     "stream is in ACTIVE state."
@@ -42,6 +45,25 @@ def destination_kind(destination_arn: str) -> str:
 
 def event_id(timestamp: int) -> str:
     return f"{timestamp:020d}{secrets.randbelow(10**36):036d}"
+
+
+def data_messages(
+    owner: str,
+    group: str,
+    stream: str,
+    filter_name: str,
+    events: list[tuple[int, str]],
+    limit: int,
+) -> list[bytes]:
+    """The batch as DATA_MESSAGEs of at most ``limit`` gzip'd bytes each (halved until each
+    fits; a single event goes alone whatever its size)."""
+    data = data_message(owner, group, stream, filter_name, events)
+    if len(data) <= limit or len(events) == 1:
+        return [data]
+    half = len(events) // 2
+    return data_messages(owner, group, stream, filter_name, events[:half], limit) + data_messages(
+        owner, group, stream, filter_name, events[half:], limit
+    )
 
 
 def data_message(
