@@ -56,6 +56,10 @@ class Host(Protocol):
 
     def checkpoint(self, state: str, data: Json) -> None: ...
 
+    async def read_items(self, resource: str, params: Json, config: Json) -> list[Json]: ...
+
+    def map_run(self, name: str, state: Json, total: int) -> MapRun: ...
+
 
 class _Thread:
     """One line of events (the execution, a Parallel branch, a Map iteration): each event's
@@ -274,18 +278,17 @@ class Interpreter:
         thread: _Thread,
         extra: dict[str, Any],
     ) -> Json:
-        items = paths.select(state.get("ItemsPath", "$"), data, ctx)
-        if not isinstance(items, list):
-            raise StatesError(
-                "States.Runtime",
-                f"An error occurred while executing the state '{name}'. The ItemsPath "
-                f"'{state.get('ItemsPath', '$')}' did not select an array",
-            )
+        items = await self._items(name, state, data, ctx)
         processor = state.get("ItemProcessor") or state.get("Iterator")
+        distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
         selector = state.get("ItemSelector", state.get("Parameters"))
-        limit = int(state.get("MaxConcurrency") or 0)
+        limit = int(_setting(state, "MaxConcurrency", data, ctx) or 0)
         gate = asyncio.Semaphore(limit) if limit > 0 else None
         thread.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        run: MapRun | None = None
+        if distributed:
+            run = self.host.map_run(name, state, len(items))
+            thread.emit("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn})
 
         async def iteration(index: int, item: Json) -> Json:
             async with gate if gate is not None else contextlib.nullcontext():
@@ -295,6 +298,19 @@ class Interpreter:
                     if selector is not None
                     else item
                 )
+                if run is not None:
+                    # A child workflow: its events are its own, not the parent's history.
+                    run.count("running")
+                    quiet = _Thread(_Quiet(self.host), 0)
+                    try:
+                        out = await self._machine(
+                            processor, processor["StartAt"], value, quiet, False, {}
+                        )
+                    except StatesError as failed:
+                        run.count("failed")
+                        return {"Error": failed.error, "Cause": failed.cause}
+                    run.count("succeeded")
+                    return out
                 line = _Thread(self.host, thread.last)
                 details = {"name": name, "index": index}
                 line.emit("MapIterationStarted", "mapIterationStartedEventDetails", details)
@@ -310,13 +326,121 @@ class Interpreter:
 
         try:
             result = await _all_or_first_failure([iteration(i, v) for i, v in enumerate(items)])
+            if run is not None:
+                _tolerated(state, data, ctx, run.failed, len(items))
         except StatesError as failed:
+            if run is not None:
+                run.finish("FAILED", failed.error, failed.cause)
+                thread.emit(
+                    "MapRunFailed",
+                    "mapRunFailedEventDetails",
+                    {"error": failed.error, "cause": failed.cause},
+                )
             thread.emit("MapStateFailed", None, {})
             raise StatesError(failed.error, failed.cause) from None
+        if run is not None:
+            run.finish("SUCCEEDED")
+            thread.emit("MapRunSucceeded", None, {})
         thread.emit("MapStateSucceeded", None, {})
         if "ResultSelector" in state:
             result = paths.resolve(state["ResultSelector"], result, ctx)
         return result
+
+    async def _items(self, name: str, state: Json, data: Json, ctx: Json) -> list[Json]:
+        """The items a Map state iterates: its ItemReader's (S3) or ItemsPath's, at most
+        ReaderConfig's MaxItems, grouped by its ItemBatcher."""
+        if "ItemReader" in state:
+            reader = state["ItemReader"]
+            params = paths.resolve(reader.get("Parameters") or {}, data, ctx)
+            items = await self.host.read_items(
+                reader["Resource"], params, reader.get("ReaderConfig") or {}
+            )
+            most = (reader.get("ReaderConfig") or {}).get("MaxItems")
+            if isinstance(most, int) and most > 0:
+                items = items[:most]
+        else:
+            where = state.get("ItemsPath", "$")
+            items = paths.select(where, data, ctx)
+            if not isinstance(items, list):
+                raise StatesError(
+                    "States.Runtime",
+                    f"An error occurred while executing the state '{name}'. The ItemsPath "
+                    f"'{where}' did not select an array",
+                )
+        batcher = state.get("ItemBatcher")
+        if batcher is None:
+            return list(items)
+        size = int(_setting(batcher, "MaxItemsPerBatch", data, ctx) or 0) or len(items) or 1
+        batch_input = paths.resolve(batcher.get("BatchInput", {}), data, ctx)
+        batches = []
+        for start in range(0, len(items), size):
+            batch: Json = {"Items": items[start : start + size]}
+            if "BatchInput" in batcher:
+                batch["BatchInput"] = batch_input
+            batches.append(batch)
+        return batches
+
+
+def _setting(state: Json, key: str, data: Json, ctx: Json) -> Any:
+    """A number given as ``key`` or read from the input at ``keyPath``."""
+    if f"{key}Path" in state:
+        return paths.select(state[f"{key}Path"], data, ctx)
+    return state.get(key)
+
+
+def _tolerated(state: Json, data: Json, ctx: Json, failed: int, total: int) -> None:
+    if not failed:
+        return
+    count = _setting(state, "ToleratedFailureCount", data, ctx)
+    percent = _setting(state, "ToleratedFailurePercentage", data, ctx)
+    if count is None and percent is None:
+        allowed = 0.0
+    else:
+        allowed = max(
+            float(count) if count is not None else 0.0,
+            total * float(percent) / 100 if percent is not None else 0.0,
+        )
+    if failed > allowed:
+        raise StatesError(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+        )
+
+
+class MapRun(Protocol):
+    """A Distributed Map state's run, whose counts DescribeMapRun shows."""
+
+    arn: str
+    failed: int
+
+    def count(self, outcome: str) -> None: ...
+
+    def finish(self, status: str, error: str | None = None, cause: str | None = None) -> None: ...
+
+
+class _Quiet:
+    """A host whose history goes nowhere: the child workflows of a Distributed Map."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def event(self, kind: str, key: str | None, details: dict[str, Any], previous: int) -> int:
+        return previous + 1
+
+    async def run_task(self, call: TaskCall) -> Json:
+        return await self.host.run_task(call)
+
+    async def sleep_until(self, when: float) -> None:
+        await self.host.sleep_until(when)
+
+    def checkpoint(self, state: str, data: Json) -> None:
+        pass
+
+    async def read_items(self, resource: str, params: Json, config: Json) -> list[Json]:
+        return await self.host.read_items(resource, params, config)
+
+    def map_run(self, name: str, state: Json, total: int) -> MapRun:
+        return self.host.map_run(name, state, total)
 
 
 async def _all_or_first_failure(work: Sequence[Awaitable[Json]]) -> list[Json]:

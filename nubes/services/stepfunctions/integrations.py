@@ -199,6 +199,22 @@ def from_model(value: Json, shape: Shape | None) -> Json:
     return value
 
 
+def read_body(body: Any) -> bytes:
+    """An S3 object's body as the provider answers it (bytes, a file, or chunks)."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    try:
+        if hasattr(body, "read"):
+            return bytes(body.read())
+        return b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
 def as_text(value: Json) -> str:
     """Message bodies given as JSON values are sent as their JSON text."""
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))

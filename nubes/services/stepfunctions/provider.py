@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import re
 import uuid
@@ -124,6 +126,18 @@ MIGRATIONS = (
     ALTER TABLE sfn_executions ADD COLUMN redrive_date REAL;
     CREATE INDEX sfn_executions_closed ON sfn_executions (stopped);
     """,
+    """
+    CREATE TABLE sfn_map_runs (
+        arn TEXT PRIMARY KEY,
+        execution TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started REAL NOT NULL,
+        stopped REAL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX sfn_map_runs_execution ON sfn_map_runs (execution, started);
+    """,
 )
 
 _NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
@@ -134,6 +148,16 @@ RETENTION = 90 * 86400
 """Closed executions are kept (and their names taken) for 90 days."""
 REDRIVE_PERIOD = 14 * 86400
 MAX_REDRIVES = 1000
+_COUNTS = (
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "timedOut",
+    "aborted",
+    "total",
+    "resultsWritten",
+)
 TASK_DEFAULT_TIMEOUT = 99_999_999
 
 
@@ -957,6 +981,73 @@ class StepFunctionsProvider(ServiceProvider):
         self._launch_after_commit(row["arn"])
         return {"redriveDate": now}
 
+    # -- map runs -------------------------------------------------------------------------
+
+    def _map_run(self, map_run_arn: str) -> Row:
+        self._check_arn(map_run_arn, "mapRun")
+        row = self.store.query_one("SELECT * FROM sfn_map_runs WHERE arn = ?", (map_run_arn,))
+        if row is None:
+            raise errors.ResourceNotFound(f"Resource not found: '{map_run_arn}'")
+        return row
+
+    def describe_map_run(self, ctx: RequestContext, req: Json) -> Json:
+        row = self._map_run(req["mapRunArn"])
+        doc = json.loads(row["doc"])
+        counts = {k: doc["counts"].get(k, 0) for k in _COUNTS}
+        out: Json = {
+            "mapRunArn": row["arn"],
+            "executionArn": row["execution"],
+            "status": row["status"],
+            "startDate": row["started"],
+            "maxConcurrency": doc["maxConcurrency"],
+            "toleratedFailurePercentage": doc["toleratedFailurePercentage"],
+            "toleratedFailureCount": doc["toleratedFailureCount"],
+            "itemCounts": counts,
+            "executionCounts": counts,
+            "redriveCount": 0,
+        }
+        if row["stopped"] is not None:
+            out["stopDate"] = row["stopped"]
+        return out
+
+    def list_map_runs(self, ctx: RequestContext, req: Json) -> Json:
+        execution = self._execution_row(req["executionArn"])
+        rows = self.store.query(
+            "SELECT * FROM sfn_map_runs WHERE execution = ? ORDER BY started, arn",
+            (execution["arn"],),
+        )
+        page, token = self._page(rows, req, lambda r: [r["started"], r["arn"]])
+        runs = []
+        for r in page:
+            item: Json = {
+                "executionArn": r["execution"],
+                "mapRunArn": r["arn"],
+                "stateMachineArn": r["machine"],
+                "startDate": r["started"],
+            }
+            if r["stopped"] is not None:
+                item["stopDate"] = r["stopped"]
+            runs.append(item)
+        out: Json = {"mapRuns": runs}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def update_map_run(self, ctx: RequestContext, req: Json) -> Json:
+        row = self._map_run(req["mapRunArn"])
+        keys = ("maxConcurrency", "toleratedFailurePercentage", "toleratedFailureCount")
+        if not any(k in req for k in keys):
+            raise errors.ValidationException(
+                "At least one of maxConcurrency, toleratedFailurePercentage or "
+                "toleratedFailureCount must be given"
+            )
+        doc = json.loads(row["doc"])
+        doc.update({k: req[k] for k in keys if k in req})
+        self.store.execute(
+            "UPDATE sfn_map_runs SET doc = ? WHERE arn = ?", (json.dumps(doc), row["arn"])
+        )
+        return {}
+
     def _sweep(self) -> None:
         """Forget executions closed more than 90 days ago: their names may be used again."""
         old = clock.now() - RETENTION
@@ -965,6 +1056,7 @@ class StepFunctionsProvider(ServiceProvider):
         ):
             for table, column in (
                 ("sfn_events", "execution"),
+                ("sfn_map_runs", "execution"),
                 ("sfn_tokens", "execution"),
                 ("sfn_executions", "arn"),
             ):
@@ -999,6 +1091,10 @@ class StepFunctionsProvider(ServiceProvider):
 
     def list_executions(self, ctx: RequestContext, req: Json) -> Json:
         target = req.get("stateMachineArn")
+        if req.get("mapRunArn"):
+            # A Distributed Map's child workflows run inside its execution, not as executions.
+            self._map_run(req["mapRunArn"])
+            return {"executions": []}
         if not target:
             raise errors.ValidationException("Must provide a StateMachine ARN or MapRun ARN")
         machine = self._machine_row(ctx, target)
@@ -1251,6 +1347,36 @@ class StepFunctionsProvider(ServiceProvider):
         self._finish(execution_arn, "SUCCEEDED", output=dumps(output))
 
 
+class _MapRun:
+    """A Distributed Map run's record, its counts kept as its child workflows end."""
+
+    def __init__(self, store: Any, run_arn: str) -> None:
+        self.store = store
+        self.arn = run_arn
+        self.failed = 0
+
+    def count(self, outcome: str) -> None:
+        self.failed += outcome == "failed"
+        came_from = "pending" if outcome == "running" else "running"
+        with self.store.transaction():
+            doc = json.loads(
+                self.store.scalar("SELECT doc FROM sfn_map_runs WHERE arn = ?", (self.arn,))
+            )
+            counts = doc["counts"]
+            counts[came_from] = counts.get(came_from, 0) - 1
+            counts[outcome] = counts.get(outcome, 0) + 1
+            self.store.execute(
+                "UPDATE sfn_map_runs SET doc = ? WHERE arn = ?", (json.dumps(doc), self.arn)
+            )
+
+    def finish(self, status: str, error: str | None = None, cause: str | None = None) -> None:
+        with self.store.transaction():
+            self.store.execute(
+                "UPDATE sfn_map_runs SET status = ?, stopped = ? WHERE arn = ?",
+                (status, clock.now(), self.arn),
+            )
+
+
 class _Host:
     """What one execution's interpreter asks of the provider."""
 
@@ -1262,6 +1388,7 @@ class _Host:
         self.account = str(row["account"])
         self.region = str(row["region"])
         self.durable = row["type"] == "STANDARD"
+        self.machine = str(row["machine"])
         self.role_arn = str(row["role"])
         self.session = str(row["name"])
         self._role: sdk.Role | None = None
@@ -1323,6 +1450,82 @@ class _Host:
         raise StatesError(error, "")
 
     # -- tasks --------------------------------------------------------------------------
+
+    def map_run(self, name: str, state: Json, total: int) -> _MapRun:
+        machine_name = self.machine.split(":")[6]
+        label = state.get("Label") or name
+        run_arn = arn(
+            "states",
+            self.region,
+            self.account,
+            f"mapRun:{machine_name}/{label}:{uuid.uuid4()}",
+        )
+        doc = {
+            "maxConcurrency": int(state.get("MaxConcurrency") or 0),
+            "toleratedFailurePercentage": float(state.get("ToleratedFailurePercentage") or 0),
+            "toleratedFailureCount": int(state.get("ToleratedFailureCount") or 0),
+            "counts": {"pending": total, "total": total},
+        }
+        with self.store.transaction():
+            self.store.execute(
+                "INSERT INTO sfn_map_runs (arn, execution, machine, status, started, doc) "
+                "VALUES (?, ?, ?, 'RUNNING', ?, ?)",
+                (run_arn, self.arn, self.machine, clock.now(), json.dumps(doc)),
+            )
+        return _MapRun(self.store, run_arn)
+
+    async def read_items(self, resource: str, params: Json, config: Json) -> list[Any]:
+        """A Distributed Map's ItemReader: an S3 object's JSON array, JSON lines or CSV rows,
+        or the objects a listing names."""
+        try:
+            if resource == "arn:aws:states:::s3:listObjectsV2":
+                return await self._listed(params)
+            if resource != "arn:aws:states:::s3:getObject":
+                raise StatesError("States.Runtime", f"The ItemReader {resource} is not supported")
+            out = await self._call("s3", "GetObject", sdk.to_model(params, None))
+        except ServiceError as exc:
+            raise StatesError(sdk.error_name("S3", exc.code), exc.message) from None
+        text = sdk.read_body(out.get("Body")).decode("utf-8", "replace")
+        kind = config.get("InputType", "JSON")
+        try:
+            if kind == "JSON":
+                items = json.loads(text)
+                if not isinstance(items, list):
+                    raise ValueError("not an array")
+                return items
+            if kind == "JSONL":
+                return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise StatesError(
+                "States.ItemReaderFailed", f"The object is not valid {kind}"
+            ) from None
+        if kind != "CSV":
+            raise StatesError("States.ItemReaderFailed", f"InputType {kind} is not supported")
+        rows = list(csv.reader(io.StringIO(text)))
+        if config.get("CSVHeaderLocation") == "GIVEN":
+            headers = list(config.get("CSVHeaders") or [])
+        else:
+            headers, rows = (rows[0], rows[1:]) if rows else ([], [])
+        return [dict(zip(headers, row, strict=False)) for row in rows]
+
+    async def _listed(self, params: Json) -> list[Any]:
+        items: list[Any] = []
+        req = dict(params)
+        while True:
+            out = await self._call("s3", "ListObjectsV2", req)
+            for obj in out.get("Contents") or []:
+                items.append(
+                    {
+                        "Etag": obj.get("ETag"),
+                        "Key": obj.get("Key"),
+                        "LastModified": sdk.from_model(obj.get("LastModified"), None),
+                        "Size": obj.get("Size"),
+                        "StorageClass": obj.get("StorageClass"),
+                    }
+                )
+            if not out.get("IsTruncated"):
+                return items
+            req["ContinuationToken"] = out["NextContinuationToken"]
 
     async def run_task(self, call: TaskCall) -> Any:
         resource = call.resource

@@ -15,6 +15,7 @@ from nubes.core.resources import (
     ResourceType,
     as_json,
 )
+from nubes.services.stepfunctions.integrations import read_body
 
 Json = dict[str, Any]
 _GONE = ("StateMachineDoesNotExist", "ActivityDoesNotExist", "InvalidArn")
@@ -28,9 +29,7 @@ def _read_s3(ctx: ResourceContext, location: Json) -> str:
     params = {"Bucket": location["Bucket"], "Key": location["Key"]}
     if location.get("Version"):
         params["VersionId"] = location["Version"]
-    body = ctx.call("s3", "GetObject", params)["Body"]
-    data = body if isinstance(body, bytes | bytearray) else b"".join(body)
-    return bytes(data).decode()
+    return read_body(ctx.call("s3", "GetObject", params).get("Body")).decode()
 
 
 def definition(ctx: ResourceContext, props: Props) -> str:
