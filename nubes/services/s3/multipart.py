@@ -33,7 +33,8 @@ _INVALID_PART = (
 
 
 # How long a completed upload's answer is repeated to a client completing it again (a retry
-# after a lost response): AWS answers such retries with 200 for a while without saying how long.
+# after a lost response), and an ended upload's abort answered 204 again: AWS answers such
+# retries for a while without saying how long.
 COMPLETED_KEPT_SECONDS = 24 * 3600
 
 
