@@ -187,6 +187,28 @@ def test_topic_policy_messages_name_the_http_section(
     assert "DeliveryPolicy" not in attrs
 
 
+def test_default_effective_policy_of_an_http_subscription(
+    sns: Any, http_endpoint: Recorder, unique: Callable[[str], str]
+) -> None:
+    topic = sns.create_topic(Name=unique("dp"))["TopicArn"]
+    sub = _http_subscription(sns, topic, http_endpoint)
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert json.loads(attrs["EffectiveDeliveryPolicy"]) == {
+        "healthyRetryPolicy": DEFAULT_RETRY_POLICY,
+        "sicklyRetryPolicy": None,
+        "throttlePolicy": None,
+        "guaranteed": False,
+    }
+    topic_attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert json.loads(topic_attrs["EffectiveDeliveryPolicy"]) == {
+        "http": {
+            "defaultHealthyRetryPolicy": DEFAULT_RETRY_POLICY,
+            "disableSubscriptionOverrides": False,
+            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"},
+        }
+    }
+
+
 def test_documented_policies_are_accepted_and_reported_effective(
     sns: Any, http_endpoint: Recorder, unique: Callable[[str], str]
 ) -> None:
@@ -221,6 +243,8 @@ def test_documented_policies_are_accepted_and_reported_effective(
     assert sub_effective["healthyRetryPolicy"] == {**DEFAULT_RETRY_POLICY, "numRetries": 5}
     assert sub_effective["throttlePolicy"] == {"maxReceivesPerSecond": 7}
     assert sub_effective["requestPolicy"] == {"headerContentType": "application/json"}
+    assert sub_effective["sicklyRetryPolicy"] is None
+    assert sub_effective["guaranteed"] is False
 
     # A topic that disables overrides has its defaults win over the subscription's.
     topic_policy["http"]["disableSubscriptionOverrides"] = True

@@ -194,8 +194,18 @@ def effective(subscription: str | None, topic: str | None) -> dict[str, Any]:
         **DEFAULT_RETRY_POLICY,
         **{k: v for k, v in (out["healthyRetryPolicy"] or {}).items() if v is not None},
     }
-    out["requestPolicy"] = out["requestPolicy"] or {"headerContentType": DEFAULT_CONTENT_TYPE}
+    # AWS reports these two members whether or not a policy set them.
+    out["sicklyRetryPolicy"] = own.get("sicklyRetryPolicy")
+    out["guaranteed"] = bool(own.get("guaranteed", False))
+    if out["requestPolicy"] is None:
+        del out["requestPolicy"]
     return out
+
+
+def content_type(policy: Mapping[str, Any]) -> str:
+    """The Content-Type notifications are posted with, from an effective policy."""
+    request = policy.get("requestPolicy") or {}
+    return str(request.get("headerContentType") or DEFAULT_CONTENT_TYPE)
 
 
 def topic_effective(topic: str | None) -> dict[str, Any]:

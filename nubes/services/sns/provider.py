@@ -764,8 +764,7 @@ class SnsProvider(ServiceProvider):
         policy = self._effective_policy(sub)
         throttle = (policy["throttlePolicy"] or {}).get("maxReceivesPerSecond")
         headers = {
-            "Content-Type": policy["requestPolicy"].get("headerContentType")
-            or delivery_policy.DEFAULT_CONTENT_TYPE
+            "Content-Type": delivery_policy.content_type(policy)
             if kind == "Notification"
             else delivery_policy.DEFAULT_CONTENT_TYPE,
             "x-amz-sns-message-type": kind,
