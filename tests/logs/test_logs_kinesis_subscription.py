@@ -124,6 +124,18 @@ def test_kinesis_destination_needs_a_role_and_a_writable_stream(
         "Could not deliver test message to specified Kinesis stream. Check if the given kinesis "
         "stream is in ACTIVE state."
     )
+    # Firehose does not exist in nubes: its streams are refused as AWS refuses a missing one.
+    with pytest.raises(ClientError) as exc:
+        logs.put_subscription_filter(
+            logGroupName=group,
+            filterName="f",
+            filterPattern="",
+            destinationArn=f"arn:aws:firehose:{REGION}:{account}:deliverystream/s",
+            roleArn=ROLE.format(account=account),
+        )
+    assert exc.value.response["Error"]["Message"].startswith(
+        "Could not deliver test message to specified Firehose stream."
+    )
     # Only Lambda, Kinesis, Firehose and Logs destinations can receive subscriptions.
     with pytest.raises(ClientError) as exc:
         logs.put_subscription_filter(

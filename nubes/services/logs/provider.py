@@ -558,8 +558,9 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
             )
         if kind == "firehose":
             raise errors.InvalidParameterException(
-                "Could not deliver test message to specified Firehose stream: Amazon Data "
-                "Firehose does not exist in nubes."
+                "Could not deliver test message to specified Firehose stream. Check if the "
+                "given Firehose stream is in ACTIVE state. (Amazon Data Firehose does not exist "
+                "in nubes.)"
             )
         record = subscriptions.kinesis_record(
             destination_arn, subscriptions.control_message(now_ms()), "", "Random"
