@@ -203,3 +203,40 @@ def test_legacy_global_table_operations(ddb: Any, unique: Callable[[str], str]) 
             "GlobalTableNotFoundException",
             f"Global table with name '{name}' does not exist.",
         )
+
+
+def test_index_and_ttl_changes_apply_to_every_replica(
+    ddb: Any, away: Any, unique: Callable[[str], str]
+) -> None:
+    name = _global_table(ddb, unique)
+    ddb.update_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
+    ddb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
+    )
+    index = away.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    assert index["IndexName"] == "by-g"
+    assert index["IndexArn"].split(":")[3] == AWAY
+    assert away.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires",
+    }
+    ddb.put_item(TableName=name, Item={"pk": {"S": "k"}, "g": {"S": "green"}})
+    found = away.query(
+        TableName=name,
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "green"}},
+    )["Items"]
+    assert found == [{"pk": {"S": "k"}, "g": {"S": "green"}}]

@@ -207,6 +207,12 @@ class DynamoDBProvider(ServiceProvider):
         return {"GlobalTables": []}
 
     def update_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        out = self._update_table(ctx, req)
+        # Capacity and index changes apply to every replica of a global table.
+        self.replicas.propagate(ctx, req, self._update_table)
+        return out
+
+    def _update_table(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self.tables.editable(ctx.account_id, ctx.region, req["TableName"])
         spec = table.spec
         definitions = {d["AttributeName"]: d for d in spec["AttributeDefinitions"]}
@@ -437,6 +443,11 @@ class DynamoDBProvider(ServiceProvider):
         return {"Tags": [{"Key": k, "Value": v} for k, v in self.env.tags.get(table.arn).items()]}
 
     def update_time_to_live(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        out = self._update_time_to_live(ctx, req)
+        self.replicas.propagate(ctx, req, self._update_time_to_live)
+        return out
+
+    def _update_time_to_live(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         table = self.tables.editable(ctx.account_id, ctx.region, req["TableName"])
         spec = req["TimeToLiveSpecification"]
         current = table.spec.get("_ttl") or {}

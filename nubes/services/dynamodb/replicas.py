@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -23,6 +25,7 @@ from nubes.services.dynamodb.errors import ValidationException, errors
 from nubes.services.dynamodb.models import Item, Table
 
 if TYPE_CHECKING:
+    from nubes.core.context import RequestContext
     from nubes.services.dynamodb.provider import DynamoDBProvider
 
 VERSION = "2019.11.21"
@@ -55,6 +58,18 @@ def describe(spec: dict[str, Any], region: str, out: dict[str, Any]) -> None:
     ]
     if now < members.get(region, 0.0) + CREATING_SECONDS and out["TableStatus"] == "ACTIVE":
         out["TableStatus"] = "CREATING"
+
+
+# The settings a change to one replica makes to all (the others are each replica's own).
+SHARED_SETTINGS = (
+    "AttributeDefinitions",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "OnDemandThroughput",
+    "GlobalSecondaryIndexUpdates",
+    "WarmThroughput",
+    "TimeToLiveSpecification",
+)
 
 
 class Replicas:
@@ -141,6 +156,22 @@ class Replicas:
             else:
                 self.provider.items.put(other, new, old, av.item_size(new))
             self.provider.record(other, key, old, new)
+
+    def propagate(
+        self,
+        ctx: RequestContext,
+        req: dict[str, Any],
+        apply: Callable[[RequestContext, dict[str, Any]], Any],
+    ) -> None:
+        """Make the shared settings of an UpdateTable or UpdateTimeToLive on one replica to
+        the others, as DynamoDB keeps a global table's replicas alike."""
+        shared = {k: v for k, v in req.items() if k in SHARED_SETTINGS}
+        if not shared:
+            return
+        table = self.provider.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        for region in group(table):
+            if region != table.region:
+                apply(replace(ctx, region=region), {"TableName": table.name, **shared})
 
     def check_stream_change(self, table: Table, spec: dict[str, Any]) -> None:
         if group(table) and not spec.get("StreamEnabled"):
