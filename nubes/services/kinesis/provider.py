@@ -913,10 +913,20 @@ class KinesisProvider(ServiceProvider):
             out["ChildShards"] = self._children(stream, shard)
         else:
             out["NextShardIterator"] = self._iterator(stream, shard, after)
+        dims = {"StreamName": stream.name}
+        record = self.env.metrics.record
+        record(account, region, NAMESPACE, "GetRecords.Success", 1, "Count", dims)
+        record(
+            account,
+            region,
+            NAMESPACE,
+            "GetRecords.IteratorAgeMilliseconds",
+            out["MillisBehindLatest"],
+            "Milliseconds",
+            dims,
+        )
         if got:
-            dims = {"StreamName": stream.name}
             size = sum(len(r.data) for r in got)
-            record = self.env.metrics.record
             record(account, region, NAMESPACE, "GetRecords.Records", len(got), "Count", dims)
             record(account, region, NAMESPACE, "GetRecords.Bytes", size, "Bytes", dims)
         return out

@@ -342,6 +342,10 @@ class EventSourceMappings(FunctionAccess):
                     busy = await self._poll_stream(scope, doc)
             except asyncio.CancelledError:
                 raise
+            except ServiceError as err:
+                # The source is gone or refuses: a state the user sees, not a fault of nubes.
+                log.debug("event source mapping %s: %s", uuid, err)
+                busy = False
             except Exception:
                 log.exception("event source mapping %s failed", uuid)
                 busy = False
