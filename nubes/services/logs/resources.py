@@ -1,8 +1,10 @@
 """CloudWatch Logs' CloudFormation resource types: AWS::Logs::LogGroup, LogStream,
-MetricFilter and SubscriptionFilter."""
+MetricFilter, SubscriptionFilter, and the vended-log DeliverySource, DeliveryDestination and
+Delivery."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -198,6 +200,170 @@ class SubscriptionFilter(ResourceType):
         ctx.call("logs", "PutSubscriptionFilter", params)
 
 
+class DeliverySource(ResourceType):
+    type_name = "AWS::Logs::DeliverySource"
+    attributes = ("Arn", "ResourceArns", "Service")
+    required = ("Name",)
+    replace_on = frozenset({"Name"})
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        return self._put(ctx, props)
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        return self._put(ctx, props)
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(GONE, "logs", "DeleteDeliverySource", {"name": current.physical_id})
+
+    @staticmethod
+    def _put(ctx: ResourceContext, props: Props) -> Provisioned:
+        params: Json = {
+            "name": props["Name"],
+            "resourceArn": props.get("ResourceArn"),
+            "logType": props.get("LogType"),
+        }
+        tags = ctx.tag_map(props.get("Tags"))
+        if tags:
+            params["tags"] = tags
+        source = ctx.call("logs", "PutDeliverySource", params)["deliverySource"]
+        return Provisioned(
+            source["name"],
+            attributes={
+                "Arn": source["arn"],
+                "ResourceArns": source["resourceArns"],
+                "Service": source["service"],
+            },
+        )
+
+
+class DeliveryDestination(ResourceType):
+    type_name = "AWS::Logs::DeliveryDestination"
+    attributes = ("Arn", "DeliveryDestinationType")
+    required = ("Name",)
+    replace_on = frozenset({"Name", "DestinationResourceArn", "OutputFormat"})
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        return self._put(ctx, props)
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        if old_props.get("DeliveryDestinationPolicy") and not props.get(
+            "DeliveryDestinationPolicy"
+        ):
+            ctx.call(
+                "logs",
+                "DeleteDeliveryDestinationPolicy",
+                {"deliveryDestinationName": current.physical_id},
+            )
+        return self._put(ctx, props)
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(GONE, "logs", "DeleteDeliveryDestination", {"name": current.physical_id})
+
+    @staticmethod
+    def _put(ctx: ResourceContext, props: Props) -> Provisioned:
+        params: Json = {"name": props["Name"]}
+        if "DestinationResourceArn" in props:
+            params["deliveryDestinationConfiguration"] = {
+                "destinationResourceArn": props["DestinationResourceArn"]
+            }
+        for prop, param in (
+            ("OutputFormat", "outputFormat"),
+            ("DeliveryDestinationType", "deliveryDestinationType"),
+        ):
+            if prop in props:
+                params[param] = props[prop]
+        tags = ctx.tag_map(props.get("Tags"))
+        if tags:
+            params["tags"] = tags
+        destination = ctx.call("logs", "PutDeliveryDestination", params)["deliveryDestination"]
+        policy = props.get("DeliveryDestinationPolicy")
+        if policy:
+            document = policy.get("DeliveryDestinationPolicy")
+            ctx.call(
+                "logs",
+                "PutDeliveryDestinationPolicy",
+                {
+                    "deliveryDestinationName": destination["name"],
+                    "deliveryDestinationPolicy": (
+                        document if isinstance(document, str) else json.dumps(document)
+                    ),
+                },
+            )
+        return Provisioned(
+            destination["name"],
+            attributes={
+                "Arn": destination["arn"],
+                "DeliveryDestinationType": destination["deliveryDestinationType"],
+            },
+        )
+
+
+class Delivery(ResourceType):
+    type_name = "AWS::Logs::Delivery"
+    attributes = ("Arn", "DeliveryDestinationType", "DeliveryId")
+    required = ("DeliverySourceName", "DeliveryDestinationArn")
+    replace_on = frozenset({"DeliverySourceName", "DeliveryDestinationArn"})
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        params: Json = {
+            "deliverySourceName": props["DeliverySourceName"],
+            "deliveryDestinationArn": props["DeliveryDestinationArn"],
+            **self._configuration(props),
+        }
+        tags = ctx.tag_map(props.get("Tags"))
+        if tags:
+            params["tags"] = tags
+        delivery = ctx.call("logs", "CreateDelivery", params)["delivery"]
+        return Provisioned(
+            delivery["id"],
+            attributes={
+                "Arn": delivery["arn"],
+                "DeliveryDestinationType": delivery["deliveryDestinationType"],
+                "DeliveryId": delivery["id"],
+            },
+        )
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        changes = self._configuration(props)
+        if changes:
+            ctx.call("logs", "UpdateDeliveryConfiguration", {"id": current.physical_id, **changes})
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(GONE, "logs", "DeleteDelivery", {"id": current.physical_id})
+
+    @staticmethod
+    def _configuration(props: Props) -> Json:
+        out: Json = {}
+        if "RecordFields" in props:
+            out["recordFields"] = list(props["RecordFields"])
+        if "FieldDelimiter" in props:
+            out["fieldDelimiter"] = props["FieldDelimiter"]
+        s3: Json = {}
+        if "S3SuffixPath" in props:
+            s3["suffixPath"] = props["S3SuffixPath"]
+        if "S3EnableHiveCompatiblePath" in props:
+            s3["enableHiveCompatiblePath"] = props["S3EnableHiveCompatiblePath"] in (True, "true")
+        if s3:
+            out["s3DeliveryConfiguration"] = s3
+        return out
+
+
 TYPES: dict[str, type[ResourceType]] = {
-    t.type_name: t for t in (LogGroup, LogStream, MetricFilter, SubscriptionFilter)
+    t.type_name: t
+    for t in (
+        LogGroup,
+        LogStream,
+        MetricFilter,
+        SubscriptionFilter,
+        DeliverySource,
+        DeliveryDestination,
+        Delivery,
+    )
 }
