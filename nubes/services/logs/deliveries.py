@@ -343,10 +343,6 @@ class Deliveries:
         destination = self._destination_by_arn(ctx, destination_arn)
         kind = destination["deliveryDestinationType"]
         log_source = _source_kind(source["resourceArns"][0])
-        if kind not in log_source.destinations:
-            raise errors.ValidationException(
-                f"{log_source.service} {source['logType']} cannot be delivered to {kind}."
-            )
         if any(
             d["deliveryDestinationArn"] == destination["arn"]
             for d in self._deliveries_of_source(scope, source["name"])
