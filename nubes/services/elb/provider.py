@@ -116,12 +116,6 @@ class ElbProvider(BalancingProvider[tuple[str, str, str, str]]):
         )
         self.plane.changed()
 
-    def _ec2(self, ctx: RequestContext, operation: str, params: Json) -> Json:
-        result: Json = self.env.providers.invoke(
-            "ec2", operation, params, ctx.account_id, ctx.region
-        )
-        return result
-
     # -- load balancers -------------------------------------------------------------------
 
     def create_load_balancer(self, ctx: RequestContext, req: Json) -> Json:
@@ -231,15 +225,7 @@ class ElbProvider(BalancingProvider[tuple[str, str, str, str]]):
         if not ids and not zones:
             raise errors.ValidationError("Either AvailabilityZones or Subnets must be specified")
         if ids:
-            try:
-                found = self._ec2(ctx, "DescribeSubnets", {"SubnetIds": ids})["Subnets"]
-            except ServiceError:
-                found = []
-            known = {s["SubnetId"] for s in found}
-            for sid in ids:
-                if sid not in known:
-                    raise errors.SubnetNotFoundException(f"The subnet ID '{sid}' is not valid")
-            return list(found)
+            return self._named_subnets(ctx, ids, errors.SubnetNotFoundException)
         found = self._ec2(
             ctx,
             "DescribeSubnets",

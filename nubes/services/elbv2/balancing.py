@@ -7,9 +7,11 @@ target."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from nubes.core.context import RequestContext
+from nubes.protocol.base import ServiceError
 from nubes.runtime.proxy import Plane, config
 from nubes.services.base import ServiceProvider
 from nubes.services.elbv2 import certificates
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 DNS_SUFFIX = "elb.localhost.localstack.cloud"
 TICK = 1.0
+Json = dict[str, Any]
 
 Key = TypeVar("Key", bound=Hashable)
 """What names one target's health checks (the balancer's or target group's, and the target)."""
@@ -46,6 +49,26 @@ class BalancingProvider(ServiceProvider, Generic[Key]):
     def reset(self) -> None:
         self._probing.clear()
         self.plane.changed()
+
+    def _ec2(self, ctx: RequestContext, operation: str, params: Json) -> Json:
+        result: Json = self.env.providers.invoke(
+            "ec2", operation, params, ctx.account_id, ctx.region
+        )
+        return result
+
+    def _named_subnets(
+        self, ctx: RequestContext, ids: list[str], missing: Callable[[str], Exception]
+    ) -> list[Json]:
+        """The subnets, each of which must exist (``missing`` is the service's error)."""
+        try:
+            found = self._ec2(ctx, "DescribeSubnets", {"SubnetIds": ids})["Subnets"]
+        except ServiceError:
+            found = []
+        known = {s["SubnetId"] for s in found}
+        for sid in ids:
+            if sid not in known:
+                raise missing(f"The subnet ID '{sid}' is not valid")
+        return list(found)
 
     def _certificate(self, certificate_arn: str) -> tuple[bytes, bytes] | None:
         return certificates.material(self.env, certificate_arn)

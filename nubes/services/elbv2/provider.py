@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -196,22 +196,8 @@ class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
 
     # -- EC2 look-ups ---------------------------------------------------------------------
 
-    def _ec2(self, ctx: RequestContext, operation: str, params: Json) -> Json:
-        result: Json = self.env.providers.invoke(
-            "ec2", operation, params, ctx.account_id, ctx.region
-        )
-        return result
-
     def _subnets(self, ctx: RequestContext, ids: list[str]) -> list[Json]:
-        try:
-            found = self._ec2(ctx, "DescribeSubnets", {"SubnetIds": ids})["Subnets"]
-        except ServiceError:
-            found = []
-        known = {s["SubnetId"] for s in found}
-        for sid in ids:
-            if sid not in known:
-                raise errors.SubnetNotFoundException(f"The subnet ID '{sid}' is not valid")
-        return list(found)
+        return self._named_subnets(ctx, ids, errors.SubnetNotFoundException)
 
     def _security_groups(self, ctx: RequestContext, ids: list[str], vpc: str) -> list[str]:
         try:
@@ -434,16 +420,7 @@ class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
     def modify_load_balancer_attributes(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._lb(ctx, req["LoadBalancerArn"])
         allowed = defaults.LB_ATTRIBUTES[doc["Type"]]
-        for attr in req["Attributes"]:
-            key, value = attr.get("Key", ""), attr.get("Value", "")
-            if key not in allowed:
-                raise errors.InvalidConfigurationRequestException(
-                    f"Load balancer attribute key '{key}' is not recognized"
-                )
-            _check_attribute(key, value)
-            doc["Attributes"][key] = value
-        self._update(doc["LoadBalancerArn"], doc)
-        return {"Attributes": _attributes_out(doc["Attributes"])}
+        return self._set_attributes(doc, doc["LoadBalancerArn"], req, allowed, "Load balancer")
 
     def set_security_groups(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._lb(ctx, req["LoadBalancerArn"])
@@ -675,15 +652,22 @@ class Elbv2Provider(BalancingProvider[tuple[str, str, int]]):
     def modify_target_group_attributes(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._tg(req["TargetGroupArn"])
         allowed = defaults.target_group_attributes(doc["TargetType"], doc.get("Protocol"))
+        return self._set_attributes(doc, doc["TargetGroupArn"], req, allowed, "Target group")
+
+    def _set_attributes(
+        self, doc: Json, item_arn: str, req: Json, allowed: Container[str], what: str
+    ) -> Json:
+        """ModifyLoadBalancerAttributes and ModifyTargetGroupAttributes: every key must be one
+        the load balancer or target group accepts."""
         for attr in req["Attributes"]:
             key, value = attr.get("Key", ""), attr.get("Value", "")
             if key not in allowed:
                 raise errors.InvalidConfigurationRequestException(
-                    f"Target group attribute key '{key}' is not recognized"
+                    f"{what} attribute key '{key}' is not recognized"
                 )
             _check_attribute(key, value)
             doc["Attributes"][key] = value
-        self._update(doc["TargetGroupArn"], doc)
+        self._update(item_arn, doc)
         return {"Attributes": _attributes_out(doc["Attributes"])}
 
     # -- targets --------------------------------------------------------------------------
