@@ -605,31 +605,25 @@ class Keeper(LifecycleHooks, InstanceRefreshes, WarmPools):
         """Calls operation ``v2`` on each of the group's target groups and ``classic`` on each
         of its Classic Load Balancers, for the instances: the (service, answer) of each call
         that succeeded."""
+        calls = [
+            ("elbv2", v2, {"TargetGroupArn": tg, "Targets": [{"Id": i} for i in ids]})
+            for tg in group.get("TargetGroupARNs") or ()
+        ] + [
+            (
+                "elb",
+                classic,
+                {"LoadBalancerName": lb, "Instances": [{"InstanceId": i} for i in ids]},
+            )
+            for lb in group.get("LoadBalancerNames") or ()
+        ]
         answers: list[tuple[str, Json]] = []
         if not ids:
             return answers
-        if "elbv2" in PROVIDERS:
-            for tg in group.get("TargetGroupARNs") or ():
-                out = self._elb_call(
-                    "elbv2",
-                    v2,
-                    {"TargetGroupArn": tg, "Targets": [{"Id": i} for i in ids]},
-                    account,
-                    region,
-                )
+        for service, operation, params in calls:
+            if service in PROVIDERS:
+                out = self._elb_call(service, operation, params, account, region)
                 if out is not None:
-                    answers.append(("elbv2", out))
-        if "elb" in PROVIDERS:
-            for lb in group.get("LoadBalancerNames") or ():
-                out = self._elb_call(
-                    "elb",
-                    classic,
-                    {"LoadBalancerName": lb, "Instances": [{"InstanceId": i} for i in ids]},
-                    account,
-                    region,
-                )
-                if out is not None:
-                    answers.append(("elb", out))
+                    answers.append((service, out))
         return answers
 
     def _elb_call(
