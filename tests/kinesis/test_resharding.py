@@ -4,6 +4,7 @@ shard reads to its end and then names its children; ListShards filters and pages
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -138,6 +139,12 @@ def test_list_shards_pages_with_next_token_only(
     with pytest.raises(ClientError) as err:
         kinesis.list_shards(StreamName=name, NextToken=first["NextToken"])
     assert _code(err) == "InvalidArgumentException"
+    with pytest.raises(ClientError) as err:
+        kinesis.list_shards(NextToken=first["NextToken"], ShardFilter={"Type": "AT_LATEST"})
+    assert _code(err) == "InvalidArgumentException"
+    with pytest.raises(ClientError) as err:
+        kinesis.list_shards(StreamName=name, StreamCreationTimestamp=datetime(2001, 1, 1))
+    assert _code(err) == "ResourceNotFoundException"
     second = kinesis.list_shards(NextToken=first["NextToken"], MaxResults=2)
     assert [s["ShardId"] for s in second["Shards"]] == [S2, S3]
     third = kinesis.list_shards(NextToken=second["NextToken"], MaxResults=2)

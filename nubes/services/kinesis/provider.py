@@ -625,10 +625,11 @@ class KinesisProvider(ServiceProvider):
                 raise errors.InvalidArgumentException(
                     "NextToken and StreamName/StreamARN cannot be provided together."
                 )
-            if req.get("ExclusiveStartShardId"):
-                raise errors.InvalidArgumentException(
-                    "NextToken and ExclusiveStartShardId cannot be provided together."
-                )
+            for member in ("ExclusiveStartShardId", "StreamCreationTimestamp", "ShardFilter"):
+                if req.get(member) is not None:
+                    raise errors.InvalidArgumentException(
+                        f"NextToken and {member} cannot be provided together."
+                    )
             position = self._read_token(token, "shards")
             account, region, name = self._parse_stream_arn(position["arn"])
             stream = self._find(account, region, name)
@@ -643,6 +644,12 @@ class KinesisProvider(ServiceProvider):
                     "Either NextToken or StreamName/StreamARN should be provided."
                 )
             stream = self._stream(ctx, req)
+            created = _seconds(req.get("StreamCreationTimestamp"))
+            if created is not None and int(created) != int(stream.created):
+                raise errors.ResourceNotFoundException(
+                    f"Stream {stream.name} under account {stream.account} created at "
+                    f"{int(created)} not found."
+                )
             shards = self._filtered_shards(stream, req.get("ShardFilter"))
             start = req.get("ExclusiveStartShardId")
             after = shard_index(start) if start else None
