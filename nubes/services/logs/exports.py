@@ -58,6 +58,7 @@ class ExportTasks:
     documents: DocumentsModel
     model: LogsModel
     env: Any
+    _exports_waiting = True
 
     # -- operations -------------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class ExportTasks:
         if req.get("logStreamNamePrefix"):
             task["logStreamNamePrefix"] = req["logStreamNamePrefix"]
         self.documents.put(scope, KIND, task_id, task)
+        self._exports_waiting = True
         return {"taskId": task_id}
 
     def describe_export_tasks(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +139,13 @@ class ExportTasks:
 
     def _export_tick(self) -> None:
         """Move each active task one step: PENDING to RUNNING, RUNNING to its end."""
-        for scope, task in self.documents.everywhere(KIND, "$.status.code", ACTIVE):
+        if not self._exports_waiting:
+            return
+        active = self.documents.everywhere(KIND, "$.status.code", ACTIVE)
+        # Until the next CreateExportTask there is nothing to look for (at start there may be:
+        # tasks a restart interrupted).
+        self._exports_waiting = bool(active)
+        for scope, task in active:
             if task["status"]["code"] == "PENDING":
                 task["status"] = {"code": "RUNNING", "message": "Running"}
             else:
