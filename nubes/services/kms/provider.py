@@ -501,16 +501,14 @@ class KmsProvider(ServiceProvider):
             (ctx.account_id, ctx.region),
         )
         page, marker = self._page([r["key_id"] for r in rows], req, lambda k: k)
-        out: Json = {
-            "Keys": [
+        return _listing(
+            "Keys",
+            [
                 {"KeyId": k, "KeyArn": arn("kms", ctx.region, ctx.account_id, f"key/{k}")}
                 for k in page
             ],
-            "Truncated": marker is not None,
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return out
+            marker,
+        )
 
     @staticmethod
     def _page(
@@ -724,10 +722,7 @@ class KmsProvider(ServiceProvider):
         self._rotatable(key, "ListKeyRotations")
         entries = [dict(r, KeyId=key.key_id) for r in key.doc["rotations"]]
         page, marker = self._page(list(range(len(entries))), req, lambda i: i)
-        out: Json = {"Rotations": [entries[i] for i in page], "Truncated": marker is not None}
-        if marker:
-            out["NextMarker"] = marker
-        return out
+        return _listing("Rotations", [entries[i] for i in page], marker)
 
     # -- imported key material --------------------------------------------------------------
 
@@ -913,8 +908,9 @@ class KmsProvider(ServiceProvider):
             key = self._key(ctx, req["KeyId"], create_managed=False)
             rows = [r for r in rows if r["key_id"] == key.key_id]
         page, marker = self._page(rows, req, lambda r: r["name"], default=50)
-        out: Json = {
-            "Aliases": [
+        return _listing(
+            "Aliases",
+            [
                 {
                     "AliasName": r["name"],
                     "AliasArn": arn("kms", ctx.region, ctx.account_id, r["name"]),
@@ -924,11 +920,8 @@ class KmsProvider(ServiceProvider):
                 }
                 for r in page
             ],
-            "Truncated": marker is not None,
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return out
+            marker,
+        )
 
     # -- key policies ------------------------------------------------------------------------
 
@@ -1033,13 +1026,11 @@ class KmsProvider(ServiceProvider):
 
     def _grant_entries(self, rows: list[Row], req: Json) -> Json:
         page, marker = self._page(rows, req, lambda r: r["grant_id"], default=50)
-        out: Json = {
-            "Grants": [dict(json.loads(r["doc"]), GrantId=r["grant_id"]) for r in page],
-            "Truncated": marker is not None,
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return out
+        return _listing(
+            "Grants",
+            [dict(json.loads(r["doc"]), GrantId=r["grant_id"]) for r in page],
+            marker,
+        )
 
     def list_grants(self, ctx: RequestContext, req: Json) -> Json:
         key = self._key(ctx, req["KeyId"])
@@ -1431,10 +1422,16 @@ class KmsProvider(ServiceProvider):
         key = self._key(ctx, req["KeyId"])
         tags = sorted(self.env.tags.get(key.arn).items())
         page, marker = self._page(tags, req, lambda t: t[0], default=50)
-        out: Json = {
-            "Tags": [{"TagKey": k, "TagValue": v} for k, v in page],
-            "Truncated": marker is not None,
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return out
+        return _listing(
+            "Tags",
+            [{"TagKey": k, "TagValue": v} for k, v in page],
+            marker,
+        )
+
+
+def _listing(member: str, items: list[Any], marker: str | None) -> Json:
+    """A list operation's answer: the page, Truncated, and NextMarker when there is more."""
+    out: Json = {member: items, "Truncated": marker is not None}
+    if marker:
+        out["NextMarker"] = marker
+    return out
