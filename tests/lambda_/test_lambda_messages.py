@@ -104,6 +104,14 @@ def test_versions_aliases_and_qualifiers(lam: Any, make_function: Callable[..., 
     latest = lam.get_function_configuration(FunctionName=name, Qualifier="$LATEST")
     assert latest["FunctionArn"] == f"{arn}:$LATEST"
     assert lam.get_function_configuration(FunctionName=name)["FunctionArn"] == arn
+    # An alias qualifies the ARN by its name; Version is the version it points to.
+    by_alias = lam.get_function_configuration(FunctionName=name, Qualifier="live")
+    assert (by_alias["FunctionArn"], by_alias["Version"]) == (f"{arn}:live", "1")
+    assert lam.get_function(FunctionName=f"{name}:live")["Configuration"]["FunctionArn"] == (
+        f"{arn}:live"
+    )
+    by_version = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert by_version["FunctionArn"] == f"{arn}:1"
     invoked = lam.invoke(FunctionName=name, Qualifier="$LATEST", Payload=b"{}")
     assert invoked["ExecutedVersion"] == "$LATEST"
 

@@ -346,10 +346,14 @@ class LambdaProvider(
         return self._configuration(self.version_of(scope, name, qualifier), qualifier)
 
     def _configuration(self, version: Version, qualifier: str | None) -> dict[str, Any]:
-        """AWS names $LATEST in the ARN only when the request (or a version listing) did."""
+        """The FunctionArn is qualified as the request was: $LATEST only when the request (or
+        a version listing) named it, an alias by the alias (with the Version it points to)."""
         config = dict(version.config)
         if qualifier == LATEST and version.version == LATEST:
             config["FunctionArn"] = f"{config['FunctionArn']}:{LATEST}"
+        elif qualifier and qualifier != LATEST and not qualifier.isdigit():
+            unqualified = config["FunctionArn"].rsplit(":function:", 1)
+            config["FunctionArn"] = f"{unqualified[0]}:function:{version.name}:{qualifier}"
         return config
 
     def list_functions(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
