@@ -5,11 +5,13 @@ account, writes replicated both ways, replicas removed by UpdateTable or DeleteT
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.cloudformation.conftest import outputs, reasons, settle
 from tests.dynamodb.conftest import error_of
 
 HOME, AWAY = "us-east-1", "eu-west-1"
@@ -240,3 +242,90 @@ def test_index_and_ttl_changes_apply_to_every_replica(
         ExpressionAttributeValues={":g": {"S": "green"}},
     )["Items"]
     assert found == [{"pk": {"S": "k"}, "g": {"S": "green"}}]
+
+
+def _template(name: str, regions: list[str]) -> str:
+    replicas = [
+        {
+            "Region": region,
+            "Tags": [{"Key": "where", "Value": region}],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        }
+        for region in regions
+    ]
+    return json.dumps(
+        {
+            "Resources": {
+                "Global": {
+                    "Type": "AWS::DynamoDB::GlobalTable",
+                    "Properties": {
+                        "TableName": name,
+                        "BillingMode": "PAY_PER_REQUEST",
+                        "AttributeDefinitions": [
+                            {"AttributeName": "pk", "AttributeType": "S"},
+                            {"AttributeName": "g", "AttributeType": "S"},
+                        ],
+                        "KeySchema": KEY,
+                        "GlobalSecondaryIndexes": [
+                            {
+                                "IndexName": "by-g",
+                                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                "Projection": {"ProjectionType": "ALL"},
+                            }
+                        ],
+                        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+                        "TimeToLiveSpecification": {"AttributeName": "exp", "Enabled": True},
+                        "Replicas": replicas,
+                    },
+                }
+            },
+            "Outputs": {
+                "Name": {"Value": {"Ref": "Global"}},
+                "Arn": {"Value": {"Fn::GetAtt": ["Global", "Arn"]}},
+                "TableId": {"Value": {"Fn::GetAtt": ["Global", "TableId"]}},
+            },
+        }
+    )
+
+
+def test_cloudformation_global_table(
+    ddb: Any, away: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    """AWS::DynamoDB::GlobalTable (CloudFormation User Guide): the table in the stack's
+    region and a replica in each other region of Replicas, each with its own settings."""
+    cfn = client("cloudformation")
+    third = client("dynamodb", region="us-west-2")
+    name, stack = unique("gt"), unique("gt-stack")
+    cfn.create_stack(StackName=stack, TemplateBody=_template(name, [HOME, AWAY]))
+    created = settle(cfn, stack)
+    assert created["StackStatus"] == "CREATE_COMPLETE", reasons(cfn, stack)
+    out = outputs(created)
+    assert out["Name"] == name
+    assert out["Arn"].endswith(f":table/{name}") and f":{HOME}:" in out["Arn"]
+    assert out["TableId"] == ddb.describe_table(TableName=name)["Table"]["TableId"]
+    table = away.describe_table(TableName=name)["Table"]
+    assert {r["RegionName"] for r in table["Replicas"]} == {HOME, AWAY}
+    assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by-g"
+    assert (
+        away.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"]
+        == "ENABLED"
+    )
+    tags = away.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    assert {"Key": "where", "Value": AWAY} in tags
+    backups = away.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    # Moving the replica from one region to another.
+    cfn.update_stack(StackName=stack, TemplateBody=_template(name, [HOME, "us-west-2"]))
+    updated = settle(cfn, stack)
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", reasons(cfn, stack)
+    assert error_of(lambda: away.describe_table(TableName=name))[0] == "ResourceNotFoundException"
+    replicas = ddb.describe_table(TableName=name)["Table"]["Replicas"]
+    assert {r["RegionName"] for r in replicas} == {HOME, "us-west-2"}
+    ddb.put_item(TableName=name, Item={"pk": {"S": "x"}, "g": {"S": "y"}})
+    assert third.get_item(TableName=name, Key={"pk": {"S": "x"}})["Item"]["g"] == {"S": "y"}
+    cfn.delete_stack(StackName=stack)
+    assert settle(cfn, created["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    for one in (ddb, third):
+        assert error_of(lambda c=one: c.describe_table(TableName=name))[0] == (
+            "ResourceNotFoundException"
+        )
