@@ -303,6 +303,14 @@ def integer(value: Any) -> int:
         raise ResourceFailed(f"Value '{value}' is not a valid integer") from None
 
 
+def number(value: Any) -> float:
+    """A template's decimal number, quoted or not."""
+    try:
+        return float(str(value))
+    except ValueError:
+        raise ResourceFailed(f"Value '{value}' is not a valid number") from None
+
+
 def boolean(value: Any) -> bool:
     """A template's boolean: true/false in any case, quoted or not."""
     if isinstance(value, bool):

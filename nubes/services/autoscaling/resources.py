@@ -14,6 +14,7 @@ from nubes.core.resources import (
     ResourceType,
     boolean,
     integer,
+    number,
 )
 
 Json = dict[str, Any]
@@ -53,13 +54,6 @@ _GROUP_NUMBERS = (
     "DefaultInstanceWarmup",
 )
 _GROUP_FLAGS = ("NewInstancesProtectedFromScaleIn", "CapacityRebalance")
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(str(value))
-    except ValueError:
-        raise ResourceFailed(f"Value '{value}' is not a valid number") from None
 
 
 def _ebs(ebs: Json) -> Json:
@@ -263,7 +257,7 @@ def _step(step: Json) -> Json:
     out: Json = {"ScalingAdjustment": integer(step["ScalingAdjustment"])}
     for key in ("MetricIntervalLowerBound", "MetricIntervalUpperBound"):
         if key in step:
-            out[key] = _number(step[key])
+            out[key] = number(step[key])
     return out
 
 
@@ -311,7 +305,7 @@ class ScalingPolicy(ResourceType):
             req["StepAdjustments"] = [_step(s) for s in props["StepAdjustments"]]
         if "TargetTrackingConfiguration" in props:
             tracking = dict(props["TargetTrackingConfiguration"])
-            tracking["TargetValue"] = _number(tracking["TargetValue"])
+            tracking["TargetValue"] = number(tracking["TargetValue"])
             if "DisableScaleIn" in tracking:
                 tracking["DisableScaleIn"] = boolean(tracking["DisableScaleIn"])
             req["TargetTrackingConfiguration"] = tracking

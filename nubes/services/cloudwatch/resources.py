@@ -10,11 +10,11 @@ from nubes.core.resources import (
     Props,
     Provisioned,
     ResourceContext,
-    ResourceFailed,
     ResourceType,
     as_json,
     boolean,
     integer,
+    number,
 )
 
 Json = dict[str, Any]
@@ -34,13 +34,6 @@ _PLAIN = (
 _ACTIONS = ("AlarmActions", "OKActions", "InsufficientDataActions")
 _COMPOSITE_PLAIN = ("AlarmRule", "AlarmDescription", "ActionsSuppressor")
 _COMPOSITE_NUMBERS = ("ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(str(value))
-    except ValueError:
-        raise ResourceFailed(f"Value '{value}' is not a valid number") from None
 
 
 def _query(query: Json) -> Json:
@@ -71,7 +64,7 @@ def _alarm_request(name: str, props: Props, ctx: ResourceContext) -> Json:
         if key in props:
             req[key] = integer(props[key])
     if "Threshold" in props:
-        req["Threshold"] = _number(props["Threshold"])
+        req["Threshold"] = number(props["Threshold"])
     if "Metrics" in props:
         req["Metrics"] = [_query(q) for q in props["Metrics"]]
     return req
