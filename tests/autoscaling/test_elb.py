@@ -212,6 +212,9 @@ def test_a_classic_load_balancer_as_traffic_source(
         MaxSize=2,
         VPCZoneIdentifier=",".join(s for _, s in subnets),
         HealthCheckType="ELB",
+        # The clock runs ahead of a booting instance on a loaded host: without a grace period
+        # the group would replace it for failing checks it could not yet answer.
+        HealthCheckGracePeriod=3600,
     )
     asg.attach_traffic_sources(
         AutoScalingGroupName="classic", TrafficSources=[{"Identifier": "classic", "Type": "elb"}]
