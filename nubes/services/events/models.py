@@ -273,11 +273,6 @@ class Model:
         )
         return [_rule(r) for r in rows]
 
-    def has_schedules(self) -> bool:
-        return bool(
-            self.store.scalar("SELECT 1 FROM events_rules WHERE next_fire IS NOT NULL LIMIT 1")
-        )
-
     def set_next_fire(self, rule: Rule, next_fire: float | None) -> None:
         self.store.execute(
             "UPDATE events_rules SET next_fire = ? WHERE account = ? AND region = ? AND bus = ? "

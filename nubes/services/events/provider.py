@@ -94,17 +94,13 @@ class EventsProvider(ApiDestinations, ServiceProvider):
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
-        store = env.state.store
-        if has_pending(store, "events"):
-            return True
-        if not store.scalar(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_rules'"
-        ):
-            return False
-        return Model(store).has_schedules() or bool(
-            store.scalar(
+        return (
+            has_pending(env.state.store, "events")
+            or cls.has_rows(env, "SELECT 1 FROM events_rules WHERE next_fire IS NOT NULL LIMIT 1")
+            or cls.has_rows(
+                env,
                 "SELECT 1 FROM events_replays WHERE json_extract(doc, '$.State') "
-                "IN ('STARTING', 'CANCELLING') LIMIT 1"
+                "IN ('STARTING', 'CANCELLING') LIMIT 1",
             )
         )
 

@@ -87,15 +87,8 @@ class SchedulerProvider(ServiceProvider):
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
-        store = env.state.store
-        if has_pending(store, "scheduler"):
-            return True
-        if not store.scalar(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scheduler_schedules'"
-        ):
-            return False
-        return bool(
-            store.scalar("SELECT 1 FROM scheduler_schedules WHERE fire_at IS NOT NULL LIMIT 1")
+        return has_pending(env.state.store, "scheduler") or cls.has_rows(
+            env, "SELECT 1 FROM scheduler_schedules WHERE fire_at IS NOT NULL LIMIT 1"
         )
 
     async def start(self) -> None:
