@@ -976,7 +976,8 @@ class Enforcer:
         bucket, key = params.get("Bucket"), params.get("Key")
         if not bucket:
             return "", None
-        arn = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
+        base = f"arn:{ctx.partition}:s3:::{bucket}"
+        arn = f"{base}/{key}" if key else base
         out = self._invoke("s3", "GetBucketPolicy", {"Bucket": bucket}, ctx, ctx.account_id)
         return arn, (out or {}).get("Policy")
 

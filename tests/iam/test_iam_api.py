@@ -3,13 +3,14 @@ limits, ids, messages and pagination."""
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.sts.oidc_idp import self_signed
 
 Unique = Callable[[str], str]
 DOC = json.dumps(
@@ -502,25 +503,9 @@ def test_mfa_devices(iam: Any, unique: Unique) -> None:
 
 
 def _certificate() -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nubes.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed("nubes.test")[0].public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_certificates_and_ssh_keys(iam: Any, unique: Unique) -> None:

@@ -93,11 +93,14 @@ class IdP:
         return f"{head}.{body}.{b64(signature)}"
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path, str]:
+def self_signed(
+    common_name: str, ip: str | None = None
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed certificate (valid from yesterday for 30 days) and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -105,12 +108,15 @@ def _self_signed(tmp: Path) -> tuple[Path, Path, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
     )
+    if ip is not None:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
+        builder = builder.add_extension(san, critical=False)
+    return builder.sign(key, hashes.SHA256()), key
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path, str]:
+    cert, key = self_signed("127.0.0.1", "127.0.0.1")
     cert_path, key_path = tmp / "idp.pem", tmp / "idp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(

@@ -119,3 +119,28 @@ def test_every_service_mints_arns_in_the_partition_of_the_region(
     records = [r for b in bodies for r in b.get("Records", [])]
     assert [r["s3"]["bucket"]["arn"] for r in records] == [bucket_arn]
     assert [b["resources"] for b in bodies if "detail-type" in b] == [[bucket_arn]]
+
+
+def test_ec2_and_cloudwatch_arns_in_china(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    region = "cn-northwest-1"
+    ec2 = client("ec2", region=region)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    group = ec2.create_security_group(GroupName=unique("group"), Description="d", VpcId=vpc)
+    found = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert found["SecurityGroupArn"].startswith(f"arn:aws-cn:ec2:{region}:")
+    cloudwatch = client("cloudwatch", region=region)
+    name = unique("alarm")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="m",
+        Namespace="n",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert alarm["AlarmArn"].startswith(f"arn:aws-cn:cloudwatch:{region}:")

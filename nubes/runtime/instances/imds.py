@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from nubes.core import clock
+from nubes.core.arns import partition_of
 from nubes.runtime.instances.spec import InstanceHost, InstanceSpec
 
 TOKEN_PATH = "/latest/api/token"
@@ -173,7 +174,7 @@ class Imds:
                 "region": spec.region,
             },
             "security-groups": "\n".join(g.get("GroupName", "") for g in groups),
-            "services": {"domain": "amazonaws.com", "partition": "aws"},
+            "services": {"domain": "amazonaws.com", "partition": partition_of(spec.region)},
         }
         if placement.get("GroupName"):
             md["placement"]["group-name"] = placement["GroupName"]

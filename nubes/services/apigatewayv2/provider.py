@@ -28,7 +28,7 @@ Json = dict[str, Any]
 
 ROUTE_KEY = re.compile(r"^(\$default|(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|ANY) (/[^ ]*))$")
 INTEGRATION_TYPES = frozenset(("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"))
-API_ARN = re.compile(r"^arn:aws:apigateway:[a-z0-9-]+::/apis/(?P<id>[a-z0-9]+)$")
+API_ARN = re.compile(r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/apis/(?P<id>[a-z0-9]+)$")
 
 
 def _api_out(api: Json) -> Json:
@@ -128,7 +128,7 @@ class ApiGatewayV2Provider(ServiceProvider):
             )
         domain: Json = {
             "DomainName": name,
-            "DomainNameArn": f"arn:aws:apigateway:{ctx.region}::/domainnames/{name}",
+            "DomainNameArn": f"arn:{ctx.partition}:apigateway:{ctx.region}::/domainnames/{name}",
             "ApiMappingSelectionExpression": "$request.basepath",
             "DomainNameConfigurations": configs,
             "Tags": req.get("Tags") or {},

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from nubes.core.arns import arn
 from nubes.runtime.alarms import metricstore
 from nubes.store import Row, Store
 
@@ -79,7 +80,7 @@ COMPOSITE = "CompositeAlarm"
 
 
 def alarm_arn(account: str, region: str, name: str) -> str:
-    return f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+    return arn("cloudwatch", region, account, f"alarm:{name}")
 
 
 def dashboard_arn(account: str, name: str) -> str:

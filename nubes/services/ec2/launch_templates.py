@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nubes.core.arns import partition_of, root_arn
 from nubes.core.context import RequestContext
 from nubes.services.ec2.common import Ec2Base, stamp
 from nubes.services.ec2.errors import errors
@@ -77,7 +78,7 @@ class LaunchTemplateMixin(Ec2Base):
             "LaunchTemplateName": template.doc["LaunchTemplateName"],
             "VersionNumber": number,
             "CreateTime": version["CreateTime"],
-            "CreatedBy": f"arn:aws:iam::{scope.account}:root",
+            "CreatedBy": root_arn(scope.account, partition_of(scope.region)),
             "DefaultVersion": number == template.doc["DefaultVersionNumber"],
             "LaunchTemplateData": version["LaunchTemplateData"],
         }
@@ -114,7 +115,7 @@ class LaunchTemplateMixin(Ec2Base):
             "LaunchTemplateId": tid,
             "LaunchTemplateName": name,
             "CreateTime": stamp(),
-            "CreatedBy": f"arn:aws:iam::{scope.account}:root",
+            "CreatedBy": root_arn(scope.account, partition_of(scope.region)),
             "DefaultVersionNumber": 1,
             "LatestVersionNumber": 1,
         }

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nubes.core import clock
+from nubes.core import arns, clock
 from nubes.core.context import RequestContext
 from nubes.core.events import Event
 from nubes.services.ec2 import instance_types
@@ -386,7 +386,7 @@ class MachineMixin(InstanceMixin):
             self.schedule_halt(scope, record.id, "stopped")
 
     def emit_state(self, scope: Scope, instance: Record) -> None:
-        arn = f"arn:aws:ec2:{scope.region}:{scope.account}:instance/{instance.id}"
+        arn = arns.arn("ec2", scope.region, scope.account, f"instance/{instance.id}")
         self.env.events.emit(
             Event(
                 account_id=scope.account,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nubes.core import arns
 from nubes.core.context import RequestContext
 from nubes.services.ec2.common import Ec2Base
 from nubes.services.ec2.errors import errors
@@ -63,7 +64,7 @@ class PlacementMixin(Ec2Base):
         self.dry_run(params)
         gid = self.new_id("pg")
         doc["GroupId"] = gid
-        doc["GroupArn"] = f"arn:aws:ec2:{scope.region}:{scope.account}:placement-group/{name}"
+        doc["GroupArn"] = arns.arn("ec2", scope.region, scope.account, f"placement-group/{name}")
         record = Record("pg", gid, doc, {})
         self.save(scope, record)
         self.tag(scope, gid, tags)

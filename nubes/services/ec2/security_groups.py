@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from nubes.core import arns
 from nubes.core.context import RequestContext
 from nubes.services.ec2.common import Ec2Base
 from nubes.services.ec2.errors import errors
@@ -54,7 +55,7 @@ def new_group(base: Ec2Base, scope: Scope, vpc_id: str, name: str, description: 
         "Description": description,
         "OwnerId": scope.account,
         "VpcId": vpc_id,
-        "SecurityGroupArn": f"arn:aws:ec2:{scope.region}:{scope.account}:security-group/{gid}",
+        "SecurityGroupArn": arns.arn("ec2", scope.region, scope.account, f"security-group/{gid}"),
         "IpPermissions": [],
         "IpPermissionsEgress": [],
     }
@@ -92,9 +93,8 @@ def add_rules(
             **rule,
             "SecurityGroupRuleArn": "",
         }
-        rule["SecurityGroupRuleArn"] = (
-            f"arn:aws:ec2:{scope.region}:{scope.account}:security-group-rule/"
-            f"{rule['SecurityGroupRuleId']}"
+        rule["SecurityGroupRuleArn"] = arns.arn(
+            "ec2", scope.region, scope.account, f"security-group-rule/{rule['SecurityGroupRuleId']}"
         )
         group.meta["rules"].append(rule)
         added.append(rule)

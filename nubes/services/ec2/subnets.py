@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from nubes.core import arns
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import regions
 from nubes.services.ec2.common import Ec2Base, network
@@ -55,7 +56,7 @@ class SubnetMixin(NetworkAclMixin, RouteTableMixin, Ec2Base):
         sid = self.new_id("subnet")
         doc: dict[str, Any] = {
             "SubnetId": sid,
-            "SubnetArn": f"arn:aws:ec2:{scope.region}:{scope.account}:subnet/{sid}",
+            "SubnetArn": arns.arn("ec2", scope.region, scope.account, f"subnet/{sid}"),
             "VpcId": vpc_id,
             "CidrBlock": cidr,
             "AvailabilityZone": zone,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nubes.core import arns
 from nubes.core.context import RequestContext
 from nubes.services.ec2 import regions
 from nubes.services.ec2.common import Ec2Base, stamp
@@ -250,7 +251,7 @@ class VolumeMixin(Ec2Base):
             doc["Encrypted"] = encrypted
         if encrypted:
             doc["KmsKeyId"] = kms_key or (
-                f"arn:aws:kms:{scope.region}:{scope.account}:alias/aws/ebs"
+                arns.arn("kms", scope.region, scope.account, "alias/aws/ebs")
             )
         if out_iops is not None:
             doc["Iops"] = out_iops
@@ -578,7 +579,7 @@ class VolumeMixin(Ec2Base):
         if params.get("Encrypted"):
             doc["Encrypted"] = True
             doc["KmsKeyId"] = params.get("KmsKeyId") or (
-                f"arn:aws:kms:{scope.region}:{scope.account}:alias/aws/ebs"
+                arns.arn("kms", scope.region, scope.account, "alias/aws/ebs")
             )
         self.save(scope, Record("snap", sid, doc, {}))
         self.tag(scope, sid, tags)

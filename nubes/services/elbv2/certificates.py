@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nubes.core.arns import arn_service
 from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def _is_iam(certificate_arn: str) -> bool:
-    return certificate_arn.startswith("arn:aws:iam::") and ":server-certificate/" in certificate_arn
+    return arn_service(certificate_arn) == "iam" and ":server-certificate/" in certificate_arn
 
 
 def usable(env: Environment, ctx: RequestContext, certificate_arn: str) -> bool:
