@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from tests.cloudformation.conftest import outputs, reasons, settle
 from tests.dynamodb.conftest import error_of
@@ -130,7 +131,9 @@ def test_stream_rules_while_global(ddb: Any, unique: Callable[[str], str]) -> No
     assert "Disabling Stream is not allowed for a Global Table replica" in message
 
 
-def test_replica_update_errors(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+def test_replica_update_errors(
+    ddb: Any, away: Any, client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
     name = unique("regional")
     ddb.create_table(
         TableName=name, KeySchema=KEY, AttributeDefinitions=DEF, BillingMode="PAY_PER_REQUEST"
@@ -151,6 +154,14 @@ def test_replica_update_errors(ddb: Any, away: Any, unique: Callable[[str], str]
         "Replica specified in the Replica Update or Replica Delete action of the request was "
         "not found.",
     )
+    unchecked = client("dynamodb", config=Config(parameter_validation=False))
+    code, message = error_of(
+        lambda: unchecked.update_table(
+            TableName=name,
+            ReplicaUpdates=[{"Create": {"RegionName": AWAY}, "Delete": {"RegionName": AWAY}}],
+        )
+    )
+    assert code == "ValidationException" and "Only one of Create, Update or Delete" in message
     # A table of that name already in the other region is not made a replica.
     away.create_table(
         TableName=name, KeySchema=KEY, AttributeDefinitions=DEF, BillingMode="PAY_PER_REQUEST"

@@ -80,6 +80,11 @@ class Replicas:
         """Apply UpdateTable's ReplicaUpdates to ``table`` (a spec being edited) and to the
         tables of the group in the other regions."""
         for update in updates:
+            if len(update) != 1:
+                raise ValidationException(
+                    "One or more parameter values were invalid: Only one of Create, Update or "
+                    "Delete can be specified in a ReplicationGroupUpdate"
+                )
             ((action, spec),) = update.items()
             region = spec["RegionName"]
             if region == table.region and action in ("Create", "Delete"):
