@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -100,26 +100,52 @@ def encode_stream(
     """The messages of an event stream; ``initial`` is an RPC protocol's ``initial-response``
     payload, sent first."""
     if initial is not None:
-        yield message(
-            [
-                _header(":message-type", "event"),
-                _header(":event-type", "initial-response"),
-                _header(":content-type", content_type),
-            ],
-            initial,
-        )
-    members = shape.members
+        yield _initial_response(initial, content_type)
     for event in events:
-        for name, value in event.items():
-            member = members[name]
-            if member.metadata.get("exception"):
-                yield message(
-                    [
-                        _header(":message-type", "exception"),
-                        _header(":exception-type", name),
-                        _header(":content-type", content_type),
-                    ],
-                    encode(member, value),
-                )
-            else:
-                yield event_message(name, member, value, encode, content_type)
+        yield from _event_messages(shape, event, encode, content_type)
+
+
+async def encode_async_stream(
+    shape: Shape,
+    events: AsyncIterable[Mapping[str, Any]],
+    encode: EncodeStructure,
+    content_type: str,
+    initial: bytes | None = None,
+) -> AsyncIterator[bytes]:
+    """:func:`encode_stream` for events that come over time (a subscription pushing records
+    as they arrive): each is sent as soon as the service yields it."""
+    if initial is not None:
+        yield _initial_response(initial, content_type)
+    async for event in events:
+        for chunk in _event_messages(shape, event, encode, content_type):
+            yield chunk
+
+
+def _initial_response(initial: bytes, content_type: str) -> bytes:
+    return message(
+        [
+            _header(":message-type", "event"),
+            _header(":event-type", "initial-response"),
+            _header(":content-type", content_type),
+        ],
+        initial,
+    )
+
+
+def _event_messages(
+    shape: Shape, event: Mapping[str, Any], encode: EncodeStructure, content_type: str
+) -> Iterator[bytes]:
+    members = shape.members
+    for name, value in event.items():
+        member = members[name]
+        if member.metadata.get("exception"):
+            yield message(
+                [
+                    _header(":message-type", "exception"),
+                    _header(":exception-type", name),
+                    _header(":content-type", content_type),
+                ],
+                encode(member, value),
+            )
+        else:
+            yield event_message(name, member, value, encode, content_type)

@@ -9,7 +9,7 @@ SDKs expect back). Such a request is answered, errors included, in the same enco
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from nubes.core import safejson
 from nubes.protocol import eventstream
-from nubes.protocol.base import HttpRequest, HttpResponse, ResponseContext, ServiceError
+from nubes.protocol.base import Body, HttpRequest, HttpResponse, ResponseContext, ServiceError
 from nubes.protocol.document import ValueCodec
 from nubes.protocol.rest import error_shape
 
@@ -131,13 +131,16 @@ class JsonProtocol:
         headers = self._headers(ctx)
         encode = encode_cbor if _cbor_request.get() else encode_json
         initial = encode(shape, {k: v for k, v in result.items() if k != stream})
-        body = eventstream.encode_stream(
-            shape.members[stream],
-            result.get(stream) or (),
-            encode,
-            headers["Content-Type"],
-            initial=initial,
-        )
+        events = result.get(stream) or ()
+        body: Body
+        if isinstance(events, AsyncIterable):
+            body = eventstream.encode_async_stream(
+                shape.members[stream], events, encode, headers["Content-Type"], initial=initial
+            )
+        else:
+            body = eventstream.encode_stream(
+                shape.members[stream], events, encode, headers["Content-Type"], initial=initial
+            )
         return HttpResponse(200, {**headers, "Content-Type": eventstream.CONTENT_TYPE}, body)
 
     def serialize_error(self, error: ServiceError, ctx: ResponseContext) -> HttpResponse:

@@ -50,8 +50,11 @@ def test_consumer_lifecycle(
     ] == [{"Key": "a", "Value": "b"}]
 
 
-def test_subscribe_to_shard_streams_the_shard_records(
-    kinesis: Any, stream: Callable[..., dict[str, Any]], settle: Callable[[], None]
+def test_subscribe_to_shard_pushes_records_until_the_subscription_ends(
+    kinesis: Any,
+    stream: Callable[..., dict[str, Any]],
+    settle: Callable[[], None],
+    advance: Callable[[float], None],
 ) -> None:
     summary = stream()
     name, arn = summary["StreamName"], summary["StreamARN"]
@@ -73,7 +76,50 @@ def test_subscribe_to_shard_streams_the_shard_records(
         ShardId="shardId-000000000000",
         StartingPosition={"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": numbers[0]},
     )
+    events = iter(out["EventStream"])
+    first = next(events)["SubscribeToShardEvent"]
+    assert [r["Data"] for r in first["Records"]] == [b"1", b"2"]
+    assert first["ContinuationSequenceNumber"] == numbers[-1]
+    assert first["MillisBehindLatest"] == 0
+    # The subscription stays open: a record put now is pushed to it.
+    late = kinesis.put_record(StreamName=name, Data=b"late", PartitionKey="k")
+    pushed: list[bytes] = []
+    while not pushed:
+        pushed = [r["Data"] for r in next(events)["SubscribeToShardEvent"]["Records"]]
+    assert pushed == [b"late"]
+    # Five minutes on, the subscription ends and the client subscribes again.
+    advance(301)
+    rest = [e["SubscribeToShardEvent"] for e in events]
+    assert all(not e["Records"] for e in rest)
+    again = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer["ConsumerARN"],
+        ShardId="shardId-000000000000",
+        StartingPosition={"Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": late["SequenceNumber"]},
+    )
+    resumed = next(iter(again["EventStream"]))["SubscribeToShardEvent"]
+    assert [r["Data"] for r in resumed["Records"]] == [b"late"]
+    again["EventStream"].close()
+
+
+def test_subscription_to_a_closed_shard_ends_with_its_children(
+    kinesis: Any, stream: Callable[..., dict[str, Any]], settle: Callable[[], None]
+) -> None:
+    summary = stream()
+    name, arn = summary["StreamName"], summary["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]
+    kinesis.put_record(StreamName=name, Data=b"before", PartitionKey="k")
+    kinesis.split_shard(
+        StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127)
+    )
+    settle()
+    out = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer["ConsumerARN"],
+        ShardId="shardId-000000000000",
+        StartingPosition={"Type": "TRIM_HORIZON"},
+    )
     events = [e["SubscribeToShardEvent"] for e in out["EventStream"]]
-    assert [r["Data"] for e in events for r in e["Records"]] == [b"1", b"2"]
-    assert events[-1]["ContinuationSequenceNumber"] == numbers[-1]
-    assert events[-1]["MillisBehindLatest"] == 0
+    assert [r["Data"] for e in events for r in e["Records"]] == [b"before"]
+    assert {c["ShardId"] for c in events[-1]["ChildShards"]} == {
+        "shardId-000000000001",
+        "shardId-000000000002",
+    }

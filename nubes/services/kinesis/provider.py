@@ -10,9 +10,12 @@ Streams, shards and records are rows in the store, written before the answer (re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +74,11 @@ SHARD_METRICS = (
 )
 NAMESPACE = "AWS/Kinesis"
 SWEEP_SECONDS = 60.0
+SUBSCRIPTION_SECONDS = 300.0
+"""How long a SubscribeToShard call streams before the client has to subscribe again."""
+HEARTBEAT_SECONDS = 5.0
+"""Longest quiet time on a subscription before an event without records is sent."""
+MAX_SUBSCRIBE_RECORDS = 10_000
 
 
 def stream_arn(region: str, account: str, name: str) -> str:
@@ -94,12 +102,20 @@ class KinesisProvider(ServiceProvider):
         self.streams = Streams(self.store)
         # Writes per (stream id, shard index) in the current second: (second, records, bytes).
         self._writes: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self._arrivals: dict[int, asyncio.Event] = {}
+        self._closing = False
 
     async def start(self) -> None:
         self.env.scheduler.every("kinesis-retention", SWEEP_SECONDS, self._sweep)
+        self.env.scheduler.on_advance(self._wake_all)
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake_all()
 
     def reset(self) -> None:
         self._writes.clear()
+        self._wake_all()
 
     def _sweep(self) -> None:
         now = clock.now()
@@ -714,6 +730,7 @@ class KinesisProvider(ServiceProvider):
         seq = self.streams.take_sequence(stream)
         self.streams.append(stream, shard.idx, seq, now, req["PartitionKey"], data)
         self._count_in(stream, 1, size)
+        self._wake(stream.id)
         out: Json = {
             "ShardId": shard.id,
             "SequenceNumber": sequence_number(stream.created, shard.idx, seq),
@@ -766,6 +783,7 @@ class KinesisProvider(ServiceProvider):
                 }
             )
         self._count_in(stream, len(entries) - failed, stored_bytes)
+        self._wake(stream.id)
         out: Json = {"FailedRecordCount": failed, "Records": results}
         if stream.encryption == "KMS":
             out["EncryptionType"] = "KMS"
@@ -1103,9 +1121,6 @@ class KinesisProvider(ServiceProvider):
         return out
 
     def subscribe_to_shard(self, ctx: RequestContext, req: Json) -> Json:
-        """The shard's records from the starting position, as SubscribeToShardEvents, read
-        when the call is made; the stream of events then ends (AWS keeps a subscription open
-        for five minutes and pushes new records as they come: the client subscribes again)."""
         stream, consumer = self._consumer(ctx, req)
         if consumer.status_at(clock.now()) != "ACTIVE":
             raise errors.ResourceInUseException(
@@ -1116,23 +1131,83 @@ class KinesisProvider(ServiceProvider):
         after = self._start_position(
             stream, shard, start["Type"], start.get("SequenceNumber"), start.get("Timestamp")
         )
-        return {"EventStream": list(self._events(stream, shard, after))}
+        return {"EventStream": self._subscription(stream, consumer.arn, shard.idx, after)}
 
-    def _events(self, stream: Stream, shard: Shard, after: int) -> Iterator[Json]:
-        while True:
-            got, more = self._read(stream, shard, after, 10000)
-            if got:
-                after = got[-1].seq
-            event: Json = {
-                "Records": [self._record(stream, r) for r in got],
-                "ContinuationSequenceNumber": sequence_number(stream.created, shard.idx, after),
-                "MillisBehindLatest": int(max(clock.now() - more.arrival, 0) * 1000) if more else 0,
-            }
-            if shard.closed is not None and more is None:
-                event["ChildShards"] = self._children(stream, shard)
-            yield {"SubscribeToShardEvent": event}
-            if more is None:
+    async def _subscription(
+        self, stream: Stream, consumer_arn: str, shard: int, after: int
+    ) -> AsyncIterator[Json]:
+        """SubscribeToShardEvents for five minutes (by the clock): the records as they arrive,
+        an empty event every few seconds while none do, and the end once the shard is closed
+        and read through (its last event naming the children), the consumer or the stream
+        gone, or the server stopping."""
+        ends = clock.now() + SUBSCRIPTION_SECONDS
+        sent_at: float | None = None
+        while not self._closing:
+            # Registered before reading: a put committing after the read still wakes us.
+            arrived = self._arrivals.setdefault(stream.id, asyncio.Event())
+            with self.store.transaction():
+                event = self._next_event(stream, consumer_arn, shard, after)
+            if event is None:
                 return
+            got, after, finished, more = event
+            if (
+                got["Records"]
+                or finished
+                or sent_at is None
+                or (time.monotonic() - sent_at >= HEARTBEAT_SECONDS)
+            ):
+                yield {"SubscribeToShardEvent": got}
+                sent_at = time.monotonic()
+            if finished or clock.now() >= ends:
+                return
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), timeout=HEARTBEAT_SECONDS)
+
+    def _next_event(
+        self, stream: Stream, consumer_arn: str, shard_idx: int, after: int
+    ) -> tuple[Json, int, bool, bool] | None:
+        """The next SubscribeToShardEvent, the position after it, whether the shard has ended
+        and whether more records wait; None when the subscription has lost its consumer, stream
+        or shard."""
+        now = clock.now()
+        current = self.streams.by_id(stream.id)
+        consumer = self.streams.consumer(consumer_arn)
+        if (
+            current is None
+            or current.created != stream.created
+            or current.gone_at(now)
+            or consumer is None
+            or consumer.gone_at(now)
+        ):
+            return None
+        shard = next((s for s in self.streams.shards(current) if s.idx == shard_idx), None)
+        if shard is None:
+            return None
+        got, more = self._read(current, shard, after, MAX_SUBSCRIBE_RECORDS)
+        if got:
+            after = got[-1].seq
+        event: Json = {
+            "Records": [self._record(current, r) for r in got],
+            "ContinuationSequenceNumber": sequence_number(current.created, shard.idx, after),
+            "MillisBehindLatest": int(max(now - more.arrival, 0) * 1000) if more else 0,
+        }
+        finished = shard.closed is not None and more is None
+        if finished:
+            event["ChildShards"] = self._children(current, shard)
+        return event, after, finished, more is not None
+
+    def _wake(self, stream_id: int) -> None:
+        """Subscriptions to the stream read again (after this request's transaction commits)."""
+        arrived = self._arrivals.pop(stream_id, None)
+        if arrived is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_soon(arrived.set)
+
+    def _wake_all(self) -> None:
+        arrivals, self._arrivals = self._arrivals, {}
+        for arrived in arrivals.values():
+            arrived.set()
 
     # -- tags ---------------------------------------------------------------------------------
 
