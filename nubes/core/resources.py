@@ -73,7 +73,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -293,6 +293,14 @@ def find_type(type_name: str) -> ResourceType | None:
         return None
     cls = types.get(type_name)
     return None if cls is None else cls()
+
+
+def given(
+    props: Props, keys: Iterable[str], convert: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    """The properties among ``keys`` that the template gives, each through ``convert`` (a
+    template's numbers and booleans may come quoted)."""
+    return {k: props[k] if convert is None else convert(props[k]) for k in keys if k in props}
 
 
 def integer(value: Any) -> int:

@@ -13,6 +13,7 @@ from nubes.core.resources import (
     ResourceFailed,
     ResourceType,
     boolean,
+    given,
     integer,
     number,
 )
@@ -85,12 +86,8 @@ class LaunchConfiguration(ResourceType):
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("LaunchConfigurationName") or ctx.physical_name(255)
         req: Json = {"LaunchConfigurationName": name}
-        for key in _LC_PLAIN:
-            if key in props:
-                req[key] = props[key]
-        for key in ("EbsOptimized", "AssociatePublicIpAddress"):
-            if key in props:
-                req[key] = boolean(props[key])
+        req.update(given(props, _LC_PLAIN))
+        req.update(given(props, ("EbsOptimized", "AssociatePublicIpAddress"), boolean))
         if "InstanceMonitoring" in props:
             req["InstanceMonitoring"] = {
                 "Enabled": boolean(props["InstanceMonitoring"].get("Enabled", True))
@@ -114,12 +111,8 @@ class LaunchConfiguration(ResourceType):
 
 def _group_settings(props: Props) -> Json:
     req: Json = {key: props[key] for key in _GROUP_PLAIN if key in props}
-    for key in _GROUP_NUMBERS:
-        if key in props:
-            req[key] = integer(props[key])
-    for key in _GROUP_FLAGS:
-        if key in props:
-            req[key] = boolean(props[key])
+    req.update(given(props, _GROUP_NUMBERS, integer))
+    req.update(given(props, _GROUP_FLAGS, boolean))
     if "Cooldown" in props:
         req["DefaultCooldown"] = integer(props["Cooldown"])
     if "VPCZoneIdentifier" in props:
@@ -143,9 +136,7 @@ class AutoScalingGroup(ResourceType):
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("AutoScalingGroupName") or ctx.physical_name(255)
         req: Json = {"AutoScalingGroupName": name, **_group_settings(props)}
-        for key in ("TargetGroupARNs", "LoadBalancerNames", "InstanceId"):
-            if key in props:
-                req[key] = props[key]
+        req.update(given(props, ("TargetGroupARNs", "LoadBalancerNames", "InstanceId")))
         req["Tags"] = self._tags(ctx, name, props)
         ctx.call("autoscaling", "CreateAutoScalingGroup", req)
         self._metrics(ctx, name, props.get("MetricsCollection") or [], [])
@@ -293,12 +284,14 @@ class ScalingPolicy(ResourceType):
     @staticmethod
     def _put(ctx: ResourceContext, name: str, props: Props) -> str:
         req: Json = {"AutoScalingGroupName": props["AutoScalingGroupName"], "PolicyName": name}
-        for key in ("PolicyType", "AdjustmentType", "MetricAggregationType"):
-            if key in props:
-                req[key] = props[key]
-        for key in ("ScalingAdjustment", "MinAdjustmentMagnitude", "EstimatedInstanceWarmup"):
-            if key in props:
-                req[key] = integer(props[key])
+        req.update(given(props, ("PolicyType", "AdjustmentType", "MetricAggregationType")))
+        req.update(
+            given(
+                props,
+                ("ScalingAdjustment", "MinAdjustmentMagnitude", "EstimatedInstanceWarmup"),
+                integer,
+            )
+        )
         if "Cooldown" in props:
             req["Cooldown"] = integer(props["Cooldown"])
         if "StepAdjustments" in props:
@@ -355,15 +348,9 @@ class ScheduledAction(ResourceType):
             "AutoScalingGroupName": props["AutoScalingGroupName"],
             "ScheduledActionName": name,
         }
-        for key in ("MinSize", "MaxSize", "DesiredCapacity"):
-            if key in props:
-                req[key] = integer(props[key])
-        for key in ("StartTime", "EndTime"):
-            if key in props:
-                req[key] = _time(props[key])
-        for key in ("Recurrence", "TimeZone"):
-            if key in props:
-                req[key] = props[key]
+        req.update(given(props, ("MinSize", "MaxSize", "DesiredCapacity"), integer))
+        req.update(given(props, ("StartTime", "EndTime"), _time))
+        req.update(given(props, ("Recurrence", "TimeZone")))
         ctx.call("autoscaling", "PutScheduledUpdateGroupAction", req)
 
 

@@ -13,6 +13,7 @@ from nubes.core.resources import (
     ResourceType,
     as_json,
     boolean,
+    given,
     integer,
     number,
 )
@@ -52,17 +53,11 @@ def _query(query: Json) -> Json:
 
 def _alarm_request(name: str, props: Props, ctx: ResourceContext) -> Json:
     req: Json = {"AlarmName": name, "Tags": ctx.tags(props.get("Tags"))}
-    for key in _PLAIN:
-        if key in props:
-            req[key] = props[key]
-    for key in _ACTIONS:
-        if key in props:
-            req[key] = list(props[key])
+    req.update(given(props, _PLAIN))
+    req.update(given(props, _ACTIONS, list))
     if "ActionsEnabled" in props:
         req["ActionsEnabled"] = boolean(props["ActionsEnabled"])
-    for key in ("EvaluationPeriods", "DatapointsToAlarm", "Period"):
-        if key in props:
-            req[key] = integer(props[key])
+    req.update(given(props, ("EvaluationPeriods", "DatapointsToAlarm", "Period"), integer))
     if "Threshold" in props:
         req["Threshold"] = number(props["Threshold"])
     if "Metrics" in props:
@@ -93,15 +88,9 @@ class Alarm(ResourceType):
 
 def _composite_request(name: str, props: Props, ctx: ResourceContext) -> Json:
     req: Json = {"AlarmName": name, "Tags": ctx.tags(props.get("Tags"))}
-    for key in _COMPOSITE_PLAIN:
-        if key in props:
-            req[key] = props[key]
-    for key in _ACTIONS:
-        if key in props:
-            req[key] = list(props[key])
-    for key in _COMPOSITE_NUMBERS:
-        if key in props:
-            req[key] = integer(props[key])
+    req.update(given(props, _COMPOSITE_PLAIN))
+    req.update(given(props, _ACTIONS, list))
+    req.update(given(props, _COMPOSITE_NUMBERS, integer))
     if "ActionsEnabled" in props:
         req["ActionsEnabled"] = boolean(props["ActionsEnabled"])
     return req

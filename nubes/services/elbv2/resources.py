@@ -11,6 +11,7 @@ from nubes.core.resources import (
     ResourceContext,
     ResourceType,
     boolean,
+    given,
     integer,
 )
 
@@ -96,9 +97,7 @@ class LoadBalancer(ResourceType):
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("Name") or ctx.physical_name(32)
         req: Json = {"Name": name, "Tags": ctx.tags(props.get("Tags"))}
-        for key in ("Subnets", "SubnetMappings", "SecurityGroups", "Scheme", "Type"):
-            if key in props:
-                req[key] = props[key]
+        req.update(given(props, ("Subnets", "SubnetMappings", "SecurityGroups", "Scheme", "Type")))
         if "IpAddressType" in props:
             req["IpAddressType"] = props["IpAddressType"]
         out = ctx.call("elbv2", "CreateLoadBalancer", req)["LoadBalancers"][0]
@@ -172,9 +171,9 @@ class TargetGroup(ResourceType):
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         name = props.get("Name") or ctx.physical_name(32)
         req: Json = {"Name": name, "Tags": ctx.tags(props.get("Tags"))}
-        for key in ("Protocol", "ProtocolVersion", "VpcId", "TargetType", "IpAddressType"):
-            if key in props:
-                req[key] = props[key]
+        req.update(
+            given(props, ("Protocol", "ProtocolVersion", "VpcId", "TargetType", "IpAddressType"))
+        )
         if "Port" in props:
             req["Port"] = integer(props["Port"])
         req.update(self._health(props))
@@ -211,9 +210,7 @@ class TargetGroup(ResourceType):
     @staticmethod
     def _health(props: Props) -> Json:
         req: Json = {key: props[key] for key in _HEALTH_TEXT if key in props}
-        for key in _HEALTH_NUMBERS:
-            if key in props:
-                req[key] = integer(props[key])
+        req.update(given(props, _HEALTH_NUMBERS, integer))
         if "HealthCheckEnabled" in props:
             req["HealthCheckEnabled"] = boolean(props["HealthCheckEnabled"])
         return req
@@ -258,9 +255,11 @@ class TargetGroup(ResourceType):
 
 def _listener_settings(props: Props) -> Json:
     req: Json = {"DefaultActions": [_action(a) for a in props.get("DefaultActions") or []]}
-    for key in ("Protocol", "SslPolicy", "Certificates", "AlpnPolicy", "MutualAuthentication"):
-        if key in props:
-            req[key] = props[key]
+    req.update(
+        given(
+            props, ("Protocol", "SslPolicy", "Certificates", "AlpnPolicy", "MutualAuthentication")
+        )
+    )
     if "Port" in props:
         req["Port"] = integer(props["Port"])
     return req

@@ -11,6 +11,7 @@ from nubes.core.resources import (
     ResourceContext,
     ResourceType,
     as_json,
+    given,
     integer,
 )
 
@@ -88,9 +89,7 @@ class Rule(ResourceType):
 
     def _rule(self, name: str, props: Props) -> Json:
         req: Json = {"Name": name, "EventBusName": self._bus(props)}
-        for key in ("ScheduleExpression", "Description", "RoleArn", "State"):
-            if key in props:
-                req[key] = props[key]
+        req.update(given(props, ("ScheduleExpression", "Description", "RoleArn", "State")))
         if "EventPattern" in props:
             req["EventPattern"] = as_json(props["EventPattern"])
         return req
@@ -113,9 +112,9 @@ class EventBus(ResourceType):
 
     def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
         req: Json = {"Name": props["Name"], "Tags": ctx.tags(props.get("Tags"))}
-        for key in ("EventSourceName", "Description", "KmsKeyIdentifier", "DeadLetterConfig"):
-            if key in props:
-                req[key] = props[key]
+        req.update(
+            given(props, ("EventSourceName", "Description", "KmsKeyIdentifier", "DeadLetterConfig"))
+        )
         out = ctx.call("events", "CreateEventBus", req)
         if "Policy" in props:
             ctx.call(

@@ -13,6 +13,7 @@ from nubes.core.resources import (
     ResourceFailed,
     ResourceType,
     boolean,
+    given,
     integer,
 )
 
@@ -54,9 +55,7 @@ def _zone_id(ctx: ResourceContext, props: Props) -> str:
 def _record(props: Props) -> Json:
     """A template's record as a ResourceRecordSet (values listed as strings, TTL quoted)."""
     out: Json = {"Name": _fqdn(str(props["Name"]))}
-    for key in _PLAIN:
-        if key in props:
-            out[key] = props[key]
+    out.update(given(props, _PLAIN))
     if "TTL" in props:
         out["TTL"] = integer(props["TTL"])
     if "Weight" in props:

@@ -12,6 +12,7 @@ from nubes.core.resources import (
     ResourceContext,
     ResourceFailed,
     ResourceType,
+    given,
     integer,
 )
 
@@ -55,12 +56,8 @@ def _request(name: str, props: Props) -> Json:
     }
     if props.get("GroupName"):
         req["GroupName"] = props["GroupName"]
-    for key in _PLAIN:
-        if key in props:
-            req[key] = props[key]
-    for key in ("StartDate", "EndDate"):
-        if key in props:
-            req[key] = _date(props[key])
+    req.update(given(props, _PLAIN))
+    req.update(given(props, ("StartDate", "EndDate"), _date))
     return req
 
 

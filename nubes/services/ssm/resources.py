@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubes.core.resources import Props, Provisioned, ResourceContext, ResourceType
+from nubes.core.resources import Props, Provisioned, ResourceContext, ResourceType, given
 
 Json = dict[str, Any]
 OPTIONAL = ("Description", "AllowedPattern", "Tier", "Policies", "DataType")
@@ -36,9 +36,7 @@ class Parameter(ResourceType):
     @staticmethod
     def _put(ctx: ResourceContext, name: str, props: Props, extra: Json) -> None:
         params: Json = {"Name": name, "Value": str(props["Value"]), "Type": props["Type"], **extra}
-        for key in OPTIONAL:
-            if key in props:
-                params[key] = props[key]
+        params.update(given(props, OPTIONAL))
         ctx.call("ssm", "PutParameter", params)
 
     @staticmethod
