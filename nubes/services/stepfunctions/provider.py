@@ -642,7 +642,7 @@ class StepFunctionsProvider(ServiceProvider):
     # -- tags -----------------------------------------------------------------------------
 
     def _set_tags(self, resource_arn: str, tags: list[Json]) -> None:
-        new = {t["key"]: t.get("value", "") for t in tags}
+        new = {t.get("key", ""): t.get("value", "") for t in tags}
         problems = tag_problems(self.env.tags.get(resource_arn), new)
         if problems:
             raise errors.ValidationException(problems[0])
