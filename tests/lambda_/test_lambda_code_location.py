@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.lambda_.conftest import ROLE, zipped
+from tests.server import NubesProcess
 
 SOURCE = {"app.py": "def handler(event, context):\n    return event\n"}
 
@@ -98,6 +99,31 @@ def test_a_location_expires_after_ten_minutes(
     assert _error(answer) == ("AccessDenied", "Request has expired")
     fresh = lam.get_function(FunctionName=name)["Code"]["Location"]
     assert requests.get(fresh, timeout=10).status_code == 200
+
+
+def test_a_location_still_downloads_after_a_restart(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=True)
+    package = zipped(SOURCE)
+    lam = server.client("lambda")
+    lam.create_function(
+        FunctionName="kept",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": package},
+    )
+    location = lam.get_function(FunctionName="kept")["Code"]["Location"]
+    server.kill()
+    # The same port, so the URL's host is the server's again; no Lambda request comes first.
+    restarted = NubesProcess(server.data_dir, port=server.port).start()
+    try:
+        answer = requests.get(location, timeout=10)
+        assert answer.status_code == 200
+        assert answer.content == package
+    finally:
+        restarted.stop()
 
 
 def test_layer_content_location_downloads_the_zip(lam: Any, unique: Callable[[str], str]) -> None:

@@ -5,8 +5,9 @@ AWS, a presigned S3 GET URL of an object in a bucket the Lambda service owns
 own port in path style (so that a plain HTTP client downloads it without wildcard DNS), from
 the zip kept in its blobs, checking the SigV4 query signature and expiry as S3 checks them.
 
-The URLs are signed with a key the data directory keeps, so that they verify after a restart;
-the expiry runs on the nubes clock. Requests to such a path that are not signed with that key
+The URLs are signed with a key the data directory keeps, so that they verify after a restart
+(the provider starts with the server while one handed out is still valid); the expiry runs on
+the nubes clock. Requests to such a path that are not signed with that key
 are left to S3 (where the bucket does not exist, as on AWS)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,9 +54,12 @@ def _iso(epoch: float) -> str:
 
 
 class CodeUrls:
-    def __init__(self, env: Environment, blobs: BlobStore) -> None:
+    def __init__(self, env: Environment, blobs: BlobStore, note: Callable[[float], None]) -> None:
+        """``note(until)`` records (in the request's transaction) how long a location handed
+        out stays valid, so that a restarted server serves it before any Lambda request."""
         self.env = env
         self.blobs = blobs
+        self._note = note
         self._key_file = Path(blobs.root) / "lambda" / "code-url.key"
         self._secret: str | None = None
 
@@ -91,6 +96,7 @@ class CodeUrls:
         uid = f"{blob[:8]}-{blob[8:12]}-{blob[12:16]}-{blob[16:20]}-{blob[20:32]}"
         path = f"/awslambda-{region}-{kind}/snapshots/{account}/{quote(name, safe='')}-{uid}"
         now = clock.now()
+        self._note(now + EXPIRES)
         amz_date = _stamp(now)
         scope = sigv4.Scope(self.access_key_id, amz_date[:8], region, "s3")
         query = (

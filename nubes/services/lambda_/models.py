@@ -103,6 +103,12 @@ MIGRATIONS = (
     );
     CREATE INDEX lambda_async_queue_due ON lambda_async_queue (due);
     """,
+    """
+    CREATE TABLE lambda_code_locations (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        until REAL NOT NULL
+    );
+    """,
 )
 
 LATEST = "$LATEST"
@@ -139,6 +145,15 @@ def _version(row: Row) -> Version:
 class LambdaModel:
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    def note_code_location(self, until: float) -> None:
+        """Until when a code location handed out may still be fetched: the provider serves
+        them from server start while one may."""
+        self.store.execute(
+            "INSERT INTO lambda_code_locations (id, until) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET until = max(until, excluded.until)",
+            (until,),
+        )
 
     # -- functions --------------------------------------------------------------------------
 

@@ -101,7 +101,7 @@ class LambdaProvider(
             self.trees, self.blobs.path, self._deliver_logs, self._endpoint, self._credentials
         )
         self.async_invocations = AsyncInvocations(self)
-        self.code_urls = CodeUrls(env, self.blobs)
+        self.code_urls = CodeUrls(env, self.blobs, self.model.note_code_location)
         self._prewarms: set[asyncio.Task[None]] = set()
 
     def _endpoint(self) -> str:
@@ -125,7 +125,10 @@ class LambdaProvider(
     def wants_start(cls, env: Environment) -> bool:
         # Event source mappings poll, queued asynchronous invocations run, function URLs and
         # provisioned concurrency serve, versions being published settle: all without a request.
-        return cls.has_rows(env, _RUNNING_WORK)
+        # So do code locations handed out before a restart, until they expire.
+        return cls.has_rows(env, _RUNNING_WORK) or cls.has_rows(
+            env, f"SELECT 1 FROM lambda_code_locations WHERE until > {clock.now()!r}"
+        )
 
     async def start(self) -> None:
         self.trees.prepare()
