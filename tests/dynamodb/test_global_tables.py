@@ -340,3 +340,47 @@ def test_cloudformation_global_table(
         assert error_of(lambda c=one: c.describe_table(TableName=name))[0] == (
             "ResourceNotFoundException"
         )
+
+
+def test_replica_settings_of_its_own(ddb: Any, away: Any, unique: Callable[[str], str]) -> None:
+    """ReplicaUpdates Create/Update with a replica's own settings (API reference,
+    CreateReplicationGroupMemberAction, UpdateReplicationGroupMemberAction): shown in Replicas
+    (ReplicaDescription) and made in the replica's table."""
+    name = unique("global")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=KEY,
+        AttributeDefinitions=DEF,
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    ddb.update_table(
+        TableName=name,
+        ReplicaUpdates=[
+            {
+                "Create": {
+                    "RegionName": AWAY,
+                    "ProvisionedThroughputOverride": {"ReadCapacityUnits": 9},
+                }
+            }
+        ],
+    )
+    ddb.update_table(
+        TableName=name,
+        ReplicaUpdates=[
+            {"Update": {"RegionName": AWAY, "TableClassOverride": "STANDARD_INFREQUENT_ACCESS"}}
+        ],
+    )
+    for client in (ddb, away):
+        replicas = {
+            r["RegionName"]: r for r in client.describe_table(TableName=name)["Table"]["Replicas"]
+        }
+        assert replicas[AWAY]["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 9}
+        assert replicas[AWAY]["ReplicaTableClassSummary"] == {
+            "TableClass": "STANDARD_INFREQUENT_ACCESS"
+        }
+        assert "ProvisionedThroughputOverride" not in replicas[HOME]
+    table = away.describe_table(TableName=name)["Table"]
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 9
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+    assert table["TableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
+    assert "TableClassSummary" not in ddb.describe_table(TableName=name)["Table"]

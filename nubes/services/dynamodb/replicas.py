@@ -49,16 +49,35 @@ def describe(spec: dict[str, Any], region: str, out: dict[str, Any]) -> None:
         return
     now = clock.now()
     out["GlobalTableVersion"] = VERSION
+    overrides = spec.get("_replica_overrides") or {}
     out["Replicas"] = [
         {
             "RegionName": member,
             "ReplicaStatus": "CREATING" if now < added + CREATING_SECONDS else "ACTIVE",
+            **_shown_overrides(overrides.get(member) or {}),
         }
         for member, added in sorted(members.items())
     ]
     if now < members.get(region, 0.0) + CREATING_SECONDS and out["TableStatus"] == "ACTIVE":
         out["TableStatus"] = "CREATING"
 
+
+def _shown_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    """A replica's own settings as its ReplicaDescription shows them."""
+    out = {k: v for k, v in settings.items() if k != "TableClassOverride"}
+    if "TableClassOverride" in settings:
+        out["ReplicaTableClassSummary"] = {"TableClass": settings["TableClassOverride"]}
+    return out
+
+
+# What a replica may set for itself (CreateReplicationGroupMemberAction and the Update one).
+OVERRIDES = (
+    "KMSMasterKeyId",
+    "ProvisionedThroughputOverride",
+    "OnDemandThroughputOverride",
+    "GlobalSecondaryIndexes",
+    "TableClassOverride",
+)
 
 # The settings a change to one replica makes to all (the others are each replica's own).
 SHARED_SETTINGS = (
@@ -93,15 +112,24 @@ class Replicas:
                     "CreateTable, DeleteTable, or UpdateTable as required."
                 )
             members = group(table)
+            overrides = dict(table.spec.get("_replica_overrides") or {})
             if action == "Create":
                 self._create(table, region, members)
+                members = group(table)
             elif region not in members:
                 raise ValidationException(NOT_FOUND)
             elif action == "Delete":
                 other = self.provider.tables.find(table.account, region, table.name)
                 if other is not None:
                     self.provider.drop_table(other)
-                self._regroup(table, {r: t for r, t in members.items() if r != region})
+                overrides.pop(region, None)
+                self._regroup(table, {r: t for r, t in members.items() if r != region}, overrides)
+                continue
+            settings = {k: v for k, v in spec.items() if k in OVERRIDES}
+            if settings:
+                overrides[region] = {**overrides.get(region, {}), **settings}
+                self._apply_overrides(table, region, settings)
+                self._regroup(table, members, overrides)
 
     def _create(self, table: Table, region: str, members: dict[str, float]) -> None:
         if not _REGION.fullmatch(region):
@@ -121,18 +149,36 @@ class Replicas:
             self.provider.items.put(replica, item, None, av.item_size(item))
         # The table made global was a replica from the start.
         members = members or {table.region: 0.0}
-        self._regroup(table, {**members, region: now})
+        self._regroup(
+            table, {**members, region: now}, dict(table.spec.get("_replica_overrides") or {})
+        )
 
-    def _regroup(self, table: Table, members: dict[str, float]) -> None:
-        """Record the group in every member (the table being edited is saved by its caller)."""
-        kept = members if len(members) > 1 else None
+    def _apply_overrides(self, table: Table, region: str, settings: dict[str, Any]) -> None:
+        """What a replica's own settings change in its table: its table class, its read
+        capacity (a provisioned table's writes are the same everywhere)."""
+        target = (
+            table
+            if region == table.region
+            else self.provider.tables.editable(table.account, region, table.name)
+        )
+        if "TableClassOverride" in settings:
+            target.spec["TableClassSummary"] = {"TableClass": settings["TableClassOverride"]}
+        reads = (settings.get("ProvisionedThroughputOverride") or {}).get("ReadCapacityUnits")
+        if reads is not None:
+            target.spec["ProvisionedThroughput"]["ReadCapacityUnits"] = reads
+        if target is not table:
+            self.provider.tables.save(target)
+
+    def _regroup(self, table: Table, members: dict[str, float], overrides: dict[str, Any]) -> None:
+        """Record the group and each replica's own settings in every member (the table being
+        edited is saved by its caller)."""
         for region in members:
             if region == table.region:
                 continue
             other = self.provider.tables.editable(table.account, region, table.name)
-            _set_group(other, kept)
+            _set_group(other, members, overrides)
             self.provider.tables.save(other)
-        _set_group(table, kept)
+        _set_group(table, members, overrides)
 
     def drop(self, table: Table) -> None:
         """A replica deleted by DeleteTable leaves the group; the others stay replicas."""
@@ -140,9 +186,14 @@ class Replicas:
         if not members:
             return
         rest = {r: t for r, t in members.items() if r != table.region}
+        overrides = {
+            r: v
+            for r, v in (table.spec.get("_replica_overrides") or {}).items()
+            if r != table.region
+        }
         for region in rest:
             other = self.provider.tables.editable(table.account, region, table.name)
-            _set_group(other, rest if len(rest) > 1 else None)
+            _set_group(other, rest, overrides)
             self.provider.tables.save(other)
 
     def replicate(self, table: Table, key: Item, new: Item | None) -> None:
@@ -186,11 +237,14 @@ class Replicas:
             )
 
 
-def _set_group(table: Table, members: dict[str, float] | None) -> None:
-    if members:
+def _set_group(table: Table, members: dict[str, float], overrides: dict[str, Any]) -> None:
+    """A group of one is a regional table again: no group, no replica settings."""
+    if len(members) > 1:
         table.spec["_replicas"] = members
+        table.spec["_replica_overrides"] = overrides
     else:
         table.spec.pop("_replicas", None)
+        table.spec.pop("_replica_overrides", None)
 
 
 def _replica_spec(table: Table, region: str, now: float) -> dict[str, Any]:
