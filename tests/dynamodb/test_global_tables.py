@@ -384,3 +384,12 @@ def test_replica_settings_of_its_own(ddb: Any, away: Any, unique: Callable[[str]
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
     assert table["TableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
     assert "TableClassSummary" not in ddb.describe_table(TableName=name)["Table"]
+    # The table's capacity changes reach the replica; its own read capacity stays.
+    ddb.update_table(
+        TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 6, "WriteCapacityUnits": 5}
+    )
+    ddb.update_table(
+        TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 6, "WriteCapacityUnits": 7}
+    )
+    throughput = away.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]
+    assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (9, 7)

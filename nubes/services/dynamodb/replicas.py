@@ -225,9 +225,29 @@ class Replicas:
         if not shared:
             return
         table = self.provider.tables.get(ctx.account_id, ctx.region, req["TableName"])
+        overrides = table.spec.get("_replica_overrides") or {}
         for region in group(table):
-            if region != table.region:
-                apply(replace(ctx, region=region), {"TableName": table.name, **shared})
+            if region == table.region:
+                continue
+            change = dict(shared)
+            reads = ((overrides.get(region) or {}).get("ProvisionedThroughputOverride") or {}).get(
+                "ReadCapacityUnits"
+            )
+            if "ProvisionedThroughput" in change and reads is not None:
+                # A replica's own read capacity stays; an unchanged one is no change to it.
+                change["ProvisionedThroughput"] = {
+                    **change["ProvisionedThroughput"],
+                    "ReadCapacityUnits": reads,
+                }
+                there = self.provider.tables.get(table.account, region, table.name)
+                current = there.spec["ProvisionedThroughput"]
+                if "BillingMode" not in change and all(
+                    change["ProvisionedThroughput"][u] == current.get(u)
+                    for u in ("ReadCapacityUnits", "WriteCapacityUnits")
+                ):
+                    del change["ProvisionedThroughput"]
+            if change:
+                apply(replace(ctx, region=region), {"TableName": table.name, **change})
 
     def check_stream_change(self, table: Table, spec: dict[str, Any]) -> None:
         if group(table) and not spec.get("StreamEnabled"):
