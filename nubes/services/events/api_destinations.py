@@ -35,6 +35,13 @@ TIMEOUT = 5.0
 """AWS gives an API destination five seconds to answer."""
 USER_AGENT = "Amazon/EventBridge/ApiDestinations"
 _SECRET_KEYS = ("Password", "ClientSecret", "ApiKeyValue")
+_DESTINATION_SUMMARY = (
+    "ApiDestinationArn",
+    "ApiDestinationState",
+    "CreationTime",
+    "LastModifiedTime",
+)
+"""What CreateApiDestination and UpdateApiDestination answer."""
 
 
 @dataclass
@@ -308,15 +315,7 @@ class ApiDestinations:
             doc["Description"] = req["Description"]
         self._check_destination(doc)
         self._save("events_api_destinations", ctx.account_id, ctx.region, doc)
-        return {
-            k: doc[k]
-            for k in (
-                "ApiDestinationArn",
-                "ApiDestinationState",
-                "CreationTime",
-                "LastModifiedTime",
-            )
-        }
+        return {k: doc[k] for k in _DESTINATION_SUMMARY}
 
     def describe_api_destination(self, ctx: RequestContext, req: Json) -> Json:
         return self._destination(ctx, req["Name"])
@@ -335,15 +334,7 @@ class ApiDestinations:
         self._check_destination(doc)
         doc["LastModifiedTime"] = clock.now()
         self._save("events_api_destinations", ctx.account_id, ctx.region, doc)
-        return {
-            k: doc[k]
-            for k in (
-                "ApiDestinationArn",
-                "ApiDestinationState",
-                "CreationTime",
-                "LastModifiedTime",
-            )
-        }
+        return {k: doc[k] for k in _DESTINATION_SUMMARY}
 
     def delete_api_destination(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._destination(ctx, req["Name"])
