@@ -68,3 +68,34 @@ def test_stream_and_consumer_stack_create_update_delete(
     assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
     status = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert status["StreamStatus"] == "DELETING"
+
+
+def test_on_demand_encrypted_stream_with_metrics(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    cfn, kinesis = client("cloudformation"), client("kinesis")
+    properties: dict[str, Any] = {
+        "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+        "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+        "DesiredShardLevelMetrics": ["IncomingBytes"],
+    }
+    template = {
+        "Resources": {"Stream": {"Type": "AWS::Kinesis::Stream", "Properties": properties}},
+        "Outputs": {"Name": {"Value": {"Ref": "Stream"}}},
+    }
+    stack = unique("stack")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    found = settle(cfn, stack)
+    assert found["StackStatus"] == "CREATE_COMPLETE", found.get("StackStatusReason")
+    name = outputs(found)["Name"]
+    assert name.startswith(f"{stack}-Stream-")
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert summary["EncryptionType"] == "KMS" and summary["KeyId"] == "alias/aws/kinesis"
+    assert summary["EnhancedMonitoring"] == [{"ShardLevelMetrics": ["IncomingBytes"]}]
+    properties.pop("StreamEncryption")
+    cfn.update_stack(StackName=stack, TemplateBody=json.dumps(template))
+    assert settle(cfn, stack)["StackStatus"] == "UPDATE_COMPLETE"
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["EncryptionType"] == "NONE"
+    cfn.delete_stack(StackName=stack)
