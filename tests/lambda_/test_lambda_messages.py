@@ -5,6 +5,7 @@ and $LATEST in the ARNs where AWS includes it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.lambda_.conftest import ROLE, zipped
+from tests.server import NubesProcess
 
 SOURCE = {"app.py": "def handler(event, context):\n    return event\n"}
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -200,3 +202,47 @@ def test_a_function_of_another_account_is_found_by_its_arn(
         assert partial["FunctionArn"] == arn
     finally:
         owner.delete_function(FunctionName=name)
+
+
+def test_another_accounts_function_under_iam_enforcement(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    """Cross-account calls by ARN reach the owner's function only as its resource policy
+    allows (Lambda developer guide, "Granting function access to other accounts")."""
+    server = nubes_factory(persistent=False, env={"NUBES_ENFORCE_IAM": "1"})
+    caller = server.client("lambda", aws_access_key_id="111111111111", aws_secret_access_key="test")
+    owner = server.client("lambda", aws_access_key_id="222222222222", aws_secret_access_key="test")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    server.client(
+        "iam", aws_access_key_id="222222222222", aws_secret_access_key="test"
+    ).create_role(RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust))
+    arn = owner.create_function(
+        FunctionName="shared",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::222222222222:role/runner",
+        Code={"ZipFile": zipped(SOURCE)},
+    )["FunctionArn"]
+    owner.get_waiter("function_active_v2").wait(FunctionName="shared")
+    code, message = _failure(caller.invoke, FunctionName=arn, Payload=b"{}")
+    assert code == "AccessDeniedException"
+    assert "no resource-based policy allows the lambda:InvokeFunction action" in message
+    owner.add_permission(
+        FunctionName="shared",
+        StatementId="caller",
+        Action="lambda:InvokeFunction",
+        Principal="111111111111",
+    )
+    answer = caller.invoke(FunctionName=arn, Payload=b'{"from": "caller"}')
+    assert json.loads(answer["Payload"].read()) == {"from": "caller"}
+    # The grant covers invoking only.
+    assert _failure(caller.get_function, FunctionName=arn)[0] == "AccessDeniedException"
