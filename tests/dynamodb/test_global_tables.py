@@ -393,3 +393,25 @@ def test_replica_settings_of_its_own(ddb: Any, away: Any, unique: Callable[[str]
     )
     throughput = away.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]
     assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (9, 7)
+
+
+@pytest.mark.clock
+def test_replication_latency_metric(
+    ddb: Any,
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+) -> None:
+    """Developer Guide, "DynamoDB metrics": ReplicationLatency, per TableName and
+    ReceivingRegion, published in the region a write was made in."""
+    name = _global_table(ddb, unique)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "m"}})
+    advance(120)  # past the minute the datapoints are handed over in
+    metrics = client("cloudwatch").list_metrics(
+        Namespace="AWS/DynamoDB",
+        MetricName="ReplicationLatency",
+        Dimensions=[{"Name": "TableName", "Value": name}],
+    )["Metrics"]
+    assert [sorted((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in metrics] == [
+        [("ReceivingRegion", AWAY), ("TableName", name)]
+    ]

@@ -3,7 +3,8 @@ in other regions of the account, and every write to one replica is applied to th
 
 Each member's spec keeps the group as ``_replicas`` ({region: when that replica was added}).
 nubes applies a write to every replica in the request that made it, so the last writer wins as
-it does on AWS; a new replica is filled with the table's items at once and reports CREATING for
+it does on AWS (ReplicationLatency, published per receiving region, is the time applying it
+took); a new replica is filled with the table's items at once and reports CREATING for
 a while (by the clock), then ACTIVE. Streams: a replica gets a NEW_AND_OLD_IMAGES stream when its
 table has none (an existing stream keeps its view type), and it cannot be disabled while the
 table is global.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +24,7 @@ from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.services.dynamodb import values as av
 from nubes.services.dynamodb.errors import ValidationException, errors
+from nubes.services.dynamodb.metrics import NAMESPACE
 from nubes.services.dynamodb.models import Item, Table
 
 if TYPE_CHECKING:
@@ -205,6 +208,7 @@ class Replicas:
             other = self.provider.tables.find(table.account, region, table.name)
             if other is None:
                 continue
+            started = time.perf_counter()
             old = self.provider.items.get(other, key)
             if new is None:
                 if old is not None:
@@ -212,6 +216,16 @@ class Replicas:
             else:
                 self.provider.items.put(other, new, old, av.item_size(new))
             self.provider.record(other, key, old, new)
+            # The source region reports how long each write took to reach the other replicas.
+            self.provider.env.metrics.record(
+                table.account,
+                table.region,
+                NAMESPACE,
+                "ReplicationLatency",
+                round((time.perf_counter() - started) * 1000, 3),
+                "Milliseconds",
+                {"TableName": table.name, "ReceivingRegion": region},
+            )
 
     def propagate(
         self,
