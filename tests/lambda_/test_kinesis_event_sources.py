@@ -14,6 +14,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.lambda_.conftest import ROLE, zipped
+from tests.server import NubesProcess
+
 RECORDER = """
 import base64, json
 
@@ -387,3 +390,40 @@ def test_kinesis_mapping_validation(
     assert made["ParallelizationFactor"] == 4
     assert made["StartingPositionTimestamp"]
     lam.delete_event_source_mapping(UUID=made["UUID"])
+
+
+def test_kinesis_mapping_resumes_after_a_kill_without_repeating(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=True)
+    kinesis, lam, logs = (server.client(s) for s in ("kinesis", "lambda", "logs"))
+    arn = _active_stream(kinesis, "durable", ShardCount=1)
+    lam.create_function(
+        FunctionName="reader",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": zipped({"app.py": RECORDER})},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="reader")
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="reader", StartingPosition="TRIM_HORIZON"
+    )["UUID"]
+    kinesis.put_record(StreamName="durable", Data=b"before", PartitionKey="k")
+    assert len(_lines(logs, "reader", "got", 1)) == 1
+    # The position is saved with the batch's result, once the function has returned.
+    deadline = time.monotonic() + 30
+    while lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] != "OK":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    server.kill()
+    restarted = NubesProcess(server.data_dir, port=server.port).start()
+    try:
+        restarted.client("kinesis").put_record(
+            StreamName="durable", Data=b"after", PartitionKey="k"
+        )
+        seen = _lines(restarted.client("logs"), "reader", "got", 2)
+        data = [base64.b64decode(json.loads(s.split(" ", 1)[1])["kinesis"]["data"]) for s in seen]
+        assert data == [b"before", b"after"]
+    finally:
+        restarted.stop()
