@@ -2,8 +2,9 @@
 capacity units each request consumed, per TableName (and per GlobalSecondaryIndexName for
 global indexes); SuccessfulRequestLatency per TableName and Operation for the item operations;
 ConditionalCheckFailedRequests per TableName; UserErrors (other requests refused as the caller's
-fault, for the account and region). Counted in
-memory, handed over per minute. nubes never throttles, so ThrottledRequests never appears."""
+fault, for the account and region); ReplicationLatency of global tables (see ``replicas``).
+Counted in memory, handed over per minute. nubes never throttles, so ThrottledRequests never
+appears."""
 
 from __future__ import annotations
 
