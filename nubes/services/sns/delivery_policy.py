@@ -267,6 +267,9 @@ class Throttle:
         if not limit:
             return True
         second = int(now)
+        if len(self._seconds) > 1000:
+            # Only this second's counts matter: forget the rest (deleted subscriptions too).
+            self._seconds = {k: v for k, v in self._seconds.items() if v[0] == second}
         current, count = self._seconds.get(subscription, (second, 0))
         if current != second:
             count = 0
