@@ -314,3 +314,66 @@ def test_names_are_taken_for_90_days(
     again = sfn.start_execution(stateMachineArn=arn, name="daily", input='{"day": 2}')
     assert again["executionArn"] == first["executionArn"]
     assert wait_done(sfn, again["executionArn"])["input"] == '{"day": 2}'
+
+
+def test_test_state(client: Callable[..., Any], unique: Callable[[str], str]) -> None:
+    # TestState's endpoint has the host prefix "sync-" too.
+    sfn = client("stepfunctions", config=Config(inject_host_prefix=False))
+    passed = sfn.test_state(
+        definition=json.dumps(
+            {
+                "Type": "Pass",
+                "InputPath": "$.in",
+                "Parameters": {"x.$": "States.MathAdd($.v, 1)"},
+                "ResultPath": "$.out",
+                "Next": "After",
+            }
+        ),
+        input='{"in": {"v": 1}}',
+        inspectionLevel="DEBUG",
+    )
+    assert (passed["status"], passed["nextState"]) == ("SUCCEEDED", "After")
+    # ResultPath places the result into the state's input as it came, before InputPath.
+    assert json.loads(passed["output"]) == {"in": {"v": 1}, "out": {"x": 2}}
+    assert passed["inspectionData"]["input"] == '{"in": {"v": 1}}'
+    choice = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}],
+                "Default": "Small",
+            },
+            "Big": {"Type": "Succeed"},
+            "Small": {"Type": "Succeed"},
+        },
+    }
+    picked = sfn.test_state(definition=json.dumps(choice), stateName="Pick", input='{"n": 2}')
+    assert picked["nextState"] == "Big"
+    missing_queue = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:sqs:getQueueUrl",
+        "Parameters": {"QueueName": unique("absent")},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "Handle"}],
+        "End": True,
+    }
+    caught = sfn.test_state(definition=json.dumps(missing_queue), roleArn=ROLE)
+    assert (caught["status"], caught["nextState"]) == ("CAUGHT_ERROR", "Handle")
+    assert caught["error"] == "Sqs.QueueDoesNotExistException"
+    retried = sfn.test_state(
+        definition=json.dumps(
+            {**missing_queue, "Retry": [{"ErrorEquals": ["States.ALL"]}], "Catch": []}
+        ),
+        roleArn=ROLE,
+    )
+    assert retried["status"] == "RETRIABLE"
+    failed = sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}))
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "E", "C")
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.test_state(definition=json.dumps({"Type": "Wait", "End": True}))
+    with pytest.raises(ClientError) as refused:
+        sfn.test_state(
+            definition=json.dumps({"Type": "Map", "ItemProcessor": PASS, "End": True}),
+            roleArn=ROLE,
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"

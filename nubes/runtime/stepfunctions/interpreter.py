@@ -88,6 +88,14 @@ class Interpreter:
         thread = _Thread(self.host, last_event)
         return await self._machine(machine, start, data, thread, top, {})
 
+    async def step(self, name: str, state: Json, data: Json) -> tuple[str | None, Json]:
+        """One state once, as TestState runs it: no retry, no catch (the caller asks
+        ``outcome`` what they would have done), no history."""
+        probe = {k: v for k, v in state.items() if k not in ("Retry", "Catch")}
+        ctx = self._ctx(name, clock.now(), {})
+        thread = _Thread(_Quiet(self.host), 0)
+        return await self._body(name, probe["Type"], probe, data, thread, ctx, {})
+
     async def _machine(
         self,
         machine: Json,
@@ -494,6 +502,18 @@ def _matching(errors: list[str], failed: StatesError) -> bool:
         "States.Timeout",
         "States.HeartbeatTimeout",
     )
+
+
+def outcome(state: Json, data: Json, failed: StatesError) -> tuple[str, str | None, Json]:
+    """What a state's Retry and Catch make of an error: RETRIABLE, CAUGHT_ERROR (with the
+    catcher's next state and output) or FAILED."""
+    if _retrier(state.get("Retry") or [], failed)[1] is not None:
+        return "RETRIABLE", None, None
+    handler = _catcher(state.get("Catch") or [], failed)
+    if handler is None:
+        return "FAILED", None, None
+    caught = {"Error": failed.error, "Cause": failed.cause}
+    return "CAUGHT_ERROR", handler["Next"], paths.put(handler.get("ResultPath", "$"), data, caught)
 
 
 def _retrier(retriers: list[Json], failed: StatesError) -> tuple[int, Json | None]:

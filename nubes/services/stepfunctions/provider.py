@@ -18,6 +18,7 @@ import io
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -29,7 +30,7 @@ from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import tag_problems
 from nubes.protocol.base import ServiceError
 from nubes.runtime.stepfunctions import validate
-from nubes.runtime.stepfunctions.interpreter import Interpreter, TaskCall, dumps, iso
+from nubes.runtime.stepfunctions.interpreter import Interpreter, TaskCall, dumps, iso, outcome
 from nubes.runtime.stepfunctions.paths import StatesError
 from nubes.services.base import ServiceProvider
 from nubes.services.stepfunctions import integrations as sdk
@@ -981,6 +982,111 @@ class StepFunctionsProvider(ServiceProvider):
         self._launch_after_commit(row["arn"])
         return {"redriveDate": now}
 
+    # -- TestState ------------------------------------------------------------------------
+
+    async def test_state(self, ctx: RequestContext, req: Json) -> Json:
+        try:
+            doc = json.loads(req["definition"])
+        except ValueError as exc:
+            raise errors.InvalidDefinition(
+                validate.invalid_definition_message(
+                    [validate.Diagnostic("INVALID_JSON_DESCRIPTION", str(exc))]
+                )
+            ) from None
+        name, state = self._tested_state(doc, req.get("stateName"))
+        resource = str(state.get("Resource", ""))
+        if state.get("Type") in ("Parallel", "Map") or (
+            ":activity:" in resource or resource.endswith((".sync", ".sync:2", ".waitForTaskToken"))
+        ):
+            raise errors.ValidationException(
+                "TestState does not support Map or Parallel states, activities, or the .sync "
+                "and .waitForTaskToken integration patterns"
+            )
+        if state.get("Type") == "Task" and not req.get("roleArn"):
+            raise errors.ValidationException("A roleArn is required to test a Task state")
+        raw = req.get("input") or "{}"
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise errors.InvalidExecutionInput(
+                f"Invalid State Machine Execution Input: '{raw[:100]}'"
+            ) from None
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self.signal = Signal()
+        fake = {
+            "arn": arn("states", ctx.region, ctx.account_id, f"execution:TestState:{uuid.uuid4()}"),
+            "account": ctx.account_id,
+            "region": ctx.region,
+            "type": "EXPRESS",
+            "machine": arn("states", ctx.region, ctx.account_id, "stateMachine:TestState"),
+            "role": req.get("roleArn") or "",
+            "name": "TestState",
+        }
+        context = {
+            "Execution": {"Id": fake["arn"], "Input": data, "Name": "TestState"},
+            "StateMachine": {"Id": fake["machine"], "Name": "TestState"},
+        }
+        out: Json = {}
+        if req.get("inspectionLevel") in ("DEBUG", "TRACE"):
+            out["inspectionData"] = {"input": raw}
+        try:
+            following, output = await Interpreter(_Host(self, fake), context).step(
+                name, state, data
+            )
+        except StatesError as failed:
+            status, following, output = outcome(state, data, failed)
+            out.update(status=status, error=failed.error, cause=failed.cause)
+            if following is not None:
+                out.update(nextState=following, output=dumps(output))
+            return out
+        out.update(status="SUCCEEDED", output=dumps(output))
+        if following is not None:
+            out["nextState"] = following
+        return out
+
+    @staticmethod
+    def _tested_state(doc: Any, wanted: str | None) -> tuple[str, Json]:
+        """The state TestState runs: the definition itself, or ``stateName`` of a whole state
+        machine; checked as CreateStateMachine checks it."""
+        if isinstance(doc, dict) and "States" in doc:
+            _, found = validate.parse(json.dumps(doc))
+            if found:
+                raise errors.InvalidDefinition(validate.invalid_definition_message(found))
+            name = wanted or doc["StartAt"]
+            if name not in doc["States"]:
+                raise errors.ValidationException(f"State {name} does not exist in the definition")
+            return name, doc["States"][name]
+        if not isinstance(doc, dict):
+            raise errors.InvalidDefinition(
+                validate.invalid_definition_message(
+                    [
+                        validate.Diagnostic(
+                            "SCHEMA_VALIDATION_FAILED", "A state must be an object", "/"
+                        )
+                    ]
+                )
+            )
+        name = wanted or "TestState"
+        targets = [doc.get("Next"), doc.get("Default")]
+        targets += [c.get("Next") for c in doc.get("Choices") or [] if isinstance(c, dict)]
+        targets += [c.get("Next") for c in doc.get("Catch") or [] if isinstance(c, dict)]
+        # The states it may go to stand in as terminal states, so only the state is checked.
+        states: Json = {name: doc}
+        machine = {"StartAt": name, "States": states}
+        for target in targets:
+            if isinstance(target, str) and target and target != name:
+                states[target] = {"Type": "Succeed"}
+        _, found = validate.parse(json.dumps(machine))
+        found = [
+            d
+            for d in found
+            if d.code != "MISSING_TRANSITION_TARGET" or "reachable" not in d.message
+        ]
+        if found:
+            raise errors.InvalidDefinition(validate.invalid_definition_message(found))
+        return name, doc
+
     # -- map runs -------------------------------------------------------------------------
 
     def _map_run(self, map_run_arn: str) -> Row:
@@ -1380,7 +1486,7 @@ class _MapRun:
 class _Host:
     """What one execution's interpreter asks of the provider."""
 
-    def __init__(self, provider: StepFunctionsProvider, row: Row) -> None:
+    def __init__(self, provider: StepFunctionsProvider, row: Row | Mapping[str, Any]) -> None:
         self.provider = provider
         self.env = provider.env
         self.store = provider.store
