@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from nubes.runtime.alarms.stats import Sample
+from nubes.runtime.alarms.stats import Sample, raw_values
 from nubes.store import Store
 
 SCHEMA = """
@@ -275,17 +275,7 @@ class MetricStore:
 
 
 def _merge(samples: list[Sample]) -> tuple[float, float, float, float, str | None]:
-    raw: dict[float, float] | None = {}
-    for s in samples:
-        if raw is None:
-            break
-        if s.values is not None:
-            for v, c in s.values:
-                raw[v] = raw.get(v, 0.0) + c
-        elif s.count == 1 or s.low == s.high:
-            raw[s.low] = raw.get(s.low, 0.0) + s.count
-        else:
-            raw = None
+    raw = raw_values(samples)
     return (
         sum(s.count for s in samples),
         sum(s.total for s in samples),

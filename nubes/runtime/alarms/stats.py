@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 STANDARD = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -185,25 +185,31 @@ def aggregate(samples: Sequence[Sample]) -> Aggregate | None:
         return Aggregate(s.count, s.total, s.low, s.high, values)
     count = total = 0.0
     low, high = math.inf, -math.inf
-    raw: dict[float, float] | None = {}
     for s in samples:
         count += s.count
         total += s.total
         low = min(low, s.low)
         high = max(high, s.high)
-        if raw is None:
-            continue
+    if count == 0:
+        return None
+    raw = raw_values(samples)
+    merged = sorted(raw.items()) if raw is not None else None
+    if merged is not None and merged and merged[0][0] < 0:
+        # AWS offers no percentiles for data with negative values.
+        merged = None
+    return Aggregate(count, total, low, high, merged)
+
+
+def raw_values(samples: Iterable[Sample]) -> dict[float, float] | None:
+    """How many data points had each value, across the samples; None once a sample keeps only
+    aggregates (a statistic set of several different values)."""
+    raw: dict[float, float] = {}
+    for s in samples:
         if s.values is not None:
             for v, c in s.values:
                 raw[v] = raw.get(v, 0.0) + c
         elif s.count == 1 or s.low == s.high:
             raw[s.low] = raw.get(s.low, 0.0) + s.count
         else:
-            raw = None
-    if count == 0:
-        return None
-    merged = sorted(raw.items()) if raw is not None else None
-    if merged is not None and merged and merged[0][0] < 0:
-        # AWS offers no percentiles for data with negative values.
-        merged = None
-    return Aggregate(count, total, low, high, merged)
+            return None
+    return raw
