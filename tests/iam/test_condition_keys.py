@@ -1,6 +1,7 @@
-"""Global condition keys may be written without their ``aws:`` prefix (IAM user guide, "IAM
-JSON policy elements: Condition" and "AWS global condition context keys"): IAM accepts them and
-evaluates them as the ``aws:`` key; any other key without a vendor prefix is refused."""
+"""Policy grammar IAM applies to its own documents (IAM user guide, "IAM JSON policy elements:
+Condition", "AWS global condition context keys" and "IAM JSON policy elements: Sid"): global
+condition keys may be written without their ``aws:`` prefix and are evaluated as the ``aws:``
+key; any other key without a vendor prefix is refused; Sids are alphanumeric."""
 
 from __future__ import annotations
 
@@ -63,3 +64,21 @@ def test_other_keys_need_a_vendor_prefix(
         "Code": "MalformedPolicyDocument",
         "Message": "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
     }
+
+
+def test_iam_policy_sids_are_alphanumeric(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    iam = client("iam")
+    user = unique("u")
+    iam.create_user(UserName=user)
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    good = {"Version": "2012-10-17", "Statement": [{**statement, "Sid": "Read1"}]}
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(good))
+    bad = {"Version": "2012-10-17", "Statement": [{**statement, "Sid": "read objects"}]}
+    with pytest.raises(ClientError) as exc:
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(bad))
+    assert exc.value.response["Error"]["Message"] == (
+        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the "
+        "regular expression [0-9A-Za-z]*"
+    )

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import yaml
 
 from nubes.core import clock
+from nubes.core.arns import arn_service
 from nubes.core.context import RequestContext
 from nubes.protocol.base import HttpRequest, HttpResponse
 from nubes.runtime.apigateway import validators
@@ -493,7 +494,7 @@ class ApiGatewayProvider(ServiceProvider):
             raise errors.BadRequestException(f"Invalid integration type specified: {kind}")
         if kind != "MOCK" and not req.get("uri"):
             raise errors.BadRequestException("Invalid integration URI specified")
-        if kind in ("AWS", "AWS_PROXY") and not req["uri"].startswith("arn:aws:apigateway:"):
+        if kind in ("AWS", "AWS_PROXY") and arn_service(req["uri"]) != "apigateway":
             raise errors.BadRequestException("AWS ARN for integration must contain path or action")
         if kind in ("HTTP", "HTTP_PROXY") and not req["uri"].startswith(("http://", "https://")):
             raise errors.BadRequestException("Invalid HTTP endpoint specified for URI")
@@ -696,7 +697,7 @@ class ApiGatewayProvider(ServiceProvider):
         types = (req.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
         domain: Json = {
             "domainName": name,
-            "domainNameArn": f"arn:aws:apigateway:{ctx.region}::/domainnames/{name}",
+            "domainNameArn": f"arn:{ctx.partition}:apigateway:{ctx.region}::/domainnames/{name}",
             "endpointConfiguration": {"types": types},
             "domainNameStatus": "AVAILABLE",
             "securityPolicy": req.get("securityPolicy") or "TLS_1_2",

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from nubes.core import accounts, clock, safejson
-from nubes.core.arns import arn_service, parse_arn
+from nubes.core.arns import arn_service, parse_arn, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
@@ -463,7 +463,7 @@ class SnsProvider(ServiceProvider):
             "ConfirmationWasAuthenticated": "true" if sub.authenticated else "false",
             "PendingConfirmation": "false" if sub.confirmed else "true",
             "RawMessageDelivery": "false",
-            "SubscriptionPrincipal": sub.principal or f"arn:aws:iam::{sub.account}:root",
+            "SubscriptionPrincipal": sub.principal or root_arn(sub.account, ctx.partition),
             **sub.attributes,
         }
         if "FilterPolicy" in sub.attributes:

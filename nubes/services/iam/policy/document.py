@@ -13,6 +13,7 @@ from nubes.services.iam.policy import conditions
 from nubes.services.iam.policy.patterns import Matcher, glob
 
 Kind = Literal["identity", "resource", "trust"]
+_SID = re.compile(r"^[0-9A-Za-z]*$")
 """Identity policies name no principal; resource and trust policies must."""
 
 VERSIONS = ("2008-10-17", "2012-10-17")
@@ -153,6 +154,13 @@ def _parse(text: str, kind: Kind, validate: bool) -> Policy:
     )
     if validate:
         sids = [s.sid for s in statements if s.sid]
+        # IAM's own documents (identity and trust policies) take alphanumeric Sids only;
+        # resource policies of other services allow any string.
+        if kind != "resource" and not all(isinstance(s, str) and _SID.match(s) for s in sids):
+            raise PolicyError(
+                "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the "
+                "regular expression [0-9A-Za-z]*"
+            )
         if len(sids) != len(set(sids)):
             raise PolicyError("Statement IDs (SID) in a single policy must be unique.")
     return Policy(statements, str(version), doc.get("Id"), text)
