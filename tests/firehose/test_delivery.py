@@ -1,0 +1,220 @@
+"""Delivery to S3: buffering by size and by the clock, object keys, prefixes, compression,
+processors (delimiter, Lambda) and a Kinesis data stream as the source."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from nubes.services.firehose import codecs
+from tests.firehose.conftest import ROLE, wait_for_objects
+from tests.lambda_.conftest import zipped
+
+pytestmark = pytest.mark.clock
+
+KEY = re.compile(
+    r"^(\d{4})/(\d{2})/(\d{2})/(\d{2})/(?P<name>.+)-1-"
+    r"(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-[0-9a-f-]{36}(?P<ext>\.\w+)?$"
+)
+
+
+def _body(s3: Any, bucket: str, key: str) -> bytes:
+    data: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def test_interval_delivers_records_as_sent(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 60, "SizeInMBs": 5})
+    firehose.put_record(DeliveryStreamName=name, Record={"Data": b"one"})
+    firehose.put_record_batch(
+        DeliveryStreamName=name, Records=[{"Data": b"two"}, {"Data": b"three"}]
+    )
+    advance(61)
+    [obj] = wait_for_objects(s3, bucket)
+    match = KEY.match(obj["Key"])
+    assert match is not None, obj["Key"]
+    assert match["name"] == name
+    assert match["ext"] is None
+    assert _body(s3, bucket, obj["Key"]) == b"onetwothree"
+
+
+def test_size_delivers_without_waiting_for_the_interval(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str]
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 900, "SizeInMBs": 1})
+    chunk = b"x" * 600_000
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": chunk}] * 2)
+    objects = wait_for_objects(s3, bucket)
+    assert objects, "a full buffer is delivered at once"
+    assert _body(s3, bucket, objects[0]["Key"]).startswith(chunk)
+
+
+def test_custom_prefix_delimiter_and_gzip(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(
+        Prefix="app/year=!{timestamp:yyyy}/r=!{firehose:random-string}/",
+        ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
+        CompressionFormat="GZIP",
+        BufferingHints={"IntervalInSeconds": 0},
+        ProcessingConfiguration={
+            "Enabled": True,
+            "Processors": [{"Type": "AppendDelimiterToRecord"}],
+        },
+    )
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"a"}, {"Data": b"b"}])
+    advance(1)
+    [obj] = wait_for_objects(s3, bucket)
+    assert re.match(
+        r"^app/year=\d{4}/r=[a-z0-9]{11}/" + re.escape(name) + r"-1-.*\.gz$", obj["Key"]
+    )
+    assert gzip.decompress(_body(s3, bucket, obj["Key"])) == b"a\nb\n"
+
+
+@pytest.mark.parametrize("fmt", ["ZIP", "Snappy", "HADOOP_SNAPPY"])
+def test_other_compressions(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    advance: Callable[[float], None],
+    fmt: str,
+) -> None:
+    name = hose(CompressionFormat=fmt, BufferingHints={"IntervalInSeconds": 0})
+    firehose.put_record(DeliveryStreamName=name, Record={"Data": b"hello"})
+    advance(1)
+    [obj] = wait_for_objects(s3, bucket)
+    body = _body(s3, bucket, obj["Key"])
+    if fmt == "ZIP":
+        assert obj["Key"].endswith(".zip")
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            [entry] = archive.namelist()
+            assert archive.read(entry) == b"hello"
+    elif fmt == "Snappy":
+        assert body.startswith(b"\xff\x06\x00\x00sNaPpY")
+        assert body.endswith(b"hello")
+    else:
+        assert body == b"\x00\x00\x00\x05\x00\x00\x00\x07\x05\x10hello"
+
+
+def test_codec_checksum_is_crc32c() -> None:
+    assert codecs.crc32c(b"123456789") == 0xE3069283
+
+
+TRANSFORM = """
+import base64, json
+
+def handler(event, context):
+    out = []
+    for r in event["records"]:
+        data = base64.b64decode(r["data"])
+        if data == b"drop":
+            out.append({"recordId": r["recordId"], "result": "Dropped"})
+        elif data == b"fail":
+            out.append({"recordId": r["recordId"], "result": "ProcessingFailed"})
+        else:
+            up = base64.b64encode(data.upper() + b"\\n").decode()
+            out.append({"recordId": r["recordId"], "result": "Ok", "data": up})
+    return {"records": out}
+"""
+
+
+def test_lambda_transformation_and_failed_records(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    advance: Callable[[float], None],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+) -> None:
+    lam = client("lambda")
+    fn = unique("transform")
+    arn = lam.create_function(
+        FunctionName=fn,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Code={"ZipFile": zipped({"app.py": TRANSFORM})},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn)
+    try:
+        name = hose(
+            Prefix="ok/",
+            BufferingHints={"IntervalInSeconds": 0},
+            ProcessingConfiguration={
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "Lambda",
+                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+                    }
+                ],
+            },
+        )
+        firehose.put_record_batch(
+            DeliveryStreamName=name,
+            Records=[{"Data": b"keep"}, {"Data": b"drop"}, {"Data": b"fail"}, {"Data": b"me"}],
+        )
+        advance(1)
+        objects = wait_for_objects(s3, bucket, count=2)
+        [good] = [o for o in objects if o["Key"].startswith("ok/2")]
+        assert _body(s3, bucket, good["Key"]) == b"KEEP\nME\n"
+        [bad] = [o for o in objects if o["Key"].startswith("ok/processing-failed/")]
+        [line] = _body(s3, bucket, bad["Key"]).decode().splitlines()
+        failed = json.loads(line)
+        assert base64.b64decode(failed["rawData"]) == b"fail"
+        assert failed["lambdaArn"] == arn
+        assert failed["errorCode"]
+    finally:
+        lam.delete_function(FunctionName=fn)
+
+
+def test_kinesis_stream_as_source(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+) -> None:
+    kinesis = client("kinesis")
+    source = unique("src")
+    kinesis.create_stream(StreamName=source, ShardCount=1)
+    advance(2)
+    source_arn = kinesis.describe_stream_summary(StreamName=source)["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    name = unique("hose")
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": source_arn, "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "BufferingHints": {"IntervalInSeconds": 0},
+        },
+    )
+    advance(2)
+    desc = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert desc["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"] == source_arn
+    with pytest.raises(firehose.exceptions.InvalidArgumentException):
+        firehose.put_record(DeliveryStreamName=name, Record={"Data": b"x"})
+    kinesis.put_record(StreamName=source, Data=b"from-kinesis", PartitionKey="p")
+    advance(1)
+    [obj] = wait_for_objects(s3, bucket)
+    assert _body(s3, bucket, obj["Key"]) == b"from-kinesis"
+    assert firehose.list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")[
+        "DeliveryStreamNames"
+    ]
