@@ -37,4 +37,5 @@ PROVIDERS: dict[str, str] = {
     "ecr": "nubes.services.ecr.provider:EcrProvider",
     "stepfunctions": "nubes.services.stepfunctions.provider:StepFunctionsProvider",
     "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
+    "firehose": "nubes.services.firehose.provider:FirehoseProvider",
 }
