@@ -275,6 +275,44 @@ def test_kinesis_children_are_read_after_their_parent(
 
 
 @pytest.mark.clock
+def test_kinesis_from_a_timestamp_in_parallel_lanes_keeping_each_key_in_order(
+    lam: Any,
+    logs: Any,
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    unique: Callable[[str], str],
+    endpoint: str,
+) -> None:
+    kinesis = client("kinesis")
+    stream = unique("ks")
+    arn = _active_stream(kinesis, stream, ShardCount=1)
+    kinesis.put_record(StreamName=stream, Data=b"old", PartitionKey="a")
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 60}, timeout=10)
+    start = requests.get(f"{endpoint}/_nubes/clock", timeout=10).json()["now"]
+    for i in range(3):
+        for key in "abcd":
+            kinesis.put_record(StreamName=stream, Data=f"{key}{i}".encode(), PartitionKey=key)
+    name = make_function({"app.py": RECORDER})
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=name,
+        StartingPosition="AT_TIMESTAMP",
+        StartingPositionTimestamp=start,
+        ParallelizationFactor=4,
+        MaximumBatchingWindowInSeconds=1,
+    )
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 2}, timeout=10)
+    seen = _lines(logs, name, "got", 12)
+    data = [
+        base64.b64decode(json.loads(s.split(" ", 1)[1])["kinesis"]["data"]).decode() for s in seen
+    ]
+    assert sorted(data) == sorted(f"{key}{i}" for i in range(3) for key in "abcd")
+    for key in "abcd":
+        assert [d for d in data if d[0] == key] == [f"{key}0", f"{key}1", f"{key}2"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+@pytest.mark.clock
 def test_records_older_than_the_maximum_age_go_to_the_destination(
     lam: Any,
     client: Callable[..., Any],
