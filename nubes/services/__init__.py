@@ -37,5 +37,6 @@ PROVIDERS: dict[str, str] = {
     "ecr": "nubes.services.ecr.provider:EcrProvider",
     "stepfunctions": "nubes.services.stepfunctions.provider:StepFunctionsProvider",
     "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
+    "cognito-idp": "nubes.services.cognito_idp.provider:CognitoIdpProvider",
     "firehose": "nubes.services.firehose.provider:FirehoseProvider",
 }
