@@ -32,25 +32,19 @@ REVIEWED = {
     ("nubes/services/sns/provider.py", "endpoints(self)"): (
         "/_aws/sns/*: internal endpoints (admission), but the public signing certificate"
     ),
-    ("nubes/services/elbv2/provider.py", "self.plane.intercept"): (
-        "load balancer listeners (Host: the DNS name): public traffic, as an ALB's listeners "
-        "are; the targets decide"
-    ),
-    ("nubes/services/elb/provider.py", "self.plane.intercept"): (
-        "Classic Load Balancer listeners: public traffic, as on AWS"
+    ("nubes/services/elbv2/balancing.py", "self.plane.intercept"): (
+        "load balancer listeners of ELBv2 and Classic ELB (Host: the DNS name): public traffic, "
+        "as a load balancer's listeners are; the targets decide"
     ),
     ("nubes/services/cloudformation/provider.py", "response_endpoint(self)"): (
         "custom resource responses and wait condition signals, PUT to the presigned-URL stand-ins "
         "CloudFormation hands out; the response token / stack id in the URL is the credential "
         "(the X-Amz-Signature in those URLs is not checked: weaker than AWS's presigned URL)"
     ),
-    ("nubes/services/apigateway/provider.py", "self._serve"): (
-        "REST API invoke URLs: public as on AWS, gated by the API's authorizers and API keys "
-        "(methods with authorizationType AWS_IAM are not yet checked for a signature)"
-    ),
-    ("nubes/services/apigatewayv2/provider.py", "self._serve"): (
-        "HTTP API invoke URLs: public as on AWS, gated by the routes' authorizers (JWT, Lambda); "
-        "AWS_IAM routes are not yet checked for a signature"
+    ("nubes/runtime/apigateway/serving.py", "self.serve"): (
+        "REST and HTTP API invoke URLs and custom domain names: public as on AWS, gated by the "
+        "API's authorizers (REST: and API keys; HTTP: JWT, Lambda); methods and routes with "
+        "AWS_IAM authorization are not yet checked for a signature"
     ),
 }
 
