@@ -410,6 +410,11 @@ def test_kinesis_mapping_validation(
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
     arn = _active_stream(client("kinesis"), unique("ks"), ShardCount=1)
+    with pytest.raises(ClientError) as err:
+        lam.create_event_source_mapping(
+            EventSourceArn=f"{arn}/consumer/none:1", FunctionName=name, StartingPosition="LATEST"
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
     for extra in (
         {"StartingPosition": "AT_TIMESTAMP"},
         {"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": 30},

@@ -155,20 +155,18 @@ class EventSourceMappings(FunctionAccess):
         return public(doc)
 
     def _check_kinesis_source(self, source: str) -> None:
-        """The stream (or the stream of the consumer) must exist, as Lambda checks."""
+        """The stream (or the consumer) must exist, as Lambda checks."""
         arn = parse_arn(source)
-        stream_arn = source.split("/consumer/", 1)[0]
+        stream_arn = _stream_arn(source)
+        if stream_arn != source:
+            operation, request = "DescribeStreamConsumer", {"ConsumerARN": source}
+        else:
+            operation, request = "DescribeStreamSummary", {"StreamARN": source}
         try:
-            self.env.providers.invoke(
-                "kinesis",
-                "DescribeStreamSummary",
-                {"StreamARN": stream_arn},
-                arn.account,
-                arn.region,
-            )
+            self.env.providers.invoke("kinesis", operation, request, arn.account, arn.region)
         except ServiceError:
             raise errors.InvalidParameterValueException(
-                f"Stream not found: {stream_arn}", Type="User"
+                f"Stream not found: {source}", Type="User"
             ) from None
 
     def get_event_source_mapping(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
