@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from nubes.core import clock
-from nubes.runtime.stepfunctions import paths
+from nubes.runtime.stepfunctions import paths, queries
 from nubes.runtime.stepfunctions.paths import StatesError
 from nubes.runtime.stepfunctions.validate import parse_timestamp
 
@@ -54,7 +54,7 @@ class Host(Protocol):
 
     async def sleep_until(self, when: float) -> None: ...
 
-    def checkpoint(self, state: str, data: Json) -> None: ...
+    def checkpoint(self, state: str, data: Json, variables: dict[str, Any]) -> None: ...
 
     async def read_items(self, resource: str, params: Json, config: Json) -> list[Json]: ...
 
@@ -73,28 +73,44 @@ class _Thread:
         self.last = self.host.event(kind, key, details, self.last)
 
 
+VARIABLES = paths.VARIABLES
 _ENTERED_KEY = "stateEnteredEventDetails"
 _EXITED_KEY = "stateExitedEventDetails"
 NOT_RETRIABLE = {"States.Runtime", "States.DataLimitExceeded"}
 
 
 class Interpreter:
-    def __init__(self, host: Host, context: dict[str, Any]) -> None:
+    def __init__(self, host: Host, context: dict[str, Any], language: str = "JSONPath") -> None:
         self.host = host
         self.context = context
         """The context object ``$$`` (Execution, StateMachine); State/Task/Map per state."""
+        self.language = language
+        """The machine's QueryLanguage, which each state may change to JSONata."""
 
-    async def run(self, machine: Json, start: str, data: Json, last_event: int, top: bool) -> Json:
+    async def run(
+        self,
+        machine: Json,
+        start: str,
+        data: Json,
+        last_event: int,
+        top: bool,
+        variables: dict[str, Any] | None = None,
+    ) -> Json:
         thread = _Thread(self.host, last_event)
-        return await self._machine(machine, start, data, thread, top, {})
+        extra = {VARIABLES: variables if variables is not None else {}}
+        return await self._machine(machine, start, data, thread, top, extra)
 
     async def step(self, name: str, state: Json, data: Json) -> tuple[str | None, Json]:
         """One state once, as TestState runs it: no retry, no catch (the caller asks
         ``outcome`` what they would have done), no history."""
         probe = {k: v for k, v in state.items() if k not in ("Retry", "Catch")}
-        ctx = self._ctx(name, clock.now(), {})
+        extra: dict[str, Any] = {VARIABLES: {}}
+        ctx = self._ctx(name, clock.now(), extra)
         thread = _Thread(_Quiet(self.host), 0)
-        return await self._body(name, probe["Type"], probe, data, thread, ctx, {})
+        following, output, _ = await self._body(
+            name, probe["Type"], probe, data, thread, ctx, extra
+        )
+        return following, output
 
     async def _machine(
         self,
@@ -108,7 +124,7 @@ class Interpreter:
         name: str | None = start
         while name is not None:
             if top:
-                self.host.checkpoint(name, data)
+                self.host.checkpoint(name, data, extra[VARIABLES])
             state = machine["States"][name]
             name, data = await self._state(name, state, data, thread, extra)
         return data
@@ -127,16 +143,29 @@ class Interpreter:
         entered = clock.now()
         thread.emit(f"{kind}StateEntered", _ENTERED_KEY, {"name": name, "input": dumps(data)})
         ctx = self._ctx(name, entered, extra)
+        variables = extra[VARIABLES]
         try:
-            next_name, output = await self._body(name, kind, state, data, thread, ctx, extra)
+            next_name, output, assigned = await self._body(
+                name, kind, state, data, thread, ctx, extra
+            )
         except StatesError as failed:
             handler = _catcher(state.get("Catch") or [], failed)
             if handler is None:
                 raise
             error_output = {"Error": failed.error, "Cause": failed.cause}
-            output = paths.put(handler.get("ResultPath", "$"), data, error_output)
+            if self._jsonata(state):
+                states = _states(ctx, data, errorOutput=error_output)
+                output = queries.evaluate(
+                    handler.get("Output", "{% $states.errorOutput %}"), states, variables
+                )
+                assigned = queries.evaluate(handler.get("Assign") or {}, states, variables)
+            else:
+                output = paths.put(handler.get("ResultPath", "$"), data, error_output)
+                assigned = paths.resolve(handler.get("Assign") or {}, error_output, ctx)
+            variables.update(assigned)
             thread.emit(f"{kind}StateExited", _EXITED_KEY, {"name": name, "output": dumps(output)})
             return handler["Next"], output
+        variables.update(assigned)
         if kind != "Fail":
             thread.emit(f"{kind}StateExited", _EXITED_KEY, {"name": name, "output": dumps(output)})
         return next_name, output
@@ -150,7 +179,10 @@ class Interpreter:
         thread: _Thread,
         ctx: Json,
         extra: dict[str, Any],
-    ) -> tuple[str | None, Json]:
+    ) -> tuple[str | None, Json, dict[str, Any]]:
+        """The next state, the state's output and the variables it assigns."""
+        if self._jsonata(state):
+            return await self._jsonata_body(name, kind, state, data, thread, ctx, extra)
         following = None if state.get("End") else state.get("Next")
         if kind == "Fail":
             error = state.get("Error")
@@ -161,6 +193,11 @@ class Interpreter:
                 cause = _text(paths.evaluate(state["CausePath"], data, ctx))
             raise StatesError(error or "", cause or "")
         effective = _input(state, data, ctx)
+
+        def assigned(source: Json, rule: Json | None = None) -> dict[str, Any]:
+            template = (rule or {}).get("Assign", state.get("Assign")) or {}
+            return dict(paths.resolve(template, source, ctx))
+
         if kind == "Pass":
             if "Result" in state:
                 result = state["Result"]
@@ -168,22 +205,23 @@ class Interpreter:
                 result = paths.resolve(state["Parameters"], effective, ctx)
             else:
                 result = effective
-            return following, _output(state, data, result, ctx, select=False)
+            return following, _output(state, data, result, ctx), assigned(effective)
         if kind == "Succeed":
-            return None, _output_only(state, effective, ctx)
+            return None, _output_only(state, effective, ctx), assigned(effective)
         if kind == "Choice":
             for rule in state["Choices"]:
                 if _matches(rule, effective, ctx):
-                    return rule["Next"], _output_only(state, effective, ctx)
+                    out = _output_only(state, effective, ctx)
+                    return rule["Next"], out, assigned(effective, rule)
             if "Default" in state:
-                return state["Default"], _output_only(state, effective, ctx)
+                return state["Default"], _output_only(state, effective, ctx), assigned(effective)
             raise StatesError(
                 "States.NoChoiceMatched",
                 f"No Matches! at state {name}",
             )
         if kind == "Wait":
             await self.host.sleep_until(_wait_until(state, effective, ctx))
-            return following, _output_only(state, effective, ctx)
+            return following, _output_only(state, effective, ctx), assigned(effective)
         if kind == "Task":
             result = await self._retrying(
                 state, name, thread, ctx, lambda c: self._task(name, state, effective, c, thread)
@@ -204,7 +242,87 @@ class Interpreter:
                 ctx,
                 lambda c: self._map(name, state, effective, c, thread, extra),
             )
-        return following, _output(state, data, result, ctx, select=True)
+        return following, _output(state, data, result, ctx), assigned(result)
+
+    def _jsonata(self, state: Json) -> bool:
+        return (state.get("QueryLanguage") or self.language) == "JSONata"
+
+    async def _jsonata_body(
+        self,
+        name: str,
+        kind: str,
+        state: Json,
+        data: Json,
+        thread: _Thread,
+        ctx: Json,
+        extra: dict[str, Any],
+    ) -> tuple[str | None, Json, dict[str, Any]]:
+        """A state in JSONata: Arguments and Output instead of the JSONPath fields."""
+        variables = extra[VARIABLES]
+        states = _states(ctx, data)
+        following = None if state.get("End") else state.get("Next")
+
+        def finish(rule: Json | None = None, **more: Any) -> tuple[Json, dict[str, Any]]:
+            scope = {**states, **more}
+            holder = rule if rule is not None and "Output" in rule else state
+            default = "{% $states.result %}" if "result" in more else "{% $states.input %}"
+            output = queries.evaluate(holder.get("Output", default), scope, variables)
+            template = (rule or {}).get("Assign", state.get("Assign")) or {}
+            return output, dict(queries.evaluate(template, scope, variables))
+
+        if kind == "Fail":
+            error = queries.evaluate(state.get("Error", ""), states, variables)
+            cause = queries.evaluate(state.get("Cause", ""), states, variables)
+            raise StatesError(_text(error or ""), _text(cause or ""))
+        if kind in ("Pass", "Succeed"):
+            output, assigned = finish()
+            return (following if kind == "Pass" else None), output, assigned
+        if kind == "Choice":
+            for rule in state["Choices"]:
+                if queries.evaluate(rule["Condition"], states, variables) is True:
+                    output, assigned = finish(rule)
+                    return rule["Next"], output, assigned
+            if "Default" in state:
+                output, assigned = finish()
+                return state["Default"], output, assigned
+            raise StatesError("States.NoChoiceMatched", f"No Matches! at state {name}")
+        if kind == "Wait":
+            if "Seconds" in state:
+                seconds = queries.evaluate(state["Seconds"], states, variables)
+                when = _wait_until({"Seconds": seconds}, data, ctx)
+            else:
+                moment = queries.evaluate(state["Timestamp"], states, variables)
+                when = _wait_until({"Timestamp": moment}, data, ctx)
+            await self.host.sleep_until(when)
+            output, assigned = finish()
+            return following, output, assigned
+        if kind == "Task":
+            result = await self._retrying(
+                state, name, thread, ctx, lambda c: self._task(name, state, data, c, thread)
+            )
+        elif kind == "Parallel":
+            result = await self._retrying(
+                state, name, thread, ctx, lambda c: self._parallel(state, data, c, thread, extra)
+            )
+        else:
+            result = await self._retrying(
+                state, name, thread, ctx, lambda c: self._map(name, state, data, c, thread, extra)
+            )
+        output, assigned = finish(result=result)
+        return following, output, assigned
+
+    def _arguments(self, state: Json, data: Json, ctx: Json, key: str = "Parameters") -> Json:
+        """What a Task or Parallel state hands on: its Arguments (JSONata) or Parameters."""
+        if self._jsonata(state):
+            if "Arguments" not in state:
+                return data
+            return queries.evaluate(state["Arguments"], _states(ctx, data), ctx[VARIABLES])
+        return paths.resolve(state[key], data, ctx) if key in state else data
+
+    def _number(self, state: Json, key: str, data: Json, ctx: Json) -> Any:
+        if self._jsonata(state):
+            return queries.evaluate(state.get(key), _states(ctx, data), ctx[VARIABLES])
+        return _setting(state, key, data, ctx)
 
     async def _retrying(
         self,
@@ -244,13 +362,9 @@ class Interpreter:
         if resource.endswith(".waitForTaskToken") or ":activity:" in resource:
             token = secrets.token_urlsafe(96)
             ctx = {**ctx, "Task": {"Token": token}}
-        params = paths.resolve(state["Parameters"], data, ctx) if "Parameters" in state else data
-        timeout = state.get("TimeoutSeconds")
-        if "TimeoutSecondsPath" in state:
-            timeout = paths.select(state["TimeoutSecondsPath"], data, ctx)
-        heartbeat = state.get("HeartbeatSeconds")
-        if "HeartbeatSecondsPath" in state:
-            heartbeat = paths.select(state["HeartbeatSecondsPath"], data, ctx)
+        params = self._arguments(state, data, ctx)
+        timeout = self._number(state, "TimeoutSeconds", data, ctx)
+        heartbeat = self._number(state, "HeartbeatSeconds", data, ctx)
         call = TaskCall(resource, params, name, token, timeout, heartbeat, thread.emit)
         result = await self.host.run_task(call)
         if "ResultSelector" in state:
@@ -260,11 +374,18 @@ class Interpreter:
     async def _parallel(
         self, state: Json, data: Json, ctx: Json, thread: _Thread, extra: dict[str, Any]
     ) -> Json:
-        if "Parameters" in state:
-            data = paths.resolve(state["Parameters"], data, ctx)
+        data = self._arguments(state, data, ctx)
         thread.emit("ParallelStateStarted", None, {})
+        # Each branch reads the variables as they are and assigns its own copies.
         branches = [
-            self._machine(b, b["StartAt"], data, _Thread(self.host, thread.last), False, extra)
+            self._machine(
+                b,
+                b["StartAt"],
+                data,
+                _Thread(self.host, thread.last),
+                False,
+                {**extra, VARIABLES: dict(extra[VARIABLES])},
+            )
             for b in state["Branches"]
         ]
         try:
@@ -290,7 +411,7 @@ class Interpreter:
         processor = state.get("ItemProcessor") or state.get("Iterator")
         distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
         selector = state.get("ItemSelector", state.get("Parameters"))
-        limit = int(_setting(state, "MaxConcurrency", data, ctx) or 0)
+        limit = int(self._number(state, "MaxConcurrency", data, ctx) or 0)
         gate = asyncio.Semaphore(limit) if limit > 0 else None
         thread.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         run: MapRun | None = None
@@ -300,19 +421,24 @@ class Interpreter:
 
         async def iteration(index: int, item: Json) -> Json:
             async with gate if gate is not None else contextlib.nullcontext():
-                inner = {**extra, "Map": {"Item": {"Index": index, "Value": item}}}
-                value = (
-                    paths.resolve(selector, data, {**ctx, **inner})
-                    if selector is not None
-                    else item
-                )
+                inner = {
+                    **extra,
+                    VARIABLES: dict(extra[VARIABLES]),
+                    "Map": {"Item": {"Index": index, "Value": item}},
+                }
+                value = item
+                if selector is not None and self._jsonata(state):
+                    scope = _states({**ctx, **inner}, data)
+                    value = queries.evaluate(selector, scope, inner[VARIABLES])
+                elif selector is not None:
+                    value = paths.resolve(selector, data, {**ctx, **inner})
                 if run is not None:
                     # A child workflow: its events are its own, not the parent's history.
                     run.count("running")
                     quiet = _Thread(_Quiet(self.host), 0)
                     try:
                         out = await self._machine(
-                            processor, processor["StartAt"], value, quiet, False, {}
+                            processor, processor["StartAt"], value, quiet, False, {VARIABLES: {}}
                         )
                     except StatesError as failed:
                         run.count("failed")
@@ -324,7 +450,12 @@ class Interpreter:
                 line.emit("MapIterationStarted", "mapIterationStartedEventDetails", details)
                 try:
                     out = await self._machine(
-                        processor, processor["StartAt"], value, line, False, extra
+                        processor,
+                        processor["StartAt"],
+                        value,
+                        line,
+                        False,
+                        {**extra, VARIABLES: inner[VARIABLES]},
                     )
                 except StatesError:
                     line.emit("MapIterationFailed", "mapIterationFailedEventDetails", details)
@@ -357,9 +488,15 @@ class Interpreter:
     async def _items(self, name: str, state: Json, data: Json, ctx: Json) -> list[Json]:
         """The items a Map state iterates: its ItemReader's (S3) or ItemsPath's, at most
         ReaderConfig's MaxItems, grouped by its ItemBatcher."""
+        jsonata = self._jsonata(state)
         if "ItemReader" in state:
             reader = state["ItemReader"]
-            params = paths.resolve(reader.get("Parameters") or {}, data, ctx)
+            if jsonata:
+                params = queries.evaluate(
+                    reader.get("Arguments") or {}, _states(ctx, data), ctx[VARIABLES]
+                )
+            else:
+                params = paths.resolve(reader.get("Parameters") or {}, data, ctx)
             items = await self.host.read_items(
                 reader["Resource"], params, reader.get("ReaderConfig") or {}
             )
@@ -368,7 +505,13 @@ class Interpreter:
                 items = items[:most]
         else:
             where = state.get("ItemsPath", "$")
-            items = paths.select(where, data, ctx)
+            if jsonata:
+                where = "Items"
+                items = queries.evaluate(
+                    state.get("Items", "{% $states.input %}"), _states(ctx, data), ctx[VARIABLES]
+                )
+            else:
+                items = paths.select(where, data, ctx)
             if not isinstance(items, list):
                 raise StatesError(
                     "States.Runtime",
@@ -387,6 +530,13 @@ class Interpreter:
                 batch["BatchInput"] = batch_input
             batches.append(batch)
         return batches
+
+
+def _states(ctx: Json, data: Json, **more: Any) -> dict[str, Any]:
+    """JSONata's ``$states``: the state's input, the context object, and ``more`` (result,
+    errorOutput)."""
+    context = {k: v for k, v in ctx.items() if k != VARIABLES}
+    return {"input": data, "context": context, **more}
 
 
 def _setting(state: Json, key: str, data: Json, ctx: Json) -> Any:
@@ -441,7 +591,7 @@ class _Quiet:
     async def sleep_until(self, when: float) -> None:
         await self.host.sleep_until(when)
 
-    def checkpoint(self, state: str, data: Json) -> None:
+    def checkpoint(self, state: str, data: Json, variables: dict[str, Any]) -> None:
         pass
 
     async def read_items(self, resource: str, params: Json, config: Json) -> list[Json]:
@@ -485,7 +635,7 @@ def _output_only(state: Json, data: Json, ctx: Json) -> Json:
     return paths.select(state["OutputPath"], data, ctx)
 
 
-def _output(state: Json, raw: Json, result: Json, ctx: Json, select: bool) -> Json:
+def _output(state: Json, raw: Json, result: Json, ctx: Json) -> Json:
     combined = paths.put(state.get("ResultPath", "$"), raw, result)
     return _output_only(state, combined, ctx)
 

@@ -50,7 +50,11 @@ class PathError(ValueError):
 def _steps(path: str) -> list[tuple[str, Any]]:
     if not path.startswith("$"):
         raise PathError(f"The path '{path}' must start with '$'")
-    rest = path[2:] if path.startswith("$$") else path[1:]
+    variable = _VARIABLE.match(path)
+    if variable is not None:
+        rest = path[variable.end() :]
+    else:
+        rest = path[2:] if path.startswith("$$") else path[1:]
     steps: list[tuple[str, Any]] = []
     pos = 0
     while pos < len(rest):
@@ -209,9 +213,21 @@ def select(path: str, data: Json, context: Json) -> Json:
     return found
 
 
+VARIABLES = "\x00variables"
+"""Where the context handed to these functions keeps the workflow's variables."""
+_VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def lookup(path: str, data: Json, context: Json) -> Any:
     """Like ``select`` but answers ``MISSING`` instead of raising."""
     root = context if path.startswith("$$") else data
+    variable = _VARIABLE.match(path)
+    if variable is not None:
+        # ``$name.field``: a variable (Assign) rather than the input.
+        variables = context.get(VARIABLES, {}) if isinstance(context, dict) else {}
+        if variable.group(1) not in variables:
+            return _MISSING
+        root = variables[variable.group(1)]
     try:
         steps = _steps(path)
     except PathError as exc:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nubes.core import safejson
-from nubes.runtime.stepfunctions import paths
+from nubes.runtime.stepfunctions import paths, queries
 
 Json = dict[str, Any]
 
@@ -67,6 +67,61 @@ _FIELDS: dict[str, set[str]] = {
         "Catch",
     },
 }
+_ONWARD = {"Next", "End", "Output", "Assign"}
+_JSONATA_FIELDS: dict[str, set[str]] = {
+    "Pass": _COMMON | _ONWARD,
+    "Task": _COMMON
+    | _ONWARD
+    | {
+        "Resource",
+        "Arguments",
+        "Retry",
+        "Catch",
+        "TimeoutSeconds",
+        "HeartbeatSeconds",
+        "Credentials",
+    },
+    "Choice": _COMMON | {"Choices", "Default", "Output", "Assign"},
+    "Wait": _COMMON | _ONWARD | {"Seconds", "Timestamp"},
+    "Succeed": _COMMON | {"Output"},
+    "Fail": _COMMON | {"Error", "Cause"},
+    "Parallel": _COMMON | _ONWARD | {"Branches", "Arguments", "Retry", "Catch"},
+    "Map": _COMMON
+    | _ONWARD
+    | {
+        "ItemProcessor",
+        "Iterator",
+        "Items",
+        "ItemSelector",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter",
+        "MaxConcurrency",
+        "ToleratedFailurePercentage",
+        "ToleratedFailureCount",
+        "Label",
+        "Retry",
+        "Catch",
+    },
+}
+"""The fields of each state type in JSONata (no paths: Arguments and Output instead)."""
+_EXPRESSIONS = (
+    "Arguments",
+    "Output",
+    "Assign",
+    "Items",
+    "ItemSelector",
+    "Error",
+    "Cause",
+    "Seconds",
+    "Timestamp",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+)
+_LANGUAGES = ("JSONPath", "JSONata")
 _TERMINAL = {"Choice", "Succeed", "Fail"}
 _COMPARISONS = {
     f"{kind}{op}"
@@ -109,11 +164,17 @@ def parse(definition: str) -> tuple[Json | None, list[Diagnostic]]:
             Diagnostic("SCHEMA_VALIDATION_FAILED", "The definition must be a JSON object", "/")
         ]
     found: list[Diagnostic] = []
-    _machine(doc, "", found, top=True)
+    language = doc.get("QueryLanguage", "JSONPath")
+    if language not in _LANGUAGES:
+        _schema(found, f"The value '{language}' is not a valid QueryLanguage", "/QueryLanguage")
+        language = "JSONPath"
+    _machine(doc, "", found, top=True, language=language)
     return doc, found
 
 
-def _machine(doc: Json, where: str, found: list[Diagnostic], top: bool = False) -> None:
+def _machine(
+    doc: Json, where: str, found: list[Diagnostic], top: bool = False, language: str = "JSONPath"
+) -> None:
     for key in doc:
         if key not in _TOP or (not top and key in ("Version", "TimeoutSeconds")):
             found.append(
@@ -159,7 +220,7 @@ def _machine(doc: Json, where: str, found: list[Diagnostic], top: bool = False) 
         if not isinstance(state, dict):
             found.append(Diagnostic("SCHEMA_VALIDATION_FAILED", "A state must be an object", at))
             continue
-        targets[name] = _state(name, state, at, states, found)
+        targets[name] = _state(name, state, at, states, found, language)
     if len(found) > before:
         return
     terminal = any(
@@ -191,7 +252,9 @@ def _schema(found: list[Diagnostic], message: str, at: str) -> None:
     found.append(Diagnostic("SCHEMA_VALIDATION_FAILED", message, at))
 
 
-def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic]) -> list[str]:
+def _state(
+    name: str, state: Json, at: str, states: Json, found: list[Diagnostic], language: str
+) -> list[str]:
     kind = state.get("Type")
     if kind not in _FIELDS:
         if kind is None:
@@ -199,9 +262,27 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
         else:
             _schema(found, f"The value '{kind}' is not a valid state type", f"{at}/Type")
         return []
+    own = state.get("QueryLanguage", language)
+    if own not in _LANGUAGES or (language == "JSONata" and own != "JSONata"):
+        _schema(
+            found,
+            "The QueryLanguage of a state must be JSONata or JSONPath, and JSONata in a "
+            "JSONata workflow",
+            f"{at}/QueryLanguage",
+        )
+    jsonata = own == "JSONata"
+    if jsonata:
+        allowed = _JSONATA_FIELDS[kind]
+    else:
+        allowed = _FIELDS[kind] if kind == "Fail" else _FIELDS[kind] | {"Assign"}
     for key in state:
-        if key not in _FIELDS[kind]:
+        if key not in allowed:
             _schema(found, f"Field '{key}' is not supported", at)
+    if jsonata:
+        for key in _EXPRESSIONS:
+            problem = queries.check(state.get(key))
+            if problem:
+                _schema(found, f"The JSONata expression is not valid: {problem}", f"{at}/{key}")
     targets: list[str] = []
 
     def target(value: Any, where: str) -> None:
@@ -238,7 +319,7 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
             _template(state[key], f"{at}/{key}", found)
     for key in ("Retry", "Catch"):
         if key in state:
-            _retriers(state[key], key, at, found, target)
+            _retriers(state[key], key, at, found, target, jsonata)
     if kind == "Task":
         if not isinstance(state.get("Resource"), str) or not state["Resource"]:
             _schema(found, "The field 'Resource' is required but was missing", at)
@@ -251,6 +332,8 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
                 )
             )
         for key in ("TimeoutSeconds", "HeartbeatSeconds"):
+            if key in state and jsonata and queries.expression(state[key]) is not None:
+                continue
             if key in state and (not _positive_int(state[key])):
                 _schema(found, f"The value of '{key}' must be a positive integer", f"{at}/{key}")
         timeout: Any = state.get("TimeoutSeconds")
@@ -275,7 +358,12 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
                     _schema(found, "The field 'Next' is required but was missing", where)
                 else:
                     target(rule["Next"], f"{where}/Next")
-                _rule({k: v for k, v in rule.items() if k != "Next"}, where, found)
+                if jsonata:
+                    _condition(rule, where, found)
+                else:
+                    _rule(
+                        {k: v for k, v in rule.items() if k not in ("Next", "Assign")}, where, found
+                    )
         if "Default" in state:
             target(state["Default"], f"{at}/Default")
     elif kind == "Wait":
@@ -287,13 +375,17 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
                 "'TimestampPath' is required",
                 at,
             )
-        if "Seconds" in state and not (
-            isinstance(state["Seconds"], int)
-            and not isinstance(state["Seconds"], bool)
-            and state["Seconds"] >= 0
+        if (
+            not jsonata
+            and "Seconds" in state
+            and not (
+                isinstance(state["Seconds"], int)
+                and not isinstance(state["Seconds"], bool)
+                and state["Seconds"] >= 0
+            )
         ):
             _schema(found, "The value of 'Seconds' must be a non-negative integer", f"{at}/Seconds")
-        if "Timestamp" in state and _timestamp(state["Timestamp"]) is None:
+        if not jsonata and "Timestamp" in state and _timestamp(state["Timestamp"]) is None:
             _schema(
                 found, "The value of 'Timestamp' must be an RFC3339 timestamp", f"{at}/Timestamp"
             )
@@ -311,7 +403,7 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
         else:
             for i, branch in enumerate(branches):
                 if isinstance(branch, dict):
-                    _machine(branch, f"{at}/Branches[{i}]", found)
+                    _machine(branch, f"{at}/Branches[{i}]", found, language=language)
                 else:
                     _schema(found, "A branch must be an object", f"{at}/Branches[{i}]")
     elif kind == "Map":
@@ -321,7 +413,7 @@ def _state(name: str, state: Json, at: str, states: Json, found: list[Diagnostic
             _schema(found, "The field 'ItemProcessor' is required but was missing", at)
         else:
             inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
-            _machine(inner, f"{at}/{key}", found)
+            _machine(inner, f"{at}/{key}", found, language=language)
         if "ItemsPath" in state:
             _path(state["ItemsPath"], f"{at}/ItemsPath", found)
         if "MaxConcurrency" in state and not (
@@ -444,7 +536,22 @@ def _rule(rule: Json, at: str, found: list[Diagnostic]) -> None:
         _schema(found, f"The value of '{comparison}' must be a string", f"{at}/{comparison}")
 
 
-def _retriers(value: Any, key: str, at: str, found: list[Diagnostic], target: Any) -> None:
+def _condition(rule: Json, at: str, found: list[Diagnostic]) -> None:
+    """A JSONata choice rule: a Condition expression, its Next, and what it assigns."""
+    for key in rule:
+        if key not in ("Condition", "Next", "Assign", "Output", "Comment"):
+            _schema(found, f"Field '{key}' is not supported", at)
+    if queries.expression(rule.get("Condition")) is None:
+        _schema(found, "The field 'Condition' must be a JSONata expression {% ... %}", at)
+    for key in ("Condition", "Assign", "Output"):
+        problem = queries.check(rule.get(key))
+        if problem:
+            _schema(found, f"The JSONata expression is not valid: {problem}", f"{at}/{key}")
+
+
+def _retriers(
+    value: Any, key: str, at: str, found: list[Diagnostic], target: Any, jsonata: bool = False
+) -> None:
     if not isinstance(value, list):
         _schema(found, f"The value of '{key}' must be an array", f"{at}/{key}")
         return
@@ -468,7 +575,14 @@ def _retriers(value: Any, key: str, at: str, found: list[Diagnostic], target: An
                 _schema(found, "The field 'Next' is required but was missing", where)
             else:
                 target(item["Next"], f"{where}/Next")
-            if item.get("ResultPath") is not None and not paths.is_reference_path(
+            if jsonata:
+                for field in ("Output", "Assign"):
+                    problem = queries.check(item.get(field))
+                    if problem:
+                        _schema(found, f"The JSONata expression is not valid: {problem}", where)
+                if "ResultPath" in item:
+                    _schema(found, "Field 'ResultPath' is not supported", where)
+            elif item.get("ResultPath") is not None and not paths.is_reference_path(
                 str(item["ResultPath"])
             ):
                 _schema(

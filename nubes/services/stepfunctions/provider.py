@@ -1031,9 +1031,9 @@ class StepFunctionsProvider(ServiceProvider):
         if req.get("inspectionLevel") in ("DEBUG", "TRACE"):
             out["inspectionData"] = {"input": raw}
         try:
-            following, output = await Interpreter(_Host(self, fake), context).step(
-                name, state, data
-            )
+            language = doc.get("QueryLanguage", "JSONPath") if "States" in doc else "JSONPath"
+            tester = Interpreter(_Host(self, fake), context, language)
+            following, output = await tester.step(name, state, data)
         except StatesError as failed:
             status, following, output = outcome(state, data, failed)
             out.update(status=status, error=failed.error, cause=failed.cause)
@@ -1430,8 +1430,11 @@ class StepFunctionsProvider(ServiceProvider):
             },
             "StateMachine": {"Id": row["version_arn"] or row["machine"], "Name": machine_name},
         }
-        interpreter = Interpreter(host, context)
-        work = interpreter.run(definition, start, data, int(row["last_event"]), top=True)
+        interpreter = Interpreter(host, context, definition.get("QueryLanguage") or "JSONPath")
+        variables = (position or {}).get("variables") or {}
+        work = interpreter.run(
+            definition, start, data, int(row["last_event"]), top=True, variables=variables
+        )
         timeout = definition.get("TimeoutSeconds")
         try:
             if isinstance(timeout, int) and timeout > 0:
@@ -1520,13 +1523,14 @@ class _Host:
     def event(self, kind: str, key: str | None, details: dict[str, Any], previous: int) -> int:
         return self.provider._event(self.arn, kind, key, details, previous)
 
-    def checkpoint(self, state: str, data: Any) -> None:
+    def checkpoint(self, state: str, data: Any, variables: dict[str, Any]) -> None:
         if not self.durable:
             return
+        position = {"state": state, "input": data, "variables": variables}
         with self.store.transaction():
             self.store.execute(
                 "UPDATE sfn_executions SET position = ? WHERE arn = ? AND status = 'RUNNING'",
-                (json.dumps({"state": state, "input": data}), self.arn),
+                (json.dumps(position), self.arn),
             )
 
     async def sleep_until(self, when: float) -> None:
