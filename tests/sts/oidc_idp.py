@@ -44,6 +44,7 @@ class IdP:
     ec_key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
+    rsa_kid: str = "rsa-1"
     # Issuer stated by the discovery document of each path the server answers under.
     issuers: dict[str, str] = field(default_factory=dict)
     fetches: list[str] = field(default_factory=list)
@@ -55,7 +56,7 @@ class IdP:
             "keys": [
                 {
                     "kty": "RSA",
-                    "kid": "rsa-1",
+                    "kid": self.rsa_kid,
                     "use": "sig",
                     "alg": "RS256",
                     "n": _int(rsa_numbers.n, 256),
@@ -72,6 +73,11 @@ class IdP:
             ]
         }
 
+    def rotate(self) -> None:
+        """A new RSA signing key under a new key id, as providers roll their keys."""
+        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.rsa_kid = f"rsa-{int(self.rsa_kid.rsplit('-', 1)[1]) + 1}"
+
     def token(
         self,
         claims: dict[str, Any],
@@ -79,7 +85,7 @@ class IdP:
         kid: str | None = None,
         key: Any = None,
     ) -> str:
-        kid = kid or ("rsa-1" if alg == "RS256" else "ec-1")
+        kid = kid or (self.rsa_kid if alg == "RS256" else "ec-1")
         head = b64(json.dumps({"alg": alg, "typ": "JWT", "kid": kid}).encode())
         body = b64(json.dumps(claims).encode())
         signing_input = f"{head}.{body}".encode()

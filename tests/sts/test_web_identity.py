@@ -15,9 +15,11 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -25,6 +27,15 @@ from tests.server import make_client
 from tests.sts.oidc_idp import IdP, b64, serve_idp
 
 Unique = Callable[[str], str]
+
+
+@pytest.fixture
+def advance(endpoint: str) -> Callable[[float], None]:
+    def move(seconds: float) -> None:
+        answer = requests.post(f"{endpoint}/_nubes/clock", json={"advance": seconds}, timeout=10)
+        answer.raise_for_status()
+
+    return move
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +59,7 @@ def _register(client: Callable[..., Any], url: str, thumbprints: list[str]) -> N
         )
 
 
-@pytest.fixture
-def role(client: Callable[..., Any], unique: Unique, idp: IdP) -> str:
+def _role(client: Callable[..., Any], unique: Unique, idp: IdP) -> str:
     _register(client, idp.url, [idp.thumbprint])
     host = idp.url.removeprefix("https://")
     trust = {
@@ -67,6 +77,11 @@ def role(client: Callable[..., Any], unique: Unique, idp: IdP) -> str:
         RoleName=unique("web"), AssumeRolePolicyDocument=json.dumps(trust)
     )
     return str(out["Role"]["Arn"])
+
+
+@pytest.fixture
+def role(client: Callable[..., Any], unique: Unique, idp: IdP) -> str:
+    return _role(client, unique, idp)
 
 
 def _claims(issuer: str, **more: Any) -> dict[str, Any]:
@@ -192,3 +207,30 @@ def test_unsigned_or_malformed_tokens_are_refused(endpoint: str, role: str, idp:
         code, message = _refused(endpoint, role, token)
         assert code == "InvalidIdentityToken"
         assert message.startswith("The ID Token provided is not a valid JWT.")
+
+
+@pytest.mark.clock
+def test_rotated_keys_are_fetched_again(
+    client: Callable[..., Any],
+    endpoint: str,
+    unique: Unique,
+    tmp_path: Path,
+    advance: Callable[[float], None],
+) -> None:
+    with serve_idp(tmp_path) as idp:
+        role = _role(client, unique, idp)
+        # this server's clock runs ahead of the real one: tokens must outlive that
+        far = {"exp": int(time.time()) + 10 * 365 * 86400}
+        _assume(endpoint, role, idp.token(_claims(idp.url, **far)))
+        fetched = len(idp.fetches)
+        idp.rotate()
+        rotated = idp.token(_claims(idp.url, **far))
+        # a key id the cache lacks refetches the keys, but not more than twice a minute
+        assert _refused(endpoint, role, rotated)[0] == "InvalidIdentityToken"
+        assert len(idp.fetches) == fetched
+        advance(31)
+        _assume(endpoint, role, rotated)
+        assert len(idp.fetches) == fetched + 2
+        advance(301)
+        _assume(endpoint, role, rotated)
+        assert len(idp.fetches) == fetched + 4
