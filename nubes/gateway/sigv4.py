@@ -73,6 +73,18 @@ def canonical_headers(headers: Mapping[str, str], signed: Sequence[str]) -> str:
     return "".join(lines)
 
 
+def header_fields(header: str, algorithm: str) -> dict[str, str] | None:
+    """The ``Name=value`` fields of an Authorization header signed with ``algorithm`` (None
+    for another algorithm)."""
+    if not header.startswith(algorithm + " "):
+        return None
+    fields = {}
+    for item in header[len(algorithm) + 1 :].split(","):
+        name, _, value = item.strip().partition("=")
+        fields[name] = value
+    return fields
+
+
 def canonical_request(
     method: str,
     path: str,
@@ -175,12 +187,9 @@ class Authorization:
 
     @classmethod
     def parse(cls, header: str) -> Authorization | None:
-        if not header.startswith(ALGORITHM + " "):
+        fields = header_fields(header, ALGORITHM)
+        if fields is None:
             return None
-        fields = {}
-        for item in header[len(ALGORITHM) + 1 :].split(","):
-            name, _, value = item.strip().partition("=")
-            fields[name] = value
         scope = Scope.parse(fields.get("Credential", ""))
         if scope is None or "SignedHeaders" not in fields or "Signature" not in fields:
             return None

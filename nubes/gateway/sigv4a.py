@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from nubes.gateway.sigv4 import header_fields
+
 ALGORITHM = "AWS4-ECDSA-P256-SHA256"
 SERVICES = frozenset(("s3", "events"))
 """The services that accept SigV4A; others refuse it, as AWS's do."""
@@ -36,12 +38,9 @@ class Authorization:
 
     @classmethod
     def parse(cls, header: str) -> Authorization | None:
-        if not header.startswith(ALGORITHM + " "):
+        fields = header_fields(header, ALGORITHM)
+        if fields is None:
             return None
-        fields = {}
-        for item in header[len(ALGORITHM) + 1 :].split(","):
-            name, _, value = item.strip().partition("=")
-            fields[name] = value
         parts = fields.get("Credential", "").split("/")
         if len(parts) != 4 or parts[3] != "aws4_request":
             return None
