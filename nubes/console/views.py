@@ -56,6 +56,7 @@ class Views:
             "s3": ("Buckets", s3_list, s3_detail),
             "sqs": ("Queues", sqs_list, sqs_detail),
             "dynamodb": ("Tables", dynamodb_list, dynamodb_detail),
+            "kinesis": ("Streams", kinesis_list, kinesis_detail),
             "lambda": ("Functions", lambda_list, lambda_detail),
             "sns": ("Topics", sns_list, None),
             "logs": ("Log groups", logs_list, logs_detail),
@@ -156,6 +157,7 @@ def overview(req: Request) -> str:
         "s3": lambda: len(req.client("s3").list_buckets().get("Buckets", [])),
         "sqs": lambda: len(req.client("sqs").list_queues().get("QueueUrls", [])),
         "dynamodb": lambda: len(req.client("dynamodb").list_tables().get("TableNames", [])),
+        "kinesis": lambda: len(req.client("kinesis").list_streams().get("StreamNames", [])),
         "lambda": lambda: len(req.client("lambda").list_functions().get("Functions", [])),
         "sns": lambda: len(req.client("sns").list_topics().get("Topics", [])),
         "logs": lambda: len(req.client("logs").describe_log_groups().get("logGroups", [])),
@@ -591,6 +593,88 @@ def cloudwatch_detail(req: Request) -> str:
         + "<h2>History</h2>"
         + table(("Time", "Type", "Summary"), rows, "No history.")
     )
+
+
+# --- Kinesis ---
+
+
+def kinesis_list(req: Request) -> str:
+    kinesis = req.client("kinesis")
+    rows = []
+    for listing in kinesis.get_paginator("list_streams").paginate():
+        for found in listing.get("StreamSummaries", []):
+            name = found["StreamName"]
+            summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            rows.append(
+                (
+                    req.link(f"/kinesis/{name}", name),
+                    summary["StreamStatus"],
+                    summary["StreamModeDetails"]["StreamMode"],
+                    summary["OpenShardCount"],
+                    f"{summary['RetentionPeriodHours']} h",
+                )
+            )
+    return "<h1>Streams</h1>" + table(
+        ("Name", "Status", "Mode", "Open shards", "Retention"), rows, "No streams."
+    )
+
+
+def kinesis_detail(req: Request) -> str:
+    """The stream's shards and the records of one of them (reading consumes nothing)."""
+    kinesis = req.client("kinesis")
+    name = req.parts[1]
+    shards = kinesis.list_shards(StreamName=name).get("Shards", [])
+    chosen = req.query.get("shard") or next(
+        (s["ShardId"] for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]),
+        shards[0]["ShardId"] if shards else "",
+    )
+    shard_rows = [
+        (
+            req.link(f"/kinesis/{name}", s["ShardId"], shard=s["ShardId"]),
+            "closed" if "EndingSequenceNumber" in s["SequenceNumberRange"] else "open",
+            s.get("ParentShardId", ""),
+            s["HashKeyRange"]["StartingHashKey"],
+            s["HashKeyRange"]["EndingHashKey"],
+        )
+        for s in shards
+    ]
+    records: list[dict[str, Any]] = []
+    if chosen:
+        position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if req.query.get("after"):
+            position = {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": req.query["after"],
+            }
+        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=chosen, **position)
+        records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=50)["Records"]
+    rows = [
+        (
+            r["SequenceNumber"],
+            r["PartitionKey"],
+            _when(r["ApproximateArrivalTimestamp"]),
+            _record_data(r["Data"]),
+        )
+        for r in records
+    ]
+    nxt = ""
+    if len(records) == 50:
+        after = records[-1]["SequenceNumber"]
+        nxt = f"<p>{req.link(f'/kinesis/{name}', 'next page →', shard=chosen, after=after)}</p>"
+    return (
+        f"<h1>{escape(name)}</h1><p>{req.link('/kinesis', '← streams')}</p><h2>Shards</h2>"
+        + table(("Shard", "State", "Parent", "From hash key", "To hash key"), shard_rows)
+        + f"<h2>Records of {escape(chosen)}</h2>"
+        + table(("Sequence number", "Partition key", "Arrived", "Data"), rows, "No records.")
+        + nxt
+    )
+
+
+def _record_data(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")[:2000]
+    except UnicodeDecodeError:
+        return "base64: " + base64.b64encode(data[:1500]).decode()
 
 
 # --- CloudFormation ---
