@@ -194,9 +194,11 @@ class HttpPlane:
         if authorizer is None:
             return json_reply(500, INTERNAL_ERROR)
         if kind == "JWT":
+            from nubes.runtime.apigateway.cognito import pool_keys
             from nubes.runtime.apigateway.jwt import check_jwt
 
-            claims, refusal = await check_jwt(call, authorizer, route)
+            env = self.env
+            claims, refusal = await check_jwt(call, authorizer, route, lambda i: pool_keys(env, i))
             if refusal is not None:
                 return refusal
             call.authorizer = {"jwt": {"claims": claims, "scopes": None}}

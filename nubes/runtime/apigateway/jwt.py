@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import urllib.request
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
@@ -51,7 +52,14 @@ def _fetch_json(url: str) -> Any:
         return json.loads(got.read())
 
 
-async def _keys(issuer: str) -> list[dict[str, Any]]:
+LocalKeys = Callable[[str], list[dict[str, Any]] | None]
+"""The keys of an issuer nubes itself runs (a Cognito user pool), None for any other."""
+
+
+async def _keys(issuer: str, local: LocalKeys | None = None) -> list[dict[str, Any]]:
+    found = local(issuer) if local is not None else None
+    if found is not None:
+        return found
     cached = _jwks.get(issuer)
     if cached is not None and cached[0] > clock.now():
         return cached[1]
@@ -94,7 +102,7 @@ def verify_signature(alg: str, key: dict[str, Any], signed: bytes, signature: by
 
 
 async def check_jwt(
-    call: Call, authorizer: dict[str, Any], route: dict[str, Any]
+    call: Call, authorizer: dict[str, Any], route: dict[str, Any], local: LocalKeys | None = None
 ) -> tuple[dict[str, Any], HttpResponse | None]:
     """(claims, None) when the token is good; else a 401 (bad token) or 403 (missing scope)."""
     config = authorizer.get("JwtConfiguration") or {}
@@ -113,7 +121,7 @@ async def check_jwt(
         issuer = config.get("Issuer") or ""
         if claims.get("iss") != issuer:
             raise Refused
-        keys = await _keys(issuer)
+        keys = await _keys(issuer, local)
         key = next((k for k in keys if k.get("kid") == head.get("kid")), None)
         if key is None:
             raise Refused

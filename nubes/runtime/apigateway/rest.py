@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from nubes.core import clock
 from nubes.protocol.base import HttpResponse
-from nubes.runtime.apigateway import validators, vtl
+from nubes.runtime.apigateway import cognito, validators, vtl
 from nubes.runtime.apigateway.guard import Authorizers, UsagePlans, iam_caller
 from nubes.runtime.apigateway.proxy import (
     INTERNAL_ERROR,
@@ -195,6 +195,8 @@ class RestPlane:
         if method.get("authorizationType") == "AWS_IAM":
             call.iam_identity, refused = iam_caller(self.env, call)
             return refused
+        if method.get("authorizationType") == "COGNITO_USER_POOLS":
+            return cognito.authorize_rest(self.env, call, api, method)
         if method.get("authorizationType") != "CUSTOM":
             return None
         authorizer = (api.get("authorizers") or {}).get(method.get("authorizerId") or "")
