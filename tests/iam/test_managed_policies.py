@@ -115,6 +115,11 @@ def test_every_listed_aws_policy_is_a_valid_document(iam: Any) -> None:
         ),
         ("ecs.amazonaws.com", "AWSServiceRoleForECS", "AmazonECSServiceRolePolicy"),
         (
+            "ops.apigateway.amazonaws.com",
+            "AWSServiceRoleForAPIGateway",
+            "APIGatewayServiceRolePolicy",
+        ),
+        (
             "elasticloadbalancing.amazonaws.com",
             "AWSServiceRoleForElasticLoadBalancing",
             "AWSElasticLoadBalancingServiceRolePolicy",

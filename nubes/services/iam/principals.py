@@ -69,6 +69,48 @@ _SLR_NAMES: dict[str, tuple[str, bool, str | None]] = {
         "AmazonOpenSearchServiceRolePolicy",
     ),
     "ssm.amazonaws.com": ("AWSServiceRoleForAmazonSSM", False, "AmazonSSMServiceRolePolicy"),
+    "ops.apigateway.amazonaws.com": (
+        "AWSServiceRoleForAPIGateway",
+        False,
+        "APIGatewayServiceRolePolicy",
+    ),
+    "replication.dynamodb.amazonaws.com": (
+        "AWSServiceRoleForDynamoDBReplication",
+        False,
+        "DynamoDBReplicationServiceRolePolicy",
+    ),
+    "cloudtrail.amazonaws.com": (
+        "AWSServiceRoleForCloudTrail",
+        False,
+        "CloudTrailServiceRolePolicy",
+    ),
+    "transitgateway.amazonaws.com": (
+        "AWSServiceRoleForVPCTransitGateway",
+        False,
+        "AWSVPCTransitGatewayServiceRolePolicy",
+    ),
+    "replicator.lambda.amazonaws.com": (
+        "AWSServiceRoleForLambdaReplicator",
+        False,
+        "AWSLambdaReplicator",
+    ),
+    "elasticfilesystem.amazonaws.com": (
+        "AWSServiceRoleForAmazonElasticFileSystem",
+        False,
+        "AmazonElasticFileSystemServiceRolePolicy",
+    ),
+    "kafka.amazonaws.com": ("AWSServiceRoleForKafka", False, "KafkaServiceRolePolicy"),
+    "securityhub.amazonaws.com": (
+        "AWSServiceRoleForSecurityHub",
+        False,
+        "AWSSecurityHubServiceRolePolicy",
+    ),
+    "sso.amazonaws.com": ("AWSServiceRoleForSSO", False, "AWSSSOServiceRolePolicy"),
+    "guardduty.amazonaws.com": (
+        "AWSServiceRoleForAmazonGuardDuty",
+        False,
+        "AmazonGuardDutyServiceRolePolicy",
+    ),
     "dynamodb.application-autoscaling.amazonaws.com": (
         "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
         False,
