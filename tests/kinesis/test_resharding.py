@@ -168,3 +168,24 @@ def test_closed_shards_leave_after_the_retention_period(
     advance(25 * 3600)
     shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=name)["Shards"]]
     assert shards == [S1, S2]
+
+
+def test_uniform_scaling_names_the_shard_holding_each_childs_start_as_its_parent(
+    kinesis: Any, stream: Callable[..., dict[str, Any]], settle: Callable[[], None]
+) -> None:
+    name = stream(shards=2)["StreamName"]
+    kinesis.split_shard(StreamName=name, ShardToSplit=S1, NewStartingHashKey=str(3 * 2**126))
+    settle()
+    # Shard 4 (the merge of 0 and 2) holds the low three quarters, shard 3 the top quarter.
+    kinesis.merge_shards(
+        StreamName=name, ShardToMerge=S0, AdjacentShardToMerge="shardId-000000000002"
+    )
+    settle()
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    settle()
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=name)["Shards"]}
+    low, high = shards["shardId-000000000005"], shards["shardId-000000000007"]
+    assert low["ParentShardId"] == "shardId-000000000004" and "AdjacentParentShardId" not in low
+    # The top third starts in shard 4's range and reaches into shard 3's.
+    assert high["ParentShardId"] == "shardId-000000000004"
+    assert high["AdjacentParentShardId"] == S3

@@ -544,7 +544,8 @@ class KinesisProvider(ServiceProvider):
                 f"{stream.account} in ON_DEMAND mode."
             )
         target = req["TargetShardCount"]
-        current = self.streams.open_shards(stream)
+        # In hash key order: a child's parent is the shard holding its starting hash key.
+        current = sorted(self.streams.open_shards(stream), key=lambda s: s.start_hash)
         count = len(current)
         if target < 1:
             raise errors.InvalidArgumentException("TargetShardCount must be at least 1.")
