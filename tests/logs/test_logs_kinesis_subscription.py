@@ -124,7 +124,7 @@ def test_kinesis_destination_needs_a_role_and_a_writable_stream(
         "Could not deliver test message to specified Kinesis stream. Check if the given kinesis "
         "stream is in ACTIVE state."
     )
-    # Firehose does not exist in nubes: its streams are refused as AWS refuses a missing one.
+    # A Firehose stream that does not exist is refused.
     with pytest.raises(ClientError) as exc:
         logs.put_subscription_filter(
             logGroupName=group,

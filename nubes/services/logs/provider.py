@@ -106,7 +106,7 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
     ) -> None:
         """Turn new events into metrics through the group's metric filters, and send the
         matching ones to its subscription filters' Lambda functions and Kinesis streams (also
-        through a cross-account destination). Firehose does not exist here."""
+        through a cross-account destination) and Firehose delivery streams."""
         if not events:
             return
         metric_filters = self.model.filters(scope, group, "metric")
@@ -121,7 +121,7 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
                 function = target.split(":function:", 1)[1].split(":")[0]
                 if group == f"/aws/lambda/{function}":
                     continue  # a function fed its own output would never stop
-            elif kind != "kinesis":
+            elif kind not in ("kinesis", "firehose"):
                 continue
             pattern = _pattern(subscription.get("filterPattern"))
             matched = [(ts, m) for ts, m in events if pattern.matches(m)]
@@ -148,6 +148,9 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
                 "InvocationType": "Event",
                 "Payload": subscriptions.lambda_payload(data),
             }
+        elif kind == "firehose":
+            operation = "PutRecordBatch"
+            params = subscriptions.firehose_records(target, data)
         else:
             operation = "PutRecord"
             params = subscriptions.kinesis_record(
@@ -170,7 +173,7 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
 
     def _deliver_to(self, kind: str, operation: str, params: dict[str, Any], target: str) -> Any:
         parsed = parse_arn(target)
-        service = "lambda" if kind == "lambda" else "kinesis"
+        service = kind if kind in ("lambda", "firehose") else "kinesis"
         return self.env.providers.invoke(service, operation, params, parsed.account, parsed.region)
 
     # -- log groups -------------------------------------------------------------------------
@@ -557,11 +560,17 @@ class LogsProvider(SavedDocuments, ExportTasks, Deliveries, ServiceProvider):
                 "roleArn is required when the destination is a Kinesis or Firehose stream."
             )
         if kind == "firehose":
-            raise errors.InvalidParameterException(
-                "Could not deliver test message to specified Firehose stream. Check if the "
-                "given Firehose stream is in ACTIVE state. (Amazon Data Firehose does not exist "
-                "in nubes.)"
+            control = subscriptions.firehose_records(
+                destination_arn, subscriptions.control_message(now_ms())
             )
+            try:
+                self._deliver_to(kind, "PutRecordBatch", control, destination_arn)
+            except ServiceError:
+                raise errors.InvalidParameterException(
+                    "Could not deliver test message to specified Firehose stream. Check if the "
+                    "given Firehose stream is in ACTIVE state."
+                ) from None
+            return
         record = subscriptions.kinesis_record(
             destination_arn, subscriptions.control_message(now_ms()), "", "Random"
         )

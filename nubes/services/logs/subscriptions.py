@@ -1,7 +1,8 @@
 """What subscription filters send: the gzip'd JSON document of the CloudWatch Logs user guide
 ("Subscription filters with ..."), given to a Lambda function (base64, under ``awslogs.data``)
-or put on a Kinesis stream as one record (the gzip bytes themselves). A filter whose destination
-is a stream is created only once the stream took the CONTROL_MESSAGE AWS sends to check it.
+or put on a Kinesis or Firehose stream as one record (the gzip bytes themselves). A filter whose
+destination is a stream is created only once the stream took the CONTROL_MESSAGE AWS sends to
+check it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from nubes.core.arns import parse_arn
 
 CONTROL_MESSAGE = "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."
-MESSAGE_LIMITS = {"kinesis": 1_000_000, "lambda": 700_000}
+MESSAGE_LIMITS = {"kinesis": 1_000_000, "firehose": 1_000_000, "lambda": 700_000}
 """Gzip'd bytes per message: a Kinesis record holds 1 MiB with its partition key; an
 asynchronous Lambda payload 1 MiB after base64 and the ``awslogs`` wrapper."""
 UNDELIVERABLE = (
@@ -96,6 +97,12 @@ def control_message(now_ms: int) -> bytes:
 
 def lambda_payload(data: bytes) -> bytes:
     return json.dumps({"awslogs": {"data": base64.b64encode(data).decode()}}).encode()
+
+
+def firehose_records(stream_arn: str, data: bytes) -> dict[str, Any]:
+    """PutRecordBatch's input: the gzip'd message as one record, as CloudWatch Logs sends it."""
+    name = parse_arn(stream_arn).resource.split("/", 1)[-1]
+    return {"DeliveryStreamName": name, "Records": [{"Data": data}]}
 
 
 def kinesis_record(

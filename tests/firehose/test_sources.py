@@ -1,0 +1,75 @@
+"""Other services feeding Firehose: CloudWatch Logs subscription filters."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from tests.firehose.conftest import ROLE
+
+pytestmark = pytest.mark.clock
+
+
+def _documents(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The JSON documents of every object: each record is a gzip member, and concatenated
+    members decompress as one stream."""
+    documents = []
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        raw = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        text = gzip.decompress(raw).decode()
+        decoder = json.JSONDecoder()
+        at = 0
+        while at < len(text):
+            doc, at = decoder.raw_decode(text, at)
+            documents.append(doc)
+    return documents
+
+
+def test_logs_subscription_filter_to_firehose(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+    endpoint: str,
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 0})
+    arn = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"
+    ]
+    logs = client("logs")
+    group = unique("/app/group")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s1")
+    logs.put_subscription_filter(
+        logGroupName=group,
+        filterName="all",
+        filterPattern="",
+        destinationArn=arn,
+        roleArn=ROLE,
+    )
+    now = requests.get(f"{endpoint}/_nubes/clock", timeout=10).json()["now"]
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s1",
+        logEvents=[{"timestamp": int(now * 1000), "message": "hello firehose"}],
+    )
+    advance(1)
+    documents: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while not any(d["messageType"] == "DATA_MESSAGE" for d in documents):
+        assert time.monotonic() < deadline, documents
+        documents = _documents(s3, bucket)
+    types = [d["messageType"] for d in documents]
+    assert "CONTROL_MESSAGE" in types
+    [data] = [d for d in documents if d["messageType"] == "DATA_MESSAGE"]
+    assert data["logGroup"] == group
+    assert [e["message"] for e in data["logEvents"]] == ["hello firehose"]
