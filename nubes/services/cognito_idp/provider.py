@@ -289,6 +289,8 @@ class CognitoIdpProvider(ServiceProvider):
 
     def update_user_pool(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._pool(ctx, req["UserPoolId"])
+        if req.get("PoolName"):
+            doc["Name"] = req["PoolName"]
         self._save_pool(ctx.account_id, ctx.region, self._pool_settings(req, doc))
         return {}
 
