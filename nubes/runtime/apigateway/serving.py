@@ -39,6 +39,12 @@ Pick = Callable[[Json, str], Mapped | None]
 """The mapping of a custom domain (its document) that takes a percent-decoded path."""
 
 
+def domain_out(domain: Json) -> Json:
+    """A custom domain name as its Get operations show it (mappings have operations of their
+    own)."""
+    return {k: v for k, v in domain.items() if k != "mappings"}
+
+
 class InvokeUrls:
     """The gateway interceptor that serves one service's APIs."""
 
@@ -66,6 +72,26 @@ class InvokeUrls:
 
     def domains_changed(self) -> None:
         self._domains = None
+
+    # -- custom domain names: one document each, with its mappings ------------------------------
+
+    def domain_taken(self, name: str) -> bool:
+        """Whether any account has the domain name (they are global)."""
+        return self.docs.find("domain", name) is not None
+
+    def domain(self, account: str, region: str, name: str) -> Json | None:
+        return self.docs.get(account, region, "domain", name.lower())
+
+    def domains(self, account: str, region: str) -> list[Json]:
+        return [domain_out(d) for d in self.docs.all(account, region, "domain")]
+
+    def save_domain(self, account: str, region: str, name: str, domain: Json) -> None:
+        self.docs.put(account, region, "domain", name, domain)
+        self.domains_changed()
+
+    def delete_domain(self, account: str, region: str, name: str) -> None:
+        self.docs.delete(account, region, "domain", name)
+        self.domains_changed()
 
     async def serve(self, req: HttpRequest) -> HttpResponse | None:
         where = locate(req)

@@ -21,7 +21,7 @@ from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.endpoint import split_stage
 from nubes.runtime.apigateway.proxy import Call
 from nubes.runtime.apigateway.rest import RestPlane
-from nubes.runtime.apigateway.serving import InvokeUrls, Mapped
+from nubes.runtime.apigateway.serving import InvokeUrls, Mapped, domain_out
 from nubes.services.apigateway import openapi
 from nubes.services.apigateway.errors import errors
 from nubes.services.base import ServiceProvider
@@ -692,7 +692,7 @@ class ApiGatewayProvider(ServiceProvider):
 
     def create_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         name = req["domainName"].lower()
-        if self.docs.find("domain", name) is not None:
+        if self.urls.domain_taken(name):
             raise errors.ConflictException("The domain name you provided already exists.")
         types = (req.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
         domain: Json = {
@@ -715,31 +715,24 @@ class ApiGatewayProvider(ServiceProvider):
                     "regionalCertificateArn"):  # fmt: skip
             if req.get(key):
                 domain[key] = req[key]
-        self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
-        self.urls.domains_changed()
-        return self._domain_out(domain)
-
-    @staticmethod
-    def _domain_out(domain: Json) -> Json:
-        return {k: v for k, v in domain.items() if k != "mappings"}
+        self.urls.save_domain(ctx.account_id, ctx.region, name, domain)
+        return domain_out(domain)
 
     def _domain(self, ctx: RequestContext, name: str) -> Json:
-        domain = self.docs.get(ctx.account_id, ctx.region, "domain", name.lower())
+        domain = self.urls.domain(ctx.account_id, ctx.region, name)
         if domain is None:
             raise errors.NotFoundException("Invalid domain name identifier specified")
         return domain
 
     def get_domain_name(self, ctx: RequestContext, req: Json) -> Json:
-        return self._domain_out(self._domain(ctx, req["domainName"]))
+        return domain_out(self._domain(ctx, req["domainName"]))
 
     def get_domain_names(self, ctx: RequestContext, req: Json) -> Json:
-        domains = self.docs.all(ctx.account_id, ctx.region, "domain")
-        return _page([self._domain_out(d) for d in domains], req)
+        return _page(self.urls.domains(ctx.account_id, ctx.region), req)
 
     def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         domain = self._domain(ctx, req["domainName"])
-        self.docs.delete(ctx.account_id, ctx.region, "domain", domain["domainName"])
-        self.urls.domains_changed()
+        self.urls.delete_domain(ctx.account_id, ctx.region, domain["domainName"])
         return {}
 
     def create_base_path_mapping(self, ctx: RequestContext, req: Json) -> Json:
@@ -754,7 +747,7 @@ class ApiGatewayProvider(ServiceProvider):
         if req.get("stage"):
             mapping["stage"] = req["stage"]
         domain["mappings"][base] = mapping
-        self.docs.put(ctx.account_id, ctx.region, "domain", domain["domainName"], domain)
+        self.urls.save_domain(ctx.account_id, ctx.region, domain["domainName"], domain)
         return mapping
 
     def _mapping(self, domain: Json, base: str) -> Json:
@@ -774,7 +767,7 @@ class ApiGatewayProvider(ServiceProvider):
         domain = self._domain(ctx, req["domainName"])
         mapping = self._mapping(domain, req["basePath"])
         del domain["mappings"][mapping["basePath"]]
-        self.docs.put(ctx.account_id, ctx.region, "domain", domain["domainName"], domain)
+        self.urls.save_domain(ctx.account_id, ctx.region, domain["domainName"], domain)
         return {}
 
     # -- models and request validators ---------------------------------------------------------

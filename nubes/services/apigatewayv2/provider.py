@@ -15,7 +15,7 @@ from nubes.protocol.base import HttpResponse
 from nubes.runtime.apigateway.docs import Docs, migration, new_id
 from nubes.runtime.apigateway.http import NOT_FOUND, HttpPlane
 from nubes.runtime.apigateway.proxy import Call, json_reply
-from nubes.runtime.apigateway.serving import InvokeUrls, Mapped
+from nubes.runtime.apigateway.serving import InvokeUrls, Mapped, domain_out
 from nubes.runtime.apigateway.websocket import WebSocketPlane
 from nubes.services.apigateway import openapi
 from nubes.services.apigatewayv2.errors import errors
@@ -111,7 +111,7 @@ class ApiGatewayV2Provider(ServiceProvider):
 
     def create_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         name = req["DomainName"].lower()
-        if self.docs.find("domain", name) is not None:
+        if self.urls.domain_taken(name):
             raise errors.ConflictException(f"The domain name resource already exists: {name}")
         configs = []
         regional = f"execute-api.{ctx.region}.amazonaws.com"
@@ -134,31 +134,24 @@ class ApiGatewayV2Provider(ServiceProvider):
             "Tags": req.get("Tags") or {},
             "mappings": {},
         }
-        self.docs.put(ctx.account_id, ctx.region, "domain", name, domain)
-        self.urls.domains_changed()
-        return self._domain_out(domain)
-
-    @staticmethod
-    def _domain_out(domain: Json) -> Json:
-        return {k: v for k, v in domain.items() if k != "mappings"}
+        self.urls.save_domain(ctx.account_id, ctx.region, name, domain)
+        return domain_out(domain)
 
     def _domain(self, ctx: RequestContext, name: str) -> Json:
-        domain = self.docs.get(ctx.account_id, ctx.region, "domain", name.lower())
+        domain = self.urls.domain(ctx.account_id, ctx.region, name)
         if domain is None:
             raise errors.NotFoundException(f"Invalid domain name identifier specified {name}")
         return domain
 
     def get_domain_name(self, ctx: RequestContext, req: Json) -> Json:
-        return self._domain_out(self._domain(ctx, req["DomainName"]))
+        return domain_out(self._domain(ctx, req["DomainName"]))
 
     def get_domain_names(self, ctx: RequestContext, req: Json) -> Json:
-        domains = self.docs.all(ctx.account_id, ctx.region, "domain")
-        return _items([self._domain_out(d) for d in domains], req)
+        return _items(self.urls.domains(ctx.account_id, ctx.region), req)
 
     def delete_domain_name(self, ctx: RequestContext, req: Json) -> Json:
         domain = self._domain(ctx, req["DomainName"])
-        self.docs.delete(ctx.account_id, ctx.region, "domain", domain["DomainName"])
-        self.urls.domains_changed()
+        self.urls.delete_domain(ctx.account_id, ctx.region, domain["DomainName"])
         return {}
 
     def create_api_mapping(self, ctx: RequestContext, req: Json) -> Json:
@@ -176,7 +169,7 @@ class ApiGatewayV2Provider(ServiceProvider):
             "ApiMappingKey": key,
         }
         domain["mappings"][mapping["ApiMappingId"]] = mapping
-        self.docs.put(ctx.account_id, ctx.region, "domain", domain["DomainName"], domain)
+        self.urls.save_domain(ctx.account_id, ctx.region, domain["DomainName"], domain)
         return mapping
 
     def _api_mapping(self, domain: Json, mapping_id: str) -> Json:
@@ -195,7 +188,7 @@ class ApiGatewayV2Provider(ServiceProvider):
         domain = self._domain(ctx, req["DomainName"])
         self._api_mapping(domain, req["ApiMappingId"])
         del domain["mappings"][req["ApiMappingId"]]
-        self.docs.put(ctx.account_id, ctx.region, "domain", domain["DomainName"], domain)
+        self.urls.save_domain(ctx.account_id, ctx.region, domain["DomainName"], domain)
         return {}
 
     def websocket_api(self, api_id: str) -> tuple[str, str, Json] | None:
