@@ -189,3 +189,24 @@ def test_uniform_scaling_names_the_shard_holding_each_childs_start_as_its_parent
     # The top third starts in shard 4's range and reaches into shard 3's.
     assert high["ParentShardId"] == "shardId-000000000004"
     assert high["AdjacentParentShardId"] == S3
+
+
+def test_update_shard_count_at_most_ten_times_a_day(
+    kinesis: Any,
+    stream: Callable[..., dict[str, Any]],
+    settle: Callable[[], None],
+    advance: Callable[[float], None],
+) -> None:
+    name = stream()["StreamName"]
+    for i in range(10):
+        kinesis.update_shard_count(
+            StreamName=name, TargetShardCount=2 - i % 2, ScalingType="UNIFORM_SCALING"
+        )
+        settle()
+    with pytest.raises(ClientError) as err:
+        kinesis.update_shard_count(
+            StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING"
+        )
+    assert _code(err) == "LimitExceededException"
+    advance(24 * 3600)
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")

@@ -73,6 +73,9 @@ MIGRATIONS = (
         policy TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE kinesis_streams ADD COLUMN scalings TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 HASH_SPACE = 2**128
@@ -123,11 +126,14 @@ class Stream:
     max_record_kib: int
     next_shard: int
     next_seq: int
+    scalings: list[float]
+    """When UpdateShardCount changed the stream (AWS allows ten in any 24 hours)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Stream:
         values: dict[str, Any] = dict(row)
         values["metrics"] = json.loads(values["metrics"])
+        values["scalings"] = json.loads(values["scalings"])
         return cls(**values)
 
     def status_at(self, now: float) -> str:
@@ -269,8 +275,9 @@ class Streams:
     def update(self, stream: Stream, **changes: Any) -> None:
         for key, value in changes.items():
             setattr(stream, key, value)
-        if "metrics" in changes:
-            changes["metrics"] = json.dumps(changes["metrics"])
+        for name in ("metrics", "scalings"):
+            if name in changes:
+                changes[name] = json.dumps(changes[name])
         assignments = ", ".join(f"{k} = ?" for k in changes)
         self.store.execute(
             f"UPDATE kinesis_streams SET {assignments} WHERE id = ?",

@@ -64,6 +64,8 @@ SHARD_WRITE_RECORDS = 1000
 SHARD_WRITE_BYTES = 1024 * 1024
 """Per shard and second, for provisioned streams (on-demand ones scale instead)."""
 MAX_CONSUMERS = 20
+MAX_SCALINGS = 10
+SCALING_WINDOW = 24 * 3600.0
 MAX_TAGS = 50
 SHARD_METRICS = (
     "IncomingBytes",
@@ -559,10 +561,17 @@ class KinesisProvider(ServiceProvider):
                 f"UpdateShardCount cannot scale down below half the current open shard count "
                 f"({count}) for stream {stream.name} under account {stream.account}."
             )
+        now = clock.now()
+        recent = [t for t in stream.scalings if t > now - SCALING_WINDOW]
+        if len(recent) >= MAX_SCALINGS:
+            raise errors.LimitExceededException(
+                f"Stream {stream.name} under account {stream.account} has already been scaled "
+                f"{MAX_SCALINGS} times in the last 24 hours."
+            )
         if target > count:
             self._check_shard_quota(stream.account, stream.region, target - count)
         if target != count:
-            now = clock.now()
+            self.streams.update(stream, scalings=[*recent, now])
             for shard in current:
                 self.streams.close_shard(stream, shard, now)
             for start, end in even_ranges(target):
