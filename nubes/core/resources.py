@@ -113,6 +113,7 @@ MODULES: dict[str, str] = {
     "AWS::ApiGatewayV2": "nubes.services.apigatewayv2.resources",
     "AWS::StepFunctions": "nubes.services.stepfunctions.resources",
     "AWS::Kinesis": "nubes.services.kinesis.resources",
+    "AWS::KinesisFirehose": "nubes.services.firehose.resources",
     "AWS::Cognito": "nubes.services.cognito_idp.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
