@@ -50,11 +50,6 @@ log = logging.getLogger("nubes.iam")
 MAX_SKEW = 15 * 60
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-UNSIGNED_OPERATIONS = {
-    ("sts", "AssumeRoleWithWebIdentity"),
-    ("sts", "AssumeRoleWithSAML"),
-}
-"""Called with a token from an identity provider instead of a signature."""
 TOKEN_OPERATIONS = {("sns", "ConfirmSubscription"), ("sns", "Unsubscribe")}
 """Called unsigned from the SubscribeURL and UnsubscribeURL SNS sends an endpoint (the token,
 the subscription ARN, is the proof; nubes has no AuthenticateOnUnsubscribe); signed, they are
@@ -621,7 +616,9 @@ class Enforcer:
         return None
 
     def __call__(self, ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> None:
-        if ctx.protocol == "internal" or (ctx.service, op.name) in UNSIGNED_OPERATIONS:
+        if ctx.protocol == "internal" or op.auth_type == "none":
+            # Operations AWS models without auth (STS web identity, Cognito sign-in and the
+            # calls a user pool's access token authorizes) are not IAM's to judge.
             return
         if (ctx.service, op.name) in TOKEN_OPERATIONS and not carries_credentials(ctx.request):
             return
