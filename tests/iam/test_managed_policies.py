@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from botocore.exceptions import ClientError
 
 from nubes.services.iam.policy import parse_policy
 
@@ -141,3 +142,28 @@ def test_service_linked_roles_attach_the_service_role_policy(
     assert found["Path"] == "/aws-service-role/" and found["AttachmentCount"] == 1
     task = iam.delete_service_linked_role(RoleName=role)["DeletionTaskId"]
     assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+
+
+def test_service_role_policies_attach_to_no_customer_role(
+    iam: Any, unique: Callable[[str], str]
+) -> None:
+    role = unique("r")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    arn = f"{AWS}/aws-service-role/AmazonECSServiceRolePolicy"
+    with pytest.raises(ClientError) as exc:
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    assert exc.value.response["Error"]["Code"] == "PolicyNotAttachable"
+    assert exc.value.response["Error"]["Message"] == (
+        "Cannot attach a Service Role Policy to a Customer Role."
+    )
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []

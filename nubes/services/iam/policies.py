@@ -310,6 +310,11 @@ class PolicyOperations(IamBase):
     def _attach(self, ctx: RequestContext, kind: str, name: str, arn: str) -> dict[str, Any]:
         entity = self.modifiable(ctx, kind, name)
         info = self.require_policy(ctx, arn)
+        if info["aws"] and info["path"].startswith("/aws-service-role/"):
+            # only the service-linked role AWS creates carries a service-linked role policy
+            raise errors.PolicyNotAttachableException(
+                "Cannot attach a Service Role Policy to a Customer Role."
+            )
         attached = self.iam.targets(ctx.account_id, f"attached:{kind}", entity.name)
         if info["arn"] not in attached and len(attached) >= ATTACHED_PER_ENTITY:
             raise errors.LimitExceededException(
