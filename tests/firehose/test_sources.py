@@ -73,3 +73,34 @@ def test_logs_subscription_filter_to_firehose(
     [data] = [d for d in documents if d["messageType"] == "DATA_MESSAGE"]
     assert data["logGroup"] == group
     assert [e["message"] for e in data["logEvents"]] == ["hello firehose"]
+
+
+def test_eventbridge_rule_targets_firehose(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 0})
+    arn = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"
+    ]
+    events = client("events")
+    rule = unique("to-firehose")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [rule]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "hose", "Arn": arn, "RoleArn": ROLE}])
+    events.put_events(Entries=[{"Source": rule, "DetailType": "t", "Detail": '{"n": 1}'}])
+    deadline = time.monotonic() + 20
+    while True:
+        advance(1)
+        found = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [obj] = found
+    event = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+    assert event["source"] == rule
+    assert event["detail"] == {"n": 1}

@@ -340,6 +340,17 @@ class Targets:
                     parsed.account,
                     parsed.region,
                 )
+            elif service == "firehose":
+                self._invoke(
+                    "firehose",
+                    "PutRecord",
+                    {
+                        "DeliveryStreamName": parsed.resource.split("/", 1)[-1],
+                        "Record": {"Data": delivery.payload.encode()},
+                    },
+                    parsed.account,
+                    parsed.region,
+                )
             elif service == "logs":
                 self._logs(parsed.account, parsed.region, parsed.resource, delivery)
             elif service == "events" and parsed.resource.startswith("event-bus/"):
