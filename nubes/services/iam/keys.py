@@ -367,14 +367,20 @@ class KeyOperations(IamBase):
         self.iam.put_item(ctx.account_id, "ssh", key["SSHPublicKeyId"], user, key)
         return {"SSHPublicKey": _dated(key, "UploadDate")}
 
+    def _owned(
+        self, ctx: RequestContext, user: str, kind: str, item_id: str, missing: str
+    ) -> dict[str, Any]:
+        """A user's SSH key, signing certificate or service credential, or ``missing``."""
+        found = self.iam.item(ctx.account_id, kind, item_id)
+        if found is None or found["UserName"].lower() != user.lower():
+            raise errors.NoSuchEntityException(missing)
+        return found
+
     def _ssh(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        key_id = req["SSHPublicKeyId"]
         user = self.entity(ctx, "user", req["UserName"]).name
-        key = self.iam.item(ctx.account_id, "ssh", req["SSHPublicKeyId"])
-        if key is None or key["UserName"].lower() != user.lower():
-            raise errors.NoSuchEntityException(
-                f"The Public Key with id {req['SSHPublicKeyId']} cannot be found."
-            )
-        return key
+        missing = f"The Public Key with id {key_id} cannot be found."
+        return self._owned(ctx, user, "ssh", key_id, missing)
 
     def get_ssh_public_key(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
         return {"SSHPublicKey": _dated(self._ssh(ctx, req), "UploadDate")}
@@ -437,13 +443,10 @@ class KeyOperations(IamBase):
         return {"Certificates": page, **more}
 
     def _signing(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        cert_id = req["CertificateId"]
+        missing = f"The Certificate with id {cert_id} cannot be found."
         user = self.caller_user(ctx, req)
-        cert = self.iam.item(ctx.account_id, "signing-cert", req["CertificateId"])
-        if cert is None or cert["UserName"].lower() != user.lower():
-            raise errors.NoSuchEntityException(
-                f"The Certificate with id {req['CertificateId']} cannot be found."
-            )
-        return cert
+        return self._owned(ctx, user, "signing-cert", cert_id, missing)
 
     def update_signing_certificate(
         self, ctx: RequestContext, req: dict[str, Any]
@@ -612,13 +615,10 @@ class KeyOperations(IamBase):
         return {"ServiceSpecificCredential": _dated(cred, "CreateDate")}
 
     def _service_cred(self, ctx: RequestContext, req: dict[str, Any]) -> dict[str, Any]:
+        cred_id = req["ServiceSpecificCredentialId"]
         user = self.caller_user(ctx, req)
-        cred = self.iam.item(ctx.account_id, "service-cred", req["ServiceSpecificCredentialId"])
-        if cred is None or cred["UserName"].lower() != user.lower():
-            raise errors.NoSuchEntityException(
-                f"No such credential {req['ServiceSpecificCredentialId']} exists"
-            )
-        return cred
+        missing = f"No such credential {cred_id} exists"
+        return self._owned(ctx, user, "service-cred", cred_id, missing)
 
     def list_service_specific_credentials(
         self, ctx: RequestContext, req: dict[str, Any]
