@@ -104,3 +104,22 @@ def test_eventbridge_rule_targets_firehose(
     event = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
     assert event["source"] == rule
     assert event["detail"] == {"n": 1}
+
+
+def test_logs_delivery_destination_takes_a_delivery_stream(
+    firehose: Any,
+    hose: Callable[..., str],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+) -> None:
+    name = hose()
+    arn = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"
+    ]
+    logs = client("logs")
+    made = logs.put_delivery_destination(
+        name=unique("to-hose"),
+        deliveryDestinationConfiguration={"destinationResourceArn": arn},
+    )["deliveryDestination"]
+    assert made["deliveryDestinationType"] == "FH"
+    assert made["deliveryDestinationConfiguration"]["destinationResourceArn"] == arn

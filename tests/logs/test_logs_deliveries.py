@@ -165,7 +165,7 @@ def test_destinations_log_group_bucket_and_refusals(
             name="to-firehose",
             deliveryDestinationConfiguration={"destinationResourceArn": firehose},
         )
-    assert code(exc) == "ValidationException"
+    assert code(exc) == "ResourceNotFoundException"
     assert "Firehose" in exc.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as exc:
         logs.put_delivery_destination(

@@ -1,6 +1,6 @@
 """Vended-log deliveries (the "V2" logging infrastructure): delivery sources (a resource of
-another service and one of its log types), delivery destinations (a log group or an S3 bucket;
-Firehose and X-Ray do not exist in nubes and are refused), deliveries pairing the two, the
+another service and one of its log types), delivery destinations (a log group, an S3 bucket or
+a Firehose delivery stream; X-Ray does not exist in nubes), deliveries pairing the two, the
 destination policies that allow cross-account deliveries, and the configuration templates that
 say which fields, formats and delimiters each source allows.
 
@@ -241,11 +241,6 @@ class Deliveries:
         if wanted is not None and wanted != kind:
             raise errors.ValidationException(
                 f"The destination resource {target} is not of the type {wanted}."
-            )
-        if kind == "FH":
-            raise errors.ValidationException(
-                "Amazon Data Firehose does not exist in nubes: a delivery destination can be a "
-                "log group or an S3 bucket."
             )
         output = req.get("outputFormat") or "json"
         if output not in OUTPUT_FORMATS[kind]:
@@ -498,6 +493,21 @@ class Deliveries:
             group = parsed.resource.split(":", 1)[1].removesuffix(":*")
             if self.model.group(Scope(parsed.account, parsed.region), group) is None:
                 raise errors.ResourceNotFoundException(f"Log group {group} does not exist.")
+            return
+        if kind == "FH":
+            name = parsed.resource.split("/", 1)[-1]
+            try:
+                self.env.providers.invoke(
+                    "firehose",
+                    "DescribeDeliveryStream",
+                    {"DeliveryStreamName": name},
+                    parsed.account,
+                    parsed.region,
+                )
+            except ServiceError:
+                raise errors.ResourceNotFoundException(
+                    f"Firehose delivery stream {name} does not exist."
+                ) from None
             return
         bucket = parsed.resource.split("/", 1)[0]
         try:
