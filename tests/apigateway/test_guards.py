@@ -6,7 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
+import pytest
 import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.apigateway.conftest import ECHO, api_url, lambda_uri, signed_headers
 
@@ -330,3 +334,18 @@ def test_request_authorizer_is_cached_by_identity(
     assert denied.json() == {
         "Message": "User is not authorized to access this resource with an explicit deny"
     }
+
+
+def test_a_usage_plan_stage_without_an_api_is_not_found(apigw: Any) -> None:
+    unchecked = apigw.meta.config.merge(Config(parameter_validation=False))
+    plain = boto3.client(
+        "apigateway",
+        endpoint_url=apigw.meta.endpoint_url,
+        region_name=apigw.meta.region_name,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=unchecked,
+    )
+    with pytest.raises(ClientError) as err:
+        plain.create_usage_plan(name="p", apiStages=[{}])
+    assert err.value.response["Error"]["Code"] == "NotFoundException"

@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -402,6 +403,10 @@ def _break(target: Target, wire: Wire, data: st.DataObject) -> Wire:
     return wire
 
 
+# A header name is an HTTP token (RFC 9110): a metadata key such as "a:b" cannot be sent.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _sendable(value: str) -> bool:
     """Header values the HTTP layer (in front of nubes, as in front of AWS) lets through:
     clients refuse surrounding whitespace, the server's parser control and non-ASCII bytes."""
@@ -512,7 +517,9 @@ def _fuzz(endpoint: str, protocol: str, data: st.DataObject) -> None:
     if wire is None:
         return
     wire = _break(target, wire, data)
-    if not all(_sendable(v) for v in wire.headers.values()):
+    if not all(_sendable(v) for v in wire.headers.values()) or not all(
+        _TOKEN.fullmatch(k) for k in wire.headers
+    ):
         return  # not HTTP: the server's HTTP layer refuses it before nubes sees it
     _check(target, _send(endpoint, target, wire))
 

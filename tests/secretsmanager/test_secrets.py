@@ -387,3 +387,12 @@ def test_list_filters_paging_tags_and_batch_get(
     assert batch["Errors"][0]["ErrorCode"] == "ResourceNotFoundException"
     filtered = sm.batch_get_secret_value(Filters=[{"Key": "name", "Values": [prefix]}])
     assert len(filtered["SecretValues"]) == 5
+
+
+def test_a_name_outside_the_allowed_characters_is_refused(sm: Any) -> None:
+    for name in ("arn:aws:iam::000000000000:role/x", "with space", "semi;colon"):
+        with pytest.raises(ClientError) as err:
+            sm.create_secret(Name=name, SecretString="x")
+        assert err.value.response["Error"]["Code"] == "ValidationException"
+        assert err.value.response["Error"]["Message"].startswith("Invalid name.")
+    assert sm.create_secret(Name="a/b_c+d=e.f@g-h", SecretString="x")["Name"] == "a/b_c+d=e.f@g-h"

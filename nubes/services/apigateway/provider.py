@@ -1087,8 +1087,8 @@ class ApiGatewayProvider(ServiceProvider):
 
     def create_usage_plan(self, ctx: RequestContext, req: Json) -> Json:
         for stage in req.get("apiStages") or []:
-            api = self._api(ctx, stage["apiId"])
-            self._stage(api, stage["stage"])
+            api = self._api(ctx, stage.get("apiId") or "")
+            self._stage(api, stage.get("stage") or "")
         plan: Json = {"id": new_id(6), "name": req["name"], "apiStages": req.get("apiStages") or []}
         for key in ("description", "throttle", "quota", "tags"):
             if req.get(key) is not None:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import secrets as random_source
 import string
 import uuid
@@ -68,6 +69,8 @@ CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 DEFAULT_KEY = "alias/aws/secretsmanager"
 MAX_VALUE = 65_536
 MAX_DEPRECATED = 100
+# The characters a secret's name may hold (CreateSecret's Name); ":" would read as an ARN.
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 DAY = 86_400.0
 TICK = 60.0
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -346,6 +349,11 @@ class SecretsManagerProvider(ServiceProvider):
 
     def create_secret(self, ctx: RequestContext, req: Json) -> Json:
         name = req["Name"]
+        if not SECRET_NAME.fullmatch(name):
+            raise errors.ValidationException(
+                "Invalid name. Must be a valid name containing alphanumeric characters, or any "
+                "of the following: -/_+=.@!"
+            )
         existing = self._find(ctx.account_id, ctx.region, name)
         value = self._value(req)
         if existing is not None:
