@@ -23,6 +23,10 @@ REVIEWED = {
     ("nubes/services/lambda_/urls.py", "self._serve_http"): (
         "function URLs: AWS_IAM signed and lambda:InvokeFunctionUrl, NONE by resource policy"
     ),
+    ("nubes/services/lambda_/provider.py", "self.code_urls.serve"): (
+        "GetFunction's Code.Location and a layer's Content.Location: presigned GETs whose "
+        "signature (nubes' own key) and expiry are verified always; each serves only its zip"
+    ),
     ("nubes/services/sqs/provider.py", "inspection_endpoint(self)"): (
         "/_aws/sqs/messages: an internal endpoint, the account root's signature (admission)"
     ),
