@@ -75,6 +75,63 @@ def test_logs_subscription_filter_to_firehose(
     assert [e["message"] for e in data["logEvents"]] == ["hello firehose"]
 
 
+def test_logs_messages_extracted_by_processors(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+    endpoint: str,
+) -> None:
+    name = hose(
+        BufferingHints={"IntervalInSeconds": 0},
+        ProcessingConfiguration={
+            "Enabled": True,
+            "Processors": [
+                {"Type": "Decompression"},
+                {
+                    "Type": "CloudWatchLogProcessing",
+                    "Parameters": [
+                        {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}
+                    ],
+                },
+                {"Type": "AppendDelimiterToRecord"},
+            ],
+        },
+    )
+    arn = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"
+    ]
+    logs = client("logs")
+    group = unique("/app/group")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s1")
+    logs.put_subscription_filter(
+        logGroupName=group,
+        filterName="all",
+        filterPattern="",
+        destinationArn=arn,
+        roleArn=ROLE,
+    )
+    now = requests.get(f"{endpoint}/_nubes/clock", timeout=10).json()["now"]
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s1",
+        logEvents=[{"timestamp": int(now * 1000), "message": "hello firehose"}],
+    )
+    advance(1)
+    deadline = time.monotonic() + 20
+    while True:
+        found = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        bodies = [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found]
+        if any(bodies) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert b"".join(bodies) == b"hello firehose\n"
+
+
 def test_eventbridge_rule_targets_firehose(
     firehose: Any,
     s3: Any,

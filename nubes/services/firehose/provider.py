@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gzip
 import json
 import logging
 import secrets
@@ -52,7 +53,12 @@ DEFAULT_LAMBDA_BUFFER_MB = 1
 MAX_STREAMS = 5000
 MAX_TAGS = 50
 NAMESPACE = "AWS/Firehose"
-SUPPORTED_PROCESSORS = ("Lambda", "AppendDelimiterToRecord", "Decompression")
+SUPPORTED_PROCESSORS = (
+    "Lambda",
+    "AppendDelimiterToRecord",
+    "Decompression",
+    "CloudWatchLogProcessing",
+)
 OTHER_DESTINATIONS = (
     "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
@@ -88,6 +94,23 @@ def _parameters(processor: Json) -> dict[str, str]:
 def _processors(dest: Json) -> list[Json]:
     config = dest.get("ProcessingConfiguration") or {}
     return list(config.get("Processors") or []) if config.get("Enabled") else []
+
+
+def _log_messages(outputs: list[tuple[Buffered, bytes]]) -> list[tuple[Buffered, bytes]]:
+    """CloudWatch Logs' subscription documents as the messages of their log events, each a
+    record of its own (so a delimiter follows each); control messages (and records that are
+    not such documents) are dropped."""
+    kept = []
+    for record, data in outputs:
+        try:
+            document = json.loads(data)
+            if document.get("messageType") != "DATA_MESSAGE":
+                continue
+            messages = [str(event["message"]).encode() for event in document["logEvents"]]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        kept += [(record, message) for message in messages]
+    return kept
 
 
 class ProcessingFailed(Exception):
@@ -621,8 +644,11 @@ class FirehoseProvider(ServiceProvider):
             kind = processor["Type"]
             params = _parameters(processor)
             if kind == "Decompression":
-                outputs, bad = self._decompress(outputs, params)
+                outputs, bad = self._decompress(outputs)
                 failed += bad
+            elif kind == "CloudWatchLogProcessing":
+                if params.get("DataMessageExtraction", "false").lower() == "true":
+                    outputs = _log_messages(outputs)
             elif kind == "Lambda":
                 outputs, bad = await self._transform(stream, outputs, params)
                 failed += bad
@@ -699,10 +725,8 @@ class FirehoseProvider(ServiceProvider):
 
     @staticmethod
     def _decompress(
-        outputs: list[tuple[Buffered, bytes]], params: dict[str, str]
+        outputs: list[tuple[Buffered, bytes]],
     ) -> tuple[list[tuple[Buffered, bytes]], list[tuple[Buffered, str, str, str]]]:
-        import gzip
-
         kept, failed = [], []
         for record, data in outputs:
             try:
