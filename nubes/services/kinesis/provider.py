@@ -520,7 +520,7 @@ class KinesisProvider(ServiceProvider):
         does)."""
         if key in (
             "alias/aws/kinesis",
-            f"arn:aws:kms:{stream.region}:{stream.account}:alias/aws/kinesis",
+            make_arn("kms", stream.region, stream.account, "alias/aws/kinesis"),
         ):
             return
         try:

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.arns import arn, parse_arn
+from nubes.core.arns import arn, parse_arn, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import from_list
@@ -997,7 +997,7 @@ class KmsProvider(ServiceProvider):
             "Name": req.get("Name") or "",
             "CreationDate": clock.now(),
             "GranteePrincipal": req["GranteePrincipal"],
-            "IssuingAccount": f"arn:aws:iam::{ctx.account_id}:root",
+            "IssuingAccount": root_arn(ctx.account_id, ctx.partition),
             "Operations": operations,
         }
         if req.get("RetiringPrincipal"):
