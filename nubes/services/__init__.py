@@ -39,4 +39,5 @@ PROVIDERS: dict[str, str] = {
     "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
     "cognito-idp": "nubes.services.cognito_idp.provider:CognitoIdpProvider",
     "firehose": "nubes.services.firehose.provider:FirehoseProvider",
+    "rds": "nubes.services.rds.provider:RdsProvider",
 }

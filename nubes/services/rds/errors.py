@@ -1,0 +1,5 @@
+"""rds errors (from the botocore model)."""
+
+from nubes.core.errors import ErrorCatalogue
+
+errors = ErrorCatalogue("rds")

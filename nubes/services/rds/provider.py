@@ -1,0 +1,1040 @@
+"""Amazon RDS: DB instances of engine ``postgres`` that are real PostgreSQL servers on a
+loopback port (``nubes/runtime/rds``), with the master user and password the request named;
+stop, start (and AWS's restart after seven days stopped, by the one clock), reboot, password
+changes applied to the server, snapshots that are real copies of the cluster
+(``pg_basebackup``) and restores from them, tags. Instances come back after a restart of nubes
+(a killed nubes' postgres processes are found and stopped first)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import shutil
+import string
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nubes.core import clock
+from nubes.core.arns import arn
+from nubes.core.context import RequestContext
+from nubes.core.pagination import InvalidToken, paginate
+from nubes.core.tags import from_list, to_list
+from nubes.runtime import rds as runtime
+from nubes.services.base import ServiceProvider
+from nubes.services.rds.errors import errors
+from nubes.store import Row
+
+if TYPE_CHECKING:
+    from nubes.app import Environment
+
+Json = dict[str, Any]
+log = logging.getLogger(__name__)
+
+MIGRATIONS = (
+    """
+    CREATE TABLE rds_instances (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE rds_snapshots (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        id TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+DAY = 86_400.0
+AUTO_START = 7 * DAY
+TICK = 60.0
+DEFAULT_PORT = 5432
+IDENTIFIER = re.compile(r"^[A-Za-z](?:-?[A-Za-z0-9])*$")
+PG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+RESERVED_USERS = {"postgres", "rdsadmin", "rds_superuser", "rdsrepladmin", "public", "all"}
+PASSWORD_FORBIDDEN = set('/@" ')
+OTHER_ENGINES = {
+    "mysql": "mysqld",
+    "mariadb": "mariadbd",
+    "aurora-mysql": "mysqld",
+    "aurora-postgresql": "Aurora's storage layer",
+    "oracle-ee": "oracle",
+    "oracle-se2": "oracle",
+    "sqlserver-ex": "sqlservr",
+    "sqlserver-se": "sqlservr",
+    "sqlserver-ee": "sqlservr",
+    "sqlserver-web": "sqlservr",
+    "db2-se": "db2",
+    "db2-ae": "db2",
+}
+"""Engines AWS offers that need a server binary this machine lacks."""
+LIVE = ("creating", "backing-up", "available", "modifying", "rebooting", "starting")
+"""Statuses in which the instance's server runs (or is being brought up)."""
+INVALID_ID = (
+    "The parameter {name} is not a valid identifier. Identifiers must begin with a letter; must "
+    "contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain "
+    "two consecutive hyphens."
+)
+
+
+def _private(doc: Json) -> Json:
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+class RdsProvider(ServiceProvider):
+    service = "rds"
+    migrations = MIGRATIONS
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self._scratch: str | None = None
+        if env.settings.ephemeral:
+            self._scratch = tempfile.mkdtemp(prefix="nubes-rds-")
+            self.root = Path(self._scratch)
+        else:
+            self.root = env.settings.data_dir / "rds"
+        self.servers = runtime.Servers()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def wants_start(cls, env: Environment) -> bool:
+        return cls.has_rows(env, "SELECT 1 FROM rds_instances LIMIT 1")
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.env.scheduler.every("rds", TICK, self._tick)
+        self.env.scheduler.on_advance(self._on_advance)
+        for row in self.store.query("SELECT * FROM rds_instances"):
+            self._resume(row["account"], row["region"], row["id"], row["status"])
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.servers.stop_all()
+        self.servers.close()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def reset(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.servers.kill_all()
+        for child in (self.root / "instances", self.root / "snapshots"):
+            shutil.rmtree(child, ignore_errors=True)
+
+    def _on_advance(self) -> None:
+        with self.store.transaction():
+            self._tick()
+
+    def _tick(self) -> None:
+        """Stopped instances whose seven days are over start again, as AWS does."""
+        now = clock.now()
+        for row in self.store.query("SELECT * FROM rds_instances WHERE status = 'stopped'"):
+            doc = json.loads(row["doc"])
+            if doc.get("_AutoStartAt", now + 1) <= now:
+                self._set_status(row["account"], row["region"], row["id"], "starting")
+                self._later(row["account"], row["region"], row["id"], self._boot)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _row(self, account: str, region: str, ident: str) -> Row | None:
+        return self.store.query_one(
+            "SELECT * FROM rds_instances WHERE account = ? AND region = ? AND id = ?",
+            (account, region, ident.lower()),
+        )
+
+    def _get(self, ctx: RequestContext, ident: str) -> Json:
+        row = self._row(ctx.account_id, ctx.region, ident)
+        if row is None:
+            raise errors.DBInstanceNotFoundFault(f"DBInstance {ident} not found.")
+        return dict(json.loads(row["doc"]))
+
+    def _save(self, account: str, region: str, doc: Json) -> None:
+        self.store.execute(
+            "INSERT INTO rds_instances (account, region, id, status, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, region, id) DO UPDATE SET status = excluded.status, "
+            "doc = excluded.doc",
+            (
+                account,
+                region,
+                doc["DBInstanceIdentifier"],
+                doc["DBInstanceStatus"],
+                json.dumps(doc),
+            ),
+        )
+
+    def _set_status(self, account: str, region: str, ident: str, status: str, **more: Any) -> None:
+        row = self._row(account, region, ident)
+        if row is None:
+            return
+        doc = json.loads(row["doc"])
+        doc["DBInstanceStatus"] = status
+        doc.update(more)
+        self._save(account, region, doc)
+
+    def _data(self, doc: Json) -> Path:
+        """The cluster's directory; its parent also holds the server's log."""
+        return self.root / "instances" / doc["DbiResourceId"] / "pgdata"
+
+    def _out(self, doc: Json) -> Json:
+        return {**_private(doc), "TagList": to_list(self.env.tags.get(doc["DBInstanceArn"]))}
+
+    # -- the servers, in the background ---------------------------------------------------------
+
+    def _later(
+        self,
+        account: str,
+        region: str,
+        ident: str,
+        work: Callable[[str, str, str], Awaitable[None]],
+    ) -> None:
+        """Run ``work`` for the instance once this request's transaction is committed, one
+        piece of work per instance at a time."""
+        loop = self._loop
+        if loop is None:
+            return  # the provider starts soon and resumes every instance from its status
+
+        def spawn() -> None:
+            lock = self._locks.setdefault(f"{account}/{region}/{ident}", asyncio.Lock())
+
+            async def run() -> None:
+                async with lock:
+                    try:
+                        await work(account, region, ident)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the instance shows the failure, nubes goes on
+                        log.exception("rds instance %s: %s", ident, work.__name__)
+                        with self.store.transaction():
+                            self._set_status(account, region, ident, "failed", _Error=str(exc))
+
+            task = loop.create_task(run())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        loop.call_soon_threadsafe(spawn)
+
+    def _doc(self, account: str, region: str, ident: str) -> Json | None:
+        with self.store.transaction():
+            row = self._row(account, region, ident)
+        return None if row is None else dict(json.loads(row["doc"]))
+
+    def _resume(self, account: str, region: str, ident: str, status: str) -> None:
+        if status in ("creating", "failed") and not self._restoring(account, region, ident):
+            self._later(account, region, ident, self._create)
+        elif status == "creating":
+            self._later(account, region, ident, self._restore)
+        elif status == "deleting":
+            self._later(account, region, ident, self._delete)
+        elif status == "stopping":
+            self._later(account, region, ident, self._halt)
+        elif status in LIVE:
+            self._later(account, region, ident, self._boot)
+
+    def _restoring(self, account: str, region: str, ident: str) -> bool:
+        row = self._row(account, region, ident)
+        return row is not None and "_RestoreFrom" in json.loads(row["doc"])
+
+    def _taken_ports(self) -> set[int]:
+        return set(self.servers.ports.values())
+
+    async def _run_server(self, account: str, region: str, ident: str, doc: Json) -> None:
+        data = self._data(doc)
+        port = doc["Endpoint"]["Port"]
+        if not runtime.port_free(port) or port in self._taken_ports():
+            runtime.stop_stale(data)
+            port = runtime.free_port(doc["_PreferredPort"], self._taken_ports())
+        await self.servers.start(data, port)
+        if port != doc["Endpoint"]["Port"]:
+            with self.store.transaction():
+                fresh = self._row(account, region, ident)
+                if fresh is not None:
+                    updated = json.loads(fresh["doc"])
+                    updated["Endpoint"]["Port"] = port
+                    updated["DbInstancePort"] = port
+                    self._save(account, region, updated)
+
+    async def _create(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        data = self._data(doc)
+        await self.servers.stop(data)
+        runtime.stop_stale(data)
+        await self.servers.initdb(data, doc["MasterUsername"], doc["_Password"])
+        self._write_parameters(doc)
+        await self._run_server(account, region, ident, doc)
+        if doc.get("DBName"):
+            await self.servers.sql(
+                data,
+                doc["MasterUsername"],
+                f"CREATE DATABASE {runtime.quote_ident(doc['DBName'])};",
+            )
+        await self._first_backup(account, region, ident, doc)
+
+    async def _restore(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        data = self._data(doc)
+        await self.servers.stop(data)
+        runtime.stop_stale(data)
+        shutil.rmtree(data, ignore_errors=True)
+        source = self.root / "snapshots" / doc["_RestoreFrom"]
+        await asyncio.to_thread(shutil.copytree, source, data)
+        data.chmod(0o700)
+        self._write_parameters(doc)
+        await self._run_server(account, region, ident, doc)
+        await self._first_backup(account, region, ident, doc)
+
+    async def _first_backup(self, account: str, region: str, ident: str, doc: Json) -> None:
+        """AWS backs a new instance up before it is available (when backups are kept): a
+        checkpoint makes everything so far durable on disk."""
+        if doc.get("BackupRetentionPeriod", 0) > 0:
+            with self.store.transaction():
+                self._set_status(account, region, ident, "backing-up")
+            await self.servers.sql(self._data(doc), doc["MasterUsername"], "CHECKPOINT;")
+        with self.store.transaction():
+            self._set_status(account, region, ident, "available", LatestRestorableTime=clock.now())
+
+    async def _boot(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        data = self._data(doc)
+        await self.servers.stop(data)
+        runtime.stop_stale(data)
+        await self._run_server(account, region, ident, doc)
+        with self.store.transaction():
+            self._set_status(account, region, ident, "available")
+
+    async def _halt(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        await self.servers.stop(self._data(doc))
+        with self.store.transaction():
+            self._set_status(
+                account, region, ident, "stopped", _AutoStartAt=clock.now() + AUTO_START
+            )
+
+    async def _delete(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        data = self._data(doc)
+        final = doc.get("_FinalSnapshot")
+        if final and self.servers.running(data):
+            await self._snapshot(account, region, final)
+        await self.servers.stop(data)
+        runtime.stop_stale(data)
+        await asyncio.to_thread(shutil.rmtree, data.parent, True)
+        with self.store.transaction():
+            self.store.execute(
+                "DELETE FROM rds_instances WHERE account = ? AND region = ? AND id = ?",
+                (account, region, ident),
+            )
+            tags = self.env.tags.get(doc["DBInstanceArn"])
+            self.env.tags.remove(doc["DBInstanceArn"], list(tags))
+
+    async def _password(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        user = doc["MasterUsername"]
+        statement = (
+            f"ALTER ROLE {runtime.quote_ident(user)} "
+            f"PASSWORD {runtime.quote_literal(doc['_Password'])};"
+        )
+        await self.servers.sql(self._data(doc), user, statement)
+        with self.store.transaction():
+            self._set_status(account, region, ident, "available")
+
+    async def _apply_parameters(self, account: str, region: str, ident: str) -> None:
+        doc = self._doc(account, region, ident)
+        if doc is None:
+            return
+        self._write_parameters(doc)
+        await self.servers.reload(self._data(doc), doc["MasterUsername"])
+        with self.store.transaction():
+            self._set_status(account, region, ident, "available")
+
+    def _write_parameters(self, doc: Json) -> None:
+        lines = [
+            f"{name} = {runtime.quote_literal(str(value))}"
+            for name, value in sorted(doc.get("_Parameters", {}).items())
+        ]
+        (self._data(doc) / runtime.CONF).write_text("".join(line + "\n" for line in lines))
+
+    def _later_snapshot(self, account: str, region: str, instance: str, snapshot: str) -> None:
+        async def take(account: str, region: str, _ident: str) -> None:
+            await self._snapshot(account, region, snapshot)
+
+        self._later(account, region, instance, take)
+
+    async def _snapshot(self, account: str, region: str, snapshot: str) -> None:
+        with self.store.transaction():
+            row = self._snapshot_row(account, region, snapshot)
+            if row is None:
+                return
+            snap = json.loads(row["doc"])
+            inst = self._row(account, region, snap["DBInstanceIdentifier"])
+        if inst is None:
+            return
+        doc = json.loads(inst["doc"])
+        dest = self.root / "snapshots" / snap["_Dir"]
+        await self.servers.backup(self._data(doc), doc["MasterUsername"], dest)
+        with self.store.transaction():
+            row = self._snapshot_row(account, region, snapshot)
+            if row is not None:
+                snap = json.loads(row["doc"])
+                snap.update(Status="available", PercentProgress=100)
+                self._save_snapshot(account, region, snap)
+            inst = self._row(account, region, doc["DBInstanceIdentifier"])
+            if inst is not None and inst["status"] == "backing-up":
+                self._set_status(account, region, doc["DBInstanceIdentifier"], "available")
+
+    # -- validation ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_identifier(name: str, value: str) -> None:
+        if not (1 <= len(value) <= 63) or not IDENTIFIER.match(value):
+            raise errors.InvalidParameterValue(INVALID_ID.format(name=name))
+
+    @staticmethod
+    def _check_password(value: str | None) -> None:
+        if not value:
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUserPassword must be provided and must not be blank."
+            )
+        if len(value) < 8:
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUserPassword is not a valid password because it is shorter "
+                "than 8 characters."
+            )
+        if len(value) > 128:
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUserPassword is not a valid password because it is longer "
+                "than 128 characters."
+            )
+        if any(c in PASSWORD_FORBIDDEN or not (" " <= c <= "~") for c in value):
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUserPassword is not a valid password. Only printable ASCII "
+                "characters besides '/', '@', '\"', ' ' may be used."
+            )
+
+    @staticmethod
+    def _check_engine(engine: str) -> None:
+        if engine == "postgres":
+            if runtime.binary("initdb") is None or runtime.binary("postgres") is None:
+                raise errors.InvalidParameterCombination(
+                    "nubes runs engine postgres as a real PostgreSQL server, and initdb/postgres "
+                    "were not found on PATH or in /usr/lib/postgresql/*/bin (install postgresql)."
+                )
+            return
+        if engine in OTHER_ENGINES:
+            raise errors.InvalidParameterCombination(
+                f"nubes runs each DB engine as a real server; engine {engine} needs "
+                f"{OTHER_ENGINES[engine]}, which is not installed here. Use engine postgres."
+            )
+        raise errors.InvalidParameterValue(f"Invalid DB engine: {engine}")
+
+    @staticmethod
+    def _check_storage(value: int, storage_type: str) -> None:
+        if not 20 <= value <= 65_536:
+            raise errors.InvalidParameterCombination(
+                f"Invalid storage size for engine name postgres and storage type {storage_type}: "
+                f"{value}"
+            )
+
+    @staticmethod
+    def _check_class(value: str) -> None:
+        if not re.match(r"^db\.[a-z0-9-]+\.[a-z0-9]+$", value):
+            raise errors.InvalidParameterCombination(
+                f"RDS does not support creating a DB instance with the following combination: "
+                f"DBInstanceClass={value}, Engine=postgres, EngineVersion="
+                f"{runtime.version()}, LicenseModel=postgresql-license. For supported "
+                "combinations of instance class and database engine version, see the "
+                "documentation."
+            )
+
+    @staticmethod
+    def _check_retention(value: int) -> None:
+        if not 0 <= value <= 35:
+            raise errors.InvalidParameterValue(
+                "The parameter BackupRetentionPeriod must be between 0 and 35."
+            )
+
+    # -- instances -------------------------------------------------------------------------------
+
+    def create_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        ident = params["DBInstanceIdentifier"]
+        self._check_identifier("DBInstanceIdentifier", ident)
+        ident = ident.lower()
+        engine = params["Engine"].lower()
+        self._check_engine(engine)
+        user = params.get("MasterUsername")
+        if not user:
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUsername must be provided and must not be blank."
+            )
+        if not PG_NAME.match(user):
+            raise errors.InvalidParameterValue(
+                "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
+                "with a letter; must contain only ASCII letters, digits, and underscores; and "
+                "must not be longer than 63 characters."
+            )
+        if user.lower() in RESERVED_USERS:
+            raise errors.InvalidParameterValue(
+                f"MasterUsername {user} cannot be used as it is a reserved word used by the engine"
+            )
+        password = params.get("MasterUserPassword")
+        if params.get("ManageMasterUserPassword"):
+            if password:
+                raise errors.InvalidParameterCombination(
+                    "Specify either MasterUserPassword or ManageMasterUserPassword, not both."
+                )
+            raise errors.InvalidParameterCombination(
+                "ManageMasterUserPassword is not supported by nubes yet: name a MasterUserPassword."
+            )
+        self._check_password(password)
+        db_name = params.get("DBName")
+        if db_name is not None and not PG_NAME.match(db_name):
+            raise errors.InvalidParameterValue(
+                "DBName must begin with a letter and contain only alphanumeric characters."
+            )
+        if db_name is not None and db_name.lower() in ("postgres", "template0", "template1"):
+            raise errors.InvalidParameterValue(
+                f"DatabaseName {db_name} cannot be used as it is a reserved word used by the engine"
+            )
+        storage_type = params.get("StorageType", "gp2")
+        storage = params.get("AllocatedStorage")
+        if storage is None:
+            raise errors.InvalidParameterValue(
+                "The parameter AllocatedStorage must be provided and must not be null."
+            )
+        self._check_storage(storage, storage_type)
+        self._check_class(params["DBInstanceClass"])
+        retention = params.get("BackupRetentionPeriod", 1)
+        self._check_retention(retention)
+        port = params.get("Port", DEFAULT_PORT)
+        if not 1150 <= port <= 65_535:
+            raise errors.InvalidParameterValue(
+                f"Invalid port {port}. Port must be between 1150 and 65535."
+            )
+        if self._row(ctx.account_id, ctx.region, ident) is not None:
+            raise errors.DBInstanceAlreadyExistsFault("DB instance already exists")
+        subnet_group = self._subnet_group_for(ctx, params.get("DBSubnetGroupName"))
+        groups = self._security_groups(ctx, params.get("VpcSecurityGroupIds") or [], subnet_group)
+        now = clock.now()
+        zone = params.get("AvailabilityZone") or f"{ctx.region}a"
+        doc: Json = {
+            "DBInstanceIdentifier": ident,
+            "DBInstanceClass": params["DBInstanceClass"],
+            "Engine": engine,
+            "DBInstanceStatus": "creating",
+            "MasterUsername": user,
+            "Endpoint": {
+                "Address": "127.0.0.1",
+                "Port": runtime.free_port(port, self._taken_ports()),
+                "HostedZoneId": "Z2R2ITUGPM61AM",
+            },
+            "AllocatedStorage": storage,
+            "InstanceCreateTime": now,
+            "PreferredBackupWindow": params.get("PreferredBackupWindow", "03:00-03:30"),
+            "BackupRetentionPeriod": retention,
+            "DBSecurityGroups": [],
+            "VpcSecurityGroups": [{"VpcSecurityGroupId": g, "Status": "active"} for g in groups],
+            "DBParameterGroups": [
+                {
+                    "DBParameterGroupName": params.get(
+                        "DBParameterGroupName", "default.postgres15"
+                    ),
+                    "ParameterApplyStatus": "in-sync",
+                }
+            ],
+            "AvailabilityZone": zone,
+            "PreferredMaintenanceWindow": params.get(
+                "PreferredMaintenanceWindow", "sun:05:00-sun:05:30"
+            ),
+            "PendingModifiedValues": {},
+            "MultiAZ": bool(params.get("MultiAZ", False)),
+            "EngineVersion": runtime.version() or "15",
+            "AutoMinorVersionUpgrade": params.get("AutoMinorVersionUpgrade", True),
+            "ReadReplicaDBInstanceIdentifiers": [],
+            "LicenseModel": "postgresql-license",
+            "OptionGroupMemberships": [
+                {"OptionGroupName": "default:postgres-15", "Status": "in-sync"}
+            ],
+            "PubliclyAccessible": bool(params.get("PubliclyAccessible", False)),
+            "StorageType": storage_type,
+            "DbInstancePort": 0,
+            "StorageEncrypted": bool(params.get("StorageEncrypted", False)),
+            "DbiResourceId": "db-"
+            + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26)),
+            "CACertificateIdentifier": "rds-ca-rsa2048-g1",
+            "CopyTagsToSnapshot": bool(params.get("CopyTagsToSnapshot", False)),
+            "MonitoringInterval": 0,
+            "DBInstanceArn": arn("rds", ctx.region, ctx.account_id, f"db:{ident}"),
+            "IAMDatabaseAuthenticationEnabled": False,
+            "PerformanceInsightsEnabled": False,
+            "DeletionProtection": bool(params.get("DeletionProtection", False)),
+            "CustomerOwnedIpEnabled": False,
+            "NetworkType": "IPV4",
+            "_Password": password,
+            "_PreferredPort": port,
+        }
+        if db_name:
+            doc["DBName"] = db_name
+        if subnet_group is not None:
+            doc["DBSubnetGroup"] = subnet_group
+        if doc["MultiAZ"]:
+            doc["SecondaryAvailabilityZone"] = f"{ctx.region}b"
+        self._save(ctx.account_id, ctx.region, doc)
+        self.env.tags.set(doc["DBInstanceArn"], from_list(params.get("Tags") or []))
+        self._later(ctx.account_id, ctx.region, ident, self._create)
+        return {"DBInstance": self._out(doc)}
+
+    def _subnet_group_for(self, ctx: RequestContext, name: str | None) -> Json | None:
+        if not name:
+            return None
+        raise errors.DBSubnetGroupNotFoundFault(f"DBSubnetGroup {name} not found.")
+
+    def _security_groups(
+        self, ctx: RequestContext, ids: list[str], subnet_group: Json | None
+    ) -> list[str]:
+        if not ids:
+            return []
+        found = self.env.providers.invoke(
+            "ec2", "DescribeSecurityGroups", {"GroupIds": ids}, ctx.account_id, ctx.region
+        )
+        return [g["GroupId"] for g in found.get("SecurityGroups", [])]
+
+    def describe_db_instances(self, ctx: RequestContext, params: Json) -> Json:
+        ident = params.get("DBInstanceIdentifier")
+        if ident is not None:
+            docs = [self._get(ctx, ident.rsplit(":", 1)[-1])]
+        else:
+            rows = self.store.query(
+                "SELECT doc FROM rds_instances WHERE account = ? AND region = ? ORDER BY id",
+                (ctx.account_id, ctx.region),
+            )
+            docs = [json.loads(r["doc"]) for r in rows]
+        for flt in params.get("Filters") or []:
+            docs = [d for d in docs if self._matches(d, flt["Name"], flt.get("Values") or [])]
+        limit = self._max_records(params)
+        try:
+            page, marker = paginate(
+                docs, limit, params.get("Marker"), lambda d: d["DBInstanceIdentifier"]
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"DBInstances": [self._out(d) for d in page]}
+        if marker:
+            out["Marker"] = marker
+        return out
+
+    @staticmethod
+    def _matches(doc: Json, name: str, values: list[str]) -> bool:
+        fields = {
+            "db-instance-id": (doc["DBInstanceIdentifier"], doc["DBInstanceArn"]),
+            "dbi-resource-id": (doc["DbiResourceId"],),
+            "engine": (doc["Engine"],),
+            "db-cluster-id": (doc.get("DBClusterIdentifier", ""),),
+            "domain": (),
+        }
+        if name not in fields:
+            raise errors.InvalidParameterValue(f"Unrecognized filter name: {name}")
+        return any(v in fields[name] or v.lower() in fields[name] for v in values)
+
+    @staticmethod
+    def _max_records(params: Json) -> int:
+        limit = params.get("MaxRecords", 100)
+        if not 20 <= limit <= 100:
+            raise errors.InvalidParameterValue(
+                f"Invalid value {limit} for MaxRecords. Must be between 20 and 100"
+            )
+        return int(limit)
+
+    def _require(self, doc: Json, *statuses: str, message: str | None = None) -> None:
+        if doc["DBInstanceStatus"] not in statuses:
+            raise errors.InvalidDBInstanceStateFault(
+                message or f"Instance {doc['DBInstanceIdentifier']} is not in available state."
+            )
+
+    def delete_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        ident = doc["DBInstanceIdentifier"]
+        skip = bool(params.get("SkipFinalSnapshot", False))
+        final = params.get("FinalDBSnapshotIdentifier")
+        if skip and final:
+            raise errors.InvalidParameterCombination(
+                "Cannot specify both SkipFinalSnapshot and FinalDBSnapshotIdentifier"
+            )
+        if not skip and not final:
+            raise errors.InvalidParameterCombination(
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+            )
+        if doc.get("DeletionProtection"):
+            raise errors.InvalidParameterCombination(
+                "Cannot delete protected DB Instance, please disable deletion protection and try "
+                "again."
+            )
+        if doc["DBInstanceStatus"] == "deleting":
+            raise errors.InvalidDBInstanceStateFault(f"Instance {ident} is already being deleted.")
+        if final:
+            self._require(doc, "available")
+            self._new_snapshot(ctx, doc, final)
+            doc["_FinalSnapshot"] = final
+        doc["DBInstanceStatus"] = "deleting"
+        self._save(ctx.account_id, ctx.region, doc)
+        self._later(ctx.account_id, ctx.region, ident, self._delete)
+        return {"DBInstance": self._out(doc)}
+
+    def modify_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        ident = doc["DBInstanceIdentifier"]
+        if params.get("NewDBInstanceIdentifier"):
+            raise errors.InvalidParameterCombination(
+                "Renaming a DB instance is not supported by nubes yet."
+            )
+        self._require(doc, "available")
+        immediately = bool(params.get("ApplyImmediately", False))
+        pending: Json = dict(doc.get("PendingModifiedValues") or {})
+        work = None
+        if "MasterUserPassword" in params:
+            self._check_password(params["MasterUserPassword"])
+            doc["_Password"] = params["MasterUserPassword"]
+            # AWS applies a new master password at once, whatever ApplyImmediately says.
+            pending["MasterUserPassword"] = "****"
+            doc["DBInstanceStatus"] = "resetting-master-credentials"
+            work = self._password
+        if "BackupRetentionPeriod" in params:
+            self._check_retention(params["BackupRetentionPeriod"])
+            doc["BackupRetentionPeriod"] = params["BackupRetentionPeriod"]
+        if "DeletionProtection" in params:
+            doc["DeletionProtection"] = bool(params["DeletionProtection"])
+        if "CopyTagsToSnapshot" in params:
+            doc["CopyTagsToSnapshot"] = bool(params["CopyTagsToSnapshot"])
+        for key in ("PreferredBackupWindow", "PreferredMaintenanceWindow"):
+            if key in params:
+                doc[key] = params[key]
+        deferred: Json = {}
+        if "DBInstanceClass" in params:
+            self._check_class(params["DBInstanceClass"])
+            deferred["DBInstanceClass"] = params["DBInstanceClass"]
+        if "AllocatedStorage" in params:
+            self._check_storage(params["AllocatedStorage"], doc["StorageType"])
+            deferred["AllocatedStorage"] = params["AllocatedStorage"]
+        if "MultiAZ" in params:
+            deferred["MultiAZ"] = bool(params["MultiAZ"])
+        out = dict(doc)
+        if deferred and immediately:
+            doc.update(deferred)
+            if doc["MultiAZ"]:
+                doc["SecondaryAvailabilityZone"] = f"{ctx.region}b"
+            else:
+                doc.pop("SecondaryAvailabilityZone", None)
+            out["PendingModifiedValues"] = {**pending, **deferred}
+            pending.pop("MasterUserPassword", None)
+            doc["PendingModifiedValues"] = pending
+        else:
+            out["PendingModifiedValues"] = {**pending, **deferred}
+            pending.pop("MasterUserPassword", None)
+            doc["PendingModifiedValues"] = {**pending, **deferred}
+        self._save(ctx.account_id, ctx.region, doc)
+        if work is not None:
+            self._later(ctx.account_id, ctx.region, ident, work)
+        return {"DBInstance": self._out(out)}
+
+    def reboot_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        self._require(doc, "available")
+        if params.get("ForceFailover") and not doc.get("MultiAZ"):
+            raise errors.InvalidDBInstanceStateFault(
+                "Cannot force a failover for a DB instance that is not configured as Multi-AZ."
+            )
+        pending = doc.get("PendingModifiedValues") or {}
+        for key in ("DBInstanceClass", "AllocatedStorage", "MultiAZ"):
+            if key in pending:
+                doc[key] = pending[key]
+        doc["PendingModifiedValues"] = {}
+        doc["DBInstanceStatus"] = "rebooting"
+        self._save(ctx.account_id, ctx.region, doc)
+        self._later(ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], self._boot)
+        return {"DBInstance": self._out(doc)}
+
+    def stop_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        self._require(doc, "available")
+        snapshot = params.get("DBSnapshotIdentifier")
+        if snapshot:
+            self._new_snapshot(ctx, doc, snapshot)
+            self._later_snapshot(ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], snapshot)
+        doc["DBInstanceStatus"] = "stopping"
+        self._save(ctx.account_id, ctx.region, doc)
+        self._later(ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], self._halt)
+        return {"DBInstance": self._out(doc)}
+
+    def start_db_instance(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        self._require(
+            doc,
+            "stopped",
+            message=f"Instance {doc['DBInstanceIdentifier']} is not stopped, cannot be started.",
+        )
+        doc["DBInstanceStatus"] = "starting"
+        doc.pop("_AutoStartAt", None)
+        self._save(ctx.account_id, ctx.region, doc)
+        self._later(ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], self._boot)
+        return {"DBInstance": self._out(doc)}
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def _snapshot_row(self, account: str, region: str, ident: str) -> Row | None:
+        return self.store.query_one(
+            "SELECT * FROM rds_snapshots WHERE account = ? AND region = ? AND id = ?",
+            (account, region, ident.lower()),
+        )
+
+    def _get_snapshot(self, ctx: RequestContext, ident: str) -> Json:
+        row = self._snapshot_row(ctx.account_id, ctx.region, ident.rsplit(":", 1)[-1])
+        if row is None:
+            raise errors.DBSnapshotNotFoundFault(f"DBSnapshot {ident} not found.")
+        return dict(json.loads(row["doc"]))
+
+    def _save_snapshot(self, account: str, region: str, snap: Json) -> None:
+        self.store.execute(
+            "INSERT INTO rds_snapshots (account, region, id, instance, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, region, id) DO UPDATE SET doc = excluded.doc",
+            (
+                account,
+                region,
+                snap["DBSnapshotIdentifier"],
+                snap["DBInstanceIdentifier"],
+                json.dumps(snap),
+            ),
+        )
+
+    def _snapshot_out(self, snap: Json) -> Json:
+        return {**_private(snap), "TagList": to_list(self.env.tags.get(snap["DBSnapshotArn"]))}
+
+    def _new_snapshot(
+        self, ctx: RequestContext, doc: Json, ident: str, tags: dict[str, str] | None = None
+    ) -> Json:
+        self._check_identifier("DBSnapshotIdentifier", ident)
+        ident = ident.lower()
+        if self._snapshot_row(ctx.account_id, ctx.region, ident) is not None:
+            raise errors.DBSnapshotAlreadyExistsFault(
+                f"Cannot create the snapshot because a snapshot with the identifier {ident} "
+                "already exists."
+            )
+        now = clock.now()
+        snap: Json = {
+            "DBSnapshotIdentifier": ident,
+            "DBInstanceIdentifier": doc["DBInstanceIdentifier"],
+            "SnapshotCreateTime": now,
+            "Engine": doc["Engine"],
+            "AllocatedStorage": doc["AllocatedStorage"],
+            "Status": "creating",
+            "Port": doc["Endpoint"]["Port"],
+            "AvailabilityZone": doc["AvailabilityZone"],
+            "InstanceCreateTime": doc["InstanceCreateTime"],
+            "MasterUsername": doc["MasterUsername"],
+            "EngineVersion": doc["EngineVersion"],
+            "LicenseModel": doc["LicenseModel"],
+            "SnapshotType": "manual",
+            "OptionGroupName": "default:postgres-15",
+            "PercentProgress": 0,
+            "StorageType": doc["StorageType"],
+            "Encrypted": doc["StorageEncrypted"],
+            "DBSnapshotArn": arn("rds", ctx.region, ctx.account_id, f"snapshot:{ident}"),
+            "IAMDatabaseAuthenticationEnabled": False,
+            "DbiResourceId": doc["DbiResourceId"],
+            "OriginalSnapshotCreateTime": now,
+            "SnapshotTarget": "region",
+            "_Dir": f"{doc['DbiResourceId']}-{ident}",
+            "_DBName": doc.get("DBName"),
+        }
+        self._save_snapshot(ctx.account_id, ctx.region, snap)
+        inherited = self.env.tags.get(doc["DBInstanceArn"]) if doc.get("CopyTagsToSnapshot") else {}
+        self.env.tags.set(snap["DBSnapshotArn"], {**inherited, **(tags or {})})
+        return snap
+
+    def create_db_snapshot(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get(ctx, params["DBInstanceIdentifier"])
+        self._require(doc, "available")
+        snap = self._new_snapshot(
+            ctx, doc, params["DBSnapshotIdentifier"], from_list(params.get("Tags") or [])
+        )
+        doc["DBInstanceStatus"] = "backing-up"
+        self._save(ctx.account_id, ctx.region, doc)
+        self._later_snapshot(
+            ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], snap["DBSnapshotIdentifier"]
+        )
+        return {"DBSnapshot": self._snapshot_out(snap)}
+
+    def describe_db_snapshots(self, ctx: RequestContext, params: Json) -> Json:
+        if params.get("DBSnapshotIdentifier"):
+            snaps = [self._get_snapshot(ctx, params["DBSnapshotIdentifier"])]
+        else:
+            rows = self.store.query(
+                "SELECT doc FROM rds_snapshots WHERE account = ? AND region = ? ORDER BY id",
+                (ctx.account_id, ctx.region),
+            )
+            snaps = [json.loads(r["doc"]) for r in rows]
+        instance = params.get("DBInstanceIdentifier")
+        if instance:
+            snaps = [s for s in snaps if s["DBInstanceIdentifier"] == instance.lower()]
+        kind = params.get("SnapshotType")
+        if kind:
+            snaps = [s for s in snaps if s["SnapshotType"] == kind]
+        for flt in params.get("Filters") or []:
+            key = {
+                "db-snapshot-id": "DBSnapshotIdentifier",
+                "db-instance-id": "DBInstanceIdentifier",
+                "snapshot-type": "SnapshotType",
+                "engine": "Engine",
+                "dbi-resource-id": "DbiResourceId",
+            }.get(flt["Name"])
+            if key is None:
+                raise errors.InvalidParameterValue(f"Unrecognized filter name: {flt['Name']}")
+            snaps = [s for s in snaps if s[key] in (flt.get("Values") or [])]
+        try:
+            page, marker = paginate(
+                snaps,
+                self._max_records(params),
+                params.get("Marker"),
+                lambda s: s["DBSnapshotIdentifier"],
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"DBSnapshots": [self._snapshot_out(s) for s in page]}
+        if marker:
+            out["Marker"] = marker
+        return out
+
+    def delete_db_snapshot(self, ctx: RequestContext, params: Json) -> Json:
+        snap = self._get_snapshot(ctx, params["DBSnapshotIdentifier"])
+        if snap["Status"] != "available":
+            raise errors.InvalidDBSnapshotStateFault(
+                f"Cannot delete the snapshot because it is in status {snap['Status']}."
+            )
+        self.store.execute(
+            "DELETE FROM rds_snapshots WHERE account = ? AND region = ? AND id = ?",
+            (ctx.account_id, ctx.region, snap["DBSnapshotIdentifier"]),
+        )
+        tags = self.env.tags.get(snap["DBSnapshotArn"])
+        self.env.tags.remove(snap["DBSnapshotArn"], list(tags))
+        shutil.rmtree(self.root / "snapshots" / snap["_Dir"], ignore_errors=True)
+        snap["Status"] = "deleted"
+        return {"DBSnapshot": _private(snap)}
+
+    def restore_db_instance_from_db_snapshot(self, ctx: RequestContext, params: Json) -> Json:
+        source = params.get("DBSnapshotIdentifier")
+        if not source:
+            raise errors.InvalidParameterValue(
+                "The parameter DBSnapshotIdentifier must be provided and must not be blank."
+            )
+        snap = self._get_snapshot(ctx, source)
+        if snap["Status"] != "available":
+            raise errors.InvalidDBSnapshotStateFault("Snapshot must be in available state.")
+        ident = params["DBInstanceIdentifier"]
+        self._check_identifier("DBInstanceIdentifier", ident)
+        ident = ident.lower()
+        if self._row(ctx.account_id, ctx.region, ident) is not None:
+            raise errors.DBInstanceAlreadyExistsFault("DB instance already exists")
+        row = self._row(ctx.account_id, ctx.region, snap["DBInstanceIdentifier"])
+        origin = json.loads(row["doc"]) if row is not None else {}
+        request: Json = {
+            "DBInstanceIdentifier": ident,
+            "Engine": snap["Engine"],
+            "MasterUsername": snap["MasterUsername"],
+            "MasterUserPassword": origin.get("_Password", "restored-password"),
+            "AllocatedStorage": snap["AllocatedStorage"],
+            "DBInstanceClass": params.get("DBInstanceClass")
+            or origin.get("DBInstanceClass", "db.t3.micro"),
+            "Port": params.get("Port", snap["Port"]),
+            "BackupRetentionPeriod": origin.get("BackupRetentionPeriod", 1),
+        }
+        for key in (
+            "AvailabilityZone",
+            "MultiAZ",
+            "PubliclyAccessible",
+            "DeletionProtection",
+            "Tags",
+            "VpcSecurityGroupIds",
+            "DBSubnetGroupName",
+            "CopyTagsToSnapshot",
+        ):
+            if key in params:
+                request[key] = params[key]
+        if snap.get("_DBName"):
+            request["DBName"] = snap["_DBName"]
+        loop, self._loop = self._loop, None  # the restore, not a create, runs in the background
+        try:
+            doc = self.create_db_instance(ctx, request)["DBInstance"]
+        finally:
+            self._loop = loop
+        stored = json.loads(self._row(ctx.account_id, ctx.region, ident)["doc"])  # type: ignore[index]
+        stored["_RestoreFrom"] = snap["_Dir"]
+        self._save(ctx.account_id, ctx.region, stored)
+        self._later(ctx.account_id, ctx.region, ident, self._restore)
+        return {"DBInstance": doc}
+
+    # -- engines and tags ------------------------------------------------------------------------
+
+    def describe_db_engine_versions(self, ctx: RequestContext, params: Json) -> Json:
+        engine = params.get("Engine")
+        installed = runtime.version()
+        versions: list[Json] = []
+        if installed and engine in (None, "postgres"):
+            wanted = params.get("EngineVersion")
+            if wanted in (None, installed, installed.split(".")[0]):
+                versions.append(
+                    {
+                        "Engine": "postgres",
+                        "EngineVersion": installed,
+                        "DBParameterGroupFamily": f"postgres{installed.split('.')[0]}",
+                        "DBEngineDescription": "PostgreSQL",
+                        "DBEngineVersionDescription": f"PostgreSQL {installed}",
+                        "ValidUpgradeTarget": [],
+                        "SupportsLogExportsToCloudwatchLogs": True,
+                        "SupportsReadReplica": False,
+                        "Status": "available",
+                    }
+                )
+        return {"DBEngineVersions": versions}
+
+    def _tagged(self, ctx: RequestContext, name: str) -> str:
+        kind = name.split(":")[5] if name.count(":") >= 6 else ""
+        ident = name.rsplit(":", 1)[-1]
+        if kind == "db":
+            return str(self._get(ctx, ident)["DBInstanceArn"])
+        if kind == "snapshot":
+            return str(self._get_snapshot(ctx, ident)["DBSnapshotArn"])
+        raise errors.InvalidParameterValue(f"Invalid resource name: {name}")
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: Json) -> Json:
+        return {"TagList": to_list(self.env.tags.get(self._tagged(ctx, params["ResourceName"])))}
+
+    def add_tags_to_resource(self, ctx: RequestContext, params: Json) -> Json:
+        self.env.tags.set(self._tagged(ctx, params["ResourceName"]), from_list(params["Tags"]))
+        return {}
+
+    def remove_tags_from_resource(self, ctx: RequestContext, params: Json) -> Json:
+        self.env.tags.remove(self._tagged(ctx, params["ResourceName"]), params["TagKeys"])
+        return {}

@@ -1,0 +1,224 @@
+"""RDS instances are real PostgreSQL servers: created with boto3, reached with ``psql`` (the
+PostgreSQL client, declared as a test requirement: Debian's ``postgresql`` package), and kept
+across restarts of nubes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from nubes.runtime import rds as runtime
+from tests.server import NubesProcess
+
+pytestmark = pytest.mark.skipif(
+    runtime.binary("initdb") is None or shutil.which("psql") is None,
+    reason="PostgreSQL (initdb, postgres) and psql are not installed",
+)
+PASSWORD = "s3cret-Passw0rd"
+
+
+def _psql(endpoint: dict[str, Any], password: str, sql: str, db: str = "app") -> str:
+    out = subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            endpoint["Address"],
+            "-p",
+            str(endpoint["Port"]),
+            "-U",
+            "master",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ],
+        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return out.stdout.strip()
+
+
+def _wait(rds: Any, ident: str, status: str = "available") -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while True:
+        found = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+        if found["DBInstanceStatus"] == status:
+            return dict(found)
+        assert found["DBInstanceStatus"] != "failed", found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+
+
+def _create(rds: Any, ident: str, **more: Any) -> dict[str, Any]:
+    return dict(
+        rds.create_db_instance(
+            DBInstanceIdentifier=ident,
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="master",
+            MasterUserPassword=PASSWORD,
+            DBName="app",
+            **more,
+        )["DBInstance"]
+    )
+
+
+def test_instance_is_a_postgres_server_that_survives_everything(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory()
+    rds = server.client("rds")
+    made = _create(rds, "db1", Tags=[{"Key": "team", "Value": "web"}])
+    assert made["DBInstanceStatus"] == "creating"
+    found = _wait(rds, "db1")
+    endpoint = found["Endpoint"]
+    assert endpoint["Address"] == "127.0.0.1"
+    _psql(endpoint, PASSWORD, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept');")
+    assert _psql(endpoint, PASSWORD, "SELECT v FROM t") == "kept"
+    tags = rds.list_tags_for_resource(ResourceName=found["DBInstanceArn"])["TagList"]
+    assert tags == [{"Key": "team", "Value": "web"}]
+
+    rds.modify_db_instance(
+        DBInstanceIdentifier="db1", MasterUserPassword="n3w-Passw0rd", ApplyImmediately=True
+    )
+    endpoint = _wait(rds, "db1")["Endpoint"]
+    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+    with pytest.raises(RuntimeError, match="password authentication failed"):
+        _psql(endpoint, PASSWORD, "SELECT 1")
+
+    rds.reboot_db_instance(DBInstanceIdentifier="db1")
+    endpoint = _wait(rds, "db1")["Endpoint"]
+    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+
+    server.kill()  # kill -9: its postgres lives on and is taken over by the next nubes
+    server.start()
+    rds = server.client("rds")
+    endpoint = _wait(rds, "db1")["Endpoint"]
+    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+
+    rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier="snap1")
+    deadline = time.monotonic() + 60
+    while (
+        rds.describe_db_snapshots(DBSnapshotIdentifier="snap1")["DBSnapshots"][0]["Status"]
+        != "available"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    _psql(endpoint, "n3w-Passw0rd", "INSERT INTO t VALUES ('after');")
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="db2", DBSnapshotIdentifier="snap1"
+    )
+    copy = _wait(rds, "db2")
+    assert copy["Endpoint"]["Port"] != endpoint["Port"]
+    assert _psql(copy["Endpoint"], "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+
+    rds.stop_db_instance(DBInstanceIdentifier="db1")
+    _wait(rds, "db1", "stopped")
+    with pytest.raises(RuntimeError):
+        _psql(endpoint, "n3w-Passw0rd", "SELECT 1")
+    rds.start_db_instance(DBInstanceIdentifier="db1")
+    endpoint = _wait(rds, "db1")["Endpoint"]
+    assert _psql(endpoint, "n3w-Passw0rd", "SELECT count(*) FROM t") == "2"
+
+    for ident in ("db1", "db2"):
+        assert (
+            rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)[
+                "DBInstance"
+            ]["DBInstanceStatus"]
+            == "deleting"
+        )
+    deadline = time.monotonic() + 60
+    while rds.describe_db_instances()["DBInstances"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with pytest.raises(RuntimeError):
+        _psql(endpoint, "n3w-Passw0rd", "SELECT 1")
+    server.stop()
+    assert not list((server.data_dir / "rds" / "instances").iterdir())  # type: ignore[operator]
+
+
+def test_create_checks_its_input_as_aws_does(client: Callable[..., Any]) -> None:
+    rds = client("rds")
+
+    def code(**changes: Any) -> tuple[str, str]:
+        params = {
+            "DBInstanceIdentifier": "checks",
+            "Engine": "postgres",
+            "DBInstanceClass": "db.t3.micro",
+            "AllocatedStorage": 20,
+            "MasterUsername": "master",
+            "MasterUserPassword": PASSWORD,
+            **changes,
+        }
+        with pytest.raises(ClientError) as info:
+            rds.create_db_instance(**params)
+        return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
+
+    assert code(DBInstanceIdentifier="1abc")[0] == "InvalidParameterValue"
+    assert code(DBInstanceIdentifier="a--b")[0] == "InvalidParameterValue"
+    assert code(DBInstanceIdentifier="ab-")[0] == "InvalidParameterValue"
+    assert "shorter than 8" in code(MasterUserPassword="short")[1]
+    assert "Only printable ASCII" in code(MasterUserPassword="has@sign123")[1]
+    assert "reserved word" in code(MasterUsername="postgres")[1]
+    assert code(AllocatedStorage=5)[1].startswith("Invalid storage size")
+    assert code(Engine="nosuch") == ("InvalidParameterValue", "Invalid DB engine: nosuch")
+    assert "not installed" in code(Engine="oracle-ee")[1]
+    assert code(BackupRetentionPeriod=36)[0] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as info:
+        rds.describe_db_instances(DBInstanceIdentifier="nosuch")
+    assert info.value.response["Error"]["Code"] == "DBInstanceNotFound"
+    with pytest.raises(ClientError) as info:
+        rds.describe_db_instances(MaxRecords=5)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_delete_asks_for_a_final_snapshot_and_honours_protection(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    rds = client("rds")
+    ident = unique("prot")
+    _create(rds, ident, DeletionProtection=True, BackupRetentionPeriod=0)
+    with pytest.raises(ClientError) as info:
+        rds.delete_db_instance(DBInstanceIdentifier=ident)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    with pytest.raises(ClientError) as info:
+        rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    assert "deletion protection" in info.value.response["Error"]["Message"]
+    _wait(rds, ident)
+    with pytest.raises(ClientError) as info:
+        _create(rds, ident)
+    assert info.value.response["Error"]["Code"] == "DBInstanceAlreadyExists"
+    with pytest.raises(ClientError) as info:
+        rds.start_db_instance(DBInstanceIdentifier=ident)
+    assert info.value.response["Error"]["Code"] == "InvalidDBInstanceState"
+    rds.modify_db_instance(DBInstanceIdentifier=ident, DeletionProtection=False)
+    final = unique("final")
+    rds.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=final)
+    deadline = time.monotonic() + 60
+    while rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [ident]}])[
+        "DBInstances"
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    snap = rds.describe_db_snapshots(DBSnapshotIdentifier=final)["DBSnapshots"][0]
+    assert snap["Status"] == "available" and snap["DBInstanceIdentifier"] == ident
+    rds.delete_db_snapshot(DBSnapshotIdentifier=final)
+    versions = rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]
+    assert versions and versions[0]["EngineVersion"] == runtime.version()
