@@ -19,6 +19,7 @@ import re
 import secrets
 import string
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
@@ -26,7 +27,7 @@ from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.services.base import ServiceProvider
-from nubes.services.cognito_idp import srp
+from nubes.services.cognito_idp import srp, triggers
 from nubes.services.cognito_idp.errors import errors
 from nubes.services.cognito_idp.tokens import PoolKey, new_key, unverified_claims
 from nubes.services.cognito_idp.users import (
@@ -124,6 +125,14 @@ LEGACY_FLOWS = {
 _POOL_ID = re.compile(r"^([\w-]+)_[0-9a-zA-Z]+$")
 _ALNUM = string.ascii_letters + string.digits
 ISSUER = "https://cognito-idp.{region}.amazonaws.com/{pool}"
+PROTECTED_CLAIMS = frozenset(
+    (
+        "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat",
+        "identities", "iss", "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
+        "cognito:groups", "cognito:roles", "cognito:preferred_role", "event_id",
+    )
+)  # fmt: skip
+"""Claims a PreTokenGeneration trigger may not add, change or suppress (AWS ignores them)."""
 
 
 def _now() -> float:
@@ -901,15 +910,17 @@ class CognitoIdpProvider(ServiceProvider):
         self._save_user(pool, user)
         return {}
 
-    def admin_confirm_sign_up(self, ctx: RequestContext, req: Json) -> Json:
-        pool = self._pool(ctx, req["UserPoolId"])
-        user = self._admin_user(pool, req["Username"])
-        if user["UserStatus"] != "UNCONFIRMED":
-            raise errors.NotAuthorizedException(
-                f"User cannot be confirmed. Current status is {user['UserStatus']}"
-            )
-        user["UserStatus"] = "CONFIRMED"
-        self._save_user(pool, user)
+    async def admin_confirm_sign_up(self, ctx: RequestContext, req: Json) -> Json:
+        with self.store.transaction():
+            pool = self._pool(ctx, req["UserPoolId"])
+            user = self._admin_user(pool, req["Username"])
+            if user["UserStatus"] != "UNCONFIRMED":
+                raise errors.NotAuthorizedException(
+                    f"User cannot be confirmed. Current status is {user['UserStatus']}"
+                )
+            user["UserStatus"] = "CONFIRMED"
+            self._save_user(pool, user)
+        await self._confirmed(pool, None, user, "PostConfirmation_ConfirmSignUp")
         return {}
 
     def admin_set_user_password(self, ctx: RequestContext, req: Json) -> Json:
@@ -1042,8 +1053,50 @@ class CognitoIdpProvider(ServiceProvider):
             raise errors.UserNotFoundException(NO_USER)
         return user
 
-    def sign_up(self, ctx: RequestContext, req: Json) -> Json:
-        client, pool = self._app_client(req["ClientId"], req["Username"], req.get("SecretHash"))
+    async def sign_up(self, ctx: RequestContext, req: Json) -> Json:
+        with self.store.transaction():
+            client, pool = self._app_client(req["ClientId"], req["Username"], req.get("SecretHash"))
+            attributes = self._sign_up_checks(pool, client, req)
+        answer: Json = {}
+        if self._has_trigger(pool, "PreSignUp"):
+            request = {
+                "userAttributes": attributes,
+                "validationData": _attrs(req.get("ValidationData")) or None,
+                "clientMetadata": req.get("ClientMetadata") or {},
+            }
+            someone = {"Username": req["Username"]}
+            answer = await self._trigger(
+                pool,
+                "PreSignUp",
+                triggers.event(pool, client["ClientId"], someone, "PreSignUp_SignUp", request),
+            )
+        decided = answer.get("response") or {}
+        with self.store.transaction():
+            self._sign_up_checks(pool, client, req)
+            user = self._new_user(pool, req["Username"], attributes, req["Password"], "UNCONFIRMED")
+            if not user:
+                raise errors.UsernameExistsException("User already exists")
+            for attribute, flag in (
+                ("email", "autoVerifyEmail"),
+                ("phone_number", "autoVerifyPhone"),
+            ):
+                if decided.get(flag) and user["Attributes"].get(attribute):
+                    user["Attributes"][f"{attribute}_verified"] = "true"
+            details = None
+            if decided.get("autoConfirmUser"):
+                user["UserStatus"] = "CONFIRMED"
+            else:
+                details = self._send_code(pool, user, "confirm_sign_up", CODE_TTL)
+            self._save_user(pool, user)
+        confirmed = user["UserStatus"] == "CONFIRMED"
+        if confirmed:
+            await self._confirmed(pool, client["ClientId"], user, "PostConfirmation_ConfirmSignUp")
+        out: Json = {"UserConfirmed": confirmed, "UserSub": user["Attributes"]["sub"]}
+        if details:
+            out["CodeDeliveryDetails"] = details
+        return out
+
+    def _sign_up_checks(self, pool: Json, client: Json, req: Json) -> dict[str, str]:
         if (pool.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly"):
             raise errors.NotAuthorizedException("SignUp is not permitted for this user pool")
         attributes = _attrs(req.get("UserAttributes"))
@@ -1051,29 +1104,36 @@ class CognitoIdpProvider(ServiceProvider):
         check_password(pool["Policies"]["PasswordPolicy"], req["Password"])
         if self._find_user(pool, req["Username"]) is not None:
             raise errors.UsernameExistsException("User already exists")
-        user = self._new_user(pool, req["Username"], attributes, req["Password"], "UNCONFIRMED")
-        if not user:
-            raise errors.UsernameExistsException("User already exists")
-        details = self._send_code(pool, user, "confirm_sign_up", CODE_TTL)
-        self._save_user(pool, user)
-        out: Json = {"UserConfirmed": False, "UserSub": user["Attributes"]["sub"]}
-        if details:
-            out["CodeDeliveryDetails"] = details
-        return out
+        return attributes
 
-    def confirm_sign_up(self, ctx: RequestContext, req: Json) -> Json:
-        client, pool = self._app_client(req["ClientId"], req["Username"], req.get("SecretHash"))
-        user = self._public_user(pool, client, req["Username"])
-        if user["UserStatus"] != "UNCONFIRMED":
-            raise errors.NotAuthorizedException(
-                f"User cannot be confirmed. Current status is {user['UserStatus']}"
+    @staticmethod
+    def _has_trigger(pool: Json, trigger: str) -> bool:
+        return bool((pool.get("LambdaConfig") or {}).get(trigger))
+
+    async def _confirmed(self, pool: Json, client_id: str | None, user: Json, source: str) -> None:
+        """The PostConfirmation trigger, when the pool has one (its failure is the caller's
+        error; the confirmation stands, as in AWS)."""
+        if self._has_trigger(pool, "PostConfirmation"):
+            request = {"userAttributes": triggers.user_attributes(user)}
+            await self._trigger(
+                pool, "PostConfirmation", triggers.event(pool, client_id, user, source, request)
             )
-        self._use_code(user, "confirm_sign_up", req["ConfirmationCode"])
-        user["UserStatus"] = "CONFIRMED"
-        for attribute in pool.get("AutoVerifiedAttributes") or []:
-            if user["Attributes"].get(attribute):
-                user["Attributes"][f"{attribute}_verified"] = "true"
-        self._save_user(pool, user)
+
+    async def confirm_sign_up(self, ctx: RequestContext, req: Json) -> Json:
+        with self.store.transaction():
+            client, pool = self._app_client(req["ClientId"], req["Username"], req.get("SecretHash"))
+            user = self._public_user(pool, client, req["Username"])
+            if user["UserStatus"] != "UNCONFIRMED":
+                raise errors.NotAuthorizedException(
+                    f"User cannot be confirmed. Current status is {user['UserStatus']}"
+                )
+            self._use_code(user, "confirm_sign_up", req["ConfirmationCode"])
+            user["UserStatus"] = "CONFIRMED"
+            for attribute in pool.get("AutoVerifiedAttributes") or []:
+                if user["Attributes"].get(attribute):
+                    user["Attributes"][f"{attribute}_verified"] = "true"
+            self._save_user(pool, user)
+        await self._confirmed(pool, client["ClientId"], user, "PostConfirmation_ConfirmSignUp")
         return {}
 
     def resend_confirmation_code(self, ctx: RequestContext, req: Json) -> Json:
@@ -1201,7 +1261,59 @@ class CognitoIdpProvider(ServiceProvider):
 
     # -- authentication ----------------------------------------------------------------------
 
-    def initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+    async def initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        return await self._with_tokens(self._initiate_auth, ctx, req)
+
+    async def admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        return await self._with_tokens(self._admin_initiate_auth, ctx, req)
+
+    async def respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+        return await self._with_tokens(self._respond_to_auth_challenge, ctx, req)
+
+    async def admin_respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+        return await self._with_tokens(self._admin_respond_to_auth_challenge, ctx, req)
+
+    async def _with_tokens(
+        self, run: Callable[[RequestContext, Json], Json], ctx: RequestContext, req: Json
+    ) -> Json:
+        """An authentication step in a transaction; when it ends in tokens of a pool with a
+        PreTokenGeneration trigger, what it did is committed, the function is called outside
+        the transaction, and the tokens are issued with its answer."""
+        with self.store.transaction():
+            try:
+                return run(ctx, req)
+            except triggers.TokensWanted as caught:
+                wanted = caught
+                groups = [
+                    g["GroupName"] for g in self._groups_of(caught.pool["Id"], caught.user["_Key"])
+                ]
+        user = wanted.user
+        request = {
+            "userAttributes": triggers.user_attributes(user),
+            "groupConfiguration": {"groupsToOverride": groups, "iamRolesToOverride": []},
+            "clientMetadata": req.get("ClientMetadata") or {},
+        }
+        answer = await self._trigger(
+            wanted.pool,
+            "PreTokenGeneration",
+            triggers.event(wanted.pool, wanted.client["ClientId"], user, wanted.source, request),
+        )
+        with self.store.transaction():
+            result = self._issue(
+                wanted.pool,
+                wanted.client,
+                user,
+                origin_jti=wanted.origin_jti,
+                auth_time=wanted.auth_time,
+                source=wanted.source,
+                overrides=answer.get("response") or {},
+            )
+        return {"ChallengeParameters": {}, "AuthenticationResult": result}
+
+    async def _trigger(self, pool: Json, trigger: str, event: Json) -> Json:
+        return await triggers.call(self.env, pool, pool["Arn"].split(":")[4], trigger, event)
+
+    def _initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
         params = req.get("AuthParameters") or {}
         flow = req["AuthFlow"]
         client, pool = self._app_client(
@@ -1211,7 +1323,7 @@ class CognitoIdpProvider(ServiceProvider):
         )
         return self._authenticate(pool, client, flow, params, admin=False)
 
-    def admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+    def _admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
         pool = self._pool(ctx, req["UserPoolId"])
         params = req.get("AuthParameters") or {}
         flow = req["AuthFlow"]
@@ -1343,14 +1455,14 @@ class CognitoIdpProvider(ServiceProvider):
             },
         }
 
-    def respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+    def _respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
         answers = req.get("ChallengeResponses") or {}
         client, pool = self._app_client(
             req["ClientId"], answers.get("USERNAME"), answers.get("SECRET_HASH")
         )
         return self._respond(pool, client, req, answers)
 
-    def admin_respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+    def _admin_respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
         pool = self._pool(ctx, req["UserPoolId"])
         answers = req.get("ChallengeResponses") or {}
         client, _ = self._app_client(
@@ -1406,7 +1518,9 @@ class CognitoIdpProvider(ServiceProvider):
             self._save_user(pool, user)
             return {
                 "ChallengeParameters": {},
-                "AuthenticationResult": self._issue(pool, client, user),
+                "AuthenticationResult": self._issue(
+                    pool, client, user, source="TokenGeneration_NewPasswordChallenge"
+                ),
             }
         raise errors.InvalidParameterException(f"Unsupported challenge: {challenge}")
 
@@ -1447,7 +1561,12 @@ class CognitoIdpProvider(ServiceProvider):
                     f"Unable to verify secret hash for client {client['ClientId']}"
                 )
         result = self._issue(
-            pool, client, user, origin_jti=row["origin_jti"], auth_time=row["auth_time"]
+            pool,
+            client,
+            user,
+            origin_jti=row["origin_jti"],
+            auth_time=row["auth_time"],
+            source="TokenGeneration_RefreshTokens",
         )
         return {"ChallengeParameters": {}, "AuthenticationResult": result}
 
@@ -1461,7 +1580,12 @@ class CognitoIdpProvider(ServiceProvider):
         *,
         origin_jti: str | None = None,
         auth_time: float | None = None,
+        source: str = "TokenGeneration_Authentication",
+        overrides: Json | None = None,
     ) -> Json:
+        if overrides is None and self._has_trigger(pool, "PreTokenGeneration"):
+            raise triggers.TokensWanted(pool, client, user, source, origin_jti, auth_time)
+        details = (overrides or {}).get("claimsOverrideDetails") or {}
         access_s, id_s, refresh_s = self._validity(client)
         now = int(_now())
         auth = int(auth_time if auth_time is not None else now)
@@ -1470,6 +1594,9 @@ class CognitoIdpProvider(ServiceProvider):
         region = pool["Id"].split("_", 1)[0]
         issuer = ISSUER.format(region=region, pool=pool["Id"])
         groups = [g["GroupName"] for g in self._groups_of(pool["Id"], user["_Key"])]
+        overridden = (details.get("groupOverrideDetails") or {}).get("groupsToOverride")
+        if overridden is not None:
+            groups = [str(g) for g in overridden]
         new_refresh = origin_jti is None
         origin = origin_jti or str(uuid.uuid4())
         event_id = str(uuid.uuid4())
@@ -1493,6 +1620,12 @@ class CognitoIdpProvider(ServiceProvider):
                 "jti": str(uuid.uuid4()),
             }
         )
+        for name in details.get("claimsToSuppress") or []:
+            if name not in PROTECTED_CLAIMS:
+                id_claims.pop(name, None)
+        for name, value in (details.get("claimsToAddOrOverride") or {}).items():
+            if name not in PROTECTED_CLAIMS:
+                id_claims[name] = value
         access_claims = {
             **common,
             "client_id": client["ClientId"],
