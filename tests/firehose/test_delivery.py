@@ -8,11 +8,13 @@ import gzip
 import io
 import json
 import re
+import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from nubes.services.firehose import codecs
 from tests.firehose.conftest import ROLE, wait_for_objects
@@ -218,3 +220,71 @@ def test_kinesis_stream_as_source(
     assert firehose.list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")[
         "DeliveryStreamNames"
     ]
+
+
+def test_failed_s3_delivery_is_retried(
+    firehose: Any,
+    s3: Any,
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+) -> None:
+    bucket = unique("later").lower()
+    name = unique("hose")
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "BufferingHints": {"IntervalInSeconds": 0},
+        },
+    )
+    advance(2)
+    firehose.put_record(DeliveryStreamName=name, Record={"Data": b"kept"})
+    advance(1)
+    s3.create_bucket(Bucket=bucket)
+    advance(6)
+    [obj] = wait_for_objects(s3, bucket)
+    assert _body(s3, bucket, obj["Key"]) == b"kept"
+
+
+def test_metrics(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    advance: Callable[[float], None],
+    client: Callable[..., Any],
+    endpoint: str,
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 0})
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"m"}] * 3)
+    advance(1)
+    wait_for_objects(s3, bucket)
+    advance(120)
+    cloudwatch = client("cloudwatch")
+    now = requests.get(f"{endpoint}/_nubes/clock", timeout=10).json()["now"]
+    deadline = time.monotonic() + 20
+    while True:
+        got = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Firehose",
+            MetricName="DeliveryToS3.Records",
+            Dimensions=[{"Name": "DeliveryStreamName", "Value": name}],
+            StartTime=now - 3600,
+            EndTime=now + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        if got or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sum(p["Sum"] for p in got) == 3
+    incoming = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Firehose",
+        MetricName="IncomingRecords",
+        Dimensions=[{"Name": "DeliveryStreamName", "Value": name}],
+        StartTime=now - 3600,
+        EndTime=now + 60,
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in incoming) == 3
