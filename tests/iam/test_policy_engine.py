@@ -200,13 +200,13 @@ def test_cross_account_needs_both_sides() -> None:
         },
         kind="resource",
     )
-    args = {"caller": STRANGER, "owner": ACCOUNT}
-    assert decide("sqs:SendMessage", queue_arn, identity=identity, **args) == "implicitDeny"
-    assert decide("sqs:SendMessage", queue_arn, resource_policy=queue, **args) == "implicitDeny"
-    assert (
-        decide("sqs:SendMessage", queue_arn, identity=identity, resource_policy=queue, **args)
-        == "allowed"
-    )
+
+    def stranger(**policies: Any) -> str:
+        return decide("sqs:SendMessage", queue_arn, caller=STRANGER, owner=ACCOUNT, **policies)
+
+    assert stranger(identity=identity) == "implicitDeny"
+    assert stranger(resource_policy=queue) == "implicitDeny"
+    assert stranger(identity=identity, resource_policy=queue) == "allowed"
 
 
 def test_root_is_allowed_in_its_account_but_not_across() -> None:
