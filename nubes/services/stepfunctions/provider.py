@@ -1034,6 +1034,9 @@ class StepFunctionsProvider(ServiceProvider):
             language = doc.get("QueryLanguage", "JSONPath") if "States" in doc else "JSONPath"
             tester = Interpreter(_Host(self, fake), context, language)
             following, output = await tester.step(name, state, data)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            # Input the state cannot take (a field of the wrong type): its runtime error.
+            return {**out, "status": "FAILED", "error": "States.Runtime", "cause": str(exc)}
         except StatesError as failed:
             status, following, output = outcome(state, data, failed)
             out.update(status=status, error=failed.error, cause=failed.cause)
