@@ -27,6 +27,7 @@ from nubes.core.arns import parse_arn
 from nubes.core.context import RequestContext
 from nubes.core.metrics import Datapoint
 from nubes.core.tags import tag_problems
+from nubes.gateway.enforce import KeyRecord, running_enforcer
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.firehose import codecs, prefixes
@@ -130,6 +131,7 @@ class FirehoseProvider(ServiceProvider):
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._retry_at: dict[int, float] = {}
+        self._sessions: dict[str, KeyRecord] = {}
 
     @classmethod
     def wants_start(cls, env: Any) -> bool:
@@ -151,6 +153,7 @@ class FirehoseProvider(ServiceProvider):
 
     def reset(self) -> None:
         self._retry_at.clear()
+        self._sessions.clear()
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -680,6 +683,7 @@ class FirehoseProvider(ServiceProvider):
                 self._publish(stream, now, "DeliveryToS3.Success", 0, "Count")
             else:
                 self._retry_at[stream.id] = now + S3_RETRY_SECONDS
+                self._publish(stream, now, "DeliveryToS3.Success", 0, "Count")
             return
         self._retry_at.pop(stream.id, None)
         self._publish(stream, now, "DeliveryToS3.Records", len(outputs), "Count")
@@ -692,8 +696,41 @@ class FirehoseProvider(ServiceProvider):
         if kms:
             params["ServerSideEncryption"] = "aws:kms"
             params["SSEKMSKeyId"] = kms["AWSKMSKeyARN"]
-        bucket_owner = stream.account
-        self.env.providers.invoke("s3", "PutObject", params, bucket_owner, stream.region)
+        self._as_role(stream, "s3", "PutObject", params, stream.account, stream.region)
+        self.env.providers.invoke("s3", "PutObject", params, stream.account, stream.region)
+
+    def _as_role(
+        self, stream: DeliveryStream, service: str, operation: str, params: Json, *where: str
+    ) -> None:
+        """With IAM enforcement on, refuse what the destination's role may not do: Firehose
+        writes to the bucket and invokes the function with that role's session."""
+        enforcer = running_enforcer(self.env)
+        if enforcer is None:
+            return
+        role = stream.destination["config"]["RoleARN"]
+        record = self._sessions.get(role)
+        if record is None or record.expired:
+            creds = self.env.providers.invoke(
+                "sts",
+                "AssumeRole",
+                {"RoleArn": role, "RoleSessionName": "AWSFirehoseToS3"},
+                stream.account,
+                stream.region,
+            )["Credentials"]
+            record = enforcer.key_record(creds["AccessKeyId"], creds["SessionToken"])
+            self._sessions[role] = record
+        account, region = where
+        ctx = RequestContext(
+            account_id=account,
+            region=region,
+            request_id=ids.request_id(),
+            service=service,
+            operation=operation,
+            principal=record.principal,
+            request=HttpRequest("POST", "/", headers={"host": "firehose.amazonaws.com"}),
+            protocol="json",
+        )
+        enforcer.authorize(ctx, operation, params, record)
 
     def _write_failed(
         self,
@@ -824,6 +861,8 @@ class FirehoseProvider(ServiceProvider):
         )
         params = {"FunctionName": function, "Payload": json.dumps(event).encode()}
         try:
+            with self.store.transaction():
+                self._as_role(stream, "lambda", "Invoke", params, account, region)
             out = await self.env.providers.dispatch(ctx, "Invoke", params)
         except ServiceError as err:
             raise ProcessingFailed(f"Lambda.{err.code}", err.message) from None
