@@ -156,6 +156,15 @@ def _page(items: list[Any], limit: int, token: str | None) -> tuple[list[Any], s
     return items[start:end], encode_token(end) if end < len(items) else None
 
 
+def _check_mfa(mode: str) -> None:
+    # No MFA factor can be registered here (no SMS, no authenticator app), so a pool that
+    # requires one could never sign anybody in.
+    if mode == "ON":
+        raise errors.InvalidParameterException(
+            "MfaConfiguration ON is not supported by nubes: no MFA factor can be registered."
+        )
+
+
 def secret_hash(secret: str, username: str, client_id: str) -> str:
     digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
@@ -227,6 +236,7 @@ class CognitoIdpProvider(ServiceProvider):
                 "Password policy minimum length must be between 6 and 99."
             )
         mfa = req.get("MfaConfiguration") or "OFF"
+        _check_mfa(mfa)
         doc = {
             **base,
             "Policies": {**(req.get("Policies") or {}), "PasswordPolicy": policy},
@@ -1243,6 +1253,70 @@ class CognitoIdpProvider(ServiceProvider):
         )
         return {}
 
+    def get_user_attribute_verification_code(self, ctx: RequestContext, req: Json) -> Json:
+        pool, user, _ = self._token_user(req["AccessToken"])
+        attribute = req["AttributeName"]
+        if attribute not in ("email", "phone_number") or not user["Attributes"].get(attribute):
+            raise errors.InvalidParameterException(
+                f"User does not have a value for the attribute: {attribute}"
+            )
+        details = self._send_code(pool, user, f"verify_{attribute}", CODE_TTL)
+        self._save_user(pool, user)
+        medium = "EMAIL" if attribute == "email" else "SMS"
+        return {
+            "CodeDeliveryDetails": details
+            or {
+                "Destination": masked(attribute, user["Attributes"][attribute]),
+                "DeliveryMedium": medium,
+                "AttributeName": attribute,
+            }
+        }
+
+    # -- tags and MFA configuration ----------------------------------------------------------
+
+    def _pool_by_arn(self, ctx: RequestContext, resource_arn: str) -> Json:
+        found = re.match(r"^arn:[\w-]+:cognito-idp:[\w-]+:\d{12}:userpool/(.+)$", resource_arn)
+        if found is None:
+            raise errors.InvalidParameterException(f"Invalid ARN: {resource_arn}")
+        return self._pool(ctx, found.group(1))
+
+    def tag_resource(self, ctx: RequestContext, req: Json) -> Json:
+        pool = self._pool_by_arn(ctx, req["ResourceArn"])
+        pool["UserPoolTags"] = {**(pool.get("UserPoolTags") or {}), **req["Tags"]}
+        self._save_pool(ctx.account_id, ctx.region, pool)
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, req: Json) -> Json:
+        pool = self._pool_by_arn(ctx, req["ResourceArn"])
+        tags = pool.get("UserPoolTags") or {}
+        pool["UserPoolTags"] = {k: v for k, v in tags.items() if k not in req["TagKeys"]}
+        self._save_pool(ctx.account_id, ctx.region, pool)
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, req: Json) -> Json:
+        return {"Tags": self._pool_by_arn(ctx, req["ResourceArn"]).get("UserPoolTags") or {}}
+
+    def get_user_pool_mfa_config(self, ctx: RequestContext, req: Json) -> Json:
+        pool = self._pool(ctx, req["UserPoolId"])
+        out: Json = {"MfaConfiguration": pool.get("MfaConfiguration") or "OFF"}
+        out.update(pool.get("_Mfa") or {})
+        return out
+
+    def set_user_pool_mfa_config(self, ctx: RequestContext, req: Json) -> Json:
+        pool = self._pool(ctx, req["UserPoolId"])
+        mode = req.get("MfaConfiguration") or pool.get("MfaConfiguration") or "OFF"
+        _check_mfa(mode)
+        pool["MfaConfiguration"] = mode
+        factors = (
+            "SmsMfaConfiguration",
+            "SoftwareTokenMfaConfiguration",
+            "EmailMfaConfiguration",
+            "WebAuthnConfiguration",
+        )
+        pool["_Mfa"] = {k: req[k] for k in factors if req.get(k) is not None}
+        self._save_pool(ctx.account_id, ctx.region, pool)
+        return self.get_user_pool_mfa_config(ctx, req)
+
     def revoke_token(self, ctx: RequestContext, req: Json) -> Json:
         client = self._client(req["ClientId"])
         secret = client.get("ClientSecret")
@@ -1312,6 +1386,22 @@ class CognitoIdpProvider(ServiceProvider):
 
     async def _trigger(self, pool: Json, trigger: str, event: Json) -> Json:
         return await triggers.call(self.env, pool, pool["Arn"].split(":")[4], trigger, event)
+
+    async def get_tokens_from_refresh_token(self, ctx: RequestContext, req: Json) -> Json:
+        out = await self._with_tokens(self._tokens_from_refresh, ctx, req)
+        return {"AuthenticationResult": out["AuthenticationResult"]}
+
+    def _tokens_from_refresh(self, ctx: RequestContext, req: Json) -> Json:
+        client, pool = self._app_client(req["ClientId"], None, None)
+        secret = client.get("ClientSecret")
+        if secret and not hmac.compare_digest(secret, req.get("ClientSecret") or ""):
+            raise errors.NotAuthorizedException(
+                f"Client {client['ClientId']} is configured with secret but the secret was not "
+                "received"
+                if not req.get("ClientSecret")
+                else "Client authentication failed."
+            )
+        return self._refresh(pool, client, {"REFRESH_TOKEN": req["RefreshToken"]}, checked=True)
 
     def _initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
         params = req.get("AuthParameters") or {}
@@ -1536,7 +1626,8 @@ class CognitoIdpProvider(ServiceProvider):
         user: Json = json.loads(row["doc"])
         return user
 
-    def _refresh(self, pool: Json, client: Json, params: Json) -> Json:
+    def _refresh(self, pool: Json, client: Json, params: Json, *, checked: bool = False) -> Json:
+        """REFRESH_TOKEN_AUTH (``checked`` when the caller already authenticated the client)."""
         token = params.get("REFRESH_TOKEN") or ""
         row = self.store.query_one("SELECT * FROM cognito_refresh WHERE token = ?", (token,))
         if row is None or row["client"] != client["ClientId"]:
@@ -1552,7 +1643,7 @@ class CognitoIdpProvider(ServiceProvider):
         user = json.loads(user_row["doc"])
         if not user["Enabled"]:
             raise errors.NotAuthorizedException("User is disabled.")
-        if secret := client.get("ClientSecret"):
+        if (secret := client.get("ClientSecret")) and not checked:
             want = secret_hash(secret, user["Username"], client["ClientId"])
             given = params.get("SECRET_HASH") or ""
             sub_hash = secret_hash(secret, user["Attributes"]["sub"], client["ClientId"])
