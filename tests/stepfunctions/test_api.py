@@ -377,3 +377,21 @@ def test_test_state(client: Callable[..., Any], unique: Callable[[str], str]) ->
             roleArn=ROLE,
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_metrics_in_aws_states(
+    client: Callable[..., Any], sfn: Any, machine: Callable[..., str]
+) -> None:
+    arn = machine(PASS)
+    wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    cloudwatch = client("cloudwatch")
+
+    def names() -> set[str]:
+        found = cloudwatch.list_metrics(
+            Namespace="AWS/States", Dimensions=[{"Name": "StateMachineArn", "Value": arn}]
+        )["Metrics"]
+        return {m["MetricName"] for m in found}
+
+    assert wait_for(
+        lambda: {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionTime"} <= names()
+    )

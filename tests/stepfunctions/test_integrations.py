@@ -396,3 +396,60 @@ def test_execution_timeout(
     assert done["status"] == "TIMED_OUT"
     last = sfn.get_execution_history(executionArn=started, reverseOrder=True)["events"][0]
     assert last["type"] == "ExecutionTimedOut"
+
+
+def test_sns_and_eventbridge_integrations(
+    sfn: Any, machine: Callable[..., str], client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=unique("sfn-topic"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("sfn-sub"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    arn = machine(
+        {
+            "StartAt": "Publish",
+            "States": {
+                "Publish": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sns:publish",
+                    "Parameters": {"TopicArn": topic, "Message": {"order.$": "$.order"}},
+                    "ResultSelector": {"id.$": "$.MessageId"},
+                    "ResultPath": "$.published",
+                    "Next": "Emit",
+                },
+                "Emit": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::events:putEvents",
+                    "Parameters": {
+                        "Entries": [
+                            {
+                                "Source": "my.app",
+                                "DetailType": "Order",
+                                "Detail": {"order.$": "$.order"},
+                            }
+                        ]
+                    },
+                    "ResultSelector": {"failed.$": "$.FailedEntryCount"},
+                    "ResultPath": "$.emitted",
+                    "End": True,
+                },
+            },
+        }
+    )
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"order": 9}))
+    done = wait_done(sfn, started["executionArn"])
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    out = json.loads(done["output"])
+    assert out["published"]["id"] and out["emitted"] == {"failed": 0}
+    messages = wait_for(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+    )
+    assert json.loads(messages[0]["Body"]) == {"order": 9}

@@ -1361,6 +1361,16 @@ class StepFunctionsProvider(ServiceProvider):
                 "TIMED_OUT": "ExecutionsTimedOut",
             }[status]
             self._metric(row["account"], row["region"], row["machine"], metric)
+            if status == "SUCCEEDED":
+                took = (clock.now() - (row["redrive_date"] or row["started"])) * 1000
+                self._metric(
+                    row["account"],
+                    row["region"],
+                    row["machine"],
+                    "ExecutionTime",
+                    took,
+                    "Milliseconds",
+                )
         self._poke()
         return True
 
@@ -1393,15 +1403,23 @@ class StepFunctionsProvider(ServiceProvider):
             )
         )
 
-    def _metric(self, account: str, region: str, machine: str, name: str) -> None:
+    def _metric(
+        self,
+        account: str,
+        region: str,
+        machine: str,
+        name: str,
+        value: float = 1.0,
+        unit: str = "Count",
+    ) -> None:
         self.env.metrics.publish(
             Datapoint(
                 account_id=account,
                 region=region,
                 namespace="AWS/States",
                 name=name,
-                value=1.0,
-                unit="Count",
+                value=value,
+                unit=unit,
                 dimensions={"StateMachineArn": machine},
             )
         )
