@@ -234,3 +234,50 @@ def test_rotated_keys_are_fetched_again(
         advance(301)
         _assume(endpoint, role, rotated)
         assert len(idp.fetches) == fetched + 4
+
+
+def test_id_tokens_of_a_nubes_user_pool(
+    client: Callable[..., Any], endpoint: str, unique: Unique
+) -> None:
+    """A Cognito user pool's issuer is AWS's host: STS reads the pool's keys from nubes' own
+    Cognito, so its ID tokens federate as they do on AWS."""
+    idp = client("cognito-idp")
+    pool = idp.create_user_pool(PoolName=unique("pool"))["UserPool"]["Id"]
+    app = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="web", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    idp.admin_create_user(UserPoolId=pool, Username="ann", MessageAction="SUPPRESS")
+    password = "Correct-horse-9"
+    idp.admin_set_user_password(UserPoolId=pool, Username="ann", Password=password, Permanent=True)
+    tokens = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=app,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "ann", "PASSWORD": password},
+    )["AuthenticationResult"]
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool}"
+    client("iam").create_open_id_connect_provider(
+        Url=issuer, ClientIDList=[app], ThumbprintList=["0" * 40]
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": "arn:aws:iam::000000000000:oidc-provider/"
+                    + issuer.removeprefix("https://")
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+            }
+        ],
+    }
+    role = client("iam").create_role(
+        RoleName=unique("pool-role"), AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    out = _assume(endpoint, role, tokens["IdToken"])
+    assert out["Audience"] == app
+    assert out["Provider"].endswith(f":oidc-provider/cognito-idp.us-east-1.amazonaws.com/{pool}")
+    head, body, sig = tokens["IdToken"].split(".")
+    forged = f"{head}.{body}.{sig[:-4]}AAAA"
+    assert _refused(endpoint, role, forged)[0] == "InvalidIdentityToken"

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,16 @@ from nubes.services.sts.errors import errors
 
 if TYPE_CHECKING:
     from nubes.app import Environment
+    from nubes.services.cognito_idp.provider import CognitoIdpProvider
     from nubes.services.iam.models import Entity
     from nubes.services.iam.provider import IamProvider
 
 PACKED_POLICY_LIMIT = 2048
 CHAINED_LIMIT = 3600
 SESSION_TAGS_LIMIT = 50
+_USER_POOL_ISSUER = re.compile(
+    r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)$"
+)
 CLOCK_SKEW = 300
 """How far in the future a token's ``nbf``/``iat`` may lie (clocks of IdPs drift)."""
 
@@ -276,9 +281,14 @@ class StsProvider(ServiceProvider):
         self, token: str, header: dict[str, Any], issuer: str, provider: dict[str, Any]
     ) -> None:
         url = "https://" + str(provider["url"])
+        local = self._user_pool_keys(url)
         try:
-            stated, keys = await asyncio.to_thread(
-                self.oidc_keys.keys, url, provider["thumbprints"], header.get("kid")
+            stated, keys = (
+                local
+                if local is not None
+                else await asyncio.to_thread(
+                    self.oidc_keys.keys, url, provider["thumbprints"], header.get("kid")
+                )
             )
         except oidc.Unreachable:
             raise errors.IDPCommunicationErrorException(
@@ -305,6 +315,16 @@ class StsProvider(ServiceProvider):
                 "The signature of the ID Token could not be verified with the identity "
                 "provider's keys"
             ) from None
+
+    def _user_pool_keys(self, issuer: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """The keys of a user pool of this nubes' Cognito: its issuer's host is AWS's, out of
+        reach, and the pool's signing key is here."""
+        found = _USER_POOL_ISSUER.match(issuer)
+        if found is None:
+            return None
+        cognito: CognitoIdpProvider = self.env.providers.get("cognito-idp")  # type: ignore[assignment]
+        jwks = cognito.jwks(found.group(1))
+        return (issuer, list(jwks["keys"])) if jwks else None
 
     @staticmethod
     def _check_validity_period(claims: dict[str, Any]) -> None:
