@@ -288,3 +288,55 @@ def test_metrics(
         Statistics=["Sum"],
     )["Datapoints"]
     assert sum(p["Sum"] for p in incoming) == 3
+
+
+def test_lambda_error_sends_the_records_to_the_error_prefix(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    advance: Callable[[float], None],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+) -> None:
+    lam = client("lambda")
+    fn = unique("broken")
+    arn = lam.create_function(
+        FunctionName=fn,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Code={
+            "ZipFile": zipped(
+                {"app.py": "def handler(event, context):\n    raise ValueError('no')\n"}
+            )
+        },
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn)
+    try:
+        name = hose(
+            Prefix="data/",
+            ErrorOutputPrefix="bad/!{firehose:error-output-type}/",
+            BufferingHints={"IntervalInSeconds": 0},
+            ProcessingConfiguration={
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "Lambda",
+                        "Parameters": [
+                            {"ParameterName": "LambdaArn", "ParameterValue": arn},
+                            {"ParameterName": "NumberOfRetries", "ParameterValue": "0"},
+                        ],
+                    }
+                ],
+            },
+        )
+        firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"x"}, {"Data": b"y"}])
+        advance(1)
+        [obj] = wait_for_objects(s3, bucket)
+        assert obj["Key"].startswith("bad/processing-failed/")
+        lines = [json.loads(line) for line in _body(s3, bucket, obj["Key"]).splitlines()]
+        assert [base64.b64decode(e["rawData"]) for e in lines] == [b"x", b"y"]
+        assert {e["errorCode"] for e in lines} == {"Lambda.FunctionError"}
+    finally:
+        lam.delete_function(FunctionName=fn)

@@ -284,8 +284,8 @@ class FirehoseProvider(ServiceProvider):
             raise errors.InvalidArgumentException(
                 "Server-side encryption is only supported for DirectPut delivery streams."
             )
-        given = [k for k in ("S3DestinationConfiguration", "ExtendedS3DestinationConfiguration")]
-        given = [k for k in given if req.get(k)]
+        s3_configs = ("S3DestinationConfiguration", "ExtendedS3DestinationConfiguration")
+        given = [k for k in s3_configs if req.get(k)]
         others = [k for k in OTHER_DESTINATIONS if req.get(k)]
         if others:
             raise errors.InvalidArgumentException(
@@ -299,12 +299,12 @@ class FirehoseProvider(ServiceProvider):
         dest = self._s3_destination(req[given[0]], extended)
         if source:
             self._check_kinesis_source(ctx, source)
-        if self.streams.get(ctx.account_id, ctx.region, name) is not None:
-            existing = self._settle(self.streams.get(ctx.account_id, ctx.region, name))  # type: ignore[arg-type]
-            if existing is not None:
-                raise errors.ResourceInUseException(
-                    f"Firehose {name} under accountId {ctx.account_id} already exists"
-                )
+        existing = self.streams.get(ctx.account_id, ctx.region, name)
+        # A DELETING stream whose time is up is gone, and its name free again.
+        if existing is not None and self._settle(existing) is not None:
+            raise errors.ResourceInUseException(
+                f"Firehose {name} under accountId {ctx.account_id} already exists"
+            )
         if len(self.streams.names(ctx.account_id, ctx.region, None, None)) >= MAX_STREAMS:
             raise errors.LimitExceededException(
                 f"You have already consumed your firehose quota of {MAX_STREAMS} hoses. "
