@@ -292,11 +292,19 @@ def test_redrive_restarts_from_the_failed_state(
         sfn.redrive_execution(executionArn=started)
 
 
-@pytest.mark.clock
-def test_names_are_taken_for_90_days(
-    sfn: Any, machine: Callable[..., str], advance: Callable[[float], None]
-) -> None:
-    arn = machine(PASS)
+def test_names_are_taken_for_90_days(nubes_factory: Callable[..., NubesProcess]) -> None:
+    # A server of its own: three months on the shared clock server would age other tests' data.
+    server = nubes_factory(persistent=False)
+    sfn = server.client("stepfunctions")
+
+    def advance(seconds: float) -> None:
+        requests.post(
+            f"{server.endpoint}/_nubes/clock", json={"advance": seconds}, timeout=30
+        ).raise_for_status()
+
+    arn = sfn.create_state_machine(name="daily", definition=json.dumps(PASS), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
     first = sfn.start_execution(stateMachineArn=arn, name="daily", input='{"day": 1}')
     wait_done(sfn, first["executionArn"])
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):

@@ -11,6 +11,14 @@ from tests.stepfunctions.conftest import ROLE, wait_done
 TEMPLATE = {
     "Resources": {
         "Jobs": {"Type": "AWS::StepFunctions::Activity", "Properties": {"Name": "NAME-act"}},
+        "FromS3": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "RoleArn": ROLE,
+                "DefinitionS3Location": {"Bucket": "BUCKET", "Key": "flow.json"},
+                "DefinitionSubstitutions": {"Greeting": "hello"},
+            },
+        },
         "Flow": {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
@@ -35,6 +43,7 @@ TEMPLATE = {
     "Outputs": {
         "Arn": {"Value": {"Ref": "Flow"}},
         "Name": {"Value": {"Fn::GetAtt": ["Flow", "Name"]}},
+        "FromS3": {"Value": {"Ref": "FromS3"}},
     },
 }
 
@@ -44,7 +53,14 @@ def test_stack_with_state_machine_and_activity(
 ) -> None:
     cfn = client("cloudformation")
     stack = unique("sfn-stack")
-    body = json.dumps(TEMPLATE).replace("NAME", stack)
+    s3 = client("s3")
+    s3.create_bucket(Bucket=stack)
+    stored = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Result": "${Greeting}", "End": True}},
+    }
+    s3.put_object(Bucket=stack, Key="flow.json", Body=json.dumps(stored))
+    body = json.dumps(TEMPLATE).replace("NAME", stack).replace("BUCKET", stack)
     cfn.create_stack(StackName=stack, TemplateBody=body)
     cfn.get_waiter("stack_create_complete").wait(
         StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
@@ -61,6 +77,8 @@ def test_stack_with_state_machine_and_activity(
     activity = sfn.describe_activity(activityArn=json.loads(done["output"])["activity"])
     assert activity["name"] == f"{stack}-act"
     assert json.loads(done["output"])["limit"] == "5"
+    from_s3 = wait_done(sfn, sfn.start_execution(stateMachineArn=outputs["FromS3"])["executionArn"])
+    assert json.loads(from_s3["output"]) == "hello"
     cfn.delete_stack(StackName=stack)
     cfn.get_waiter("stack_delete_complete").wait(
         StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
