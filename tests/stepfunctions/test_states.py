@@ -180,3 +180,28 @@ def test_runtime_error_for_missing_path(run: Run) -> None:
     assert done["status"] == "FAILED"
     assert done["error"] == "States.Runtime"
     assert "$.nope" in done["cause"]
+
+
+def test_choice_on_a_missing_variable_and_rule_assign(run: Run) -> None:
+    definition = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Variable": "$.n",
+                        "NumericGreaterThan": 1,
+                        "Assign": {"picked": "big"},
+                        "Next": "Show",
+                    }
+                ],
+                "Default": "Show",
+            },
+            "Show": {"Type": "Pass", "Parameters": {"picked.$": "$picked"}, "End": True},
+        },
+    }
+    assert json.loads(run(definition, {"n": 2})["output"]) == {"picked": "big"}
+    missing = run(definition, {})
+    assert missing["status"] == "FAILED"
+    assert (missing["error"], "'$.n'" in missing["cause"]) == ("States.Runtime", True)

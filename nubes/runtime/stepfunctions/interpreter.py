@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from nubes.core import clock
 from nubes.runtime.stepfunctions import paths, queries
 from nubes.runtime.stepfunctions.paths import StatesError
-from nubes.runtime.stepfunctions.validate import parse_timestamp
+from nubes.runtime.stepfunctions.validate import TYPE_TESTS, parse_timestamp
 
 Json = Any
 Emit = Callable[[str, str | None, dict[str, Any]], None]
@@ -719,8 +719,15 @@ def _matches(rule: Json, data: Json, ctx: Json) -> bool:
         return not _matches(rule["Not"], data, ctx)
     value = paths.lookup(rule["Variable"], data, ctx)
     for op, expected in rule.items():
-        if op in ("Variable", "Next", "Comment"):
+        if op in ("Variable", "Next", "Comment", "Assign", "Output"):
             continue
+        if value is paths.MISSING and op not in TYPE_TESTS:
+            raise StatesError(
+                "States.Runtime",
+                f"An error occurred while executing the state. Invalid path "
+                f"'{rule['Variable']}': The choice state's condition path references an "
+                "invalid value.",
+            )
         return _compare(op, value, expected, data, ctx)
     return False
 
@@ -739,12 +746,6 @@ def _compare(op: str, value: Any, expected: Any, data: Json, ctx: Json) -> bool:
         return (present and isinstance(value, bool)) == expected
     if op == "IsTimestamp":
         return (present and parse_timestamp(value) is not None) == expected
-    if not present:
-        raise StatesError(
-            "States.Runtime",
-            "An error occurred while executing the state. Invalid path "
-            "'{}': The choice state's condition path references an invalid value.",
-        )
     if op.endswith("Path") and op != "StringMatches":
         expected = paths.select(expected, data, ctx)
         op = op[:-4]
