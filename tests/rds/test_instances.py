@@ -4,9 +4,6 @@ across restarts of nubes."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,69 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nubes.runtime import rds as runtime
+from tests.rds.pg import PASSWORD, create, needs_postgres, psql, wait_for
 from tests.server import NubesProcess
 
-pytestmark = pytest.mark.skipif(
-    runtime.binary("initdb") is None or shutil.which("psql") is None,
-    reason="PostgreSQL (initdb, postgres) and psql are not installed",
-)
-PASSWORD = "s3cret-Passw0rd"
-
-
-def _psql(endpoint: dict[str, Any], password: str, sql: str, db: str = "app") -> str:
-    out = subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            endpoint["Address"],
-            "-p",
-            str(endpoint["Port"]),
-            "-U",
-            "master",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ],
-        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout.strip()
-
-
-def _wait(rds: Any, ident: str, status: str = "available") -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    while True:
-        found = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
-        if found["DBInstanceStatus"] == status:
-            return dict(found)
-        assert found["DBInstanceStatus"] != "failed", found
-        assert time.monotonic() < deadline, found
-        time.sleep(0.2)
-
-
-def _create(rds: Any, ident: str, **more: Any) -> dict[str, Any]:
-    return dict(
-        rds.create_db_instance(
-            DBInstanceIdentifier=ident,
-            Engine="postgres",
-            DBInstanceClass="db.t3.micro",
-            AllocatedStorage=20,
-            MasterUsername="master",
-            MasterUserPassword=PASSWORD,
-            DBName="app",
-            **more,
-        )["DBInstance"]
-    )
+pytestmark = needs_postgres
 
 
 def test_instance_is_a_postgres_server_that_survives_everything(
@@ -85,33 +23,33 @@ def test_instance_is_a_postgres_server_that_survives_everything(
 ) -> None:
     server = nubes_factory()
     rds = server.client("rds")
-    made = _create(rds, "db1", Tags=[{"Key": "team", "Value": "web"}])
+    made = create(rds, "db1", Tags=[{"Key": "team", "Value": "web"}])
     assert made["DBInstanceStatus"] == "creating"
-    found = _wait(rds, "db1")
+    found = wait_for(rds, "db1")
     endpoint = found["Endpoint"]
     assert endpoint["Address"] == "127.0.0.1"
-    _psql(endpoint, PASSWORD, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept');")
-    assert _psql(endpoint, PASSWORD, "SELECT v FROM t") == "kept"
+    psql(endpoint, PASSWORD, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept');")
+    assert psql(endpoint, PASSWORD, "SELECT v FROM t") == "kept"
     tags = rds.list_tags_for_resource(ResourceName=found["DBInstanceArn"])["TagList"]
     assert tags == [{"Key": "team", "Value": "web"}]
 
     rds.modify_db_instance(
         DBInstanceIdentifier="db1", MasterUserPassword="n3w-Passw0rd", ApplyImmediately=True
     )
-    endpoint = _wait(rds, "db1")["Endpoint"]
-    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+    endpoint = wait_for(rds, "db1")["Endpoint"]
+    assert psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
     with pytest.raises(RuntimeError, match="password authentication failed"):
-        _psql(endpoint, PASSWORD, "SELECT 1")
+        psql(endpoint, PASSWORD, "SELECT 1")
 
     rds.reboot_db_instance(DBInstanceIdentifier="db1")
-    endpoint = _wait(rds, "db1")["Endpoint"]
-    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+    endpoint = wait_for(rds, "db1")["Endpoint"]
+    assert psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
 
     server.kill()  # kill -9: its postgres lives on and is taken over by the next nubes
     server.start()
     rds = server.client("rds")
-    endpoint = _wait(rds, "db1")["Endpoint"]
-    assert _psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+    endpoint = wait_for(rds, "db1")["Endpoint"]
+    assert psql(endpoint, "n3w-Passw0rd", "SELECT v FROM t") == "kept"
 
     rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier="snap1")
     deadline = time.monotonic() + 60
@@ -121,21 +59,21 @@ def test_instance_is_a_postgres_server_that_survives_everything(
     ):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    _psql(endpoint, "n3w-Passw0rd", "INSERT INTO t VALUES ('after');")
+    psql(endpoint, "n3w-Passw0rd", "INSERT INTO t VALUES ('after');")
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier="db2", DBSnapshotIdentifier="snap1"
     )
-    copy = _wait(rds, "db2")
+    copy = wait_for(rds, "db2")
     assert copy["Endpoint"]["Port"] != endpoint["Port"]
-    assert _psql(copy["Endpoint"], "n3w-Passw0rd", "SELECT v FROM t") == "kept"
+    assert psql(copy["Endpoint"], "n3w-Passw0rd", "SELECT v FROM t") == "kept"
 
     rds.stop_db_instance(DBInstanceIdentifier="db1")
-    _wait(rds, "db1", "stopped")
+    wait_for(rds, "db1", "stopped")
     with pytest.raises(RuntimeError):
-        _psql(endpoint, "n3w-Passw0rd", "SELECT 1")
+        psql(endpoint, "n3w-Passw0rd", "SELECT 1")
     rds.start_db_instance(DBInstanceIdentifier="db1")
-    endpoint = _wait(rds, "db1")["Endpoint"]
-    assert _psql(endpoint, "n3w-Passw0rd", "SELECT count(*) FROM t") == "2"
+    endpoint = wait_for(rds, "db1")["Endpoint"]
+    assert psql(endpoint, "n3w-Passw0rd", "SELECT count(*) FROM t") == "2"
 
     for ident in ("db1", "db2"):
         assert (
@@ -149,7 +87,7 @@ def test_instance_is_a_postgres_server_that_survives_everything(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     with pytest.raises(RuntimeError):
-        _psql(endpoint, "n3w-Passw0rd", "SELECT 1")
+        psql(endpoint, "n3w-Passw0rd", "SELECT 1")
     server.stop()
     assert not list((server.data_dir / "rds" / "instances").iterdir())  # type: ignore[operator]
 
@@ -194,16 +132,16 @@ def test_delete_asks_for_a_final_snapshot_and_honours_protection(
 ) -> None:
     rds = client("rds")
     ident = unique("prot")
-    _create(rds, ident, DeletionProtection=True, BackupRetentionPeriod=0)
+    create(rds, ident, DeletionProtection=True, BackupRetentionPeriod=0)
     with pytest.raises(ClientError) as info:
         rds.delete_db_instance(DBInstanceIdentifier=ident)
     assert info.value.response["Error"]["Code"] == "InvalidParameterCombination"
     with pytest.raises(ClientError) as info:
         rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
     assert "deletion protection" in info.value.response["Error"]["Message"]
-    _wait(rds, ident)
+    wait_for(rds, ident)
     with pytest.raises(ClientError) as info:
-        _create(rds, ident)
+        create(rds, ident)
     assert info.value.response["Error"]["Code"] == "DBInstanceAlreadyExists"
     with pytest.raises(ClientError) as info:
         rds.start_db_instance(DBInstanceIdentifier=ident)

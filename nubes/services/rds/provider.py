@@ -24,8 +24,10 @@ from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import from_list, to_list
+from nubes.protocol.base import ServiceError
 from nubes.runtime import rds as runtime
 from nubes.services.base import ServiceProvider
+from nubes.services.rds import parameters
 from nubes.services.rds.errors import errors
 from nubes.store import Row
 
@@ -52,6 +54,22 @@ MIGRATIONS = (
         instance TEXT NOT NULL,
         doc TEXT NOT NULL,
         PRIMARY KEY (account, region, id)
+    ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE rds_subnet_groups (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE rds_parameter_groups (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (account, region, name)
     ) WITHOUT ROWID;
     """,
 )
@@ -317,9 +335,11 @@ class RdsProvider(ServiceProvider):
         data = self._data(doc)
         await self.servers.stop(data)
         runtime.stop_stale(data)
+        self._write_parameters(doc)
         await self._run_server(account, region, ident, doc)
         with self.store.transaction():
-            self._set_status(account, region, ident, "available")
+            groups = [{**g, "ParameterApplyStatus": "in-sync"} for g in doc["DBParameterGroups"]]
+            self._set_status(account, region, ident, "available", DBParameterGroups=groups)
 
     async def _halt(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -368,9 +388,8 @@ class RdsProvider(ServiceProvider):
         if doc is None:
             return
         self._write_parameters(doc)
-        await self.servers.reload(self._data(doc), doc["MasterUsername"])
-        with self.store.transaction():
-            self._set_status(account, region, ident, "available")
+        if self.servers.running(self._data(doc)):
+            await self.servers.reload(self._data(doc), doc["MasterUsername"])
 
     def _write_parameters(self, doc: Json) -> None:
         lines = [
@@ -539,6 +558,9 @@ class RdsProvider(ServiceProvider):
             raise errors.DBInstanceAlreadyExistsFault("DB instance already exists")
         subnet_group = self._subnet_group_for(ctx, params.get("DBSubnetGroupName"))
         groups = self._security_groups(ctx, params.get("VpcSecurityGroupIds") or [], subnet_group)
+        pgroup = self._get_parameter_group(
+            ctx, params.get("DBParameterGroupName") or f"default.{parameters.family()}"
+        )
         now = clock.now()
         zone = params.get("AvailabilityZone") or f"{ctx.region}a"
         doc: Json = {
@@ -560,12 +582,11 @@ class RdsProvider(ServiceProvider):
             "VpcSecurityGroups": [{"VpcSecurityGroupId": g, "Status": "active"} for g in groups],
             "DBParameterGroups": [
                 {
-                    "DBParameterGroupName": params.get(
-                        "DBParameterGroupName", "default.postgres15"
-                    ),
+                    "DBParameterGroupName": pgroup["DBParameterGroupName"],
                     "ParameterApplyStatus": "in-sync",
                 }
             ],
+            "_Parameters": pgroup.get("_Values", {}),
             "AvailabilityZone": zone,
             "PreferredMaintenanceWindow": params.get(
                 "PreferredMaintenanceWindow", "sun:05:00-sun:05:30"
@@ -611,17 +632,38 @@ class RdsProvider(ServiceProvider):
     def _subnet_group_for(self, ctx: RequestContext, name: str | None) -> Json | None:
         if not name:
             return None
-        raise errors.DBSubnetGroupNotFoundFault(f"DBSubnetGroup {name} not found.")
+        return _private(self._get_subnet_group(ctx, name))
 
     def _security_groups(
         self, ctx: RequestContext, ids: list[str], subnet_group: Json | None
     ) -> list[str]:
         if not ids:
             return []
-        found = self.env.providers.invoke(
-            "ec2", "DescribeSecurityGroups", {"GroupIds": ids}, ctx.account_id, ctx.region
-        )
-        return [g["GroupId"] for g in found.get("SecurityGroups", [])]
+        found: list[Json] = []
+        for group_id in ids:
+            try:
+                answer = self.env.providers.invoke(
+                    "ec2",
+                    "DescribeSecurityGroups",
+                    {"GroupIds": [group_id]},
+                    ctx.account_id,
+                    ctx.region,
+                )
+            except ServiceError:
+                answer = {}
+            if not answer.get("SecurityGroups"):
+                raise errors.InvalidParameterValue(
+                    f"Invalid security group , groupId= {group_id}, groupName=."
+                )
+            found.append(answer["SecurityGroups"][0])
+        vpc = subnet_group["VpcId"] if subnet_group else None
+        for group in found:
+            if vpc is not None and group.get("VpcId") != vpc:
+                raise errors.InvalidParameterCombination(
+                    f"The DB instance and EC2 security group are in different VPCs. The DB "
+                    f"instance is in {vpc} and the EC2 security group is in {group.get('VpcId')}"
+                )
+        return [g["GroupId"] for g in found]
 
     def describe_db_instances(self, ctx: RequestContext, params: Json) -> Json:
         ident = params.get("DBInstanceIdentifier")
@@ -727,6 +769,15 @@ class RdsProvider(ServiceProvider):
             doc["BackupRetentionPeriod"] = params["BackupRetentionPeriod"]
         if "DeletionProtection" in params:
             doc["DeletionProtection"] = bool(params["DeletionProtection"])
+        if params.get("DBParameterGroupName"):
+            group = self._get_parameter_group(ctx, params["DBParameterGroupName"])
+            doc["_Parameters"] = dict(group["_Values"])
+            doc["DBParameterGroups"] = [
+                {
+                    "DBParameterGroupName": group["DBParameterGroupName"],
+                    "ParameterApplyStatus": "pending-reboot",
+                }
+            ]
         if "CopyTagsToSnapshot" in params:
             doc["CopyTagsToSnapshot"] = bool(params["CopyTagsToSnapshot"])
         for key in ("PreferredBackupWindow", "PreferredMaintenanceWindow"):
@@ -1026,6 +1077,10 @@ class RdsProvider(ServiceProvider):
             return str(self._get(ctx, ident)["DBInstanceArn"])
         if kind == "snapshot":
             return str(self._get_snapshot(ctx, ident)["DBSnapshotArn"])
+        if kind == "subgrp":
+            return str(self._get_subnet_group(ctx, ident)["DBSubnetGroupArn"])
+        if kind == "pg":
+            return str(self._get_parameter_group(ctx, ident)["DBParameterGroupArn"])
         raise errors.InvalidParameterValue(f"Invalid resource name: {name}")
 
     def list_tags_for_resource(self, ctx: RequestContext, params: Json) -> Json:
@@ -1037,4 +1092,361 @@ class RdsProvider(ServiceProvider):
 
     def remove_tags_from_resource(self, ctx: RequestContext, params: Json) -> Json:
         self.env.tags.remove(self._tagged(ctx, params["ResourceName"]), params["TagKeys"])
+        return {}
+
+    # -- DB subnet groups ------------------------------------------------------------------------
+
+    def _get_subnet_group(self, ctx: RequestContext, name: str) -> Json:
+        row = self.store.query_one(
+            "SELECT doc FROM rds_subnet_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, name.lower()),
+        )
+        if row is None:
+            raise errors.DBSubnetGroupNotFoundFault(f"DBSubnetGroup {name} not found.")
+        return dict(json.loads(row["doc"]))
+
+    def _save_subnet_group(self, ctx: RequestContext, doc: Json) -> None:
+        self.store.execute(
+            "INSERT INTO rds_subnet_groups (account, region, name, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account, region, name) DO UPDATE SET doc = excluded.doc",
+            (ctx.account_id, ctx.region, doc["DBSubnetGroupName"], json.dumps(doc)),
+        )
+
+    def _subnets(self, ctx: RequestContext, ids: list[str]) -> tuple[str, list[Json]]:
+        """The VPC and the subnet entries of ``ids``, which must be real subnets of one VPC in
+        at least two Availability Zones, as AWS requires."""
+        found: list[Json] = []
+        for subnet_id in ids:
+            try:
+                answer = self.env.providers.invoke(
+                    "ec2", "DescribeSubnets", {"SubnetIds": [subnet_id]}, ctx.account_id, ctx.region
+                )
+            except ServiceError:
+                answer = {}
+            if not answer.get("Subnets"):
+                raise errors.InvalidSubnet(f"Some input subnets in :[{subnet_id}] are invalid.")
+            found.append(answer["Subnets"][0])
+        vpcs = {s["VpcId"] for s in found}
+        if len(vpcs) > 1:
+            raise errors.InvalidSubnet("Subnets must all be in the same VPC.")
+        zones = sorted({s["AvailabilityZone"] for s in found})
+        if len(zones) < 2:
+            raise errors.DBSubnetGroupDoesNotCoverEnoughAZs(
+                "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+                f"Current AZ coverage: {', '.join(zones)}. Add subnets to cover at least 2 AZs."
+            )
+        entries = [
+            {
+                "SubnetIdentifier": s["SubnetId"],
+                "SubnetAvailabilityZone": {"Name": s["AvailabilityZone"]},
+                "SubnetOutpost": {},
+                "SubnetStatus": "Active",
+            }
+            for s in found
+        ]
+        return vpcs.pop(), entries
+
+    @staticmethod
+    def _check_subnet_group_name(name: str) -> None:
+        if (
+            not 1 <= len(name) <= 255
+            or not re.match(r"^[A-Za-z0-9._ -]+$", name)
+            or name.lower() == "default"
+        ):
+            raise errors.InvalidParameterValue(
+                "The parameter DBSubnetGroupName is not a valid identifier. Identifiers must "
+                "contain only ASCII letters, digits, periods, underscores, spaces and hyphens, "
+                "and must not be default."
+            )
+
+    def create_db_subnet_group(self, ctx: RequestContext, params: Json) -> Json:
+        name = params["DBSubnetGroupName"]
+        self._check_subnet_group_name(name)
+        name = name.lower()
+        if self.store.query_one(
+            "SELECT 1 FROM rds_subnet_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, name),
+        ):
+            raise errors.DBSubnetGroupAlreadyExistsFault(
+                f"The DB subnet group '{name}' already exists."
+            )
+        vpc, subnets = self._subnets(ctx, params["SubnetIds"])
+        doc: Json = {
+            "DBSubnetGroupName": name,
+            "DBSubnetGroupDescription": params["DBSubnetGroupDescription"],
+            "VpcId": vpc,
+            "SubnetGroupStatus": "Complete",
+            "Subnets": subnets,
+            "DBSubnetGroupArn": arn("rds", ctx.region, ctx.account_id, f"subgrp:{name}"),
+            "SupportedNetworkTypes": ["IPV4"],
+        }
+        self._save_subnet_group(ctx, doc)
+        self.env.tags.set(doc["DBSubnetGroupArn"], from_list(params.get("Tags") or []))
+        return {"DBSubnetGroup": doc}
+
+    def describe_db_subnet_groups(self, ctx: RequestContext, params: Json) -> Json:
+        if params.get("DBSubnetGroupName"):
+            docs = [self._get_subnet_group(ctx, params["DBSubnetGroupName"])]
+        else:
+            rows = self.store.query(
+                "SELECT doc FROM rds_subnet_groups WHERE account = ? AND region = ? ORDER BY name",
+                (ctx.account_id, ctx.region),
+            )
+            docs = [json.loads(r["doc"]) for r in rows]
+        try:
+            page, marker = paginate(
+                docs,
+                self._max_records(params),
+                params.get("Marker"),
+                lambda d: d["DBSubnetGroupName"],
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"DBSubnetGroups": page}
+        if marker:
+            out["Marker"] = marker
+        return out
+
+    def modify_db_subnet_group(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get_subnet_group(ctx, params["DBSubnetGroupName"])
+        vpc, subnets = self._subnets(ctx, params["SubnetIds"])
+        if vpc != doc["VpcId"] and self._users_of("DBSubnetGroup", ctx, doc["DBSubnetGroupName"]):
+            raise errors.InvalidSubnet(
+                "The new subnets are not in the same VPC as the DB instances."
+            )
+        doc.update(VpcId=vpc, Subnets=subnets)
+        if "DBSubnetGroupDescription" in params:
+            doc["DBSubnetGroupDescription"] = params["DBSubnetGroupDescription"]
+        self._save_subnet_group(ctx, doc)
+        return {"DBSubnetGroup": doc}
+
+    def delete_db_subnet_group(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get_subnet_group(ctx, params["DBSubnetGroupName"])
+        users = self._users_of("DBSubnetGroup", ctx, doc["DBSubnetGroupName"])
+        if users:
+            raise errors.InvalidDBSubnetGroupStateFault(
+                f"Cannot delete the subnet group '{doc['DBSubnetGroupName']}' because at least "
+                f"one database instance: {users[0]['DBInstanceIdentifier']} is still using it."
+            )
+        self.store.execute(
+            "DELETE FROM rds_subnet_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, doc["DBSubnetGroupName"]),
+        )
+        self.env.tags.remove(
+            doc["DBSubnetGroupArn"], list(self.env.tags.get(doc["DBSubnetGroupArn"]))
+        )
+        return {}
+
+    def _users_of(self, kind: str, ctx: RequestContext, name: str) -> list[Json]:
+        """The instances whose subnet group or parameter group is ``name``."""
+        rows = self.store.query(
+            "SELECT doc FROM rds_instances WHERE account = ? AND region = ?",
+            (ctx.account_id, ctx.region),
+        )
+        found = []
+        for row in rows:
+            doc = json.loads(row["doc"])
+            if kind == "DBSubnetGroup":
+                names = [doc.get("DBSubnetGroup", {}).get("DBSubnetGroupName")]
+            else:
+                names = [g["DBParameterGroupName"] for g in doc["DBParameterGroups"]]
+            if name in names:
+                found.append(doc)
+        return found
+
+    # -- DB parameter groups ---------------------------------------------------------------------
+
+    def _get_parameter_group(self, ctx: RequestContext, name: str) -> Json:
+        family = parameters.family()
+        if name.lower() == f"default.{family}":
+            return {
+                "DBParameterGroupName": f"default.{family}",
+                "DBParameterGroupFamily": family,
+                "Description": f"Default parameter group for {family}",
+                "DBParameterGroupArn": arn(
+                    "rds", ctx.region, ctx.account_id, f"pg:default.{family}"
+                ),
+                "_Values": {},
+            }
+        row = self.store.query_one(
+            "SELECT doc FROM rds_parameter_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, name.lower()),
+        )
+        if row is None:
+            raise errors.DBParameterGroupNotFoundFault(f"DBParameterGroup not found: {name}")
+        return dict(json.loads(row["doc"]))
+
+    def _save_parameter_group(self, ctx: RequestContext, doc: Json) -> None:
+        self.store.execute(
+            "INSERT INTO rds_parameter_groups (account, region, name, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account, region, name) DO UPDATE SET doc = excluded.doc",
+            (ctx.account_id, ctx.region, doc["DBParameterGroupName"], json.dumps(doc)),
+        )
+
+    def create_db_parameter_group(self, ctx: RequestContext, params: Json) -> Json:
+        name = params["DBParameterGroupName"]
+        if not IDENTIFIER.match(name) or len(name) > 255:
+            raise errors.InvalidParameterValue(INVALID_ID.format(name="DBParameterGroupName"))
+        name = name.lower()
+        family = params["DBParameterGroupFamily"]
+        if family != parameters.family():
+            raise errors.InvalidParameterValue(
+                f"The parameter DBParameterGroupFamily is not valid: {family} (nubes runs "
+                f"{parameters.family()})"
+            )
+        if name.startswith("default.") or self.store.query_one(
+            "SELECT 1 FROM rds_parameter_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, name),
+        ):
+            raise errors.DBParameterGroupAlreadyExistsFault(
+                f"Parameter group {name} already exists"
+            )
+        doc: Json = {
+            "DBParameterGroupName": name,
+            "DBParameterGroupFamily": family,
+            "Description": params["Description"],
+            "DBParameterGroupArn": arn("rds", ctx.region, ctx.account_id, f"pg:{name}"),
+            "_Values": {},
+            "_Methods": {},
+        }
+        self._save_parameter_group(ctx, doc)
+        self.env.tags.set(doc["DBParameterGroupArn"], from_list(params.get("Tags") or []))
+        return {"DBParameterGroup": _private(doc)}
+
+    def describe_db_parameter_groups(self, ctx: RequestContext, params: Json) -> Json:
+        if params.get("DBParameterGroupName"):
+            docs = [self._get_parameter_group(ctx, params["DBParameterGroupName"])]
+        else:
+            rows = self.store.query(
+                "SELECT doc FROM rds_parameter_groups WHERE account = ? AND region = ? "
+                "ORDER BY name",
+                (ctx.account_id, ctx.region),
+            )
+            docs = [self._get_parameter_group(ctx, f"default.{parameters.family()}")]
+            docs += [json.loads(r["doc"]) for r in rows]
+        try:
+            page, marker = paginate(
+                docs,
+                self._max_records(params),
+                params.get("Marker"),
+                lambda d: d["DBParameterGroupName"],
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"DBParameterGroups": [_private(d) for d in page]}
+        if marker:
+            out["Marker"] = marker
+        return out
+
+    def describe_db_parameters(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._get_parameter_group(ctx, params["DBParameterGroupName"])
+        values, methods = doc.get("_Values", {}), doc.get("_Methods", {})
+        source = params.get("Source")
+        found = []
+        for name, param in sorted(parameters.catalogue().items()):
+            own = source if source in ("user", "engine-default", "system") else None
+            kind = "user" if name in values else "engine-default"
+            if own is not None and own != kind:
+                continue
+            found.append(
+                param.describe(values.get(name, param.default or None), kind, methods.get(name))
+            )
+        try:
+            page, marker = paginate(
+                found, self._max_records(params), params.get("Marker"), lambda p: p["ParameterName"]
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"Parameters": page}
+        if marker:
+            out["Marker"] = marker
+        return out
+
+    def _own_group(self, ctx: RequestContext, name: str) -> Json:
+        doc = self._get_parameter_group(ctx, name)
+        if doc["DBParameterGroupName"].startswith("default."):
+            raise errors.InvalidParameterValue("Default parameter groups cannot be modified.")
+        return doc
+
+    def modify_db_parameter_group(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._own_group(ctx, params["DBParameterGroupName"])
+        changes = params["Parameters"]
+        if not 1 <= len(changes) <= 20:
+            raise errors.InvalidParameterValue(
+                "A parameter group can be modified with 1 to 20 parameters at a time."
+            )
+        catalogue = parameters.catalogue()
+        static_changed = False
+        for change in changes:
+            name = change.get("ParameterName", "")
+            param = catalogue.get(name)
+            if param is None:
+                raise errors.InvalidParameterValue(f"Could not find parameter with name: {name}")
+            if name in parameters.FIXED:
+                raise errors.InvalidParameterValue(f"The parameter {name} cannot be modified.")
+            value = change.get("ParameterValue")
+            if value is None:
+                raise errors.InvalidParameterValue(
+                    f"The parameter ParameterValue must be provided for {name}."
+                )
+            problem = param.check(value)
+            if problem:
+                raise errors.InvalidParameterValue(
+                    f"Invalid parameter value: {value} for: {name} {problem}"
+                )
+            method = change.get("ApplyMethod", "pending-reboot")
+            if param.static and method == "immediate":
+                raise errors.InvalidParameterCombination(
+                    f"cannot use immediate apply method for static parameter {name}"
+                )
+            doc["_Values"][name] = value
+            doc["_Methods"][name] = method
+            static_changed = static_changed or param.static or method == "pending-reboot"
+        self._save_parameter_group(ctx, doc)
+        self._apply_group(ctx, doc, static_changed)
+        return {"DBParameterGroupName": doc["DBParameterGroupName"]}
+
+    def reset_db_parameter_group(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._own_group(ctx, params["DBParameterGroupName"])
+        if params.get("ResetAllParameters"):
+            doc["_Values"], doc["_Methods"] = {}, {}
+        else:
+            names = [p.get("ParameterName", "") for p in params.get("Parameters") or []]
+            if not names:
+                raise errors.InvalidParameterCombination(
+                    "Either ResetAllParameters or Parameters must be specified."
+                )
+            for name in names:
+                doc["_Values"].pop(name, None)
+                doc["_Methods"].pop(name, None)
+        self._save_parameter_group(ctx, doc)
+        self._apply_group(ctx, doc, True)
+        return {"DBParameterGroupName": doc["DBParameterGroupName"]}
+
+    def _apply_group(self, ctx: RequestContext, group: Json, needs_reboot: bool) -> None:
+        """Instances of the group take its values: dynamic ones at once (a reload of the
+        server), static ones at the next reboot."""
+        for doc in self._users_of("DBParameterGroup", ctx, group["DBParameterGroupName"]):
+            doc["_Parameters"] = dict(group["_Values"])
+            if needs_reboot:
+                for entry in doc["DBParameterGroups"]:
+                    entry["ParameterApplyStatus"] = "pending-reboot"
+            self._save(ctx.account_id, ctx.region, doc)
+            self._later(
+                ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], self._apply_parameters
+            )
+
+    def delete_db_parameter_group(self, ctx: RequestContext, params: Json) -> Json:
+        doc = self._own_group(ctx, params["DBParameterGroupName"])
+        if self._users_of("DBParameterGroup", ctx, doc["DBParameterGroupName"]):
+            raise errors.InvalidDBParameterGroupStateFault(
+                "One or more database instances are still members of this parameter group "
+                f"{doc['DBParameterGroupName']}, so the group cannot be deleted"
+            )
+        self.store.execute(
+            "DELETE FROM rds_parameter_groups WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, doc["DBParameterGroupName"]),
+        )
+        arn_ = doc["DBParameterGroupArn"]
+        self.env.tags.remove(arn_, list(self.env.tags.get(arn_)))
         return {}
