@@ -343,6 +343,12 @@ def _kinesis(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]
     return [Need(f"kinesis:{op}", resource_arn(ctx, op, params))]
 
 
+def _cognito_idp(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
+    from nubes.services.cognito_idp.access import resource_arn
+
+    return [Need(f"cognito-idp:{op}", resource_arn(ctx, op, params))]
+
+
 # -- Secrets Manager ----------------------------------------------------------------------------
 
 
@@ -370,6 +376,7 @@ BUILDERS: dict[str, Builder] = {
     "kms": _kms,
     "secretsmanager": _secretsmanager,
     "kinesis": _kinesis,
+    "cognito-idp": _cognito_idp,
 }
 
 
