@@ -340,3 +340,14 @@ def test_lambda_error_sends_the_records_to_the_error_prefix(
         assert {e["errorCode"] for e in lines} == {"Lambda.FunctionError"}
     finally:
         lam.delete_function(FunctionName=fn)
+
+
+def test_one_object_holds_the_whole_buffer(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 60, "SizeInMBs": 5})
+    for _ in range(12):
+        firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"r"}] * 500)
+    advance(61)
+    [obj] = wait_for_objects(s3, bucket)
+    assert _body(s3, bucket, obj["Key"]) == b"r" * 6000

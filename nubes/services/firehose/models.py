@@ -195,20 +195,23 @@ class Streams:
 
     def take(self, stream_id: int, max_bytes: int) -> list[Buffered]:
         """The oldest records up to ``max_bytes`` (at least one)."""
-        out: list[Buffered] = []
-        size = 0
-        for row in self.store.query(
-            "SELECT seq, arrival, record_id, data, metadata FROM firehose_records"
-            " WHERE stream_id = ? ORDER BY seq LIMIT 5000",
-            (stream_id,),
-        ):
-            data = bytes(row["data"])
-            if out and size + len(data) > max_bytes:
-                break
-            size += len(data)
-            meta = json.loads(row["metadata"]) if row["metadata"] else None
-            out.append(Buffered(row["seq"], row["arrival"], row["record_id"], data, meta))
-        return out
+        rows = self.store.query(
+            "SELECT seq, arrival, record_id, data, metadata FROM ("
+            " SELECT *, SUM(LENGTH(data)) OVER (ORDER BY seq) - LENGTH(data) AS before"
+            " FROM firehose_records WHERE stream_id = ?)"
+            " WHERE before = 0 OR before + LENGTH(data) <= ? ORDER BY seq",
+            (stream_id, max_bytes),
+        )
+        return [
+            Buffered(
+                r["seq"],
+                r["arrival"],
+                r["record_id"],
+                bytes(r["data"]),
+                json.loads(r["metadata"]) if r["metadata"] else None,
+            )
+            for r in rows
+        ]
 
     def remove(self, stream_id: int, seqs: list[int]) -> None:
         self.store.executemany(
