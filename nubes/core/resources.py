@@ -115,6 +115,7 @@ MODULES: dict[str, str] = {
     "AWS::Kinesis": "nubes.services.kinesis.resources",
     "AWS::KinesisFirehose": "nubes.services.firehose.resources",
     "AWS::Cognito": "nubes.services.cognito_idp.resources",
+    "AWS::RDS": "nubes.services.rds.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
 ``TYPES`` dict holds that service's types. ``Custom::*`` types are custom resources."""
