@@ -132,6 +132,8 @@ class FirehoseProvider(ServiceProvider):
         self._task: asyncio.Task[None] | None = None
         self._retry_at: dict[int, float] = {}
         self._sessions: dict[str, KeyRecord] = {}
+        self._arrived: dict[int, int] = {}
+        """Bytes put since the stream's last delivery (in this process)."""
 
     @classmethod
     def wants_start(cls, env: Any) -> bool:
@@ -154,6 +156,7 @@ class FirehoseProvider(ServiceProvider):
     def reset(self) -> None:
         self._retry_at.clear()
         self._sessions.clear()
+        self._arrived.clear()
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -547,8 +550,14 @@ class FirehoseProvider(ServiceProvider):
         now = clock.now()
         self.streams.append(stream, now, list(zip(ids_, records, strict=True)))
         self._publish(stream, now, "IncomingRecords", len(records), "Count")
-        self._publish(stream, now, "IncomingBytes", sum(map(len, records)), "Bytes")
-        self._poke()
+        size = sum(map(len, records))
+        self._publish(stream, now, "IncomingBytes", size, "Bytes")
+        # Only a buffer that may be full wakes the delivery task early (its look at every
+        # buffer costs more than a put); the others wait for the next tick of the clock.
+        self._arrived[stream.id] = self._arrived.get(stream.id, 0) + size
+        hints = stream.destination["config"]["BufferingHints"]
+        if self._arrived[stream.id] >= hints["SizeInMBs"] * MiB or not hints["IntervalInSeconds"]:
+            self._poke()
         return ids_
 
     def _encrypted(self, stream: DeliveryStream) -> bool:
@@ -686,6 +695,7 @@ class FirehoseProvider(ServiceProvider):
                 self._publish(stream, now, "DeliveryToS3.Success", 0, "Count")
             return
         self._retry_at.pop(stream.id, None)
+        self._arrived.pop(stream.id, None)
         self._publish(stream, now, "DeliveryToS3.Records", len(outputs), "Count")
         self._publish(stream, now, "DeliveryToS3.Bytes", len(body), "Bytes")
         self._publish(stream, now, "DeliveryToS3.Success", 1, "Count")
