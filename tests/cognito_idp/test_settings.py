@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+import jwt
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -196,3 +197,85 @@ def test_expiry_on_the_clock(
         "NotAuthorizedException",
         "Temporary password has expired and must be reset by an administrator.",
     )
+
+
+def test_resource_servers_and_token_endpoint(
+    client: Callable[..., Any], unique: Callable[[str], str], endpoint: str
+) -> None:
+    idp = client("cognito-idp")
+    pool_id, _ = _pool(idp, unique("m2m"))
+    server = idp.create_resource_server(
+        UserPoolId=pool_id,
+        Identifier="orders",
+        Name="Orders",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "r"}],
+    )["ResourceServer"]
+    assert server["Scopes"] == [{"ScopeName": "read", "ScopeDescription": "r"}]
+    listed = idp.list_resource_servers(UserPoolId=pool_id, MaxResults=10)["ResourceServers"]
+    assert [s["Identifier"] for s in listed] == ["orders"]
+    with pytest.raises(ClientError) as exc:
+        idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="m2m",
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=["orders/read"],
+            AllowedOAuthFlowsUserPoolClient=True,
+        )
+    assert _error(exc)[0] == "InvalidOAuthFlowException"
+    with pytest.raises(ClientError) as exc:
+        idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="m2m",
+            GenerateSecret=True,
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=["orders/write"],
+            AllowedOAuthFlowsUserPoolClient=True,
+        )
+    assert _error(exc) == ("ScopeDoesNotExistException", "Invalid scope requested: orders/write")
+    machine = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="m2m",
+        GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["orders/read"],
+        AllowedOAuthFlowsUserPoolClient=True,
+    )["UserPoolClient"]
+    auth = (machine["ClientId"], machine["ClientSecret"])
+    url = f"{endpoint}/{pool_id}/oauth2/token"
+    got = requests.post(url, data={"grant_type": "client_credentials"}, auth=auth, timeout=10)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    config = requests.get(
+        f"{endpoint}/{pool_id}/.well-known/openid-configuration", timeout=10
+    ).json()
+    keys = jwt.PyJWKClient(config["jwks_uri"])
+    claims = jwt.decode(
+        body["access_token"],
+        keys.get_signing_key_from_jwt(body["access_token"]).key,
+        algorithms=["RS256"],
+        issuer=config["issuer"],
+    )
+    assert claims["scope"] == "orders/read" and claims["sub"] == machine["ClientId"]
+    wrong = requests.post(
+        url, data={"grant_type": "client_credentials"}, auth=(auth[0], "x"), timeout=10
+    )
+    assert (wrong.status_code, wrong.json()) == (400, {"error": "invalid_client"})
+    bad_scope = requests.post(
+        url,
+        data={"grant_type": "client_credentials", "scope": "orders/write"},
+        auth=auth,
+        timeout=10,
+    )
+    assert bad_scope.json() == {"error": "invalid_scope"}
+    # The pool's domain host answers too (as <domain>.auth.<region>.amazoncognito.com).
+    domain = unique("m2m")
+    idp.create_user_pool_domain(UserPoolId=pool_id, Domain=domain)
+    by_host = requests.post(
+        f"{endpoint}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=auth,
+        headers={"Host": f"{domain}.auth.us-east-1.amazoncognito.com"},
+        timeout=10,
+    )
+    assert by_host.status_code == 200 and "access_token" in by_host.json()

@@ -1,14 +1,18 @@
 """What nubes serves for user pools over plain HTTP on its port: each pool's JWKS and OpenID
 configuration (``/<poolId>/.well-known/jwks.json``, as ``cognito-idp.<region>.amazonaws.com``
-does), and the codes Cognito would have mailed (``GET /_aws/cognito-idp/codes/<poolId>/<user>``)."""
+does), the OAuth token endpoint (``POST /<poolId>/oauth2/token``, or ``/oauth2/token`` at the
+pool domain's host ``<domain>.auth.<region>.amazoncognito.com``), and the codes Cognito would
+have mailed (``GET /_aws/cognito-idp/codes/<poolId>/<user>``)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from nubes.protocol.base import HttpRequest, HttpResponse
 
@@ -18,6 +22,8 @@ if TYPE_CHECKING:
 _WELL_KNOWN = re.compile(
     r"^/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)/\.well-known/(jwks\.json|openid-configuration)$"
 )
+_TOKEN = re.compile(r"^/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)/oauth2/token$")
+_DOMAIN_HOST = re.compile(r"^([a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com$")
 CODES = "/_aws/cognito-idp/codes/"
 
 
@@ -29,9 +35,11 @@ def endpoints(
     provider: CognitoIdpProvider,
 ) -> Callable[[HttpRequest], Awaitable[HttpResponse | None]]:
     async def intercept(req: HttpRequest) -> HttpResponse | None:
+        path = req.path
+        if req.method == "POST":
+            return _token(provider, req) if path.endswith("/oauth2/token") else None
         if req.method != "GET":
             return None
-        path = req.path
         found = _WELL_KNOWN.match(path)
         if found is not None:
             pool_id, what = found.groups()
@@ -54,15 +62,38 @@ def endpoints(
     return intercept
 
 
+def _token(provider: CognitoIdpProvider, req: HttpRequest) -> HttpResponse | None:
+    found = _TOKEN.match(req.path)
+    domain = _DOMAIN_HOST.match(req.host.rsplit(":", 1)[0].lower())
+    if found is None and (domain is None or req.path != "/oauth2/token"):
+        return None
+    form = dict(parse_qsl(req.read_body().decode("utf-8", "replace")))
+    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    basic = req.headers.get("authorization", "")
+    if basic.lower().startswith("basic "):
+        try:
+            client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return _json({"error": "invalid_client"}, 400)
+    with provider.store.transaction():
+        if found is not None:
+            pool_id: str | None = found.group(1)
+        else:
+            assert domain is not None
+            pool_id = provider.pool_of_domain(domain.group(1))
+        if pool_id is None:
+            return _json({"error": "invalid_client"}, 400)
+        status, body = provider.oauth_token(pool_id, form, client_id, secret)
+    return _json(body, status)
+
+
 def openid_configuration(pool_id: str, base: str) -> dict[str, Any]:
     region = pool_id.split("_", 1)[0]
     return {
         "issuer": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
         "jwks_uri": f"{base}/{pool_id}/.well-known/jwks.json",
-        "authorization_endpoint": f"{base}/{pool_id}/oauth2/authorize",
         "token_endpoint": f"{base}/{pool_id}/oauth2/token",
-        "userinfo_endpoint": f"{base}/{pool_id}/oauth2/userInfo",
-        "response_types_supported": ["code", "token"],
+        "grant_types_supported": ["client_credentials", "refresh_token"],
         "scopes_supported": ["openid", "email", "phone", "profile"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -26,6 +26,7 @@ from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
+from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
 from nubes.services.cognito_idp import srp, triggers
 from nubes.services.cognito_idp.errors import errors
@@ -107,6 +108,14 @@ MIGRATIONS = (
         doc TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE cognito_resource_servers (
+        pool TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (pool, identifier)
+    ) WITHOUT ROWID;
+    """,
 )
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
@@ -125,6 +134,7 @@ LEGACY_FLOWS = {
 _POOL_ID = re.compile(r"^([\w-]+)_[0-9a-zA-Z]+$")
 _ALNUM = string.ascii_letters + string.digits
 ISSUER = "https://cognito-idp.{region}.amazonaws.com/{pool}"
+STANDARD_SCOPES = ("openid", "email", "phone", "profile", ADMIN_SCOPE)
 PROTECTED_CLAIMS = frozenset(
     (
         "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat",
@@ -321,7 +331,13 @@ class CognitoIdpProvider(ServiceProvider):
                 "The user pool cannot be deleted because deletion protection is activated. "
                 "Deletion protection must be inactivated first."
             )
-        for table in ("cognito_clients", "cognito_users", "cognito_groups", "cognito_members"):
+        for table in (
+            "cognito_clients",
+            "cognito_users",
+            "cognito_groups",
+            "cognito_members",
+            "cognito_resource_servers",
+        ):
             self.store.execute(f"DELETE FROM {table} WHERE pool = ?", (pool_id,))
         for table in ("cognito_sessions", "cognito_refresh", "cognito_domains"):
             self.store.execute(f"DELETE FROM {table} WHERE pool = ?", (pool_id,))
@@ -400,7 +416,30 @@ class CognitoIdpProvider(ServiceProvider):
         else:
             doc.pop("TokenValidityUnits", None)
         self._validity(doc)  # refuse out-of-range validities now, not at sign-in
+        self._check_oauth(doc)
         return doc
+
+    def _check_oauth(self, client: Json) -> None:
+        flows = client.get("AllowedOAuthFlows") or []
+        if "client_credentials" in flows:
+            if not client.get("ClientSecret"):
+                raise errors.InvalidOAuthFlowException(
+                    "client_credentials flow can not be selected if client does not have a "
+                    "client secret."
+                )
+            if len(flows) > 1:
+                raise errors.InvalidOAuthFlowException(
+                    "client_credentials flow can not be selected with other flows."
+                )
+        known = set(STANDARD_SCOPES)
+        for row in self.store.query(
+            "SELECT doc FROM cognito_resource_servers WHERE pool = ?", (client["UserPoolId"],)
+        ):
+            server = json.loads(row["doc"])
+            known.update(f"{server['Identifier']}/{s['ScopeName']}" for s in server["Scopes"])
+        for scope in client.get("AllowedOAuthScopes") or []:
+            if scope not in known:
+                raise errors.ScopeDoesNotExistException(f"Invalid scope requested: {scope}")
 
     @staticmethod
     def _validity(client: Json) -> tuple[float, float, float]:
@@ -531,6 +570,135 @@ class CognitoIdpProvider(ServiceProvider):
                 del pool[field]
         self._save_pool(ctx.account_id, ctx.region, pool)
         return {}
+
+    # -- resource servers and the OAuth token endpoint ---------------------------------------
+
+    def _resource_server(self, pool_id: str, identifier: str) -> Json:
+        row = self.store.query_one(
+            "SELECT doc FROM cognito_resource_servers WHERE pool = ? AND identifier = ?",
+            (pool_id, identifier),
+        )
+        if row is None:
+            raise errors.ResourceNotFoundException(f"Resource server {identifier} does not exist.")
+        doc: Json = json.loads(row["doc"])
+        return doc
+
+    def _save_resource_server(self, req: Json) -> Json:
+        doc = {
+            "UserPoolId": req["UserPoolId"],
+            "Identifier": req["Identifier"],
+            "Name": req["Name"],
+            "Scopes": list(req.get("Scopes") or []),
+        }
+        self.store.execute(
+            "INSERT INTO cognito_resource_servers (pool, identifier, doc) VALUES (?, ?, ?) "
+            "ON CONFLICT (pool, identifier) DO UPDATE SET doc = excluded.doc",
+            (doc["UserPoolId"], doc["Identifier"], json.dumps(doc)),
+        )
+        return doc
+
+    def create_resource_server(self, ctx: RequestContext, req: Json) -> Json:
+        self._pool(ctx, req["UserPoolId"])
+        if self.store.query_one(
+            "SELECT 1 FROM cognito_resource_servers WHERE pool = ? AND identifier = ?",
+            (req["UserPoolId"], req["Identifier"]),
+        ):
+            raise errors.InvalidParameterException(
+                f"{req['Identifier']} already exists in user pool {req['UserPoolId']}."
+            )
+        return {"ResourceServer": self._save_resource_server(req)}
+
+    def describe_resource_server(self, ctx: RequestContext, req: Json) -> Json:
+        self._pool(ctx, req["UserPoolId"])
+        return {"ResourceServer": self._resource_server(req["UserPoolId"], req["Identifier"])}
+
+    def update_resource_server(self, ctx: RequestContext, req: Json) -> Json:
+        self._pool(ctx, req["UserPoolId"])
+        self._resource_server(req["UserPoolId"], req["Identifier"])
+        return {"ResourceServer": self._save_resource_server(req)}
+
+    def delete_resource_server(self, ctx: RequestContext, req: Json) -> Json:
+        self._pool(ctx, req["UserPoolId"])
+        self._resource_server(req["UserPoolId"], req["Identifier"])
+        self.store.execute(
+            "DELETE FROM cognito_resource_servers WHERE pool = ? AND identifier = ?",
+            (req["UserPoolId"], req["Identifier"]),
+        )
+        return {}
+
+    def list_resource_servers(self, ctx: RequestContext, req: Json) -> Json:
+        self._pool(ctx, req["UserPoolId"])
+        rows = self.store.query(
+            "SELECT doc FROM cognito_resource_servers WHERE pool = ? ORDER BY identifier",
+            (req["UserPoolId"],),
+        )
+        page, token = _page(rows, req["MaxResults"], req.get("NextToken"))
+        out: Json = {"ResourceServers": [json.loads(r["doc"]) for r in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def pool_of_domain(self, domain: str) -> str | None:
+        row = self.store.query_one("SELECT pool FROM cognito_domains WHERE domain = ?", (domain,))
+        return str(row["pool"]) if row else None
+
+    def oauth_token(
+        self, pool_id: str, form: dict[str, str], client_id: str, secret: str
+    ) -> tuple[int, Json]:
+        """The token endpoint's answer (status, body) for the client_credentials and
+        refresh_token grants."""
+        row = self._pool_row(pool_id)
+        found = self.store.query_one("SELECT doc FROM cognito_clients WHERE id = ?", (client_id,))
+        client = json.loads(found["doc"]) if found else None
+        if row is None or client is None or client["UserPoolId"] != pool_id:
+            return 400, {"error": "invalid_client"}
+        own = client.get("ClientSecret")
+        if own and not hmac.compare_digest(own, secret):
+            return 400, {"error": "invalid_client"}
+        pool: Json = json.loads(row["doc"])
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            try:
+                result = self._refresh(
+                    pool, client, {"REFRESH_TOKEN": form.get("refresh_token", "")}, checked=True
+                )["AuthenticationResult"]
+            except ServiceError:
+                return 400, {"error": "invalid_grant"}
+            return 200, {
+                "id_token": result["IdToken"],
+                "access_token": result["AccessToken"],
+                "expires_in": result["ExpiresIn"],
+                "token_type": "Bearer",
+            }
+        if grant != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        if "client_credentials" not in (client.get("AllowedOAuthFlows") or []) or not own:
+            return 400, {"error": "unauthorized_client"}
+        allowed = list(client.get("AllowedOAuthScopes") or [])
+        asked = form.get("scope", "").split() or allowed
+        if any(s not in allowed for s in asked):
+            return 400, {"error": "invalid_scope"}
+        access_s = self._validity(client)[0]
+        now = int(_now())
+        key = self.key_of(pool_id)
+        assert key is not None
+        claims = {
+            "sub": client_id,
+            "token_use": "access",
+            "scope": " ".join(asked),
+            "auth_time": now,
+            "iss": ISSUER.format(region=pool_id.split("_", 1)[0], pool=pool_id),
+            "exp": now + int(access_s),
+            "iat": now,
+            "version": 2,
+            "jti": str(uuid.uuid4()),
+            "client_id": client_id,
+        }
+        return 200, {
+            "access_token": key.sign(claims),
+            "expires_in": int(access_s),
+            "token_type": "Bearer",
+        }
 
     # -- groups ------------------------------------------------------------------------------
 
