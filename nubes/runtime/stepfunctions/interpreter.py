@@ -681,14 +681,13 @@ def _catcher(catchers: list[Json], failed: StatesError) -> Json | None:
 
 
 def _wait_until(state: Json, data: Json, ctx: Json) -> float:
-    if "Seconds" in state:
-        return clock.now() + state["Seconds"]
-    if "SecondsPath" in state:
-        seconds = paths.select(state["SecondsPath"], data, ctx)
+    if "Seconds" in state or "SecondsPath" in state:
+        given = "Seconds" if "Seconds" in state else "SecondsPath"
+        seconds = state["Seconds"] if given == "Seconds" else paths.select(state[given], data, ctx)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise StatesError(
                 "States.Runtime",
-                f"The SecondsPath parameter does not reference a valid non-negative integer: "
+                f"The {given} parameter does not reference a valid non-negative integer: "
                 f"{dumps(seconds)}",
             )
         return clock.now() + seconds
