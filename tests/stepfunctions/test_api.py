@@ -198,6 +198,19 @@ def test_running_execution_resumes_after_restart(
         "stateMachineArn"
     ]
     started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    activity = sfn.create_activity(name="durable-work")["activityArn"]
+    worked = sfn.create_state_machine(
+        name="durable-activity",
+        definition=json.dumps(
+            {
+                "StartAt": "Work",
+                "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}},
+            }
+        ),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    working = sfn.start_execution(stateMachineArn=worked)["executionArn"]
+    old_token = sfn.get_activity_task(activityArn=activity)["taskToken"]
     assert wait_for(
         lambda: any(
             e["type"] == "WaitStateEntered"
@@ -208,6 +221,12 @@ def test_running_execution_resumes_after_restart(
     again = nubes_factory(persistent=True)
     sfn = again.client("stepfunctions")
     assert sfn.describe_execution(executionArn=started)["status"] == "RUNNING"
+    # The activity task runs again with a new token; the one handed out before is over.
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=old_token, output="{}")
+    task = sfn.get_activity_task(activityArn=activity)
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"after": "restart"}')
+    assert json.loads(wait_done(sfn, working)["output"]) == {"after": "restart"}
     requests.post(f"{again.endpoint}/_nubes/clock", json={"advance": 601}, timeout=30)
     deadline = time.monotonic() + 30
     done = wait_done(sfn, started, seconds=30)

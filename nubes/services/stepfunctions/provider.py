@@ -3,9 +3,10 @@ run by the States Language interpreter as tasks of this provider, their history,
 task tokens.
 
 Durability: a STANDARD execution commits its history event by event and, at each transition of
-its top level, the state it is about to run and that state's input. A restarted server resumes
-each RUNNING execution from that state (a Parallel or Map state running when the server stopped
-runs again from its start, and a task in flight is called again, as a retried task would be).
+its top level, the state it is about to run, that state's input and the variables. A restarted
+server resumes each RUNNING execution from that state (a Parallel or Map state running when the
+server stopped runs again from its start, and a task in flight is called again, as a retried
+task would be, with a new task token: the old token is answered TaskTimedOut).
 EXPRESS executions are not durable (AWS runs them at most once): a restart fails them with
 ``States.Runtime``."""
 
@@ -227,6 +228,12 @@ class StepFunctionsProvider(ServiceProvider):
                         error="States.Runtime",
                         cause="The execution was lost when the server restarted.",
                     )
+            # The task states in flight run again and hand out new tokens: the old ones are
+            # answered TaskTimedOut, as a task's that ended.
+            self.store.execute(
+                "UPDATE sfn_tokens SET status = 'failed', error = 'States.Runtime' "
+                "WHERE status IN ('queued', 'taken', 'waiting')"
+            )
         for row in rows:
             if row["type"] == "STANDARD":
                 self._launch(row["arn"])
