@@ -10,6 +10,7 @@ import pytest
 import requests
 
 PASSWORD = "Passw0rd!"
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 
 
 @pytest.fixture
@@ -54,17 +55,26 @@ def test_rest_api_cognito_authorizer(
         providerARNs=[signed_in["pool"]["Arn"]],
         identitySource="method.request.header.Authorization",
     )
-    ids = {"restApiId": api["id"], "resourceId": api["rootResourceId"], "httpMethod": "GET"}
-    apigw.put_method(**ids, authorizationType="COGNITO_USER_POOLS", authorizerId=authorizer["id"])
-    apigw.put_integration(
-        **ids, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
-    )
-    apigw.put_method_response(**ids, statusCode="200")
-    apigw.put_integration_response(
-        **ids,
-        statusCode="200",
-        responseTemplates={"application/json": '{"email": "$context.authorizer.claims.email"}'},
-    )
+    scoped_id = apigw.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="scoped"
+    )["id"]
+    for resource_id, scopes in ((api["rootResourceId"], []), (scoped_id, [ADMIN_SCOPE])):
+        ids = {"restApiId": api["id"], "resourceId": resource_id, "httpMethod": "GET"}
+        apigw.put_method(
+            **ids,
+            authorizationType="COGNITO_USER_POOLS",
+            authorizerId=authorizer["id"],
+            authorizationScopes=scopes,
+        )
+        apigw.put_integration(
+            **ids, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
+        )
+        apigw.put_method_response(**ids, statusCode="200")
+        apigw.put_integration_response(
+            **ids,
+            statusCode="200",
+            responseTemplates={"application/json": '{"email": "$context.authorizer.claims.email"}'},
+        )
     apigw.create_deployment(restApiId=api["id"], stageName="prod")
     url = f"{endpoint}/_aws/execute-api/{api['id']}/prod/"
 
@@ -80,6 +90,15 @@ def test_rest_api_cognito_authorizer(
     # Without scopes on the method, only an ID token is accepted.
     access = requests.get(url, headers={"Authorization": signed_in["AccessToken"]}, timeout=30)
     assert access.status_code == 401
+    # A method with authorization scopes wants an access token granting one of them.
+    scoped = requests.get(
+        url + "scoped", headers={"Authorization": signed_in["AccessToken"]}, timeout=30
+    )
+    assert scoped.status_code == 200
+    by_id = requests.get(
+        url + "scoped", headers={"Authorization": signed_in["IdToken"]}, timeout=30
+    )
+    assert by_id.status_code == 401
 
 
 def test_http_api_jwt_authorizer(
