@@ -11,7 +11,9 @@ import re
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -351,3 +353,18 @@ def test_one_object_holds_the_whole_buffer(
     advance(61)
     [obj] = wait_for_objects(s3, bucket)
     assert _body(s3, bucket, obj["Key"]) == b"r" * 6000
+
+
+def test_custom_time_zone(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(CustomTimeZone="Asia/Kolkata", BufferingHints={"IntervalInSeconds": 0})
+    firehose.put_record(DeliveryStreamName=name, Record={"Data": b"tz"})
+    advance(1)
+    [obj] = wait_for_objects(s3, bucket)
+    match = KEY.match(obj["Key"])
+    assert match is not None, obj["Key"]
+    # The key's time is Kolkata's (UTC+5:30): read as such, it is when the object was written.
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(6, 12))
+    stamp = datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo("Asia/Kolkata"))
+    assert abs((stamp - obj["LastModified"]).total_seconds()) < 120

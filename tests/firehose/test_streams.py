@@ -204,3 +204,30 @@ def test_tags(firehose: Any, hose: Callable[..., str]) -> None:
             DeliveryStreamName=name, Tags=[{"Key": f"x{i}", "Value": ""} for i in range(49)]
         )
     assert err.value.response["Error"]["Code"] == "LimitExceededException"
+
+
+def test_customer_managed_key_must_exist(
+    firehose: Any, hose: Callable[..., str], client: Callable[..., Any]
+) -> None:
+    name = hose()
+    missing = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ClientError) as err:
+        firehose.start_delivery_stream_encryption(
+            DeliveryStreamName=name,
+            DeliveryStreamEncryptionConfigurationInput={
+                "KeyType": "CUSTOMER_MANAGED_CMK",
+                "KeyARN": missing,
+            },
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidKMSResourceException"
+    key = client("kms").create_key()["KeyMetadata"]["Arn"]
+    firehose.start_delivery_stream_encryption(
+        DeliveryStreamName=name,
+        DeliveryStreamEncryptionConfigurationInput={
+            "KeyType": "CUSTOMER_MANAGED_CMK",
+            "KeyARN": key,
+        },
+    )
+    desc = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert desc["DeliveryStreamEncryptionConfiguration"]["KeyARN"] == key
+    assert desc["DeliveryStreamEncryptionConfiguration"]["KeyType"] == "CUSTOMER_MANAGED_CMK"

@@ -20,6 +20,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nubes.core import accounts, clock, ids
 from nubes.core.arns import arn as make_arn
@@ -226,10 +227,13 @@ class FirehoseProvider(ServiceProvider):
                     f"{feature} is not supported by nubes' Firehose."
                 )
         zone = dest.get("CustomTimeZone")
-        if zone and zone != "UTC":
-            raise errors.InvalidArgumentException(
-                f"CustomTimeZone {zone} is not supported by nubes' Firehose (UTC only)."
-            )
+        if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise errors.InvalidArgumentException(
+                    f"CustomTimeZone {zone} is not a supported time zone."
+                ) from None
         kms = dest["EncryptionConfiguration"]
         if kms.get("NoEncryptionConfig") and kms.get("KMSEncryptionConfig"):
             raise errors.InvalidArgumentException(
@@ -340,9 +344,27 @@ class FirehoseProvider(ServiceProvider):
             self.env.tags.set(arn, tags)
         return {"DeliveryStreamARN": arn}
 
+    def _check_key(self, key_arn: str) -> None:
+        parsed = parse_arn(key_arn)
+        try:
+            found = self.env.providers.invoke(
+                "kms", "DescribeKey", {"KeyId": key_arn}, parsed.account, parsed.region
+            )["KeyMetadata"]
+        except ServiceError:
+            raise errors.InvalidKMSResourceException(
+                f"KMS key {key_arn} does not exist or is not accessible.",
+                code="NotFoundException",
+            ) from None
+        if found.get("KeyState") != "Enabled":
+            raise errors.InvalidKMSResourceException(
+                f"KMS key {key_arn} is not enabled.", code="DisabledException"
+            )
+
     def _encryption(self, given: Json, now: float) -> Json:
         key_type = given["KeyType"]
         key_arn = given.get("KeyARN")
+        if key_arn:
+            self._check_key(key_arn)
         if key_type == "CUSTOMER_MANAGED_CMK" and not key_arn:
             raise errors.InvalidArgumentException(
                 "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK."
@@ -668,7 +690,9 @@ class FirehoseProvider(ServiceProvider):
                 delimiter = params.get("Delimiter", "\\n").encode().decode("unicode_escape")
                 outputs = [(r, data + delimiter.encode()) for r, data in outputs]
         now = clock.now()
-        oldest = datetime.fromtimestamp(min(r.arrival for r in batch), UTC)
+        # Prefix and suffix times are in the destination's time zone (UTC unless it says).
+        zone = ZoneInfo(dest["CustomTimeZone"]) if dest.get("CustomTimeZone") else UTC
+        oldest = datetime.fromtimestamp(min(r.arrival for r in batch), zone)
         fmt = dest.get("CompressionFormat", "UNCOMPRESSED")
         extension = dest.get("FileExtension") or codecs.EXTENSIONS.get(fmt, "")
         name = prefixes.suffix(stream.name, stream.version, oldest, "")
