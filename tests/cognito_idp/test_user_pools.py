@@ -575,3 +575,57 @@ def test_domain(idp: Any, pool: dict[str, Any], unique: Callable[[str], str]) ->
     assert idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["Domain"] == domain
     idp.delete_user_pool_domain(UserPoolId=pool["Id"], Domain=domain)
     assert idp.describe_user_pool_domain(Domain=domain)["DomainDescription"] == {}
+
+
+def test_reset_resend_and_revoke(idp: Any, pool: dict[str, Any], app: str, endpoint: str) -> None:
+    pool_id = pool["Id"]
+    _confirmed(idp, pool_id, "jo", email="jo@example.com", email_verified="true")
+    idp.admin_reset_user_password(UserPoolId=pool_id, Username="jo")
+    assert idp.admin_get_user(UserPoolId=pool_id, Username="jo")["UserStatus"] == "RESET_REQUIRED"
+    with pytest.raises(ClientError) as exc:
+        idp.initiate_auth(
+            ClientId=app,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "jo", "PASSWORD": PASSWORD},
+        )
+    assert _code(exc)[0] == "PasswordResetRequiredException"
+    codes = requests.get(f"{endpoint}/_aws/cognito-idp/codes/{pool_id}/jo", timeout=10).json()
+    idp.confirm_forgot_password(
+        ClientId=app,
+        Username="jo",
+        ConfirmationCode=codes["codes"]["forgot_password"],
+        Password="Fresh-Passw0rd",
+    )
+    tokens = idp.initiate_auth(
+        ClientId=app,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "jo", "PASSWORD": "Fresh-Passw0rd"},
+    )["AuthenticationResult"]
+    idp.revoke_token(Token=tokens["RefreshToken"], ClientId=app)
+    with pytest.raises(ClientError) as exc:
+        idp.initiate_auth(
+            ClientId=app,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+        )
+    assert _code(exc) == ("NotAuthorizedException", "Invalid Refresh Token")
+
+    idp.sign_up(
+        ClientId=app,
+        Username="kit",
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": "kit@example.com"}],
+    )
+    first = requests.get(f"{endpoint}/_aws/cognito-idp/codes/{pool_id}/kit", timeout=10).json()
+    sent = idp.resend_confirmation_code(ClientId=app, Username="kit")["CodeDeliveryDetails"]
+    assert sent["AttributeName"] == "email"
+    second = requests.get(f"{endpoint}/_aws/cognito-idp/codes/{pool_id}/kit", timeout=10).json()
+    code = second["codes"]["confirm_sign_up"]
+    if first["codes"]["confirm_sign_up"] != code:
+        with pytest.raises(ClientError) as exc:
+            idp.confirm_sign_up(
+                ClientId=app, Username="kit", ConfirmationCode=first["codes"]["confirm_sign_up"]
+            )
+        assert _code(exc)[0] == "CodeMismatchException"
+    idp.confirm_sign_up(ClientId=app, Username="kit", ConfirmationCode=code)
+    assert idp.admin_get_user(UserPoolId=pool_id, Username="kit")["UserStatus"] == "CONFIRMED"
