@@ -8,6 +8,7 @@ changes applied to the server, snapshots that are real copies of the cluster
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -82,6 +83,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z](?:-?[A-Za-z0-9])*$")
 PG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 RESERVED_USERS = {"postgres", "rdsadmin", "rds_superuser", "rdsrepladmin", "public", "all"}
 PASSWORD_FORBIDDEN = set('/@" ')
+MANAGED_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-.:;<=>?[]^_{|}~"
+"""What RDS draws a managed master password from: printable ASCII but / @ " and space."""
 OTHER_ENGINES = {
     "mysql": "mysqld",
     "mariadb": "mariadbd",
@@ -434,7 +437,7 @@ class RdsProvider(ServiceProvider):
             raise errors.InvalidParameterValue(INVALID_ID.format(name=name))
 
     @staticmethod
-    def _check_password(value: str | None) -> None:
+    def _check_password(value: str | None) -> str:
         if not value:
             raise errors.InvalidParameterValue(
                 "The parameter MasterUserPassword must be provided and must not be blank."
@@ -454,6 +457,7 @@ class RdsProvider(ServiceProvider):
                 "The parameter MasterUserPassword is not a valid password. Only printable ASCII "
                 "characters besides '/', '@', '\"', ' ' may be used."
             )
+        return value
 
     @staticmethod
     def _check_engine(engine: str) -> None:
@@ -521,15 +525,19 @@ class RdsProvider(ServiceProvider):
                 f"MasterUsername {user} cannot be used as it is a reserved word used by the engine"
             )
         password = params.get("MasterUserPassword")
-        if params.get("ManageMasterUserPassword"):
+        managed = bool(params.get("ManageMasterUserPassword"))
+        if managed:
             if password:
                 raise errors.InvalidParameterCombination(
                     "Specify either MasterUserPassword or ManageMasterUserPassword, not both."
                 )
+            password = "".join(secrets.choice(MANAGED_ALPHABET) for _ in range(28))
+        elif params.get("MasterUserSecretKmsKeyId"):
             raise errors.InvalidParameterCombination(
-                "ManageMasterUserPassword is not supported by nubes yet: name a MasterUserPassword."
+                "You can't specify MasterUserSecretKmsKeyId unless ManageMasterUserPassword is "
+                "turned on."
             )
-        self._check_password(password)
+        password = self._check_password(password)
         db_name = params.get("DBName")
         if db_name is not None and not PG_NAME.match(db_name):
             raise errors.InvalidParameterValue(
@@ -620,6 +628,10 @@ class RdsProvider(ServiceProvider):
         }
         if db_name:
             doc["DBName"] = db_name
+        if managed:
+            doc["MasterUserSecret"] = self._master_secret(
+                ctx, doc, user, password, params.get("MasterUserSecretKmsKeyId")
+            )
         if subnet_group is not None:
             doc["DBSubnetGroup"] = subnet_group
         if doc["MultiAZ"]:
@@ -628,6 +640,29 @@ class RdsProvider(ServiceProvider):
         self.env.tags.set(doc["DBInstanceArn"], from_list(params.get("Tags") or []))
         self._later(ctx.account_id, ctx.region, ident, self._create)
         return {"DBInstance": self._out(doc)}
+
+    def _master_secret(
+        self, ctx: RequestContext, doc: Json, user: str, password: str, key: str | None
+    ) -> Json:
+        """The Secrets Manager secret RDS keeps the master credentials in, made through Secrets
+        Manager itself. AWS names it ``rds!db-...``; nubes' Secrets Manager refuses ``!`` in a
+        name (as AWS does for users), so the name here is ``rds-db-...``."""
+        request: Json = {
+            "Name": f"rds-{doc['DbiResourceId'].lower()}",
+            "Description": "Secret associated with primary RDS DB instance: "
+            + doc["DBInstanceArn"],
+            "SecretString": json.dumps({"username": user, "password": password}),
+        }
+        if key:
+            request["KmsKeyId"] = key
+        made = self.env.providers.invoke(
+            "secretsmanager", "CreateSecret", request, ctx.account_id, ctx.region
+        )
+        return {
+            "SecretArn": made["ARN"],
+            "SecretStatus": "active",
+            "KmsKeyId": key or "alias/aws/secretsmanager",
+        }
 
     def _subnet_group_for(self, ctx: RequestContext, name: str | None) -> Json | None:
         if not name:
@@ -741,6 +776,17 @@ class RdsProvider(ServiceProvider):
             self._require(doc, "available")
             self._new_snapshot(ctx, doc, final)
             doc["_FinalSnapshot"] = final
+        secret = doc.get("MasterUserSecret")
+        if secret:
+            with contextlib.suppress(ServiceError):  # a secret the user deleted first is gone
+                self.env.providers.invoke(
+                    "secretsmanager",
+                    "DeleteSecret",
+                    {"SecretId": secret["SecretArn"], "ForceDeleteWithoutRecovery": True},
+                    ctx.account_id,
+                    ctx.region,
+                )
+            doc["MasterUserSecret"] = {**secret, "SecretStatus": "deleting"}
         doc["DBInstanceStatus"] = "deleting"
         self._save(ctx.account_id, ctx.region, doc)
         self._later(ctx.account_id, ctx.region, ident, self._delete)
@@ -758,6 +804,11 @@ class RdsProvider(ServiceProvider):
         pending: Json = dict(doc.get("PendingModifiedValues") or {})
         work = None
         if "MasterUserPassword" in params:
+            if doc.get("MasterUserSecret"):
+                raise errors.InvalidParameterCombination(
+                    "You can't specify MasterUserPassword for an instance with "
+                    "ManageMasterUserPassword turned on."
+                )
             self._check_password(params["MasterUserPassword"])
             doc["_Password"] = params["MasterUserPassword"]
             # AWS applies a new master password at once, whatever ApplyImmediately says.

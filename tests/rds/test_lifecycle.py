@@ -1,0 +1,85 @@
+"""Master passwords RDS manages in Secrets Manager, and AWS's restart of an instance left
+stopped for seven days (by the server's clock)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.rds.pg import needs_postgres, psql, wait_for
+
+pytestmark = needs_postgres
+
+
+def _gone(rds: Any, ident: str) -> None:
+    deadline = time.monotonic() + 60
+    while rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [ident]}])[
+        "DBInstances"
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_a_managed_master_password_lives_in_secrets_manager(
+    client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    rds, sm = client("rds"), client("secretsmanager")
+    ident = unique("managed")
+    made = rds.create_db_instance(
+        DBInstanceIdentifier=ident,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="master",
+        ManageMasterUserPassword=True,
+        DBName="app",
+        BackupRetentionPeriod=0,
+    )["DBInstance"]
+    secret_arn = made["MasterUserSecret"]["SecretArn"]
+    assert made["MasterUserSecret"]["SecretStatus"] == "active"
+    assert sm.describe_secret(SecretId=secret_arn)["Name"].startswith("rds-db-")
+    value = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+    assert value["username"] == "master"
+    endpoint = wait_for(rds, ident)["Endpoint"]
+    assert psql(endpoint, value["password"], "SELECT current_user") == "master"
+    with pytest.raises(ClientError) as info:
+        rds.modify_db_instance(DBInstanceIdentifier=ident, MasterUserPassword="another-Pass1")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    with pytest.raises(ClientError) as info:
+        sm.describe_secret(SecretId=secret_arn)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    _gone(rds, ident)
+
+
+@pytest.mark.clock
+def test_an_instance_stopped_for_seven_days_starts_again(
+    client: Callable[..., Any], endpoint: str, unique: Callable[[str], str]
+) -> None:
+    rds = client("rds")
+    ident = unique("sleeper")
+    rds.create_db_instance(
+        DBInstanceIdentifier=ident,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="master",
+        MasterUserPassword="sleeper-Passw0rd",
+        BackupRetentionPeriod=0,
+    )
+    wait_for(rds, ident)
+    rds.stop_db_instance(DBInstanceIdentifier=ident)
+    wait_for(rds, ident, "stopped")
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 6 * 86_400}, timeout=10)
+    assert wait_for(rds, ident, "stopped")["DBInstanceStatus"] == "stopped"
+    requests.post(f"{endpoint}/_nubes/clock", json={"advance": 86_400 + 120}, timeout=10)
+    found = wait_for(rds, ident)
+    assert psql(found["Endpoint"], "sleeper-Passw0rd", "SELECT 1", db="postgres") == "1"
+    rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    _gone(rds, ident)
