@@ -453,3 +453,30 @@ def test_sns_and_eventbridge_integrations(
         lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
     )
     assert json.loads(messages[0]["Body"]) == {"order": 9}
+
+
+def test_eventbridge_rule_starts_an_execution(
+    sfn: Any, machine: Callable[..., str], client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    events = client("events")
+    arn = machine(
+        {
+            "StartAt": "Keep",
+            "States": {"Keep": {"Type": "Pass", "InputPath": "$.detail", "End": True}},
+        }
+    )
+    rule = unique("sfn-start")
+    source = unique("my.orders")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(
+        Rule=rule,
+        Targets=[{"Id": "sm", "Arn": arn, "RoleArn": "arn:aws:iam::000000000000:role/events"}],
+    )
+    events.put_events(
+        Entries=[{"Source": source, "DetailType": "Order", "Detail": json.dumps({"id": 4})}]
+    )
+    found = wait_for(lambda: sfn.list_executions(stateMachineArn=arn)["executions"])
+    done = wait_done(sfn, found[0]["executionArn"])
+    assert json.loads(done["output"]) == {"id": 4}
+    events.remove_targets(Rule=rule, Ids=["sm"])
+    events.delete_rule(Name=rule)

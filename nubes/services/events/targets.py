@@ -363,6 +363,15 @@ class Targets:
                 return self.http(arn, delivery.payload, target.get("HttpParameters") or {})
             elif service == "scheduler" and parsed.resource.startswith("aws-sdk:"):
                 self._universal(parsed.resource, delivery)
+            elif service == "states" and parsed.resource.startswith("stateMachine:"):
+                # A state machine target starts an execution with the event as its input.
+                self._invoke(
+                    "stepfunctions",
+                    "StartExecution",
+                    {"stateMachineArn": arn, "input": delivery.payload or "{}"},
+                    parsed.account,
+                    parsed.region,
+                )
             else:
                 raise DeliveryFailed(
                     "UnsupportedTarget", f"Targets of service {service} are not supported.", False
