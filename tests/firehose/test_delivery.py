@@ -368,3 +368,35 @@ def test_custom_time_zone(
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(6, 12))
     stamp = datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo("Asia/Kolkata"))
     assert abs((stamp - obj["LastModified"]).total_seconds()) < 120
+
+
+def test_s3_backup_keeps_the_source_records(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(
+        Prefix="main/",
+        BufferingHints={"IntervalInSeconds": 0},
+        ProcessingConfiguration={
+            "Enabled": True,
+            "Processors": [{"Type": "AppendDelimiterToRecord"}],
+        },
+        S3BackupMode="Enabled",
+        S3BackupConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "raw/",
+            "CompressionFormat": "GZIP",
+        },
+    )
+    desc = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    backup = desc["Destinations"][0]["ExtendedS3DestinationDescription"]["S3BackupDescription"]
+    assert backup["Prefix"] == "raw/"
+    assert backup["BufferingHints"] == {"SizeInMBs": 5, "IntervalInSeconds": 300}
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"a"}, {"Data": b"b"}])
+    advance(1)
+    objects = wait_for_objects(s3, bucket, count=2)
+    [main] = [o for o in objects if o["Key"].startswith("main/")]
+    [raw] = [o for o in objects if o["Key"].startswith("raw/")]
+    assert _body(s3, bucket, main["Key"]) == b"a\nb\n"
+    assert raw["Key"].endswith(".gz")
+    assert gzip.decompress(_body(s3, bucket, raw["Key"])) == b"ab"

@@ -201,7 +201,9 @@ class FirehoseProvider(ServiceProvider):
             if key == "BufferingHints":
                 dest[key] = {**dest.get(key, {}), **value}
             elif key in ("S3BackupConfiguration", "S3BackupUpdate"):
-                continue
+                dest["S3BackupDescription"] = self._s3_destination(
+                    value, False, dest.get("S3BackupDescription")
+                )
             else:
                 dest[key] = value
         dest.setdefault("BufferingHints", {})
@@ -217,9 +219,9 @@ class FirehoseProvider(ServiceProvider):
             prefixes.validate(dest.get("Prefix"), dest.get("ErrorOutputPrefix"))
         except prefixes.PrefixError as err:
             raise errors.InvalidArgumentException(str(err)) from None
-        if dest.get("S3BackupMode") == "Enabled":
+        if dest.get("S3BackupMode") == "Enabled" and "S3BackupDescription" not in dest:
             raise errors.InvalidArgumentException(
-                "S3BackupMode Enabled is not supported by nubes' Firehose."
+                "S3BackupConfiguration is required when S3BackupMode is Enabled."
             )
         for feature in ("DataFormatConversionConfiguration", "DynamicPartitioningConfiguration"):
             if (dest.get(feature) or {}).get("Enabled"):
@@ -707,6 +709,8 @@ class FirehoseProvider(ServiceProvider):
                     self._put(stream, bucket, key, body)
                 if failed:
                     self._write_failed(stream, dest, bucket, failed, oldest, now)
+                if dest.get("S3BackupMode") == "Enabled":
+                    self._back_up(stream, dest["S3BackupDescription"], batch, oldest)
                 self.streams.remove(stream.id, [r.seq for r in batch])
         except (ServiceError, prefixes.PrefixError) as err:
             log.warning("Firehose %s could not deliver to %s: %s", stream.name, bucket, err)
@@ -765,6 +769,17 @@ class FirehoseProvider(ServiceProvider):
             protocol="json",
         )
         enforcer.authorize(ctx, operation, params, record)
+
+    def _back_up(
+        self, stream: DeliveryStream, backup: Json, batch: list[Buffered], oldest: datetime
+    ) -> None:
+        """The source records as they arrived, before any processing, to the backup bucket."""
+        fmt = backup.get("CompressionFormat", "UNCOMPRESSED")
+        name = prefixes.suffix(stream.name, stream.version, oldest, "")
+        body = codecs.compress(b"".join(r.data for r in batch), fmt, name)
+        key = prefixes.object_prefix(backup.get("Prefix") or "", oldest) + name
+        bucket = backup["BucketARN"].split(":::", 1)[1]
+        self._put(stream, bucket, key + codecs.EXTENSIONS.get(fmt, ""), body)
 
     def _write_failed(
         self,
