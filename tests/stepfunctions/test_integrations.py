@@ -480,3 +480,35 @@ def test_eventbridge_rule_starts_an_execution(
     assert json.loads(done["output"]) == {"id": 4}
     events.remove_targets(Rule=rule, Ids=["sm"])
     events.delete_rule(Name=rule)
+
+
+def test_sdk_integration_with_s3_bodies(
+    sfn: Any, machine: Callable[..., str], client: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    bucket = unique("sfn-sdk")
+    client("s3").create_bucket(Bucket=bucket)
+    arn = machine(
+        {
+            "StartAt": "Put",
+            "States": {
+                "Put": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                    "Parameters": {"Bucket": bucket, "Key": "note.txt", "Body.$": "$.text"},
+                    "ResultPath": None,
+                    "Next": "Get",
+                },
+                "Get": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": bucket, "Key": "note.txt"},
+                    "ResultSelector": {"body.$": "$.Body", "length.$": "$.ContentLength"},
+                    "End": True,
+                },
+            },
+        }
+    )
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"text": "hello"}))
+    done = wait_done(sfn, started["executionArn"])
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == {"body": "hello", "length": 5}

@@ -188,6 +188,8 @@ def from_model(value: Json, shape: Shape | None) -> Json:
     if isinstance(value, list):
         member = shape.member if shape is not None and shape.type_name == "list" else None
         return [from_model(v, member) for v in value]
+    if hasattr(value, "read") or hasattr(value, "__next__"):
+        value = read_body(value)  # a streaming body (S3's GetObject): its bytes
     if isinstance(value, bytes | bytearray | memoryview):
         data = bytes(value)
         try:
