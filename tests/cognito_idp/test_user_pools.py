@@ -629,3 +629,37 @@ def test_reset_resend_and_revoke(idp: Any, pool: dict[str, Any], app: str, endpo
         assert _code(exc)[0] == "CodeMismatchException"
     idp.confirm_sign_up(ClientId=app, Username="kit", ConfirmationCode=code)
     assert idp.admin_get_user(UserPoolId=pool_id, Username="kit")["UserStatus"] == "CONFIRMED"
+
+
+def test_malformed_input_gets_errors_not_failures(idp: Any, pool: dict[str, Any], app: str) -> None:
+    _confirmed(idp, pool["Id"], "zed")
+    attempts: list[Callable[[], Any]] = [
+        lambda: idp.initiate_auth(
+            ClientId=app,
+            AuthFlow="USER_SRP_AUTH",
+            AuthParameters={"USERNAME": "zed", "SRP_A": "not-hex"},
+        ),
+        lambda: idp.respond_to_auth_challenge(
+            ClientId=app,
+            ChallengeName="PASSWORD_VERIFIER",
+            ChallengeResponses={
+                "USERNAME": "zed",
+                "PASSWORD_CLAIM_SECRET_BLOCK": "é",
+                "PASSWORD_CLAIM_SIGNATURE": "é",
+                "TIMESTAMP": "x",
+            },
+        ),
+        lambda: idp.get_user(AccessToken="a.b.c"),
+        lambda: idp.get_user(AccessToken="é"),
+        lambda: idp.initiate_auth(
+            ClientId=app,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": "é"},
+        ),
+        lambda: idp.list_users(UserPoolId=pool["Id"], PaginationToken="!!"),
+        lambda: idp.confirm_sign_up(ClientId=app, Username="zed", ConfirmationCode="é"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ClientError) as exc:
+            attempt()
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -175,6 +175,12 @@ def _check_mfa(mode: str) -> None:
         )
 
 
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text a client sends (compare_digest refuses
+    non-ASCII str)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def secret_hash(secret: str, username: str, client_id: str) -> str:
     digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
@@ -653,7 +659,7 @@ class CognitoIdpProvider(ServiceProvider):
         if row is None or client is None or client["UserPoolId"] != pool_id:
             return 400, {"error": "invalid_client"}
         own = client.get("ClientSecret")
-        if own and not hmac.compare_digest(own, secret):
+        if own and not _same(own, secret):
             return 400, {"error": "invalid_client"}
         pool: Json = json.loads(row["doc"])
         grant = form.get("grant_type")
@@ -968,7 +974,7 @@ class CognitoIdpProvider(ServiceProvider):
     @staticmethod
     def _password_ok(pool: Json, user: Json, password: str) -> bool:
         x = srp.private_x(pool["Id"].split("_", 1)[1], user["Username"], password, user["_Salt"])
-        return hmac.compare_digest(format(pow(srp.G, x, srp.N), "x"), user["_Verifier"])
+        return _same(format(pow(srp.G, x, srp.N), "x"), user["_Verifier"])
 
     def _send_code(self, pool: Json, user: Json, purpose: str, ttl: float) -> Json | None:
         """Make a code, log it (no mail leaves nubes) and answer where AWS would have sent it."""
@@ -1008,7 +1014,7 @@ class CognitoIdpProvider(ServiceProvider):
     @staticmethod
     def _use_code(user: Json, purpose: str, given: str) -> None:
         found = (user.get("_Codes") or {}).get(purpose)
-        if found is None or not hmac.compare_digest(found["Code"], given):
+        if found is None or not _same(found["Code"], given):
             raise errors.CodeMismatchException(
                 "Invalid verification code provided, please try again."
             )
@@ -1214,7 +1220,7 @@ class CognitoIdpProvider(ServiceProvider):
         secret = client.get("ClientSecret")
         if secret and username is not None:
             want = secret_hash(secret, username, client_id)
-            if not given_hash or not hmac.compare_digest(want, given_hash):
+            if not given_hash or not _same(want, given_hash):
                 raise errors.NotAuthorizedException(
                     f"Client {client_id} is configured with secret but SECRET_HASH was not received"
                     if not given_hash
@@ -1488,7 +1494,7 @@ class CognitoIdpProvider(ServiceProvider):
     def revoke_token(self, ctx: RequestContext, req: Json) -> Json:
         client = self._client(req["ClientId"])
         secret = client.get("ClientSecret")
-        if secret and not hmac.compare_digest(secret, req.get("ClientSecret") or ""):
+        if secret and not _same(secret, req.get("ClientSecret") or ""):
             raise errors.NotAuthorizedException("Client authentication failed.")
         if not client.get("EnableTokenRevocation", True):
             raise errors.UnsupportedOperationException(
@@ -1562,7 +1568,7 @@ class CognitoIdpProvider(ServiceProvider):
     def _tokens_from_refresh(self, ctx: RequestContext, req: Json) -> Json:
         client, pool = self._app_client(req["ClientId"], None, None)
         secret = client.get("ClientSecret")
-        if secret and not hmac.compare_digest(secret, req.get("ClientSecret") or ""):
+        if secret and not _same(secret, req.get("ClientSecret") or ""):
             raise errors.NotAuthorizedException(
                 f"Client {client['ClientId']} is configured with secret but the secret was not "
                 "received"
@@ -1697,7 +1703,7 @@ class CognitoIdpProvider(ServiceProvider):
             raise errors.InvalidParameterException("Missing required parameter SRP_A")
         user = self._public_user(pool, client, username)
         server = srp.ServerSession(user["_Verifier"])
-        if int(a_hex, 16) % srp.N == 0:
+        if not re.fullmatch(r"[0-9a-fA-F]{1,1536}", a_hex) or int(a_hex, 16) % srp.N == 0:
             raise errors.NotAuthorizedException(WRONG_PASSWORD)
         block = self._new_session(
             pool, client, user, "PASSWORD_VERIFIER", b=format(server.b, "x"), a=a_hex
@@ -1752,7 +1758,7 @@ class CognitoIdpProvider(ServiceProvider):
                 else ""
             )
             given = answers.get("PASSWORD_CLAIM_SIGNATURE") or ""
-            if not want or not hmac.compare_digest(want, given):
+            if not want or not _same(want, given):
                 raise errors.NotAuthorizedException(WRONG_PASSWORD)
             return self._after_password(pool, client, user)
         if challenge == "NEW_PASSWORD_REQUIRED":
@@ -1815,7 +1821,7 @@ class CognitoIdpProvider(ServiceProvider):
             want = secret_hash(secret, user["Username"], client["ClientId"])
             given = params.get("SECRET_HASH") or ""
             sub_hash = secret_hash(secret, user["Attributes"]["sub"], client["ClientId"])
-            if not (hmac.compare_digest(want, given) or hmac.compare_digest(sub_hash, given)):
+            if not (_same(want, given) or _same(sub_hash, given)):
                 raise errors.NotAuthorizedException(
                     f"Unable to verify secret hash for client {client['ClientId']}"
                 )
