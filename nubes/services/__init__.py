@@ -39,5 +39,6 @@ PROVIDERS: dict[str, str] = {
     "kinesis": "nubes.services.kinesis.provider:KinesisProvider",
     "cognito-idp": "nubes.services.cognito_idp.provider:CognitoIdpProvider",
     "firehose": "nubes.services.firehose.provider:FirehoseProvider",
+    "elasticache": "nubes.services.elasticache.provider:ElastiCacheProvider",
     "rds": "nubes.services.rds.provider:RdsProvider",
 }

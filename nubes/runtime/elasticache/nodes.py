@@ -1,0 +1,236 @@
+"""Cache nodes as supervised ``redis-server`` processes.
+
+Each node has a directory of its own (its ``redis.conf``, ``dump.rdb``, log and pid file) and
+listens on 127.0.0.1 at the port its cluster asked for, or a free one when that is taken. A node
+is stopped with SIGTERM, which makes redis write its RDB file before it exits (the config has
+save points), so a reboot or a nubes restart keeps the data. A nubes killed with SIGKILL leaves
+its nodes running: the pid file and the process's working directory (redis chdirs to its ``dir``)
+identify such a node, which is stopped before it is started again from its data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nubes.runtime.elasticache.resp import RespError, command
+
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 15.0
+BINARIES = {"redis": ("redis-server",), "valkey": ("valkey-server", "redis-server")}
+
+
+class NodeFailed(Exception):
+    """The server did not start (no binary, bad config, exited early)."""
+
+
+class PortTaken(NodeFailed):
+    """The server could not listen on its port."""
+
+
+def binary(engine: str) -> str | None:
+    """The server program for ``engine``: valkey runs on redis-server when valkey-server is
+    not installed (the same protocol and data format)."""
+    for name in BINARIES.get(engine, ()):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NodeSpec:
+    key: str
+    directory: Path
+    port: int
+    engine: str = "redis"
+    password: str | None = None
+    primary_port: int | None = None
+    """The port of the node this one replicates (``replicaof``), None for a primary."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Further redis.conf directives (maxmemory, maxmemory-policy, ...)."""
+
+    def config(self) -> str:
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f'dir "{self.directory}"',
+            "dbfilename dump.rdb",
+            f'pidfile "{self.directory / "redis.pid"}"',
+            f'logfile "{self.directory / "redis.log"}"',
+            "daemonize no",
+            "protected-mode no",
+            "save 3600 1 300 100 60 10000",
+            "appendonly no",
+        ]
+        if self.password:
+            lines += [f'requirepass "{self.password}"', f'masterauth "{self.password}"']
+        if self.primary_port is not None:
+            lines += [f"replicaof 127.0.0.1 {self.primary_port}", "replica-read-only yes"]
+        # A new replica syncs at once instead of waiting for more replicas to share the transfer.
+        lines.append("repl-diskless-sync-delay 0")
+        lines += [f"{name} {value}" for name, value in sorted(self.settings.items())]
+        return "\n".join(lines) + "\n"
+
+
+def _stale_pid(directory: Path) -> int | None:
+    """The pid of a server still running from ``directory`` (left by a killed nubes)."""
+    try:
+        pid = int((directory / "redis.pid").read_text().strip())
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except (OSError, ValueError):
+        return None
+    if Path(cwd) == directory and "server" in Path(exe).name:
+        return pid
+    return None
+
+
+def _serving_pid(spec: NodeSpec) -> int | None:
+    """The pid of the server answering on the node's port."""
+    info = command(spec.port, "INFO", "server", password=spec.password, timeout=1)
+    for line in bytes(info).decode().splitlines():
+        if line.startswith("process_id:"):
+            return int(line.split(":", 1)[1])
+    return None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Nodes:
+    """The running cache nodes of one nubes, by key."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, tuple[NodeSpec, subprocess.Popen[bytes]]] = {}
+
+    def running(self, key: str) -> bool:
+        entry = self.procs.get(key)
+        return entry is not None and entry[1].poll() is None
+
+    def stop_stale(self, directory: Path) -> None:
+        pid = _stale_pid(directory)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, STOP_TIMEOUT):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 2)
+
+    def start(self, spec: NodeSpec) -> int:
+        """Start the node (after stopping any stale server of its directory) and wait until it
+        answers PING; answers the port it listens on."""
+        program = binary(spec.engine)
+        if program is None:
+            raise NodeFailed(f"{BINARIES[spec.engine][0]} is not installed")
+        self.stop(spec.key)
+        spec.directory.mkdir(parents=True, exist_ok=True)
+        self.stop_stale(spec.directory)
+        if not port_free(spec.port):
+            spec.port = free_port()
+        for _ in range(3):
+            try:
+                return self._launch(program, spec)
+            except PortTaken:
+                # Someone else took the port between the check and redis' bind.
+                spec.port = free_port()
+        return self._launch(program, spec)
+
+    def _launch(self, program: str, spec: NodeSpec) -> int:
+        conf = spec.directory / "redis.conf"
+        conf.write_text(spec.config())
+        proc = subprocess.Popen(
+            [program, str(conf)],
+            cwd=spec.directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.procs[spec.key] = (spec, proc)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                del self.procs[spec.key]
+                reason = self._log_tail(spec.directory)
+                if "Failed listening on port" in reason:
+                    raise PortTaken(reason)
+                raise NodeFailed(reason)
+            try:
+                # Another server may answer on the port while ours fails to bind it: the
+                # answer counts only when it comes from our process.
+                if _serving_pid(spec) == proc.pid:
+                    return spec.port
+            except (OSError, RespError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop(spec.key, save=False)
+                raise NodeFailed("the server did not answer PING in time")
+            time.sleep(0.01)
+
+    @staticmethod
+    def _log_tail(directory: Path) -> str:
+        try:
+            return (directory / "redis.log").read_text().strip().splitlines()[-1]
+        except (OSError, IndexError):
+            return "the server exited at start"
+
+    def stop(self, key: str, save: bool = True) -> None:
+        """Stop the node; with ``save`` its data is written to its RDB file first."""
+        entry = self.procs.pop(key, None)
+        if entry is None:
+            return
+        proc = entry[1]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM if save else signal.SIGKILL)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        procs = list(self.procs.values())
+        self.procs.clear()
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in procs:
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
