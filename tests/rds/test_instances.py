@@ -160,3 +160,23 @@ def test_delete_asks_for_a_final_snapshot_and_honours_protection(
     rds.delete_db_snapshot(DBSnapshotIdentifier=final)
     versions = rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]
     assert versions and versions[0]["EngineVersion"] == runtime.version()
+
+
+def test_orderable_options_page_through_what_can_be_made(client: Callable[..., Any]) -> None:
+    rds = client("rds")
+    seen: list[tuple[str, str]] = []
+    marker = ""
+    while True:
+        page = rds.describe_orderable_db_instance_options(
+            Engine="postgres", MaxRecords=20, **({"Marker": marker} if marker else {})
+        )
+        seen += [
+            (o["DBInstanceClass"], o["StorageType"]) for o in page["OrderableDBInstanceOptions"]
+        ]
+        marker = page.get("Marker", "")
+        if not marker:
+            break
+    assert len(seen) == len(set(seen)) > 20
+    assert ("db.t3.micro", "gp2") in seen
+    none = rds.describe_orderable_db_instance_options(Engine="mysql")
+    assert none["OrderableDBInstanceOptions"] == []

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import glob
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -45,13 +47,12 @@ def binary(name: str) -> str | None:
     return None
 
 
+@functools.cache
 def version() -> str | None:
     """The installed server's version (``15.18``), or None without PostgreSQL."""
     postgres = binary("postgres")
     if postgres is None:
         return None
-    import subprocess
-
     out = subprocess.run([postgres, "--version"], capture_output=True, text=True, check=False)
     words = out.stdout.split()
     return words[2] if len(words) >= 3 else None
@@ -248,8 +249,7 @@ class Servers:
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGINT)
-        for data in list(self.ports):
-            self.ports.pop(data)
+        self.ports.clear()
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(d) for d in list(self.procs)))

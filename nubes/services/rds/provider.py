@@ -100,6 +100,21 @@ OTHER_ENGINES = {
     "db2-ae": "db2",
 }
 """Engines AWS offers that need a server binary this machine lacks."""
+INSTANCE_CLASSES = [
+    f"db.{family}.{size}"
+    for family, sizes in (
+        ("t3", ("micro", "small", "medium", "large", "xlarge", "2xlarge")),
+        ("t4g", ("micro", "small", "medium", "large", "xlarge", "2xlarge")),
+        ("m5", ("large", "xlarge", "2xlarge", "4xlarge")),
+        ("m6g", ("large", "xlarge", "2xlarge", "4xlarge")),
+        ("m6i", ("large", "xlarge", "2xlarge", "4xlarge")),
+        ("r5", ("large", "xlarge", "2xlarge", "4xlarge")),
+        ("r6g", ("large", "xlarge", "2xlarge", "4xlarge")),
+    )
+    for size in sizes
+]
+"""The classes DescribeOrderableDBInstanceOptions offers (any ``db.*`` class is accepted: on
+one machine they differ only in name)."""
 LIVE = ("creating", "backing-up", "available", "modifying", "rebooting", "starting")
 """Statuses in which the instance's server runs (or is being brought up)."""
 INVALID_ID = (
@@ -140,6 +155,10 @@ class RdsProvider(ServiceProvider):
         self.env.scheduler.on_advance(self._on_advance)
         for row in self.store.query("SELECT * FROM rds_instances"):
             self._resume(row["account"], row["region"], row["id"], row["status"])
+        for row in self.store.query("SELECT * FROM rds_snapshots"):
+            snap = json.loads(row["doc"])
+            if snap["Status"] == "creating" and snap.get("_FinalOf") is None:
+                self._later_snapshot(row["account"], row["region"], row["instance"], row["id"])
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -254,7 +273,10 @@ class RdsProvider(ServiceProvider):
         return None if row is None else dict(json.loads(row["doc"]))
 
     def _resume(self, account: str, region: str, ident: str, status: str) -> None:
-        if status in ("creating", "failed") and not self._restoring(account, region, ident):
+        if status == "failed" and self._has_cluster(account, region, ident):
+            # It had started once: its data is the user's, so it is started again, never re-made.
+            self._later(account, region, ident, self._boot)
+        elif status in ("creating", "failed") and not self._restoring(account, region, ident):
             self._later(account, region, ident, self._create)
         elif status == "creating":
             self._later(account, region, ident, self._restore)
@@ -264,6 +286,13 @@ class RdsProvider(ServiceProvider):
             self._later(account, region, ident, self._halt)
         elif status in LIVE:
             self._later(account, region, ident, self._boot)
+
+    def _has_cluster(self, account: str, region: str, ident: str) -> bool:
+        row = self._row(account, region, ident)
+        if row is None:
+            return False
+        doc = json.loads(row["doc"])
+        return "LatestRestorableTime" in doc and (self._data(doc) / "PG_VERSION").exists()
 
     def _restoring(self, account: str, region: str, ident: str) -> bool:
         row = self._row(account, region, ident)
@@ -360,7 +389,10 @@ class RdsProvider(ServiceProvider):
             return
         data = self._data(doc)
         final = doc.get("_FinalSnapshot")
-        if final and self.servers.running(data):
+        if final and self._snapshot_pending(account, region, final):
+            if not self.servers.running(data):  # nubes restarted between the request and now
+                runtime.stop_stale(data)
+                await self._run_server(account, region, ident, doc)
             await self._snapshot(account, region, final)
         await self.servers.stop(data)
         runtime.stop_stale(data)
@@ -400,6 +432,11 @@ class RdsProvider(ServiceProvider):
             for name, value in sorted(doc.get("_Parameters", {}).items())
         ]
         (self._data(doc) / runtime.CONF).write_text("".join(line + "\n" for line in lines))
+
+    def _snapshot_pending(self, account: str, region: str, snapshot: str) -> bool:
+        with self.store.transaction():
+            row = self._snapshot_row(account, region, snapshot)
+        return row is not None and json.loads(row["doc"])["Status"] == "creating"
 
     def _later_snapshot(self, account: str, region: str, instance: str, snapshot: str) -> None:
         async def take(account: str, region: str, _ident: str) -> None:
@@ -469,9 +506,12 @@ class RdsProvider(ServiceProvider):
                 )
             return
         if engine in OTHER_ENGINES:
+            server = OTHER_ENGINES[engine]
+            missing = shutil.which(server) is None
             raise errors.InvalidParameterCombination(
-                f"nubes runs each DB engine as a real server; engine {engine} needs "
-                f"{OTHER_ENGINES[engine]}, which is not installed here. Use engine postgres."
+                f"nubes runs each DB engine as a real server; engine {engine} needs {server}, "
+                + ("which is not installed here." if missing else "which nubes does not run yet.")
+                + " Use engine postgres."
             )
         raise errors.InvalidParameterValue(f"Invalid DB engine: {engine}")
 
@@ -774,7 +814,7 @@ class RdsProvider(ServiceProvider):
             raise errors.InvalidDBInstanceStateFault(f"Instance {ident} is already being deleted.")
         if final:
             self._require(doc, "available")
-            self._new_snapshot(ctx, doc, final)
+            self._new_snapshot(ctx, doc, final, final_of=ident)
             doc["_FinalSnapshot"] = final
         secret = doc.get("MasterUserSecret")
         if secret:
@@ -935,7 +975,12 @@ class RdsProvider(ServiceProvider):
         return {**_private(snap), "TagList": to_list(self.env.tags.get(snap["DBSnapshotArn"]))}
 
     def _new_snapshot(
-        self, ctx: RequestContext, doc: Json, ident: str, tags: dict[str, str] | None = None
+        self,
+        ctx: RequestContext,
+        doc: Json,
+        ident: str,
+        tags: dict[str, str] | None = None,
+        final_of: str | None = None,
     ) -> Json:
         self._check_identifier("DBSnapshotIdentifier", ident)
         ident = ident.lower()
@@ -970,6 +1015,7 @@ class RdsProvider(ServiceProvider):
             "SnapshotTarget": "region",
             "_Dir": f"{doc['DbiResourceId']}-{ident}",
             "_DBName": doc.get("DBName"),
+            "_FinalOf": final_of,
         }
         self._save_snapshot(ctx.account_id, ctx.region, snap)
         inherited = self.env.tags.get(doc["DBInstanceArn"]) if doc.get("CopyTagsToSnapshot") else {}
@@ -1120,6 +1166,61 @@ class RdsProvider(ServiceProvider):
                     }
                 )
         return {"DBEngineVersions": versions}
+
+    def describe_orderable_db_instance_options(self, ctx: RequestContext, params: Json) -> Json:
+        installed = runtime.version()
+        options: list[Json] = []
+        wanted_version = params.get("EngineVersion")
+        if (
+            params["Engine"] == "postgres"
+            and installed
+            and wanted_version in (None, installed, installed.split(".")[0])
+        ):
+            zones = [{"Name": f"{ctx.region}{z}"} for z in "abc"]
+            for instance_class in INSTANCE_CLASSES:
+                for storage, low in (("gp2", 20), ("gp3", 20), ("io1", 100)):
+                    options.append(
+                        {
+                            "Engine": "postgres",
+                            "EngineVersion": installed,
+                            "DBInstanceClass": instance_class,
+                            "LicenseModel": "postgresql-license",
+                            "AvailabilityZones": zones,
+                            "MultiAZCapable": True,
+                            "ReadReplicaCapable": False,
+                            "Vpc": True,
+                            "SupportsStorageEncryption": True,
+                            "StorageType": storage,
+                            "SupportsIops": storage != "gp2",
+                            "SupportsIAMDatabaseAuthentication": False,
+                            "SupportsPerformanceInsights": False,
+                            "MinStorageSize": low,
+                            "MaxStorageSize": 65_536,
+                            "SupportedEngineModes": ["provisioned"],
+                            "SupportsStorageAutoscaling": True,
+                            "SupportedNetworkTypes": ["IPV4"],
+                        }
+                    )
+        if params.get("DBInstanceClass"):
+            options = [o for o in options if o["DBInstanceClass"] == params["DBInstanceClass"]]
+        limit = params.get("MaxRecords", 100)
+        if not 20 <= limit <= 1000:
+            raise errors.InvalidParameterValue(
+                f"Invalid value {limit} for MaxRecords. Must be between 20 and 1000"
+            )
+        try:
+            page, marker = paginate(
+                options,
+                limit,
+                params.get("Marker"),
+                lambda o: [INSTANCE_CLASSES.index(o["DBInstanceClass"]), o["StorageType"]],
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"OrderableDBInstanceOptions": page}
+        if marker:
+            out["Marker"] = marker
+        return out
 
     def _tagged(self, ctx: RequestContext, name: str) -> str:
         kind = name.split(":")[5] if name.count(":") >= 6 else ""
