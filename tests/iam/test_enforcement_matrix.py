@@ -41,6 +41,7 @@ PREFERRED = {
     "logs": "DescribeLogGroups",
     "lambda": "ListFunctions",
     "cloudformation": "ListStacks",
+    "kinesis": "ListStreams",
     "application-autoscaling": "DescribeScalableTargets",
 }
 """A cheap read each service answers without any resource; other services get one chosen
