@@ -103,6 +103,10 @@ def test_pool_lifecycle(idp: Any, unique: Callable[[str], str], client: Callable
     assert _code(exc) == ("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
     other_region = client("cognito-idp", region="eu-west-1")
     assert all(p["Id"] != pool_id for p in other_region.list_user_pools(MaxResults=60)["UserPools"])
+    kept = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
+    with pytest.raises(ClientError) as exc:
+        other_region.describe_user_pool(UserPoolId=kept)
+    assert _code(exc)[0] == "ResourceNotFoundException"
 
 
 def test_list_user_pools_pages(idp: Any, unique: Callable[[str], str]) -> None:

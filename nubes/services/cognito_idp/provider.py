@@ -214,7 +214,7 @@ class CognitoIdpProvider(ServiceProvider):
 
     def _pool(self, ctx: RequestContext, pool_id: str) -> Json:
         row = self._pool_row(pool_id)
-        if row is None or row["account"] != ctx.account_id:
+        if row is None or (row["account"], row["region"]) != (ctx.account_id, ctx.region):
             raise errors.ResourceNotFoundException(f"User pool {pool_id} does not exist.")
         doc: Json = json.loads(row["doc"])
         return doc
