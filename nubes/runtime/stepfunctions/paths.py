@@ -184,10 +184,6 @@ def _walk(values: list[Any], step: tuple[str, Any]) -> tuple[list[Any], bool]:
     return out, True
 
 
-def is_path(text: Any) -> bool:
-    return isinstance(text, str) and text.startswith("$")
-
-
 def check_path(path: str) -> None:
     """Raises PathError when ``path`` is not a JSONPath the States Language accepts."""
     _steps(path)

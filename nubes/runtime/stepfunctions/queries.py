@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import re
 from typing import Any
 
@@ -40,8 +41,6 @@ def compiled(text: str) -> jsonata.Jsonata:
 
 
 def _random(seed: Any = None) -> float:
-    import random
-
     return (random.Random(seed) if seed is not None else random).random()
 
 

@@ -4,8 +4,8 @@ location), which CreateStateMachine joins into its ``InvalidDefinition`` message
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nubes.core import safejson
@@ -385,7 +385,7 @@ def _state(
             )
         ):
             _schema(found, "The value of 'Seconds' must be a non-negative integer", f"{at}/Seconds")
-        if not jsonata and "Timestamp" in state and _timestamp(state["Timestamp"]) is None:
+        if not jsonata and "Timestamp" in state and parse_timestamp(state["Timestamp"]) is None:
             _schema(
                 found, "The value of 'Timestamp' must be an RFC3339 timestamp", f"{at}/Timestamp"
             )
@@ -431,9 +431,8 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _timestamp(value: Any) -> float | None:
-    from datetime import datetime
-
+def parse_timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 timestamp with its offset, else None."""
     if not isinstance(value, str):
         return None
     try:
@@ -443,9 +442,6 @@ def _timestamp(value: Any) -> float | None:
     if moment.tzinfo is None or "T" not in value:
         return None
     return moment.timestamp()
-
-
-parse_timestamp = _timestamp
 
 
 def _path(value: Any, at: str, found: list[Diagnostic]) -> None:
@@ -526,7 +522,7 @@ def _rule(rule: Json, at: str, found: list[Diagnostic]) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             _schema(found, f"The value of '{comparison}' must be a number", f"{at}/{comparison}")
     elif comparison.startswith("Timestamp"):
-        if _timestamp(value) is None:
+        if parse_timestamp(value) is None:
             _schema(
                 found,
                 f"The value of '{comparison}' must be an RFC3339 timestamp",
@@ -609,7 +605,3 @@ def _retriers(
                     "The value of 'JitterStrategy' must be FULL or NONE",
                     f"{where}/JitterStrategy",
                 )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

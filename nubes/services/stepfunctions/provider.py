@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import json
+import random
 import re
 import uuid
 from collections.abc import Mapping
@@ -393,8 +394,6 @@ class StepFunctionsProvider(ServiceProvider):
             raise errors.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{target}'")
         routes = json.loads(alias["doc"])["routingConfiguration"]
         weights = [r["weight"] for r in routes]
-        import random
-
         chosen = random.choices([r["stateMachineVersionArn"] for r in routes], weights=weights)[0]
         return {**self._version_or_alias(chosen), "version_arn": chosen}
 
@@ -470,9 +469,7 @@ class StepFunctionsProvider(ServiceProvider):
         }
 
     @staticmethod
-    def _page(
-        rows: list[Row], req: Json, key: Any, reverse: bool = False
-    ) -> tuple[list[Row], str | None]:
+    def _page(rows: list[Row], req: Json, key: Any) -> tuple[list[Row], str | None]:
         limit = req.get("maxResults") or 100
         try:
             return paginate(rows, min(limit, 1000), req.get("nextToken"), key)
