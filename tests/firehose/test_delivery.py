@@ -400,3 +400,66 @@ def test_s3_backup_keeps_the_source_records(
     assert _body(s3, bucket, main["Key"]) == b"a\nb\n"
     assert raw["Key"].endswith(".gz")
     assert gzip.decompress(_body(s3, bucket, raw["Key"])) == b"ab"
+
+
+def test_dynamic_partitioning_by_query(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(
+        Prefix="customer=!{partitionKeyFromQuery:customer}/",
+        ErrorOutputPrefix="err/!{firehose:error-output-type}/",
+        BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 0},
+        DynamicPartitioningConfiguration={"Enabled": True},
+        ProcessingConfiguration={
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "MetadataExtraction",
+                    "Parameters": [
+                        {
+                            "ParameterName": "MetadataExtractionQuery",
+                            "ParameterValue": "{customer: .who.id}",
+                        },
+                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+                    ],
+                },
+                {"Type": "AppendDelimiterToRecord"},
+            ],
+        },
+    )
+    records = [b'{"who": {"id": "a"}, "n": 1}', b'{"who": {"id": "b"}, "n": 2}']
+    records += [b'{"who": {"id": "a"}, "n": 3}', b"not json"]
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records])
+    advance(1)
+    objects = wait_for_objects(s3, bucket, count=3)
+    by_prefix = {o["Key"].split("/")[0]: _body(s3, bucket, o["Key"]) for o in objects}
+    assert by_prefix["customer=a"] == records[0] + b"\n" + records[2] + b"\n"
+    assert by_prefix["customer=b"] == records[1] + b"\n"
+    [failed] = by_prefix["err"].splitlines()
+    assert base64.b64decode(json.loads(failed)["rawData"]) == b"not json"
+
+
+def test_dynamic_partitioning_rules(
+    firehose: Any, bucket: str, unique: Callable[[str], str]
+) -> None:
+    base = {"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}"}
+    for config in (
+        {
+            "Prefix": "k=!{partitionKeyFromQuery:k}/",
+            "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+        },
+        {
+            "Prefix": "plain/",
+            "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": 64},
+        },
+    ):
+        with pytest.raises(firehose.exceptions.InvalidArgumentException):
+            firehose.create_delivery_stream(
+                DeliveryStreamName=unique("dyn"),
+                ExtendedS3DestinationConfiguration={
+                    **base,
+                    **config,
+                    "DynamicPartitioningConfiguration": {"Enabled": True},
+                },
+            )

@@ -84,8 +84,17 @@ def _expressions(prefix: str) -> list[tuple[str, str]]:
     return found
 
 
-def validate(prefix: str | None, error_prefix: str | None) -> None:
-    """Raise PrefixError when the pair breaks one of Firehose's rules for S3 prefixes."""
+PARTITION_NAMESPACES = ("partitionKeyFromQuery", "partitionKeyFromLambda")
+
+
+def partition_keys(prefix: str) -> list[tuple[str, str]]:
+    """The dynamic partitioning keys a prefix uses: (namespace, key name)."""
+    return [(ns, v) for ns, v in _expressions(prefix) if ns in PARTITION_NAMESPACES]
+
+
+def validate(prefix: str | None, error_prefix: str | None, dynamic: bool = False) -> None:
+    """Raise PrefixError when the pair breaks one of Firehose's rules for S3 prefixes
+    (``dynamic``: the destination partitions its data dynamically)."""
     main = _expressions(prefix or "")
     errors = _expressions(error_prefix or "")
     for which, found in (("Prefix", main), ("ErrorOutputPrefix", errors)):
@@ -97,7 +106,9 @@ def validate(prefix: str | None, error_prefix: str | None) -> None:
                     raise PrefixError(
                         f"The expression !{{firehose:{value}}} in {which} is not supported."
                     )
-            elif namespace in ("partitionKeyFromQuery", "partitionKeyFromLambda"):
+            elif namespace in PARTITION_NAMESPACES:
+                if dynamic and which == "Prefix":
+                    continue
                 raise PrefixError(
                     f"{which} uses !{{{namespace}:...}} but dynamic partitioning is not enabled."
                 )
@@ -109,6 +120,13 @@ def validate(prefix: str | None, error_prefix: str | None) -> None:
         raise PrefixError(
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions."
         )
+    if dynamic and not partition_keys(prefix or ""):
+        raise PrefixError(
+            "Prefix must contain at least one !{partitionKeyFromQuery:...} or "
+            "!{partitionKeyFromLambda:...} expression when dynamic partitioning is enabled."
+        )
+    if dynamic and not error_prefix:
+        raise PrefixError("ErrorOutputPrefix is required when dynamic partitioning is enabled.")
     if errors and ("firehose", "error-output-type") not in errors:
         raise PrefixError(
             "ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains "
@@ -120,14 +138,22 @@ def random_string() -> str:
     return "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(11))
 
 
-def evaluate(prefix: str, when: datetime, error_type: str | None = None) -> str:
+def evaluate(
+    prefix: str,
+    when: datetime,
+    error_type: str | None = None,
+    keys: dict[str, str] | None = None,
+) -> str:
     """The prefix with its expressions replaced: timestamps from ``when`` (the oldest record
-    in the object), a new random string for each ``random-string``."""
+    in the object), a new random string for each ``random-string``, partitioning keys from
+    ``keys``."""
 
     def replace(match: re.Match[str]) -> str:
         namespace, value = match.group(1), match.group(2)
         if namespace == "timestamp":
             return _format_time(value, when)
+        if namespace in PARTITION_NAMESPACES:
+            return (keys or {}).get(f"{namespace}:{value}", "")
         if value == "random-string":
             return random_string()
         return error_type or ""
@@ -138,12 +164,13 @@ def evaluate(prefix: str, when: datetime, error_type: str | None = None) -> str:
     return evaluated
 
 
-def object_prefix(prefix: str, when: datetime) -> str:
-    """Where delivered data goes: a prefix without a timestamp expression gets AWS's
-    ``yyyy/MM/dd/HH/`` appended."""
-    if not any(ns == "timestamp" for ns, _ in _expressions(prefix)):
+def object_prefix(prefix: str, when: datetime, keys: dict[str, str] | None = None) -> str:
+    """Where delivered data goes: a prefix without a timestamp (or partitioning) expression
+    gets AWS's ``yyyy/MM/dd/HH/`` appended."""
+    used = {ns for ns, _ in _expressions(prefix)}
+    if "timestamp" not in used and not used & set(PARTITION_NAMESPACES):
         prefix += f"!{{timestamp:{DEFAULT_TIME}}}"
-    return evaluate(prefix, when)
+    return evaluate(prefix, when, keys=keys)
 
 
 def error_prefix(prefix: str, error_output: str | None, when: datetime, error_type: str) -> str:

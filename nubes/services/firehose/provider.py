@@ -16,6 +16,7 @@ import contextlib
 import gzip
 import json
 import logging
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -60,6 +61,11 @@ SUPPORTED_PROCESSORS = (
     "AppendDelimiterToRecord",
     "Decompression",
     "CloudWatchLogProcessing",
+    "MetadataExtraction",
+)
+MIN_DYNAMIC_SIZE_MB = 64
+_QUERY_PAIR = re.compile(
+    r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\s*"
 )
 OTHER_DESTINATIONS = (
     "RedshiftDestinationConfiguration",
@@ -113,6 +119,84 @@ def _log_messages(outputs: list[tuple[Buffered, bytes]]) -> list[tuple[Buffered,
             continue
         kept += [(record, message) for message in messages]
     return kept
+
+
+def _extraction_paths(query: str) -> list[tuple[str, list[str]]] | None:
+    """A MetadataExtractionQuery of the JQ form ``{name: .a.b, ...}`` as (name, path) pairs
+    (None for any other JQ)."""
+    text = query.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    pairs = []
+    for part in text[1:-1].split(","):
+        match = _QUERY_PAIR.fullmatch(part)
+        if match is None:
+            return None
+        pairs.append((match.group(1), match.group(2)[1:].split(".")))
+    return pairs
+
+
+def _extract(
+    outputs: list[tuple[Buffered, bytes]], query: str, keys: dict[int, dict[str, str]]
+) -> tuple[list[tuple[Buffered, bytes]], list[tuple[Buffered, str, str, str]]]:
+    """The partitioning keys of JSON records, found by the query's paths."""
+    paths = _extraction_paths(query) or []
+    kept, failed = [], []
+    for record, data in outputs:
+        try:
+            document = json.loads(data)
+            found = {}
+            for name, path in paths:
+                value = document
+                for step in path:
+                    value = value[step]
+                if isinstance(value, dict | list) or value is None:
+                    raise TypeError(name)
+                found[f"partitionKeyFromQuery:{name}"] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        except (ValueError, KeyError, TypeError):
+            failed.append(
+                (
+                    record,
+                    "DynamicPartitioning.MetadataExtractionFailed",
+                    "Non JSON record provided or the query found no value",
+                    "",
+                )
+            )
+            continue
+        keys.setdefault(record.seq, {}).update(found)
+        kept.append((record, data))
+    return kept, failed
+
+
+def _partitions(
+    dest: Json, outputs: list[tuple[Buffered, bytes]], keys: dict[int, dict[str, str]]
+) -> tuple[
+    dict[tuple[tuple[str, str], ...], list[tuple[Buffered, bytes]]],
+    list[tuple[Buffered, str, str, str]],
+]:
+    """The records grouped by the partitioning keys the prefix uses (one group without
+    dynamic partitioning); records missing a key fail."""
+    dynamic = (dest.get("DynamicPartitioningConfiguration") or {}).get("Enabled")
+    wanted = [f"{ns}:{name}" for ns, name in prefixes.partition_keys(dest.get("Prefix") or "")]
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[Buffered, bytes]]] = {}
+    failed = []
+    for record, data in outputs:
+        found = keys.get(record.seq, {})
+        if dynamic and any(k not in found for k in wanted):
+            failed.append(
+                (
+                    record,
+                    "DynamicPartitioning.MissingPartitionKey",
+                    "The record has no value for a partitioning key of the prefix.",
+                    "",
+                )
+            )
+            continue
+        group = tuple((k, found[k]) for k in wanted) if dynamic else ()
+        groups.setdefault(group, []).append((record, data))
+    return groups, failed
 
 
 class ProcessingFailed(Exception):
@@ -215,19 +299,24 @@ class FirehoseProvider(ServiceProvider):
         if extended:
             dest.setdefault("S3BackupMode", "Disabled")
             dest.setdefault("ProcessingConfiguration", {"Enabled": False, "Processors": []})
+        dynamic = bool((dest.get("DynamicPartitioningConfiguration") or {}).get("Enabled"))
         try:
-            prefixes.validate(dest.get("Prefix"), dest.get("ErrorOutputPrefix"))
+            prefixes.validate(dest.get("Prefix"), dest.get("ErrorOutputPrefix"), dynamic)
         except prefixes.PrefixError as err:
             raise errors.InvalidArgumentException(str(err)) from None
+        if dynamic and dest["BufferingHints"]["SizeInMBs"] < MIN_DYNAMIC_SIZE_MB:
+            raise errors.InvalidArgumentException(
+                f"BufferingHints.SizeInMBs must be at least {MIN_DYNAMIC_SIZE_MB} when dynamic "
+                "partitioning is enabled."
+            )
         if dest.get("S3BackupMode") == "Enabled" and "S3BackupDescription" not in dest:
             raise errors.InvalidArgumentException(
                 "S3BackupConfiguration is required when S3BackupMode is Enabled."
             )
-        for feature in ("DataFormatConversionConfiguration", "DynamicPartitioningConfiguration"):
-            if (dest.get(feature) or {}).get("Enabled"):
-                raise errors.InvalidArgumentException(
-                    f"{feature} is not supported by nubes' Firehose."
-                )
+        if (dest.get("DataFormatConversionConfiguration") or {}).get("Enabled"):
+            raise errors.InvalidArgumentException(
+                "DataFormatConversionConfiguration is not supported by nubes' Firehose."
+            )
         zone = dest.get("CustomTimeZone")
         if zone:
             try:
@@ -251,6 +340,13 @@ class FirehoseProvider(ServiceProvider):
                 raise errors.InvalidArgumentException(
                     "LambdaArn must be specified for a Lambda processor."
                 )
+            if kind == "MetadataExtraction":
+                query = _parameters(processor).get("MetadataExtractionQuery", "")
+                if _extraction_paths(query) is None:
+                    raise errors.InvalidArgumentException(
+                        f"MetadataExtractionQuery {query!r} is not supported: nubes takes "
+                        "queries of the form {name: .field.path, ...}."
+                    )
         return dest
 
     def _check_kinesis_source(self, ctx: RequestContext, source: Json) -> None:
@@ -676,6 +772,8 @@ class FirehoseProvider(ServiceProvider):
         dest = stream.destination["config"]
         outputs: list[tuple[Buffered, bytes]] = [(r, r.data) for r in batch]
         failed: list[tuple[Buffered, str, str, str]] = []
+        # Each record's dynamic partitioning keys (``namespace:name`` -> value), by seq.
+        keys: dict[int, dict[str, str]] = {}
         for processor in _processors(dest):
             kind = processor["Type"]
             params = _parameters(processor)
@@ -686,7 +784,10 @@ class FirehoseProvider(ServiceProvider):
                 if params.get("DataMessageExtraction", "false").lower() == "true":
                     outputs = _log_messages(outputs)
             elif kind == "Lambda":
-                outputs, bad = await self._transform(stream, outputs, params)
+                outputs, bad = await self._transform(stream, outputs, params, keys)
+                failed += bad
+            elif kind == "MetadataExtraction":
+                outputs, bad = _extract(outputs, params.get("MetadataExtractionQuery", ""), keys)
                 failed += bad
             elif kind == "AppendDelimiterToRecord":
                 delimiter = params.get("Delimiter", "\\n").encode().decode("unicode_escape")
@@ -697,15 +798,18 @@ class FirehoseProvider(ServiceProvider):
         oldest = datetime.fromtimestamp(min(r.arrival for r in batch), zone)
         fmt = dest.get("CompressionFormat", "UNCOMPRESSED")
         extension = dest.get("FileExtension") or codecs.EXTENSIONS.get(fmt, "")
-        name = prefixes.suffix(stream.name, stream.version, oldest, "")
-        body = codecs.compress(b"".join(data for _, data in outputs), fmt, name)
+        groups, missing = _partitions(dest, outputs, keys)
+        failed += missing
+        objects = []
+        for group_keys, members in groups.items():
+            name = prefixes.suffix(stream.name, stream.version, oldest, "")
+            body = codecs.compress(b"".join(data for _, data in members), fmt, name)
+            where = prefixes.object_prefix(dest.get("Prefix") or "", oldest, dict(group_keys))
+            objects.append((where + name + extension, body))
         bucket = dest["BucketARN"].split(":::", 1)[1]
         try:
             with self.store.transaction():
-                if outputs:
-                    key = (
-                        prefixes.object_prefix(dest.get("Prefix") or "", oldest) + name + extension
-                    )
+                for key, body in objects:
                     self._put(stream, bucket, key, body)
                 if failed:
                     self._write_failed(stream, dest, bucket, failed, oldest, now)
@@ -725,7 +829,7 @@ class FirehoseProvider(ServiceProvider):
         self._retry_at.pop(stream.id, None)
         self._arrived.pop(stream.id, None)
         self._publish(stream, now, "DeliveryToS3.Records", len(outputs), "Count")
-        self._publish(stream, now, "DeliveryToS3.Bytes", len(body), "Bytes")
+        self._publish(stream, now, "DeliveryToS3.Bytes", sum(len(b) for _, b in objects), "Bytes")
         self._publish(stream, now, "DeliveryToS3.Success", 1, "Count")
 
     def _put(self, stream: DeliveryStream, bucket: str, key: str, body: bytes) -> None:
@@ -822,7 +926,11 @@ class FirehoseProvider(ServiceProvider):
         return kept, failed
 
     async def _transform(
-        self, stream: DeliveryStream, outputs: list[tuple[Buffered, bytes]], params: dict[str, str]
+        self,
+        stream: DeliveryStream,
+        outputs: list[tuple[Buffered, bytes]],
+        params: dict[str, str],
+        keys: dict[int, dict[str, str]],
     ) -> tuple[list[tuple[Buffered, bytes]], list[tuple[Buffered, str, str, str]]]:
         """Run the Lambda processor over the records, in invocations of at most
         BufferSizeInMBs, each retried NumberOfRetries times before its records fail."""
@@ -861,6 +969,10 @@ class FirehoseProvider(ServiceProvider):
                         (record, "Lambda.MissingRecordId", "The record was not returned.", function)
                     )
                 elif result.get("result") == "Ok":
+                    found = (result.get("metadata") or {}).get("partitionKeys") or {}
+                    keys.setdefault(record.seq, {}).update(
+                        {f"partitionKeyFromLambda:{k}": str(v) for k, v in found.items()}
+                    )
                     try:
                         kept.append((record, base64.b64decode(result.get("data") or "")))
                     except ValueError:
