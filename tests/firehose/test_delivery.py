@@ -463,3 +463,65 @@ def test_dynamic_partitioning_rules(
                     "DynamicPartitioningConfiguration": {"Enabled": True},
                 },
             )
+
+
+PARTITIONER = """
+import base64, json
+
+def handler(event, context):
+    out = []
+    for r in event["records"]:
+        doc = json.loads(base64.b64decode(r["data"]))
+        out.append({
+            "recordId": r["recordId"],
+            "result": "Ok",
+            "data": r["data"],
+            "metadata": {"partitionKeys": {"kind": doc["kind"]}},
+        })
+    return {"records": out}
+"""
+
+
+def test_dynamic_partitioning_by_lambda(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    advance: Callable[[float], None],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+) -> None:
+    lam = client("lambda")
+    fn = unique("partitioner")
+    arn = lam.create_function(
+        FunctionName=fn,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Code={"ZipFile": zipped({"app.py": PARTITIONER})},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn)
+    try:
+        name = hose(
+            Prefix="kind=!{partitionKeyFromLambda:kind}/",
+            ErrorOutputPrefix="err/!{firehose:error-output-type}/",
+            BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 0},
+            DynamicPartitioningConfiguration={"Enabled": True},
+            ProcessingConfiguration={
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "Lambda",
+                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+                    }
+                ],
+            },
+        )
+        records = [b'{"kind": "x"}', b'{"kind": "y"}']
+        firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records])
+        advance(1)
+        objects = wait_for_objects(s3, bucket, count=2)
+        by_prefix = {o["Key"].split("/")[0]: _body(s3, bucket, o["Key"]) for o in objects}
+        assert by_prefix == {"kind=x": records[0], "kind=y": records[1]}
+    finally:
+        lam.delete_function(FunctionName=fn)
