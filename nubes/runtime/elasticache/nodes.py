@@ -104,7 +104,8 @@ def _stale_pid(directory: Path) -> int | None:
         exe = os.readlink(f"/proc/{pid}/exe")
     except (OSError, ValueError):
         return None
-    if Path(cwd) == directory and "server" in Path(exe).name:
+    # Debian's redis-server is a link to redis-check-rdb: the program's name tells little.
+    if Path(cwd) == directory and any(n in Path(exe).name for n in ("redis", "valkey")):
         return pid
     return None
 

@@ -637,7 +637,9 @@ class ElastiCacheProvider(Groups):
             self._save_cluster(ctx, doc)
         self._tag_new(group["ARN"], req.get("Tags"))
         self._save_group(ctx, group)
-        return {"ReplicationGroup": self._render_group(ctx, group)}
+        shown = self._render_group(ctx, group)
+        shown["Status"] = shown["NodeGroups"][0]["Status"] = "creating"
+        return {"ReplicationGroup": shown}
 
     def describe_replication_groups(self, ctx: RequestContext, req: Json) -> Json:
         if req.get("ReplicationGroupId"):

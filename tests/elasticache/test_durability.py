@@ -1,0 +1,61 @@
+"""Cache nodes outlive nothing they should: they stop with nubes, come back with their data when
+it starts again, and a nubes killed with SIGKILL has its leftover servers stopped and replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from nubes.runtime.elasticache.resp import command
+from nubes.testing.server import NubesProcess
+from tests.elasticache.conftest import node_port
+
+
+def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProcess]) -> None:
+    server = nubes_factory(persistent=True)
+    ec = server.client("elasticache")
+    ec.create_cache_cluster(CacheClusterId="durable", Engine="redis", NumCacheNodes=1)
+    port = node_port(ec, "durable")
+    command(port, "SET", "session", "abc")
+    old_pid = command(port, "INFO", "server").split(b"process_id:")[1].split(b"\r")[0]
+
+    server.kill()
+    # The server nubes left behind still runs: the next nubes finds it by its data directory.
+    assert command(port, "PING") == "PONG"
+
+    again = nubes_factory(persistent=True)
+    try:
+        ec = again.client("elasticache")
+        cluster = ec.describe_cache_clusters(CacheClusterId="durable", ShowCacheNodeInfo=True)[
+            "CacheClusters"
+        ][0]
+        assert cluster["CacheClusterStatus"] == "available"
+        port = cluster["CacheNodes"][0]["Endpoint"]["Port"]
+        assert command(port, "GET", "session") == b"abc"
+        pid = command(port, "INFO", "server").split(b"process_id:")[1].split(b"\r")[0]
+        assert pid != old_pid
+        command(port, "SET", "later", "1")
+    finally:
+        again.stop()
+    # A stopped nubes leaves no server running; the data waits for the next start.
+    with pytest.raises(OSError):
+        command(port, "PING")
+
+    third = nubes_factory(persistent=True)
+    try:
+        port = node_port(third.client("elasticache"), "durable")
+        assert command(port, "GET", "later") == b"1"
+    finally:
+        third.stop()
+
+
+def test_memory_mode_stops_its_nodes(nubes_factory: Callable[..., NubesProcess]) -> None:
+    server = nubes_factory(persistent=False)
+    ec = server.client("elasticache")
+    ec.create_cache_cluster(CacheClusterId="scratch", Engine="redis")
+    port = node_port(ec, "scratch")
+    assert command(port, "PING") == "PONG"
+    server.stop()
+    with pytest.raises(OSError):
+        command(port, "PING")
