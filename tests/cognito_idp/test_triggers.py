@@ -118,3 +118,81 @@ def test_sign_up_and_token_triggers(
     ]
     assert sources.count("PostConfirmation_ConfirmSignUp") == 1
     assert "TokenGeneration_RefreshTokens" in sources
+
+
+CUSTOM = """
+def handler(event, context):
+    source = event["triggerSource"]
+    request, response = event["request"], event["response"]
+    if source == "DefineAuthChallenge_Authentication":
+        session = request["session"]
+        if session and session[-1]["challengeResult"]:
+            response["issueTokens"] = True
+        elif len(session) >= 2:
+            response["failAuthentication"] = True
+        else:
+            response["challengeName"] = "CUSTOM_CHALLENGE"
+    elif source == "CreateAuthChallenge_Authentication":
+        response["publicChallengeParameters"] = {"question": "6 * 7"}
+        response["privateChallengeParameters"] = {"answer": "42"}
+        response["challengeMetadata"] = "QUESTION"
+    elif source == "VerifyAuthChallengeResponse_Authentication":
+        expected = request["privateChallengeParameters"]["answer"]
+        response["answerCorrect"] = request["challengeAnswer"] == expected
+    return event
+"""
+
+
+def test_custom_auth_challenges(client: Callable[..., Any], unique: Callable[[str], str]) -> None:
+    lam = client("lambda")
+    function = lam.create_function(
+        FunctionName=unique("custom"),
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": zipped({"app.py": CUSTOM})},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=function)
+    idp = client("cognito-idp")
+    pool_id = idp.create_user_pool(
+        PoolName=unique("custom"),
+        LambdaConfig={
+            "DefineAuthChallenge": function,
+            "CreateAuthChallenge": function,
+            "VerifyAuthChallengeResponse": function,
+        },
+    )["UserPool"]["Id"]
+    app = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web")["UserPoolClient"][
+        "ClientId"
+    ]
+    idp.admin_create_user(UserPoolId=pool_id, Username="quiz", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(
+        UserPoolId=pool_id, Username="quiz", Password=PASSWORD, Permanent=True
+    )
+
+    def start() -> Any:
+        return idp.initiate_auth(
+            ClientId=app, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": "quiz"}
+        )
+
+    def answer(session: str, text: str) -> Any:
+        return idp.respond_to_auth_challenge(
+            ClientId=app,
+            ChallengeName="CUSTOM_CHALLENGE",
+            Session=session,
+            ChallengeResponses={"USERNAME": "quiz", "ANSWER": text},
+        )
+
+    asked = start()
+    assert asked["ChallengeName"] == "CUSTOM_CHALLENGE"
+    assert asked["ChallengeParameters"] == {"question": "6 * 7", "USERNAME": "quiz"}
+    again = answer(asked["Session"], "41")
+    assert again["ChallengeName"] == "CUSTOM_CHALLENGE"
+    done = answer(again["Session"], "42")
+    assert "IdToken" in done["AuthenticationResult"]
+
+    asked = start()
+    again = answer(asked["Session"], "1")
+    with pytest.raises(ClientError) as exc:
+        answer(again["Session"], "2")
+    assert exc.value.response["Error"]["Code"] == "NotAuthorizedException"

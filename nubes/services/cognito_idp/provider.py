@@ -1510,16 +1510,158 @@ class CognitoIdpProvider(ServiceProvider):
     # -- authentication ----------------------------------------------------------------------
 
     async def initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        if req["AuthFlow"] == "CUSTOM_AUTH":
+            return await self._custom_start(ctx, req, admin=False)
         return await self._with_tokens(self._initiate_auth, ctx, req)
 
     async def admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        if req["AuthFlow"] == "CUSTOM_AUTH":
+            return await self._custom_start(ctx, req, admin=True)
         return await self._with_tokens(self._admin_initiate_auth, ctx, req)
 
     async def respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+        if req["ChallengeName"] == "CUSTOM_CHALLENGE":
+            return await self._custom_answer(ctx, req, admin=False)
         return await self._with_tokens(self._respond_to_auth_challenge, ctx, req)
 
     async def admin_respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
+        if req["ChallengeName"] == "CUSTOM_CHALLENGE":
+            return await self._custom_answer(ctx, req, admin=True)
         return await self._with_tokens(self._admin_respond_to_auth_challenge, ctx, req)
+
+    # CUSTOM_AUTH: DefineAuthChallenge decides each round from the challenges answered so far
+    # (issue tokens, fail, or ask a CUSTOM_CHALLENGE that CreateAuthChallenge makes and
+    # VerifyAuthChallengeResponse judges); each function runs outside the transaction.
+
+    def _flow_client(
+        self,
+        ctx: RequestContext,
+        req: Json,
+        username: str | None,
+        given_hash: str | None,
+        *,
+        admin: bool,
+    ) -> tuple[Json, Json]:
+        client, pool = self._app_client(req["ClientId"], username, given_hash)
+        if admin and client["UserPoolId"] != self._pool(ctx, req["UserPoolId"])["Id"]:
+            raise errors.ResourceNotFoundException(
+                f"User pool client {req['ClientId']} does not exist."
+            )
+        return client, pool
+
+    async def _custom_start(self, ctx: RequestContext, req: Json, *, admin: bool) -> Json:
+        params = req.get("AuthParameters") or {}
+        with self.store.transaction():
+            client, pool = self._flow_client(
+                ctx, req, params.get("USERNAME"), params.get("SECRET_HASH"), admin=admin
+            )
+            if not self._allows(client, "ALLOW_CUSTOM_AUTH"):
+                raise errors.InvalidParameterException(
+                    "CUSTOM_AUTH flow not enabled for this client"
+                )
+            if not self._has_trigger(pool, "DefineAuthChallenge"):
+                raise errors.InvalidParameterException(
+                    "Custom auth lambda trigger is not configured for the user pool."
+                )
+            if not params.get("USERNAME"):
+                raise errors.InvalidParameterException("Missing required parameter USERNAME")
+            user = self._public_user(pool, client, params["USERNAME"])
+        return await self._custom_round(ctx, req, pool, client, user, [])
+
+    async def _custom_round(
+        self,
+        ctx: RequestContext,
+        req: Json,
+        pool: Json,
+        client: Json,
+        user: Json,
+        history: list[Json],
+    ) -> Json:
+        def event(source: str, **request: Any) -> Json:
+            body = {
+                "userAttributes": triggers.user_attributes(user),
+                "session": history,
+                "userNotFound": False,
+                "clientMetadata": req.get("ClientMetadata") or {},
+                **request,
+            }
+            return triggers.event(pool, client["ClientId"], user, source, body)
+
+        define = await self._trigger(
+            pool, "DefineAuthChallenge", event("DefineAuthChallenge_Authentication")
+        )
+        decided = define.get("response") or {}
+        if decided.get("failAuthentication") or not (
+            decided.get("issueTokens") or decided.get("challengeName")
+        ):
+            raise errors.NotAuthorizedException(WRONG_PASSWORD)
+        if decided.get("issueTokens"):
+            return await self._with_tokens(
+                lambda _ctx, _req: self._after_password(pool, client, user), ctx, req
+            )
+        name = decided["challengeName"]
+        if name != "CUSTOM_CHALLENGE":
+            raise errors.InvalidLambdaResponseException(
+                f"Unsupported challenge from DefineAuthChallenge: {name}"
+            )
+        create = await self._trigger(
+            pool,
+            "CreateAuthChallenge",
+            event("CreateAuthChallenge_Authentication", challengeName=name),
+        )
+        made = create.get("response") or {}
+        with self.store.transaction():
+            session = self._new_session(
+                pool,
+                client,
+                user,
+                name,
+                history=history,
+                private=made.get("privateChallengeParameters") or {},
+                metadata=made.get("challengeMetadata"),
+            )
+        public = {str(k): str(v) for k, v in (made.get("publicChallengeParameters") or {}).items()}
+        return {
+            "ChallengeName": name,
+            "Session": session,
+            "ChallengeParameters": {**public, "USERNAME": user["Username"]},
+        }
+
+    async def _custom_answer(self, ctx: RequestContext, req: Json, *, admin: bool) -> Json:
+        answers = req.get("ChallengeResponses") or {}
+        with self.store.transaction():
+            client, pool = self._flow_client(
+                ctx, req, answers.get("USERNAME"), answers.get("SECRET_HASH"), admin=admin
+            )
+            session = self._take_session(req.get("Session") or "", client, "CUSTOM_CHALLENGE")
+            user = self._session_user(pool, session)
+        verify = await self._trigger(
+            pool,
+            "VerifyAuthChallengeResponse",
+            triggers.event(
+                pool,
+                client["ClientId"],
+                user,
+                "VerifyAuthChallengeResponse_Authentication",
+                {
+                    "userAttributes": triggers.user_attributes(user),
+                    "privateChallengeParameters": session["private"],
+                    "challengeAnswer": answers.get("ANSWER") or "",
+                    "userNotFound": False,
+                    "clientMetadata": req.get("ClientMetadata") or {},
+                },
+            ),
+        )
+        correct = bool((verify.get("response") or {}).get("answerCorrect"))
+        history = [
+            *session["history"],
+            {
+                "challengeName": "CUSTOM_CHALLENGE",
+                "challengeResult": correct,
+                "challengeMetadata": session.get("metadata"),
+            },
+        ]
+        return await self._custom_round(ctx, req, pool, client, user, history)
 
     async def _with_tokens(
         self, run: Callable[[RequestContext, Json], Json], ctx: RequestContext, req: Json
