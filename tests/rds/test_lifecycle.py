@@ -1,11 +1,12 @@
-"""Master passwords RDS manages in Secrets Manager, and AWS's restart of an instance left
-stopped for seven days (by the server's clock)."""
+"""Master passwords RDS manages in Secrets Manager, the AWS/RDS metrics of a running server, and
+AWS's restart of an instance left stopped for seven days (by the server's clock)."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -74,6 +75,21 @@ def test_an_instance_stopped_for_seven_days_starts_again(
         BackupRetentionPeriod=0,
     )
     wait_for(rds, ident)
+    cloudwatch = client("cloudwatch")
+    cloudwatch.list_metrics(Namespace="AWS/RDS")  # CloudWatch samples gauges once it runs
+    for _ in range(2):  # two samples: CPUUtilization is the use between them
+        requests.post(f"{endpoint}/_nubes/clock", json={"advance": 61}, timeout=10)
+    now = datetime.now(UTC)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AWS/RDS",
+        MetricName="FreeStorageSpace",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": ident}],
+        StartTime=now - timedelta(days=1),
+        EndTime=now + timedelta(days=30),
+        Period=3600,
+        Statistics=["Minimum"],
+    )["Datapoints"]
+    assert stats and 0 < stats[0]["Minimum"] < 20 * 2**30
     rds.stop_db_instance(DBInstanceIdentifier=ident)
     wait_for(rds, ident, "stopped")
     requests.post(f"{endpoint}/_nubes/clock", json={"advance": 6 * 86_400}, timeout=10)

@@ -118,6 +118,53 @@ def stop_stale(data: Path) -> None:
             os.kill(pid, signal.SIGQUIT)
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def usage(pid: int) -> tuple[int, float]:
+    """Of the postmaster ``pid``'s server: client sessions now (the backends that name their
+    peer, ``postgres: user db host(port) ...``) and CPU seconds its processes have used."""
+    sessions = 0
+    ticks = _cpu_ticks(pid)
+    for child in _children(pid):
+        ticks += _cpu_ticks(child)
+        title = _cmdline(child)
+        if "(" in title or "[local]" in title:
+            sessions += 1
+    return sessions, ticks / os.sysconf("SC_CLK_TCK")
+
+
+def disk_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
 async def _run(argv: list[str], stdin: bytes | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -222,6 +269,10 @@ class Servers:
         with contextlib.suppress(OSError):
             return (data.parent / LOG).read_text(errors="replace")[-500:]
         return ""
+
+    def pid(self, data: Path) -> int | None:
+        proc = self.procs.get(data)
+        return proc.pid if proc is not None and proc.returncode is None else None
 
     def running(self, data: Path) -> bool:
         proc = self.procs.get(data)

@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
 import string
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
+from nubes.core.metrics import Datapoint
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import from_list, to_list
 from nubes.protocol.base import ServiceError
@@ -144,6 +147,8 @@ class RdsProvider(ServiceProvider):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._cpu: dict[str, tuple[float, float]] = {}
+        """CPU seconds of each server at the last sample, for CPUUtilization between samples."""
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
@@ -151,6 +156,7 @@ class RdsProvider(ServiceProvider):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.env.metrics.collector(self._metrics)
         self.env.scheduler.every("rds", TICK, self._tick)
         self.env.scheduler.on_advance(self._on_advance)
         for row in self.store.query("SELECT * FROM rds_instances"):
@@ -174,6 +180,43 @@ class RdsProvider(ServiceProvider):
         self.servers.kill_all()
         for child in (self.root / "instances", self.root / "snapshots"):
             shutil.rmtree(child, ignore_errors=True)
+
+    def _metrics(self, boundary: float) -> list[Datapoint]:
+        """AWS/RDS gauges of the running servers, measured on their processes and files."""
+        points: list[Datapoint] = []
+        now = time.monotonic()
+        for row in self.store.query("SELECT account, region, doc FROM rds_instances"):
+            doc = json.loads(row["doc"])
+            data = self._data(doc)
+            pid = self.servers.pid(data)
+            if pid is None:
+                continue
+            sessions, cpu = runtime.usage(pid)
+            before = self._cpu.get(doc["DbiResourceId"])
+            self._cpu[doc["DbiResourceId"]] = (now, cpu)
+            values: dict[str, tuple[float, str]] = {
+                "DatabaseConnections": (sessions, "Count"),
+                "FreeStorageSpace": (
+                    max(0, doc["AllocatedStorage"] * 2**30 - runtime.disk_bytes(data)),
+                    "Bytes",
+                ),
+            }
+            if before is not None and now > before[0]:
+                share = 100.0 * (cpu - before[1]) / (now - before[0]) / (os.cpu_count() or 1)
+                values["CPUUtilization"] = (min(100.0, max(0.0, share)), "Percent")
+            for name, (value, unit) in values.items():
+                points.append(
+                    Datapoint(
+                        row["account"],
+                        row["region"],
+                        "AWS/RDS",
+                        name,
+                        float(value),
+                        unit,
+                        {"DBInstanceIdentifier": doc["DBInstanceIdentifier"]},
+                    )
+                )
+        return points
 
     def _on_advance(self) -> None:
         with self.store.transaction():
