@@ -116,6 +116,7 @@ MODULES: dict[str, str] = {
     "AWS::KinesisFirehose": "nubes.services.firehose.resources",
     "AWS::Cognito": "nubes.services.cognito_idp.resources",
     "AWS::RDS": "nubes.services.rds.resources",
+    "AWS::ElastiCache": "nubes.services.elasticache.resources",
 }
 """Type-name prefix (the first two parts of ``AWS::Service::Thing``) -> the module whose
 ``TYPES`` dict holds that service's types. ``Custom::*`` types are custom resources."""
