@@ -1,9 +1,11 @@
 """Master passwords RDS manages in Secrets Manager, the AWS/RDS metrics of a running server, and
-AWS's restart of an instance left stopped for seven days (by the server's clock)."""
+AWS's restart of an instance left stopped for seven days (by the server's clock), another port
+when the one asked for is taken, and no server left behind when nubes stops."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from tests.rds.pg import needs_postgres, psql, wait_for
+from tests.server import NubesProcess
 
 pytestmark = needs_postgres
 
@@ -99,3 +102,30 @@ def test_an_instance_stopped_for_seven_days_starts_again(
     assert psql(found["Endpoint"], "sleeper-Passw0rd", "SELECT 1", db="postgres") == "1"
     rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
     _gone(rds, ident)
+
+
+def test_a_taken_port_gives_another_and_nubes_stops_what_it_started(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory(persistent=False)
+    rds = server.client("rds")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        rds.create_db_instance(
+            DBInstanceIdentifier="ported",
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="master",
+            MasterUserPassword="ported-Passw0rd",
+            Port=taken,
+            BackupRetentionPeriod=0,
+        )
+        endpoint = wait_for(rds, "ported")["Endpoint"]
+    assert endpoint["Port"] != taken
+    assert psql(endpoint, "ported-Passw0rd", "SELECT 1", db="postgres") == "1"
+    server.stop()
+    with pytest.raises(RuntimeError):
+        psql(endpoint, "ported-Passw0rd", "SELECT 1", db="postgres")
