@@ -1,6 +1,7 @@
 """A pool's Lambda triggers run real functions: PreSignUp confirms users of one domain and
-refuses another, PostConfirmation sees the confirmed user, PreTokenGeneration adds a claim,
-suppresses one and overrides the groups in the ID token."""
+refuses another, PostConfirmation sees the confirmed user, PreAuthentication refuses a user,
+PostAuthentication follows a password sign-in, PreTokenGeneration adds a claim, suppresses one
+and overrides the groups in the ID token; CUSTOM_AUTH asks a question until answered."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def handler(event, context):
             "claimsToSuppress": ["email"],
             "groupOverrideDetails": {"groupsToOverride": ["from-trigger"]},
         }
+    if source == "PreAuthentication_Authentication" and event["userName"] == "frozen":
+        raise Exception("frozen")
     if source == "PostConfirmation_ConfirmSignUp":
         status = event["request"]["userAttributes"]["cognito:user_status"]
         if status != "CONFIRMED":
@@ -60,6 +63,8 @@ def test_sign_up_and_token_triggers(
             "PreSignUp": function,
             "PostConfirmation": function,
             "PreTokenGeneration": function,
+            "PreAuthentication": function,
+            "PostAuthentication": function,
         },
     )["UserPool"]
     app = idp.create_user_pool_client(
@@ -118,6 +123,25 @@ def test_sign_up_and_token_triggers(
     ]
     assert sources.count("PostConfirmation_ConfirmSignUp") == 1
     assert "TokenGeneration_RefreshTokens" in sources
+    # One password sign-in: one PreAuthentication and one PostAuthentication (not on refresh).
+    assert sources.count("PreAuthentication_Authentication") == 1
+    assert sources.count("PostAuthentication_Authentication") == 1
+
+    idp.admin_create_user(UserPoolId=pool["Id"], Username="frozen", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(
+        UserPoolId=pool["Id"], Username="frozen", Password=PASSWORD, Permanent=True
+    )
+    with pytest.raises(ClientError) as exc:
+        idp.initiate_auth(
+            ClientId=app,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "frozen", "PASSWORD": PASSWORD},
+        )
+    err = exc.value.response["Error"]
+    assert (err["Code"], err["Message"]) == (
+        "UserLambdaValidationException",
+        "PreAuthentication failed with error frozen.",
+    )
 
 
 CUSTOM = """

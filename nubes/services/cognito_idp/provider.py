@@ -1509,12 +1509,42 @@ class CognitoIdpProvider(ServiceProvider):
 
     # -- authentication ----------------------------------------------------------------------
 
+    async def _pre_authentication(self, ctx: RequestContext, req: Json, *, admin: bool) -> None:
+        """The PreAuthentication trigger before a sign-in (not a refresh) checks the password:
+        its failure is the sign-in's."""
+        if req["AuthFlow"] in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            return
+        params = req.get("AuthParameters") or {}
+        with self.store.transaction():
+            client, pool = self._flow_client(
+                ctx, req, params.get("USERNAME"), params.get("SECRET_HASH"), admin=admin
+            )
+            if not self._has_trigger(pool, "PreAuthentication"):
+                return
+            user = self._find_user(pool, params.get("USERNAME") or "")
+        if user is None:
+            return
+        request = {
+            "userAttributes": triggers.user_attributes(user),
+            "validationData": {},
+            "userNotFound": False,
+            "clientMetadata": req.get("ClientMetadata") or {},
+        }
+        source = "PreAuthentication_Authentication"
+        await self._trigger(
+            pool,
+            "PreAuthentication",
+            triggers.event(pool, client["ClientId"], user, source, request),
+        )
+
     async def initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        await self._pre_authentication(ctx, req, admin=False)
         if req["AuthFlow"] == "CUSTOM_AUTH":
             return await self._custom_start(ctx, req, admin=False)
         return await self._with_tokens(self._initiate_auth, ctx, req)
 
     async def admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
+        await self._pre_authentication(ctx, req, admin=True)
         if req["AuthFlow"] == "CUSTOM_AUTH":
             return await self._custom_start(ctx, req, admin=True)
         return await self._with_tokens(self._admin_initiate_auth, ctx, req)
@@ -1667,8 +1697,9 @@ class CognitoIdpProvider(ServiceProvider):
         self, run: Callable[[RequestContext, Json], Json], ctx: RequestContext, req: Json
     ) -> Json:
         """An authentication step in a transaction; when it ends in tokens of a pool with a
-        PreTokenGeneration trigger, what it did is committed, the function is called outside
-        the transaction, and the tokens are issued with its answer."""
+        PostAuthentication or PreTokenGeneration trigger, what it did is committed, the
+        functions are called outside the transaction, and the tokens are issued with the
+        answer of PreTokenGeneration."""
         with self.store.transaction():
             try:
                 return run(ctx, req)
@@ -1677,17 +1708,32 @@ class CognitoIdpProvider(ServiceProvider):
                 groups = [
                     g["GroupName"] for g in self._groups_of(caught.pool["Id"], caught.user["_Key"])
                 ]
-        user = wanted.user
-        request = {
-            "userAttributes": triggers.user_attributes(user),
-            "groupConfiguration": {"groupsToOverride": groups, "iamRolesToOverride": []},
-            "clientMetadata": req.get("ClientMetadata") or {},
-        }
-        answer = await self._trigger(
-            wanted.pool,
-            "PreTokenGeneration",
-            triggers.event(wanted.pool, wanted.client["ClientId"], user, wanted.source, request),
-        )
+        user, pool, client_id = wanted.user, wanted.pool, wanted.client["ClientId"]
+        metadata = req.get("ClientMetadata") or {}
+        if wanted.source != "TokenGeneration_RefreshTokens" and self._has_trigger(
+            pool, "PostAuthentication"
+        ):
+            request: Json = {
+                "userAttributes": triggers.user_attributes(user),
+                "newDeviceUsed": False,
+                "clientMetadata": metadata,
+            }
+            source = "PostAuthentication_Authentication"
+            await self._trigger(
+                pool, "PostAuthentication", triggers.event(pool, client_id, user, source, request)
+            )
+        answer: Json = {}
+        if self._has_trigger(pool, "PreTokenGeneration"):
+            request = {
+                "userAttributes": triggers.user_attributes(user),
+                "groupConfiguration": {"groupsToOverride": groups, "iamRolesToOverride": []},
+                "clientMetadata": metadata,
+            }
+            answer = await self._trigger(
+                pool,
+                "PreTokenGeneration",
+                triggers.event(pool, client_id, user, wanted.source, request),
+            )
         with self.store.transaction():
             result = self._issue(
                 wanted.pool,
@@ -1990,7 +2036,11 @@ class CognitoIdpProvider(ServiceProvider):
         source: str = "TokenGeneration_Authentication",
         overrides: Json | None = None,
     ) -> Json:
-        if overrides is None and self._has_trigger(pool, "PreTokenGeneration"):
+        signing_in = source != "TokenGeneration_RefreshTokens"
+        if overrides is None and (
+            self._has_trigger(pool, "PreTokenGeneration")
+            or (signing_in and self._has_trigger(pool, "PostAuthentication"))
+        ):
             raise triggers.TokensWanted(pool, client, user, source, origin_jti, auth_time)
         details = (overrides or {}).get("claimsOverrideDetails") or {}
         access_s, id_s, refresh_s = self._validity(client)
