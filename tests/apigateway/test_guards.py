@@ -349,3 +349,18 @@ def test_a_usage_plan_stage_without_an_api_is_not_found(apigw: Any) -> None:
     with pytest.raises(ClientError) as err:
         plain.create_usage_plan(name="p", apiStages=[{}])
     assert err.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_an_api_key_stage_key_without_its_api_is_a_bad_request(apigw: Any) -> None:
+    plain = boto3.client(
+        "apigateway",
+        endpoint_url=apigw.meta.endpoint_url,
+        region_name=apigw.meta.region_name,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(parameter_validation=False),
+    )
+    with pytest.raises(ClientError) as err:
+        plain.create_api_key(name="k", stageKeys=[{}])
+    assert err.value.response["Error"]["Code"] == "BadRequestException"
+    assert not [k for k in apigw.get_api_keys()["items"] if k["name"] == "k"]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import botocore.session
 import pytest
 import requests
@@ -791,3 +792,15 @@ def test_signature_scoped_to_another_service(
     resp = send(request.method, request.url, request.headers, request.body)
     # Query APIs are routed by the scope's service, which then knows no such action.
     assert_refused(resp, SIGNATURE | {"InvalidAction"})
+
+
+def test_a_malformed_delete_objects_is_refused_before_authorizing_nothing(
+    server: NubesProcess, keys: Keys
+) -> None:
+    s3 = make(server, "s3", keys.root, parameter_validation=False)
+    s3.create_bucket(Bucket="malformed-delete")
+    s3.put_object(Bucket="malformed-delete", Key="k", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.delete_objects(Bucket="malformed-delete", Delete={"Objects": [{}]})
+    assert err.value.response["Error"]["Code"] == "MalformedXML"
+    assert s3.get_object(Bucket="malformed-delete", Key="k")["Body"].read() == b"x"

@@ -104,6 +104,12 @@ def _patch(doc: Json, operations: list[Json], allowed: frozenset[str] | None = N
             target[last] = value
 
 
+def _stage_key(stage: Json) -> str:
+    if not stage.get("restApiId") or not stage.get("stageName"):
+        raise errors.BadRequestException("Invalid stage key: restApiId and stageName are required")
+    return f"{stage['restApiId']}/{stage['stageName']}"
+
+
 def _base_path_mapping(domain: Json, path: str) -> Mapped | None:
     """The base path mapping named by the path's first segment, else the ``(none)`` mapping,
     which takes every path."""
@@ -1043,7 +1049,7 @@ class ApiGatewayProvider(ServiceProvider):
             "enabled": bool(req.get("enabled")),
             "createdDate": now,
             "lastUpdatedDate": now,
-            "stageKeys": [f"{s['restApiId']}/{s['stageName']}" for s in req.get("stageKeys") or []],
+            "stageKeys": [_stage_key(s) for s in req.get("stageKeys") or []],
             "tags": req.get("tags") or {},
         }
         for field in ("description", "customerId"):

@@ -74,7 +74,10 @@ def _s3(ctx: RequestContext, op: str, params: dict[str, Any]) -> list[Need]:
             context[name] = [str(params[param])]
     if op == "DeleteObjects" and bucket:
         objects = params.get("Delete", {}).get("Objects", [])
-        return [Need(action, f"arn:{ctx.partition}:s3:::{bucket}/{o['Key']}") for o in objects]
+        # An entry without a key is MalformedXML for the provider: it names nothing to authorize.
+        keys = [o["Key"] for o in objects if isinstance(o, dict) and o.get("Key") is not None]
+        if keys:
+            return [Need(action, f"arn:{ctx.partition}:s3:::{bucket}/{k}") for k in keys]
     bucket_arn = f"arn:{ctx.partition}:s3:::{bucket}"
     resource = f"{bucket_arn}/{key}" if key else bucket_arn if bucket else "*"
     needs = [Need(action, resource, context)]
