@@ -1,11 +1,15 @@
-"""Amazon Data Firehose: delivery streams fed by PutRecord/PutRecordBatch (DirectPut) or read
-from a Kinesis data stream, buffered and delivered to S3.
+"""Amazon Data Firehose: delivery streams fed by PutRecord/PutRecordBatch (DirectPut; also
+CloudWatch Logs subscriptions and EventBridge targets) or read from a Kinesis data stream,
+buffered and delivered to S3.
 
 Records are rows in the store before PutRecord answers. The delivery task wakes on each tick of
-the one clock (and whenever it is advanced or a buffer fills): a stream's buffer is delivered
-when it holds SizeInMBs or its oldest record is IntervalInSeconds old. The object is written
-through the S3 provider in the transaction that deletes the records it holds, so delivery is
-exactly once unless a Lambda transformation ran and the process died before the write.
+the one clock (and whenever it is advanced or a buffer may be full): a stream's buffer is
+delivered when it holds SizeInMBs or its oldest record is IntervalInSeconds old. Processors run
+in order (``processing``; Lambda through the lambda provider, awaited), then the objects are
+written through the S3 provider, with the destination role's permissions under IAM enforcement,
+in the transaction that deletes the records they hold: delivery is exactly once unless a Lambda
+processor ran and the process died before the write. A failed write is retried every 5 seconds
+for 24 hours, as AWS does; records processing failed are written under the error prefix.
 """
 
 from __future__ import annotations
@@ -13,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import gzip
 import json
 import logging
-import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -32,7 +34,7 @@ from nubes.core.tags import tag_problems
 from nubes.gateway.enforce import KeyRecord, running_enforcer
 from nubes.protocol.base import HttpRequest, ServiceError
 from nubes.services.base import ServiceProvider
-from nubes.services.firehose import codecs, prefixes
+from nubes.services.firehose import codecs, prefixes, processing
 from nubes.services.firehose.errors import errors
 from nubes.services.firehose.models import MIGRATIONS, Buffered, DeliveryStream, Streams
 
@@ -64,9 +66,6 @@ SUPPORTED_PROCESSORS = (
     "MetadataExtraction",
 )
 MIN_DYNAMIC_SIZE_MB = 64
-_QUERY_PAIR = re.compile(
-    r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\s*"
-)
 OTHER_DESTINATIONS = (
     "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
@@ -102,101 +101,6 @@ def _parameters(processor: Json) -> dict[str, str]:
 def _processors(dest: Json) -> list[Json]:
     config = dest.get("ProcessingConfiguration") or {}
     return list(config.get("Processors") or []) if config.get("Enabled") else []
-
-
-def _log_messages(outputs: list[tuple[Buffered, bytes]]) -> list[tuple[Buffered, bytes]]:
-    """CloudWatch Logs' subscription documents as the messages of their log events, each a
-    record of its own (so a delimiter follows each); control messages (and records that are
-    not such documents) are dropped."""
-    kept = []
-    for record, data in outputs:
-        try:
-            document = json.loads(data)
-            if document.get("messageType") != "DATA_MESSAGE":
-                continue
-            messages = [str(event["message"]).encode() for event in document["logEvents"]]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-        kept += [(record, message) for message in messages]
-    return kept
-
-
-def _extraction_paths(query: str) -> list[tuple[str, list[str]]] | None:
-    """A MetadataExtractionQuery of the JQ form ``{name: .a.b, ...}`` as (name, path) pairs
-    (None for any other JQ)."""
-    text = query.strip()
-    if not (text.startswith("{") and text.endswith("}")):
-        return None
-    pairs = []
-    for part in text[1:-1].split(","):
-        match = _QUERY_PAIR.fullmatch(part)
-        if match is None:
-            return None
-        pairs.append((match.group(1), match.group(2)[1:].split(".")))
-    return pairs
-
-
-def _extract(
-    outputs: list[tuple[Buffered, bytes]], query: str, keys: dict[int, dict[str, str]]
-) -> tuple[list[tuple[Buffered, bytes]], list[tuple[Buffered, str, str, str]]]:
-    """The partitioning keys of JSON records, found by the query's paths."""
-    paths = _extraction_paths(query) or []
-    kept, failed = [], []
-    for record, data in outputs:
-        try:
-            document = json.loads(data)
-            found = {}
-            for name, path in paths:
-                value = document
-                for step in path:
-                    value = value[step]
-                if isinstance(value, dict | list) or value is None:
-                    raise TypeError(name)
-                found[f"partitionKeyFromQuery:{name}"] = (
-                    str(value).lower() if isinstance(value, bool) else str(value)
-                )
-        except (ValueError, KeyError, TypeError):
-            failed.append(
-                (
-                    record,
-                    "DynamicPartitioning.MetadataExtractionFailed",
-                    "Non JSON record provided or the query found no value",
-                    "",
-                )
-            )
-            continue
-        keys.setdefault(record.seq, {}).update(found)
-        kept.append((record, data))
-    return kept, failed
-
-
-def _partitions(
-    dest: Json, outputs: list[tuple[Buffered, bytes]], keys: dict[int, dict[str, str]]
-) -> tuple[
-    dict[tuple[tuple[str, str], ...], list[tuple[Buffered, bytes]]],
-    list[tuple[Buffered, str, str, str]],
-]:
-    """The records grouped by the partitioning keys the prefix uses (one group without
-    dynamic partitioning); records missing a key fail."""
-    dynamic = (dest.get("DynamicPartitioningConfiguration") or {}).get("Enabled")
-    wanted = [f"{ns}:{name}" for ns, name in prefixes.partition_keys(dest.get("Prefix") or "")]
-    groups: dict[tuple[tuple[str, str], ...], list[tuple[Buffered, bytes]]] = {}
-    failed = []
-    for record, data in outputs:
-        found = keys.get(record.seq, {})
-        if dynamic and any(k not in found for k in wanted):
-            failed.append(
-                (
-                    record,
-                    "DynamicPartitioning.MissingPartitionKey",
-                    "The record has no value for a partitioning key of the prefix.",
-                    "",
-                )
-            )
-            continue
-        group = tuple((k, found[k]) for k in wanted) if dynamic else ()
-        groups.setdefault(group, []).append((record, data))
-    return groups, failed
 
 
 class ProcessingFailed(Exception):
@@ -342,7 +246,7 @@ class FirehoseProvider(ServiceProvider):
                 )
             if kind == "MetadataExtraction":
                 query = _parameters(processor).get("MetadataExtractionQuery", "")
-                if _extraction_paths(query) is None:
+                if processing.extraction_paths(query) is None:
                     raise errors.InvalidArgumentException(
                         f"MetadataExtractionQuery {query!r} is not supported: nubes takes "
                         "queries of the form {name: .field.path, ...}."
@@ -778,16 +682,18 @@ class FirehoseProvider(ServiceProvider):
             kind = processor["Type"]
             params = _parameters(processor)
             if kind == "Decompression":
-                outputs, bad = self._decompress(outputs)
+                outputs, bad = processing.decompress(outputs)
                 failed += bad
             elif kind == "CloudWatchLogProcessing":
                 if params.get("DataMessageExtraction", "false").lower() == "true":
-                    outputs = _log_messages(outputs)
+                    outputs = processing.log_messages(outputs)
             elif kind == "Lambda":
                 outputs, bad = await self._transform(stream, outputs, params, keys)
                 failed += bad
             elif kind == "MetadataExtraction":
-                outputs, bad = _extract(outputs, params.get("MetadataExtractionQuery", ""), keys)
+                outputs, bad = processing.extract(
+                    outputs, params.get("MetadataExtractionQuery", ""), keys
+                )
                 failed += bad
             elif kind == "AppendDelimiterToRecord":
                 delimiter = params.get("Delimiter", "\\n").encode().decode("unicode_escape")
@@ -798,7 +704,7 @@ class FirehoseProvider(ServiceProvider):
         oldest = datetime.fromtimestamp(min(r.arrival for r in batch), zone)
         fmt = dest.get("CompressionFormat", "UNCOMPRESSED")
         extension = dest.get("FileExtension") or codecs.EXTENSIONS.get(fmt, "")
-        groups, missing = _partitions(dest, outputs, keys)
+        groups, missing = processing.partitions(dest, outputs, keys)
         failed += missing
         objects = []
         for group_keys, members in groups.items():
@@ -912,18 +818,6 @@ class FirehoseProvider(ServiceProvider):
         )
         name = prefixes.suffix(stream.name, stream.version, oldest, "")
         self._put(stream, bucket, prefix + name, "".join(lines).encode())
-
-    @staticmethod
-    def _decompress(
-        outputs: list[tuple[Buffered, bytes]],
-    ) -> tuple[list[tuple[Buffered, bytes]], list[tuple[Buffered, str, str, str]]]:
-        kept, failed = [], []
-        for record, data in outputs:
-            try:
-                kept.append((record, gzip.decompress(data)))
-            except (OSError, EOFError) as err:
-                failed.append((record, "Decompression.Failed", str(err), ""))
-        return kept, failed
 
     async def _transform(
         self,
