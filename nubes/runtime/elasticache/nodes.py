@@ -1,11 +1,12 @@
-"""Cache nodes as supervised ``redis-server`` processes.
+"""Cache nodes as supervised ``redis-server`` (or ``memcached``) processes.
 
 Each node has a directory of its own (its ``redis.conf``, ``dump.rdb``, log and pid file) and
 listens on 127.0.0.1 at the port its cluster asked for, or a free one when that is taken. A node
 is stopped with SIGTERM, which makes redis write its RDB file before it exits (the config has
 save points), so a reboot or a nubes restart keeps the data. A nubes killed with SIGKILL leaves
-its nodes running: the pid file and the process's working directory (redis chdirs to its ``dir``)
-identify such a node, which is stopped before it is started again from its data.
+its nodes running: the pid file and the process's working directory (the node's directory)
+identify such a node, which is stopped before it is started again from its data. Memcached keeps
+nothing, as on AWS: a reboot empties it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from nubes.runtime.elasticache.resp import RespError, command
 
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
-BINARIES = {"redis": ("redis-server",), "valkey": ("valkey-server", "redis-server")}
+LOG_FILE = "server.log"
+PID_FILE = "server.pid"
+"""Written by nubes for each server it starts (memcached writes none of its own when it does not
+daemonize), removed when the server is stopped."""
+BINARIES = {
+    "redis": ("redis-server",),
+    "valkey": ("valkey-server", "redis-server"),
+    "memcached": ("memcached",),
+}
 
 
 class NodeFailed(Exception):
@@ -71,7 +80,22 @@ class NodeSpec:
     primary_port: int | None = None
     """The port of the node this one replicates (``replicaof``), None for a primary."""
     settings: dict[str, str] = field(default_factory=dict)
-    """Further redis.conf directives (maxmemory, maxmemory-policy, ...)."""
+    """Further redis.conf directives (maxmemory, maxmemory-policy, ...); for memcached its
+    memory in MB (``memory``) and largest item (``max_item_size``)."""
+
+    def arguments(self, program: str) -> list[str]:
+        if self.engine != "memcached":
+            conf = self.directory / "redis.conf"
+            conf.write_text(self.config())
+            return [program, str(conf)]
+        args = [program, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
+        if "memory" in self.settings:
+            args += ["-m", self.settings["memory"]]
+        if "max_item_size" in self.settings:
+            args += ["-I", self.settings["max_item_size"]]
+        if os.geteuid() == 0:
+            args += ["-u", "root"]  # memcached refuses to run as root unless told to
+        return args
 
     def config(self) -> str:
         lines = [
@@ -79,8 +103,7 @@ class NodeSpec:
             f"port {self.port}",
             f'dir "{self.directory}"',
             "dbfilename dump.rdb",
-            f'pidfile "{self.directory / "redis.pid"}"',
-            f'logfile "{self.directory / "redis.log"}"',
+            'logfile ""',
             "daemonize no",
             "protected-mode no",
             "save 3600 1 300 100 60 10000",
@@ -99,23 +122,36 @@ class NodeSpec:
 def _stale_pid(directory: Path) -> int | None:
     """The pid of a server still running from ``directory`` (left by a killed nubes)."""
     try:
-        pid = int((directory / "redis.pid").read_text().strip())
+        pid = int((directory / PID_FILE).read_text().strip())
         cwd = os.readlink(f"/proc/{pid}/cwd")
         exe = os.readlink(f"/proc/{pid}/exe")
     except (OSError, ValueError):
         return None
     # Debian's redis-server is a link to redis-check-rdb: the program's name tells little.
-    if Path(cwd) == directory and any(n in Path(exe).name for n in ("redis", "valkey")):
+    if Path(cwd) == directory and any(n in Path(exe).name for n in ("redis", "valkey", "memc")):
         return pid
     return None
 
 
 def _serving_pid(spec: NodeSpec) -> int | None:
     """The pid of the server answering on the node's port."""
-    info = command(spec.port, "INFO", "server", password=spec.password, timeout=1)
-    for line in bytes(info).decode().splitlines():
-        if line.startswith("process_id:"):
-            return int(line.split(":", 1)[1])
+    if spec.engine == "memcached":
+        with socket.create_connection(("127.0.0.1", spec.port), timeout=1) as sock:
+            sock.sendall(b"stats\r\n")
+            data = b""
+            while not data.endswith(b"END\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        text = data.decode()
+        prefix = "STAT pid "
+    else:
+        info = command(spec.port, "INFO", "server", password=spec.password, timeout=1)
+        text, prefix = bytes(info).decode(), "process_id:"
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return int(line[len(prefix) :])
     return None
 
 
@@ -171,23 +207,23 @@ class Nodes:
         return self._launch(program, spec)
 
     def _launch(self, program: str, spec: NodeSpec) -> int:
-        conf = spec.directory / "redis.conf"
-        conf.write_text(spec.config())
-        proc = subprocess.Popen(
-            [program, str(conf)],
-            cwd=spec.directory,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with (spec.directory / LOG_FILE).open("ab") as log:
+            proc = subprocess.Popen(
+                spec.arguments(program),
+                cwd=spec.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.procs[spec.key] = (spec, proc)
+        (spec.directory / PID_FILE).write_text(str(proc.pid))
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             if proc.poll() is not None:
                 del self.procs[spec.key]
                 reason = self._log_tail(spec.directory)
-                if "Failed listening on port" in reason:
+                if "Failed listening on port" in reason or "Address already in use" in reason:
                     raise PortTaken(reason)
                 raise NodeFailed(reason)
             try:
@@ -205,7 +241,7 @@ class Nodes:
     @staticmethod
     def _log_tail(directory: Path) -> str:
         try:
-            return (directory / "redis.log").read_text().strip().splitlines()[-1]
+            return (directory / LOG_FILE).read_text().strip().splitlines()[-1]
         except (OSError, IndexError):
             return "the server exited at start"
 
@@ -214,7 +250,8 @@ class Nodes:
         entry = self.procs.pop(key, None)
         if entry is None:
             return
-        proc = entry[1]
+        spec, proc = entry
+        (spec.directory / PID_FILE).unlink(missing_ok=True)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM if save else signal.SIGKILL)
             try:
@@ -229,7 +266,8 @@ class Nodes:
         for _, proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for _, proc in procs:
+        for spec, proc in procs:
+            (spec.directory / PID_FILE).unlink(missing_ok=True)
             try:
                 proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -11,6 +11,7 @@ and stopped (their RDB written) when it stops.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,21 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 
+MAX_NODES = 40
 DEFAULT_PORT = {"redis": 6379, "valkey": 6379, "memcached": 11211}
 SETTLING = ("creating", "modifying", "rebooting cache cluster nodes", "snapshotting")
 ADDRESS = "127.0.0.1"
+
+
+def _node(number: int, port: int, zone: str) -> Json:
+    return {
+        "CacheNodeId": f"{number:04d}",
+        "CacheNodeStatus": "creating",
+        "CacheNodeCreateTime": clock.now(),
+        "Endpoint": {"Address": ADDRESS, "Port": port},
+        "ParameterGroupStatus": "in-sync",
+        "CustomerAvailabilityZone": zone,
+    }
 
 
 class ElastiCacheProvider(Groups):
@@ -88,23 +101,34 @@ class ElastiCacheProvider(Groups):
         return self.root / ctx.account_id / ctx.region / cluster_id / node_id
 
     def _settings(self, ctx: Scope, doc: Json) -> dict[str, str]:
-        """redis.conf directives from the node type's memory and the parameter group."""
+        """redis.conf directives (memcached options) from the node type's memory and the
+        parameter group."""
         out: dict[str, str] = {}
         memory = NODE_MEMORY_GIB.get(doc["CacheNodeType"])
+        if doc["Engine"] == "memcached":
+            values = self._parameter_values(ctx, doc["CacheParameterGroup"])
+            out["max_item_size"] = values.get("max_item_size", "1048576")
+            if memory:
+                out["memory"] = str(int(memory * 1024))
+            return out
         if memory:
             out["maxmemory"] = str(int(memory * 1024**3))
         for name, value in self._parameter_values(ctx, doc["CacheParameterGroup"]).items():
             out[name] = f'"{value}"' if value == "" else value
         return out
 
-    def _run(self, ctx: Scope, doc: Json) -> None:
-        """Start (or restart) the cluster's nodes from their data; records each node's port."""
+    def _run(self, ctx: Scope, doc: Json, only: Iterable[str] | None = None) -> None:
+        """Start (or restart) the cluster's nodes (those named in ``only``) from their data;
+        records each node's port."""
+        wanted = None if only is None else set(only)
         primary_port = None
         if doc.get("_primary"):
             primary = self._get(ctx, "cluster", doc["_primary"])
             if primary is not None:
                 primary_port = primary["CacheNodes"][0]["Endpoint"]["Port"]
         for node in doc["CacheNodes"]:
+            if wanted is not None and node["CacheNodeId"] not in wanted:
+                continue
             spec = NodeSpec(
                 key=self._node_key(ctx, doc["CacheClusterId"], node["CacheNodeId"]),
                 directory=self._node_dir(ctx, doc["CacheClusterId"], node["CacheNodeId"]),
@@ -116,6 +140,10 @@ class ElastiCacheProvider(Groups):
             )
             node["Endpoint"]["Port"] = self.nodes.start(spec)
             node["CacheNodeStatus"] = "available"
+        if doc["Engine"] == "memcached":
+            # Clients discover a memcached cluster from this endpoint; here it is the first
+            # node's own (a real memcached has no auto-discovery command to answer there).
+            doc["ConfigurationEndpoint"] = dict(doc["CacheNodes"][0]["Endpoint"])
 
     def _halt(self, ctx: Scope, doc: Json, remove: bool) -> None:
         for node in doc["CacheNodes"]:
@@ -164,10 +192,6 @@ class ElastiCacheProvider(Groups):
             raise errors.InvalidParameterCombinationException(
                 f"Cannot find version {req.get('EngineVersion')} for {engine}"
             )
-        if engine == "memcached":
-            raise errors.InvalidParameterValueException(
-                "nubes runs redis and valkey cache clusters; memcached is not available."
-            )
         return engine, version.version, version.family
 
     def _node_type(self, req: Json) -> str:
@@ -183,6 +207,18 @@ class ElastiCacheProvider(Groups):
         if engine != "memcached" and nodes != 1:
             raise errors.InvalidParameterValueException(
                 "Cannot create a Redis cluster with a NumCacheNodes parameter greater than 1."
+            )
+        if not 1 <= nodes <= MAX_NODES:
+            raise errors.InvalidParameterValueException(
+                f"NumCacheNodes must be between 1 and {MAX_NODES}."
+            )
+        if engine == "memcached" and req.get("AuthToken") is not None:
+            raise errors.InvalidParameterCombinationException(
+                "AuthToken is only supported for the redis and valkey engines."
+            )
+        if engine == "memcached" and req.get("SnapshotName"):
+            raise errors.InvalidParameterCombinationException(
+                "Memcached clusters cannot be restored from a snapshot."
             )
         group = self._parameter_group_for(ctx, req.get("CacheParameterGroupName"), family)
         subnet_group = self._subnet_group_for(ctx, req.get("CacheSubnetGroupName"))
@@ -218,17 +254,7 @@ class ElastiCacheProvider(Groups):
                 "ParameterApplyStatus": "in-sync",
                 "CacheNodeIdsToReboot": [],
             },
-            "CacheNodes": [
-                {
-                    "CacheNodeId": f"{i:04d}",
-                    "CacheNodeStatus": "creating",
-                    "CacheNodeCreateTime": now,
-                    "Endpoint": {"Address": ADDRESS, "Port": port},
-                    "ParameterGroupStatus": "in-sync",
-                    "CustomerAvailabilityZone": zone,
-                }
-                for i in range(1, nodes + 1)
-            ],
+            "CacheNodes": [_node(i, port, zone) for i in range(1, nodes + 1)],
             "AutoMinorVersionUpgrade": req.get("AutoMinorVersionUpgrade", True),
             "SecurityGroups": self._security_groups(ctx, req.get("SecurityGroupIds")),
             "SnapshotRetentionLimit": retention,
@@ -315,9 +341,7 @@ class ElastiCacheProvider(Groups):
         doc = self._available(ctx, req["CacheClusterId"])
         restart = False
         if "NumCacheNodes" in req and req["NumCacheNodes"] != doc["NumCacheNodes"]:
-            raise errors.InvalidParameterValueException(
-                "Cannot modify the number of nodes of a Redis cluster."
-            )
+            self._resize(ctx, doc, req["NumCacheNodes"], req.get("CacheNodeIdsToRemove") or [])
         if req.get("CacheNodeType") and req["CacheNodeType"] != doc["CacheNodeType"]:
             doc["CacheNodeType"] = self._node_type(req)
             restart = True
@@ -368,10 +392,60 @@ class ElastiCacheProvider(Groups):
         self._save_cluster(ctx, doc)
         return doc
 
-    def _restart(self, ctx: Scope, doc: Json) -> None:
-        self._halt(ctx, doc, remove=False)
+    def _resize(self, ctx: Scope, doc: Json, count: int, remove: list[str]) -> None:
+        """A memcached cluster's new number of nodes: new nodes start empty, removed nodes (the
+        ones named, AWS needs them named when the count goes down) stop."""
+        if doc["Engine"] != "memcached":
+            raise errors.InvalidParameterValueException(
+                "Cannot modify the number of nodes of a Redis cluster."
+            )
+        if not 1 <= count <= MAX_NODES:
+            raise errors.InvalidParameterValueException(
+                f"NumCacheNodes must be between 1 and {MAX_NODES}."
+            )
+        nodes = doc["CacheNodes"]
+        known = {n["CacheNodeId"] for n in nodes}
+        if count < len(nodes):
+            if len(set(remove)) != len(nodes) - count or not set(remove) <= known:
+                raise errors.InvalidParameterValueException(
+                    "The number of cache node ids to remove must equal the decrease in "
+                    "NumCacheNodes, and each must be a node of the cluster."
+                )
+            for node_id in remove:
+                key = self._node_key(ctx, doc["CacheClusterId"], node_id)
+                self.nodes.stop(key, save=False)
+                shutil.rmtree(
+                    self._node_dir(ctx, doc["CacheClusterId"], node_id), ignore_errors=True
+                )
+            doc["CacheNodes"] = [n for n in nodes if n["CacheNodeId"] not in remove]
+        elif count > len(nodes):
+            if remove:
+                raise errors.InvalidParameterCombinationException(
+                    "CacheNodeIdsToRemove can only be given when NumCacheNodes decreases."
+                )
+            highest = max(int(n["CacheNodeId"]) for n in nodes)
+            added = [
+                _node(highest + i, nodes[0]["Endpoint"]["Port"], doc["PreferredAvailabilityZone"])
+                for i in range(1, count - len(nodes) + 1)
+            ]
+            doc["CacheNodes"] = nodes + added
+            try:
+                self._run(ctx, doc, [n["CacheNodeId"] for n in added])
+            except NodeFailed as exc:
+                raise errors.InvalidParameterCombinationException(
+                    f"The cache node could not be started: {exc}"
+                ) from exc
+        doc["NumCacheNodes"] = count
+        if doc["Engine"] == "memcached":
+            doc["ConfigurationEndpoint"] = dict(doc["CacheNodes"][0]["Endpoint"])
+
+    def _restart(self, ctx: Scope, doc: Json, only: Iterable[str] | None = None) -> None:
+        wanted = None if only is None else list(only)
+        for node in doc["CacheNodes"]:
+            if wanted is None or node["CacheNodeId"] in wanted:
+                self.nodes.stop(self._node_key(ctx, doc["CacheClusterId"], node["CacheNodeId"]))
         try:
-            self._run(ctx, doc)
+            self._run(ctx, doc, wanted)
         except NodeFailed as exc:
             raise errors.InvalidParameterCombinationException(
                 f"The cache node could not be restarted: {exc}"
@@ -390,7 +464,7 @@ class ElastiCacheProvider(Groups):
             raise errors.InvalidParameterValueException(
                 f"Cache node(s) not found: {', '.join(n for n in wanted if n not in known)}"
             )
-        self._restart(ctx, doc)
+        self._restart(ctx, doc, wanted)
         doc["CacheClusterStatus"] = "rebooting cache cluster nodes"
         doc["CacheParameterGroup"]["ParameterApplyStatus"] = "in-sync"
         doc["CacheParameterGroup"]["CacheNodeIdsToReboot"] = []
@@ -819,6 +893,10 @@ class ElastiCacheProvider(Groups):
         self, ctx: Scope, name: str, cluster: Json, source: str, group: Json | None = None
     ) -> Json:
         """Write the cluster's data (SAVE) and keep a copy of its RDB file as the snapshot."""
+        if cluster["Engine"] == "memcached":
+            raise errors.SnapshotFeatureNotSupportedFault(
+                "This cache cluster does not support snapshots."
+            )
         if self._get(ctx, "snapshot", name) is not None:
             raise errors.SnapshotAlreadyExistsFault(
                 f"Snapshot with specified name [{name}] already exists."
