@@ -146,6 +146,21 @@ def test_delete_asks_for_a_final_snapshot_and_honours_protection(
     with pytest.raises(ClientError) as info:
         rds.start_db_instance(DBInstanceIdentifier=ident)
     assert info.value.response["Error"]["Code"] == "InvalidDBInstanceState"
+    rds.add_tags_to_resource(
+        ResourceName=wait_for(rds, ident)["DBInstanceArn"], Tags=[{"Key": "k", "Value": "v"}]
+    )
+    renamed = unique("renamed")
+    rds.modify_db_instance(
+        DBInstanceIdentifier=ident, NewDBInstanceIdentifier=renamed, ApplyImmediately=True
+    )
+    with pytest.raises(ClientError) as info:
+        rds.describe_db_instances(DBInstanceIdentifier=ident)
+    assert info.value.response["Error"]["Code"] == "DBInstanceNotFound"
+    ident, found = renamed, wait_for(rds, renamed)
+    assert psql(found["Endpoint"], PASSWORD, "SELECT current_database()") == "app"
+    assert rds.list_tags_for_resource(ResourceName=found["DBInstanceArn"])["TagList"] == [
+        {"Key": "k", "Value": "v"}
+    ]
     rds.modify_db_instance(DBInstanceIdentifier=ident, DeletionProtection=False)
     final = unique("final")
     rds.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=final)

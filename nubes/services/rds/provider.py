@@ -877,11 +877,6 @@ class RdsProvider(ServiceProvider):
 
     def modify_db_instance(self, ctx: RequestContext, params: Json) -> Json:
         doc = self._get(ctx, params["DBInstanceIdentifier"])
-        ident = doc["DBInstanceIdentifier"]
-        if params.get("NewDBInstanceIdentifier"):
-            raise errors.InvalidParameterCombination(
-                "Renaming a DB instance is not supported by nubes yet."
-            )
         self._require(doc, "available")
         immediately = bool(params.get("ApplyImmediately", False))
         pending: Json = dict(doc.get("PendingModifiedValues") or {})
@@ -926,13 +921,15 @@ class RdsProvider(ServiceProvider):
             deferred["AllocatedStorage"] = params["AllocatedStorage"]
         if "MultiAZ" in params:
             deferred["MultiAZ"] = bool(params["MultiAZ"])
+        new_name = params.get("NewDBInstanceIdentifier")
+        if new_name:
+            self._check_identifier("NewDBInstanceIdentifier", new_name)
+            if self._row(ctx.account_id, ctx.region, new_name) is not None:
+                raise errors.DBInstanceAlreadyExistsFault("DB instance already exists")
+            deferred["DBInstanceIdentifier"] = new_name.lower()
         out = dict(doc)
         if deferred and immediately:
-            doc.update(deferred)
-            if doc["MultiAZ"]:
-                doc["SecondaryAvailabilityZone"] = f"{ctx.region}b"
-            else:
-                doc.pop("SecondaryAvailabilityZone", None)
+            self._apply_pending(ctx, doc, deferred)
             out["PendingModifiedValues"] = {**pending, **deferred}
             pending.pop("MasterUserPassword", None)
             doc["PendingModifiedValues"] = pending
@@ -942,8 +939,31 @@ class RdsProvider(ServiceProvider):
             doc["PendingModifiedValues"] = {**pending, **deferred}
         self._save(ctx.account_id, ctx.region, doc)
         if work is not None:
-            self._later(ctx.account_id, ctx.region, ident, work)
+            self._later(ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], work)
         return {"DBInstance": self._out(out)}
+
+    def _apply_pending(self, ctx: RequestContext, doc: Json, changes: Json) -> None:
+        """Make modifications take effect (at once, or at the reboot they waited for)."""
+        for key in ("DBInstanceClass", "AllocatedStorage", "MultiAZ"):
+            if key in changes:
+                doc[key] = changes[key]
+        if doc["MultiAZ"]:
+            doc["SecondaryAvailabilityZone"] = f"{ctx.region}b"
+        else:
+            doc.pop("SecondaryAvailabilityZone", None)
+        new_name = changes.get("DBInstanceIdentifier")
+        if new_name and new_name != doc["DBInstanceIdentifier"]:
+            # The cluster's directory is named by the resource id, so only the records move.
+            self.store.execute(
+                "DELETE FROM rds_instances WHERE account = ? AND region = ? AND id = ?",
+                (ctx.account_id, ctx.region, doc["DBInstanceIdentifier"]),
+            )
+            old_arn = doc["DBInstanceArn"]
+            tags = self.env.tags.get(old_arn)
+            self.env.tags.remove(old_arn, list(tags))
+            doc["DBInstanceIdentifier"] = new_name
+            doc["DBInstanceArn"] = arn("rds", ctx.region, ctx.account_id, f"db:{new_name}")
+            self.env.tags.set(doc["DBInstanceArn"], tags)
 
     def reboot_db_instance(self, ctx: RequestContext, params: Json) -> Json:
         doc = self._get(ctx, params["DBInstanceIdentifier"])
@@ -952,10 +972,7 @@ class RdsProvider(ServiceProvider):
             raise errors.InvalidDBInstanceStateFault(
                 "Cannot force a failover for a DB instance that is not configured as Multi-AZ."
             )
-        pending = doc.get("PendingModifiedValues") or {}
-        for key in ("DBInstanceClass", "AllocatedStorage", "MultiAZ"):
-            if key in pending:
-                doc[key] = pending[key]
+        self._apply_pending(ctx, doc, doc.get("PendingModifiedValues") or {})
         doc["PendingModifiedValues"] = {}
         doc["DBInstanceStatus"] = "rebooting"
         self._save(ctx.account_id, ctx.region, doc)
