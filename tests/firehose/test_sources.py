@@ -180,3 +180,36 @@ def test_logs_delivery_destination_takes_a_delivery_stream(
     )["deliveryDestination"]
     assert made["deliveryDestinationType"] == "FH"
     assert made["deliveryDestinationConfiguration"]["destinationResourceArn"] == arn
+
+
+def test_sns_subscription_delivers_to_firehose(
+    firehose: Any,
+    s3: Any,
+    bucket: str,
+    hose: Callable[..., str],
+    client: Callable[..., Any],
+    unique: Callable[[str], str],
+    advance: Callable[[float], None],
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 0})
+    arn = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"
+    ]
+    sns = client("sns")
+    topic = sns.create_topic(Name=unique("to-hose"))["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="firehose",
+        Endpoint=arn,
+        Attributes={"SubscriptionRoleArn": ROLE, "RawMessageDelivery": "true"},
+    )
+    sns.publish(TopicArn=topic, Message="to the hose")
+    advance(1)
+    deadline = time.monotonic() + 20
+    while True:
+        found = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    [obj] = found
+    assert s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read() == b"to the hose"

@@ -678,6 +678,8 @@ class SnsProvider(ServiceProvider):
             self._post(sub, body, "Notification", note.message_id)
         elif sub.protocol == "lambda":
             self._to_lambda(sub, note)
+        elif sub.protocol == "firehose":
+            self._to_firehose(sub, note)
         else:
             kind = {"email-json": "email", "sms": "sms", "application": "application"}.get(
                 sub.protocol, sub.protocol
@@ -710,6 +712,27 @@ class SnsProvider(ServiceProvider):
         queue = parse_arn(sub.endpoint)
         try:
             self.env.providers.invoke("sqs", "SendMessage", params, queue.account, queue.region)
+        except ServiceError:
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
+            self._dead_letter(sub, note)
+        else:
+            sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsDelivered")
+
+    def _to_firehose(self, sub: Subscription, note: Notification) -> None:
+        body = (
+            note.text_for("firehose")
+            if sub.raw
+            else note.envelope(self.signer, "firehose", sub.arn)
+        )
+        stream = parse_arn(sub.endpoint)
+        params: Json = {
+            "DeliveryStreamName": stream.resource.split("/", 1)[-1],
+            "Record": {"Data": body.encode()},
+        }
+        try:
+            self.env.providers.invoke(
+                "firehose", "PutRecord", params, stream.account, stream.region
+            )
         except ServiceError:
             sns_metrics.count(self.env, sub.topic_arn, "NumberOfNotificationsFailed")
             self._dead_letter(sub, note)
