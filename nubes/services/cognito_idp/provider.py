@@ -28,7 +28,7 @@ from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.protocol.base import ServiceError
 from nubes.services.base import ServiceProvider
-from nubes.services.cognito_idp import srp, triggers
+from nubes.services.cognito_idp import srp, totp, triggers
 from nubes.services.cognito_idp.errors import errors
 from nubes.services.cognito_idp.tokens import PoolKey, new_key, unverified_claims
 from nubes.services.cognito_idp.users import (
@@ -166,15 +166,6 @@ def _page(items: list[Any], limit: int, token: str | None) -> tuple[list[Any], s
     return items[start:end], encode_token(end) if end < len(items) else None
 
 
-def _check_mfa(mode: str) -> None:
-    # No MFA factor can be registered here (no SMS, no authenticator app), so a pool that
-    # requires one could never sign anybody in.
-    if mode == "ON":
-        raise errors.InvalidParameterException(
-            "MfaConfiguration ON is not supported by nubes: no MFA factor can be registered."
-        )
-
-
 def _same(given: str, expected: str) -> bool:
     """A constant-time comparison that takes any text a client sends (compare_digest refuses
     non-ASCII str)."""
@@ -252,7 +243,6 @@ class CognitoIdpProvider(ServiceProvider):
                 "Password policy minimum length must be between 6 and 99."
             )
         mfa = req.get("MfaConfiguration") or "OFF"
-        _check_mfa(mfa)
         doc = {
             **base,
             "Policies": {**(req.get("Policies") or {}), "PasswordPolicy": policy},
@@ -1074,7 +1064,7 @@ class CognitoIdpProvider(ServiceProvider):
         user = self._admin_user(pool, req["Username"])
         out = self._user_type(user)
         out["UserAttributes"] = out.pop("Attributes")
-        return out
+        return {**out, **self._mfa_user_out(user)}
 
     def admin_delete_user(self, ctx: RequestContext, req: Json) -> Json:
         pool = self._pool(ctx, req["UserPoolId"])
@@ -1384,7 +1374,11 @@ class CognitoIdpProvider(ServiceProvider):
 
     def get_user(self, ctx: RequestContext, req: Json) -> Json:
         _, user, _ = self._token_user(req["AccessToken"])
-        return {"Username": user["Username"], "UserAttributes": _attr_list(user["Attributes"])}
+        return {
+            "Username": user["Username"],
+            "UserAttributes": _attr_list(user["Attributes"]),
+            **self._mfa_user_out(user),
+        }
 
     def update_user_attributes(self, ctx: RequestContext, req: Json) -> Json:
         pool, user, claims = self._token_user(req["AccessToken"])
@@ -1479,7 +1473,6 @@ class CognitoIdpProvider(ServiceProvider):
     def set_user_pool_mfa_config(self, ctx: RequestContext, req: Json) -> Json:
         pool = self._pool(ctx, req["UserPoolId"])
         mode = req.get("MfaConfiguration") or pool.get("MfaConfiguration") or "OFF"
-        _check_mfa(mode)
         pool["MfaConfiguration"] = mode
         factors = (
             "SmsMfaConfiguration",
@@ -1848,7 +1841,115 @@ class CognitoIdpProvider(ServiceProvider):
                     "userAttributes": json.dumps(shown),
                 },
             }
-        return {"ChallengeParameters": {}, "AuthenticationResult": self._issue(pool, client, user)}
+        return self._mfa_or_tokens(pool, client, user)
+
+    def _mfa_or_tokens(
+        self, pool: Json, client: Json, user: Json, source: str = "TokenGeneration_Authentication"
+    ) -> Json:
+        """The second factor a pool with MFA asks for (an authenticator app's code, or setting
+        one up when MFA is required), else tokens."""
+        mode = pool.get("MfaConfiguration") or "OFF"
+        if mode != "OFF" and self._totp_enabled(user):
+            return {
+                "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                "Session": self._new_session(pool, client, user, "SOFTWARE_TOKEN_MFA"),
+                "ChallengeParameters": {},
+            }
+        if mode == "ON":
+            return {
+                "ChallengeName": "MFA_SETUP",
+                "Session": self._new_session(pool, client, user, "MFA_SETUP"),
+                "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
+            }
+        return {
+            "ChallengeParameters": {},
+            "AuthenticationResult": self._issue(pool, client, user, source=source),
+        }
+
+    @staticmethod
+    def _totp_enabled(user: Json) -> bool:
+        return bool((user.get("_Mfa") or {}).get("Enabled") and user.get("_Totp"))
+
+    def _mfa_user_out(self, user: Json) -> Json:
+        if not self._totp_enabled(user):
+            return {}
+        return {
+            "UserMFASettingList": ["SOFTWARE_TOKEN_MFA"],
+            "PreferredMfaSetting": "SOFTWARE_TOKEN_MFA",
+        }
+
+    def _software_token_user(self, req: Json) -> tuple[Json, Json, Json | None]:
+        """(pool, user, session doc) of an AssociateSoftwareToken or VerifySoftwareToken call,
+        named by an access token or by an MFA_SETUP session (then taken)."""
+        if req.get("AccessToken"):
+            pool, user, _ = self._token_user(req["AccessToken"])
+            return pool, user, None
+        row = self.store.query_one(
+            "SELECT * FROM cognito_sessions WHERE id = ?", (req.get("Session") or "",)
+        )
+        doc = json.loads(row["doc"]) if row else None
+        if (
+            row is None
+            or doc is None
+            or doc["challenge"] != "MFA_SETUP"
+            or row["expires"] <= _now()
+        ):
+            raise errors.NotAuthorizedException("Invalid session for the user.")
+        self.store.execute("DELETE FROM cognito_sessions WHERE id = ?", (req["Session"],))
+        pool_row = self._pool_row(row["pool"])
+        if pool_row is None:
+            raise errors.NotAuthorizedException("Invalid session for the user.")
+        pool = json.loads(pool_row["doc"])
+        doc["pool"] = row["pool"]
+        return pool, self._session_user(pool, doc), doc
+
+    def _next_setup_session(self, pool: Json, user: Json, session: Json | None) -> Json:
+        if session is None:
+            return {}
+        client = self._client(session["client"])
+        return {"Session": self._new_session(pool, client, user, "MFA_SETUP")}
+
+    def associate_software_token(self, ctx: RequestContext, req: Json) -> Json:
+        pool, user, session = self._software_token_user(req)
+        user["_TotpPending"] = totp.new_secret()
+        self._save_user(pool, user)
+        return {"SecretCode": user["_TotpPending"], **self._next_setup_session(pool, user, session)}
+
+    def verify_software_token(self, ctx: RequestContext, req: Json) -> Json:
+        pool, user, session = self._software_token_user(req)
+        pending = user.get("_TotpPending")
+        if not pending:
+            raise errors.InvalidParameterException("User has not set up software token mfa")
+        if not totp.matches(pending, req["UserCode"], _now()):
+            raise errors.EnableSoftwareTokenMFAException("Code mismatch")
+        user["_Totp"] = pending
+        del user["_TotpPending"]
+        if session is not None:
+            user["_Mfa"] = {"Enabled": True, "Preferred": True}
+        self._save_user(pool, user)
+        return {"Status": "SUCCESS", **self._next_setup_session(pool, user, session)}
+
+    def _mfa_preference(self, pool: Json, user: Json, settings: Json | None) -> None:
+        if settings is None:
+            return
+        if settings.get("Enabled") and not user.get("_Totp"):
+            raise errors.InvalidParameterException("User has not verified software token mfa")
+        user["_Mfa"] = {
+            "Enabled": bool(settings.get("Enabled")),
+            "Preferred": bool(settings.get("PreferredMfa")),
+        }
+        self._save_user(pool, user)
+
+    def set_user_mfa_preference(self, ctx: RequestContext, req: Json) -> Json:
+        pool, user, _ = self._token_user(req["AccessToken"])
+        self._mfa_preference(pool, user, req.get("SoftwareTokenMfaSettings"))
+        return {}
+
+    def admin_set_user_mfa_preference(self, ctx: RequestContext, req: Json) -> Json:
+        pool = self._pool(ctx, req["UserPoolId"])
+        user = self._admin_user(pool, req["Username"])
+        self._mfa_preference(pool, user, req.get("SoftwareTokenMfaSettings"))
+        return {}
 
     def _new_session(
         self, pool: Json, client: Json, user: Json, challenge: str, **extra: Any
@@ -1968,11 +2069,27 @@ class CognitoIdpProvider(ServiceProvider):
             user["UserStatus"] = "CONFIRMED"
             user.pop("_TemporaryUntil", None)
             self._save_user(pool, user)
+            return self._mfa_or_tokens(
+                pool, client, user, source="TokenGeneration_NewPasswordChallenge"
+            )
+        if challenge == "SOFTWARE_TOKEN_MFA":
+            session = self._take_session(req.get("Session") or "", client, challenge)
+            user = self._session_user(pool, session)
+            given = answers.get("SOFTWARE_TOKEN_MFA_CODE") or ""
+            if not totp.matches(user.get("_Totp") or "", given, _now()):
+                raise errors.CodeMismatchException("Invalid code received for user")
             return {
                 "ChallengeParameters": {},
-                "AuthenticationResult": self._issue(
-                    pool, client, user, source="TokenGeneration_NewPasswordChallenge"
-                ),
+                "AuthenticationResult": self._issue(pool, client, user),
+            }
+        if challenge == "MFA_SETUP":
+            session = self._take_session(req.get("Session") or "", client, challenge)
+            user = self._session_user(pool, session)
+            if not self._totp_enabled(user):
+                raise errors.InvalidParameterException("User has not verified software token mfa")
+            return {
+                "ChallengeParameters": {},
+                "AuthenticationResult": self._issue(pool, client, user),
             }
         raise errors.InvalidParameterException(f"Unsupported challenge: {challenge}")
 
