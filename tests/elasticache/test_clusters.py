@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -234,3 +237,29 @@ def test_engine_versions_and_default_groups(ec: Any) -> None:
     defaults = ec.describe_engine_default_parameters(CacheParameterGroupFamily="redis7")
     names = {p["ParameterName"] for p in defaults["EngineDefaults"]["Parameters"]}
     assert "maxmemory-policy" in names
+
+
+def test_a_crashed_node_is_started_again(ec: Any) -> None:
+    ec.create_cache_cluster(CacheClusterId="phoenix", Engine="redis")
+    port = node_port(ec, "phoenix")
+    command(port, "SET", "before", "crash")
+    command(port, "SAVE")
+    info = command(port, "INFO", "server")
+    pid = int(info.split(b"process_id:")[1].split(b"\r")[0])
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    revived = None
+    while time.monotonic() < deadline:
+        try:
+            revived = int(
+                command(node_port(ec, "phoenix"), "INFO", "server")
+                .split(b"process_id:")[1]
+                .split(b"\r")[0]
+            )
+        except OSError:
+            revived = None
+        if revived not in (None, pid):
+            break
+        time.sleep(0.05)
+    assert revived not in (None, pid)
+    assert command(node_port(ec, "phoenix"), "GET", "before") == b"crash"

@@ -11,6 +11,7 @@ nothing, as on AWS: a reboot empties it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,8 +171,39 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 class Nodes:
     """The running cache nodes of one nubes, by key."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_exit: Callable[[str], None] | None = None) -> None:
         self.procs: dict[str, tuple[NodeSpec, subprocess.Popen[bytes]]] = {}
+        self.on_exit = on_exit
+        """Called with a node's key when its server exits without being stopped (crashed,
+        killed): the owner starts it again."""
+        self._watches: dict[str, tuple[asyncio.AbstractEventLoop, int]] = {}
+
+    def _watch(self, key: str, proc: subprocess.Popen[bytes]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # started outside the server's loop (nothing to tell then)
+            return
+        fd = os.pidfd_open(proc.pid)
+        loop.add_reader(fd, self._exited, key, proc)
+        self._watches[key] = (loop, fd)
+
+    def _unwatch(self, key: str) -> None:
+        watch = self._watches.pop(key, None)
+        if watch is not None:
+            loop, fd = watch
+            loop.remove_reader(fd)
+            os.close(fd)
+
+    def _exited(self, key: str, proc: subprocess.Popen[bytes]) -> None:
+        self._unwatch(key)
+        entry = self.procs.get(key)
+        if entry is None or entry[1] is not proc:
+            return
+        del self.procs[key]
+        proc.wait()
+        (entry[0].directory / PID_FILE).unlink(missing_ok=True)
+        if self.on_exit is not None:
+            self.on_exit(key)
 
     def running(self, key: str) -> bool:
         entry = self.procs.get(key)
@@ -230,6 +263,7 @@ class Nodes:
                 # Another server may answer on the port while ours fails to bind it: the
                 # answer counts only when it comes from our process.
                 if _serving_pid(spec) == proc.pid:
+                    self._watch(spec.key, proc)
                     return spec.port
             except (OSError, RespError):
                 pass
@@ -247,6 +281,7 @@ class Nodes:
 
     def stop(self, key: str, save: bool = True) -> None:
         """Stop the node; with ``save`` its data is written to its RDB file first."""
+        self._unwatch(key)
         entry = self.procs.pop(key, None)
         if entry is None:
             return
@@ -261,6 +296,8 @@ class Nodes:
                 proc.wait()
 
     def stop_all(self) -> None:
+        for key in list(self._watches):
+            self._unwatch(key)
         procs = list(self.procs.values())
         self.procs.clear()
         for _, proc in procs:

@@ -22,7 +22,7 @@ from nubes.runtime.elasticache.nodes import NodeFailed, Nodes, NodeSpec
 from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_version
 from nubes.services.elasticache.errors import errors
 from nubes.services.elasticache.groups import Groups, send
-from nubes.services.elasticache.records import MIGRATIONS, Scope, identifier, public
+from nubes.services.elasticache.records import MIGRATIONS, Scope, Where, identifier, public
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -58,7 +58,7 @@ class ElastiCacheProvider(Groups):
             if settings.ephemeral
             else Path(settings.data_dir) / "elasticache"
         )
-        self.nodes = Nodes()
+        self.nodes = Nodes(on_exit=self._revive)
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
@@ -450,11 +450,30 @@ class ElastiCacheProvider(Groups):
             raise errors.InvalidParameterCombinationException(
                 f"The cache node could not be restarted: {exc}"
             ) from exc
+        self._follow(ctx, doc)
+
+    def _follow(self, ctx: Scope, doc: Json) -> None:
+        """Replicas follow their primary to the port it listens on now."""
         for other in self._all(ctx, "cluster"):
-            # Replicas follow their primary to the port it listens on now.
             if other.get("_primary") == doc["CacheClusterId"] and other != doc:
                 port = doc["CacheNodes"][0]["Endpoint"]["Port"]
                 send(other, "REPLICAOF", ADDRESS, port)
+
+    def _revive(self, key: str) -> None:
+        """A node's server exited on its own: start it again from its data, as ElastiCache
+        replaces a failed node."""
+        account, region, cluster_id, node_id = key.split("/")
+        where = Where(account, region)
+        with self.store.transaction():
+            doc = self._get(where, "cluster", cluster_id)
+            if doc is None:
+                return
+            try:
+                self._run(where, doc, [node_id])
+            except NodeFailed:
+                doc["CacheClusterStatus"] = "incompatible-parameters"
+            self._save_cluster(where, doc)
+            self._follow(where, doc)
 
     def reboot_cache_cluster(self, ctx: RequestContext, req: Json) -> Json:
         doc = self._available(ctx, req["CacheClusterId"])
