@@ -25,6 +25,9 @@ def test_create_describe_settles_to_active(
     assert arn == f"arn:aws:firehose:us-east-1:000000000000:deliverystream/{name}"
     desc = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
     assert desc["DeliveryStreamStatus"] == "CREATING"
+    with pytest.raises(ClientError) as err:
+        firehose.put_record(DeliveryStreamName=name, Record={"Data": b"early"})
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert desc["DeliveryStreamType"] == "DirectPut"
     assert desc["VersionId"] == "1"
     [dest] = desc["Destinations"]

@@ -565,7 +565,9 @@ class FirehoseProvider(ServiceProvider):
             raise errors.InvalidArgumentException(
                 f"This operation is not permitted on {stream.type} delivery stream type."
             )
-        if stream.status == "DELETING":
+        if stream.status != "ACTIVE":
+            # AWS: "Attempts to send data to a delivery stream that is not in the ACTIVE state
+            # cause an exception."
             raise _not_found(name, ctx.account_id)
         return stream
 
