@@ -525,3 +525,20 @@ def test_dynamic_partitioning_by_lambda(
         assert by_prefix == {"kind=x": records[0], "kind=y": records[1]}
     finally:
         lam.delete_function(FunctionName=fn)
+
+
+def test_objects_carry_the_stream_version(
+    firehose: Any, s3: Any, bucket: str, hose: Callable[..., str], advance: Callable[[float], None]
+) -> None:
+    name = hose(BufferingHints={"IntervalInSeconds": 60})
+    firehose.update_destination(
+        DeliveryStreamName=name,
+        CurrentDeliveryStreamVersionId="1",
+        DestinationId="destinationId-000000000001",
+        ExtendedS3DestinationUpdate={"Prefix": "v2/", "BufferingHints": {"IntervalInSeconds": 0}},
+    )
+    firehose.put_record(DeliveryStreamName=name, Record={"Data": b"after"})
+    advance(1)
+    [obj] = wait_for_objects(s3, bucket)
+    assert obj["Key"].startswith("v2/")
+    assert f"/{name}-2-" in obj["Key"]
