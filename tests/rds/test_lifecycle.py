@@ -52,6 +52,8 @@ def test_a_managed_master_password_lives_in_secrets_manager(
     assert value["username"] == "master"
     endpoint = wait_for(rds, ident)["Endpoint"]
     assert psql(endpoint, value["password"], "SELECT current_user") == "master"
+    events = rds.describe_events(SourceIdentifier=ident, SourceType="db-instance")["Events"]
+    assert "DB instance created" in [e["Message"] for e in events]
     with pytest.raises(ClientError) as info:
         rds.modify_db_instance(DBInstanceIdentifier=ident, MasterUserPassword="another-Pass1")
     assert info.value.response["Error"]["Code"] == "InvalidParameterCombination"
@@ -100,6 +102,11 @@ def test_an_instance_stopped_for_seven_days_starts_again(
     requests.post(f"{endpoint}/_nubes/clock", json={"advance": 86_400 + 120}, timeout=10)
     found = wait_for(rds, ident)
     assert psql(found["Endpoint"], "sleeper-Passw0rd", "SELECT 1", db="postgres") == "1"
+    events = rds.describe_events(SourceIdentifier=ident, SourceType="db-instance")["Events"]
+    assert [e["Message"] for e in events][-2:] == [
+        "DB instance is being started due to it exceeding the maximum allowed time being stopped.",
+        "DB instance started",
+    ]
     rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
     _gone(rds, ident)
 

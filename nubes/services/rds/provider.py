@@ -19,12 +19,14 @@ import string
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
 from nubes.core.arns import arn
 from nubes.core.context import RequestContext
+from nubes.core.events import Event
 from nubes.core.metrics import Datapoint
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import from_list, to_list
@@ -76,9 +78,20 @@ MIGRATIONS = (
         PRIMARY KEY (account, region, name)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE rds_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        at REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX rds_events_at ON rds_events (account, region, at);
+    """,
 )
 
 DAY = 86_400.0
+EVENT_DAYS = 14
 AUTO_START = 7 * DAY
 TICK = 60.0
 DEFAULT_PORT = 5432
@@ -125,6 +138,14 @@ INVALID_ID = (
     "contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain "
     "two consecutive hyphens."
 )
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
 
 
 def _private(doc: Json) -> Json:
@@ -223,12 +244,23 @@ class RdsProvider(ServiceProvider):
             self._tick()
 
     def _tick(self) -> None:
-        """Stopped instances whose seven days are over start again, as AWS does."""
+        """Stopped instances whose seven days are over start again, as AWS does; events
+        older than AWS's 14 days are forgotten."""
         now = clock.now()
+        self.store.execute("DELETE FROM rds_events WHERE at < ?", (now - EVENT_DAYS * DAY,))
         for row in self.store.query("SELECT * FROM rds_instances WHERE status = 'stopped'"):
             doc = json.loads(row["doc"])
             if doc.get("_AutoStartAt", now + 1) <= now:
                 self._set_status(row["account"], row["region"], row["id"], "starting")
+                self._event(
+                    row["account"],
+                    row["region"],
+                    doc,
+                    "notification",
+                    "DB instance is being started due to it exceeding the maximum allowed time "
+                    "being stopped.",
+                    154,
+                )
                 self._later(row["account"], row["region"], row["id"], self._boot)
 
     # -- records -------------------------------------------------------------------------------
@@ -402,6 +434,10 @@ class RdsProvider(ServiceProvider):
             await self.servers.sql(self._data(doc), doc["MasterUsername"], "CHECKPOINT;")
         with self.store.transaction():
             self._set_status(account, region, ident, "available", LatestRestorableTime=clock.now())
+            if "_RestoreFrom" in doc:
+                self._event(account, region, doc, "creation", "Restored from snapshot", 43)
+            else:
+                self._event(account, region, doc, "creation", "DB instance created", 5)
 
     async def _boot(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -415,6 +451,10 @@ class RdsProvider(ServiceProvider):
         with self.store.transaction():
             groups = [{**g, "ParameterApplyStatus": "in-sync"} for g in doc["DBParameterGroups"]]
             self._set_status(account, region, ident, "available", DBParameterGroups=groups)
+            if doc["DBInstanceStatus"] == "starting":
+                self._event(account, region, doc, "notification", "DB instance started", 88)
+            else:
+                self._event(account, region, doc, "availability", "DB instance restarted", 6)
 
     async def _halt(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -425,6 +465,7 @@ class RdsProvider(ServiceProvider):
             self._set_status(
                 account, region, ident, "stopped", _AutoStartAt=clock.now() + AUTO_START
             )
+            self._event(account, region, doc, "notification", "DB instance stopped", 87)
 
     async def _delete(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -447,6 +488,7 @@ class RdsProvider(ServiceProvider):
             )
             tags = self.env.tags.get(doc["DBInstanceArn"])
             self.env.tags.remove(doc["DBInstanceArn"], list(tags))
+            self._event(account, region, doc, "deletion", "DB instance deleted", 3)
 
     async def _password(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -460,6 +502,9 @@ class RdsProvider(ServiceProvider):
         await self.servers.sql(self._data(doc), user, statement)
         with self.store.transaction():
             self._set_status(account, region, ident, "available")
+            self._event(
+                account, region, doc, "configuration change", "Reset master credentials", 16
+            )
 
     async def _apply_parameters(self, account: str, region: str, ident: str) -> None:
         doc = self._doc(account, region, ident)
@@ -505,9 +550,104 @@ class RdsProvider(ServiceProvider):
                 snap = json.loads(row["doc"])
                 snap.update(Status="available", PercentProgress=100)
                 self._save_snapshot(account, region, snap)
+                self._event(
+                    account,
+                    region,
+                    snap,
+                    "creation",
+                    "Manual snapshot created",
+                    42,
+                    kind="DB_SNAPSHOT",
+                )
             inst = self._row(account, region, doc["DBInstanceIdentifier"])
             if inst is not None and inst["status"] == "backing-up":
                 self._set_status(account, region, doc["DBInstanceIdentifier"], "available")
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        account: str,
+        region: str,
+        doc: Json,
+        category: str,
+        message: str,
+        number: int,
+        kind: str = "DB_INSTANCE",
+    ) -> None:
+        """An RDS event: kept for DescribeEvents and sent to EventBridge as AWS sends it."""
+        now = clock.now()
+        if kind == "DB_INSTANCE":
+            ident, source_arn = doc["DBInstanceIdentifier"], doc["DBInstanceArn"]
+            detail_type = "RDS DB Instance Event"
+        else:
+            ident, source_arn = doc["DBSnapshotIdentifier"], doc["DBSnapshotArn"]
+            detail_type = "RDS DB Snapshot Event"
+        record = {
+            "SourceIdentifier": ident,
+            "SourceType": kind.lower().replace("_", "-"),
+            "Message": message,
+            "EventCategories": [category],
+            "Date": now,
+            "SourceArn": source_arn,
+        }
+        self.store.execute(
+            "INSERT INTO rds_events (account, region, at, doc) VALUES (?, ?, ?, ?)",
+            (account, region, now, json.dumps(record)),
+        )
+        self.env.events.emit(
+            Event(
+                account,
+                region,
+                "aws.rds",
+                detail_type,
+                {
+                    "EventCategories": [category],
+                    "SourceType": kind,
+                    "SourceArn": source_arn,
+                    "Date": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "Message": message,
+                    "SourceIdentifier": ident,
+                    "EventID": f"RDS-EVENT-{number:04d}",
+                },
+                resources=(source_arn,),
+                time=now,
+            )
+        )
+
+    def describe_events(self, ctx: RequestContext, params: Json) -> Json:
+        now = clock.now()
+        end = _seconds(params.get("EndTime"), now)
+        start = _seconds(params.get("StartTime"), end - 60 * params.get("Duration", 60))
+        rows = self.store.query(
+            "SELECT seq, doc FROM rds_events WHERE account = ? AND region = ? AND at >= ? "
+            "AND at <= ? ORDER BY seq",
+            (ctx.account_id, ctx.region, start, end),
+        )
+        found = []
+        kind = params.get("SourceType")
+        categories = set(params.get("EventCategories") or ())
+        for row in rows:
+            record = json.loads(row["doc"])
+            if params.get("SourceIdentifier") and (
+                record["SourceIdentifier"] != params["SourceIdentifier"].lower()
+            ):
+                continue
+            if kind and record["SourceType"] != kind:
+                continue
+            if categories and not categories & set(record["EventCategories"]):
+                continue
+            found.append((row["seq"], record))
+        try:
+            page, marker = paginate(
+                found, self._max_records(params), params.get("Marker"), lambda e: e[0]
+            )
+        except InvalidToken:
+            raise errors.InvalidParameterValue("The parameter Marker is not valid.") from None
+        out: Json = {"Events": [record for _, record in page]}
+        if marker:
+            out["Marker"] = marker
+        return out
 
     # -- validation ------------------------------------------------------------------------------
 
