@@ -4,7 +4,8 @@ DynamoDB refuses a body over 16 MB with 413 before reading it, inflates gzip and
 bodies on every operation (SDKs compress large requests when asked), stamps each response with
 ``x-amz-crc32`` (the CRC32 of the body, which botocore checks and retries on mismatch) and
 ``Server: Server``, answers an unsigned ``GET /`` on its endpoint with a health line and answers
-browsers' CORS preflights.
+browsers' CORS preflights. Browsers calling DynamoDB or Cognito user pools get CORS headers on
+every answer.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def _preflight(req: HttpRequest, host: str) -> HttpResponse | None:
 
 EXPOSED = "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-crc32,Date"
 """Response headers a browser's SDK reads: the request id, the error type and the checksum."""
+BROWSER_CALLED = frozenset(("dynamodb", "cognito-idp"))
+"""JSON RPC services web pages call straight from the browser (Amplify signing users in to
+Cognito, the JavaScript SDK): their answers carry CORS headers for any origin."""
 
 
 def prepare(service: str, op: OperationModel, req: HttpRequest) -> None:
@@ -100,6 +104,9 @@ def _inflate(req: HttpRequest, wbits: int, name: str) -> None:
 def finish(service: str, req: HttpRequest, resp: HttpResponse) -> None:
     """Add the response headers the service sends on every answer; gzip the body for a client
     that accepts it (the checksum is then of the bytes sent, as SDKs verify it)."""
+    if service in BROWSER_CALLED and "origin" in req.headers:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        resp.headers["Access-Control-Expose-Headers"] = EXPOSED
     if service != "dynamodb":
         return
     resp.headers["Server"] = "Server"

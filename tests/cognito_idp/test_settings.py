@@ -279,3 +279,42 @@ def test_resource_servers_and_token_endpoint(
         timeout=10,
     )
     assert by_host.status_code == 200 and "access_token" in by_host.json()
+
+
+def test_browser_sign_in_gets_cors_headers(
+    client: Callable[..., Any], unique: Callable[[str], str], endpoint: str
+) -> None:
+    idp = client("cognito-idp")
+    pool_id, app = _pool(idp, unique("spa"))
+    _user(idp, pool_id, "web")
+    origin = {"Origin": "http://app.example"}
+    preflight = requests.options(
+        endpoint,
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    body = {
+        "ClientId": app,
+        "AuthFlow": "USER_PASSWORD_AUTH",
+        "AuthParameters": {"USERNAME": "web", "PASSWORD": PASSWORD},
+    }
+    answer = requests.post(
+        endpoint,
+        json=body,
+        headers={
+            **origin,
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert "x-amzn-RequestId" in answer.headers["access-control-expose-headers"]
+    assert "IdToken" in answer.json()["AuthenticationResult"]
