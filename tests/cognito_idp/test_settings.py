@@ -299,7 +299,7 @@ def test_browser_sign_in_gets_cors_headers(
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"
-    body = {
+    body: dict[str, Any] = {
         "ClientId": app,
         "AuthFlow": "USER_PASSWORD_AUTH",
         "AuthParameters": {"USERNAME": "web", "PASSWORD": PASSWORD},
