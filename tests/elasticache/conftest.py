@@ -28,14 +28,16 @@ def account() -> str:
 
 @pytest.fixture
 def ec(client: Callable[..., Any], account: str) -> Iterator[Any]:
-    """An ElastiCache client of the test's own account; every cluster and replication group the
-    test leaves is deleted afterwards (their redis-server processes end with the test)."""
+    """An ElastiCache client of the test's own account; every cluster, replication group and
+    serverless cache the test leaves is deleted afterwards (their servers end with the test)."""
     api = client("elasticache", aws_access_key_id=account)
     yield api
     for group in api.describe_replication_groups()["ReplicationGroups"]:
         api.delete_replication_group(ReplicationGroupId=group["ReplicationGroupId"])
     for cluster in api.describe_cache_clusters()["CacheClusters"]:
         api.delete_cache_cluster(CacheClusterId=cluster["CacheClusterId"])
+    for cache in api.describe_serverless_caches()["ServerlessCaches"]:
+        api.delete_serverless_cache(ServerlessCacheName=cache["ServerlessCacheName"])
 
 
 def node_port(api: Any, cluster_id: str) -> int:

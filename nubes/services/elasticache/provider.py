@@ -21,8 +21,9 @@ from nubes.core.tags import from_list, tag_problems, to_list
 from nubes.runtime.elasticache.nodes import NodeFailed, Nodes, NodeSpec
 from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_version
 from nubes.services.elasticache.errors import errors
-from nubes.services.elasticache.groups import Groups, send
+from nubes.services.elasticache.groups import send
 from nubes.services.elasticache.records import MIGRATIONS, Scope, Where, identifier, public
+from nubes.services.elasticache.serverless import PREFIX, Serverless
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -46,7 +47,7 @@ def _node(number: int, port: int, zone: str) -> Json:
     }
 
 
-class ElastiCacheProvider(Groups):
+class ElastiCacheProvider(Serverless):
     service = "elasticache"
     migrations = MIGRATIONS
 
@@ -62,7 +63,9 @@ class ElastiCacheProvider(Groups):
 
     @classmethod
     def wants_start(cls, env: Environment) -> bool:
-        return cls.has_rows(env, "SELECT 1 FROM elasticache_records WHERE kind = 'cluster'")
+        return cls.has_rows(
+            env, "SELECT 1 FROM elasticache_records WHERE kind IN ('cluster', 'serverless')"
+        )
 
     async def start(self) -> None:
         with self.store.transaction():
@@ -75,6 +78,12 @@ class ElastiCacheProvider(Groups):
                 except NodeFailed:
                     doc["CacheClusterStatus"] = "incompatible-parameters"
                 self._save_cluster(where, doc)
+            for where, doc in self._everywhere("serverless"):
+                try:
+                    self._run_serverless(where, doc)
+                except NodeFailed:
+                    doc["Status"] = "create-failed"
+                self._put(where, "serverless", doc["ServerlessCacheName"], doc)
 
     async def stop(self) -> None:
         self.nodes.stop_all()
@@ -464,6 +473,9 @@ class ElastiCacheProvider(Groups):
         replaces a failed node."""
         account, region, cluster_id, node_id = key.split("/")
         where = Where(account, region)
+        if cluster_id.startswith(PREFIX):
+            self._revive_serverless(where, cluster_id[len(PREFIX) :])
+            return
         with self.store.transaction():
             doc = self._get(where, "cluster", cluster_id)
             if doc is None:
@@ -539,6 +551,11 @@ class ElastiCacheProvider(Groups):
                 "CacheParameterGroup not found",
             ),
             "snapshot": ("snapshot", errors.SnapshotNotFoundFault, "Snapshot not found"),
+            "serverlesscache": (
+                "serverless",
+                errors.ServerlessCacheNotFoundFault,
+                "Serverless cache not found",
+            ),
         }
         if kind not in kinds:
             raise errors.InvalidARNFault(f"The ARN {resource_arn} is not valid.")
