@@ -263,3 +263,51 @@ def test_a_crashed_node_is_started_again(ec: Any) -> None:
         time.sleep(0.05)
     assert revived not in (None, pid)
     assert command(node_port(ec, "phoenix"), "GET", "before") == b"crash"
+
+
+def test_subnet_groups_and_tags(ec: Any, client: Any, account: str) -> None:
+    ec2 = client("ec2", aws_access_key_id=account)
+    subnets = ec2.describe_subnets()["Subnets"]
+    ids = [s["SubnetId"] for s in subnets][:2]
+    group = ec.create_cache_subnet_group(
+        CacheSubnetGroupName="App-Subnets", CacheSubnetGroupDescription="app", SubnetIds=ids
+    )["CacheSubnetGroup"]
+    assert group["CacheSubnetGroupName"] == "app-subnets"
+    assert group["VpcId"] == subnets[0]["VpcId"]
+    assert sorted(s["SubnetIdentifier"] for s in group["Subnets"]) == sorted(ids)
+    with pytest.raises(ClientError) as err:
+        ec.create_cache_subnet_group(
+            CacheSubnetGroupName="app-subnets", CacheSubnetGroupDescription="x", SubnetIds=ids
+        )
+    assert err.value.response["Error"]["Code"] == "CacheSubnetGroupAlreadyExists"
+    with pytest.raises(ClientError) as err:
+        ec.create_cache_subnet_group(
+            CacheSubnetGroupName="bad", CacheSubnetGroupDescription="x", SubnetIds=["subnet-0"]
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidSubnet"
+
+    ec.create_cache_cluster(
+        CacheClusterId="in-vpc", Engine="redis", CacheSubnetGroupName="app-subnets"
+    )
+    with pytest.raises(ClientError) as err:
+        ec.delete_cache_subnet_group(CacheSubnetGroupName="app-subnets")
+    assert err.value.response["Error"]["Code"] == "CacheSubnetGroupInUse"
+
+    arn = ec.describe_cache_clusters(CacheClusterId="in-vpc")["CacheClusters"][0]["ARN"]
+    ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "a", "Value": "1"}])
+    ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "b", "Value": "2"}])
+    listed = ec.remove_tags_from_resource(ResourceName=arn, TagKeys=["a"])["TagList"]
+    assert listed == [{"Key": "b", "Value": "2"}]
+    with pytest.raises(ClientError) as err:
+        ec.remove_tags_from_resource(ResourceName=arn, TagKeys=["zzz"])
+    assert err.value.response["Error"]["Code"] == "TagNotFound"
+    with pytest.raises(ClientError) as err:
+        ec.list_tags_for_resource(ResourceName=arn.replace("in-vpc", "nope"))
+    assert err.value.response["Error"]["Code"] == "CacheClusterNotFound"
+    with pytest.raises(ClientError) as err:
+        ec.list_tags_for_resource(ResourceName="arn:aws:s3:::bucket")
+    assert err.value.response["Error"]["Code"] == "InvalidARN"
+
+    ec.delete_cache_cluster(CacheClusterId="in-vpc")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="app-subnets")
+    assert ec.describe_cache_subnet_groups()["CacheSubnetGroups"] == []
