@@ -35,6 +35,10 @@ class PostgresMissing(RuntimeError):
     pass
 
 
+class PortTaken(RuntimeError):
+    """The server could not listen on its port: another process took it first."""
+
+
 def binary(name: str) -> str | None:
     """Where PostgreSQL's program ``name`` is: PATH, then Debian's versioned directories."""
     found = shutil.which(name)
@@ -228,6 +232,7 @@ class Servers:
     async def start(self, data: Path, port: int) -> None:
         stop_stale(data)
         log = open(data.parent / LOG, "ab")  # noqa: SIM115 - the child keeps it
+        offset = log.tell()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *_as_server(
@@ -257,17 +262,24 @@ class Servers:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if proc.returncode is not None:
-                raise RuntimeError(f"postgres exited with {proc.returncode}: {self.log_tail(data)}")
+                self.procs.pop(data, None)
+                self.ports.pop(data, None)
+                said = self.log_tail(data, offset)
+                if "could not create any TCP/IP sockets" in said:
+                    raise PortTaken(f"port {port} is taken")
+                raise RuntimeError(f"postgres exited with {proc.returncode}: {said}")
             with contextlib.suppress(OSError):
                 lines = (data / "postmaster.pid").read_text().splitlines()
                 if len(lines) >= 8 and lines[7].strip() == "ready":
                     return
             await asyncio.sleep(0.05)
-        raise RuntimeError(f"postgres did not become ready: {self.log_tail(data)}")
+        raise RuntimeError(f"postgres did not become ready: {self.log_tail(data, offset)}")
 
-    def log_tail(self, data: Path) -> str:
-        with contextlib.suppress(OSError):
-            return (data.parent / LOG).read_text(errors="replace")[-500:]
+    def log_tail(self, data: Path, offset: int = 0) -> str:
+        """The end of what the server logged since ``offset``."""
+        with contextlib.suppress(OSError), open(data.parent / LOG, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")[-500:]
         return ""
 
     def pid(self, data: Path) -> int | None:

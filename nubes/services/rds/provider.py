@@ -95,6 +95,7 @@ EVENT_DAYS = 14
 AUTO_START = 7 * DAY
 TICK = 60.0
 DEFAULT_PORT = 5432
+PORT_ATTEMPTS = 5
 IDENTIFIER = re.compile(r"^[A-Za-z](?:-?[A-Za-z0-9])*$")
 PG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 RESERVED_USERS = {"postgres", "rdsadmin", "rds_superuser", "rdsrepladmin", "public", "all"}
@@ -373,16 +374,33 @@ class RdsProvider(ServiceProvider):
         row = self._row(account, region, ident)
         return row is not None and "_RestoreFrom" in json.loads(row["doc"])
 
-    def _taken_ports(self) -> set[int]:
-        return set(self.servers.ports.values())
+    def _taken_ports(self, own: str | None = None) -> set[int]:
+        """Ports of running servers and those every other instance holds (a stopped one gets
+        its port back when it starts)."""
+        taken = set(self.servers.ports.values())
+        with self.store.transaction():
+            rows = self.store.query("SELECT doc FROM rds_instances")
+        for row in rows:
+            doc = json.loads(row["doc"])
+            if doc["DbiResourceId"] != own:
+                taken.add(doc["Endpoint"]["Port"])
+        return taken
 
     async def _run_server(self, account: str, region: str, ident: str, doc: Json) -> None:
         data = self._data(doc)
         port = doc["Endpoint"]["Port"]
-        if not runtime.port_free(port) or port in self._taken_ports():
-            runtime.stop_stale(data)
-            port = runtime.free_port(doc["_PreferredPort"], self._taken_ports())
-        await self.servers.start(data, port)
+        for attempt in range(PORT_ATTEMPTS):
+            taken = self._taken_ports(own=doc["DbiResourceId"])
+            if attempt:
+                taken.add(port)  # someone else bound it between our check and the server's
+            if port in taken or not runtime.port_free(port):
+                port = runtime.free_port(doc["_PreferredPort"], taken)
+            try:
+                await self.servers.start(data, port)
+                break
+            except runtime.PortTaken:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
         if port != doc["Endpoint"]["Port"]:
             with self.store.transaction():
                 fresh = self._row(account, region, ident)
@@ -398,7 +416,7 @@ class RdsProvider(ServiceProvider):
             return
         data = self._data(doc)
         await self.servers.stop(data)
-        runtime.stop_stale(data)
+        await asyncio.to_thread(runtime.stop_stale, data)
         await self.servers.initdb(data, doc["MasterUsername"], doc["_Password"])
         self._write_parameters(doc)
         await self._run_server(account, region, ident, doc)
@@ -416,7 +434,7 @@ class RdsProvider(ServiceProvider):
             return
         data = self._data(doc)
         await self.servers.stop(data)
-        runtime.stop_stale(data)
+        await asyncio.to_thread(runtime.stop_stale, data)
         shutil.rmtree(data, ignore_errors=True)
         source = self.root / "snapshots" / doc["_RestoreFrom"]
         await asyncio.to_thread(shutil.copytree, source, data)
@@ -445,7 +463,7 @@ class RdsProvider(ServiceProvider):
             return
         data = self._data(doc)
         await self.servers.stop(data)
-        runtime.stop_stale(data)
+        await asyncio.to_thread(runtime.stop_stale, data)
         self._write_parameters(doc)
         await self._run_server(account, region, ident, doc)
         with self.store.transaction():
@@ -475,11 +493,11 @@ class RdsProvider(ServiceProvider):
         final = doc.get("_FinalSnapshot")
         if final and self._snapshot_pending(account, region, final):
             if not self.servers.running(data):  # nubes restarted between the request and now
-                runtime.stop_stale(data)
+                await asyncio.to_thread(runtime.stop_stale, data)
                 await self._run_server(account, region, ident, doc)
             await self._snapshot(account, region, final)
         await self.servers.stop(data)
-        runtime.stop_stale(data)
+        await asyncio.to_thread(runtime.stop_stale, data)
         await asyncio.to_thread(shutil.rmtree, data.parent, True)
         with self.store.transaction():
             self.store.execute(
