@@ -135,26 +135,46 @@ def _stale_pid(directory: Path) -> int | None:
     return None
 
 
+def memcached_stats(port: int) -> dict[str, str]:
+    """A memcached server's ``stats`` (pid, curr_items, get_hits, ...)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(b"stats\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out = {}
+    for line in data.decode().splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] == "STAT":
+            out[parts[1]] = parts[2]
+    return out
+
+
+def redis_info(port: int, password: str | None = None) -> dict[str, str]:
+    """A redis server's ``INFO`` fields (process_id, used_memory, keyspace_hits, db0, ...)."""
+    info = command(port, "INFO", password=password, timeout=1)
+    out = {}
+    for line in bytes(info).decode().splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            out[name] = value
+    return out
+
+
+def stats(spec: NodeSpec) -> dict[str, str]:
+    if spec.engine == "memcached":
+        return memcached_stats(spec.port)
+    return redis_info(spec.port, spec.password)
+
+
 def _serving_pid(spec: NodeSpec) -> int | None:
     """The pid of the server answering on the node's port."""
-    if spec.engine == "memcached":
-        with socket.create_connection(("127.0.0.1", spec.port), timeout=1) as sock:
-            sock.sendall(b"stats\r\n")
-            data = b""
-            while not data.endswith(b"END\r\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        text = data.decode()
-        prefix = "STAT pid "
-    else:
-        info = command(spec.port, "INFO", "server", password=spec.password, timeout=1)
-        text, prefix = bytes(info).decode(), "process_id:"
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return int(line[len(prefix) :])
-    return None
+    found = stats(spec)
+    pid = found.get("pid" if spec.engine == "memcached" else "process_id")
+    return None if pid is None else int(pid)
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:

@@ -22,6 +22,7 @@ from nubes.runtime.elasticache.nodes import NodeFailed, Nodes, NodeSpec
 from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_version
 from nubes.services.elasticache.errors import errors
 from nubes.services.elasticache.groups import send
+from nubes.services.elasticache.metrics import Sampler
 from nubes.services.elasticache.records import MIGRATIONS, Scope, Where, identifier, public
 from nubes.services.elasticache.serverless import PREFIX, Serverless
 
@@ -68,6 +69,7 @@ class ElastiCacheProvider(Serverless):
         )
 
     async def start(self) -> None:
+        self.env.metrics.collector(Sampler(self.nodes, PREFIX))
         with self.store.transaction():
             clusters = self._everywhere("cluster")
             # Primaries first: a replica's config names its primary's (possibly new) port.
