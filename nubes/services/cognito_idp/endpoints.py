@@ -1,8 +1,9 @@
 """What nubes serves for user pools over plain HTTP on its port: each pool's JWKS and OpenID
 configuration (``/<poolId>/.well-known/jwks.json``, as ``cognito-idp.<region>.amazonaws.com``
-does), the OAuth token endpoint (``POST /<poolId>/oauth2/token``, or ``/oauth2/token`` at the
-pool domain's host ``<domain>.auth.<region>.amazoncognito.com``), and the codes Cognito would
-have mailed (``GET /_aws/cognito-idp/codes/<poolId>/<user>``)."""
+does); the managed login endpoints (``/oauth2/authorize``, ``/login``, ``/oauth2/token``,
+``/oauth2/userInfo``) under ``/<poolId>`` or at the pool domain's host
+``<domain>.auth.<region>.amazoncognito.com``; and the codes Cognito would have mailed
+(``GET /_aws/cognito-idp/codes/<poolId>/<user>``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from nubes.protocol.base import HttpRequest, HttpResponse
+from nubes.services.cognito_idp import hosted
 
 if TYPE_CHECKING:
     from nubes.services.cognito_idp.provider import CognitoIdpProvider
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 _WELL_KNOWN = re.compile(
     r"^/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)/\.well-known/(jwks\.json|openid-configuration)$"
 )
-_TOKEN = re.compile(r"^/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)/oauth2/token$")
+_POOL_PATH = re.compile(r"^/([a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+)(/.*)$")
 _DOMAIN_HOST = re.compile(r"^([a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com$")
 CODES = "/_aws/cognito-idp/codes/"
 
@@ -36,8 +38,8 @@ def endpoints(
 ) -> Callable[[HttpRequest], Awaitable[HttpResponse | None]]:
     async def intercept(req: HttpRequest) -> HttpResponse | None:
         path = req.path
-        if req.method == "POST":
-            return _token(provider, req) if path.endswith("/oauth2/token") else None
+        if path.endswith(("/oauth2/token", "/oauth2/authorize", "/login", "/oauth2/userInfo")):
+            return await _managed_login(provider, req)
         if req.method != "GET":
             return None
         found = _WELL_KNOWN.match(path)
@@ -62,28 +64,53 @@ def endpoints(
     return intercept
 
 
-def _token(provider: CognitoIdpProvider, req: HttpRequest) -> HttpResponse | None:
-    found = _TOKEN.match(req.path)
+def _pool_and_path(provider: CognitoIdpProvider, req: HttpRequest) -> tuple[str, str, str] | None:
+    """(pool id, base path, endpoint path) of a managed-login request: under ``/<poolId>`` on
+    nubes' port, or at the root of the pool domain's host."""
+    found = _POOL_PATH.match(req.path)
+    if found is not None:
+        return found.group(1), f"/{found.group(1)}", found.group(2)
     domain = _DOMAIN_HOST.match(req.host.rsplit(":", 1)[0].lower())
-    if found is None and (domain is None or req.path != "/oauth2/token"):
+    if domain is None:
         return None
-    form = dict(parse_qsl(req.read_body().decode("utf-8", "replace")))
+    with provider.store.transaction():
+        pool_id = provider.pool_of_domain(domain.group(1))
+    return (pool_id, "", req.path) if pool_id else None
+
+
+def _credentials(req: HttpRequest, form: dict[str, str]) -> tuple[str, str] | None:
     client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
     basic = req.headers.get("authorization", "")
     if basic.lower().startswith("basic "):
         try:
             client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return _json({"error": "invalid_client"}, 400)
+            return None
+    return client_id, secret
+
+
+async def _managed_login(provider: CognitoIdpProvider, req: HttpRequest) -> HttpResponse | None:
+    found = _pool_and_path(provider, req)
+    if found is None:
+        return None
+    pool_id, base, path = found
+    query = dict(parse_qsl(req.query_string))
+    if path == "/oauth2/authorize" and req.method == "GET":
+        return hosted.authorize(provider, pool_id, base, query)
+    if path == "/oauth2/userInfo" and req.method in ("GET", "POST"):
+        return hosted.user_info(provider, req.headers.get("authorization", ""))
+    if req.method != "POST" or path not in ("/login", "/oauth2/token"):
+        return None
+    form = dict(parse_qsl(req.read_body().decode("utf-8", "replace")))
+    if path == "/login":
+        return hosted.login(provider, pool_id, base, form)
+    credentials = _credentials(req, form)
+    if credentials is None:
+        return _json({"error": "invalid_client"}, 400)
+    if form.get("grant_type") == "authorization_code":
+        return await hosted.exchange_code(provider, pool_id, form, *credentials)
     with provider.store.transaction():
-        if found is not None:
-            pool_id: str | None = found.group(1)
-        else:
-            assert domain is not None
-            pool_id = provider.pool_of_domain(domain.group(1))
-        if pool_id is None:
-            return _json({"error": "invalid_client"}, 400)
-        status, body = provider.oauth_token(pool_id, form, client_id, secret)
+        status, body = provider.oauth_token(pool_id, form, *credentials)
     return _json(body, status)
 
 
@@ -92,8 +119,12 @@ def openid_configuration(pool_id: str, base: str) -> dict[str, Any]:
     return {
         "issuer": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
         "jwks_uri": f"{base}/{pool_id}/.well-known/jwks.json",
+        "authorization_endpoint": f"{base}/{pool_id}/oauth2/authorize",
         "token_endpoint": f"{base}/{pool_id}/oauth2/token",
-        "grant_types_supported": ["client_credentials", "refresh_token"],
+        "userinfo_endpoint": f"{base}/{pool_id}/oauth2/userInfo",
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "scopes_supported": ["openid", "email", "phone", "profile"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -1534,23 +1534,23 @@ class CognitoIdpProvider(ServiceProvider):
         await self._pre_authentication(ctx, req, admin=False)
         if req["AuthFlow"] == "CUSTOM_AUTH":
             return await self._custom_start(ctx, req, admin=False)
-        return await self._with_tokens(self._initiate_auth, ctx, req)
+        return await self._with_tokens(lambda: self._initiate_auth(ctx, req), req)
 
     async def admin_initiate_auth(self, ctx: RequestContext, req: Json) -> Json:
         await self._pre_authentication(ctx, req, admin=True)
         if req["AuthFlow"] == "CUSTOM_AUTH":
             return await self._custom_start(ctx, req, admin=True)
-        return await self._with_tokens(self._admin_initiate_auth, ctx, req)
+        return await self._with_tokens(lambda: self._admin_initiate_auth(ctx, req), req)
 
     async def respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
         if req["ChallengeName"] == "CUSTOM_CHALLENGE":
             return await self._custom_answer(ctx, req, admin=False)
-        return await self._with_tokens(self._respond_to_auth_challenge, ctx, req)
+        return await self._with_tokens(lambda: self._respond_to_auth_challenge(ctx, req), req)
 
     async def admin_respond_to_auth_challenge(self, ctx: RequestContext, req: Json) -> Json:
         if req["ChallengeName"] == "CUSTOM_CHALLENGE":
             return await self._custom_answer(ctx, req, admin=True)
-        return await self._with_tokens(self._admin_respond_to_auth_challenge, ctx, req)
+        return await self._with_tokens(lambda: self._admin_respond_to_auth_challenge(ctx, req), req)
 
     # CUSTOM_AUTH: DefineAuthChallenge decides each round from the challenges answered so far
     # (issue tokens, fail, or ask a CUSTOM_CHALLENGE that CreateAuthChallenge makes and
@@ -1619,9 +1619,7 @@ class CognitoIdpProvider(ServiceProvider):
         ):
             raise errors.NotAuthorizedException(WRONG_PASSWORD)
         if decided.get("issueTokens"):
-            return await self._with_tokens(
-                lambda _ctx, _req: self._after_password(pool, client, user), ctx, req
-            )
+            return await self._with_tokens(lambda: self._after_password(pool, client, user), req)
         name = decided["challengeName"]
         if name != "CUSTOM_CHALLENGE":
             raise errors.InvalidLambdaResponseException(
@@ -1686,16 +1684,14 @@ class CognitoIdpProvider(ServiceProvider):
         ]
         return await self._custom_round(ctx, req, pool, client, user, history)
 
-    async def _with_tokens(
-        self, run: Callable[[RequestContext, Json], Json], ctx: RequestContext, req: Json
-    ) -> Json:
+    async def _with_tokens(self, run: Callable[[], Json], req: Json) -> Json:
         """An authentication step in a transaction; when it ends in tokens of a pool with a
         PostAuthentication or PreTokenGeneration trigger, what it did is committed, the
         functions are called outside the transaction, and the tokens are issued with the
         answer of PreTokenGeneration."""
         with self.store.transaction():
             try:
-                return run(ctx, req)
+                return run()
             except triggers.TokensWanted as caught:
                 wanted = caught
                 groups = [
@@ -1736,6 +1732,7 @@ class CognitoIdpProvider(ServiceProvider):
                 auth_time=wanted.auth_time,
                 source=wanted.source,
                 overrides=answer.get("response") or {},
+                **wanted.options,
             )
         return {"ChallengeParameters": {}, "AuthenticationResult": result}
 
@@ -1743,7 +1740,7 @@ class CognitoIdpProvider(ServiceProvider):
         return await triggers.call(self.env, pool, pool["Arn"].split(":")[4], trigger, event)
 
     async def get_tokens_from_refresh_token(self, ctx: RequestContext, req: Json) -> Json:
-        out = await self._with_tokens(self._tokens_from_refresh, ctx, req)
+        out = await self._with_tokens(lambda: self._tokens_from_refresh(ctx, req), req)
         return {"AuthenticationResult": out["AuthenticationResult"]}
 
     def _tokens_from_refresh(self, ctx: RequestContext, req: Json) -> Json:
@@ -2152,13 +2149,16 @@ class CognitoIdpProvider(ServiceProvider):
         auth_time: float | None = None,
         source: str = "TokenGeneration_Authentication",
         overrides: Json | None = None,
+        scope: str = ADMIN_SCOPE,
+        nonce: str | None = None,
     ) -> Json:
         signing_in = source != "TokenGeneration_RefreshTokens"
         if overrides is None and (
             self._has_trigger(pool, "PreTokenGeneration")
             or (signing_in and self._has_trigger(pool, "PostAuthentication"))
         ):
-            raise triggers.TokensWanted(pool, client, user, source, origin_jti, auth_time)
+            options = {"scope": scope, "nonce": nonce}
+            raise triggers.TokensWanted(pool, client, user, source, origin_jti, auth_time, options)
         details = (overrides or {}).get("claimsOverrideDetails") or {}
         access_s, id_s, refresh_s = self._validity(client)
         now = int(_now())
@@ -2194,6 +2194,8 @@ class CognitoIdpProvider(ServiceProvider):
                 "jti": str(uuid.uuid4()),
             }
         )
+        if nonce:
+            id_claims["nonce"] = nonce
         for name in details.get("claimsToSuppress") or []:
             if name not in PROTECTED_CLAIMS:
                 id_claims.pop(name, None)
@@ -2204,7 +2206,7 @@ class CognitoIdpProvider(ServiceProvider):
             **common,
             "client_id": client["ClientId"],
             "token_use": "access",
-            "scope": ADMIN_SCOPE,
+            "scope": scope,
             "auth_time": auth,
             "exp": now + int(access_s),
             "iat": now,

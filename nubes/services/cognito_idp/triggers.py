@@ -5,7 +5,7 @@ answer or AWS's error when it fails."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import accounts, ids
@@ -31,6 +31,8 @@ class TokensWanted(Exception):
     source: str
     origin_jti: str | None
     auth_time: float | None
+    options: dict[str, Any] = field(default_factory=dict)
+    """The rest of what the tokens are issued with (scope, nonce)."""
 
 
 def event(pool: Json, client_id: str | None, user: Json, source: str, request: Json) -> Json:
