@@ -9,13 +9,16 @@ import pytest
 
 from nubes.runtime.elasticache.resp import command
 from nubes.testing.server import NubesProcess
-from tests.elasticache.conftest import node_port
+from tests.elasticache.conftest import eventually, node_port
 
 
 def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProcess]) -> None:
     server = nubes_factory(persistent=True)
     ec = server.client("elasticache")
     ec.create_cache_cluster(CacheClusterId="durable", Engine="redis", NumCacheNodes=1)
+    ec.create_replication_group(
+        ReplicationGroupId="pair", ReplicationGroupDescription="d", NumCacheClusters=2
+    )
     port = node_port(ec, "durable")
     command(port, "SET", "session", "abc")
     old_pid = command(port, "INFO", "server").split(b"process_id:")[1].split(b"\r")[0]
@@ -36,6 +39,12 @@ def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProces
         pid = command(port, "INFO", "server").split(b"process_id:")[1].split(b"\r")[0]
         assert pid != old_pid
         command(port, "SET", "later", "1")
+        # The replica follows its primary again (wherever the primary listens now).
+        primary, replica = node_port(ec, "pair-001"), node_port(ec, "pair-002")
+        command(primary, "SET", "replicated", "after restart")
+        assert eventually(replica, "GET", "replicated", expect=b"after restart") == (
+            b"after restart"
+        )
     finally:
         again.stop()
     # A stopped nubes leaves no server running; the data waits for the next start.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core import clock
 from nubes.core.context import RequestContext
 from nubes.core.tags import from_list, tag_problems, to_list
+from nubes.protocol.base import ServiceError
 from nubes.runtime.elasticache.nodes import NodeFailed, Nodes, NodeSpec
 from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_version
 from nubes.services.elasticache.errors import errors
@@ -188,9 +189,9 @@ class ElastiCacheProvider(Serverless):
                 ctx.account_id,
                 ctx.region,
             )["SecurityGroups"]
-        except Exception as exc:  # the EC2 error (InvalidGroup.NotFound) names the bad id
+        except ServiceError as exc:  # EC2's error (InvalidGroup.NotFound) names the bad id
             raise errors.InvalidParameterValueException(
-                f"Some security group Id not recongized by EC2: {exc}"
+                f"Some security group Id not recognized by EC2: {exc.message}"
             ) from exc
         return [{"SecurityGroupId": g["GroupId"], "Status": "active"} for g in found]
 
