@@ -132,8 +132,6 @@ INSTANCE_CLASSES = [
 ]
 """The classes DescribeOrderableDBInstanceOptions offers (any ``db.*`` class is accepted: on
 one machine they differ only in name)."""
-LIVE = ("creating", "backing-up", "available", "modifying", "rebooting", "starting")
-"""Statuses in which the instance's server runs (or is being brought up)."""
 INVALID_ID = (
     "The parameter {name} is not a valid identifier. Identifiers must begin with a letter; must "
     "contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain "
@@ -181,17 +179,23 @@ class RdsProvider(ServiceProvider):
         self.env.metrics.collector(self._metrics)
         self.env.scheduler.every("rds", TICK, self._tick)
         self.env.scheduler.on_advance(self._on_advance)
-        for row in self.store.query("SELECT * FROM rds_instances"):
-            self._resume(row["account"], row["region"], row["id"], row["status"])
+        with self.store.transaction():
+            for row in self.store.query("SELECT * FROM rds_instances"):
+                self._resume(row["account"], row["region"], row["id"], row["status"])
         for row in self.store.query("SELECT * FROM rds_snapshots"):
             snap = json.loads(row["doc"])
             if snap["Status"] == "creating" and snap.get("_FinalOf") is None:
                 self._later_snapshot(row["account"], row["region"], row["instance"], row["id"])
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.servers.stop_all()
+        # A server whose start was cancelled half-way is known only by its postmaster.pid.
+        for data in (self.root / "instances").glob("*/pgdata"):
+            await asyncio.to_thread(runtime.stop_stale, data)
         self.servers.close()
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
@@ -360,8 +364,13 @@ class RdsProvider(ServiceProvider):
             self._later(account, region, ident, self._delete)
         elif status == "stopping":
             self._later(account, region, ident, self._halt)
-        elif status in LIVE:
+        elif status != "stopped":
+            # Its server went down with the last nubes (or is a stale one about to be stopped):
+            # not available until it is started again.
+            self._set_status(account, region, ident, "rebooting")
             self._later(account, region, ident, self._boot)
+            if status == "resetting-master-credentials":
+                self._later(account, region, ident, self._password)
 
     def _has_cluster(self, account: str, region: str, ident: str) -> bool:
         row = self._row(account, region, ident)
