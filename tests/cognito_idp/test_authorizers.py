@@ -3,6 +3,7 @@ HTTP API's JWT authorizer accept the pool's tokens and refuse requests without o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -149,3 +150,70 @@ def test_http_api_jwt_authorizer(
     assert requests.get(url, timeout=30).status_code == 401
     bad = requests.get(url, headers={"Authorization": "Bearer x.y.z"}, timeout=30)
     assert bad.status_code == 401
+
+
+def test_openapi_cognito_authorizer(
+    client: Callable[..., Any],
+    endpoint: str,
+    unique: Callable[[str], str],
+    signed_in: dict[str, Any],
+) -> None:
+    """The definition SAM writes for ``Auth: Authorizers: ... UserPoolArn``."""
+    apigw = client("apigateway")
+    mock = {
+        "type": "mock",
+        "requestTemplates": {"application/json": '{"statusCode": 200}'},
+        "responses": {
+            "default": {
+                "statusCode": "200",
+                "responseTemplates": {
+                    "application/json": '{"user": "$context.authorizer.claims.sub"}'
+                },
+            }
+        },
+    }
+    definition = {
+        "swagger": "2.0",
+        "info": {"title": unique("sam"), "version": "1"},
+        "paths": {
+            "/me": {
+                "get": {
+                    "security": [{"Pool": []}],
+                    "responses": {"200": {"description": "ok"}},
+                    "x-amazon-apigateway-integration": mock,
+                }
+            },
+            "/admin": {
+                "get": {
+                    "security": [{"Pool": [ADMIN_SCOPE]}],
+                    "responses": {"200": {"description": "ok"}},
+                    "x-amazon-apigateway-integration": mock,
+                }
+            },
+        },
+        "securityDefinitions": {
+            "Pool": {
+                "type": "apiKey",
+                "name": "Authorization",
+                "in": "header",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "cognito_user_pools",
+                    "providerARNs": [signed_in["pool"]["Arn"]],
+                },
+            }
+        },
+    }
+    api = apigw.import_rest_api(body=json.dumps(definition).encode())
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    url = f"{endpoint}/_aws/execute-api/{api['id']}/prod"
+
+    def call(path: str, token: str | None) -> requests.Response:
+        headers = {"Authorization": token} if token else {}
+        return requests.get(url + path, headers=headers, timeout=30)
+
+    assert call("/me", None).status_code == 401
+    me = call("/me", signed_in["IdToken"])
+    assert me.status_code == 200 and len(me.json()["user"]) == 36
+    assert call("/admin", signed_in["IdToken"]).status_code == 401
+    assert call("/admin", signed_in["AccessToken"]).status_code == 200

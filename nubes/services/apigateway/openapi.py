@@ -42,8 +42,8 @@ def _schemes(doc: Json) -> Json:
 
 
 def authorizers(doc: Json) -> dict[str, Json]:
-    """Scheme name -> authorizer (without its id) for the schemes that are Lambda
-    authorizers."""
+    """Scheme name -> authorizer (without its id) for the schemes that are Lambda or Cognito
+    user pool authorizers."""
     out: dict[str, Json] = {}
     for name, scheme in _schemes(doc).items():
         ext = (scheme or {}).get("x-amazon-apigateway-authorizer")
@@ -53,8 +53,10 @@ def authorizers(doc: Json) -> dict[str, Json]:
         authorizer: Json = {"name": name, "type": kind}
         if ext.get("authorizerUri"):
             authorizer["authorizerUri"] = ext["authorizerUri"]
+        if ext.get("providerARNs"):
+            authorizer["providerARNs"] = list(ext["providerARNs"])
         source = ext.get("identitySource")
-        if source is None and kind == "TOKEN":
+        if source is None and kind in ("TOKEN", "COGNITO_USER_POOLS"):
             source = f"method.request.header.{scheme.get('name') or 'Authorization'}"
         if source:
             authorizer["identitySource"] = source
@@ -120,6 +122,7 @@ def build(doc: Json, authorizer_ids: dict[str, str]) -> tuple[Json, dict[str, Js
         and "x-amazon-apigateway-authorizer" not in s
         and str(s.get("name", "")).lower() == "x-api-key"
     }
+    kinds = {name: a["type"] for name, a in authorizers(doc).items()}
     root = new_id()
     resources: dict[str, Json] = {root: {"id": root, "path": "/"}}
     by_path = {"/": root}
@@ -150,8 +153,11 @@ def build(doc: Json, authorizer_ids: dict[str, str]) -> tuple[Json, dict[str, Js
             for requirement in security:
                 for name in requirement or {}:
                     if name in authorizer_ids:
-                        method["authorizationType"] = "CUSTOM"
+                        cognito = kinds.get(name) == "COGNITO_USER_POOLS"
+                        method["authorizationType"] = "COGNITO_USER_POOLS" if cognito else "CUSTOM"
                         method["authorizerId"] = authorizer_ids[name]
+                        if cognito and requirement[name]:
+                            method["authorizationScopes"] = list(requirement[name])
                     elif name in key_schemes:
                         method["apiKeyRequired"] = True
             if operation.get("operationId"):
