@@ -10,8 +10,10 @@ and stopped (their RDB written) when it stops.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,31 @@ MAX_NODES = 40
 DEFAULT_PORT = {"redis": 6379, "valkey": 6379, "memcached": 11211}
 SETTLING = ("creating", "modifying", "rebooting cache cluster nodes", "snapshotting")
 ADDRESS = "127.0.0.1"
+
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _snapshot_window(value: str) -> str:
+    """A daily snapshot window: ``hh:mm-hh:mm`` in UTC, at least 60 minutes long."""
+    match = _WINDOW.match(value)
+    if match:
+        start = int(match[1]) * 60 + int(match[2])
+        end = int(match[3]) * 60 + int(match[4])
+        if (end - start) % 1440 >= 60:
+            return value
+    raise errors.InvalidParameterValueException(
+        f"Invalid snapshot window: {value}. The window must be in the format hh24:mi-hh24:mi "
+        "and last at least 60 minutes."
+    )
+
+
+def _window_start(window: str, now: float) -> float:
+    """The latest start (at or before ``now``) of a daily ``hh:mm-hh:mm`` window, in UTC."""
+    hours, minutes = (int(x) for x in window.split("-")[0].split(":"))
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day.timestamp() + hours * 3600 + minutes * 60
+    return start if start <= now else start - 86_400
 
 
 def _node(number: int, port: int, zone: str) -> Json:
@@ -71,6 +98,8 @@ class ElastiCacheProvider(Serverless):
 
     async def start(self) -> None:
         self.env.metrics.collector(Sampler(self.nodes, PREFIX))
+        self.env.scheduler.every("elasticache-snapshots", 60, self._automatic_snapshots)
+        self.env.scheduler.on_advance(self._on_advance)
         with self.store.transaction():
             clusters = self._everywhere("cluster")
             # Primaries first: a replica's config names its primary's (possibly new) port.
@@ -87,6 +116,44 @@ class ElastiCacheProvider(Serverless):
                 except NodeFailed:
                     doc["Status"] = "create-failed"
                 self._put(where, "serverless", doc["ServerlessCacheName"], doc)
+
+    def _on_advance(self) -> None:
+        with self.store.transaction():
+            self._automatic_snapshots()
+
+    def _automatic_snapshots(self) -> None:
+        """Daily snapshots of the clusters (replication groups: their primary) that keep some
+        (SnapshotRetentionLimit), taken in their SnapshotWindow, and the removal of those older
+        than the limit. After a jump of the clock, only the latest window's snapshot is taken."""
+        now = clock.now()
+        for where, doc in self._everywhere("cluster"):
+            limit = doc.get("SnapshotRetentionLimit", 0)
+            group = None
+            if doc.get("ReplicationGroupId"):
+                group = self._get(where, "replication", doc["ReplicationGroupId"])
+                if group is None or group["_primary"] != doc["CacheClusterId"]:
+                    continue
+            start = _window_start(doc["SnapshotWindow"], now)
+            if (
+                limit <= 0
+                or doc["Engine"] == "memcached"
+                or start < doc["CacheClusterCreateTime"]
+                or doc.get("_lastAutomatic", 0) >= start
+                or not self.nodes.running(self._node_key(where, doc["CacheClusterId"], "0001"))
+            ):
+                continue
+            owner = group["ReplicationGroupId"] if group else doc["CacheClusterId"]
+            stamp = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d-%H-%M")
+            snap = self._take_snapshot(where, f"automatic.{owner}-{stamp}", doc, "automated", group)
+            snap["_expires"] = start + limit * 86_400
+            self._put(where, "snapshot", snap["SnapshotName"], snap)
+            doc["_lastAutomatic"] = start
+            self._save_cluster(where, doc)
+        for where, snap in self._everywhere("snapshot"):
+            if snap.get("_expires", now + 1) <= now:
+                self._drop(where, "snapshot", snap["SnapshotName"])
+                shutil.rmtree(self._snapshot_dir(where, snap["SnapshotName"]), ignore_errors=True)
+                self.env.tags.drop(snap["ARN"])
 
     async def stop(self) -> None:
         self.nodes.stop_all()
@@ -270,7 +337,7 @@ class ElastiCacheProvider(Serverless):
             "AutoMinorVersionUpgrade": req.get("AutoMinorVersionUpgrade", True),
             "SecurityGroups": self._security_groups(ctx, req.get("SecurityGroupIds")),
             "SnapshotRetentionLimit": retention,
-            "SnapshotWindow": req.get("SnapshotWindow") or "03:30-04:30",
+            "SnapshotWindow": _snapshot_window(req.get("SnapshotWindow") or "03:30-04:30"),
             "AuthTokenEnabled": token is not None,
             "TransitEncryptionEnabled": False,
             "AtRestEncryptionEnabled": False,
@@ -366,13 +433,11 @@ class ElastiCacheProvider(Serverless):
             doc["EngineVersion"] = version.version
         if "SecurityGroupIds" in req:
             doc["SecurityGroups"] = self._security_groups(ctx, req["SecurityGroupIds"])
-        for key in (
-            "PreferredMaintenanceWindow",
-            "AutoMinorVersionUpgrade",
-            "SnapshotWindow",
-        ):
+        for key in ("PreferredMaintenanceWindow", "AutoMinorVersionUpgrade"):
             if key in req:
                 doc[key] = req[key]
+        if req.get("SnapshotWindow"):
+            doc["SnapshotWindow"] = _snapshot_window(req["SnapshotWindow"])
         if "SnapshotRetentionLimit" in req:
             if not 0 <= req["SnapshotRetentionLimit"] <= 35:
                 raise errors.InvalidParameterValueException(
@@ -524,6 +589,7 @@ class ElastiCacheProvider(Serverless):
         self._halt(ctx, doc, remove=True)
         self._drop(ctx, "cluster", doc["CacheClusterId"])
         self.env.tags.drop(doc["ARN"])
+        self._drop_automated(ctx, "CacheClusterId", doc["CacheClusterId"])
         if doc.get("ReplicationGroupId"):
             self._leave_group(ctx, doc)
         doc["CacheClusterStatus"] = "deleting"
@@ -913,6 +979,7 @@ class ElastiCacheProvider(Serverless):
             self.env.tags.drop(doc["ARN"])
         self._drop(ctx, "replication", group["ReplicationGroupId"])
         self.env.tags.drop(group["ARN"])
+        self._drop_automated(ctx, "ReplicationGroupId", group["ReplicationGroupId"])
         shown["Status"] = "deleting"
         return {"ReplicationGroup": shown}
 
@@ -921,6 +988,14 @@ class ElastiCacheProvider(Serverless):
     def _snapshot_dir(self, ctx: Scope, name: str) -> Path:
         # "_snapshots" can never be a cluster id (those begin with a letter).
         return self.root / ctx.account_id / ctx.region / "_snapshots" / name
+
+    def _drop_automated(self, ctx: Scope, field: str, owner: str) -> None:
+        """Automatic snapshots go with their cluster or group (manual ones stay)."""
+        for snap in self._all(ctx, "snapshot"):
+            if snap["SnapshotSource"] == "automated" and snap.get(field) == owner:
+                self._drop(ctx, "snapshot", snap["SnapshotName"])
+                shutil.rmtree(self._snapshot_dir(ctx, snap["SnapshotName"]), ignore_errors=True)
+                self.env.tags.drop(snap["ARN"])
 
     def _snapshot(self, ctx: Scope, name: str) -> Json:
         doc = self._get(ctx, "snapshot", name)
