@@ -28,6 +28,15 @@ def _template(domain: str, length: str) -> str:
                 "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
                     "UserPoolId": {"Ref": "Pool"}, "GenerateSecret": True,
                     "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}},
+                "Orders": {"Type": "AWS::Cognito::UserPoolResourceServer", "Properties": {
+                    "UserPoolId": {"Ref": "Pool"}, "Identifier": "orders", "Name": "Orders",
+                    "Scopes": [{"ScopeName": "read", "ScopeDescription": "r"}]}},
+                "Machine": {"Type": "AWS::Cognito::UserPoolClient", "DependsOn": "Orders",
+                            "Properties": {
+                    "UserPoolId": {"Ref": "Pool"}, "GenerateSecret": True,
+                    "AllowedOAuthFlowsUserPoolClient": True,
+                    "AllowedOAuthFlows": ["client_credentials"],
+                    "AllowedOAuthScopes": ["orders/read"]}},
                 "Admins": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
                     "UserPoolId": {"Ref": "Pool"}, "GroupName": "admins", "Precedence": "1"}},
                 "Domain": {"Type": "AWS::Cognito::UserPoolDomain", "Properties": {
@@ -67,6 +76,8 @@ def test_user_pool_stack(client: Callable[..., Any], unique: Callable[[str], str
     assert pool["UserPoolTags"] == {"team": "auth"}
     made = idp.describe_user_pool_client(UserPoolId=out["Pool"], ClientId=out["Client"])
     assert made["UserPoolClient"]["ClientSecret"] == out["Secret"]
+    server = idp.describe_resource_server(UserPoolId=out["Pool"], Identifier="orders")
+    assert server["ResourceServer"]["Scopes"] == [{"ScopeName": "read", "ScopeDescription": "r"}]
     groups = idp.admin_list_groups_for_user(UserPoolId=out["Pool"], Username="root")["Groups"]
     assert [(g["GroupName"], g["Precedence"]) for g in groups] == [("admins", 1)]
 

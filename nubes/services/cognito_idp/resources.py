@@ -1,5 +1,6 @@
 """Cognito's CloudFormation resource types: AWS::Cognito::UserPool, UserPoolClient,
-UserPoolGroup, UserPoolDomain, UserPoolUser and UserPoolUserToGroupAttachment."""
+UserPoolGroup, UserPoolDomain, UserPoolResourceServer, UserPoolUser and
+UserPoolUserToGroupAttachment."""
 
 from __future__ import annotations
 
@@ -181,6 +182,31 @@ class UserPoolDomain(ResourceType):
         )
 
 
+class UserPoolResourceServer(ResourceType):
+    type_name = "AWS::Cognito::UserPoolResourceServer"
+    replace_on = frozenset({"Identifier", "UserPoolId"})
+    required = ("Identifier", "Name", "UserPoolId")
+
+    def create(self, ctx: ResourceContext, props: Props) -> Provisioned:
+        params = _params(ctx, "CreateResourceServer", props)
+        ctx.call(SERVICE, "CreateResourceServer", params)
+        return Provisioned(props["Identifier"])
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, props: Props, old_props: Props
+    ) -> Provisioned:
+        ctx.call(SERVICE, "UpdateResourceServer", _params(ctx, "UpdateResourceServer", props))
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Props) -> None:
+        ctx.call_ignoring(
+            NOT_FOUND,
+            SERVICE,
+            "DeleteResourceServer",
+            {"UserPoolId": props["UserPoolId"], "Identifier": current.physical_id},
+        )
+
+
 class UserPoolUser(ResourceType):
     type_name = "AWS::Cognito::UserPoolUser"
     replace_on = frozenset(
@@ -229,6 +255,7 @@ TYPES: dict[str, type[ResourceType]] = {
         UserPoolClient,
         UserPoolGroup,
         UserPoolDomain,
+        UserPoolResourceServer,
         UserPoolUser,
         UserPoolUserToGroupAttachment,
     )
