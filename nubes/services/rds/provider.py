@@ -297,12 +297,17 @@ class RdsProvider(ServiceProvider):
         )
 
     def _set_status(self, account: str, region: str, ident: str, status: str, **more: Any) -> None:
+        """The instance's status, and fields to set (or, given None, to drop)."""
         row = self._row(account, region, ident)
         if row is None:
             return
         doc = json.loads(row["doc"])
         doc["DBInstanceStatus"] = status
-        doc.update(more)
+        for key, value in more.items():
+            if value is None:
+                doc.pop(key, None)
+            else:
+                doc[key] = value
         self._save(account, region, doc)
 
     def _data(self, doc: Json) -> Path:
@@ -460,7 +465,14 @@ class RdsProvider(ServiceProvider):
                 self._set_status(account, region, ident, "backing-up")
             await self.servers.sql(self._data(doc), doc["MasterUsername"], "CHECKPOINT;")
         with self.store.transaction():
-            self._set_status(account, region, ident, "available", LatestRestorableTime=clock.now())
+            self._set_status(
+                account,
+                region,
+                ident,
+                "available",
+                LatestRestorableTime=clock.now(),
+                _Password=None,  # the server keeps it (hashed): nubes forgets it once applied
+            )
             if "_RestoreFrom" in doc:
                 self._event(account, region, doc, "creation", "Restored from snapshot", 43)
             else:
@@ -522,13 +534,15 @@ class RdsProvider(ServiceProvider):
         if doc is None:
             return
         user = doc["MasterUsername"]
-        statement = (
-            f"ALTER ROLE {runtime.quote_ident(user)} "
-            f"PASSWORD {runtime.quote_literal(doc['_Password'])};"
-        )
-        await self.servers.sql(self._data(doc), user, statement)
+        if "_Password" in doc:
+            statement = (
+                f"ALTER ROLE {runtime.quote_ident(user)} "
+                f"PASSWORD {runtime.quote_literal(doc['_Password'])};"
+            )
+            await self.servers.sql(self._data(doc), user, statement)
         with self.store.transaction():
-            self._set_status(account, region, ident, "available")
+            # The server keeps the password (hashed): nubes forgets it once applied.
+            self._set_status(account, region, ident, "available", _Password=None)
             self._event(
                 account, region, doc, "configuration change", "Reset master credentials", 16
             )
@@ -1338,7 +1352,8 @@ class RdsProvider(ServiceProvider):
             "DBInstanceIdentifier": ident,
             "Engine": snap["Engine"],
             "MasterUsername": snap["MasterUsername"],
-            "MasterUserPassword": origin.get("_Password", "restored-password"),
+            # The cluster copy keeps its roles and their passwords; this one only passes checks.
+            "MasterUserPassword": "".join(secrets.choice(MANAGED_ALPHABET) for _ in range(28)),
             "AllocatedStorage": snap["AllocatedStorage"],
             "DBInstanceClass": params.get("DBInstanceClass")
             or origin.get("DBInstanceClass", "db.t3.micro"),
