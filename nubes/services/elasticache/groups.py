@@ -15,7 +15,8 @@ from nubes.services.elasticache.catalogue import (
     family_parameters,
 )
 from nubes.services.elasticache.errors import errors
-from nubes.services.elasticache.records import Records, Scope, public
+from nubes.services.elasticache.events import Events
+from nubes.services.elasticache.records import Scope, public
 
 Json = dict[str, Any]
 
@@ -31,7 +32,7 @@ def send(doc: Json, *args: str | int) -> list[Any]:
     return out
 
 
-class Groups(Records):
+class Groups(Events):
     # -- subnet groups --------------------------------------------------------------------
 
     def _subnet_group(self, ctx: Scope, name: str) -> Json:

@@ -234,6 +234,11 @@ class ElastiCacheProvider(Serverless):
                 self.root / ctx.account_id / ctx.region / doc["CacheClusterId"], ignore_errors=True
             )
 
+    def _cluster_event(self, ctx: Scope, doc: Json, message: str) -> None:
+        notify = doc.get("NotificationConfiguration") or {}
+        topic = notify.get("TopicArn") if notify.get("TopicStatus") == "active" else None
+        self._event(ctx, "cache-cluster", doc["CacheClusterId"], message, topic)
+
     def _settle(self, ctx: Scope, doc: Json) -> Json:
         """A cluster whose change is done (its nodes answer) becomes available."""
         if doc["CacheClusterStatus"] in SETTLING and all(
@@ -349,6 +354,11 @@ class ElastiCacheProvider(Serverless):
         }
         if subnet_group:
             doc["CacheSubnetGroupName"] = subnet_group
+        if req.get("NotificationTopicArn"):
+            doc["NotificationConfiguration"] = {
+                "TopicArn": req["NotificationTopicArn"],
+                "TopicStatus": "active",
+            }
         if token is not None:
             doc["_auth"] = token
             doc["AuthTokenLastModifiedDate"] = now
@@ -386,6 +396,7 @@ class ElastiCacheProvider(Serverless):
         self._launch(ctx, doc, snapshot)
         doc["CacheClusterStatus"] = "creating"
         self._save_cluster(ctx, doc)
+        self._cluster_event(ctx, doc, "Cache cluster created")
         return {"CacheCluster": public(doc)}
 
     def describe_cache_clusters(self, ctx: RequestContext, req: Json) -> Json:
@@ -438,6 +449,17 @@ class ElastiCacheProvider(Serverless):
                 doc[key] = req[key]
         if req.get("SnapshotWindow"):
             doc["SnapshotWindow"] = _snapshot_window(req["SnapshotWindow"])
+        if req.get("NotificationTopicArn") or req.get("NotificationTopicStatus"):
+            notify = doc.get("NotificationConfiguration") or {"TopicStatus": "active"}
+            notify["TopicArn"] = req.get("NotificationTopicArn") or notify.get("TopicArn")
+            status = req.get("NotificationTopicStatus") or notify["TopicStatus"]
+            if status not in ("active", "inactive"):
+                raise errors.InvalidParameterValueException(
+                    "NotificationTopicStatus must be active or inactive."
+                )
+            notify["TopicStatus"] = status
+            if notify["TopicArn"]:
+                doc["NotificationConfiguration"] = notify
         if "SnapshotRetentionLimit" in req:
             if not 0 <= req["SnapshotRetentionLimit"] <= 35:
                 raise errors.InvalidParameterValueException(
@@ -495,6 +517,7 @@ class ElastiCacheProvider(Serverless):
                     self._node_dir(ctx, doc["CacheClusterId"], node_id), ignore_errors=True
                 )
             doc["CacheNodes"] = [n for n in nodes if n["CacheNodeId"] not in remove]
+            self._cluster_event(ctx, doc, f"Removed cache nodes {', '.join(sorted(remove))}")
         elif count > len(nodes):
             if remove:
                 raise errors.InvalidParameterCombinationException(
@@ -512,6 +535,13 @@ class ElastiCacheProvider(Serverless):
                 raise errors.InvalidParameterCombinationException(
                     f"The cache node could not be started: {exc}"
                 ) from exc
+            for node in added:
+                self._cluster_event(
+                    ctx,
+                    doc,
+                    f"Added cache node {node['CacheNodeId']} in availability zone "
+                    f"{doc['PreferredAvailabilityZone']}",
+                )
         doc["NumCacheNodes"] = count
         if doc["Engine"] == "memcached":
             doc["ConfigurationEndpoint"] = dict(doc["CacheNodes"][0]["Endpoint"])
@@ -548,8 +578,10 @@ class ElastiCacheProvider(Serverless):
             doc = self._get(where, "cluster", cluster_id)
             if doc is None:
                 return
+            self._cluster_event(where, doc, f"Recovering cache nodes {node_id}")
             try:
                 self._run(where, doc, [node_id])
+                self._cluster_event(where, doc, f"Finished recovery for cache nodes {node_id}")
             except NodeFailed:
                 doc["CacheClusterStatus"] = "incompatible-parameters"
             self._save_cluster(where, doc)
@@ -564,6 +596,8 @@ class ElastiCacheProvider(Serverless):
                 f"Cache node(s) not found: {', '.join(n for n in wanted if n not in known)}"
             )
         self._restart(ctx, doc, wanted)
+        for node_id in wanted:
+            self._cluster_event(ctx, doc, f"Cache node {node_id} restarted")
         doc["CacheClusterStatus"] = "rebooting cache cluster nodes"
         doc["CacheParameterGroup"]["ParameterApplyStatus"] = "in-sync"
         doc["CacheParameterGroup"]["CacheNodeIdsToReboot"] = []
@@ -590,6 +624,7 @@ class ElastiCacheProvider(Serverless):
         self._drop(ctx, "cluster", doc["CacheClusterId"])
         self.env.tags.drop(doc["ARN"])
         self._drop_automated(ctx, "CacheClusterId", doc["CacheClusterId"])
+        self._cluster_event(ctx, doc, "Cache cluster deleted")
         if doc.get("ReplicationGroupId"):
             self._leave_group(ctx, doc)
         doc["CacheClusterStatus"] = "deleting"
@@ -816,6 +851,7 @@ class ElastiCacheProvider(Serverless):
             self._save_cluster(ctx, doc)
         self._tag_new(group["ARN"], req.get("Tags"))
         self._save_group(ctx, group)
+        self._event(ctx, "replication-group", group_id, "Replication group created")
         shown = self._render_group(ctx, group)
         shown["Status"] = shown["NodeGroups"][0]["Status"] = "creating"
         return {"ReplicationGroup": shown}
@@ -906,7 +942,12 @@ class ElastiCacheProvider(Serverless):
                 f"Replication group {group['ReplicationGroupId']} is not in available state."
             )
         replicas = [m for m in group["_members"] if m != group["_primary"]]
+        rid = group["ReplicationGroupId"]
+        self._event(ctx, "replication-group", rid, "Test Failover API called for node group 0001")
         self._promote(ctx, group, replicas[0])
+        self._event(
+            ctx, "replication-group", rid, f"Failover to replica node {replicas[0]}-0001 completed"
+        )
         self._save_group(ctx, group)
         return {"ReplicationGroup": self._render_group(ctx, group)}
 
@@ -980,6 +1021,9 @@ class ElastiCacheProvider(Serverless):
         self._drop(ctx, "replication", group["ReplicationGroupId"])
         self.env.tags.drop(group["ARN"])
         self._drop_automated(ctx, "ReplicationGroupId", group["ReplicationGroupId"])
+        self._event(
+            ctx, "replication-group", group["ReplicationGroupId"], "Replication group deleted"
+        )
         shown["Status"] = "deleting"
         return {"ReplicationGroup": shown}
 
@@ -1064,6 +1108,12 @@ class ElastiCacheProvider(Serverless):
             doc["NumNodeGroups"] = 1
             doc["AutomaticFailover"] = group["AutomaticFailover"]
         self._put(ctx, "snapshot", name, doc)
+        self._cluster_event(
+            ctx,
+            cluster,
+            f"Snapshot succeeded for snapshot with ID '{name}' of cache cluster "
+            f"'{cluster['CacheClusterId']}'",
+        )
         return doc
 
     def create_snapshot(self, ctx: RequestContext, req: Json) -> Json:
