@@ -1,7 +1,7 @@
 """SRP-6a as Cognito runs it for USER_SRP_AUTH: the 3072-bit group of RFC 5054 with g = 2,
 SHA-256, Cognito's hex padding, its HKDF ("Caldera Derived Key") and the HMAC the client signs
 its claim with (pool name, user id, secret block and timestamp). The server keeps only a salt and
-a verifier per user; both sides are here so the tests can play the client."""
+a verifier per user."""
 
 from __future__ import annotations
 
@@ -93,15 +93,3 @@ class ServerSession:
             return None
         s = pow(a * pow(self.v, u, N), self.b, N)
         return _hkdf(s, u)
-
-
-def client_key(
-    a: int, b_hex: str, salt_hex: str, pool_name: str, user_id: str, password: str
-) -> bytes:
-    """The client's half (what Amplify and the SDKs compute), for tests and tools."""
-    big_a = pow(G, a, N)
-    big_b = int(b_hex, 16)
-    u = _u(big_a, big_b)
-    x = private_x(pool_name, user_id, password, salt_hex)
-    s = pow((big_b - K * pow(G, x, N)) % N, a + u * x, N)
-    return _hkdf(s, u)
