@@ -136,3 +136,32 @@ def test_a_taken_port_gives_another_and_nubes_stops_what_it_started(
     server.stop()
     with pytest.raises(RuntimeError):
         psql(endpoint, "ported-Passw0rd", "SELECT 1", db="postgres")
+
+
+def test_reset_stops_the_servers_and_forgets_them(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
+    server = nubes_factory()
+    rds = server.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="forgotten",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="master",
+        MasterUserPassword="forgotten-Passw0rd",
+        BackupRetentionPeriod=0,
+    )
+    endpoint = wait_for(rds, "forgotten")["Endpoint"]
+    requests.post(f"{server.endpoint}/_nubes/reset", timeout=30)
+    assert rds.describe_db_instances()["DBInstances"] == []
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psql(endpoint, "forgotten-Passw0rd", "SELECT 1", db="postgres")
+        except RuntimeError:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    server.stop()
+    assert not list((server.data_dir / "rds" / "instances").glob("*/pgdata"))  # type: ignore[operator]

@@ -204,6 +204,8 @@ class RdsProvider(ServiceProvider):
         for task in list(self._tasks):
             task.cancel()
         self.servers.kill_all()
+        for data in (self.root / "instances").glob("*/pgdata"):
+            runtime.stop_stale(data)  # waits for each to finish shutting down
         for child in (self.root / "instances", self.root / "snapshots"):
             shutil.rmtree(child, ignore_errors=True)
 
