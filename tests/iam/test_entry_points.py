@@ -23,6 +23,11 @@ REVIEWED = {
     ("nubes/services/lambda_/urls.py", "self._serve_http"): (
         "function URLs: AWS_IAM signed and lambda:InvokeFunctionUrl, NONE by resource policy"
     ),
+    ("nubes/services/cognito_idp/provider.py", "endpoints(self)"): (
+        "user pools' JWKS and OpenID configuration (public, as on AWS); the managed login "
+        "endpoints, where the user's password, the client's secret or the code is the "
+        "credential, as on AWS; /_aws/cognito-idp/codes: an internal endpoint (admission)"
+    ),
     ("nubes/services/lambda_/provider.py", "self.code_urls.serve"): (
         "GetFunction's Code.Location and a layer's Content.Location: presigned GETs whose "
         "signature (nubes' own key) and expiry are verified always; each serves only its zip"
