@@ -110,3 +110,40 @@ def test_replication_group_errors_and_added_replica(ec: Any) -> None:
     assert modified["Description"] == "grown"
     assert modified["NodeGroups"][0]["PrimaryEndpoint"]["Port"] == extra
     assert command(extra, "SET", "promoted", "yes") == "OK"
+
+
+def test_replica_count_changes(ec: Any) -> None:
+    ec.create_replication_group(
+        ReplicationGroupId="count",
+        ReplicationGroupDescription="d",
+        NumCacheClusters=2,
+        AutomaticFailoverEnabled=True,
+    )
+    command(node_port(ec, "count-001"), "SET", "seed", "1")
+    group = ec.increase_replica_count(
+        ReplicationGroupId="count", NewReplicaCount=3, ApplyImmediately=True
+    )["ReplicationGroup"]
+    assert group["MemberClusters"] == ["count-001", "count-002", "count-003", "count-004"]
+    assert eventually(node_port(ec, "count-004"), "GET", "seed", expect=b"1") == b"1"
+    with pytest.raises(ClientError) as err:
+        ec.increase_replica_count(
+            ReplicationGroupId="count", NewReplicaCount=6, ApplyImmediately=True
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+    gone = node_port(ec, "count-003")
+    group = ec.decrease_replica_count(
+        ReplicationGroupId="count", ReplicasToRemove=["count-003"], ApplyImmediately=True
+    )["ReplicationGroup"]
+    assert group["MemberClusters"] == ["count-001", "count-002", "count-004"]
+    with pytest.raises(OSError):
+        command(gone, "PING")
+    with pytest.raises(ClientError) as err:
+        ec.decrease_replica_count(
+            ReplicationGroupId="count", NewReplicaCount=0, ApplyImmediately=True
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    group = ec.decrease_replica_count(
+        ReplicationGroupId="count", NewReplicaCount=1, ApplyImmediately=True
+    )["ReplicationGroup"]
+    assert group["MemberClusters"] == ["count-001", "count-002"]

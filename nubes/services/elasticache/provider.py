@@ -1001,6 +1001,65 @@ class ElastiCacheProvider(Serverless):
         self._save_group(ctx, group)
         return {"ReplicationGroup": self._render_group(ctx, group)}
 
+    @staticmethod
+    def _replica_count(req: Json) -> int | None:
+        if req.get("NewReplicaCount") is not None:
+            return int(req["NewReplicaCount"])
+        for shard in req.get("ReplicaConfiguration") or []:
+            return int(shard["NewReplicaCount"])
+        return None
+
+    def increase_replica_count(self, ctx: RequestContext, req: Json) -> Json:
+        group = self._replication_group(ctx, req["ReplicationGroupId"])
+        current = len(group["_members"]) - 1
+        wanted = self._replica_count(req)
+        if wanted is None or not current < wanted <= 5:
+            raise errors.InvalidParameterValueException(
+                f"NewReplicaCount must be greater than the current {current} replicas and at "
+                "most 5."
+            )
+        rid = group["ReplicationGroupId"]
+        number = 1
+        while len(group["_members"]) - 1 < wanted:
+            name = f"{rid}-{number:03d}"
+            number += 1
+            if self._get(ctx, "cluster", name) is None:
+                self._add_replica(ctx, group, name, {})
+        return {"ReplicationGroup": self._render_group(ctx, group)}
+
+    def decrease_replica_count(self, ctx: RequestContext, req: Json) -> Json:
+        group = self._replication_group(ctx, req["ReplicationGroupId"])
+        replicas = [m for m in group["_members"] if m != group["_primary"]]
+        remove = [r.lower() for r in req.get("ReplicasToRemove") or []]
+        wanted = self._replica_count(req)
+        if remove:
+            if group["_primary"] in remove:
+                raise errors.InvalidParameterValueException(
+                    "The primary cluster of a replication group cannot be removed."
+                )
+            unknown = [r for r in remove if r not in replicas]
+            if unknown:
+                raise errors.CacheClusterNotFoundFault(f"CacheCluster not found: {unknown[0]}")
+        elif wanted is not None and 0 <= wanted < len(replicas):
+            remove = replicas[wanted:]
+        else:
+            raise errors.InvalidParameterValueException(
+                f"NewReplicaCount must be less than the current {len(replicas)} replicas."
+            )
+        if group["AutomaticFailover"] == "enabled" and len(replicas) - len(remove) < 1:
+            raise errors.InvalidParameterCombinationException(
+                "A replication group with automatic failover enabled needs at least one replica."
+            )
+        for member in remove:
+            doc = self._cluster(ctx, member)
+            self._halt(ctx, doc, remove=True)
+            self._drop(ctx, "cluster", member)
+            self.env.tags.drop(doc["ARN"])
+            group["_members"].remove(member)
+        group["Status"] = "modifying"
+        self._save_group(ctx, group)
+        return {"ReplicationGroup": self._render_group(ctx, group)}
+
     def delete_replication_group(self, ctx: RequestContext, req: Json) -> Json:
         group = self._replication_group(ctx, req["ReplicationGroupId"])
         shown = self._render_group(ctx, group)
