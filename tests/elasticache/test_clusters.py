@@ -209,6 +209,11 @@ def test_auth_token_and_modify(ec: Any) -> None:
     )["CacheCluster"]
     assert modified["CacheClusterStatus"] == "modifying"
     assert modified["SnapshotRetentionLimit"] == 3
+    # A bigger node type is a higher memory limit on the running server.
+    ec.modify_cache_cluster(CacheClusterId="auth", CacheNodeType="cache.m5.large")
+    port = node_port(ec, "auth")
+    memory = command(port, "CONFIG", "GET", "maxmemory", password="another-token-0123456789")
+    assert memory == [b"maxmemory", str(int(6.38 * 1024**3)).encode()]
     port = node_port(ec, "auth")
     assert command(port, "PING", password="another-token-0123456789") == "PONG"
     assert (

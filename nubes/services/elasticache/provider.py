@@ -26,7 +26,14 @@ from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_
 from nubes.services.elasticache.errors import errors
 from nubes.services.elasticache.groups import send
 from nubes.services.elasticache.metrics import Sampler
-from nubes.services.elasticache.records import MIGRATIONS, Scope, Where, identifier, public
+from nubes.services.elasticache.records import (
+    MIGRATIONS,
+    Scope,
+    Where,
+    check_tags,
+    identifier,
+    public,
+)
 from nubes.services.elasticache.serverless import PREFIX, Serverless
 
 if TYPE_CHECKING:
@@ -434,7 +441,12 @@ class ElastiCacheProvider(Serverless):
             self._resize(ctx, doc, req["NumCacheNodes"], req.get("CacheNodeIdsToRemove") or [])
         if req.get("CacheNodeType") and req["CacheNodeType"] != doc["CacheNodeType"]:
             doc["CacheNodeType"] = self._node_type(req)
-            restart = True
+            # Scaling is online, as on AWS: the new memory limit reaches the running servers.
+            if doc["Engine"] != "memcached":
+                maxmemory = self._settings(ctx, doc)["maxmemory"]
+                send(doc, "CONFIG", "SET", "maxmemory", maxmemory)
+            else:
+                restart = True
         if req.get("EngineVersion"):
             version = find_version(doc["Engine"], req["EngineVersion"])
             if version is None:
@@ -780,6 +792,7 @@ class ElastiCacheProvider(Serverless):
             raise errors.InvalidParameterValueException(
                 "Replication groups are only supported for the redis and valkey engines."
             )
+        check_tags(req.get("Tags"))
         snapshot = req.get("SnapshotName")
         if snapshot:
             self._snapshot(ctx, snapshot)
@@ -1177,6 +1190,7 @@ class ElastiCacheProvider(Serverless):
 
     def create_snapshot(self, ctx: RequestContext, req: Json) -> Json:
         name = req["SnapshotName"]
+        check_tags(req.get("Tags"))
         group = None
         if req.get("ReplicationGroupId"):
             group = self._replication_group(ctx, req["ReplicationGroupId"])
@@ -1204,6 +1218,7 @@ class ElastiCacheProvider(Serverless):
 
     def copy_snapshot(self, ctx: RequestContext, req: Json) -> Json:
         source = self._snapshot(ctx, req["SourceSnapshotName"])
+        check_tags(req.get("Tags"))
         name = req["TargetSnapshotName"]
         if self._get(ctx, "snapshot", name) is not None:
             raise errors.SnapshotAlreadyExistsFault(

@@ -127,13 +127,17 @@ class Records(ServiceProvider):
             raise errors.InvalidParameterValueException("Invalid marker.") from exc
 
     def _tag_new(self, resource_arn: str, tags: list[Json] | None) -> None:
-        if not tags:
-            return
-        new = from_list(tags)
-        problems = tag_problems({}, new)
-        if problems:
-            raise errors.InvalidParameterValueException(problems[0])
-        self.env.tags.set(resource_arn, new)
+        if tags:
+            self.env.tags.set(resource_arn, check_tags(tags))
+
+
+def check_tags(tags: list[Json] | None) -> dict[str, str]:
+    """A new resource's tags, checked (before anything is started for it)."""
+    new = from_list(tags or [])
+    problems = tag_problems({}, new)
+    if problems:
+        raise errors.InvalidParameterValueException(problems[0])
+    return new
 
 
 def _load(text: str) -> Json:
