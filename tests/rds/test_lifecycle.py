@@ -138,7 +138,7 @@ def test_a_taken_port_gives_another_and_nubes_stops_what_it_started(
         psql(endpoint, "ported-Passw0rd", "SELECT 1", db="postgres")
 
 
-def test_reset_stops_the_servers_and_forgets_them(
+def test_the_server_log_is_read_and_reset_forgets_everything(
     nubes_factory: Callable[..., NubesProcess],
 ) -> None:
     server = nubes_factory()
@@ -153,6 +153,21 @@ def test_reset_stops_the_servers_and_forgets_them(
         BackupRetentionPeriod=0,
     )
     endpoint = wait_for(rds, "forgotten")["Endpoint"]
+    files = rds.describe_db_log_files(DBInstanceIdentifier="forgotten")["DescribeDBLogFiles"]
+    assert [f["LogFileName"] for f in files] == ["error/postgresql.log"]
+    whole = rds.download_db_log_file_portion(
+        DBInstanceIdentifier="forgotten", LogFileName="error/postgresql.log", Marker="0"
+    )
+    assert "database system is ready to accept connections" in whole["LogFileData"]
+    last = rds.download_db_log_file_portion(
+        DBInstanceIdentifier="forgotten", LogFileName="error/postgresql.log", NumberOfLines=1
+    )
+    assert last["LogFileData"].count("\n") == 1 and whole["LogFileData"].endswith(
+        last["LogFileData"]
+    )
+    with pytest.raises(ClientError) as info:
+        rds.download_db_log_file_portion(DBInstanceIdentifier="forgotten", LogFileName="nope")
+    assert info.value.response["Error"]["Code"] == "DBLogFileNotFoundFault"
     requests.post(f"{server.endpoint}/_nubes/reset", timeout=30)
     assert rds.describe_db_instances()["DBInstances"] == []
     deadline = time.monotonic() + 30
