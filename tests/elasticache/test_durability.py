@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from nubes.runtime.elasticache.resp import command
 from nubes.testing.server import NubesProcess
@@ -59,12 +60,20 @@ def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProces
         third.stop()
 
 
-def test_memory_mode_stops_its_nodes(nubes_factory: Callable[..., NubesProcess]) -> None:
+def test_memory_mode_reset_and_stop_end_the_nodes(
+    nubes_factory: Callable[..., NubesProcess],
+) -> None:
     server = nubes_factory(persistent=False)
     ec = server.client("elasticache")
     ec.create_cache_cluster(CacheClusterId="scratch", Engine="redis")
     port = node_port(ec, "scratch")
     assert command(port, "PING") == "PONG"
+    requests.post(f"{server.endpoint}/_nubes/reset", timeout=30).raise_for_status()
+    with pytest.raises(OSError):
+        command(port, "PING")
+    assert ec.describe_cache_clusters()["CacheClusters"] == []
+    ec.create_cache_cluster(CacheClusterId="scratch", Engine="redis")
+    port = node_port(ec, "scratch")
     server.stop()
     with pytest.raises(OSError):
         command(port, "PING")

@@ -315,14 +315,15 @@ class Nodes:
                 proc.kill()
                 proc.wait()
 
-    def stop_all(self) -> None:
+    def stop_all(self, save: bool = True) -> None:
+        """Stop every node at once; with ``save`` each writes its RDB file first."""
         for key in list(self._watches):
             self._unwatch(key)
         procs = list(self.procs.values())
         self.procs.clear()
         for _, proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM if save else signal.SIGKILL)
         for spec, proc in procs:
             (spec.directory / PID_FILE).unlink(missing_ok=True)
             try:

@@ -166,7 +166,8 @@ class ElastiCacheProvider(Serverless):
         self.nodes.stop_all()
 
     def reset(self) -> None:
-        self.nodes.stop_all()
+        # The data goes (in memory mode its directory is already gone): nothing to save.
+        self.nodes.stop_all(save=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- cache clusters -------------------------------------------------------------------
