@@ -1,6 +1,7 @@
-"""Master passwords RDS manages in Secrets Manager, the AWS/RDS metrics of a running server, and
-AWS's restart of an instance left stopped for seven days (by the server's clock), another port
-when the one asked for is taken, and no server left behind when nubes stops."""
+"""Master passwords RDS manages in Secrets Manager, RDS events on EventBridge, the AWS/RDS
+metrics of a running server, AWS's restart of an instance left stopped for seven days (by the
+server's clock), another port when the one asked for is taken, the server's log, and no server
+left behind when nubes stops or resets."""
 
 from __future__ import annotations
 
@@ -33,8 +34,29 @@ def _gone(rds: Any, ident: str) -> None:
 def test_a_managed_master_password_lives_in_secrets_manager(
     client: Callable[..., Any], unique: Callable[[str], str]
 ) -> None:
-    rds, sm = client("rds"), client("secretsmanager")
+    rds, sm, sqs, events = (
+        client("rds"),
+        client("secretsmanager"),
+        client("sqs"),
+        client("events"),
+    )
     ident = unique("managed")
+    queue = sqs.create_queue(QueueName=unique("rds-events"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule = unique("rds-rule")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.rds"],
+                "detail-type": ["RDS DB Instance Event"],
+                "detail": {"SourceIdentifier": [ident]},
+            }
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
     made = rds.create_db_instance(
         DBInstanceIdentifier=ident,
         Engine="postgres",
@@ -52,8 +74,12 @@ def test_a_managed_master_password_lives_in_secrets_manager(
     assert value["username"] == "master"
     endpoint = wait_for(rds, ident)["Endpoint"]
     assert psql(endpoint, value["password"], "SELECT current_user") == "master"
-    events = rds.describe_events(SourceIdentifier=ident, SourceType="db-instance")["Events"]
-    assert "DB instance created" in [e["Message"] for e in events]
+    told = rds.describe_events(SourceIdentifier=ident, SourceType="db-instance")["Events"]
+    assert "DB instance created" in [e["Message"] for e in told]
+    got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+    sent = json.loads(got[0]["Body"])
+    assert sent["detail"]["EventID"] == "RDS-EVENT-0005"
+    assert sent["resources"] == [made["DBInstanceArn"]]
     with pytest.raises(ClientError) as info:
         rds.modify_db_instance(DBInstanceIdentifier=ident, MasterUserPassword="another-Pass1")
     assert info.value.response["Error"]["Code"] == "InvalidParameterCombination"
