@@ -147,3 +147,27 @@ def test_replica_count_changes(ec: Any) -> None:
         ReplicationGroupId="count", NewReplicaCount=1, ApplyImmediately=True
     )["ReplicationGroup"]
     assert group["MemberClusters"] == ["count-001", "count-002"]
+
+
+def test_new_auth_token_reaches_every_member(ec: Any) -> None:
+    ec.create_replication_group(
+        ReplicationGroupId="rotate",
+        ReplicationGroupDescription="d",
+        NumCacheClusters=2,
+        AuthToken=TOKEN,
+    )
+    new = "rotated-token-0123456789"
+    group = ec.modify_replication_group(
+        ReplicationGroupId="rotate",
+        AuthToken=new,
+        AuthTokenUpdateStrategy="SET",
+        ApplyImmediately=True,
+    )["ReplicationGroup"]
+    assert group["Status"] == "modifying"
+    primary, replica = node_port(ec, "rotate-001"), node_port(ec, "rotate-002")
+    assert command(primary, "SET", "after", "rotation", password=new) == "OK"
+    assert eventually(replica, "GET", "after", expect=b"rotation", password=new) == b"rotation"
+    with pytest.raises(RespError, match="WRONGPASS"):
+        command(primary, "PING", password=TOKEN)
+    alone = ec.describe_cache_clusters(ShowCacheClustersNotInReplicationGroups=True)
+    assert alone["CacheClusters"] == []

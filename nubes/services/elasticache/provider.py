@@ -715,6 +715,14 @@ class ElastiCacheProvider(Serverless):
     def _save_group(self, ctx: Scope, doc: Json) -> None:
         self._put(ctx, "replication", doc["ReplicationGroupId"], doc)
 
+    def _changed_group(self, ctx: Scope, doc: Json) -> Json:
+        """The answer to a change of the group: ``modifying`` (what a describe shows next)."""
+        changing = doc["Status"] == "modifying"
+        shown = self._render_group(ctx, doc)
+        if changing:
+            shown["Status"] = shown["NodeGroups"][0]["Status"] = "modifying"
+        return {"ReplicationGroup": shown}
+
     def _render_group(self, ctx: Scope, doc: Json) -> Json:
         """The group as AWS shows it: its node group's endpoints follow the members' nodes
         (the primary endpoint is the current primary's, the reader endpoint a replica's)."""
@@ -1013,7 +1021,7 @@ class ElastiCacheProvider(Serverless):
                 group["AuthTokenLastModifiedDate"] = first["AuthTokenLastModifiedDate"]
             group["Status"] = "modifying"
         self._save_group(ctx, group)
-        return {"ReplicationGroup": self._render_group(ctx, group)}
+        return self._changed_group(ctx, group)
 
     @staticmethod
     def _replica_count(req: Json) -> int | None:
@@ -1039,7 +1047,7 @@ class ElastiCacheProvider(Serverless):
             number += 1
             if self._get(ctx, "cluster", name) is None:
                 self._add_replica(ctx, group, name, {})
-        return {"ReplicationGroup": self._render_group(ctx, group)}
+        return self._changed_group(ctx, group)
 
     def decrease_replica_count(self, ctx: RequestContext, req: Json) -> Json:
         group = self._replication_group(ctx, req["ReplicationGroupId"])
@@ -1072,7 +1080,7 @@ class ElastiCacheProvider(Serverless):
             group["_members"].remove(member)
         group["Status"] = "modifying"
         self._save_group(ctx, group)
-        return {"ReplicationGroup": self._render_group(ctx, group)}
+        return self._changed_group(ctx, group)
 
     def delete_replication_group(self, ctx: RequestContext, req: Json) -> Json:
         group = self._replication_group(ctx, req["ReplicationGroupId"])
