@@ -60,8 +60,19 @@ def test_instance_is_a_postgres_server_that_survives_everything(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     psql(endpoint, "n3w-Passw0rd", "INSERT INTO t VALUES ('after');")
+    rds.copy_db_snapshot(
+        SourceDBSnapshotIdentifier="snap1", TargetDBSnapshotIdentifier="snap1-copy"
+    )
+    deadline = time.monotonic() + 60
+    while (
+        rds.describe_db_snapshots(DBSnapshotIdentifier="snap1-copy")["DBSnapshots"][0]["Status"]
+        != "available"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    rds.delete_db_snapshot(DBSnapshotIdentifier="snap1")  # the copy has files of its own
     rds.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="db2", DBSnapshotIdentifier="snap1"
+        DBInstanceIdentifier="db2", DBSnapshotIdentifier="snap1-copy"
     )
     copy = wait_for(rds, "db2")
     assert copy["Endpoint"]["Port"] != endpoint["Port"]

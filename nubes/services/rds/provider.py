@@ -187,7 +187,12 @@ class RdsProvider(ServiceProvider):
                 self._resume(row["account"], row["region"], row["id"], row["status"])
         for row in self.store.query("SELECT * FROM rds_snapshots"):
             snap = json.loads(row["doc"])
-            if snap["Status"] == "creating" and snap.get("_FinalOf") is None:
+            if snap["Status"] != "creating" or snap.get("_FinalOf") is not None:
+                continue
+            if snap.get("SourceDBSnapshotIdentifier"):
+                key = f"snapshot:{row['id']}"
+                self._later(row["account"], row["region"], key, self._copy_files)
+            else:
                 self._later_snapshot(row["account"], row["region"], row["instance"], row["id"])
 
     async def stop(self) -> None:
@@ -1280,6 +1285,64 @@ class RdsProvider(ServiceProvider):
             ctx.account_id, ctx.region, doc["DBInstanceIdentifier"], snap["DBSnapshotIdentifier"]
         )
         return {"DBSnapshot": self._snapshot_out(snap)}
+
+    def copy_db_snapshot(self, ctx: RequestContext, params: Json) -> Json:
+        source = self._get_snapshot(ctx, params["SourceDBSnapshotIdentifier"])
+        if source["Status"] != "available":
+            raise errors.InvalidDBSnapshotStateFault(
+                "Snapshot must be in available state to be copied."
+            )
+        target = params["TargetDBSnapshotIdentifier"]
+        self._check_identifier("TargetDBSnapshotIdentifier", target)
+        target = target.lower()
+        if self._snapshot_row(ctx.account_id, ctx.region, target) is not None:
+            raise errors.DBSnapshotAlreadyExistsFault(
+                f"Cannot create the snapshot because a snapshot with the identifier {target} "
+                "already exists."
+            )
+        now = clock.now()
+        copy: Json = {
+            **source,
+            "DBSnapshotIdentifier": target,
+            "DBSnapshotArn": arn("rds", ctx.region, ctx.account_id, f"snapshot:{target}"),
+            "SnapshotCreateTime": now,
+            "Status": "creating",
+            "PercentProgress": 0,
+            "SourceDBSnapshotIdentifier": source["DBSnapshotArn"],
+            "SourceRegion": ctx.region,
+            "_Dir": f"{source['DbiResourceId']}-{target}",
+            "_FinalOf": None,
+        }
+        self._save_snapshot(ctx.account_id, ctx.region, copy)
+        inherited = self.env.tags.get(source["DBSnapshotArn"]) if params.get("CopyTags") else {}
+        self.env.tags.set(
+            copy["DBSnapshotArn"], {**inherited, **from_list(params.get("Tags") or [])}
+        )
+        self._later(ctx.account_id, ctx.region, f"snapshot:{target}", self._copy_files)
+        return {"DBSnapshot": self._snapshot_out(copy)}
+
+    async def _copy_files(self, account: str, region: str, key: str) -> None:
+        """The copy's own files (a snapshot deleted later leaves its copies whole)."""
+        with self.store.transaction():
+            row = self._snapshot_row(account, region, key.split(":", 1)[1])
+        if row is None:
+            return
+        copy = json.loads(row["doc"])
+        source_name = copy["SourceDBSnapshotIdentifier"].rsplit(":", 1)[-1]
+        with self.store.transaction():
+            source_row = self._snapshot_row(account, region, source_name)
+        if source_row is None:
+            raise RuntimeError(f"snapshot {source_name} was deleted while being copied")
+        source = json.loads(source_row["doc"])
+        dest = self.root / "snapshots" / copy["_Dir"]
+        shutil.rmtree(dest, ignore_errors=True)
+        await asyncio.to_thread(shutil.copytree, self.root / "snapshots" / source["_Dir"], dest)
+        with self.store.transaction():
+            row = self._snapshot_row(account, region, copy["DBSnapshotIdentifier"])
+            if row is not None:
+                done = json.loads(row["doc"])
+                done.update(Status="available", PercentProgress=100)
+                self._save_snapshot(account, region, done)
 
     def describe_db_snapshots(self, ctx: RequestContext, params: Json) -> Json:
         if params.get("DBSnapshotIdentifier"):
