@@ -86,17 +86,17 @@ def test_instance_is_a_postgres_server_that_survives_everything(
     endpoint = wait_for(rds, "db1")["Endpoint"]
     assert psql(endpoint, "n3w-Passw0rd", "SELECT count(*) FROM t") == "2"
 
-    for ident in ("db1", "db2"):
-        assert (
-            rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)[
-                "DBInstance"
-            ]["DBInstanceStatus"]
-            == "deleting"
-        )
+    rds.stop_db_instance(DBInstanceIdentifier="db2")
+    wait_for(rds, "db2", "stopped")
+    deleting = rds.delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert deleting["DBInstance"]["DBInstanceStatus"] == "deleting"
+    rds.delete_db_instance(DBInstanceIdentifier="db2", FinalDBSnapshotIdentifier="db2-final")
     deadline = time.monotonic() + 60
     while rds.describe_db_instances()["DBInstances"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    final = rds.describe_db_snapshots(DBSnapshotIdentifier="db2-final")["DBSnapshots"][0]
+    assert final["Status"] == "available"  # taken from a stopped instance: started for it
     with pytest.raises(RuntimeError):
         psql(endpoint, "n3w-Passw0rd", "SELECT 1")
     server.stop()

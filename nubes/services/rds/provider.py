@@ -1047,7 +1047,8 @@ class RdsProvider(ServiceProvider):
         if doc["DBInstanceStatus"] == "deleting":
             raise errors.InvalidDBInstanceStateFault(f"Instance {ident} is already being deleted.")
         if final:
-            self._require(doc, "available")
+            # A stopped instance's server is started for its final snapshot (see _delete).
+            self._require(doc, "available", "stopped")
             self._new_snapshot(ctx, doc, final, final_of=ident)
             doc["_FinalSnapshot"] = final
         secret = doc.get("MasterUserSecret")
