@@ -14,8 +14,8 @@ import pytest
 from nubes.runtime import rds as runtime
 
 needs_postgres = pytest.mark.skipif(
-    runtime.binary("initdb") is None or shutil.which("psql") is None,
-    reason="PostgreSQL (initdb, postgres) and psql are not installed",
+    runtime.cannot_run() is not None or shutil.which("psql") is None,
+    reason=f"no PostgreSQL server can run here ({runtime.cannot_run() or 'psql is missing'})",
 )
 PASSWORD = "s3cret-Passw0rd"
 

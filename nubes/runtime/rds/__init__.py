@@ -62,6 +62,23 @@ def version() -> str | None:
     return words[2] if len(words) >= 3 else None
 
 
+@functools.cache
+def cannot_run() -> str | None:
+    """Why no server can run here (PostgreSQL missing, or root without user namespaces), or
+    None when one can."""
+    for name in ("initdb", "postgres"):
+        if binary(name) is None:
+            return f"PostgreSQL's {name} was not found (install postgresql)"
+    if os.geteuid() == 0:
+        probe = subprocess.run(_as_server(["true"]), capture_output=True, check=False)
+        if probe.returncode != 0:
+            return (
+                "nubes runs as root and PostgreSQL refuses root: an unprivileged user namespace "
+                "(unshare --user) is needed and is not permitted here"
+            )
+    return None
+
+
 def _program(name: str) -> str:
     path = binary(name)
     if path is None:

@@ -733,10 +733,11 @@ class RdsProvider(ServiceProvider):
     @staticmethod
     def _check_engine(engine: str) -> None:
         if engine == "postgres":
-            if runtime.binary("initdb") is None or runtime.binary("postgres") is None:
+            problem = runtime.cannot_run()
+            if problem is not None:
                 raise errors.InvalidParameterCombination(
-                    "nubes runs engine postgres as a real PostgreSQL server, and initdb/postgres "
-                    "were not found on PATH or in /usr/lib/postgresql/*/bin (install postgresql)."
+                    f"nubes runs engine postgres as a real PostgreSQL server, and cannot here: "
+                    f"{problem}."
                 )
             return
         if engine in OTHER_ENGINES:
