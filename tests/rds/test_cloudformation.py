@@ -79,6 +79,13 @@ def test_stack_makes_a_database_it_names_in_outputs(
     ]["PhysicalResourceId"]
     found = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     assert found["DBSubnetGroup"]["VpcId"] == vpc
+    default_group = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"][0]["GroupId"]
+    assert [g["VpcSecurityGroupId"] for g in found["VpcSecurityGroups"]] == [default_group]
     cfn.delete_stack(StackName=name)
     stack_id = stack["StackId"]  # a deleted stack is still described by its id
     deadline = time.monotonic() + 120

@@ -948,6 +948,23 @@ class RdsProvider(ServiceProvider):
         self, ctx: RequestContext, ids: list[str], subnet_group: Json | None
     ) -> list[str]:
         if not ids:
+            if subnet_group is None:
+                return []
+            # AWS gives an instance in a VPC that VPC's default security group.
+            with contextlib.suppress(ServiceError):
+                answer = self.env.providers.invoke(
+                    "ec2",
+                    "DescribeSecurityGroups",
+                    {
+                        "Filters": [
+                            {"Name": "vpc-id", "Values": [subnet_group["VpcId"]]},
+                            {"Name": "group-name", "Values": ["default"]},
+                        ]
+                    },
+                    ctx.account_id,
+                    ctx.region,
+                )
+                return [g["GroupId"] for g in answer.get("SecurityGroups", [])[:1]]
             return []
         found: list[Json] = []
         for group_id in ids:
