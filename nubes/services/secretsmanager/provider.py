@@ -69,8 +69,9 @@ CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 DEFAULT_KEY = "alias/aws/secretsmanager"
 MAX_VALUE = 65_536
 MAX_DEPRECATED = 100
-# The characters a secret's name may hold (CreateSecret's Name); ":" would read as an ARN.
-SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+# The characters a secret's name may hold: the model's /_+=.@- and the "!" that AWS's error
+# message lists and its own services use (RDS names managed secrets rds!db-...).
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@!-]+")
 DAY = 86_400.0
 TICK = 60.0
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
