@@ -3,6 +3,7 @@ the cache nodes it creates over RESP (nubes' own small client, as a user's clien
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -45,14 +46,28 @@ def node_port(api: Any, cluster_id: str) -> int:
     return int(found["CacheClusters"][0]["CacheNodes"][0]["Endpoint"]["Port"])
 
 
-def eventually(port: int, *args: str, expect: Any, password: str | None = None) -> Any:
+def server_pid(port: int, password: str | None = None, username: str | None = None) -> int:
+    """The pid of the redis-server on ``port``."""
+    info = command(port, "INFO", "server", password=password, username=username)
+    return int(info.split(b"process_id:")[1].split(b"\r")[0])
+
+
+def gone(pid: int) -> bool:
+    """Whether the process has ended (nubes waits for the servers it stops). Asked by pid, not
+    by port: another test's server may listen on a freed port at once."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def eventually(
+    port: int, *args: str, expect: Any, password: str | None = None, username: str | None = None
+) -> Any:
     """The reply of a command once it is ``expect`` (replication is asynchronous); the last
     reply after a generous deadline otherwise."""
     deadline = time.monotonic() + 20
     reply: Any = None
     while time.monotonic() < deadline:
         try:
-            reply = command(port, *args, password=password)
+            reply = command(port, *args, password=password, username=username)
         except (OSError, RespError) as exc:
             reply = exc
         if reply == expect:

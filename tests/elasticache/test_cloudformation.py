@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from nubes.runtime.elasticache.resp import command
 from tests.cloudformation.conftest import outputs, settle
+from tests.elasticache.conftest import gone, server_pid
 
 
 def test_stack_with_groups_cluster_and_replication_group(
@@ -91,9 +90,8 @@ def test_stack_with_groups_cluster_and_replication_group(
     group = ec.describe_replication_groups()["ReplicationGroups"][0]
     assert group["Description"] == "two"
 
+    pids = [server_pid(port), server_pid(int(out["Primary"]))]
     cfn.delete_stack(StackName=stack)
     assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
     assert ec.describe_cache_clusters()["CacheClusters"] == []
-    for gone in (port, int(out["Primary"])):
-        with pytest.raises(OSError):
-            command(gone, "PING")
+    assert all(gone(pid) for pid in pids)

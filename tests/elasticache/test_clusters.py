@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nubes.runtime.elasticache.resp import RespError, command
-from tests.elasticache.conftest import node_port
+from tests.elasticache.conftest import gone, node_port, server_pid
 
 
 def test_create_describe_and_use_a_cluster(ec: Any) -> None:
@@ -64,10 +64,10 @@ def test_reboot_keeps_data_and_delete_stops_the_server(ec: Any) -> None:
         == "available"
     )
 
+    pid = server_pid(port)
     deleted = ec.delete_cache_cluster(CacheClusterId="reboot")["CacheCluster"]
     assert deleted["CacheClusterStatus"] == "deleting"
-    with pytest.raises(OSError):
-        command(port, "PING")
+    assert gone(pid)
     with pytest.raises(ClientError) as err:
         ec.describe_cache_clusters(CacheClusterId="reboot")
     assert err.value.response["Error"]["Code"] == "CacheClusterNotFound"

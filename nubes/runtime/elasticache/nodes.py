@@ -28,6 +28,7 @@ from nubes.runtime.elasticache.resp import RespError, command
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 LOG_FILE = "server.log"
+ACL_FILE = "users.acl"
 PID_FILE = "server.pid"
 """Written by nubes for each server it starts (memcached writes none of its own when it does not
 daemonize), removed when the server is stopped."""
@@ -81,12 +82,18 @@ class NodeSpec:
     password: str | None = None
     primary_port: int | None = None
     """The port of the node this one replicates (``replicaof``), None for a primary."""
+    username: str | None = None
+    """Who nubes signs in as (with ``password``) when the node has users (an ACL)."""
+    acl: str | None = None
+    """The node's users, one ``user <name> <rules>`` line each (ElastiCache RBAC)."""
     settings: dict[str, str] = field(default_factory=dict)
     """Further redis.conf directives (maxmemory, maxmemory-policy, ...); for memcached its
     memory in MB (``memory``) and largest item (``max_item_size``)."""
 
     def arguments(self, program: str) -> list[str]:
         if self.engine != "memcached":
+            if self.acl is not None:
+                (self.directory / ACL_FILE).write_text(self.acl)
             conf = self.directory / "redis.conf"
             conf.write_text(self.config())
             return [program, str(conf)]
@@ -111,7 +118,13 @@ class NodeSpec:
             "save 3600 1 300 100 60 10000",
             "appendonly no",
         ]
-        if self.password:
+        if self.acl is not None:
+            lines += [
+                f'aclfile "{self.directory / ACL_FILE}"',
+                f'masteruser "{self.username}"',
+                f'masterauth "{self.password}"',
+            ]
+        elif self.password:
             lines += [f'requirepass "{self.password}"', f'masterauth "{self.password}"']
         if self.primary_port is not None:
             lines += [f"replicaof 127.0.0.1 {self.primary_port}", "replica-read-only yes"]
@@ -153,9 +166,11 @@ def memcached_stats(port: int) -> dict[str, str]:
     return out
 
 
-def redis_info(port: int, password: str | None = None) -> dict[str, str]:
+def redis_info(
+    port: int, password: str | None = None, username: str | None = None
+) -> dict[str, str]:
     """A redis server's ``INFO`` fields (process_id, used_memory, keyspace_hits, db0, ...)."""
-    info = command(port, "INFO", password=password, timeout=1)
+    info = command(port, "INFO", password=password, timeout=1, username=username)
     out = {}
     for line in bytes(info).decode().splitlines():
         name, sep, value = line.partition(":")
@@ -167,7 +182,7 @@ def redis_info(port: int, password: str | None = None) -> dict[str, str]:
 def stats(spec: NodeSpec) -> dict[str, str]:
     if spec.engine == "memcached":
         return memcached_stats(spec.port)
-    return redis_info(spec.port, spec.password)
+    return redis_info(spec.port, spec.password, spec.username)
 
 
 def _serving_pid(spec: NodeSpec) -> int | None:

@@ -19,11 +19,18 @@ def _encode(args: tuple[str | bytes | int, ...]) -> bytes:
 
 
 class Connection:
-    def __init__(self, host: str, port: int, password: str | None = None, timeout: float = 5):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str | None = None,
+        timeout: float = 5,
+        username: str | None = None,
+    ):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.file = self.sock.makefile("rb")
         if password:
-            self.call("AUTH", password)
+            self.call("AUTH", *([username] if username else []), password)
 
     def call(self, *args: str | bytes | int) -> Any:
         self.sock.sendall(_encode(args))
@@ -63,8 +70,13 @@ class Connection:
 
 
 def command(
-    port: int, *args: str | bytes | int, password: str | None = None, timeout: float = 5
+    port: int,
+    *args: str | bytes | int,
+    password: str | None = None,
+    timeout: float = 5,
+    username: str | None = None,
 ) -> Any:
-    """Send one command to the node on 127.0.0.1:``port`` and answer its reply."""
-    with Connection("127.0.0.1", port, password, timeout) as conn:
+    """Send one command to the node on 127.0.0.1:``port`` (signed in as ``username`` when
+    given, else the default user) and answer its reply."""
+    with Connection("127.0.0.1", port, password, timeout, username) as conn:
         return conn.call(*args)

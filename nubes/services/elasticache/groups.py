@@ -21,12 +21,25 @@ from nubes.services.elasticache.records import Scope, public
 Json = dict[str, Any]
 
 
+ADMIN = "nubes"
+"""The user nubes signs in as on nodes that have users (RBAC): the default user may be off."""
+
+
+def credentials(doc: Json) -> tuple[str | None, str | None]:
+    """Who nubes signs in as on a cluster's nodes: its admin user, or the auth token."""
+    if doc.get("_admin"):
+        return ADMIN, doc["_admin"]
+    return None, doc.get("_auth")
+
+
 def send(doc: Json, *args: str | int) -> list[Any]:
     """Send one command to every node of a cluster; each node's reply (or its error)."""
     out: list[Any] = []
+    username, password = credentials(doc)
     for node in doc["CacheNodes"]:
         try:
-            out.append(command(node["Endpoint"]["Port"], *args, password=doc.get("_auth")))
+            port = node["Endpoint"]["Port"]
+            out.append(command(port, *args, password=password, username=username))
         except (OSError, RespError) as exc:
             out.append(exc)
     return out

@@ -11,6 +11,7 @@ and stopped (their RDB written) when it stops.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from nubes.protocol.base import ServiceError
 from nubes.runtime.elasticache.nodes import NodeFailed, Nodes, NodeSpec
 from nubes.services.elasticache.catalogue import ENGINES, NODE_MEMORY_GIB, find_version
 from nubes.services.elasticache.errors import errors
-from nubes.services.elasticache.groups import send
+from nubes.services.elasticache.groups import credentials, send
 from nubes.services.elasticache.metrics import Sampler
 from nubes.services.elasticache.records import (
     MIGRATIONS,
@@ -34,7 +35,8 @@ from nubes.services.elasticache.records import (
     identifier,
     public,
 )
-from nubes.services.elasticache.serverless import PREFIX, Serverless
+from nubes.services.elasticache.serverless import PREFIX
+from nubes.services.elasticache.users import RBAC_ENGINES, Users
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -83,7 +85,7 @@ def _node(number: int, port: int, zone: str) -> Json:
     }
 
 
-class ElastiCacheProvider(Serverless):
+class ElastiCacheProvider(Users):
     service = "elasticache"
     migrations = MIGRATIONS
 
@@ -221,7 +223,9 @@ class ElastiCacheProvider(Serverless):
                 directory=self._node_dir(ctx, doc["CacheClusterId"], node["CacheNodeId"]),
                 port=node["Endpoint"]["Port"],
                 engine=doc["Engine"],
-                password=doc.get("_auth"),
+                username=credentials(doc)[0],
+                password=credentials(doc)[1],
+                acl=doc.get("_acl"),
                 primary_port=primary_port,
                 settings=self._settings(ctx, doc),
             )
@@ -762,6 +766,26 @@ class ElastiCacheProvider(Serverless):
         ]
         return shown
 
+    def _user_groups_for(self, ctx: Scope, req: Json, engine: str) -> list[str]:
+        """The replication group's user group (RBAC), checked; exclusive with an AuthToken."""
+        ids = list(req.get("UserGroupIds") or [])
+        if not ids:
+            return []
+        if req.get("AuthToken"):
+            raise errors.InvalidParameterCombinationException(
+                "AuthToken and UserGroupIds cannot be used together."
+            )
+        if engine not in RBAC_ENGINES or len(ids) > 1:
+            raise errors.InvalidParameterValueException(
+                "One user group can be associated with a redis or valkey replication group."
+            )
+        group = self._user_group(ctx, ids[0])
+        if group["Engine"] != engine:
+            raise errors.InvalidParameterCombinationException(
+                f"User group {ids[0]} is for engine {group['Engine']}, not {engine}."
+            )
+        return ids
+
     def create_replication_group(self, ctx: RequestContext, req: Json) -> Json:
         group_id = identifier(req["ReplicationGroupId"], "ReplicationGroupId", 40)
         if self._get(ctx, "replication", group_id) is not None:
@@ -802,6 +826,8 @@ class ElastiCacheProvider(Serverless):
                 "Replication groups are only supported for the redis and valkey engines."
             )
         check_tags(req.get("Tags"))
+        user_groups = self._user_groups_for(ctx, req, engine)
+        secret = secrets.token_urlsafe(24)
         snapshot = req.get("SnapshotName")
         if snapshot:
             self._snapshot(ctx, snapshot)
@@ -826,6 +852,9 @@ class ElastiCacheProvider(Serverless):
             for i, name in enumerate(names):
                 doc = self._new_cluster(ctx, {**req, "NumCacheNodes": 1}, name)
                 doc["ReplicationGroupId"] = group_id
+                if user_groups:
+                    doc["_admin"] = secret
+                    doc["_acl"] = self._acl(ctx, user_groups[0], secret)
                 primary = existing is None and i == 0
                 if not primary:
                     doc["_primary"] = primary_id
@@ -867,6 +896,8 @@ class ElastiCacheProvider(Serverless):
             "_primary": primary_id,
             "_members": [m["CacheClusterId"] for m in members],
         }
+        if user_groups:
+            group["UserGroupIds"] = user_groups
         if "AuthTokenLastModifiedDate" in first:
             group["AuthTokenLastModifiedDate"] = first["AuthTokenLastModifiedDate"]
         for doc in members:
@@ -916,6 +947,9 @@ class ElastiCacheProvider(Serverless):
         if primary.get("_auth"):
             doc["_auth"] = primary["_auth"]
             doc["AuthTokenEnabled"] = True
+        for key in ("_admin", "_acl"):
+            if primary.get(key):
+                doc[key] = primary[key]
         doc["SecurityGroups"] = primary["SecurityGroups"]
         doc["ReplicationGroupId"] = group["ReplicationGroupId"]
         doc["_primary"] = primary["CacheClusterId"]
@@ -949,6 +983,36 @@ class ElastiCacheProvider(Serverless):
             doc["_primary"] = new_primary
             self._save_cluster(ctx, doc)
         group["_primary"] = new_primary
+
+    def _change_user_groups(self, ctx: Scope, group: Json, req: Json) -> None:
+        """Give the group's nodes other users (or none): each restarts with its new ACL, the
+        primary first."""
+        current = list(group.get("UserGroupIds") or [])
+        if req.get("RemoveUserGroups"):
+            wanted: list[str] = []
+        else:
+            wanted = [g for g in current if g not in (req.get("UserGroupIdsToRemove") or [])]
+            wanted += [g for g in req.get("UserGroupIdsToAdd") or [] if g not in wanted]
+        primary = self._cluster(ctx, group["_primary"])
+        if primary.get("_auth") and wanted:
+            raise errors.InvalidParameterCombinationException(
+                "AuthToken and UserGroupIds cannot be used together."
+            )
+        self._user_groups_for(ctx, {"UserGroupIds": wanted}, primary["Engine"])
+        secret = primary.get("_admin") or secrets.token_urlsafe(24)
+        ordered = [group["_primary"]] + [m for m in group["_members"] if m != group["_primary"]]
+        for member in ordered:
+            doc = self._cluster(ctx, member)
+            if wanted:
+                doc["_admin"] = secret
+                doc["_acl"] = self._acl(ctx, wanted[0], secret)
+            else:
+                doc.pop("_admin", None)
+                doc.pop("_acl", None)
+            self._restart(ctx, doc)
+            self._save_cluster(ctx, doc)
+        group["UserGroupIds"] = wanted
+        group["Status"] = "modifying"
 
     def test_failover(self, ctx: RequestContext, req: Json) -> Json:
         group = self._replication_group(ctx, req["ReplicationGroupId"])
@@ -986,6 +1050,12 @@ class ElastiCacheProvider(Serverless):
             group["AutomaticFailover"] = "enabled" if enabled else "disabled"
         if "MultiAZEnabled" in req:
             group["MultiAZ"] = "enabled" if req["MultiAZEnabled"] else "disabled"
+        if (
+            req.get("UserGroupIdsToAdd")
+            or req.get("UserGroupIdsToRemove")
+            or (req.get("RemoveUserGroups"))
+        ):
+            self._change_user_groups(ctx, group, req)
         if req.get("PrimaryClusterId") and req["PrimaryClusterId"].lower() != group["_primary"]:
             wanted = req["PrimaryClusterId"].lower()
             if wanted not in group["_members"]:
