@@ -110,6 +110,11 @@ def test_errors(ec: Any) -> None:
             "CacheSubnetGroupNotFoundFault",
             None,
         ),
+        (
+            dict(CacheClusterId="tls", Engine="redis", TransitEncryptionEnabled=True),
+            "InvalidParameterCombination",
+            None,
+        ),
     ]
     for params, code, message in cases:
         with pytest.raises(ClientError) as err:

@@ -290,6 +290,15 @@ class ElastiCacheProvider(Users):
             )
         return engine, version.version, version.family
 
+    @staticmethod
+    def _no_tls(req: Json) -> None:
+        """nubes' nodes speak plain RESP on loopback: a client asking for TLS would fail to
+        connect, so the request fails here instead."""
+        if req.get("TransitEncryptionEnabled"):
+            raise errors.InvalidParameterCombinationException(
+                "nubes does not serve TLS: TransitEncryptionEnabled is not available."
+            )
+
     def _node_type(self, req: Json) -> str:
         node_type = req.get("CacheNodeType") or "cache.t3.micro"
         if node_type not in NODE_MEMORY_GIB:
@@ -298,6 +307,7 @@ class ElastiCacheProvider(Users):
 
     def _new_cluster(self, ctx: Scope, req: Json, cluster_id: str) -> Json:
         engine, version, family = self._engine(req)
+        self._no_tls(req)
         node_type = self._node_type(req)
         nodes = req.get("NumCacheNodes", 1)
         if engine != "memcached" and nodes != 1:

@@ -58,7 +58,7 @@ class CacheCluster(ResourceType):
             "CacheClusterId": name,
             **given(props, _STRINGS),
             **given(props, _NUMBERS, integer),
-            **given(props, ("AutoMinorVersionUpgrade",), boolean),
+            **given(props, ("AutoMinorVersionUpgrade", "TransitEncryptionEnabled"), boolean),
             "Tags": ctx.tags(props.get("Tags")),
         }
         if props.get("VpcSecurityGroupIds"):
@@ -161,7 +161,12 @@ class ReplicationGroup(ResourceType):
             ),
             **given(
                 props,
-                ("AutomaticFailoverEnabled", "MultiAZEnabled", "AutoMinorVersionUpgrade"),
+                (
+                    "AutomaticFailoverEnabled",
+                    "MultiAZEnabled",
+                    "AutoMinorVersionUpgrade",
+                    "TransitEncryptionEnabled",
+                ),
                 boolean,
             ),
             "Tags": ctx.tags(props.get("Tags")),

@@ -116,6 +116,11 @@ class Serverless(Groups):
             raise errors.InvalidParameterCombinationException(
                 f"Cannot find major version {major} for {engine}"
             )
+        if req.get("UserGroupId") or req.get("SnapshotArnsToRestore"):
+            raise errors.InvalidParameterCombinationException(
+                "nubes' serverless caches have no user groups or snapshots: create one without "
+                "UserGroupId and SnapshotArnsToRestore."
+            )
         retention = req.get("SnapshotRetentionLimit", 0)
         if not 0 <= retention <= 35:
             raise errors.InvalidParameterValueException(
@@ -183,6 +188,18 @@ class Serverless(Groups):
             raise errors.InvalidServerlessCacheStateFault(
                 f"Serverless cache {doc['ServerlessCacheName']} is not in available state."
             )
+        if req.get("UserGroupId"):
+            raise errors.InvalidParameterCombinationException(
+                "nubes' serverless caches have no user groups."
+            )
+        if req.get("MajorEngineVersion"):
+            version = find_version(doc["Engine"], req["MajorEngineVersion"])
+            if version is None:
+                raise errors.InvalidParameterCombinationException(
+                    f"Cannot find major version {req['MajorEngineVersion']} for {doc['Engine']}"
+                )
+            doc["MajorEngineVersion"] = req["MajorEngineVersion"]
+            doc["FullEngineVersion"] = version.version
         for key in (
             "Description",
             "SecurityGroupIds",
