@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,3 +49,31 @@ def test_snapshot_and_restore(ec: Any) -> None:
     with pytest.raises(ClientError) as err:
         ec.create_cache_cluster(CacheClusterId="none", SnapshotName="final")
     assert err.value.response["Error"]["Code"] == "SnapshotNotFoundFault"
+
+
+def test_seed_from_an_rdb_file_in_s3(
+    ec: Any, client: Callable[..., Any], account: str, tmp_path: Path
+) -> None:
+    ec.create_cache_cluster(CacheClusterId="exporter", Engine="redis")
+    command(node_port(ec, "exporter"), "SET", "seeded", "from s3")
+    # The node's RDB file, as a user would have one from another Redis, goes to S3.
+    port = node_port(ec, "exporter")
+    command(port, "SAVE")
+    rdb = Path(command(port, "CONFIG", "GET", "dir")[1].decode()) / "dump.rdb"
+    s3 = client("s3", aws_access_key_id=account)
+    s3.create_bucket(Bucket=f"rdb-{account}")
+    s3.put_object(Bucket=f"rdb-{account}", Key="seed.rdb", Body=rdb.read_bytes())
+    s3.put_object(Bucket=f"rdb-{account}", Key="not.rdb", Body=b"hello")
+    ec.create_cache_cluster(
+        CacheClusterId="seeded",
+        Engine="redis",
+        SnapshotArns=[f"arn:aws:s3:::rdb-{account}/seed.rdb"],
+    )
+    assert command(node_port(ec, "seeded"), "GET", "seeded") == b"from s3"
+    with pytest.raises(ClientError) as err:
+        ec.create_cache_cluster(
+            CacheClusterId="notseeded",
+            Engine="redis",
+            SnapshotArns=[f"arn:aws:s3:::rdb-{account}/not.rdb"],
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"

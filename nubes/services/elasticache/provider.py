@@ -10,6 +10,7 @@ and stopped (their RDB written) when it stops.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import shutil
@@ -322,7 +323,7 @@ class ElastiCacheProvider(Users):
             raise errors.InvalidParameterCombinationException(
                 "AuthToken is only supported for the redis and valkey engines."
             )
-        if engine == "memcached" and req.get("SnapshotName"):
+        if engine == "memcached" and (req.get("SnapshotName") or req.get("SnapshotArns")):
             raise errors.InvalidParameterCombinationException(
                 "Memcached clusters cannot be restored from a snapshot."
             )
@@ -386,13 +387,48 @@ class ElastiCacheProvider(Users):
             doc["AuthTokenLastModifiedDate"] = now
         return doc
 
-    def _launch(self, ctx: Scope, doc: Json, snapshot: str | None = None) -> None:
-        """Start a new cluster's nodes, its data restored from ``snapshot`` when named."""
+    def _seed(self, ctx: Scope, req: Json) -> bytes | None:
+        """The RDB data a new cluster starts from: a snapshot's (SnapshotName) or an RDB file
+        in S3 (SnapshotArns, ``arn:aws:s3:::bucket/key``), read through S3."""
+        arns = req.get("SnapshotArns") or []
+        if req.get("SnapshotName") and arns:
+            raise errors.InvalidParameterCombinationException(
+                "SnapshotName and SnapshotArns cannot both be given."
+            )
+        if req.get("SnapshotName"):
+            name = self._snapshot(ctx, req["SnapshotName"])["SnapshotName"]
+            return (self._snapshot_dir(ctx, name) / "dump.rdb").read_bytes()
+        if not arns:
+            return None
+        if len(arns) != 1 or not arns[0].startswith("arn:aws:s3:::") or "/" not in arns[0]:
+            raise errors.InvalidParameterValueException(
+                "SnapshotArns takes one RDB file in S3: arn:aws:s3:::bucket/key."
+            )
+        bucket, key = arns[0][len("arn:aws:s3:::") :].split("/", 1)
+        try:
+            out = self.env.providers.invoke(
+                "s3", "GetObject", {"Bucket": bucket, "Key": key}, ctx.account_id, ctx.region
+            )
+        except ServiceError as exc:
+            raise errors.InvalidParameterValueException(
+                f"The RDB file {arns[0]} could not be read: {exc.message}"
+            ) from exc
+        body = out.get("Body", b"")
+        if hasattr(body, "read"):
+            with contextlib.closing(body):
+                body = body.read()
+        data = bytes(body) if isinstance(body, bytes | bytearray) else b"".join(body)
+        if not data.startswith(b"REDIS"):
+            raise errors.InvalidParameterValueException(f"{arns[0]} is not an RDB file.")
+        return data
+
+    def _launch(self, ctx: Scope, doc: Json, seed: bytes | None = None) -> None:
+        """Start a new cluster's nodes, its data the RDB ``seed`` when given."""
         directory = self._node_dir(ctx, doc["CacheClusterId"], "0001")
         shutil.rmtree(directory.parent, ignore_errors=True)
-        if snapshot:
+        if seed is not None:
             directory.mkdir(parents=True)
-            shutil.copyfile(self._snapshot_dir(ctx, snapshot) / "dump.rdb", directory / "dump.rdb")
+            (directory / "dump.rdb").write_bytes(seed)
         try:
             self._run(ctx, doc)
         except NodeFailed as exc:
@@ -411,11 +447,9 @@ class ElastiCacheProvider(Users):
                 f"Cache cluster {cluster_id} already exists."
             )
         doc = self._new_cluster(ctx, req, cluster_id)
-        snapshot = req.get("SnapshotName")
-        if snapshot:
-            self._snapshot(ctx, snapshot)
+        seed = self._seed(ctx, req)
         self._tag_new(doc["ARN"], req.get("Tags"))
-        self._launch(ctx, doc, snapshot)
+        self._launch(ctx, doc, seed)
         doc["CacheClusterStatus"] = "creating"
         self._save_cluster(ctx, doc)
         self._cluster_event(ctx, doc, "Cache cluster created")
@@ -838,9 +872,7 @@ class ElastiCacheProvider(Users):
         check_tags(req.get("Tags"))
         user_groups = self._user_groups_for(ctx, req, engine)
         secret = secrets.token_urlsafe(24)
-        snapshot = req.get("SnapshotName")
-        if snapshot:
-            self._snapshot(ctx, snapshot)
+        seed = self._seed(ctx, req)
         existing = None
         if req.get("PrimaryClusterId"):
             existing = self._available(ctx, req["PrimaryClusterId"])
@@ -869,7 +901,7 @@ class ElastiCacheProvider(Users):
                 if not primary:
                     doc["_primary"] = primary_id
                 self._save_cluster(ctx, doc)
-                self._launch(ctx, doc, snapshot if primary else None)
+                self._launch(ctx, doc, seed if primary else None)
                 members.append(doc)
                 self._save_cluster(ctx, doc)
         except Exception:
