@@ -14,12 +14,14 @@ import pytest
 
 from nubes.runtime.elasticache.resp import RespError, command
 
-if shutil.which("redis-server") is None:
-    pytest.skip(
-        "redis-server is not installed (apt-get install redis-server): ElastiCache nodes are "
-        "real redis-server processes",
-        allow_module_level=True,
-    )
+
+@pytest.fixture(autouse=True)
+def _needs_redis_server() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server): ElastiCache nodes "
+            "are real redis-server processes"
+        )
 
 
 @pytest.fixture
