@@ -19,6 +19,8 @@ def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProces
     ec.create_replication_group(
         ReplicationGroupId="pair", ReplicationGroupDescription="d", NumCacheClusters=2
     )
+    serverless = ec.create_serverless_cache(ServerlessCacheName="lasting", Engine="valkey")
+    command(serverless["ServerlessCache"]["Endpoint"]["Port"], "SET", "kept", "too")
     port = node_port(ec, "durable")
     command(port, "SET", "session", "abc")
     old_pid = server_pid(port)
@@ -39,6 +41,9 @@ def test_nodes_survive_kill_and_restart(nubes_factory: Callable[..., NubesProces
         pid = server_pid(port)
         assert pid != old_pid and gone(old_pid)
         command(port, "SET", "later", "1")
+        cache = ec.describe_serverless_caches()["ServerlessCaches"][0]
+        assert cache["Status"] == "available"
+        assert command(cache["Endpoint"]["Port"], "GET", "kept") == b"too"
         # The replica follows its primary again (wherever the primary listens now).
         primary, replica = node_port(ec, "pair-001"), node_port(ec, "pair-002")
         command(primary, "SET", "replicated", "after restart")
