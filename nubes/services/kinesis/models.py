@@ -76,6 +76,18 @@ MIGRATIONS = (
     """
     ALTER TABLE kinesis_streams ADD COLUMN scalings TEXT NOT NULL DEFAULT '[]';
     """,
+    """
+    ALTER TABLE kinesis_streams ADD COLUMN warm_target INTEGER;
+    ALTER TABLE kinesis_streams ADD COLUMN warm_current INTEGER;
+    CREATE TABLE kinesis_commitments (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        earliest_end REAL NOT NULL,
+        ended_at REAL,
+        PRIMARY KEY (account, region)
+    );
+    """,
 )
 
 HASH_SPACE = 2**128
@@ -128,6 +140,10 @@ class Stream:
     next_seq: int
     scalings: list[float]
     """When UpdateShardCount changed the stream (AWS allows ten in any 24 hours)."""
+    warm_target: int | None = None
+    """The warm throughput (MiB/s) last asked for, on an on-demand stream."""
+    warm_current: int | None = None
+    """The warm throughput the stream had while it scales towards ``warm_target``."""
 
     @classmethod
     def from_row(cls, row: Row) -> Stream:
@@ -201,6 +217,33 @@ class StoredRecord:
     arrival: float
     partition_key: str
     data: bytes
+
+
+@dataclass
+class Commitment:
+    """An account's minimum throughput billing commitment in a region (On-demand Advantage).
+    It lasts at least 24 hours: a disable asked for earlier takes effect at ``earliest_end``,
+    and enabling again before then cancels it."""
+
+    started_at: float
+    earliest_end: float
+    ended_at: float | None
+
+    def status_at(self, now: float) -> str:
+        if self.ended_at is None:
+            return "ENABLED"
+        if now < self.ended_at:
+            return "ENABLED_UNTIL_EARLIEST_ALLOWED_END"
+        return "DISABLED"
+
+    def view(self, now: float) -> dict[str, Any]:
+        status = self.status_at(now)
+        out: dict[str, Any] = {"Status": status, "StartedAt": self.started_at}
+        if status == "DISABLED":
+            out["EndedAt"] = self.ended_at
+        else:
+            out["EarliestAllowedEndAt"] = self.earliest_end
+        return out
 
 
 @dataclass
@@ -405,6 +448,33 @@ class Streams:
                 "DELETE FROM kinesis_records WHERE stream_id = ? AND arrival < ?",
                 (stream.id, before - 3600 * stream.retention_hours),
             )
+
+    # -- account settings ---------------------------------------------------------------------
+
+    def commitment(self, account: str, region: str) -> Commitment | None:
+        row = self.store.query_one(
+            "SELECT started_at, earliest_end, ended_at FROM kinesis_commitments "
+            "WHERE account = ? AND region = ?",
+            (account, region),
+        )
+        return Commitment(*row) if row else None
+
+    def set_commitment(self, account: str, region: str, commitment: Commitment) -> None:
+        self.store.execute(
+            "INSERT INTO kinesis_commitments (account, region, started_at, earliest_end, ended_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(account, region) DO UPDATE SET "
+            "started_at = excluded.started_at, earliest_end = excluded.earliest_end, "
+            "ended_at = excluded.ended_at",
+            (account, region, commitment.started_at, commitment.earliest_end, commitment.ended_at),
+        )
+
+    def clear_warm_throughput(self, account: str, region: str) -> None:
+        """A new commitment starts from the streams' default capacity."""
+        self.store.execute(
+            "UPDATE kinesis_streams SET warm_target = NULL, warm_current = NULL "
+            "WHERE account = ? AND region = ?",
+            (account, region),
+        )
 
     # -- consumers ----------------------------------------------------------------------------
 

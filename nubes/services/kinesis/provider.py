@@ -33,6 +33,7 @@ from nubes.services.kinesis.errors import errors
 from nubes.services.kinesis.models import (
     HASH_SPACE,
     MIGRATIONS,
+    Commitment,
     Consumer,
     Shard,
     StoredRecord,
@@ -67,6 +68,12 @@ MAX_CONSUMERS = 20
 MAX_SCALINGS = 10
 SCALING_WINDOW = 24 * 3600.0
 MAX_TAGS = 50
+COMMITMENT_SECONDS = 24 * 3600.0
+"""The shortest a minimum throughput billing commitment lasts."""
+MAX_WARM_MIBPS = 10 * 1024
+"""An on-demand stream warms to at most 10 GiB/s of writes."""
+ON_DEMAND_MIBPS = ON_DEMAND_SHARDS
+"""The write capacity an on-demand stream starts with: 1 MiB/s for each of its shards."""
 SHARD_METRICS = (
     "IncomingBytes",
     "IncomingRecords",
@@ -232,6 +239,9 @@ class KinesisProvider(ServiceProvider):
         self._check_shard_quota(ctx.account_id, ctx.region, shards)
         if mode == "ON_DEMAND":
             self._check_on_demand_quota(ctx.account_id, ctx.region)
+        warm = req.get("WarmThroughputMiBps")
+        if warm is not None:
+            self._check_warm(ctx.account_id, ctx.region, mode, warm)
         tags = req.get("Tags") or {}
         self._check_tags({}, tags)
         now = clock.now()
@@ -248,6 +258,8 @@ class KinesisProvider(ServiceProvider):
         )
         for start, end in even_ranges(shards):
             self.streams.add_shard(stream, start, end, now)
+        if warm is not None:
+            self.streams.update(stream, warm_target=warm, warm_current=ON_DEMAND_MIBPS)
         if tags:
             self.env.tags.set(stream.arn, tags)
         return {}
@@ -341,6 +353,8 @@ class KinesisProvider(ServiceProvider):
         }
         if stream.key_id:
             out["KeyId"] = stream.key_id
+        if stream.mode == "ON_DEMAND" and self._committed(stream.account, stream.region):
+            out["WarmThroughput"] = self._warm_view(stream)
         return out
 
     def describe_stream_summary(self, ctx: RequestContext, req: Json) -> Json:
@@ -450,9 +464,94 @@ class KinesisProvider(ServiceProvider):
             )
         if mode == "ON_DEMAND":
             self._check_on_demand_quota(stream.account, stream.region)
-        self.streams.update(stream, mode=mode)
+        warm = req.get("WarmThroughputMiBps")
+        if warm is not None:
+            if mode != "ON_DEMAND":
+                raise errors.InvalidArgumentException(
+                    "WarmThroughputMiBps can only be specified when the stream mode is updated "
+                    "to ON_DEMAND."
+                )
+            self._check_warm(stream.account, stream.region, mode, warm)
+        if mode == "ON_DEMAND":
+            self.streams.update(stream, mode=mode, warm_target=warm, warm_current=ON_DEMAND_MIBPS)
+        else:
+            self.streams.update(stream, mode=mode, warm_target=None, warm_current=None)
         self._begin_update(stream)
         return {}
+
+    # -- On-demand Advantage: the account's commitment and warm throughput ----------------------
+
+    def _committed(self, account: str, region: str) -> bool:
+        commitment = self.streams.commitment(account, region)
+        return commitment is not None and commitment.status_at(clock.now()) != "DISABLED"
+
+    def describe_account_settings(self, ctx: RequestContext, req: Json) -> Json:
+        commitment = self.streams.commitment(ctx.account_id, ctx.region)
+        view = commitment.view(clock.now()) if commitment else {"Status": "DISABLED"}
+        return {"MinimumThroughputBillingCommitment": view}
+
+    def update_account_settings(self, ctx: RequestContext, req: Json) -> Json:
+        wanted = req["MinimumThroughputBillingCommitment"]["Status"]
+        now = clock.now()
+        account, region = ctx.account_id, ctx.region
+        commitment = self.streams.commitment(account, region)
+        status = commitment.status_at(now) if commitment else "DISABLED"
+        if wanted == "ENABLED":
+            if status == "DISABLED":
+                commitment = Commitment(now, now + COMMITMENT_SECONDS, None)
+                self.streams.clear_warm_throughput(account, region)
+            elif commitment is not None:
+                # Enabling before the earliest end cancels the pending disable.
+                commitment.ended_at = None
+        elif commitment is not None and status == "ENABLED":
+            commitment.ended_at = max(now, commitment.earliest_end)
+        if commitment is not None:
+            self.streams.set_commitment(account, region, commitment)
+            view = commitment.view(now)
+        else:
+            view = {"Status": "DISABLED"}
+        return {"MinimumThroughputBillingCommitment": view}
+
+    def _check_warm(self, account: str, region: str, mode: str, mibps: int) -> None:
+        if mode != "ON_DEMAND":
+            raise errors.InvalidArgumentException(
+                "Warm throughput is only supported for streams in ON_DEMAND mode."
+            )
+        if not self._committed(account, region):
+            raise errors.InvalidArgumentException(
+                f"Warm throughput requires MinimumThroughputBillingCommitment to be enabled for "
+                f"the account {account} in {region}."
+            )
+        if mibps > MAX_WARM_MIBPS:
+            raise errors.LimitExceededException(
+                f"Requested warm throughput of {mibps} MiBps exceeds the limit of "
+                f"{MAX_WARM_MIBPS} MiBps for an on-demand stream."
+            )
+
+    def _warm_current(self, stream: Stream) -> int:
+        if stream.warm_target is None:
+            return ON_DEMAND_MIBPS
+        if clock.now() >= stream.settles_at or stream.warm_current is None:
+            return max(stream.warm_target, ON_DEMAND_MIBPS)
+        return stream.warm_current
+
+    def _warm_view(self, stream: Stream) -> Json:
+        out: Json = {"CurrentMiBps": self._warm_current(stream)}
+        if stream.warm_target is not None:
+            out["TargetMiBps"] = stream.warm_target
+        return out
+
+    def update_stream_warm_throughput(self, ctx: RequestContext, req: Json) -> Json:
+        stream = self._active(ctx, req)
+        mibps = req["WarmThroughputMiBps"]
+        self._check_warm(stream.account, stream.region, stream.mode, mibps)
+        self.streams.update(stream, warm_target=mibps, warm_current=self._warm_current(stream))
+        self._begin_update(stream)
+        return {
+            "StreamARN": stream.arn,
+            "StreamName": stream.name,
+            "WarmThroughput": self._warm_view(stream),
+        }
 
     def update_max_record_size(self, ctx: RequestContext, req: Json) -> Json:
         stream = self._active(ctx, {"StreamARN": req["StreamARN"]})
