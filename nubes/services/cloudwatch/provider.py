@@ -882,7 +882,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
         if row is None:
             raise errors.DashboardNotFoundError(f"Dashboard {name} does not exist")
         return {
-            "DashboardArn": dashboard_arn(ctx.account_id, name),
+            "DashboardArn": dashboard_arn(ctx.account_id, name, ctx.partition),
             "DashboardBody": row["body"],
             "DashboardName": name,
         }
@@ -894,7 +894,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
             "DashboardEntries": [
                 {
                     "DashboardName": r["name"],
-                    "DashboardArn": dashboard_arn(ctx.account_id, r["name"]),
+                    "DashboardArn": dashboard_arn(ctx.account_id, r["name"], ctx.partition),
                     "LastModified": _dt(r["updated"]),
                     "Size": len(r["body"].encode()),
                 }
@@ -913,7 +913,7 @@ class CloudWatchProvider(MetricOps, ServiceProvider):
             if self.dashboards.get(ctx.account_id, name) is None:
                 raise errors.DashboardNotFoundError(f"Dashboard {name} does not exist")
         for name in names:
-            self.env.tags.drop(dashboard_arn(ctx.account_id, name))
+            self.env.tags.drop(dashboard_arn(ctx.account_id, name, ctx.partition))
         self.dashboards.delete(ctx.account_id, names)
         return {}
 

@@ -83,8 +83,9 @@ def alarm_arn(account: str, region: str, name: str) -> str:
     return arn("cloudwatch", region, account, f"alarm:{name}")
 
 
-def dashboard_arn(account: str, name: str) -> str:
-    return f"arn:aws:cloudwatch::{account}:dashboard/{name}"
+def dashboard_arn(account: str, name: str, partition: str) -> str:
+    """Dashboards are global to the account (no region in the ARN) but not to the partition."""
+    return f"arn:{partition}:cloudwatch::{account}:dashboard/{name}"
 
 
 @dataclass

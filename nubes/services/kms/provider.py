@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.arns import arn, parse_arn, root_arn
+from nubes.core.arns import arn, parse_arn, partition_of, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, paginate
 from nubes.core.tags import from_list
@@ -85,7 +85,7 @@ _AWS_MANAGED_DESCRIPTIONS = {
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
-def default_policy(account: str) -> str:
+def default_policy(account: str, region: str) -> str:
     """The key policy AWS writes when CreateKey names none."""
     return json.dumps(
         {
@@ -95,7 +95,7 @@ def default_policy(account: str) -> str:
                 {
                     "Sid": "Enable IAM User Permissions",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Principal": {"AWS": root_arn(account, partition_of(region))},
                     "Action": "kms:*",
                     "Resource": "*",
                 }
@@ -134,7 +134,7 @@ def _aws_managed_policy(account: str, service: str, region: str) -> str:
                 {
                     "Sid": "Allow direct access to key metadata to the account",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Principal": {"AWS": root_arn(account, partition_of(region))},
                     "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
                     "Resource": "*",
                 },
@@ -407,7 +407,7 @@ class KmsProvider(ServiceProvider):
             meta["MultiRegionConfiguration"] = {"MultiRegionKeyType": "PRIMARY"}
         doc: Json = {
             "meta": meta,
-            "policy": policy or req.get("Policy") or default_policy(account),
+            "policy": policy or req.get("Policy") or default_policy(account, region),
             "rotation": {"Enabled": False, "PeriodInDays": DEFAULT_ROTATION_DAYS, "Next": None},
             "rotations": [],
             "primary_region": region,

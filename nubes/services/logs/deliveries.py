@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import safejson
-from nubes.core.arns import arn, parse_arn
+from nubes.core.arns import arn, parse_arn, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.protocol.base import ServiceError
@@ -443,7 +443,7 @@ class Deliveries:
                 "Cross-account deliveries can only go to S3 or Firehose destinations."
             )
         policy = self.documents.get(owner, POLICY, destination["name"])
-        caller = Caller(f"arn:aws:iam::{ctx.account_id}:root", ctx.account_id, "root")
+        caller = Caller(root_arn(ctx.account_id, ctx.partition), ctx.account_id, "root")
         request = Request("logs:CreateDelivery", destination_arn, caller, {}, parsed.account)
         allowed = (
             policy is not None

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
+from nubes.core.arns import partition_of
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.protocol.base import ServiceError
@@ -210,11 +211,12 @@ class ExportTasks:
             "aws:sourceaccount": [scope.account],
             "aws:sourcearn": [scope.group_arn(group) + ":*"],
         }
+        bucket_arn = f"arn:{partition_of(scope.region)}:s3:::{bucket}"
         for action, resource, extra in (
-            ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}", {}),
+            ("s3:GetBucketAcl", bucket_arn, {}),
             (
                 "s3:PutObject",
-                f"arn:aws:s3:::{bucket}/*",
+                f"{bucket_arn}/*",
                 {"s3:x-amz-acl": ["bucket-owner-full-control"]},
             ),
         ):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.services.route53.errors import errors, invalid_input
+from nubes.services.route53.params import resource_arn
 
 if TYPE_CHECKING:
     from nubes.services.route53.models import Route53Model
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 MAX_COLLECTIONS = 5
 MAX_BLOCKS_PER_COLLECTION = 1000
 MAX_RESULTS = 100
-
-
-def _arn(collection_id: str) -> str:
-    return f"arn:aws:route53:::cidrcollection/{collection_id}"
 
 
 def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
@@ -58,9 +55,9 @@ class CidrOperations:
             )
         return row
 
-    def _collection_out(self, row: Any) -> dict[str, Any]:
+    def _collection_out(self, ctx: RequestContext, row: Any) -> dict[str, Any]:
         return {
-            "Arn": _arn(row["id"]),
+            "Arn": resource_arn(ctx, f"cidrcollection/{row['id']}"),
             "Id": row["id"],
             "Name": row["name"],
             "Version": row["version"],
@@ -75,7 +72,7 @@ class CidrOperations:
         if existing is not None:
             raise errors.CidrCollectionAlreadyExistsException(
                 f"A CIDR collection named {params['Name']} already exists.",
-                Collection=self._collection_out(existing),
+                Collection=self._collection_out(ctx, existing),
             )
         count = store.scalar(
             "SELECT count(*) FROM r53_cidr_collections WHERE account = ?", (ctx.account_id,)
@@ -90,7 +87,7 @@ class CidrOperations:
         )
         row = self._collection(ctx, collection_id)
         return {
-            "Collection": self._collection_out(row),
+            "Collection": self._collection_out(ctx, row),
             "Location": f"https://route53.amazonaws.com/2013-04-01/cidrcollection/{collection_id}",
         }
 
@@ -150,7 +147,7 @@ class CidrOperations:
             (ctx.account_id,),
         )
         page, following = _page(list(rows), params)
-        out: dict[str, Any] = {"CidrCollections": [self._collection_out(r) for r in page]}
+        out: dict[str, Any] = {"CidrCollections": [self._collection_out(ctx, r) for r in page]}
         if following:
             out["NextToken"] = following
         return out

@@ -17,7 +17,7 @@ from nubes.runtime.healthchecks import (
 )
 from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.models import HealthCheckRow, Route53Model
-from nubes.services.route53.params import max_items
+from nubes.services.route53.params import max_items, resource_arn
 
 if TYPE_CHECKING:
     from nubes.app import Environment
@@ -216,7 +216,7 @@ class HealthCheckOperations:
                 "check(s) or record set(s)."
             )
         self.model.delete_health_check(check.id)
-        self.env.tags.drop(f"arn:aws:route53:::healthcheck/{check.id}")
+        self.env.tags.drop(resource_arn(ctx, f"healthcheck/{check.id}"))
         self.health.reload()
         return {}
 

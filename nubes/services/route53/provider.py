@@ -20,7 +20,7 @@ from nubes.services.route53.cidr import CidrOperations
 from nubes.services.route53.errors import errors, invalid_input
 from nubes.services.route53.health_api import MAX_HEALTH_CHECKS, HealthCheckOperations
 from nubes.services.route53.models import MIGRATIONS, Route53Model, Zone
-from nubes.services.route53.params import bare_id, max_items
+from nubes.services.route53.params import bare_id, max_items, resource_arn
 from nubes.services.route53.query_logging import QueryLoggingOperations
 from nubes.services.route53.records import BadName, check, in_zone, presentation, sort_key
 
@@ -299,7 +299,7 @@ class Route53Provider(
                     "so cannot be deleted."
                 )
         self.model.delete_zone(zone.id)
-        self.env.tags.drop(self._arn("hostedzone", zone.id))
+        self.env.tags.drop(resource_arn(ctx, f"hostedzone/{zone.id}"))
         self.zones_changed(zone.id)
         return {"ChangeInfo": self._change(ctx)}
 
@@ -748,9 +748,6 @@ class Route53Provider(
 
     # -- tags -------------------------------------------------------------------------------
 
-    def _arn(self, kind: str, resource_id: str) -> str:
-        return f"arn:aws:route53:::{kind}/{resource_id}"
-
     def _tag_target(self, ctx: RequestContext, kind: str, resource_id: str) -> str:
         resource_id = bare_id(resource_id)
         if kind == "hostedzone":
@@ -759,7 +756,7 @@ class Route53Provider(
             self.health_check_row(ctx, resource_id)
         else:
             raise invalid_input(f"The resource type {kind} cannot be tagged.")
-        return self._arn(kind, resource_id)
+        return resource_arn(ctx, f"{kind}/{resource_id}")
 
     def change_tags_for_resource(
         self, ctx: RequestContext, params: dict[str, Any]
