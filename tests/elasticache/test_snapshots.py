@@ -77,3 +77,35 @@ def test_seed_from_an_rdb_file_in_s3(
             SnapshotArns=[f"arn:aws:s3:::rdb-{account}/not.rdb"],
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_seed_from_s3_in_the_china_partition(client: Callable[..., Any], account: str) -> None:
+    """In cn-* regions the S3 object ARN is ``arn:aws-cn:s3:::bucket/key``."""
+    region = "cn-north-1"
+    ec = client("elasticache", region=region, aws_access_key_id=account)
+    s3 = client("s3", region=region, aws_access_key_id=account)
+    bucket = f"rdb-cn-{account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    try:
+        ec.create_cache_cluster(CacheClusterId="exporter", Engine="redis")
+        port = node_port(ec, "exporter")
+        command(port, "SET", "seeded", "in china")
+        command(port, "SAVE")
+        rdb = Path(command(port, "CONFIG", "GET", "dir")[1].decode()) / "dump.rdb"
+        s3.put_object(Bucket=bucket, Key="seed.rdb", Body=rdb.read_bytes())
+        made = ec.create_cache_cluster(
+            CacheClusterId="seeded",
+            Engine="redis",
+            SnapshotArns=[f"arn:aws-cn:s3:::{bucket}/seed.rdb"],
+        )["CacheCluster"]
+        assert made["ARN"].startswith(f"arn:aws-cn:elasticache:{region}:")
+        assert command(node_port(ec, "seeded"), "GET", "seeded") == b"in china"
+        with pytest.raises(ClientError) as err:
+            ec.create_cache_cluster(
+                CacheClusterId="badarn", Engine="redis", SnapshotArns=[f"{bucket}/seed.rdb"]
+            )
+        assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert "arn:aws-cn:s3:::bucket/key" in err.value.response["Error"]["Message"]
+    finally:
+        for cluster in ec.describe_cache_clusters()["CacheClusters"]:
+            ec.delete_cache_cluster(CacheClusterId=cluster["CacheClusterId"])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
+from nubes.core.arns import partition_of
 from nubes.core.context import RequestContext
 from nubes.core.tags import from_list, tag_problems, to_list
 from nubes.protocol.base import ServiceError
@@ -400,11 +401,19 @@ class ElastiCacheProvider(Users):
             return (self._snapshot_dir(ctx, name) / "dump.rdb").read_bytes()
         if not arns:
             return None
-        if len(arns) != 1 or not arns[0].startswith("arn:aws:s3:::") or "/" not in arns[0]:
+        parts = arns[0].split(":", 5) if len(arns) == 1 else []
+        # An S3 object ARN in any partition: arn:aws-cn:s3:::bucket/key in the China regions.
+        if (
+            len(parts) != 6
+            or parts[0] != "arn"
+            or parts[2:5] != ["s3", "", ""]
+            or "/" not in parts[5]
+        ):
             raise errors.InvalidParameterValueException(
-                "SnapshotArns takes one RDB file in S3: arn:aws:s3:::bucket/key."
+                "SnapshotArns takes one RDB file in S3: "
+                f"arn:{partition_of(ctx.region)}:s3:::bucket/key."
             )
-        bucket, key = arns[0][len("arn:aws:s3:::") :].split("/", 1)
+        bucket, key = parts[5].split("/", 1)
         try:
             out = self.env.providers.invoke(
                 "s3", "GetObject", {"Bucket": bucket, "Key": key}, ctx.account_id, ctx.region

@@ -1481,6 +1481,15 @@ class StepFunctionsProvider(ServiceProvider):
         self._finish(execution_arn, "SUCCEEDED", output=dumps(output))
 
 
+def _integration_name(resource: str) -> str | None:
+    """``s3:getObject`` for ``arn:<partition>:states:::s3:getObject``: integrations are named
+    in the state machine's partition (``arn:aws-cn:states:::...`` in the China regions)."""
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] != "states" or parts[3] or parts[4]:
+        return None
+    return parts[5]
+
+
 class _MapRun:
     """A Distributed Map run's record, its counts kept as its child workflows end."""
 
@@ -1613,9 +1622,10 @@ class _Host:
         """A Distributed Map's ItemReader: an S3 object's JSON array, JSON lines or CSV rows,
         or the objects a listing names."""
         try:
-            if resource == "arn:aws:states:::s3:listObjectsV2":
+            name = _integration_name(resource)
+            if name == "s3:listObjectsV2":
                 return await self._listed(params)
-            if resource != "arn:aws:states:::s3:getObject":
+            if name != "s3:getObject":
                 raise StatesError("States.Runtime", f"The ItemReader {resource} is not supported")
             out = await self._call("s3", "GetObject", sdk.to_model(params, None))
         except ServiceError as exc:
@@ -1839,10 +1849,10 @@ class _Host:
 
     async def _integration(self, call: TaskCall) -> Any:
         resource = call.resource
-        parts = resource.split(":")
-        if len(parts) < 7 or parts[:3] != ["arn", "aws", "states"] or parts[3] or parts[4]:
+        name = _integration_name(resource)
+        if name is None or ":" not in name:
             raise StatesError("States.Runtime", f"The resource {resource} is not supported")
-        service, action = parts[5], ":".join(parts[6:])
+        service, action = name.split(":", 1)
         pattern = "request"
         for suffix, name in (
             (".waitForTaskToken", "waitForTaskToken"),
@@ -1929,7 +1939,8 @@ class _Host:
         if operation is None:
             raise StatesError(
                 "States.Runtime",
-                f"The resource arn:aws:states:::{service}:{action} is not supported",
+                f"The resource arn:{parse_arn(self.arn).partition}:states:::{service}:{action} "
+                "is not supported",
             )
         params = dict(params)
         if service == "sqs" and "MessageBody" in params:
