@@ -95,7 +95,12 @@ SEQ_PREFIX = "49"
 
 
 def sequence_number(created: float, shard: int, counter: int) -> str:
-    return f"{SEQ_PREFIX}{int(created) % 10**15:015d}{shard:07d}{counter:032d}"
+    return f"{sequence_prefix(created, shard)}{counter:032d}"
+
+
+def sequence_prefix(created: float, shard: int) -> str:
+    """What every sequence number of a shard starts with (the counter follows)."""
+    return f"{SEQ_PREFIX}{int(created) % 10**15:015d}{shard:07d}"
 
 
 def parse_sequence(text: str) -> tuple[int, int] | None:
@@ -327,9 +332,11 @@ class Streams:
             (*changes.values(), stream.id),
         )
 
-    def take_sequence(self, stream: Stream) -> int:
+    def take_sequences(self, stream: Stream, count: int) -> int:
+        """The first of ``count`` consecutive counters, taken in one write."""
         counter = stream.next_seq
-        self.update(stream, next_seq=counter + 1)
+        if count:
+            self.update(stream, next_seq=counter + count)
         return counter
 
     def delete(self, stream: Stream) -> None:
@@ -409,12 +416,13 @@ class Streams:
     # -- records ------------------------------------------------------------------------------
 
     def append(
-        self, stream: Stream, shard: int, seq: int, now: float, key: str, data: bytes
+        self, stream: Stream, now: float, records: list[tuple[int, int, str, bytes]]
     ) -> None:
-        self.store.execute(
+        """Records as (shard, counter, partition key, data), all arrived at ``now``."""
+        self.store.executemany(
             "INSERT INTO kinesis_records (stream_id, shard, seq, arrival, partition_key, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (stream.id, shard, seq, now, key, data),
+            [(stream.id, shard, seq, now, key, data) for shard, seq, key, data in records],
         )
 
     def records(

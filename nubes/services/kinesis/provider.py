@@ -42,6 +42,7 @@ from nubes.services.kinesis.models import (
     even_ranges,
     parse_sequence,
     sequence_number,
+    sequence_prefix,
     shard_id,
     shard_index,
 )
@@ -838,8 +839,8 @@ class KinesisProvider(ServiceProvider):
                 f"Rate exceeded for shard {shard.id} in stream {stream.name} under account "
                 f"{stream.account}."
             )
-        seq = self.streams.take_sequence(stream)
-        self.streams.append(stream, shard.idx, seq, now, req["PartitionKey"], data)
+        seq = self.streams.take_sequences(stream, 1)
+        self.streams.append(stream, now, [(shard.idx, seq, req["PartitionKey"], data)])
         self._count_in(stream, 1, size)
         self._wake(stream.id)
         out: Json = {
@@ -855,27 +856,29 @@ class KinesisProvider(ServiceProvider):
         shards = self.streams.open_shards(stream)
         entries = req["Records"]
         total = 0
-        placed = []
+        placed: list[tuple[Shard, str, bytes, int]] = []
         for entry in entries:
+            key = entry["PartitionKey"]
             data = bytes(entry["Data"])
-            self._check_size(stream, data, entry["PartitionKey"])
-            total += len(data) + len(entry["PartitionKey"].encode())
-            placed.append(
-                self._place(stream, shards, entry["PartitionKey"], entry.get("ExplicitHashKey"))
-            )
+            self._check_size(stream, data, key)
+            size = len(data) + len(key.encode())
+            total += size
+            shard = self._place(stream, shards, key, entry.get("ExplicitHashKey"))
+            placed.append((shard, key, data, size))
         if total > MAX_PUT_RECORDS_BYTES:
             raise errors.InvalidArgumentException(
                 f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit"
             )
         now = clock.now()
+        taken = [self._take_throughput(stream, shard, now, 1, size) for shard, _, _, size in placed]
+        # One counter write and one batched insert for the whole request, not one per record.
+        seq = self.streams.take_sequences(stream, sum(taken))
+        rows: list[tuple[int, int, str, bytes]] = []
         results: list[Json] = []
-        failed = 0
         stored_bytes = 0
-        for entry, shard in zip(entries, placed, strict=True):
-            data = bytes(entry["Data"])
-            size = len(data) + len(entry["PartitionKey"].encode())
-            if not self._take_throughput(stream, shard, now, 1, size):
-                failed += 1
+        prefixes = {s.idx: sequence_prefix(stream.created, s.idx) for s in shards}
+        for (shard, key, data, size), ok in zip(placed, taken, strict=True):
+            if not ok:
                 results.append(
                     {
                         "ErrorCode": "ProvisionedThroughputExceededException",
@@ -884,16 +887,15 @@ class KinesisProvider(ServiceProvider):
                     }
                 )
                 continue
-            seq = self.streams.take_sequence(stream)
-            self.streams.append(stream, shard.idx, seq, now, entry["PartitionKey"], data)
+            rows.append((shard.idx, seq, key, data))
             stored_bytes += size
             results.append(
-                {
-                    "ShardId": shard.id,
-                    "SequenceNumber": sequence_number(stream.created, shard.idx, seq),
-                }
+                {"ShardId": shard.id, "SequenceNumber": f"{prefixes[shard.idx]}{seq:032d}"}
             )
-        self._count_in(stream, len(entries) - failed, stored_bytes)
+            seq += 1
+        self.streams.append(stream, now, rows)
+        failed = len(entries) - len(rows)
+        self._count_in(stream, len(rows), stored_bytes)
         self._wake(stream.id)
         out: Json = {"FailedRecordCount": failed, "Records": results}
         if stream.encryption == "KMS":
@@ -1042,7 +1044,7 @@ class KinesisProvider(ServiceProvider):
         if got:
             after = got[-1].seq
         out: Json = {
-            "Records": [self._record(stream, r) for r in got],
+            "Records": self._records(stream, shard, got),
             "MillisBehindLatest": int(max(now - more.arrival, 0) * 1000) if more else 0,
         }
         if shard.closed is not None and more is None:
@@ -1085,15 +1087,21 @@ class KinesisProvider(ServiceProvider):
         return got, rest[0] if rest else None
 
     @staticmethod
-    def _record(stream: Stream, item: StoredRecord) -> Json:
-        out: Json = {
-            "SequenceNumber": sequence_number(stream.created, item.shard, item.seq),
-            "ApproximateArrivalTimestamp": item.arrival,
-            "Data": item.data,
-            "PartitionKey": item.partition_key,
-        }
+    def _records(stream: Stream, shard: Shard, items: list[StoredRecord]) -> list[Json]:
+        """Records of one shard as the wire has them."""
+        prefix = sequence_prefix(stream.created, shard.idx)
+        out = [
+            {
+                "SequenceNumber": f"{prefix}{item.seq:032d}",
+                "ApproximateArrivalTimestamp": item.arrival,
+                "Data": item.data,
+                "PartitionKey": item.partition_key,
+            }
+            for item in items
+        ]
         if stream.encryption == "KMS":
-            out["EncryptionType"] = "KMS"
+            for record in out:
+                record["EncryptionType"] = "KMS"
         return out
 
     def _children(self, stream: Stream, shard: Shard) -> list[Json]:
@@ -1299,7 +1307,7 @@ class KinesisProvider(ServiceProvider):
         if got:
             after = got[-1].seq
         event: Json = {
-            "Records": [self._record(current, r) for r in got],
+            "Records": self._records(current, shard, got),
             "ContinuationSequenceNumber": sequence_number(current.created, shard.idx, after),
             "MillisBehindLatest": int(max(now - more.arrival, 0) * 1000) if more else 0,
         }
