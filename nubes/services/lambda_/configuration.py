@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nubes.core import clock
+from nubes.core.arns import parse_arn
 from nubes.runtime.lambda_ import runtimes
 from nubes.services.lambda_.errors import errors
 
@@ -169,8 +170,11 @@ def apply_request(
     if layers is not None:
         config["Layers"] = layers
     if "Runtime" in req:
+        # AWS names a runtime version in the function's partition and region.
+        function = parse_arn(config["FunctionArn"])
         config["RuntimeVersionConfig"] = {
-            "RuntimeVersionArn": f"arn:aws:lambda:::runtime:{req['Runtime']}-nubes"
+            "RuntimeVersionArn": f"arn:{function.partition}:lambda:{function.region}::runtime:"
+            f"{req['Runtime']}-nubes"
         }
     config["LastModified"] = timestamp()
     config["RevisionId"] = new_revision()

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
-from nubes.core.arns import parse_arn
+from nubes.core.arns import parse_arn, partition_of, root_arn
 from nubes.core.context import RequestContext
 from nubes.protocol.base import ServiceError
 from nubes.services.lambda_ import configuration as cfg
@@ -145,7 +145,9 @@ class Layers:
         statement: dict[str, Any] = {
             "Sid": req["StatementId"],
             "Effect": "Allow",
-            "Principal": "*" if principal == "*" else {"AWS": f"arn:aws:iam::{principal}:root"},
+            "Principal": "*"
+            if principal == "*"
+            else {"AWS": root_arn(principal, partition_of(scope.region))},
             "Action": req["Action"],
             "Resource": scope.layer_arn(name, req["VersionNumber"]),
         }

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nubes.core import clock
+from nubes.core.arns import parse_arn, root_arn
 from nubes.core.context import RequestContext
 from nubes.core.pagination import InvalidToken, decode_token, encode_token
 from nubes.core.tags import tag_problems
@@ -1185,21 +1186,22 @@ def _check_payload(payload: bytes, limit: int) -> None:
             ) from None
 
 
-def _principal(principal: str) -> Any:
+def _principal(principal: str, partition: str) -> Any:
     if principal == "*":
         return "*"
     if principal.endswith(".amazonaws.com") or principal.endswith(".amazon.com"):
         return {"Service": principal}
     if re.fullmatch(r"\d{12}", principal):
-        return {"AWS": f"arn:aws:iam::{principal}:root"}
+        return {"AWS": root_arn(principal, partition)}
     return {"AWS": principal}
 
 
 def _statement(req: dict[str, Any], resource: str) -> dict[str, Any]:
+    partition = parse_arn(resource).partition
     statement: dict[str, Any] = {
         "Sid": req["StatementId"],
         "Effect": "Allow",
-        "Principal": _principal(req["Principal"]),
+        "Principal": _principal(req["Principal"], partition),
         "Action": req["Action"],
         "Resource": resource,
     }

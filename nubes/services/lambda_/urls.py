@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from nubes.core import clock, ids
+from nubes.core.arns import arn
 from nubes.core.context import RequestContext
 from nubes.protocol.base import HttpRequest, HttpResponse, ServiceError
 from nubes.services.lambda_ import configuration as cfg
@@ -155,8 +156,7 @@ class FunctionUrls(FunctionAccess):
         ctx = anonymous_context(self.env, "lambda", "InvokeFunctionUrl", req)
         ctx.account_id, ctx.region = row["account"], row["region"]
         params: dict[str, Any] = {
-            "FunctionName": f"arn:aws:lambda:{row['region']}:{row['account']}:function:"
-            f"{row['name']}",
+            "FunctionName": arn("lambda", row["region"], row["account"], f"function:{row['name']}"),
             "FunctionUrlAuthType": auth_type,
         }
         if row["qualifier"] != LATEST:

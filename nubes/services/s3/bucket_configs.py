@@ -145,21 +145,21 @@ class BucketConfigOps(S3Base):
         if len(tags) > 50:
             raise errors.BadRequest("Bucket tag count cannot be greater than 50")
         validate_tags(tags, len(given), limit=50)
-        arn = f"arn:aws:s3:::{bucket.name}"
+        arn = bucket.arn
         self.env.tags.drop(arn)
         self.env.tags.set(arn, tags)
         return {}
 
     def get_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         bucket = self.bucket(req["Bucket"])
-        tags = self.env.tags.get(f"arn:aws:s3:::{bucket.name}")
+        tags = self.env.tags.get(bucket.arn)
         if not tags:
             raise errors.NoSuchTagSet("The TagSet does not exist", BucketName=bucket.name)
         return {"TagSet": tag_set(tags)}
 
     def delete_bucket_tagging(self, ctx: RequestContext, req: dict[str, Any]) -> dict:
         bucket = self.bucket(req["Bucket"])
-        self.env.tags.drop(f"arn:aws:s3:::{bucket.name}")
+        self.env.tags.drop(bucket.arn)
         return {}
 
     # -- ACL and ownership -------------------------------------------------------------------

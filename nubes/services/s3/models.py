@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from nubes.core.arns import partition_of
 from nubes.store import Row, Store
 
 SCHEMA = """
@@ -119,6 +120,11 @@ class Bucket:
             row["versioning"],
             bool(row["object_lock"]),
         )
+
+    @property
+    def arn(self) -> str:
+        """In the partition of the bucket's region (its tags are kept under this ARN too)."""
+        return f"arn:{partition_of(self.region)}:s3:::{self.name}"
 
 
 def successor(text: str) -> str | None:

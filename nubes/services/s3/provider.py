@@ -275,7 +275,7 @@ class S3Provider(MultipartOps, BucketConfigOps, ObjectMetaOps):
         for upload in self.db.uploads(bucket.name, "", "", "", 10000):
             self.dropped.extend(p["blob_id"] for p in self.db.delete_upload(upload["upload_id"]))
         self.db.delete_bucket(bucket.name)
-        self.env.tags.drop(f"arn:aws:s3:::{bucket.name}")
+        self.env.tags.drop(bucket.arn)
         return {}
 
     # -- objects: write ---------------------------------------------------------------------
