@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 
 from nubes.core import accounts, clock, ids
 from nubes.core.accounts import root_principal
+from nubes.core.arns import in_partition
 from nubes.core.context import Principal, RequestContext
 from nubes.gateway import sigv2, sigv4, sigv4a
 from nubes.gateway.auth import read_credentials
@@ -779,7 +780,12 @@ class Enforcer:
     def authorize(
         self, ctx: RequestContext, operation: str, params: dict[str, Any], record: KeyRecord
     ) -> None:
+        # Keys are cached per key, not per partition: the same root key signing for cn-north-1
+        # is arn:aws-cn:iam::<account>:root in policies and in AccessDenied messages.
         caller = record.caller
+        mapped = in_partition(caller.arn, ctx.partition)
+        if mapped != caller.arn:
+            caller = dataclasses.replace(caller, arn=mapped)
         prefix = self.env.catalog.services[ctx.service].signing_name
         wanted = actions.needs(ctx, prefix, operation, params)
         if not wanted:
