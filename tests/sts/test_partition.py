@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from nubes.core.arns import arn, partition_of
@@ -349,3 +350,38 @@ def test_access_denied_names_the_root_in_its_partition(
         sqs.send_message(QueueUrl=url, MessageBody="x")
     message = exc.value.response["Error"]["Message"]
     assert message.startswith("User: arn:aws-cn:iam::000000000000:root is not authorized"), message
+
+
+def test_api_gateway_names_an_iam_caller_in_the_apis_partition(
+    client: Callable[..., Any], endpoint: str, unique: Callable[[str], str]
+) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    apigw = client("apigateway", region=CHINA)
+    api = apigw.create_rest_api(name=unique("api"))["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="AWS_IAM")
+    apigw.put_integration(
+        restApiId=api,
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=api,
+        resourceId=root,
+        httpMethod="GET",
+        statusCode="200",
+        responseTemplates={"application/json": '{"user": "$context.identity.userArn"}'},
+    )
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    url = f"{endpoint}/_aws/execute-api/{api}/prod/"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("test", "test"), "execute-api", CHINA).add_auth(request)
+    got = requests.get(url, headers=dict(request.headers.items()), timeout=60)
+    assert got.status_code == 200, got.text
+    assert got.json() == {"user": "arn:aws-cn:iam::000000000000:root"}

@@ -7,10 +7,11 @@ import fnmatch
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from nubes.core import clock
+from nubes.core.arns import PARTITION, in_partition, partition_of
 from nubes.protocol.base import HttpResponse
 from nubes.runtime.apigateway.proxy import call_function, json_reply
 
@@ -214,6 +215,11 @@ def iam_caller(env: Environment, call: Any) -> tuple[dict[str, Any], HttpRespons
     except ServiceError as err:
         return {}, json_reply(403, {"message": err.message})
     caller, principal = record.caller, record.principal
+    partition = partition_of(call.region)
+    if partition != PARTITION:
+        # The key's record is cached per key: its caller is named in the API's partition.
+        caller = replace(caller, arn=in_partition(caller.arn, partition))
+        principal = replace(principal, arn=in_partition(principal.arn, partition))
     resource = call.method_arn()
     if not (caller.kind == "root" and caller.account == call.account):
         policies = enforcer.identities.policies(principal.access_key_id, record)
