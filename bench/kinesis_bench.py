@@ -1,5 +1,6 @@
 """Kinesis: server CPU per PutRecord, per PutRecords of 500 records and per GetRecords returning
-1,500 records (100-byte records, an on-demand stream).
+1,500 records (100-byte records; writes to an on-demand stream, reads from a one-shard
+provisioned stream holding 1,500 records).
 
 Starts nubes (ephemeral, its own port), sends boto3 calls (JSON 1.1, as boto3 does for Kinesis) and
 reads the server process's CPU time from /proc before and after: the client's cost does not
