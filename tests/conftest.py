@@ -8,6 +8,8 @@ owns.
 
 from __future__ import annotations
 
+import secrets
+import string
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,6 +84,19 @@ def nubes_factory(tmp_path: Path) -> Iterator[Callable[..., NubesProcess]]:
     for server in started:
         if server.proc is not None and server.proc.poll() is None:
             server.kill()
+
+
+@pytest.fixture
+def account_client(client: Callable[..., Any]) -> Callable[..., Any]:
+    """``client``, in an account of this test's own (a 12-digit access key is the account):
+    for tests that make what an account has a quota of (five VPCs per region), so tests
+    sharing a server do not use up each other's."""
+    account = "9" + "".join(secrets.choice(string.digits) for _ in range(11))
+
+    def make(service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
+        return client(service, region, aws_access_key_id=account, **kwargs)
+
+    return make
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ def _settled(cfn: Any, name: str) -> dict[str, Any]:
 
 
 def test_stack_makes_a_database_it_names_in_outputs(
-    client: Callable[..., Any], unique: Callable[[str], str]
+    account_client: Callable[..., Any], unique: Callable[[str], str]
 ) -> None:
-    cfn, ec2, rds = client("cloudformation"), client("ec2"), client("rds")
+    cfn, ec2, rds = account_client("cloudformation"), account_client("ec2"), account_client("rds")
     vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.50.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[

@@ -20,9 +20,9 @@ def _code(call: Callable[..., Any], **params: Any) -> str:
 
 
 def test_subnet_groups_need_two_zones_of_one_vpc(
-    client: Callable[..., Any], unique: Callable[[str], str]
+    account_client: Callable[..., Any], unique: Callable[[str], str]
 ) -> None:
-    ec2, rds = client("ec2"), client("rds")
+    ec2, rds = account_client("ec2"), account_client("rds")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[

@@ -280,10 +280,10 @@ def test_reusable_delegation_set(client: Callable[..., Any], unique: Callable[[s
 
 
 def test_private_zone_and_vpc_associations(
-    client: Callable[..., Any], unique: Callable[[str], str]
+    account_client: Callable[..., Any], unique: Callable[[str], str]
 ) -> None:
-    r53 = client("route53")
-    ec2 = client("ec2")
+    r53 = account_client("route53")
+    ec2 = account_client("ec2")
     try:
         vpc_a = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
         vpc_b = ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
