@@ -2,8 +2,10 @@
 placed by the MD5 of their partition key (or an explicit hash key), read through shard
 iterators; resharding (split, merge, uniform scaling) closes shards and opens children;
 enhanced fan-out consumers, whose SubscribeToShard pushes records as they come for five
-minutes; retention, encryption, tags and resource policies. Provisioned shards take 1,000
-records and 1 MiB a second, as on AWS; on-demand streams are not throttled.
+minutes; retention, encryption, tags and resource policies; On-demand Advantage (the
+account's minimum throughput billing commitment, the warm throughput of on-demand streams).
+Provisioned shards take 1,000 records and 1 MiB a second, as on AWS; on-demand streams are not
+throttled.
 
 Streams, shards and records are rows in the store, written before the answer (records survive
 ``kill -9``). Status changes AWS makes in the background (CREATING, UPDATING -> ACTIVE, DELETING
