@@ -148,6 +148,8 @@ class EventSourceMappings(FunctionAccess):
         doc["_enabled"] = bool(req.get("Enabled", True))
         doc["_settles"] = now + STATE_SECONDS
         doc["LastModified"] = now
+        if kind in STREAM_KINDS:
+            doc["_position"] = self._starting_positions(kind, _stream_arn(source), doc)
         self.model.put_event_source(scope, uuid, function_arn, doc)
         if req.get("Tags"):
             self.env.tags.set(doc["EventSourceMappingArn"], req["Tags"])
@@ -465,9 +467,13 @@ class EventSourceMappings(FunctionAccess):
         source = _stream_arn(doc["EventSourceArn"])
         region, account = parse_arn(source).region, parse_arn(source).account
         shards = self._stream_shards(kind, source, account, region)
-        position = doc.get("_position") or {}
         finished = set(doc.get("_finished") or [])
         known = {s["ShardId"] for s in shards}
+        if doc.get("_position") is None:  # a mapping made before nubes fixed it at creation
+            self._save_position(
+                scope, doc, self._starting_positions(kind, source, doc), sorted(finished & known)
+            )
+        position = doc["_position"]
         busy = False
         for shard in shards:
             shard_id = shard["ShardId"]
@@ -556,12 +562,17 @@ class EventSourceMappings(FunctionAccess):
         doc: dict[str, Any],
         shard_id: str,
     ) -> str:
-        position = (doc.get("_position") or {}).get(shard_id)
+        positions = doc.get("_position")
+        position = (positions or {}).get(shard_id)
         arn_member = "StreamARN" if kind == "kinesis" else "StreamArn"
         request: dict[str, Any] = {arn_member: source, "ShardId": shard_id}
         if position:
             request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             request["StartingSequenceNumber" if kind == "kinesis" else "SequenceNumber"] = position
+        elif positions is not None and doc.get("StartingPosition", "LATEST") == "LATEST":
+            # Nothing read yet of a shard that was empty when the mapping started, or that was
+            # born since (a child of a split or a rotation): all of it is new.
+            request["ShardIteratorType"] = "TRIM_HORIZON"
         else:
             request["ShardIteratorType"] = doc.get("StartingPosition", "LATEST")
             if request["ShardIteratorType"] == "AT_TIMESTAMP":
@@ -572,6 +583,40 @@ class EventSourceMappings(FunctionAccess):
                 "ShardIterator"
             ]
         )
+
+    def _starting_positions(self, kind: str, source: str, doc: dict[str, Any]) -> dict[str, str]:
+        """Where a LATEST mapping starts in each shard, fixed when it is made: a restart before
+        its first poll cannot then move the start past records written meanwhile."""
+        if doc.get("StartingPosition", "LATEST") != "LATEST":
+            return {}
+        arn = parse_arn(source)
+        return {
+            shard["ShardId"]: self._latest_of(
+                kind, source, arn.account, arn.region, shard["ShardId"]
+            )
+            for shard in self._stream_shards(kind, source, arn.account, arn.region)
+        }
+
+    def _latest_of(self, kind: str, source: str, account: str, region: str, shard_id: str) -> str:
+        """The sequence number of the shard's last record now ("" when it has none)."""
+        service = "kinesis" if kind == "kinesis" else "dynamodbstreams"
+        arn_member = "StreamARN" if kind == "kinesis" else "StreamArn"
+        request = {arn_member: source, "ShardId": shard_id, "ShardIteratorType": "TRIM_HORIZON"}
+        iterator = self.env.providers.invoke(service, "GetShardIterator", request, account, region)
+        last, next_iterator = "", iterator.get("ShardIterator")
+        while next_iterator:
+            got = self.env.providers.invoke(
+                service,
+                "GetRecords",
+                {"ShardIterator": next_iterator, "Limit": STREAM_READ_MAX[kind]},
+                account,
+                region,
+            )
+            if not got.get("Records"):
+                break
+            last = _sequence_of(kind, got["Records"][-1])
+            next_iterator = got.get("NextShardIterator")
+        return last
 
     async def _handle_stream_batch(
         self,
