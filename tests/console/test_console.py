@@ -156,12 +156,13 @@ def test_console_under_enforcement_asks_and_shows_what_credentials_may_read(
     browser.find_element(By.NAME, "access_key_id").send_keys(key["AccessKeyId"])
     browser.find_element(By.NAME, "secret_access_key").send_keys("not the secret")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "not accepted" in browser.page_source
+    # A click returns before the answer has replaced the page.
+    assert _wait_for(lambda: "not accepted" in browser.page_source)
 
     browser.find_element(By.NAME, "access_key_id").send_keys(key["AccessKeyId"])
     browser.find_element(By.NAME, "secret_access_key").send_keys(key["SecretAccessKey"])
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "user/viewer" in browser.page_source
+    assert _wait_for(lambda: "user/viewer" in browser.page_source)
     browser.get(f"{server.endpoint}/_nubes/console/s3")
     assert "visible-bucket" in browser.page_source
     browser.get(f"{server.endpoint}/_nubes/console/sqs")
