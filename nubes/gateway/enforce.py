@@ -790,20 +790,24 @@ class Enforcer:
         wanted = actions.needs(ctx, prefix, operation, params)
         if not wanted:
             return
-        resource_policy = self._resource_policy(ctx, params) if ctx.service in _WRITES else None
+        root = caller.kind == "root"
+        resource_policy = (
+            self._resource_policy(ctx, params) if root or ctx.service in _WRITES else None
+        )
         if (
-            caller.kind == "root"
+            root
             and resource_policy is None
             and all(_account_of(n.resource) in (None, caller.account) for n in wanted)
         ):
-            # Nothing but a resource policy's explicit deny stops an account's root at home.
+            # Nothing but a resource policy (an explicit deny, or a key policy that does not
+            # let the account in) stops an account's root at home.
             return
         policies = (
             self.identities.policies(record.principal.access_key_id, record)
             if caller.kind not in ("anonymous", "root")
             else PolicySet([], None, None)
         )
-        if resource_policy is None and ctx.service not in _WRITES:
+        if resource_policy is None and not root and ctx.service not in _WRITES:
             resource_policy = self._resource_policy(ctx, params)
         if ctx.service in _NAMED_BY_REFERENCE and resource_policy and wanted[0].resource != "*":
             # An alias names its key, a name its secret: the resource is the ARN they stand for.

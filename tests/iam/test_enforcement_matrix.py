@@ -804,3 +804,45 @@ def test_a_malformed_delete_objects_is_refused_before_authorizing_nothing(
         s3.delete_objects(Bucket="malformed-delete", Delete={"Objects": [{}]})
     assert err.value.response["Error"]["Code"] == "MalformedXML"
     assert s3.get_object(Bucket="malformed-delete", Key="k")["Body"].read() == b"x"
+
+
+def test_a_resource_policy_deny_stops_the_account_root(server: NubesProcess, keys: Keys) -> None:
+    """Outside the services whose policies are cached too: a KMS key policy and a secret's
+    resource policy deny the root as they deny anyone."""
+    root = f"arn:aws:iam::{make(server, 'sts', keys.root).get_caller_identity()['Account']}:root"
+    kms = make(server, "kms", keys.root)
+    key_id = kms.create_key(
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
+                     "Resource": "*"},
+                    {"Effect": "Deny", "Principal": {"AWS": root}, "Action": "kms:Encrypt",
+                     "Resource": "*"},
+                ],
+            }
+        )
+    )["KeyMetadata"]["KeyId"]  # fmt: skip
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x")
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyId"] == key_id
+
+    sm = make(server, "secretsmanager", keys.root)
+    arn = sm.create_secret(Name="denied-to-root", SecretString="s")["ARN"]
+    sm.put_resource_policy(
+        SecretId=arn,
+        ResourcePolicy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Deny", "Principal": {"AWS": root},
+                     "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+                ],
+            }
+        ),
+    )  # fmt: skip
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        sm.get_secret_value(SecretId=arn)
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
