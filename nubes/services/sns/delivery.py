@@ -186,7 +186,7 @@ class HttpDeliverer:
         self,
         due: Callable[[float], list[HttpDelivery]],
         next_due: Callable[[set[int]], float | None],
-        settle: Callable[[HttpDelivery, int | None], None],
+        settle: Callable[[HttpDelivery, int | None, float], None],
         postpone: Callable[[list[int], float], None],
     ) -> None:
         self._due = due
@@ -252,9 +252,12 @@ class HttpDeliverer:
         return self._next_due(self._busy)
 
     async def _attempt(self, delivery: HttpDelivery) -> None:
+        # The next retry counts from the attempt's start: the clock may move while the POST is
+        # answered, and a retry must not slide by however far it moved meanwhile.
+        started = clock.now()
         try:
             status = await asyncio.to_thread(_post, delivery.url, delivery.body, delivery.headers)
-            self._settle(delivery, status)
+            self._settle(delivery, status, started)
         except Exception:
             log.exception("settling delivery to %s", delivery.url)
         finally:

@@ -813,7 +813,7 @@ class SnsProvider(ServiceProvider):
         if self.http is not None:
             self.http.poke()
 
-    def _settle(self, delivery: HttpDelivery, status: int | None) -> None:
+    def _settle(self, delivery: HttpDelivery, status: int | None, started: float) -> None:
         """Records an attempt's answer: delivered, due again per the delivery policy, or failed
         for good (then counted and sent to the subscription's dead-letter queue)."""
         with self.store.transaction():
@@ -826,7 +826,7 @@ class SnsProvider(ServiceProvider):
                 return
             delays = retry_delays(delivery.policy)
             if retryable(status) and delivery.attempt < len(delays):
-                self.pending.retry(delivery, clock.now() + delays[delivery.attempt])
+                self.pending.retry(delivery, started + delays[delivery.attempt])
                 return
             self.pending.done(delivery)
             log.info("delivery to %s failed after retries", delivery.url)
