@@ -321,3 +321,14 @@ def test_subnet_groups_and_tags(ec: Any, client: Any, account: str) -> None:
     ec.delete_cache_cluster(CacheClusterId="in-vpc")
     ec.delete_cache_subnet_group(CacheSubnetGroupName="app-subnets")
     assert ec.describe_cache_subnet_groups()["CacheSubnetGroups"] == []
+
+
+def test_a_tag_without_a_key_is_refused_before_anything_starts(ec: Any) -> None:
+    for call, params in (
+        (ec.create_snapshot, {"SnapshotName": "s", "CacheClusterId": "missing"}),
+        (ec.create_cache_cluster, {"CacheClusterId": "untagged", "Engine": "redis"}),
+    ):
+        with pytest.raises(ClientError) as err:
+            call(**params, Tags=[{"Value": "v"}])
+        assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert ec.describe_cache_clusters()["CacheClusters"] == []

@@ -133,6 +133,8 @@ class Records(ServiceProvider):
 
 def check_tags(tags: list[Json] | None) -> dict[str, str]:
     """A new resource's tags, checked (before anything is started for it)."""
+    if any(not tag.get("Key") for tag in tags or []):
+        raise errors.InvalidParameterValueException("A tag's Key must not be empty.")
     new = from_list(tags or [])
     problems = tag_problems({}, new)
     if problems:
