@@ -1649,19 +1649,27 @@ class RdsProvider(ServiceProvider):
     # -- DB subnet groups ------------------------------------------------------------------------
 
     def _get_subnet_group(self, ctx: RequestContext, name: str) -> Json:
-        row = self.store.query_one(
-            "SELECT doc FROM rds_subnet_groups WHERE account = ? AND region = ? AND name = ?",
-            (ctx.account_id, ctx.region, name.lower()),
-        )
-        if row is None:
+        doc = self._group_doc(ctx, "rds_subnet_groups", name)
+        if doc is None:
             raise errors.DBSubnetGroupNotFoundFault(f"DBSubnetGroup {name} not found.")
-        return dict(json.loads(row["doc"]))
+        return doc
 
     def _save_subnet_group(self, ctx: RequestContext, doc: Json) -> None:
+        self._save_group_doc(ctx, "rds_subnet_groups", doc["DBSubnetGroupName"], doc)
+
+    # Subnet and parameter groups are stored alike: a JSON document per lower-cased name.
+    def _group_doc(self, ctx: RequestContext, table: str, name: str) -> Json | None:
+        row = self.store.query_one(
+            f"SELECT doc FROM {table} WHERE account = ? AND region = ? AND name = ?",
+            (ctx.account_id, ctx.region, name.lower()),
+        )
+        return None if row is None else dict(json.loads(row["doc"]))
+
+    def _save_group_doc(self, ctx: RequestContext, table: str, name: str, doc: Json) -> None:
         self.store.execute(
-            "INSERT INTO rds_subnet_groups (account, region, name, doc) VALUES (?, ?, ?, ?) "
+            f"INSERT INTO {table} (account, region, name, doc) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (account, region, name) DO UPDATE SET doc = excluded.doc",
-            (ctx.account_id, ctx.region, doc["DBSubnetGroupName"], json.dumps(doc)),
+            (ctx.account_id, ctx.region, name, json.dumps(doc)),
         )
 
     def _subnets(self, ctx: RequestContext, ids: list[str]) -> tuple[str, list[Json]]:
@@ -1820,20 +1828,13 @@ class RdsProvider(ServiceProvider):
                 ),
                 "_Values": {},
             }
-        row = self.store.query_one(
-            "SELECT doc FROM rds_parameter_groups WHERE account = ? AND region = ? AND name = ?",
-            (ctx.account_id, ctx.region, name.lower()),
-        )
-        if row is None:
+        doc = self._group_doc(ctx, "rds_parameter_groups", name)
+        if doc is None:
             raise errors.DBParameterGroupNotFoundFault(f"DBParameterGroup not found: {name}")
-        return dict(json.loads(row["doc"]))
+        return doc
 
     def _save_parameter_group(self, ctx: RequestContext, doc: Json) -> None:
-        self.store.execute(
-            "INSERT INTO rds_parameter_groups (account, region, name, doc) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (account, region, name) DO UPDATE SET doc = excluded.doc",
-            (ctx.account_id, ctx.region, doc["DBParameterGroupName"], json.dumps(doc)),
-        )
+        self._save_group_doc(ctx, "rds_parameter_groups", doc["DBParameterGroupName"], doc)
 
     def create_db_parameter_group(self, ctx: RequestContext, params: Json) -> Json:
         name = params["DBParameterGroupName"]
