@@ -12,42 +12,23 @@ count. To see where the time goes, attach ``py-spy record -f raw --pid <server p
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from serverproc import cpu_seconds, wait_ready
 
-TICK = os.sysconf("SC_CLK_TCK")
 PORT = 4614
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 RECORD = b"x" * 100
 READ_BATCH = 1500
 ITERATOR_USES = 100
 """GetRecords calls per shard iterator (iterators live five minutes; the bench reuses one)."""
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def measure(pid: int, calls: int, fn: Callable[[int], Any], warm: int = 20) -> float:

@@ -9,35 +9,15 @@ server's CPU time from /proc before and after: the client's own cost does not co
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
+from serverproc import cpu_seconds, wait_ready
 
 
 def measure(pid: int, calls: int, fn: Callable[[], Any]) -> float:
@@ -55,24 +35,42 @@ def main() -> None:
     args = parser.parse_args()
     servers = {
         "nubes": (
-            [sys.executable, "-m", "nubes.cli", "start", "--port", "4611", "--ephemeral",
-             "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "nubes.cli",
+                "start",
+                "--port",
+                "4611",
+                "--ephemeral",
+                "--log-level",
+                "warning",
+            ],
             "http://127.0.0.1:4611",
             "/_nubes/health",
         ),
-        "moto": (["moto_server", "-H", "127.0.0.1", "-p", "5011"], "http://127.0.0.1:5011",
-                 "/moto-api/"),
+        "moto": (
+            ["moto_server", "-H", "127.0.0.1", "-p", "5011"],
+            "http://127.0.0.1:5011",
+            "/moto-api/",
+        ),
     }
     results: dict[str, dict[str, float]] = {}
     for name, (cmd, endpoint, health) in servers.items():
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(endpoint + health)
-            kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                      aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+            kw = dict(
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+                config=Config(retries={"max_attempts": 1}),
+            )
             sts = boto3.client("sts", **kw)
-            results[name] = {"sts get_caller_identity": measure(proc.pid, args.calls,
-                                                                sts.get_caller_identity)}
+            results[name] = {
+                "sts get_caller_identity": measure(proc.pid, args.calls, sts.get_caller_identity)
+            }
         finally:
             proc.terminate()
             proc.wait()
